@@ -1,0 +1,1 @@
+//! Library behind the aux programs (placeholder; being written).

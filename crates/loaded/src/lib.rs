@@ -1,0 +1,1 @@
+//! The dlfunc test library (placeholder; being written).

@@ -1,0 +1,1 @@
+//! The munging rule engine (placeholder; being written).
