@@ -1,1 +1,6 @@
-//! mailrig library
+//! mailrig: a toolkit for regression-testing mail software. This library holds `runtest`,
+//! the Exim-compatible regression runner; each module owns one stage (see DESIGN.md):
+//! `cli` → `probe` → `subst` → `suite` → `script` → `exec` (in a `workspace`) → munge
+//! (crate `mailrig-munge`) → `compare` → `review` → `report`, tied together by `runner`.
+
+pub mod script;

@@ -1,0 +1,205 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Script, ParseError> {
+    parse_str(text, Path::new("scripts/0000-Basic/0042"))
+}
+
+fn steps(text: &str) -> Vec<Step> {
+    parse(text).unwrap().steps
+}
+
+fn err(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn heading_and_comments() {
+    let s = parse("# A heading\n# plain comment\n\nkilldaemon\n").unwrap();
+    assert_eq!(s.heading, "A heading");
+    assert_eq!(s.steps.len(), 1);
+    assert_eq!(s.steps[0].span.line, 4);
+    assert_eq!(s.steps[0].command, Command::KillDaemon);
+}
+
+#[test]
+fn missing_heading_is_an_error() {
+    assert_eq!(err("exim -bV\n****\n"), "scripts/0000-Basic/0042:1: the first line must be a heading comment starting with #");
+}
+
+#[test]
+fn echo_comment() {
+    let s = steps("# h\n### Some words\n####not echo\n");
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].command, Command::Comment("Some words".into()));
+}
+
+#[test]
+fn exim_with_all_prefixes_and_data() {
+    let s = steps("# h\n1\nLDAPTLS_REQCERT=never A=b 3 sudo -u EXIMUSER exim -bs -odi\nhelo x\n:noeol:quit\n:eval:\\x41\n:sleep:2\n****\n");
+    assert_eq!(s[0].expect_rc, 1);
+    match &s[0].command {
+        Command::Exim { env, wait_secs, sudo, variant, args, data } => {
+            assert_eq!(env, &vec![("LDAPTLS_REQCERT".into(), "never".into()), ("A".into(), "b".into())]);
+            assert_eq!(*wait_secs, 3);
+            assert_eq!(sudo, &Some(Sudo::User("EXIMUSER".into())));
+            assert_eq!(variant, "");
+            assert_eq!(args, "-bs -odi");
+            assert_eq!(data.len(), 4);
+            assert_eq!(data[0], DataLine { prefix: DataPrefix::None, text: "helo x".into() });
+            assert_eq!(data[1].prefix, DataPrefix::NoEol);
+            assert_eq!(data[2].prefix, DataPrefix::Eval);
+            assert_eq!(data[3], DataLine { prefix: DataPrefix::Sleep, text: "2".into() });
+        }
+        other => panic!("not exim: {other:?}"),
+    }
+}
+
+#[test]
+fn exim_exim_and_sudo_exim() {
+    let s = steps("# h\nexim_exim -bs\n****\nsudo exim -q\n****\n");
+    assert!(matches!(&s[0].command, Command::Exim { variant, sudo: None, .. } if variant == "_exim"));
+    assert!(matches!(&s[1].command, Command::Exim { sudo: Some(Sudo::Root), .. }));
+}
+
+#[test]
+fn unknown_exim_variant() {
+    assert!(err("# h\nexim_foo -bs\n****\n").contains("unknown command `exim_foo`"));
+}
+
+#[test]
+fn continuation_lines_join() {
+    let s = steps("# h\nexim -bP a \\\n  b \\\n\tc\n****\nkilldaemon\n");
+    assert!(matches!(&s[0].command, Command::Exim { args, .. } if args == "-bP a   b \tc"));
+    assert_eq!(s[1].span.line, 6);
+}
+
+#[test]
+fn continuation_at_eof() {
+    assert!(err("# h\nexim -bP a \\").contains(":2: the last line ends with a continuation backslash"));
+}
+
+#[test]
+fn unterminated_data() {
+    assert_eq!(
+        err("# h\n\nexim -bs\nhelo\n"),
+        "scripts/0000-Basic/0042:3: the data of `exim` is not ended by a line of four asterisks (****)"
+    );
+}
+
+#[test]
+fn return_code_without_command() {
+    assert!(err("# h\n2\n").contains(":2: a return code line is not followed by a command"));
+    assert!(err("# h\n2\n3\nkilldaemon\n").contains(":3: a second return code line"));
+}
+
+#[test]
+fn unknown_command() {
+    assert_eq!(err("# h\nfrobnicate now\n"), "scripts/0000-Basic/0042:2: unknown command: frobnicate now");
+}
+
+#[test]
+fn simple_commands() {
+    let s = steps("# h\nsleep 3\nmillisleep 500\necho hi there\nmunge dnssec\nsortlog\nrmfiltertest\ngnutls\nno_message_check\nno_msglog_check\nno_stderr_check\nno_stdout_check\nneed_ipv4\nneed_ipv6\nneed_largefiles\nneed_move_frozen_messages\ndump retry\ndbmbuild a b\nexim_lock -v test-mail/userx\nexinext x@y\nexigrep abc\nexiqgrep -z\neximstats\n");
+    let got: Vec<Command> = s.into_iter().map(|s| s.command).collect();
+    assert_eq!(
+        got,
+        vec![
+            Command::Sleep(3),
+            Command::MilliSleep(500),
+            Command::Echo("hi there".into()),
+            Command::Munge("dnssec".into()),
+            Command::SortLog,
+            Command::RmFilterTest,
+            Command::Gnutls,
+            Command::NoCheck(NoCheck::Message),
+            Command::NoCheck(NoCheck::Msglog),
+            Command::NoCheck(NoCheck::Stderr),
+            Command::NoCheck(NoCheck::Stdout),
+            Command::Need(NeedKind::Ipv4),
+            Command::Need(NeedKind::Ipv6),
+            Command::Need(NeedKind::LargeFiles),
+            Command::Need(NeedKind::MoveFrozenMessages),
+            Command::Dump("retry".into()),
+            Command::DbmBuild("a b".into()),
+            Command::EximLock("-v test-mail/userx".into()),
+            Command::Exinext("x@y".into()),
+            Command::Exigrep("abc".into()),
+            Command::Exiqgrep("-z".into()),
+            Command::Eximstats(String::new()),
+        ]
+    );
+}
+
+#[test]
+fn argument_errors() {
+    assert!(err("# h\nsleep x\n").contains("`sleep` needs a number of seconds, not `x`"));
+    assert!(err("# h\nmillisleep\n").contains("`millisleep` needs a number of milliseconds"));
+    assert!(err("# h\nkilldaemon now\n").contains("`killdaemon` takes no arguments"));
+    assert!(err("# h\nmunge a b\n").contains("`munge` takes one name"));
+    assert!(err("# h\ndump\n").contains("`dump` needs a database name"));
+    assert!(err("# h\nserver\n****\n").contains("`server` needs a port or socket"));
+    assert!(err("# h\nclient\n****\n").contains("`client` needs an address and a port"));
+    assert!(err("# h\nclient-foo 1 2\n****\n").contains("unknown command `client-foo`"));
+}
+
+#[test]
+fn client_and_server() {
+    let s = steps("# h\nserver -t 10 PORT_S 2\n220 hi\n****\nsudo client-gnutls 127.0.0.1 PORT_D\n??? 220\n****\n");
+    assert_eq!(s[0].command, Command::Server { args: "-t 10 PORT_S 2".into(), data: vec![data_line("220 hi")] });
+    assert!(matches!(&s[1].command, Command::Client { program, sudo: Some(Sudo::Root), args, data }
+        if program == "client-gnutls" && args == "127.0.0.1 PORT_D" && data.len() == 1));
+}
+
+#[test]
+fn write_and_catwrite() {
+    let s = steps("# h\nwrite test-data 3x30=AB_ 1x50\npre\n++++\npost\n****\ncatwrite f\nline\n****\n");
+    assert_eq!(
+        s[0].command,
+        Command::Write {
+            catwrite: false,
+            spec: WriteSpec {
+                file: "test-data".into(),
+                specs: vec![
+                    LineSpec { count: 3, length: 30, start: Some("AB ".into()) },
+                    LineSpec { count: 1, length: 50, start: None }
+                ],
+                before: vec!["pre".into()],
+                after: vec!["post".into()],
+            }
+        }
+    );
+    assert!(matches!(&s[1].command, Command::Write { catwrite: true, spec } if spec.before == vec!["line".to_string()]));
+    assert!(err("# h\nwrite f 3y4\n****\n").contains("bad line specification `3y4`"));
+    assert!(err("# h\nwrite f 3x2=abc\n****\n").contains("too small"));
+}
+
+#[test]
+fn perl_and_file_commands() {
+    let s = steps("# h\nsudo perl\nprint 1;\n****\nsudo rm DIR/spool/db/*\nls -l test-mail\nmkdir -p x\n");
+    assert!(matches!(&s[0].command, Command::Perl { sudo: Some(Sudo::Root), data } if data.len() == 1));
+    assert_eq!(s[1].command, Command::File(FileCommand { sudo: Some(Sudo::Root), line: "rm DIR/spool/db/*".into() }));
+    assert_eq!(s[2].command, Command::File(FileCommand { sudo: None, line: "ls -l test-mail".into() }));
+    assert_eq!(s[3].command, Command::File(FileCommand { sudo: None, line: "mkdir -p x".into() }));
+}
+
+#[test]
+fn background() {
+    let s = steps("# h\nbackground\nexim -bd\n****\n");
+    assert!(matches!(&s[0].command, Command::Background(b) if matches!(**b, Command::Exim { .. })));
+    assert!(err("# h\nbackground\n").contains("`background` is not followed by a command"));
+    assert!(err("# h\nbackground\nbackground\nkilldaemon\n").contains("cannot be nested"));
+}
+
+#[test]
+fn crlf_script() {
+    let s = steps("# h\r\nkilldaemon\r\n");
+    assert_eq!(s[0].command, Command::KillDaemon);
+}
+
+#[test]
+fn needs_and_no_checks() {
+    let s = parse("# h\nneed_ipv4\nno_stdout_check\n").unwrap();
+    assert_eq!(s.needs().collect::<Vec<_>>(), vec![NeedKind::Ipv4]);
+    assert!(s.has_no_check(NoCheck::Stdout));
+    assert!(!s.has_no_check(NoCheck::Stderr));
+}
