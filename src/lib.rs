@@ -4,3 +4,7 @@
 //! (crate `mailrig-munge`) → `compare` → `review` → `report`, tied together by `runner`.
 
 pub mod script;
+pub mod cli;
+pub mod probe;
+pub mod subst;
+pub mod suite;
