@@ -1,0 +1,250 @@
+//! One child process: a shell command line run as some identity in a folder, its stdin fed by
+//! a thread (data, sleeps, a final wait before closing), waited for with a timeout and an
+//! interrupt flag.
+
+use super::privilege::{become_identity, sudo_words, Identity};
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A command line for `/bin/sh -c`, with where and as whom to run it.
+#[derive(Debug, Clone)]
+pub struct ShellCommand {
+    pub line: String,
+    pub cwd: PathBuf,
+    /// The whole environment of the child.
+    pub env: Vec<(String, String)>,
+    pub identity: Identity,
+    /// runtest's own uid: when not root, identity changes go through sudo.
+    pub runtest_uid: u32,
+}
+
+/// What to write to the child's stdin.
+#[derive(Debug, Clone)]
+pub enum Feed {
+    Bytes(Vec<u8>),
+    Sleep(Duration),
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    /// Exit code, or None when killed by a signal.
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub interrupted: bool,
+}
+
+impl Finished {
+    /// The return code as the Perl runtest compares it (`$? >> 8`; a signal gives 0 there, so
+    /// report it as 128+signal to make it visible).
+    pub fn rc(&self) -> i32 {
+        self.code.unwrap_or_else(|| 128 + self.signal.unwrap_or(0))
+    }
+}
+
+/// A started child.
+pub struct Running {
+    child: Child,
+    writer: Option<std::thread::JoinHandle<()>>,
+    /// Held open (never written) for children whose stdin must stay open until they end.
+    held_stdin: Option<std::process::ChildStdin>,
+    pub started: Instant,
+}
+
+impl ShellCommand {
+    /// Start the command. `feed` is written to its stdin, then after `close_after` the stdin
+    /// is closed — unless `hold_stdin`, in which case nothing is written and stdin stays open
+    /// until the child is waited for (daemons, like the Perl runtest's open pipe).
+    pub fn spawn(&self, feed: Vec<Feed>, close_after: Duration, hold_stdin: bool) -> Result<Running> {
+        let mut words = sudo_words(&self.identity, self.runtest_uid);
+        let mut cmd = if words.is_empty() {
+            Command::new("/bin/sh")
+        } else {
+            let first = words.remove(0);
+            let mut c = Command::new(first);
+            c.args(&words).arg("/bin/sh");
+            c
+        };
+        cmd.arg("-c").arg(&self.line);
+        cmd.current_dir(&self.cwd).env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.stdin(Stdio::piped()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        cmd.process_group(0);
+        if self.runtest_uid == 0 {
+            let id = self.identity.clone();
+            // SAFETY: become_identity only makes async-signal-safe libc calls.
+            unsafe {
+                cmd.pre_exec(move || become_identity(&id));
+            }
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start /bin/sh for `{}`", self.line))?;
+        let stdin = child.stdin.take();
+        let (writer, held_stdin) = if hold_stdin {
+            (None, stdin)
+        } else {
+            let h = stdin.map(|mut s| {
+                std::thread::spawn(move || {
+                    for f in feed {
+                        match f {
+                            // A child that does not read all its data (or has ended) gives
+                            // EPIPE: the Perl runtest ignores SIGPIPE here too.
+                            Feed::Bytes(b) => {
+                                if s.write_all(&b).is_err() {
+                                    return;
+                                }
+                            }
+                            Feed::Sleep(d) => std::thread::sleep(d),
+                        }
+                    }
+                    if !close_after.is_zero() {
+                        std::thread::sleep(close_after);
+                    }
+                    drop(s);
+                })
+            });
+            (h, None)
+        };
+        Ok(Running { child, writer, held_stdin, started: Instant::now() })
+    }
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Has it ended? (Never blocks.)
+    pub fn try_finished(&mut self) -> Result<Option<Finished>> {
+        Ok(self.child.try_wait().context("waitpid")?.map(|s| Finished {
+            code: s.code(),
+            signal: s.signal(),
+            timed_out: false,
+            interrupted: false,
+        }))
+    }
+
+    /// Wait for the end, at most `timeout`; on timeout or interrupt the child's process
+    /// group is killed and the result says so.
+    pub fn wait(mut self, timeout: Duration, interrupt: &AtomicBool) -> Result<Finished> {
+        let mut nap = Duration::from_micros(500);
+        loop {
+            if let Some(f) = self.try_finished()? {
+                self.join_writer();
+                return Ok(f);
+            }
+            let timed_out = self.started.elapsed() >= timeout;
+            let interrupted = interrupt.load(Ordering::SeqCst);
+            if timed_out || interrupted {
+                self.kill_group();
+                let s = self.child.wait().context("waitpid after kill")?;
+                self.join_writer();
+                return Ok(Finished { code: s.code(), signal: s.signal(), timed_out, interrupted });
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(10));
+        }
+    }
+
+    /// Wait without a timeout check but stop early on interrupt (used for the rest of a
+    /// grace period).
+    pub fn kill_group(&mut self) {
+        use nix::sys::signal::{killpg, Signal};
+        let pg = nix::unistd::Pid::from_raw(self.pid());
+        let _ = killpg(pg, Signal::SIGTERM);
+        for _ in 0..30 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = killpg(pg, Signal::SIGKILL);
+        let _ = self.child.kill();
+    }
+
+    /// Close a held stdin (daemons) so the child sees EOF.
+    pub fn close_stdin(&mut self) {
+        self.held_stdin.take();
+    }
+
+    fn join_writer(&mut self) {
+        self.held_stdin.take();
+        if let Some(w) = self.writer.take() {
+            // The child has ended: any write in progress fails with EPIPE and the thread ends,
+            // except while it sleeps, so do not wait for a sleeping writer.
+            if w.is_finished() {
+                let _ = w.join();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(line: &str) -> ShellCommand {
+        ShellCommand {
+            line: line.into(),
+            cwd: std::env::temp_dir(),
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            identity: Identity::Root,
+            runtest_uid: nix::unistd::getuid().as_raw(),
+        }
+    }
+
+    #[test]
+    fn exit_code_and_stdin() {
+        let no = AtomicBool::new(false);
+        let r = sh("read a; read b; test \"$a$b\" = xy && exit 3")
+            .spawn(vec![Feed::Bytes(b"x\n".to_vec()), Feed::Bytes(b"y\n".to_vec())], Duration::ZERO, false)
+            .unwrap();
+        let f = r.wait(Duration::from_secs(10), &no).unwrap();
+        assert_eq!(f.code, Some(3));
+        assert!(!f.timed_out);
+    }
+
+    #[test]
+    fn timeout_kills_the_group() {
+        let no = AtomicBool::new(false);
+        let r = sh("sleep 30 & sleep 30").spawn(vec![], Duration::ZERO, false).unwrap();
+        let pgid = r.pid();
+        let f = r.wait(Duration::from_millis(200), &no).unwrap();
+        assert!(f.timed_out);
+        assert_eq!(f.code, None);
+        // Nothing is left alive in the process group (a zombie waiting for init is dead).
+        std::thread::sleep(Duration::from_millis(50));
+        let live: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .filter(|stat| {
+                let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
+                rest[2] == pgid.to_string() && rest[0] != "Z"
+            })
+            .collect();
+        assert!(live.is_empty(), "{live:?}");
+    }
+
+    #[test]
+    fn interrupt_flag_stops_the_wait() {
+        let yes = AtomicBool::new(true);
+        let r = sh("sleep 30").spawn(vec![], Duration::ZERO, false).unwrap();
+        let f = r.wait(Duration::from_secs(30), &yes).unwrap();
+        assert!(f.interrupted);
+    }
+
+    #[test]
+    fn child_that_ignores_stdin_does_not_block() {
+        let no = AtomicBool::new(false);
+        let big = vec![b'a'; 1 << 20];
+        let r = sh("exit 0").spawn(vec![Feed::Bytes(big)], Duration::ZERO, false).unwrap();
+        assert_eq!(r.wait(Duration::from_secs(10), &no).unwrap().code, Some(0));
+    }
+}

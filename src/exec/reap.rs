@@ -1,0 +1,108 @@
+//! Leaving no process behind. runtest makes itself a child subreaper, so every process a
+//! test starts — including daemons that detach with setsid — stays its descendant and can be
+//! found in /proc and killed at the end of a test, on Ctrl-C and on panic.
+
+use std::collections::{HashMap, HashSet};
+
+/// Become the reaper of orphaned descendants (Linux). Harmless if it fails.
+pub fn become_subreaper() {
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER has no memory effects.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+/// The parent of every process, read from /proc.
+fn parents() -> HashMap<i32, i32> {
+    let mut map = HashMap::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else { return map };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // The command name may hold spaces and parentheses: the fields after the last ')'.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        let mut f = rest.split_whitespace();
+        let _state = f.next();
+        if let Some(ppid) = f.next().and_then(|p| p.parse().ok()) {
+            map.insert(pid, ppid);
+        }
+    }
+    map
+}
+
+/// All descendants of `root` (not `root` itself).
+pub fn descendants(root: i32) -> Vec<i32> {
+    let map = parents();
+    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    for (pid, ppid) in &map {
+        children.entry(*ppid).or_default().push(*pid);
+    }
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(p) = stack.pop() {
+        for c in children.get(&p).into_iter().flatten() {
+            if seen.insert(*c) {
+                out.push(*c);
+                stack.push(*c);
+            }
+        }
+    }
+    out
+}
+
+/// Reap exited direct children among `pids` without blocking, except those runtest holds a
+/// handle for (those are waited through their handle).
+fn reap(pids: &[i32], tracked: &[i32]) {
+    for p in pids {
+        if !tracked.contains(p) {
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(*p),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
+        }
+    }
+}
+
+/// Kill every descendant of this process: SIGTERM, a short grace, then SIGKILL, and reap
+/// them. `tracked` are children runtest holds a handle for: they are killed like the others
+/// but left for their handle to wait. Returns how many were alive at first.
+pub fn kill_all_descendants(tracked: &[i32]) -> usize {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let me = std::process::id() as i32;
+    let live = || descendants(me).into_iter().filter(|p| !is_zombie(*p)).collect::<Vec<_>>();
+    let first = live();
+    let n = first.len();
+    for p in &first {
+        let _ = kill(Pid::from_raw(*p), Signal::SIGTERM);
+    }
+    let mut rounds = 0;
+    loop {
+        let all = descendants(me);
+        reap(&all, tracked);
+        let remaining = live();
+        if remaining.is_empty() {
+            break;
+        }
+        rounds += 1;
+        if rounds == 50 {
+            for p in &remaining {
+                let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
+            }
+        }
+        if rounds > 300 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    reap(&descendants(me), tracked);
+    n
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
+        .unwrap_or(true)
+}
