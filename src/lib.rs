@@ -9,3 +9,5 @@ pub mod exec;
 pub mod probe;
 pub mod subst;
 pub mod suite;
+pub mod compare;
+pub mod review;
