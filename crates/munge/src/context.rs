@@ -42,6 +42,7 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("HOSTIPV6", "the host's IPv6 address"),
     ("HOSTIPV6R", "the host's IPv6 address as reversed nibbles, as in ip6.arpa names"),
     ("CALLER", "the login name of the caller"),
+    ("CALLER_HOME", "the caller's home folder (looked up from the caller's login)"),
     ("CALLER_NAME", "the caller's gecos name"),
     ("CALLER_UID", "the caller's uid"),
     ("CALLER_GID", "the caller's gid"),
@@ -76,6 +77,7 @@ impl Context {
             put("HOSTIPV6R", reverse_ipv6(ip).unwrap_or_default());
         }
         put("CALLER", self.caller.clone());
+        put("CALLER_HOME", home_of(&self.caller).unwrap_or_default());
         put("CALLER_NAME", self.caller_name.clone());
         put("CALLER_UID", self.caller_uid.to_string());
         put("CALLER_GID", self.caller_gid.to_string());
@@ -88,6 +90,18 @@ impl Context {
         put("EXIM_VERSION", self.exim_version.clone());
         v
     }
+}
+
+/// The home folder of a login, from the passwd database. The runner's `Context` has no home
+/// field, and Exim prints `$home` in several tests, so it is looked up here.
+fn home_of(login: &str) -> Option<String> {
+    if login.is_empty() {
+        return None;
+    }
+    let user = nix::unistd::User::from_name(login).ok()??;
+    let home = user.dir.to_string_lossy().into_owned();
+    // A home of "/" would turn every slash into CALLER_HOME.
+    (home.len() > 1).then_some(home)
 }
 
 /// `192.168.1.2` → `2.1.168.192`.
@@ -203,6 +217,14 @@ mod tests {
         assert_eq!(fill(&p, &vals).unwrap(), r"^a\.b\+c$");
         let q = split_placeholders("{HOSTIPV6}").unwrap();
         assert_eq!(fill(&q, &vals), None);
+    }
+
+    #[test]
+    fn caller_home_comes_from_passwd() {
+        let ctx = Context { caller: "root".into(), ..Default::default() };
+        assert_eq!(ctx.placeholder_values().get("CALLER_HOME").map(String::as_str), Some("/root"));
+        let nobody = Context { caller: "no-such-user-xyzzy".into(), ..Default::default() };
+        assert!(!nobody.placeholder_values().contains_key("CALLER_HOME"));
     }
 
     #[test]
