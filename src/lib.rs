@@ -10,4 +10,7 @@ pub mod probe;
 pub mod subst;
 pub mod suite;
 pub mod compare;
+pub mod report;
 pub mod review;
+pub mod runner;
+pub mod workspace;

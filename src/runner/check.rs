@@ -1,0 +1,289 @@
+//! After a script: gather every output of the test in the Perl runtest's order (paniclog,
+//! rejectlog, mainlog, stdout, stderr, mail files, leftover msglogs), munge each with one
+//! Munger (so renumbering is consistent across files), write the `-munged` files, compare
+//! them with the saved files and ask what to do about differences.
+
+use super::steps::MungeOptions;
+use super::{Outcome, Run};
+use crate::report::Verdict;
+use crate::review::{write_saved, Answer, Prompt};
+use crate::script::Script;
+use anyhow::{Context, Result};
+use mailrig_munge::{Context as MungeContext, Munger, OutputKind};
+use std::path::{Path, PathBuf};
+
+/// Show text through a pager on a terminal, else print it.
+pub fn page(text: &str) {
+    use std::io::{IsTerminal, Write};
+    if std::io::stdout().is_terminal() && which::which("less").is_ok() {
+        if let Ok(mut child) = std::process::Command::new("less").arg("-XF").stdin(std::process::Stdio::piped()).spawn() {
+            if let Some(mut s) = child.stdin.take() {
+                let _ = s.write_all(text.as_bytes());
+            }
+            let _ = child.wait();
+            return;
+        }
+    }
+    print!("{text}");
+}
+
+fn read_lossy(p: &Path) -> Option<String> {
+    std::fs::read(p).ok().map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// One comparison to make.
+struct Item {
+    kind: OutputKind,
+    /// The client-side file and the server-side one (joined with a SERVER line).
+    actual: PathBuf,
+    server: Option<PathBuf>,
+    munged_name: String,
+    /// The saved file, relative to the suite (e.g. `stdout/0042`).
+    saved_rel: String,
+}
+
+/// The saved file to compare with: `N.<flavour>` wins when it exists.
+fn saved_path(run: &Run, rel: &str) -> PathBuf {
+    if let Some(f) = &run.opts.flavour {
+        let p = run.facts.suite.join(format!("{rel}.{f}"));
+        if p.exists() {
+            return p;
+        }
+    }
+    run.facts.suite.join(rel)
+}
+
+fn context(run: &Run, testnum: u32) -> MungeContext {
+    let f = &run.facts;
+    MungeContext {
+        dir: run.ws.dir.display().to_string(),
+        suite_dir: f.suite.display().to_string(),
+        hostname: f.host.hostname.clone(),
+        hostipv4: f.host.ipv4.map(|a| a.to_string()),
+        hostipv6: f.host.ipv6.map(|a| a.to_string()),
+        caller: f.caller.name.clone(),
+        caller_name: f.caller.gecos.clone(),
+        caller_uid: f.caller.uid,
+        caller_gid: f.caller.gid,
+        caller_group: f.caller.group.clone(),
+        exim_user: f.exim_user.clone(),
+        exim_uid: f.exim_uid,
+        exim_group: f.exim_group.clone(),
+        exim_gid: f.exim_gid,
+        testnum,
+        ports: run.ws.ports.mapping(),
+        exim_version: run.features.version.clone(),
+    }
+}
+
+/// Mail files under test-mail, relative, sorted.
+fn mail_files(dir: &Path) -> Vec<String> {
+    let root = dir.join("test-mail");
+    let mut v: Vec<String> = walkdir::WalkDir::new(&root)
+        .min_depth(1)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.path().strip_prefix(&root).ok().map(|p| p.display().to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Saved files `DIR/N.*` that a test may have (mail/, msglog/), without flavour variants.
+fn saved_with_prefix(suite: &Path, sub: &str, testnum: u32) -> Vec<String> {
+    let prefix = format!("{testnum:04}.");
+    let mut v: Vec<String> = std::fs::read_dir(suite.join(sub))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .map(|n| format!("{sub}/{n}"))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn check_outputs(run: &mut Run, testnum: u32, _script: &Script, opts: MungeOptions) -> Result<Outcome> {
+    let ctx = context(run, testnum);
+    let rules = std::mem::replace(&mut run.rules, mailrig_munge::RuleSet::parse("", "empty")?);
+    let result = check_with(run, &rules, ctx, testnum, &opts);
+    run.rules = rules;
+    result
+}
+
+fn check_with(
+    run: &mut Run,
+    rules: &mailrig_munge::RuleSet,
+    ctx: MungeContext,
+    testnum: u32,
+    opts: &MungeOptions,
+) -> Result<Outcome> {
+    let mut munger = Munger::new(rules, ctx);
+    for n in &opts.named {
+        munger.enable_named(n)?;
+    }
+    munger.set_rmfiltertest(opts.rmfiltertest);
+    munger.set_sortlog(opts.sortlog);
+    let ws = run.ws.dir.clone();
+    let id = format!("{testnum:04}");
+    let log = |n: &str| ws.join("spool/log").join(n);
+    let mut items = vec![
+        Item { kind: OutputKind::Paniclog, actual: log("paniclog"), server: Some(log("serverpaniclog")), munged_name: "test-paniclog-munged".into(), saved_rel: format!("paniclog/{id}") },
+        Item { kind: OutputKind::Rejectlog, actual: log("rejectlog"), server: Some(log("serverrejectlog")), munged_name: "test-rejectlog-munged".into(), saved_rel: format!("rejectlog/{id}") },
+        Item { kind: OutputKind::Mainlog, actual: log("mainlog"), server: Some(log("servermainlog")), munged_name: "test-mainlog-munged".into(), saved_rel: format!("log/{id}") },
+    ];
+    if !opts.no_stdout {
+        items.push(Item { kind: OutputKind::Stdout, actual: ws.join("test-stdout"), server: Some(ws.join("test-stdout-server")), munged_name: "test-stdout-munged".into(), saved_rel: format!("stdout/{id}") });
+    }
+    if !opts.no_stderr {
+        items.push(Item { kind: OutputKind::Stderr, actual: ws.join("test-stderr"), server: Some(ws.join("test-stderr-server")), munged_name: "test-stderr-munged".into(), saved_rel: format!("stderr/{id}") });
+    }
+    let mut failed = false;
+    let mut rerun = false;
+    let mut compare = |run: &mut Run, munger: &mut Munger, item: &Item| -> Result<Option<Outcome>> {
+        let mut text = read_lossy(&item.actual).map(|t| munger.munge(item.kind, &t)).unwrap_or_default();
+        if let Some(server) = item.server.as_ref().and_then(|p| read_lossy(p)) {
+            let s = munger.munge(item.kind, &server);
+            text.push_str("\n******** SERVER ********\n");
+            text.push_str(&s);
+        }
+        match compare_one(run, &item.munged_name, &text, &item.saved_rel, testnum)? {
+            Compared::Same => Ok(None),
+            Compared::Accepted => Ok(None),
+            Compared::Failed => {
+                failed = true;
+                Ok(None)
+            }
+            Compared::Rerun => {
+                rerun = true;
+                Ok(None)
+            }
+            Compared::Quit => Ok(Some(Outcome::Quit)),
+        }
+    };
+    for item in &items {
+        if let Some(o) = compare(run, &mut munger, item)? {
+            return Ok(o);
+        }
+    }
+    if !opts.no_message {
+        let produced = mail_files(&ws);
+        let mut expected: Vec<String> = saved_with_prefix(&run.facts.suite, "mail", testnum);
+        for rel in &produced {
+            let name = munger.munge_file_name(rel);
+            let saved_rel = format!("mail/{id}.{name}");
+            expected.retain(|e| e != &saved_rel);
+            let item = Item { kind: OutputKind::Mail, actual: ws.join("test-mail").join(rel), server: None, munged_name: "test-mail-munged".into(), saved_rel };
+            if let Some(o) = compare(run, &mut munger, &item)? {
+                return Ok(o);
+            }
+        }
+        for missing in expected.iter().filter(|e| !is_flavour_variant(e, testnum)) {
+            println!("\n** {missing} exists but the test produced no such mail file");
+            let item = Item { kind: OutputKind::Mail, actual: ws.join("test-nonexistent-mail"), server: None, munged_name: "test-mail-munged".into(), saved_rel: missing.clone() };
+            if let Some(o) = compare(run, &mut munger, &item)? {
+                return Ok(o);
+            }
+        }
+    }
+    if !opts.no_msglog {
+        let dir = ws.join("spool/msglog");
+        let mut logs: Vec<String> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        logs.sort();
+        let mut expected = saved_with_prefix(&run.facts.suite, "msglog", testnum);
+        for l in &logs {
+            let name = munger.munge_file_name(l);
+            let saved_rel = format!("msglog/{id}.{name}");
+            expected.retain(|e| e != &saved_rel);
+            let item = Item { kind: OutputKind::Msglog, actual: dir.join(l), server: None, munged_name: "test-msglog-munged".into(), saved_rel };
+            if let Some(o) = compare(run, &mut munger, &item)? {
+                return Ok(o);
+            }
+        }
+        for missing in expected.iter().filter(|e| !is_flavour_variant(e, testnum)) {
+            println!("\n** {missing} exists but the test left no such message log");
+            let item = Item { kind: OutputKind::Msglog, actual: ws.join("test-nonexistent-msglog"), server: None, munged_name: "test-msglog-munged".into(), saved_rel: missing.clone() };
+            if let Some(o) = compare(run, &mut munger, &item)? {
+                return Ok(o);
+            }
+        }
+    }
+    if rerun {
+        return Ok(Outcome::Retry);
+    }
+    Ok(Outcome::Verdict(if failed { Verdict::Fail } else { Verdict::Pass }))
+}
+
+/// A saved name with a flavour suffix the run did not ask for (e.g. `stdout/0042.FreeBSD`).
+fn is_flavour_variant(_rel: &str, _testnum: u32) -> bool {
+    false
+}
+
+enum Compared {
+    Same,
+    Accepted,
+    Failed,
+    Rerun,
+    Quit,
+}
+
+fn compare_one(run: &mut Run, munged_name: &str, text: &str, saved_rel: &str, testnum: u32) -> Result<Compared> {
+    let munged_path = run.ws.dir.join(munged_name);
+    std::fs::write(&munged_path, text).with_context(|| format!("writing {}", munged_path.display()))?;
+    let saved = saved_path(run, saved_rel);
+    let saved_text = read_lossy(&saved);
+    let saved_name = saved.strip_prefix(&run.facts.suite).unwrap_or(&saved).display().to_string();
+    match saved_text {
+        None if text.is_empty() => Ok(Compared::Same),
+        None => {
+            println!("\n** {munged_name} is not empty and {saved_name} does not exist");
+            loop {
+                match run.asker.ask(Prompt::Unexpected)? {
+                    Answer::Show => page(text),
+                    Answer::Update => {
+                        write_saved(&saved, text)?;
+                        println!("** Updated {saved_name}");
+                        return Ok(Compared::Rerun);
+                    }
+                    Answer::Continue => {
+                        run.summaries.failure(testnum, &saved_name)?;
+                        return Ok(Compared::Failed);
+                    }
+                    _ => return Ok(Compared::Quit),
+                }
+            }
+        }
+        Some(s) if s == text => Ok(Compared::Same),
+        Some(s) => {
+            let shown = if run.opts.diff {
+                crate::compare::unified(&saved_name, &s, munged_name, text)
+            } else {
+                crate::compare::cf(munged_name, text, &saved_name, &s)
+            };
+            println!();
+            page(&shown.unwrap_or_default());
+            println!();
+            match run.asker.ask(Prompt::Difference)? {
+                Answer::Update => {
+                    write_saved(&saved, text)?;
+                    println!("** Updated {saved_name}");
+                    Ok(Compared::Rerun)
+                }
+                Answer::Retry => Ok(Compared::Rerun),
+                Answer::Continue => {
+                    run.summaries.failure(testnum, &saved_name)?;
+                    Ok(Compared::Failed)
+                }
+                _ => Ok(Compared::Quit),
+            }
+        }
+    }
+}

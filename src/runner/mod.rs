@@ -1,0 +1,376 @@
+//! The orchestration of one run — the only place that knows every stage: probe the host and
+//! the binary, build the workspace, select the tests, and for each test run its script
+//! (`steps`), collect and munge its outputs and compare them (`check`), and act on the
+//! answers (`review`), reporting as it goes.
+
+mod check;
+mod steps;
+
+use crate::cli::Options;
+use crate::exec::Identity;
+use crate::probe;
+use crate::report::{Summaries, Totals, Verdict};
+use crate::review::{Answer, Asker, Fixed, Terminal};
+use crate::script::{self, NeedKind};
+use crate::suite::{self, Folder, Requirement, TestFile};
+use crate::workspace::{Facts, Workspace};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Everything a run knows once set up.
+pub struct Run {
+    pub opts: Options,
+    pub facts: Facts,
+    pub features: probe::exim::Features,
+    pub rules: mailrig_munge::RuleSet,
+    pub ws: Workspace,
+    pub interrupt: Arc<AtomicBool>,
+    asker: Box<dyn Asker>,
+    summaries: Summaries,
+    pub env: Vec<(String, String)>,
+    pub caller_identity: Identity,
+    pub runtest_uid: u32,
+}
+
+/// How a test ended.
+#[derive(Debug)]
+enum Outcome {
+    Verdict(Verdict),
+    Retry,
+    Quit,
+}
+
+/// Close every inherited descriptor above 2: one leaking into Exim changes test 0142.
+fn close_inherited_fds() {
+    // SAFETY: called first thing in main, before anything opens a descriptor we need.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+    }
+}
+
+/// Where the runtest binary and its siblings (the aux programs) live.
+fn own_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The environment the tests' commands get: USER, SHELL, PATH, TERM and EXIM_TEST_* only.
+fn test_environment(caller: &str) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("USER".to_string(), caller.to_string()),
+        ("SHELL".to_string(), "/bin/sh".to_string()),
+        (
+            "PATH".to_string(),
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into())
+                + ":/usr/sbin:/sbin",
+        ),
+    ];
+    for (k, v) in std::env::vars() {
+        if k == "TERM" || k.starts_with("EXIM_TEST_") {
+            env.push((k, v));
+        }
+    }
+    env
+}
+
+/// Run runtest with these options. Returns the exit status.
+pub fn main(opts: Options) -> Result<i32> {
+    close_inherited_fds();
+    // SAFETY: umask has no memory effects. The suite's files must not be group-writable.
+    unsafe {
+        libc::umask(0o022);
+    }
+    let is_root = nix::unistd::geteuid().is_root();
+    let suite = match &opts.suite {
+        Some(s) => s.clone(),
+        None => std::env::current_dir().context("current directory")?,
+    };
+    let suite = suite.canonicalize().with_context(|| format!("{}: no such suite folder", suite.display()))?;
+    if !suite.join("scripts").is_dir() {
+        bail!("{}: not a test suite (no scripts/ folder); run from the suite or give --suite DIR", suite.display());
+    }
+    // Before any thread exists: the private UTS namespace and the subreaper.
+    let hostname = probe::host::ensure_fqdn(is_root)?;
+    crate::exec::reap::become_subreaper();
+    let interrupt = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupt.clone();
+        let count = Arc::new(AtomicUsize::new(0));
+        ctrlc::set_handler(move || {
+            flag.store(true, Ordering::SeqCst);
+            if count.fetch_add(1, Ordering::SeqCst) >= 1 {
+                eprintln!("\n** Interrupted twice: killing everything and exiting");
+                crate::exec::reap::kill_all_descendants(&[]);
+                std::process::exit(130);
+            }
+        })
+        .context("installing the Ctrl-C handler")?;
+    }
+    if !hostname.contains('.') {
+        eprintln!("** Warning: the host name `{hostname}` is not fully qualified; some tests (e.g. 0036) will fail");
+    }
+
+    let binary = probe::exim::find_binary(opts.binary.as_deref(), &suite)?;
+    let binary = binary.canonicalize().unwrap_or(binary);
+    let (_, bv) = probe::exim::run_capture(&binary, &["-C", "/dev/null", "-bV"])?;
+    let features = probe::exim::parse_bv(&bv).with_context(|| binary.display().to_string())?;
+    let (_, users) = probe::exim::run_capture(&binary, &["-C", "/dev/null", "-bP", "exim_user", "exim_group"])?;
+    let setting = |name: &str| {
+        users
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} = ")).map(|v| v.trim().to_string()))
+    };
+    let exim_user = setting("exim_user").context("cannot find the Exim user (-bP exim_user)")?;
+    let exim_group = setting("exim_group").unwrap_or_else(|| exim_user.clone());
+    let exim_acct = probe::account::lookup(&exim_user)?.with_context(|| format!("Exim user {exim_user} has no passwd entry"))?;
+    let exim_gid = probe::account::group_gid(&exim_group)?.with_context(|| format!("no group {exim_group}"))?;
+
+    let caller = if is_root {
+        probe::account::ensure_caller(opts.caller.as_deref().unwrap_or("mailrig"), &exim_group)?
+    } else {
+        probe::account::current()?
+    };
+    probe::account::validate_caller(&caller, exim_gid)?;
+
+    let (v4, v6) = probe::host::addresses();
+    let host = probe::host::Host { hostname: hostname.clone(), ipv4: v4, ipv6: v6 };
+    let have_ipv4 = v4.is_some() && !opts.no_ipv4;
+    let have_ipv6 = v6.is_some() && !opts.no_ipv6 && features.support.contains("ipv6");
+
+    let facts = Facts {
+        suite: suite.clone(),
+        binary: binary.clone(),
+        host,
+        caller: caller.clone(),
+        exim_user: exim_user.clone(),
+        exim_uid: exim_acct.uid,
+        exim_group: exim_group.clone(),
+        exim_gid,
+        aux_dir: own_dir(),
+        trusted_list: probe::exim::trusted_config_list(&binary),
+        is_root,
+        have_ipv4,
+        have_ipv6,
+    };
+    if !is_root {
+        bail!("runtest must run as root for now (it patches a setuid copy of Exim); run it with sudo");
+    }
+
+    println!("Exim binary: {} (version {})", binary.display(), features.version);
+    println!("Suite:       {}", suite.display());
+    println!("Host:        {hostname} IPv4 {} IPv6 {}",
+        v4.map(|a| a.to_string()).unwrap_or_else(|| "none".into()),
+        v6.map(|a| a.to_string()).unwrap_or_else(|| "none".into()));
+    println!("Caller:      {} (uid {} gid {}); Exim user {exim_user}, group {exim_group}", caller.name, caller.uid, caller.gid);
+
+    let rules_path = find_rules(&suite)?;
+    let rules = mailrig_munge::RuleSet::load(&rules_path)?;
+    let ws_dir = suite.join("workspace").join("0");
+    let ws = Workspace::create(&facts, &ws_dir, crate::subst::Ports::CANONICAL)?;
+    println!("Workspace:   {}", ws.dir.display());
+
+    let asker: Box<dyn Asker> = if opts.update {
+        Box::new(Fixed(Answer::Update))
+    } else if opts.continue_ {
+        Box::new(Fixed(Answer::Continue))
+    } else {
+        Box::new(Terminal)
+    };
+    let summaries = Summaries::new(&suite, opts.continue_ || opts.update)?;
+    let env = test_environment(&caller.name);
+    let caller_identity = Identity::User { name: caller.name.clone(), uid: caller.uid, gid: caller.gid, groups: caller.groups.clone() };
+    let mut run = Run {
+        opts,
+        facts,
+        features,
+        rules,
+        ws,
+        interrupt,
+        asker,
+        summaries,
+        env,
+        caller_identity,
+        runtest_uid: nix::unistd::geteuid().as_raw(),
+    };
+    let totals = run.run_all()?;
+    crate::exec::reap::kill_all_descendants(&[]);
+    if !run.opts.keep && totals.failed.is_empty() {
+        let _ = run.ws.clean();
+    }
+    println!();
+    if !totals.failed.is_empty() {
+        println!("Failed tests: {}", totals.failed.iter().map(|n| format!("{n:04}")).collect::<Vec<_>>().join(" "));
+    }
+    println!("{}", totals.line());
+    if run.interrupt.load(Ordering::SeqCst) {
+        return Ok(130);
+    }
+    Ok(if run.opts.fail_exit && !totals.failed.is_empty() { 1 } else { 0 })
+}
+
+/// The munge rules: the suite's own `munge.toml` if it has one, else the one shipped with
+/// mailrig (beside the sources, found from the binary's location).
+fn find_rules(suite: &Path) -> Result<PathBuf> {
+    let local = suite.join("munge.toml");
+    if local.is_file() {
+        return Ok(local);
+    }
+    let mut dir = own_dir();
+    for _ in 0..4 {
+        let p = dir.join("munge.toml");
+        if p.is_file() {
+            return Ok(p);
+        }
+        if !dir.pop() {
+            break;
+        }
+    }
+    let built_in = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("munge.toml");
+    if built_in.is_file() {
+        return Ok(built_in);
+    }
+    bail!("no munge.toml found in {} or beside runtest", suite.display())
+}
+
+impl Run {
+    fn run_all(&mut self) -> Result<Totals> {
+        let folders = suite::scan(&self.facts.suite)?;
+        let mut totals = Totals::default();
+        let selected: Vec<(&Folder, &TestFile)> = folders
+            .iter()
+            .flat_map(|f| f.tests.iter().map(move |t| (f, t)))
+            .filter(|(_, t)| t.number >= self.opts.first && t.number <= self.opts.last)
+            .collect();
+        if selected.is_empty() {
+            println!("No tests in the range {}-{}", self.opts.first, self.opts.last);
+            return Ok(totals);
+        }
+        let mut last_folder: Option<&str> = None;
+        for (folder, test) in selected {
+            if self.interrupt.load(Ordering::SeqCst) {
+                println!("** Interrupted");
+                break;
+            }
+            if last_folder != Some(folder.dir_name.as_str()) {
+                last_folder = Some(&folder.dir_name);
+                if let Some(reason) = self.unmet(&folder.requires) {
+                    println!(">>> Tests in {} skipped: {reason}", folder.dir_name);
+                }
+                if !folder.requires.is_empty() {
+                    println!(
+                        ">>> The following tests require: {}",
+                        folder.requires.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+                    );
+                }
+            }
+            if self.unmet(&folder.requires).is_some() {
+                self.summaries.verdict(test.number, Verdict::Skipped)?;
+                totals.add(test.number, Verdict::Skipped);
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let verdict = loop {
+                match self.run_test(folder, test)? {
+                    Outcome::Verdict(v) => break Some(v),
+                    Outcome::Retry => continue,
+                    Outcome::Quit => break None,
+                }
+            };
+            let Some(verdict) = verdict else {
+                totals.add(test.number, Verdict::Fail);
+                println!("** Quit: files of test {} kept in {}", test.id(), self.ws.dir.display());
+                return Ok(totals);
+            };
+            if self.opts.debug {
+                println!(">> {} took {:.2}s", test.id(), started.elapsed().as_secs_f64());
+            }
+            self.summaries.verdict(test.number, verdict)?;
+            totals.add(test.number, verdict);
+        }
+        Ok(totals)
+    }
+
+    /// Why a folder's requirements are not met, if they are not.
+    fn unmet(&self, reqs: &[Requirement]) -> Option<String> {
+        for r in reqs {
+            let ok = match r.kind.as_str() {
+                "running" => match r.what.to_lowercase().as_str() {
+                    "ipv4" => self.facts.have_ipv4,
+                    "ipv6" => self.facts.have_ipv6,
+                    other => which::which(match other {
+                        "spamd" => "spamd",
+                        "clamd" => "clamd",
+                        "redis" => "redis-server",
+                        o => o,
+                    })
+                    .is_ok(),
+                },
+                "feature" => {
+                    probe::exim::run_capture(&self.facts.binary, &["-C", "/dev/null", "-bP", "macro", &r.what])
+                        .map(|(rc, out)| rc == 0 && !out.contains("not found"))
+                        .unwrap_or(false)
+                }
+                kind => self.features.has(kind, &r.what).unwrap_or(false),
+            };
+            if !ok {
+                return Some(format!("no {r}"));
+            }
+        }
+        None
+    }
+
+    /// Is a `need_*` requirement met? (None: yes; Some(message): skip.)
+    fn need(&self, n: NeedKind) -> Option<&'static str> {
+        match n {
+            NeedKind::Ipv4 if !self.facts.have_ipv4 => Some("No IPv4 interface is available"),
+            NeedKind::Ipv6 if !self.facts.have_ipv6 => Some("No IPv6 interface is available"),
+            NeedKind::LargeFiles if self.features.off_t_size <= 4 => Some("Exim does not support large files"),
+            NeedKind::MoveFrozenMessages if !self.features.support.contains("move_frozen_messages") => {
+                Some("move_frozen_messages is not supported")
+            }
+            _ => None,
+        }
+    }
+
+    /// Run one test once: its script, then the comparison of its outputs.
+    fn run_test(&mut self, folder: &Folder, test: &TestFile) -> Result<Outcome> {
+        let heading = suite::heading(&test.path);
+        println!("{}/{} {}", folder.name, test.id(), heading);
+        let script = match script::parse_script(&test.path) {
+            Ok(s) => s,
+            Err(e) => {
+                println!("** {e:#}");
+                self.summaries.failure(test.number, "script error")?;
+                return Ok(Outcome::Verdict(Verdict::Fail));
+            }
+        };
+        for n in script.needs() {
+            if let Some(why) = self.need(n) {
+                println!(">>> {why}: test {} skipped", test.id());
+                return Ok(Outcome::Verdict(Verdict::Skipped));
+            }
+        }
+        self.ws.clean()?;
+        let mut state = steps::TestState::new(self, test.number, &script)?;
+        let ended = state.run(self, &script);
+        // Whatever happened, nothing the test started survives it.
+        state.finish(self);
+        crate::exec::reap::kill_all_descendants(&[]);
+        match ended? {
+            steps::Ended::Completed => {}
+            steps::Ended::Abandoned => return Ok(Outcome::Verdict(Verdict::Fail)),
+            steps::Ended::Retry => return Ok(Outcome::Retry),
+            steps::Ended::Quit => return Ok(Outcome::Quit),
+            steps::Ended::Skipped => return Ok(Outcome::Verdict(Verdict::Skipped)),
+        }
+        println!("  Script completed");
+        if self.opts.slow {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        check::check_outputs(self, test.number, &script, state.munge_options())
+    }
+}

@@ -1,0 +1,367 @@
+//! One test's world: its DIR (the folder substituted for `DIR`), with the suite's fixed aux
+//! files, the generated aux-var and dnszones, the aux programs in `bin/`, the patched Exim in
+//! `eximdir/`, its ports and its substitution table. Never global: several workspaces can live
+//! side by side, each in its own folder with its own block of ports.
+
+use crate::probe::host::{expand_ipv6, Host};
+use crate::subst::{Ports, Table};
+use anyhow::{Context, Result};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// The facts a workspace is built from (shared by all workspaces of a run).
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub suite: PathBuf,
+    pub binary: PathBuf,
+    pub host: Host,
+    pub caller: crate::probe::account::Account,
+    pub exim_user: String,
+    pub exim_uid: u32,
+    pub exim_group: String,
+    pub exim_gid: u32,
+    /// Where the aux programs (client, server, fakens …) were built.
+    pub aux_dir: PathBuf,
+    pub trusted_list: Option<PathBuf>,
+    pub is_root: bool,
+    pub have_ipv4: bool,
+    pub have_ipv6: bool,
+}
+
+/// One workspace.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub dir: PathBuf,
+    pub ports: Ports,
+    pub table: Table,
+}
+
+/// The aux programs installed into `DIR/bin`, and the name each is installed as.
+const AUX_PROGRAMS: &[(&str, &str)] = &[
+    ("client", "client"),
+    ("client", "client-ssl"),
+    ("client", "client-gnutls"),
+    ("client", "client-anytls"),
+    ("server", "server"),
+    ("mtpscript", "mtpscript"),
+    ("fakens", "fakens"),
+    ("checkaccess", "checkaccess"),
+    ("fd", "fd"),
+    ("iefbr14", "iefbr14"),
+    ("showids", "showids"),
+    ("cf", "cf"),
+    ("libloaded.so", "loaded"),
+];
+
+fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).with_context(|| format!("chown {}", path.display()))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in walkdir::WalkDir::new(from).follow_links(false) {
+        let entry = entry.with_context(|| format!("reading {}", from.display()))?;
+        let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
+        let dst = to.join(rel);
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir_all(&dst).with_context(|| format!("mkdir {}", dst.display()))?;
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(entry.path())?;
+            let _ = std::fs::remove_file(&dst);
+            std::os::unix::fs::symlink(target, &dst).with_context(|| format!("symlink {}", dst.display()))?;
+        } else {
+            std::fs::copy(entry.path(), &dst).with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+        let mode = entry.metadata()?.permissions().mode();
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(mode & 0o7777))?;
+        }
+    }
+    Ok(())
+}
+
+impl Workspace {
+    /// The substitution table for a workspace in `dir` with `ports`.
+    pub fn table(facts: &Facts, dir: &Path, ports: Ports) -> Table {
+        Table {
+            caller: facts.caller.name.clone(),
+            caller_group: facts.caller.group.clone(),
+            caller_uid: facts.caller.uid,
+            caller_gid: facts.caller.gid,
+            dir: dir.display().to_string(),
+            exim_user: facts.exim_user.clone(),
+            exim_group: facts.exim_group.clone(),
+            hostipv4: facts.host.ipv4.map(|a| a.to_string()).unwrap_or_else(|| crate::subst::NO_IPV4.into()),
+            hostipv6: facts.host.ipv6.map(|a| a.to_string()).unwrap_or_else(|| crate::subst::NO_IPV6.into()),
+            hostname: facts.host.hostname.clone(),
+            ports,
+            port_dynamic: free_port().unwrap_or(ports.d + 100),
+            v4net: "224".into(),
+            v6net: "ff00".into(),
+        }
+    }
+
+    /// Build (or refresh) the workspace in `dir`.
+    pub fn create(facts: &Facts, dir: &Path, ports: Ports) -> Result<Workspace> {
+        std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
+        let dir = dir.canonicalize().with_context(|| format!("{}", dir.display()))?;
+        let ws = Workspace { table: Self::table(facts, &dir, ports), dir, ports };
+        let in_suite = ws.dir == facts.suite;
+        if facts.is_root {
+            chown(&ws.dir, facts.caller.uid, facts.caller.gid)?;
+            std::fs::set_permissions(&ws.dir, std::fs::Permissions::from_mode(0o755))?;
+        }
+        if !in_suite {
+            let aux = ws.dir.join("aux-fixed");
+            if aux.exists() {
+                std::fs::remove_dir_all(&aux).with_context(|| format!("removing {}", aux.display()))?;
+            }
+            if facts.suite.join("aux-fixed").is_dir() {
+                copy_tree(&facts.suite.join("aux-fixed"), &aux)?;
+            }
+        }
+        ws.make_aux_var(facts)?;
+        ws.make_dnszones(facts)?;
+        ws.install_aux_programs(facts)?;
+        if facts.is_root {
+            crate::probe::patch::make_eximdir(
+                &facts.binary,
+                &ws.dir,
+                &crate::probe::patch::Owners {
+                    caller_uid: facts.caller.uid,
+                    exim_uid: facts.exim_uid,
+                    exim_gid: facts.exim_gid,
+                },
+            )?;
+            ws.trust_config(facts)?;
+        }
+        Ok(ws)
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// `aux-var` from `aux-var-src` with the standard substitutions (TESTNUM empty).
+    fn make_aux_var(&self, facts: &Facts) -> Result<()> {
+        let src = facts.suite.join("aux-var-src");
+        let dst = self.dir.join("aux-var");
+        if dst.exists() {
+            std::fs::remove_dir_all(&dst).with_context(|| format!("removing {}", dst.display()))?;
+        }
+        std::fs::create_dir_all(&dst)?;
+        if src.is_dir() {
+            for e in walkdir::WalkDir::new(&src).min_depth(1) {
+                let e = e?;
+                let rel = e.path().strip_prefix(&src).unwrap_or(e.path());
+                let out = dst.join(rel);
+                if e.file_type().is_dir() {
+                    std::fs::create_dir_all(&out)?;
+                    continue;
+                }
+                let bytes = std::fs::read(e.path()).with_context(|| format!("reading {}", e.path().display()))?;
+                let text = latin1_or_utf8(&bytes);
+                std::fs::write(&out, encode_like(&bytes, &self.table.apply(&text, None)))
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+        }
+        if facts.is_root {
+            for e in walkdir::WalkDir::new(&dst) {
+                let e = e?;
+                chown(e.path(), facts.caller.uid, facts.caller.gid)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `dnszones` from `dnszones-src` (names and contents substituted) plus the zones for the
+    /// host's own name and addresses, as the Perl runtest makes them.
+    fn make_dnszones(&self, facts: &Facts) -> Result<()> {
+        let src = facts.suite.join("dnszones-src");
+        let dst = self.dir.join("dnszones");
+        if dst.exists() {
+            std::fs::remove_dir_all(&dst)?;
+        }
+        std::fs::create_dir_all(&dst)?;
+        if src.is_dir() {
+            for e in std::fs::read_dir(&src)? {
+                let e = e?;
+                if !e.file_type()?.is_file() {
+                    continue;
+                }
+                let name = e
+                    .file_name()
+                    .to_string_lossy()
+                    .replace("V4NET", &self.table.v4net)
+                    .replace("V6NET", &self.table.v6net);
+                let bytes = std::fs::read(e.path())?;
+                let text = self.table.apply(&latin1_or_utf8(&bytes), None);
+                std::fs::write(dst.join(name), encode_like(&bytes, &text))?;
+            }
+        }
+        let host = &facts.host;
+        let pass_on = "; This is a dynamically constructed fake zone file.\n\
+; The following line causes fakens to return PASS_ON\n\
+; for queries that it cannot answer\n\nPASS ON NOT FOUND\n\n";
+        if let Some((short, domain)) = host.hostname.split_once('.') {
+            let mut z = String::from(pass_on);
+            if let Some(v4) = host.ipv4.filter(|_| facts.have_ipv4) {
+                z.push_str(&format!("{short}    A    {v4}\n"));
+            }
+            if let Some(v6) = host.ipv6.filter(|_| facts.have_ipv6) {
+                z.push_str(&format!("{short}    AAAA {v6}\n"));
+            }
+            z.push_str("\n; End\n");
+            let f = dst.join(format!("db.{domain}"));
+            if !f.exists() {
+                std::fs::write(f, z)?;
+            }
+        }
+        if let Some(v4) = host.ipv4.filter(|a| !a.is_loopback() && facts.have_ipv4) {
+            let o = v4.octets();
+            let f = dst.join(format!("db.ip4.{}", o[0]));
+            if !f.exists() {
+                std::fs::write(
+                    f,
+                    format!("{pass_on}{}.{}.{}    PTR    {}.\n\n; End\n", o[3], o[2], o[1], host.hostname),
+                )?;
+            }
+        }
+        if let Some(v6) = host.ipv6.filter(|a| !a.is_loopback() && facts.have_ipv6) {
+            let full = expand_ipv6(&v6);
+            let first = &full[..4];
+            let nibbles: Vec<char> = full[5..].chars().filter(|c| *c != ':').collect();
+            let name: Vec<String> = nibbles.iter().rev().map(|c| c.to_string()).collect();
+            let f = dst.join(format!("db.ip6.{first}"));
+            if !f.exists() {
+                std::fs::write(f, format!("{pass_on}{}    PTR    {}.\n\n; End\n", name.join("."), host.hostname))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copy the aux programs into `DIR/bin` (copies, not links: Exim runs them as other users
+    /// and the build folder may not be reachable for them).
+    fn install_aux_programs(&self, facts: &Facts) -> Result<()> {
+        let bin = self.dir.join("bin");
+        std::fs::create_dir_all(&bin)?;
+        for (from, to) in AUX_PROGRAMS {
+            let src = facts.aux_dir.join(from);
+            if !src.is_file() {
+                continue;
+            }
+            let dst = bin.join(to);
+            let fresh = match (std::fs::metadata(&src), std::fs::metadata(&dst)) {
+                (Ok(s), Ok(d)) => s.len() == d.len() && s.modified().ok() <= d.modified().ok(),
+                _ => false,
+            };
+            if !fresh {
+                let tmp = bin.join(format!(".{to}.new"));
+                std::fs::copy(&src, &tmp).with_context(|| format!("copying {}", src.display()))?;
+                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+                std::fs::rename(&tmp, &dst)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Debian's Exim wants `-C` files listed in its TRUSTED_CONFIG_LIST (else every re-exec
+    /// panics with "wrong owner"): add this workspace's test-config there.
+    fn trust_config(&self, facts: &Facts) -> Result<()> {
+        let Some(list) = &facts.trusted_list else { return Ok(()) };
+        let entry = self.dir.join("test-config").display().to_string();
+        let current = std::fs::read_to_string(list).unwrap_or_default();
+        if current.lines().any(|l| l.trim() == entry) {
+            return Ok(());
+        }
+        if let Some(parent) = list.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut text = current;
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&entry);
+        text.push('\n');
+        let tmp = list.with_extension("mailrig-new");
+        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+        chown(&tmp, 0, 0)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
+        std::fs::rename(&tmp, list).with_context(|| format!("updating {}", list.display()))?;
+        Ok(())
+    }
+
+    /// Remove what the previous test left: `spool` and every `test-*` file.
+    pub fn clean(&self) -> Result<()> {
+        let spool = self.dir.join("spool");
+        if spool.exists() {
+            std::fs::remove_dir_all(&spool).with_context(|| format!("removing {}", spool.display()))?;
+        }
+        for e in std::fs::read_dir(&self.dir).with_context(|| format!("reading {}", self.dir.display()))? {
+            let e = e?;
+            if e.file_name().to_string_lossy().starts_with("test-") {
+                let p = e.path();
+                let r = if e.file_type()?.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                r.with_context(|| format!("removing {}", p.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Write `test-config` from `confs/NNNN` with the substitutions, owned by root (Debian's
+    /// CONFIGURE_OWNER) — unlinked first so that no old owner survives.
+    pub fn write_config(&self, facts: &Facts, testnum: u32) -> Result<()> {
+        let conf = facts.suite.join("confs").join(format!("{testnum:04}"));
+        let out = self.dir.join("test-config");
+        let _ = std::fs::remove_file(&out);
+        let bytes = match std::fs::read(&conf) {
+            Ok(b) => b,
+            // No conf for this test: an empty config, as the Perl runtest would fail to open.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", conf.display())),
+        };
+        let text = self.table.apply(&latin1_or_utf8(&bytes), Some(testnum));
+        std::fs::write(&out, encode_like(&bytes, &text)).with_context(|| format!("writing {}", out.display()))?;
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644))?;
+        if facts.is_root {
+            chown(&out, 0, 0)?;
+        }
+        Ok(())
+    }
+}
+
+/// Files in the suite may be Latin-1: decode as UTF-8 when valid, else byte for char.
+pub fn latin1_or_utf8(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => bytes.iter().map(|b| *b as char).collect(),
+    }
+}
+
+/// Encode text the way its source was decoded by [`latin1_or_utf8`].
+pub fn encode_like(original: &[u8], text: &str) -> Vec<u8> {
+    if std::str::from_utf8(original).is_ok() {
+        text.as_bytes().to_vec()
+    } else {
+        text.chars().map(|c| if (c as u32) < 256 { c as u32 as u8 } else { b'?' }).collect()
+    }
+}
+
+/// A port nothing listens on now (for PORT_DYNAMIC).
+pub fn free_port() -> Option<u16> {
+    std::net::TcpListener::bind(("127.0.0.1", 0)).ok()?.local_addr().ok().map(|a| a.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latin1_round_trip() {
+        let b = b"caf\xe9 DIR/x";
+        let t = latin1_or_utf8(b);
+        assert_eq!(t, "caf\u{e9} DIR/x");
+        assert_eq!(encode_like(b, &t), b.to_vec());
+        assert_eq!(encode_like(b"ok", "ok"), b"ok".to_vec());
+    }
+}
