@@ -1,0 +1,197 @@
+//! Unit checks of the shipped `munge.toml`, one or more per rule group: a raw line as Exim
+//! (Debian's exim4 4.96 in test-harness mode, or unpatched) prints it, and the munged form
+//! the saved outputs of a suite expect.
+
+use mailrig_munge::{Context, Munger, OutputKind, RuleSet};
+use OutputKind::*;
+
+fn rules() -> RuleSet {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../munge.toml");
+    RuleSet::load(&path).expect("munge.toml loads")
+}
+
+fn ctx() -> Context {
+    Context {
+        dir: "/work/suite".into(),
+        suite_dir: "/work/suite".into(),
+        hostname: "vm.example.net".into(),
+        hostipv4: Some("10.20.30.40".into()),
+        hostipv6: Some("2001:db8::5".into()),
+        caller: "mungetest".into(),
+        caller_name: "Munge Tester".into(),
+        caller_uid: 1001,
+        caller_gid: 1002,
+        caller_group: "mungetest".into(),
+        exim_user: "Debian-exim".into(),
+        exim_uid: 102,
+        exim_group: "Debian-exim".into(),
+        exim_gid: 105,
+        testnum: 5,
+        ports: vec![(1225, 1225), (1224, 1224)],
+        exim_version: "4.96".into(),
+    }
+}
+
+/// Munges `raw` as the only file of a fresh test.
+fn one(kind: OutputKind, raw: &str) -> String {
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    m.munge(kind, raw)
+}
+
+#[test]
+fn log_lines_date_id_caller_size() {
+    assert_eq!(
+        one(Mainlog, "2026-11-22 04:44:10 1xUzQw-0002Xx-0e <= someone@some.domain U=mungetest P=local-smtp S=331\n"),
+        "1999-03-02 09:44:33 10HmaX-0005vi-00 <= someone@some.domain U=CALLER P=local-smtp S=sss\n"
+    );
+}
+
+#[test]
+fn log_time_with_zone_ms_and_pid() {
+    assert_eq!(one(Mainlog, "2026-11-22 04:44:10.123 +0100 [4242] Start queue run: pid=4242"),
+        "1999-03-02 09:44:33 Start queue run: pid=pppp");
+}
+
+#[test]
+fn smtp_banner_host_version_and_rfc2822_date() {
+    assert_eq!(
+        one(Stdout, "220 vm.example.net ESMTP Exim 4.96 Sun, 22 Nov 2026 04:44:10 +0000\n"),
+        "220 the.local.host.name ESMTP Exim x.yz Tue, 2 Mar 1999 09:44:33 +0000\n"
+    );
+}
+
+#[test]
+fn mbox_from_line_and_caller_name() {
+    assert_eq!(one(Mail, "From mungetest@test.ex Sun Nov  2 04:44:10 2026\nFrom: Munge Tester <mungetest@test.ex>\n"),
+        "From CALLER@test.ex Tue Mar 02 09:44:33 1999\nFrom: CALLER_NAME <CALLER@test.ex>\n");
+}
+
+#[test]
+fn message_ids_are_consistent_across_the_files_of_a_test() {
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    let log = m.munge(Mainlog, "2026-11-22 04:44:10 1xUzQw-0002Xx-0e <= a@b\n2026-11-22 04:44:10 1xUzQx-0002Xy-0e <= c@d\n");
+    assert!(log.contains("10HmaX") && log.contains("10HmaY"), "{log}");
+    let mail = m.munge(Mail, "\tid 1xUzQx-0002Xy-0e\nMessage-Id: <E1xUzQw-0002Xx-0e@vm.example.net>\n");
+    assert_eq!(mail, "\tid 10HmaY-0005vi-00\nMessage-Id: <E10HmaX-0005vi-00@the.local.host.name>\n");
+    assert_eq!(m.munge_file_name("1xUzQx-0002Xy-0e"), "10HmaY-0005vi-00");
+    assert_eq!(m.munge_file_name("1xUzQz-0002Xy-0e"), "10HmaZ-0005vi-00");
+}
+
+#[test]
+fn mail_file_names() {
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    assert_eq!(m.munge_file_name("mungetest"), "CALLER");
+    assert_eq!(m.munge_file_name("mungetest/new/file"), "CALLER/new/file");
+    assert_eq!(m.munge_file_name("mungetester"), "mungetester");
+}
+
+#[test]
+fn paths_addresses_and_users() {
+    assert_eq!(one(Stderr, "configuration file is /work/suite/test-config\n"),
+        "configuration file is TESTSUITE/test-config\n");
+    assert_eq!(one(Mainlog, "H=(test) [10.20.30.40] P=smtp"), "H=(test) [ip4.ip4.ip4.ip4] P=smtp");
+    assert_eq!(one(Stdout, "40.30.20.10.in-addr.arpa"), "ip4-reverse.in-addr.arpa");
+    assert_eq!(one(Stdout, "[2001:db8::5]"), "[ip6:ip6:ip6:ip6:ip6:ip6:ip6:ip6]");
+    assert_eq!(one(Mainlog, "<= <> R=x U=Debian-exim P=local S=12"), "<= <> R=x U=EXIMUSER P=local S=sss");
+    assert_eq!(one(Stderr, "originator: uid=1001 gid=1002 login=mungetest name=Munge Tester"),
+        "originator: uid=CALLER_UID gid=CALLER_GID login=CALLER name=CALLER_NAME");
+    assert_eq!(one(Stderr, "  uid=102 gid=105 pid=777"), "  uid=EXIM_UID gid=EXIM_GID pid=pppp");
+    assert_eq!(one(Stderr, "  uid=0 gid=1002 pid=777"), "  uid=uuuu gid=CALLER_GID pid=pppp");
+}
+
+#[test]
+fn ports() {
+    // Client ports of incoming connections are numbered; daemon ports get names in logs.
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    assert_eq!(
+        m.munge(Mainlog, "2026-11-22 04:44:10 SMTP connection from [127.0.0.1]:40312 I=[127.0.0.1]:1225 (TCP/IP connection count = 1)\n"),
+        "1999-03-02 09:44:33 SMTP connection from [127.0.0.1]:1111 I=[127.0.0.1]:PORT_D (TCP/IP connection count = 1)\n"
+    );
+    assert_eq!(m.munge(Mail, "Received: from [127.0.0.1] (port=40312 helo=x)\n"),
+        "Received: from [127.0.0.1] (port=1111 helo=x)\n");
+    assert_eq!(m.munge(Mainlog, "2026-11-22 04:44:10 exim 4.96 daemon started: pid=9, no queue runs, listening for SMTP on port 1225 port 1224\n"),
+        "1999-03-02 09:44:33 exim x.yz daemon started: pid=pppp, no queue runs, listening for SMTP on port PORT_D port PORT_S\n");
+    // The aux client's own output keeps the real port.
+    assert_eq!(m.munge(Stdout, "Connecting to 127.0.0.1 port 1225 ... connected\n"),
+        "Connecting to 127.0.0.1 port 1225 ... connected\n");
+    // Spool files show a fixed port.
+    assert_eq!(m.munge(Stdout, "-host_address [127.0.0.1]:40312\n"), "-host_address [127.0.0.1]:9999\n");
+}
+
+#[test]
+fn workspace_ports_map_to_canonical_ones() {
+    let rs = rules();
+    let mut c = ctx();
+    c.ports = vec![(31225, 1225)];
+    let mut m = Munger::new(&rs, c);
+    assert_eq!(m.munge(Mainlog, "listening for SMTP on port 31225"), "listening for SMTP on port PORT_D");
+}
+
+#[test]
+fn outgoing_delivery_with_tls() {
+    assert_eq!(
+        one(Mainlog, "2026-11-22 04:44:10 1xUzQw-0002Xx-0e => userx@test.ex R=client T=t1 H=127.0.0.1 [127.0.0.1]:1225 I=[127.0.0.1]:51234 X=TLS1.3:ECDHE_SECP256R1__RSA_PSS_RSAE_SHA256__AES_256_GCM:256 CV=no C=\"250 OK id=1xUzQx-0002Xy-0e\""),
+        "1999-03-02 09:44:33 10HmaX-0005vi-00 => userx@test.ex R=client T=t1 H=127.0.0.1 [127.0.0.1]:PORT_D I=[127.0.0.1]:ppppp X=TLS1.x:ke-RSA-AES256-SHAnnn:xxx CV=no C=\"250 OK id=10HmaY-0005vi-00\""
+    );
+}
+
+#[test]
+fn errnos_but_not_exim_codes() {
+    assert_eq!(one(Mainlog, "== x@y R=r T=t defer (111): Connection refused"), "== x@y R=r T=t defer (dd): Connection refused");
+    assert_eq!(one(Mainlog, "== x@y R=r T=t defer (0): SMTP delivery explicitly queued"), "== x@y R=r T=t defer (0): SMTP delivery explicitly queued");
+    assert_eq!(one(Mainlog, "== x@y R=r T=t defer (-38): a TLS session is required"), "== x@y R=r T=t defer (-38): a TLS session is required");
+    assert_eq!(one(Stdout, "  T:thishost.test.ex:127.0.0.1:1223 111 65 Connection refused"),
+        "  T:thishost.test.ex:127.0.0.1:PORT_N dd 65 Connection refused");
+}
+
+#[test]
+fn debug_output_build_lines_are_dropped() {
+    let raw = "Exim version 4.96 uid=0 gid=0 pid=123 D=fbb95cfd\nSupport for: crypteq iconv() IPv6 PAM Perl\nLookups (built-in): lsearch\nLibrary version: GnuTLS: Compile: 3.7.9\n                         Runtime: 3.7.9\nconfiguration file is /work/suite/test-config\n>>>>>>>>>>>>>>>> Exim pid=123 (fresh-exec) terminating with rc=0 >>>>>>>>>>>>>>>>\n";
+    assert_eq!(one(Stderr, raw), "Exim version x.yz ....\nconfiguration file is TESTSUITE/test-config\n>>>>>>>>>>>>>>>> Exim pid=pppp (fresh-exec) terminating with rc=0 >>>>>>>>>>>>>>>>\n");
+}
+
+#[test]
+fn spool_header_file_lengths() {
+    assert_eq!(one(Stdout, "038P Received: from mungetest by x"), "dddP Received: from CALLER by x");
+    assert_eq!(one(Stdout, "014T To: xxxx@yyyy"), "014T To: xxxx@yyyy");
+}
+
+#[test]
+fn size_of_mail_commands_only() {
+    assert_eq!(one(Mainlog, r#"mail accepted "mail from: <ok@test3> SIZE=1234" "<ok@test3> SIZE=1234""#),
+        r#"mail accepted "mail from: <ok@test3> SIZE=ssss" "<ok@test3> SIZE=1234""#);
+}
+
+#[test]
+fn named_munges_are_off_until_enabled() {
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    let dsn = "Status: 5.0.0\nX-Exim-Diagnostic: X-str; whatever\n";
+    assert_eq!(m.munge(Mail, dsn), dsn);
+    m.enable_named("optional_dsn_info").unwrap();
+    assert_eq!(m.munge(Mail, dsn), "Status: 5.0.0\n");
+    assert!(rs.has_named("gnutls_handshake"));
+    assert!(m.enable_named("no_such_munge").is_err());
+}
+
+#[test]
+fn rmfiltertest_drops_filter_chatter_from_stdout() {
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    let out = "Testing Exim filter file \"/work/suite/f\"\n\nSave message to: /x\nFiltering did not set up a significant delivery.\nNormal delivery will occur.\n";
+    m.set_rmfiltertest(true);
+    assert_eq!(m.munge(Stdout, out), "\nSave message to: /x\n");
+}
+
+#[test]
+fn sortlog_sorts_delivery_runs() {
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    m.set_sortlog(true);
+    let raw = "2026-11-22 04:44:10 1xUzQw-0002Xx-0e <= a@b\n2026-11-22 04:44:10 1xUzQw-0002Xx-0e => z@b R=r T=t\n2026-11-22 04:44:10 1xUzQw-0002Xx-0e => b@b R=r T=t\n2026-11-22 04:44:10 1xUzQw-0002Xx-0e Completed\n";
+    assert_eq!(m.munge(Mainlog, raw), "1999-03-02 09:44:33 10HmaX-0005vi-00 <= a@b\n1999-03-02 09:44:33 10HmaX-0005vi-00 => b@b R=r T=t\n1999-03-02 09:44:33 10HmaX-0005vi-00 => z@b R=r T=t\n1999-03-02 09:44:33 10HmaX-0005vi-00 Completed\n");
+}
