@@ -53,6 +53,8 @@ pub struct Table {
     pub dir: String,
     pub exim_user: String,
     pub exim_group: String,
+    /// The system's mail group (`mail`), for MAILGROUP.
+    pub mail_group: String,
     pub hostipv4: String,
     pub hostipv6: String,
     pub hostname: String,
@@ -80,7 +82,7 @@ fn patterns() -> &'static Patterns {
         // substituted again (the Perl runs its s///g in sequence, but no value contains
         // another name, so the result is the same).
         words: Regex::new(
-            r"\b(CALLERGROUP|CALLER_UID|CALLER_GID|CALLER|EXIMGROUP|EXIMUSER|HOSTIPV4|HOSTIPV6|HOSTNAME|PORT_DYNAMIC|PORT_D2|PORT_D3|PORT_D4|PORT_D|PORT_N|PORT_S|TESTNUM)\b",
+            r"\b(MAILGROUP|CALLERGROUP|CALLER_UID|CALLER_GID|CALLER|EXIMGROUP|EXIMUSER|HOSTIPV4|HOSTIPV6|HOSTNAME|PORT_DYNAMIC|PORT_D2|PORT_D3|PORT_D4|PORT_D|PORT_N|PORT_S|TESTNUM)\b",
         )
         .unwrap(),
         v4net: Regex::new(r"(\b|_)V4NET([._])").unwrap(),
@@ -103,6 +105,7 @@ impl Table {
                 "CALLER_UID" => self.caller_uid.to_string(),
                 "CALLER_GID" => self.caller_gid.to_string(),
                 "EXIMGROUP" => self.exim_group.clone(),
+                "MAILGROUP" => self.mail_group.clone(),
                 "EXIMUSER" => self.exim_user.clone(),
                 "HOSTIPV4" => self.hostipv4.clone(),
                 "HOSTIPV6" => self.hostipv6.clone(),
@@ -138,6 +141,7 @@ mod tests {
             dir: "/suite".into(),
             exim_user: "Debian-exim".into(),
             exim_group: "Debian-exim".into(),
+            mail_group: "mail".into(),
             hostipv4: "192.0.2.2".into(),
             hostipv6: "fd00::2".into(),
             hostname: "vm.mailrig.test".into(),
@@ -152,10 +156,10 @@ mod tests {
     fn every_name() {
         let t = table();
         let got = t.apply(
-            "CALLER CALLERGROUP CALLER_UID CALLER_GID DIR/x EXIMUSER EXIMGROUP HOSTIPV4 HOSTIPV6 HOSTNAME PORT_D PORT_D2 PORT_D3 PORT_D4 PORT_N PORT_S PORT_DYNAMIC TESTNUM",
+            "MAILGROUP CALLER CALLERGROUP CALLER_UID CALLER_GID DIR/x EXIMUSER EXIMGROUP HOSTIPV4 HOSTIPV6 HOSTNAME PORT_D PORT_D2 PORT_D3 PORT_D4 PORT_N PORT_S PORT_DYNAMIC TESTNUM",
             Some(42),
         );
-        assert_eq!(got, "mailrig mailrig 1001 1002 /suite/x Debian-exim Debian-exim 192.0.2.2 fd00::2 vm.mailrig.test 1225 1226 1227 1228 1223 1224 40000 0042");
+        assert_eq!(got, "mail mailrig mailrig 1001 1002 /suite/x Debian-exim Debian-exim 192.0.2.2 fd00::2 vm.mailrig.test 1225 1226 1227 1228 1223 1224 40000 0042");
     }
 
     #[test]

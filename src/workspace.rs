@@ -91,6 +91,7 @@ impl Workspace {
             dir: dir.display().to_string(),
             exim_user: facts.exim_user.clone(),
             exim_group: facts.exim_group.clone(),
+            mail_group: "mail".into(),
             hostipv4: facts.host.ipv4.map(|a| a.to_string()).unwrap_or_else(|| crate::subst::NO_IPV4.into()),
             hostipv6: facts.host.ipv6.map(|a| a.to_string()).unwrap_or_else(|| crate::subst::NO_IPV6.into()),
             hostname: facts.host.hostname.clone(),
