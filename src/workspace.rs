@@ -292,7 +292,21 @@ impl Workspace {
         Ok(())
     }
 
-    /// Remove what the previous test left: `spool` and every `test-*` file.
+    /// Remove what the previous test left (`spool` and every `test-*` file) and make a fresh
+    /// spool owned by the Exim user: an Exim that runs as the caller first (`-be`) would
+    /// otherwise create it as the caller, and the Exim user could not enter it later.
+    pub fn reset(&self, facts: &Facts) -> Result<()> {
+        self.clean()?;
+        let spool = self.dir.join("spool");
+        std::fs::create_dir(&spool).with_context(|| format!("mkdir {}", spool.display()))?;
+        std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o750))?;
+        if facts.is_root {
+            chown(&spool, facts.exim_uid, facts.exim_gid)?;
+        }
+        Ok(())
+    }
+
+    /// Remove what the tests left: `spool` and every `test-*` file.
     pub fn clean(&self) -> Result<()> {
         let spool = self.dir.join("spool");
         if spool.exists() {

@@ -354,7 +354,7 @@ impl Run {
                 return Ok(Outcome::Verdict(Verdict::Skipped));
             }
         }
-        self.ws.clean()?;
+        self.ws.reset(&self.facts)?;
         let mut state = steps::TestState::new(self, test.number, &script)?;
         let ended = state.run(self, &script);
         // Whatever happened, nothing the test started survives it.

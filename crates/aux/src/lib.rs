@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod client_args;
+pub mod mtp;
 pub mod net;
 pub mod script;
 pub mod tls;

@@ -202,6 +202,13 @@ impl<'r> Munger<'r> {
                             None => false,
                         }
                     }
+                    Action::InsertBefore { text } => {
+                        if !act.pattern.is_match(&line) {
+                            continue;
+                        }
+                        out.push(text.clone());
+                        true
+                    }
                     Action::Join { sep, .. } => {
                         if !act.pattern.is_match(&line) {
                             continue;
@@ -268,7 +275,7 @@ impl<'r> Munger<'r> {
                     }
                 }
                 // A file name is one line: there is nothing to drop or join.
-                Action::Drop { .. } | Action::Join { .. } => {}
+                Action::Drop { .. } | Action::Join { .. } | Action::InsertBefore { .. } => {}
             }
         }
         name
@@ -402,6 +409,11 @@ join_next = '^\s'
 join_sep = ""
 
 [[rule]]
+name = "note"
+match = "^looked up"
+insert_before = "NOTE: something"
+
+[[rule]]
 name = "filter"
 flag = "rmfiltertest"
 kinds = ["stdout"]
@@ -482,6 +494,13 @@ replace = "stop-c"
         m.enable_named("shout").unwrap();
         m.set_rmfiltertest(true);
         assert_eq!(m.munge(OutputKind::Stdout, "quiet\nFiltering x\n"), "LOUD\n");
+    }
+
+    #[test]
+    fn insert_before_adds_a_line() {
+        let rs = rules();
+        let mut m = Munger::new(&rs, ctx());
+        assert_eq!(m.munge(OutputKind::Stderr, "x\nlooked up y\n"), "x\nNOTE: something\nlooked up y\n");
     }
 
     #[test]

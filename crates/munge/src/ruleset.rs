@@ -37,6 +37,9 @@ pub(crate) enum Action {
     /// Append the following lines that match `next` to this one, separated by `sep`, so
     /// later rules see one line.
     Join { next: Pattern, sep: String },
+    /// Put a line of text before this one (Perl runtest printed notes such as
+    /// "MUNGED: ::1 will be omitted in what follows" into the munged output).
+    InsertBefore { text: String },
 }
 
 #[derive(Debug, Clone)]
@@ -184,9 +187,15 @@ fn compile_rule(
     let unless = r.unless.as_deref().map(pattern_opt("unless")).transpose()?;
 
     let is_drop = r.drop || r.drop_following.is_some() || r.drop_until.is_some();
-    let chosen = [r.replace.is_some(), is_drop, r.renumber.is_some(), r.join_next.is_some()];
+    let chosen = [
+        r.replace.is_some(),
+        is_drop,
+        r.renumber.is_some(),
+        r.join_next.is_some(),
+        r.insert_before.is_some(),
+    ];
     if chosen.iter().filter(|c| **c).count() != 1 {
-        return Err("give exactly one action: replace, drop (drop_following/drop_until), renumber or join_next".into());
+        return Err("give exactly one action: replace, drop (drop_following/drop_until), renumber, join_next or insert_before".into());
     }
     let stray = |field: &str, set: bool, allowed: bool| -> Result<(), String> {
         if set && !allowed {
@@ -223,6 +232,8 @@ fn compile_rule(
             return Err(format!("renumber: the match has no capture group {group}"));
         }
         Action::Renumber { sequence, group, global: r.global }
+    } else if let Some(text) = r.insert_before {
+        Action::InsertBefore { text }
     } else {
         let next = pattern_opt("join_next")(r.join_next.as_deref().unwrap_or_default())?;
         Action::Join { next, sep: r.join_sep.unwrap_or_default() }

@@ -79,5 +79,7 @@ pub(crate) struct RuleSpec {
     #[serde(default)]
     pub(crate) join_sep: Option<String>,
     #[serde(default)]
+    pub(crate) insert_before: Option<String>,
+    #[serde(default)]
     pub(crate) stop: bool,
 }
