@@ -1,0 +1,516 @@
+//! The scripted SMTP client (Exim's test/src/client.c): connect, then follow the script
+//! on stdin: `??? ` expect, `???*` expect EOF, `????` optional responses, `+++ N` sleep,
+//! `<<< file` include, `>>> ` send without CRLF, anything else send with CRLF; the TLS
+//! flavour adds `starttls`, `starttls_wait`, `stoptls` and `-tls-on-connect`.
+//!
+//! Output wording and exit codes are client.c's: they are compared with saved files and
+//! checked by test scripts. Buffering follows client.c's too (one input buffer consumed
+//! line by line, quirks included), because what a test sees depends on it.
+
+use std::io::{BufRead, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::client_args::{ClientArgs, Flavour};
+use crate::net::{self, Deadline, NetError};
+use crate::script::{atoi, cstr, read_line_bounded, unescape_client};
+use crate::tls::{TlsClient, TlsError, TlsSession, TlsSettings};
+
+/// Size of client.c's input buffer; a response line longer than this is an error.
+const INBUF_SIZE: usize = 100 * 1024;
+/// Size of client.c's script line buffer (`fgets` splits longer lines).
+const SCRIPT_LINE_MAX: usize = 20 * 1024 - 1;
+
+/// How a refill of the input buffer ended.
+enum Refill {
+    /// Data holding a newline (or a full buffer's worth) arrived.
+    Data,
+    /// The server closed the connection (or the TLS session, properly).
+    Eof,
+    /// read() failed.
+    Error(std::io::Error),
+    /// The TLS session failed; it has been dropped and reading goes on in clear.
+    TlsFailed,
+}
+
+/// The process should end with this status (messages already printed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit(pub i32);
+
+/// Everything the client does, writing its report to `out` (stdout) and `err` (stderr).
+pub fn run(
+    flavour: Flavour,
+    args: &ClientArgs,
+    script: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let mut c = Client {
+        flavour,
+        args,
+        out,
+        sock: None,
+        tls_client: None,
+        tls: None,
+        inbuf: Vec::new(),
+        inptr: 0,
+        sent_starttls: false,
+    };
+    match c.run(script, err) {
+        Ok(()) => 0,
+        Err(Exit(code)) => code,
+    }
+}
+
+struct Client<'a> {
+    flavour: Flavour,
+    args: &'a ClientArgs,
+    out: &'a mut dyn Write,
+    sock: Option<Socket>,
+    tls_client: Option<TlsClient>,
+    tls: Option<TlsSession>,
+    /// Received data not yet consumed; a NUL at `inptr` (or the end) means empty, as
+    /// in client.c's C-string buffer.
+    inbuf: Vec<u8>,
+    inptr: usize,
+    sent_starttls: bool,
+}
+
+/// Where a parsed address points.
+fn parse_ip(s: &str, v6: bool) -> Option<IpAddr> {
+    if v6 {
+        s.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+    } else {
+        s.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+    }
+}
+
+/// `strncmp(a, b, n) == 0` with both sides read as C strings.
+fn strncmp_eq(a: &[u8], b: &[u8], n: usize) -> bool {
+    for i in 0..n {
+        let ca = a.get(i).copied().unwrap_or(0);
+        let cb = b.get(i).copied().unwrap_or(0);
+        if ca != cb {
+            return false;
+        }
+        if ca == 0 {
+            return true;
+        }
+    }
+    true
+}
+
+impl Client<'_> {
+    fn say(&mut self, bytes: &[u8]) {
+        // Like printf to a file: nothing useful can be done if stdout fails.
+        let _ = self.out.write_all(bytes);
+        let _ = self.out.flush();
+    }
+
+    fn sayln(&mut self, s: &str) {
+        self.say(format!("{s}\n").as_bytes());
+    }
+
+    /// client.c's SIGALRM handler.
+    fn timed_out(&mut self) -> Exit {
+        self.say(b"\nClient timed out\n");
+        Exit(if self.args.tmo_noerror { 0 } else { 99 })
+    }
+
+    fn sock(&self) -> &Socket {
+        // Only called after connect() succeeded.
+        self.sock.as_ref().expect("socket is connected before the script runs")
+    }
+
+    fn deadline(&self) -> Deadline {
+        Deadline::after_secs(self.args.timeout)
+    }
+
+    fn run(&mut self, script: &mut dyn BufRead, err: &mut dyn Write) -> Result<(), Exit> {
+        self.connect()?;
+
+        if self.flavour == Flavour::Tls {
+            if let Some(f) = &self.args.certfile {
+                self.sayln(&format!("Certificate file = {f}"));
+            }
+            if let Some(f) = &self.args.keyfile {
+                self.sayln(&format!("Key file = {f}"));
+            }
+            let settings = TlsSettings {
+                priority: self.args.priority.clone(),
+                certfile: self.args.certfile.clone(),
+                keyfile: self.args.keyfile.clone(),
+                ocsp_ca: self.args.ocsp.clone(),
+            };
+            match TlsClient::new(&settings) {
+                Ok(t) => self.tls_client = Some(t),
+                Err(e) => {
+                    let _ = writeln!(err, "{e}");
+                    return Err(Exit(98));
+                }
+            }
+            if self.args.tls_on_connect {
+                self.sayln("Attempting to start TLS");
+                self.start_tls(false)?;
+            }
+        }
+
+        self.do_file(script)?;
+
+        self.sayln("End of script");
+        let sock = self.sock();
+        let _ = sock.shutdown(std::net::Shutdown::Write);
+        // Drain until the server closes, but never wait longer than the timeout.
+        let deadline = self.deadline();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = net::read_some(sock, &mut buf, deadline) {
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn connect(&mut self) -> Result<(), Exit> {
+        let a = self.args;
+        self.say(format!("Connecting to {} port {} ... ", a.address, a.port).as_bytes());
+        let v6 = a.address.contains(':');
+        let Some(ip) = parse_ip(&a.address, v6) else {
+            self.say(format!("Unable to parse \"{}\"\n", a.address).as_bytes());
+            return Err(Exit(2));
+        };
+        let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+        let sock = match Socket::new(domain, Type::STREAM, Some(Protocol::TCP)) {
+            Ok(s) => s,
+            Err(e) => {
+                self.sayln(&format!("socket creation failed: {}", net::strerror(&e)));
+                return Err(Exit(1));
+            }
+        };
+        if let Some(iface) = &a.interface {
+            // As in client.c, an interface of the other family is silently ignored.
+            if iface.contains(':') == v6 {
+                let Some(local) = parse_ip(iface, v6) else {
+                    self.say(format!("Unable to parse \"{iface}\"\n").as_bytes());
+                    return Err(Exit(2));
+                };
+                if let Err(e) = sock.bind(&SockAddr::from(SocketAddr::new(local, 0))) {
+                    self.sayln(&format!(
+                        "Unable to bind outgoing SMTP call to {iface}: {}",
+                        net::strerror(&e)
+                    ));
+                    return Err(Exit(1));
+                }
+            }
+        }
+        let target = SockAddr::from(SocketAddr::new(ip, a.port));
+        let res = if a.timeout == 0 {
+            sock.connect(&target)
+        } else {
+            sock.connect_timeout(&target, Duration::from_secs(a.timeout))
+        };
+        match res {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
+                return Err(self.timed_out())
+            }
+            Err(e) => {
+                self.sayln(&format!("connect failed: {}", net::strerror(&e)));
+                return Err(Exit(1));
+            }
+        }
+        self.sayln("connected");
+        self.sock = Some(sock);
+        Ok(())
+    }
+
+    /// Handshake and report, as client.c does after `-tls-on-connect` or a 2xx reply to
+    /// STARTTLS (`after_starttls` selects the fuller certificate checks of that path).
+    fn start_tls(&mut self, after_starttls: bool) -> Result<(), Exit> {
+        let Some(tc) = self.tls_client.as_ref() else { return Ok(()) };
+        let peer = match self.sock().peer_addr().ok().and_then(|a| a.as_socket()) {
+            Some(a) => a.ip(),
+            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        };
+        let result = tc.handshake(self.sock(), peer, self.deadline());
+        let report = tc.report();
+        match result {
+            Err(TlsError::Timeout) => return Err(self.timed_out()),
+            Err(TlsError::Failed(text)) => {
+                self.sayln(text);
+                self.sayln("Failed to start TLS");
+            }
+            Ok(session) => {
+                self.tls = Some(session);
+                if self.args.ocsp.is_some() {
+                    if after_starttls && report.chain_verified == Some(false) {
+                        self.sayln("Bad certificate");
+                    } else if report.ocsp_checked != Some(true) {
+                        self.sayln("Failed to verify certificate status");
+                    } else {
+                        self.sayln("Succeeded in starting TLS");
+                    }
+                } else {
+                    self.sayln("Succeeded in starting TLS");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn do_file(&mut self, script: &mut dyn BufRead) -> Result<(), Exit> {
+        loop {
+            let mut line = match read_line_bounded(script, SCRIPT_LINE_MAX) {
+                Ok(Some(l)) => l,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.sayln(&format!("Script read error: {}", net::strerror(&e)));
+                    return Err(Exit(1));
+                }
+            };
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            if line.len() >= 4 && line.starts_with(b"???") && matches!(line[3], b' ' | b'*' | b'?') {
+                self.expect(&line)?;
+            } else if line.starts_with(b"+++ ") {
+                self.say(&line);
+                self.say(b"\n");
+                let secs = u64::try_from(atoi(&line[4..])).unwrap_or(0);
+                std::thread::sleep(Duration::from_secs(secs));
+            } else if line.starts_with(b"<<< ") {
+                let name = String::from_utf8_lossy(&line[4..]).into_owned();
+                match std::fs::File::open(&name) {
+                    Ok(f) => self.do_file(&mut std::io::BufReader::new(f))?,
+                    Err(e) => {
+                        self.sayln(&format!("Unable to open '{name}': {}", net::strerror(&e)));
+                        return Err(Exit(74));
+                    }
+                }
+            } else {
+                self.send(&line)?;
+            }
+        }
+    }
+
+    fn input_empty(&self) -> bool {
+        self.inbuf.get(self.inptr).is_none_or(|&b| b == 0)
+    }
+
+    /// Read until a chunk holding a newline arrives (client.c's refill loop).
+    fn refill(&mut self) -> Result<Refill, Exit> {
+        let deadline = self.deadline();
+        self.inbuf.clear();
+        self.inptr = 0;
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            let room = (INBUF_SIZE - 1).saturating_sub(self.inbuf.len());
+            if room == 0 {
+                self.sayln(&format!(
+                    "Input buffer overrun, need more than {INBUF_SIZE} bytes input buffer"
+                ));
+                return Err(Exit(73));
+            }
+            let want = room.min(chunk.len());
+            let n = if let Some(tls) = self.tls.as_mut() {
+                let sock = self.sock.as_ref().expect("connected");
+                match tls.read(sock, &mut chunk[..want], deadline) {
+                    Ok(n) => n,
+                    Err(TlsError::Timeout) => return Err(self.timed_out()),
+                    Err(TlsError::Failed(text)) => {
+                        // client.c prints the GnuTLS error, drops TLS and reads again
+                        // from the socket in clear.
+                        self.sayln(text);
+                        self.tls = None;
+                        self.inbuf.clear();
+                        self.inptr = 0;
+                        return Ok(Refill::TlsFailed);
+                    }
+                }
+            } else {
+                match net::read_some(self.sock(), &mut chunk[..want], deadline) {
+                    Ok(n) => n,
+                    Err(NetError::Timeout) => return Err(self.timed_out()),
+                    Err(NetError::Io(e)) => return Ok(Refill::Error(e)),
+                }
+            };
+            if n == 0 {
+                return Ok(Refill::Eof);
+            }
+            let got = &chunk[..n];
+            self.inbuf.extend_from_slice(got);
+            // client.c looks for the newline with strchr(), which stops at a NUL.
+            if cstr(got).contains(&b'\n') {
+                return Ok(Refill::Data);
+            }
+        }
+    }
+
+    fn expect(&mut self, line: &[u8]) -> Result<(), Exit> {
+        let exp_eof = line[3] == b'*';
+        let optional = line[3] == b'?';
+        self.say(line);
+        self.say(b"\n");
+        let pattern = unescape_client(line);
+        let pattern = &pattern[4.min(pattern.len())..];
+
+        loop {
+            // nextinput:
+            if self.input_empty() {
+                match self.refill()? {
+                    // Start over, reading in clear (client.c's "goto nextinput").
+                    Refill::TlsFailed => continue,
+                    Refill::Error(e) => {
+                        self.sayln(&format!("Read error: {}", net::strerror(&e)));
+                        return Err(Exit(81));
+                    }
+                    Refill::Eof => {
+                        self.inbuf.clear();
+                        self.inptr = 0;
+                        if exp_eof {
+                            self.sayln("Expected EOF read");
+                            return Ok(());
+                        } else if optional {
+                            return Ok(());
+                        } else {
+                            self.sayln("Unexpected EOF read");
+                            return Err(Exit(80));
+                        }
+                    }
+                    Refill::Data if exp_eof => {
+                        self.sayln("Expected EOF not read");
+                        return Err(Exit(74));
+                    }
+                    Refill::Data => self.inptr = 0,
+                }
+            }
+
+            // Find the end of the line; a CR, LF or CRLF ends it.
+            let start = self.inptr;
+            let mut p = start;
+            while p < self.inbuf.len() && !matches!(self.inbuf[p], 0 | b'\r' | b'\n') {
+                p += 1;
+            }
+            let text_end = p;
+            if p < self.inbuf.len() && self.inbuf[p] != 0 {
+                self.inbuf[p] = 0;
+                p += 1;
+                if self.inbuf.get(p) == Some(&b'\n') {
+                    p += 1;
+                }
+            }
+            self.inptr = p;
+            let received = self.inbuf[start..text_end].to_vec();
+            self.say(b"<<< ");
+            self.say(&received);
+            self.say(b"\n");
+
+            if !strncmp_eq(&received, pattern, pattern.len()) {
+                if optional {
+                    // Consume the script line, not the input line (which now ends at
+                    // the NUL that replaced its terminator, as in client.c).
+                    self.inptr = start;
+                    return Ok(());
+                }
+                self.say(b"\n******** Input mismatch ********\n");
+                return Err(Exit(79));
+            }
+
+            if optional && !self.input_empty() {
+                continue;
+            }
+
+            if self.flavour == Flavour::Tls && self.sent_starttls {
+                if received.first() == Some(&b'2') {
+                    self.sayln("Attempting to start TLS");
+                    self.start_tls(true)?;
+                } else {
+                    self.sayln("Abandoning TLS start attempt");
+                }
+            }
+            self.sent_starttls = false;
+            return Ok(());
+        }
+    }
+
+    fn send(&mut self, line: &[u8]) -> Result<(), Exit> {
+        let (mut text, crlf) = match line.strip_prefix(b">>> ") {
+            Some(rest) => (rest.to_vec(), false),
+            None => (line.to_vec(), true),
+        };
+
+        if !self.input_empty() {
+            let rest = cstr(&self.inbuf[self.inptr..]).to_vec();
+            self.say(b"Unconsumed input: ");
+            self.say(&rest);
+            self.say(b"   About to send: ");
+            self.say(&text);
+            self.say(b"\n");
+            return Err(Exit(78));
+        }
+
+        if self.flavour == Flavour::Tls {
+            let word = cstr(&text);
+            if word == b"stoptls" || word == b"STOPTLS" {
+                let Some(session) = self.tls.take() else {
+                    self.sayln("STOPTLS read when TLS not active");
+                    return Err(Exit(77));
+                };
+                self.sayln("Shutting down TLS encryption");
+                session.bye(self.sock(), self.deadline());
+                return Ok(());
+            }
+            self.sent_starttls = word == b"starttls" || word == b"STARTTLS";
+            if word == b"starttls_wait" {
+                text.truncate(8);
+            }
+        }
+
+        self.say(b">>> ");
+        self.say(cstr(&text));
+        self.say(b"\n");
+        if crlf {
+            text.extend_from_slice(b"\r\n");
+        }
+        let data = unescape_client(&text);
+        let deadline = self.deadline();
+        if let Some(tls) = self.tls.as_mut() {
+            let sock = self.sock.as_ref().expect("connected");
+            match tls.write_all(sock, &data, deadline) {
+                Ok(()) => Ok(()),
+                Err(TlsError::Timeout) => Err(self.timed_out()),
+                Err(TlsError::Failed(t)) => {
+                    self.sayln(&format!("GnuTLS write error: {t}"));
+                    Err(Exit(76))
+                }
+            }
+        } else {
+            match net::write_all(self.sock(), &data, deadline) {
+                Ok(()) => Ok(()),
+                Err(NetError::Timeout) => Err(self.timed_out()),
+                Err(NetError::Io(e)) => {
+                    self.sayln(&format!("Write error: {}", net::strerror(&e)));
+                    Err(Exit(75))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strncmp_semantics() {
+        assert!(strncmp_eq(b"250-OK there", b"250-", 4));
+        assert!(!strncmp_eq(b"250 OK", b"250-", 4));
+        assert!(strncmp_eq(b"anything", b"", 0));
+        // The received line is shorter than the pattern: mismatch.
+        assert!(!strncmp_eq(b"25", b"250", 3));
+        // A NUL in the pattern ends the comparison.
+        assert!(strncmp_eq(b"ab", b"ab\0zz", 5));
+    }
+}

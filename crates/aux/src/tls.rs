@@ -1,0 +1,524 @@
+//! The TLS side of `client-gnutls` / `client-ssl` / `client-anytls`, on rustls (ring).
+//!
+//! Behaviour mirrors Exim's test client built with GnuTLS: the server certificate is not
+//! verified (unless `-ocsp CAFILE` is given, and then only reported after the handshake),
+//! no SNI is sent, no sessions are resumed, a client certificate is sent only when the
+//! server asks for one and names an acceptable issuer that the certificate chain has (as
+//! GnuTLS filters), and errors are reported with GnuTLS's `gnutls_strerror` texts because
+//! those appear in the saved outputs. Records are read from the socket one at a time so
+//! that clear text following a failed handshake stays readable.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, Resumption};
+use rustls::crypto::{ring, CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use socket2::Socket;
+
+use crate::net::{self, Deadline, NetError, RecordReader};
+use crate::tls_priority::{Cipher, Group, Kx, Priority, Version};
+
+/// What the command line says about TLS.
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    /// GnuTLS priority string (`-p`).
+    pub priority: Option<String>,
+    /// Client certificate chain (PEM).
+    pub certfile: Option<String>,
+    /// Client private key (PEM; may be the same file as the certificate).
+    pub keyfile: Option<String>,
+    /// CA file for `-ocsp`: verify the server certificate and its stapled OCSP response.
+    pub ocsp_ca: Option<String>,
+}
+
+/// Setting up TLS failed before any connection attempt (client.c's `gnutls_error`,
+/// which prints `GnuTLS connection error: <what>: <text>` on stderr and exits 98).
+#[derive(Debug, thiserror::Error)]
+#[error("GnuTLS connection error: {what}: {text}")]
+pub struct SetupError {
+    pub what: &'static str,
+    pub text: String,
+}
+
+fn setup_err(what: &'static str, text: impl Into<String>) -> SetupError {
+    SetupError { what, text: text.into() }
+}
+
+/// A TLS operation on an established or establishing session failed.
+#[derive(Debug)]
+pub enum TlsError {
+    /// The deadline passed (client.c's SIGALRM).
+    Timeout,
+    /// Any other failure, with the GnuTLS text for it.
+    Failed(&'static str),
+}
+
+/// What the server did that the client reports after the handshake.
+#[derive(Debug, Default)]
+pub struct PeerReport {
+    /// The server sent a CertificateRequest.
+    pub cert_requested: bool,
+    /// With `-ocsp`: whether the server chain verified against the CA file.
+    pub chain_verified: Option<bool>,
+    /// With `-ocsp`: whether a stapled OCSP response was present and said "good".
+    pub ocsp_checked: Option<bool>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    cert_requested: AtomicBool,
+    verify: Mutex<(Option<bool>, Option<bool>)>,
+}
+
+/// Everything needed to start TLS sessions (built once, like client.c's `tls_init`).
+pub struct TlsClient {
+    config: Arc<ClientConfig>,
+    shared: Arc<Shared>,
+}
+
+fn provider_for(p: &Priority) -> CryptoProvider {
+    use rustls::crypto::ring::cipher_suite as cs;
+    let base = ring::default_provider();
+    let mut suites = Vec::new();
+    for c in p.ciphers() {
+        match c {
+            Cipher::Aes256Gcm => suites.push(cs::TLS13_AES_256_GCM_SHA384),
+            Cipher::Aes128Gcm => suites.push(cs::TLS13_AES_128_GCM_SHA256),
+            Cipher::Chacha20Poly1305 => suites.push(cs::TLS13_CHACHA20_POLY1305_SHA256),
+        }
+    }
+    for kx in p.kx() {
+        for c in p.ciphers() {
+            suites.push(match (kx, c) {
+                (Kx::EcdheEcdsa, Cipher::Aes256Gcm) => cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                (Kx::EcdheEcdsa, Cipher::Aes128Gcm) => cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                (Kx::EcdheEcdsa, Cipher::Chacha20Poly1305) => {
+                    cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+                }
+                (Kx::EcdheRsa, Cipher::Aes256Gcm) => cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+                (Kx::EcdheRsa, Cipher::Aes128Gcm) => cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                (Kx::EcdheRsa, Cipher::Chacha20Poly1305) => cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+            });
+        }
+    }
+    let groups = p
+        .groups()
+        .iter()
+        .map(|g| match g {
+            Group::X25519 => ring::kx_group::X25519,
+            Group::Secp256r1 => ring::kx_group::SECP256R1,
+            Group::Secp384r1 => ring::kx_group::SECP384R1,
+        })
+        .collect();
+    CryptoProvider { cipher_suites: suites, kx_groups: groups, ..base }
+}
+
+fn read_pem_error(e: rustls::pki_types::pem::Error) -> String {
+    match e {
+        rustls::pki_types::pem::Error::Io(_) => "Error while reading file.".to_string(),
+        rustls::pki_types::pem::Error::NoItemsFound => "The requested data were not available.".to_string(),
+        _ => "Base64 decoding error.".to_string(),
+    }
+}
+
+impl TlsClient {
+    /// Load certificates and build the rustls configuration.
+    pub fn new(settings: &TlsSettings) -> Result<TlsClient, SetupError> {
+        let priority = settings.priority.as_deref().map(Priority::parse).unwrap_or_else(Priority::everything);
+        let provider = Arc::new(provider_for(&priority));
+        let versions: Vec<&'static rustls::SupportedProtocolVersion> = priority
+            .versions()
+            .iter()
+            .map(|v| match v {
+                Version::Tls12 => &rustls::version::TLS12,
+                Version::Tls13 => &rustls::version::TLS13,
+            })
+            .collect();
+        let shared = Arc::new(Shared::default());
+
+        let trust = match &settings.ocsp_ca {
+            None => None,
+            Some(path) => {
+                let what = "gnutls_certificate_set_x509_trust_file";
+                let ca: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                    .map_err(|e| setup_err(what, read_pem_error(e)))?
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| setup_err(what, read_pem_error(e)))?;
+                let mut store = RootCertStore::empty();
+                // Certificates webpki cannot use as anchors are skipped, as GnuTLS
+                // skips what it cannot parse.
+                let _ = store.add_parsable_certificates(ca.iter().cloned());
+                Some(Trust { roots: Arc::new(store), ca })
+            }
+        };
+        let verifier = Arc::new(LaxVerifier {
+            schemes: priority.sign().to_vec(),
+            algs: provider.signature_verification_algorithms,
+            trust,
+            shared: shared.clone(),
+        });
+
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&versions)
+            .map_err(|e| setup_err("gnutls_priority_set", e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier);
+
+        let mut config = match &settings.certfile {
+            None => builder.with_no_client_auth(),
+            Some(certfile) => {
+                let keyfile = settings.keyfile.as_deref().unwrap_or(certfile);
+                let resolver = ClientCert::load(certfile, keyfile, &provider, shared.clone())?;
+                builder.with_client_cert_resolver(Arc::new(resolver))
+            }
+        };
+        config.enable_sni = false;
+        config.resumption = Resumption::disabled();
+        Ok(TlsClient { config: Arc::new(config), shared })
+    }
+
+    /// Run a handshake on `sock`. The socket stays usable in clear after a failure.
+    pub fn handshake(&self, sock: &Socket, peer: std::net::IpAddr, deadline: Deadline) -> Result<TlsSession, TlsError> {
+        self.shared.cert_requested.store(false, Ordering::SeqCst);
+        *self.shared.verify.lock().unwrap_or_else(|p| p.into_inner()) = (None, None);
+        let mut conn = ClientConnection::new(self.config.clone(), ServerName::IpAddress(peer.into()))
+            .map_err(|_| TlsError::Failed("The request is invalid."))?;
+        loop {
+            flush_tls(&mut conn, sock, deadline)?;
+            if !conn.is_handshaking() {
+                break;
+            }
+            read_record(&mut conn, sock, deadline)?;
+            if let Err(e) = conn.process_new_packets() {
+                // Send our alert, as GnuTLS would, before giving up.
+                let _ = flush_tls(&mut conn, sock, deadline);
+                return Err(TlsError::Failed(gnutls_text(&e)));
+            }
+        }
+        Ok(TlsSession { conn })
+    }
+
+    /// What the last handshake learnt about the server.
+    pub fn report(&self) -> PeerReport {
+        let v = self.shared.verify.lock().unwrap_or_else(|p| p.into_inner());
+        PeerReport {
+            cert_requested: self.shared.cert_requested.load(Ordering::SeqCst),
+            chain_verified: v.0,
+            ocsp_checked: v.1,
+        }
+    }
+}
+
+/// An established TLS session over a socket the caller keeps.
+pub struct TlsSession {
+    conn: ClientConnection,
+}
+
+impl TlsSession {
+    /// Read application data: `Ok(0)` when the server closed the session properly.
+    pub fn read(&mut self, sock: &Socket, buf: &mut [u8], deadline: Deadline) -> Result<usize, TlsError> {
+        loop {
+            match io::Read::read(&mut self.conn.reader(), buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Err(TlsError::Failed("The TLS connection was non-properly terminated."))
+                }
+                Err(_) => return Err(TlsError::Failed("Error in the pull function.")),
+            }
+            flush_tls(&mut self.conn, sock, deadline)?;
+            read_record(&mut self.conn, sock, deadline)?;
+            if let Err(e) = self.conn.process_new_packets() {
+                let _ = flush_tls(&mut self.conn, sock, deadline);
+                return Err(TlsError::Failed(gnutls_text(&e)));
+            }
+        }
+    }
+
+    /// Send application data.
+    pub fn write_all(&mut self, sock: &Socket, data: &[u8], deadline: Deadline) -> Result<(), TlsError> {
+        self.conn
+            .writer()
+            .write_all(data)
+            .map_err(|_| TlsError::Failed("Error in the push function."))?;
+        flush_tls(&mut self.conn, sock, deadline)
+    }
+
+    /// `gnutls_bye(GNUTLS_SHUT_WR)`: send close_notify, keep the socket.
+    pub fn bye(mut self, sock: &Socket, deadline: Deadline) {
+        self.conn.send_close_notify();
+        let _ = flush_tls(&mut self.conn, sock, deadline);
+    }
+
+    /// Protocol version negotiated (for tests and debugging).
+    pub fn version(&self) -> Option<rustls::ProtocolVersion> {
+        self.conn.protocol_version()
+    }
+}
+
+struct SockWriter<'a> {
+    sock: &'a Socket,
+    deadline: Deadline,
+    error: Option<NetError>,
+}
+
+impl Write for SockWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match net::write_all(self.sock, buf, self.deadline) {
+            Ok(()) => Ok(buf.len()),
+            Err(e) => {
+                self.error = Some(e);
+                Err(io::Error::other("TLS transport write failed"))
+            }
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn flush_tls(conn: &mut ClientConnection, sock: &Socket, deadline: Deadline) -> Result<(), TlsError> {
+    let mut w = SockWriter { sock, deadline, error: None };
+    while conn.wants_write() {
+        if conn.write_tls(&mut w).is_err() {
+            return Err(match w.error {
+                Some(NetError::Timeout) => TlsError::Timeout,
+                _ => TlsError::Failed("Error in the push function."),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn read_record(conn: &mut ClientConnection, sock: &Socket, deadline: Deadline) -> Result<(), TlsError> {
+    let mut r = RecordReader::new(sock, deadline);
+    match conn.read_tls(&mut r) {
+        // EOF: rustls notes it; the caller's next step reports it.
+        Ok(0) if conn.is_handshaking() => Err(TlsError::Failed("The TLS connection was non-properly terminated.")),
+        Ok(_) => Ok(()),
+        Err(_) => Err(match r.last_error {
+            Some(NetError::Timeout) => TlsError::Timeout,
+            _ => TlsError::Failed("Error in the pull function."),
+        }),
+    }
+}
+
+/// `gnutls_strerror` for the rustls error that stands for the same failure.
+pub fn gnutls_text(e: &rustls::Error) -> &'static str {
+    use rustls::Error as E;
+    match e {
+        E::AlertReceived(_) => "A TLS fatal alert has been received.",
+        E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+            "An unexpected TLS packet was received."
+        }
+        E::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+        | E::InvalidMessage(rustls::InvalidMessage::UnknownProtocolVersion) => {
+            "A packet with illegal or unsupported version was received."
+        }
+        E::InvalidMessage(_) => "Error decoding the received TLS packet.",
+        E::DecryptError => "Decryption has failed.",
+        E::PeerIncompatible(_) => "Could not negotiate a supported cipher suite.",
+        E::PeerMisbehaved(_) => "An illegal parameter has been received.",
+        E::NoCertificatesPresented => "No certificate was found.",
+        E::InvalidCertificate(_) => "Error in the certificate.",
+        E::PeerSentOversizedRecord => "A record packet with illegal version was received.",
+        _ => "The request is invalid.",
+    }
+}
+
+/// Accepts any server certificate, as client.c does; with `-ocsp` it also records
+/// whether the chain verifies against the CA file and whether a good OCSP response was
+/// stapled, for the messages printed after the handshake.
+#[derive(Debug)]
+struct LaxVerifier {
+    schemes: Vec<SignatureScheme>,
+    algs: WebPkiSupportedAlgorithms,
+    trust: Option<Trust>,
+    shared: Arc<Shared>,
+}
+
+/// The CA file of `-ocsp`: as webpki trust anchors, and as certificates that may have
+/// signed an OCSP response.
+#[derive(Debug)]
+struct Trust {
+    roots: Arc<RootCertStore>,
+    ca: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for LaxVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(Trust { roots, ca }) = &self.trust {
+            let chain_ok = rustls::server::ParsedCertificate::try_from(end_entity)
+                .and_then(|parsed| {
+                    rustls::client::verify_server_cert_signed_by_trust_anchor(
+                        &parsed,
+                        roots,
+                        intermediates,
+                        now,
+                        self.algs.all,
+                    )
+                })
+                .is_ok();
+            let ocsp_ok =
+                crate::tls_ocsp::response_is_good(ocsp_response, end_entity, intermediates, ca, now, &self.algs);
+            *self.shared.verify.lock().unwrap_or_else(|p| p.into_inner()) = (Some(chain_ok), Some(ocsp_ok));
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        lax_signature(rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        lax_signature(rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs))
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.schemes.clone()
+    }
+}
+
+/// Signatures ring can check are checked; those it cannot (P-521, SHA-1 mixes) are
+/// accepted, which weakens nothing since the certificate itself is not verified.
+fn lax_signature(
+    r: Result<HandshakeSignatureValid, rustls::Error>,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    match r {
+        Ok(v) => Ok(v),
+        // A signature that ring could check and that is wrong fails the handshake.
+        Err(e @ rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature)) => Err(e),
+        // Unsupported scheme or key type: nothing to check it with.
+        Err(rustls::Error::PeerMisbehaved(_)) | Err(rustls::Error::InvalidCertificate(_)) => {
+            Ok(HandshakeSignatureValid::assertion())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The client certificate, offered like GnuTLS does: only if the server asks, and only
+/// if one of the server's acceptable issuers (when it names any) issued a certificate in
+/// the chain.
+#[derive(Debug)]
+struct ClientCert {
+    key: Arc<CertifiedKey>,
+    issuers: Vec<Vec<u8>>,
+    shared: Arc<Shared>,
+}
+
+impl ClientCert {
+    fn load(certfile: &str, keyfile: &str, provider: &CryptoProvider, shared: Arc<Shared>) -> Result<ClientCert, SetupError> {
+        let what = "gnutls_certificate";
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certfile)
+            .map_err(|e| setup_err(what, read_pem_error(e)))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| setup_err(what, read_pem_error(e)))?;
+        if chain.is_empty() {
+            return Err(setup_err(what, "The requested data were not available."));
+        }
+        let key = PrivateKeyDer::from_pem_file(keyfile).map_err(|e| setup_err(what, read_pem_error(e)))?;
+        let signer = provider
+            .key_provider
+            .load_private_key(key)
+            .map_err(|_| setup_err(what, "The certificate and the given key do not match."))?;
+        let issuers = chain
+            .iter()
+            .filter_map(|c| {
+                x509_parser::parse_x509_certificate(c.as_ref())
+                    .ok()
+                    .map(|(_, x)| x.tbs_certificate.issuer.as_raw().to_vec())
+            })
+            .collect();
+        Ok(ClientCert { key: Arc::new(CertifiedKey::new(chain, signer)), issuers, shared })
+    }
+}
+
+/// Strip the outer SEQUENCE header of a DER Name, if present.
+fn name_body(der: &[u8]) -> &[u8] {
+    if der.first() != Some(&0x30) || der.len() < 2 {
+        return der;
+    }
+    let (hdr, len) = match der[1] {
+        l if l < 0x80 => (2, usize::from(l)),
+        0x81 if der.len() > 2 => (3, usize::from(der[2])),
+        0x82 if der.len() > 3 => (4, usize::from(u16::from_be_bytes([der[2], der[3]]))),
+        _ => return der,
+    };
+    if hdr + len == der.len() {
+        &der[hdr..]
+    } else {
+        der
+    }
+}
+
+impl ResolvesClientCert for ClientCert {
+    fn resolve(&self, root_hint_subjects: &[&[u8]], sigschemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        self.shared.cert_requested.store(true, Ordering::SeqCst);
+        self.key.key.choose_scheme(sigschemes)?;
+        if !root_hint_subjects.is_empty() {
+            let acceptable = root_hint_subjects
+                .iter()
+                .any(|hint| self.issuers.iter().any(|iss| name_body(iss) == name_body(hint)));
+            if !acceptable {
+                return None;
+            }
+        }
+        Some(self.key.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_maps_to_gnutls_text() {
+        let e = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired);
+        assert_eq!(gnutls_text(&e), "A TLS fatal alert has been received.");
+        assert_eq!(gnutls_text(&rustls::Error::DecryptError), "Decryption has failed.");
+    }
+
+    #[test]
+    fn name_body_strips_sequence_header() {
+        assert_eq!(name_body(&[0x30, 0x02, 0x31, 0x00]), &[0x31, 0x00]);
+        assert_eq!(name_body(&[0x31, 0x00]), &[0x31, 0x00]);
+        // Length disagreeing with the buffer: left alone.
+        assert_eq!(name_body(&[0x30, 0x05, 0x31, 0x00]), &[0x30, 0x05, 0x31, 0x00]);
+    }
+
+    #[test]
+    fn provider_honours_priority() {
+        let p = Priority::parse("NONE:+VERS-TLS1.2:+ECDHE-RSA:+AES-256-GCM:+SIGN-RSA-SHA256");
+        let prov = provider_for(&p);
+        let names: Vec<String> = prov.cipher_suites.iter().map(|s| format!("{:?}", s.suite())).collect();
+        assert!(names.contains(&"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384".to_string()), "{names:?}");
+        assert!(!names.iter().any(|n| n.contains("ECDSA")), "{names:?}");
+    }
+}
