@@ -6,6 +6,8 @@
 mod check;
 mod steps;
 
+pub use check::page;
+
 use crate::cli::Options;
 use crate::exec::Identity;
 use crate::probe;
