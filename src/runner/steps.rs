@@ -249,7 +249,7 @@ impl TestState {
         Ok(())
     }
 
-    fn step(&mut self, run: &mut Run, cmd: &Command, step: &Step) -> Result<StepResult> {
+    fn step(&mut self, run: &mut Run, cmd: &Command, _step: &Step) -> Result<StepResult> {
         let dir = run.ws.dir.display().to_string();
         match cmd {
             Command::Comment(text) => {
