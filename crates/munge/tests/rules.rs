@@ -195,3 +195,11 @@ fn sortlog_sorts_delivery_runs() {
     let raw = "2026-11-22 04:44:10 1xUzQw-0002Xx-0e <= a@b\n2026-11-22 04:44:10 1xUzQw-0002Xx-0e => z@b R=r T=t\n2026-11-22 04:44:10 1xUzQw-0002Xx-0e => b@b R=r T=t\n2026-11-22 04:44:10 1xUzQw-0002Xx-0e Completed\n";
     assert_eq!(m.munge(Mainlog, raw), "1999-03-02 09:44:33 10HmaX-0005vi-00 <= a@b\n1999-03-02 09:44:33 10HmaX-0005vi-00 => b@b R=r T=t\n1999-03-02 09:44:33 10HmaX-0005vi-00 => z@b R=r T=t\n1999-03-02 09:44:33 10HmaX-0005vi-00 Completed\n");
 }
+
+#[test]
+fn connection_time_and_listening_families() {
+    assert_eq!(one(Stderr, "LOG: unexpected disconnection while reading SMTP command from (test) [1.1.1.1] D=0s"),
+        "LOG: unexpected disconnection while reading SMTP command from (test) [1.1.1.1] D=qqs");
+    assert_eq!(one(Mainlog, "2026-11-22 04:44:10 exim 4.96 daemon started: pid=1, no queue runs, listening for SMTP on port 1225 (IPv6 and IPv4)"),
+        "1999-03-02 09:44:33 exim x.yz daemon started: pid=pppp, no queue runs, listening for SMTP on port PORT_D");
+}
