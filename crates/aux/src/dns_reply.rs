@@ -387,10 +387,12 @@ mod tests {
         let answers: Vec<_> = (0..2048u32)
             .map(|i| rec("manyhome.test.ex", RecordData::A((0x0afa_6800 + i).into())))
             .collect();
-        let bytes = encode(&reply(Status::Found, RecordKind::A, answers)).unwrap();
-        // 12 header + question + 2048 * (18 name + 10 fixed + 4 address).
-        let question = name("q.test.ex").wire_len() + 4;
-        assert_eq!(bytes.len(), 12 + question + 2048 * 32);
+        let mut r = reply(Status::Found, RecordKind::A, answers);
+        r.question = None;
+        let bytes = encode(&r).unwrap();
+        // 12 header + 2048 * (18 name + 10 fixed + 4 address), as fakens.c wrote it.
+        assert_eq!(bytes.len(), 12 + 2048 * 32);
+        assert_eq!(&bytes[4..6], &0u16.to_be_bytes());
         assert_eq!(&bytes[6..8], &2048u16.to_be_bytes());
         assert_eq!(&bytes[bytes.len() - 4..], &[10, 250, 111, 255]);
     }

@@ -254,7 +254,8 @@ fn apex_records(zone: &ZoneFile, kind: RecordKind) -> Vec<ReplyRecord> {
 }
 
 /// `manyhome.test.ex`: 2048 A records, 10.250.104.0 to 10.250.111.255 in that order
-/// (Exim shuffles them with its fixed test-harness random seed, so the order matters).
+/// (Exim shuffles them with its fixed test-harness random seed, so the order matters),
+/// 65548 bytes of which Exim reads the first 65535: 2047 whole records.
 fn manyhome(domain: &[u8]) -> Result<Reply, FakensError> {
     let owner = DnsName::parse(domain).map_err(FakensError::BadDomain)?;
     let answers = (104u8..=111)
@@ -267,7 +268,9 @@ fn manyhome(domain: &[u8]) -> Result<Reply, FakensError> {
         .collect();
     Ok(Reply {
         status: Status::Found,
-        question: Some((owner, RecordKind::A)),
+        // fakens.c wrote no question here; with one, two fewer records would fit the
+        // 65535 bytes Exim reads, and test 0020's saved output lists the 2047th address.
+        question: None,
         answers,
         authority: Vec::new(),
         authoritative: false,
@@ -493,6 +496,7 @@ DELAY=500 delay500   A 127.0.0.1
         let r = r.unwrap();
         assert_eq!(r.status, Status::Found);
         assert_eq!(r.answers.len(), 2048);
+        assert!(r.question.is_none(), "fakens.c sent no question for manyhome");
         assert_eq!(r.answers[0].data, RecordData::A(Ipv4Addr::new(10, 250, 104, 0)));
         assert_eq!(r.answers[2047].data, RecordData::A(Ipv4Addr::new(10, 250, 111, 255)));
         let (r, _) = run(dir.path(), "manyhome.test.ex", "AAAA");
