@@ -38,6 +38,8 @@ mailrig options:
                      default: mailrig)
   --timeout SECS     end a command that runs longer than SECS (default 300)
   --fail-exit        exit with status 1 when any test failed (for CI)
+  --port-offset N    add N to every PORT_* number (to run several runtests side by side);
+                     outputs are munged back to the canonical ports
   -h, --help         show this help
   -V, --version      show the version
 
@@ -66,6 +68,7 @@ pub struct Options {
     pub caller: Option<String>,
     pub timeout_secs: u64,
     pub fail_exit: bool,
+    pub port_offset: u16,
 }
 
 /// What the command line asks for.
@@ -96,6 +99,7 @@ impl Default for Options {
             caller: None,
             timeout_secs: 300,
             fail_exit: false,
+            port_offset: 0,
         }
     }
 }
@@ -135,6 +139,12 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation> {
                 })?;
             }
             "--fail-exit" => o.fail_exit = true,
+            "--port-offset" => {
+                let v = value(&a)?;
+                o.port_offset = v.parse().ok().filter(|n: &u16| *n <= 60000).with_context(|| {
+                    format!("--port-offset needs a number from 0 to 60000, not `{v}`")
+                })?;
+            }
             s if s.starts_with("--") => {
                 if let Some((k, v)) = s.split_once('=') {
                     args.push_front(v.to_string());
@@ -230,6 +240,8 @@ mod tests {
         assert_eq!(o.caller.as_deref(), Some("bob"));
         assert_eq!(o.timeout_secs, 9);
         assert!(o.fail_exit && o.keep);
+        assert_eq!(run(&["--port-offset", "100"]).port_offset, 100);
+        assert!(error(&["--port-offset", "x"]).contains("0 to 60000"));
         assert!(error(&["--timeout", "0"]).contains("positive"));
         assert!(error(&["--bogus"]).contains("unknown option --bogus"));
         assert!(error(&["--suite"]).contains("needs a value"));

@@ -172,7 +172,7 @@ pub fn main(opts: Options) -> Result<i32> {
     let rules_path = find_rules(&suite)?;
     let rules = mailrig_munge::RuleSet::load(&rules_path)?;
     let ws_dir = suite.join("workspace").join("0");
-    let ws = Workspace::create(&facts, &ws_dir, crate::subst::Ports::CANONICAL)?;
+    let ws = Workspace::create(&facts, &ws_dir, crate::subst::Ports::shifted(opts.port_offset))?;
     println!("Workspace:   {}", ws.dir.display());
 
     let asker: Box<dyn Asker> = if opts.update {
