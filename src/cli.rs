@@ -38,6 +38,9 @@ mailrig options:
                      default: mailrig)
   --timeout SECS     end a command that runs longer than SECS (default 300)
   --fail-exit        exit with status 1 when any test failed (for CI)
+  -j N, --jobs N     run N tests side by side, each in its own workspace with its own
+                     ports (default 1: the serial run of the Perl runtest); failures are
+                     reviewed on the terminal afterwards, in test order
   --port-offset N    add N to every PORT_* number (to run several runtests side by side);
                      outputs are munged back to the canonical ports
   -h, --help         show this help
@@ -69,6 +72,8 @@ pub struct Options {
     pub timeout_secs: u64,
     pub fail_exit: bool,
     pub port_offset: u16,
+    /// Tests run side by side (`-j N`).
+    pub jobs: usize,
 }
 
 /// What the command line asks for.
@@ -100,6 +105,7 @@ impl Default for Options {
             timeout_secs: 300,
             fail_exit: false,
             port_offset: 0,
+            jobs: 1,
         }
     }
 }
@@ -139,6 +145,17 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation> {
                 })?;
             }
             "--fail-exit" => o.fail_exit = true,
+            "-j" | "--jobs" => {
+                let v = value(&a)?;
+                o.jobs = v.parse().ok().filter(|n| (1..=64).contains(n)).with_context(|| {
+                    format!("-j needs a number of workers from 1 to 64, not `{v}`")
+                })?;
+            }
+            s if s.starts_with("-j") && s.len() > 2 && is_number(&s[2..]) => {
+                args.push_front(s[2..].to_string());
+                args.push_front("-j".to_string());
+                continue;
+            }
             "--port-offset" => {
                 let v = value(&a)?;
                 o.port_offset = v.parse().ok().filter(|n: &u16| *n <= 60000).with_context(|| {
@@ -241,6 +258,9 @@ mod tests {
         assert_eq!(o.timeout_secs, 9);
         assert!(o.fail_exit && o.keep);
         assert_eq!(run(&["--port-offset", "100"]).port_offset, 100);
+        assert_eq!(run(&["-j", "8"]).jobs, 8);
+        assert_eq!(run(&["-j4", "1", "2"]).jobs, 4);
+        assert!(error(&["-j", "0"]).contains("1 to 64"));
         assert!(error(&["--port-offset", "x"]).contains("0 to 60000"));
         assert!(error(&["--timeout", "0"]).contains("positive"));
         assert!(error(&["--bogus"]).contains("unknown option --bogus"));

@@ -106,3 +106,55 @@ fn is_zombie(pid: i32) -> bool {
         .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
         .unwrap_or(true)
 }
+
+/// Whether a process belongs to the workspace `dir`: its command line or its current folder
+/// names the workspace (every exim has `-C DIR/test-config`, every aux program is
+/// `DIR/bin/…`, every shell runtest starts runs in DIR).
+fn in_workspace(pid: i32, dir: &str) -> bool {
+    let with_slash = format!("{dir}/");
+    let cwd_ok = std::fs::read_link(format!("/proc/{pid}/cwd"))
+        .map(|p| {
+            let p = p.to_string_lossy().into_owned();
+            p == dir || p.starts_with(&with_slash)
+        })
+        .unwrap_or(false);
+    cwd_ok
+        || std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(&with_slash))
+            .unwrap_or(false)
+}
+
+/// Kill and reap every descendant of runtest that belongs to the workspace `dir` (and their
+/// own descendants), leaving other workspaces' processes alone.
+pub fn kill_workspace(dir: &std::path::Path) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let dir = dir.display().to_string();
+    let me = std::process::id() as i32;
+    let members = || {
+        let all = descendants(me);
+        let mut set: HashSet<i32> = all.iter().copied().filter(|p| in_workspace(*p, &dir)).collect();
+        // Add the descendants of members.
+        for p in set.clone() {
+            set.extend(descendants(p));
+        }
+        set.into_iter().collect::<Vec<i32>>()
+    };
+    for round in 0..300 {
+        let all = members();
+        // Only this workspace's zombies are reaped: the other workers wait for their own
+        // children through their handles.
+        reap(&all, &[]);
+        let live: Vec<i32> = all.into_iter().filter(|p| !is_zombie(*p)).collect();
+        if live.is_empty() {
+            break;
+        }
+        let sig = if round < 50 { Signal::SIGTERM } else { Signal::SIGKILL };
+        if round == 0 || round == 50 {
+            for p in &live {
+                let _ = kill(Pid::from_raw(*p), sig);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

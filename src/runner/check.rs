@@ -107,10 +107,8 @@ fn saved_with_prefix(suite: &Path, sub: &str, testnum: u32) -> Vec<String> {
 
 pub fn check_outputs(run: &mut Run, testnum: u32, _script: &Script, opts: MungeOptions) -> Result<Outcome> {
     let ctx = context(run, testnum);
-    let rules = std::mem::replace(&mut run.rules, mailrig_munge::RuleSet::parse("", "empty")?);
-    let result = check_with(run, &rules, ctx, testnum, &opts);
-    run.rules = rules;
-    result
+    let shared = run.shared.clone();
+    check_with(run, &shared.rules, ctx, testnum, &opts)
 }
 
 fn check_with(
@@ -180,7 +178,7 @@ fn check_with(
             }
         }
         for missing in expected.iter().filter(|e| !is_flavour_variant(e, testnum)) {
-            println!("\n** {missing} exists but the test produced no such mail file");
+            run.say(format!("\n** {missing} exists but the test produced no such mail file"));
             let item = Item { kind: OutputKind::Mail, actual: ws.join("test-nonexistent-mail"), server: None, munged_name: "test-mail-munged".into(), saved_rel: missing.clone() };
             if let Some(o) = compare(run, &mut munger, &item)? {
                 return Ok(o);
@@ -208,7 +206,7 @@ fn check_with(
             }
         }
         for missing in expected.iter().filter(|e| !is_flavour_variant(e, testnum)) {
-            println!("\n** {missing} exists but the test left no such message log");
+            run.say(format!("\n** {missing} exists but the test left no such message log"));
             let item = Item { kind: OutputKind::Msglog, actual: ws.join("test-nonexistent-msglog"), server: None, munged_name: "test-msglog-munged".into(), saved_rel: missing.clone() };
             if let Some(o) = compare(run, &mut munger, &item)? {
                 return Ok(o);
@@ -242,13 +240,13 @@ fn compare_one(run: &mut Run, munged_name: &str, text: &str, saved_rel: &str, te
     match saved_text {
         None if text.is_empty() => Ok(Compared::Same),
         None => {
-            println!("\n** {munged_name} is not empty and {saved_name} does not exist");
+            run.say(format!("\n** {munged_name} is not empty and {saved_name} does not exist"));
             loop {
                 match run.asker.ask(Prompt::Unexpected)? {
-                    Answer::Show => page(text),
+                    Answer::Show => run.show(text),
                     Answer::Update => {
                         write_saved(&saved, text)?;
-                        println!("** Updated {saved_name}");
+                        run.say(format!("** Updated {saved_name}"));
                         return Ok(Compared::Rerun);
                     }
                     Answer::Continue => {
@@ -266,13 +264,13 @@ fn compare_one(run: &mut Run, munged_name: &str, text: &str, saved_rel: &str, te
             } else {
                 crate::compare::cf(munged_name, text, &saved_name, &s)
             };
-            println!();
-            page(&shown.unwrap_or_default());
-            println!();
+            run.say("");
+            run.show(&shown.unwrap_or_default());
+            run.say("");
             match run.asker.ask(Prompt::Difference)? {
                 Answer::Update => {
                     write_saved(&saved, text)?;
-                    println!("** Updated {saved_name}");
+                    run.say(format!("** Updated {saved_name}"));
                     Ok(Compared::Rerun)
                 }
                 Answer::Retry => Ok(Compared::Rerun),

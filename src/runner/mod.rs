@@ -4,6 +4,7 @@
 //! answers (`review`), reporting as it goes.
 
 mod check;
+mod schedule;
 mod steps;
 
 pub use check::page;
@@ -11,7 +12,7 @@ pub use check::page;
 use crate::cli::Options;
 use crate::exec::Identity;
 use crate::probe;
-use crate::report::{Summaries, Totals, Verdict};
+use crate::report::{Summaries, Verdict};
 use crate::review::{Answer, Asker, Fixed, Terminal};
 use crate::script::{self, NeedKind};
 use crate::suite::{self, Folder, Requirement, TestFile};
@@ -21,19 +22,79 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Everything a run knows once set up.
-pub struct Run {
+/// Everything a run knows once set up, shared by its workers.
+pub struct Shared {
     pub opts: Options,
     pub facts: Facts,
     pub features: probe::exim::Features,
     pub rules: mailrig_munge::RuleSet,
-    pub ws: Workspace,
     pub interrupt: Arc<AtomicBool>,
-    asker: Box<dyn Asker>,
-    summaries: Summaries,
+    pub summaries: Summaries,
     pub env: Vec<(String, String)>,
     pub caller_identity: Identity,
     pub runtest_uid: u32,
+    /// More than one worker: clean-up must spare the other workers' processes.
+    pub parallel: bool,
+}
+
+/// Where a worker's console lines go: straight to the terminal (serial runs, interactive
+/// review), or into a buffer printed when the test ends (parallel runs, so that the lines of
+/// tests running side by side never interleave).
+pub enum Console {
+    Direct,
+    Buffer(String),
+}
+
+/// One worker: a workspace, the way it gets answers, and its console.
+pub struct Run {
+    pub shared: Arc<Shared>,
+    pub ws: Workspace,
+    asker: Box<dyn Asker + Send>,
+    pub console: Console,
+}
+
+impl std::ops::Deref for Run {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl Run {
+    /// One line (or more) for the user.
+    pub fn say(&mut self, text: impl AsRef<str>) {
+        match &mut self.console {
+            Console::Direct => println!("{}", text.as_ref()),
+            Console::Buffer(b) => {
+                b.push_str(text.as_ref());
+                b.push('\n');
+            }
+        }
+    }
+
+    /// Long text (a difference, a file): through the pager when direct.
+    pub fn show(&mut self, text: &str) {
+        match &mut self.console {
+            Console::Direct => page(text),
+            Console::Buffer(b) => b.push_str(text),
+        }
+    }
+
+    fn take_console(&mut self) -> String {
+        match &mut self.console {
+            Console::Direct => String::new(),
+            Console::Buffer(b) => std::mem::take(b),
+        }
+    }
+
+    /// Kill and reap whatever this worker's test left running.
+    fn kill_leftovers(&self) {
+        if self.parallel {
+            crate::exec::reap::kill_workspace(&self.ws.dir);
+        } else {
+            crate::exec::reap::kill_all_descendants(&[]);
+        }
+    }
 }
 
 /// How a test ended.
@@ -171,47 +232,48 @@ pub fn main(opts: Options) -> Result<i32> {
 
     let rules_path = find_rules(&suite)?;
     let rules = mailrig_munge::RuleSet::load(&rules_path)?;
-    let ws_dir = suite.join("workspace").join("0");
-    let ws = Workspace::create(&facts, &ws_dir, crate::subst::Ports::shifted(opts.port_offset))?;
-    println!("Workspace:   {}", ws.dir.display());
-
-    let asker: Box<dyn Asker> = if opts.update {
-        Box::new(Fixed(Answer::Update))
-    } else if opts.continue_ {
-        Box::new(Fixed(Answer::Continue))
-    } else {
-        Box::new(Terminal)
-    };
     let summaries = Summaries::new(&suite, opts.continue_ || opts.update)?;
     let env = test_environment(&caller.name);
     let caller_identity = Identity::User { name: caller.name.clone(), uid: caller.uid, gid: caller.gid, groups: caller.groups.clone() };
-    let mut run = Run {
+    let jobs = opts.jobs.max(1);
+    let shared = Arc::new(Shared {
         opts,
         facts,
         features,
         rules,
-        ws,
         interrupt,
-        asker,
         summaries,
         env,
         caller_identity,
         runtest_uid: nix::unistd::geteuid().as_raw(),
-    };
-    let totals = run.run_all()?;
-    crate::exec::reap::kill_all_descendants(&[]);
-    if !run.opts.keep && totals.failed.is_empty() {
-        let _ = run.ws.clean();
+        parallel: jobs > 1,
+    });
+    let mut workers = Vec::new();
+    for k in 0..jobs {
+        let ports = crate::subst::Ports::shifted(shared.opts.port_offset + 100 * k as u16);
+        let ws = Workspace::create(&shared.facts, &suite.join("workspace").join(k.to_string()), ports)?;
+        let asker: Box<dyn Asker + Send> = if shared.opts.update {
+            Box::new(Fixed(Answer::Update))
+        } else if shared.opts.continue_ || jobs > 1 {
+            Box::new(Fixed(Answer::Continue))
+        } else {
+            Box::new(Terminal)
+        };
+        let console = if jobs > 1 { Console::Buffer(String::new()) } else { Console::Direct };
+        workers.push(Run { shared: shared.clone(), ws, asker, console });
     }
+    println!("Workspace:   {}{}", workers[0].ws.dir.display(), if jobs > 1 { format!(" (and {} more, -j {jobs})", jobs - 1) } else { String::new() });
+    let totals = schedule::run_all(&shared, workers)?;
+    crate::exec::reap::kill_all_descendants(&[]);
     println!();
     if !totals.failed.is_empty() {
         println!("Failed tests: {}", totals.failed.iter().map(|n| format!("{n:04}")).collect::<Vec<_>>().join(" "));
     }
     println!("{}", totals.line());
-    if run.interrupt.load(Ordering::SeqCst) {
+    if shared.interrupt.load(Ordering::SeqCst) {
         return Ok(130);
     }
-    Ok(if run.opts.fail_exit && !totals.failed.is_empty() { 1 } else { 0 })
+    Ok(if shared.opts.fail_exit && !totals.failed.is_empty() { 1 } else { 0 })
 }
 
 /// The munge rules: the suite's own `munge.toml` if it has one, else the one shipped with
@@ -238,64 +300,7 @@ fn find_rules(suite: &Path) -> Result<PathBuf> {
     bail!("no munge.toml found in {} or beside runtest", suite.display())
 }
 
-impl Run {
-    fn run_all(&mut self) -> Result<Totals> {
-        let folders = suite::scan(&self.facts.suite)?;
-        let mut totals = Totals::default();
-        let selected: Vec<(&Folder, &TestFile)> = folders
-            .iter()
-            .flat_map(|f| f.tests.iter().map(move |t| (f, t)))
-            .filter(|(_, t)| t.number >= self.opts.first && t.number <= self.opts.last)
-            .collect();
-        if selected.is_empty() {
-            println!("No tests in the range {}-{}", self.opts.first, self.opts.last);
-            return Ok(totals);
-        }
-        let mut last_folder: Option<&str> = None;
-        for (folder, test) in selected {
-            if self.interrupt.load(Ordering::SeqCst) {
-                println!("** Interrupted");
-                break;
-            }
-            if last_folder != Some(folder.dir_name.as_str()) {
-                last_folder = Some(&folder.dir_name);
-                if let Some(reason) = self.unmet(&folder.requires) {
-                    println!(">>> Tests in {} skipped: {reason}", folder.dir_name);
-                }
-                if !folder.requires.is_empty() {
-                    println!(
-                        ">>> The following tests require: {}",
-                        folder.requires.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
-                    );
-                }
-            }
-            if self.unmet(&folder.requires).is_some() {
-                self.summaries.verdict(test.number, Verdict::Skipped)?;
-                totals.add(test.number, Verdict::Skipped);
-                continue;
-            }
-            let started = std::time::Instant::now();
-            let verdict = loop {
-                match self.run_test(folder, test)? {
-                    Outcome::Verdict(v) => break Some(v),
-                    Outcome::Retry => continue,
-                    Outcome::Quit => break None,
-                }
-            };
-            let Some(verdict) = verdict else {
-                totals.add(test.number, Verdict::Fail);
-                println!("** Quit: files of test {} kept in {}", test.id(), self.ws.dir.display());
-                return Ok(totals);
-            };
-            if self.opts.debug {
-                println!(">> {} took {:.2}s", test.id(), started.elapsed().as_secs_f64());
-            }
-            self.summaries.verdict(test.number, verdict)?;
-            totals.add(test.number, verdict);
-        }
-        Ok(totals)
-    }
-
+impl Shared {
     /// Why a folder's requirements are not met, if they are not.
     fn unmet(&self, reqs: &[Requirement]) -> Option<String> {
         for r in reqs {
@@ -338,21 +343,24 @@ impl Run {
         }
     }
 
+}
+
+impl Run {
     /// Run one test once: its script, then the comparison of its outputs.
     fn run_test(&mut self, folder: &Folder, test: &TestFile) -> Result<Outcome> {
         let heading = suite::heading(&test.path);
-        println!("{}/{} {}", folder.name, test.id(), heading);
+        self.say(format!("{}/{} {}", folder.name, test.id(), heading));
         let script = match script::parse_script(&test.path) {
             Ok(s) => s,
             Err(e) => {
-                println!("** {e:#}");
+                self.say(format!("** {e:#}"));
                 self.summaries.failure(test.number, "script error")?;
                 return Ok(Outcome::Verdict(Verdict::Fail));
             }
         };
         for n in script.needs() {
             if let Some(why) = self.need(n) {
-                println!(">>> {why}: test {} skipped", test.id());
+                self.say(format!(">>> {why}: test {} skipped", test.id()));
                 return Ok(Outcome::Verdict(Verdict::Skipped));
             }
         }
@@ -361,7 +369,7 @@ impl Run {
         let ended = state.run(self, &script);
         // Whatever happened, nothing the test started survives it.
         state.finish(self);
-        crate::exec::reap::kill_all_descendants(&[]);
+        self.kill_leftovers();
         match ended? {
             steps::Ended::Completed => {}
             steps::Ended::Abandoned => return Ok(Outcome::Verdict(Verdict::Fail)),
@@ -369,7 +377,7 @@ impl Run {
             steps::Ended::Quit => return Ok(Outcome::Quit),
             steps::Ended::Skipped => return Ok(Outcome::Verdict(Verdict::Skipped)),
         }
-        println!("  Script completed");
+        self.say("  Script completed");
         if self.opts.slow {
             std::thread::sleep(std::time::Duration::from_secs(1));
         }

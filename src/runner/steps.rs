@@ -172,16 +172,17 @@ impl TestState {
     }
 
     fn bad_return_code(&mut self, run: &mut Run, n: usize, step: &Step, f: &Finished) -> Result<Option<Ended>> {
-        println!("\n** Command {n} (\"{}\", starting at line {})", step.text, step.span.line);
+        run.say(format!("\n** Command {n} (\"{}\", starting at line {})", step.text, step.span.line));
         if f.timed_out {
-            println!("** Command timed out after {} seconds (--timeout) and was killed", run.opts.timeout_secs);
+            let t = run.opts.timeout_secs;
+            run.say(format!("** Command timed out after {t} seconds (--timeout) and was killed"));
         } else {
-            println!("** Return code {} (expected {})", f.rc(), step.expect_rc);
+            run.say(format!("** Return code {} (expected {})", f.rc(), step.expect_rc));
         }
         loop {
             match run_ask(run, Prompt::BadReturnCode)? {
-                Answer::ShowStderr => show_file(&run.ws.path("test-stderr")),
-                Answer::ShowStdout => show_file(&run.ws.path("test-stdout")),
+                Answer::ShowStderr => show_file(run, "test-stderr"),
+                Answer::ShowStdout => show_file(run, "test-stdout"),
                 Answer::Retry => return Ok(Some(Ended::Retry)),
                 Answer::Quit => return Ok(Some(Ended::Quit)),
                 _ => {
@@ -259,12 +260,13 @@ impl TestState {
                 Ok(StepResult::Done)
             }
             Command::Echo(text) => {
-                println!("{}", self.subst(run, text));
+                let t = self.subst(run, text);
+                run.say(t);
                 Ok(StepResult::Done)
             }
             Command::Sleep(n) => {
                 if *n > 1 && run.opts.debug {
-                    println!("  sleep {n}");
+                    run.say(format!("  sleep {n}"));
                 }
                 interruptible_sleep(run, Duration::from_secs(*n));
                 Ok(StepResult::Done)
@@ -538,10 +540,10 @@ impl TestState {
         if f.rc() == 0 && !f.timed_out {
             return Ok(None);
         }
-        println!("** Server return code {}{}", f.rc(), if f.timed_out { " (timed out)" } else { "" });
+        run.say(format!("** Server return code {}{}", f.rc(), if f.timed_out { " (timed out)" } else { "" }));
         loop {
             match run_ask(run, Prompt::ServerFailed)? {
-                Answer::ShowServer => show_file(&run.ws.path("test-stdout-server")),
+                Answer::ShowServer => show_file(run, "test-stdout-server"),
                 Answer::Retry => return Ok(Some(Ended::Retry)),
                 Answer::Quit => return Ok(Some(Ended::Quit)),
                 _ => return Ok(None),
@@ -689,10 +691,11 @@ fn run_ask(run: &mut Run, p: Prompt) -> Result<Answer> {
     run.asker.ask(p)
 }
 
-/// Show a file on the terminal (through `less -XF` when there is one).
-pub fn show_file(p: &Path) {
-    let text = std::fs::read(p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_else(|e| format!("({}: {e})\n", p.display()));
-    super::check::page(&text);
+/// Show one of the workspace's files (through `less -XF` on a terminal).
+fn show_file(run: &mut Run, name: &str) {
+    let p = run.ws.path(name);
+    let text = std::fs::read(&p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_else(|e| format!("({}: {e})\n", p.display()));
+    run.show(&text);
 }
 
 /// Wait until something listens on `target` (a port number or a unix socket path).

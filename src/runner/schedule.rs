@@ -1,0 +1,225 @@
+//! Which test runs when, and on which worker: the serial loop of the Perl runtest (one
+//! worker, prompts as they come), or `-j N` workers taking tests from a queue ordered
+//! longest-first by the timings of earlier runs, each test's console lines printed whole when
+//! it ends, and — when interactive — the failures reviewed one by one afterwards, in test
+//! order, on the terminal.
+
+use super::{Console, Outcome, Run, Shared};
+use crate::report::{Totals, Verdict};
+use crate::review::Terminal;
+use crate::suite::{self, Folder, TestFile};
+use anyhow::Result;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// A test picked for this run.
+#[derive(Clone)]
+struct Job {
+    folder: Folder,
+    test: TestFile,
+}
+
+/// A comment line that makes a test run alone, never beside another: for tests that use
+/// fixed global resources (a well-known port, a system file).
+pub const ALONE_MARK: &str = "# runtest: alone";
+
+fn runs_alone(test: &TestFile) -> bool {
+    std::fs::read_to_string(&test.path)
+        .map(|t| t.lines().any(|l| l.trim() == ALONE_MARK))
+        .unwrap_or(false)
+}
+
+/// Seconds each test took last time (for longest-first ordering).
+fn load_timings(path: &Path) -> BTreeMap<u32, f64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+fn save_timings(path: &Path, t: &BTreeMap<u32, f64>) {
+    let text: String = t.iter().map(|(n, s)| format!("{n:04} {s:.2}\n")).collect();
+    let _ = crate::review::write_saved(path, &text);
+}
+
+/// Run one test to its verdict on `w`, retrying as asked. None means Quit.
+fn run_one(w: &mut Run, job: &Job) -> Result<Option<Verdict>> {
+    loop {
+        match w.run_test(&job.folder, &job.test)? {
+            Outcome::Verdict(v) => return Ok(Some(v)),
+            Outcome::Retry => continue,
+            Outcome::Quit => return Ok(None),
+        }
+    }
+}
+
+pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>) -> Result<Totals> {
+    let folders = suite::scan(&shared.facts.suite)?;
+    let mut totals = Totals::default();
+    let mut jobs: Vec<Job> = Vec::new();
+    for f in &folders {
+        let tests: Vec<&TestFile> =
+            f.tests.iter().filter(|t| t.number >= shared.opts.first && t.number <= shared.opts.last).collect();
+        if tests.is_empty() {
+            continue;
+        }
+        if let Some(reason) = shared.unmet(&f.requires) {
+            println!(">>> Tests in {} skipped: {reason}", f.dir_name);
+            for t in tests {
+                shared.summaries.verdict(t.number, Verdict::Skipped)?;
+                totals.add(t.number, Verdict::Skipped);
+            }
+            continue;
+        }
+        if !f.requires.is_empty() {
+            println!(
+                ">>> The following tests require: {}",
+                f.requires.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        jobs.extend(tests.into_iter().map(|t| Job { folder: f.clone(), test: t.clone() }));
+    }
+    if jobs.is_empty() && totals.skipped.is_empty() {
+        println!("No tests in the range {}-{}", shared.opts.first, shared.opts.last);
+        return Ok(totals);
+    }
+    let timings_path = shared.facts.suite.join("workspace").join("timings");
+    let mut timings = load_timings(&timings_path);
+    let results = if workers.len() == 1 {
+        serial(shared, &mut workers[0], &jobs, &mut timings)?
+    } else {
+        parallel(shared, &mut workers, &jobs, &mut timings)?
+    };
+    save_timings(&timings_path, &timings);
+    for (n, v) in &results {
+        totals.add(*n, *v);
+    }
+    let failed = !totals.failed.is_empty();
+    if !shared.opts.keep && !failed {
+        for w in &workers {
+            let _ = w.ws.clean();
+        }
+    }
+    Ok(totals)
+}
+
+fn serial(shared: &Shared, w: &mut Run, jobs: &[Job], timings: &mut BTreeMap<u32, f64>) -> Result<Vec<(u32, Verdict)>> {
+    let mut results = Vec::new();
+    for job in jobs {
+        if shared.interrupt.load(Ordering::SeqCst) {
+            println!("** Interrupted");
+            break;
+        }
+        let started = Instant::now();
+        let Some(v) = run_one(w, job)? else {
+            results.push((job.test.number, Verdict::Fail));
+            println!("** Quit: files of test {} kept in {}", job.test.id(), w.ws.dir.display());
+            break;
+        };
+        timings.insert(job.test.number, started.elapsed().as_secs_f64());
+        shared.summaries.verdict(job.test.number, v)?;
+        results.push((job.test.number, v));
+    }
+    Ok(results)
+}
+
+fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BTreeMap<u32, f64>) -> Result<Vec<(u32, Verdict)>> {
+    let (alone, mut side_by_side): (Vec<Job>, Vec<Job>) = jobs.iter().cloned().partition(|j| runs_alone(&j.test));
+    // Longest first, so that the run ends soon after the longest test; unknown tests count
+    // as long (they may be), then test order.
+    side_by_side.sort_by(|a, b| {
+        let ta = timings.get(&a.test.number).copied().unwrap_or(f64::MAX);
+        let tb = timings.get(&b.test.number).copied().unwrap_or(f64::MAX);
+        tb.partial_cmp(&ta).unwrap_or(std::cmp::Ordering::Equal).then(a.test.number.cmp(&b.test.number))
+    });
+    let queue = Mutex::new(side_by_side.into_iter().collect::<VecDeque<Job>>());
+    let results: Mutex<Vec<(u32, Verdict, f64)>> = Mutex::new(Vec::new());
+    let total = jobs.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let print_lock = Mutex::new(());
+    let errors: Mutex<Vec<anyhow::Error>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for w in workers.iter_mut() {
+            let (queue, results, done, print_lock, errors) = (&queue, &results, &done, &print_lock, &errors);
+            scope.spawn(move || loop {
+                if shared.interrupt.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Some(job) = queue.lock().unwrap().pop_front() else { return };
+                let started = Instant::now();
+                let r = run_one(w, &job);
+                let secs = started.elapsed().as_secs_f64();
+                let text = w.take_console();
+                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                let _g = print_lock.lock().unwrap();
+                match r {
+                    Ok(v) => {
+                        let v = v.unwrap_or(Verdict::Fail);
+                        print!("{text}");
+                        println!("[{n:>4}/{total}] {} {} {secs:.1}s", job.test.id(), v.letter());
+                        results.lock().unwrap().push((job.test.number, v, secs));
+                    }
+                    Err(e) => {
+                        print!("{text}");
+                        println!("** {}: {e:#}", job.test.id());
+                        errors.lock().unwrap().push(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = errors.into_inner().unwrap().into_iter().next() {
+        return Err(e);
+    }
+    let mut results = results.into_inner().unwrap();
+    // Tests that must run alone, on the first worker, after the others.
+    let w0 = &mut workers[0];
+    for job in &alone {
+        if shared.interrupt.load(Ordering::SeqCst) {
+            break;
+        }
+        let started = Instant::now();
+        let v = run_one(w0, job)?.unwrap_or(Verdict::Fail);
+        print!("{}", w0.take_console());
+        let secs = started.elapsed().as_secs_f64();
+        println!("[alone] {} {} {secs:.1}s", job.test.id(), v.letter());
+        results.push((job.test.number, v, secs));
+    }
+    results.sort_by_key(|r| r.0);
+    for (n, v, secs) in &results {
+        timings.insert(*n, *secs);
+        shared.summaries.verdict(*n, *v)?;
+    }
+    let mut verdicts: Vec<(u32, Verdict)> = results.iter().map(|(n, v, _)| (*n, *v)).collect();
+    // Interactive review of the failures, in test order, one at a time on the terminal.
+    if !shared.opts.continue_ && !shared.opts.update && !shared.interrupt.load(Ordering::SeqCst) {
+        let failed: Vec<&Job> = jobs
+            .iter()
+            .filter(|j| verdicts.iter().any(|(n, v)| *n == j.test.number && *v == Verdict::Fail))
+            .collect();
+        if !failed.is_empty() {
+            println!("\n{} test(s) failed; reviewing them one by one:", failed.len());
+            let w0 = &mut workers[0];
+            w0.console = Console::Direct;
+            w0.asker = Box::new(Terminal);
+            for job in failed {
+                let Some(v) = run_one(w0, job)? else {
+                    println!("** Quit: files of test {} kept in {}", job.test.id(), w0.ws.dir.display());
+                    break;
+                };
+                if let Some(slot) = verdicts.iter_mut().find(|(n, _)| *n == job.test.number) {
+                    slot.1 = v;
+                }
+            }
+        }
+    }
+    Ok(verdicts)
+}
