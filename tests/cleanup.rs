@@ -1,0 +1,115 @@
+//! Processes never outlive their test: a command that hangs is ended by the per-command
+//! timeout and reported; Ctrl-C in the middle of a test with a running Exim daemon ends
+//! runtest and leaves no process behind. Needs root and Debian's exim4 (CI has both).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn ready() -> bool {
+    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/sbin/exim4").exists() {
+        eprintln!("skipped: needs root and /usr/sbin/exim4");
+        return false;
+    }
+    true
+}
+
+fn suite(scripts: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::Builder::new().prefix("mailrig-cleanup").tempdir_in("/tmp").unwrap();
+    let p = d.path();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for sub in ["scripts/0000-Basic", "confs"] {
+        std::fs::create_dir_all(p.join(sub)).unwrap();
+    }
+    let conf = "exim_path = EXIM_PATH\nspool_directory = DIR/spool\nlog_file_path = DIR/spool/log/%slog\nkeep_environment = PATH\nprimary_hostname = myhost.test.ex\n";
+    for (n, text) in scripts {
+        std::fs::write(p.join("scripts/0000-Basic").join(n), text).unwrap();
+        std::fs::write(p.join("confs").join(n), conf).unwrap();
+    }
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/munge.toml"), p.join("munge.toml")).unwrap();
+    d
+}
+
+/// Live processes whose command line or folder mentions `dir`.
+fn processes_in(dir: &Path) -> Vec<String> {
+    let needle = dir.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            if stat[stat.rfind(')')? + 1..].trim_start().starts_with('Z') {
+                return None;
+            }
+            let cmd = String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).ok()?).replace('\0', " ");
+            let cwd = std::fs::read_link(e.path().join("cwd")).map(|p| p.display().to_string()).unwrap_or_default();
+            (cmd.contains(&needle) || cwd.starts_with(&needle)).then_some(cmd)
+        })
+        .collect()
+}
+
+fn runtest() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_runtest"))
+}
+
+#[test]
+fn hanging_command_is_timed_out_and_reported() {
+    if !ready() {
+        return;
+    }
+    let d = suite(&[
+        ("0001", "# A command that hangs\nperl\nsleep 600;\n****\n"),
+        ("0002", "# The next test still runs\nexim -be\nok\n****\n"),
+    ]);
+    let started = Instant::now();
+    let out = Command::new(runtest())
+        .args(["/usr/sbin/exim4", "--suite"])
+        .arg(d.path())
+        .args(["--timeout", "2", "--port-offset", "700", "-CONTINUE", "1", "2"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(started.elapsed() < Duration::from_secs(60), "{text}");
+    assert!(text.contains("** Command timed out after 2 seconds (--timeout) and was killed"), "{text}");
+    assert!(text.contains("Basic/0002 The next test still runs"), "{text}");
+    let summary = std::fs::read_to_string(d.path().join("run-summary.log")).unwrap();
+    assert!(summary.starts_with("0001 F\n"), "{summary}");
+    let failed = std::fs::read_to_string(d.path().join("failed-summary.log")).unwrap();
+    assert!(failed.contains("Test 0001 exit code unexpected failed"), "{failed}");
+    assert!(processes_in(d.path()).is_empty());
+}
+
+#[test]
+fn ctrl_c_with_a_daemon_running_leaves_nothing() {
+    if !ready() {
+        return;
+    }
+    let d = suite(&[(
+        "0001",
+        "# A daemon, then a long wait\nexim -DSERVER=server -bd -oX PORT_D\n****\nsleep 120\nkilldaemon\n",
+    )]);
+    let mut child = Command::new(runtest())
+        .args(["/usr/sbin/exim4", "--suite"])
+        .arg(d.path())
+        .args(["--port-offset", "710", "-CONTINUE", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pidfile = d.path().join("workspace/0/spool/exim-daemon.pid");
+    let start = Instant::now();
+    while !pidfile.exists() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(pidfile.exists(), "the daemon never started");
+    assert!(!processes_in(d.path()).is_empty());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(start.elapsed() < Duration::from_secs(60));
+    let left = processes_in(d.path());
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
