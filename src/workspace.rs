@@ -292,8 +292,8 @@ impl Workspace {
         Ok(())
     }
 
-    /// Remove what the previous test left (`spool` and every `test-*` file) and make a fresh
-    /// spool owned by the Exim user: an Exim that runs as the caller first (`-be`) would
+    /// Remove what the previous test left (`spool` and every `test-*` file), make an empty
+    /// `test-mail` for the caller and a fresh spool owned by the Exim user: an Exim that runs as the caller first (`-be`) would
     /// otherwise create it as the caller, and the Exim user could not enter it later.
     pub fn reset(&self, facts: &Facts) -> Result<()> {
         self.clean()?;
@@ -302,6 +302,12 @@ impl Workspace {
         std::fs::set_permissions(&spool, std::fs::Permissions::from_mode(0o750))?;
         if facts.is_root {
             chown(&spool, facts.exim_uid, facts.exim_gid)?;
+        }
+        // Scripts use test-mail before anything is delivered (e.g. `ln -s … test-mail/link`).
+        let mail = self.dir.join("test-mail");
+        std::fs::create_dir(&mail).with_context(|| format!("mkdir {}", mail.display()))?;
+        if facts.is_root {
+            chown(&mail, facts.caller.uid, facts.caller.gid)?;
         }
         Ok(())
     }

@@ -44,32 +44,27 @@ pub fn cf(a_name: &str, a: &str, b_name: &str, b: &str) -> Option<String> {
         };
         count += 1;
         out.push_str("===============\n");
-        match (a_len, b_len) {
-            (0, _) => out.push_str(&format!(
-                "{} of \"{}\" {} not present in \"{}\" (before line {}).\n",
-                cap(&range_text("line", b_start, b_len)),
-                b_name,
-                if b_len == 1 { "is" } else { "are" },
-                a_name,
-                a_start + 1
-            )),
-            (_, 0) => out.push_str(&format!(
-                "{} of \"{}\" {} not present in \"{}\" (before line {}).\n",
-                cap(&range_text("line", a_start, a_len)),
-                a_name,
-                if a_len == 1 { "is" } else { "are" },
-                b_name,
-                b_start + 1
-            )),
-            _ => out.push_str(&format!(
+        // Lines on one side only: "Lines 2-3 of "y" are not present in "x" (before line 2)."
+        let not_present = |start: usize, len: usize, name: &str, other: &str, before: usize| {
+            format!(
+                "{} of \"{name}\" {} not present in \"{other}\" (before line {}).\n",
+                cap(&range_text("line", start, len)),
+                if len == 1 { "is" } else { "are" },
+                before + 1
+            )
+        };
+        out.push_str(&match (a_len, b_len) {
+            (0, _) => not_present(b_start, b_len, b_name, a_name, a_start),
+            (_, 0) => not_present(a_start, a_len, a_name, b_name, b_start),
+            _ => format!(
                 "{} of \"{}\" {} not match {} of \"{}\".\n",
                 cap(&range_text("line", a_start, a_len)),
                 a_name,
                 if a_len == 1 { "does" } else { "do" },
                 range_text("line", b_start, b_len),
                 b_name
-            )),
-        }
+            ),
+        });
         out.push_str("----------\n");
         for l in &al[a_start..a_start + a_len] {
             out.push_str(l);
