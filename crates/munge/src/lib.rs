@@ -7,6 +7,7 @@
 //! test ([`Munger`]), with message ids and ports renumbered consistently across the test.
 
 mod context;
+mod dates;
 mod error;
 mod kind;
 mod munger;

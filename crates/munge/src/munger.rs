@@ -209,6 +209,13 @@ impl<'r> Munger<'r> {
                         out.push(text.clone());
                         true
                     }
+                    Action::DateIncrement { with } => match date_increment(&act.pattern, &line, with) {
+                        Some(s) => {
+                            line = s;
+                            true
+                        }
+                        None => false,
+                    },
                     Action::Join { sep, .. } => {
                         if !act.pattern.is_match(&line) {
                             continue;
@@ -275,7 +282,10 @@ impl<'r> Munger<'r> {
                     }
                 }
                 // A file name is one line: there is nothing to drop or join.
-                Action::Drop { .. } | Action::Join { .. } | Action::InsertBefore { .. } => {}
+                Action::Drop { .. }
+                | Action::Join { .. }
+                | Action::InsertBefore { .. }
+                | Action::DateIncrement { .. } => {}
             }
         }
         name
@@ -316,6 +326,21 @@ fn renumber(
     }
     out.push_str(&line[last..]);
     Some(out)
+}
+
+/// The `date_increment` action: the first match replaced by `with`, where `${inc}` is the
+/// signed seconds from group `from` to group `to`.
+fn date_increment(re: &Regex, line: &str, with: &str) -> Option<String> {
+    let caps = re.captures(line)?;
+    let from = crate::dates::dumpdb_seconds(caps.name("from")?.as_str())?;
+    let to = crate::dates::dumpdb_seconds(caps.name("to")?.as_str())?;
+    let inc = to - from;
+    let sign = if inc < 0 { "-" } else { "+" };
+    let template = with.replace("${inc}", &format!("{sign}{}", inc.abs()));
+    let mut replacement = String::new();
+    caps.expand(&template, &mut replacement);
+    let m = caps.get(0)?;
+    Some(format!("{}{}{}", &line[..m.start()], replacement, &line[m.end()..]))
 }
 
 /// Sorts, in place, every run of consecutive lines that match `pattern`.
@@ -501,6 +526,30 @@ replace = "stop-c"
         let rs = rules();
         let mut m = Munger::new(&rs, ctx());
         assert_eq!(m.munge(OutputKind::Stderr, "x\nlooked up y\n"), "x\nNOTE: something\nlooked up y\n");
+    }
+
+    #[test]
+    fn date_increment_keeps_only_the_interval() {
+        let rs = RuleSet::parse(
+            "[[rule]]\nname = \"retry\"\nmatch = '^(?P<a>\\S+ \\S+)  (?P<from>\\S+ \\S+)  (?P<to>\\S+ \\S+)(?P<x> \\*)?$'\ndate_increment = \"next = ${inc}${x}\"\n",
+            "t",
+        )
+        .unwrap();
+        let mut m = Munger::new(&rs, ctx());
+        assert_eq!(
+            m.munge(OutputKind::Stdout, "22-Nov-2026 05:01:10  22-Nov-2026 05:01:12  22-Nov-2026 05:21:12 *\n"),
+            "next = +1200 *\n"
+        );
+        assert_eq!(
+            m.munge(OutputKind::Stdout, "22-Nov-2026 05:01:10  22-Nov-2026 05:01:12  22-Nov-2026 05:01:02"),
+            "next = -10"
+        );
+        // Unparsable stamps leave the line alone.
+        assert_eq!(m.munge(OutputKind::Stdout, "a b  c d  e f"), "a b  c d  e f");
+        assert!(RuleSet::parse("[[rule]]\nname = \"x\"\nmatch = '(?P<from>a)'\ndate_increment = \"y\"\n", "t")
+            .unwrap_err()
+            .to_string()
+            .contains("no group named `to`"));
     }
 
     #[test]

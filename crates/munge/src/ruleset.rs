@@ -40,6 +40,11 @@ pub(crate) enum Action {
     /// Put a line of text before this one (Perl runtest printed notes such as
     /// "MUNGED: ::1 will be omitted in what follows" into the munged output).
     InsertBefore { text: String },
+    /// Replace the match by `with` (regex crate syntax) in which `${inc}` is the signed
+    /// number of seconds from the time stamp of group `from` to that of group `to`
+    /// (`DD-Mon-YYYY HH:MM:SS`): the retry times of exim_dumpdb, of which only the interval
+    /// is stable. Lines whose stamps do not parse are left alone.
+    DateIncrement { with: String },
 }
 
 #[derive(Debug, Clone)]
@@ -193,9 +198,10 @@ fn compile_rule(
         r.renumber.is_some(),
         r.join_next.is_some(),
         r.insert_before.is_some(),
+        r.date_increment.is_some(),
     ];
     if chosen.iter().filter(|c| **c).count() != 1 {
-        return Err("give exactly one action: replace, drop (drop_following/drop_until), renumber, join_next or insert_before".into());
+        return Err("give exactly one action: replace, drop (drop_following/drop_until), renumber, join_next, insert_before or date_increment".into());
     }
     let stray = |field: &str, set: bool, allowed: bool| -> Result<(), String> {
         if set && !allowed {
@@ -234,6 +240,20 @@ fn compile_rule(
         Action::Renumber { sequence, group, global: r.global }
     } else if let Some(text) = r.insert_before {
         Action::InsertBefore { text }
+    } else if let Some(with) = r.date_increment {
+        check_replacement(&with)?;
+        let names: Vec<String> = match &pattern {
+            Pattern::Fixed(re) => re.capture_names().flatten().map(str::to_string).collect(),
+            Pattern::Templated(p) => Regex::new(&dummy_fill(p))
+                .map(|re| re.capture_names().flatten().map(str::to_string).collect())
+                .unwrap_or_default(),
+        };
+        for needed in ["from", "to"] {
+            if !names.iter().any(|n| n == needed) {
+                return Err(format!("date_increment: the match has no group named `{needed}`"));
+            }
+        }
+        Action::DateIncrement { with }
     } else {
         let next = pattern_opt("join_next")(r.join_next.as_deref().unwrap_or_default())?;
         Action::Join { next, sep: r.join_sep.unwrap_or_default() }

@@ -81,5 +81,7 @@ pub(crate) struct RuleSpec {
     #[serde(default)]
     pub(crate) insert_before: Option<String>,
     #[serde(default)]
+    pub(crate) date_increment: Option<String>,
+    #[serde(default)]
     pub(crate) stop: bool,
 }
