@@ -90,17 +90,24 @@ fn mail_files(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Saved files `DIR/N.*` that a test may have (mail/, msglog/), without flavour variants.
+/// Saved files `SUB/N.*` of a test (mail/, msglog/), relative to the suite. A saved folder
+/// stands for a folder of test-mail (`mail/0075.subdir/userx` is `test-mail/subdir/userx`):
+/// its files are listed.
 fn saved_with_prefix(suite: &Path, sub: &str, testnum: u32) -> Vec<String> {
     let prefix = format!("{testnum:04}.");
-    let mut v: Vec<String> = std::fs::read_dir(suite.join(sub))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(&prefix))
-        .map(|n| format!("{sub}/{n}"))
-        .collect();
+    let root = suite.join(sub);
+    let mut v: Vec<String> = Vec::new();
+    for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(&prefix) {
+            continue;
+        }
+        for f in walkdir::WalkDir::new(e.path()).into_iter().flatten().filter(|f| f.file_type().is_file()) {
+            if let Ok(rel) = f.path().strip_prefix(&root) {
+                v.push(format!("{sub}/{}", rel.display()));
+            }
+        }
+    }
     v.sort();
     v
 }

@@ -241,6 +241,11 @@ impl Read for RecordReader<'_> {
                     return Ok(None);
                 }
                 let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+                // Not a TLS record header (e.g. a clear-text reply): hand over just the
+                // header, rustls rejects it at once instead of waiting for a "body".
+                if !(20..=24).contains(&header[0]) || header[1] != 3 || len > 18432 {
+                    return Ok(Some(header.to_vec()));
+                }
                 let mut record = vec![0u8; 5 + len];
                 record[..5].copy_from_slice(&header);
                 if !read_exact_or_eof(self.sock, &mut record[5..], self.deadline)? && len > 0 {
