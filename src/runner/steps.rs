@@ -116,7 +116,16 @@ fn shell_quote(s: &str) -> String {
 }
 
 impl TestState {
-    pub fn new(_run: &Run, testnum: u32, script: &Script) -> Result<TestState> {
+    pub fn new(run: &Run, testnum: u32, script: &Script) -> Result<TestState> {
+        // The output files exist from the start and belong to the caller: in the Perl
+        // runtest the caller's shell opens them, even for `sudo` commands, so a root
+        // command must never be the first to create one (a later caller command could not
+        // append to it).
+        // (The -server files are made when a server or daemon starts: that they exist at
+        // all shows in the joined output.)
+        for name in ["test-stdout", "test-stderr"] {
+            caller_file(run, name)?;
+        }
         let munge = MungeOptions {
             no_stdout: script.has_no_check(NoCheck::Stdout),
             no_stderr: script.has_no_check(NoCheck::Stderr),
@@ -512,6 +521,7 @@ impl TestState {
             args = format!("-noipv4 {args}");
         }
         let line = format!("{dir}/bin/server {args} >>test-stdout-server 2>&1");
+        caller_file(run, "test-stdout-server")?;
         let sh = self.shell(run, line, run.caller_identity.clone());
         if run.opts.debug {
             println!(">> {}", sh.line);
@@ -642,6 +652,7 @@ impl TestState {
                 line = line.replacen(" -bdf ", &format!(" -bdf -oP {dir}/spool/exim-daemon.pid "), 1);
             }
             line.push_str("-server");
+            caller_file(run, "test-stderr-server")?;
             let sh = self.shell(run, line, id);
             if run.opts.debug {
                 println!(">> daemon: {}", sh.line);
@@ -664,6 +675,7 @@ impl TestState {
         }
         if is_server {
             line.push_str("-server");
+            caller_file(run, "test-stderr-server")?;
         }
         let sh = self.shell(run, line, id);
         let feed = self.feed(run, data);
@@ -678,6 +690,16 @@ impl TestState {
         }
         Ok(StepResult::Waited(f))
     }
+}
+
+/// Make sure the output file `name` exists and belongs to the caller.
+fn caller_file(run: &Run, name: &str) -> Result<()> {
+    let p = run.ws.path(name);
+    std::fs::OpenOptions::new().create(true).append(true).open(&p).with_context(|| format!("{}", p.display()))?;
+    if run.facts.is_root {
+        std::os::unix::fs::chown(&p, Some(run.facts.caller.uid), Some(run.facts.caller.gid))?;
+    }
+    Ok(())
 }
 
 fn interruptible_sleep(run: &Run, d: Duration) {
