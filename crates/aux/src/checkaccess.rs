@@ -50,7 +50,11 @@ pub fn resolve_user(spec: &str) -> Result<Uid, CheckError> {
     match User::from_name(spec) {
         Ok(Some(user)) => Ok(user.uid),
         Ok(None) => Err(CheckError::NoUser(spec.to_string())),
-        Err(source) => Err(CheckError::Lookup { what: "user", name: spec.to_string(), source }),
+        Err(source) => Err(CheckError::Lookup {
+            what: "user",
+            name: spec.to_string(),
+            source,
+        }),
     }
 }
 
@@ -62,13 +66,22 @@ pub fn resolve_group(spec: &str) -> Result<Gid, CheckError> {
     match Group::from_name(spec) {
         Ok(Some(group)) => Ok(group.gid),
         Ok(None) => Err(CheckError::NoGroup(spec.to_string())),
-        Err(source) => Err(CheckError::Lookup { what: "group", name: spec.to_string(), source }),
+        Err(source) => Err(CheckError::Lookup {
+            what: "group",
+            name: spec.to_string(),
+            source,
+        }),
     }
 }
 
 /// Becomes `uid`/`gid` with no supplementary groups (irreversible: the process stays so).
 pub fn become_user(uid: Uid, gid: Gid) -> Result<(), CheckError> {
-    let fail = |step, source| CheckError::Switch { uid: uid.as_raw(), gid: gid.as_raw(), step, source };
+    let fail = |step, source| CheckError::Switch {
+        uid: uid.as_raw(),
+        gid: gid.as_raw(),
+        step,
+        source,
+    };
     // Groups first: after setuid a non-root process may no longer change them.
     setgroups(&[gid]).map_err(|e| fail("setgroups", e))?;
     setgid(gid).map_err(|e| fail("setgid", e))?;
@@ -78,12 +91,14 @@ pub fn become_user(uid: Uid, gid: Gid) -> Result<(), CheckError> {
 
 /// Opens `path` (file or folder) for reading, as the current user.
 pub fn check_readable(path: &Path) -> Result<(), CheckError> {
-    std::fs::File::open(path).map(drop).map_err(|source| CheckError::Open {
-        uid: nix::unistd::geteuid().as_raw(),
-        gid: nix::unistd::getegid().as_raw(),
-        path: path.display().to_string(),
-        source,
-    })
+    std::fs::File::open(path)
+        .map(drop)
+        .map_err(|source| CheckError::Open {
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 /// The whole check: resolve, switch, open.
@@ -104,8 +119,14 @@ mod tests {
         assert_eq!(resolve_user("1234").unwrap(), Uid::from_raw(1234));
         assert_eq!(resolve_group("root").unwrap(), Gid::from_raw(0));
         assert_eq!(resolve_group("42").unwrap(), Gid::from_raw(42));
-        assert!(matches!(resolve_user("no-such-user-xyz"), Err(CheckError::NoUser(_))));
-        assert!(matches!(resolve_group("no-such-group-xyz"), Err(CheckError::NoGroup(_))));
+        assert!(matches!(
+            resolve_user("no-such-user-xyz"),
+            Err(CheckError::NoUser(_))
+        ));
+        assert!(matches!(
+            resolve_group("no-such-group-xyz"),
+            Err(CheckError::NoGroup(_))
+        ));
     }
 
     #[test]

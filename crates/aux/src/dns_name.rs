@@ -200,19 +200,37 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        assert!(matches!(DnsName::parse(b"a..b"), Err(NameError::EmptyLabel(_))));
-        assert!(matches!(DnsName::parse(b".a"), Err(NameError::EmptyLabel(_))));
+        assert!(matches!(
+            DnsName::parse(b"a..b"),
+            Err(NameError::EmptyLabel(_))
+        ));
+        assert!(matches!(
+            DnsName::parse(b".a"),
+            Err(NameError::EmptyLabel(_))
+        ));
         let long = "x".repeat(64);
-        assert!(matches!(DnsName::parse(long.as_bytes()), Err(NameError::LabelTooLong(_))));
+        assert!(matches!(
+            DnsName::parse(long.as_bytes()),
+            Err(NameError::LabelTooLong(_))
+        ));
         let many = vec!["abcdefghi"; 30].join(".");
-        assert!(matches!(DnsName::parse(many.as_bytes()), Err(NameError::NameTooLong(_))));
+        assert!(matches!(
+            DnsName::parse(many.as_bytes()),
+            Err(NameError::NameTooLong(_))
+        ));
     }
 
     #[test]
     fn relative_names_take_the_origin() {
         let origin = n("test.ex");
-        assert_eq!(DnsName::parse_in_zone(b"mx", &origin).unwrap(), n("mx.test.ex"));
-        assert_eq!(DnsName::parse_in_zone(b"exim.org.", &origin).unwrap(), n("exim.org"));
+        assert_eq!(
+            DnsName::parse_in_zone(b"mx", &origin).unwrap(),
+            n("mx.test.ex")
+        );
+        assert_eq!(
+            DnsName::parse_in_zone(b"exim.org.", &origin).unwrap(),
+            n("exim.org")
+        );
         assert_eq!(DnsName::parse_in_zone(b"@", &origin).unwrap(), origin);
         assert!(DnsName::parse_in_zone(b".", &origin).unwrap().is_root());
     }

@@ -91,13 +91,25 @@ fn to_record(record: &ReplyRecord) -> Result<Record, ProtoError> {
         RecordData::Ns(name) => RData::NS(rdata::NS(name.to_hickory()?)),
         RecordData::Cname(name) => RData::CNAME(rdata::CNAME(name.to_hickory()?)),
         RecordData::Ptr(name) => RData::PTR(rdata::PTR(name.to_hickory()?)),
-        RecordData::Mx { preference, exchange } => {
-            RData::MX(rdata::MX::new(*preference, exchange.to_hickory()?))
-        }
-        RecordData::Srv { priority, weight, port, target } => {
-            RData::SRV(SRV::new(*priority, *weight, *port, target.to_hickory()?))
-        }
-        RecordData::Soa { mname, rname, serial, refresh, retry, expire, minimum } => {
+        RecordData::Mx {
+            preference,
+            exchange,
+        } => RData::MX(rdata::MX::new(*preference, exchange.to_hickory()?)),
+        RecordData::Srv {
+            priority,
+            weight,
+            port,
+            target,
+        } => RData::SRV(SRV::new(*priority, *weight, *port, target.to_hickory()?)),
+        RecordData::Soa {
+            mname,
+            rname,
+            serial,
+            refresh,
+            retry,
+            expire,
+            minimum,
+        } => {
             // hickory types the three intervals as i32; the wire bits are the same.
             RData::SOA(SOA::new(
                 mname.to_hickory()?,
@@ -116,7 +128,12 @@ fn to_record(record: &ReplyRecord) -> Result<Record, ProtoError> {
             code: record_type(RecordKind::Spf),
             rdata: NULL::with(character_strings(strings)),
         },
-        RecordData::Tlsa { usage, selector, matching, data } => RData::TLSA(TLSA::new(
+        RecordData::Tlsa {
+            usage,
+            selector,
+            matching,
+            data,
+        } => RData::TLSA(TLSA::new(
             CertUsage::from(*usage),
             Selector::from(*selector),
             Matching::from(*matching),
@@ -194,7 +211,8 @@ fn encode_by_parts(message: &Message) -> Result<Vec<u8>, ProtoError> {
 fn emit_uncompressed<T: BinEncodable>(item: &T) -> Result<Vec<u8>, ProtoError> {
     let mut buf = vec![0u8; BEYOND_POINTERS];
     {
-        let mut encoder = BinEncoder::with_offset(&mut buf, BEYOND_POINTERS as u32, EncodeMode::Normal);
+        let mut encoder =
+            BinEncoder::with_offset(&mut buf, BEYOND_POINTERS as u32, EncodeMode::Normal);
         item.emit(&mut encoder)?;
     }
     Ok(buf.split_off(BEYOND_POINTERS))
@@ -212,7 +230,11 @@ mod tests {
     }
 
     fn rec(owner: &str, data: RecordData) -> ReplyRecord {
-        ReplyRecord { owner: name(owner), ttl: DEFAULT_TTL, data }
+        ReplyRecord {
+            owner: name(owner),
+            ttl: DEFAULT_TTL,
+            data,
+        }
     }
 
     fn reply(status: Status, kind: RecordKind, answers: Vec<ReplyRecord>) -> Reply {
@@ -244,7 +266,11 @@ mod tests {
 
     #[test]
     fn header_and_question() {
-        let mut r = reply(Status::Found, RecordKind::A, vec![rec("q.test.ex", RecordData::A([1, 2, 3, 4].into()))]);
+        let mut r = reply(
+            Status::Found,
+            RecordKind::A,
+            vec![rec("q.test.ex", RecordData::A([1, 2, 3, 4].into()))],
+        );
         r.authentic_data = true;
         let bytes = encode(&r).unwrap();
         // id 0; QR, opcode 0, AA 0, TC 0, RD 0 | RA 0, Z 0, AD 1, CD 0, RCODE 0.
@@ -252,7 +278,10 @@ mod tests {
         let m = decode(&bytes);
         assert_eq!(m.message_type(), MessageType::Response);
         assert!(m.authentic_data() && !m.authoritative());
-        assert_eq!(m.queries()[0].name(), &Name::from_ascii("q.test.ex.").unwrap());
+        assert_eq!(
+            m.queries()[0].name(),
+            &Name::from_ascii("q.test.ex.").unwrap()
+        );
         assert_eq!(m.queries()[0].query_type(), RecordType::A);
         assert_eq!(m.answers()[0].ttl(), DEFAULT_TTL);
     }
@@ -287,21 +316,58 @@ mod tests {
             rec("a.test.ex", RecordData::Aaaa("ff00::1".parse().unwrap())),
             rec("test.ex", RecordData::Ns(name("exim.test.ex"))),
             rec("c.test.ex", RecordData::Cname(name("a.test.ex"))),
-            rec("1.0.0.224.in-addr.arpa", RecordData::Ptr(name("ten-1.test.ex"))),
-            rec("m.test.ex", RecordData::Mx { preference: 5, exchange: name("ten-99.TEST.EX") }),
-            rec("_smtp._tcp.s.test.ex", RecordData::Srv { priority: 1, weight: 3, port: 99, target: name("ten-1.test.ex") }),
+            rec(
+                "1.0.0.224.in-addr.arpa",
+                RecordData::Ptr(name("ten-1.test.ex")),
+            ),
+            rec(
+                "m.test.ex",
+                RecordData::Mx {
+                    preference: 5,
+                    exchange: name("ten-99.TEST.EX"),
+                },
+            ),
+            rec(
+                "_smtp._tcp.s.test.ex",
+                RecordData::Srv {
+                    priority: 1,
+                    weight: 3,
+                    port: 99,
+                    target: name("ten-1.test.ex"),
+                },
+            ),
             rec("test.ex", soa()),
-            rec("t.test.ex", RecordData::Txt(vec![b"v=spf1 -all".to_vec(), b"x".to_vec()])),
+            rec(
+                "t.test.ex",
+                RecordData::Txt(vec![b"v=spf1 -all".to_vec(), b"x".to_vec()]),
+            ),
             rec("t.test.ex", RecordData::Spf(vec![b"v=spf1 +all".to_vec()])),
-            rec("_1225._tcp.d.test.ex", RecordData::Tlsa { usage: 3, selector: 1, matching: 2, data: vec![0xc6, 0x7e] }),
+            rec(
+                "_1225._tcp.d.test.ex",
+                RecordData::Tlsa {
+                    usage: 3,
+                    selector: 1,
+                    matching: 2,
+                    data: vec![0xc6, 0x7e],
+                },
+            ),
             rec("dud.test.ex", RecordData::Ptr(DnsName::root())),
         ];
         let m = decode(&encode(&reply(Status::Found, RecordKind::A, answers)).unwrap());
         let a = m.answers();
         assert_eq!(a.len(), 12);
-        assert_eq!(a[0].data(), &RData::A(std::net::Ipv4Addr::new(10, 0, 0, 1).into()));
-        assert_eq!(a[1].data(), &RData::AAAA("ff00::1".parse::<std::net::Ipv6Addr>().unwrap().into()));
-        assert_eq!(a[2].data(), &RData::NS(rdata::NS(Name::from_ascii("exim.test.ex.").unwrap())));
+        assert_eq!(
+            a[0].data(),
+            &RData::A(std::net::Ipv4Addr::new(10, 0, 0, 1).into())
+        );
+        assert_eq!(
+            a[1].data(),
+            &RData::AAAA("ff00::1".parse::<std::net::Ipv6Addr>().unwrap().into())
+        );
+        assert_eq!(
+            a[2].data(),
+            &RData::NS(rdata::NS(Name::from_ascii("exim.test.ex.").unwrap()))
+        );
         assert_eq!(a[3].record_type(), RecordType::CNAME);
         assert_eq!(a[4].name().to_ascii(), "1.0.0.224.in-addr.arpa.");
         match a[5].data() {
@@ -354,8 +420,20 @@ mod tests {
     #[test]
     fn names_are_not_compressed() {
         let answers = vec![
-            rec("mx.test.ex", RecordData::Mx { preference: 1, exchange: name("a.test.ex") }),
-            rec("mx.test.ex", RecordData::Mx { preference: 2, exchange: name("a.test.ex") }),
+            rec(
+                "mx.test.ex",
+                RecordData::Mx {
+                    preference: 1,
+                    exchange: name("a.test.ex"),
+                },
+            ),
+            rec(
+                "mx.test.ex",
+                RecordData::Mx {
+                    preference: 2,
+                    exchange: name("a.test.ex"),
+                },
+            ),
         ];
         let bytes = encode(&reply(Status::Found, RecordKind::Mx, answers)).unwrap();
         // No byte pair starting with the 0b11 pointer marker anywhere a name could be.
@@ -366,7 +444,13 @@ mod tests {
 
     #[test]
     fn utf8_labels_go_out_raw() {
-        let answers = vec![rec("xn--1xa.test.ex", RecordData::Mx { preference: 0, exchange: name("mx.π.test.ex") })];
+        let answers = vec![rec(
+            "xn--1xa.test.ex",
+            RecordData::Mx {
+                preference: 0,
+                exchange: name("mx.π.test.ex"),
+            },
+        )];
         let bytes = encode(&reply(Status::Found, RecordKind::Mx, answers)).unwrap();
         let raw = [b"\x02mx\x02".as_slice(), "π".as_bytes(), b"\x04test"].concat();
         assert!(bytes.windows(raw.len()).any(|w| w == raw.as_slice()));

@@ -110,7 +110,10 @@ pub fn answer(
     qtype: &[u8],
     pause: &mut dyn FnMut(Duration),
 ) -> Result<Reply, FakensError> {
-    let domain = domain.strip_suffix(b".").unwrap_or(domain).to_ascii_lowercase();
+    let domain = domain
+        .strip_suffix(b".")
+        .unwrap_or(domain)
+        .to_ascii_lowercase();
     let qtype = qtype.to_ascii_uppercase();
 
     if domain == b"manyhome.test.ex" && qtype == b"A" {
@@ -148,7 +151,12 @@ pub fn answer(
 }
 
 /// Answers a question from one parsed zone.
-pub fn lookup(zone: &ZoneFile, name: &DnsName, kind: RecordKind, pause: &mut dyn FnMut(Duration)) -> Reply {
+pub fn lookup(
+    zone: &ZoneFile,
+    name: &DnsName,
+    kind: RecordKind,
+    pause: &mut dyn FnMut(Duration),
+) -> Reply {
     let found = search(zone, name, kind, pause);
     let mut reply = Reply {
         status: found.status,
@@ -163,7 +171,10 @@ pub fn lookup(zone: &ZoneFile, name: &DnsName, kind: RecordKind, pause: &mut dyn
             reply.authority = apex_records(zone, RecordKind::Ns);
         }
         Status::HostNotFound | Status::NoData => {
-            reply.authority = apex_records(zone, RecordKind::Soa).into_iter().take(1).collect();
+            reply.authority = apex_records(zone, RecordKind::Soa)
+                .into_iter()
+                .take(1)
+                .collect();
         }
         _ => {}
     }
@@ -180,7 +191,12 @@ struct Search {
     aa: bool,
 }
 
-fn search(zone: &ZoneFile, name: &DnsName, kind: RecordKind, pause: &mut dyn FnMut(Duration)) -> Search {
+fn search(
+    zone: &ZoneFile,
+    name: &DnsName,
+    kind: RecordKind,
+    pause: &mut dyn FnMut(Duration),
+) -> Search {
     let mut out = Search {
         status: Status::HostNotFound,
         answers: Vec::new(),
@@ -342,7 +358,10 @@ DELAY=500 delay500   A 127.0.0.1
         let addrs: Vec<_> = r.answers.iter().map(|a| a.data.clone()).collect();
         assert_eq!(
             addrs,
-            [RecordData::A(Ipv4Addr::new(10, 12, 3, 1)), RecordData::A(Ipv4Addr::new(10, 12, 3, 2))]
+            [
+                RecordData::A(Ipv4Addr::new(10, 12, 3, 1)),
+                RecordData::A(Ipv4Addr::new(10, 12, 3, 2))
+            ]
         );
         assert!(r.authority.is_empty());
         assert!(!r.authentic_data && !r.authoritative);
@@ -374,7 +393,10 @@ DELAY=500 delay500   A 127.0.0.1
         assert_eq!(r.answers[1].data, RecordData::A(Ipv4Addr::new(10, 0, 0, 4)));
 
         let r = ask("chain1.test.ex", RecordKind::Aaaa);
-        assert_eq!(owners(&r.answers), ["chain1.test.ex", "chain2.test.ex", "46.test.ex"]);
+        assert_eq!(
+            owners(&r.answers),
+            ["chain1.test.ex", "chain2.test.ex", "46.test.ex"]
+        );
 
         // A CNAME pointing out of the zone is still an answer; Exim follows it itself.
         let r = ask("outside.test.ex", RecordKind::A);
@@ -398,7 +420,10 @@ DELAY=500 delay500   A 127.0.0.1
         let r = ask("a.b.wild.test.ex", RecordKind::A);
         assert_eq!(r.status, Status::Found);
         assert_eq!(owners(&r.answers), ["a.b.wild.test.ex"]);
-        assert_eq!(ask("wild.test.ex", RecordKind::A).status, Status::HostNotFound);
+        assert_eq!(
+            ask("wild.test.ex", RecordKind::A).status,
+            Status::HostNotFound
+        );
     }
 
     #[test]
@@ -425,11 +450,17 @@ DELAY=500 delay500   A 127.0.0.1
         let r = ask("_25._tcp.gone.test.ex", RecordKind::Tlsa);
         assert_eq!(r.status, Status::HostNotFound);
         assert!(r.answers.is_empty());
-        assert!(r.authentic_data, "a DNSSEC NXDOMAIN line gives a signed denial");
+        assert!(
+            r.authentic_data,
+            "a DNSSEC NXDOMAIN line gives a signed denial"
+        );
         let r = ask("nx.test.ex", RecordKind::A);
         assert_eq!(r.status, Status::HostNotFound);
         assert!(!r.authentic_data);
-        assert_eq!(ask("nx.test.ex", RecordKind::Mx).status, Status::HostNotFound);
+        assert_eq!(
+            ask("nx.test.ex", RecordKind::Mx).status,
+            Status::HostNotFound
+        );
     }
 
     #[test]
@@ -458,10 +489,16 @@ DELAY=500 delay500   A 127.0.0.1
         assert_eq!(r.status, Status::Found);
         assert_eq!(owners(&r.answers), ["42.104.250.10.in-addr.arpa"]);
         let name = DnsName::parse(b"1.1.1.10.in-addr.arpa").unwrap();
-        assert_eq!(lookup(&zone, &name, RecordKind::Ptr, &mut pause).status, Status::PassOn);
+        assert_eq!(
+            lookup(&zone, &name, RecordKind::Ptr, &mut pause).status,
+            Status::PassOn
+        );
         // An existing name without the type is NO_DATA, not passed on.
         let name = DnsName::parse(b"1.250.10.in-addr.arpa").unwrap();
-        assert_eq!(lookup(&zone, &name, RecordKind::A, &mut pause).status, Status::NoData);
+        assert_eq!(
+            lookup(&zone, &name, RecordKind::A, &mut pause).status,
+            Status::NoData
+        );
     }
 
     fn suite_dir() -> tempfile::TempDir {
@@ -476,7 +513,9 @@ DELAY=500 delay500   A 127.0.0.1
 
     fn run(dir: &Path, domain: &str, qtype: &str) -> (Result<Reply, FakensError>, Vec<Duration>) {
         let mut pauses = Vec::new();
-        let r = answer(dir, domain.as_bytes(), qtype.as_bytes(), &mut |d| pauses.push(d));
+        let r = answer(dir, domain.as_bytes(), qtype.as_bytes(), &mut |d| {
+            pauses.push(d)
+        });
         (r, pauses)
     }
 
@@ -496,9 +535,18 @@ DELAY=500 delay500   A 127.0.0.1
         let r = r.unwrap();
         assert_eq!(r.status, Status::Found);
         assert_eq!(r.answers.len(), 2048);
-        assert!(r.question.is_none(), "fakens.c sent no question for manyhome");
-        assert_eq!(r.answers[0].data, RecordData::A(Ipv4Addr::new(10, 250, 104, 0)));
-        assert_eq!(r.answers[2047].data, RecordData::A(Ipv4Addr::new(10, 250, 111, 255)));
+        assert!(
+            r.question.is_none(),
+            "fakens.c sent no question for manyhome"
+        );
+        assert_eq!(
+            r.answers[0].data,
+            RecordData::A(Ipv4Addr::new(10, 250, 104, 0))
+        );
+        assert_eq!(
+            r.answers[2047].data,
+            RecordData::A(Ipv4Addr::new(10, 250, 111, 255))
+        );
         let (r, _) = run(dir.path(), "manyhome.test.ex", "AAAA");
         assert_eq!(r.unwrap().status, Status::HostNotFound);
     }
@@ -516,7 +564,10 @@ DELAY=500 delay500   A 127.0.0.1
         assert!(matches!(r, Err(FakensError::UnknownType(t)) if t == "HINFO"));
         let (r, _) = run(dir.path(), "ok.bad.ex", "A");
         let e = r.unwrap_err().to_string();
-        assert!(e.ends_with("db.bad.ex:2: bad IPv4 address \"nonsense\""), "{e}");
+        assert!(
+            e.ends_with("db.bad.ex:2: bad IPv4 address \"nonsense\""),
+            "{e}"
+        );
         let (r, _) = run(Path::new("/nonexistent"), "a.test.ex", "A");
         assert!(matches!(r, Err(FakensError::ZoneDir { .. })));
         let (r, _) = run(dir.path(), "a..b", "A");

@@ -47,7 +47,13 @@ impl FdInfo {
     /// The report line, newline included.
     pub fn line(&self) -> String {
         match self {
-            FdInfo::Open { fd, options, status, tty, stat } => {
+            FdInfo::Open {
+                fd,
+                options,
+                status,
+                tty,
+                stat,
+            } => {
                 let mode = match status & libc::O_ACCMODE {
                     libc::O_RDONLY => " RDONLY",
                     libc::O_WRONLY => " WRONLY",
@@ -69,7 +75,10 @@ impl FdInfo {
             }
             FdInfo::Error { fd, errno } => {
                 let text = io::Error::from_raw_os_error(*errno);
-                format!("{fd:3} errno={errno} {}\n", strip_os_error_suffix(&text.to_string()))
+                format!(
+                    "{fd:3} errno={errno} {}\n",
+                    strip_os_error_suffix(&text.to_string())
+                )
             }
         }
     }
@@ -107,7 +116,13 @@ pub fn probe(fd: i32, with_stat: bool) -> Option<FdInfo> {
     // SAFETY: isatty only queries the descriptor.
     let tty = unsafe { libc::isatty(fd) } == 1;
     let stat = with_stat.then(|| fstat(fd)).flatten();
-    Some(FdInfo::Open { fd, options, status, tty, stat })
+    Some(FdInfo::Open {
+        fd,
+        options,
+        status,
+        tty,
+        stat,
+    })
 }
 
 fn fstat(fd: i32) -> Option<(u32, u32, i64)> {
@@ -158,7 +173,13 @@ mod tests {
 
     #[test]
     fn lines_look_like_fd_c() {
-        let info = FdInfo::Open { fd: 0, options: 0, status: 0x8000, tty: false, stat: None };
+        let info = FdInfo::Open {
+            fd: 0,
+            options: 0,
+            status: 0x8000,
+            tty: false,
+            stat: None,
+        };
         assert_eq!(info.line(), "  0 opt=0 status=8000 RDONLY\n");
         let info = FdInfo::Open {
             fd: 12,
@@ -167,8 +188,14 @@ mod tests {
             tty: true,
             stat: Some((0o100644, 1000, 42)),
         };
-        assert_eq!(info.line(), " 12 opt=1 status=401 WRONLY TTY APPEND mode=100644 uid=1000 size=42\n");
-        let info = FdInfo::Error { fd: 3, errno: libc::EACCES };
+        assert_eq!(
+            info.line(),
+            " 12 opt=1 status=401 WRONLY TTY APPEND mode=100644 uid=1000 size=42\n"
+        );
+        let info = FdInfo::Error {
+            fd: 3,
+            errno: libc::EACCES,
+        };
         assert_eq!(info.line(), "  3 errno=13 Permission denied\n");
     }
 
@@ -177,7 +204,11 @@ mod tests {
         let file = tempfile::tempfile().unwrap();
         let fd = file.as_raw_fd();
         match probe(fd, true) {
-            Some(FdInfo::Open { status, stat: Some((mode, _, size)), .. }) => {
+            Some(FdInfo::Open {
+                status,
+                stat: Some((mode, _, size)),
+                ..
+            }) => {
                 assert_eq!(status & libc::O_ACCMODE, libc::O_RDWR);
                 assert_eq!(mode & libc::S_IFMT, libc::S_IFREG);
                 assert_eq!(size, 0);
@@ -192,13 +223,19 @@ mod tests {
     fn report_and_queryprogram_forms() {
         let text = report(2, false);
         assert!(text.starts_with("max fd = 2\n"), "{text}");
-        assert_eq!(as_queryprogram("max fd = 2\n  0 opt=0 x\n"), "ACCEPT DATA=\"max fd = 2   0 opt=0 x \"\n");
+        assert_eq!(
+            as_queryprogram("max fd = 2\n  0 opt=0 x\n"),
+            "ACCEPT DATA=\"max fd = 2   0 opt=0 x \"\n"
+        );
     }
 
     #[test]
     fn filter_copies_input_first() {
         let mut out = Vec::new();
-        let options = Options { filter: true, ..Options::default() };
+        let options = Options {
+            filter: true,
+            ..Options::default()
+        };
         run(options, &mut &b"Test message\n"[..], &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(out.starts_with("Test message\nmax fd = "), "{out}");

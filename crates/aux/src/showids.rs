@@ -41,7 +41,12 @@ mod tests {
 
     #[test]
     fn format_matches_showids_c() {
-        let ids = Ids { uid: 1000, gid: 100, euid: 0, egid: 7 };
+        let ids = Ids {
+            uid: 1000,
+            gid: 100,
+            euid: 0,
+            egid: 7,
+        };
         assert_eq!(ids.line(), "uid=1000 gid=100 euid=0 egid=7\n");
     }
 

@@ -328,8 +328,8 @@ fn parse_line(raw: &[u8], origin: &DnsName, last_owner: Option<&DnsName>) -> Res
         (owner, trim_start(rest))
     } else {
         let (token, rest) = next_token(rest);
-        let owner = DnsName::parse_in_zone(token, origin)
-            .map_err(|e| format!("bad record name: {e}"))?;
+        let owner =
+            DnsName::parse_in_zone(token, origin).map_err(|e| format!("bad record name: {e}"))?;
         (owner, rest)
     };
 
@@ -392,7 +392,10 @@ fn prefix_number<'a>(s: &'a [u8], what: &str) -> Result<(u32, &'a [u8]), String>
     let value = parse_number::<u32>(&s[..digits], what)?;
     match s.get(digits) {
         Some(&b) if is_blank(b) => Ok((value, &s[digits + 1..])),
-        _ => Err(format!("{what}{} must be followed by a blank and the record", shown(&s[..digits]))),
+        _ => Err(format!(
+            "{what}{} must be followed by a blank and the record",
+            shown(&s[..digits])
+        )),
     }
 }
 
@@ -405,7 +408,12 @@ fn parse_number<T: std::str::FromStr>(token: &[u8], what: &str) -> Result<T, Str
 }
 
 /// Splits DATA into exactly `n` blank-separated fields.
-fn fields<'a>(data: &'a [u8], n: usize, kind: RecordKind, layout: &str) -> Result<Vec<&'a [u8]>, String> {
+fn fields<'a>(
+    data: &'a [u8],
+    n: usize,
+    kind: RecordKind,
+    layout: &str,
+) -> Result<Vec<&'a [u8]>, String> {
     let mut out = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
@@ -511,7 +519,7 @@ fn parse_addr<T: std::str::FromStr>(token: &[u8], family: &str) -> Result<T, Str
 }
 
 fn parse_hex(hex: &[u8]) -> Result<Vec<u8>, String> {
-    if hex.len() % 2 != 0 {
+    if hex.len() & 1 == 1 {
         return Err("TLSA data has an odd number of hex digits".into());
     }
     hex.chunks(2)
@@ -597,7 +605,10 @@ mod tests {
         assert_eq!(one("mx A 1.2.3.4").owner, name("mx.test.ex"));
         assert_eq!(one("test.ex. A 1.2.3.4").owner, name("test.ex"));
         assert_eq!(one("@ A 1.2.3.4").owner, name("test.ex"));
-        assert_eq!(one("UpperCase A 1.2.3.4").owner.to_string(), "UpperCase.test.ex");
+        assert_eq!(
+            one("UpperCase A 1.2.3.4").owner.to_string(),
+            "UpperCase.test.ex"
+        );
         let w = one("*.250 PTR manyhome.test.ex.");
         assert!(w.owner.is_wildcard());
         assert_eq!(w.owner, name("*.250.test.ex"));
@@ -607,7 +618,10 @@ mod tests {
     fn continuation_lines_reuse_the_last_name() {
         let zone = parse("other2 A 10.0.0.1\n       A 10.0.0.2\nDNSSEC   MX 2 x\n").unwrap();
         assert_eq!(zone.records.len(), 3);
-        assert!(zone.records.iter().all(|r| r.owner == name("other2.test.ex")));
+        assert!(zone
+            .records
+            .iter()
+            .all(|r| r.owner == name("other2.test.ex")));
         assert!(zone.records[2].flags.dnssec);
         assert_eq!(zone.records[1].line, 2);
         assert!(error("   A 1.2.3.4").contains("no earlier name"));
@@ -625,7 +639,13 @@ mod tests {
         let r = one("DNSSEC NXDOMAIN TTL=7 DELAY=3 AA x A 1.2.3.4");
         assert_eq!(
             r.flags,
-            LineFlags { dnssec: true, aa: true, nxdomain: true, delay_ms: 3, ttl: Some(7) }
+            LineFlags {
+                dnssec: true,
+                aa: true,
+                nxdomain: true,
+                delay_ms: 3,
+                ttl: Some(7)
+            }
         );
         assert_eq!(r.owner, name("x.test.ex"));
     }
@@ -649,23 +669,46 @@ mod tests {
 
     #[test]
     fn every_record_type() {
-        assert_eq!(one("x A 127.0.0.1").data, RecordData::A(Ipv4Addr::LOCALHOST));
+        assert_eq!(
+            one("x A 127.0.0.1").data,
+            RecordData::A(Ipv4Addr::LOCALHOST)
+        );
         assert_eq!(
             one("x AAAA ff00:ffff:836f:0a00:000a:0800:200a:c031").data,
             RecordData::Aaaa("ff00:ffff:836f:a00:a:800:200a:c031".parse().unwrap())
         );
-        assert_eq!(one("x AAAA ::1").data, RecordData::Aaaa(Ipv6Addr::LOCALHOST));
-        assert_eq!(one("test.ex. NS exim.test.ex.").data, RecordData::Ns(name("exim.test.ex")));
-        assert_eq!(one("cname46 CNAME localhost").data, RecordData::Cname(name("localhost.test.ex")));
-        assert_eq!(one("ptr PTR data.for.ptr.test.ex.").data, RecordData::Ptr(name("data.for.ptr.test.ex")));
+        assert_eq!(
+            one("x AAAA ::1").data,
+            RecordData::Aaaa(Ipv6Addr::LOCALHOST)
+        );
+        assert_eq!(
+            one("test.ex. NS exim.test.ex.").data,
+            RecordData::Ns(name("exim.test.ex"))
+        );
+        assert_eq!(
+            one("cname46 CNAME localhost").data,
+            RecordData::Cname(name("localhost.test.ex"))
+        );
+        assert_eq!(
+            one("ptr PTR data.for.ptr.test.ex.").data,
+            RecordData::Ptr(name("data.for.ptr.test.ex"))
+        );
         assert_eq!(one("dud PTR .").data, RecordData::Ptr(DnsName::root()));
         assert_eq!(
             one("mxcased MX  5  ten-99.TEST.EX.").data,
-            RecordData::Mx { preference: 5, exchange: name("ten-99.TEST.EX") }
+            RecordData::Mx {
+                preference: 5,
+                exchange: name("ten-99.TEST.EX")
+            }
         );
         assert_eq!(
             one("_smtp._tcp.srv02 SRV 1 3 99 ten-1").data,
-            RecordData::Srv { priority: 1, weight: 3, port: 99, target: name("ten-1.test.ex") }
+            RecordData::Srv {
+                priority: 1,
+                weight: 3,
+                port: 99,
+                target: name("ten-1.test.ex")
+            }
         );
         assert_eq!(
             one("test.ex. SOA exim.test.ex. hostmaster.exim.test.ex 1430683638 1200 120 604800 3000").data,
@@ -683,10 +726,18 @@ mod tests {
             one("x TXT \"A TXT record\"").data,
             RecordData::Txt(vec![b"A TXT record".to_vec()])
         );
-        assert_eq!(one("x SPF v=spf1 -all").data, RecordData::Spf(vec![b"v=spf1 -all".to_vec()]));
+        assert_eq!(
+            one("x SPF v=spf1 -all").data,
+            RecordData::Spf(vec![b"v=spf1 -all".to_vec()])
+        );
         assert_eq!(
             one("_1225._tcp.x TLSA 3 1 1 9177E577d2").data,
-            RecordData::Tlsa { usage: 3, selector: 1, matching: 1, data: vec![0x91, 0x77, 0xe5, 0x77, 0xd2] }
+            RecordData::Tlsa {
+                usage: 3,
+                selector: 1,
+                matching: 1,
+                data: vec![0x91, 0x77, 0xe5, 0x77, 0xd2]
+            }
         );
         // Every kind round-trips through its mnemonic.
         for kind in RecordKind::ALL {
@@ -700,13 +751,19 @@ mod tests {
             RecordData::Txt(v) => v,
             other => panic!("{other:?}"),
         };
-        assert_eq!(txt("v=spf1 include:_spf.google.com ~all"), vec![b"v=spf1 include:_spf.google.com ~all".to_vec()]);
+        assert_eq!(
+            txt("v=spf1 include:_spf.google.com ~all"),
+            vec![b"v=spf1 include:_spf.google.com ~all".to_vec()]
+        );
         assert_eq!(txt("\"a\" \"b c\""), vec![b"a".to_vec(), b"b c".to_vec()]);
         assert_eq!(txt("\"v=DKIM1\\; p=x\""), vec![br"v=DKIM1\; p=x".to_vec()]);
         assert_eq!(txt("\"\""), vec![Vec::<u8>::new()]);
         let long = "y".repeat(300);
         let parts = txt(&format!("\"{long}\""));
-        assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), vec![255, 45]);
+        assert_eq!(
+            parts.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![255, 45]
+        );
         assert!(error("x TXT \"open").contains("unterminated"));
         assert!(error("x TXT \"a\" b").contains("text outside quotes"));
     }

@@ -64,13 +64,13 @@ impl ZoneDir {
 
     /// The zone that holds `name`: the longest origin that `name` is in or equal to.
     pub fn zone_for(&self, name: &DnsName) -> Option<&ZoneEntry> {
-        self.zones
-            .iter()
-            .filter(|z| name.is_in(&z.origin))
-            .fold(None, |best: Option<&ZoneEntry>, z| match best {
+        self.zones.iter().filter(|z| name.is_in(&z.origin)).fold(
+            None,
+            |best: Option<&ZoneEntry>, z| match best {
                 Some(b) if b.origin.labels().len() >= z.origin.labels().len() => Some(b),
                 _ => Some(z),
-            })
+            },
+        )
     }
 }
 
@@ -87,7 +87,8 @@ pub fn origin_for_file_name(file_name: &[u8]) -> Option<DnsName> {
         let digits: Vec<u8> = v6.iter().copied().filter(|&b| b != b'.').collect();
         if !digits.is_empty() && digits.iter().all(u8::is_ascii_hexdigit) {
             let pad = (4 - digits.len() % 4) % 4;
-            let mut nibbles: Vec<u8> = std::iter::repeat(b'0').take(pad).chain(digits).collect();
+            let mut nibbles = vec![b'0'; pad];
+            nibbles.extend(digits);
             nibbles.reverse();
             let mut text: Vec<u8> = nibbles
                 .iter()
@@ -133,7 +134,13 @@ mod tests {
     #[test]
     fn scan_finds_zones_and_qualify() {
         let dir = tempfile::tempdir().unwrap();
-        for f in ["db.test.ex", "db.sub.test.ex", "db.ip4.10", "qualify.test.ex", "notes"] {
+        for f in [
+            "db.test.ex",
+            "db.sub.test.ex",
+            "db.ip4.10",
+            "qualify.test.ex",
+            "notes",
+        ] {
             std::fs::write(dir.path().join(f), "").unwrap();
         }
         let zones = ZoneDir::scan(dir.path()).unwrap();
@@ -146,13 +153,22 @@ mod tests {
         assert_eq!(pick("sub.test.ex").as_deref(), Some("sub.test.ex"));
         assert_eq!(pick("xsub.test.ex").as_deref(), Some("test.ex"));
         assert_eq!(pick("TEST.EX").as_deref(), Some("test.ex"));
-        assert_eq!(pick("1.2.3.10.in-addr.arpa").as_deref(), Some("10.in-addr.arpa"));
+        assert_eq!(
+            pick("1.2.3.10.in-addr.arpa").as_deref(),
+            Some("10.in-addr.arpa")
+        );
         assert_eq!(pick("example.org"), None);
 
         assert_eq!(zones.qualified(name("host")).to_string(), "host.test.ex");
-        assert_eq!(zones.qualified(name("dontqualify")).to_string(), "dontqualify");
+        assert_eq!(
+            zones.qualified(name("dontqualify")).to_string(),
+            "dontqualify"
+        );
         assert_eq!(zones.qualified(name("a.b")).to_string(), "a.b");
-        assert_eq!(ZoneDir::default().qualified(name("host")).to_string(), "host");
+        assert_eq!(
+            ZoneDir::default().qualified(name("host")).to_string(),
+            "host"
+        );
     }
 
     #[test]

@@ -11,24 +11,42 @@ fn is_root() -> bool {
 
 #[test]
 fn showids_prints_the_four_ids() {
-    let out = Command::new(env!("CARGO_BIN_EXE_showids")).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_showids"))
+        .output()
+        .unwrap();
     assert!(out.status.success());
     // SAFETY: the id getters have no preconditions.
-    let (uid, gid, euid, egid) = unsafe { (libc::getuid(), libc::getgid(), libc::geteuid(), libc::getegid()) };
+    let (uid, gid, euid, egid) = unsafe {
+        (
+            libc::getuid(),
+            libc::getgid(),
+            libc::geteuid(),
+            libc::getegid(),
+        )
+    };
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         format!("uid={uid} gid={gid} euid={euid} egid={egid}\n")
     );
-    let bad = Command::new(env!("CARGO_BIN_EXE_showids")).arg("--bogus").output().unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_showids"))
+        .arg("--bogus")
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }
 
 #[test]
 fn iefbr14_does_nothing_successfully() {
-    let out = Command::new(env!("CARGO_BIN_EXE_iefbr14")).args(["any", "-x", "args"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_iefbr14"))
+        .args(["any", "-x", "args"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
-    let help = Command::new(env!("CARGO_BIN_EXE_iefbr14")).arg("--help").output().unwrap();
+    let help = Command::new(env!("CARGO_BIN_EXE_iefbr14"))
+        .arg("--help")
+        .output()
+        .unwrap();
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).contains("Does nothing"));
 }
@@ -53,12 +71,24 @@ fn fd_reports_the_standard_descriptors() {
     assert!(lines[0].starts_with("max fd = "), "{lines:?}");
     let max: i64 = lines[0]["max fd = ".len()..].parse().unwrap();
     assert!(max >= 2);
-    assert!(lines[1].starts_with("  0 opt=0 status=") && lines[1].ends_with(" RDONLY"), "{lines:?}");
-    assert!(lines[2].starts_with("  1 opt=0 status=") && lines[2].ends_with(" WRONLY"), "{lines:?}");
-    assert!(lines[3].starts_with("  2 opt=0 status=") && lines[3].ends_with(" WRONLY"), "{lines:?}");
+    assert!(
+        lines[1].starts_with("  0 opt=0 status=") && lines[1].ends_with(" RDONLY"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].starts_with("  1 opt=0 status=") && lines[2].ends_with(" WRONLY"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[3].starts_with("  2 opt=0 status=") && lines[3].ends_with(" WRONLY"),
+        "{lines:?}"
+    );
     for line in &lines[4..] {
         let (fd, rest) = line.trim_start().split_once(' ').unwrap();
-        assert!(fd.parse::<i64>().unwrap() > 2 && rest.starts_with("opt="), "{line:?}");
+        assert!(
+            fd.parse::<i64>().unwrap() > 2 && rest.starts_with("opt="),
+            "{line:?}"
+        );
     }
 }
 
@@ -70,24 +100,45 @@ fn fd_as_a_filter_and_for_queryprogram() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"Test message\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Test message\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("Test message\nmax fd = "), "{text}");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_fd")).args(["-q", "-s"]).stdin(Stdio::null()).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fd"))
+        .args(["-q", "-s"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("ACCEPT DATA=\"max fd = ") && text.ends_with("\"\n"), "{text}");
+    assert!(
+        text.starts_with("ACCEPT DATA=\"max fd = ") && text.ends_with("\"\n"),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 1);
     assert!(text.contains(" mode="), "-s adds fstat details: {text}");
 
-    let bad = Command::new(env!("CARGO_BIN_EXE_fd")).arg("-z").output().unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_fd"))
+        .arg("-z")
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }
 
 fn checkaccess(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_checkaccess")).args(args).output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_checkaccess"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -95,7 +146,10 @@ fn checkaccess_bad_arguments() {
     let (code, _) = checkaccess(&["/tmp"]);
     assert_eq!(code, Some(1));
     let (code, text) = checkaccess(&["/tmp", "no-such-user-xyz", "0"]);
-    assert_eq!((code, text.as_str()), (Some(1), "checkaccess: no such user: no-such-user-xyz\n"));
+    assert_eq!(
+        (code, text.as_str()),
+        (Some(1), "checkaccess: no such user: no-such-user-xyz\n")
+    );
 }
 
 #[test]
@@ -119,7 +173,8 @@ fn checkaccess_as_root_tests_the_other_users_access() {
     let (code, text) = checkaccess(&[shut.to_str().unwrap(), nobody, nobody]);
     assert_eq!(code, Some(1));
     assert!(
-        text.starts_with("checkaccess: uid 65534 gid 65534 cannot open") && text.contains("Permission denied"),
+        text.starts_with("checkaccess: uid 65534 gid 65534 cannot open")
+            && text.contains("Permission denied"),
         "{text}"
     );
     // Root itself can open it, proving the failure came from the switch.

@@ -40,8 +40,14 @@ pub fn outcome(argc: c_int) -> Outcome {
     match argc {
         0 => Outcome::Empty,
         1 => Outcome::Echo(0),
-        2 => Outcome::Fail { code: FAIL, message_arg: 1 },
-        3 => Outcome::Fail { code: FAIL_FORCED, message_arg: 2 },
+        2 => Outcome::Fail {
+            code: FAIL,
+            message_arg: 1,
+        },
+        3 => Outcome::Fail {
+            code: FAIL_FORCED,
+            message_arg: 2,
+        },
         n => Outcome::TooMany(usize::try_from(n).unwrap_or(0)),
     }
 }
@@ -52,7 +58,11 @@ pub fn outcome(argc: c_int) -> Outcome {
 /// Exim's calling convention: `yield_` points to a writable pointer, and `argv` holds
 /// `argc` NUL-terminated strings that outlive the call.
 #[no_mangle]
-pub unsafe extern "C" fn dltest(yield_: *mut *mut c_uchar, argc: c_int, argv: *mut *mut c_uchar) -> c_int {
+pub unsafe extern "C" fn dltest(
+    yield_: *mut *mut c_uchar,
+    argc: c_int,
+    argv: *mut *mut c_uchar,
+) -> c_int {
     if yield_.is_null() {
         return ERROR;
     }
@@ -85,7 +95,6 @@ pub unsafe extern "C" fn dltest(yield_: *mut *mut c_uchar, argc: c_int, argv: *m
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,13 +102,18 @@ mod tests {
 
     fn call(args: &[&str]) -> (c_int, Option<String>) {
         let owned: Vec<CString> = args.iter().map(|a| CString::new(*a).unwrap()).collect();
-        let mut argv: Vec<*mut c_uchar> = owned.iter().map(|c| c.as_ptr() as *mut c_uchar).collect();
+        let mut argv: Vec<*mut c_uchar> =
+            owned.iter().map(|c| c.as_ptr() as *mut c_uchar).collect();
         let mut result: *mut c_uchar = std::ptr::null_mut();
         // SAFETY: argv holds args.len() valid strings that live until the end of this fn.
         let rc = unsafe { dltest(&mut result, args.len() as c_int, argv.as_mut_ptr()) };
         let text = (!result.is_null())
             // SAFETY: dltest sets result to a NUL-terminated string or leaves it null.
-            .then(|| unsafe { CStr::from_ptr(result.cast()) }.to_string_lossy().into_owned());
+            .then(|| {
+                unsafe { CStr::from_ptr(result.cast()) }
+                    .to_string_lossy()
+                    .into_owned()
+            });
         (rc, text)
     }
 
@@ -107,15 +121,27 @@ mod tests {
     fn argument_count_chooses_the_outcome() {
         assert_eq!(call(&[]), (OK, None));
         assert_eq!(call(&["hello"]), (OK, Some("hello".into())));
-        assert_eq!(call(&["a", "the message"]), (FAIL, Some("the message".into())));
-        assert_eq!(call(&["a", "b", "forced"]), (FAIL_FORCED, Some("forced".into())));
-        assert_eq!(call(&["a", "b", "c", "d"]), (ERROR, Some("dltest: argc=4".into())));
+        assert_eq!(
+            call(&["a", "the message"]),
+            (FAIL, Some("the message".into()))
+        );
+        assert_eq!(
+            call(&["a", "b", "forced"]),
+            (FAIL_FORCED, Some("forced".into()))
+        );
+        assert_eq!(
+            call(&["a", "b", "c", "d"]),
+            (ERROR, Some("dltest: argc=4".into()))
+        );
     }
 
     #[test]
     fn null_pointers_are_refused() {
         // SAFETY: dltest checks yield for null before using anything.
-        assert_eq!(unsafe { dltest(std::ptr::null_mut(), 0, std::ptr::null_mut()) }, ERROR);
+        assert_eq!(
+            unsafe { dltest(std::ptr::null_mut(), 0, std::ptr::null_mut()) },
+            ERROR
+        );
         assert_eq!(outcome(-1), Outcome::TooMany(0));
     }
 }

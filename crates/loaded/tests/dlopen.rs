@@ -21,7 +21,11 @@ fn call(f: DlFunc, args: &[&str]) -> (c_int, Option<String>) {
     let rc = unsafe { f(&mut result, args.len() as c_int, argv.as_mut_ptr()) };
     let text = (!result.is_null())
         // SAFETY: dltest leaves result null or sets a NUL-terminated string.
-        .then(|| unsafe { CStr::from_ptr(result.cast()) }.to_string_lossy().into_owned());
+        .then(|| {
+            unsafe { CStr::from_ptr(result.cast()) }
+                .to_string_lossy()
+                .into_owned()
+        });
     (rc, text)
 }
 
@@ -35,9 +39,18 @@ fn dlopen_and_call_dltest() {
     let dltest: libloading::Symbol<DlFunc> = unsafe { lib.get(b"dltest\0") }.expect("dlsym dltest");
     assert_eq!(call(*dltest, &[]), (0, None));
     assert_eq!(call(*dltest, &["arg1"]), (0, Some("arg1".into())));
-    assert_eq!(call(*dltest, &["x", "failed here"]), (2, Some("failed here".into())));
-    assert_eq!(call(*dltest, &["x", "y", "forced"]), (4, Some("forced".into())));
-    assert_eq!(call(*dltest, &["1", "2", "3", "4", "5"]), (3, Some("dltest: argc=5".into())));
+    assert_eq!(
+        call(*dltest, &["x", "failed here"]),
+        (2, Some("failed here".into()))
+    );
+    assert_eq!(
+        call(*dltest, &["x", "y", "forced"]),
+        (4, Some("forced".into()))
+    );
+    assert_eq!(
+        call(*dltest, &["1", "2", "3", "4", "5"]),
+        (3, Some("dltest: argc=5".into()))
+    );
     // SAFETY: as above; a missing symbol must simply not be found.
     assert!(unsafe { lib.get::<DlFunc>(b"no_such_function\0") }.is_err());
 }

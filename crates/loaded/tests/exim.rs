@@ -58,7 +58,10 @@ fn exim_dlfunc_calls_dltest() {
         return;
     }
     assert_eq!((ok, out.as_str()), (true, "[]"));
-    assert_eq!(expand(&exim, &config, &call("{echo me}")), (true, "[echo me]".to_string()));
+    assert_eq!(
+        expand(&exim, &config, &call("{echo me}")),
+        (true, "[echo me]".to_string())
+    );
     // -be reports a failed expansion on its output, not in its exit status.
     let (_, out) = expand(&exim, &config, &call("{a}{the message}"));
     assert_eq!(out, "Failed: the message");

@@ -27,7 +27,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(checkaccess::FAILED) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(checkaccess::FAILED)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match checkaccess::run(&cli.path, &cli.user, &cli.group) {

@@ -73,8 +73,8 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         cli.qtype.as_bytes(),
         &mut pause,
     )?;
-    let packet = dns_reply::encode(&reply)
-        .map_err(|e| anyhow::anyhow!("cannot encode the reply: {e}"))?;
+    let packet =
+        dns_reply::encode(&reply).map_err(|e| anyhow::anyhow!("cannot encode the reply: {e}"))?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&packet)?;
     stdout.flush()?;

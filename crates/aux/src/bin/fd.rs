@@ -27,10 +27,18 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
-    let options = Options { filter: cli.filter, queryprogram: cli.queryprogram, stat: cli.stat };
+    let options = Options {
+        filter: cli.filter,
+        queryprogram: cli.queryprogram,
+        stat: cli.stat,
+    };
     let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     match fd_report::run(options, &mut stdin, &mut stdout) {

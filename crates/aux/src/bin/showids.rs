@@ -16,10 +16,17 @@ struct Cli {}
 fn main() -> ExitCode {
     if let Err(e) = Cli::try_parse() {
         let _ = e.print();
-        return if e.use_stderr() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+        return if e.use_stderr() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
     }
     let mut out = std::io::stdout().lock();
-    match out.write_all(Ids::current().line().as_bytes()).and_then(|()| out.flush()) {
+    match out
+        .write_all(Ids::current().line().as_bytes())
+        .and_then(|()| out.flush())
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("showids: cannot write: {e}");
