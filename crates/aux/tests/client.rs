@@ -366,3 +366,58 @@ fn failed_handshake_falls_back_to_clear_text() {
     assert!(stdout_of(&out).ends_with("STOPTLS read when TLS not active\n"));
     srv.finish();
 }
+
+// ---------------------------------------------------------------- real Exim
+
+/// The client against Debian's exim4 daemon with a minimal queue-only config. Needs
+/// root (Exim keeps privilege for -C only for root) and /usr/sbin/exim4; skipped otherwise.
+#[test]
+fn client_against_real_exim_daemon() {
+    let exim = Path::new("/usr/sbin/exim4");
+    // SAFETY: geteuid has no preconditions.
+    if !exim.exists() || unsafe { libc::geteuid() } != 0 {
+        eprintln!("needs root and /usr/sbin/exim4: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let spool = d.join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let status = std::process::Command::new("chown").arg("Debian-exim:").arg(&spool).status().unwrap();
+    assert!(status.success());
+    let port = free_port();
+    let config = d.join("exim.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "primary_hostname = mailrig.test\nspool_directory = {spool}\nlog_file_path = {spool}/%slog\n\
+             notifier_socket =\nqueue_only\nacl_smtp_rcpt = rcpt\nbegin acl\nrcpt:\n  accept\n",
+            spool = spool.display()
+        ),
+    )
+    .unwrap();
+    let pidfile = d.join("exim.pid");
+    let mut daemon = std::process::Command::new(exim)
+        .arg("-C")
+        .arg(&config)
+        .args(["-bdf", "-oX", &port.to_string(), "-oP"])
+        .arg(&pidfile)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start exim daemon");
+    wait_for_file(&pidfile);
+    let out = run_with_input(
+        client_bin(),
+        &["127.0.0.1", &port.to_string()],
+        "??? 220\nEHLO client.test\n????250-\n??? 250 \nMAIL FROM:<a@mailrig.test>\n??? 250\n\
+         RCPT TO:<b@mailrig.test>\n??? 250\nDATA\n??? 354\nSubject: hi\n\nbody\n.\n??? 250 OK id=\nQUIT\n??? 221\n",
+    );
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("<<< 220 mailrig.test ESMTP Exim"), "{text}");
+    assert!(text.contains("??? 250 OK id=\n<<< 250 OK id="), "{text}");
+    assert!(text.ends_with("<<< 221 mailrig.test closing connection\nEnd of script\n"), "{text}");
+}
