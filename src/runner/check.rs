@@ -149,7 +149,9 @@ fn check_with(
     let mut rerun = false;
     let mut compare = |run: &mut Run, munger: &mut Munger, item: &Item| -> Result<Option<Outcome>> {
         let mut text = read_lossy(&item.actual).map(|t| munger.munge(item.kind, &t)).unwrap_or_default();
-        if let Some(server) = item.server.as_ref().and_then(|p| read_lossy(p)) {
+        // The server part counts only when the server wrote something (it may all be munged
+        // away, leaving the separator line alone, as the saved files show).
+        if let Some(server) = item.server.as_ref().and_then(|p| read_lossy(p)).filter(|t| !t.is_empty()) {
             let s = munger.munge(item.kind, &server);
             text.push_str("\n******** SERVER ********\n");
             text.push_str(&s);
@@ -175,7 +177,8 @@ fn check_with(
     if !opts.no_message {
         let produced = mail_files(&ws);
         let mut expected: Vec<String> = saved_with_prefix(&run.facts.suite, "mail", testnum);
-        for rel in &produced {
+        // The `once` database of autoreply tests is binary and never compared.
+        for rel in produced.iter().filter(|r| r.as_str() != "oncelog") {
             let name = munger.munge_file_name(rel);
             let saved_rel = format!("mail/{id}.{name}");
             expected.retain(|e| e != &saved_rel);

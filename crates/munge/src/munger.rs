@@ -328,15 +328,15 @@ fn renumber(
     Some(out)
 }
 
-/// The `date_increment` action: the first match replaced by `with`, where `${inc}` is the
-/// signed seconds from group `from` to group `to`.
+/// The `date_increment` action: the first match replaced by `with`, where `${sign}` and
+/// `${secs}` are the sign and size of the seconds from group `from` to group `to`.
 fn date_increment(re: &Regex, line: &str, with: &str) -> Option<String> {
     let caps = re.captures(line)?;
     let from = crate::dates::dumpdb_seconds(caps.name("from")?.as_str())?;
     let to = crate::dates::dumpdb_seconds(caps.name("to")?.as_str())?;
     let inc = to - from;
     let sign = if inc < 0 { "-" } else { "+" };
-    let template = with.replace("${inc}", &format!("{sign}{}", inc.abs()));
+    let template = with.replace("${sign}", sign).replace("${secs}", &inc.abs().to_string());
     let mut replacement = String::new();
     caps.expand(&template, &mut replacement);
     let m = caps.get(0)?;
@@ -531,7 +531,7 @@ replace = "stop-c"
     #[test]
     fn date_increment_keeps_only_the_interval() {
         let rs = RuleSet::parse(
-            "[[rule]]\nname = \"retry\"\nmatch = '^(?P<a>\\S+ \\S+)  (?P<from>\\S+ \\S+)  (?P<to>\\S+ \\S+)(?P<x> \\*)?$'\ndate_increment = \"next = ${inc}${x}\"\n",
+            "[[rule]]\nname = \"retry\"\nmatch = '^(?P<a>\\S+ \\S+)  (?P<from>\\S+ \\S+)  (?P<to>\\S+ \\S+)(?P<x> \\*)?$'\ndate_increment = \"next = ${sign}${secs}${x}\"\n",
             "t",
         )
         .unwrap();

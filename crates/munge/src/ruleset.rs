@@ -40,8 +40,8 @@ pub(crate) enum Action {
     /// Put a line of text before this one (Perl runtest printed notes such as
     /// "MUNGED: ::1 will be omitted in what follows" into the munged output).
     InsertBefore { text: String },
-    /// Replace the match by `with` (regex crate syntax) in which `${inc}` is the signed
-    /// number of seconds from the time stamp of group `from` to that of group `to`
+    /// Replace the match by `with` (regex crate syntax) in which `${sign}` and `${secs}` are
+    /// the sign and size of the number of seconds from the time stamp of group `from` to that of group `to`
     /// (`DD-Mon-YYYY HH:MM:SS`): the retry times of exim_dumpdb, of which only the interval
     /// is stable. Lines whose stamps do not parse are left alone.
     DateIncrement { with: String },

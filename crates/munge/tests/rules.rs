@@ -203,3 +203,48 @@ fn connection_time_and_listening_families() {
     assert_eq!(one(Mainlog, "2026-11-22 04:44:10 exim 4.96 daemon started: pid=1, no queue runs, listening for SMTP on port 1225 (IPv6 and IPv4)"),
         "1999-03-02 09:44:33 exim x.yz daemon started: pid=pppp, no queue runs, listening for SMTP on port PORT_D");
 }
+
+#[test]
+fn debug_lines_that_depend_on_accounts_and_build_are_dropped() {
+    let raw = "  auxiliary group list: <none>\nchanging group to 105 failed: Operation not permitted\nuser name \"Munge Tester\" extracted from gecos field \"Munge Tester\"\n>>> host in tls_advertise_hosts? no (end of list)\n>>> host in smtputf8_advertise_hosts? no (option unset)\nspf_conn_init: test 224.9.8.7\nSPF_dns_exim_new\nspf_compile.c:523    Debug: Parsing macro starting at x\ncalling local_scan(); timeout=300\nlocal_scan() returned 0 NULL\nkept\n";
+    assert_eq!(one(Stderr, raw), "kept\n");
+}
+
+#[test]
+fn aaaa_lookups_and_reverse_dns_status_are_dropped() {
+    let raw = "DNS lookup of 1.0.0.224.in-addr.arpa (PTR) succeeded\nReverse DNS security status: unverified\nIP address lookup yielded \"ten-1.test.ex\"\nDNS lookup of ten-1.test.ex (AAAA) using fakens\nDNS lookup of ten-1.test.ex (AAAA) gave NO_DATA\nreturning DNS_NODATA\nfaking res_search(AAAA) response length as 65535\n writing neg-cache entry for ten-1.test.ex-AAAA-41, ttl 3000\nDNS lookup of ten-1.test.ex (A) using fakens\nten-1.test.ex 224.0.0.1 mx=-1 sort=-151 \n";
+    assert_eq!(one(Stderr, raw), "DNS lookup of 1.0.0.V4NET.in-addr.arpa (PTR) succeeded\nIP address lookup yielded \"ten-1.test.ex\"\nDNS lookup of ten-1.test.ex (A) using fakens\nten-1.test.ex V4NET.0.0.1 mx=-1 sort=xx \n");
+}
+
+#[test]
+fn lookup_cache_keys_and_directory_space() {
+    assert_eq!(one(Stderr, "LRU list:\n  :/work/suite/aux-fixed/0002.lsearch\n   ;/work/suite/aux-fixed/0085.data\n"),
+        "LRU list:\n  0TESTSUITE/aux-fixed/0002.lsearch\n   0TESTSUITE/aux-fixed/0085.data\n");
+    assert_eq!(one(Stderr, "log directory space = -1K inodes = -1 check_space = 10240K inodes = 100"),
+        "log directory space = nnnnnK inodes = nnnnn check_space = 10240K inodes = 100");
+    assert_eq!(one(Stderr, "errno = 2\n"), "errno = EEE\n");
+}
+
+#[test]
+fn dumpdb_retry_times_become_the_interval() {
+    let raw = "  T:thishost.test.ex:127.0.0.1:1223 111 65 Connection refused\n22-Nov-2026 05:01:10  22-Nov-2026 05:01:12  22-Nov-2026 05:21:12\n22-Nov-2026 05:01:10  22-Nov-2026 05:01:12  22-Nov-2026 05:01:22 *\n";
+    assert_eq!(one(Stdout, raw), "  T:thishost.test.ex:127.0.0.1:PORT_N dd 65 Connection refused\nfirst failed = time last try = time2 next try = time2 + 1200\nfirst failed = time last try = time2 next try = time2 + 10*\n");
+}
+
+#[test]
+fn errno_kinds_and_network_wording() {
+    assert_eq!(one(Mainlog, "== x@y R=r T=t defer (2): No such file or directory: creating lock file"),
+        "== x@y R=r T=t defer (EEE): No such file or directory: creating lock file");
+    assert_eq!(one(Mainlog, "== x@y R=all T=smtp defer (101): Network is unreachable"),
+        "== x@y R=all T=smtp defer (dd): Network Error");
+    assert_eq!(one(Mail, "X-local-user: uid=4294967295 gid=4294967295\n"), "X-local-user: uid=-1 gid=-1\n");
+}
+
+#[test]
+fn date_and_build_dependent_values() {
+    assert_eq!(one(Stdout, "> prvs=0786d6aa1a=userx@test.ex"), "> prvs=xxxxxxxxxx=userx@test.ex");
+    assert_eq!(one(Stdout, "> Failed: argument for base62d operator is \"0003D7.\", which is not a base 62 number"),
+        "> Failed: argument for base62d operator is \"0003D7.\", which is not a base 36/62 number");
+    assert_eq!(one(Stdout, "-host_address [127.0.0.1]:40312\n-interface_address [127.0.0.1]:1225\n-tls_resumption A\n-received_protocol esmtp\n"),
+        "-host_address [127.0.0.1]:9999\n-interface_address [127.0.0.1]:1112\n-received_protocol esmtp\n");
+}

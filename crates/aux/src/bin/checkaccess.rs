@@ -26,12 +26,12 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(checkaccess::FAILED)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("checkaccess: {} (see --help)", one_line(&e));
+            return ExitCode::from(checkaccess::FAILED);
         }
     };
     match checkaccess::run(&cli.path, &cli.user, &cli.group) {
@@ -41,4 +41,16 @@ fn main() -> ExitCode {
             ExitCode::from(checkaccess::FAILED)
         }
     }
+}
+
+/// clap's usage error as one line (its message without the usage block).
+fn one_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let words: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    words.join(" ").trim_start_matches("error: ").to_string()
 }

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let _ = e.print();
+            eprintln!("fakens: {} (see --help)", one_line(&e));
             return ExitCode::from(NO_RECOVERY);
         }
     };
@@ -79,4 +79,16 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     stdout.write_all(&packet)?;
     stdout.flush()?;
     Ok(reply.status.exit_code())
+}
+
+/// clap's usage error as one line (its message without the usage block).
+fn one_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let words: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    words.join(" ").trim_start_matches("error: ").to_string()
 }

@@ -26,12 +26,12 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("fd: {} (see --help)", one_line(&e));
+            return ExitCode::FAILURE;
         }
     };
     let options = Options {
@@ -48,4 +48,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// clap's usage error as one line (its message without the usage block).
+fn one_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let words: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    words.join(" ").trim_start_matches("error: ").to_string()
 }

@@ -15,12 +15,12 @@ struct Cli {}
 
 fn main() -> ExitCode {
     if let Err(e) = Cli::try_parse() {
-        let _ = e.print();
-        return if e.use_stderr() {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        };
+        if !e.use_stderr() {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("showids: {} (see --help)", one_line(&e));
+        return ExitCode::FAILURE;
     }
     let mut out = std::io::stdout().lock();
     match out
@@ -33,4 +33,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// clap's usage error as one line (its message without the usage block).
+fn one_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let words: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    words.join(" ").trim_start_matches("error: ").to_string()
 }
