@@ -497,7 +497,10 @@ fn errors_exit_no_recovery_with_one_line() {
         .output()
         .unwrap();
     assert_eq!(usage.status.code(), Some(3));
-    assert!(!usage.stderr.is_empty());
+    assert_eq!(
+        stderr_line(&usage),
+        "fakens: the following required arguments were not provided: <NAME> <TYPE> (see --help)"
+    );
 }
 
 #[test]

@@ -128,6 +128,10 @@ fn fd_as_a_filter_and_for_queryprogram() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        "fd: unexpected argument '-z' found (see --help)\n"
+    );
 }
 
 fn checkaccess(args: &[&str]) -> (Option<i32>, String) {
