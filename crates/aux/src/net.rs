@@ -98,6 +98,27 @@ pub fn read_some(sock: &Socket, buf: &mut [u8], deadline: Deadline) -> Result<us
     }
 }
 
+/// Whether the socket becomes readable (data, EOF or error) within `wait` (and before
+/// `deadline`).
+pub fn wait_readable(sock: &Socket, wait: Duration, deadline: Deadline) -> bool {
+    use std::os::fd::AsRawFd;
+    let wait = match deadline.remaining() {
+        Ok(Some(left)) => left.min(wait),
+        Ok(None) => wait,
+        Err(_) => return false,
+    };
+    let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
+    loop {
+        // SAFETY: one valid pollfd, exclusively borrowed for the call.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if rc < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return rc > 0;
+    }
+}
+
 /// Fill `buf` completely; `Ok(false)` if the peer closed before the first byte.
 pub fn read_exact_or_eof(sock: &Socket, buf: &mut [u8], deadline: Deadline) -> Result<bool, NetError> {
     let mut got = 0;
