@@ -216,12 +216,14 @@ impl<'r> Munger<'r> {
                         }
                         None => false,
                     },
-                    Action::Join { sep, .. } => {
+                    Action::Join { sep, max, .. } => {
                         if !act.pattern.is_match(&line) {
                             continue;
                         }
                         let next = act.aux.as_ref().expect("join rules have a next pattern");
-                        while i < raw.len() && next.is_match(raw[i]) {
+                        let mut joined = 0;
+                        while i < raw.len() && joined < *max && next.is_match(raw[i]) {
+                            joined += 1;
                             line.push_str(sep);
                             line.push_str(&self.map_ports(raw[i]));
                             i += 1;
@@ -434,6 +436,13 @@ join_next = '^\s'
 join_sep = ""
 
 [[rule]]
+name = "join one"
+match = "^Once:"
+join_next = '^\s'
+join_sep = "/"
+join_max = 1
+
+[[rule]]
 name = "note"
 match = "^looked up"
 insert_before = "NOTE: something"
@@ -506,6 +515,7 @@ replace = "stop-c"
         assert_eq!(m.munge(OutputKind::Stdout, "1\nBEGIN\n2\n3\nEND\n4\n"), "1\n4\n");
         assert_eq!(m.munge(OutputKind::Stdout, "1\nSTART\n2\nSTOP\n4\n"), "1\nSTOP\n4\n");
         assert_eq!(m.munge(OutputKind::Stdout, "Joined: x\n  y\n  z\nw\n"), "Joined: x  y  z\nw\n");
+        assert_eq!(m.munge(OutputKind::Stdout, "Once: x\n  y\n  z\n"), "Once: x/  y\n  z\n");
         // An unterminated block runs to the end of the file.
         assert_eq!(m.munge(OutputKind::Stdout, "1\nBEGIN\n2\n"), "1\n");
     }

@@ -34,9 +34,9 @@ pub(crate) enum Action {
     Drop { following: usize, until: Option<Pattern>, keep_until_line: bool },
     /// Replace capture group `group` of the match by the sequence's value for its text.
     Renumber { sequence: String, group: usize, global: bool },
-    /// Append the following lines that match `next` to this one, separated by `sep`, so
-    /// later rules see one line.
-    Join { next: Pattern, sep: String },
+    /// Append the following lines that match `next` to this one (at most `max` of them),
+    /// separated by `sep`, so later rules see one line.
+    Join { next: Pattern, sep: String, max: usize },
     /// Put a line of text before this one (Perl runtest printed notes such as
     /// "MUNGED: ::1 will be omitted in what follows" into the munged output).
     InsertBefore { text: String },
@@ -214,6 +214,7 @@ fn compile_rule(
     stray("group", r.group.is_some(), r.renumber.is_some())?;
     stray("keep_until_line", r.keep_until_line, r.drop_until.is_some())?;
     stray("join_sep", r.join_sep.is_some(), r.join_next.is_some())?;
+    stray("join_max", r.join_max.is_some(), r.join_next.is_some())?;
 
     let action = if let Some(with) = r.replace {
         check_replacement(&with)?;
@@ -256,7 +257,7 @@ fn compile_rule(
         Action::DateIncrement { with }
     } else {
         let next = pattern_opt("join_next")(r.join_next.as_deref().unwrap_or_default())?;
-        Action::Join { next, sep: r.join_sep.unwrap_or_default() }
+        Action::Join { next, sep: r.join_sep.unwrap_or_default(), max: r.join_max.unwrap_or(usize::MAX) }
     };
 
     Ok(Rule {

@@ -79,6 +79,8 @@ pub(crate) struct RuleSpec {
     #[serde(default)]
     pub(crate) join_sep: Option<String>,
     #[serde(default)]
+    pub(crate) join_max: Option<usize>,
+    #[serde(default)]
     pub(crate) insert_before: Option<String>,
     #[serde(default)]
     pub(crate) date_increment: Option<String>,

@@ -248,3 +248,11 @@ fn date_and_build_dependent_values() {
     assert_eq!(one(Stdout, "-host_address [127.0.0.1]:40312\n-interface_address [127.0.0.1]:1225\n-tls_resumption A\n-received_protocol esmtp\n"),
         "-host_address [127.0.0.1]:9999\n-interface_address [127.0.0.1]:1112\n-received_protocol esmtp\n");
 }
+
+#[test]
+fn autoreply_log_date_line_is_joined_with_the_next() {
+    assert_eq!(one(Mail, "2026-11-22 05:10:01\n  To: Munge Tester <mungetest@test.ex>\n  Subject: x\n"),
+        "1999-03-02 09:44:33   To: CALLER_NAME <CALLER@test.ex>\n  Subject: x\n");
+    assert_eq!(one(Stderr, " writing neg-cache entry for 99.99.99.224.rbl.test.ex-A-41, ttl 3000\n"),
+        " writing neg-cache entry for 99.99.99.V4NET.rbl.test.ex-A-xxxx, ttl 3000\n");
+}
