@@ -41,6 +41,14 @@ mailrig options:
   -j N, --jobs N     run N tests side by side, each in its own workspace with its own
                      ports (default 1: the serial run of the Perl runtest); failures are
                      reviewed on the terminal afterwards, in test order
+  --junit FILE       write a JUnit XML report (one test suite per folder)
+  --json FILE        write a JSON report (every test: verdict, seconds, failures, output)
+  --shard K/N        run only the K-th of N deterministic slices of the selected tests
+                     (for splitting a suite across CI machines)
+  --save-pending     when an output differs, write it beside the saved file as FILE.new
+                     (e.g. stdout/0042.new) for a later --review
+  --review           review pending FILE.new outputs of the selected tests (Continue or
+                     Update each) instead of running tests
   --port-offset N    add N to every PORT_* number (to run several runtests side by side);
                      outputs are munged back to the canonical ports
   -h, --help         show this help
@@ -74,6 +82,14 @@ pub struct Options {
     pub port_offset: u16,
     /// Tests run side by side (`-j N`).
     pub jobs: usize,
+    pub junit: Option<PathBuf>,
+    pub json: Option<PathBuf>,
+    /// `--shard K/N`: run the K-th of N deterministic slices of the selected tests.
+    pub shard: Option<(usize, usize)>,
+    /// Write differing outputs beside the saved files as `*.new`.
+    pub save_pending: bool,
+    /// Review pending `*.new` files instead of running tests.
+    pub review: bool,
 }
 
 /// What the command line asks for.
@@ -106,8 +122,24 @@ impl Default for Options {
             fail_exit: false,
             port_offset: 0,
             jobs: 1,
+            junit: None,
+            json: None,
+            shard: None,
+            save_pending: false,
+            review: false,
         }
     }
+}
+
+/// `K/N` with 1 <= K <= N.
+fn parse_shard(v: &str) -> Result<(usize, usize)> {
+    let bad = || anyhow::anyhow!("--shard needs K/N with 1 <= K <= N, not `{v}`");
+    let (k, n) = v.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
 }
 
 fn is_number(s: &str) -> bool {
@@ -145,6 +177,14 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation> {
                 })?;
             }
             "--fail-exit" => o.fail_exit = true,
+            "--junit" => o.junit = Some(PathBuf::from(value(&a)?)),
+            "--json" => o.json = Some(PathBuf::from(value(&a)?)),
+            "--save-pending" => o.save_pending = true,
+            "--review" => o.review = true,
+            "--shard" => {
+                let v = value(&a)?;
+                o.shard = Some(parse_shard(&v)?);
+            }
             "-j" | "--jobs" => {
                 let v = value(&a)?;
                 o.jobs = v.parse().ok().filter(|n| (1..=64).contains(n)).with_context(|| {
@@ -259,6 +299,12 @@ mod tests {
         assert!(o.fail_exit && o.keep);
         assert_eq!(run(&["--port-offset", "100"]).port_offset, 100);
         assert_eq!(run(&["-j", "8"]).jobs, 8);
+        assert_eq!(run(&["--shard", "2/3"]).shard, Some((2, 3)));
+        assert!(error(&["--shard", "4/3"]).contains("K/N"));
+        assert!(error(&["--shard", "0/3"]).contains("K/N"));
+        assert!(error(&["--shard", "x"]).contains("K/N"));
+        let o = run(&["--junit", "j.xml", "--json", "r.json", "--save-pending", "--review"]);
+        assert!(o.save_pending && o.review && o.junit.is_some() && o.json.is_some());
         assert_eq!(run(&["-j4", "1", "2"]).jobs, 4);
         assert!(error(&["-j", "0"]).contains("1 to 64"));
         assert!(error(&["--port-offset", "x"]).contains("0 to 60000"));

@@ -24,11 +24,13 @@ impl Verdict {
     }
 }
 
-/// The summary files of a run, in the suite folder.
+/// The summary files of a run, in the suite folder, and the failure reasons of each test
+/// (kept for the JUnit and JSON reports).
 pub struct Summaries {
     run: PathBuf,
     failed: PathBuf,
     enabled: bool,
+    reasons: std::sync::Mutex<std::collections::BTreeMap<u32, Vec<String>>>,
 }
 
 impl Summaries {
@@ -38,6 +40,7 @@ impl Summaries {
             run: suite.join("run-summary.log"),
             failed: suite.join("failed-summary.log"),
             enabled,
+            reasons: Default::default(),
         };
         if enabled {
             for f in [&s.run, &s.failed] {
@@ -64,11 +67,85 @@ impl Summaries {
     }
 
     pub fn failure(&self, testnum: u32, what: &str) -> Result<()> {
+        if let Ok(mut r) = self.reasons.lock() {
+            r.entry(testnum).or_default().push(what.to_string());
+        }
         if self.enabled {
             Self::append(&self.failed, &format!("Test {testnum:04} {what} failed"))?;
         }
         Ok(())
     }
+}
+
+impl Summaries {
+    /// What failed in a test (saved file names, "exit code unexpected", …), and forget it
+    /// (a rerun starts afresh).
+    pub fn take_reasons(&self, testnum: u32) -> Vec<String> {
+        self.reasons.lock().map(|mut r| r.remove(&testnum).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+/// One test's result, for the machine-readable reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TestRecord {
+    pub number: u32,
+    /// `Basic/0042`.
+    pub name: String,
+    pub folder: String,
+    pub heading: String,
+    pub verdict: char,
+    pub seconds: f64,
+    /// Why it failed: the saved files that differed, "exit code unexpected", …
+    pub failures: Vec<String>,
+    /// What runtest printed for the test (differences included).
+    pub output: String,
+}
+
+/// Write a JUnit XML report (one test suite per folder), atomically.
+pub fn write_junit(path: &Path, records: &[TestRecord], total_seconds: f64) -> Result<()> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("runtest");
+    report.set_time(std::time::Duration::from_secs_f64(total_seconds));
+    let mut suites: std::collections::BTreeMap<&str, TestSuite> = std::collections::BTreeMap::new();
+    for r in records {
+        let suite = suites.entry(&r.folder).or_insert_with(|| TestSuite::new(r.folder.clone()));
+        let status = match r.verdict {
+            'P' => TestCaseStatus::success(),
+            '.' => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message("requirements not met");
+                s
+            }
+            _ => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(r.failures.join(", "));
+                s.set_type("mismatch");
+                s.set_description(r.output.clone());
+                s
+            }
+        };
+        let mut case = TestCase::new(format!("{} {}", r.name, r.heading), status);
+        case.set_classname(r.folder.clone());
+        case.set_time(std::time::Duration::from_secs_f64(r.seconds));
+        suite.add_test_case(case);
+    }
+    report.add_test_suites(suites.into_values());
+    let xml = report.to_string().context("rendering the JUnit report")?;
+    crate::review::write_saved(path, &xml)
+}
+
+/// Write the JSON report: `{"tests": [...], "passed": N, "failed": N, "skipped": N}`.
+pub fn write_json(path: &Path, records: &[TestRecord], total_seconds: f64) -> Result<()> {
+    let count = |c: char| records.iter().filter(|r| r.verdict == c).count();
+    let v = serde_json::json!({
+        "passed": count('P'),
+        "failed": count('F'),
+        "skipped": count('.'),
+        "seconds": total_seconds,
+        "tests": records,
+    });
+    let text = serde_json::to_string_pretty(&v).context("rendering the JSON report")? + "\n";
+    crate::review::write_saved(path, &text)
 }
 
 /// The totals printed at the end.

@@ -30,6 +30,8 @@ pub enum Prompt {
     BadReturnCode,
     /// The scripted server failed.
     ServerFailed,
+    /// A pending output (`FILE.new`) under `--review`.
+    Pending,
 }
 
 impl Prompt {
@@ -41,6 +43,7 @@ impl Prompt {
                 "show stdErr, show stdOut, Retry, Continue (without file comparison), or Quit? [Q] "
             }
             Prompt::ServerFailed => "Show server stdout, Retry, Continue, or Quit? [Q] ",
+            Prompt::Pending => "Continue, Update, or Quit? [Q] ",
         }
     }
 
@@ -53,7 +56,7 @@ impl Prompt {
             (_, 'q') => Some(Answer::Quit),
             (_, 'c') => Some(Answer::Continue),
             (Prompt::Difference, 'r') | (Prompt::BadReturnCode, 'r') | (Prompt::ServerFailed, 'r') => Some(Answer::Retry),
-            (Prompt::Difference, 'u') => Some(Answer::Update),
+            (Prompt::Difference, 'u') | (Prompt::Pending, 'u') => Some(Answer::Update),
             (Prompt::Unexpected, 's') => Some(Answer::Show),
             (Prompt::ServerFailed, 's') => Some(Answer::ShowServer),
             (Prompt::BadReturnCode, 'e') => Some(Answer::ShowStderr),
@@ -103,6 +106,7 @@ impl Asker for Fixed {
         Ok(match (self.0, prompt) {
             (Answer::Update, Prompt::Difference) => Answer::Update,
             (Answer::Update, Prompt::Unexpected) => Answer::Update,
+            (Answer::Update, Prompt::Pending) => Answer::Update,
             _ => Answer::Continue,
         })
     }
@@ -127,6 +131,35 @@ pub fn write_saved(path: &Path, content: &str) -> Result<()> {
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).ok();
     tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
+}
+
+/// The pending file beside a saved file: `stdout/0042` → `stdout/0042.new`.
+pub fn pending_path(saved: &Path) -> std::path::PathBuf {
+    let mut s = saved.as_os_str().to_owned();
+    s.push(".new");
+    s.into()
+}
+
+/// Write a pending output beside the saved file, atomically. Unlike [`write_saved`], an
+/// empty output is written as an empty file: it means "the saved file should go".
+pub fn write_pending(saved: &Path, content: &str) -> Result<()> {
+    let path = pending_path(saved);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("temporary file in {}", dir.display()))?;
+    tmp.write_all(content.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).ok();
+    tmp.persist(&path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
+/// Accept a pending output: it replaces the saved file (or removes it when empty).
+pub fn accept_pending(saved: &Path) -> Result<()> {
+    let pending = pending_path(saved);
+    let text = std::fs::read(&pending).with_context(|| format!("reading {}", pending.display()))?;
+    write_saved(saved, &String::from_utf8_lossy(&text))?;
+    std::fs::remove_file(&pending).with_context(|| format!("removing {}", pending.display()))
 }
 
 #[cfg(test)]
@@ -159,6 +192,25 @@ mod tests {
         let mut u = Fixed(Answer::Update);
         assert_eq!(u.ask(Prompt::Difference).unwrap(), Answer::Update);
         assert_eq!(u.ask(Prompt::BadReturnCode).unwrap(), Answer::Continue);
+    }
+
+    #[test]
+    fn pending_round_trip() {
+        let d = tempfile::tempdir().unwrap();
+        let saved = d.path().join("log").join("0007");
+        write_saved(&saved, "old\n").unwrap();
+        write_pending(&saved, "new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(d.path().join("log/0007.new")).unwrap(), "new\n");
+        accept_pending(&saved).unwrap();
+        assert_eq!(std::fs::read_to_string(&saved).unwrap(), "new\n");
+        assert!(!pending_path(&saved).exists());
+        // An empty pending output removes the saved file.
+        write_pending(&saved, "").unwrap();
+        assert!(pending_path(&saved).exists());
+        accept_pending(&saved).unwrap();
+        assert!(!saved.exists());
+        assert_eq!(Prompt::Pending.decide("u"), Some(Answer::Update));
+        assert_eq!(Prompt::Pending.decide("r"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use super::steps::MungeOptions;
 use super::{Outcome, Run};
 use crate::report::Verdict;
-use crate::review::{write_saved, Answer, Prompt};
+use crate::review::{write_pending, write_saved, Answer, Prompt};
 use crate::script::Script;
 use anyhow::{Context, Result};
 use mailrig_munge::{Context as MungeContext, Munger, OutputKind};
@@ -247,6 +247,14 @@ fn compare_one(run: &mut Run, munged_name: &str, text: &str, saved_rel: &str, te
     let saved = saved_path(run, saved_rel);
     let saved_text = read_lossy(&saved);
     let saved_name = saved.strip_prefix(&run.facts.suite).unwrap_or(&saved).display().to_string();
+    let differs = match &saved_text {
+        None => !text.is_empty(),
+        Some(s) => s != text,
+    };
+    if differs && run.opts.save_pending {
+        write_pending(&saved, text)?;
+        run.say(format!("** Pending: {saved_name}.new (accept with runtest --review)"));
+    }
     match saved_text {
         None if text.is_empty() => Ok(Compared::Same),
         None => {

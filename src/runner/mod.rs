@@ -4,6 +4,7 @@
 //! answers (`review`), reporting as it goes.
 
 mod check;
+mod pending;
 mod schedule;
 mod steps;
 
@@ -51,6 +52,8 @@ pub struct Run {
     pub ws: Workspace,
     asker: Box<dyn Asker + Send>,
     pub console: Console,
+    /// Everything said for the current test, for the JUnit/JSON reports.
+    capture: String,
 }
 
 impl std::ops::Deref for Run {
@@ -63,6 +66,8 @@ impl std::ops::Deref for Run {
 impl Run {
     /// One line (or more) for the user.
     pub fn say(&mut self, text: impl AsRef<str>) {
+        self.capture.push_str(text.as_ref());
+        self.capture.push('\n');
         match &mut self.console {
             Console::Direct => println!("{}", text.as_ref()),
             Console::Buffer(b) => {
@@ -74,6 +79,7 @@ impl Run {
 
     /// Long text (a difference, a file): through the pager when direct.
     pub fn show(&mut self, text: &str) {
+        self.capture.push_str(text);
         match &mut self.console {
             Console::Direct => page(text),
             Console::Buffer(b) => b.push_str(text),
@@ -155,6 +161,11 @@ pub fn main(opts: Options) -> Result<i32> {
     let suite = suite.canonicalize().with_context(|| format!("{}: no such suite folder", suite.display()))?;
     if !suite.join("scripts").is_dir() {
         bail!("{}: not a test suite (no scripts/ folder); run from the suite or give --suite DIR", suite.display());
+    }
+    if opts.review {
+        let mut asker: Box<dyn Asker> = if opts.update { Box::new(Fixed(Answer::Update)) } else { Box::new(Terminal) };
+        pending::review(&suite, opts.first, opts.last, opts.diff, asker.as_mut())?;
+        return Ok(0);
     }
     // Before any thread exists: the private UTS namespace and the subreaper.
     let hostname = probe::host::ensure_fqdn(is_root)?;
@@ -260,10 +271,18 @@ pub fn main(opts: Options) -> Result<i32> {
             Box::new(Terminal)
         };
         let console = if jobs > 1 { Console::Buffer(String::new()) } else { Console::Direct };
-        workers.push(Run { shared: shared.clone(), ws, asker, console });
+        workers.push(Run { shared: shared.clone(), ws, asker, console, capture: String::new() });
     }
     println!("Workspace:   {}{}", workers[0].ws.dir.display(), if jobs > 1 { format!(" (and {} more, -j {jobs})", jobs - 1) } else { String::new() });
-    let totals = schedule::run_all(&shared, workers)?;
+    let started = std::time::Instant::now();
+    let (totals, records) = schedule::run_all(&shared, workers)?;
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(p) = &shared.opts.junit {
+        crate::report::write_junit(p, &records, secs)?;
+    }
+    if let Some(p) = &shared.opts.json {
+        crate::report::write_json(p, &records, secs)?;
+    }
     crate::exec::reap::kill_all_descendants(&[]);
     println!();
     if !totals.failed.is_empty() {

@@ -5,7 +5,7 @@
 //! order, on the terminal.
 
 use super::{Console, Outcome, Run, Shared};
-use crate::report::{Totals, Verdict};
+use crate::report::{TestRecord, Totals, Verdict};
 use crate::review::Terminal;
 use crate::suite::{self, Folder, TestFile};
 use anyhow::Result;
@@ -52,6 +52,8 @@ fn save_timings(path: &Path, t: &BTreeMap<u32, f64>) {
 /// Run one test to its verdict on `w`, retrying as asked. None means Quit.
 fn run_one(w: &mut Run, job: &Job) -> Result<Option<Verdict>> {
     loop {
+        w.capture.clear();
+        w.summaries.take_reasons(job.test.number);
         match w.run_test(&job.folder, &job.test)? {
             Outcome::Verdict(v) => return Ok(Some(v)),
             Outcome::Retry => continue,
@@ -60,13 +62,44 @@ fn run_one(w: &mut Run, job: &Job) -> Result<Option<Verdict>> {
     }
 }
 
-pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>) -> Result<Totals> {
+/// The record of a finished test.
+fn record(w: &mut Run, job: &Job, v: Verdict, seconds: f64) -> TestRecord {
+    TestRecord {
+        number: job.test.number,
+        name: format!("{}/{}", job.folder.name, job.test.id()),
+        folder: job.folder.dir_name.clone(),
+        heading: suite::heading(&job.test.path),
+        verdict: v.letter(),
+        seconds,
+        failures: w.summaries.take_reasons(job.test.number),
+        output: std::mem::take(&mut w.capture),
+    }
+}
+
+/// The K-th of N slices of the selected tests (1-based K): every N-th test in test order,
+/// so that each slice gets a share of every folder. Together the slices are the whole
+/// selection, and no test is in two.
+pub fn shard<T>(items: Vec<T>, k: usize, n: usize) -> Vec<T> {
+    items.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, t)| t).collect()
+}
+
+pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>) -> Result<(Totals, Vec<TestRecord>)> {
     let folders = suite::scan(&shared.facts.suite)?;
     let mut totals = Totals::default();
+    let mut records: Vec<TestRecord> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
-    for f in &folders {
-        let tests: Vec<&TestFile> =
-            f.tests.iter().filter(|t| t.number >= shared.opts.first && t.number <= shared.opts.last).collect();
+    let mut selected: Vec<(usize, TestFile)> = folders
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| f.tests.iter().map(move |t| (i, t.clone())))
+        .filter(|(_, t)| t.number >= shared.opts.first && t.number <= shared.opts.last)
+        .collect();
+    if let Some((k, n)) = shared.opts.shard {
+        selected = shard(selected, k, n);
+        println!(">>> Shard {k}/{n}: {} test(s)", selected.len());
+    }
+    for (fi, f) in folders.iter().enumerate() {
+        let tests: Vec<&TestFile> = selected.iter().filter(|(i, _)| *i == fi).map(|(_, t)| t).collect();
         if tests.is_empty() {
             continue;
         }
@@ -75,6 +108,16 @@ pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>) -> Result<Totals> {
             for t in tests {
                 shared.summaries.verdict(t.number, Verdict::Skipped)?;
                 totals.add(t.number, Verdict::Skipped);
+                records.push(TestRecord {
+                    number: t.number,
+                    name: format!("{}/{}", f.name, t.id()),
+                    folder: f.dir_name.clone(),
+                    heading: suite::heading(&t.path),
+                    verdict: '.',
+                    seconds: 0.0,
+                    failures: vec![reason.clone()],
+                    output: String::new(),
+                });
             }
             continue;
         }
@@ -88,7 +131,7 @@ pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>) -> Result<Totals> {
     }
     if jobs.is_empty() && totals.skipped.is_empty() {
         println!("No tests in the range {}-{}", shared.opts.first, shared.opts.last);
-        return Ok(totals);
+        return Ok((totals, records));
     }
     let timings_path = shared.facts.suite.join("workspace").join("timings");
     let mut timings = load_timings(&timings_path);
@@ -98,19 +141,21 @@ pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>) -> Result<Totals> {
         parallel(shared, &mut workers, &jobs, &mut timings)?
     };
     save_timings(&timings_path, &timings);
-    for (n, v) in &results {
-        totals.add(*n, *v);
+    for r in results {
+        totals.add(r.number, if r.verdict == 'P' { Verdict::Pass } else if r.verdict == 'F' { Verdict::Fail } else { Verdict::Skipped });
+        records.push(r);
     }
+    records.sort_by_key(|r| r.number);
     let failed = !totals.failed.is_empty();
     if !shared.opts.keep && !failed {
         for w in &workers {
             let _ = w.ws.clean();
         }
     }
-    Ok(totals)
+    Ok((totals, records))
 }
 
-fn serial(shared: &Shared, w: &mut Run, jobs: &[Job], timings: &mut BTreeMap<u32, f64>) -> Result<Vec<(u32, Verdict)>> {
+fn serial(shared: &Shared, w: &mut Run, jobs: &[Job], timings: &mut BTreeMap<u32, f64>) -> Result<Vec<TestRecord>> {
     let mut results = Vec::new();
     for job in jobs {
         if shared.interrupt.load(Ordering::SeqCst) {
@@ -119,18 +164,20 @@ fn serial(shared: &Shared, w: &mut Run, jobs: &[Job], timings: &mut BTreeMap<u32
         }
         let started = Instant::now();
         let Some(v) = run_one(w, job)? else {
-            results.push((job.test.number, Verdict::Fail));
+            let secs = started.elapsed().as_secs_f64();
+            results.push(record(w, job, Verdict::Fail, secs));
             println!("** Quit: files of test {} kept in {}", job.test.id(), w.ws.dir.display());
             break;
         };
-        timings.insert(job.test.number, started.elapsed().as_secs_f64());
+        let secs = started.elapsed().as_secs_f64();
+        timings.insert(job.test.number, secs);
         shared.summaries.verdict(job.test.number, v)?;
-        results.push((job.test.number, v));
+        results.push(record(w, job, v, secs));
     }
     Ok(results)
 }
 
-fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BTreeMap<u32, f64>) -> Result<Vec<(u32, Verdict)>> {
+fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BTreeMap<u32, f64>) -> Result<Vec<TestRecord>> {
     let (alone, mut side_by_side): (Vec<Job>, Vec<Job>) = jobs.iter().cloned().partition(|j| runs_alone(&j.test));
     // Longest first, so that the run ends soon after the longest test; unknown tests count
     // as long (they may be), then test order.
@@ -140,7 +187,7 @@ fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BT
         tb.partial_cmp(&ta).unwrap_or(std::cmp::Ordering::Equal).then(a.test.number.cmp(&b.test.number))
     });
     let queue = Mutex::new(side_by_side.into_iter().collect::<VecDeque<Job>>());
-    let results: Mutex<Vec<(u32, Verdict, f64)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<TestRecord>> = Mutex::new(Vec::new());
     let total = jobs.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let print_lock = Mutex::new(());
@@ -157,6 +204,9 @@ fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BT
                 let r = run_one(w, &job);
                 let secs = started.elapsed().as_secs_f64();
                 let text = w.take_console();
+                if shared.opts.debug {
+                    eprintln!(">> worker {} ran {}", w.ws.dir.display(), job.test.id());
+                }
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
                 let _g = print_lock.lock().unwrap();
                 match r {
@@ -164,7 +214,8 @@ fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BT
                         let v = v.unwrap_or(Verdict::Fail);
                         print!("{text}");
                         println!("[{n:>4}/{total}] {} {} {secs:.1}s", job.test.id(), v.letter());
-                        results.lock().unwrap().push((job.test.number, v, secs));
+                        let rec = record(w, &job, v, secs);
+                        results.lock().unwrap().push(rec);
                     }
                     Err(e) => {
                         print!("{text}");
@@ -191,19 +242,19 @@ fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BT
         print!("{}", w0.take_console());
         let secs = started.elapsed().as_secs_f64();
         println!("[alone] {} {} {secs:.1}s", job.test.id(), v.letter());
-        results.push((job.test.number, v, secs));
+        results.push(record(w0, job, v, secs));
     }
-    results.sort_by_key(|r| r.0);
-    for (n, v, secs) in &results {
-        timings.insert(*n, *secs);
-        shared.summaries.verdict(*n, *v)?;
+    results.sort_by_key(|r| r.number);
+    for r in &results {
+        timings.insert(r.number, r.seconds);
+        let v = if r.verdict == 'P' { Verdict::Pass } else { Verdict::Fail };
+        shared.summaries.verdict(r.number, v)?;
     }
-    let mut verdicts: Vec<(u32, Verdict)> = results.iter().map(|(n, v, _)| (*n, *v)).collect();
     // Interactive review of the failures, in test order, one at a time on the terminal.
     if !shared.opts.continue_ && !shared.opts.update && !shared.interrupt.load(Ordering::SeqCst) {
         let failed: Vec<&Job> = jobs
             .iter()
-            .filter(|j| verdicts.iter().any(|(n, v)| *n == j.test.number && *v == Verdict::Fail))
+            .filter(|j| results.iter().any(|r| r.number == j.test.number && r.verdict == 'F'))
             .collect();
         if !failed.is_empty() {
             println!("\n{} test(s) failed; reviewing them one by one:", failed.len());
@@ -211,15 +262,48 @@ fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BT
             w0.console = Console::Direct;
             w0.asker = Box::new(Terminal);
             for job in failed {
+                let started = Instant::now();
                 let Some(v) = run_one(w0, job)? else {
                     println!("** Quit: files of test {} kept in {}", job.test.id(), w0.ws.dir.display());
                     break;
                 };
-                if let Some(slot) = verdicts.iter_mut().find(|(n, _)| *n == job.test.number) {
-                    slot.1 = v;
+                let rec = record(w0, job, v, started.elapsed().as_secs_f64());
+                if let Some(slot) = results.iter_mut().find(|r| r.number == job.test.number) {
+                    *slot = rec;
                 }
             }
         }
     }
-    Ok(verdicts)
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard;
+
+    #[test]
+    fn shards_are_disjoint_and_complete() {
+        let all: Vec<u32> = (1..=299).chain(2000..2050).collect();
+        for n in 1..=7 {
+            let mut seen: Vec<u32> = Vec::new();
+            for k in 1..=n {
+                let part = shard(all.clone(), k, n);
+                // Balanced: sizes differ by at most one.
+                assert!(part.len() >= all.len() / n && part.len() <= all.len() / n + 1);
+                for t in &part {
+                    assert!(!seen.contains(t), "test {t} in two shards of {n}");
+                    seen.push(*t);
+                }
+            }
+            seen.sort();
+            assert_eq!(seen, all, "shards of {n} are not the whole selection");
+        }
+    }
+
+    #[test]
+    fn shards_are_deterministic() {
+        let all: Vec<u32> = (1..=50).collect();
+        assert_eq!(shard(all.clone(), 2, 3), shard(all.clone(), 2, 3));
+        assert_eq!(shard(all, 1, 3)[..3], [1, 4, 7]);
+    }
 }
