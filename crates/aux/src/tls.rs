@@ -1,7 +1,8 @@
 //! The TLS side of `client-gnutls` / `client-ssl` / `client-anytls`, on rustls (ring).
 //!
-//! Behaviour mirrors Exim's test client built with GnuTLS: the server certificate is not
-//! verified (unless `-ocsp CAFILE` is given, and then only reported after the handshake),
+//! Behaviour mirrors Exim's test client built with GnuTLS: TLS 1.2 only (client.c asks
+//! GnuTLS for no extensions, hence no TLS 1.3) unless `-ocsp` is given, the server
+//! certificate is not verified (with `-ocsp CAFILE` it is, and reported after the handshake),
 //! no SNI is sent, no sessions are resumed, a client certificate is sent only when the
 //! server asks for one and names an acceptable issuer that the certificate chain has (as
 //! GnuTLS filters), and errors are reported with GnuTLS's `gnutls_strerror` texts because
@@ -136,14 +137,21 @@ impl TlsClient {
     pub fn new(settings: &TlsSettings) -> Result<TlsClient, SetupError> {
         let priority = settings.priority.as_deref().map(Priority::parse).unwrap_or_else(Priority::everything);
         let provider = Arc::new(provider_for(&priority));
+        // client.c starts GnuTLS sessions with GNUTLS_NO_EXTENSIONS unless OCSP is
+        // wanted, and without extensions there is no TLS 1.3. The saved outputs depend
+        // on it: a rejected client certificate fails the TLS 1.2 handshake itself, and
+        // Exim logs "The peer did not send any certificate." rather than TLS 1.3's
+        // "Certificate is required.".
         let versions: Vec<&'static rustls::SupportedProtocolVersion> = priority
             .versions()
             .iter()
+            .filter(|v| settings.ocsp_ca.is_some() || **v != Version::Tls13)
             .map(|v| match v {
                 Version::Tls12 => &rustls::version::TLS12,
                 Version::Tls13 => &rustls::version::TLS13,
             })
             .collect();
+        let versions = if versions.is_empty() { vec![&rustls::version::TLS12] } else { versions };
         let shared = Arc::new(Shared::default());
 
         let trust = match &settings.ocsp_ca {
