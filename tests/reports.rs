@@ -1,0 +1,77 @@
+//! The CI reports, read back by real consumers: the JUnit XML by `junit-parser` (a JUnit
+//! reader library) and the JSON by serde_json, for a run with a pass, a failure and a folder
+//! skipped for its requirements, run with two workers. Needs root and Debian's exim4.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn ready() -> bool {
+    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/sbin/exim4").exists() {
+            return false;
+    }
+    true
+}
+
+#[test]
+fn junit_and_json_reports_are_readable() {
+    if !ready() {
+        return;
+    }
+    let d = tempfile::Builder::new().prefix("mailrig-reports").tempdir_in("/tmp").unwrap();
+    let p = d.path();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for sub in ["scripts/0000-Basic", "scripts/5000-Never", "confs", "stdout"] {
+        std::fs::create_dir_all(p.join(sub)).unwrap();
+    }
+    let conf = "exim_path = EXIM_PATH\nspool_directory = DIR/spool\nlog_file_path = DIR/spool/log/%slog\nkeep_environment = PATH\nprimary_hostname = myhost.test.ex\n";
+    for n in ["0001", "0002", "5000"] {
+        std::fs::write(p.join("confs").join(n), conf).unwrap();
+    }
+    std::fs::write(p.join("scripts/0000-Basic/0001"), "# Passes\nexim -be\n${length_2:abc}\n****\n").unwrap();
+    std::fs::write(p.join("stdout/0001"), "> ab\n> \n").unwrap();
+    std::fs::write(p.join("scripts/0000-Basic/0002"), "# Fails\nexim -be\nxyz\n****\n").unwrap();
+    std::fs::write(p.join("stdout/0002"), "> not xyz\n> \n").unwrap();
+    std::fs::write(p.join("scripts/5000-Never/5000"), "# Never runs\nexim -be\n****\n").unwrap();
+    std::fs::write(p.join("scripts/5000-Never/REQUIRES"), "support NoSuchFeature\n").unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/munge.toml"), p.join("munge.toml")).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_runtest"))
+        .args(["/usr/sbin/exim4", "--suite"])
+        .arg(p)
+        .args(["-CONTINUE", "-j", "2", "--port-offset", "720", "--junit"])
+        .arg(p.join("junit.xml"))
+        .arg("--json")
+        .arg(p.join("report.json"))
+        .args(["--fail-exit", "1", "+"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "--fail-exit with a failure");
+
+    let xml = std::fs::read(p.join("junit.xml")).unwrap();
+    let suites = junit_parser::from_reader(std::io::Cursor::new(xml)).unwrap();
+    assert_eq!(suites.tests, 3);
+    assert_eq!(suites.failures, 1);
+    assert_eq!(suites.skipped, 1);
+    let basic = suites.suites.iter().find(|s| s.name == "0000-Basic").unwrap();
+    let failing = basic.cases.iter().find(|c| c.name.ends_with("::Basic/0002 Fails")).unwrap();
+    match &failing.status {
+        junit_parser::TestStatus::Failure(f) => {
+            assert_eq!(f.message, "stdout/0002");
+            assert!(f.text.contains("does not match"), "{}", f.text);
+        }
+        other => panic!("0002 should fail: {other:?}"),
+    }
+    let passing = basic.cases.iter().find(|c| c.name.ends_with("::Basic/0001 Passes")).unwrap();
+    assert!(passing.status.is_success());
+
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
+    assert_eq!((json["passed"].as_u64(), json["failed"].as_u64(), json["skipped"].as_u64()), (Some(1), Some(1), Some(1)));
+    let tests = json["tests"].as_array().unwrap();
+    assert_eq!(tests.iter().map(|t| t["number"].as_u64().unwrap()).collect::<Vec<_>>(), vec![1, 2, 5000]);
+    assert_eq!(tests[1]["failures"][0], "stdout/0002");
+    assert_eq!(tests[2]["verdict"], ".");
+    // run-summary.log is in test order even with two workers.
+    assert_eq!(std::fs::read_to_string(p.join("run-summary.log")).unwrap(), "5000 .\n0001 P\n0002 F\n");
+}
