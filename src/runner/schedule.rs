@@ -191,6 +191,16 @@ fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BT
     let total = jobs.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let print_lock = Mutex::new(());
+    // A progress bar on a terminal; plain lines otherwise (CI logs).
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stdout()).then(|| {
+        let b = indicatif::ProgressBar::new(total as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("[{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let bar = &bar;
     let errors: Mutex<Vec<anyhow::Error>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for w in workers.iter_mut() {
@@ -209,17 +219,23 @@ fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BT
                 }
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
                 let _g = print_lock.lock().unwrap();
+                let emit = |s: String| match bar {
+                    Some(b) => b.println(s.trim_end_matches('\n')),
+                    None => print!("{s}"),
+                };
                 match r {
                     Ok(v) => {
                         let v = v.unwrap_or(Verdict::Fail);
-                        print!("{text}");
-                        println!("[{n:>4}/{total}] {} {} {secs:.1}s", job.test.id(), v.letter());
+                        emit(format!("{text}[{n:>4}/{total}] {} {} {secs:.1}s\n", job.test.id(), v.letter()));
+                        if let Some(b) = bar {
+                            b.set_message(format!("{} {}", job.test.id(), v.letter()));
+                            b.inc(1);
+                        }
                         let rec = record(w, &job, v, secs);
                         results.lock().unwrap().push(rec);
                     }
                     Err(e) => {
-                        print!("{text}");
-                        println!("** {}: {e:#}", job.test.id());
+                        emit(format!("{text}** {}: {e:#}\n", job.test.id()));
                         errors.lock().unwrap().push(e);
                         return;
                     }
@@ -227,6 +243,9 @@ fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BT
             });
         }
     });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     if let Some(e) = errors.into_inner().unwrap().into_iter().next() {
         return Err(e);
     }
