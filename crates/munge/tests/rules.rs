@@ -256,3 +256,18 @@ fn autoreply_log_date_line_is_joined_with_the_next() {
     assert_eq!(one(Stderr, " writing neg-cache entry for 99.99.99.224.rbl.test.ex-A-41, ttl 3000\n"),
         " writing neg-cache entry for 99.99.99.V4NET.rbl.test.ex-A-xxxx, ttl 3000\n");
 }
+
+#[test]
+fn test_network_inside_names() {
+    assert_eq!(one(Stderr, ">>> using ACL \"acl_224_11_12\" for 224.224.0.1 1.0.0.224.in-addr.arpa 12240.1"),
+        ">>> using ACL \"acl_V4NET_11_12\" for V4NET.V4NET.0.1 1.0.0.V4NET.in-addr.arpa 12240.1");
+}
+
+#[test]
+fn fake_interface_port_of_host_checking_sessions() {
+    assert_eq!(one(Rejectlog, "2026-11-22 05:15:30 H=(exim.test.ex) [224.11.12.14] I=[14.12.11.10]:1225 U=mungetest F=<p@e> rejected RCPT <u@e>: listed"),
+        "1999-03-02 09:44:33 H=(exim.test.ex) [V4NET.11.12.14] I=[14.12.11.10]:ppppp U=CALLER F=<p@e> rejected RCPT <u@e>: listed");
+    // A daemon's incoming connection keeps its named port.
+    assert_eq!(one(Mainlog, "2026-11-22 05:15:30 1xUzup-0004TK-0a <= x@y.x H=(test) [127.0.0.1]:40000 I=[127.0.0.1]:1225 P=smtp S=12"),
+        "1999-03-02 09:44:33 10HmaX-0005vi-00 <= x@y.x H=(test) [127.0.0.1]:1111 I=[127.0.0.1]:PORT_D P=smtp S=sss");
+}
