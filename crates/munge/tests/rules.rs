@@ -271,3 +271,20 @@ fn fake_interface_port_of_host_checking_sessions() {
     assert_eq!(one(Mainlog, "2026-11-22 05:15:30 1xUzup-0004TK-0a <= x@y.x H=(test) [127.0.0.1]:40000 I=[127.0.0.1]:1225 P=smtp S=12"),
         "1999-03-02 09:44:33 10HmaX-0005vi-00 <= x@y.x H=(test) [127.0.0.1]:1111 I=[127.0.0.1]:PORT_D P=smtp S=sss");
 }
+
+#[test]
+fn build_and_system_wording() {
+    assert_eq!(one(Mainlog, "== u@t R=reply T=reply defer (21): Is a directory: Failed to open db (v4.1+) file /work/suite/spool when sending"),
+        "== u@t R=reply T=reply defer (EEE): Is a directory: Failed to open DBM file TESTSUITE/spool when sending");
+    assert_eq!(one(Mainlog, "== u@t R=local T=appendfile defer (6): No such device or address: while opening named pipe /work/suite/test-fifo (x)"),
+        "== u@t R=local T=appendfile defer (EEE): Error: while opening named pipe TESTSUITE/test-fifo (x)");
+    assert_eq!(one(Stdout, "exim_lock: locking test-mail/userx succeeded: running /bin/sh ..."),
+        "exim_lock: locking test-mail/userx succeeded: running ENV_SHELL ...");
+    assert_eq!(one(Mail, "  0 opt=0 status=0 RDONLY\n  2 opt=0 status=1 WRONLY\n"), "  0 opt=0 STATUS\n  2 opt=0 STATUS\n");
+}
+
+#[test]
+fn quota_and_errno_debug() {
+    let raw = "Exim quota = 52428800 old size = 809 this message = 355 (included)\nquota = 52428800 threshold = 21495808 old size = 809 message size = 409\nappendfile yields 0 with errno=0 more_errno=0\nadded retry item for R:outside: errno=-1 more_errno=0 flags=0\nread response data: size=34\n   closing :/work/suite/aux-fixed/0123.aliases1\n";
+    assert_eq!(one(Stderr, raw), "Exim quota = 52428800 old size = sssss this message = sss (included)\nquota = 52428800 threshold = 21495808 old size = sssss message size = sss\nappendfile yields 0 with errno=dd more_errno=dd\nadded retry item for R:outside: errno=-1 more_errno=dd flags=0\n   closing 0TESTSUITE/aux-fixed/0123.aliases1\n");
+}
