@@ -288,3 +288,13 @@ fn quota_and_errno_debug() {
     let raw = "Exim quota = 52428800 old size = 809 this message = 355 (included)\nquota = 52428800 threshold = 21495808 old size = 809 message size = 409\nappendfile yields 0 with errno=0 more_errno=0\nadded retry item for R:outside: errno=-1 more_errno=0 flags=0\nread response data: size=34\n   closing :/work/suite/aux-fixed/0123.aliases1\n";
     assert_eq!(one(Stderr, raw), "Exim quota = 52428800 old size = sssss this message = sss (included)\nquota = 52428800 threshold = 21495808 old size = sssss message size = sss\nappendfile yields 0 with errno=dd more_errno=dd\nadded retry item for R:outside: errno=-1 more_errno=dd flags=0\n   closing 0TESTSUITE/aux-fixed/0123.aliases1\n");
 }
+
+#[test]
+fn routing_test_host_lines_and_space_checks() {
+    assert_eq!(one(Stdout, "  host 10.20.30.40 [10.20.30.40]\n  host 127.0.0.1       [127.0.0.1]\n  host ten-1.test.ex   [224.0.0.1] MX=1\n"),
+        "  host ipv4.ipv4.ipv4.ipv4 [ipv4.ipv4.ipv4.ipv4]\n  host 127.0.0.1 [127.0.0.1]\n  host ten-1.test.ex [V4NET.0.0.1] MX=1\n");
+    assert_eq!(one(Mainlog, "2026-11-22 05:20:00 spool directory space check failed: space=75547788 inodes=16333786"),
+        "1999-03-02 09:44:33 spool directory space check failed: space=xxxxx inodes=xxxxx");
+    assert_eq!(one(Stderr, " writing neg-cache entry for test.again.dns-MX-8000c1, ttl -1\nten-1.test.ex in dns_ipv4_lookup? yes (matched \"*\")\n"),
+        " writing neg-cache entry for test.again.dns-MX-xxxx, ttl -1\n");
+}
