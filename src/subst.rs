@@ -29,10 +29,12 @@ impl Ports {
     pub const CANONICAL: Ports =
         Ports { d: PORT_D, d2: PORT_D2, d3: PORT_D3, d4: PORT_D4, n: PORT_N, s: PORT_S };
 
-    /// The canonical block shifted by `offset` (for parallel workspaces).
+    /// The canonical block shifted by `offset` (for parallel workspaces). PORT_N stays: Exim
+    /// in test-harness mode sends its ident (RFC 1413) queries to that fixed port, so a test
+    /// that runs `server PORT_N` must get the real one (and runs alone, see the scheduler).
     pub fn shifted(offset: u16) -> Ports {
         let c = Self::CANONICAL;
-        Ports { d: c.d + offset, d2: c.d2 + offset, d3: c.d3 + offset, d4: c.d4 + offset, n: c.n + offset, s: c.s + offset }
+        Ports { d: c.d + offset, d2: c.d2 + offset, d3: c.d3 + offset, d4: c.d4 + offset, n: c.n, s: c.s + offset }
     }
 
     /// (actual, canonical) pairs, for munging back.
@@ -181,6 +183,7 @@ mod tests {
     fn shifted_ports_map_back() {
         let p = Ports::shifted(100);
         assert_eq!(p.d, 1325);
+        assert_eq!(p.n, PORT_N);
         assert!(p.mapping().contains(&(1324, 1224)));
     }
 }

@@ -26,10 +26,18 @@ struct Job {
 /// fixed global resources (a well-known port, a system file).
 pub const ALONE_MARK: &str = "# runtest: alone";
 
+/// Tests that must not run beside others: marked with [`ALONE_MARK`], or using a fixed
+/// global resource — a scripted server on PORT_N, the one port Exim's harness hard-wires
+/// (for ident queries), which is therefore the same in every workspace.
+pub fn runs_alone_text(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim();
+        l == ALONE_MARK || (l.starts_with("server ") && l.split_whitespace().any(|w| w == "PORT_N"))
+    })
+}
+
 fn runs_alone(test: &TestFile) -> bool {
-    std::fs::read_to_string(&test.path)
-        .map(|t| t.lines().any(|l| l.trim() == ALONE_MARK))
-        .unwrap_or(false)
+    std::fs::read(&test.path).map(|b| runs_alone_text(&String::from_utf8_lossy(&b))).unwrap_or(false)
 }
 
 /// Seconds each test took last time (for longest-first ordering).
@@ -51,16 +59,30 @@ fn save_timings(path: &Path, t: &BTreeMap<u32, f64>) {
 
 /// Run one test to its verdict on `w`, retrying as asked. None means Quit.
 fn run_one(w: &mut Run, job: &Job) -> Result<Option<Verdict>> {
+    let mut rounds = 0;
     loop {
         w.capture.clear();
         w.summaries.take_reasons(job.test.number);
         match w.run_test(&job.folder, &job.test)? {
             Outcome::Verdict(v) => return Ok(Some(v)),
-            Outcome::Retry => continue,
+            // -UPDATE reruns after each accepted change; output that changes on every run
+            // (something unmunged) would loop for ever.
+            Outcome::Retry if w.opts.update && rounds >= MAX_UPDATE_RERUNS => {
+                w.say(format!(
+                    "** {} still differs after {MAX_UPDATE_RERUNS} updates: its output changes from run to run (something is not munged)",
+                    job.test.id()
+                ));
+                w.summaries.failure(job.test.number, "output unstable under -UPDATE")?;
+                return Ok(Some(Verdict::Fail));
+            }
+            Outcome::Retry => rounds += 1,
             Outcome::Quit => return Ok(None),
         }
     }
 }
+
+/// How often -UPDATE reruns one test before calling its output unstable.
+const MAX_UPDATE_RERUNS: usize = 5;
 
 /// The record of a finished test.
 fn record(w: &mut Run, job: &Job, v: Verdict, seconds: f64) -> TestRecord {
@@ -317,6 +339,16 @@ mod tests {
             seen.sort();
             assert_eq!(seen, all, "shards of {n} are not the whole selection");
         }
+    }
+
+    #[test]
+    fn alone_tests() {
+        use super::runs_alone_text as alone;
+        assert!(alone("# t\n# runtest: alone\nexim -bV\n****\n"));
+        assert!(alone("# t\nserver PORT_N\n****\n"));
+        assert!(alone("# t\nserver -t 5 PORT_N 2\n****\n"));
+        assert!(!alone("# t\nserver PORT_S\n****\nexim -odi x\n****\n"));
+        assert!(!alone("# t\nexim -DPORT=PORT_N -odi x\n****\n"));
     }
 
     #[test]
