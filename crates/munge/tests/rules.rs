@@ -298,3 +298,11 @@ fn routing_test_host_lines_and_space_checks() {
     assert_eq!(one(Stderr, " writing neg-cache entry for test.again.dns-MX-8000c1, ttl -1\nten-1.test.ex in dns_ipv4_lookup? yes (matched \"*\")\n"),
         " writing neg-cache entry for test.again.dns-MX-xxxx, ttl -1\n");
 }
+
+#[test]
+fn server_port_in_host_error_lines_is_renumbered_as_perl_did() {
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    let raw = "2026-11-22 05:20:00 1xUzup-0004TK-0a H=127.0.0.1 [127.0.0.1]:1224: SMTP error from remote mail server after MAIL FROM:<>: 450 not right now\n2026-11-22 05:20:00 1xUzup-0004TK-0a == u@d R=all T=smtp defer (-45) H=127.0.0.1 [127.0.0.1]:1224 I=[127.0.0.1]:40001: SMTP error\n";
+    assert_eq!(m.munge(Mainlog, raw), "1999-03-02 09:44:33 10HmaX-0005vi-00 H=127.0.0.1 [127.0.0.1]:1111: SMTP error from remote mail server after MAIL FROM:<>: 450 not right now\n1999-03-02 09:44:33 10HmaX-0005vi-00 == u@d R=all T=smtp defer (-45) H=127.0.0.1 [127.0.0.1]:PORT_S I=[127.0.0.1]:ppppp: SMTP error\n");
+}
