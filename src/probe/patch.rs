@@ -38,6 +38,16 @@ pub fn patch_image(image: &mut [u8]) -> Result<()> {
     Ok(())
 }
 
+/// Debian's exinext reads `-C FILE` but never passes it on to the exim it runs, which then
+/// reads the system configuration and rejects the `-D` macros. Pass it on (only where the
+/// script has exactly Debian's lines; any other exinext is left as it is).
+pub fn patch_exinext(script: &[u8]) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(script) else { return script.to_vec() };
+    text.replace("`$exim_path $eximmacdef -bP ", "`$exim_path ${config:+-C $config} $eximmacdef -bP ")
+        .replace("open(LIST, \"$exim -v -bt $address |\")", "open(LIST, \"$exim \" . ($config ne '' ? \"-C $config \" : '') . \"$eximmacdef -v -bt $address |\")")
+        .into_bytes()
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -76,7 +86,9 @@ pub fn make_eximdir(binary: &Path, dir: &Path, owners: &Owners) -> Result<()> {
         let src = bindir.join(u);
         if src.is_file() {
             let dst = eximdir.join(u);
-            std::fs::copy(&src, &dst).with_context(|| format!("copying {}", src.display()))?;
+            let bytes = std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?;
+            let bytes = if *u == "exinext" { patch_exinext(&bytes) } else { bytes };
+            std::fs::write(&dst, bytes).with_context(|| format!("writing {}", dst.display()))?;
             own(&dst, 0, 0, 0o755)?;
         }
     }
@@ -95,6 +107,15 @@ mod tests {
         let mut longer = b">>>running<<<\x004.96.1\x00<<eximversion>>".to_vec();
         patch_image(&mut longer).unwrap();
         assert!(find(&longer, b"\x00x.yz**\x00<<eximversion>>").is_some());
+    }
+
+    #[test]
+    fn exinext_passes_the_config_on() {
+        let debian = b"spool_directory=`$exim_path $eximmacdef -bP spool_directory | sed x`\n  open(LIST, \"$exim -v -bt $address |\") ||\n";
+        let out = String::from_utf8(patch_exinext(debian)).unwrap();
+        assert!(out.contains("`$exim_path ${config:+-C $config} $eximmacdef -bP spool_directory"), "{out}");
+        assert!(out.contains("\"-C $config \""), "{out}");
+        assert_eq!(patch_exinext(b"other script\n"), b"other script\n".to_vec());
     }
 
     #[test]

@@ -111,6 +111,11 @@ pub fn perl_unescape(s: &str) -> Vec<u8> {
     out
 }
 
+/// `(DIR/eximdir/UTIL ARGS INPUT; echo UTIL exit code = $?) >>test-stdout`.
+fn utility_line(dir: &str, util: &str, args: &str, input: &str) -> String {
+    format!("({dir}/eximdir/{util} {args}{input}; echo {util} exit code = $?) >>test-stdout")
+}
+
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
@@ -327,39 +332,32 @@ impl TestState {
                 self.dump(run, &self.subst(run, db))?;
                 Ok(StepResult::Done)
             }
+            // The Exim utilities run as the Perl runtest runs them: their output and a line
+            // "<utility> exit code = N" go to test-stdout, so the exit code is part of the
+            // compared output rather than checked.
             Command::DbmBuild(args) => {
-                let line = format!("{dir}/eximdir/exim_dbmbuild {} >>test-stdout 2>>test-stderr", self.subst(run, args));
-                let sh = self.shell(run, line, run.caller_identity.clone());
-                Ok(StepResult::Waited(self.run_wait(run, sh, vec![], Duration::ZERO)?))
+                let files: Vec<String> = self.subst(run, args).split_whitespace().map(|f| format!("{dir}/{f}")).collect();
+                let line = utility_line(&dir, "exim_dbmbuild", &files.join(" "), "");
+                self.run_utility(run, line)
             }
             Command::Exinext(args) => {
-                let line = format!(
-                    "{dir}/eximdir/exinext -DEXIM_PATH={dir}/eximdir/exim -C {dir}/test-config {} >>test-stdout 2>>test-stderr",
-                    self.subst(run, args)
-                );
-                let sh = self.shell(run, line, run.caller_identity.clone());
-                Ok(StepResult::Waited(self.run_wait(run, sh, vec![], Duration::ZERO)?))
+                let pre = format!("-DEXIM_PATH={dir}/eximdir/exim -C {dir}/test-config ");
+                let line = utility_line(&dir, "exinext", &format!("{pre}{}", self.subst(run, args)), "");
+                self.run_utility(run, line)
             }
             Command::Exigrep(args) => {
-                let line = format!("{dir}/eximdir/exigrep {} {dir}/spool/log/mainlog >>test-stdout 2>>test-stderr", self.subst(run, args));
-                let sh = self.shell(run, line, run.caller_identity.clone());
-                Ok(StepResult::Waited(self.run_wait(run, sh, vec![], Duration::ZERO)?))
+                let line = utility_line(&dir, "exigrep", &self.subst(run, args), &format!(" < {dir}/spool/log/mainlog"));
+                self.run_utility(run, line)
             }
             Command::Eximstats(args) => {
-                let line = format!("{dir}/eximdir/eximstats {} {dir}/spool/log/mainlog >>test-stdout 2>>test-stderr", self.subst(run, args));
-                let sh = self.shell(run, line, run.caller_identity.clone());
-                Ok(StepResult::Waited(self.run_wait(run, sh, vec![], Duration::ZERO)?))
+                let line = utility_line(&dir, "eximstats", &self.subst(run, args), &format!(" < {dir}/spool/log/mainlog"));
+                self.run_utility(run, line)
             }
             Command::Exiqgrep(args) => {
-                let exim = format!("{dir}/eximdir/exim -DEXIM_PATH={dir}/eximdir/exim -C {dir}/test-config");
-                let line = format!(
-                    "{dir}/eximdir/exiqgrep -E {} {} >>test-stdout 2>>test-stderr",
-                    shell_quote(&exim),
-                    self.subst(run, args)
-                );
                 run.ws.write_config(&run.facts, self.testnum)?;
-                let sh = self.shell(run, line, run.caller_identity.clone());
-                Ok(StepResult::Waited(self.run_wait(run, sh, vec![], Duration::ZERO)?))
+                let exim = format!("{dir}/eximdir/exim -DEXIM_PATH={dir}/eximdir/exim -C {dir}/test-config");
+                let line = utility_line(&dir, "exiqgrep", &format!("-E {} {}", shell_quote(&exim), self.subst(run, args)), "");
+                self.run_utility(run, line)
             }
             Command::EximLock(args) => {
                 let line = format!("{dir}/eximdir/exim_lock {} >>test-stdout 2>>test-stderr", self.subst(run, args));
@@ -402,6 +400,11 @@ impl TestState {
             }
             Command::Exim { .. } => self.exim(run, cmd),
         }
+    }
+
+    fn run_utility(&self, run: &Run, line: String) -> Result<StepResult> {
+        let sh = self.shell(run, line, run.caller_identity.clone());
+        Ok(StepResult::Waited(self.run_wait(run, sh, vec![], Duration::ZERO)?))
     }
 
     fn write(&self, run: &Run, catwrite: bool, spec: &WriteSpec) -> Result<()> {
@@ -758,6 +761,14 @@ mod tests {
         assert_eq!(perl_unescape(r"a\\b\x{263A}"), "a\\b\u{263A}".as_bytes().to_vec());
         assert_eq!(perl_unescape(r"\t\e\0"), vec![b'\t', 0x1b, 0]);
         assert_eq!(perl_unescape("trailing\\"), b"trailing\\".to_vec());
+    }
+
+    #[test]
+    fn utility_lines() {
+        assert_eq!(
+            utility_line("/s", "exigrep", "abc", " < /s/spool/log/mainlog"),
+            "(/s/eximdir/exigrep abc < /s/spool/log/mainlog; echo exigrep exit code = $?) >>test-stdout"
+        );
     }
 
     #[test]
