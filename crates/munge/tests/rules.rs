@@ -306,3 +306,9 @@ fn server_port_in_host_error_lines_is_renumbered_as_perl_did() {
     let raw = "2026-11-22 05:20:00 1xUzup-0004TK-0a H=127.0.0.1 [127.0.0.1]:1224: SMTP error from remote mail server after MAIL FROM:<>: 450 not right now\n2026-11-22 05:20:00 1xUzup-0004TK-0a == u@d R=all T=smtp defer (-45) H=127.0.0.1 [127.0.0.1]:1224 I=[127.0.0.1]:40001: SMTP error\n";
     assert_eq!(m.munge(Mainlog, raw), "1999-03-02 09:44:33 10HmaX-0005vi-00 H=127.0.0.1 [127.0.0.1]:1111: SMTP error from remote mail server after MAIL FROM:<>: 450 not right now\n1999-03-02 09:44:33 10HmaX-0005vi-00 == u@d R=all T=smtp defer (-45) H=127.0.0.1 [127.0.0.1]:PORT_S I=[127.0.0.1]:ppppp: SMTP error\n");
 }
+
+#[test]
+fn host_lines_in_bounces() {
+    assert_eq!(one(Mail, "    host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n"),
+        "  host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n");
+}
