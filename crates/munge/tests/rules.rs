@@ -312,3 +312,18 @@ fn host_lines_in_bounces() {
     assert_eq!(one(Mail, "    host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n"),
         "  host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n");
 }
+
+#[test]
+fn callouts_fast_open_and_spool_owner() {
+    assert_eq!(one(Stderr, "  SMTP>> RCPT TO:<vm.example.net-1795324784-testing@remote.domain>\nConnecting to 127.0.0.1 [127.0.0.1]:1224 ...  TFO mode sendto, no data: EINPROGRESS\n connected\n"),
+        "  SMTP>> RCPT TO:<the.local.host.name-dddddddd-testing@remote.domain>\nConnecting to 127.0.0.1 [127.0.0.1]:1224 ...  connected\n");
+    assert_eq!(one(Stdout, "10HmaX-0005vi-00-H\nmungetest 1001 1002\n"), "10HmaX-0005vi-00-H\nCALLER UID GID\n");
+}
+
+#[test]
+fn ports_after_fake_and_own_addresses_are_renumbered() {
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    let raw = "2026-11-22 05:20:00 1xUzup-0004TK-0a <= x@y.x H=(test) [224.9.8.7]:1234 U=root P=smtp S=1\n2026-11-22 05:20:00 SMTP connection from [10.20.30.40]:44844 I=[10.20.30.40]:1225 (TCP/IP connection count = 1)\n2026-11-22 05:20:00 1xUzuq-0004TK-0a <= x@y.x H=(test) [224.9.8.7]:1225 U=root P=smtp S=1\n";
+    assert_eq!(m.munge(Mainlog, raw), "1999-03-02 09:44:33 10HmaX-0005vi-00 <= x@y.x H=(test) [V4NET.9.8.7]:1111 U=root P=smtp S=sss\n1999-03-02 09:44:33 SMTP connection from [ip4.ip4.ip4.ip4]:1112 I=[ip4.ip4.ip4.ip4]:PORT_D (TCP/IP connection count = 1)\n1999-03-02 09:44:33 10HmaY-0005vi-00 <= x@y.x H=(test) [V4NET.9.8.7]:1113 U=root P=smtp S=sss\n");
+}
