@@ -1,10 +1,15 @@
 //! Date arithmetic for the `date_increment` action: the seconds between two time stamps in
-//! the `DD-Mon-YYYY HH:MM:SS` form of exim_dumpdb, as Perl runtest's date_seconds() did.
+//! the `DD-Mon-YYYY HH:MM:SS` form of exim_dumpdb (as Perl runtest's date_seconds() did), or
+//! given as plain seconds since the epoch (retry debug output).
 
 /// Seconds since the epoch (time zone ignored, as both stamps share it) of
-/// `DD-Mon-YYYY HH:MM:SS`; `None` when the text has another shape.
+/// `DD-Mon-YYYY HH:MM:SS` or of a plain number; `None` when the text has another shape.
 pub(crate) fn dumpdb_seconds(text: &str) -> Option<i64> {
-    let (date, time) = text.trim().split_once(char::is_whitespace)?;
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    let (date, time) = text.split_once(char::is_whitespace)?;
     let mut d = date.split('-');
     let day: i64 = d.next()?.parse().ok()?;
     let month = month_number(d.next()?)?;
@@ -44,6 +49,7 @@ mod tests {
     fn seconds_and_differences() {
         assert_eq!(dumpdb_seconds("01-Jan-1970 00:00:00"), Some(0));
         assert_eq!(dumpdb_seconds("02-Mar-1999 09:44:33"), Some(920_367_873));
+        assert_eq!(dumpdb_seconds("1795324870"), Some(1_795_324_870));
         let a = dumpdb_seconds("28-Feb-2024 23:50:00").unwrap();
         let b = dumpdb_seconds("01-Mar-2024 00:10:00").unwrap();
         assert_eq!(b - a, 86_400 + 1200);

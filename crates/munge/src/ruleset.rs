@@ -41,9 +41,9 @@ pub(crate) enum Action {
     /// "MUNGED: ::1 will be omitted in what follows" into the munged output).
     InsertBefore { text: String },
     /// Replace the match by `with` (regex crate syntax) in which `${sign}` and `${secs}` are
-    /// the sign and size of the number of seconds from the time stamp of group `from` to that of group `to`
-    /// (`DD-Mon-YYYY HH:MM:SS`): the retry times of exim_dumpdb, of which only the interval
-    /// is stable. Lines whose stamps do not parse are left alone.
+    /// the sign and size of the seconds from the time stamp of group `from` to that of
+    /// group `to` (`DD-Mon-YYYY HH:MM:SS` or seconds since the epoch): retry times, of
+    /// which only the interval is stable. Lines whose stamps do not parse are left alone.
     DateIncrement { with: String },
 }
 

@@ -327,3 +327,11 @@ fn ports_after_fake_and_own_addresses_are_renumbered() {
     let raw = "2026-11-22 05:20:00 1xUzup-0004TK-0a <= x@y.x H=(test) [224.9.8.7]:1234 U=root P=smtp S=1\n2026-11-22 05:20:00 SMTP connection from [10.20.30.40]:44844 I=[10.20.30.40]:1225 (TCP/IP connection count = 1)\n2026-11-22 05:20:00 1xUzuq-0004TK-0a <= x@y.x H=(test) [224.9.8.7]:1225 U=root P=smtp S=1\n";
     assert_eq!(m.munge(Mainlog, raw), "1999-03-02 09:44:33 10HmaX-0005vi-00 <= x@y.x H=(test) [V4NET.9.8.7]:1111 U=root P=smtp S=sss\n1999-03-02 09:44:33 SMTP connection from [ip4.ip4.ip4.ip4]:1112 I=[ip4.ip4.ip4.ip4]:PORT_D (TCP/IP connection count = 1)\n1999-03-02 09:44:33 10HmaY-0005vi-00 <= x@y.x H=(test) [V4NET.9.8.7]:1113 U=root P=smtp S=sss\n");
 }
+
+#[test]
+fn retry_debug_and_header_sizes() {
+    assert_eq!(one(Stderr, "failing_interval=0 message_age=0\n  first failed=1795324870 last try=1795324870 next try=1795325170 expired=0\nSize of headers = 294\n"),
+        "failing_interval=ttt message_age=ttt\n  first failed=dddd last try=dddd next try=+300 expired=0\nSize of headers = sss\n");
+    assert_eq!(one(Stdout, "  T:userx@test.ex -22 0 mailbox is full (MTA-imposed quota exceeded)"),
+        "  T:userx@test.ex -22 xxxx mailbox is full (MTA-imposed quota exceeded)");
+}
