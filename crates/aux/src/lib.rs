@@ -20,3 +20,4 @@ pub mod zone;
 pub mod zone_dir;
 pub mod server;
 pub mod server_args;
+pub mod cli_util;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use mailrig_aux::cli_util::parse_or_exit;
 use mailrig_aux::checkaccess;
 
 /// Checks that the Exim user can read the test suite: run as root, drops all supplementary
@@ -23,16 +24,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match parse_or_exit("checkaccess", checkaccess::FAILED) {
         Ok(cli) => cli,
-        Err(e) => {
-            if !e.use_stderr() {
-                let _ = e.print();
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("checkaccess: {} (see --help)", one_line(&e));
-            return ExitCode::from(checkaccess::FAILED);
-        }
+        Err(code) => return code,
     };
     match checkaccess::run(&cli.path, &cli.user, &cli.group) {
         Ok(()) => ExitCode::SUCCESS,
@@ -41,16 +35,4 @@ fn main() -> ExitCode {
             ExitCode::from(checkaccess::FAILED)
         }
     }
-}
-
-/// clap's usage error as one line (its message without the usage block).
-fn one_line(e: &clap::Error) -> String {
-    let text = e.to_string();
-    let words: Vec<&str> = text
-        .lines()
-        .take_while(|l| !l.starts_with("Usage:"))
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    words.join(" ").trim_start_matches("error: ").to_string()
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use mailrig_aux::cli_util::parse_or_exit;
 use mailrig_aux::{dns_reply, fakens};
 
 const NO_RECOVERY: u8 = fakens::Status::NoRecovery as u8;
@@ -45,16 +46,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match parse_or_exit("fakens", NO_RECOVERY) {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("fakens: {} (see --help)", one_line(&e));
-            return ExitCode::from(NO_RECOVERY);
-        }
+        Err(code) => return code,
     };
     match run(&cli) {
         Ok(status) => ExitCode::from(status),
@@ -79,16 +73,4 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     stdout.write_all(&packet)?;
     stdout.flush()?;
     Ok(reply.status.exit_code())
-}
-
-/// clap's usage error as one line (its message without the usage block).
-fn one_line(e: &clap::Error) -> String {
-    let text = e.to_string();
-    let words: Vec<&str> = text
-        .lines()
-        .take_while(|l| !l.starts_with("Usage:"))
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    words.join(" ").trim_start_matches("error: ").to_string()
 }

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use mailrig_aux::cli_util::parse_or_exit;
 use mailrig_aux::fd_report::{self, Options};
 
 /// Reports the open file descriptors of this process in fd.c's format: `max fd = N`, then
@@ -23,16 +24,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match parse_or_exit("fd", 1) {
         Ok(cli) => cli,
-        Err(e) => {
-            if !e.use_stderr() {
-                let _ = e.print();
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("fd: {} (see --help)", one_line(&e));
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let options = Options {
         filter: cli.filter,
@@ -48,16 +42,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// clap's usage error as one line (its message without the usage block).
-fn one_line(e: &clap::Error) -> String {
-    let text = e.to_string();
-    let words: Vec<&str> = text
-        .lines()
-        .take_while(|l| !l.starts_with("Usage:"))
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    words.join(" ").trim_start_matches("error: ").to_string()
 }

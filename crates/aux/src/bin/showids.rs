@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use mailrig_aux::cli_util::parse_or_exit;
 use mailrig_aux::showids::Ids;
 
 /// Prints the real and effective user and group ids of the process, in showids.c's
@@ -14,13 +15,8 @@ use mailrig_aux::showids::Ids;
 struct Cli {}
 
 fn main() -> ExitCode {
-    if let Err(e) = Cli::try_parse() {
-        if !e.use_stderr() {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        eprintln!("showids: {} (see --help)", one_line(&e));
-        return ExitCode::FAILURE;
+    if let Err(code) = parse_or_exit::<Cli>("showids", 1) {
+        return code;
     }
     let mut out = std::io::stdout().lock();
     match out
@@ -33,16 +29,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// clap's usage error as one line (its message without the usage block).
-fn one_line(e: &clap::Error) -> String {
-    let text = e.to_string();
-    let words: Vec<&str> = text
-        .lines()
-        .take_while(|l| !l.starts_with("Usage:"))
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    words.join(" ").trim_start_matches("error: ").to_string()
 }
