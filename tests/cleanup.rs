@@ -2,33 +2,21 @@
 //! timeout and reported; Ctrl-C in the middle of a test with a running Exim daemon ends
 //! runtest and leaves no process behind. Needs root and Debian's exim4 (CI has both).
 
+mod common;
+
+use common::ready;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn ready() -> bool {
-    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/sbin/exim4").exists() {
-        eprintln!("skipped: needs root and /usr/sbin/exim4");
-        return false;
-    }
-    true
-}
-
 fn suite(scripts: &[(&str, &str)]) -> tempfile::TempDir {
-    let d = tempfile::Builder::new().prefix("mailrig-cleanup").tempdir_in("/tmp").unwrap();
-    let p = d.path();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    for sub in ["scripts/0000-Basic", "confs"] {
-        std::fs::create_dir_all(p.join(sub)).unwrap();
-    }
-    let conf = "exim_path = EXIM_PATH\nspool_directory = DIR/spool\nlog_file_path = DIR/spool/log/%slog\nkeep_environment = PATH\nprimary_hostname = myhost.test.ex\n";
+    let mut files: Vec<(String, String)> = Vec::new();
     for (n, text) in scripts {
-        std::fs::write(p.join("scripts/0000-Basic").join(n), text).unwrap();
-        std::fs::write(p.join("confs").join(n), conf).unwrap();
+        files.push((format!("scripts/0000-Basic/{n}"), text.to_string()));
+        files.push((format!("confs/{n}"), common::MINIMAL_CONF.to_string()));
     }
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/munge.toml"), p.join("munge.toml")).unwrap();
-    d
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    common::suite("mailrig-cleanup", &refs)
 }
 
 /// Live processes whose command line or folder mentions `dir`.

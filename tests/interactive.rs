@@ -3,46 +3,25 @@
 //! the saved file atomically and rerun the test, which then passes; "q" must stop the run and
 //! keep the test's files. Needs root and Debian's exim4 (CI has both).
 
+mod common;
+
+use common::ready;
 use std::path::{Path, PathBuf};
 
 fn runtest() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_runtest"))
 }
 
-fn ready() -> bool {
-    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/sbin/exim4").exists() {
-        eprintln!("skipped: needs root and /usr/sbin/exim4");
-        return false;
-    }
-    true
-}
-
 /// A one-test suite: `exim -be` prints a known string; the saved stdout says otherwise.
 fn suite(saved: &str) -> tempfile::TempDir {
-    let d = tempfile::Builder::new().prefix("mailrig-it").tempdir_in("/tmp").unwrap();
-    let p = d.path();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    for sub in ["scripts/0000-Basic", "confs", "stdout", "aux-var-src"] {
-        std::fs::create_dir_all(p.join(sub)).unwrap();
-    }
-    std::fs::write(
-        p.join("scripts/0000-Basic/0001"),
-        "# Expansion of a constant\nexim -be\nabc${length_1:xyz}\n****\n",
+    common::suite(
+        "mailrig-it",
+        &[
+            ("scripts/0000-Basic/0001", "# Expansion of a constant\nexim -be\nabc${length_1:xyz}\n****\n"),
+            ("confs/0001", common::MINIMAL_CONF),
+            ("stdout/0001", saved),
+        ],
     )
-    .unwrap();
-    std::fs::write(
-        p.join("confs/0001"),
-        "exim_path = EXIM_PATH\nspool_directory = DIR/spool\nlog_file_path = DIR/spool/log/%slog\nkeep_environment = PATH\nprimary_hostname = myhost.test.ex\n",
-    )
-    .unwrap();
-    std::fs::write(p.join("stdout/0001"), saved).unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/munge.toml"),
-        p.join("munge.toml"),
-    )
-    .unwrap();
-    d
 }
 
 fn spawn(suite: &Path) -> rexpect::session::PtySession {

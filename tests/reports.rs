@@ -2,39 +2,32 @@
 //! reader library) and the JSON by serde_json, for a run with a pass, a failure and a folder
 //! skipped for its requirements, run with two workers. Needs root and Debian's exim4.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod common;
 
-fn ready() -> bool {
-    if !nix::unistd::geteuid().is_root() || !Path::new("/usr/sbin/exim4").exists() {
-            return false;
-    }
-    true
-}
+use common::ready;
+use std::process::{Command, Stdio};
 
 #[test]
 fn junit_and_json_reports_are_readable() {
     if !ready() {
         return;
     }
-    let d = tempfile::Builder::new().prefix("mailrig-reports").tempdir_in("/tmp").unwrap();
+    let conf = common::MINIMAL_CONF;
+    let d = common::suite(
+        "mailrig-reports",
+        &[
+            ("confs/0001", conf),
+            ("confs/0002", conf),
+            ("confs/5000", conf),
+            ("scripts/0000-Basic/0001", "# Passes\nexim -be\n${length_2:abc}\n****\n"),
+            ("stdout/0001", "> ab\n> \n"),
+            ("scripts/0000-Basic/0002", "# Fails\nexim -be\nxyz\n****\n"),
+            ("stdout/0002", "> not xyz\n> \n"),
+            ("scripts/5000-Never/5000", "# Never runs\nexim -be\n****\n"),
+            ("scripts/5000-Never/REQUIRES", "support NoSuchFeature\n"),
+        ],
+    );
     let p = d.path();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    for sub in ["scripts/0000-Basic", "scripts/5000-Never", "confs", "stdout"] {
-        std::fs::create_dir_all(p.join(sub)).unwrap();
-    }
-    let conf = "exim_path = EXIM_PATH\nspool_directory = DIR/spool\nlog_file_path = DIR/spool/log/%slog\nkeep_environment = PATH\nprimary_hostname = myhost.test.ex\n";
-    for n in ["0001", "0002", "5000"] {
-        std::fs::write(p.join("confs").join(n), conf).unwrap();
-    }
-    std::fs::write(p.join("scripts/0000-Basic/0001"), "# Passes\nexim -be\n${length_2:abc}\n****\n").unwrap();
-    std::fs::write(p.join("stdout/0001"), "> ab\n> \n").unwrap();
-    std::fs::write(p.join("scripts/0000-Basic/0002"), "# Fails\nexim -be\nxyz\n****\n").unwrap();
-    std::fs::write(p.join("stdout/0002"), "> not xyz\n> \n").unwrap();
-    std::fs::write(p.join("scripts/5000-Never/5000"), "# Never runs\nexim -be\n****\n").unwrap();
-    std::fs::write(p.join("scripts/5000-Never/REQUIRES"), "support NoSuchFeature\n").unwrap();
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/munge.toml"), p.join("munge.toml")).unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_runtest"))
         .args(["/usr/sbin/exim4", "--suite"])
         .arg(p)
