@@ -335,3 +335,14 @@ fn retry_debug_and_header_sizes() {
     assert_eq!(one(Stdout, "  T:userx@test.ex -22 0 mailbox is full (MTA-imposed quota exceeded)"),
         "  T:userx@test.ex -22 xxxx mailbox is full (MTA-imposed quota exceeded)");
 }
+
+#[test]
+fn gnutls_4_96_forms() {
+    assert_eq!(one(Mail, "\tby vm.example.net with esmtps  (TLS1.2) tls TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\n\tby x with smtps  (TLS1.2) tls TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384\n"),
+        "\tby the.local.host.name with esmtps (TLS1.x:ke-RSA-AES256-SHAnnn:xxx)\n\tby x with smtps (TLS1.x:ke-ECDSA-AES256-SHAnnn:xxx)\n");
+    assert_eq!(one(Mainlog, "2026-11-22 05:30:00 cipher_ TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\n2026-11-22 05:30:00 ver:    TLS1.2\n"),
+        "1999-03-02 09:44:33 cipher_ TLS1.x:ke_RSA_WITH_ci_mac\n1999-03-02 09:44:33 ver:    TLS1.x\n");
+    assert_eq!(one(Mainlog, "TLS error on connection from (rhu.barb) [127.0.0.1] (gnutls_handshake): No certificate was found."),
+        "TLS error on connection from (rhu.barb) [127.0.0.1] (gnutls_handshake): The peer did not send any certificate.");
+    assert_eq!(one(Mainlog, "C=\"250- 323 byte chunk, total 323\\n250 OK\""), "C=\"250- 3nn byte chunk, total 3nn\\n250 OK\"");
+}
