@@ -142,7 +142,9 @@ impl<'a> Parser<'a> {
             while text.ends_with('\\') {
                 text.pop();
                 match self.lines.next() {
-                    Some((_, more)) => text.push_str(more.trim_end()),
+                    // The continuation's leading blanks go: a value split over lines joins up
+                    // exactly (0000-Basic/0095 continues a header list after `\n\`).
+                    Some((_, more)) => text.push_str(more.trim()),
                     None => return Err(self.err(n, "the last line ends with a continuation backslash")),
                 }
             }

@@ -69,8 +69,14 @@ fn unknown_exim_variant() {
 #[test]
 fn continuation_lines_join() {
     let s = steps("# h\nexim -bP a \\\n  b \\\n\tc\n****\nkilldaemon\n");
-    assert!(matches!(&s[0].command, Command::Exim { args, .. } if args == "-bP a   b \tc"));
+    assert!(matches!(&s[0].command, Command::Exim { args, .. } if args == "-bP a b c"));
     assert_eq!(s[1].span.line, 6);
+}
+
+#[test]
+fn continuation_joins_values_exactly() {
+    let s = steps("# h\nexim -DQWM='From: p@q\\n\\\n       To: a@b' -odi\n****\n");
+    assert!(matches!(&s[0].command, Command::Exim { args, .. } if args == "-DQWM='From: p@q\\nTo: a@b' -odi"), "{:?}", s[0].command);
 }
 
 #[test]
@@ -87,7 +93,7 @@ fn data_may_end_at_end_of_file() {
 #[test]
 fn backslash_then_blank_continues() {
     let s = steps("# h\nexim -bP a \\ \n b\n****\n");
-    assert!(matches!(&s[0].command, Command::Exim { args, .. } if args == "-bP a  b"));
+    assert!(matches!(&s[0].command, Command::Exim { args, .. } if args == "-bP a b"));
 }
 
 #[test]
