@@ -308,7 +308,18 @@ impl Server<'_> {
             let ss: &[u8] = &script.lines[pos];
 
             if ss.first() == Some(&b'>') {
-                self.say(cstr(ss));
+                // Unbuffered runs show what is sent with non-printing bytes as \xNN, as
+                // server.c does (test 0259 sends a CR inside an ident reply).
+                if script.linebuf {
+                    // Control bytes still show as \xNN (saved outputs of test 0259).
+                    let shown: Vec<u8> = cstr(ss)
+                        .iter()
+                        .flat_map(|&c| if c < b' ' && c != b'\t' { format!("\\x{c:02x}").into_bytes() } else { vec![c] })
+                        .collect();
+                    self.say(&shown);
+                } else {
+                    self.say(printable(cstr(ss)).as_bytes());
+                }
                 self.say(b"\n");
                 let mut rest = &ss[1..];
                 if rest.starts_with(b"*eof") {
@@ -402,6 +413,11 @@ impl Server<'_> {
                                 Err(NetError::Timeout) => return Err(timeout_err(self)),
                             }
                         }
+                    }
+                    // The line's CR goes, as its LF did (test 0259: an ident query
+                    // "999 , 25\r\n" shows and compares as "999 , 25").
+                    if offset != 2 && buffer.last() == Some(&b'\r') {
+                        buffer.pop();
                     }
                     self.say(printable(&buffer).as_bytes());
                     self.say(b"\n");

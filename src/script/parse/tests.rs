@@ -213,3 +213,9 @@ fn needs_and_no_checks() {
     assert!(s.has_no_check(NoCheck::Stdout));
     assert!(!s.has_no_check(NoCheck::Stderr));
 }
+
+#[test]
+fn carriage_return_inside_a_data_line_is_kept() {
+    let s = steps("# h\nserver PORT_N\n>ab\rcd\n****\n");
+    assert!(matches!(&s[0].command, Command::Server { data, .. } if data[0].text == ">ab\rcd"), "{:?}", s[0].command);
+}
