@@ -72,9 +72,13 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         } else {
             std::fs::copy(entry.path(), &dst).with_context(|| format!("copying {}", entry.path().display()))?;
         }
+        // Modes as a git checkout has them (0644, or 0755 when executable), whatever the
+        // source copy has: a read-only copy of a suite (0444) must not change what Exim
+        // reports about files the tests copy from aux-fixed (Exim's 0268).
         let mode = entry.metadata()?.permissions().mode();
         if !ft.is_symlink() {
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(mode & 0o7777))?;
+            let normal = if ft.is_dir() || mode & 0o111 != 0 { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(normal))?;
         }
     }
     Ok(())
