@@ -71,7 +71,9 @@ impl ShellCommand {
             c.args(&words).arg("/bin/sh");
             c
         };
-        cmd.arg("-c").arg(&self.line);
+        // The line holds script text: its chars are bytes (see script::decode).
+        let line: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(&self.line));
+        cmd.arg("-c").arg(line);
         cmd.current_dir(&self.cwd).env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(Stdio::piped()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
         cmd.process_group(0);

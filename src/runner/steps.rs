@@ -5,7 +5,7 @@
 use super::Run;
 use crate::exec::{Feed, Finished, Identity, Running, ShellCommand};
 use crate::review::{Answer, Prompt};
-use crate::script::{Command, DataLine, DataPrefix, NoCheck, Script, Step, Sudo, WriteSpec};
+use crate::script::{encode, Command, DataLine, DataPrefix, NoCheck, Script, Step, Sudo, WriteSpec};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::Path;
@@ -56,7 +56,8 @@ enum StepResult {
 
 /// Perl double-quoted string escapes, for `:eval:` data lines.
 pub fn perl_unescape(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
+    let raw = encode(s);
+    let b = raw.as_slice();
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
@@ -78,12 +79,12 @@ pub fn perl_unescape(s: &str) -> Vec<u8> {
             b'x' => {
                 let (hex, braced) = if b.get(i) == Some(&b'{') {
                     let end = b[i..].iter().position(|x| *x == b'}').map(|p| i + p).unwrap_or(b.len());
-                    let h = &s[i + 1..end];
+                    let h = std::str::from_utf8(&b[i + 1..end]).unwrap_or("");
                     i = (end + 1).min(b.len());
                     (h.to_string(), true)
                 } else {
                     let n = b[i..].iter().take(2).take_while(|x| x.is_ascii_hexdigit()).count();
-                    let h = &s[i..i + n];
+                    let h = std::str::from_utf8(&b[i..i + n]).unwrap_or("");
                     i += n;
                     (h.to_string(), false)
                 };
@@ -232,10 +233,10 @@ impl TestState {
                 match d.prefix {
                     DataPrefix::Sleep => Feed::Sleep(Duration::from_secs(text.trim().parse().unwrap_or(0))),
                     DataPrefix::Eval => Feed::Bytes(perl_unescape(&text)),
-                    DataPrefix::NoEol => Feed::Bytes(text.into_bytes()),
+                    DataPrefix::NoEol => Feed::Bytes(encode(&text)),
                     DataPrefix::None => match text.strip_suffix("\\NONL\\") {
-                        Some(t) => Feed::Bytes(t.as_bytes().to_vec()),
-                        None => Feed::Bytes(format!("{text}\n").into_bytes()),
+                        Some(t) => Feed::Bytes(encode(t)),
+                        None => Feed::Bytes(encode(&format!("{text}\n"))),
                     },
                 }
             })
@@ -269,8 +270,8 @@ impl TestState {
         match cmd {
             Command::Comment(text) => {
                 let line = format!("### {}\n", self.subst(run, text));
-                self.append(run, "test-stdout", line.as_bytes())?;
-                self.append(run, "test-stderr", line.as_bytes())?;
+                self.append(run, "test-stdout", &encode(&line))?;
+                self.append(run, "test-stderr", &encode(&line))?;
                 Ok(StepResult::Done)
             }
             Command::Echo(text) => {
@@ -410,20 +411,20 @@ impl TestState {
     fn write(&self, run: &Run, catwrite: bool, spec: &WriteSpec) -> Result<()> {
         let mut out: Vec<u8> = Vec::new();
         for l in &spec.before {
-            out.extend_from_slice(self.subst(run, l).as_bytes());
+            out.extend_from_slice(&encode(&self.subst(run, l)));
             out.push(b'\n');
         }
         for s in &spec.specs {
             let lead = s.start.clone().unwrap_or_default();
             let fill = s.length.saturating_sub(lead.len() + 1);
             for _ in 0..s.count {
-                out.extend_from_slice(lead.as_bytes());
+                out.extend_from_slice(&encode(&lead));
                 out.extend(std::iter::repeat(b'a').take(fill));
                 out.push(b'\n');
             }
         }
         for l in &spec.after {
-            out.extend_from_slice(self.subst(run, l).as_bytes());
+            out.extend_from_slice(&encode(&self.subst(run, l)));
             out.push(b'\n');
         }
         let name = self.subst(run, &spec.file);

@@ -17,6 +17,28 @@ pub use parse::{parse_script, parse_str, ParseError};
 
 use std::path::PathBuf;
 
+/// Script text is bytes: Exim's scripts hold Latin-1 and raw 8-bit data (0000-Basic/0002,
+/// 0046) that must reach Exim unchanged. Each byte is read as the char of the same value,
+/// so any file decodes, and [`encode`] gives the very bytes back.
+pub fn decode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| char::from(*b)).collect()
+}
+
+/// The bytes of script text decoded by [`decode`]. Chars above 255 (only from values put in
+/// by runtest itself) are written as UTF-8.
+pub fn encode(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        if (c as u32) < 256 {
+            out.push(c as u32 as u8);
+        } else {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    out
+}
+
 /// Where a step came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Span {

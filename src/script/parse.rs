@@ -19,10 +19,7 @@ pub struct ParseError {
 pub fn parse_script(path: &Path) -> anyhow::Result<Script> {
     let bytes = std::fs::read(path)
         .map_err(|e| anyhow::anyhow!("{}: cannot read script: {e}", path.display()))?;
-    // Scripts may hold 8-bit bytes in data lines (e.g. test 0046): keep them as Latin-1-ish
-    // lossless text by mapping each invalid sequence through lossy UTF-8 only where needed.
-    let text = String::from_utf8_lossy(&bytes);
-    Ok(parse_str(&text, path)?)
+    Ok(parse_str(&super::decode(&bytes), path)?)
 }
 
 struct Lines<'a> {
