@@ -149,12 +149,15 @@ fn check_with(
     let mut rerun = false;
     let mut compare = |run: &mut Run, munger: &mut Munger, item: &Item| -> Result<Option<Outcome>> {
         let mut text = read_lossy(&item.actual).map(|t| munger.munge(item.kind, &t)).unwrap_or_default();
-        // The server part counts only when the server wrote something (it may all be munged
-        // away, leaving the separator line alone, as the saved files show).
-        if let Some(server) = item.server.as_ref().and_then(|p| read_lossy(p)).filter(|t| !t.is_empty()) {
+        // A server file that exists is joined after a SERVER line, even when it is empty
+        // (Exim's saved stderr/0022 ends with the line alone) — unless both parts are
+        // empty: then there is no output at all (stderr/0282 does not exist).
+        if let Some(server) = item.server.as_ref().and_then(|p| read_lossy(p)) {
             let s = munger.munge(item.kind, &server);
-            text.push_str("\n******** SERVER ********\n");
-            text.push_str(&s);
+            if !(text.is_empty() && s.is_empty()) {
+                text.push_str("\n******** SERVER ********\n");
+                text.push_str(&s);
+            }
         }
         match compare_one(run, &item.munged_name, &text, &item.saved_rel, testnum)? {
             Compared::Same => Ok(None),
