@@ -352,3 +352,11 @@ fn gnutls_tls13_and_library_wording() {
     let raw = "2026-11-22 05:30:00 1xUzup-0004TK-0a H=10.20.30.40 [10.20.30.40] TLS error on connection (recv): A TLS fatal alert has been received: Certificate is required\n2026-11-22 05:30:00 1xUzup-0004TK-0a TLS session: error on first read: delivering unencrypted to H=10.20.30.40 [10.20.30.40] (not in hosts_require_tls)\n2026-11-22 05:30:00 TLS error on connection from (rhu1.barb) [127.0.0.1] (gnutls_handshake): Certificate is required.\n2026-11-22 05:30:00 TLS error on connection from (rhu1.barb) [127.0.0.1] (gnutls_handshake): timed out\n2026-11-22 05:30:00 TLS error on connection from x [127.0.0.1] (gnutls_handshake): No supported cipher suites have been found.\n";
     assert_eq!(one(Mainlog, raw), "1999-03-02 09:44:33 10HmaX-0005vi-00 TLS session: (gnutls_handshake): A TLS fatal alert has been received.: delivering unencrypted to H=ip4.ip4.ip4.ip4 [ip4.ip4.ip4.ip4] (not in hosts_require_tls)\n1999-03-02 09:44:33 TLS error on connection from (rhu1.barb) [127.0.0.1] (gnutls_handshake): The peer did not send any certificate.\n1999-03-02 09:44:33 TLS error on connection from (rhu1.barb) [127.0.0.1] (tls lib accept fn): timed out\n1999-03-02 09:44:33 TLS error on connection from x [127.0.0.1] (gnutls_handshake): Could not negotiate a supported cipher suite.\n");
 }
+
+#[test]
+fn port_headers_share_the_port_numbering() {
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    m.munge(Mainlog, "2026-11-22 05:20:00 SMTP connection from [127.0.0.1]:59026 I=[127.0.0.1]:1225 (TCP/IP connection count = 1)\n");
+    assert_eq!(m.munge(Mail, "Port: 59026\nPort: 1234\n"), "Port: 1111\nPort: 1112\n");
+}
