@@ -345,6 +345,7 @@ impl Workspace {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", conf.display())),
         };
+        let bytes = follow_link_text(&facts.suite.join("confs"), bytes)?;
         let text = self.table.apply(&latin1_or_utf8(&bytes), Some(testnum));
         std::fs::write(&out, encode_like(&bytes, &text)).with_context(|| format!("writing {}", out.display()))?;
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644))?;
@@ -353,6 +354,22 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// Some confs are symbolic links to another test's (Exim's 2036 → 2035). A copy made
+/// without symlink support (git with core.symlinks off, some archivers) holds the link's
+/// target as the file's only text: follow it, once.
+fn follow_link_text(confs: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    let target = std::str::from_utf8(&bytes).unwrap_or("").trim();
+    let is_name = !target.is_empty()
+        && !bytes.contains(&b'\n')
+        && target.len() <= 64
+        && target.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
+    if is_name && confs.join(target).is_file() {
+        let p = confs.join(target);
+        return std::fs::read(&p).with_context(|| format!("reading {}", p.display()));
+    }
+    Ok(bytes)
 }
 
 /// Files in the suite may be Latin-1: decode as UTF-8 when valid, else byte for char.
@@ -380,6 +397,16 @@ pub fn free_port() -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conf_link_text_is_followed() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("2035"), "real conf\n").unwrap();
+        assert_eq!(follow_link_text(d.path(), b"2035".to_vec()).unwrap(), b"real conf\n".to_vec());
+        // A one-line conf that names nothing, or text with a newline, stays as it is.
+        assert_eq!(follow_link_text(d.path(), b"9999".to_vec()).unwrap(), b"9999".to_vec());
+        assert_eq!(follow_link_text(d.path(), b"2035\n".to_vec()).unwrap(), b"2035\n".to_vec());
+    }
 
     #[test]
     fn latin1_round_trip() {
