@@ -360,3 +360,14 @@ fn port_headers_share_the_port_numbering() {
     m.munge(Mainlog, "2026-11-22 05:20:00 SMTP connection from [127.0.0.1]:59026 I=[127.0.0.1]:1225 (TCP/IP connection count = 1)\n");
     assert_eq!(m.munge(Mail, "Port: 59026\nPort: 1234\n"), "Port: 1111\nPort: 1112\n");
 }
+
+#[test]
+fn gnutls_bad_clientcert_named_munge() {
+    let rs = rules();
+    let raw = "2026-11-22 05:30:00 TLS error on connection from (rhu1.barb) [10.20.30.40] (gnutls_handshake): No supported cipher suites have been found.\n";
+    let mut m = Munger::new(&rs, ctx());
+    assert!(m.munge(Mainlog, raw).ends_with("Could not negotiate a supported cipher suite.\n"));
+    let mut m = Munger::new(&rs, ctx());
+    m.enable_named("gnutls_bad_clientcert").unwrap();
+    assert_eq!(m.munge(Mainlog, raw), "1999-03-02 09:44:33 TLS error on connection from (rhu1.barb) [ip4.ip4.ip4.ip4] (gnutls_handshake): The peer did not send any certificate.\n");
+}
