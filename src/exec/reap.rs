@@ -158,3 +158,27 @@ pub fn kill_workspace(dir: &std::path::Path) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// Wait (at most `max`) until the workspace `dir` has no process left but those in `keep`
+/// (and their descendants), reaping the ones that became runtest's children. Used after
+/// killdaemon: a daemon's connection and delivery processes outlive it and finish their
+/// work, as they do under the Perl runtest.
+pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration) {
+    let dir = dir.display().to_string();
+    let me = std::process::id() as i32;
+    let start = std::time::Instant::now();
+    loop {
+        let mut kept: HashSet<i32> = keep.iter().copied().collect();
+        for k in keep {
+            kept.extend(descendants(*k));
+        }
+        let all: Vec<i32> = descendants(me).into_iter().filter(|p| !kept.contains(p)).collect();
+        let mine: Vec<i32> = all.iter().copied().filter(|p| in_workspace(*p, &dir)).collect();
+        reap(&mine, keep);
+        let busy = mine.iter().any(|p| !is_zombie(*p));
+        if !busy || start.elapsed() >= max {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

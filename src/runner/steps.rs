@@ -177,6 +177,17 @@ impl TestState {
         Ok(Ended::Completed)
     }
 
+    /// The processes this test holds handles for (daemons, server, exim_lock, background).
+    fn held_pids(&self) -> Vec<i32> {
+        self.daemons
+            .iter()
+            .chain(self.background.iter())
+            .chain(self.exim_lock.iter())
+            .chain(self.server.iter())
+            .map(|r| r.pid())
+            .collect()
+    }
+
     /// Stop everything this test started that is still running.
     pub fn finish(&mut self, run: &Run) {
         let never = std::sync::atomic::AtomicBool::new(true);
@@ -512,6 +523,10 @@ impl TestState {
             }
         }
         self.daemons = keep;
+        // The daemon's children (connections, deliveries) outlive it and finish their work;
+        // wait for them so that their log lines come before whatever the script does next.
+        let held: Vec<i32> = self.held_pids();
+        crate::exec::reap::wait_quiet(&run.ws.dir, &held, Duration::from_secs(10));
         Ok(())
     }
 
