@@ -95,7 +95,7 @@ pub struct Options {
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Invocation {
-    Run(Options),
+    Run(Box<Options>),
     Help,
     Version,
 }
@@ -245,7 +245,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation> {
     if o.first > o.last {
         bail!("the first test number ({}) is greater than the last ({})", o.first, o.last);
     }
-    Ok(Invocation::Run(o))
+    Ok(Invocation::Run(Box::new(o)))
 }
 
 #[cfg(test)]
@@ -254,7 +254,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Options {
         match parse(args.iter().map(|s| s.to_string())).unwrap() {
-            Invocation::Run(o) => o,
+            Invocation::Run(o) => *o,
             other => panic!("{other:?}"),
         }
     }

@@ -10,7 +10,7 @@ fn main() {
             println!("runtest (mailrig) {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        Ok(mailrig::cli::Invocation::Run(opts)) => match mailrig::runner::main(opts) {
+        Ok(mailrig::cli::Invocation::Run(opts)) => match mailrig::runner::main(*opts) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("runtest: {e:#}");

@@ -430,7 +430,7 @@ impl TestState {
             let fill = s.length.saturating_sub(lead.len() + 1);
             for _ in 0..s.count {
                 out.extend_from_slice(&encode(&lead));
-                out.extend(std::iter::repeat(b'a').take(fill));
+                out.extend(std::iter::repeat_n(b'a', fill));
                 out.push(b'\n');
             }
         }

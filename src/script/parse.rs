@@ -334,7 +334,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Script, ParseError> {
     let lines: Vec<&str> = if text.is_empty() { Vec::new() } else { text.split('\n').collect() };
     // A trailing newline gives one empty last element: drop it so line numbers stay true.
     let lines = match lines.last() {
-        Some(l) if l.is_empty() => lines[..lines.len() - 1].to_vec(),
+        Some(&"") => lines[..lines.len() - 1].to_vec(),
         _ => lines,
     };
     let heading_line = lines.first().copied().unwrap_or("");
