@@ -177,26 +177,13 @@ fn check_with(
             return Ok(o);
         }
     }
+    // Per-file outputs: each produced file against `SUB/N.<munged name>`, then every saved
+    // `SUB/N.*` that nothing was produced for (compared with empty output).
+    let mut sets: Vec<(OutputKind, &str, PathBuf, Vec<String>, &str)> = Vec::new();
     if !opts.no_message {
-        let produced = mail_files(&ws);
-        let mut expected: Vec<String> = saved_with_prefix(&run.facts.suite, "mail", testnum);
         // The `once` database of autoreply tests is binary and never compared.
-        for rel in produced.iter().filter(|r| r.as_str() != "oncelog") {
-            let name = munger.munge_file_name(rel);
-            let saved_rel = format!("mail/{id}.{name}");
-            expected.retain(|e| e != &saved_rel);
-            let item = Item { kind: OutputKind::Mail, actual: ws.join("test-mail").join(rel), server: None, munged_name: "test-mail-munged".into(), saved_rel };
-            if let Some(o) = compare(run, &mut munger, &item)? {
-                return Ok(o);
-            }
-        }
-        for missing in expected.iter().filter(|e| !is_flavour_variant(e, testnum)) {
-            run.say(format!("\n** {missing} exists but the test produced no such mail file"));
-            let item = Item { kind: OutputKind::Mail, actual: ws.join("test-nonexistent-mail"), server: None, munged_name: "test-mail-munged".into(), saved_rel: missing.clone() };
-            if let Some(o) = compare(run, &mut munger, &item)? {
-                return Ok(o);
-            }
-        }
+        let mail: Vec<String> = mail_files(&ws).into_iter().filter(|r| r != "oncelog").collect();
+        sets.push((OutputKind::Mail, "mail", ws.join("test-mail"), mail, "produced no such mail file"));
     }
     if !opts.no_msglog {
         let dir = ws.join("spool/msglog");
@@ -208,19 +195,22 @@ fn check_with(
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         logs.sort();
-        let mut expected = saved_with_prefix(&run.facts.suite, "msglog", testnum);
-        for l in &logs {
-            let name = munger.munge_file_name(l);
-            let saved_rel = format!("msglog/{id}.{name}");
+        sets.push((OutputKind::Msglog, "msglog", dir, logs, "left no such message log"));
+    }
+    for (kind, sub, root, files, missing_text) in sets {
+        let munged_name = format!("test-{sub}-munged");
+        let mut expected = saved_with_prefix(&run.facts.suite, sub, testnum);
+        for rel in &files {
+            let saved_rel = format!("{sub}/{id}.{}", munger.munge_file_name(rel));
             expected.retain(|e| e != &saved_rel);
-            let item = Item { kind: OutputKind::Msglog, actual: dir.join(l), server: None, munged_name: "test-msglog-munged".into(), saved_rel };
+            let item = Item { kind, actual: root.join(rel), server: None, munged_name: munged_name.clone(), saved_rel };
             if let Some(o) = compare(run, &mut munger, &item)? {
                 return Ok(o);
             }
         }
-        for missing in expected.iter().filter(|e| !is_flavour_variant(e, testnum)) {
-            run.say(format!("\n** {missing} exists but the test left no such message log"));
-            let item = Item { kind: OutputKind::Msglog, actual: ws.join("test-nonexistent-msglog"), server: None, munged_name: "test-msglog-munged".into(), saved_rel: missing.clone() };
+        for missing in expected {
+            run.say(format!("\n** {missing} exists but the test {missing_text}"));
+            let item = Item { kind, actual: ws.join("test-nonexistent"), server: None, munged_name: munged_name.clone(), saved_rel: missing };
             if let Some(o) = compare(run, &mut munger, &item)? {
                 return Ok(o);
             }
@@ -230,11 +220,6 @@ fn check_with(
         return Ok(Outcome::Retry);
     }
     Ok(Outcome::Verdict(if failed { Verdict::Fail } else { Verdict::Pass }))
-}
-
-/// A saved name with a flavour suffix the run did not ask for (e.g. `stdout/0042.FreeBSD`).
-fn is_flavour_variant(_rel: &str, _testnum: u32) -> bool {
-    false
 }
 
 enum Compared {
