@@ -676,17 +676,26 @@ impl TestState {
             if run.opts.debug {
                 println!(">> daemon: {}", sh.line);
             }
+            // Ready means: it has logged "daemon started" (Exim does so once its sockets
+            // listen; the pid file can come first) — or it has ended.
+            let logs = [run.ws.path("spool/log/servermainlog"), run.ws.path("spool/log/mainlog")];
+            let started_lines = || {
+                logs.iter()
+                    .map(|l| std::fs::read_to_string(l).map(|t| t.matches(" daemon started: ").count()).unwrap_or(0))
+                    .sum::<usize>()
+            };
+            let before = started_lines();
             let mut r = sh.spawn(vec![], Duration::ZERO, true)?;
-            // Wait for the pid file (written once the listening sockets exist), or the end.
-            let pidfile = run.ws.path("spool/exim-daemon.pid");
             let start = std::time::Instant::now();
-            while start.elapsed() < Duration::from_secs(10) && !pidfile.exists() {
+            while start.elapsed() < Duration::from_secs(10) && started_lines() == before {
                 if r.try_finished()?.is_some() || run.interrupt.load(Ordering::SeqCst) {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
-            if !pidfile.exists() {
+            if started_lines() == before {
+                // Not a listening daemon (e.g. a queue-runner daemon): give it a moment, as
+                // the Perl runtest does.
                 std::thread::sleep(Duration::from_millis(300));
             }
             self.daemons.push(r);
