@@ -51,23 +51,18 @@ pub fn descendants(root: i32) -> Vec<i32> {
     out
 }
 
-/// Reap exited direct children among `pids` without blocking, except those runtest holds a
-/// handle for (those are waited through their handle).
-fn reap(pids: &[i32], tracked: &[i32]) {
+/// Reap exited direct children among `pids` without blocking. Callers never pass a child
+/// runtest holds a handle for (those are waited through their handle).
+fn reap(pids: &[i32]) {
     for p in pids {
-        if !tracked.contains(p) {
-            let _ = nix::sys::wait::waitpid(
-                nix::unistd::Pid::from_raw(*p),
-                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-            );
-        }
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(*p), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
     }
 }
 
 /// Kill every descendant of this process: SIGTERM, a short grace, then SIGKILL, and reap
-/// them. `tracked` are children runtest holds a handle for: they are killed like the others
-/// but left for their handle to wait. Returns how many were alive at first.
-pub fn kill_all_descendants(tracked: &[i32]) -> usize {
+/// them. Only for when runtest holds no handle to a child any more (serial runs between
+/// tests, and the end of a run). Returns how many were alive at first.
+pub fn kill_all_descendants() -> usize {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
     let me = std::process::id() as i32;
@@ -80,7 +75,7 @@ pub fn kill_all_descendants(tracked: &[i32]) -> usize {
     let mut rounds = 0;
     loop {
         let all = descendants(me);
-        reap(&all, tracked);
+        reap(&all);
         let remaining = live();
         if remaining.is_empty() {
             break;
@@ -96,7 +91,7 @@ pub fn kill_all_descendants(tracked: &[i32]) -> usize {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    reap(&descendants(me), tracked);
+    reap(&descendants(me));
     n
 }
 
@@ -144,7 +139,7 @@ pub fn kill_workspace(dir: &std::path::Path) {
         let all = members();
         // Only this workspace's zombies are reaped: the other workers wait for their own
         // children through their handles.
-        reap(&all, &[]);
+        reap(&all);
         let live: Vec<i32> = all.into_iter().filter(|p| !is_zombie(*p)).collect();
         if live.is_empty() {
             break;
@@ -174,7 +169,7 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
         }
         let all: Vec<i32> = descendants(me).into_iter().filter(|p| !kept.contains(p)).collect();
         let mine: Vec<i32> = all.iter().copied().filter(|p| in_workspace(*p, &dir)).collect();
-        reap(&mine, keep);
+        reap(&mine);
         let busy = mine.iter().any(|p| !is_zombie(*p));
         if !busy || start.elapsed() >= max {
             return;

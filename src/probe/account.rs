@@ -1,11 +1,11 @@
 //! The accounts the tests run under: the caller (a non-root login in the Exim group, whose
 //! name is also a group it belongs to, with a gecos name) and the Exim user and group.
 //!
-//! As root, runtest creates the caller account if it is absent (`useradd`), because the
-//! tests must run Exim as a normal user; as a normal user, the caller is the invoking user.
+//! runtest (as root) creates the caller account if it is absent (`useradd`), because the
+//! tests must run Exim as a normal user.
 
 use anyhow::{bail, Context, Result};
-use nix::unistd::{Gid, Group, Uid, User};
+use nix::unistd::{Group, User};
 
 /// A user account as the tests need it.
 #[derive(Debug, Clone)]
@@ -94,13 +94,4 @@ pub fn ensure_caller(name: &str, exim_group: &str) -> Result<Account> {
         }
     }
     lookup(name)?.with_context(|| format!("account {name} not found after creating it"))
-}
-
-/// The invoking user as an account (non-root runs).
-pub fn current() -> Result<Account> {
-    let uid = Uid::current();
-    let u = User::from_uid(uid).context("getpwuid")?.context("the current uid has no passwd entry")?;
-    let a = lookup(&u.name)?.context("current user vanished")?;
-    let _ = Gid::current();
-    Ok(a)
 }

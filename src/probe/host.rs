@@ -5,7 +5,7 @@
 //! machine's name; otherwise it uses the machine's name as it is (and warns if unqualified).
 
 use anyhow::{Context, Result};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The host facts the substitutions and munging need.
 #[derive(Debug, Clone)]
@@ -72,10 +72,6 @@ pub fn expand_ipv6(ip: &Ipv6Addr) -> String {
     ip.segments().iter().map(|s| format!("{s:04x}")).collect::<Vec<_>>().join(":")
 }
 
-/// Whether an address is configured on this host (for `-NOIPV4` style decisions).
-pub fn is_local(ip: IpAddr) -> bool {
-    std::net::TcpListener::bind((ip, 0)).is_ok()
-}
 
 #[cfg(test)]
 mod tests {

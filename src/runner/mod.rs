@@ -98,7 +98,7 @@ impl Run {
         if self.parallel {
             crate::exec::reap::kill_workspace(&self.ws.dir);
         } else {
-            crate::exec::reap::kill_all_descendants(&[]);
+            crate::exec::reap::kill_all_descendants();
         }
     }
 }
@@ -167,6 +167,9 @@ pub fn main(opts: Options) -> Result<i32> {
         pending::review(&suite, opts.first, opts.last, opts.diff, asker.as_mut())?;
         return Ok(0);
     }
+    if !is_root {
+        bail!("runtest must run as root for now (it patches a setuid copy of Exim); run it with sudo");
+    }
     // Before any thread exists: the private UTS namespace and the subreaper.
     let hostname = probe::host::ensure_fqdn(is_root)?;
     crate::exec::reap::become_subreaper();
@@ -178,7 +181,7 @@ pub fn main(opts: Options) -> Result<i32> {
             flag.store(true, Ordering::SeqCst);
             if count.fetch_add(1, Ordering::SeqCst) >= 1 {
                 eprintln!("\n** Interrupted twice: killing everything and exiting");
-                crate::exec::reap::kill_all_descendants(&[]);
+                crate::exec::reap::kill_all_descendants();
                 std::process::exit(130);
             }
         })
@@ -203,11 +206,7 @@ pub fn main(opts: Options) -> Result<i32> {
     let exim_acct = probe::account::lookup(&exim_user)?.with_context(|| format!("Exim user {exim_user} has no passwd entry"))?;
     let exim_gid = probe::account::group_gid(&exim_group)?.with_context(|| format!("no group {exim_group}"))?;
 
-    let caller = if is_root {
-        probe::account::ensure_caller(opts.caller.as_deref().unwrap_or("mailrig"), &exim_group)?
-    } else {
-        probe::account::current()?
-    };
+    let caller = probe::account::ensure_caller(opts.caller.as_deref().unwrap_or("mailrig"), &exim_group)?;
     probe::account::validate_caller(&caller, exim_gid)?;
 
     let (v4, v6) = probe::host::addresses();
@@ -230,9 +229,6 @@ pub fn main(opts: Options) -> Result<i32> {
         have_ipv4,
         have_ipv6,
     };
-    if !is_root {
-        bail!("runtest must run as root for now (it patches a setuid copy of Exim); run it with sudo");
-    }
 
     println!("Exim binary: {} (version {})", binary.display(), features.version);
     println!("Suite:       {}", suite.display());
@@ -283,7 +279,7 @@ pub fn main(opts: Options) -> Result<i32> {
     if let Some(p) = &shared.opts.json {
         crate::report::write_json(p, &records, secs)?;
     }
-    crate::exec::reap::kill_all_descendants(&[]);
+    crate::exec::reap::kill_all_descendants();
     println!();
     if !totals.failed.is_empty() {
         println!("Failed tests: {}", totals.failed.iter().map(|n| format!("{n:04}")).collect::<Vec<_>>().join(" "));
