@@ -273,26 +273,33 @@ impl Workspace {
     /// Debian's Exim wants `-C` files listed in its TRUSTED_CONFIG_LIST (else every re-exec
     /// panics with "wrong owner"): add this workspace's test-config there.
     fn trust_config(&self, facts: &Facts) -> Result<()> {
+        use std::io::{Read, Seek, Write};
         let Some(list) = &facts.trusted_list else { return Ok(()) };
         let entry = self.dir.join("test-config").display().to_string();
-        let current = std::fs::read_to_string(list).unwrap_or_default();
-        if current.lines().any(|l| l.trim() == entry) {
-            return Ok(());
-        }
         if let Some(parent) = list.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let mut text = current;
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
+        // Several runtests may add their workspaces at once: append under an exclusive lock
+        // on the list itself, so that no entry is lost and no reader sees a partial file.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(list)
+            .with_context(|| format!("opening {}", list.display()))?;
+        let mut file = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", list.display()))?;
+        let mut current = String::new();
+        file.rewind()?;
+        file.read_to_string(&mut current).with_context(|| format!("reading {}", list.display()))?;
+        if current.lines().any(|l| l.trim() == entry) {
+            return Ok(());
         }
-        text.push_str(&entry);
-        text.push('\n');
-        let tmp = list.with_extension("mailrig-new");
-        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-        chown(&tmp, 0, 0)?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
-        std::fs::rename(&tmp, list).with_context(|| format!("updating {}", list.display()))?;
+        let sep = if !current.is_empty() && !current.ends_with('\n') { "\n" } else { "" };
+        write!(file, "{sep}{entry}\n").with_context(|| format!("updating {}", list.display()))?;
+        // Exim wants the list owned by root (or CONFIGURE_OWNER) and not writable by others.
+        chown(list, 0, 0)?;
+        std::fs::set_permissions(list, std::fs::Permissions::from_mode(0o644))?;
         Ok(())
     }
 
