@@ -39,8 +39,9 @@ mailrig options:
   --timeout SECS     end a command that runs longer than SECS (default 300)
   --fail-exit        exit with status 1 when any test failed (for CI)
   -j N, --jobs N     run N tests side by side, each in its own workspace with its own
-                     ports (default 1: the serial run of the Perl runtest); failures are
-                     reviewed on the terminal afterwards, in test order
+                     ports (default: 8 per CPU, at most 32; -j 1 is the serial run of the
+                     Perl runtest); tests that fail are rerun alone afterwards, in test
+                     order, and reviewed on the terminal unless -CONTINUE
   --junit FILE       write a JUnit XML report (one test suite per folder)
   --json FILE        write a JSON report (every test: verdict, seconds, failures, output)
   --shard K/N        run only the K-th of N deterministic slices of the selected tests
@@ -80,8 +81,8 @@ pub struct Options {
     pub timeout_secs: u64,
     pub fail_exit: bool,
     pub port_offset: u16,
-    /// Tests run side by side (`-j N`).
-    pub jobs: usize,
+    /// Tests run side by side (`-j N`); None: chosen from the machine.
+    pub jobs: Option<usize>,
     pub junit: Option<PathBuf>,
     pub json: Option<PathBuf>,
     /// `--shard K/N`: run the K-th of N deterministic slices of the selected tests.
@@ -121,7 +122,7 @@ impl Default for Options {
             timeout_secs: 300,
             fail_exit: false,
             port_offset: 0,
-            jobs: 1,
+            jobs: None,
             junit: None,
             json: None,
             shard: None,
@@ -187,7 +188,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation> {
             }
             "-j" | "--jobs" => {
                 let v = value(&a)?;
-                o.jobs = v.parse().ok().filter(|n| (1..=64).contains(n)).with_context(|| {
+                o.jobs = v.parse().ok().filter(|n| (1..=64).contains(n)).map(Some).with_context(|| {
                     format!("-j needs a number of workers from 1 to 64, not `{v}`")
                 })?;
             }
@@ -298,14 +299,14 @@ mod tests {
         assert_eq!(o.timeout_secs, 9);
         assert!(o.fail_exit && o.keep);
         assert_eq!(run(&["--port-offset", "100"]).port_offset, 100);
-        assert_eq!(run(&["-j", "8"]).jobs, 8);
+        assert_eq!(run(&["-j", "8"]).jobs, Some(8));
         assert_eq!(run(&["--shard", "2/3"]).shard, Some((2, 3)));
         assert!(error(&["--shard", "4/3"]).contains("K/N"));
         assert!(error(&["--shard", "0/3"]).contains("K/N"));
         assert!(error(&["--shard", "x"]).contains("K/N"));
         let o = run(&["--junit", "j.xml", "--json", "r.json", "--save-pending", "--review"]);
         assert!(o.save_pending && o.review && o.junit.is_some() && o.json.is_some());
-        assert_eq!(run(&["-j4", "1", "2"]).jobs, 4);
+        assert_eq!(run(&["-j4", "1", "2"]).jobs, Some(4));
         assert!(error(&["-j", "0"]).contains("1 to 64"));
         assert!(error(&["--port-offset", "x"]).contains("0 to 60000"));
         assert!(error(&["--timeout", "0"]).contains("positive"));

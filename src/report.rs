@@ -66,6 +66,17 @@ impl Summaries {
         Ok(())
     }
 
+    /// Take back the `failed-summary.log` lines of a test that passed when rerun.
+    pub fn retract_failures(&self, testnum: u32) -> Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(&self.failed).with_context(|| format!("reading {}", self.failed.display()))?;
+        let prefix = format!("Test {testnum:04} ");
+        let kept: String = text.lines().filter(|l| !l.starts_with(&prefix)).map(|l| format!("{l}\n")).collect();
+        crate::review::write_atomically(&self.failed, &kept)
+    }
+
     pub fn failure(&self, testnum: u32, what: &str) -> Result<()> {
         if let Ok(mut r) = self.reasons.lock() {
             r.entry(testnum).or_default().push(what.to_string());
@@ -99,18 +110,55 @@ pub struct TestRecord {
     pub failures: Vec<String>,
     /// What runtest printed for the test (differences included).
     pub output: String,
+    /// Where the test's time went, phase by phase and command by command (the last round
+    /// when it was retried).
+    pub steps: Vec<StepTime>,
+    /// Set when the test failed while running side by side and passed when rerun alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_first: Option<FirstRun>,
+}
+
+/// The failing first run of a test that passed when rerun alone (a flaky run, for JUnit).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FirstRun {
+    pub failures: Vec<String>,
+    pub output: String,
+    pub seconds: f64,
+}
+
+/// The time one phase of a test took: `setup` (a fresh spool), a script command (by its
+/// line), or `check` (munging and comparing the outputs).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepTime {
+    /// The script line of a command; 0 for the phases around the script.
+    pub line: usize,
+    /// The command's name (`exim`, `client`, `sleep` …), or `setup` / `check`.
+    pub what: String,
+    pub seconds: f64,
 }
 
 /// Write a JUnit XML report (one test suite per folder), atomically.
 pub fn write_junit(path: &Path, records: &[TestRecord], total_seconds: f64) -> Result<()> {
-    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
     let mut report = Report::new("runtest");
     report.set_time(std::time::Duration::from_secs_f64(total_seconds));
     let mut suites: std::collections::BTreeMap<&str, TestSuite> = std::collections::BTreeMap::new();
     for r in records {
         let suite = suites.entry(&r.folder).or_insert_with(|| TestSuite::new(r.folder.clone()));
         let status = match r.verdict {
-            'P' => TestCaseStatus::success(),
+            'P' => {
+                let mut s = TestCaseStatus::success();
+                // Failed side by side, passed alone: a flaky run, as nextest reports them.
+                if let Some(first) = &r.failed_first {
+                    let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+                    rerun.set_message(first.failures.join(", "));
+                    rerun.set_type("mismatch");
+                    rerun.set_description(first.output.clone());
+                    rerun.set_time(std::time::Duration::from_secs_f64(first.seconds));
+                    s.add_rerun(rerun);
+                }
+                s
+            }
             '.' => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message("requirements not met");

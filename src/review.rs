@@ -122,6 +122,12 @@ pub fn write_saved(path: &Path, content: &str) -> Result<()> {
             Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
         }
     }
+    write_atomically(path, content)
+}
+
+/// Replace `path` with `content` (even empty) through a temporary file and a rename, so that
+/// a reader never sees half a file.
+pub fn write_atomically(path: &Path, content: &str) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("temporary file in {}", dir.display()))?;

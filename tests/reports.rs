@@ -68,3 +68,56 @@ fn junit_and_json_reports_are_readable() {
     // run-summary.log is in test order even with two workers.
     assert_eq!(std::fs::read_to_string(p.join("run-summary.log")).unwrap(), "5000 .\n0001 P\n0002 F\n");
 }
+
+/// A test that fails only while another runs beside it is rerun alone after the parallel
+/// run: its verdict is that of a serial run, its first failure is kept as a flaky run in the
+/// reports, and failed-summary.log no longer names it.
+#[test]
+fn a_failure_side_by_side_is_rerun_alone() {
+    if !ready() {
+        return;
+    }
+    let conf = common::MINIMAL_CONF;
+    let marker = format!("/tmp/mailrig-busy-{}", std::process::id());
+    let holder = format!("# Holds a marker file for two seconds\nperl\nopen(F, \">{marker}\"); close F; sleep 2; unlink \"{marker}\";\n****\n");
+    let checker = format!("# Passes only when nothing else runs\nperl\nselect(undef, undef, undef, 0.5); print -e \"{marker}\" ? \"busy\\n\" : \"idle\\n\";\n****\n");
+    let d = common::suite(
+        "mailrig-rerun",
+        &[
+            ("confs/0001", conf),
+            ("confs/0002", conf),
+            ("scripts/0000-Basic/0001", &holder),
+            ("scripts/0000-Basic/0002", &checker),
+            ("stdout/0002", "idle\n"),
+        ],
+    );
+    let p = d.path();
+    let out = Command::new(env!("CARGO_BIN_EXE_runtest"))
+        .args(["/usr/sbin/exim4", "--suite"])
+        .arg(p)
+        .args(["-CONTINUE", "-j", "2", "--port-offset", "740", "--json"])
+        .arg(p.join("report.json"))
+        .args(["--junit"])
+        .arg(p.join("junit.xml"))
+        .args(["--fail-exit", "1", "2"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let _ = std::fs::remove_file(&marker);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 test(s) failed side by side; rerunning them alone:"), "{stdout}");
+    assert!(stdout.contains("[rerun] 0002 P"), "{stdout}");
+    assert!(stdout.contains("Failed side by side, passed alone: 0002"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(p.join("run-summary.log")).unwrap(), "0001 P\n0002 P\n");
+    assert_eq!(std::fs::read_to_string(p.join("failed-summary.log")).unwrap(), "");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
+    let second = &json["tests"][1];
+    assert_eq!(second["verdict"], "P");
+    assert_eq!(second["failed_first"]["failures"][0], "stdout/0002");
+    assert!(json["tests"][0].get("failed_first").is_none());
+    let xml = std::fs::read_to_string(p.join("junit.xml")).unwrap();
+    assert!(xml.contains("<flakyFailure"), "{xml}");
+    let suites = junit_parser::from_reader(std::io::Cursor::new(xml.as_bytes())).unwrap();
+    assert_eq!((suites.tests, suites.failures), (2, 0));
+}

@@ -54,6 +54,8 @@ pub struct Run {
     pub console: Console,
     /// Everything said for the current test, for the JUnit/JSON reports.
     capture: String,
+    /// Where the current test's time went, for the JSON report.
+    step_times: Vec<crate::report::StepTime>,
 }
 
 impl std::ops::Deref for Run {
@@ -84,6 +86,15 @@ impl Run {
             Console::Direct => page(text),
             Console::Buffer(b) => b.push_str(text),
         }
+    }
+
+    /// Note the time one phase of the current test took.
+    fn time_step(&mut self, line: usize, what: &str, since: std::time::Instant) {
+        self.step_times.push(crate::report::StepTime {
+            line,
+            what: what.to_string(),
+            seconds: since.elapsed().as_secs_f64(),
+        });
     }
 
     fn take_console(&mut self) -> String {
@@ -242,7 +253,7 @@ pub fn main(opts: Options) -> Result<i32> {
     let summaries = Summaries::new(&suite, opts.continue_ || opts.update)?;
     let env = test_environment(&caller.name);
     let caller_identity = Identity::User { name: caller.name.clone(), uid: caller.uid, gid: caller.gid, groups: caller.groups.clone() };
-    let jobs = opts.jobs.max(1);
+    let jobs = schedule::workers_for(&opts, &suite)?;
     let shared = Arc::new(Shared {
         opts,
         facts,
@@ -267,7 +278,7 @@ pub fn main(opts: Options) -> Result<i32> {
             Box::new(Terminal)
         };
         let console = if jobs > 1 { Console::Buffer(String::new()) } else { Console::Direct };
-        workers.push(Run { shared: shared.clone(), ws, asker, console, capture: String::new() });
+        workers.push(Run { shared: shared.clone(), ws, asker, console, capture: String::new(), step_times: Vec::new() });
     }
     println!("Workspace:   {}{}", workers[0].ws.dir.display(), if jobs > 1 { format!(" (and {} more, -j {jobs})", jobs - 1) } else { String::new() });
     let started = std::time::Instant::now();
@@ -283,6 +294,10 @@ pub fn main(opts: Options) -> Result<i32> {
     println!();
     if !totals.failed.is_empty() {
         println!("Failed tests: {}", totals.failed.iter().map(|n| format!("{n:04}")).collect::<Vec<_>>().join(" "));
+    }
+    let flaky: Vec<String> = records.iter().filter(|r| r.failed_first.is_some()).map(|r| format!("{:04}", r.number)).collect();
+    if !flaky.is_empty() {
+        println!("Failed side by side, passed alone: {}", flaky.join(" "));
     }
     println!("{}", totals.line());
     if shared.interrupt.load(Ordering::SeqCst) {
@@ -379,12 +394,17 @@ impl Run {
                 return Ok(Outcome::Verdict(Verdict::Skipped));
             }
         }
+        self.step_times.clear();
+        let started = std::time::Instant::now();
         self.ws.reset(&self.facts)?;
+        self.time_step(0, "setup", started);
         let mut state = steps::TestState::new(self, test.number, &script)?;
         let ended = state.run(self, &script);
         // Whatever happened, nothing the test started survives it.
+        let started = std::time::Instant::now();
         state.finish(self);
         self.kill_leftovers();
+        self.time_step(0, "teardown", started);
         match ended? {
             steps::Ended::Completed => {}
             steps::Ended::Abandoned => return Ok(Outcome::Verdict(Verdict::Fail)),
@@ -396,6 +416,9 @@ impl Run {
         if self.opts.slow {
             std::thread::sleep(std::time::Duration::from_secs(1));
         }
-        check::check_outputs(self, test.number, &script, state.munge_options())
+        let started = std::time::Instant::now();
+        let verdict = check::check_outputs(self, test.number, &script, state.munge_options());
+        self.time_step(0, "check", started);
+        verdict
     }
 }

@@ -5,8 +5,9 @@
 //! order, on the terminal.
 
 use super::{Console, Outcome, Run, Shared};
-use crate::report::{TestRecord, Totals, Verdict};
+use crate::report::{FirstRun, TestRecord, Totals, Verdict};
 use crate::review::Terminal;
+use crate::cli::Options;
 use crate::suite::{self, Folder, TestFile};
 use anyhow::Result;
 use std::collections::{BTreeMap, VecDeque};
@@ -95,6 +96,8 @@ fn record(w: &mut Run, job: &Job, v: Verdict, seconds: f64) -> TestRecord {
         seconds,
         failures: w.summaries.take_reasons(job.test.number),
         output: std::mem::take(&mut w.capture),
+        steps: std::mem::take(&mut w.step_times),
+        failed_first: None,
     }
 }
 
@@ -105,19 +108,39 @@ pub fn shard<T>(items: Vec<T>, k: usize, n: usize) -> Vec<T> {
     items.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, t)| t).collect()
 }
 
+/// The tests the command line selects (range, then shard), each with its folder's index.
+fn select(folders: &[Folder], opts: &Options) -> Vec<(usize, TestFile)> {
+    let selected: Vec<(usize, TestFile)> = folders
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| f.tests.iter().map(move |t| (i, t.clone())))
+        .filter(|(_, t)| t.number >= opts.first && t.number <= opts.last)
+        .collect();
+    match opts.shard {
+        Some((k, n)) => shard(selected, k, n),
+        None => selected,
+    }
+}
+
+/// How many workers a run gets: `-j N`, or by default eight per CPU (the tests mostly wait:
+/// Exim's test-harness pauses, timeouts and sleeps), at most 32 — and never more than there
+/// are tests selected.
+pub fn workers_for(opts: &Options, suite: &Path) -> Result<usize> {
+    let wanted = opts.jobs.unwrap_or_else(|| {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        (8 * cpus).min(32)
+    });
+    let selected = select(&suite::scan(suite)?, opts).len();
+    Ok(wanted.min(selected).max(1))
+}
+
 pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>) -> Result<(Totals, Vec<TestRecord>)> {
     let folders = suite::scan(&shared.facts.suite)?;
     let mut totals = Totals::default();
     let mut records: Vec<TestRecord> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
-    let mut selected: Vec<(usize, TestFile)> = folders
-        .iter()
-        .enumerate()
-        .flat_map(|(i, f)| f.tests.iter().map(move |t| (i, t.clone())))
-        .filter(|(_, t)| t.number >= shared.opts.first && t.number <= shared.opts.last)
-        .collect();
+    let selected = select(&folders, &shared.opts);
     if let Some((k, n)) = shared.opts.shard {
-        selected = shard(selected, k, n);
         println!(">>> Shard {k}/{n}: {} test(s)", selected.len());
     }
     for (fi, f) in folders.iter().enumerate() {
@@ -139,6 +162,8 @@ pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>) -> Result<(Totals, V
                     seconds: 0.0,
                     failures: vec![reason.clone()],
                     output: String::new(),
+                    steps: Vec::new(),
+                    failed_first: None,
                 });
             }
             continue;
@@ -286,36 +311,72 @@ fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BT
         results.push(record(w0, job, v, secs));
     }
     results.sort_by_key(|r| r.number);
+    rerun_failures(shared, &mut workers[0], jobs, &alone, &mut results)?;
     for r in &results {
         timings.insert(r.number, r.seconds);
         let v = if r.verdict == 'P' { Verdict::Pass } else { Verdict::Fail };
         shared.summaries.verdict(r.number, v)?;
     }
-    // Interactive review of the failures, in test order, one at a time on the terminal.
-    if !shared.opts.continue_ && !shared.opts.update && !shared.interrupt.load(Ordering::SeqCst) {
-        let failed: Vec<&Job> = jobs
-            .iter()
-            .filter(|j| results.iter().any(|r| r.number == j.test.number && r.verdict == 'F'))
-            .collect();
-        if !failed.is_empty() {
-            println!("\n{} test(s) failed; reviewing them one by one:", failed.len());
-            let w0 = &mut workers[0];
-            w0.console = Console::Direct;
-            w0.asker = Box::new(Terminal);
-            for job in failed {
-                let started = Instant::now();
-                let Some(v) = run_one(w0, job)? else {
-                    println!("** Quit: files of test {} kept in {}", job.test.id(), w0.ws.dir.display());
-                    break;
-                };
-                let rec = record(w0, job, v, started.elapsed().as_secs_f64());
-                if let Some(slot) = results.iter_mut().find(|r| r.number == job.test.number) {
-                    *slot = rec;
-                }
-            }
-        }
-    }
     Ok(results)
+}
+
+/// Rerun, alone and in test order, the tests that failed while running side by side.
+///
+/// Under the load of many tests at once, timing races inside Exim itself can fail a test
+/// that passes whenever it runs by itself (two processes' debug lines in the other order, a
+/// second boundary crossed between reception and delivery), while a parallel run must give
+/// the verdicts of a serial one. A test that passes alone keeps its first failure as a flaky
+/// run in the reports, and is named at the end. In an interactive run this rerun is also the
+/// review: the usual prompts come up, on the terminal, for whatever still fails. Tests that
+/// already ran alone are rerun only for review.
+fn rerun_failures(shared: &Shared, w0: &mut Run, jobs: &[Job], alone: &[Job], results: &mut [TestRecord]) -> Result<()> {
+    let interactive = !shared.opts.continue_;
+    if shared.opts.update || shared.interrupt.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    let failed: Vec<&Job> = jobs
+        .iter()
+        .filter(|j| results.iter().any(|r| r.number == j.test.number && r.verdict == 'F'))
+        .filter(|j| interactive || !alone.iter().any(|a| a.test.number == j.test.number))
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    if interactive {
+        println!("\n{} test(s) failed; reviewing them one by one:", failed.len());
+        w0.console = Console::Direct;
+        w0.asker = Box::new(Terminal);
+    } else {
+        println!("\n{} test(s) failed side by side; rerunning them alone:", failed.len());
+    }
+    for job in failed {
+        if shared.interrupt.load(Ordering::SeqCst) {
+            break;
+        }
+        let started = Instant::now();
+        let Some(v) = run_one(w0, job)? else {
+            println!("** Quit: files of test {} kept in {}", job.test.id(), w0.ws.dir.display());
+            break;
+        };
+        let secs = started.elapsed().as_secs_f64();
+        print!("{}", w0.take_console());
+        let mut rec = record(w0, job, v, secs);
+        let Some(slot) = results.iter_mut().find(|r| r.number == job.test.number) else { continue };
+        if v == Verdict::Pass {
+            shared.summaries.retract_failures(job.test.number)?;
+            rec.failed_first = Some(FirstRun {
+                failures: std::mem::take(&mut slot.failures),
+                output: std::mem::take(&mut slot.output),
+                seconds: slot.seconds,
+            });
+        }
+        if !interactive {
+            let note = if v == Verdict::Pass { ": failed side by side, passes alone" } else { "" };
+            println!("[rerun] {} {} {secs:.1}s{note}", job.test.id(), v.letter());
+        }
+        *slot = rec;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

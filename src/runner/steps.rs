@@ -152,9 +152,13 @@ impl TestState {
             if run.interrupt.load(Ordering::SeqCst) {
                 return Ok(Ended::Quit);
             }
+            let started = std::time::Instant::now();
             let result = self
                 .step(run, &step.command, step)
                 .with_context(|| format!("{}: `{}`", step.span, step.text))?;
+            if !matches!(step.command, Command::Comment(_)) {
+                run.time_step(step.span.line, step.command.name(), started);
+            }
             match result {
                 StepResult::Done => {}
                 StepResult::Ended(e) => return Ok(e),
@@ -171,7 +175,10 @@ impl TestState {
             }
         }
         // A server still running at the end is waited for, like after an exim command.
-        if let Some(e) = self.wait_server(run)? {
+        let started = std::time::Instant::now();
+        let waited = self.wait_server(run)?;
+        run.time_step(0, "server-end", started);
+        if let Some(e) = waited {
             return Ok(e);
         }
         Ok(Ended::Completed)
