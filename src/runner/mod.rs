@@ -267,9 +267,21 @@ pub fn main(opts: Options) -> Result<i32> {
         parallel: jobs > 1,
     });
     let mut workers = Vec::new();
-    for k in 0..jobs {
-        let ports = crate::subst::Ports::shifted(shared.opts.port_offset + 100 * k as u16);
-        let ws = Workspace::create(&shared.facts, &suite.join("workspace").join(k.to_string()), ports)?;
+    // The workspaces are built side by side too (copies of aux-fixed, the patched binary …).
+    let spaces: Vec<Result<Workspace>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|k| {
+                let (facts, suite, offset) = (&shared.facts, &suite, shared.opts.port_offset);
+                scope.spawn(move || {
+                    let ports = crate::subst::Ports::shifted(offset + 100 * k as u16);
+                    Workspace::create(facts, &suite.join("workspace").join(k.to_string()), ports)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("building a workspace panicked")))).collect()
+    });
+    for ws in spaces {
+        let ws = ws?;
         let asker: Box<dyn Asker + Send> = if shared.opts.update {
             Box::new(Fixed(Answer::Update))
         } else if shared.opts.continue_ || jobs > 1 {
