@@ -101,3 +101,36 @@ fn ctrl_c_with_a_daemon_running_leaves_nothing() {
     let left = processes_in(d.path());
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn ctrl_c_under_jobs_leaves_nothing_and_keeps_the_files() {
+    if !ready() {
+        return;
+    }
+    let script = "# A daemon, then a long wait\nexim -DSERVER=server -bd -oX PORT_D\n****\nsleep 120\nkilldaemon\n";
+    let d = suite(&[("0001", script), ("0002", script), ("0003", script)]);
+    let mut child = Command::new(runtest())
+        .args(["/usr/sbin/exim4", "--suite"])
+        .arg(d.path())
+        .args(["--port-offset", "760", "-CONTINUE", "-j", "3", "1", "3"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pidfiles: Vec<PathBuf> = (0..3).map(|k| d.path().join(format!("workspace/{k}/spool/exim-daemon.pid"))).collect();
+    let start = Instant::now();
+    while !pidfiles.iter().all(|p| p.exists()) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(pidfiles.iter().all(|p| p.exists()), "the three daemons never all started");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(start.elapsed() < Duration::from_secs(60));
+    let left = processes_in(d.path());
+    assert!(left.is_empty(), "left behind: {left:?}");
+    // The interrupted tests' files stay for a look.
+    for k in 0..3 {
+        assert!(d.path().join(format!("workspace/{k}/spool/log/mainlog")).exists(), "workspace {k} was emptied");
+    }
+}

@@ -193,7 +193,8 @@ pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>) -> Result<(Totals, V
         records.push(r);
     }
     records.sort_by_key(|r| r.number);
-    let failed = !totals.failed.is_empty();
+    // Files stay for a look after a failure or an interrupted run.
+    let failed = !totals.failed.is_empty() || shared.interrupt.load(Ordering::SeqCst);
     if !shared.opts.keep && !failed {
         for w in &workers {
             let _ = w.ws.clean();
