@@ -180,7 +180,7 @@ pub fn failure_lines(t: &Trace) -> Vec<String> {
 /// the handshake.
 pub fn ticket_lines(n: usize) -> Vec<String> {
     let one = [info(DONE), info(DONE), info("SSLv3/TLS read server session ticket"), info(DONE)];
-    std::iter::repeat(one).take(n).flatten().collect()
+    std::iter::repeat_n(one, n).flatten().collect()
 }
 
 /// The line for a close_notify read or written (the alert callback, in the "finished" state).

@@ -369,7 +369,8 @@ fn signer_ok(basic: &Basic<'_>, issuer: &Cert<'_>, trusted: &[Cert<'_>], now: u6
         None => return false,
     };
     let vouched = signer.der == issuer.der || trusted.iter().any(|t| t.der == signer.der);
-    if !vouched && !(signer.issued_by(issuer, algs) && signer.valid_at(now) && signer.ocsp_signing()) {
+    let delegated = signer.issued_by(issuer, algs) && signer.valid_at(now) && signer.ocsp_signing();
+    if !vouched && !delegated {
         return false;
     }
     signer.signed(basic.tbs, basic.sig_alg, basic.sig, algs)
