@@ -2,6 +2,8 @@
 //! on stdin: `??? ` expect, `???*` expect EOF, `????` optional responses, `+++ N` sleep,
 //! `<<< file` include, `>>> ` send without CRLF, anything else send with CRLF; the TLS
 //! flavour adds `starttls`, `starttls_wait`, `stoptls` and `-tls-on-connect`.
+//! `client-ssl` prints what client.c built with OpenSSL prints (its callbacks' lines come
+//! from `ssl_info`); the other TLS names print what the GnuTLS build prints.
 //!
 //! Output wording and exit codes are client.c's: they are compared with saved files and
 //! checked by test scripts. Buffering follows client.c's too (one input buffer consumed
@@ -14,6 +16,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::client_args::{ClientArgs, Flavour};
+use crate::ssl_info;
 use crate::net::{self, Deadline, NetError};
 use crate::script::{atoi, cstr, read_line_bounded, unescape_client};
 use crate::tls::{TlsClient, TlsError, TlsSession, TlsSettings};
@@ -51,6 +54,7 @@ pub fn run(
         flavour,
         args,
         out,
+        err,
         sock: None,
         tls_client: None,
         tls: None,
@@ -58,7 +62,7 @@ pub fn run(
         inptr: 0,
         sent_starttls: false,
     };
-    match c.run(script, err) {
+    match c.run(script) {
         Ok(()) => 0,
         Err(Exit(code)) => code,
     }
@@ -68,6 +72,7 @@ struct Client<'a> {
     flavour: Flavour,
     args: &'a ClientArgs,
     out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
     sock: Option<Socket>,
     tls_client: Option<TlsClient>,
     tls: Option<TlsSession>,
@@ -128,9 +133,12 @@ impl Client<'_> {
         Deadline::after_secs(self.args.timeout)
     }
 
-    fn run(&mut self, script: &mut dyn BufRead, err: &mut dyn Write) -> Result<(), Exit> {
+    fn run(&mut self, script: &mut dyn BufRead) -> Result<(), Exit> {
         self.connect()?;
 
+        if self.flavour == Flavour::Ssl {
+            self.load_openssl_files()?;
+        }
         if self.flavour == Flavour::Tls {
             if let Some(f) = &self.args.certfile {
                 self.sayln(&format!("Certificate file = {f}"));
@@ -138,16 +146,25 @@ impl Client<'_> {
             if let Some(f) = &self.args.keyfile {
                 self.sayln(&format!("Key file = {f}"));
             }
+        }
+        if self.flavour.is_tls() {
             let settings = TlsSettings {
                 priority: self.args.priority.clone(),
                 certfile: self.args.certfile.clone(),
                 keyfile: self.args.keyfile.clone(),
                 ocsp_ca: self.args.ocsp.clone(),
+                openssl: self.flavour == Flavour::Ssl,
             };
             match TlsClient::new(&settings) {
                 Ok(t) => self.tls_client = Some(t),
+                Err(_) if self.flavour == Flavour::Ssl => {
+                    // A key that does not match the certificate: OpenSSL's
+                    // SSL_CTX_use_PrivateKey_file refuses it.
+                    self.sayln("SSL_CTX_use_PrivateKey_file failed");
+                    return Err(Exit(84));
+                }
                 Err(e) => {
-                    let _ = writeln!(err, "{e}");
+                    let _ = writeln!(self.err, "{e}");
                     return Err(Exit(98));
                 }
             }
@@ -226,9 +243,34 @@ impl Client<'_> {
         Ok(())
     }
 
+    /// client.c's OpenSSL set-up: `SSL_CTX_use_certificate_file` then
+    /// `SSL_CTX_use_PrivateKey_file`, each reported on stdout, each fatal when it fails.
+    fn load_openssl_files(&mut self) -> Result<(), Exit> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        if let Some(f) = self.args.certfile.clone() {
+            if !CertificateDer::pem_file_iter(&f).is_ok_and(|mut it| matches!(it.next(), Some(Ok(_)))) {
+                self.sayln("SSL_CTX_use_certificate_file failed");
+                return Err(Exit(83));
+            }
+            self.sayln(&format!("Certificate file = {f}"));
+        }
+        if let Some(f) = self.args.keyfile.clone() {
+            if PrivateKeyDer::from_pem_file(&f).is_err() {
+                self.sayln("SSL_CTX_use_PrivateKey_file failed");
+                return Err(Exit(84));
+            }
+            self.sayln(&format!("Key file = {f}"));
+        }
+        Ok(())
+    }
+
     /// Handshake and report, as client.c does after `-tls-on-connect` or a 2xx reply to
     /// STARTTLS (`after_starttls` selects the fuller certificate checks of that path).
     fn start_tls(&mut self, after_starttls: bool) -> Result<(), Exit> {
+        if self.flavour == Flavour::Ssl {
+            return self.start_tls_openssl();
+        }
         let Some(tc) = self.tls_client.as_ref() else { return Ok(()) };
         let peer = match self.sock().peer_addr().ok().and_then(|a| a.as_socket()) {
             Some(a) => a.ip(),
@@ -243,18 +285,62 @@ impl Client<'_> {
                 self.sayln("Failed to start TLS");
             }
             Ok(session) => {
+                use crate::tls_ocsp::GnutlsVerdict as V;
                 self.tls = Some(session);
-                if self.args.ocsp.is_some() {
-                    if after_starttls && report.chain_verified == Some(false) {
-                        self.sayln("Bad certificate");
-                    } else if report.ocsp_checked != Some(true) {
-                        self.sayln("Failed to verify certificate status");
-                    } else {
-                        self.sayln("Succeeded in starting TLS");
-                    }
+                if self.args.ocsp.is_none() {
+                    self.sayln("Succeeded in starting TLS");
+                } else if !after_starttls {
+                    // The -tls-on-connect path asks gnutls_ocsp_status_request_is_checked()
+                    // without calling gnutls_certificate_verify_peers2() first, and GnuTLS
+                    // checks a stapled response only there (measured with GnuTLS 3.7.9:
+                    // 0 before the verify call, 1 after it, for a good response).
+                    self.sayln("Failed to verify certificate status");
+                } else if report.chain_verified == Some(false) || matches!(report.gnutls_ocsp, Some(V::Bad(_))) {
+                    // GnuTLS sets GNUTLS_CERT_INVALID for any unusable, revoked or stale
+                    // response, as for a chain that does not verify.
+                    self.sayln("Bad certificate");
+                } else if report.gnutls_ocsp != Some(V::Good) {
+                    self.sayln("Failed to verify certificate status");
+                    // client.c then tries to print the response on stderr; with none
+                    // stapled, gnutls_ocsp_status_request_get() fails.
+                    let _ = write!(self.err, "ocsp decode: The requested data were not available.");
+                    let _ = self.err.flush();
                 } else {
                     self.sayln("Succeeded in starting TLS");
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// client.c's `tls_start` for OpenSSL, with its callbacks' lines.
+    fn start_tls_openssl(&mut self) -> Result<(), Exit> {
+        let Some(tc) = self.tls_client.as_ref() else { return Ok(()) };
+        let peer = match self.sock().peer_addr().ok().and_then(|a| a.as_socket()) {
+            Some(a) => a.ip(),
+            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        };
+        let result = tc.handshake(self.sock(), peer, self.deadline());
+        let report = tc.report();
+        let trace = ssl_info::Trace { tls13: report.tls13, report, ocsp: self.args.ocsp.is_some() };
+        match result {
+            Err(TlsError::Timeout) => {
+                // client.c's own alarm around SSL_connect: not fatal.
+                self.sayln("SSL_connect timed out");
+                self.sayln("Failed to start TLS");
+            }
+            Err(TlsError::Failed(_)) => {
+                for l in ssl_info::failure_lines(&trace) {
+                    self.sayln(&l);
+                }
+                self.sayln("Failed to start TLS");
+            }
+            Ok(session) => {
+                self.tls = Some(session);
+                for l in ssl_info::success_lines(&trace) {
+                    self.sayln(&l);
+                }
+                self.sayln("Succeeded in starting TLS");
             }
         }
         Ok(())
@@ -316,13 +402,30 @@ impl Client<'_> {
             let want = room.min(chunk.len());
             let n = if let Some(tls) = self.tls.as_mut() {
                 let sock = self.sock.as_ref().expect("connected");
-                match tls.read(sock, &mut chunk[..want], deadline) {
+                let r = tls.read(sock, &mut chunk[..want], deadline);
+                if self.flavour == Flavour::Ssl {
+                    // OpenSSL's info callback reports tickets and a close_notify read
+                    // inside SSL_read, before the data is returned.
+                    let tickets = self.tls_client.as_ref().map_or(0, |t| t.take_new_tickets());
+                    for l in ssl_info::ticket_lines(tickets) {
+                        self.sayln(&l);
+                    }
+                    if matches!(r, Ok(0)) {
+                        self.sayln(&ssl_info::close_notify_line());
+                    }
+                }
+                match r {
                     Ok(n) => n,
                     Err(TlsError::Timeout) => return Err(self.timed_out()),
                     Err(TlsError::Failed(text)) => {
-                        // client.c prints the GnuTLS error, drops TLS and reads again
+                        // client.c prints the library's error, drops TLS and reads again
                         // from the socket in clear.
-                        self.sayln(text);
+                        let text = if self.flavour == Flavour::Ssl {
+                            ssl_info::read_error_text(text)
+                        } else {
+                            text.to_string()
+                        };
+                        self.sayln(&text);
                         self.tls = None;
                         self.inbuf.clear();
                         self.inptr = 0;
@@ -422,7 +525,7 @@ impl Client<'_> {
                 continue;
             }
 
-            if self.flavour == Flavour::Tls && self.sent_starttls {
+            if self.flavour.is_tls() && self.sent_starttls {
                 if received.first() == Some(&b'2') {
                     self.sayln("Attempting to start TLS");
                     self.start_tls(true)?;
@@ -451,7 +554,7 @@ impl Client<'_> {
             return Err(Exit(78));
         }
 
-        if self.flavour == Flavour::Tls {
+        if self.flavour.is_tls() {
             let word = cstr(&text);
             if word == b"stoptls" || word == b"STOPTLS" {
                 let Some(session) = self.tls.take() else {
@@ -460,6 +563,10 @@ impl Client<'_> {
                 };
                 self.sayln("Shutting down TLS encryption");
                 session.bye(self.sock(), self.deadline());
+                if self.flavour == Flavour::Ssl {
+                    // SSL_shutdown's close_notify goes through the info callback.
+                    self.sayln(&ssl_info::close_notify_line());
+                }
                 return Ok(());
             }
             self.sent_starttls = word == b"starttls" || word == b"STARTTLS";

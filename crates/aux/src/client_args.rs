@@ -8,19 +8,29 @@
 pub enum Flavour {
     /// `client`: no TLS; "starttls" is just a line to send.
     Plain,
-    /// `client-gnutls`, `client-ssl`, `client-anytls`: STARTTLS handling, `-p`, `-ocsp`.
+    /// `client-gnutls`, `client-anytls`: STARTTLS handling, `-p`, `-ocsp`, GnuTLS wording.
+    /// (`client-anytls` is the GnuTLS build here, as with Debian's GnuTLS-built Exim.)
     Tls,
+    /// `client-ssl`: the same, with what client.c's OpenSSL build prints.
+    Ssl,
 }
 
 impl Flavour {
-    /// `client` is plain; any `client-…` name is a TLS build.
+    /// `client` is plain; `client-ssl` the OpenSSL build; any other `client-…` the GnuTLS one.
     pub fn from_argv0(argv0: &str) -> Flavour {
         let base = argv0.rsplit('/').next().unwrap_or(argv0);
-        if base.starts_with("client-") {
+        if base == "client-ssl" {
+            Flavour::Ssl
+        } else if base.starts_with("client-") {
             Flavour::Tls
         } else {
             Flavour::Plain
         }
+    }
+
+    /// Whether this build speaks TLS.
+    pub fn is_tls(self) -> bool {
+        self != Flavour::Plain
     }
 }
 
@@ -57,7 +67,7 @@ fn fail(code: i32, message: String) -> ArgsExit {
 /// Usage text (client.c's HELP_MESSAGE).
 pub fn help(flavour: Flavour) -> String {
     let mut s = String::from("\nUsage: client\n");
-    if flavour == Flavour::Tls {
+    if flavour.is_tls() {
         s.push_str("          [-tls-on-connect]\n          [-ocsp CAFILE]\n          [-p priority-string]\n");
     }
     s.push_str(
@@ -88,13 +98,13 @@ pub fn parse(flavour: Flavour, args: &[String]) -> Result<ClientArgs, ArgsExit> 
         if a == "-tls-on-connect" {
             tls_on_connect = true;
             i += 1;
-        } else if flavour == Flavour::Tls && a == "-ocsp" {
+        } else if flavour.is_tls() && a == "-ocsp" {
             let Some(f) = args.get(i + 1) else {
                 return Err(fail(96, "Missing required certificate file for ocsp option\n".into()));
             };
             ocsp = Some(f.clone());
             i += 2;
-        } else if flavour == Flavour::Tls && a == "-p" {
+        } else if flavour.is_tls() && a == "-p" {
             let Some(p) = args.get(i + 1) else {
                 return Err(fail(96, "Missing priority string\n".into()));
             };
@@ -168,6 +178,8 @@ mod tests {
         assert_eq!(Flavour::from_argv0("/x/bin/client"), Flavour::Plain);
         assert_eq!(Flavour::from_argv0("bin/client-gnutls"), Flavour::Tls);
         assert_eq!(Flavour::from_argv0("client-anytls"), Flavour::Tls);
+        assert_eq!(Flavour::from_argv0("/x/client-ssl"), Flavour::Ssl);
+        assert!(Flavour::Ssl.is_tls() && !Flavour::Plain.is_tls());
     }
 
     #[test]

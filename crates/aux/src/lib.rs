@@ -6,6 +6,7 @@ pub mod mtp;
 pub mod net;
 pub mod script;
 pub mod tls;
+pub mod ssl_info;
 pub mod tls_ocsp;
 pub mod tls_priority;
 

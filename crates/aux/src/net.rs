@@ -251,6 +251,13 @@ impl<'a> RecordReader<'a> {
     pub fn new(sock: &'a Socket, deadline: Deadline) -> Self {
         RecordReader { sock, deadline, pending: Vec::new(), last_error: None }
     }
+
+    /// Whether the record read last has been handed over whole. rustls reads in chunks
+    /// (4 KiB once the handshake is done), smaller than a full record: the caller must
+    /// keep feeding it until this is true, or the rest of the record is lost.
+    pub fn is_drained(&self) -> bool {
+        self.pending.is_empty()
+    }
 }
 
 impl Read for RecordReader<'_> {

@@ -8,6 +8,13 @@
 //! GnuTLS filters), and errors are reported with GnuTLS's `gnutls_strerror` texts because
 //! those appear in the saved outputs. Records are read from the socket one at a time so
 //! that clear text following a failed handshake stays readable.
+//!
+//! The OpenSSL build (`client-ssl`, `TlsSettings::openssl`) differs where client.c's
+//! OpenSSL code does: TLS 1.3 is always offered (`SSLv23_method`), the configured client
+//! certificate is sent whenever the server asks, the server certificate is never verified,
+//! `-ocsp` checks only the response's signature (see `tls_ocsp`) and a failed check aborts
+//! the handshake, and what the handshake did is kept (`PeerReport`) so that `ssl_info` can
+//! print the lines of client.c's info callback.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +47,8 @@ pub struct TlsSettings {
     pub keyfile: Option<String>,
     /// CA file for `-ocsp`: verify the server certificate and its stapled OCSP response.
     pub ocsp_ca: Option<String>,
+    /// Behave as client.c built with OpenSSL (`client-ssl`) rather than GnuTLS.
+    pub openssl: bool,
 }
 
 /// Setting up TLS failed before any connection attempt (client.c's `gnutls_error`,
@@ -65,26 +74,86 @@ pub enum TlsError {
 }
 
 /// What the server did that the client reports after the handshake.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PeerReport {
     /// The server sent a CertificateRequest.
     pub cert_requested: bool,
-    /// With `-ocsp`: whether the server chain verified against the CA file.
+    /// A client certificate was sent in answer.
+    pub cert_sent: bool,
+    /// The server stapled an OCSP response.
+    pub ocsp_stapled: bool,
+    /// GnuTLS build with `-ocsp`: whether the server chain verified against the CA file.
     pub chain_verified: Option<bool>,
-    /// With `-ocsp`: whether a stapled OCSP response was present and said "good".
-    pub ocsp_checked: Option<bool>,
+    /// GnuTLS build with `-ocsp`: the verdict on the stapled response.
+    pub gnutls_ocsp: Option<crate::tls_ocsp::GnutlsVerdict>,
+    /// OpenSSL build with `-ocsp`: what the status callback found (`None` if it never ran).
+    pub openssl_ocsp: Option<crate::tls_ocsp::OpensslVerdict>,
+    /// OpenSSL build with `-ocsp`: the CA file could not be opened ("error in cert setup").
+    pub ocsp_ca_unreadable: bool,
+    /// Why the last handshake failed, in OpenSSL's terms.
+    pub failure: Option<HandshakeFailure>,
+    /// TLS 1.3 was negotiated (known once the ServerHello is read, so also on failure).
+    pub tls13: bool,
+}
+
+/// How a handshake failed, as far as the OpenSSL wording needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeFailure {
+    /// The server sent a fatal alert (its description code).
+    Alert(u8),
+    /// What came back was not TLS (a clear-text reply).
+    NotTls,
+    /// The server closed the connection.
+    Eof,
+    /// The `-ocsp` status callback rejected the response.
+    StatusCallback,
+    /// Anything else.
+    Other,
 }
 
 #[derive(Debug, Default)]
 struct Shared {
     cert_requested: AtomicBool,
-    verify: Mutex<(Option<bool>, Option<bool>)>,
+    cert_sent: AtomicBool,
+    ocsp_stapled: AtomicBool,
+    /// TLS 1.3 session tickets received and not yet reported.
+    tickets: std::sync::atomic::AtomicUsize,
+    verify: Mutex<PeerReport>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The OpenSSL build keeps no sessions either (a new SSL per connection, no session
+/// set), but OpenSSL processes session tickets and its info callback reports each one;
+/// this store only counts them, so that those lines can be printed.
+#[derive(Debug)]
+struct TicketCounter(Arc<Shared>);
+
+impl rustls::client::ClientSessionStore for TicketCounter {
+    fn set_kx_hint(&self, _: ServerName<'static>, _: rustls::NamedGroup) {}
+    fn kx_hint(&self, _: &ServerName<'_>) -> Option<rustls::NamedGroup> {
+        None
+    }
+    fn set_tls12_session(&self, _: ServerName<'static>, _: rustls::client::Tls12ClientSessionValue) {}
+    fn tls12_session(&self, _: &ServerName<'_>) -> Option<rustls::client::Tls12ClientSessionValue> {
+        None
+    }
+    fn remove_tls12_session(&self, _: &ServerName<'static>) {}
+    fn insert_tls13_ticket(&self, _: ServerName<'static>, _: rustls::client::Tls13ClientSessionValue) {
+        self.0.tickets.fetch_add(1, Ordering::SeqCst);
+    }
+    fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<rustls::client::Tls13ClientSessionValue> {
+        None
+    }
 }
 
 /// Everything needed to start TLS sessions (built once, like client.c's `tls_init`).
 pub struct TlsClient {
     config: Arc<ClientConfig>,
     shared: Arc<Shared>,
+    openssl: bool,
 }
 
 fn provider_for(p: &Priority) -> CryptoProvider {
@@ -145,7 +214,7 @@ impl TlsClient {
         let versions: Vec<&'static rustls::SupportedProtocolVersion> = priority
             .versions()
             .iter()
-            .filter(|v| settings.ocsp_ca.is_some() || **v != Version::Tls13)
+            .filter(|v| settings.openssl || settings.ocsp_ca.is_some() || **v != Version::Tls13)
             .map(|v| match v {
                 Version::Tls12 => &rustls::version::TLS12,
                 Version::Tls13 => &rustls::version::TLS13,
@@ -156,6 +225,8 @@ impl TlsClient {
 
         let trust = match &settings.ocsp_ca {
             None => None,
+            // OpenSSL's callback reads the file only when a response is to be checked.
+            Some(path) if settings.openssl => Some(Trust::Lazy(path.clone())),
             Some(path) => {
                 let what = "gnutls_certificate_set_x509_trust_file";
                 let ca: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
@@ -166,7 +237,7 @@ impl TlsClient {
                 // Certificates webpki cannot use as anchors are skipped, as GnuTLS
                 // skips what it cannot parse.
                 let _ = store.add_parsable_certificates(ca.iter().cloned());
-                Some(Trust { roots: Arc::new(store), ca })
+                Some(Trust::Loaded { roots: Arc::new(store), ca })
             }
         };
         let verifier = Arc::new(LaxVerifier {
@@ -183,22 +254,36 @@ impl TlsClient {
             .with_custom_certificate_verifier(verifier);
 
         let mut config = match &settings.certfile {
+            // The OpenSSL build notes a certificate request even without a certificate.
+            None if settings.openssl => {
+                builder.with_client_cert_resolver(Arc::new(ClientCert::none(shared.clone())))
+            }
             None => builder.with_no_client_auth(),
             Some(certfile) => {
                 let keyfile = settings.keyfile.as_deref().unwrap_or(certfile);
-                let resolver = ClientCert::load(certfile, keyfile, &provider, shared.clone())?;
+                let mut resolver = ClientCert::load(certfile, keyfile, &provider, shared.clone())?;
+                // OpenSSL sends the configured certificate whatever issuers the server names.
+                resolver.filter_by_issuer = !settings.openssl;
                 builder.with_client_cert_resolver(Arc::new(resolver))
             }
         };
         config.enable_sni = false;
-        config.resumption = Resumption::disabled();
-        Ok(TlsClient { config: Arc::new(config), shared })
+        config.resumption = if settings.openssl {
+            Resumption::store(Arc::new(TicketCounter(shared.clone())))
+                .tls12_resumption(rustls::client::Tls12Resumption::SessionIdOnly)
+        } else {
+            Resumption::disabled()
+        };
+        Ok(TlsClient { config: Arc::new(config), shared, openssl: settings.openssl })
     }
 
     /// Run a handshake on `sock`. The socket stays usable in clear after a failure.
     pub fn handshake(&self, sock: &Socket, peer: std::net::IpAddr, deadline: Deadline) -> Result<TlsSession, TlsError> {
         self.shared.cert_requested.store(false, Ordering::SeqCst);
-        *self.shared.verify.lock().unwrap_or_else(|p| p.into_inner()) = (None, None);
+        self.shared.cert_sent.store(false, Ordering::SeqCst);
+        self.shared.ocsp_stapled.store(false, Ordering::SeqCst);
+        self.shared.tickets.store(0, Ordering::SeqCst);
+        *lock(&self.shared.verify) = PeerReport::default();
         let mut conn = ClientConnection::new(self.config.clone(), ServerName::IpAddress(peer.into()))
             .map_err(|_| TlsError::Failed("The request is invalid."))?;
         loop {
@@ -206,8 +291,17 @@ impl TlsClient {
             if !conn.is_handshaking() {
                 break;
             }
-            read_record(&mut conn, sock, deadline)?;
+            if let Err(e) = read_record(&mut conn, sock, deadline) {
+                if matches!(e, TlsError::Failed(_)) {
+                    lock(&self.shared.verify).failure = Some(HandshakeFailure::Eof);
+                }
+                return Err(e);
+            }
             if let Err(e) = conn.process_new_packets() {
+                let mut r = lock(&self.shared.verify);
+                r.failure = Some(failure_kind(&e));
+                r.tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+                drop(r);
                 // Send our alert, as GnuTLS would, before giving up.
                 let _ = flush_tls(&mut conn, sock, deadline);
                 return Err(TlsError::Failed(gnutls_text(&e)));
@@ -217,7 +311,8 @@ impl TlsClient {
         // a rejection arrives as an alert just after. The GnuTLS client reports that as
         // a failed handshake (the saved outputs show it so), so when the server asked
         // for a certificate, give its verdict a moment to arrive.
-        if conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
+        if !self.openssl
+            && conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
             && self.shared.cert_requested.load(Ordering::SeqCst)
             && net::wait_readable(sock, CERT_VERDICT_WAIT, deadline)
         {
@@ -227,17 +322,22 @@ impl TlsClient {
                 return Err(TlsError::Failed(gnutls_text(&e)));
             }
         }
+        lock(&self.shared.verify).tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
         Ok(TlsSession { conn })
     }
 
     /// What the last handshake learnt about the server.
     pub fn report(&self) -> PeerReport {
-        let v = self.shared.verify.lock().unwrap_or_else(|p| p.into_inner());
-        PeerReport {
-            cert_requested: self.shared.cert_requested.load(Ordering::SeqCst),
-            chain_verified: v.0,
-            ocsp_checked: v.1,
-        }
+        let mut r = lock(&self.shared.verify).clone();
+        r.cert_requested = self.shared.cert_requested.load(Ordering::SeqCst);
+        r.cert_sent = self.shared.cert_sent.load(Ordering::SeqCst);
+        r.ocsp_stapled = self.shared.ocsp_stapled.load(Ordering::SeqCst);
+        r
+    }
+
+    /// TLS 1.3 session tickets received since the last call.
+    pub fn take_new_tickets(&self) -> usize {
+        self.shared.tickets.swap(0, Ordering::SeqCst)
     }
 }
 
@@ -324,16 +424,39 @@ fn flush_tls(conn: &mut ClientConnection, sock: &Socket, deadline: Deadline) -> 
 
 fn read_record(conn: &mut ClientConnection, sock: &Socket, deadline: Deadline) -> Result<(), TlsError> {
     let mut r = RecordReader::new(sock, deadline);
-    match conn.read_tls(&mut r) {
-        // EOF: rustls notes it; the caller's next step reports it.
-        Ok(0) if conn.is_handshaking() => Err(TlsError::Failed("The TLS connection was non-properly terminated.")),
-        Ok(_) => Ok(()),
-        Err(_) => Err(match r.last_error {
-            Some(NetError::Timeout) => TlsError::Timeout,
-            _ => TlsError::Failed("Error in the pull function."),
-        }),
+    loop {
+        match conn.read_tls(&mut r) {
+            // EOF: rustls notes it; the caller's next step reports it.
+            Ok(0) if conn.is_handshaking() => {
+                return Err(TlsError::Failed("The TLS connection was non-properly terminated."))
+            }
+            Ok(_) if r.is_drained() => return Ok(()),
+            // Part of a record is still pending (rustls takes a big one in chunks).
+            Ok(_) => {}
+            Err(_) => {
+                return Err(match r.last_error {
+                    Some(NetError::Timeout) => TlsError::Timeout,
+                    _ => TlsError::Failed("Error in the pull function."),
+                })
+            }
+        }
     }
 }
+
+/// The failure as OpenSSL would see it (for the `client-ssl` error lines).
+fn failure_kind(e: &rustls::Error) -> HandshakeFailure {
+    use rustls::Error as E;
+    match e {
+        E::AlertReceived(a) => HandshakeFailure::Alert(u8::from(*a)),
+        E::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+        | E::InvalidMessage(rustls::InvalidMessage::UnknownProtocolVersion) => HandshakeFailure::NotTls,
+        E::General(g) if g == STATUS_CALLBACK_FAILED => HandshakeFailure::StatusCallback,
+        _ => HandshakeFailure::Other,
+    }
+}
+
+/// The error the verifier returns when the OpenSSL status callback fails the handshake.
+const STATUS_CALLBACK_FAILED: &str = "invalid status response";
 
 /// `gnutls_strerror` for the rustls error that stands for the same failure.
 pub fn gnutls_text(e: &rustls::Error) -> &'static str {
@@ -372,9 +495,25 @@ struct LaxVerifier {
 /// The CA file of `-ocsp`: as webpki trust anchors, and as certificates that may have
 /// signed an OCSP response.
 #[derive(Debug)]
-struct Trust {
-    roots: Arc<RootCertStore>,
-    ca: Vec<CertificateDer<'static>>,
+enum Trust {
+    /// GnuTLS: loaded at start (`gnutls_certificate_set_x509_trust_file`).
+    Loaded { roots: Arc<RootCertStore>, ca: Vec<CertificateDer<'static>> },
+    /// OpenSSL: the file, read by the status callback when a handshake needs it.
+    Lazy(String),
+}
+
+/// The certificates of a PEM file, as OpenSSL's `PEM_read_bio_X509` loop reads them:
+/// whatever parses until the first failure. `None` if the file cannot be opened.
+fn pem_certs_prefix(path: &str) -> Option<Vec<Vec<u8>>> {
+    let data = std::fs::read(path).ok()?;
+    let mut out = Vec::new();
+    for item in CertificateDer::pem_slice_iter(&data) {
+        match item {
+            Ok(c) => out.push(c.as_ref().to_vec()),
+            Err(_) => break,
+        }
+    }
+    Some(out)
 }
 
 impl ServerCertVerifier for LaxVerifier {
@@ -386,7 +525,25 @@ impl ServerCertVerifier for LaxVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Some(Trust { roots, ca }) = &self.trust {
+        if !ocsp_response.is_empty() {
+            self.shared.ocsp_stapled.store(true, Ordering::SeqCst);
+        }
+        if let Some(Trust::Lazy(path)) = &self.trust {
+            use crate::tls_ocsp::OpensslVerdict as V;
+            let Some(ca) = pem_certs_prefix(path) else {
+                // "error in cert setup": the callback fails the handshake.
+                let mut r = lock(&self.shared.verify);
+                r.ocsp_ca_unreadable = true;
+                return Err(rustls::Error::General(STATUS_CALLBACK_FAILED.into()));
+            };
+            let verdict = crate::tls_ocsp::openssl_check(ocsp_response, &ca, &self.algs);
+            lock(&self.shared.verify).openssl_ocsp = Some(verdict);
+            return match verdict {
+                V::NoResponse | V::Verified => Ok(ServerCertVerified::assertion()),
+                _ => Err(rustls::Error::General(STATUS_CALLBACK_FAILED.into())),
+            };
+        }
+        if let Some(Trust::Loaded { roots, ca }) = &self.trust {
             let chain_ok = rustls::server::ParsedCertificate::try_from(end_entity)
                 .and_then(|parsed| {
                     rustls::client::verify_server_cert_signed_by_trust_anchor(
@@ -398,9 +555,10 @@ impl ServerCertVerifier for LaxVerifier {
                     )
                 })
                 .is_ok();
-            let ocsp_ok =
-                crate::tls_ocsp::response_is_good(ocsp_response, end_entity, intermediates, ca, now, &self.algs);
-            *self.shared.verify.lock().unwrap_or_else(|p| p.into_inner()) = (Some(chain_ok), Some(ocsp_ok));
+            let verdict = crate::tls_ocsp::gnutls_check(ocsp_response, end_entity, intermediates, ca, now, &self.algs);
+            let mut r = lock(&self.shared.verify);
+            r.chain_verified = Some(chain_ok);
+            r.gnutls_ocsp = Some(verdict);
         }
         Ok(ServerCertVerified::assertion())
     }
@@ -450,8 +608,10 @@ fn lax_signature(
 /// the chain.
 #[derive(Debug)]
 struct ClientCert {
-    key: Arc<CertifiedKey>,
+    key: Option<Arc<CertifiedKey>>,
     issuers: Vec<Vec<u8>>,
+    /// GnuTLS withholds a certificate no acceptable issuer named by the server issued.
+    filter_by_issuer: bool,
     shared: Arc<Shared>,
 }
 
@@ -478,7 +638,12 @@ impl ClientCert {
                     .map(|(_, x)| x.tbs_certificate.issuer.as_raw().to_vec())
             })
             .collect();
-        Ok(ClientCert { key: Arc::new(CertifiedKey::new(chain, signer)), issuers, shared })
+        Ok(ClientCert { key: Some(Arc::new(CertifiedKey::new(chain, signer))), issuers, filter_by_issuer: true, shared })
+    }
+
+    /// No certificate: only notes that one was asked for.
+    fn none(shared: Arc<Shared>) -> ClientCert {
+        ClientCert { key: None, issuers: Vec::new(), filter_by_issuer: false, shared }
     }
 }
 
@@ -503,8 +668,9 @@ fn name_body(der: &[u8]) -> &[u8] {
 impl ResolvesClientCert for ClientCert {
     fn resolve(&self, root_hint_subjects: &[&[u8]], sigschemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
         self.shared.cert_requested.store(true, Ordering::SeqCst);
-        self.key.key.choose_scheme(sigschemes)?;
-        if !root_hint_subjects.is_empty() {
+        let key = self.key.as_ref()?;
+        key.key.choose_scheme(sigschemes)?;
+        if self.filter_by_issuer && !root_hint_subjects.is_empty() {
             let acceptable = root_hint_subjects
                 .iter()
                 .any(|hint| self.issuers.iter().any(|iss| name_body(iss) == name_body(hint)));
@@ -512,11 +678,12 @@ impl ResolvesClientCert for ClientCert {
                 return None;
             }
         }
-        Some(self.key.clone())
+        self.shared.cert_sent.store(true, Ordering::SeqCst);
+        Some(key.clone())
     }
 
     fn has_certs(&self) -> bool {
-        true
+        self.key.is_some()
     }
 }
 

@@ -1,11 +1,21 @@
-//! Checking a stapled OCSP response for `client-gnutls -ocsp CAFILE`, standing in for
-//! GnuTLS's `gnutls_ocsp_status_request_is_checked`: the response must be a successful
-//! basic response, name the server certificate's serial number with status "good", not be
-//! past its nextUpdate, and carry a signature that verifies with the key of a certificate
-//! from the CA file, the chain the server sent, or the response's own certificates.
+//! Checking a stapled OCSP response for `-ocsp CAFILE`, the way each TLS library that
+//! client.c can be built with does it:
 //!
-//! Not checked (left for later): that a delegated responder certificate carries the
-//! OCSP-signing EKU and chains to the CA, and the CertID issuer hashes.
+//! * GnuTLS (`client-gnutls`, `client-anytls`): `gnutls_certificate_verify_peers2` checks
+//!   the response (`check_ocsp_response` in GnuTLS 3.7): it must parse, be about the
+//!   server certificate (serial number and issuer-name hash of its CertID), be signed by
+//!   the certificate's issuer or by a responder certificate that the issuer signed and
+//!   that carries the OCSP-signing EKU, say "good", and not be superseded (nextUpdate in
+//!   the past, or no nextUpdate and thisUpdate older than three days). Any failure sets
+//!   GNUTLS_CERT_INVALID (measured: a response signed by a foreign responder gives status
+//!   0x100002, INVALID|INVALID_OCSP_STATUS), which client.c reports as "Bad certificate";
+//!   no response at all only leaves the status unchecked ("Failed to verify certificate
+//!   status").
+//! * OpenSSL (`client-ssl`): client.c's `tls_client_stapling_cb` calls
+//!   `OCSP_basic_verify(bs, certs-of-CAFILE, NULL, OCSP_NOVERIFY)`, which only finds the
+//!   signer (by responder ID, in the CA file first, then in the response) and checks the
+//!   signature: neither the certificate status nor the times are looked at, so a
+//!   "revoked" response passes.
 
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, UnixTime};
@@ -75,18 +85,6 @@ fn scheme_for(oid: &[u8]) -> Option<SignatureScheme> {
     })
 }
 
-/// The serial number (INTEGER contents) of a certificate.
-fn serial_of(cert: &[u8]) -> Option<Vec<u8>> {
-    let (_, x) = x509_parser::parse_x509_certificate(cert).ok()?;
-    Some(x.tbs_certificate.raw_serial().to_vec())
-}
-
-/// The SubjectPublicKeyInfo's key bits of a certificate.
-fn public_key_of(cert: &[u8]) -> Option<Vec<u8>> {
-    let (_, x) = x509_parser::parse_x509_certificate(cert).ok()?;
-    Some(x.tbs_certificate.subject_pki.subject_public_key.data.to_vec())
-}
-
 /// GeneralizedTime `YYYYMMDDHHMMSSZ` to seconds since the epoch.
 fn generalized_time(body: &[u8]) -> Option<u64> {
     let s = std::str::from_utf8(body).ok()?;
@@ -106,80 +104,319 @@ fn generalized_time(body: &[u8]) -> Option<u64> {
     u64::try_from(days * 86400 + h * 3600 + mi * 60 + se).ok()
 }
 
-/// Whether `response` is a valid "good" OCSP response for `end_entity`; `ca` are the
-/// certificates of the CA file, `algs` the verification algorithms available.
-pub fn response_is_good(
-    response: &[u8],
-    end_entity: &CertificateDer<'_>,
-    intermediates: &[CertificateDer<'_>],
-    ca: &[CertificateDer<'static>],
-    now: UnixTime,
-    algs: &WebPkiSupportedAlgorithms,
-) -> bool {
-    check(response, end_entity, intermediates, ca, now, algs).unwrap_or(false)
+const OID_SHA1: &[u8] = &[0x2b, 0x0e, 0x03, 0x02, 0x1a];
+const OID_SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
+const OID_SHA384: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02];
+const OID_SHA512: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03];
+/// How long GnuTLS trusts a response without nextUpdate (MAX_OCSP_VALIDITY_SECS).
+const MAX_OCSP_VALIDITY_SECS: u64 = 3 * 24 * 60 * 60;
+
+/// The digest named by a CertID hash-algorithm OID.
+fn digest(oid: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+    use ring::digest as d;
+    let alg = match oid {
+        OID_SHA1 => &d::SHA1_FOR_LEGACY_USE_ONLY,
+        OID_SHA256 => &d::SHA256,
+        OID_SHA384 => &d::SHA384,
+        OID_SHA512 => &d::SHA512,
+        _ => return None,
+    };
+    Some(d::digest(alg, data).as_ref().to_vec())
 }
 
-fn check(
-    response: &[u8],
-    end_entity: &CertificateDer<'_>,
-    intermediates: &[CertificateDer<'_>],
-    ca: &[CertificateDer<'static>],
-    now: UnixTime,
-    algs: &WebPkiSupportedAlgorithms,
-) -> Option<bool> {
-    let (outer, _) = tlv(response)?;
-    let top = children(outer.body)?;
-    // responseStatus ENUMERATED successful(0)
-    if top.first()?.tag != 0x0a || top[0].body != [0] {
-        return Some(false);
+/// Who signed the response, as the response itself says (ResponderID).
+enum Responder<'a> {
+    /// byName: the whole DER Name.
+    Name(&'a [u8]),
+    /// byKey: SHA-1 of the responder's public key bits.
+    KeyHash(&'a [u8]),
+}
+
+impl Responder<'_> {
+    fn matches(&self, c: &Cert<'_>) -> bool {
+        match self {
+            Responder::Name(n) => c.x.tbs_certificate.subject.as_raw() == *n,
+            Responder::KeyHash(h) => digest(OID_SHA1, c.key()).is_some_and(|k| k == *h),
+        }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Good,
+    Revoked,
+    Unknown,
+}
+
+/// One SingleResponse.
+struct Single<'a> {
+    hash_alg: &'a [u8],
+    name_hash: &'a [u8],
+    serial: &'a [u8],
+    status: Status,
+    this_update: u64,
+    next_update: Option<u64>,
+}
+
+/// A BasicOCSPResponse, borrowed from the DER.
+struct Basic<'a> {
+    tbs: &'a [u8],
+    sig_alg: &'a [u8],
+    sig: &'a [u8],
+    certs: Vec<Cert<'a>>,
+    responder: Responder<'a>,
+    singles: Vec<Single<'a>>,
+}
+
+/// Why a response could not be read (OpenSSL's two wordings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unreadable {
+    /// `d2i_OCSP_RESPONSE` fails: not an OCSPResponse at all.
+    NotResponse,
+    /// `OCSP_response_get1_basic` fails: unsuccessful status, not basic, or a broken body.
+    NotBasic,
+}
+
+fn parse(response: &[u8]) -> Result<Basic<'_>, Unreadable> {
+    let (outer, _) = tlv(response).filter(|(t, _)| t.tag == 0x30).ok_or(Unreadable::NotResponse)?;
+    let top = children(outer.body).ok_or(Unreadable::NotResponse)?;
+    let status = top.first().filter(|t| t.tag == 0x0a).ok_or(Unreadable::NotResponse)?;
+    if status.body != [0] {
+        return Err(Unreadable::NotBasic);
+    }
+    parse_basic(&top).ok_or(Unreadable::NotBasic)
+}
+
+fn parse_basic<'a>(top: &[Tlv<'a>]) -> Option<Basic<'a>> {
     let bytes = children(top.get(1)?.body)?; // [0] EXPLICIT ResponseBytes
     let rb = children(bytes.first()?.body)?;
     if rb.first()?.body != OID_OCSP_BASIC {
-        return Some(false);
+        return None;
     }
     let (basic, _) = tlv(rb.get(1)?.body)?;
     let basic = children(basic.body)?;
     let tbs = basic.first()?;
-    let sig_alg = children(basic.get(1)?.body)?;
-    let sig = basic.get(2)?.body.get(1..)?; // BIT STRING: skip unused-bits byte
-    let mut signers: Vec<Vec<u8>> = ca.iter().map(|c| c.as_ref().to_vec()).collect();
-    signers.extend(intermediates.iter().map(|c| c.as_ref().to_vec()));
-    if let Some(certs) = basic.get(3) {
-        if let Some(seq) = children(certs.body) {
-            if let Some(list) = seq.first().and_then(|s| children(s.body)) {
-                signers.extend(list.iter().map(|c| c.raw.to_vec()));
-            }
-        }
+    let sig_alg = children(basic.get(1)?.body)?.first()?.body;
+    let sig = basic.get(2)?.body.get(1..)?; // BIT STRING: skip the unused-bits byte
+    let mut certs = Vec::new();
+    if let Some(list) = basic.get(3).and_then(|t| children(t.body)).and_then(|s| children(s.first()?.body)) {
+        certs.extend(list.iter().filter_map(|c| Cert::parse(c.raw)));
     }
-    let scheme = scheme_for(sig_alg.first()?.body)?;
-    let candidates = algs.mapping.iter().find(|(s, _)| *s == scheme)?.1;
-    let signed = signers
-        .iter()
-        .filter_map(|c| public_key_of(c))
-        .any(|key| candidates.iter().any(|alg| alg.verify_signature(&key, tbs.raw, sig).is_ok()));
-    if !signed {
-        return Some(false);
-    }
-
-    let serial = serial_of(end_entity.as_ref())?;
     let data = children(tbs.body)?;
-    // Skip the optional [0] version, the responderID and producedAt.
-    let responses = data.iter().find(|t| t.tag == 0x30)?;
-    for single in children(responses.body)? {
+    let mut rest = data.iter().skip_while(|t| t.tag == 0xa0); // optional [0] version
+    let rid = rest.next()?;
+    let responder = match rid.tag {
+        0xa1 => Responder::Name(tlv(rid.body)?.0.raw),
+        0xa2 => Responder::KeyHash(tlv(rid.body)?.0.body),
+        _ => return None,
+    };
+    let _produced_at = rest.next()?;
+    let mut singles = Vec::new();
+    for single in children(rest.next()?.body)? {
         let parts = children(single.body)?;
         let cert_id = children(parts.first()?.body)?;
-        if cert_id.get(3)?.body != serial.as_slice() {
-            continue;
-        }
-        let good = parts.get(1)?.tag == 0x80;
-        let fresh = match parts.iter().find(|t| t.tag == 0xa0) {
-            Some(next) => generalized_time(tlv(next.body)?.0.body)? > now.as_secs(),
-            None => true,
+        let status = match parts.get(1)?.tag {
+            0x80 => Status::Good,
+            0xa1 => Status::Revoked,
+            _ => Status::Unknown,
         };
-        return Some(good && fresh);
+        let next_update = match parts.iter().find(|t| t.tag == 0xa0) {
+            Some(next) => Some(generalized_time(tlv(next.body)?.0.body)?),
+            None => None,
+        };
+        singles.push(Single {
+            hash_alg: children(cert_id.first()?.body)?.first()?.body,
+            name_hash: cert_id.get(1)?.body,
+            serial: cert_id.get(3)?.body,
+            status,
+            this_update: generalized_time(parts.get(2)?.body)?,
+            next_update,
+        });
     }
-    Some(false)
+    Some(Basic { tbs: tbs.raw, sig_alg, sig, certs, responder, singles })
+}
+
+/// A certificate, parsed, with its DER.
+struct Cert<'a> {
+    der: &'a [u8],
+    x: x509_parser::certificate::X509Certificate<'a>,
+}
+
+impl<'a> Cert<'a> {
+    fn parse(der: &'a [u8]) -> Option<Cert<'a>> {
+        let (_, x) = x509_parser::parse_x509_certificate(der).ok()?;
+        Some(Cert { der, x })
+    }
+
+    /// The subjectPublicKey bits (what the verification algorithms take).
+    fn key(&self) -> &[u8] {
+        &self.x.tbs_certificate.subject_pki.subject_public_key.data
+    }
+
+    /// Whether this certificate's key made `sig` over `message` with algorithm `alg_oid`.
+    fn signed(&self, message: &[u8], alg_oid: &[u8], sig: &[u8], algs: &WebPkiSupportedAlgorithms) -> bool {
+        let Some(scheme) = scheme_for(alg_oid) else { return false };
+        let Some((_, candidates)) = algs.mapping.iter().find(|(s, _)| *s == scheme) else { return false };
+        candidates.iter().any(|alg| alg.verify_signature(self.key(), message, sig).is_ok())
+    }
+
+    /// Whether `issuer` signed this certificate.
+    fn issued_by(&self, issuer: &Cert<'_>, algs: &WebPkiSupportedAlgorithms) -> bool {
+        self.x.tbs_certificate.issuer.as_raw() == issuer.x.tbs_certificate.subject.as_raw()
+            && issuer.signed(
+                self.x.tbs_certificate.as_ref(),
+                self.x.signature_algorithm.algorithm.as_bytes(),
+                &self.x.signature_value.data,
+                algs,
+            )
+    }
+
+    fn valid_at(&self, now: u64) -> bool {
+        let v = self.x.validity();
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        v.not_before.timestamp() <= now && now <= v.not_after.timestamp()
+    }
+
+    fn ocsp_signing(&self) -> bool {
+        matches!(self.x.extended_key_usage(), Ok(Some(e)) if e.value.ocsp_signing)
+    }
+}
+
+impl Single<'_> {
+    /// `gnutls_ocsp_resp_check_crt`: the CertID names this certificate (serial number and
+    /// the hash of its issuer's name).
+    fn about(&self, c: &Cert<'_>) -> bool {
+        self.serial == c.x.tbs_certificate.raw_serial()
+            && digest(self.hash_alg, c.x.tbs_certificate.issuer.as_raw()).is_some_and(|h| h == self.name_hash)
+    }
+}
+
+/// GnuTLS's verdict on the stapled response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GnutlsVerdict {
+    /// Nothing was stapled: the status stays unchecked.
+    Absent,
+    /// Checked and good: `gnutls_ocsp_status_request_is_checked` says yes.
+    Good,
+    /// Stapled but unusable, revoked or stale: the certificate is INVALID.
+    Bad(&'static str),
+}
+
+/// Check `response` as GnuTLS does for the end-entity certificate `end_entity`; `ca`
+/// holds the certificates of the CA file, `intermediates` the rest of the server's chain.
+pub fn gnutls_check(
+    response: &[u8],
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    ca: &[CertificateDer<'static>],
+    now: UnixTime,
+    algs: &WebPkiSupportedAlgorithms,
+) -> GnutlsVerdict {
+    if response.is_empty() {
+        return GnutlsVerdict::Absent;
+    }
+    match gnutls_inner(response, end_entity, intermediates, ca, now.as_secs(), algs) {
+        Ok(()) => GnutlsVerdict::Good,
+        Err(why) => GnutlsVerdict::Bad(why),
+    }
+}
+
+fn gnutls_inner(
+    response: &[u8],
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    ca: &[CertificateDer<'static>],
+    now: u64,
+    algs: &WebPkiSupportedAlgorithms,
+) -> Result<(), &'static str> {
+    let basic = parse(response).map_err(|_| "the OCSP response does not parse")?;
+    let ee = Cert::parse(end_entity.as_ref()).ok_or("the server certificate does not parse")?;
+    let single = basic.singles.iter().find(|s| s.about(&ee)).ok_or("the OCSP response is about another certificate")?;
+    let trusted: Vec<Cert<'_>> = ca.iter().filter_map(|c| Cert::parse(c.as_ref())).collect();
+    let chain: Vec<Cert<'_>> = intermediates.iter().filter_map(|c| Cert::parse(c.as_ref())).collect();
+    // The issuer comes from the trust list first, then from the chain the server sent.
+    let signed = trusted
+        .iter()
+        .chain(chain.iter())
+        .filter(|issuer| ee.issued_by(issuer, algs))
+        .any(|issuer| signer_ok(&basic, issuer, &trusted, now, algs));
+    if !signed {
+        return Err("the OCSP response is not signed by the issuer or its responder");
+    }
+    match single.status {
+        Status::Good => {}
+        Status::Revoked => return Err("the certificate is revoked"),
+        Status::Unknown => return Err("the certificate status is unknown"),
+    }
+    let stale = match single.next_update {
+        Some(next) => next < now,
+        None => now.saturating_sub(single.this_update) > MAX_OCSP_VALIDITY_SECS,
+    };
+    if stale {
+        return Err("the OCSP response is superseded");
+    }
+    Ok(())
+}
+
+/// `gnutls_ocsp_resp_verify_direct` with `issuer`: the signer is the response's own
+/// certificate named by the responder ID, else the issuer; a signer other than the issuer
+/// (or a trusted certificate) must be signed by the issuer, be valid now and carry the
+/// OCSP-signing EKU.
+fn signer_ok(basic: &Basic<'_>, issuer: &Cert<'_>, trusted: &[Cert<'_>], now: u64, algs: &WebPkiSupportedAlgorithms) -> bool {
+    let signer = match basic.certs.iter().find(|c| basic.responder.matches(c)) {
+        Some(s) => s,
+        None if basic.responder.matches(issuer) => issuer,
+        None => return false,
+    };
+    let vouched = signer.der == issuer.der || trusted.iter().any(|t| t.der == signer.der);
+    let delegated = signer.issued_by(issuer, algs) && signer.valid_at(now) && signer.ocsp_signing();
+    if !vouched && !delegated {
+        return false;
+    }
+    signer.signed(basic.tbs, basic.sig_alg, basic.sig, algs)
+}
+
+/// What client.c's OpenSSL status callback finds (`OCSP_basic_verify` with
+/// `OCSP_NOVERIFY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpensslVerdict {
+    /// Nothing stapled: "no response received", the handshake goes on.
+    NoResponse,
+    /// "response parse error".
+    ParseError,
+    /// "error parsing response".
+    NotBasic,
+    /// No signer certificate, by responder ID, in the CA file or the response.
+    SignerNotFound,
+    /// The signer's key does not verify the signature; `rsa` tells which library lines
+    /// OpenSSL stacks below it.
+    SignatureFailure { rsa: bool },
+    /// "Response verify OK".
+    Verified,
+}
+
+/// Check `response` as client.c's `tls_client_stapling_cb` does; `ca_file` holds the
+/// DER certificates read from the `-ocsp` file.
+pub fn openssl_check(response: &[u8], ca_file: &[Vec<u8>], algs: &WebPkiSupportedAlgorithms) -> OpensslVerdict {
+    if response.is_empty() {
+        return OpensslVerdict::NoResponse;
+    }
+    let basic = match parse(response) {
+        Ok(b) => b,
+        Err(Unreadable::NotResponse) => return OpensslVerdict::ParseError,
+        Err(Unreadable::NotBasic) => return OpensslVerdict::NotBasic,
+    };
+    let from_file: Vec<Cert<'_>> = ca_file.iter().filter_map(|c| Cert::parse(c)).collect();
+    // OpenSSL looks in the certificates passed in first, then in the response's own.
+    let Some(signer) = from_file.iter().chain(basic.certs.iter()).find(|c| basic.responder.matches(c)) else {
+        return OpensslVerdict::SignerNotFound;
+    };
+    if signer.signed(basic.tbs, basic.sig_alg, basic.sig, algs) {
+        OpensslVerdict::Verified
+    } else {
+        let rsa = basic.sig_alg.starts_with(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01]);
+        OpensslVerdict::SignatureFailure { rsa }
+    }
 }
 
 #[cfg(test)]
@@ -203,10 +440,14 @@ mod tests {
     }
 
     #[test]
-    fn garbage_is_not_good() {
+    fn garbage_and_absence() {
         let ee = CertificateDer::from(vec![0x30, 0x00]);
         let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms;
-        assert!(!response_is_good(b"junk", &ee, &[], &[], UnixTime::now(), &algs));
-        assert!(!response_is_good(&[], &ee, &[], &[], UnixTime::now(), &algs));
+        assert!(matches!(gnutls_check(b"junk", &ee, &[], &[], UnixTime::now(), &algs), GnutlsVerdict::Bad(_)));
+        assert_eq!(gnutls_check(&[], &ee, &[], &[], UnixTime::now(), &algs), GnutlsVerdict::Absent);
+        assert_eq!(openssl_check(&[], &[], &algs), OpensslVerdict::NoResponse);
+        assert_eq!(openssl_check(b"junk", &[], &algs), OpensslVerdict::ParseError);
+        // A well-formed OCSPResponse with status tryLater(3) and no body.
+        assert_eq!(openssl_check(&[0x30, 0x03, 0x0a, 0x01, 0x03], &[], &algs), OpensslVerdict::NotBasic);
     }
 }
