@@ -173,3 +173,41 @@ fn broken_copies_are_reported() {
     assert!(leftovers.stdout.is_empty(), "left running: {}", String::from_utf8_lossy(&leftovers.stdout));
     assert!(std::fs::read_dir(p.join("workspace")).unwrap().flatten().any(|w| w.path().join("test-stdout").exists()));
 }
+
+/// The suite is also the harness's showcase: every script command and every kind of saved
+/// output is used by at least one test.
+#[test]
+fn every_command_and_output_kind_is_used() {
+    use mailrig::script::Command as C;
+    let root = Path::new(ROOT);
+    let mut used = std::collections::BTreeSet::new();
+    let mut sudo = false;
+    for path in scripts(root).values() {
+        let script = mailrig::script::parse_script(path).unwrap();
+        for step in &script.steps {
+            let mut cmd = &step.command;
+            if let C::Background(inner) = cmd {
+                used.insert("background");
+                cmd = inner;
+            }
+            used.insert(cmd.name());
+            if let C::Client { program, .. } = cmd {
+                used.insert(if program == "client" { "client" } else { "client (TLS)" });
+            }
+            sudo |= matches!(cmd, C::Perl { sudo: Some(_), .. } | C::File(mailrig::script::FileCommand { sudo: Some(_), .. }));
+            sudo |= matches!(cmd, C::Exim { sudo: Some(_), .. });
+        }
+    }
+    let all = [
+        "###", "exim", "exim_exim", "client", "client (TLS)", "server", "killdaemon", "sleep", "millisleep",
+        "gnutls", "echo", "munge", "sortlog", "rmfiltertest", "no_check", "need", "dump", "dbmbuild", "exim_lock",
+        "exinext", "exigrep", "exiqgrep", "eximstats", "perl", "background", "write", "catwrite", "file",
+    ];
+    let missing: Vec<&str> = all.iter().copied().filter(|c| !used.contains(c)).collect();
+    assert!(missing.is_empty(), "no test uses: {missing:?}");
+    assert!(sudo, "no test uses sudo");
+    for (dir, _) in SAVED {
+        let any = std::fs::read_dir(root.join(dir)).map(|mut d| d.next().is_some()).unwrap_or(false);
+        assert!(any, "no test saves {dir} output");
+    }
+}
