@@ -70,6 +70,31 @@ fn hanging_command_is_timed_out_and_reported() {
     assert!(processes_in(d.path()).is_empty());
 }
 
+/// Run runtest with `args` on the suite `d`, send it SIGINT once every daemon of `pidfiles`
+/// has started, and check that it exits 130 soon, leaving no process behind.
+fn interrupt_once_daemons_run(d: &Path, args: &[&str], pidfiles: &[PathBuf]) {
+    let mut child = Command::new(runtest())
+        .args(["/usr/sbin/exim4", "--suite"])
+        .arg(d)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !pidfiles.iter().all(|p| p.exists()) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(pidfiles.iter().all(|p| p.exists()), "the daemons never all started");
+    assert!(!processes_in(d).is_empty());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(start.elapsed() < Duration::from_secs(60));
+    let left = processes_in(d);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 #[test]
 fn ctrl_c_with_a_daemon_running_leaves_nothing() {
     if !ready() {
@@ -79,27 +104,8 @@ fn ctrl_c_with_a_daemon_running_leaves_nothing() {
         "0001",
         "# A daemon, then a long wait\nexim -DSERVER=server -bd -oX PORT_D\n****\nsleep 120\nkilldaemon\n",
     )]);
-    let mut child = Command::new(runtest())
-        .args(["/usr/sbin/exim4", "--suite"])
-        .arg(d.path())
-        .args(["--port-offset", "710", "-CONTINUE", "1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
     let pidfile = d.path().join("workspace/0/spool/exim-daemon.pid");
-    let start = Instant::now();
-    while !pidfile.exists() && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(pidfile.exists(), "the daemon never started");
-    assert!(!processes_in(d.path()).is_empty());
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    assert!(start.elapsed() < Duration::from_secs(60));
-    let left = processes_in(d.path());
-    assert!(left.is_empty(), "left behind: {left:?}");
+    interrupt_once_daemons_run(d.path(), &["--port-offset", "710", "-CONTINUE", "1"], &[pidfile]);
 }
 
 #[test]
@@ -109,26 +115,8 @@ fn ctrl_c_under_jobs_leaves_nothing_and_keeps_the_files() {
     }
     let script = "# A daemon, then a long wait\nexim -DSERVER=server -bd -oX PORT_D\n****\nsleep 120\nkilldaemon\n";
     let d = suite(&[("0001", script), ("0002", script), ("0003", script)]);
-    let mut child = Command::new(runtest())
-        .args(["/usr/sbin/exim4", "--suite"])
-        .arg(d.path())
-        .args(["--port-offset", "760", "-CONTINUE", "-j", "3", "1", "3"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
     let pidfiles: Vec<PathBuf> = (0..3).map(|k| d.path().join(format!("workspace/{k}/spool/exim-daemon.pid"))).collect();
-    let start = Instant::now();
-    while !pidfiles.iter().all(|p| p.exists()) && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(pidfiles.iter().all(|p| p.exists()), "the three daemons never all started");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    assert!(start.elapsed() < Duration::from_secs(60));
-    let left = processes_in(d.path());
-    assert!(left.is_empty(), "left behind: {left:?}");
+    interrupt_once_daemons_run(d.path(), &["--port-offset", "760", "-CONTINUE", "-j", "3", "1", "3"], &pidfiles);
     // The interrupted tests' files stay for a look.
     for k in 0..3 {
         assert!(d.path().join(format!("workspace/{k}/spool/log/mainlog")).exists(), "workspace {k} was emptied");

@@ -268,14 +268,17 @@ pub fn main(opts: Options) -> Result<i32> {
     });
     let mut workers = Vec::new();
     // The workspaces are built side by side too (copies of aux-fixed, the patched binary …).
+    let (blocks, busy) = crate::subst::Ports::free_blocks(shared.opts.port_offset, jobs)?;
+    for b in busy {
+        println!("Ports:       {}-{} are in use by something else: not used", b.s, b.d4);
+    }
     let spaces: Vec<Result<Workspace>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..jobs)
-            .map(|k| {
-                let (facts, suite, offset) = (&shared.facts, &suite, shared.opts.port_offset);
-                scope.spawn(move || {
-                    let ports = crate::subst::Ports::shifted(offset + 100 * k as u16);
-                    Workspace::create(facts, &suite.join("workspace").join(k.to_string()), ports)
-                })
+        let handles: Vec<_> = blocks
+            .into_iter()
+            .enumerate()
+            .map(|(k, ports)| {
+                let (facts, suite) = (&shared.facts, &suite);
+                scope.spawn(move || Workspace::create(facts, &suite.join("workspace").join(k.to_string()), ports))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("building a workspace panicked")))).collect()

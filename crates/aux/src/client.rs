@@ -267,15 +267,20 @@ impl Client<'_> {
 
     /// Handshake and report, as client.c does after `-tls-on-connect` or a 2xx reply to
     /// STARTTLS (`after_starttls` selects the fuller certificate checks of that path).
+    /// The server's address (for the certificate's IP SANs), unspecified on a unix socket.
+    fn peer_ip(&self) -> IpAddr {
+        match self.sock().peer_addr().ok().and_then(|a| a.as_socket()) {
+            Some(a) => a.ip(),
+            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        }
+    }
+
     fn start_tls(&mut self, after_starttls: bool) -> Result<(), Exit> {
         if self.flavour == Flavour::Ssl {
             return self.start_tls_openssl();
         }
         let Some(tc) = self.tls_client.as_ref() else { return Ok(()) };
-        let peer = match self.sock().peer_addr().ok().and_then(|a| a.as_socket()) {
-            Some(a) => a.ip(),
-            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        };
+        let peer = self.peer_ip();
         let result = tc.handshake(self.sock(), peer, self.deadline());
         let report = tc.report();
         match result {
@@ -316,10 +321,7 @@ impl Client<'_> {
     /// client.c's `tls_start` for OpenSSL, with its callbacks' lines.
     fn start_tls_openssl(&mut self) -> Result<(), Exit> {
         let Some(tc) = self.tls_client.as_ref() else { return Ok(()) };
-        let peer = match self.sock().peer_addr().ok().and_then(|a| a.as_socket()) {
-            Some(a) => a.ip(),
-            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        };
+        let peer = self.peer_ip();
         let result = tc.handshake(self.sock(), peer, self.deadline());
         let report = tc.report();
         let trace = ssl_info::Trace { tls13: report.tls13, report, ocsp: self.args.ocsp.is_some() };

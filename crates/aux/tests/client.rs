@@ -174,18 +174,6 @@ struct Seen {
     client_cert: bool,
 }
 
-fn read_plain_line(s: &mut TcpStream) -> String {
-    let mut line = Vec::new();
-    let mut b = [0u8; 1];
-    while s.read(&mut b).unwrap_or(0) == 1 {
-        line.push(b[0]);
-        if b[0] == b'\n' {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&line).into_owned()
-}
-
 /// A one-shot SMTP server: greeting, EHLO, STARTTLS (unless `on_connect`), then TLS with
 /// a line echo until QUIT. Client certificates are requested and checked against `ca`.
 fn tls_server(

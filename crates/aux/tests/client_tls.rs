@@ -13,6 +13,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use server_common::read_plain_line;
 use std::thread;
 use std::time::Duration;
 
@@ -290,18 +291,6 @@ fn stapling_server(pki: &Pki, ocsp: Vec<u8>, on_connect: bool, tls12: bool) -> u
         }
     });
     port
-}
-
-fn read_plain_line(s: &mut TcpStream) -> String {
-    let mut line = Vec::new();
-    let mut b = [0u8; 1];
-    while s.read(&mut b).unwrap_or(0) == 1 {
-        line.push(b[0]);
-        if b[0] == b'\n' {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&line).into_owned()
 }
 
 const SHORT_SCRIPT: &str = "??? 220\nEHLO x\n??? 250-\n??? 250\nSTARTTLS\n??? 220\nNOOP\n??? 250\nQUIT\n??? 221\n";

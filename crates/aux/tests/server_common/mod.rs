@@ -105,3 +105,18 @@ pub fn client_as(name: &str, dir: &Path) -> PathBuf {
 pub fn stdout_of(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// One line (up to and including its LF) read byte by byte from a plain connection, so that
+/// nothing after it (a TLS handshake) is consumed.
+pub fn read_plain_line(s: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while s.read(&mut b).unwrap_or(0) == 1 {
+        line.push(b[0]);
+        if b[0] == b'\n' {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
