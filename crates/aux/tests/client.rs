@@ -4,7 +4,7 @@
 mod server_common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{mpsc, Arc};
 use std::thread;
