@@ -133,7 +133,7 @@ pub struct StepTime {
     /// The script line of a command; 0 for the phases around the script.
     pub line: usize,
     /// The command's name (`exim`, `client`, `sleep` …), or `setup` / `check`.
-    pub what: String,
+    pub what: &'static str,
     pub seconds: f64,
 }
 

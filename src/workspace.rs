@@ -75,9 +75,13 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         let normal = if ft.is_dir() || meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
         let old = std::fs::symlink_metadata(&dst).ok();
         if ft.is_dir() {
-            if !old.as_ref().is_some_and(|o| o.is_dir()) {
-                remove_any(&dst)?;
-                std::fs::create_dir_all(&dst).with_context(|| format!("mkdir {}", dst.display()))?;
+            match old.filter(|o| o.is_dir()) {
+                Some(o) if o.permissions().mode() & 0o7777 == normal => continue,
+                Some(_) => {}
+                None => {
+                    remove_any(&dst)?;
+                    std::fs::create_dir_all(&dst).with_context(|| format!("mkdir {}", dst.display()))?;
+                }
             }
         } else if ft.is_symlink() {
             let target = std::fs::read_link(entry.path())?;
@@ -103,10 +107,8 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
                 std::fs::File::options().write(true).open(&dst).and_then(|f| f.set_modified(t)).ok();
             }
         }
-        let mode = std::fs::symlink_metadata(&dst).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0);
-        if mode != normal {
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(normal))?;
-        }
+        // A directory made or with another mode, or a file just copied with the source's mode.
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(normal))?;
     }
     // What the source no longer has (or a test added) goes.
     let mut extra = Vec::new();

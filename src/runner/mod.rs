@@ -89,10 +89,10 @@ impl Run {
     }
 
     /// Note the time one phase of the current test took.
-    fn time_step(&mut self, line: usize, what: &str, since: std::time::Instant) {
+    fn time_step(&mut self, line: usize, what: &'static str, since: std::time::Instant) {
         self.step_times.push(crate::report::StepTime {
             line,
-            what: what.to_string(),
+            what,
             seconds: since.elapsed().as_secs_f64(),
         });
     }
@@ -253,7 +253,8 @@ pub fn main(opts: Options) -> Result<i32> {
     let summaries = Summaries::new(&suite, opts.continue_ || opts.update)?;
     let env = test_environment(&caller.name);
     let caller_identity = Identity::User { name: caller.name.clone(), uid: caller.uid, gid: caller.gid, groups: caller.groups.clone() };
-    let jobs = schedule::workers_for(&opts, &suite)?;
+    let folders = suite::scan(&suite)?;
+    let jobs = schedule::workers_for(&opts, &folders);
     let shared = Arc::new(Shared {
         opts,
         facts,
@@ -297,7 +298,7 @@ pub fn main(opts: Options) -> Result<i32> {
     }
     println!("Workspace:   {}{}", workers[0].ws.dir.display(), if jobs > 1 { format!(" (and {} more, -j {jobs})", jobs - 1) } else { String::new() });
     let started = std::time::Instant::now();
-    let (totals, records) = schedule::run_all(&shared, workers)?;
+    let (totals, records) = schedule::run_all(&shared, workers, &folders)?;
     let secs = started.elapsed().as_secs_f64();
     if let Some(p) = &shared.opts.junit {
         crate::report::write_junit(p, &records, secs)?;

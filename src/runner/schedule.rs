@@ -125,21 +125,20 @@ fn select(folders: &[Folder], opts: &Options) -> Vec<(usize, TestFile)> {
 /// How many workers a run gets: `-j N`, or by default eight per CPU (the tests mostly wait:
 /// Exim's test-harness pauses, timeouts and sleeps), at most 32 — and never more than there
 /// are tests selected.
-pub fn workers_for(opts: &Options, suite: &Path) -> Result<usize> {
+pub fn workers_for(opts: &Options, folders: &[Folder]) -> usize {
     let wanted = opts.jobs.unwrap_or_else(|| {
         let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         (8 * cpus).min(32)
     });
-    let selected = select(&suite::scan(suite)?, opts).len();
-    Ok(wanted.min(selected).max(1))
+    wanted.min(select(folders, opts).len()).max(1)
 }
 
-pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>) -> Result<(Totals, Vec<TestRecord>)> {
-    let folders = suite::scan(&shared.facts.suite)?;
+/// Run the selected tests of the suite's `folders` (as `suite::scan` found them) on `workers`.
+pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>, folders: &[Folder]) -> Result<(Totals, Vec<TestRecord>)> {
     let mut totals = Totals::default();
     let mut records: Vec<TestRecord> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
-    let selected = select(&folders, &shared.opts);
+    let selected = select(folders, &shared.opts);
     if let Some((k, n)) = shared.opts.shard {
         println!(">>> Shard {k}/{n}: {} test(s)", selected.len());
     }

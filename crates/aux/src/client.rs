@@ -38,9 +38,8 @@ enum Refill {
     TlsFailed,
 }
 
-/// The process should end with this status (messages already printed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exit(pub i32);
+use crate::transcript;
+pub use crate::transcript::Exit;
 
 /// Everything the client does, writing its report to `out` (stdout) and `err` (stderr).
 pub fn run(
@@ -109,9 +108,7 @@ fn strncmp_eq(a: &[u8], b: &[u8], n: usize) -> bool {
 
 impl Client<'_> {
     fn say(&mut self, bytes: &[u8]) {
-        // Like printf to a file: nothing useful can be done if stdout fails.
-        let _ = self.out.write_all(bytes);
-        let _ = self.out.flush();
+        transcript::say(self.out, bytes);
     }
 
     fn sayln(&mut self, s: &str) {
@@ -120,8 +117,7 @@ impl Client<'_> {
 
     /// client.c's SIGALRM handler.
     fn timed_out(&mut self) -> Exit {
-        self.say(b"\nClient timed out\n");
-        Exit(if self.args.tmo_noerror { 0 } else { 99 })
+        transcript::timed_out(self.out, "Client", self.args.tmo_noerror)
     }
 
     fn sock(&self) -> &Socket {

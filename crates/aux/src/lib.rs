@@ -1,4 +1,6 @@
-//! Library behind the aux programs (placeholder; being written).
+//! The library behind the aux programs of the Exim test harness: `client` (plain and TLS),
+//! `server`, `mtpscript`, `fakens` and the small ones (checkaccess, fd, showids). Each binary
+//! in src/bin is a thin main over one of these modules.
 
 pub mod client;
 pub mod client_args;
@@ -9,6 +11,7 @@ pub mod tls;
 pub mod ssl_info;
 pub mod tls_ocsp;
 pub mod tls_priority;
+pub mod transcript;
 
 // fakens and the small programs (checkaccess, fd, showids).
 pub mod checkaccess;

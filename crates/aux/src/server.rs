@@ -50,9 +50,8 @@ pub fn load_script<R: BufRead + ?Sized>(input: &mut R) -> std::io::Result<Script
     Ok(script)
 }
 
-/// The process should end with this status (messages already printed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exit(pub i32);
+use crate::transcript;
+pub use crate::transcript::Exit;
 
 /// Run the server: returns the exit status.
 pub fn run(args: &ServerArgs, script: &Script, out: &mut dyn Write) -> i32 {
@@ -94,8 +93,7 @@ fn format_peer(addr: &SockAddr) -> String {
 
 impl Server<'_> {
     fn say(&mut self, bytes: &[u8]) {
-        let _ = self.out.write_all(bytes);
-        let _ = self.out.flush();
+        transcript::say(self.out, bytes);
     }
 
     fn sayln(&mut self, s: &str) {
@@ -103,8 +101,7 @@ impl Server<'_> {
     }
 
     fn timed_out(&mut self) -> Exit {
-        self.say(b"\nServer timed out\n");
-        Exit(if self.args.tmo_noerror { 0 } else { 99 })
+        transcript::timed_out(self.out, "Server", self.args.tmo_noerror)
     }
 
     fn fatal(&mut self, msg: String) -> Exit {
