@@ -1,0 +1,137 @@
+//! The contract between the server (which owns sockets) and a protocol handler (which owns
+//! one connection's state machine). Handlers are pure: they get [`Input`] and return
+//! [`Output`]; the server performs it (writes, reads the next unit the way asked, starts TLS,
+//! closes), records both sides and applies faults between the two. Every protocol — SMTP,
+//! LMTP, POP3, NNTP, later IMAP — implements [`Handler`].
+//!
+//! This draft is owned by the fakeserver core; it may grow fields and methods (with
+//! defaults), but the shape — pure handler, declarative output — stays.
+
+/// How the server must read the next unit of client input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadMode {
+    /// One CRLF (or bare LF) terminated line; the terminator is stripped.
+    Line,
+    /// Lines up to a line holding a single `.` (SMTP DATA, NNTP POST/IHAVE); dot-unstuffed,
+    /// delivered as one [`Input::Block`] with CRLF line ends, without the final `.` line.
+    DotTerminated,
+    /// Exactly this many octets (IMAP literals, SMTP BDAT chunks), then back to lines.
+    Exact(u64),
+}
+
+/// One unit of client input, as read in the mode the handler asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    Line(&'a [u8]),
+    Block(&'a [u8]),
+    Bytes(&'a [u8]),
+}
+
+/// What the handler wants done, in order: send `lines`, then (if `start_tls`) perform the TLS
+/// handshake, then (if `close`) close; otherwise read the next unit in `next` mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Reply lines without line ends; the server appends CRLF (bare LF inside a line is
+    /// normalised to CRLF unless `raw` is set).
+    pub lines: Vec<Vec<u8>>,
+    /// Send `lines` byte for byte (IMAP literals).
+    pub raw: bool,
+    pub next: ReadMode,
+    pub start_tls: bool,
+    pub close: bool,
+    /// The next client input is a secret (AUTH exchange, PASS): the transcript masks it.
+    pub mask_next_input: bool,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output {
+            lines: Vec::new(),
+            raw: false,
+            next: ReadMode::Line,
+            start_tls: false,
+            close: false,
+            mask_next_input: false,
+        }
+    }
+}
+
+impl Output {
+    /// No reply; keep reading lines.
+    pub fn none() -> Self {
+        Self::default()
+    }
+    /// One reply line.
+    pub fn line(s: impl Into<Vec<u8>>) -> Self {
+        Output { lines: vec![s.into()], ..Self::default() }
+    }
+    /// Several reply lines.
+    pub fn lines<I, S>(it: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Vec<u8>>,
+    {
+        Output { lines: it.into_iter().map(Into::into).collect(), ..Self::default() }
+    }
+    pub fn then_read(mut self, next: ReadMode) -> Self {
+        self.next = next;
+        self
+    }
+    pub fn then_close(mut self) -> Self {
+        self.close = true;
+        self
+    }
+    pub fn then_start_tls(mut self) -> Self {
+        self.start_tls = true;
+        self
+    }
+    pub fn masking_next_input(mut self) -> Self {
+        self.mask_next_input = true;
+        self
+    }
+}
+
+/// Facts about the connection a handler may need.
+#[derive(Debug, Clone, Default)]
+pub struct ConnInfo {
+    pub peer: String,
+    pub local: String,
+    /// True once TLS is up (implicit, or after STARTTLS/STLS).
+    pub tls: bool,
+    /// True when the server can start TLS on this connection (it has a certificate).
+    pub tls_available: bool,
+}
+
+/// One connection's protocol state machine.
+pub trait Handler: Send {
+    /// The greeting (and anything else sent before the client speaks).
+    fn on_startup(&mut self, conn: &ConnInfo) -> Output;
+    /// One unit of input, in the mode the last [`Output::next`] asked for.
+    fn on_input(&mut self, input: Input<'_>, conn: &ConnInfo) -> Output;
+    /// The command word of a line, for fault schedules and transcripts ("RCPT", "RETR";
+    /// IMAP overrides it to skip the tag). `None` for lines that are not commands.
+    fn verb(&self, line: &[u8]) -> Option<String> {
+        let word = line.split(|b| *b == b' ').next()?;
+        if word.is_empty() {
+            return None;
+        }
+        Some(String::from_utf8_lossy(word).to_ascii_uppercase())
+    }
+    /// TLS has just been established after a `start_tls` output.
+    fn on_tls_started(&mut self, _conn: &ConnInfo) -> Output {
+        Output::none()
+    }
+    /// The line was over the server's limit; the reply to send (the line is discarded).
+    fn on_line_too_long(&mut self, _conn: &ConnInfo) -> Output {
+        Output::none()
+    }
+    /// The idle timeout fired; what to send before closing.
+    fn on_idle_timeout(&mut self, _conn: &ConnInfo) -> Output {
+        Output::none().then_close()
+    }
+    /// Something changed in the daemon that this connection may have to announce unasked
+    /// (IMAP EXISTS/EXPUNGE/FETCH, IDLE). Called by the server when the daemon notifies.
+    fn on_notify(&mut self, _conn: &ConnInfo) -> Output {
+        Output::none()
+    }
+}

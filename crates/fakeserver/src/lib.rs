@@ -1,0 +1,13 @@
+//! fakeserver: stateful, scriptable fake mail servers (SMTP, LMTP, POP3, NNTP; IMAP next) for
+//! testing mail *clients*.
+//!
+//! The shape follows Mozilla's fakeserver: a **server** owns one listening socket and the I/O
+//! of each connection (framing, pipelining, multi-line and literal reads, TLS, idle timeout,
+//! faults, recording); a **handler** is one connection's protocol state machine and is pure
+//! (it gets input, returns [`handler::Output`]: it never touches a socket); a **daemon** is
+//! the state shared by every connection of a run (users, messages, maildrops, groups).
+//!
+//! Module map:
+//! - [`handler`]: the contract between the server and every protocol's handler.
+
+pub mod handler;

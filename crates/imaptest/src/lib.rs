@@ -1,0 +1,1 @@
+//! imaptest: a Dovecot-imaptest-compatible IMAP server tester.
