@@ -420,11 +420,17 @@ async fn run_step(
         }
     }
     let mut queue: std::collections::VecDeque<Response> = pending.into();
+    // the whole step has one deadline, so an endless stream of untagged replies ends too
+    let limit = settings.endpoint.timeout;
+    let deadline = Instant::now() + limit;
     while tagged.iter().any(Option::is_none) {
         let r = match queue.pop_front() {
             Some(r) => r,
             None => conn.read().await?,
         };
+        if Instant::now() > deadline {
+            return Err(ConnError::Timeout { secs: limit.as_secs(), last: Some(lossy(r.to_string().as_bytes())) });
+        }
         match &r {
             Response::Tagged { tag, .. } => match tags.iter().position(|t| t == tag) {
                 Some(i) if tagged[i].is_none() => {
