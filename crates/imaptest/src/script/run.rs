@@ -385,7 +385,7 @@ async fn run_step(
         let text = match expand_command(&cmd.text, vars) {
             Ok(t) => t,
             Err(e) => {
-                res.failures.push(failure(cmd, done, total, &step.commands, e, vec![], vec![]));
+                res.failures.push(failure(cmd, done, total, &lossy(&cmd.text), e, vec![], vec![]));
                 return Ok(());
             }
         };
@@ -393,7 +393,7 @@ async fn run_step(
             Some(args) => match cursor.next() {
                 Some(m) => append_message(args, &settings.mailbox, m),
                 None => {
-                    res.failures.push(failure(cmd, done, total, &step.commands, "append: the mbox has no messages".into(), vec![], vec![]));
+                    res.failures.push(failure(cmd, done, total, &lossy(&cmd.text), "append: the mbox has no messages".into(), vec![], vec![]));
                     return Ok(());
                 }
             },
@@ -403,6 +403,8 @@ async fn run_step(
         texts.push(text);
     }
     vars.set("tag", tags[0].clone().into_bytes());
+    let shown = tags.iter().zip(&texts).map(|(t, x)| format!("{t} {}", lossy(x))).collect::<Vec<_>>().join(" / ");
+    let shown = shown.as_str();
     let mut seq = SeqMap::default();
     let mut matched = vec![false; step.expected.len()];
     let mut tagged: Vec<Option<Response>> = vec![None; tags.len()];
@@ -462,7 +464,7 @@ async fn run_step(
                     let mut m = Matcher::new(vars, &seq);
                     if m.line(&ban.values, values) {
                         let cmd = &step.commands[0];
-                        res.failures.push(failure(cmd, done, total, &step.commands, format!("banned reply (line {})", ban.line), vec![format!("! {}", lossy(&ban.text))], vec![r.to_string()]));
+                        res.failures.push(failure(cmd, done, total, shown, format!("banned reply (line {})", ban.line), vec![format!("! {}", lossy(&ban.text))], vec![r.to_string()]));
                         any = true;
                     }
                 }
@@ -499,25 +501,24 @@ async fn run_step(
                 expected = format!("{expected} {}", lossy(&cmd.prefix));
             }
             let got = tagged[i].as_ref().map(|r| r.to_string()).unwrap_or_default();
-            res.failures.push(failure(cmd, done + i, total, &step.commands, "tagged reply mismatch".into(), vec![expected], vec![got]));
+            res.failures.push(failure(cmd, done + i, total, shown, "tagged reply mismatch".into(), vec![expected], vec![got]));
         }
     }
     let missing: Vec<String> = step.expected.iter().zip(&matched).filter(|(_, m)| !**m).map(|(e, _)| format!("* {} (line {})", lossy(&e.text), e.line)).collect();
     if !missing.is_empty() {
         let cmd = &step.commands[0];
-        res.failures.push(failure(cmd, done, total, &step.commands, format!("missing {} untagged replies", missing.len()), missing, unmatched_seen));
+        res.failures.push(failure(cmd, done, total, shown, format!("missing {} untagged replies", missing.len()), missing, unmatched_seen));
     }
     if !extra.is_empty() {
         let cmd = &step.commands[0];
-        res.failures.push(failure(cmd, done, total, &step.commands, "unexpected replies".into(), vec![], extra));
+        res.failures.push(failure(cmd, done, total, shown, "unexpected replies".into(), vec![], extra));
     }
     // the server said BYE and closed: later commands on this connection will report it
     Ok(())
 }
 
-fn failure(cmd: &Command, index: usize, total: usize, all: &[Command], reason: String, expected: Vec<String>, got: Vec<String>) -> Failure {
-    let command = all.iter().map(|c| lossy(&c.text)).collect::<Vec<_>>().join(" / ");
-    let _ = cmd;
+fn failure(cmd: &Command, index: usize, total: usize, shown: &str, reason: String, expected: Vec<String>, got: Vec<String>) -> Failure {
+    let command = shown.to_string();
     Failure { line: cmd.line, index: format!("{}/{}", index + 1, total), reason, command, expected, got }
 }
 
