@@ -133,3 +133,22 @@ pub async fn run(cfg: &Config) -> Result<i32> {
     let aborted = results.len() < tests.len();
     Ok(if aborted { 2 } else if results.iter().any(|r| r.verdict == Verdict::Failed) { 1 } else { 0 })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_files_and_their_mbox() {
+        let d = tempfile::tempdir().unwrap();
+        for (n, t) in [("b", "ok noop\n"), ("a", "ok noop\n"), ("a.mbox", "From x  Thu Jan  1 00:00:00 2015\nS: a\n\n"), ("default.mbox", "From x  Thu Jan  1 00:00:00 2015\nS: d\n\nFrom y  Thu Jan  1 00:00:00 2015\nS: e\n\n"), (".hidden", "")] {
+            std::fs::write(d.path().join(n), t).unwrap();
+        }
+        let files = test_files(d.path()).unwrap();
+        let names: Vec<_> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(mbox_of(&files[0]).unwrap().len(), 1, "a.mbox");
+        assert_eq!(mbox_of(&files[1]).unwrap().len(), 2, "default.mbox");
+        assert!(test_files(&d.path().join("nope")).is_err());
+    }
+}

@@ -1,6 +1,6 @@
 //! imaptest against a real Dovecot (Debian's packages, started by tools/dovecot on loopback with
 //! a private config): the project's own scripted tests pass, the failing set fails on the right
-//! lines, rawlog files are written, and AUTHENTICATE PLAIN works. Each test has its own
+//! lines, rawlog files are written, and LOGIN, AUTHENTICATE PLAIN, CRAM-MD5 and SCRAM-SHA-1/256 work. Each test has its own
 //! instance on free ports in 10150-10199, stopped when the test ends, even when it fails.
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -91,7 +91,7 @@ fn own_scripts_pass_and_failures_name_their_lines() {
 }
 
 #[test]
-fn authenticate_plain_rawlog_and_no_pipelining() {
+fn sasl_mechanisms_rawlog_and_no_pipelining() {
     let d = Dovecot::start(10170..10199);
     let work = tempfile::tempdir().unwrap();
     let one = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/basics");
@@ -102,6 +102,11 @@ fn authenticate_plain_rawlog_and_no_pipelining() {
     let log = std::fs::read_to_string(work.path().join("rawlog.basics.1")).unwrap();
     assert!(log.contains("AUTHENTICATE PLAIN"), "{log}");
     assert!(log.contains("S: * OK"), "{log}");
+    // every SASL mechanism against the real server (tools/dovecot enables them all)
+    for mech in ["login", "cram-md5", "scram-sha-1", "scram-sha-256"] {
+        let o = d.imaptest(&[&format!("test={}", one.display()), &format!("mech={mech}")], work.path());
+        assert_eq!(o.status.code(), Some(0), "mech={mech}: {}", text(&o));
+    }
     // a wrong password is a clear setup error
     let o = d.imaptest(&[&format!("test={}", one.display()), "pass=wrong"], work.path());
     let s = text(&o);

@@ -526,3 +526,43 @@ fn failure(cmd: &Command, index: usize, total: usize, shown: &str, reason: Strin
 pub fn render(values: &[Value]) -> String {
     values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_appends_get_the_next_message() {
+        assert_eq!(bare_append(b"append"), Some(&b""[..]));
+        assert_eq!(bare_append(b"APPEND box (\\seen)"), Some(&b"box (\\seen)"[..]));
+        assert_eq!(bare_append(b"append box {3}\r\nabc"), None);
+        assert_eq!(bare_append(b"append box catenate (text {1}\r\nx)"), None);
+        assert_eq!(bare_append(b"appendx"), None);
+        let m = Message { internaldate: Some("01-Jan-2015 00:00:00 +0000".into()), data: b"a\r\n".to_vec() };
+        assert_eq!(append_message(b"", "imaptest", &m), b"APPEND \"imaptest\" \"01-Jan-2015 00:00:00 +0000\" {3}\r\na\r\n");
+        assert_eq!(append_message(b"x (\\seen)", "imaptest", &m), b"APPEND x (\\seen) {3}\r\na\r\n");
+        let msgs = vec![m.clone(), Message { internaldate: None, data: b"b".to_vec() }];
+        let mut c = Cursor { msgs: &msgs, next: 0 };
+        let order: Vec<u8> = (0..3).map(|_| c.next().unwrap().data[0]).collect();
+        assert_eq!(order, b"aba", "the mbox wraps");
+    }
+
+    #[test]
+    fn predefined_variables() {
+        let ep = Endpoint {
+            host: "h".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            tls: None,
+            timeout: Duration::from_secs(1),
+            limits: Default::default(),
+            rawlog_dir: None,
+        };
+        let settings = Settings { endpoint: ep, user: "u1@d.org".into(), user2: Some("u2@e.org".into()), pass: "pw".into(), master: None, mech: "LOGIN".into(), mailbox: "my box".into(), no_pipelining: false };
+        let t = super::super::parse::parse("t", "t", b"connections: 3\nuser 3: third\n\n1 ok noop\n", &|_| false).unwrap();
+        let v = predefined(&settings, &t);
+        let get = |k: &str| String::from_utf8(v.get(k).unwrap().to_vec()).unwrap();
+        assert_eq!((get("user"), get("username"), get("domain"), get("password")), ("u1@d.org".into(), "u1".into(), "d.org".into(), "pw".into()));
+        assert_eq!((get("user2"), get("domain2"), get("user3"), get("domain3")), ("u2@e.org".into(), "e.org".into(), "third".into(), "".into()));
+        assert_eq!((get("mailbox"), get("mailbox_url")), ("my box".into(), "my%20box".into()));
+    }
+}
