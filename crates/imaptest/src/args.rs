@@ -5,14 +5,36 @@ use std::path::PathBuf;
 
 /// Every state name of stress mode with its short name (used to accept `<state>=p[,again]`).
 pub const STATES: &[(&str, &str)] = &[
-    ("AUTHENTICATE", "Auth"), ("LOGIN", "Logi"), ("COMPRESS", "Comp"), ("LISTROOT", "Root"),
-    ("LIST", "List"), ("MCREATE", "MCre"), ("MDELETE", "MDel"), ("MRENAME", "MRen"),
-    ("MSUBS", "MSub"), ("STATUS", "Stat"), ("SELECT", "Sele"), ("UIDFETCH", "UIDF"),
-    ("FETCH", "Fetc"), ("FETCH2", "Fet2"), ("SEARCH", "Sear"), ("SORT", "Sort"),
-    ("THREAD", "Thre"), ("COPY", "Copy"), ("MOVE", "Move"), ("STORE", "Stor"),
-    ("DELETE", "Dele"), ("EXPUNGE", "Expu"), ("APPEND", "Appe"), ("NOOP", "Noop"),
-    ("IDLE", "Idle"), ("CHECK", "Chec"), ("LOGOUT", "Logo"), ("DISCONNECT", "Disc"),
-    ("DELAY", "Dela"), ("CHECKPOINT!", "ChkP"),
+    ("AUTHENTICATE", "Auth"),
+    ("LOGIN", "Logi"),
+    ("COMPRESS", "Comp"),
+    ("LISTROOT", "Root"),
+    ("LIST", "List"),
+    ("MCREATE", "MCre"),
+    ("MDELETE", "MDel"),
+    ("MRENAME", "MRen"),
+    ("MSUBS", "MSub"),
+    ("STATUS", "Stat"),
+    ("SELECT", "Sele"),
+    ("UIDFETCH", "UIDF"),
+    ("FETCH", "Fetc"),
+    ("FETCH2", "Fet2"),
+    ("SEARCH", "Sear"),
+    ("SORT", "Sort"),
+    ("THREAD", "Thre"),
+    ("COPY", "Copy"),
+    ("MOVE", "Move"),
+    ("STORE", "Stor"),
+    ("DELETE", "Dele"),
+    ("EXPUNGE", "Expu"),
+    ("APPEND", "Appe"),
+    ("NOOP", "Noop"),
+    ("IDLE", "Idle"),
+    ("CHECK", "Chec"),
+    ("LOGOUT", "Logo"),
+    ("DISCONNECT", "Disc"),
+    ("DELAY", "Dela"),
+    ("CHECKPOINT!", "ChkP"),
 ];
 
 /// How to check the server's certificate.
@@ -139,7 +161,9 @@ Flags:       random no_pipelining no_tracking disconnect_quit error_quit rawlog 
 ";
 
 fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T> {
-    v.trim().parse().map_err(|_| anyhow::anyhow!("{key}={v}: not a number"))
+    v.trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{key}={v}: not a number"))
 }
 
 fn state_name(key: &str) -> Option<&'static str> {
@@ -147,7 +171,12 @@ fn state_name(key: &str) -> Option<&'static str> {
         .iter()
         .find(|(long, short)| long.eq_ignore_ascii_case(key) || short.eq_ignore_ascii_case(key))
         .map(|(long, _)| *long)
-        .or_else(|| STATES.iter().map(|(l, _)| *l).find(|l| l.trim_end_matches('!').eq_ignore_ascii_case(key)))
+        .or_else(|| {
+            STATES
+                .iter()
+                .map(|(l, _)| *l)
+                .find(|l| l.trim_end_matches('!').eq_ignore_ascii_case(key))
+        })
 }
 
 /// Parses the arguments after the program name.
@@ -159,15 +188,25 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config> {
             Some((k, v)) => (k.to_string(), Some(v.to_string())),
             None => (arg.clone(), None),
         };
-        let need = || value.clone().with_context(|| format!("{key}: needs a value ({key}=...)"));
+        let need = || {
+            value
+                .clone()
+                .with_context(|| format!("{key}: needs a value ({key}=...)"))
+        };
         match key.as_str() {
             "-h" | "--help" | "help" => c.help = true,
             "--junit" | "--json" => {
                 let v = match value.clone() {
                     Some(v) => v,
-                    None => it.next().with_context(|| format!("{key}: needs a file name"))?,
+                    None => it
+                        .next()
+                        .with_context(|| format!("{key}: needs a file name"))?,
                 };
-                if key == "--junit" { c.junit = Some(v.into()) } else { c.json = Some(v.into()) }
+                if key == "--junit" {
+                    c.junit = Some(v.into())
+                } else {
+                    c.json = Some(v.into())
+                }
             }
             "-" => c.clear_states = true,
             "host" => c.host = need()?,
@@ -221,8 +260,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config> {
             "test" => c.test = Some(need()?.into()),
             "profile" => c.profile = Some(need()?.into()),
             "timeout" => c.timeout = num(&key, &need()?)?,
-            "random" | "no_pipelining" | "no_tracking" | "disconnect_quit" | "error_quit" | "rawlog"
-            | "own_msgs" | "own_flags" | "qresync" | "imap4rev2" => {
+            "random" | "no_pipelining" | "no_tracking" | "disconnect_quit" | "error_quit"
+            | "rawlog" | "own_msgs" | "own_flags" | "qresync" | "imap4rev2" => {
                 let on = !matches!(value.as_deref(), Some("0") | Some("no"));
                 let slot = match key.as_str() {
                     "random" => &mut c.random,
@@ -276,8 +315,27 @@ mod tests {
 
     #[test]
     fn key_values_and_flags() {
-        let c = p(&["host=::1", "port=10143", "user=u%d@d%d", "users=5-9", "pass=x", "mech=scram-sha-1", "ssl=any-cert", "rawlog", "no_pipelining", "secs=20,5", "test=tests", "--junit", "j.xml", "--json=r.json"]).unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.users, c.mech.as_str()), ("::1", 10143, (5, 9), "SCRAM-SHA-1"));
+        let c = p(&[
+            "host=::1",
+            "port=10143",
+            "user=u%d@d%d",
+            "users=5-9",
+            "pass=x",
+            "mech=scram-sha-1",
+            "ssl=any-cert",
+            "rawlog",
+            "no_pipelining",
+            "secs=20,5",
+            "test=tests",
+            "--junit",
+            "j.xml",
+            "--json=r.json",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.users, c.mech.as_str()),
+            ("::1", 10143, (5, 9), "SCRAM-SHA-1")
+        );
         assert_eq!(c.tls, Tls::AnyCert);
         assert!(c.rawlog && c.no_pipelining);
         assert_eq!(c.secs, Some((20, Some(5))));
@@ -288,7 +346,15 @@ mod tests {
 
     #[test]
     fn states_by_long_and_short_name() {
-        let c = p(&["-", "append=100,0", "Fet2=50", "logout", "checkpoint!=1", "auth=100"]).unwrap();
+        let c = p(&[
+            "-",
+            "append=100,0",
+            "Fet2=50",
+            "logout",
+            "checkpoint!=1",
+            "auth=100",
+        ])
+        .unwrap();
         assert!(c.clear_states);
         assert_eq!(c.states[0], ("APPEND".into(), 100, Some(0)));
         assert_eq!(c.states[1], ("FETCH2".into(), 50, None));
@@ -299,11 +365,20 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_fatal_and_named() {
-        assert!(p(&["hots=x"]).unwrap_err().to_string().contains("unknown argument: hots=x"));
-        assert!(p(&["port=abc"]).unwrap_err().to_string().contains("port=abc"));
+        assert!(p(&["hots=x"])
+            .unwrap_err()
+            .to_string()
+            .contains("unknown argument: hots=x"));
+        assert!(p(&["port=abc"])
+            .unwrap_err()
+            .to_string()
+            .contains("port=abc"));
         assert!(p(&["append=101"]).is_err());
         assert!(p(&["users=9-1"]).is_err());
         assert!(p(&["ssl=maybe"]).is_err());
-        assert!(p(&["host"]).unwrap_err().to_string().contains("needs a value"));
+        assert!(p(&["host"])
+            .unwrap_err()
+            .to_string()
+            .contains("needs a value"));
     }
 }

@@ -30,7 +30,11 @@ pub fn main_with(argv: Vec<String>) -> i32 {
         eprintln!("imaptest: stress and profile modes are not implemented yet (they come with part 2); use test=DIR|FILE for scripted tests");
         return 2;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("imaptest: tokio runtime: {e}");

@@ -28,7 +28,11 @@ pub fn test_files(path: &Path) -> Result<Vec<PathBuf>> {
     for e in std::fs::read_dir(path).with_context(|| format!("test={}", path.display()))? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name.ends_with(".mbox") || name.ends_with('~') || !e.file_type()?.is_file() {
+        if name.starts_with('.')
+            || name.ends_with(".mbox")
+            || name.ends_with('~')
+            || !e.file_type()?.is_file()
+        {
             continue;
         }
         out.push(e.path());
@@ -66,8 +70,19 @@ pub async fn endpoint(cfg: &Config) -> Result<Endpoint> {
         Tls::Verify => Some(client_config(false, cfg.ssl_ca_file.as_deref())?),
         Tls::AnyCert => Some(client_config(true, None)?),
     };
-    let rawlog_dir = if cfg.rawlog { Some(std::env::current_dir().context("current directory")?) } else { None };
-    Ok(Endpoint { host: cfg.host.clone(), addr, tls, timeout: Duration::from_secs(cfg.timeout.max(1)), limits: Limits::default(), rawlog_dir })
+    let rawlog_dir = if cfg.rawlog {
+        Some(std::env::current_dir().context("current directory")?)
+    } else {
+        None
+    };
+    Ok(Endpoint {
+        host: cfg.host.clone(),
+        addr,
+        tls,
+        timeout: Duration::from_secs(cfg.timeout.max(1)),
+        limits: Limits::default(),
+        rawlog_dir,
+    })
 }
 
 /// Runs scripted tests; returns the exit status.
@@ -131,7 +146,13 @@ pub async fn run(cfg: &Config) -> Result<i32> {
         write_json(p, &results)?;
     }
     let aborted = results.len() < tests.len();
-    Ok(if aborted { 2 } else if results.iter().any(|r| r.verdict == Verdict::Failed) { 1 } else { 0 })
+    Ok(if aborted {
+        2
+    } else if results.iter().any(|r| r.verdict == Verdict::Failed) {
+        1
+    } else {
+        0
+    })
 }
 
 #[cfg(test)]
@@ -145,7 +166,10 @@ mod tests {
             std::fs::write(d.path().join(n), t).unwrap();
         }
         let files = test_files(d.path()).unwrap();
-        let names: Vec<_> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(mbox_of(&files[0]).unwrap().len(), 1, "a.mbox");
         assert_eq!(mbox_of(&files[1]).unwrap().len(), 2, "default.mbox");

@@ -40,8 +40,12 @@ fn serve(conn: TcpStream, bad: Bad) {
                 }
                 continue;
             }
-            "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 LITERAL+\r\n{tag} OK done\r\n").into_bytes(),
-            "LIST" | "DELETE" | "CREATE" | "SELECT" | "LOGOUT" => format!("{tag} OK done\r\n").into_bytes(),
+            "CAPABILITY" => {
+                format!("* CAPABILITY IMAP4rev1 LITERAL+\r\n{tag} OK done\r\n").into_bytes()
+            }
+            "LIST" | "DELETE" | "CREATE" | "SELECT" | "LOGOUT" => {
+                format!("{tag} OK done\r\n").into_bytes()
+            }
             "NOOP" => match bad {
                 Bad::Garbage => b"\x00\xff((garbage\r\n".to_vec(),
                 Bad::CloseMidLiteral => {
@@ -110,7 +114,13 @@ fn run(bad: Bad, scripts: &[(&str, &str)], extra: &[&str]) -> (Output, Duration)
     }
     let start = Instant::now();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_imaptest"));
-    cmd.args([format!("port={port}"), "user=u".into(), "pass=p".into(), format!("test={}", dir.path().display()), "timeout=3".into()]);
+    cmd.args([
+        format!("port={port}"),
+        "user=u".into(),
+        "pass=p".into(),
+        format!("test={}", dir.path().display()),
+        "timeout=3".into(),
+    ]);
     cmd.args(extra);
     let out = cmd.output().unwrap();
     (out, start.elapsed())
@@ -137,7 +147,10 @@ fn close_in_the_middle_of_a_literal() {
     let (o, _) = run(Bad::CloseMidLiteral, &[("c", NOOP)], &[]);
     let s = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{s}");
-    assert!(s.contains("closed the connection in the middle of a reply") && s.contains("{100}"), "{s}");
+    assert!(
+        s.contains("closed the connection in the middle of a reply") && s.contains("{100}"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -175,7 +188,10 @@ fn a_modseq_going_down_fails_on_its_line() {
     assert_eq!(o.status.code(), Some(1), "{s}");
     assert!(s.contains("command 2/2 (line 7)"), "{s}");
     assert!(s.contains("$modseq2 must be at least 8"), "{s}");
-    assert!(s.contains("base protocol: 1/2 individual commands failed"), "{s}");
+    assert!(
+        s.contains("base protocol: 1/2 individual commands failed"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -185,22 +201,34 @@ fn a_server_dropping_every_session_after_login_is_given_up_on() {
     let (o, t) = run(Bad::DropAfterLogin, &refs, &[]);
     let s = stdout(&o);
     assert_eq!(o.status.code(), Some(2), "{s}");
-    assert!(s.contains("giving up") && s.contains("3 groups in a row"), "{s}");
+    assert!(
+        s.contains("giving up") && s.contains("3 groups in a row"),
+        "{s}"
+    );
     assert!(s.contains("3 test groups: 3 failed"), "{s}");
     assert!(t < Duration::from_secs(20), "{t:?}");
 }
 
 #[test]
 fn arguments() {
-    let out = Command::new(env!("CARGO_BIN_EXE_imaptest")).arg("bogus=1").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_imaptest"))
+        .arg("bogus=1")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown argument: bogus=1"));
-    let out = Command::new(env!("CARGO_BIN_EXE_imaptest")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_imaptest"))
+        .arg("--help")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("usage: imaptest"));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bad"), "state: sideways\n\nok noop\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_imaptest")).args(["user=u", &format!("test={}/bad", dir.path().display())]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_imaptest"))
+        .args(["user=u", &format!("test={}/bad", dir.path().display())])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/bad:1: state:"), "{err}");

@@ -15,7 +15,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_line: 1 << 20, max_literal: 64 << 20 }
+        Limits {
+            max_line: 1 << 20,
+            max_literal: 64 << 20,
+        }
     }
 }
 
@@ -41,7 +44,10 @@ pub fn trailing_literal(line: &[u8]) -> Option<u64> {
     let inner = line.strip_suffix(b"}")?;
     let open = inner.iter().rposition(|&c| c == b'{')?;
     let mut digits = &inner[open + 1..];
-    if let Some(d) = digits.strip_suffix(b"+").or_else(|| digits.strip_suffix(b"-")) {
+    if let Some(d) = digits
+        .strip_suffix(b"+")
+        .or_else(|| digits.strip_suffix(b"-"))
+    {
         digits = d;
     }
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
@@ -69,13 +75,19 @@ impl Framer {
             let rest = &buf[pos..];
             let Some(lf) = memchr(b'\n', rest) else {
                 if text_len + rest.len() > self.limits.max_line {
-                    return Err(FrameError::LineTooLong { limit: self.limits.max_line, start: preview(buf) });
+                    return Err(FrameError::LineTooLong {
+                        limit: self.limits.max_line,
+                        start: preview(buf),
+                    });
                 }
                 return Ok(None);
             };
             text_len += lf;
             if text_len > self.limits.max_line {
-                return Err(FrameError::LineTooLong { limit: self.limits.max_line, start: preview(buf) });
+                return Err(FrameError::LineTooLong {
+                    limit: self.limits.max_line,
+                    start: preview(buf),
+                });
             }
             let line = &rest[..lf];
             let after = pos + lf + 1;
@@ -116,17 +128,37 @@ mod tests {
         let lit = b"* 1 FETCH (BODY[] {5}\r\nab\r\nc)\r\nrest";
         assert_eq!(f.complete_len(lit), Ok(Some(lit.len() - 4)));
         assert_eq!(f.complete_len(b"* 1 FETCH (BODY[] {5}\r\nab"), Ok(None));
-        assert_eq!(f.complete_len(b"a APPEND x ~{2+}\r\n\0\x01)\r\n"), Ok(Some(23)));
+        assert_eq!(
+            f.complete_len(b"a APPEND x ~{2+}\r\n\0\x01)\r\n"),
+            Ok(Some(23))
+        );
         assert_eq!(f.complete_len(b"x\n"), Ok(Some(2)));
     }
 
     #[test]
     fn limits_are_enforced() {
-        let f = Framer::new(Limits { max_line: 10, max_literal: 100 });
-        assert!(matches!(f.complete_len(b"* OK 0123456789"), Err(FrameError::LineTooLong { .. })));
-        let f2 = Framer::new(Limits { max_line: 100, max_literal: 100 });
-        let e = f2.complete_len(b"* 1 FETCH (BODY[] {2147483648}\r\n").unwrap_err();
-        assert!(matches!(e, FrameError::LiteralTooLarge { size: 2147483648, .. }));
+        let f = Framer::new(Limits {
+            max_line: 10,
+            max_literal: 100,
+        });
+        assert!(matches!(
+            f.complete_len(b"* OK 0123456789"),
+            Err(FrameError::LineTooLong { .. })
+        ));
+        let f2 = Framer::new(Limits {
+            max_line: 100,
+            max_literal: 100,
+        });
+        let e = f2
+            .complete_len(b"* 1 FETCH (BODY[] {2147483648}\r\n")
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            FrameError::LiteralTooLarge {
+                size: 2147483648,
+                ..
+            }
+        ));
         assert!(e.to_string().contains("2147483648"));
         // text before and after a literal counts together
         assert!(f.complete_len(b"12345 {1}\r\nx123456789\r\n").is_err());

@@ -18,7 +18,10 @@ pub use value::Value;
 
 /// The entry point of the fuzz target: frame and parse arbitrary bytes; must never panic.
 pub fn fuzz_response(data: &[u8]) {
-    let framer = Framer::new(Limits { max_line: 8192, max_literal: 1 << 20 });
+    let framer = Framer::new(Limits {
+        max_line: 8192,
+        max_literal: 1 << 20,
+    });
     let mut rest = data;
     while let Ok(Some(n)) = framer.complete_len(rest) {
         let _ = parse_response(&rest[..n]).map(|r| r.to_string());

@@ -62,7 +62,11 @@ pub enum Response {
     /// [`Value::Code`], then one atom per word of text).
     Untagged(Vec<Value>),
     /// `tag STATUS [code] text`: `text` holds the optional code and the words.
-    Tagged { tag: String, status: Status, text: Vec<Value> },
+    Tagged {
+        tag: String,
+        status: Status,
+        text: Vec<Value>,
+    },
 }
 
 impl Response {
@@ -82,7 +86,12 @@ impl Response {
 
 impl fmt::Display for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let join = |v: &[Value]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ");
+        let join = |v: &[Value]| {
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         match self {
             Response::Continuation(t) => write!(f, "+ {}", String::from_utf8_lossy(t)),
             Response::Untagged(v) => write!(f, "* {}", join(v)),
@@ -104,14 +113,20 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn err(&self, reason: impl Into<String>) -> WireError {
-        WireError { offset: self.pos, reason: reason.into(), line: preview(self.buf) }
+        WireError {
+            offset: self.pos,
+            reason: reason.into(),
+            line: preview(self.buf),
+        }
     }
     fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
     }
     fn at_end(&self) -> bool {
         matches!(self.peek(), None | Some(b'\r') | Some(b'\n'))
-            && self.buf[self.pos..].iter().all(|&c| c == b'\r' || c == b'\n')
+            && self.buf[self.pos..]
+                .iter()
+                .all(|&c| c == b'\r' || c == b'\n')
     }
     fn skip_spaces(&mut self) {
         while self.peek() == Some(b' ') {
@@ -175,7 +190,9 @@ impl<'a> Cursor<'a> {
         let mut out = Vec::new();
         loop {
             match self.peek() {
-                None | Some(b'\r') | Some(b'\n') => return Err(self.err("unterminated quoted string")),
+                None | Some(b'\r') | Some(b'\n') => {
+                    return Err(self.err("unterminated quoted string"))
+                }
                 Some(b'"') => {
                     self.pos += 1;
                     return Ok(Value::Quoted(out));
@@ -249,7 +266,10 @@ impl<'a> Cursor<'a> {
             self.pos += 1;
         }
         if self.pos == start {
-            return Err(self.err(format!("unexpected byte 0x{:02x}", self.peek().unwrap_or(0))));
+            return Err(self.err(format!(
+                "unexpected byte 0x{:02x}",
+                self.peek().unwrap_or(0)
+            )));
         }
         if bracket > 0 {
             return Err(self.err("unbalanced '[' in atom"));
@@ -309,7 +329,10 @@ pub fn parse_response(line: &[u8]) -> Result<Response, WireError> {
             c.pos += 1;
             c.skip_spaces();
             let rest = &line[c.pos..];
-            let end = rest.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(rest.len());
+            let end = rest
+                .iter()
+                .position(|&b| b == b'\r' || b == b'\n')
+                .unwrap_or(rest.len());
             Ok(Response::Continuation(rest[..end].to_vec()))
         }
         Some(b'*') => {
@@ -317,16 +340,21 @@ pub fn parse_response(line: &[u8]) -> Result<Response, WireError> {
             if c.peek() != Some(b' ') {
                 return Err(c.err("'*' not followed by a space"));
             }
-            Ok(Response::Untagged(parse_line(&line[1..]).map_err(|mut e| {
-                e.offset += 1;
-                e.line = preview(line);
-                e
-            })?))
+            Ok(Response::Untagged(parse_line(&line[1..]).map_err(
+                |mut e| {
+                    e.offset += 1;
+                    e.line = preview(line);
+                    e
+                },
+            )?))
         }
         None | Some(b'\r') | Some(b'\n') => Err(c.err("empty line")),
         Some(_) => {
             let tag = c.word();
-            if tag.iter().any(|&b| b < 0x21 || b >= 0x7f || b"(){%\"\\".contains(&b)) {
+            if tag
+                .iter()
+                .any(|&b| !(0x21..0x7f).contains(&b) || b"(){%\"\\".contains(&b))
+            {
                 return Err(c.err("invalid tag"));
             }
             let tag = String::from_utf8_lossy(tag).into_owned();
@@ -334,9 +362,18 @@ pub fn parse_response(line: &[u8]) -> Result<Response, WireError> {
             let w = c.word();
             let status = match Status::from_word(w) {
                 Some(s @ (Status::Ok | Status::No | Status::Bad)) => s,
-                _ => return Err(c.err(format!("tagged reply without OK, NO or BAD (got {:?})", String::from_utf8_lossy(w)))),
+                _ => {
+                    return Err(c.err(format!(
+                        "tagged reply without OK, NO or BAD (got {:?})",
+                        String::from_utf8_lossy(w)
+                    )))
+                }
             };
-            Ok(Response::Tagged { tag, status, text: c.resp_text()? })
+            Ok(Response::Tagged {
+                tag,
+                status,
+                text: c.resp_text()?,
+            })
         }
     }
 }
@@ -351,28 +388,47 @@ mod tests {
 
     #[test]
     fn fetch_with_literal_and_sections() {
-        let r = parse_response(b"* 1 FETCH (UID 5 BODY[HEADER.FIELDS (FROM)]<0> {3}\r\nab\n FLAGS (\\Seen))\r\n").unwrap();
+        let r = parse_response(
+            b"* 1 FETCH (UID 5 BODY[HEADER.FIELDS (FROM)]<0> {3}\r\nab\n FLAGS (\\Seen))\r\n",
+        )
+        .unwrap();
         let Response::Untagged(v) = r else { panic!() };
         assert_eq!(v[0], atom("1"));
         assert_eq!(v[1], atom("FETCH"));
         let items = v[2].items().unwrap();
         assert_eq!(items[2], atom("BODY[HEADER.FIELDS (FROM)]<0>"));
-        assert_eq!(items[3], Value::Literal { data: b"ab\n".to_vec(), binary: false });
+        assert_eq!(
+            items[3],
+            Value::Literal {
+                data: b"ab\n".to_vec(),
+                binary: false
+            }
+        );
         assert_eq!(items[5], Value::List(vec![atom("\\Seen")]));
     }
 
     #[test]
     fn status_responses_keep_text_as_words() {
-        let r = parse_response(b"* OK [PERMANENTFLAGS (\\Seen \\*)] Flags (permitted.\r\n").unwrap();
+        let r =
+            parse_response(b"* OK [PERMANENTFLAGS (\\Seen \\*)] Flags (permitted.\r\n").unwrap();
         let Response::Untagged(v) = &r else { panic!() };
-        assert_eq!(v[1], Value::Code(vec![atom("PERMANENTFLAGS"), Value::List(vec![atom("\\Seen"), atom("\\*")])]));
+        assert_eq!(
+            v[1],
+            Value::Code(vec![
+                atom("PERMANENTFLAGS"),
+                Value::List(vec![atom("\\Seen"), atom("\\*")])
+            ])
+        );
         assert_eq!(v[3], atom("(permitted."));
         let (s, code) = r.status_code().unwrap();
         assert_eq!(s, Status::Ok);
         assert_eq!(code.unwrap().len(), 2);
         let t = parse_response(b"a1 no [TRYCREATE] Mailbox doesn't exist\r\n").unwrap();
         assert!(matches!(&t, Response::Tagged { tag, status: Status::No, .. } if tag == "a1"));
-        assert_eq!(parse_response(b"+ go ahead\r\n").unwrap(), Response::Continuation(b"go ahead".to_vec()));
+        assert_eq!(
+            parse_response(b"+ go ahead\r\n").unwrap(),
+            Response::Continuation(b"go ahead".to_vec())
+        );
     }
 
     #[test]

@@ -31,7 +31,8 @@ impl Value {
 
     /// The value as text (lossy UTF-8), for atoms and strings.
     pub fn text(&self) -> Option<String> {
-        self.bytes().map(|b| String::from_utf8_lossy(b).into_owned())
+        self.bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
     }
 
     /// Whether this is an atom equal to `word`, ignoring ASCII case.
@@ -80,7 +81,11 @@ impl Value {
             }
             Value::Nil => out.extend_from_slice(b"NIL"),
             Value::List(items) | Value::Code(items) => {
-                let (open, close) = if matches!(self, Value::List(_)) { (b'(', b')') } else { (b'[', b']') };
+                let (open, close) = if matches!(self, Value::List(_)) {
+                    (b'(', b')')
+                } else {
+                    (b'[', b']')
+                };
                 out.push(open);
                 for (i, v) in items.iter().enumerate() {
                     if i > 0 {
@@ -104,10 +109,21 @@ impl fmt::Display for Value {
                     .chars()
                     .map(|c| if c.is_control() { '.' } else { c })
                     .collect();
-                write!(f, "{}{{{}}}\"{}{}\"", if *binary { "~" } else { "" }, data.len(), preview, if data.len() > 60 { "..." } else { "" })
+                write!(
+                    f,
+                    "{}{{{}}}\"{}{}\"",
+                    if *binary { "~" } else { "" },
+                    data.len(),
+                    preview,
+                    if data.len() > 60 { "..." } else { "" }
+                )
             }
             Value::List(items) | Value::Code(items) => {
-                let (open, close) = if matches!(self, Value::List(_)) { ('(', ')') } else { ('[', ']') };
+                let (open, close) = if matches!(self, Value::List(_)) {
+                    ('(', ')')
+                } else {
+                    ('[', ']')
+                };
                 write!(f, "{open}")?;
                 for (i, v) in items.iter().enumerate() {
                     if i > 0 {

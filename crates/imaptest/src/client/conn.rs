@@ -32,9 +32,15 @@ pub struct Endpoint {
 #[derive(Debug, Error)]
 pub enum ConnError {
     #[error("connect to {addr}: {err}")]
-    Connect { addr: SocketAddr, err: std::io::Error },
+    Connect {
+        addr: SocketAddr,
+        err: std::io::Error,
+    },
     #[error("TLS handshake with {addr}: {err}")]
-    Tls { addr: SocketAddr, err: std::io::Error },
+    Tls {
+        addr: SocketAddr,
+        err: std::io::Error,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("server closed the connection{}", partial.as_ref().map(|p| format!(" in the middle of a reply: {p:?}")).unwrap_or_default())]
@@ -71,18 +77,32 @@ impl Conn {
     pub async fn connect(ep: &Endpoint, id: &str) -> Result<Conn, ConnError> {
         let tcp = tokio::time::timeout(ep.timeout, TcpStream::connect(ep.addr))
             .await
-            .map_err(|_| ConnError::Timeout { secs: ep.timeout.as_secs(), last: None })?
+            .map_err(|_| ConnError::Timeout {
+                secs: ep.timeout.as_secs(),
+                last: None,
+            })?
             .map_err(|err| ConnError::Connect { addr: ep.addr, err })?;
         let _ = tcp.set_nodelay(true);
         let stream: Pin<Box<dyn Stream>> = match &ep.tls {
             None => Box::pin(tcp),
             Some(cfg) => {
-                let name = rustls::pki_types::ServerName::try_from(ep.host.clone())
-                    .map_err(|e| ConnError::Tls { addr: ep.addr, err: std::io::Error::other(e) })?;
-                let tls = tokio::time::timeout(ep.timeout, tokio_rustls::TlsConnector::from(cfg.clone()).connect(name, tcp))
-                    .await
-                    .map_err(|_| ConnError::Timeout { secs: ep.timeout.as_secs(), last: None })?
-                    .map_err(|err| ConnError::Tls { addr: ep.addr, err })?;
+                let name =
+                    rustls::pki_types::ServerName::try_from(ep.host.clone()).map_err(|e| {
+                        ConnError::Tls {
+                            addr: ep.addr,
+                            err: std::io::Error::other(e),
+                        }
+                    })?;
+                let tls = tokio::time::timeout(
+                    ep.timeout,
+                    tokio_rustls::TlsConnector::from(cfg.clone()).connect(name, tcp),
+                )
+                .await
+                .map_err(|_| ConnError::Timeout {
+                    secs: ep.timeout.as_secs(),
+                    last: None,
+                })?
+                .map_err(|err| ConnError::Tls { addr: ep.addr, err })?;
                 Box::pin(tls)
             }
         };
@@ -110,7 +130,9 @@ impl Conn {
 
     /// Whether the server announced `cap` (case-insensitive).
     pub fn has(&self, cap: &str) -> bool {
-        self.capabilities.iter().any(|c| c.eq_ignore_ascii_case(cap))
+        self.capabilities
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(cap))
     }
 
     fn log(&mut self, dir: &str, data: &[u8]) {
@@ -153,8 +175,15 @@ impl Conn {
             let mut chunk = [0u8; 16384];
             let n = match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
                 Err(_) => {
-                    let last = if self.buf.is_empty() { self.last_line.clone() } else { Some(short(&self.buf)) };
-                    return Err(ConnError::Timeout { secs: self.timeout.as_secs(), last });
+                    let last = if self.buf.is_empty() {
+                        self.last_line.clone()
+                    } else {
+                        Some(short(&self.buf))
+                    };
+                    return Err(ConnError::Timeout {
+                        secs: self.timeout.as_secs(),
+                        last,
+                    });
                 }
                 Ok(r) => r?,
             };
@@ -170,7 +199,11 @@ impl Conn {
     /// with LITERAL+ they are sent as `{N+}` at once, otherwise each waits for the server's
     /// continuation. Replies read while waiting are returned, in order; when the server answers
     /// the tag instead of a continuation, sending stops there.
-    pub async fn send_command(&mut self, tag: &str, command: &[u8]) -> Result<Vec<Response>, ConnError> {
+    pub async fn send_command(
+        &mut self,
+        tag: &str,
+        command: &[u8],
+    ) -> Result<Vec<Response>, ConnError> {
         let nonsync = self.has("LITERAL+");
         let mut got = Vec::new();
         let mut out = Vec::with_capacity(command.len() + tag.len() + 3);
@@ -224,7 +257,10 @@ fn split_literal(cmd: &[u8]) -> Option<(&[u8], usize, usize)> {
         if let Some(open) = cmd[..close].iter().rposition(|&c| c == b'{') {
             let digits = &cmd[open + 1..close];
             if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
-                if let Some(size) = std::str::from_utf8(digits).ok().and_then(|d| d.parse::<usize>().ok()) {
+                if let Some(size) = std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| d.parse::<usize>().ok())
+                {
                     let start = close + 3;
                     if start + size <= cmd.len() {
                         return Some((&cmd[..=close], size, start));
@@ -242,11 +278,19 @@ pub fn caps_of(r: &Response) -> Option<Vec<String>> {
     let items: &[imapwire::Value] = match r {
         Response::Untagged(v) if v.first().is_some_and(|a| a.is_atom("CAPABILITY")) => &v[1..],
         _ => match r.status_code() {
-            Some((_, Some(code))) if code.first().is_some_and(|a| a.is_atom("CAPABILITY")) => &code[1..],
+            Some((_, Some(code))) if code.first().is_some_and(|a| a.is_atom("CAPABILITY")) => {
+                &code[1..]
+            }
             _ => return None,
         },
     };
-    Some(items.iter().filter_map(|v| v.text()).map(|s| s.to_ascii_uppercase()).collect())
+    Some(
+        items
+            .iter()
+            .filter_map(|v| v.text())
+            .map(|s| s.to_ascii_uppercase())
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -257,7 +301,10 @@ mod tests {
     fn literal_split() {
         let cmd = b"APPEND box {3}\r\nabc x {2}\r\nde";
         let (before, size, start) = split_literal(cmd).unwrap();
-        assert_eq!((before, size, &cmd[start..start + size]), (&b"APPEND box {3}"[..], 3, &b"abc"[..]));
+        assert_eq!(
+            (before, size, &cmd[start..start + size]),
+            (&b"APPEND box {3}"[..], 3, &b"abc"[..])
+        );
         assert!(split_literal(b"LOGIN a b").is_none());
         assert!(split_literal(b"X {a}\r\n").is_none());
         let (b, s, _) = split_literal(b"APPEND b ~{1}\r\nz").unwrap();

@@ -21,7 +21,13 @@ pub fn astring(s: &str) -> Vec<u8> {
 
 /// Logs in; `mech` is LOGIN for the LOGIN command, else a SASL mechanism. Untagged replies
 /// are dropped (capabilities are noted by the connection).
-pub async fn login(conn: &mut Conn, tag: &str, mech: &str, creds: &Creds, nonce: &str) -> Result<()> {
+pub async fn login(
+    conn: &mut Conn,
+    tag: &str,
+    mech: &str,
+    creds: &Creds,
+    nonce: &str,
+) -> Result<()> {
     if mech == "LOGIN" && creds.authc.is_none() {
         let mut cmd = b"LOGIN ".to_vec();
         cmd.extend(astring(&creds.user));
@@ -43,7 +49,11 @@ pub async fn login(conn: &mut Conn, tag: &str, mech: &str, creds: &Creds, nonce:
     if m.client_first() && conn.has("SASL-IR") {
         let first = m.step(creds, b"")?;
         cmd.push(b' ');
-        cmd.extend(if first.is_empty() { b"=".to_vec() } else { B64.encode(first).into_bytes() });
+        cmd.extend(if first.is_empty() {
+            b"=".to_vec()
+        } else {
+            B64.encode(first).into_bytes()
+        });
     } else if m.client_first() {
         // sent after the first (empty) continuation
         m = Mech::new(mech, nonce)?;
@@ -59,7 +69,12 @@ pub async fn login(conn: &mut Conn, tag: &str, mech: &str, creds: &Creds, nonce:
                     first_sent = true;
                     m.step(creds, b"")?
                 } else {
-                    let challenge = B64.decode(text.trim_ascii()).with_context(|| format!("server's SASL challenge is not base64: {:?}", String::from_utf8_lossy(text)))?;
+                    let challenge = B64.decode(text.trim_ascii()).with_context(|| {
+                        format!(
+                            "server's SASL challenge is not base64: {:?}",
+                            String::from_utf8_lossy(text)
+                        )
+                    })?;
                     match m.step(creds, &challenge) {
                         Ok(r) => r,
                         Err(e) => {
@@ -72,7 +87,9 @@ pub async fn login(conn: &mut Conn, tag: &str, mech: &str, creds: &Creds, nonce:
                 line.extend_from_slice(b"\r\n");
                 conn.write(&line).await?;
             }
-            Response::Tagged { tag: t, status, .. } if t == tag => return check(*status, &r, &creds.user),
+            Response::Tagged { tag: t, status, .. } if t == tag => {
+                return check(*status, &r, &creds.user)
+            }
             _ => {}
         }
     }
@@ -80,7 +97,10 @@ pub async fn login(conn: &mut Conn, tag: &str, mech: &str, creds: &Creds, nonce:
 
 async fn finish(conn: &mut Conn, tag: &str, user: &str) -> Result<()> {
     loop {
-        let r = conn.read().await.map_err(|e: ConnError| anyhow::anyhow!(e))?;
+        let r = conn
+            .read()
+            .await
+            .map_err(|e: ConnError| anyhow::anyhow!(e))?;
         if let Response::Tagged { tag: t, status, .. } = &r {
             if t == tag {
                 return check(*status, &r, user);

@@ -26,10 +26,22 @@ pub enum Hash {
 /// A mechanism in progress.
 #[derive(Debug)]
 pub enum Mech {
-    Plain { done: bool },
-    Login { step: u8 },
-    CramMd5 { done: bool },
-    Scram { hash: Hash, nonce: String, first_bare: String, server_sig: Option<Vec<u8>>, step: u8 },
+    Plain {
+        done: bool,
+    },
+    Login {
+        step: u8,
+    },
+    CramMd5 {
+        done: bool,
+    },
+    Scram {
+        hash: Hash,
+        nonce: String,
+        first_bare: String,
+        server_sig: Option<Vec<u8>>,
+        step: u8,
+    },
 }
 
 fn hmac<H: Hash2>(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -97,13 +109,19 @@ impl Mech {
             "LOGIN" => Mech::Login { step: 0 },
             "CRAM-MD5" => Mech::CramMd5 { done: false },
             "SCRAM-SHA-1" | "SCRAM-SHA-256" => Mech::Scram {
-                hash: if name == "SCRAM-SHA-1" { Hash::Sha1 } else { Hash::Sha256 },
+                hash: if name == "SCRAM-SHA-1" {
+                    Hash::Sha1
+                } else {
+                    Hash::Sha256
+                },
                 nonce: nonce.to_string(),
                 first_bare: String::new(),
                 server_sig: None,
                 step: 0,
             },
-            other => bail!("mech={other}: not supported (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256)"),
+            other => bail!(
+                "mech={other}: not supported (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256)"
+            ),
         })
     }
 
@@ -139,22 +157,39 @@ impl Mech {
                     bail!("CRAM-MD5: unexpected second challenge");
                 }
                 *done = true;
-                let mut m = <Hmac<md5::Md5> as Mac>::new_from_slice(creds.pass.as_bytes()).expect("hmac takes any key");
+                let mut m = <Hmac<md5::Md5> as Mac>::new_from_slice(creds.pass.as_bytes())
+                    .expect("hmac takes any key");
                 m.update(challenge);
-                let hex: String = m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+                let hex: String = m
+                    .finalize()
+                    .into_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
                 Ok(format!("{} {hex}", creds.user).into_bytes())
             }
-            Mech::Scram { hash, nonce, first_bare, server_sig, step } => {
+            Mech::Scram {
+                hash,
+                nonce,
+                first_bare,
+                server_sig,
+                step,
+            } => {
                 *step += 1;
                 match *step {
                     1 => {
-                        let authz = creds.authc.as_ref().map(|_| format!("a={}", scram_name(&creds.user))).unwrap_or_default();
+                        let authz = creds
+                            .authc
+                            .as_ref()
+                            .map(|_| format!("a={}", scram_name(&creds.user)))
+                            .unwrap_or_default();
                         let authc = creds.authc.as_deref().unwrap_or(&creds.user);
                         *first_bare = format!("n={},r={nonce}", scram_name(authc));
                         Ok(format!("n,{authz},{first_bare}").into_bytes())
                     }
                     2 => {
-                        let server_first = std::str::from_utf8(challenge).context("SCRAM: server-first is not UTF-8")?;
+                        let server_first = std::str::from_utf8(challenge)
+                            .context("SCRAM: server-first is not UTF-8")?;
                         let mut r = None;
                         let mut s = None;
                         let mut i = None;
@@ -187,14 +222,17 @@ impl Mech {
                         let client_key = hash.hmac(&salted, b"Client Key");
                         let stored = hash.digest(&client_key);
                         let sig = hash.hmac(&stored, auth_message.as_bytes());
-                        let proof: Vec<u8> = client_key.iter().zip(&sig).map(|(a, b)| a ^ b).collect();
+                        let proof: Vec<u8> =
+                            client_key.iter().zip(&sig).map(|(a, b)| a ^ b).collect();
                         let server_key = hash.hmac(&salted, b"Server Key");
                         *server_sig = Some(hash.hmac(&server_key, auth_message.as_bytes()));
                         Ok(format!("{without_proof},p={}", B64.encode(proof)).into_bytes())
                     }
                     3 => {
                         let fin = std::str::from_utf8(challenge).unwrap_or("");
-                        let v = fin.strip_prefix("v=").with_context(|| format!("SCRAM: server-final {fin:?}"))?;
+                        let v = fin
+                            .strip_prefix("v=")
+                            .with_context(|| format!("SCRAM: server-final {fin:?}"))?;
                         let got = B64.decode(v).context("SCRAM: bad server signature")?;
                         if Some(&got) != server_sig.as_ref() {
                             bail!("SCRAM: the server's signature is wrong");
@@ -213,16 +251,31 @@ mod tests {
     use super::*;
 
     fn creds(user: &str, pass: &str) -> Creds {
-        Creds { user: user.into(), authc: None, pass: pass.into() }
+        Creds {
+            user: user.into(),
+            authc: None,
+            pass: pass.into(),
+        }
     }
 
     #[test]
     fn scram_sha1_rfc5802_vector() {
         let c = creds("user", "pencil");
         let mut m = Mech::new("SCRAM-SHA-1", "fyko+d2lbbFgONRv9qkxdawL").unwrap();
-        assert_eq!(m.step(&c, b"").unwrap(), b"n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL");
-        let fin = m.step(&c, b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096").unwrap();
-        assert_eq!(String::from_utf8(fin).unwrap(), "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=");
+        assert_eq!(
+            m.step(&c, b"").unwrap(),
+            b"n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL"
+        );
+        let fin = m
+            .step(
+                &c,
+                b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096",
+            )
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(fin).unwrap(),
+            "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="
+        );
         assert!(m.step(&c, b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ=").is_ok());
     }
 
@@ -233,23 +286,39 @@ mod tests {
         m.step(&c, b"").unwrap();
         let fin = m.step(&c, b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096").unwrap();
         assert_eq!(String::from_utf8(fin).unwrap(), "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
-        assert!(m.step(&c, b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=").is_ok());
+        assert!(m
+            .step(&c, b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+            .is_ok());
         let mut bad = Mech::new("SCRAM-SHA-256", "rOprNGfwEbeRWgbNEkqO").unwrap();
         bad.step(&c, b"").unwrap();
-        assert!(bad.step(&c, b"r=other,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096").is_err());
+        assert!(bad
+            .step(&c, b"r=other,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+            .is_err());
     }
 
     #[test]
     fn plain_login_cram() {
         let c = creds("tim", "tanstaaftanstaaf");
-        assert_eq!(Mech::new("PLAIN", "").unwrap().step(&c, b"").unwrap(), b"\0tim\0tanstaaftanstaaf");
-        let master = Creds { authc: Some("admin".into()), ..c.clone() };
-        assert_eq!(Mech::new("PLAIN", "").unwrap().step(&master, b"").unwrap(), b"tim\0admin\0tanstaaftanstaaf");
+        assert_eq!(
+            Mech::new("PLAIN", "").unwrap().step(&c, b"").unwrap(),
+            b"\0tim\0tanstaaftanstaaf"
+        );
+        let master = Creds {
+            authc: Some("admin".into()),
+            ..c.clone()
+        };
+        assert_eq!(
+            Mech::new("PLAIN", "").unwrap().step(&master, b"").unwrap(),
+            b"tim\0admin\0tanstaaftanstaaf"
+        );
         let mut l = Mech::new("LOGIN", "").unwrap();
         assert_eq!(l.step(&c, b"Username:").unwrap(), b"tim");
         assert_eq!(l.step(&c, b"Password:").unwrap(), b"tanstaaftanstaaf");
         // RFC 2195's example
-        let r = Mech::new("CRAM-MD5", "").unwrap().step(&c, b"<1896.697170952@postoffice.reston.mci.net>").unwrap();
+        let r = Mech::new("CRAM-MD5", "")
+            .unwrap()
+            .step(&c, b"<1896.697170952@postoffice.reston.mci.net>")
+            .unwrap();
         assert_eq!(r, b"tim b913a602c7eda7a495b4e6e7334d3890");
         assert!(Mech::new("DIGEST-MD5", "").is_err());
     }

@@ -22,10 +22,20 @@ impl ServerCertVerifier for AnyCert {
     ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -40,14 +50,22 @@ pub fn client_config(any_cert: bool, ca_file: Option<&Path>) -> Result<Arc<rustl
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
     let config = if any_cert {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCert(provider))).with_no_client_auth()
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+            .with_no_client_auth()
     } else {
         let mut roots = rustls::RootCertStore::empty();
         match ca_file {
             Some(path) => {
-                for cert in CertificateDer::pem_file_iter(path).with_context(|| format!("ssl_ca_file {}", path.display()))? {
-                    let cert = cert.with_context(|| format!("ssl_ca_file {}: bad PEM", path.display()))?;
-                    roots.add(cert).with_context(|| format!("ssl_ca_file {}: bad certificate", path.display()))?;
+                for cert in CertificateDer::pem_file_iter(path)
+                    .with_context(|| format!("ssl_ca_file {}", path.display()))?
+                {
+                    let cert =
+                        cert.with_context(|| format!("ssl_ca_file {}: bad PEM", path.display()))?;
+                    roots.add(cert).with_context(|| {
+                        format!("ssl_ca_file {}: bad certificate", path.display())
+                    })?;
                 }
                 if roots.is_empty() {
                     anyhow::bail!("ssl_ca_file {}: no certificates in it", path.display());

@@ -55,12 +55,20 @@ struct Dirs {
 
 impl Dirs {
     fn default_for(kind: Kind) -> Dirs {
-        let d = |u, extra| Dirs { unordered: u, extra, ignore: vec![], ban: vec![] };
+        let d = |u, extra| Dirs {
+            unordered: u,
+            extra,
+            ignore: vec![],
+            ban: vec![],
+        };
         match kind {
             Kind::Plain => d(None, false),
             Kind::Fetch | Kind::Status => d(Some(2), true),
             Kind::ListAttrs => d(Some(1), true),
-            Kind::Flags => Dirs { ignore: vec![b"\\recent".to_vec()], ..d(Some(1), false) },
+            Kind::Flags => Dirs {
+                ignore: vec![b"\\recent".to_vec()],
+                ..d(Some(1), false)
+            },
         }
     }
 }
@@ -93,27 +101,51 @@ pub struct Matcher<'a> {
 
 impl<'a> Matcher<'a> {
     pub fn new(vars: &Vars, seq: &'a SeqMap) -> Self {
-        Matcher { vars: vars.clone(), seq, reason: None }
+        Matcher {
+            vars: vars.clone(),
+            seq,
+            reason: None,
+        }
     }
 
     /// Matches a whole untagged reply (the values after `*`).
     pub fn line(&mut self, exp: &[Value], got: &[Value]) -> bool {
-        let is_status = |v: &[Value]| v.first().and_then(|a| a.bytes()).and_then(Status::from_word).is_some();
-        let dirs = Dirs { extra: is_status(exp) && is_status(got), ..Dirs::default_for(Kind::Plain) };
+        let is_status = |v: &[Value]| {
+            v.first()
+                .and_then(|a| a.bytes())
+                .and_then(Status::from_word)
+                .is_some()
+        };
+        let dirs = Dirs {
+            extra: is_status(exp) && is_status(got),
+            ..Dirs::default_for(Kind::Plain)
+        };
         self.ordered(exp, got, &dirs, &|i| top_kind(exp, i))
     }
 
     /// Matches the start of a tagged reply's text (`[code] words`).
     pub fn prefix(&mut self, exp: &[Value], got: &[Value]) -> bool {
-        let dirs = Dirs { extra: true, ..Dirs::default_for(Kind::Plain) };
+        let dirs = Dirs {
+            extra: true,
+            ..Dirs::default_for(Kind::Plain)
+        };
         self.ordered(exp, got, &dirs, &|_| Kind::Plain)
     }
 
-    fn ordered(&mut self, exp: &[Value], got: &[Value], dirs: &Dirs, kind_of: &dyn Fn(usize) -> Kind) -> bool {
+    fn ordered(
+        &mut self,
+        exp: &[Value],
+        got: &[Value],
+        dirs: &Dirs,
+        kind_of: &dyn Fn(usize) -> Kind,
+    ) -> bool {
         if got.len() < exp.len() || (!dirs.extra && got.len() != exp.len()) {
             return false;
         }
-        exp.iter().zip(got).enumerate().all(|(i, (e, g))| self.value(e, g, kind_of(i)))
+        exp.iter()
+            .zip(got)
+            .enumerate()
+            .all(|(i, (e, g))| self.value(e, g, kind_of(i)))
     }
 
     fn list(&mut self, exp: &[Value], got: &[Value], kind: Kind) -> bool {
@@ -131,7 +163,13 @@ impl<'a> Matcher<'a> {
                 } else if lower == b"unordered" {
                     d.unordered = Some(1);
                 } else if let Some(n) = lower.strip_prefix(b"unordered=") {
-                    d.unordered = Some(std::str::from_utf8(n).ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(1));
+                    d.unordered = Some(
+                        std::str::from_utf8(n)
+                            .ok()
+                            .and_then(|s| s.parse().ok())
+                            .filter(|&n| n > 0)
+                            .unwrap_or(1),
+                    );
                 } else if lower == b"noextra" {
                     extra = Some(false);
                 } else if lower == b"extra" {
@@ -169,7 +207,14 @@ impl<'a> Matcher<'a> {
         dirs.ban.iter().any(|b| b.eq_ignore_ascii_case(&t))
     }
 
-    fn unordered(&mut self, exp: &[Value], got: &[Value], n: usize, dirs: &Dirs, child: &dyn Fn(&[Value], usize) -> Kind) -> bool {
+    fn unordered(
+        &mut self,
+        exp: &[Value],
+        got: &[Value],
+        n: usize,
+        dirs: &Dirs,
+        child: &dyn Fn(&[Value], usize) -> Kind,
+    ) -> bool {
         let mut used = vec![false; got.len().div_ceil(n)];
         for ec in exp.chunks(n) {
             let mut found = false;
@@ -179,7 +224,11 @@ impl<'a> Matcher<'a> {
                 }
                 let saved = self.vars.clone();
                 let base = ci * n;
-                let ok = ec.iter().zip(gc).enumerate().all(|(j, (e, g))| self.value(e, g, child(got, base + j)));
+                let ok = ec
+                    .iter()
+                    .zip(gc)
+                    .enumerate()
+                    .all(|(j, (e, g))| self.value(e, g, child(got, base + j)));
                 if ok {
                     used[ci] = true;
                     found = true;
@@ -230,9 +279,19 @@ impl<'a> Matcher<'a> {
         if let [Piece::Var(name)] = ps.as_slice() {
             if self.vars.get(name).is_none() {
                 let v = text_of(got);
-                if let Some(n) = name.to_ascii_lowercase().strip_prefix("modseq").and_then(|d| d.parse::<u64>().ok()) {
-                    let Some(value) = std::str::from_utf8(&v).ok().and_then(|s| s.parse::<u64>().ok()) else {
-                        self.reason = Some(format!("${name}: {:?} is not a number", String::from_utf8_lossy(&v)));
+                if let Some(n) = name
+                    .to_ascii_lowercase()
+                    .strip_prefix("modseq")
+                    .and_then(|d| d.parse::<u64>().ok())
+                {
+                    let Some(value) = std::str::from_utf8(&v)
+                        .ok()
+                        .and_then(|s| s.parse::<u64>().ok())
+                    else {
+                        self.reason = Some(format!(
+                            "${name}: {:?} is not a number",
+                            String::from_utf8_lossy(&v)
+                        ));
                         return false;
                     };
                     if let Err(e) = modseq_ok(&self.vars, n, value) {
@@ -251,7 +310,9 @@ impl<'a> Matcher<'a> {
 
     /// Matches pieces against text; unbound variables inside a token capture (non-empty).
     fn glob(&mut self, ps: &[Piece], from: usize, text: &[u8]) -> bool {
-        let Some(p) = ps.first() else { return from == text.len() };
+        let Some(p) = ps.first() else {
+            return from == text.len();
+        };
         let rest = &text[from..];
         let lit: Option<(Vec<u8>, bool)> = match p {
             Piece::Text(t) => Some((t.clone(), false)),
@@ -264,7 +325,12 @@ impl<'a> Matcher<'a> {
         };
         match lit {
             Some((t, case)) => {
-                let ok = rest.len() >= t.len() && if case { rest[..t.len()] == t[..] } else { rest[..t.len()].eq_ignore_ascii_case(&t) };
+                let ok = rest.len() >= t.len()
+                    && if case {
+                        rest[..t.len()] == t[..]
+                    } else {
+                        rest[..t.len()].eq_ignore_ascii_case(&t)
+                    };
                 ok && self.glob(&ps[1..], from + t.len(), text)
             }
             None => {
@@ -284,7 +350,11 @@ impl<'a> Matcher<'a> {
 }
 
 fn trim_lf(b: &[u8]) -> &[u8] {
-    let end = b.iter().rposition(|&c| c != b'\n').map(|p| p + 1).unwrap_or(0);
+    let end = b
+        .iter()
+        .rposition(|&c| c != b'\n')
+        .map(|p| p + 1)
+        .unwrap_or(0);
     &b[..end]
 }
 
@@ -337,7 +407,10 @@ mod tests {
         assert!(!yes("search 1 2", "SEARCH 1 2 3"));
         assert!(yes("list () \"/\" ${case:INBOX}", "LIST () \"/\" INBOX"));
         assert!(!yes("list () \"/\" ${case:INBOX}", "LIST () \"/\" inbox"));
-        assert!(yes("status $mailbox (messages 0)", "STATUS \"imaptest\" (MESSAGES 0)"));
+        assert!(yes(
+            "status $mailbox (messages 0)",
+            "STATUS \"imaptest\" (MESSAGES 0)"
+        ));
     }
 
     #[test]
@@ -349,25 +422,47 @@ mod tests {
         assert!(!m("2 fetch (uid $uid1)", "2 FETCH (UID 8)", &mut v));
         assert!(m("search $uid1:$last", "SEARCH 7:9", &mut v));
         assert_eq!(v.get("last"), Some(&b"9"[..]));
-        assert!(yes("1 fetch (uid $ flags $)", "1 FETCH (UID 1 FLAGS (\\Seen))"));
+        assert!(yes(
+            "1 fetch (uid $ flags $)",
+            "1 FETCH (UID 1 FLAGS (\\Seen))"
+        ));
         // a failed line binds nothing
         let mut w = vars();
-        assert!(!m("1 fetch (uid $u flags (\\seen))", "1 FETCH (UID 3 FLAGS ())", &mut w));
+        assert!(!m(
+            "1 fetch (uid $u flags (\\seen))",
+            "1 FETCH (UID 3 FLAGS ())",
+            &mut w
+        ));
         assert!(w.get("u").is_none());
     }
 
     #[test]
     fn default_directives() {
         // FETCH: pairs in any order, extra pairs allowed
-        assert!(yes("1 fetch (flags (\\seen) uid 4)", "1 FETCH (UID 4 MODSEQ (3) FLAGS (\\Seen))"));
+        assert!(yes(
+            "1 fetch (flags (\\seen) uid 4)",
+            "1 FETCH (UID 4 MODSEQ (3) FLAGS (\\Seen))"
+        ));
         // FLAGS: any order, no extra but \Recent
-        assert!(yes("1 fetch (flags (\\seen \\flagged))", "1 FETCH (FLAGS (\\Flagged \\Recent \\Seen))"));
-        assert!(!yes("1 fetch (flags (\\seen))", "1 FETCH (FLAGS (\\Flagged \\Seen))"));
+        assert!(yes(
+            "1 fetch (flags (\\seen \\flagged))",
+            "1 FETCH (FLAGS (\\Flagged \\Recent \\Seen))"
+        ));
+        assert!(!yes(
+            "1 fetch (flags (\\seen))",
+            "1 FETCH (FLAGS (\\Flagged \\Seen))"
+        ));
         assert!(yes("1 fetch (flags ())", "1 FETCH (FLAGS (\\Recent))"));
         // LIST attributes: unordered with extra
-        assert!(yes("list (\\noselect) \"/\" x", "LIST (\\HasChildren \\Noselect) \"/\" x"));
+        assert!(yes(
+            "list (\\noselect) \"/\" x",
+            "LIST (\\HasChildren \\Noselect) \"/\" x"
+        ));
         // STATUS: pairs
-        assert!(yes("status x (unseen 1 messages 2)", "STATUS x (MESSAGES 2 UNSEEN 1 RECENT 0)"));
+        assert!(yes(
+            "status x (unseen 1 messages 2)",
+            "STATUS x (MESSAGES 2 UNSEEN 1 RECENT 0)"
+        ));
         // any other list: ordered, exact
         assert!(!yes("thread (1 2)", "THREAD (2 1)"));
         assert!(!yes("thread (1)", "THREAD (1 2)"));
@@ -384,8 +479,14 @@ mod tests {
         assert!(yes("x ($!ordered $!extra 1 2)", "X (1 2 3)"));
         assert!(!yes("x ($!ordered 1 2)", "X (2 1)"));
         // directives replace the defaults of that list only
-        assert!(yes("1 fetch (flags ($!extra))", "1 FETCH (FLAGS (\\Seen \\Draft))"));
-        assert!(!yes("1 fetch (flags ($!unordered $!noextra \\seen))", "1 FETCH (FLAGS (\\Seen \\Recent))"));
+        assert!(yes(
+            "1 fetch (flags ($!extra))",
+            "1 FETCH (FLAGS (\\Seen \\Draft))"
+        ));
+        assert!(!yes(
+            "1 fetch (flags ($!unordered $!noextra \\seen))",
+            "1 FETCH (FLAGS (\\Seen \\Recent))"
+        ));
     }
 
     #[test]
@@ -395,15 +496,26 @@ mod tests {
         let g = parse_line(b"3 EXPUNGE").unwrap();
         assert!(!Matcher::new(&vars(), &seq).line(&e, &g));
         seq.expunge(3);
-        assert_eq!((seq.current(3), seq.current(4), seq.current(2)), (None, Some(3), Some(2)));
+        assert_eq!(
+            (seq.current(3), seq.current(4), seq.current(2)),
+            (None, Some(3), Some(2))
+        );
         assert!(Matcher::new(&vars(), &seq).line(&e, &g));
     }
 
     #[test]
     fn modseq_must_grow() {
         let mut v = vars();
-        assert!(m("1 fetch (modseq ($modseq1))", "1 FETCH (MODSEQ (5))", &mut v));
-        assert!(m("1 fetch (modseq ($modseq2))", "1 FETCH (MODSEQ (9))", &mut v));
+        assert!(m(
+            "1 fetch (modseq ($modseq1))",
+            "1 FETCH (MODSEQ (5))",
+            &mut v
+        ));
+        assert!(m(
+            "1 fetch (modseq ($modseq2))",
+            "1 FETCH (MODSEQ (9))",
+            &mut v
+        ));
         let e = parse_line(b"1 fetch (modseq ($modseq3))").unwrap();
         let g = parse_line(b"1 FETCH (MODSEQ (4))").unwrap();
         let seq = SeqMap::default();
@@ -415,9 +527,21 @@ mod tests {
     #[test]
     fn literals_compare_exactly() {
         assert!(yes("1 fetch (body[] {2}\r\nab)", "1 FETCH (BODY[] \"ab\")"));
-        assert!(!yes("1 fetch (body[] {2}\r\nab)", "1 FETCH (BODY[] {2}\r\nAB)"));
-        assert!(yes("1 fetch (body[text]<5> ~{1}\r\n3)", "1 FETCH (BODY[TEXT]<5> {1}\r\n3)"));
-        assert!(yes("1 fetch (binary[1] ~{3}\r\nx\r\n)", "1 FETCH (BINARY[1] ~{4}\r\nx\r\n\n)"));
-        assert!(!yes("1 fetch (binary[1] ~{2}\r\nx\r)", "1 FETCH (BINARY[1] ~{3}\r\nx\r\r)"));
+        assert!(!yes(
+            "1 fetch (body[] {2}\r\nab)",
+            "1 FETCH (BODY[] {2}\r\nAB)"
+        ));
+        assert!(yes(
+            "1 fetch (body[text]<5> ~{1}\r\n3)",
+            "1 FETCH (BODY[TEXT]<5> {1}\r\n3)"
+        ));
+        assert!(yes(
+            "1 fetch (binary[1] ~{3}\r\nx\r\n)",
+            "1 FETCH (BINARY[1] ~{4}\r\nx\r\n\n)"
+        ));
+        assert!(!yes(
+            "1 fetch (binary[1] ~{2}\r\nx\r)",
+            "1 FETCH (BINARY[1] ~{3}\r\nx\r\r)"
+        ));
     }
 }

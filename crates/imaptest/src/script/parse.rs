@@ -4,8 +4,8 @@
 //! untagged lines. `{{{` … `}}}` (and `~{{{` for literal8) embed multi-line literals;
 //! `!ifenv`/`!ifnenv`/`!else`/`!endif` select lines by environment. Errors are `file:line: …`.
 use anyhow::{bail, Result};
-use std::collections::BTreeMap;
 use imapwire::{parse_line, Value};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The state a test starts in.
@@ -33,7 +33,14 @@ pub struct Header {
 
 impl Default for Header {
     fn default() -> Self {
-        Header { capabilities: vec![], connections: 1, users: BTreeMap::new(), messages: None, state: State::Selected, ignore_extra_untagged: true }
+        Header {
+            capabilities: vec![],
+            connections: 1,
+            users: BTreeMap::new(),
+            messages: None,
+            state: State::Selected,
+            ignore_extra_untagged: true,
+        }
     }
 }
 
@@ -129,11 +136,17 @@ fn logical_lines(file: &str, data: &[u8], env: &dyn Fn(&str) -> bool) -> Result<
         let active = cond.iter().all(|c| c.0);
         let s = String::from_utf8_lossy(raw);
         let t = s.trim();
-        if let Some(var) = t.strip_prefix("!ifenv ").or_else(|| t.strip_prefix("!ifnenv ")) {
+        if let Some(var) = t
+            .strip_prefix("!ifenv ")
+            .or_else(|| t.strip_prefix("!ifnenv "))
+        {
             let want = t.starts_with("!ifenv");
             let var = var.trim();
             if var.is_empty() {
-                bail!("{file}:{no}: {} needs a variable name", if want { "!ifenv" } else { "!ifnenv" });
+                bail!(
+                    "{file}:{no}: {} needs a variable name",
+                    if want { "!ifenv" } else { "!ifnenv" }
+                );
             }
             cond.push((env(var) == want, no, false));
             continue;
@@ -185,7 +198,11 @@ fn logical_lines(file: &str, data: &[u8], env: &dyn Fn(&str) -> bool) -> Result<
                 first = false;
                 content.extend_from_slice(l);
             }
-            let content = if binary { content } else { crate::mbox::crlf(&content) };
+            let content = if binary {
+                content
+            } else {
+                crate::mbox::crlf(&content)
+            };
             if binary {
                 text.push(b'~');
             }
@@ -204,18 +221,33 @@ fn logical_lines(file: &str, data: &[u8], env: &dyn Fn(&str) -> bool) -> Result<
 
 fn words(text: &[u8]) -> (String, &[u8]) {
     let t = text.trim_ascii_start();
-    let end = t.iter().position(|&b| b == b' ' || b == b'\t').unwrap_or(t.len());
-    (String::from_utf8_lossy(&t[..end]).into_owned(), t[end..].trim_ascii_start())
+    let end = t
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(t.len());
+    (
+        String::from_utf8_lossy(&t[..end]).into_owned(),
+        t[end..].trim_ascii_start(),
+    )
 }
 
 fn parse_header(file: &str, no: usize, line: &str, h: &mut Header) -> Result<()> {
-    let (key, value) = line.split_once(':').ok_or_else(|| anyhow::anyhow!("{file}:{no}: header line without ':': {line:?}"))?;
+    let (key, value) = line
+        .split_once(':')
+        .ok_or_else(|| anyhow::anyhow!("{file}:{no}: header line without ':': {line:?}"))?;
     let key = key.trim().to_ascii_lowercase();
     let value = value.trim();
     match key.as_str() {
-        "capabilities" => h.capabilities = value.split_whitespace().map(|s| s.to_ascii_uppercase()).collect(),
+        "capabilities" => {
+            h.capabilities = value
+                .split_whitespace()
+                .map(|s| s.to_ascii_uppercase())
+                .collect()
+        }
         "connections" => {
-            h.connections = value.parse().map_err(|_| anyhow::anyhow!("{file}:{no}: connections: {value:?} is not a number"))?;
+            h.connections = value.parse().map_err(|_| {
+                anyhow::anyhow!("{file}:{no}: connections: {value:?} is not a number")
+            })?;
             if h.connections == 0 || h.connections > 100 {
                 bail!("{file}:{no}: connections: must be 1..100");
             }
@@ -224,19 +256,21 @@ fn parse_header(file: &str, no: usize, line: &str, h: &mut Header) -> Result<()>
             h.messages = if value.eq_ignore_ascii_case("all") {
                 None
             } else {
-                Some(value.parse().map_err(|_| anyhow::anyhow!("{file}:{no}: messages: {value:?} is neither a number nor all"))?)
+                Some(value.parse().map_err(|_| {
+                    anyhow::anyhow!("{file}:{no}: messages: {value:?} is neither a number nor all")
+                })?)
             }
         }
-        "state" => {
-            h.state = match value.to_ascii_lowercase().as_str() {
-                "nonauth" => State::Nonauth,
-                "auth" => State::Auth,
-                "created" => State::Created,
-                "appended" => State::Appended,
-                "selected" => State::Selected,
-                _ => bail!("{file}:{no}: state: {value:?} is not nonauth, auth, created, appended or selected"),
-            }
-        }
+        "state" => h.state = match value.to_ascii_lowercase().as_str() {
+            "nonauth" => State::Nonauth,
+            "auth" => State::Auth,
+            "created" => State::Created,
+            "appended" => State::Appended,
+            "selected" => State::Selected,
+            _ => bail!(
+                "{file}:{no}: state: {value:?} is not nonauth, auth, created, appended or selected"
+            ),
+        },
         "ignore_extra_untagged" => {
             h.ignore_extra_untagged = match value.to_ascii_lowercase().as_str() {
                 "yes" | "1" | "true" => true,
@@ -245,7 +279,10 @@ fn parse_header(file: &str, no: usize, line: &str, h: &mut Header) -> Result<()>
             }
         }
         k if k.starts_with("user") => {
-            let n: usize = k[4..].trim().parse().map_err(|_| anyhow::anyhow!("{file}:{no}: unknown header key {key:?}"))?;
+            let n: usize = k[4..]
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{file}:{no}: unknown header key {key:?}"))?;
             h.users.insert(n, value.to_string());
         }
         _ => bail!("{file}:{no}: unknown header key {key:?}"),
@@ -270,7 +307,11 @@ pub fn parse(file: &str, name: &str, data: &[u8], env: &dyn Fn(&str) -> bool) ->
             idx += 1;
             continue;
         }
-        let looks = s.split_once(':').is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' '));
+        let looks = s.split_once(':').is_some_and(|(k, _)| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ')
+        });
         if !looks {
             break;
         }
@@ -284,7 +325,10 @@ pub fn parse(file: &str, name: &str, data: &[u8], env: &dyn Fn(&str) -> bool) ->
         if multi && !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) {
             let n: usize = w.parse().unwrap_or(0);
             if n == 0 || n > header.connections {
-                bail!("{file}:{no}: connection {w} out of range 1..{}", header.connections);
+                bail!(
+                    "{file}:{no}: connection {w} out of range 1..{}",
+                    header.connections
+                );
             }
             return Ok((n - 1, rest.to_vec()));
         }
@@ -324,9 +368,18 @@ pub fn parse(file: &str, name: &str, data: &[u8], env: &dyn Fn(&str) -> bool) ->
                 bail!("{file}:{no}: untagged reply before any command");
             };
             let text = rest[2.min(rest.len())..].to_vec();
-            let values = parse_line(&text).map_err(|e| anyhow::anyhow!("{file}:{no}: malformed reply line: {}", e.reason))?;
-            let u = Untagged { text, values, line: no };
-            if rest[0] == b'*' { step.expected.push(u) } else { step.banned.push(u) }
+            let values = parse_line(&text)
+                .map_err(|e| anyhow::anyhow!("{file}:{no}: malformed reply line: {}", e.reason))?;
+            let u = Untagged {
+                text,
+                values,
+                line: no,
+            };
+            if rest[0] == b'*' {
+                step.expected.push(u)
+            } else {
+                step.banned.push(u)
+            }
             continue;
         }
         let (w1, after1) = words(rest);
@@ -335,7 +388,11 @@ pub fn parse(file: &str, name: &str, data: &[u8], env: &dyn Fn(&str) -> bool) ->
             if open {
                 if let Some(step) = steps.last_mut() {
                     if step.conn == conn {
-                        if let Some(cmd) = step.commands.iter_mut().find(|c| c.tag.is_none() && c.expect.is_none()) {
+                        if let Some(cmd) = step
+                            .commands
+                            .iter_mut()
+                            .find(|c| c.tag.is_none() && c.expect.is_none())
+                        {
                             cmd.expect = Some(exp);
                             cmd.prefix = after1.to_vec();
                             cmd.prefix_values = prefix_values(file, no, after1)?;
@@ -346,13 +403,23 @@ pub fn parse(file: &str, name: &str, data: &[u8], env: &dyn Fn(&str) -> bool) ->
                 }
             }
             if after1.is_empty() {
-                bail!("{file}:{no}: {} without a command (and no command waits for its reply)", w1);
+                bail!(
+                    "{file}:{no}: {} without a command (and no command waits for its reply)",
+                    w1
+                );
             }
             check_closed(file, &steps, open)?;
             open = false;
             steps.push(Step {
                 conn,
-                commands: vec![Command { tag: None, text: after1.to_vec(), line: no, expect: Some(exp), prefix: vec![], prefix_values: vec![] }],
+                commands: vec![Command {
+                    tag: None,
+                    text: after1.to_vec(),
+                    line: no,
+                    expect: Some(exp),
+                    prefix: vec![],
+                    prefix_values: vec![],
+                }],
                 expected: vec![],
                 banned: vec![],
             });
@@ -362,7 +429,11 @@ pub fn parse(file: &str, name: &str, data: &[u8], env: &dyn Fn(&str) -> bool) ->
         // status line of a pending form-3 command
         if let Some(exp) = Expect::from_word(&w2) {
             if let Some(step) = steps.last_mut().filter(|s| s.conn == conn && open) {
-                if let Some(cmd) = step.commands.iter_mut().find(|c| c.tag.as_deref() == Some(w1.as_str()) && c.expect.is_none()) {
+                if let Some(cmd) = step
+                    .commands
+                    .iter_mut()
+                    .find(|c| c.tag.as_deref() == Some(w1.as_str()) && c.expect.is_none())
+                {
                     cmd.expect = Some(exp);
                     cmd.prefix = after2.to_vec();
                     cmd.prefix_values = prefix_values(file, no, after2)?;
@@ -375,33 +446,71 @@ pub fn parse(file: &str, name: &str, data: &[u8], env: &dyn Fn(&str) -> bool) ->
             // form 3; consecutive tagged commands on one connection form one pipelined step
             let joinable = open
                 && steps.last().is_some_and(|s| {
-                    s.conn == conn && s.expected.is_empty() && s.banned.is_empty() && s.commands.iter().all(|c| c.tag.is_some() && c.expect.is_none())
+                    s.conn == conn
+                        && s.expected.is_empty()
+                        && s.banned.is_empty()
+                        && s.commands
+                            .iter()
+                            .all(|c| c.tag.is_some() && c.expect.is_none())
                 });
             if !joinable {
                 check_closed(file, &steps, open)?;
-                steps.push(Step { conn, commands: vec![], expected: vec![], banned: vec![] });
+                steps.push(Step {
+                    conn,
+                    commands: vec![],
+                    expected: vec![],
+                    banned: vec![],
+                });
             }
             let step = steps.last_mut().expect("pushed above");
-            if step.commands.iter().any(|c| c.tag.as_deref() == Some(w1.as_str())) {
+            if step
+                .commands
+                .iter()
+                .any(|c| c.tag.as_deref() == Some(w1.as_str()))
+            {
                 bail!("{file}:{no}: tag {w1} used twice in one pipelined group");
             }
-            step.commands.push(Command { tag: Some(w1.clone()), text: after1.to_vec(), line: no, expect: None, prefix: vec![], prefix_values: vec![] });
+            step.commands.push(Command {
+                tag: Some(w1.clone()),
+                text: after1.to_vec(),
+                line: no,
+                expect: None,
+                prefix: vec![],
+                prefix_values: vec![],
+            });
             open = true;
             continue;
         }
         // form 2
         check_closed(file, &steps, open)?;
-        steps.push(Step { conn, commands: vec![Command { tag: None, text: rest.clone(), line: no, expect: None, prefix: vec![], prefix_values: vec![] }], expected: vec![], banned: vec![] });
+        steps.push(Step {
+            conn,
+            commands: vec![Command {
+                tag: None,
+                text: rest.clone(),
+                line: no,
+                expect: None,
+                prefix: vec![],
+                prefix_values: vec![],
+            }],
+            expected: vec![],
+            banned: vec![],
+        });
         open = true;
     }
     check_closed(file, &steps, open)?;
-    Ok(TestFile { name: name.to_string(), header, steps })
+    Ok(TestFile {
+        name: name.to_string(),
+        header,
+        steps,
+    })
 }
 
 fn prefix_values(file: &str, no: usize, prefix: &[u8]) -> Result<Vec<Value>> {
     let mut line = b"OK ".to_vec();
     line.extend_from_slice(prefix);
-    let mut v = parse_line(&line).map_err(|e| anyhow::anyhow!("{file}:{no}: malformed reply prefix: {}", e.reason))?;
+    let mut v = parse_line(&line)
+        .map_err(|e| anyhow::anyhow!("{file}:{no}: malformed reply prefix: {}", e.reason))?;
     v.remove(0);
     Ok(v)
 }
@@ -410,8 +519,14 @@ fn check_closed(file: &str, steps: &[Step], open: bool) -> Result<()> {
     if !open {
         return Ok(());
     }
-    if let Some(cmd) = steps.last().and_then(|s| s.commands.iter().find(|c| c.expect.is_none())) {
-        bail!("{file}:{}: command without its reply line (ok, no, bad or \"\")", cmd.line);
+    if let Some(cmd) = steps
+        .last()
+        .and_then(|s| s.commands.iter().find(|c| c.expect.is_none()))
+    {
+        bail!(
+            "{file}:{}: command without its reply line (ok, no, bad or \"\")",
+            cmd.line
+        );
     }
     Ok(())
 }
@@ -419,8 +534,13 @@ fn check_closed(file: &str, steps: &[Step], open: bool) -> Result<()> {
 /// Reads and parses a test file from disk.
 pub fn read(path: &Path) -> Result<TestFile> {
     let data = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    parse(&path.display().to_string(), &name, &data, &|v| std::env::var_os(v).is_some())
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    parse(&path.display().to_string(), &name, &data, &|v| {
+        std::env::var_os(v).is_some()
+    })
 }
 
 #[cfg(test)]
@@ -435,7 +555,10 @@ mod tests {
     fn header_keys() {
         let t = p("capabilities: CHILDREN list-extended\nconnections: 2\nstate: auth\nmessages: 5\nignore_extra_untagged: no\nuser 2: other\n\n1 ok noop\n").unwrap();
         assert_eq!(t.header.capabilities, vec!["CHILDREN", "LIST-EXTENDED"]);
-        assert_eq!((t.header.connections, t.header.state, t.header.messages), (2, State::Auth, Some(5)));
+        assert_eq!(
+            (t.header.connections, t.header.state, t.header.messages),
+            (2, State::Auth, Some(5))
+        );
         assert!(!t.header.ignore_extra_untagged);
         assert_eq!(t.header.users.get(&2).map(String::as_str), Some("other"));
         let d = p("ok noop\n").unwrap();
@@ -448,15 +571,31 @@ mod tests {
         let t = p("connections: 2\n\n1 ok select $mailbox\n* 0 exists\n\n2 examine $mailbox\n* 2 exists\n! 3 exists\n2 ok [read-only]\n\n1 tag1 status a (messages)\n1 tag2 status b (messages)\n* status a (messages 0)\n1 tag2 ok\n1 tag1 no [x]\n").unwrap();
         assert_eq!(t.steps.len(), 3);
         let s = &t.steps[0];
-        assert_eq!((s.conn, s.commands[0].expect, s.commands[0].text.as_slice()), (0, Some(Expect::Ok), &b"select $mailbox"[..]));
+        assert_eq!(
+            (s.conn, s.commands[0].expect, s.commands[0].text.as_slice()),
+            (0, Some(Expect::Ok), &b"select $mailbox"[..])
+        );
         assert_eq!(s.expected[0].text, b"0 exists");
         let s = &t.steps[1];
-        assert_eq!((s.conn, s.commands[0].expect, s.commands[0].prefix.as_slice()), (1, Some(Expect::Ok), &b"[read-only]"[..]));
-        assert_eq!((s.expected.len(), s.banned.len(), s.banned[0].line), (1, 1, 8));
+        assert_eq!(
+            (
+                s.conn,
+                s.commands[0].expect,
+                s.commands[0].prefix.as_slice()
+            ),
+            (1, Some(Expect::Ok), &b"[read-only]"[..])
+        );
+        assert_eq!(
+            (s.expected.len(), s.banned.len(), s.banned[0].line),
+            (1, 1, 8)
+        );
         let s = &t.steps[2];
         assert_eq!(s.commands.len(), 2);
         assert_eq!(s.commands[0].tag.as_deref(), Some("tag1"));
-        assert_eq!((s.commands[0].expect, s.commands[0].prefix.as_slice()), (Some(Expect::No), &b"[x]"[..]));
+        assert_eq!(
+            (s.commands[0].expect, s.commands[0].prefix.as_slice()),
+            (Some(Expect::No), &b"[x]"[..])
+        );
         assert_eq!(s.commands[1].expect, Some(Expect::Ok));
         let any = p("\"\" delete x\n").unwrap();
         assert_eq!(any.steps[0].commands[0].expect, Some(Expect::Any));
@@ -467,19 +606,34 @@ mod tests {
         let t = p("ok append $mailbox {{{\nFrom: a\n\nbody\n}}} ~{{{\nx\r\n}}}\n* 1 fetch (body[] {{{\na\n\n}}})\n").unwrap();
         let c = &t.steps[0].commands[0];
         // the line break before }}} ends the line, it is not data
-        assert_eq!(c.text, b"append $mailbox {15}\r\nFrom: a\r\n\r\nbody ~{2}\r\nx\r");
-        assert_eq!(t.steps[0].expected[0].text, b"1 fetch (body[] {3}\r\na\r\n)");
+        assert_eq!(
+            c.text,
+            b"append $mailbox {15}\r\nFrom: a\r\n\r\nbody ~{2}\r\nx\r"
+        );
+        assert_eq!(
+            t.steps[0].expected[0].text,
+            b"1 fetch (body[] {3}\r\na\r\n)"
+        );
         let e = p("ok append x {{{\nabc\n").unwrap_err().to_string();
         assert!(e.starts_with("t:1: literal"), "{e}");
     }
 
     #[test]
     fn ifenv_blocks() {
-        let t = p("!ifenv HAVE_FOO\nok foo\n!else\nok bar\n!endif\n!ifnenv HAVE_FOO\nok baz\n!endif\n").unwrap();
+        let t = p(
+            "!ifenv HAVE_FOO\nok foo\n!else\nok bar\n!endif\n!ifnenv HAVE_FOO\nok baz\n!endif\n",
+        )
+        .unwrap();
         assert_eq!(t.steps.len(), 1);
         assert_eq!(t.steps[0].commands[0].text, b"foo");
-        assert!(p("!ifenv X\nok a\n").unwrap_err().to_string().starts_with("t:1:"));
-        assert!(p("ok a\n!endif\n").unwrap_err().to_string().starts_with("t:2:"));
+        assert!(p("!ifenv X\nok a\n")
+            .unwrap_err()
+            .to_string()
+            .starts_with("t:1:"));
+        assert!(p("ok a\n!endif\n")
+            .unwrap_err()
+            .to_string()
+            .starts_with("t:2:"));
         assert!(p("!else\n").is_err());
     }
 

@@ -15,7 +15,11 @@ pub fn print_group(out: &mut dyn Write, g: &GroupResult) -> std::io::Result<()> 
         writeln!(out, "*** Test {}: {e}", g.name)?;
     }
     for f in &g.failures {
-        writeln!(out, "*** Test {} command {} (line {})", g.name, f.index, f.line)?;
+        writeln!(
+            out,
+            "*** Test {} command {} (line {})",
+            g.name, f.index, f.line
+        )?;
         writeln!(out, " - failed: {}", f.reason)?;
         writeln!(out, " - Command: {}", f.command)?;
         for e in &f.expected {
@@ -39,7 +43,10 @@ pub struct Totals {
 }
 
 pub fn totals(groups: &[GroupResult]) -> Totals {
-    let mut t = Totals { groups: groups.len(), ..Totals::default() };
+    let mut t = Totals {
+        groups: groups.len(),
+        ..Totals::default()
+    };
     for g in groups {
         match g.verdict {
             Verdict::Failed => t.failed += 1,
@@ -80,14 +87,21 @@ pub fn write_junit(path: &Path, groups: &[GroupResult]) -> Result<()> {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 let mut text = Vec::new();
                 let _ = print_group(&mut text, g);
-                s.set_message(format!("{} of {} commands failed", g.failed_commands, g.commands));
+                s.set_message(format!(
+                    "{} of {} commands failed",
+                    g.failed_commands, g.commands
+                ));
                 s.set_description(String::from_utf8_lossy(&text).into_owned());
                 s
             }
         };
         let mut case = TestCase::new(g.name.clone(), status);
         case.set_time(std::time::Duration::from_secs_f64(g.seconds));
-        case.set_classname(if g.extension { "imaptest.extensions" } else { "imaptest.base" });
+        case.set_classname(if g.extension {
+            "imaptest.extensions"
+        } else {
+            "imaptest.base"
+        });
         suite.add_test_case(case);
     }
     let mut report = Report::new("imaptest");
@@ -116,12 +130,27 @@ mod tests {
     use super::*;
 
     fn g(name: &str, verdict: Verdict, ext: bool, n: usize, f: usize) -> GroupResult {
-        GroupResult { name: name.into(), verdict, missing: vec![], extension: ext, commands: n, failed_commands: f, failures: vec![], error: None, setup_lost: false, seconds: 0.1 }
+        GroupResult {
+            name: name.into(),
+            verdict,
+            missing: vec![],
+            extension: ext,
+            commands: n,
+            failed_commands: f,
+            failures: vec![],
+            error: None,
+            setup_lost: false,
+            seconds: 0.1,
+        }
     }
 
     #[test]
     fn summary_lines() {
-        let gs = vec![g("a", Verdict::Passed, false, 5, 0), g("b", Verdict::Failed, true, 4, 2), g("c", Verdict::Skipped, true, 9, 0)];
+        let gs = vec![
+            g("a", Verdict::Passed, false, 5, 0),
+            g("b", Verdict::Failed, true, 4, 2),
+            g("c", Verdict::Skipped, true, 9, 0),
+        ];
         assert_eq!(
             summary(&totals(&gs)),
             "3 test groups: 1 failed, 1 skipped due to missing capabilities\nbase protocol: 0/5 individual commands failed\nextensions: 2/4 individual commands failed\n"
@@ -131,12 +160,20 @@ mod tests {
     #[test]
     fn junit_and_json_files() {
         let dir = tempfile::tempdir().unwrap();
-        let gs = vec![g("a", Verdict::Passed, false, 5, 0), g("b", Verdict::Failed, true, 4, 2)];
+        let gs = vec![
+            g("a", Verdict::Passed, false, 5, 0),
+            g("b", Verdict::Failed, true, 4, 2),
+        ];
         write_junit(&dir.path().join("j.xml"), &gs).unwrap();
         let xml = std::fs::read_to_string(dir.path().join("j.xml")).unwrap();
-        assert!(xml.contains("testcase name=\"a\"") && xml.contains("<failure"), "{xml}");
+        assert!(
+            xml.contains("testcase name=\"a\"") && xml.contains("<failure"),
+            "{xml}"
+        );
         write_json(&dir.path().join("r.json"), &gs).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap())
+                .unwrap();
         assert_eq!(v["groups"][1]["verdict"], "failed");
         assert_eq!(v["summary"]["extensions_failed"], 2);
     }

@@ -77,7 +77,13 @@ fn lossy(b: &[u8]) -> String {
 
 fn mailbox_url(name: &str) -> String {
     name.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -93,22 +99,32 @@ impl Session {
         format!("{}.{}", self.id + 1, self.tags)
     }
     fn conn(&mut self) -> Result<&mut Conn, ConnError> {
-        self.conn.as_mut().ok_or(ConnError::Closed { partial: None })
+        self.conn
+            .as_mut()
+            .ok_or(ConnError::Closed { partial: None })
     }
 }
 
 /// Sends one command and reads to its tagged reply; untagged replies are returned.
-async fn simple(s: &mut Session, cmd: &[u8]) -> Result<(Status, Response, Vec<Response>), ConnError> {
+async fn simple(
+    s: &mut Session,
+    cmd: &[u8],
+) -> Result<(Status, Response, Vec<Response>), ConnError> {
     let tag = s.tag();
     let conn = s.conn()?;
     let mut untagged = conn.send_command(&tag, cmd).await?;
     loop {
-        let r = match untagged.iter().position(|r| matches!(r, Response::Tagged { .. })) {
+        let r = match untagged
+            .iter()
+            .position(|r| matches!(r, Response::Tagged { .. }))
+        {
             Some(i) => untagged.remove(i),
             None => conn.read().await?,
         };
         match &r {
-            Response::Tagged { tag: t, status, .. } if *t == tag => return Ok((*status, r.clone(), untagged)),
+            Response::Tagged { tag: t, status, .. } if *t == tag => {
+                return Ok((*status, r.clone(), untagged))
+            }
             _ => untagged.push(r),
         }
     }
@@ -130,12 +146,22 @@ fn predefined(settings: &Settings, test: &TestFile) -> Vars {
     let mut v = Vars::default();
     for i in 0..test.header.connections.max(2) {
         let user = user_of(settings, test, i);
-        let (name, domain) = user.split_once('@').map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or((user.clone(), String::new()));
-        let suffix = if i == 0 { String::new() } else { (i + 1).to_string() };
+        let (name, domain) = user
+            .split_once('@')
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .unwrap_or((user.clone(), String::new()));
+        let suffix = if i == 0 {
+            String::new()
+        } else {
+            (i + 1).to_string()
+        };
         v.set(&format!("user{suffix}"), user.clone().into_bytes());
         v.set(&format!("username{suffix}"), name.into_bytes());
         v.set(&format!("domain{suffix}"), domain.into_bytes());
-        v.set(&format!("password{suffix}"), settings.pass.clone().into_bytes());
+        v.set(
+            &format!("password{suffix}"),
+            settings.pass.clone().into_bytes(),
+        );
     }
     v.set("mailbox", settings.mailbox.clone().into_bytes());
     v.set("mailbox_url", mailbox_url(&settings.mailbox).into_bytes());
@@ -170,7 +196,13 @@ fn bare_append(cmd: &[u8]) -> Option<&[u8]> {
     if !w.eq_ignore_ascii_case(b"append") {
         return None;
     }
-    if imapwire::frame::trailing_literal(rest).is_some() || rest.windows(3).any(|w| w == b"}\r\n") || rest.to_ascii_lowercase().windows(8).any(|w| w == b"catenate") {
+    if imapwire::frame::trailing_literal(rest).is_some()
+        || rest.windows(3).any(|w| w == b"}\r\n")
+        || rest
+            .to_ascii_lowercase()
+            .windows(8)
+            .any(|w| w == b"catenate")
+    {
         return None;
     }
     Some(rest)
@@ -208,7 +240,13 @@ pub async fn run_group(settings: &Settings, test: &TestFile, msgs: &[Message]) -
         setup_lost: false,
         seconds: 0.0,
     };
-    let mut sessions: Vec<Session> = (0..test.header.connections).map(|id| Session { conn: None, tags: 0, id }).collect();
+    let mut sessions: Vec<Session> = (0..test.header.connections)
+        .map(|id| Session {
+            conn: None,
+            tags: 0,
+            id,
+        })
+        .collect();
     let mut cursor = Cursor { msgs, next: 0 };
     if let Err(e) = setup(settings, test, &mut sessions, &mut cursor, &mut res).await {
         if res.verdict != Verdict::Skipped {
@@ -228,9 +266,23 @@ pub async fn run_group(settings: &Settings, test: &TestFile, msgs: &[Message]) -
     let mut done = 0usize;
     for step in &test.steps {
         let failed_before = res.failures.len();
-        let outcome = run_step(settings, test, step, &mut sessions, &mut vars, &mut cursor, done, total, &mut res).await;
+        let outcome = run_step(
+            settings,
+            test,
+            step,
+            &mut sessions,
+            &mut vars,
+            &mut cursor,
+            done,
+            total,
+            &mut res,
+        )
+        .await;
         done += step.commands.len();
-        let failed_here: std::collections::BTreeSet<usize> = res.failures[failed_before..].iter().map(|f| f.line).collect();
+        let failed_here: std::collections::BTreeSet<usize> = res.failures[failed_before..]
+            .iter()
+            .map(|f| f.line)
+            .collect();
         res.failed_commands += failed_here.len();
         if let Err(e) = outcome {
             // the connection is gone: the rest of the group cannot run
@@ -245,14 +297,21 @@ pub async fn run_group(settings: &Settings, test: &TestFile, msgs: &[Message]) -
     // close politely, without waiting long
     for s in &mut sessions {
         if let Some(c) = s.conn.as_mut() {
-            let _ = tokio::time::timeout(Duration::from_millis(200), c.write(b"ZZ LOGOUT\r\n")).await;
+            let _ =
+                tokio::time::timeout(Duration::from_millis(200), c.write(b"ZZ LOGOUT\r\n")).await;
         }
     }
     res.seconds = start.elapsed().as_secs_f64();
     res
 }
 
-async fn setup(settings: &Settings, test: &TestFile, sessions: &mut [Session], cursor: &mut Cursor<'_>, res: &mut GroupResult) -> Result<(), String> {
+async fn setup(
+    settings: &Settings,
+    test: &TestFile,
+    sessions: &mut [Session],
+    cursor: &mut Cursor<'_>,
+    res: &mut GroupResult,
+) -> Result<(), String> {
     let h = &test.header;
     for (i, s) in sessions.iter_mut().enumerate() {
         let id = format!("{}.{}", test.name, i + 1);
@@ -271,22 +330,40 @@ async fn setup(settings: &Settings, test: &TestFile, sessions: &mut [Session], c
         }
         if h.state != State::Nonauth {
             let tag = format!("{}.0", i + 1);
-            let creds = Creds { user: user_of(settings, test, i), authc: settings.master.clone(), pass: settings.pass.clone() };
-            let nonce = format!("{:x}{:x}", std::process::id(), Instant::now().elapsed().as_nanos() ^ (i as u128 * 7919));
+            let creds = Creds {
+                user: user_of(settings, test, i),
+                authc: settings.master.clone(),
+                pass: settings.pass.clone(),
+            };
+            let nonce = format!(
+                "{:x}{:x}",
+                std::process::id(),
+                Instant::now().elapsed().as_nanos() ^ (i as u128 * 7919)
+            );
             if let Err(e) = login(&mut conn, &tag, &settings.mech, &creds, &nonce).await {
-                res.setup_lost = e.downcast_ref::<ConnError>().is_some_and(|c| matches!(c, ConnError::Closed { .. } | ConnError::Timeout { .. }));
+                res.setup_lost = e.downcast_ref::<ConnError>().is_some_and(|c| {
+                    matches!(c, ConnError::Closed { .. } | ConnError::Timeout { .. })
+                });
                 return Err(format!("connection {}: {e:#}", i + 1));
             }
         }
         s.conn = Some(conn);
         if i == 0 {
             // the capabilities the group needs
-            let needs_caps = s.conn.as_ref().is_some_and(|c| c.capabilities.is_empty()) || h.state != State::Nonauth;
+            let needs_caps = s.conn.as_ref().is_some_and(|c| c.capabilities.is_empty())
+                || h.state != State::Nonauth;
             if needs_caps {
-                simple(s, b"CAPABILITY").await.map_err(|e| lost(res, i, e))?;
+                simple(s, b"CAPABILITY")
+                    .await
+                    .map_err(|e| lost(res, i, e))?;
             }
             let conn = s.conn.as_ref().expect("set above");
-            let missing: Vec<String> = h.capabilities.iter().filter(|c| !conn.has(c)).cloned().collect();
+            let missing: Vec<String> = h
+                .capabilities
+                .iter()
+                .filter(|c| !conn.has(c))
+                .cloned()
+                .collect();
             if !missing.is_empty() {
                 res.verdict = Verdict::Skipped;
                 res.missing = missing;
@@ -306,7 +383,9 @@ async fn setup(settings: &Settings, test: &TestFile, sessions: &mut [Session], c
     let mut names: Vec<Vec<u8>> = untagged
         .iter()
         .filter_map(|r| match r {
-            Response::Untagged(v) if v.first().is_some_and(|a| a.is_atom("LIST")) => v.get(3).and_then(|n| n.bytes()).map(<[u8]>::to_vec),
+            Response::Untagged(v) if v.first().is_some_and(|a| a.is_atom("LIST")) => {
+                v.get(3).and_then(|n| n.bytes()).map(<[u8]>::to_vec)
+            }
             _ => None,
         })
         .collect();
@@ -330,7 +409,11 @@ async fn setup(settings: &Settings, test: &TestFile, sessions: &mut [Session], c
             return Err(format!("setup: {n} messages wanted but the mbox has none"));
         }
         for _ in 0..n {
-            let cmd = append_message(b"", &settings.mailbox, cursor.next().expect("mbox not empty"));
+            let cmd = append_message(
+                b"",
+                &settings.mailbox,
+                cursor.next().expect("mbox not empty"),
+            );
             let (st, r, _) = simple(s, &cmd).await.map_err(|e| lost(res, 0, e))?;
             if st != Status::Ok {
                 return Err(format!("setup: APPEND to {} failed: {r}", settings.mailbox));
@@ -351,7 +434,10 @@ async fn setup(settings: &Settings, test: &TestFile, sessions: &mut [Session], c
 }
 
 fn lost(res: &mut GroupResult, i: usize, e: ConnError) -> String {
-    res.setup_lost = matches!(e, ConnError::Closed { .. } | ConnError::Timeout { .. } | ConnError::Connect { .. });
+    res.setup_lost = matches!(
+        e,
+        ConnError::Closed { .. } | ConnError::Timeout { .. } | ConnError::Connect { .. }
+    );
     format!("connection {}: {e}", i + 1)
 }
 
@@ -385,7 +471,15 @@ async fn run_step(
         let text = match expand_command(&cmd.text, vars) {
             Ok(t) => t,
             Err(e) => {
-                res.failures.push(failure(cmd, done, total, &lossy(&cmd.text), e, vec![], vec![]));
+                res.failures.push(failure(
+                    cmd,
+                    done,
+                    total,
+                    &lossy(&cmd.text),
+                    e,
+                    vec![],
+                    vec![],
+                ));
                 return Ok(());
             }
         };
@@ -393,7 +487,15 @@ async fn run_step(
             Some(args) => match cursor.next() {
                 Some(m) => append_message(args, &settings.mailbox, m),
                 None => {
-                    res.failures.push(failure(cmd, done, total, &lossy(&cmd.text), "append: the mbox has no messages".into(), vec![], vec![]));
+                    res.failures.push(failure(
+                        cmd,
+                        done,
+                        total,
+                        &lossy(&cmd.text),
+                        "append: the mbox has no messages".into(),
+                        vec![],
+                        vec![],
+                    ));
                     return Ok(());
                 }
             },
@@ -403,7 +505,12 @@ async fn run_step(
         texts.push(text);
     }
     vars.set("tag", tags[0].clone().into_bytes());
-    let shown = tags.iter().zip(&texts).map(|(t, x)| format!("{t} {}", lossy(x))).collect::<Vec<_>>().join(" / ");
+    let shown = tags
+        .iter()
+        .zip(&texts)
+        .map(|(t, x)| format!("{t} {}", lossy(x)))
+        .collect::<Vec<_>>()
+        .join(" / ");
     let shown = shown.as_str();
     let mut seq = SeqMap::default();
     let mut matched = vec![false; step.expected.len()];
@@ -431,7 +538,10 @@ async fn run_step(
             None => conn.read().await?,
         };
         if Instant::now() > deadline {
-            return Err(ConnError::Timeout { secs: limit.as_secs(), last: Some(lossy(r.to_string().as_bytes())) });
+            return Err(ConnError::Timeout {
+                secs: limit.as_secs(),
+                last: Some(lossy(r.to_string().as_bytes())),
+            });
         }
         match &r {
             Response::Tagged { tag, .. } => match tags.iter().position(|t| t == tag) {
@@ -464,7 +574,15 @@ async fn run_step(
                     let mut m = Matcher::new(vars, &seq);
                     if m.line(&ban.values, values) {
                         let cmd = &step.commands[0];
-                        res.failures.push(failure(cmd, done, total, shown, format!("banned reply (line {})", ban.line), vec![format!("! {}", lossy(&ban.text))], vec![r.to_string()]));
+                        res.failures.push(failure(
+                            cmd,
+                            done,
+                            total,
+                            shown,
+                            format!("banned reply (line {})", ban.line),
+                            vec![format!("! {}", lossy(&ban.text))],
+                            vec![r.to_string()],
+                        ));
                         any = true;
                     }
                 }
@@ -485,7 +603,9 @@ async fn run_step(
     }
     // tagged replies
     for (i, cmd) in step.commands.iter().enumerate() {
-        let Some(Response::Tagged { status, text, .. }) = &tagged[i] else { continue };
+        let Some(Response::Tagged { status, text, .. }) = &tagged[i] else {
+            continue;
+        };
         let want = cmd.expect.unwrap_or(Expect::Any);
         let mut ok = status_matches(want, *status);
         if ok && !cmd.prefix_values.is_empty() {
@@ -500,31 +620,83 @@ async fn run_step(
             if !cmd.prefix.is_empty() {
                 expected = format!("{expected} {}", lossy(&cmd.prefix));
             }
-            let got = tagged[i].as_ref().map(|r| r.to_string()).unwrap_or_default();
-            res.failures.push(failure(cmd, done + i, total, shown, "tagged reply mismatch".into(), vec![expected], vec![got]));
+            let got = tagged[i]
+                .as_ref()
+                .map(|r| r.to_string())
+                .unwrap_or_default();
+            res.failures.push(failure(
+                cmd,
+                done + i,
+                total,
+                shown,
+                "tagged reply mismatch".into(),
+                vec![expected],
+                vec![got],
+            ));
         }
     }
-    let missing: Vec<String> = step.expected.iter().zip(&matched).filter(|(_, m)| !**m).map(|(e, _)| format!("* {} (line {})", lossy(&e.text), e.line)).collect();
+    let missing: Vec<String> = step
+        .expected
+        .iter()
+        .zip(&matched)
+        .filter(|(_, m)| !**m)
+        .map(|(e, _)| format!("* {} (line {})", lossy(&e.text), e.line))
+        .collect();
     if !missing.is_empty() {
         let cmd = &step.commands[0];
-        res.failures.push(failure(cmd, done, total, shown, format!("missing {} untagged replies", missing.len()), missing, unmatched_seen));
+        res.failures.push(failure(
+            cmd,
+            done,
+            total,
+            shown,
+            format!("missing {} untagged replies", missing.len()),
+            missing,
+            unmatched_seen,
+        ));
     }
     if !extra.is_empty() {
         let cmd = &step.commands[0];
-        res.failures.push(failure(cmd, done, total, shown, "unexpected replies".into(), vec![], extra));
+        res.failures.push(failure(
+            cmd,
+            done,
+            total,
+            shown,
+            "unexpected replies".into(),
+            vec![],
+            extra,
+        ));
     }
     // the server said BYE and closed: later commands on this connection will report it
     Ok(())
 }
 
-fn failure(cmd: &Command, index: usize, total: usize, shown: &str, reason: String, expected: Vec<String>, got: Vec<String>) -> Failure {
+fn failure(
+    cmd: &Command,
+    index: usize,
+    total: usize,
+    shown: &str,
+    reason: String,
+    expected: Vec<String>,
+    got: Vec<String>,
+) -> Failure {
     let command = shown.to_string();
-    Failure { line: cmd.line, index: format!("{}/{}", index + 1, total), reason, command, expected, got }
+    Failure {
+        line: cmd.line,
+        index: format!("{}/{}", index + 1, total),
+        reason,
+        command,
+        expected,
+        got,
+    }
 }
 
 /// For reports: the command text of a value list.
 pub fn render(values: &[Value]) -> String {
-    values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ")
+    values
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -534,15 +706,36 @@ mod tests {
     #[test]
     fn bare_appends_get_the_next_message() {
         assert_eq!(bare_append(b"append"), Some(&b""[..]));
-        assert_eq!(bare_append(b"APPEND box (\\seen)"), Some(&b"box (\\seen)"[..]));
+        assert_eq!(
+            bare_append(b"APPEND box (\\seen)"),
+            Some(&b"box (\\seen)"[..])
+        );
         assert_eq!(bare_append(b"append box {3}\r\nabc"), None);
         assert_eq!(bare_append(b"append box catenate (text {1}\r\nx)"), None);
         assert_eq!(bare_append(b"appendx"), None);
-        let m = Message { internaldate: Some("01-Jan-2015 00:00:00 +0000".into()), data: b"a\r\n".to_vec() };
-        assert_eq!(append_message(b"", "imaptest", &m), b"APPEND \"imaptest\" \"01-Jan-2015 00:00:00 +0000\" {3}\r\na\r\n");
-        assert_eq!(append_message(b"x (\\seen)", "imaptest", &m), b"APPEND x (\\seen) {3}\r\na\r\n");
-        let msgs = vec![m.clone(), Message { internaldate: None, data: b"b".to_vec() }];
-        let mut c = Cursor { msgs: &msgs, next: 0 };
+        let m = Message {
+            internaldate: Some("01-Jan-2015 00:00:00 +0000".into()),
+            data: b"a\r\n".to_vec(),
+        };
+        assert_eq!(
+            append_message(b"", "imaptest", &m),
+            b"APPEND \"imaptest\" \"01-Jan-2015 00:00:00 +0000\" {3}\r\na\r\n"
+        );
+        assert_eq!(
+            append_message(b"x (\\seen)", "imaptest", &m),
+            b"APPEND x (\\seen) {3}\r\na\r\n"
+        );
+        let msgs = vec![
+            m.clone(),
+            Message {
+                internaldate: None,
+                data: b"b".to_vec(),
+            },
+        ];
+        let mut c = Cursor {
+            msgs: &msgs,
+            next: 0,
+        };
         let order: Vec<u8> = (0..3).map(|_| c.next().unwrap().data[0]).collect();
         assert_eq!(order, b"aba", "the mbox wraps");
     }
@@ -557,12 +750,36 @@ mod tests {
             limits: Default::default(),
             rawlog_dir: None,
         };
-        let settings = Settings { endpoint: ep, user: "u1@d.org".into(), user2: Some("u2@e.org".into()), pass: "pw".into(), master: None, mech: "LOGIN".into(), mailbox: "my box".into(), no_pipelining: false };
-        let t = super::super::parse::parse("t", "t", b"connections: 3\nuser 3: third\n\n1 ok noop\n", &|_| false).unwrap();
+        let settings = Settings {
+            endpoint: ep,
+            user: "u1@d.org".into(),
+            user2: Some("u2@e.org".into()),
+            pass: "pw".into(),
+            master: None,
+            mech: "LOGIN".into(),
+            mailbox: "my box".into(),
+            no_pipelining: false,
+        };
+        let t = super::super::parse::parse(
+            "t",
+            "t",
+            b"connections: 3\nuser 3: third\n\n1 ok noop\n",
+            &|_| false,
+        )
+        .unwrap();
         let v = predefined(&settings, &t);
         let get = |k: &str| String::from_utf8(v.get(k).unwrap().to_vec()).unwrap();
-        assert_eq!((get("user"), get("username"), get("domain"), get("password")), ("u1@d.org".into(), "u1".into(), "d.org".into(), "pw".into()));
-        assert_eq!((get("user2"), get("domain2"), get("user3"), get("domain3")), ("u2@e.org".into(), "e.org".into(), "third".into(), "".into()));
-        assert_eq!((get("mailbox"), get("mailbox_url")), ("my box".into(), "my%20box".into()));
+        assert_eq!(
+            (get("user"), get("username"), get("domain"), get("password")),
+            ("u1@d.org".into(), "u1".into(), "d.org".into(), "pw".into())
+        );
+        assert_eq!(
+            (get("user2"), get("domain2"), get("user3"), get("domain3")),
+            ("u2@e.org".into(), "e.org".into(), "third".into(), "".into())
+        );
+        assert_eq!(
+            (get("mailbox"), get("mailbox_url")),
+            ("my box".into(), "my%20box".into())
+        );
     }
 }

@@ -53,16 +53,29 @@ pub fn pieces(tok: &[u8]) -> Vec<Piece> {
                 }
             },
             Some(d) if d.is_ascii_digit() => {
-                let end = tok[i + 1..].iter().position(|b| !b.is_ascii_digit()).map(|p| i + 1 + p).unwrap_or(tok.len());
+                let end = tok[i + 1..]
+                    .iter()
+                    .position(|b| !b.is_ascii_digit())
+                    .map(|p| i + 1 + p)
+                    .unwrap_or(tok.len());
                 flush(&mut text, &mut out);
-                let n = std::str::from_utf8(&tok[i + 1..end]).ok().and_then(|s| s.parse().ok()).unwrap_or(u32::MAX);
+                let n = std::str::from_utf8(&tok[i + 1..end])
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(u32::MAX);
                 out.push(Piece::Seq(n));
                 i = end;
             }
             Some(a) if a.is_ascii_alphabetic() || *a == b'_' => {
-                let end = tok[i + 1..].iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_')).map(|p| i + 1 + p).unwrap_or(tok.len());
+                let end = tok[i + 1..]
+                    .iter()
+                    .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+                    .map(|p| i + 1 + p)
+                    .unwrap_or(tok.len());
                 flush(&mut text, &mut out);
-                out.push(Piece::Var(String::from_utf8_lossy(&tok[i + 1..end]).into_owned()));
+                out.push(Piece::Var(
+                    String::from_utf8_lossy(&tok[i + 1..end]).into_owned(),
+                ));
                 i = end;
             }
             _ => {
@@ -113,10 +126,15 @@ pub fn modseq_ok(vars: &Vars, n: u64, value: u64) -> Result<(), String> {
     }
     for (m, v) in vars.modseqs() {
         if m < n && value < v.saturating_add(n - m) {
-            return Err(format!("$modseq{n} must be at least {} ($modseq{m} is {v}), got {value}", v + (n - m)));
+            return Err(format!(
+                "$modseq{n} must be at least {} ($modseq{m} is {v}), got {value}",
+                v + (n - m)
+            ));
         }
         if m > n && v < value.saturating_add(m - n) {
-            return Err(format!("$modseq{n}={value} leaves no room below $modseq{m}={v}"));
+            return Err(format!(
+                "$modseq{n}={value} leaves no room below $modseq{m}={v}"
+            ));
         }
     }
     Ok(())
@@ -163,9 +181,17 @@ pub fn expand_command(cmd: &[u8], vars: &Vars) -> Result<Vec<u8>, String> {
 /// Where a `$` form starting at `i` ends: the `${...}` brace, or the name characters.
 fn token_end(cmd: &[u8], i: usize) -> usize {
     match cmd.get(i + 1) {
-        Some(b'{') => cmd[i..].iter().position(|&b| b == b'}').map(|p| i + p + 1).unwrap_or(i + 1),
+        Some(b'{') => cmd[i..]
+            .iter()
+            .position(|&b| b == b'}')
+            .map(|p| i + p + 1)
+            .unwrap_or(i + 1),
         Some(b'$') => i + 2,
-        _ => cmd[i + 1..].iter().position(|b| !(b.is_ascii_alphanumeric() || *b == b'_')).map(|p| i + 1 + p).unwrap_or(cmd.len()),
+        _ => cmd[i + 1..]
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+            .map(|p| i + 1 + p)
+            .unwrap_or(cmd.len()),
     }
 }
 
@@ -177,10 +203,28 @@ mod tests {
     fn lexing() {
         assert_eq!(pieces(b"$"), vec![Piece::Text(b"$".to_vec())]);
         assert_eq!(pieces(b"$$x"), vec![Piece::Text(b"$x".to_vec())]);
-        assert_eq!(pieces(b"$mailbox${sep}test"), vec![Piece::Var("mailbox".into()), Piece::Var("sep".into()), Piece::Text(b"test".to_vec())]);
-        assert_eq!(pieces(b"$uid1:$uid3,5"), vec![Piece::Var("uid1".into()), Piece::Text(b":".to_vec()), Piece::Var("uid3".into()), Piece::Text(b",5".to_vec())]);
+        assert_eq!(
+            pieces(b"$mailbox${sep}test"),
+            vec![
+                Piece::Var("mailbox".into()),
+                Piece::Var("sep".into()),
+                Piece::Text(b"test".to_vec())
+            ]
+        );
+        assert_eq!(
+            pieces(b"$uid1:$uid3,5"),
+            vec![
+                Piece::Var("uid1".into()),
+                Piece::Text(b":".to_vec()),
+                Piece::Var("uid3".into()),
+                Piece::Text(b",5".to_vec())
+            ]
+        );
         assert_eq!(pieces(b"$3"), vec![Piece::Seq(3)]);
-        assert_eq!(pieces(b"${case:INBOX/Inbox}"), vec![Piece::CaseText(b"INBOX/Inbox".to_vec())]);
+        assert_eq!(
+            pieces(b"${case:INBOX/Inbox}"),
+            vec![Piece::CaseText(b"INBOX/Inbox".to_vec())]
+        );
     }
 
     #[test]
@@ -188,10 +232,18 @@ mod tests {
         let mut v = Vars::default();
         v.set("mailbox", b"imaptest".to_vec());
         v.set("sep", b".".to_vec());
-        assert_eq!(expand_command(b"create $mailbox${sep}x $$y", &v).unwrap(), b"create imaptest.x $y");
+        assert_eq!(
+            expand_command(b"create $mailbox${sep}x $$y", &v).unwrap(),
+            b"create imaptest.x $y"
+        );
         // literal payloads are not expanded
-        assert_eq!(expand_command(b"append $mailbox {2}\r\n$a", &v).unwrap(), b"append imaptest {2}\r\n$a");
-        assert!(expand_command(b"fetch $uid1", &v).unwrap_err().contains("$uid1"));
+        assert_eq!(
+            expand_command(b"append $mailbox {2}\r\n$a", &v).unwrap(),
+            b"append imaptest {2}\r\n$a"
+        );
+        assert!(expand_command(b"fetch $uid1", &v)
+            .unwrap_err()
+            .contains("$uid1"));
         assert_eq!(expand_command(b"x !#$$&'", &v).unwrap(), b"x !#$&'");
     }
 
