@@ -4,6 +4,7 @@
 //! - [`client`]: one connection (TCP/TLS, framing with limits, rawlog, login/SASL);
 //! - [`mbox`]: source messages;
 //! - [`script`]: scripted tests (parse, variables, matching, running, reports);
+//! - [`users`]: user templates and userfiles;
 //! - [`scripted`]: the `test=DIR|FILE` driver that ties them together.
 //!
 //! The IMAP syntax itself lives in the `imapwire` crate, shared with fakeserver.
@@ -12,6 +13,7 @@ pub mod client;
 pub mod mbox;
 pub mod script;
 pub mod scripted;
+pub mod users;
 
 /// Runs the program with the arguments after its name; returns the exit status.
 pub fn main_with(argv: Vec<String>) -> i32 {

@@ -88,12 +88,11 @@ pub async fn endpoint(cfg: &Config) -> Result<Endpoint> {
 /// Runs scripted tests; returns the exit status.
 pub async fn run(cfg: &Config) -> Result<i32> {
     let path = cfg.test.as_ref().context("test= is required")?;
-    if cfg.user.contains('%') {
+    if cfg.userfile.is_none() && (cfg.user.contains("%d") || cfg.user.contains("%i")) {
         bail!("user={}: no %d/%i templates with test=", cfg.user);
     }
-    if cfg.user.is_empty() {
-        bail!("user= is required ($USER is not set)");
-    }
+    let users = crate::users::Users::new(&cfg.user, cfg.users, cfg.domains, cfg.userfile.as_deref(), &cfg.pass)?;
+    let first = users.first();
     // parse everything first: a malformed script stops the run before anything is sent
     let mut tests: Vec<(PathBuf, TestFile)> = Vec::new();
     for f in test_files(path)? {
@@ -102,9 +101,9 @@ pub async fn run(cfg: &Config) -> Result<i32> {
     }
     let settings = Settings {
         endpoint: endpoint(cfg).await?,
-        user: cfg.user.clone(),
+        user: first.name,
         user2: cfg.user2.clone(),
-        pass: cfg.pass.clone(),
+        pass: first.pass,
         master: cfg.master.clone(),
         mech: cfg.mech.clone(),
         mailbox: cfg.box_name.clone().unwrap_or_else(|| "imaptest".into()),
