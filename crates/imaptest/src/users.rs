@@ -16,7 +16,12 @@ pub struct User {
 /// Where users come from.
 #[derive(Debug, Clone)]
 pub enum Users {
-    Template { template: String, users: (u32, u32), domains: u32, pass: String },
+    Template {
+        template: String,
+        users: (u32, u32),
+        domains: u32,
+        pass: String,
+    },
     File(Vec<User>),
 }
 
@@ -55,16 +60,29 @@ pub fn expand(template: &str, numbers: &[u32]) -> String {
 
 impl Users {
     /// From the command line's `user`, `users`, `domains`, `userfile` and `pass`.
-    pub fn new(template: &str, users: (u32, u32), domains: u32, userfile: Option<&Path>, pass: &str) -> Result<Users> {
+    pub fn new(
+        template: &str,
+        users: (u32, u32),
+        domains: u32,
+        userfile: Option<&Path>,
+        pass: &str,
+    ) -> Result<Users> {
         if let Some(path) = userfile {
-            let text = std::fs::read_to_string(path).with_context(|| format!("userfile {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("userfile {}", path.display()))?;
             let list: Vec<User> = text
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
                 .map(|l| match l.split_once(':') {
-                    Some((u, p)) => User { name: u.to_string(), pass: p.to_string() },
-                    None => User { name: l.to_string(), pass: pass.to_string() },
+                    Some((u, p)) => User {
+                        name: u.to_string(),
+                        pass: p.to_string(),
+                    },
+                    None => User {
+                        name: l.to_string(),
+                        pass: pass.to_string(),
+                    },
                 })
                 .collect();
             if list.is_empty() {
@@ -78,7 +96,12 @@ impl Users {
         if template.is_empty() {
             bail!("user= is empty (and $USER is not set)");
         }
-        Ok(Users::Template { template: template.to_string(), users, domains: domains.max(1), pass: pass.to_string() })
+        Ok(Users::Template {
+            template: template.to_string(),
+            users,
+            domains: domains.max(1),
+            pass: pass.to_string(),
+        })
     }
 
     /// Whether every pick is the same user.
@@ -92,7 +115,15 @@ impl Users {
     /// The first user (scripted tests use it).
     pub fn first(&self) -> User {
         match self {
-            Users::Template { template, users, pass, .. } => User { name: expand(template, &[users.0, 1]), pass: pass.clone() },
+            Users::Template {
+                template,
+                users,
+                pass,
+                ..
+            } => User {
+                name: expand(template, &[users.0, 1]),
+                pass: pass.clone(),
+            },
             Users::File(l) => l[0].clone(),
         }
     }
@@ -100,9 +131,20 @@ impl Users {
     /// A random user.
     pub fn pick(&self, rng: &mut impl Rng) -> User {
         match self {
-            Users::Template { template, users, domains, pass } => {
-                let n = [rng.gen_range(users.0..=users.1), rng.gen_range(1..=*domains)];
-                User { name: expand(template, &n), pass: pass.clone() }
+            Users::Template {
+                template,
+                users,
+                domains,
+                pass,
+            } => {
+                let n = [
+                    rng.gen_range(users.0..=users.1),
+                    rng.gen_range(1..=*domains),
+                ];
+                User {
+                    name: expand(template, &n),
+                    pass: pass.clone(),
+                }
             }
             Users::File(l) => l[rng.gen_range(0..l.len())].clone(),
         }
@@ -124,11 +166,17 @@ mod tests {
         for _ in 0..50 {
             let p = u.pick(&mut rng);
             let (a, b) = p.name.trim_start_matches('u').split_once("@d").unwrap();
-            assert!((10..=12).contains(&a.parse::<u32>().unwrap()) && (1..=3).contains(&b.parse::<u32>().unwrap()), "{p:?}");
+            assert!(
+                (10..=12).contains(&a.parse::<u32>().unwrap())
+                    && (1..=3).contains(&b.parse::<u32>().unwrap()),
+                "{p:?}"
+            );
             assert_eq!(p.pass, "pw");
         }
         assert!(!u.is_single());
-        assert!(Users::new("testuser", (1, 99), 100, None, "p").unwrap().is_single());
+        assert!(Users::new("testuser", (1, 99), 100, None, "p")
+            .unwrap()
+            .is_single());
         assert!(Users::new("%d%d%d", (1, 2), 1, None, "p").is_err());
     }
 
@@ -138,9 +186,21 @@ mod tests {
         let f = d.path().join("users");
         std::fs::write(&f, "alice:secret\n\n# comment\nbob\n").unwrap();
         let u = Users::new("ignored", (1, 99), 100, Some(&f), "default").unwrap();
-        assert_eq!(u.first(), User { name: "alice".into(), pass: "secret".into() });
+        assert_eq!(
+            u.first(),
+            User {
+                name: "alice".into(),
+                pass: "secret".into()
+            }
+        );
         let Users::File(l) = &u else { panic!() };
-        assert_eq!(l[1], User { name: "bob".into(), pass: "default".into() });
+        assert_eq!(
+            l[1],
+            User {
+                name: "bob".into(),
+                pass: "default".into()
+            }
+        );
         std::fs::write(&f, "\n").unwrap();
         assert!(Users::new("x", (1, 99), 100, Some(&f), "p").is_err());
     }

@@ -261,16 +261,18 @@ fn parse_header(file: &str, no: usize, line: &str, h: &mut Header) -> Result<()>
                 })?)
             }
         }
-        "state" => h.state = match value.to_ascii_lowercase().as_str() {
-            "nonauth" => State::Nonauth,
-            "auth" => State::Auth,
-            "created" => State::Created,
-            "appended" => State::Appended,
-            "selected" => State::Selected,
-            _ => bail!(
+        "state" => {
+            h.state = match value.to_ascii_lowercase().as_str() {
+                "nonauth" => State::Nonauth,
+                "auth" => State::Auth,
+                "created" => State::Created,
+                "appended" => State::Appended,
+                "selected" => State::Selected,
+                _ => bail!(
                 "{file}:{no}: state: {value:?} is not nonauth, auth, created, appended or selected"
             ),
-        },
+            }
+        }
         "ignore_extra_untagged" => {
             h.ignore_extra_untagged = match value.to_ascii_lowercase().as_str() {
                 "yes" | "1" | "true" => true,
