@@ -309,10 +309,16 @@ pub fn parse(file: &str, name: &str, data: &[u8], env: &dyn Fn(&str) -> bool) ->
             idx += 1;
             continue;
         }
+        // `key: value` where key is one word (or `user N`); a command such as
+        // `ok fetch 1:3 uid` is not a header line
         let looks = s.split_once(':').is_some_and(|(k, _)| {
-            !k.is_empty()
-                && k.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ')
+            let k = k.trim();
+            let one_word =
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let user_n = k.strip_prefix("user").is_some_and(|n| {
+                !n.trim().is_empty() && n.trim().chars().all(|c| c.is_ascii_digit())
+            });
+            one_word || user_n
         });
         if !looks {
             break;
@@ -563,6 +569,8 @@ mod tests {
         );
         assert!(!t.header.ignore_extra_untagged);
         assert_eq!(t.header.users.get(&2).map(String::as_str), Some("other"));
+        let c = p("ok fetch 1:3 uid\n* 1 fetch (uid $u)\n").unwrap();
+        assert_eq!((c.header.clone(), c.steps.len()), (Header::default(), 1));
         let d = p("ok noop\n").unwrap();
         assert_eq!(d.header, Header::default());
         assert_eq!(d.steps.len(), 1);
