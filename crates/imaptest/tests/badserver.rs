@@ -16,18 +16,46 @@ enum Bad {
     Flood,
     ModseqDown,
     DropAfterLogin,
+    /// No LITERAL+: literals wait for a continuation.
+    SyncLiterals,
 }
 
 fn serve(conn: TcpStream, bad: Bad) {
     let mut w = conn.try_clone().unwrap();
     let mut r = BufReader::new(conn);
-    let _ = w.write_all(b"* OK [CAPABILITY IMAP4rev1 LITERAL+] tiny\r\n");
+    let caps = if matches!(bad, Bad::SyncLiterals) {
+        "IMAP4rev1"
+    } else {
+        "IMAP4rev1 LITERAL+"
+    };
+    let _ = w.write_all(format!("* OK [CAPABILITY {caps}] tiny\r\n").as_bytes());
     let mut line = String::new();
     let mut modseq = 10u32;
     loop {
         line.clear();
         if r.read_line(&mut line).unwrap_or(0) == 0 {
             return;
+        }
+        // a synchronising literal: say go, read it and the rest of the command
+        while let Some(n) = line
+            .trim_end()
+            .strip_suffix('}')
+            .and_then(|l| l.rsplit_once('{'))
+            .and_then(|(_, n)| n.parse::<usize>().ok())
+        {
+            if line.trim_end().ends_with("+}") {
+                break;
+            }
+            let _ = w.write_all(b"+ go ahead\r\n");
+            let mut data = vec![0u8; n];
+            if std::io::Read::read_exact(&mut r, &mut data).is_err() {
+                return;
+            }
+            let mut more = String::new();
+            if r.read_line(&mut more).unwrap_or(0) == 0 {
+                return;
+            }
+            line = line.trim_end().to_string() + "<literal>" + &more;
         }
         let mut words = line.split_whitespace();
         let tag = words.next().unwrap_or("*").to_string();
@@ -40,8 +68,9 @@ fn serve(conn: TcpStream, bad: Bad) {
                 }
                 continue;
             }
-            "CAPABILITY" => {
-                format!("* CAPABILITY IMAP4rev1 LITERAL+\r\n{tag} OK done\r\n").into_bytes()
+            "CAPABILITY" => format!("* CAPABILITY {caps}\r\n{tag} OK done\r\n").into_bytes(),
+            "APPEND" if line.matches("<literal>").count() == 2 && line.contains("plus") => {
+                format!("{tag} OK [APPENDUID 1 2] two literals\r\n").into_bytes()
             }
             "LIST" | "DELETE" | "CREATE" | "SELECT" | "LOGOUT" => {
                 format!("{tag} OK done\r\n").into_bytes()
@@ -232,4 +261,13 @@ fn arguments() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/bad:1: state:"), "{err}");
+}
+
+#[test]
+fn literals_wait_for_the_continuation_without_literal_plus() {
+    let script = "state: auth\n\nok append x {{{\nabc\n}}} plus {{{\nde\n}}}\n";
+    let (o, t) = run(Bad::SyncLiterals, &[("l", script)], &[]);
+    let s = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert!(t < Duration::from_secs(10));
 }

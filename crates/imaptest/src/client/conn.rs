@@ -53,6 +53,20 @@ pub enum ConnError {
     Malformed(#[from] WireError),
 }
 
+impl ConnError {
+    /// Whether the session is gone (as opposed to the server having said something wrong).
+    pub fn is_lost(&self) -> bool {
+        matches!(
+            self,
+            ConnError::Connect { .. }
+                | ConnError::Tls { .. }
+                | ConnError::Io(_)
+                | ConnError::Closed { .. }
+                | ConnError::Timeout { .. }
+        )
+    }
+}
+
 /// One connection.
 pub struct Conn {
     stream: Pin<Box<dyn Stream>>,

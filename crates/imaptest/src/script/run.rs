@@ -336,14 +336,14 @@ async fn setup(
                 pass: settings.pass.clone(),
             };
             let nonce = format!(
-                "{:x}{:x}",
-                std::process::id(),
-                Instant::now().elapsed().as_nanos() ^ (i as u128 * 7919)
+                "{:016x}{:016x}",
+                rand::random::<u64>(),
+                rand::random::<u64>()
             );
             if let Err(e) = login(&mut conn, &tag, &settings.mech, &creds, &nonce).await {
-                res.setup_lost = e.downcast_ref::<ConnError>().is_some_and(|c| {
-                    matches!(c, ConnError::Closed { .. } | ConnError::Timeout { .. })
-                });
+                res.setup_lost = e
+                    .downcast_ref::<ConnError>()
+                    .is_some_and(ConnError::is_lost);
                 return Err(format!("connection {}: {e:#}", i + 1));
             }
         }
@@ -434,10 +434,7 @@ async fn setup(
 }
 
 fn lost(res: &mut GroupResult, i: usize, e: ConnError) -> String {
-    res.setup_lost = matches!(
-        e,
-        ConnError::Closed { .. } | ConnError::Timeout { .. } | ConnError::Connect { .. }
-    );
+    res.setup_lost = e.is_lost();
     format!("connection {}: {e}", i + 1)
 }
 
