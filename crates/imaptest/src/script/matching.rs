@@ -266,8 +266,10 @@ impl<'a> Matcher<'a> {
                 _ => false,
             },
             // The line break before `}}}` cannot be told from the data in the script format, so
-            // literals compare equal up to trailing LFs.
-            Value::Literal { data, .. } => got.bytes().is_some_and(|g| trim_lf(g) == trim_lf(data)),
+            // literals compare equal up to trailing LFs (and, like all strings, ASCII case).
+            Value::Literal { data, .. } => got
+                .bytes()
+                .is_some_and(|g| trim_lf(g).eq_ignore_ascii_case(trim_lf(data))),
             Value::Nil => got.bytes().is_some_and(|g| g.eq_ignore_ascii_case(b"NIL")),
             Value::Atom(a) if a == b"$" => true,
             Value::Atom(t) | Value::Quoted(t) => self.token(t, got),
@@ -525,11 +527,16 @@ mod tests {
     }
 
     #[test]
-    fn literals_compare_exactly() {
+    fn literals_compare_up_to_trailing_lfs() {
         assert!(yes("1 fetch (body[] {2}\r\nab)", "1 FETCH (BODY[] \"ab\")"));
-        assert!(!yes(
+        // like all strings, case-insensitive
+        assert!(yes(
             "1 fetch (body[] {2}\r\nab)",
             "1 FETCH (BODY[] {2}\r\nAB)"
+        ));
+        assert!(!yes(
+            "1 fetch (body[] {2}\r\nab)",
+            "1 FETCH (BODY[] {2}\r\nac)"
         ));
         assert!(yes(
             "1 fetch (body[text]<5> ~{1}\r\n3)",
