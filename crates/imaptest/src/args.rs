@@ -149,7 +149,7 @@ usage: imaptest [key=value ...] [flags ...]
 Connection:  host=H (127.0.0.1) hostip=IP port=N (143) ssl | ssl=any-cert  ssl_ca_file=FILE
 Users:       user=TEMPLATE ($USER; %d/%i: random user, then domain number) users=N|A-B (1-99)
              domains=N (100) user2=NAME userfile=FILE (user[:pass] lines) pass=P (pass)
-             master=USER mech=LOGIN|PLAIN|LOGIN|CRAM-MD5|SCRAM-SHA-1|SCRAM-SHA-256 (LOGIN command)
+             master=USER mech=LOGIN (the LOGIN command) | PLAIN | CRAM-MD5 | SCRAM-SHA-1 | SCRAM-SHA-256
 Scripted:    test=DIR|FILE  box=NAME (imaptest)  timeout=SECS (30, per reply)
              --junit FILE  --json FILE (one test case per group)
 Stress:      clients=N mbox=FILE random_msg_size=N box=NAME copybox=NAME msgs=N secs=N[,F]

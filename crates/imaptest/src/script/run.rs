@@ -9,7 +9,7 @@ use crate::client::login::{astring, login};
 use crate::client::sasl::Creds;
 use crate::client::{Conn, ConnError, Endpoint};
 use crate::mbox::Message;
-use imapwire::{Response, Status, Value};
+use imapwire::{Response, Status};
 use std::time::{Duration, Instant};
 
 /// What the runner needs besides the test.
@@ -685,15 +685,6 @@ fn failure(
         expected,
         got,
     }
-}
-
-/// For reports: the command text of a value list.
-pub fn render(values: &[Value]) -> String {
-    values
-        .iter()
-        .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]
