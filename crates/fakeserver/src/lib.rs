@@ -9,5 +9,15 @@
 //!
 //! Module map:
 //! - [`handler`]: the contract between the server and every protocol's handler.
+//! - [`server`]: listener, connection I/O, [`server::ServerHandle`] (the test's grip).
+//! - [`record`]: transcripts and debug levels.
+//! - [`faults`]: seeded fault schedules.
+//! - [`tls`]: certificate presets.
+//! - [`auth`]: users and SASL, shared by every protocol.
 
+pub mod auth;
+pub mod faults;
 pub mod handler;
+pub mod record;
+pub mod server;
+pub mod tls;
