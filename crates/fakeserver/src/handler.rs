@@ -127,6 +127,10 @@ pub trait Handler: Send {
     fn on_block_too_long(&mut self, _conn: &ConnInfo) -> Output {
         Output::none()
     }
+    /// The fault schedule replaced the reply just produced with `reply` (lines joined by
+    /// `\n`): the client saw that instead, so the handler may undo what the replaced reply
+    /// stood for (a refused RCPT is no recipient, a refused DATA no message).
+    fn on_fault_reply(&mut self, _reply: &str) {}
     /// TLS has just been established after a `start_tls` output.
     fn on_tls_started(&mut self, _conn: &ConnInfo) -> Output {
         Output::none()

@@ -122,7 +122,7 @@ pub(super) async fn serve(
     }
     let mut handler = c.shared.service.handler(&c.info);
     let greeting = handler.on_startup(&c.info);
-    let mut flow = c.perform(greeting, Trigger::Connect, None).await;
+    let mut flow = c.perform(&mut *handler, greeting, Trigger::Connect, None).await;
     notify.borrow_and_update();
     'conn: loop {
         // Answer everything already buffered, in order.
@@ -147,7 +147,7 @@ pub(super) async fn serve(
                 break;
             }
             let out = handler.on_tls_started(&c.info);
-            flow = c.perform(out, Trigger::Reply, None).await;
+            flow = c.perform(&mut *handler, out, Trigger::Reply, None).await;
             continue;
         }
         if flow == Flow::Close {
@@ -175,13 +175,13 @@ pub(super) async fn serve(
             }
             _ = notify.changed() => {
                 let out = handler.on_notify(&c.info);
-                flow = c.perform(out, Trigger::Reply, None).await;
+                flow = c.perform(&mut *handler, out, Trigger::Reply, None).await;
             }
             r = tokio::time::timeout(idle, c.stream.read_buf(&mut c.buf)) => match r {
                 Err(_) => {
                     c.note("idle timeout");
                     let out = handler.on_idle_timeout(&c.info);
-                    c.perform(out, Trigger::Reply, None).await;
+                    c.perform(&mut *handler, out, Trigger::Reply, None).await;
                     c.flush().await;
                     break 'conn;
                 }
@@ -268,11 +268,11 @@ impl Conn {
                 (handler.on_block_too_long(&self.info), self.last_verb.clone())
             }
         };
-        self.perform(out, Trigger::Reply, verb.as_deref()).await
+        self.perform(handler, out, Trigger::Reply, verb.as_deref()).await
     }
 
     /// Apply faults to an output, queue its lines, and say what comes next.
-    async fn perform(&mut self, mut out: Output, trigger: Trigger, verb: Option<&str>) -> Flow {
+    async fn perform(&mut self, handler: &mut dyn Handler, mut out: Output, trigger: Trigger, verb: Option<&str>) -> Flow {
         if !out.lines.is_empty() {
             let actions = self.shared.faults.on_reply(&mut self.faults, trigger, verb);
             for a in actions {
@@ -297,6 +297,7 @@ impl Conn {
                     Action::Replace(r) => {
                         self.shared.recorder.push(self.id, Dir::Fault, b"reply replaced");
                         out.lines = r.split('\n').map(|l| l.trim_end_matches('\r').as_bytes().to_vec()).collect();
+                        handler.on_fault_reply(&r);
                     }
                 }
             }
