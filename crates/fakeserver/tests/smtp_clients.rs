@@ -206,7 +206,7 @@ fn curl_rejects_bad_certificates_and_reports_a_cut_handshake() {
 
 #[test]
 fn curl_reports_garbage_greeting() {
-    let f = start(Opts { faults: "seed = 3\n[[fault]]\non = \"connect\"\naction = \"garbage\"\ngarbage_bytes = 40\n", ..Opts::default() });
+    let f = start(Opts { faults: "seed = 3\n[[fault]]\non = \"connect\"\naction = \"garbage\"\ngarbage_bytes = 40\n", idle: Duration::from_secs(2), ..Opts::default() });
     let o = curl(&format!("smtp://127.0.0.1:{}", f.port()), &[]);
     assert!(!o.status.success(), "{}", text(&o));
     assert_eq!(f.svc.daemon().count(), 0);

@@ -210,10 +210,10 @@ impl Conn {
 
     /// Input that never completed a unit (a client gone mid-DATA): keep it in the record.
     fn record_pending_data(&mut self) {
-        let rest = &self.buf[self.pos..];
-        if !rest.is_empty() {
+        let mut v = self.framer.take_pending();
+        v.extend_from_slice(&self.buf[self.pos..]);
+        if !v.is_empty() {
             let dir = if matches!(self.mode, ReadMode::Line) { Dir::Them } else { Dir::Data };
-            let mut v = rest.to_vec();
             if dir == Dir::Them && self.mask_next {
                 v = b"****".to_vec();
             }
