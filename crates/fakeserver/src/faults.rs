@@ -165,18 +165,22 @@ pub struct ConnFaults {
 #[derive(Debug, Default)]
 pub struct FaultEngine {
     state: Mutex<(FaultPlan, Vec<u64>)>,
+    /// No rules: every question is answered without taking the lock.
+    empty: std::sync::atomic::AtomicBool,
 }
 
 impl FaultEngine {
     pub fn new(plan: FaultPlan) -> Self {
         let n = plan.rules.len();
-        FaultEngine { state: Mutex::new((plan, vec![0; n])) }
+        FaultEngine { empty: std::sync::atomic::AtomicBool::new(n == 0), state: Mutex::new((plan, vec![0; n])) }
     }
 
     /// Replace the plan (and restart every counter of the new plan).
     pub fn set(&self, plan: FaultPlan) {
         let n = plan.rules.len();
-        *self.lock() = (plan, vec![0; n]);
+        let mut st = self.lock();
+        *st = (plan, vec![0; n]);
+        self.empty.store(n == 0, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn plan(&self) -> FaultPlan {
@@ -188,7 +192,7 @@ impl FaultEngine {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lock().0.rules.is_empty()
+        self.empty.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Counters for a new connection.
@@ -198,6 +202,9 @@ impl FaultEngine {
 
     /// The actions for a reply to `verb` (None: the greeting, for [`Trigger::Connect`]).
     pub fn on_reply(&self, cf: &mut ConnFaults, trigger: Trigger, verb: Option<&str>) -> Vec<Action> {
+        if self.is_empty() {
+            return Vec::new();
+        }
         let mut st = self.lock();
         let (plan, global) = &mut *st;
         if plan.rules.is_empty() {
@@ -255,6 +262,9 @@ impl FaultEngine {
 
     /// The data-byte limit for this connection: drop once a block has this many bytes.
     pub fn data_limit(&self, cf: &ConnFaults) -> Option<u64> {
+        if self.is_empty() {
+            return None;
+        }
         let st = self.lock();
         st.0.rules
             .iter()

@@ -27,11 +27,18 @@ pub struct Framer {
     block: Vec<u8>,
     block_len: u64,
     long: Option<(Vec<u8>, u64)>,
+    /// In a dot-terminated block, part of the current line was already taken (a line
+    /// longer than [`PARTIAL`]): its start was unstuffed and it cannot be the final `.`.
+    mid_line: bool,
 }
+
+/// A data line without its end yet is moved out of the read buffer once this long, so a
+/// peer that never sends a line end cannot make the buffer grow without bound.
+pub const PARTIAL: usize = 64 * 1024;
 
 impl Framer {
     pub fn new(max_line: usize, max_block: usize) -> Self {
-        Framer { max_line, max_block, block: Vec::new(), block_len: 0, long: None }
+        Framer { max_line, max_block, block: Vec::new(), block_len: 0, long: None, mid_line: false }
     }
 
     /// Bytes of the block being read so far (for the `after_bytes` fault).
@@ -43,6 +50,7 @@ impl Framer {
     /// of an over-long line), for the record.
     pub fn take_pending(&mut self) -> Vec<u8> {
         self.block_len = 0;
+        self.mid_line = false;
         match self.long.take() {
             Some((kept, _)) => kept,
             None => std::mem::take(&mut self.block),
@@ -94,9 +102,26 @@ impl Framer {
     fn dot_block(&mut self, buf: &[u8], pos: &mut usize) -> Option<Unit> {
         loop {
             let rest = &buf[*pos..];
-            let i = memchr(b'\n', rest)?;
+            let Some(i) = memchr(b'\n', rest) else {
+                if rest.len() > PARTIAL {
+                    // Keep a final CR back: it may be half of the CRLF.
+                    let take = if rest.ends_with(b"\r") { rest.len() - 1 } else { rest.len() };
+                    let mut part = &rest[..take];
+                    if !self.mid_line {
+                        part = part.strip_prefix(b".").unwrap_or(part);
+                    }
+                    self.append(part, false);
+                    self.mid_line = true;
+                    *pos += take;
+                }
+                return None;
+            };
             let line = strip_cr(&rest[..i]);
             *pos += i + 1;
+            if std::mem::take(&mut self.mid_line) {
+                self.append(line, true);
+                continue;
+            }
             if line == b"." {
                 let len = self.block_len;
                 self.block_len = 0;
@@ -106,14 +131,19 @@ impl Framer {
                 }
                 return Some(Unit::Block(std::mem::take(&mut self.block)));
             }
-            let line = line.strip_prefix(b".").unwrap_or(line);
-            self.block_len += line.len() as u64 + 2;
-            if self.block_len as usize <= self.max_block {
-                self.block.extend_from_slice(line);
+            self.append(line.strip_prefix(b".").unwrap_or(line), true);
+        }
+    }
+
+    fn append(&mut self, bytes: &[u8], line_end: bool) {
+        self.block_len += bytes.len() as u64 + if line_end { 2 } else { 0 };
+        if self.block_len as usize <= self.max_block {
+            self.block.extend_from_slice(bytes);
+            if line_end {
                 self.block.extend_from_slice(b"\r\n");
-            } else {
-                self.block.clear();
             }
+        } else {
+            self.block.clear();
         }
     }
 
@@ -240,6 +270,23 @@ mod tests {
             f.next(b"0123456789\r\n.\r\n", &mut pos, ReadMode::DotTerminated),
             Some(Unit::BlockTooLong { len: 12 })
         );
+    }
+
+    #[test]
+    fn endless_data_line_does_not_stay_in_the_buffer() {
+        let mut f = Framer::new(100, 1 << 30);
+        let mut big = vec![b'.'];
+        big.extend(std::iter::repeat_n(b'x', PARTIAL + 10));
+        big.push(b'\r');
+        let mut pos = 0;
+        assert_eq!(f.next(&big, &mut pos, ReadMode::DotTerminated), None);
+        assert_eq!(pos, big.len() - 1, "all but the CR moved out");
+        let mut tail = b"\r".to_vec();
+        tail.extend_from_slice(b"\n.\r\n");
+        let mut pos = 0;
+        let Some(Unit::Block(b)) = f.next(&tail, &mut pos, ReadMode::DotTerminated) else { panic!() };
+        assert_eq!(b.len(), PARTIAL + 10 + 2);
+        assert!(b.starts_with(b"xxx") && b.ends_with(b"x\r\n"));
     }
 
     #[test]
