@@ -15,10 +15,15 @@ pub fn main() -> anyhow::Result<()> {
 
     // The client under test would connect here; this one speaks by hand.
     let mut conn = std::net::TcpStream::connect(server.addr())?;
-    conn.write_all(b"EHLO me\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n\
-                     DATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n")?;
+    conn.write_all(
+        b"EHLO me\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n\
+                     DATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+    )?;
     let last = BufReader::new(conn).lines().map_while(Result::ok).last();
-    assert_eq!(last.as_deref(), Some("221 2.0.0 localhost closing connection"));
+    assert_eq!(
+        last.as_deref(),
+        Some("221 2.0.0 localhost closing connection")
+    );
 
     // perform_test: wait for the end of the connection, then read the transaction.
     server.wait_for_connections_closed(1, Duration::from_secs(5))?;

@@ -110,7 +110,8 @@ impl FaultPlan {
         } else {
             toml::from_str(text).with_context(|| format!("{origin}: invalid fault plan"))?
         };
-        plan.validate().with_context(|| format!("{origin}: invalid fault plan"))?;
+        plan.validate()
+            .with_context(|| format!("{origin}: invalid fault plan"))?;
         Ok(plan)
     }
 
@@ -126,7 +127,10 @@ impl FaultPlan {
             if r.on == Trigger::Data && r.after_bytes.is_none() {
                 anyhow::bail!("fault {n}: on = \"data\" needs after_bytes");
             }
-            if r.action == ActionKind::Reply && r.reply.is_none() && matches!(r.on, Trigger::Reply | Trigger::Connect) {
+            if r.action == ActionKind::Reply
+                && r.reply.is_none()
+                && matches!(r.on, Trigger::Reply | Trigger::Connect)
+            {
                 anyhow::bail!("fault {n}: action = \"reply\" needs reply");
             }
             if r.action == ActionKind::Delay && r.delay_ms.is_none() {
@@ -172,7 +176,10 @@ pub struct FaultEngine {
 impl FaultEngine {
     pub fn new(plan: FaultPlan) -> Self {
         let n = plan.rules.len();
-        FaultEngine { empty: std::sync::atomic::AtomicBool::new(n == 0), state: Mutex::new((plan, vec![0; n])) }
+        FaultEngine {
+            empty: std::sync::atomic::AtomicBool::new(n == 0),
+            state: Mutex::new((plan, vec![0; n])),
+        }
     }
 
     /// Replace the plan (and restart every counter of the new plan).
@@ -180,7 +187,8 @@ impl FaultEngine {
         let n = plan.rules.len();
         let mut st = self.lock();
         *st = (plan, vec![0; n]);
-        self.empty.store(n == 0, std::sync::atomic::Ordering::SeqCst);
+        self.empty
+            .store(n == 0, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn plan(&self) -> FaultPlan {
@@ -197,11 +205,19 @@ impl FaultEngine {
 
     /// Counters for a new connection.
     pub fn connection(&self, conn: u64) -> ConnFaults {
-        ConnFaults { conn, counts: Vec::new() }
+        ConnFaults {
+            conn,
+            counts: Vec::new(),
+        }
     }
 
     /// The actions for a reply to `verb` (None: the greeting, for [`Trigger::Connect`]).
-    pub fn on_reply(&self, cf: &mut ConnFaults, trigger: Trigger, verb: Option<&str>) -> Vec<Action> {
+    pub fn on_reply(
+        &self,
+        cf: &mut ConnFaults,
+        trigger: Trigger,
+        verb: Option<&str>,
+    ) -> Vec<Action> {
         if self.is_empty() {
             return Vec::new();
         }
@@ -257,7 +273,9 @@ impl FaultEngine {
 
     /// Should a TLS handshake on this connection be cut?
     pub fn cut_tls(&self, cf: &mut ConnFaults) -> bool {
-        self.on_reply(cf, Trigger::Tls, None).iter().any(|a| matches!(a, Action::Drop))
+        self.on_reply(cf, Trigger::Tls, None)
+            .iter()
+            .any(|a| matches!(a, Action::Drop))
     }
 
     /// The data-byte limit for this connection: drop once a block has this many bytes.
@@ -312,20 +330,28 @@ mod tests {
 
     #[test]
     fn global_scope_counts_across_connections() {
-        let e = FaultEngine::new(plan("[[fault]]\nscope = \"global\"\nnth = 3\naction = \"drop\"\n"));
+        let e = FaultEngine::new(plan(
+            "[[fault]]\nscope = \"global\"\nnth = 3\naction = \"drop\"\n",
+        ));
         let (mut a, mut b) = (e.connection(1), e.connection(2));
         assert!(e.on_reply(&mut a, Trigger::Reply, Some("X")).is_empty());
         assert!(e.on_reply(&mut b, Trigger::Reply, Some("Y")).is_empty());
-        assert_eq!(e.on_reply(&mut a, Trigger::Reply, Some("Z")), vec![Action::Drop]);
+        assert_eq!(
+            e.on_reply(&mut a, Trigger::Reply, Some("Z")),
+            vec![Action::Drop]
+        );
     }
 
     #[test]
     fn probability_is_reproducible_by_seed() {
-        let t = "seed = 42\n[[fault]]\nprobability = 0.5\naction = \"garbage\"\ngarbage_bytes = 4\n";
+        let t =
+            "seed = 42\n[[fault]]\nprobability = 0.5\naction = \"garbage\"\ngarbage_bytes = 4\n";
         let run = || {
             let e = FaultEngine::new(plan(t));
             let mut c = e.connection(1);
-            (0..50).map(|_| e.on_reply(&mut c, Trigger::Reply, Some("NOOP"))).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| e.on_reply(&mut c, Trigger::Reply, Some("NOOP")))
+                .collect::<Vec<_>>()
         };
         let a = run();
         assert_eq!(a, run());
@@ -336,9 +362,16 @@ mod tests {
     #[test]
     fn bad_plans_name_the_file_and_rule() {
         let e = FaultPlan::parse("[[fault]]\non = \"data\"\n", "f.toml").unwrap_err();
-        assert!(format!("{e:#}").contains("f.toml") && format!("{e:#}").contains("fault 1"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("f.toml") && format!("{e:#}").contains("fault 1"),
+            "{e:#}"
+        );
         assert!(FaultPlan::parse("[[fault]]\nbogus = 1\n", "f.toml").is_err());
-        let j = FaultPlan::parse(r#"{"seed":1,"fault":[{"on":"tls","action":"drop"}]}"#, "api").unwrap();
+        let j = FaultPlan::parse(
+            r#"{"seed":1,"fault":[{"on":"tls","action":"drop"}]}"#,
+            "api",
+        )
+        .unwrap();
         assert_eq!(j.rules[0].on, Trigger::Tls);
     }
 

@@ -15,7 +15,9 @@ fn readme() -> String {
 fn block(name: &str) -> String {
     let r = readme();
     let marker = format!("<!-- fakeserver-example: {name}");
-    let at = r.find(&marker).unwrap_or_else(|| panic!("README lacks the {name} example"));
+    let at = r
+        .find(&marker)
+        .unwrap_or_else(|| panic!("README lacks the {name} example"));
     let rest = &r[at..];
     let start = rest.find("```").unwrap();
     let body = &rest[start..];
@@ -25,17 +27,28 @@ fn block(name: &str) -> String {
 
 #[test]
 fn library_example_is_the_compiled_one_and_runs() {
-    let file = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/readme.rs")).unwrap();
+    let file =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/readme.rs"))
+            .unwrap();
     let code = file.split_once('\n').unwrap().1;
-    assert_eq!(block("library"), code, "README's library example differs from examples/readme.rs");
+    assert_eq!(
+        block("library"),
+        code,
+        "README's library example differs from examples/readme.rs"
+    );
     readme_example::main().unwrap();
 }
 
 #[test]
 fn fault_and_personality_examples_parse() {
-    let plan = fakeserver::faults::FaultPlan::parse(&block("faults.toml"), "README faults.toml").unwrap();
+    let plan =
+        fakeserver::faults::FaultPlan::parse(&block("faults.toml"), "README faults.toml").unwrap();
     assert_eq!(plan.rules.len(), 2);
-    let p = fakeserver::personality::Personality::parse(&block("personality.toml"), "README personality.toml").unwrap();
+    let p = fakeserver::personality::Personality::parse(
+        &block("personality.toml"),
+        "README personality.toml",
+    )
+    .unwrap();
     assert!(p.section("smtp").auth_required);
 }
 
@@ -47,7 +60,11 @@ fn program_example_runs() {
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("faults.toml"), block("faults.toml")).unwrap();
-    let bin = Path::new(env!("CARGO_BIN_EXE_fakeserver")).parent().unwrap().display().to_string();
+    let bin = Path::new(env!("CARGO_BIN_EXE_fakeserver"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
     let script = format!(
         "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\nexport PATH={bin}:$PATH\n{}",
         block("program")

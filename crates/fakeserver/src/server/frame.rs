@@ -12,9 +12,14 @@ pub enum Unit {
     Bytes(Vec<u8>),
     /// A line longer than the limit: the first `kept` bytes (up to the record cap) and the
     /// full length. The line is not given to the handler.
-    LineTooLong { kept: Vec<u8>, len: u64 },
+    LineTooLong {
+        kept: Vec<u8>,
+        len: u64,
+    },
     /// A block over `max_block`: it was read to its end and discarded; `len` bytes.
-    BlockTooLong { len: u64 },
+    BlockTooLong {
+        len: u64,
+    },
 }
 
 /// Bytes of an over-long line kept for the record.
@@ -38,7 +43,14 @@ pub const PARTIAL: usize = 64 * 1024;
 
 impl Framer {
     pub fn new(max_line: usize, max_block: usize) -> Self {
-        Framer { max_line, max_block, block: Vec::new(), block_len: 0, long: None, mid_line: false }
+        Framer {
+            max_line,
+            max_block,
+            block: Vec::new(),
+            block_len: 0,
+            long: None,
+            mid_line: false,
+        }
     }
 
     /// Bytes of the block being read so far (for the `after_bytes` fault).
@@ -77,11 +89,17 @@ impl Framer {
                 if let Some((mut kept, len)) = self.long.take() {
                     let room = RECORD_CAP.saturating_sub(kept.len());
                     kept.extend_from_slice(&line[..line.len().min(room)]);
-                    return Some(Unit::LineTooLong { kept, len: len + line.len() as u64 });
+                    return Some(Unit::LineTooLong {
+                        kept,
+                        len: len + line.len() as u64,
+                    });
                 }
                 if line.len() > self.max_line {
                     let kept = line[..line.len().min(RECORD_CAP)].to_vec();
-                    return Some(Unit::LineTooLong { kept, len: line.len() as u64 });
+                    return Some(Unit::LineTooLong {
+                        kept,
+                        len: line.len() as u64,
+                    });
                 }
                 Some(Unit::Line(line.to_vec()))
             }
@@ -105,7 +123,11 @@ impl Framer {
             let Some(i) = memchr(b'\n', rest) else {
                 if rest.len() > PARTIAL {
                     // Keep a final CR back: it may be half of the CRLF.
-                    let take = if rest.ends_with(b"\r") { rest.len() - 1 } else { rest.len() };
+                    let take = if rest.ends_with(b"\r") {
+                        rest.len() - 1
+                    } else {
+                        rest.len()
+                    };
                     let mut part = &rest[..take];
                     if !self.mid_line {
                         part = part.strip_prefix(b".").unwrap_or(part);
@@ -213,8 +235,18 @@ mod tests {
     #[test]
     fn pipelined_lines_crlf_and_lf() {
         let mut f = Framer::new(100, 1000);
-        let got = all(&mut f, b"EHLO a\r\nMAIL FROM:<>\nRCPT", &[ReadMode::Line; 3]);
-        assert_eq!(got, vec![Unit::Line(b"EHLO a".to_vec()), Unit::Line(b"MAIL FROM:<>".to_vec())]);
+        let got = all(
+            &mut f,
+            b"EHLO a\r\nMAIL FROM:<>\nRCPT",
+            &[ReadMode::Line; 3],
+        );
+        assert_eq!(
+            got,
+            vec![
+                Unit::Line(b"EHLO a".to_vec()),
+                Unit::Line(b"MAIL FROM:<>".to_vec())
+            ]
+        );
     }
 
     #[test]
@@ -230,7 +262,10 @@ mod tests {
             f.next(part2, &mut pos, ReadMode::DotTerminated),
             Some(Unit::Block(b"a\r\n.b\r\nc\r\n".to_vec()))
         );
-        assert_eq!(f.next(part2, &mut pos, ReadMode::Line), Some(Unit::Line(b"QUIT".to_vec())));
+        assert_eq!(
+            f.next(part2, &mut pos, ReadMode::Line),
+            Some(Unit::Line(b"QUIT".to_vec()))
+        );
     }
 
     #[test]
@@ -243,9 +278,15 @@ mod tests {
             f.next(b"\n\xffQUIT\r\n", &mut pos, ReadMode::Exact(5)),
             Some(Unit::Bytes(b"ab\0\n\xff".to_vec()))
         );
-        assert_eq!(f.next(b"\n\xffQUIT\r\n", &mut pos, ReadMode::Line), Some(Unit::Line(b"QUIT".to_vec())));
+        assert_eq!(
+            f.next(b"\n\xffQUIT\r\n", &mut pos, ReadMode::Line),
+            Some(Unit::Line(b"QUIT".to_vec()))
+        );
         let mut pos = 0;
-        assert_eq!(f.next(b"", &mut pos, ReadMode::Exact(0)), Some(Unit::Bytes(Vec::new())));
+        assert_eq!(
+            f.next(b"", &mut pos, ReadMode::Exact(0)),
+            Some(Unit::Bytes(Vec::new()))
+        );
     }
 
     #[test]
@@ -257,9 +298,15 @@ mod tests {
         let mut pos = 0;
         assert_eq!(
             f.next(b"ij\r\nok\r\n", &mut pos, ReadMode::Line),
-            Some(Unit::LineTooLong { kept: b"abcdefghij".to_vec(), len: 10 })
+            Some(Unit::LineTooLong {
+                kept: b"abcdefghij".to_vec(),
+                len: 10
+            })
         );
-        assert_eq!(f.next(b"ij\r\nok\r\n", &mut pos, ReadMode::Line), Some(Unit::Line(b"ok".to_vec())));
+        assert_eq!(
+            f.next(b"ij\r\nok\r\n", &mut pos, ReadMode::Line),
+            Some(Unit::Line(b"ok".to_vec()))
+        );
     }
 
     #[test]
@@ -284,7 +331,9 @@ mod tests {
         let mut tail = b"\r".to_vec();
         tail.extend_from_slice(b"\n.\r\n");
         let mut pos = 0;
-        let Some(Unit::Block(b)) = f.next(&tail, &mut pos, ReadMode::DotTerminated) else { panic!() };
+        let Some(Unit::Block(b)) = f.next(&tail, &mut pos, ReadMode::DotTerminated) else {
+            panic!()
+        };
         assert_eq!(b.len(), PARTIAL + 10 + 2);
         assert!(b.starts_with(b"xxx") && b.ends_with(b"x\r\n"));
     }
