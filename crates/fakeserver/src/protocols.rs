@@ -21,23 +21,19 @@ pub struct Setup {
 /// Builds a protocol's service.
 pub type Builder = fn(&Setup) -> Result<Arc<dyn Service>>;
 
-/// Every protocol the program serves: (name, builder).
-pub const PROTOCOLS: &[(&str, Builder)] =
-    &[("smtp", |s| smtp(s, false)), ("lmtp", |s| smtp(s, true))];
+/// Every protocol the program serves: (name, builder), one line each.
+#[rustfmt::skip]
+pub const PROTOCOLS: &[(&str, Builder)] = &[
+    ("smtp", |s| smtp(s, false)),
+    ("lmtp", |s| smtp(s, true)),
+];
 
 fn smtp(s: &Setup, lmtp: bool) -> Result<Arc<dyn Service>> {
     if let Some(dir) = &s.load {
-        anyhow::bail!(
-            "--load {}: SMTP and LMTP have nothing to preload",
-            dir.display()
-        );
+        anyhow::bail!("--load {}: SMTP and LMTP have nothing to preload", dir.display());
     }
     let name = if lmtp { "lmtp" } else { "smtp" };
-    Ok(Arc::new(crate::smtp::SmtpService::new(
-        lmtp,
-        s.personality.section(name),
-        s.users.clone(),
-    )))
+    Ok(Arc::new(crate::smtp::SmtpService::new(lmtp, s.personality.section(name), s.users.clone())))
 }
 
 /// The builder of a protocol by name.
