@@ -16,6 +16,10 @@
 //! reply = "451 4.3.0 Try again later"
 //! ```
 //!
+//! The reply to a data block counts under the command that started it: for SMTP the 354
+//! and the final reply to DATA are the first and second `DATA` replies (so `nth = 2` is the
+//! final one), and the reply to each BDAT chunk is a `BDAT` reply.
+//!
 //! `on = "data"` with `after_bytes = N` drops the connection once N bytes of a data block
 //! (DATA, BDAT, POST, literal) have arrived; `on = "tls"` closes during the TLS handshake;
 //! `on = "connect"` acts on the greeting. [`FaultEngine`] decides (pure apart from its

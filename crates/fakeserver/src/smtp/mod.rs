@@ -284,6 +284,33 @@ mod tests {
     }
 
     #[test]
+    fn fault_replaced_replies_undo_what_they_stood_for() {
+        let svc = SmtpService::new(false, Section::default(), Arc::new(Users::open()));
+        let c = conn(false);
+        let mut h = svc.handler(&c);
+        h.on_startup(&c);
+        for l in [&b"EHLO c"[..], b"MAIL FROM:<a@x>", b"RCPT TO:<b@y>"] {
+            h.on_input(Input::Line(l), &c);
+        }
+        h.on_input(Input::Line(b"RCPT TO:<refused@y>"), &c);
+        h.on_fault_reply("451 4.3.0 later");
+        h.on_input(Input::Line(b"DATA"), &c);
+        h.on_input(Input::Block(b"x\r\n"), &c);
+        assert_eq!(svc.daemon().messages()[0].rcpt_to, ["b@y"]);
+        for l in [&b"MAIL FROM:<a@x>"[..], b"RCPT TO:<b@y>", b"DATA"] {
+            h.on_input(Input::Line(l), &c);
+        }
+        h.on_input(Input::Block(b"second\r\n"), &c);
+        h.on_fault_reply("554 5.0.0 refused after all");
+        assert_eq!(svc.daemon().count(), 1, "the refused message is withdrawn");
+        // A 2xx replacement changes nothing.
+        let o = h.on_input(Input::Line(b"MAIL FROM:<a@x>"), &c);
+        h.on_fault_reply("250 fine");
+        assert!(o.lines[0].starts_with(b"250"));
+        assert!(h.on_input(Input::Line(b"MAIL FROM:<a@x>"), &c).lines[0].starts_with(b"503"));
+    }
+
+    #[test]
     fn fuzz_entry_survives_garbage() {
         fuzz_smtp_command(b"EHLO x\nAUTH CRAM-MD5\n\xff\xfe\nMAIL FROM:<>\nRCPT TO:<a>\nDATA\n\0\nBDAT 99999999999999999999\nBDAT 5 LAST\nxx\nSTARTTLS\nQUIT\n");
         fuzz_smtp_command(b"");
