@@ -88,7 +88,8 @@ impl Event {
 /// One connection's transcript.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transcript {
-    /// 1, 2, 3... in accept order, per server (reset by [`Recorder::reset`]).
+    /// 1, 2, 3... in accept order, per server (restarted by [`Recorder::reset`] when no
+    /// connection is open).
     pub conn: u64,
     pub protocol: String,
     pub peer: String,
@@ -328,6 +329,10 @@ impl Recorder {
             t.events.clear();
         }
         st.conns.retain(|t| !t.closed);
+        if st.conns.is_empty() {
+            // Numbering restarts, so each test's transcripts read the same.
+            st.next = 0;
+        }
     }
 
     /// Wait until `pred` holds for the transcripts, or time out. Returns whether it held.
@@ -435,5 +440,8 @@ mod tests {
         assert!(r.wait_for_closed(1, Duration::from_secs(5)));
         th.join().unwrap();
         assert!(!r.wait_for_command("DATA", Duration::from_millis(10)));
+        r.reset();
+        assert!(r.transcripts().is_empty());
+        assert_eq!(r.open("smtp", "p"), 1, "numbering restarts after a reset");
     }
 }

@@ -142,6 +142,53 @@ fn program_reports_bad_files_clearly() {
 }
 
 #[test]
+fn program_debug_level_two_echoes_commands_and_reply_codes_only() {
+    let bin = env!("CARGO_BIN_EXE_fakeserver");
+    let d = tempfile::tempdir().unwrap();
+    let err = std::fs::File::create(d.path().join("err")).unwrap();
+    let mut child = Command::new(bin)
+        .args(["smtp", "-d", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let o = run(
+        Command::new("swaks").args([
+            "--server",
+            &addr,
+            "--to",
+            "x@y.test",
+            "--body",
+            "SECRET BODY",
+        ]),
+        b"",
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    child.wait().unwrap();
+    let e = std::fs::read_to_string(d.path().join("err")).unwrap();
+    assert!(e.contains("fakeserver[1] them: RCPT TO:<x@y.test>"), "{e}");
+    assert!(
+        e.contains("fakeserver[1] us: 354\n") && !e.contains("End data with"),
+        "{e}"
+    );
+    assert!(!e.contains("SECRET BODY"), "level 2 shows no data: {e}");
+}
+
+#[test]
 fn program_serves_tls_and_stops_on_sigterm() {
     let bin = env!("CARGO_BIN_EXE_fakeserver");
     let d = tempfile::tempdir().unwrap();
