@@ -94,8 +94,14 @@ fn control_api_drives_a_running_server() {
         "{t}"
     );
 
-    // Messages, then reset.
+    // Messages (waiting for them without polling), then reset.
+    let (code, _) = curl(&[&url("/api/messages?wait=1&timeout=0.2")]);
+    assert_eq!(code, 408);
     curl(&["-X", "PUT", "-d", "seed = 1\n", &url("/api/faults")]);
+    let waiter = {
+        let u = url("/api/messages?wait=1&timeout=30");
+        std::thread::spawn(move || curl(&[&u]))
+    };
     let o = Command::new("swaks")
         .args(["--server", &server.addr().to_string(), "--to", "x@y.test"])
         .output()

@@ -33,6 +33,11 @@ pub trait Service: Send + Sync + 'static {
     }
     /// Forget what the daemon received (control API `/api/reset`).
     fn reset(&self) {}
+    /// Wait until the daemon holds at least `n` items (messages, articles); false on
+    /// timeout or when the protocol has nothing to wait for.
+    fn wait_for(&self, _n: usize, _timeout: Duration) -> bool {
+        false
+    }
 }
 
 /// How a server listens and treats its connections.

@@ -46,6 +46,9 @@ impl Service for SmtpService {
     fn reset(&self) {
         self.setup.daemon.reset();
     }
+    fn wait_for(&self, n: usize, timeout: std::time::Duration) -> bool {
+        self.setup.daemon.wait_for_messages(n, timeout)
+    }
 }
 
 /// Fuzz entry: parse arbitrary bytes as command lines and drive a handler with them (lines,
