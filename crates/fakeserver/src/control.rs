@@ -9,11 +9,11 @@
 //! | `POST /api/users`          | add or change `{"user":…,"password":…}` (makes auth strict) |
 //! | `DELETE /api/users/{name}` | remove a user |
 //! | `GET /api/messages`        | the daemon's state (SMTP/LMTP: accepted messages with envelope) |
-//! | `GET /api/messages?wait=N&timeout=S` | first wait (at most S seconds, default 10) until N messages arrived; 408 if not |
 //! | `GET /api/transcripts`     | every connection's transcript (JSON) |
 //! | `GET /api/transcripts.txt` | the same as text, for saved-output comparison |
 //! | `GET /api/faults`          | the fault plan |
 //! | `PUT /api/faults`          | replace it (JSON or TOML body) |
+//! | `GET /api/messages/wait?n=N&timeout=S` | wait (at most S seconds, default 10) until N messages arrived, then as `/api/messages`; 408 if they do not |
 //!
 //! It runs beside the server, on the server's runtime; [`ControlHandle`] stops it on drop.
 
@@ -118,6 +118,7 @@ pub fn router(target: Target) -> Router {
         .route("/api/transcripts", get(transcripts))
         .route("/api/transcripts.txt", get(transcripts_text))
         .route("/api/faults", get(faults).put(set_faults).post(set_faults))
+        .route("/api/messages/wait", get(wait_messages))
         .with_state(Arc::new(target))
 }
 
@@ -178,31 +179,35 @@ async fn remove_user(State(t): St, Path(name): Path<String>) -> Response {
 
 #[derive(Deserialize)]
 struct WaitQuery {
-    wait: Option<usize>,
+    n: Option<usize>,
     timeout: Option<f64>,
 }
 
-async fn messages(
+/// GreenMail's `waitForIncomingEmail`: no polling needed.
+async fn wait_messages(
     State(t): St,
     axum::extract::Query(q): axum::extract::Query<WaitQuery>,
 ) -> Response {
-    if let Some(n) = q.wait {
-        let secs = q.timeout.unwrap_or(10.0).clamp(0.0, 3600.0);
-        let svc = t.service.clone();
-        let ok = tokio::task::spawn_blocking(move || {
-            svc.wait_for(n, std::time::Duration::from_secs_f64(secs))
-        })
-        .await
-        .unwrap_or(false);
-        if !ok {
-            return (
-                StatusCode::REQUEST_TIMEOUT,
-                Json(json!({"error": format!("fewer than {n} after {secs} s")})),
-            )
-                .into_response();
-        }
+    let n = q.n.unwrap_or(1);
+    let secs = q.timeout.unwrap_or(10.0).clamp(0.0, 3600.0);
+    let svc = t.service.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        svc.wait_for(n, std::time::Duration::from_secs_f64(secs))
+    })
+    .await
+    .unwrap_or(false);
+    if !ok {
+        return (
+            StatusCode::REQUEST_TIMEOUT,
+            Json(json!({"error": format!("fewer than {n} after {secs} s")})),
+        )
+            .into_response();
     }
     Json(t.service.state()).into_response()
+}
+
+async fn messages(State(t): St) -> Json<serde_json::Value> {
+    Json(t.service.state())
 }
 
 async fn transcripts(State(t): St) -> Json<serde_json::Value> {

@@ -95,11 +95,11 @@ fn control_api_drives_a_running_server() {
     );
 
     // Messages (waiting for them without polling), then reset.
-    let (code, _) = curl(&[&url("/api/messages?wait=1&timeout=0.2")]);
+    let (code, _) = curl(&[&url("/api/messages/wait?n=1&timeout=0.2")]);
     assert_eq!(code, 408);
     curl(&["-X", "PUT", "-d", "seed = 1\n", &url("/api/faults")]);
     let waiter = {
-        let u = url("/api/messages?wait=1&timeout=30");
+        let u = url("/api/messages/wait?n=1&timeout=30");
         std::thread::spawn(move || curl(&[&u]))
     };
     let o = Command::new("swaks")
@@ -107,6 +107,9 @@ fn control_api_drives_a_running_server() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let (code, waited) = waiter.join().unwrap();
+    assert_eq!(code, 200);
+    assert!(waited.contains("x@y.test"), "{waited}");
     server
         .wait_for_connections_closed(2, Duration::from_secs(10))
         .unwrap();

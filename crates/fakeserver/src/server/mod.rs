@@ -27,17 +27,17 @@ use tokio::sync::watch;
 pub trait Service: Send + Sync + 'static {
     /// A fresh handler for a new connection.
     fn handler(&self, conn: &ConnInfo) -> Box<dyn Handler>;
+    /// Wait until the daemon holds at least `n` items (messages, articles); false on
+    /// timeout or when the protocol has nothing to wait for.
+    fn wait_for(&self, _n: usize, _timeout: Duration) -> bool {
+        false
+    }
     /// The daemon's state for the control API (`/api/messages`, …).
     fn state(&self) -> serde_json::Value {
         serde_json::Value::Null
     }
     /// Forget what the daemon received (control API `/api/reset`).
     fn reset(&self) {}
-    /// Wait until the daemon holds at least `n` items (messages, articles); false on
-    /// timeout or when the protocol has nothing to wait for.
-    fn wait_for(&self, _n: usize, _timeout: Duration) -> bool {
-        false
-    }
 }
 
 /// How a server listens and treats its connections.
