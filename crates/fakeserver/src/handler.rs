@@ -34,7 +34,8 @@ pub struct Output {
     /// Reply lines without line ends; the server appends CRLF (bare LF inside a line is
     /// normalised to CRLF unless `raw` is set).
     pub lines: Vec<Vec<u8>>,
-    /// Send `lines` byte for byte (IMAP literals).
+    /// Send `lines` byte for byte (IMAP literals): no CRLF is appended and bare LF is left
+    /// alone, so each line must carry its own line ends.
     pub raw: bool,
     pub next: ReadMode,
     pub start_tls: bool,
@@ -63,7 +64,10 @@ impl Output {
     }
     /// One reply line.
     pub fn line(s: impl Into<Vec<u8>>) -> Self {
-        Output { lines: vec![s.into()], ..Self::default() }
+        Output {
+            lines: vec![s.into()],
+            ..Self::default()
+        }
     }
     /// Several reply lines.
     pub fn lines<I, S>(it: I) -> Self
@@ -71,7 +75,10 @@ impl Output {
         I: IntoIterator<Item = S>,
         S: Into<Vec<u8>>,
     {
-        Output { lines: it.into_iter().map(Into::into).collect(), ..Self::default() }
+        Output {
+            lines: it.into_iter().map(Into::into).collect(),
+            ..Self::default()
+        }
     }
     pub fn then_read(mut self, next: ReadMode) -> Self {
         self.next = next;
@@ -117,6 +124,20 @@ pub trait Handler: Send {
         }
         Some(String::from_utf8_lossy(word).to_ascii_uppercase())
     }
+    /// How a command line appears in the transcript when it holds a secret (`AUTH PLAIN
+    /// <initial response>`, `PASS x`, IMAP `LOGIN u p`): the masked line, or `None` to record
+    /// it as sent.
+    fn mask(&self, _line: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+    /// A data block was over the server's limit and was discarded; the reply to send.
+    fn on_block_too_long(&mut self, _conn: &ConnInfo) -> Output {
+        Output::none()
+    }
+    /// The fault schedule replaced the reply just produced with `reply` (lines joined by
+    /// `\n`): the client saw that instead, so the handler may undo what the replaced reply
+    /// stood for (a refused RCPT is no recipient, a refused DATA no message).
+    fn on_fault_reply(&mut self, _reply: &str) {}
     /// TLS has just been established after a `start_tls` output.
     fn on_tls_started(&mut self, _conn: &ConnInfo) -> Output {
         Output::none()

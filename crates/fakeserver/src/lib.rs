@@ -9,5 +9,26 @@
 //!
 //! Module map:
 //! - [`handler`]: the contract between the server and every protocol's handler.
+//! - [`server`]: listener, connection I/O, [`server::ServerHandle`] (the test's grip).
+//! - [`record`]: transcripts and debug levels.
+//! - [`faults`]: seeded fault schedules.
+//! - [`tls`]: certificate presets.
+//! - [`auth`]: users and SASL, shared by every protocol.
+//! - [`personality`]: personalities and quirks as data.
+//! - [`smtp`]: SMTP and LMTP.
+//! - [`protocols`]: the registry (one line per protocol) the program uses.
+//! - [`control`]: the HTTP/JSON control API; [`cli`]: the program's options.
 
+pub mod auth;
+pub mod cli;
+pub mod control;
+pub mod faults;
 pub mod handler;
+pub mod personality;
+pub mod protocols;
+pub mod record;
+pub mod server;
+pub mod smtp;
+pub mod tls;
+
+pub use smtp::fuzz_smtp_command;
