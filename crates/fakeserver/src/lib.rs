@@ -9,5 +9,10 @@
 //!
 //! Module map:
 //! - [`handler`]: the contract between the server and every protocol's handler.
+//! - [`pop3`], [`nntp`]: those protocols' parsers, daemons and handlers.
+//! - [`mailfiles`]: reading mbox, maildir and .eml folders for `--load`.
 
 pub mod handler;
+pub mod mailfiles;
+pub mod nntp;
+pub mod pop3;
