@@ -4,3 +4,11 @@
 //! and wording a TOML personality file can change.
 
 pub mod parse;
+pub mod daemon;
+pub mod handler;
+pub mod personality;
+pub mod sasl;
+
+pub use daemon::Pop3Daemon;
+pub use handler::Pop3Handler;
+pub use personality::Pop3Personality;
