@@ -12,6 +12,7 @@
 //! - [`pop3`], [`nntp`]: those protocols' parsers, daemons and handlers.
 //! - [`mailfiles`]: reading mbox, maildir and .eml folders for `--load`.
 
+pub mod credentials;
 pub mod handler;
 pub mod mailfiles;
 pub mod nntp;

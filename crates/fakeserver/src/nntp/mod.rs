@@ -5,3 +5,10 @@
 
 pub mod parse;
 pub mod wildmat;
+pub mod daemon;
+pub mod handler;
+pub mod personality;
+
+pub use daemon::NntpDaemon;
+pub use handler::NntpHandler;
+pub use personality::NntpPersonality;
