@@ -126,3 +126,14 @@ mod tests {
         assert!(toml::from_str::<NntpPersonality>("overview_fmt = \"other\"").is_err());
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    #[test]
+    fn shipped_nntp_personalities_parse() {
+        let path = format!("{}/personalities/inn-nntp.toml", env!("CARGO_MANIFEST_DIR"));
+        let v: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let p: super::NntpPersonality = v["nntp"].clone().try_into().unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(p.xref_in_overview);
+    }
+}

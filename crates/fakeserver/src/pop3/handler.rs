@@ -100,7 +100,7 @@ impl Pop3Handler {
             self.daemon.messages(&user)
         };
         let size: usize = snapshot.iter().map(|m| m.size()).sum();
-        let text = format!("{} ({} messages, {} octets)", self.p.replies.logged_in, snapshot.len(), size);
+        let text = fill(&self.p.replies.logged_in, snapshot.len(), size, 0);
         let deleted = vec![false; snapshot.len()];
         self.state = State::Transaction { user, messages: snapshot, deleted };
         Output::line(self.ok(&text))
@@ -296,7 +296,7 @@ impl Pop3Handler {
             }
             Command::List(None) => {
                 let (n, size) = totals(messages, deleted);
-                let mut lines = vec![ok(&format!("{n} messages ({size} octets)"))];
+                let mut lines = vec![ok(&fill(&r.list, n, size, 0))];
                 for (i, m) in messages.iter().enumerate().filter(|(i, _)| !deleted[*i]) {
                     lines.push(format!("{} {}", i + 1, m.size()).into_bytes());
                 }
@@ -305,7 +305,7 @@ impl Pop3Handler {
             }
             Command::List(Some(n)) => match live(n) {
                 Some(i) => Output::line(format!("+OK {n} {}", messages[i].size())),
-                None => Output::line(err(&r.no_such_message)),
+                None => Output::line(err(&fill(&r.no_such_message, 0, 0, n))),
             },
             Command::Uidl(_) if !p.uidl => Output::line(err(&r.unknown)),
             Command::Uidl(None) => {
@@ -318,17 +318,17 @@ impl Pop3Handler {
             }
             Command::Uidl(Some(n)) => match live(n) {
                 Some(i) => Output::line(format!("+OK {n} {}", messages[i].uid)),
-                None => Output::line(err(&r.no_such_message)),
+                None => Output::line(err(&fill(&r.no_such_message, 0, 0, n))),
             },
             Command::Retr(n) => match live(n) {
                 Some(i) => {
                     let m = &messages[i];
-                    let mut lines = vec![ok(&format!("{} octets", m.size()))];
+                    let mut lines = vec![ok(&fill(&r.retr, 1, m.size(), n))];
                     lines.extend(stuffed_lines(&m.data, None));
                     lines.push(b".".to_vec());
                     Output::lines(lines)
                 }
-                None => Output::line(err(&r.no_such_message)),
+                None => Output::line(err(&fill(&r.no_such_message, 0, 0, n))),
             },
             Command::Top { .. } if !p.top => Output::line(err(&r.unknown)),
             Command::Top { msg, lines: n } => match live(msg) {
@@ -338,7 +338,7 @@ impl Pop3Handler {
                     lines.push(b".".to_vec());
                     Output::lines(lines)
                 }
-                None => Output::line(err(&r.no_such_message)),
+                None => Output::line(err(&fill(&r.no_such_message, 0, 0, msg))),
             },
             Command::Dele(n) => {
                 let i = (n as usize).wrapping_sub(1);
@@ -346,16 +346,16 @@ impl Pop3Handler {
                     Output::line(err(&r.already_deleted))
                 } else if i < messages.len() {
                     deleted[i] = true;
-                    Output::line(ok(&format!("{} {n}", r.deleted)))
+                    Output::line(ok(&fill(&r.deleted, 0, 0, n)))
                 } else {
-                    Output::line(err(&r.no_such_message))
+                    Output::line(err(&fill(&r.no_such_message, 0, 0, n)))
                 }
             }
             Command::Noop => Output::line(b"+OK".to_vec()),
             Command::Rset => {
                 deleted.iter_mut().for_each(|d| *d = false);
                 let (n, size) = totals(messages, deleted);
-                let line = ok(&format!("maildrop has {n} messages ({size} octets)"));
+                let line = ok(&fill(&r.rset, n, size, 0));
                 if p.rset_logs_out {
                     self.release();
                     self.state = State::Authorization { user: None };
@@ -391,6 +391,11 @@ impl Drop for Pop3Handler {
         // A connection that ends without QUIT never enters UPDATE: nothing is deleted.
         self.release();
     }
+}
+
+/// A reply template with `{count}`, `{octets}` and `{msg}` filled in.
+fn fill(template: &str, count: usize, octets: usize, msg: u32) -> String {
+    template.replace("{count}", &count.to_string()).replace("{octets}", &octets.to_string()).replace("{msg}", &msg.to_string())
 }
 
 fn totals(messages: &[Arc<Message>], deleted: &[bool]) -> (usize, usize) {
@@ -540,7 +545,7 @@ mod tests {
         assert_eq!(s.s("TOP 1 0"), "+OK top of message follows\nSubject: one\n\n.\n");
         assert_eq!(s.s("TOP 1 1"), "+OK top of message follows\nSubject: one\n\nline\n.\n");
         assert_eq!(s.s("UIDL"), "+OK unique-id listing follows\n1 00000001\n2 00000002\n.\n");
-        assert_eq!(s.s("DELE 1"), "+OK message deleted 1\n");
+        assert_eq!(s.s("DELE 1"), "+OK message 1 deleted\n");
         assert_eq!(s.s("DELE 1"), "-ERR message already deleted\n");
         assert_eq!(s.s("RETR 1"), "-ERR no such message\n");
         assert_eq!(s.s("STAT"), "+OK 1 19\n");

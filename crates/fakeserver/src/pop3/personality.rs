@@ -50,7 +50,8 @@ pub struct Pop3Personality {
     pub replies: Pop3Replies,
 }
 
-/// The text of replies a personality may reword (after `+OK ` / `-ERR `).
+/// The text of replies a personality may reword (after `+OK ` / `-ERR `). `{count}`,
+/// `{octets}` and `{msg}` (a message number) are filled in where they make sense.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Pop3Replies {
@@ -59,6 +60,9 @@ pub struct Pop3Replies {
     pub auth_failed: String,
     pub in_use: String,
     pub no_such_message: String,
+    pub list: String,
+    pub retr: String,
+    pub rset: String,
     pub deleted: String,
     pub already_deleted: String,
     pub bye: String,
@@ -74,11 +78,14 @@ impl Default for Pop3Replies {
     fn default() -> Self {
         Pop3Replies {
             user_ok: "send PASS".into(),
-            logged_in: "maildrop locked and ready".into(),
+            logged_in: "maildrop locked and ready ({count} messages, {octets} octets)".into(),
             auth_failed: "authentication failed".into(),
             in_use: "maildrop already locked".into(),
             no_such_message: "no such message".into(),
-            deleted: "message deleted".into(),
+            list: "{count} messages ({octets} octets)".into(),
+            retr: "{octets} octets".into(),
+            rset: "maildrop has {count} messages ({octets} octets)".into(),
+            deleted: "message {msg} deleted".into(),
             already_deleted: "message already deleted".into(),
             bye: "bye".into(),
             bye_update: "bye, maildrop updated".into(),
@@ -126,5 +133,20 @@ mod tests {
         assert_eq!(p.replies.bye, "ciao");
         assert_eq!(p.replies.deleted, Pop3Replies::default().deleted);
         assert!(toml::from_str::<Pop3Personality>("no_such_knob = 1").is_err());
+    }
+}
+
+#[cfg(test)]
+mod shipped {
+    /// The shipped POP3 personalities parse (their `[pop3]` table) with no unknown knob.
+    #[test]
+    fn shipped_pop3_personalities_parse() {
+        for name in ["dovecot-pop3", "gmail-pop3", "mozilla-pop3"] {
+            let path = format!("{}/personalities/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let v: toml::Table = toml::from_str(&text).unwrap();
+            let p: super::Pop3Personality = v["pop3"].clone().try_into().unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert!(!p.greeting.is_empty(), "{path}");
+        }
     }
 }
