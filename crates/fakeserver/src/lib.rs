@@ -17,3 +17,4 @@ pub mod handler;
 pub mod mailfiles;
 pub mod nntp;
 pub mod pop3;
+pub mod scripted;
