@@ -2,6 +2,14 @@
 //! commands, [`wildmat`] matches group names and headers, [`daemon`] holds the groups and
 //! articles shared by every connection, [`handler`] is one connection's state machine,
 //! [`personality`] the quirks and wording a TOML personality file can change.
+//!
+//! ```
+//! use fakeserver::nntp::{daemon::Status, NntpDaemon};
+//! let news = NntpDaemon::new();
+//! news.add_group("misc.test", Status::Postable);
+//! news.add_article(b"From: a@b\nNewsgroups: misc.test\nSubject: s\nMessage-ID: <1@x>\n\nbody\n").unwrap();
+//! assert_eq!(news.group("misc.test").unwrap().stats(), (1, 1, 1));
+//! ```
 
 pub mod parse;
 pub mod wildmat;

@@ -2,6 +2,13 @@
 //! [`parse`] turns lines into commands, [`daemon`] holds the maildrops shared by every
 //! connection, [`handler`] is one connection's state machine, [`personality`] the quirks
 //! and wording a TOML personality file can change.
+//!
+//! ```
+//! use fakeserver::pop3::Pop3Daemon;
+//! let daemon = Pop3Daemon::new();
+//! let uid = daemon.add_message("alice", b"Subject: hi\n\nhello\n");
+//! assert_eq!(daemon.messages("alice")[0].uid, uid);
+//! ```
 
 pub mod parse;
 pub mod daemon;
