@@ -1,0 +1,52 @@
+//! NNTP as the server runs it: a [`Service`] making one [`NntpHandler`] per connection over
+//! the run's newsgroups, users and personality, and showing the groups to the control API.
+
+use super::{NntpDaemon, NntpHandler, NntpPersonality};
+use crate::auth::Users;
+use crate::handler::{ConnInfo, Handler};
+use crate::server::Service;
+use std::sync::Arc;
+
+/// The NNTP service of a run.
+pub struct NntpService {
+    pub daemon: Arc<NntpDaemon>,
+    pub users: Arc<Users>,
+    pub personality: Arc<NntpPersonality>,
+}
+
+impl NntpService {
+    pub fn new(daemon: Arc<NntpDaemon>, users: Arc<Users>, personality: NntpPersonality) -> Self {
+        NntpService { daemon, users, personality: Arc::new(personality) }
+    }
+}
+
+impl Service for NntpService {
+    fn handler(&self, _conn: &ConnInfo) -> Box<dyn Handler> {
+        Box::new(NntpHandler::new(self.daemon.clone(), self.users.clone(), self.personality.clone()))
+    }
+
+    /// `{"groups": {"misc.test": {"status": "y", "low": 1, "high": 2, "articles":
+    /// {"1": "<id>", ...}}}}`
+    fn state(&self) -> serde_json::Value {
+        let mut groups = serde_json::Map::new();
+        for g in self.daemon.groups() {
+            let (count, low, high) = g.stats();
+            let arts: serde_json::Map<String, serde_json::Value> =
+                g.articles.iter().map(|(n, a)| (n.to_string(), a.message_id.clone().into())).collect();
+            groups.insert(
+                g.name.clone(),
+                serde_json::json!({
+                    "status": g.status.flag().to_string(),
+                    "description": g.description,
+                    "count": count, "low": low, "high": high,
+                    "articles": arts,
+                }),
+            );
+        }
+        serde_json::json!({ "groups": groups })
+    }
+
+    fn reset(&self) {
+        self.daemon.reset();
+    }
+}
