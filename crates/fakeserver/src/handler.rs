@@ -117,6 +117,16 @@ pub trait Handler: Send {
         }
         Some(String::from_utf8_lossy(word).to_ascii_uppercase())
     }
+    /// How a command line appears in the transcript when it holds a secret (`AUTH PLAIN
+    /// <initial response>`, `PASS x`, IMAP `LOGIN u p`): the masked line, or `None` to record
+    /// it as sent.
+    fn mask(&self, _line: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+    /// A data block was over the server's limit and was discarded; the reply to send.
+    fn on_block_too_long(&mut self, _conn: &ConnInfo) -> Output {
+        Output::none()
+    }
     /// TLS has just been established after a `start_tls` output.
     fn on_tls_started(&mut self, _conn: &ConnInfo) -> Output {
         Output::none()

@@ -9,12 +9,22 @@
 //!
 //! Module map:
 //! - [`handler`]: the contract between the server and every protocol's handler.
-//! - [`pop3`], [`nntp`]: those protocols' parsers, daemons and handlers.
+//! - [`server`]: listener, connection I/O, [`server::ServerHandle`] (the test's grip).
+//! - [`record`]: transcripts and debug levels.
+//! - [`faults`]: seeded fault schedules.
+//! - [`tls`]: certificate presets.
+//! - [`auth`]: users and SASL, shared by every protocol.
+//! - [`pop3`], [`nntp`]: those protocols' parsers, daemons, handlers and services.
 //! - [`mailfiles`]: reading mbox, maildir and .eml folders for `--load`.
+//! - [`scripted`]: driving a handler from a byte string without sockets (fuzzing, tests).
 
-pub mod credentials;
+pub mod auth;
+pub mod faults;
 pub mod handler;
 pub mod mailfiles;
 pub mod nntp;
 pub mod pop3;
+pub mod record;
 pub mod scripted;
+pub mod server;
+pub mod tls;

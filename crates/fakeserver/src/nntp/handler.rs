@@ -1,6 +1,6 @@
 //! One NNTP connection's state machine (RFC 3977 reader and transit commands, RFC 2980's
 //! XOVER/XHDR/XPAT, RFC 4643 AUTHINFO USER/PASS, RFC 4642 STARTTLS). Pure: it implements
-//! [`Handler`] over an [`NntpDaemon`], a [`Credentials`] store and an [`NntpPersonality`].
+//! [`Handler`] over an [`NntpDaemon`], a [`Users`] directory and an [`NntpPersonality`].
 //!
 //! Per-connection state is the selected group, the current article number, the reader-mode
 //! and authentication status, and whether a POST or IHAVE body is awaited (read by the
@@ -11,7 +11,7 @@ use super::daemon::{Article, NntpDaemon, PostError, PostRules};
 use super::parse::{self, ArticleRef, Command, ListKind, ParseError, Part, Range, Target};
 use super::personality::{NntpPersonality, OverviewFmt};
 use super::wildmat;
-use crate::credentials::Credentials;
+use crate::auth::Users;
 use crate::handler::{ConnInfo, Handler, Input, Output, ReadMode};
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ enum Awaiting {
 /// An NNTP connection.
 pub struct NntpHandler {
     daemon: Arc<NntpDaemon>,
-    creds: Arc<dyn Credentials>,
+    users: Arc<Users>,
     p: Arc<NntpPersonality>,
     group: Option<String>,
     current: Option<u64>,
@@ -41,10 +41,10 @@ fn one(s: impl Into<String>) -> Output {
 }
 
 impl NntpHandler {
-    pub fn new(daemon: Arc<NntpDaemon>, creds: Arc<dyn Credentials>, personality: Arc<NntpPersonality>) -> Self {
+    pub fn new(daemon: Arc<NntpDaemon>, users: Arc<Users>, personality: Arc<NntpPersonality>) -> Self {
         NntpHandler {
             daemon,
-            creds,
+            users,
             p: personality,
             group: None,
             current: None,
@@ -464,7 +464,7 @@ impl NntpHandler {
                 let Some(user) = self.pending_user.take() else {
                     return Err("482 authentication commands issued out of sequence".into());
                 };
-                if self.creds.verify(&user, &pass) {
+                if self.users.check(&user, &String::from_utf8_lossy(&pass)) {
                     self.user = Some(user);
                     Ok(one("281 authentication accepted"))
                 } else if self.p.drop_on_auth_failure {
@@ -579,8 +579,21 @@ impl Handler for NntpHandler {
         parse::keyword(line)
     }
 
+    fn mask(&self, line: &[u8]) -> Option<Vec<u8>> {
+        let mut words = line.split(|b| *b == b' ' || *b == b'\t').filter(|w| !w.is_empty());
+        let (a, b) = (words.next()?, words.next()?);
+        (a.eq_ignore_ascii_case(b"AUTHINFO") && b.eq_ignore_ascii_case(b"PASS")).then(|| b"AUTHINFO PASS ****".to_vec())
+    }
+
     fn on_line_too_long(&mut self, _conn: &ConnInfo) -> Output {
         one("501 line too long")
+    }
+
+    fn on_block_too_long(&mut self, _conn: &ConnInfo) -> Output {
+        match std::mem::replace(&mut self.awaiting, Awaiting::Nothing) {
+            Awaiting::Ihave(_) => one("437 article too large"),
+            _ => one("441 article too large"),
+        }
     }
 
     fn on_idle_timeout(&mut self, _conn: &ConnInfo) -> Output {
@@ -592,7 +605,6 @@ impl Handler for NntpHandler {
 mod tests {
     use super::super::daemon::Status;
     use super::*;
-    use crate::credentials::UserTable;
 
     struct S {
         h: NntpHandler,
@@ -601,7 +613,7 @@ mod tests {
 
     impl S {
         fn new(d: &Arc<NntpDaemon>, p: NntpPersonality) -> (S, String) {
-            let creds: Arc<dyn Credentials> = Arc::new(UserTable([("fred".to_string(), "pw".to_string())].into()));
+            let creds = Arc::new(Users::strict([("fred", "pw")]));
             let mut h = NntpHandler::new(d.clone(), creds, Arc::new(p));
             let conn = ConnInfo { tls_available: true, ..ConnInfo::default() };
             let g = text(&h.on_startup(&conn));

@@ -16,6 +16,7 @@ pub mod wildmat;
 pub mod daemon;
 pub mod handler;
 pub mod personality;
+pub mod service;
 
 pub use daemon::NntpDaemon;
 pub use handler::NntpHandler;
@@ -31,7 +32,7 @@ pub fn fuzz_session(data: &[u8]) -> Vec<u8> {
     daemon.add_group("misc.test", daemon::Status::Postable);
     daemon.add_group("alt.ro", daemon::Status::ReadOnly);
     let _ = daemon.add_article(b"From: a@b\nNewsgroups: misc.test,alt.ro\nSubject: s\nMessage-ID: <1@x>\n\n.body\n");
-    let mut h = NntpHandler::new(daemon, Arc::new(crate::credentials::AnyUser), Arc::new(NntpPersonality::default()));
+    let mut h = NntpHandler::new(daemon, Arc::new(crate::auth::Users::open()), Arc::new(NntpPersonality::default()));
     let conn = crate::handler::ConnInfo { tls_available: true, ..Default::default() };
     crate::scripted::run(&mut h, data, conn)
 }

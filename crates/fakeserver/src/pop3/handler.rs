@@ -1,6 +1,6 @@
 //! One POP3 connection's state machine (RFC 1939 §3: AUTHORIZATION, TRANSACTION, UPDATE),
 //! with CAPA, AUTH and STLS. Pure: it implements [`Handler`] over a [`Pop3Daemon`], a
-//! [`Credentials`] store and a [`Pop3Personality`]; the server does all I/O.
+//! [`Users`] directory and a [`Pop3Personality`]; the server does all I/O.
 //!
 //! A session works on the snapshot of the maildrop taken at login; DELE only marks; QUIT in
 //! TRANSACTION enters UPDATE and removes the marked messages; a connection that ends any other
@@ -9,7 +9,7 @@
 use super::daemon::{LockError, Message, Pop3Daemon};
 use super::parse::{self, Command, ParseError};
 use super::personality::Pop3Personality;
-use super::sasl::{self, Credentials, Exchange, Step};
+use crate::auth::{Mechanism, Sasl, Step, Users};
 use crate::handler::{ConnInfo, Handler, Input, Output};
 use md5::{Digest, Md5};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +20,7 @@ static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
 enum State {
     Authorization { user: Option<String> },
     /// An AUTH exchange is waiting for the client's next response.
-    Sasl { exchange: Exchange },
+    Sasl { exchange: Sasl, xoauth_failed: bool },
     Transaction { user: String, messages: Vec<Arc<Message>>, deleted: Vec<bool> },
     Closed,
 }
@@ -28,7 +28,7 @@ enum State {
 /// A POP3 connection.
 pub struct Pop3Handler {
     daemon: Arc<Pop3Daemon>,
-    creds: Arc<dyn Credentials>,
+    users: Arc<Users>,
     p: Arc<Pop3Personality>,
     state: State,
     /// This connection's `<pid.n@host>` (APOP timestamp and CRAM-MD5 challenge).
@@ -36,10 +36,10 @@ pub struct Pop3Handler {
 }
 
 impl Pop3Handler {
-    pub fn new(daemon: Arc<Pop3Daemon>, creds: Arc<dyn Credentials>, personality: Arc<Pop3Personality>) -> Self {
+    pub fn new(daemon: Arc<Pop3Daemon>, users: Arc<Users>, personality: Arc<Pop3Personality>) -> Self {
         let n = CONNECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
         let timestamp = format!("<{}.{}@{}>", std::process::id(), n, personality.hostname);
-        Pop3Handler { daemon, creds, p: personality, state: State::Authorization { user: None }, timestamp }
+        Pop3Handler { daemon, users, p: personality, state: State::Authorization { user: None }, timestamp }
     }
 
     /// The logged-in user, if the session is in TRANSACTION.
@@ -142,32 +142,37 @@ impl Pop3Handler {
         Output::lines(lines)
     }
 
-    fn sasl_step(&mut self, step: Step) -> Output {
+    /// Act on a step of the SASL exchange in `exchange` (put back in the state when it goes on).
+    fn sasl_step(&mut self, mut exchange: Sasl, step: Step, xoauth_failed: bool) -> Output {
         match step {
-            Step::Challenge(c) | Step::FailAfter(c) => {
-                Output::line(format!("+ {}", sasl::encode(&c)).into_bytes()).masking_next_input()
+            Step::Challenge(c) => {
+                self.state = State::Sasl { exchange, xoauth_failed };
+                Output::line(format!("+ {c}").into_bytes()).masking_next_input()
             }
-            Step::Success(user) => self.log_in(user),
-            Step::Failure(user) => self.auth_failed(user),
+            Step::Done(creds) => match self.users.verify(&creds) {
+                Some(user) => self.log_in(user),
+                None if exchange.mechanism() == Mechanism::XOAuth2 => {
+                    // RFC 7628-style: an error challenge, the client answers, then -ERR.
+                    let c = exchange.xoauth2_error_challenge();
+                    self.state = State::Sasl { exchange, xoauth_failed: true };
+                    Output::line(format!("+ {c}").into_bytes())
+                }
+                None => self.auth_failed(Some(creds.user().to_string())),
+            },
+            Step::Aborted => Output::line(self.err(None, "authentication cancelled")),
+            Step::Malformed(_) if xoauth_failed => self.auth_failed(None),
+            Step::Malformed(why) => Output::line(self.err(None, &format!("authentication failed: {why}"))),
         }
     }
 
     fn on_sasl_line(&mut self, line: &[u8]) -> Output {
-        let State::Sasl { mut exchange } = std::mem::replace(&mut self.state, State::Authorization { user: None }) else {
+        let State::Sasl { mut exchange, xoauth_failed } =
+            std::mem::replace(&mut self.state, State::Authorization { user: None })
+        else {
             return Output::none();
         };
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line == b"*" {
-            return Output::line(self.err(None, "authentication cancelled"));
-        }
-        let Some(decoded) = sasl::decode(line) else {
-            return Output::line(self.err(None, "invalid base64 in the SASL response"));
-        };
-        let step = exchange.respond(&decoded, self.creds.as_ref());
-        if matches!(step, Step::Challenge(_) | Step::FailAfter(_)) {
-            self.state = State::Sasl { exchange };
-        }
-        self.sasl_step(step)
+        let step = exchange.respond(&String::from_utf8_lossy(line));
+        self.sasl_step(exchange, step, xoauth_failed)
     }
 
     fn authorization(&mut self, cmd: Command, conn: &ConnInfo) -> Output {
@@ -202,7 +207,7 @@ impl Pop3Handler {
                 let Some(user) = pending_user else {
                     return Output::line(self.err(None, "USER first"));
                 };
-                if self.creds.verify(&user, &pass) {
+                if self.users.check(&user, &String::from_utf8_lossy(&pass)) {
                     self.log_in(user)
                 } else {
                     self.auth_failed(Some(user))
@@ -215,10 +220,7 @@ impl Pop3Handler {
                 if !self.tls_ok(conn) {
                     return Output::line(self.err(Some("AUTH"), &self.p.replies.tls_required));
                 }
-                let ok = match self.creds.password(&name) {
-                    Some(pw) => apop_digest(&self.timestamp, &pw) == digest,
-                    None => self.creds.open(),
-                };
+                let ok = self.users.check_apop(&name, &self.timestamp, &digest);
                 if ok {
                     self.log_in(name)
                 } else {
@@ -238,29 +240,11 @@ impl Pop3Handler {
                 if !self.p.sasl.iter().any(|m| m.eq_ignore_ascii_case(&mech)) {
                     return Output::line(self.err(None, "unsupported authentication mechanism"));
                 }
-                let seed = self.timestamp.trim_matches(|c| c == '<' || c == '>').to_string();
-                let Some((mut exchange, first)) = Exchange::start(&mech, &seed) else {
+                let Some(m) = Mechanism::parse(&mech) else {
                     return Output::line(self.err(None, "unsupported authentication mechanism"));
                 };
-                match initial {
-                    Some(ir) => {
-                        // An initial response for a mechanism that starts with a challenge
-                        // (LOGIN, CRAM-MD5) is answered by that challenge's successor.
-                        let Some(decoded) = sasl::decode(ir.as_bytes()) else {
-                            return Output::line(self.err(None, "invalid base64 in the initial response"));
-                        };
-                        let step = exchange.respond(&decoded, self.creds.as_ref());
-                        if matches!(step, Step::Challenge(_) | Step::FailAfter(_)) {
-                            self.state = State::Sasl { exchange };
-                        }
-                        self.sasl_step(step)
-                    }
-                    None => {
-                        let step = first.unwrap_or_else(|| exchange.initial_challenge());
-                        self.state = State::Sasl { exchange };
-                        self.sasl_step(step)
-                    }
-                }
+                let (exchange, step) = Sasl::start(m, initial.as_deref(), &self.timestamp);
+                self.sasl_step(exchange, step, false)
             }
             Command::Stat
             | Command::List(_)
@@ -481,6 +465,20 @@ impl Handler for Pop3Handler {
         parse::keyword(line)
     }
 
+    fn mask(&self, line: &[u8]) -> Option<Vec<u8>> {
+        let word = parse::keyword(line)?;
+        match word.as_str() {
+            "PASS" => Some(b"PASS ****".to_vec()),
+            "AUTH" => {
+                let mut parts = line.splitn(3, |b| *b == b' ');
+                let (kw, mech) = (parts.next()?, parts.next()?);
+                parts.next()?; // an initial response: mask it
+                Some([kw, b" ", mech, b" ****"].concat())
+            }
+            _ => None,
+        }
+    }
+
     fn on_line_too_long(&mut self, _conn: &ConnInfo) -> Output {
         Output::line(self.err(None, "line too long"))
     }
@@ -492,7 +490,7 @@ impl Handler for Pop3Handler {
 
 #[cfg(test)]
 mod tests {
-    use super::super::sasl::{AnyUser, UserTable};
+    use base64::Engine as _;
     use super::*;
 
     struct Session {
@@ -501,7 +499,7 @@ mod tests {
     }
 
     impl Session {
-        fn new(daemon: &Arc<Pop3Daemon>, creds: Arc<dyn Credentials>, p: Pop3Personality) -> (Session, String) {
+        fn new(daemon: &Arc<Pop3Daemon>, creds: Arc<Users>, p: Pop3Personality) -> (Session, String) {
             let mut h = Pop3Handler::new(daemon.clone(), creds, Arc::new(p));
             let conn = ConnInfo { tls_available: true, ..ConnInfo::default() };
             let g = h.on_startup(&conn);
@@ -519,8 +517,16 @@ mod tests {
         o.lines.iter().map(|l| String::from_utf8_lossy(l).into_owned() + "\n").collect()
     }
 
-    fn strict() -> Arc<dyn Credentials> {
-        Arc::new(UserTable([("tim".to_string(), "secret".to_string())].into()))
+    fn strict() -> Arc<Users> {
+        Arc::new(Users::strict([("tim", "secret")]))
+    }
+
+    fn any() -> Arc<Users> {
+        Arc::new(Users::open())
+    }
+
+    fn b64(b: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(b)
     }
 
     #[test]
@@ -565,11 +571,11 @@ mod tests {
         let d = Pop3Daemon::new();
         d.add_message("tim", b"x\n");
         {
-            let (mut s, _) = Session::new(&d, Arc::new(AnyUser), Pop3Personality::default());
+            let (mut s, _) = Session::new(&d, any(), Pop3Personality::default());
             s.s("USER tim");
             s.s("PASS any");
             s.s("DELE 1");
-            let (mut s2, _) = Session::new(&d, Arc::new(AnyUser), Pop3Personality::default());
+            let (mut s2, _) = Session::new(&d, any(), Pop3Personality::default());
             s2.s("USER tim");
             assert_eq!(s2.s("PASS any"), "-ERR [IN-USE] maildrop already locked\n");
         }
@@ -580,7 +586,7 @@ mod tests {
     #[test]
     fn any_user_gets_an_empty_maildrop() {
         let d = Pop3Daemon::new();
-        let (mut s, _) = Session::new(&d, Arc::new(AnyUser), Pop3Personality::default());
+        let (mut s, _) = Session::new(&d, any(), Pop3Personality::default());
         s.s("USER nobody");
         assert_eq!(s.s("PASS whatever"), "+OK maildrop locked and ready (0 messages, 0 octets)\n");
         assert_eq!(s.s("LIST"), "+OK 0 messages (0 octets)\n.\n");
@@ -635,16 +641,16 @@ mod tests {
         assert_eq!(s.s("AUTH"), "+OK\nPLAIN\nLOGIN\nCRAM-MD5\nXOAUTH2\n.\n");
         assert_eq!(s.s("AUTH GSSAPI"), "-ERR unsupported authentication mechanism\n");
         // PLAIN with an initial response.
-        assert_eq!(s.s(&format!("AUTH PLAIN {}", sasl::encode(b"\0tim\0wrong"))), "-ERR [AUTH] authentication failed\n");
+        assert_eq!(s.s(&format!("AUTH PLAIN {}", b64(b"\0tim\0wrong"))), "-ERR [AUTH] authentication failed\n");
         // PLAIN without: empty challenge, then the response; '*' cancels.
         assert_eq!(s.s("AUTH PLAIN"), "+ \n");
         assert_eq!(s.s("*"), "-ERR authentication cancelled\n");
         assert_eq!(s.s("AUTH PLAIN"), "+ \n");
-        assert_eq!(s.s("!!notbase64"), "-ERR invalid base64 in the SASL response\n");
+        assert!(s.s("!!notbase64").starts_with("-ERR authentication failed: invalid base64"));
         // LOGIN.
         assert_eq!(s.s("AUTH LOGIN"), "+ VXNlcm5hbWU6\n");
-        assert_eq!(s.s(&sasl::encode(b"tim")), "+ UGFzc3dvcmQ6\n");
-        assert!(s.s(&sasl::encode(b"secret")).starts_with("+OK maildrop locked"));
+        assert_eq!(s.s(&b64(b"tim")), "+ UGFzc3dvcmQ6\n");
+        assert!(s.s(&b64(b"secret")).starts_with("+OK maildrop locked"));
     }
 
     #[test]
@@ -652,11 +658,11 @@ mod tests {
         let d = Pop3Daemon::new();
         let (mut s, _) = Session::new(&d, strict(), Pop3Personality::default());
         let ch = s.s("AUTH CRAM-MD5");
-        let ch = sasl::decode(ch.trim_end().strip_prefix("+ ").unwrap().as_bytes()).unwrap();
-        let resp = format!("tim {}", sasl::cram_digest(&ch, b"secret"));
-        assert!(s.s(&sasl::encode(resp.as_bytes())).starts_with("+OK"));
+        let ch = base64::engine::general_purpose::STANDARD.decode(ch.trim_end().strip_prefix("+ ").unwrap()).unwrap();
+        let resp = format!("tim {}", crate::auth::cram_md5_digest("secret", &String::from_utf8(ch).unwrap()));
+        assert!(s.s(&b64(resp.as_bytes())).starts_with("+OK"));
         let (mut s, _) = Session::new(&Pop3Daemon::new(), strict(), Pop3Personality::default());
-        let bad = sasl::encode(b"user=tim\x01auth=Bearer nope\x01\x01");
+        let bad = b64(b"user=tim\x01auth=Bearer nope\x01\x01");
         assert!(s.s(&format!("AUTH XOAUTH2 {bad}")).starts_with("+ eyJ"));
         assert_eq!(s.s(""), "-ERR [AUTH] authentication failed\n");
     }
@@ -679,7 +685,7 @@ mod tests {
     #[test]
     fn bad_input_gets_errors() {
         let d = Pop3Daemon::new();
-        let (mut s, _) = Session::new(&d, Arc::new(AnyUser), Pop3Personality::default());
+        let (mut s, _) = Session::new(&d, any(), Pop3Personality::default());
         assert_eq!(s.s("\0\0\0"), "-ERR unknown command\n");
         assert_eq!(text(&s.h.on_input(Input::Line(b"USER \xff\xfe"), &s.conn)), "-ERR USER: argument is not valid UTF-8\n");
         assert_eq!(s.s(""), "-ERR unknown command\n");

@@ -14,7 +14,7 @@ pub mod parse;
 pub mod daemon;
 pub mod handler;
 pub mod personality;
-pub mod sasl;
+pub mod service;
 
 pub use daemon::Pop3Daemon;
 pub use handler::Pop3Handler;
@@ -28,7 +28,7 @@ pub fn fuzz_session(data: &[u8]) -> Vec<u8> {
     let daemon = Pop3Daemon::new();
     daemon.add_message("u", b"Subject: a\n\n.line\nbody\n");
     daemon.add_message("u", b"");
-    let mut h = Pop3Handler::new(daemon, Arc::new(sasl::AnyUser), Arc::new(Pop3Personality::default()));
+    let mut h = Pop3Handler::new(daemon, Arc::new(crate::auth::Users::open()), Arc::new(Pop3Personality::default()));
     let conn = crate::handler::ConnInfo { tls_available: true, ..Default::default() };
     crate::scripted::run(&mut h, data, conn)
 }

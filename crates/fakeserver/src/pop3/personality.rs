@@ -104,7 +104,7 @@ impl Default for Pop3Personality {
             greeting: "fakeserver POP3 ready".into(),
             apop: true,
             user_pass: true,
-            sasl: super::sasl::MECHANISMS.iter().map(|s| s.to_string()).collect(),
+            sasl: ["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"].map(String::from).to_vec(),
             stls: true,
             require_tls: false,
             top: true,

@@ -1,0 +1,412 @@
+//! Transcripts: every connection's two sides, as Mozilla's fakeserver keeps them (`them`: what
+//! the client sent, `us`: what we replied) plus data blocks, TLS start, faults and notes.
+//! Secrets are masked by the handler before they get here ([`crate::handler::Handler::mask`]).
+//!
+//! The [`Recorder`] is shared by all connections of a server: readable from the API at any
+//! time, waitable (`perform_test`: wait for a command or the end of a connection), written
+//! to a file as each connection ends (JSON lines, or a text transcript fit for a
+//! saved-output comparison: no timestamps, no ports), and echoed to stderr at debug levels
+//! 1–3 as the seed defines them (1: received, 2: received + first token of each reply,
+//! 3: everything, data included).
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Which side or kind of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dir {
+    /// A line the client sent (command or SASL response).
+    Them,
+    /// A line we sent.
+    Us,
+    /// A block of client data (DATA, BDAT chunk, POST, literal).
+    Data,
+    /// TLS handshake done (text: protocol version and cipher), or failed.
+    Tls,
+    /// A fault applied by the schedule.
+    Fault,
+    /// Anything else worth knowing (line too long, idle timeout, peer closed...).
+    Note,
+}
+
+impl Dir {
+    fn label(self) -> &'static str {
+        match self {
+            Dir::Them => "them",
+            Dir::Us => "us",
+            Dir::Data => "data",
+            Dir::Tls => "tls",
+            Dir::Fault => "fault",
+            Dir::Note => "note",
+        }
+    }
+}
+
+/// One recorded event. `text` is the bytes as UTF-8 (lossy); when the bytes were not valid
+/// UTF-8, `base64` keeps them exactly, so nothing a client sent is lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub dir: Dir,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base64: Option<String>,
+}
+
+impl Event {
+    pub fn new(dir: Dir, bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Event { dir, text: s.to_string(), base64: None },
+            Err(_) => {
+                use base64::Engine;
+                Event {
+                    dir,
+                    text: String::from_utf8_lossy(bytes).into_owned(),
+                    base64: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                }
+            }
+        }
+    }
+    /// The exact bytes of the event.
+    pub fn bytes(&self) -> Vec<u8> {
+        use base64::Engine;
+        match &self.base64 {
+            Some(b) => base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .unwrap_or_else(|_| self.text.clone().into_bytes()),
+            None => self.text.clone().into_bytes(),
+        }
+    }
+}
+
+/// One connection's transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transcript {
+    /// 1, 2, 3... in accept order, per server (reset by [`Recorder::reset`]).
+    pub conn: u64,
+    pub protocol: String,
+    pub peer: String,
+    pub events: Vec<Event>,
+    pub closed: bool,
+}
+
+impl Transcript {
+    /// The client's lines (`them`), as the seed's `playTransaction().them`.
+    pub fn them(&self) -> Vec<String> {
+        self.of(Dir::Them)
+    }
+    /// Our lines (`us`).
+    pub fn us(&self) -> Vec<String> {
+        self.of(Dir::Us)
+    }
+    pub fn of(&self, dir: Dir) -> Vec<String> {
+        self.events.iter().filter(|e| e.dir == dir).map(|e| e.text.clone()).collect()
+    }
+
+    /// The text form: `them: …`/`us: …` lines, data blocks line by line as `data: …`, no
+    /// peer address, no time, so it can be compared with a saved file.
+    pub fn to_text(&self) -> String {
+        let mut s = format!("== connection {} ({})\n", self.conn, self.protocol);
+        for e in &self.events {
+            let label = e.dir.label();
+            if e.dir == Dir::Data {
+                let body = e.text.strip_suffix("\r\n").unwrap_or(&e.text);
+                for line in body.split("\r\n") {
+                    s.push_str(&format!("{label}: {}\n", escape(line)));
+                }
+            } else {
+                s.push_str(&format!("{label}: {}\n", escape(&e.text)));
+            }
+        }
+        if self.closed {
+            s.push_str("== closed\n");
+        }
+        s
+    }
+}
+
+/// Control characters other than tab are shown as `\xNN`, so a transcript stays one line per
+/// event and NULs are visible.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if (c.is_control() && c != '\t') || c == '\u{fffd}' {
+            if c == '\u{fffd}' {
+                out.push_str("\\ufffd");
+            } else {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Where finished transcripts are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    JsonLines,
+    Text,
+}
+
+impl FileFormat {
+    /// `.json`/`.jsonl` → JSON lines, anything else → text.
+    pub fn for_path(path: &std::path::Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") | Some("jsonl") => FileFormat::JsonLines,
+            _ => FileFormat::Text,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    conns: Vec<Transcript>,
+    /// conn number of conns[0] minus one (after a reset, numbering restarts at 1).
+    next: u64,
+    file: Option<(std::fs::File, FileFormat)>,
+    file_error: Option<String>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    cond: Condvar,
+    debug: std::sync::atomic::AtomicU8,
+}
+
+/// The transcripts of one server (cheap to clone; all clones share).
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    pub fn new(debug: u8) -> Self {
+        Recorder {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                cond: Condvar::new(),
+                debug: std::sync::atomic::AtomicU8::new(debug),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write each transcript to `path` when its connection ends (truncates the file).
+    pub fn write_to(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        use anyhow::Context;
+        let f = std::fs::File::create(path)
+            .with_context(|| format!("creating record file {}", path.display()))?;
+        self.lock().file = Some((f, FileFormat::for_path(path)));
+        Ok(())
+    }
+
+    pub fn set_debug(&self, level: u8) {
+        self.inner.debug.store(level, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn debug(&self) -> u8 {
+        self.inner.debug.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A new connection; returns its number.
+    pub fn open(&self, protocol: &str, peer: &str) -> u64 {
+        let mut st = self.lock();
+        st.next += 1;
+        let conn = st.next;
+        st.conns.push(Transcript {
+            conn,
+            protocol: protocol.to_string(),
+            peer: peer.to_string(),
+            events: Vec::new(),
+            closed: false,
+        });
+        drop(st);
+        self.inner.cond.notify_all();
+        conn
+    }
+
+    /// Record an event of connection `conn`.
+    pub fn push(&self, conn: u64, dir: Dir, bytes: &[u8]) {
+        let level = self.debug();
+        if level > 0 {
+            echo(level, conn, dir, bytes);
+        }
+        let mut st = self.lock();
+        if let Some(t) = find(&mut st, conn) {
+            t.events.push(Event::new(dir, bytes));
+        }
+        drop(st);
+        self.inner.cond.notify_all();
+    }
+
+    /// The connection ended: mark it and write it to the record file.
+    pub fn close(&self, conn: u64) {
+        let mut st = self.lock();
+        let mut out = None;
+        if let Some(t) = find(&mut st, conn) {
+            t.closed = true;
+            out = Some(t.clone());
+        }
+        if let (Some(t), Some((file, fmt))) = (out, st.file.as_mut()) {
+            let res = match fmt {
+                FileFormat::Text => file.write_all(t.to_text().as_bytes()),
+                FileFormat::JsonLines => serde_json::to_string(&t)
+                    .map_err(std::io::Error::other)
+                    .and_then(|j| writeln!(file, "{j}")),
+            }
+            .and_then(|_| file.flush());
+            if let Err(e) = res {
+                st.file_error = Some(e.to_string());
+            }
+        }
+        drop(st);
+        self.inner.cond.notify_all();
+    }
+
+    /// All transcripts so far (open connections included), in connection order.
+    pub fn transcripts(&self) -> Vec<Transcript> {
+        self.lock().conns.clone()
+    }
+
+    /// One connection's transcript.
+    pub fn transcript(&self, conn: u64) -> Option<Transcript> {
+        let mut st = self.lock();
+        find(&mut st, conn).cloned()
+    }
+
+    /// The text form of every transcript, concatenated.
+    pub fn to_text(&self) -> String {
+        self.lock().conns.iter().map(Transcript::to_text).collect()
+    }
+
+    /// The last error writing the record file, if any.
+    pub fn file_error(&self) -> Option<String> {
+        self.lock().file_error.clone()
+    }
+
+    /// Forget every transcript (open connections keep recording into fresh ones).
+    pub fn reset(&self) {
+        let mut st = self.lock();
+        for t in st.conns.iter_mut() {
+            t.events.clear();
+        }
+        st.conns.retain(|t| !t.closed);
+    }
+
+    /// Wait until `pred` holds for the transcripts, or time out. Returns whether it held.
+    pub fn wait_until(&self, timeout: Duration, mut pred: impl FnMut(&[Transcript]) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.lock();
+        loop {
+            if pred(&st.conns) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = match self.inner.cond.wait_timeout(st, deadline - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    /// `perform_test(watchWord)`: wait until some connection has sent a command whose first
+    /// word is `verb` (case-insensitive).
+    pub fn wait_for_command(&self, verb: &str, timeout: Duration) -> bool {
+        self.wait_until(timeout, |ts| {
+            ts.iter().any(|t| {
+                t.events.iter().any(|e| {
+                    e.dir == Dir::Them
+                        && e.text.split(' ').next().is_some_and(|w| w.eq_ignore_ascii_case(verb))
+                })
+            })
+        })
+    }
+
+    /// `perform_test()`: wait until at least `n` connections have been opened and every one
+    /// of them has ended.
+    pub fn wait_for_closed(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |ts| ts.len() >= n && ts.iter().all(|t| t.closed))
+    }
+}
+
+fn find(st: &mut State, conn: u64) -> Option<&mut Transcript> {
+    // Connections are appended in number order: binary search.
+    let i = st.conns.binary_search_by_key(&conn, |t| t.conn).ok()?;
+    st.conns.get_mut(i)
+}
+
+fn echo(level: u8, conn: u64, dir: Dir, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let shown = match (level, dir) {
+        (_, Dir::Them) => Some(text.to_string()),
+        (1, _) => None,
+        (2, Dir::Us) => Some(text.split(' ').next().unwrap_or("").to_string()),
+        (2, Dir::Data) => None,
+        (2, _) => Some(text.to_string()),
+        _ => Some(text.to_string()),
+    };
+    if let Some(s) = shown {
+        eprintln!("fakeserver[{conn}] {}: {}", dir.label(), escape(&s));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_form_is_stable_and_escapes() {
+        let r = Recorder::new(0);
+        let c = r.open("smtp", "127.0.0.1:5555");
+        r.push(c, Dir::Us, b"220 hi");
+        r.push(c, Dir::Them, b"EHLO x\0y");
+        r.push(c, Dir::Data, b"a\r\n..b\r\n");
+        r.push(c, Dir::Them, b"\xff");
+        r.close(c);
+        let t = r.to_text();
+        assert_eq!(
+            t,
+            "== connection 1 (smtp)\nus: 220 hi\nthem: EHLO x\\x00y\ndata: a\ndata: ..b\nthem: \\ufffd\n== closed\n"
+        );
+        assert!(!t.contains("5555"));
+        let tr = r.transcript(1).unwrap();
+        assert_eq!(tr.events[3].bytes(), b"\xff");
+    }
+
+    #[test]
+    fn waits_for_command_and_close() {
+        let r = Recorder::new(0);
+        let c = r.open("smtp", "p");
+        let r2 = r.clone();
+        let th = std::thread::spawn(move || {
+            r2.push(c, Dir::Them, b"quit");
+            r2.close(c);
+        });
+        assert!(r.wait_for_command("QUIT", Duration::from_secs(5)));
+        assert!(r.wait_for_closed(1, Duration::from_secs(5)));
+        th.join().unwrap();
+        assert!(!r.wait_for_command("DATA", Duration::from_millis(10)));
+    }
+}
