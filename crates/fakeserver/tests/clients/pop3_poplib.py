@@ -71,8 +71,8 @@ step("uidl")
 
 resp, lines, octets = p.top(1, 0)
 assert b"Subject: first" in lines and lines[-1] == b"", lines
-resp, lines, octets = p.top(1, 1)
-assert lines[-1] == b".dot line", lines  # poplib undoes the byte-stuffing
+resp, lines, octets = p.top(1, 2)
+assert lines[-2:] == [b"hello", b".dot line"], lines  # poplib undoes the byte-stuffing
 step("top")
 
 resp, lines, octets = p.retr(1)
