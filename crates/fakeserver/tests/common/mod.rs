@@ -64,6 +64,7 @@ pub struct Opts {
     pub faults: FaultPlan,
     pub idle: Option<Duration>,
     pub max_line: Option<usize>,
+    pub max_block: Option<usize>,
 }
 
 /// A running server, the CA file clients should trust (when TLS is on) and the temp dir
@@ -87,6 +88,9 @@ fn config(protocol: &str, o: &Opts, dir: &Path) -> (ServerConfig, Option<PathBuf
     c = c.faults(o.faults.clone()).idle_timeout(o.idle.unwrap_or(Duration::from_secs(20)));
     if let Some(n) = o.max_line {
         c = c.max_line(n);
+    }
+    if let Some(n) = o.max_block {
+        c.max_block = n;
     }
     (c, ca)
 }
@@ -190,4 +194,47 @@ pub fn have(program: &str) -> bool {
         eprintln!("skipped: {program} is not installed");
     }
     found
+}
+
+/// A raw TCP client for protocol-violation tests: write bytes, read reply lines.
+pub struct Raw {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Raw { writer: s.try_clone().unwrap(), reader: std::io::BufReader::new(s) }
+    }
+    pub fn send(&mut self, b: &[u8]) {
+        use std::io::Write;
+        self.writer.write_all(b).expect("write");
+    }
+    /// One reply line without its CRLF; "" at end of stream.
+    pub fn line(&mut self) -> String {
+        self.next_line().unwrap_or_default()
+    }
+    fn next_line(&mut self) -> Option<String> {
+        use std::io::BufRead;
+        let mut v = Vec::new();
+        let n = self.reader.read_until(b'\n', &mut v).expect("read (timed out?)");
+        (n > 0).then(|| String::from_utf8_lossy(&v).trim_end_matches(['\r', '\n']).to_string())
+    }
+    /// Lines up to and including a lone "." (or the end of the stream).
+    pub fn multiline(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(l) = self.next_line() {
+            let end = l == ".";
+            out.push(l);
+            if end {
+                break;
+            }
+        }
+        out
+    }
+    pub fn close(self) {
+        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+    }
 }
