@@ -79,8 +79,8 @@ fn nntplib_with_the_inn_personality() {
     }
     let (d, _t) = news();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/personalities/inn-nntp.toml");
-    let table: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let p: NntpPersonality = table["nntp"].clone().try_into().unwrap();
+    let file = fakeserver::personality::Personality::load(std::path::Path::new(path)).unwrap();
+    let p = NntpPersonality::from_section(&file.section("nntp")).unwrap();
     let r = start_nntp(d, p, Opts::default());
     let code = r#"
 import sys, warnings

@@ -1,5 +1,10 @@
 //! The `fakeserver` program (thin: parse arguments, call the library).
+use clap::Parser;
+
 fn main() {
-    eprintln!("fakeserver: not built yet");
-    std::process::exit(2);
+    let args = fakeserver::cli::Args::parse();
+    if let Err(e) = fakeserver::cli::run(args) {
+        eprintln!("fakeserver: {e:#}");
+        std::process::exit(2);
+    }
 }

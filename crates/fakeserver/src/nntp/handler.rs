@@ -65,6 +65,10 @@ impl NntpHandler {
         self.group.as_deref()
     }
 
+    fn r(&self, key: &str, default: &str, vars: &[(&str, &str)]) -> String {
+        self.p.reply(key, default, vars)
+    }
+
     fn reader_ok(&self) -> bool {
         self.reader || !self.p.mode_reader_required
     }
@@ -112,19 +116,19 @@ impl NntpHandler {
     }
 
     fn selected(&self) -> Result<String, String> {
-        self.group.clone().ok_or_else(|| "412 no newsgroup selected".to_string())
+        self.group.clone().ok_or_else(|| self.r("no_group", "412 no newsgroup selected", &[]))
     }
 
     /// Resolve an article reference (and move the current article for a number).
     fn resolve(&mut self, r: &ArticleRef) -> Result<(u64, Arc<Article>), String> {
         match r {
             ArticleRef::MessageId(id) => {
-                self.daemon.article(id).map(|a| (0, a)).ok_or_else(|| "430 no article with that message-id".into())
+                self.daemon.article(id).map(|a| (0, a)).ok_or_else(|| self.r("no_such_id", "430 no article with that message-id", &[]))
             }
             ArticleRef::Number(n) => {
                 let g = self.selected()?;
                 let group = self.daemon.group(&g).ok_or("411 the selected newsgroup no longer exists")?;
-                let a = group.articles.get(n).cloned().ok_or("423 no article with that number")?;
+                let a = group.articles.get(n).cloned().ok_or_else(|| self.r("no_such_number", "423 no article with that number", &[]))?;
                 self.current = Some(*n);
                 Ok((*n, a))
             }
@@ -157,7 +161,7 @@ impl NntpHandler {
     }
 
     fn select(&mut self, name: &str) -> Result<(usize, u64, u64), String> {
-        let g = self.daemon.group(name).ok_or("411 no such newsgroup")?;
+        let g = self.daemon.group(name).ok_or_else(|| self.r("no_such_group", "411 no such newsgroup", &[]))?;
         let (n, lo, hi) = g.stats();
         self.group = Some(name.to_string());
         self.current = if n > 0 { Some(lo) } else { None };
@@ -338,7 +342,7 @@ impl NntpHandler {
             C::Capabilities | C::AuthinfoUser(_) | C::AuthinfoPass(_) | C::StartTls | C::Quit | C::Help | C::ModeReader | C::Date
         );
         if !free && self.p.auth_required && self.user.is_none() {
-            return Err("480 authentication required".into());
+            return Err(self.r("auth_required", "480 authentication required", &[]));
         }
         let reader_cmd = matches!(
             cmd,
@@ -360,7 +364,8 @@ impl NntpHandler {
             C::Capabilities => Ok(self.capabilities(conn)),
             C::ModeReader => {
                 self.reader = true;
-                Ok(one(if self.p.posting { "200 reader mode, posting allowed" } else { "201 reader mode, posting prohibited" }))
+                let default = if self.p.posting { "200 reader mode, posting allowed" } else { "201 reader mode, posting prohibited" };
+                Ok(one(self.r("mode_reader", default, &[])))
             }
             C::ModeStream => Err("501 MODE STREAM is not supported".into()),
             C::Group(name) => {
@@ -422,20 +427,20 @@ impl NntpHandler {
             }
             C::Post => {
                 if !self.p.posting {
-                    return Err("440 posting not permitted".into());
+                    return Err(self.r("posting_not_allowed", "440 posting not permitted", &[]));
                 }
                 self.awaiting = Awaiting::Post;
-                Ok(one("340 send article to be posted; end with <CR-LF>.<CR-LF>").then_read(ReadMode::DotTerminated))
+                Ok(one(self.r("post_send", "340 send article to be posted; end with <CR-LF>.<CR-LF>", &[])).then_read(ReadMode::DotTerminated))
             }
             C::Ihave(id) => {
                 if !self.p.ihave {
                     return Err("502 IHAVE is not allowed".into());
                 }
                 if self.daemon.article(&id).is_some() {
-                    return Err("435 article not wanted".into());
+                    return Err(self.r("ihave_unwanted", "435 article not wanted", &[]));
                 }
                 self.awaiting = Awaiting::Ihave(id);
-                Ok(one("335 send it; end with <CR-LF>.<CR-LF>").then_read(ReadMode::DotTerminated))
+                Ok(one(self.r("ihave_send", "335 send it; end with <CR-LF>.<CR-LF>", &[])).then_read(ReadMode::DotTerminated))
             }
             C::Date => {
                 let (y, mo, d, h, mi, s, _) = super::daemon::civil(self.daemon.now());
@@ -452,7 +457,7 @@ impl NntpHandler {
                     return Err("483 TLS required before AUTHINFO".into());
                 }
                 self.pending_user = Some(name);
-                Ok(one("381 password required").masking_next_input())
+                Ok(one(self.r("auth_password", "381 password required", &[])).masking_next_input())
             }
             C::AuthinfoPass(pass) => {
                 if !self.p.authinfo {
@@ -466,11 +471,11 @@ impl NntpHandler {
                 };
                 if self.users.check(&user, &String::from_utf8_lossy(&pass)) {
                     self.user = Some(user);
-                    Ok(one("281 authentication accepted"))
+                    Ok(one(self.r("auth_ok", "281 authentication accepted", &[])))
                 } else if self.p.drop_on_auth_failure {
-                    Ok(one("481 authentication failed").then_close())
+                    Ok(one(self.r("auth_failed", "481 authentication failed", &[])).then_close())
                 } else {
-                    Err("481 authentication failed".into())
+                    Err(self.r("auth_failed", "481 authentication failed", &[]))
                 }
             }
             C::StartTls => {
@@ -480,7 +485,7 @@ impl NntpHandler {
                 if !self.p.starttls || !conn.tls_available {
                     return Err("580 can not initiate TLS negotiation".into());
                 }
-                Ok(one("382 continue with TLS negotiation").then_start_tls())
+                Ok(one(self.r("starttls", "382 continue with TLS negotiation", &[])).then_start_tls())
             }
             C::Help => {
                 let mut lines = vec!["100 help text follows".to_string()];
@@ -488,23 +493,27 @@ impl NntpHandler {
                 lines.push(".".into());
                 Ok(Output::lines(lines))
             }
-            C::Quit => Ok(one("205 closing connection").then_close()),
+            C::Quit => Ok(one(self.r("quit", "205 closing connection", &[])).then_close()),
         }
     }
 
     fn on_article(&mut self, block: &[u8]) -> Output {
+        if self.p.max_size.is_some_and(|m| block.len() as u64 > m) {
+            let conn = ConnInfo::default();
+            return self.on_block_too_long(&conn);
+        }
         match std::mem::replace(&mut self.awaiting, Awaiting::Nothing) {
             Awaiting::Post => {
                 let rules = PostRules { required: self.p.post_required.clone(), hostname: self.p.hostname.clone() };
                 match self.daemon.post(block, &rules) {
-                    Ok(id) => one(format!("240 article received ok {id}")),
-                    Err(e) => one(format!("441 posting failed: {}", oneline(&e.to_string()))),
+                    Ok(id) => one(self.r("post_ok", "240 article received ok {id}", &[("id", &id)])),
+                    Err(e) => one(self.r("post_failed", "441 posting failed: {reason}", &[("reason", &oneline(&e.to_string()))])),
                 }
             }
             Awaiting::Ihave(id) => match self.daemon.ihave(&id, block) {
-                Ok(()) => one("235 article transferred ok"),
-                Err(PostError::Duplicate(_)) => one("437 duplicate article"),
-                Err(e) => one(format!("437 article rejected: {}", oneline(&e.to_string()))),
+                Ok(()) => one(self.r("ihave_ok", "235 article transferred ok", &[])),
+                Err(PostError::Duplicate(_)) => one(self.r("ihave_rejected", "437 article rejected: {reason}", &[("reason", "duplicate")])),
+                Err(e) => one(self.r("ihave_rejected", "437 article rejected: {reason}", &[("reason", &oneline(&e.to_string()))])),
             },
             Awaiting::Nothing => one("500 unexpected data"),
         }
@@ -550,8 +559,11 @@ fn block(status: String, data: &[u8]) -> Output {
 
 impl Handler for NntpHandler {
     fn on_startup(&mut self, _conn: &ConnInfo) -> Output {
-        let code = if self.p.posting { 200 } else { 201 };
-        one(format!("{code} {}", self.p.greeting))
+        match &self.p.greeting {
+            Some(g) => one(g.clone()),
+            None if self.p.posting => one("200 fakeserver NNTP ready (posting ok)"),
+            None => one("201 fakeserver NNTP ready (no posting)"),
+        }
     }
 
     fn on_input(&mut self, input: Input<'_>, conn: &ConnInfo) -> Output {
@@ -566,7 +578,7 @@ impl Handler for NntpHandler {
         }
         let cmd = match parse::parse_command(line) {
             Ok(c) => c,
-            Err(ParseError::Unknown(_)) | Err(ParseError::Empty) => return one("500 unknown command"),
+            Err(ParseError::Unknown(_)) | Err(ParseError::Empty) => return one(self.r("unknown", "500 unknown command", &[])),
             Err(e) => return one(format!("501 {e}")),
         };
         match self.command(cmd, conn) {

@@ -5,7 +5,21 @@ use super::{NntpDaemon, NntpHandler, NntpPersonality};
 use crate::auth::Users;
 use crate::handler::{ConnInfo, Handler};
 use crate::server::Service;
+use crate::protocols::Setup;
+use anyhow::{Context, Result};
 use std::sync::Arc;
+
+/// The registry's builder: the `[nntp]` section of the personality, the run's users, and
+/// `--load DIR` (newsgroups, one entry per newsgroup).
+pub fn build(s: &Setup) -> Result<Arc<dyn Service>> {
+    let personality = NntpPersonality::from_section(&s.personality.section("nntp"))
+        .with_context(|| format!("personality {}", s.personality.name))?;
+    let daemon = NntpDaemon::new();
+    if let Some(dir) = &s.load {
+        daemon.load_dir(dir)?;
+    }
+    Ok(Arc::new(NntpService::new(daemon, s.users.clone(), personality)))
+}
 
 /// The NNTP service of a run.
 pub struct NntpService {

@@ -58,11 +58,8 @@ impl Pop3Handler {
         }
     }
 
-    fn err(&self, code: Option<&str>, text: &str) -> Vec<u8> {
-        match code {
-            Some(c) if self.p.resp_codes => format!("-ERR [{c}] {text}").into_bytes(),
-            _ => format!("-ERR {text}").into_bytes(),
-        }
+    fn err(&self, text: &str) -> Vec<u8> {
+        format!("-ERR {text}").into_bytes()
     }
 
     fn tls_ok(&self, conn: &ConnInfo) -> bool {
@@ -76,7 +73,7 @@ impl Pop3Handler {
     fn auth_failed(&mut self, user: Option<String>) -> Output {
         let _ = user;
         self.state = State::Authorization { user: None };
-        let out = Output::line(self.err(Some("AUTH"), &self.p.replies.auth_failed));
+        let out = Output::line(say(&self.p.replies.auth_failed));
         if self.p.drop_on_auth_failure {
             self.state = State::Closed;
             out.then_close()
@@ -92,7 +89,7 @@ impl Pop3Handler {
                 Ok(s) => s,
                 Err(LockError::InUse) => {
                     self.state = State::Authorization { user: None };
-                    return Output::line(self.err(Some("IN-USE"), &self.p.replies.in_use));
+                    return Output::line(say(&self.p.replies.in_use));
                 }
             }
         } else {
@@ -101,9 +98,10 @@ impl Pop3Handler {
         };
         let size: usize = snapshot.iter().map(|m| m.size()).sum();
         let text = fill(&self.p.replies.logged_in, snapshot.len(), size, 0);
+        let text = say(&text);
         let deleted = vec![false; snapshot.len()];
         self.state = State::Transaction { user, messages: snapshot, deleted };
-        Output::line(self.ok(&text))
+        Output::line(text)
     }
 
     fn release(&mut self) {
@@ -116,7 +114,7 @@ impl Pop3Handler {
 
     fn capa(&self, conn: &ConnInfo) -> Output {
         let authorization = !matches!(self.state, State::Transaction { .. });
-        let mut lines = vec![self.ok(&self.p.replies.capa)];
+        let mut lines = vec![say(&self.p.replies.capa)];
         if self.p.top {
             lines.push(b"TOP".to_vec());
         }
@@ -159,9 +157,9 @@ impl Pop3Handler {
                 }
                 None => self.auth_failed(Some(creds.user().to_string())),
             },
-            Step::Aborted => Output::line(self.err(None, "authentication cancelled")),
+            Step::Aborted => Output::line(say(&self.p.replies.auth_cancelled)),
             Step::Malformed(_) if xoauth_failed => self.auth_failed(None),
-            Step::Malformed(why) => Output::line(self.err(None, &format!("authentication failed: {why}"))),
+            Step::Malformed(why) => Output::line(self.err(&format!("authentication failed: {why}"))),
         }
     }
 
@@ -184,28 +182,28 @@ impl Pop3Handler {
             Command::Capa => self.capa(conn),
             Command::Quit => {
                 self.state = State::Closed;
-                Output::line(self.ok(&self.p.replies.bye)).then_close()
+                Output::line(say(&self.p.replies.bye)).then_close()
             }
             Command::Stls => {
                 if !self.stls_offered(conn) {
-                    return Output::line(self.err(None, if conn.tls { "already in TLS" } else { "STLS not available" }));
+                    return Output::line(self.err(if conn.tls { "already in TLS" } else { "STLS not available" }));
                 }
                 self.state = State::Authorization { user: None };
-                Output::line(self.ok(&self.p.replies.stls)).then_start_tls()
+                Output::line(say(&self.p.replies.stls)).then_start_tls()
             }
             Command::User(name) => {
                 if !self.p.user_pass {
-                    return Output::line(self.err(None, "USER/PASS not supported"));
+                    return Output::line(self.err("USER/PASS not supported"));
                 }
                 if !self.tls_ok(conn) {
-                    return Output::line(self.err(Some("AUTH"), &self.p.replies.tls_required));
+                    return Output::line(say(&self.p.replies.tls_required));
                 }
                 self.state = State::Authorization { user: Some(name) };
-                Output::line(self.ok(&self.p.replies.user_ok)).masking_next_input()
+                Output::line(say(&self.p.replies.user_ok)).masking_next_input()
             }
             Command::Pass(pass) => {
                 let Some(user) = pending_user else {
-                    return Output::line(self.err(None, "USER first"));
+                    return Output::line(self.err("USER first"));
                 };
                 if self.users.check(&user, &String::from_utf8_lossy(&pass)) {
                     self.log_in(user)
@@ -215,10 +213,10 @@ impl Pop3Handler {
             }
             Command::Apop { name, digest } => {
                 if !self.p.apop {
-                    return Output::line(self.err(None, "APOP not supported"));
+                    return Output::line(self.err("APOP not supported"));
                 }
                 if !self.tls_ok(conn) {
-                    return Output::line(self.err(Some("AUTH"), &self.p.replies.tls_required));
+                    return Output::line(say(&self.p.replies.tls_required));
                 }
                 let ok = self.users.check_apop(&name, &self.timestamp, &digest);
                 if ok {
@@ -235,13 +233,13 @@ impl Pop3Handler {
             }
             Command::Auth { mechanism: Some(mech), initial } => {
                 if !self.tls_ok(conn) {
-                    return Output::line(self.err(Some("AUTH"), &self.p.replies.tls_required));
+                    return Output::line(say(&self.p.replies.tls_required));
                 }
                 if !self.p.sasl.iter().any(|m| m.eq_ignore_ascii_case(&mech)) {
-                    return Output::line(self.err(None, "unsupported authentication mechanism"));
+                    return Output::line(self.err("unsupported authentication mechanism"));
                 }
                 let Some(m) = Mechanism::parse(&mech) else {
-                    return Output::line(self.err(None, "unsupported authentication mechanism"));
+                    return Output::line(self.err("unsupported authentication mechanism"));
                 };
                 let (exchange, step) = Sasl::start(m, initial.as_deref(), &self.timestamp);
                 self.sasl_step(exchange, step, false)
@@ -253,7 +251,7 @@ impl Pop3Handler {
             | Command::Retr(_)
             | Command::Dele(_)
             | Command::Noop
-            | Command::Rset => Output::line(self.err(None, &self.p.replies.wrong_state)),
+            | Command::Rset => Output::line(say(&self.p.replies.wrong_state)),
         }
     }
 
@@ -266,8 +264,6 @@ impl Pop3Handler {
         };
         let p = &self.p;
         let r = &p.replies;
-        let ok = |t: &str| format!("+OK {t}").into_bytes();
-        let err = |t: &str| format!("-ERR {t}").into_bytes();
         // Message `n` if it exists and is not deleted.
         let live = |n: u32| -> Option<usize> {
             let i = usize::try_from(n).ok()?.checked_sub(1)?;
@@ -280,7 +276,7 @@ impl Pop3Handler {
             }
             Command::List(None) => {
                 let (n, size) = totals(messages, deleted);
-                let mut lines = vec![ok(&fill(&r.list, n, size, 0))];
+                let mut lines = vec![say(&fill(&r.list, n, size, 0))];
                 for (i, m) in messages.iter().enumerate().filter(|(i, _)| !deleted[*i]) {
                     lines.push(format!("{} {}", i + 1, m.size()).into_bytes());
                 }
@@ -289,11 +285,11 @@ impl Pop3Handler {
             }
             Command::List(Some(n)) => match live(n) {
                 Some(i) => Output::line(format!("+OK {n} {}", messages[i].size())),
-                None => Output::line(err(&fill(&r.no_such_message, 0, 0, n))),
+                None => Output::line(say(&fill(&r.no_such_message, 0, 0, n))),
             },
-            Command::Uidl(_) if !p.uidl => Output::line(err(&r.unknown)),
+            Command::Uidl(_) if !p.uidl => Output::line(say(&r.unknown)),
             Command::Uidl(None) => {
-                let mut lines = vec![ok("unique-id listing follows")];
+                let mut lines = vec![say(&r.uidl)];
                 for (i, m) in messages.iter().enumerate().filter(|(i, _)| !deleted[*i]) {
                     lines.push(format!("{} {}", i + 1, m.uid).into_bytes());
                 }
@@ -302,55 +298,55 @@ impl Pop3Handler {
             }
             Command::Uidl(Some(n)) => match live(n) {
                 Some(i) => Output::line(format!("+OK {n} {}", messages[i].uid)),
-                None => Output::line(err(&fill(&r.no_such_message, 0, 0, n))),
+                None => Output::line(say(&fill(&r.no_such_message, 0, 0, n))),
             },
             Command::Retr(n) => match live(n) {
                 Some(i) => {
                     let m = &messages[i];
-                    let mut lines = vec![ok(&fill(&r.retr, 1, m.size(), n))];
+                    let mut lines = vec![say(&fill(&r.retr, 1, m.size(), n))];
                     lines.extend(stuffed_lines(&m.data, None));
                     lines.push(b".".to_vec());
                     Output::lines(lines)
                 }
-                None => Output::line(err(&fill(&r.no_such_message, 0, 0, n))),
+                None => Output::line(say(&fill(&r.no_such_message, 0, 0, n))),
             },
-            Command::Top { .. } if !p.top => Output::line(err(&r.unknown)),
+            Command::Top { .. } if !p.top => Output::line(say(&r.unknown)),
             Command::Top { msg, lines: n } => match live(msg) {
                 Some(i) => {
-                    let mut lines = vec![ok("top of message follows")];
+                    let mut lines = vec![say(&r.top)];
                     lines.extend(stuffed_lines(&messages[i].data, Some(n as usize)));
                     lines.push(b".".to_vec());
                     Output::lines(lines)
                 }
-                None => Output::line(err(&fill(&r.no_such_message, 0, 0, msg))),
+                None => Output::line(say(&fill(&r.no_such_message, 0, 0, msg))),
             },
             Command::Dele(n) => {
                 let i = (n as usize).wrapping_sub(1);
                 if i < messages.len() && deleted[i] {
-                    Output::line(err(&r.already_deleted))
+                    Output::line(say(&r.already_deleted))
                 } else if i < messages.len() {
                     deleted[i] = true;
-                    Output::line(ok(&fill(&r.deleted, 0, 0, n)))
+                    Output::line(say(&fill(&r.deleted, 0, 0, n)))
                 } else {
-                    Output::line(err(&fill(&r.no_such_message, 0, 0, n)))
+                    Output::line(say(&fill(&r.no_such_message, 0, 0, n)))
                 }
             }
-            Command::Noop => Output::line(b"+OK".to_vec()),
+            Command::Noop => Output::line(say(&r.noop)),
             Command::Rset => {
                 deleted.iter_mut().for_each(|d| *d = false);
                 let (n, size) = totals(messages, deleted);
-                let line = ok(&fill(&r.rset, n, size, 0));
+                let reply = say(&fill(&r.rset, n, size, 0));
                 if p.rset_logs_out {
                     self.release();
                     self.state = State::Authorization { user: None };
                 }
-                Output::line(line)
+                Output::line(reply)
             }
             Command::Quit => {
                 let gone: Vec<String> =
                     messages.iter().zip(deleted.iter()).filter(|(_, d)| **d).map(|(m, _)| m.uid.clone()).collect();
                 let user = user.clone();
-                let text = if gone.is_empty() { r.bye.clone() } else { r.bye_update.clone() };
+                let text = say(if gone.is_empty() { &r.bye } else { &r.bye_update });
                 if p.lock_maildrop {
                     self.daemon.commit(&user, &gone);
                 } else {
@@ -360,10 +356,10 @@ impl Pop3Handler {
                     d.commit(&user, &gone);
                 }
                 self.state = State::Closed;
-                Output::line(ok(&text)).then_close()
+                Output::line(text).then_close()
             }
             Command::User(_) | Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } | Command::Stls => {
-                Output::line(err(&r.wrong_state))
+                Output::line(say(&r.wrong_state))
             }
             Command::Capa => Output::none(),
         }
@@ -375,6 +371,11 @@ impl Drop for Pop3Handler {
         // A connection that ends without QUIT never enters UPDATE: nothing is deleted.
         self.release();
     }
+}
+
+/// A reply line as bytes.
+fn say(s: &str) -> Vec<u8> {
+    s.as_bytes().to_vec()
 }
 
 /// A reply template with `{count}`, `{octets}` and `{msg}` filled in.
@@ -427,13 +428,13 @@ pub fn apop_digest(timestamp: &str, secret: &str) -> String {
 impl Handler for Pop3Handler {
     fn on_startup(&mut self, _conn: &ConnInfo) -> Output {
         let text = if self.p.apop { format!("{} {}", self.p.greeting, self.timestamp) } else { self.p.greeting.clone() };
-        Output::line(self.ok(&text))
+        Output::line(text.into_bytes())
     }
 
     fn on_input(&mut self, input: Input<'_>, conn: &ConnInfo) -> Output {
         let line = match input {
             Input::Line(l) => l,
-            Input::Block(_) | Input::Bytes(_) => return Output::line(self.err(None, "unexpected data")),
+            Input::Block(_) | Input::Bytes(_) => return Output::line(self.err("unexpected data")),
         };
         if matches!(self.state, State::Sasl { .. }) {
             return self.on_sasl_line(line);
@@ -444,12 +445,12 @@ impl Handler for Pop3Handler {
         let cmd = match parse::parse_command(line) {
             Ok(c) => c,
             Err(ParseError::Unknown(_)) | Err(ParseError::Empty) => {
-                return Output::line(self.err(None, &self.p.replies.unknown));
+                return Output::line(say(&self.p.replies.unknown));
             }
-            Err(e) => return Output::line(self.err(None, &e.to_string())),
+            Err(e) => return Output::line(self.err(&e.to_string())),
         };
         if (matches!(cmd, Command::Top { .. }) && !self.p.top) || (matches!(cmd, Command::Uidl(_)) && !self.p.uidl) {
-            return Output::line(self.err(None, &self.p.replies.unknown));
+            return Output::line(say(&self.p.replies.unknown));
         }
         if matches!(self.state, State::Transaction { .. }) {
             self.transaction(cmd, conn)
@@ -480,11 +481,11 @@ impl Handler for Pop3Handler {
     }
 
     fn on_line_too_long(&mut self, _conn: &ConnInfo) -> Output {
-        Output::line(self.err(None, "line too long"))
+        Output::line(self.err("line too long"))
     }
 
     fn on_idle_timeout(&mut self, _conn: &ConnInfo) -> Output {
-        Output::line(self.err(None, "autologout: idle for too long")).then_close()
+        Output::line(self.err("autologout: idle for too long")).then_close()
     }
 }
 

@@ -5,7 +5,21 @@ use super::{Pop3Daemon, Pop3Handler, Pop3Personality};
 use crate::auth::Users;
 use crate::handler::{ConnInfo, Handler};
 use crate::server::Service;
+use crate::protocols::Setup;
+use anyhow::{Context, Result};
 use std::sync::Arc;
+
+/// The registry's builder: the `[pop3]` section of the personality, the run's users, and
+/// `--load DIR` (maildrops, one entry per user).
+pub fn build(s: &Setup) -> Result<Arc<dyn Service>> {
+    let personality = Pop3Personality::from_section(&s.personality.section("pop3"))
+        .with_context(|| format!("personality {}", s.personality.name))?;
+    let daemon = Pop3Daemon::new();
+    if let Some(dir) = &s.load {
+        daemon.load_dir(dir)?;
+    }
+    Ok(Arc::new(Pop3Service::new(daemon, s.users.clone(), personality)))
+}
 
 /// The POP3 service of a run.
 pub struct Pop3Service {

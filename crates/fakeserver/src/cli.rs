@@ -1,0 +1,149 @@
+//! The program's options and what they build: a [`crate::server::ServerConfig`], a service
+//! from the protocol registry, and the control API. `main` only parses and calls [`run`].
+
+use crate::auth::Users;
+use crate::faults::FaultPlan;
+use crate::personality::Personality;
+use crate::protocols::{self, Setup};
+use crate::server::{self, ServerConfig};
+use crate::tls::{Certs, Preset};
+use anyhow::{Context, Result};
+use clap::Parser;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Stateful fake mail servers for testing mail clients.
+#[derive(Debug, Parser)]
+#[command(name = "fakeserver", version)]
+pub struct Args {
+    /// The protocol: smtp, lmtp, pop3, nntp.
+    pub protocol: String,
+    /// Port to listen on (0: the OS picks; the port is printed).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Offer TLS with a certificate preset: valid, expired, not-yet-valid, self-signed,
+    /// wrong-host (STARTTLS/STLS unless --implicit-tls).
+    #[arg(long, value_name = "PRESET")]
+    pub tls: Option<String>,
+    /// TLS from the first byte (SMTPS, POP3S, NNTPS).
+    #[arg(long)]
+    pub implicit_tls: bool,
+    /// PEM certificate chain to present (with --key) instead of a preset.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key for --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Write the CA certificate clients should trust here (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub ca_out: Option<PathBuf>,
+    /// Personality file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub personality: Option<PathBuf>,
+    /// Users file (`user:password` lines): authentication becomes strict.
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Preload messages: one folder per user (per newsgroup for NNTP).
+    #[arg(long, value_name = "DIR")]
+    pub load: Option<PathBuf>,
+    /// Fault plan (TOML or JSON).
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+    /// Write transcripts here as connections end (JSON lines for .json/.jsonl, else text).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Debug level: 0 none, 1 received, 2 received + reply codes, 3 everything.
+    #[arg(short = 'd', long = "debug", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
+    pub debug: u8,
+    /// Serve the HTTP/JSON control API on this port (0: the OS picks).
+    #[arg(long, value_name = "PORT")]
+    pub control: Option<u16>,
+    /// Close connections idle this many seconds.
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Longest accepted command line, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_line: usize,
+    /// Runtime worker threads.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
+/// Start everything, print the addresses, and serve until SIGINT/SIGTERM.
+pub fn run(args: Args) -> Result<()> {
+    let builder = protocols::find(&args.protocol).with_context(|| {
+        format!("unknown protocol {:?} (known: {})", args.protocol, protocols::names().join(", "))
+    })?;
+    let personality = match &args.personality {
+        Some(p) => Personality::load(p)?,
+        None => Personality::default(),
+    };
+    let users = Arc::new(match &args.users {
+        Some(p) => Users::load(p)?,
+        None => Users::open(),
+    });
+    let setup = Setup { personality, users: users.clone(), load: args.load.clone() };
+    let service = builder(&setup)?;
+    let mut config = ServerConfig::new(&args.protocol);
+    config.bind = std::net::SocketAddr::new(args.bind, args.port);
+    config.debug = args.debug;
+    config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
+    config.max_line = args.max_line.max(64);
+    config.threads = args.threads.max(1);
+    config.record_file = args.record.clone();
+    if let Some(f) = &args.faults {
+        config.faults = FaultPlan::load(f)?;
+    }
+    let certs = match (&args.tls, &args.cert, &args.key) {
+        (_, Some(c), Some(k)) => Some(Certs::load(c, k)?),
+        (Some(p), _, _) => {
+            let preset = Preset::parse(p)
+                .with_context(|| format!("--tls {p}: unknown preset (known: {})", Preset::NAMES))?;
+            Some(Certs::preset(preset)?)
+        }
+        _ if args.implicit_tls => Some(Certs::preset(Preset::Valid)?),
+        _ => None,
+    };
+    if let Some(c) = &certs {
+        config.tls = Some(c.server_config()?);
+        config.implicit_tls = args.implicit_tls;
+        if let Some(out) = &args.ca_out {
+            std::fs::write(out, &c.ca_pem).with_context(|| format!("writing {}", out.display()))?;
+        }
+    }
+    let server = server::start(config, service)?;
+    let _control = match args.control {
+        Some(port) => {
+            let target = crate::control::Target::of(&server, &args.protocol, users);
+            let c = crate::control::start(std::net::SocketAddr::new(args.bind, port), target, server.runtime())?;
+            println!("control on {}", c.addr());
+            Some(c)
+        }
+        None => None,
+    };
+    println!("listening on {}", server.addr());
+    use std::io::Write;
+    std::io::stdout().flush().ok();
+    wait_for_signal()?;
+    drop(server);
+    Ok(())
+}
+
+fn wait_for_signal() -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("signal runtime")?;
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        Ok(())
+    })
+}
