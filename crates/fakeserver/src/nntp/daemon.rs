@@ -317,6 +317,28 @@ impl NntpDaemon {
         st.by_id.clear();
     }
 
+    /// File `raw` under the next number of `group` (created postable if missing), adding a
+    /// Message-ID if it has none; an article already known by its Message-ID is filed again
+    /// (crossposting). Returns (Message-ID, number).
+    pub fn file_in(&self, group: &str, raw: &[u8]) -> Result<(String, u64)> {
+        if group.is_empty() || group.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            bail!("invalid newsgroup name {group:?}");
+        }
+        self.ensure_group(group, Status::Postable);
+        let raw = self.with_message_id(raw, "fakeserver.test");
+        let mut st = self.state();
+        let now = st.clock.unwrap_or_else(real_now);
+        let art = Article::parse(&raw, now)?;
+        let art = st.by_id.get(&art.message_id).cloned().unwrap_or_else(|| Arc::new(art));
+        let g = st.groups.get_mut(group).context("the group vanished")?;
+        let num = g.next;
+        g.next += 1;
+        g.articles.insert(num, art.clone());
+        let id = art.message_id.clone();
+        st.by_id.insert(id.clone(), art);
+        Ok((id, num))
+    }
+
     /// Load `dir`: one folder (maildir, folder of messages or mbox) per newsgroup, created
     /// postable; its messages filed under that group in order, with a Message-ID made up for
     /// those without one. Returns the number of articles filed.
@@ -326,16 +348,7 @@ impl NntpDaemon {
         for (group, msgs) in tree {
             self.ensure_group(&group, Status::Postable);
             for m in msgs {
-                let raw = self.with_message_id(&m.data, "fakeserver.test");
-                let mut st = self.state();
-                let now = st.clock.unwrap_or_else(real_now);
-                let art = Article::parse(&raw, now).with_context(|| format!("{}", m.source.display()))?;
-                let art = st.by_id.get(&art.message_id).cloned().unwrap_or_else(|| Arc::new(art));
-                let g = st.groups.get_mut(&group).expect("ensured above");
-                let num = g.next;
-                g.next += 1;
-                g.articles.insert(num, art.clone());
-                st.by_id.insert(art.message_id.clone(), art);
+                self.file_in(&group, &m.data).with_context(|| format!("{}", m.source.display()))?;
                 n += 1;
             }
         }
@@ -525,5 +538,7 @@ mod tests {
         assert_eq!(d.load_dir(t.path()).unwrap(), 3);
         assert_eq!(d.group("misc.test").unwrap().stats(), (2, 1, 2));
         assert_eq!(d.locations("<1@x>").len(), 2);
+        assert_eq!(d.file_in("new.group", b"Subject: x\n\ny\n").unwrap().1, 1);
+        assert!(d.file_in("bad group", b"x").is_err());
     }
 }

@@ -63,4 +63,10 @@ impl Service for NntpService {
     fn reset(&self) {
         self.daemon.reset();
     }
+
+    /// File an article in the newsgroup `mailbox` (created postable if missing; a Message-ID
+    /// is added when the article has none); the id is its Message-ID.
+    fn deliver(&self, mailbox: &str, message: &[u8]) -> Result<String> {
+        self.daemon.file_in(mailbox, message).map(|(id, _)| id)
+    }
 }

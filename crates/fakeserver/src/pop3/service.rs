@@ -63,4 +63,12 @@ impl Service for Pop3Service {
     fn reset(&self) {
         self.daemon.reset();
     }
+
+    /// Append to `mailbox`'s maildrop (a user name); the id is the new UIDL.
+    fn deliver(&self, mailbox: &str, message: &[u8]) -> Result<String> {
+        if mailbox.is_empty() {
+            anyhow::bail!("a POP3 delivery needs a user name");
+        }
+        Ok(self.daemon.add_message(mailbox, message))
+    }
 }
