@@ -3,9 +3,9 @@
 //! newgroups, newnews, date, help, starttls, login), plain and over STARTTLS, and with faults
 //! the client must survive or report.
 
-mod common;
+mod popnntp;
 
-use common::*;
+use popnntp::*;
 use fakeserver::nntp::{NntpDaemon, NntpPersonality};
 use fakeserver::tls::Preset;
 use std::sync::Arc;

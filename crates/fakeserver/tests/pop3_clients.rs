@@ -2,9 +2,9 @@
 //! (each login method, STLS, implicit TLS, certificate errors) and fetchmail (with and
 //! without STLS), each also with a fault it must survive or report.
 
-mod common;
+mod popnntp;
 
-use common::*;
+use popnntp::*;
 use fakeserver::pop3::{Pop3Daemon, Pop3Personality};
 use fakeserver::tls::Preset;
 use std::process::Command;

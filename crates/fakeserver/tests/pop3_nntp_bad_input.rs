@@ -3,9 +3,9 @@
 //! middle of a POST or of a session, an over-long article, many sessions at once. Every case
 //! gets a protocol error (never a panic or a hang), and the server keeps serving.
 
-mod common;
+mod popnntp;
 
-use common::*;
+use popnntp::*;
 use fakeserver::nntp::{NntpDaemon, NntpPersonality};
 use fakeserver::pop3::{Pop3Daemon, Pop3Personality};
 use std::sync::Arc;

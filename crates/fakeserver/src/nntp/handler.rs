@@ -32,6 +32,17 @@ pub struct NntpHandler {
     pending_user: Option<String>,
     user: Option<String>,
     awaiting: Awaiting,
+    /// The selection and login before the last command, and an article it stored: what a
+    /// fault that replaced its success with an error undoes ([`Handler::on_fault_reply`]).
+    before: Before,
+}
+
+#[derive(Default)]
+struct Before {
+    group: Option<String>,
+    current: Option<u64>,
+    user: Option<String>,
+    stored: Option<String>,
 }
 
 type Reply = Result<Output, String>;
@@ -52,6 +63,7 @@ impl NntpHandler {
             pending_user: None,
             user: None,
             awaiting: Awaiting::Nothing,
+            before: Before::default(),
         }
     }
 
@@ -506,12 +518,19 @@ impl NntpHandler {
             Awaiting::Post => {
                 let rules = PostRules { required: self.p.post_required.clone(), hostname: self.p.hostname.clone() };
                 match self.daemon.post(block, &rules) {
-                    Ok(id) => one(self.r("post_ok", "240 article received ok {id}", &[("id", &id)])),
+                    Ok(id) => {
+                        let reply = self.r("post_ok", "240 article received ok {id}", &[("id", &id)]);
+                        self.before.stored = Some(id);
+                        one(reply)
+                    }
                     Err(e) => one(self.r("post_failed", "441 posting failed: {reason}", &[("reason", &oneline(&e.to_string()))])),
                 }
             }
             Awaiting::Ihave(id) => match self.daemon.ihave(&id, block) {
-                Ok(()) => one(self.r("ihave_ok", "235 article transferred ok", &[])),
+                Ok(()) => {
+                    self.before.stored = Some(id);
+                    one(self.r("ihave_ok", "235 article transferred ok", &[]))
+                }
                 Err(PostError::Duplicate(_)) => one(self.r("ihave_rejected", "437 article rejected: {reason}", &[("reason", "duplicate")])),
                 Err(e) => one(self.r("ihave_rejected", "437 article rejected: {reason}", &[("reason", &oneline(&e.to_string()))])),
             },
@@ -567,6 +586,8 @@ impl Handler for NntpHandler {
     }
 
     fn on_input(&mut self, input: Input<'_>, conn: &ConnInfo) -> Output {
+        self.before =
+            Before { group: self.group.clone(), current: self.current, user: self.user.clone(), stored: None };
         let line = match input {
             Input::Block(b) | Input::Bytes(b) => return self.on_article(b),
             Input::Line(l) => l,
@@ -595,6 +616,24 @@ impl Handler for NntpHandler {
         let mut words = line.split(|b| *b == b' ' || *b == b'\t').filter(|w| !w.is_empty());
         let (a, b) = (words.next()?, words.next()?);
         (a.eq_ignore_ascii_case(b"AUTHINFO") && b.eq_ignore_ascii_case(b"PASS")).then(|| b"AUTHINFO PASS ****".to_vec())
+    }
+
+    /// A fault turned the reply into an error (4xx/5xx): the client saw the command fail, so
+    /// its effect is undone — the group selection and current article, a login, a stored
+    /// POST or IHAVE article.
+    fn on_fault_reply(&mut self, reply: &str) {
+        if !(reply.starts_with('4') || reply.starts_with('5')) {
+            return;
+        }
+        let before = std::mem::take(&mut self.before);
+        self.group = before.group;
+        self.current = before.current;
+        self.user = before.user;
+        if let Some(id) = before.stored {
+            self.daemon.remove_article(&id);
+        }
+        // A refused POST/IHAVE start means no article follows.
+        self.awaiting = Awaiting::Nothing;
     }
 
     fn on_line_too_long(&mut self, _conn: &ConnInfo) -> Output {
@@ -792,6 +831,32 @@ mod tests {
         let (mut o, _) = S::new(&d, NntpPersonality::default());
         o.conn.tls_available = false;
         assert_eq!(o.s("STARTTLS"), "580 can not initiate TLS negotiation\n");
+    }
+
+    #[test]
+    fn a_faulted_reply_undoes_selection_login_and_posts() {
+        let d = daemon();
+        let (mut s, _) = S::new(&d, NntpPersonality::default());
+        s.s("GROUP misc.test");
+        s.s("NEXT");
+        s.h.on_fault_reply("400 fault");
+        assert_eq!(s.s("STAT"), "223 1 <1@x>\n", "NEXT did not happen for the client");
+        s.s("GROUP alt.ro");
+        s.h.on_fault_reply("503 fault");
+        assert_eq!(s.h.group(), Some("misc.test"));
+        s.s("AUTHINFO USER fred");
+        s.s("AUTHINFO PASS pw");
+        s.h.on_fault_reply("481 fault");
+        assert_eq!(s.h.user(), None);
+        s.s("POST");
+        let r = text(&s.h.on_input(Input::Block(b"From: a@b\r\nNewsgroups: misc.test\r\nSubject: s\r\nMessage-ID: <f@x>\r\n\r\nx\r\n"), &s.conn));
+        assert!(r.starts_with("240"), "{r}");
+        s.h.on_fault_reply("441 fault");
+        assert!(d.article("<f@x>").is_none(), "the client was told the POST failed");
+        let o = s.say("POST");
+        s.h.on_fault_reply("440 no");
+        assert_eq!(o.next, ReadMode::DotTerminated);
+        assert_eq!(s.s("DATE").get(..4), Some("111 "), "a refused POST start reads commands again");
     }
 
     #[test]

@@ -26,6 +26,18 @@ enum State {
 }
 
 /// A POP3 connection.
+/// What the last command changed, so a fault that replaced its success with `-ERR` can be
+/// undone ([`Handler::on_fault_reply`]): the client saw a failure.
+enum Undo {
+    Nothing,
+    /// A login entered TRANSACTION.
+    Login,
+    /// DELE marked this message.
+    Dele(usize),
+    /// RSET cleared these marks.
+    Rset(Vec<bool>),
+}
+
 pub struct Pop3Handler {
     daemon: Arc<Pop3Daemon>,
     users: Arc<Users>,
@@ -33,13 +45,14 @@ pub struct Pop3Handler {
     state: State,
     /// This connection's `<pid.n@host>` (APOP timestamp and CRAM-MD5 challenge).
     timestamp: String,
+    undo: Undo,
 }
 
 impl Pop3Handler {
     pub fn new(daemon: Arc<Pop3Daemon>, users: Arc<Users>, personality: Arc<Pop3Personality>) -> Self {
         let n = CONNECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
         let timestamp = format!("<{}.{}@{}>", std::process::id(), n, personality.hostname);
-        Pop3Handler { daemon, users, p: personality, state: State::Authorization { user: None }, timestamp }
+        Pop3Handler { daemon, users, p: personality, state: State::Authorization { user: None }, timestamp, undo: Undo::Nothing }
     }
 
     /// The logged-in user, if the session is in TRANSACTION.
@@ -101,6 +114,7 @@ impl Pop3Handler {
         let text = say(&text);
         let deleted = vec![false; snapshot.len()];
         self.state = State::Transaction { user, messages: snapshot, deleted };
+        self.undo = Undo::Login;
         Output::line(text)
     }
 
@@ -326,6 +340,7 @@ impl Pop3Handler {
                     Output::line(say(&r.already_deleted))
                 } else if i < messages.len() {
                     deleted[i] = true;
+                    self.undo = Undo::Dele(i);
                     Output::line(say(&fill(&r.deleted, 0, 0, n)))
                 } else {
                     Output::line(say(&fill(&r.no_such_message, 0, 0, n)))
@@ -333,6 +348,7 @@ impl Pop3Handler {
             }
             Command::Noop => Output::line(say(&r.noop)),
             Command::Rset => {
+                self.undo = Undo::Rset(deleted.clone());
                 deleted.iter_mut().for_each(|d| *d = false);
                 let (n, size) = totals(messages, deleted);
                 let reply = say(&fill(&r.rset, n, size, 0));
@@ -432,6 +448,7 @@ impl Handler for Pop3Handler {
     }
 
     fn on_input(&mut self, input: Input<'_>, conn: &ConnInfo) -> Output {
+        self.undo = Undo::Nothing;
         let line = match input {
             Input::Line(l) => l,
             Input::Block(_) | Input::Bytes(_) => return Output::line(self.err("unexpected data")),
@@ -477,6 +494,31 @@ impl Handler for Pop3Handler {
                 Some([kw, b" ", mech, b" ****"].concat())
             }
             _ => None,
+        }
+    }
+
+    /// A fault turned the reply into `-ERR`: the login, DELE or RSET did not happen for the
+    /// client, so it does not happen here either.
+    fn on_fault_reply(&mut self, reply: &str) {
+        if !reply.starts_with("-ERR") {
+            return;
+        }
+        match std::mem::replace(&mut self.undo, Undo::Nothing) {
+            Undo::Nothing => {}
+            Undo::Login => {
+                self.release();
+                self.state = State::Authorization { user: None };
+            }
+            Undo::Dele(i) => {
+                if let State::Transaction { deleted, .. } = &mut self.state {
+                    deleted[i] = false;
+                }
+            }
+            Undo::Rset(before) => {
+                if let State::Transaction { deleted, .. } = &mut self.state {
+                    *deleted = before;
+                }
+            }
         }
     }
 
@@ -681,6 +723,26 @@ mod tests {
         s.s("USER tim");
         let o = s.say("PASS bad");
         assert!(o.close);
+    }
+
+    #[test]
+    fn a_faulted_reply_undoes_login_and_dele() {
+        let d = Pop3Daemon::new();
+        d.add_message("tim", b"x\n");
+        let (mut s, _) = Session::new(&d, strict(), Pop3Personality::default());
+        s.s("USER tim");
+        s.s("PASS secret");
+        s.h.on_fault_reply("-ERR [SYS/TEMP] fault");
+        assert!(!d.is_locked("tim"));
+        assert_eq!(s.s("STAT"), "-ERR command not valid in this state\n");
+        s.s("USER tim");
+        s.s("PASS secret");
+        s.s("DELE 1");
+        s.h.on_fault_reply("-ERR no");
+        assert_eq!(s.s("STAT"), "+OK 1 3\n");
+        s.s("DELE 1");
+        s.h.on_fault_reply("+OK fine");
+        assert_eq!(s.s("STAT"), "+OK 0 0\n");
     }
 
     #[test]

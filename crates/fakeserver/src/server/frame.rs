@@ -39,6 +39,16 @@ impl Framer {
         self.block_len
     }
 
+    /// What was taken in but never completed a unit (a block cut by the peer, the start
+    /// of an over-long line), for the record.
+    pub fn take_pending(&mut self) -> Vec<u8> {
+        self.block_len = 0;
+        match self.long.take() {
+            Some((kept, _)) => kept,
+            None => std::mem::take(&mut self.block),
+        }
+    }
+
     /// The next complete unit of `buf[*pos..]` in `mode`, advancing `*pos` past what it used.
     /// `None`: more input is needed (partial input is kept inside the framer or left in
     /// `buf` at `*pos`).

@@ -150,6 +150,7 @@ impl std::fmt::Debug for ServerHandle {
 
 /// Bind and start serving `service`.
 pub fn start(config: ServerConfig, service: Arc<dyn Service>) -> Result<ServerHandle> {
+    raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.threads.max(1))
         .thread_name(format!("fakeserver-{}", config.protocol))
@@ -187,6 +188,18 @@ pub fn start(config: ServerConfig, service: Arc<dyn Service>) -> Result<ServerHa
         })
         .context("spawning the server thread")?;
     Ok(ServerHandle { addr, shared, shutdown, notify, thread: Some(thread), runtime: handle })
+}
+
+/// Many simultaneous connections need descriptors: lift the soft limit to the hard one.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 async fn accept_loop(

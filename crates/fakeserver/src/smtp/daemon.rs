@@ -69,6 +69,12 @@ impl SmtpDaemon {
         self.cond.notify_all();
     }
 
+    /// Take back a message whose acceptance the client never saw (a fault replaced the
+    /// final reply).
+    pub fn withdraw(&self, id: &str) {
+        self.lock().retain(|m| m.id != id);
+    }
+
     pub fn messages(&self) -> Vec<Message> {
         self.lock().clone()
     }

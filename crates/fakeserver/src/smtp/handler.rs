@@ -125,9 +125,24 @@ enum Stage {
     XOAuthFailed,
 }
 
+/// What the last input changed, so a fault that replaced its reply can undo it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Last {
+    Nothing,
+    Helo,
+    Mail,
+    Rcpt,
+    DataStart,
+    Chunk,
+    Delivered(String),
+    Auth,
+    Challenge,
+}
+
 /// One SMTP/LMTP connection.
 #[derive(Debug)]
 pub struct SmtpHandler {
+    last: Last,
     setup: Arc<SmtpSetup>,
     helo: Option<String>,
     esmtp: bool,
@@ -141,6 +156,7 @@ pub struct SmtpHandler {
 impl SmtpHandler {
     pub fn new(setup: Arc<SmtpSetup>, conn: &ConnInfo) -> Self {
         SmtpHandler {
+            last: Last::Nothing,
             setup,
             helo: None,
             esmtp: false,
@@ -244,12 +260,14 @@ impl SmtpHandler {
             Command::Ehlo(_) | Command::Helo(_) if lmtp => self.reply("unknown"),
             Command::Ehlo(d) | Command::Lhlo(d) => {
                 self.helo = Some(d);
+                self.last = Last::Helo;
                 self.esmtp = true;
                 self.tx = None;
                 self.ehlo_lines(conn)
             }
             Command::Helo(d) => {
                 self.helo = Some(d);
+                self.last = Last::Helo;
                 self.esmtp = false;
                 self.tx = None;
                 self.reply("helo")
@@ -265,6 +283,7 @@ impl SmtpHandler {
                     return self.reply("bad_sequence");
                 }
                 self.stage = Stage::Data;
+                self.last = Last::DataStart;
                 self.reply("data_start").then_read(ReadMode::DotTerminated)
             }
             Command::Bdat { size, last } => {
@@ -373,6 +392,7 @@ impl SmtpHandler {
             smtputf8,
             ..Tx::default()
         });
+        self.last = Last::Mail;
         self.reply("mail_ok")
     }
 
@@ -410,6 +430,7 @@ impl SmtpHandler {
         if let Some(tx) = &mut self.tx {
             tx.rcpts.push(path);
             tx.rcpt_params.push(params.iter().map(Param::to_string).collect());
+            self.last = Last::Rcpt;
         }
         out
     }
@@ -439,11 +460,13 @@ impl SmtpHandler {
         match step {
             Step::Challenge(c) => {
                 self.stage = Stage::Sasl(Box::new(sasl));
+                self.last = Last::Challenge;
                 Output::line(format!("334 {c}")).masking_next_input()
             }
             Step::Done(creds) => match self.setup.users.verify(&creds) {
                 Some(user) => {
                     self.auth_user = Some(user);
+                    self.last = Last::Auth;
                     self.reply("auth_ok")
                 }
                 None if sasl.mechanism() == Mechanism::XOAuth2 => {
@@ -507,6 +530,7 @@ impl SmtpHandler {
             self.reply("data_ok")
         };
         self.tx = None;
+        self.last = Last::Delivered(msg.id.clone());
         self.setup.daemon.accept(msg);
         out
     }
@@ -558,6 +582,7 @@ impl Handler for SmtpHandler {
 
     fn on_input(&mut self, input: Input<'_>, conn: &ConnInfo) -> Output {
         self.tls = conn.tls;
+        self.last = Last::Nothing;
         match (std::mem::replace(&mut self.stage, Stage::Command), input) {
             (Stage::Command, Input::Line(l)) => self.command(l, conn),
             (Stage::Data, Input::Block(b)) => {
@@ -579,6 +604,7 @@ impl Handler for SmtpHandler {
                 if last {
                     self.deliver(conn)
                 } else {
+                    self.last = Last::Chunk;
                     self.reply_with("bdat_ok", &[("size", &size.to_string())])
                 }
             }
@@ -603,6 +629,29 @@ impl Handler for SmtpHandler {
         m.extend_from_slice(mech);
         m.extend_from_slice(b" ****");
         Some(m)
+    }
+
+    fn on_fault_reply(&mut self, reply: &str) {
+        if reply.starts_with('2') || reply.starts_with('3') {
+            return;
+        }
+        match std::mem::replace(&mut self.last, Last::Nothing) {
+            Last::Nothing => {}
+            Last::Helo => {
+                self.helo = None;
+                self.esmtp = false;
+            }
+            Last::Mail | Last::Chunk => self.tx = None,
+            Last::Rcpt => {
+                if let Some(tx) = &mut self.tx {
+                    tx.rcpts.pop();
+                    tx.rcpt_params.pop();
+                }
+            }
+            Last::DataStart | Last::Challenge => self.stage = Stage::Command,
+            Last::Delivered(id) => self.setup.daemon.withdraw(&id),
+            Last::Auth => self.auth_user = None,
+        }
     }
 
     fn on_tls_started(&mut self, conn: &ConnInfo) -> Output {
