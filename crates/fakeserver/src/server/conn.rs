@@ -122,7 +122,7 @@ pub(super) async fn serve(
     }
     let mut handler = c.shared.service.handler(&c.info);
     let greeting = handler.on_startup(&c.info);
-    let mut flow = c.perform(greeting, Trigger::Connect, None).await;
+    let mut flow = c.perform(&mut *handler, greeting, Trigger::Connect, None).await;
     notify.borrow_and_update();
     'conn: loop {
         // Answer everything already buffered, in order.
@@ -147,7 +147,7 @@ pub(super) async fn serve(
                 break;
             }
             let out = handler.on_tls_started(&c.info);
-            flow = c.perform(out, Trigger::Reply, None).await;
+            flow = c.perform(&mut *handler, out, Trigger::Reply, None).await;
             continue;
         }
         if flow == Flow::Close {
@@ -175,13 +175,13 @@ pub(super) async fn serve(
             }
             _ = notify.changed() => {
                 let out = handler.on_notify(&c.info);
-                flow = c.perform(out, Trigger::Reply, None).await;
+                flow = c.perform(&mut *handler, out, Trigger::Reply, None).await;
             }
             r = tokio::time::timeout(idle, c.stream.read_buf(&mut c.buf)) => match r {
                 Err(_) => {
                     c.note("idle timeout");
                     let out = handler.on_idle_timeout(&c.info);
-                    c.perform(out, Trigger::Reply, None).await;
+                    c.perform(&mut *handler, out, Trigger::Reply, None).await;
                     c.flush().await;
                     break 'conn;
                 }
@@ -210,10 +210,10 @@ impl Conn {
 
     /// Input that never completed a unit (a client gone mid-DATA): keep it in the record.
     fn record_pending_data(&mut self) {
-        let rest = &self.buf[self.pos..];
-        if !rest.is_empty() {
+        let mut v = self.framer.take_pending();
+        v.extend_from_slice(&self.buf[self.pos..]);
+        if !v.is_empty() {
             let dir = if matches!(self.mode, ReadMode::Line) { Dir::Them } else { Dir::Data };
-            let mut v = rest.to_vec();
             if dir == Dir::Them && self.mask_next {
                 v = b"****".to_vec();
             }
@@ -268,11 +268,11 @@ impl Conn {
                 (handler.on_block_too_long(&self.info), self.last_verb.clone())
             }
         };
-        self.perform(out, Trigger::Reply, verb.as_deref()).await
+        self.perform(handler, out, Trigger::Reply, verb.as_deref()).await
     }
 
     /// Apply faults to an output, queue its lines, and say what comes next.
-    async fn perform(&mut self, mut out: Output, trigger: Trigger, verb: Option<&str>) -> Flow {
+    async fn perform(&mut self, handler: &mut dyn Handler, mut out: Output, trigger: Trigger, verb: Option<&str>) -> Flow {
         if !out.lines.is_empty() {
             let actions = self.shared.faults.on_reply(&mut self.faults, trigger, verb);
             for a in actions {
@@ -297,6 +297,10 @@ impl Conn {
                     Action::Replace(r) => {
                         self.shared.recorder.push(self.id, Dir::Fault, b"reply replaced");
                         out.lines = r.split('\n').map(|l| l.trim_end_matches('\r').as_bytes().to_vec()).collect();
+                        handler.on_fault_reply(&r);
+                        if let Some(mode) = handler.read_mode_after_fault() {
+                            out.next = mode;
+                        }
                     }
                 }
             }
