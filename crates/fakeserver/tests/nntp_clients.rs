@@ -200,3 +200,43 @@ except (EOFError, OSError, nntplib.NNTPError) as e:
     assert!(d.article("<cut@test>").is_none(), "a cut POST stores nothing");
     assert_eq!(d.group("misc.test").unwrap().stats().0, 2);
 }
+
+#[test]
+fn nntplib_survives_a_refused_post_and_a_lost_post_success() {
+    if !have("python3") {
+        return;
+    }
+    let (d, _t) = news();
+    // The first POST is refused at its start (reply 1 to POST); the second one's 240 (reply 3:
+    // a block's reply counts for the command it belongs to) is turned into a 441, so the
+    // client is told it failed and the article must not be kept either.
+    let plan = faults(
+        "[[fault]]\nverb = \"POST\"\nnth = 1\naction = \"reply\"\nreply = \"440 posting suspended\"\n\
+         [[fault]]\nverb = \"POST\"\nnth = 3\naction = \"reply\"\nreply = \"441 fault: try later\"\n",
+    );
+    let r = start_nntp(d.clone(), NntpPersonality::default(), Opts { faults: plan, ..Opts::default() });
+    let code = r#"
+import io, sys, warnings
+warnings.simplefilter("ignore")
+import nntplib
+s = nntplib.NNTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+art = b"From: p@test\r\nNewsgroups: misc.test\r\nSubject: s\r\nMessage-ID: <p%d@test>\r\n\r\nbody\r\n"
+for i in (1, 2):
+    try:
+        s.post(io.BytesIO(art % i))
+        raise SystemExit("POST %d should fail" % i)
+    except nntplib.NNTPTemporaryError as e:
+        print("refused", i, e)
+resp, count, first, last, name = s.group("misc.test")
+print("group", count)
+print(s.post(io.BytesIO(art % 3)))
+"#;
+    let ran = python_code(code, &[&r.server.port().to_string()]);
+    assert!(ran.ok(), "{}", ran.show());
+    assert!(ran.stdout.contains("refused 1 440 posting suspended"), "{}", ran.show());
+    assert!(ran.stdout.contains("refused 2 441 fault: try later"), "{}", ran.show());
+    assert!(ran.stdout.contains("group 2\n"), "{}", ran.show());
+    assert!(r.server.recorder().to_text().contains("<p2@test>"), "the second article was sent");
+    assert!(d.article("<p2@test>").is_none(), "a POST the client was told failed is not kept");
+    assert!(d.article("<p3@test>").is_some());
+}

@@ -43,6 +43,8 @@ struct Before {
     current: Option<u64>,
     user: Option<String>,
     stored: Option<String>,
+    /// A fault refused a POST/IHAVE start: read commands, not an article.
+    read_lines: bool,
 }
 
 type Reply = Result<Output, String>;
@@ -587,7 +589,7 @@ impl Handler for NntpHandler {
 
     fn on_input(&mut self, input: Input<'_>, conn: &ConnInfo) -> Output {
         self.before =
-            Before { group: self.group.clone(), current: self.current, user: self.user.clone(), stored: None };
+            Before { group: self.group.clone(), current: self.current, user: self.user.clone(), ..Before::default() };
         let line = match input {
             Input::Block(b) | Input::Bytes(b) => return self.on_article(b),
             Input::Line(l) => l,
@@ -633,7 +635,13 @@ impl Handler for NntpHandler {
             self.daemon.remove_article(&id);
         }
         // A refused POST/IHAVE start means no article follows.
-        self.awaiting = Awaiting::Nothing;
+        if !matches!(std::mem::replace(&mut self.awaiting, Awaiting::Nothing), Awaiting::Nothing) {
+            self.before.read_lines = true;
+        }
+    }
+
+    fn read_mode_after_fault(&self) -> Option<ReadMode> {
+        self.before.read_lines.then_some(ReadMode::Line)
     }
 
     fn on_line_too_long(&mut self, _conn: &ConnInfo) -> Output {
@@ -856,6 +864,7 @@ mod tests {
         let o = s.say("POST");
         s.h.on_fault_reply("440 no");
         assert_eq!(o.next, ReadMode::DotTerminated);
+        assert_eq!(s.h.read_mode_after_fault(), Some(ReadMode::Line));
         assert_eq!(s.s("DATE").get(..4), Some("111 "), "a refused POST start reads commands again");
     }
 

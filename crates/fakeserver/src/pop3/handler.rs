@@ -503,6 +503,10 @@ impl Handler for Pop3Handler {
         if !reply.starts_with("-ERR") {
             return;
         }
+        if matches!(self.state, State::Sasl { .. }) {
+            // The challenge never reached the client: no exchange is going on.
+            self.state = State::Authorization { user: None };
+        }
         match std::mem::replace(&mut self.undo, Undo::Nothing) {
             Undo::Nothing => {}
             Undo::Login => {
