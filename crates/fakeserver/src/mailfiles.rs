@@ -23,36 +23,59 @@ pub struct LoadedMessage {
 
 /// Messages of one mailbox: `path` is an mbox file, a maildir or a folder of messages.
 pub fn load_mailbox(path: &Path) -> Result<Vec<LoadedMessage>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("{}: cannot read", path.display()))?;
     if meta.is_file() {
-        let raw = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let raw =
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
         return Ok(split_mbox(&raw)
             .into_iter()
             .enumerate()
-            .map(|(i, data)| LoadedMessage { data, source: path.to_path_buf(), name: format!("mbox-{}", i + 1) })
+            .map(|(i, data)| LoadedMessage {
+                data,
+                source: path.to_path_buf(),
+                name: format!("mbox-{}", i + 1),
+            })
             .collect());
     }
     let is_maildir = path.join("cur").is_dir() && path.join("new").is_dir();
-    let dirs: Vec<PathBuf> = if is_maildir { vec![path.join("new"), path.join("cur")] } else { vec![path.to_path_buf()] };
+    let dirs: Vec<PathBuf> = if is_maildir {
+        vec![path.join("new"), path.join("cur")]
+    } else {
+        vec![path.to_path_buf()]
+    };
     let mut out = Vec::new();
     for dir in dirs {
         let mut files = Vec::new();
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("{}: cannot list", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("{}: cannot list", dir.display()))?
+        {
             let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') {
                 continue;
             }
-            let ft = entry.file_type().with_context(|| format!("{}: cannot stat", entry.path().display()))?;
+            let ft = entry
+                .file_type()
+                .with_context(|| format!("{}: cannot stat", entry.path().display()))?;
             if ft.is_file() {
                 files.push((name, entry.path()));
             }
         }
         files.sort();
         for (name, file) in files {
-            let raw = std::fs::read(&file).with_context(|| format!("{}: cannot read", file.display()))?;
-            let name = if is_maildir { name.split(':').next().unwrap_or(&name).to_string() } else { name };
-            out.push(LoadedMessage { data: to_crlf(&raw), source: file, name });
+            let raw =
+                std::fs::read(&file).with_context(|| format!("{}: cannot read", file.display()))?;
+            let name = if is_maildir {
+                name.split(':').next().unwrap_or(&name).to_string()
+            } else {
+                name
+            };
+            out.push(LoadedMessage {
+                data: to_crlf(&raw),
+                source: file,
+                name,
+            });
         }
     }
     Ok(out)
@@ -62,7 +85,9 @@ pub fn load_mailbox(path: &Path) -> Result<Vec<LoadedMessage>> {
 /// entries skipped), sorted by name: `(entry name, its messages)`.
 pub fn load_tree(dir: &Path) -> Result<Vec<(String, Vec<LoadedMessage>)>> {
     let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))? {
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?
+    {
         let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.starts_with('.') {
@@ -70,7 +95,10 @@ pub fn load_tree(dir: &Path) -> Result<Vec<(String, Vec<LoadedMessage>)>> {
         }
     }
     entries.sort();
-    entries.into_iter().map(|(name, path)| Ok((name, load_mailbox(&path)?))).collect()
+    entries
+        .into_iter()
+        .map(|(name, path)| Ok((name, load_mailbox(&path)?)))
+        .collect()
 }
 
 /// Line ends to CRLF (bare LF and CRLF alike; a lone CR is kept), with a final CRLF.
@@ -108,7 +136,11 @@ pub fn split_mbox(raw: &[u8]) -> Vec<Vec<u8>> {
         prev_blank = content.is_empty();
         let Some(m) = cur.as_mut() else { continue };
         let gt = content.iter().take_while(|b| **b == b'>').count();
-        let unquoted = if gt > 0 && content[gt..].starts_with(b"From ") { &content[1..] } else { content };
+        let unquoted = if gt > 0 && content[gt..].starts_with(b"From ") {
+            &content[1..]
+        } else {
+            content
+        };
         m.extend_from_slice(unquoted);
         m.extend_from_slice(b"\r\n");
     }
@@ -142,8 +174,14 @@ mod tests {
         let raw = b"From a@b Sat Jan  3 01:05:34 1996\nSubject: one\n\n>From here\n>>From there\nbody\n\nFrom c@d Sat Jan  3 01:05:34 1996\nSubject: two\n\nbody\nFrom not a separator\n";
         let m = split_mbox(raw);
         assert_eq!(m.len(), 2);
-        assert_eq!(m[0], b"Subject: one\r\n\r\nFrom here\r\n>From there\r\nbody\r\n");
-        assert_eq!(m[1], b"Subject: two\r\n\r\nbody\r\nFrom not a separator\r\n");
+        assert_eq!(
+            m[0],
+            b"Subject: one\r\n\r\nFrom here\r\n>From there\r\nbody\r\n"
+        );
+        assert_eq!(
+            m[1],
+            b"Subject: two\r\n\r\nbody\r\nFrom not a separator\r\n"
+        );
     }
 
     #[test]
@@ -160,14 +198,29 @@ mod tests {
         }
         std::fs::write(md.join("cur/1700000000.M1P1.host:2,S"), "Subject: c\n\nC\n").unwrap();
         std::fs::write(md.join("new/1700000001.M2P1.host"), "Subject: d\n\nD\n").unwrap();
-        std::fs::write(t.path().join("carol"), "From x Mon Jan 1 00:00:00 2024\nSubject: e\n\nE\n").unwrap();
+        std::fs::write(
+            t.path().join("carol"),
+            "From x Mon Jan 1 00:00:00 2024\nSubject: e\n\nE\n",
+        )
+        .unwrap();
         let tree = load_tree(t.path()).unwrap();
-        let names: Vec<_> = tree.iter().map(|(n, m)| (n.as_str(), m.iter().map(|x| x.name.clone()).collect::<Vec<_>>())).collect();
+        let names: Vec<_> = tree
+            .iter()
+            .map(|(n, m)| {
+                (
+                    n.as_str(),
+                    m.iter().map(|x| x.name.clone()).collect::<Vec<_>>(),
+                )
+            })
+            .collect();
         assert_eq!(
             names,
             vec![
                 ("alice", vec!["1.eml".to_string(), "2.eml".into()]),
-                ("bob", vec!["1700000001.M2P1.host".into(), "1700000000.M1P1.host".into()]),
+                (
+                    "bob",
+                    vec!["1700000001.M2P1.host".into(), "1700000000.M1P1.host".into()]
+                ),
                 ("carol", vec!["mbox-1".into()]),
             ]
         );

@@ -25,7 +25,9 @@ pub fn run(h: &mut dyn Handler, input: &[u8], mut conn: ConnInfo) -> Vec<u8> {
     loop {
         let o = match mode {
             ReadMode::Line => {
-                let Some((line, tail)) = next_line(rest) else { break };
+                let Some((line, tail)) = next_line(rest) else {
+                    break;
+                };
                 rest = tail;
                 h.on_input(Input::Line(line), &conn)
             }
@@ -90,14 +92,60 @@ mod tests {
     #[test]
     fn random_sessions_never_panic() {
         let words: &[&[u8]] = &[
-            b"USER u", b"PASS p", b"APOP u 0123456789abcdef0123456789abcdef", b"STAT", b"LIST", b"LIST 1", b"UIDL",
-            b"TOP 1 1", b"RETR 1", b"RETR 2", b"DELE 1", b"RSET", b"NOOP", b"CAPA", b"AUTH", b"AUTH PLAIN",
-            b"AUTH LOGIN", b"AUTH CRAM-MD5", b"AUTH XOAUTH2 =", b"*", b"STLS", b"QUIT", b"GROUP misc.test",
-            b"LISTGROUP", b"ARTICLE", b"HEAD 1", b"BODY <1@x>", b"STAT 0", b"NEXT", b"LAST", b"LIST ACTIVE *",
-            b"LIST NEWSGROUPS", b"LIST OVERVIEW.FMT", b"OVER 1-", b"XOVER 0-99999999999", b"HDR Subject 1-",
-            b"XHDR x <1@x>", b"XPAT Subject 1- *[a-", b"NEWGROUPS 700101 000000", b"NEWNEWS * 19700101 000000 GMT",
-            b"POST", b"IHAVE <2@x>", b".", b"..", b"DATE", b"AUTHINFO USER u", b"AUTHINFO PASS p", b"STARTTLS",
-            b"HELP", b"MODE READER", b"\0\xff\xfe", b"", b"\r", b"\xc3\x28",
+            b"USER u",
+            b"PASS p",
+            b"APOP u 0123456789abcdef0123456789abcdef",
+            b"STAT",
+            b"LIST",
+            b"LIST 1",
+            b"UIDL",
+            b"TOP 1 1",
+            b"RETR 1",
+            b"RETR 2",
+            b"DELE 1",
+            b"RSET",
+            b"NOOP",
+            b"CAPA",
+            b"AUTH",
+            b"AUTH PLAIN",
+            b"AUTH LOGIN",
+            b"AUTH CRAM-MD5",
+            b"AUTH XOAUTH2 =",
+            b"*",
+            b"STLS",
+            b"QUIT",
+            b"GROUP misc.test",
+            b"LISTGROUP",
+            b"ARTICLE",
+            b"HEAD 1",
+            b"BODY <1@x>",
+            b"STAT 0",
+            b"NEXT",
+            b"LAST",
+            b"LIST ACTIVE *",
+            b"LIST NEWSGROUPS",
+            b"LIST OVERVIEW.FMT",
+            b"OVER 1-",
+            b"XOVER 0-99999999999",
+            b"HDR Subject 1-",
+            b"XHDR x <1@x>",
+            b"XPAT Subject 1- *[a-",
+            b"NEWGROUPS 700101 000000",
+            b"NEWNEWS * 19700101 000000 GMT",
+            b"POST",
+            b"IHAVE <2@x>",
+            b".",
+            b"..",
+            b"DATE",
+            b"AUTHINFO USER u",
+            b"AUTHINFO PASS p",
+            b"STARTTLS",
+            b"HELP",
+            b"MODE READER",
+            b"\0\xff\xfe",
+            b"",
+            b"\r",
+            b"\xc3\x28",
         ];
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(10);
         for _ in 0..3000 {

@@ -5,9 +5,9 @@
 
 mod popnntp;
 
-use popnntp::*;
 use fakeserver::nntp::{NntpDaemon, NntpPersonality};
 use fakeserver::tls::Preset;
+use popnntp::*;
 use std::sync::Arc;
 
 fn news() -> (Arc<NntpDaemon>, tempfile::TempDir) {
@@ -45,16 +45,43 @@ fn nntplib_every_command_plain() {
     let ran = python("nntp_nntplib.py", &[&r.server.port().to_string(), "-"]);
     assert!(ran.ok(), "{}", ran.show());
     for s in STEPS {
-        assert!(ran.stdout.contains(&format!("ok {s}\n")), "missing {s}: {}", ran.show());
+        assert!(
+            ran.stdout.contains(&format!("ok {s}\n")),
+            "missing {s}: {}",
+            ran.show()
+        );
     }
-    let posted = d.article("<posted@test>").expect("the POSTed article is stored");
-    assert!(posted.header("Path").is_some() && posted.header("Date").is_some(), "POST adds Path and Date");
+    let posted = d
+        .article("<posted@test>")
+        .expect("the POSTed article is stored");
+    assert!(
+        posted.header("Path").is_some() && posted.header("Date").is_some(),
+        "POST adds Path and Date"
+    );
     assert_eq!(d.group("misc.test").unwrap().stats(), (4, 1, 4));
     let text = r.server.recorder().to_text().to_ascii_lowercase();
     assert!(text.contains("them: authinfo user fred"), "{text}");
-    assert!(!text.contains("pass pw"), "the password must be masked:\n{text}");
-    for cmd in ["group misc.test", "over 1-2", "xover 1-2", "xhdr subject 1-2", "newnews misc.* ", "ihave <fed@test>", "post", "date", "list newsgroups", "next", "last"] {
-        assert!(text.contains(&format!("them: {cmd}")), "{cmd} not sent:\n{text}");
+    assert!(
+        !text.contains("pass pw"),
+        "the password must be masked:\n{text}"
+    );
+    for cmd in [
+        "group misc.test",
+        "over 1-2",
+        "xover 1-2",
+        "xhdr subject 1-2",
+        "newnews misc.* ",
+        "ihave <fed@test>",
+        "post",
+        "date",
+        "list newsgroups",
+        "next",
+        "last",
+    ] {
+        assert!(
+            text.contains(&format!("them: {cmd}")),
+            "{cmd} not sent:\n{text}"
+        );
     }
 }
 
@@ -64,9 +91,19 @@ fn nntplib_over_starttls() {
         return;
     }
     let (d, _t) = news();
-    let r = start_nntp(d, NntpPersonality::default(), Opts { tls: Some(Preset::Valid), ..Opts::default() });
+    let r = start_nntp(
+        d,
+        NntpPersonality::default(),
+        Opts {
+            tls: Some(Preset::Valid),
+            ..Opts::default()
+        },
+    );
     let ca = r.ca.clone().unwrap();
-    let ran = python("nntp_nntplib.py", &[&r.server.port().to_string(), ca.to_str().unwrap()]);
+    let ran = python(
+        "nntp_nntplib.py",
+        &[&r.server.port().to_string(), ca.to_str().unwrap()],
+    );
     assert!(ran.ok(), "{}", ran.show());
     assert!(ran.stdout.contains("ok starttls\n"), "{}", ran.show());
     assert!(r.server.recorder().to_text().contains("STARTTLS"));
@@ -131,7 +168,14 @@ action = "delay"
 delay_ms = 1000
 "#,
     );
-    let r = start_nntp(d.clone(), NntpPersonality::default(), Opts { faults: plan, ..Opts::default() });
+    let r = start_nntp(
+        d.clone(),
+        NntpPersonality::default(),
+        Opts {
+            faults: plan,
+            ..Opts::default()
+        },
+    );
     let code = r#"
 import sys, warnings
 warnings.simplefilter("ignore")
@@ -161,7 +205,12 @@ print("survived")
 "#;
     let ran = python_code(code, &[&r.server.port().to_string()]);
     assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("reported 400 service temporarily unavailable"), "{}", ran.show());
+    assert!(
+        ran.stdout
+            .contains("reported 400 service temporarily unavailable"),
+        "{}",
+        ran.show()
+    );
     assert!(ran.stdout.contains("dropped"), "{}", ran.show());
     assert!(ran.stdout.contains("survived"), "{}", ran.show());
 }
@@ -173,7 +222,14 @@ fn nntplib_reports_a_connection_cut_in_the_middle_of_post() {
     }
     let (d, _t) = news();
     let plan = faults("[[fault]]\non = \"data\"\nafter_bytes = 100\naction = \"drop\"\n");
-    let r = start_nntp(d.clone(), NntpPersonality::default(), Opts { faults: plan, ..Opts::default() });
+    let r = start_nntp(
+        d.clone(),
+        NntpPersonality::default(),
+        Opts {
+            faults: plan,
+            ..Opts::default()
+        },
+    );
     // nntplib writes an article in one go, and the core checks the byte limit only on a
     // block still arriving; so the article goes out in two writes on nntplib's own socket,
     // and nntplib reads (and must report) the outcome.
@@ -197,7 +253,10 @@ except (EOFError, OSError, nntplib.NNTPError) as e:
     let ran = python_code(code, &[&r.server.port().to_string()]);
     assert!(ran.ok(), "{}", ran.show());
     assert!(ran.stdout.contains("cut "), "{}", ran.show());
-    assert!(d.article("<cut@test>").is_none(), "a cut POST stores nothing");
+    assert!(
+        d.article("<cut@test>").is_none(),
+        "a cut POST stores nothing"
+    );
     assert_eq!(d.group("misc.test").unwrap().stats().0, 2);
 }
 
@@ -214,7 +273,14 @@ fn nntplib_survives_a_refused_post_and_a_lost_post_success() {
         "[[fault]]\nverb = \"POST\"\nnth = 1\naction = \"reply\"\nreply = \"440 posting suspended\"\n\
          [[fault]]\nverb = \"POST\"\nnth = 3\naction = \"reply\"\nreply = \"441 fault: try later\"\n",
     );
-    let r = start_nntp(d.clone(), NntpPersonality::default(), Opts { faults: plan, ..Opts::default() });
+    let r = start_nntp(
+        d.clone(),
+        NntpPersonality::default(),
+        Opts {
+            faults: plan,
+            ..Opts::default()
+        },
+    );
     let code = r#"
 import io, sys, warnings
 warnings.simplefilter("ignore")
@@ -233,10 +299,24 @@ print(s.post(io.BytesIO(art % 3)))
 "#;
     let ran = python_code(code, &[&r.server.port().to_string()]);
     assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("refused 1 440 posting suspended"), "{}", ran.show());
-    assert!(ran.stdout.contains("refused 2 441 fault: try later"), "{}", ran.show());
+    assert!(
+        ran.stdout.contains("refused 1 440 posting suspended"),
+        "{}",
+        ran.show()
+    );
+    assert!(
+        ran.stdout.contains("refused 2 441 fault: try later"),
+        "{}",
+        ran.show()
+    );
     assert!(ran.stdout.contains("group 2\n"), "{}", ran.show());
-    assert!(r.server.recorder().to_text().contains("<p2@test>"), "the second article was sent");
-    assert!(d.article("<p2@test>").is_none(), "a POST the client was told failed is not kept");
+    assert!(
+        r.server.recorder().to_text().contains("<p2@test>"),
+        "the second article was sent"
+    );
+    assert!(
+        d.article("<p2@test>").is_none(),
+        "a POST the client was told failed is not kept"
+    );
     assert!(d.article("<p3@test>").is_some());
 }

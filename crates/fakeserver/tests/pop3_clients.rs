@@ -4,9 +4,9 @@
 
 mod popnntp;
 
-use popnntp::*;
 use fakeserver::pop3::{Pop3Daemon, Pop3Personality};
 use fakeserver::tls::Preset;
+use popnntp::*;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,8 +33,24 @@ fn poplib_every_command_plain() {
     let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::default());
     let ran = python("pop3_poplib.py", &[&r.server.port().to_string(), "-"]);
     assert!(ran.ok(), "{}", ran.show());
-    for step in ["welcome", "capa", "user/pass", "stat/list", "uidl", "top", "retr", "dele/rset/noop/quit", "apop, stable uidl after update", "in-use", "auth plain"] {
-        assert!(ran.stdout.contains(&format!("ok {step}\n")), "missing {step}: {}", ran.show());
+    for step in [
+        "welcome",
+        "capa",
+        "user/pass",
+        "stat/list",
+        "uidl",
+        "top",
+        "retr",
+        "dele/rset/noop/quit",
+        "apop, stable uidl after update",
+        "in-use",
+        "auth plain",
+    ] {
+        assert!(
+            ran.stdout.contains(&format!("ok {step}\n")),
+            "missing {step}: {}",
+            ran.show()
+        );
     }
     // The UPDATE state removed message 1 only.
     let left = d.messages("alice");
@@ -42,7 +58,10 @@ fn poplib_every_command_plain() {
     assert!(String::from_utf8_lossy(&left[0].data).contains("Subject: second"));
     let text = transcript_text(&r);
     assert!(text.contains("RETR 1"), "{text}");
-    assert!(!text.contains("PASS secret"), "the password must be masked:\n{text}");
+    assert!(
+        !text.contains("PASS secret"),
+        "the password must be masked:\n{text}"
+    );
 }
 
 #[test]
@@ -51,7 +70,14 @@ fn poplib_stls_with_the_presets_ca() {
         return;
     }
     let (d, _t) = alice();
-    let r = start_pop3(d, Pop3Personality::default(), Opts { tls: Some(Preset::Valid), ..Opts::default() });
+    let r = start_pop3(
+        d,
+        Pop3Personality::default(),
+        Opts {
+            tls: Some(Preset::Valid),
+            ..Opts::default()
+        },
+    );
     let ca = r.ca.as_ref().unwrap().to_str().unwrap().to_string();
     let ran = python("pop3_poplib.py", &[&r.server.port().to_string(), &ca]);
     assert!(ran.ok(), "{}", ran.show());
@@ -109,10 +135,22 @@ nth = 3
 action = "drop"
 "#,
     );
-    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts { faults: plan, ..Opts::default() });
+    let r = start_pop3(
+        d.clone(),
+        Pop3Personality::default(),
+        Opts {
+            faults: plan,
+            ..Opts::default()
+        },
+    );
     let ran = python_code(FAULTY_RETR, &[&r.server.port().to_string()]);
     assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("reported b'-ERR [SYS/TEMP] try again later'"), "{}", ran.show());
+    assert!(
+        ran.stdout
+            .contains("reported b'-ERR [SYS/TEMP] try again later'"),
+        "{}",
+        ran.show()
+    );
     assert!(ran.stdout.contains("dropped"), "{}", ran.show());
     assert_eq!(d.messages("alice").len(), 2);
 }
@@ -120,7 +158,12 @@ action = "drop"
 // ---------------------------------------------------------------- curl
 
 fn curl(args: &[&str]) -> Ran {
-    run(Command::new("curl").args(["-sS", "--max-time", "20"]).args(args), Duration::from_secs(30))
+    run(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "20"])
+            .args(args),
+        Duration::from_secs(30),
+    )
 }
 
 #[test]
@@ -132,22 +175,55 @@ fn curl_lists_and_retrieves_with_every_login_method() {
     let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::default());
     let base = format!("pop3://127.0.0.1:{}/", r.server.port());
     let sizes: Vec<usize> = d.messages("alice").iter().map(|m| m.size()).collect();
-    for login in ["AUTH=PLAIN", "AUTH=LOGIN", "AUTH=CRAM-MD5", "AUTH=+APOP", "AUTH=*"] {
+    for login in [
+        "AUTH=PLAIN",
+        "AUTH=LOGIN",
+        "AUTH=CRAM-MD5",
+        "AUTH=+APOP",
+        "AUTH=*",
+    ] {
         let ran = curl(&["-u", "alice:secret", "--login-options", login, &base]);
         assert!(ran.ok(), "{login}: {}", ran.show());
-        assert_eq!(ran.stdout, format!("1 {}\r\n2 {}\r\n", sizes[0], sizes[1]), "{login}");
-        let ran = curl(&["-u", "alice:secret", "--login-options", login, &format!("{base}1")]);
+        assert_eq!(
+            ran.stdout,
+            format!("1 {}\r\n2 {}\r\n", sizes[0], sizes[1]),
+            "{login}"
+        );
+        let ran = curl(&[
+            "-u",
+            "alice:secret",
+            "--login-options",
+            login,
+            &format!("{base}1"),
+        ]);
         assert!(ran.ok(), "{login}: {}", ran.show());
-        assert!(ran.stdout.ends_with(">\r\n\r\nhello\r\n.dot line\r\nlast line\r\n"), "{login}: {:?}", ran.stdout);
+        assert!(
+            ran.stdout
+                .ends_with(">\r\n\r\nhello\r\n.dot line\r\nlast line\r\n"),
+            "{login}: {:?}",
+            ran.stdout
+        );
         let bad = curl(&["-u", "alice:wrong", "--login-options", login, &base]);
-        assert_eq!(bad.code, Some(67), "{login}: a refused login is curl's error 67: {}", bad.show());
+        assert_eq!(
+            bad.code,
+            Some(67),
+            "{login}: a refused login is curl's error 67: {}",
+            bad.show()
+        );
     }
     let text = transcript_text(&r);
     for cmd in ["AUTH PLAIN", "AUTH LOGIN", "AUTH CRAM-MD5", "APOP alice"] {
         assert!(text.contains(cmd), "{cmd} not in the transcript:\n{text}");
     }
     // curl's DELE (-X on a message URL, no body).
-    let ran = curl(&["-u", "alice:secret", "-X", "DELE", "-I", &format!("{base}1")]);
+    let ran = curl(&[
+        "-u",
+        "alice:secret",
+        "-X",
+        "DELE",
+        "-I",
+        &format!("{base}1"),
+    ]);
     assert!(ran.ok(), "{}", ran.show());
     assert_eq!(d.messages("alice").len(), 1);
 }
@@ -158,9 +234,17 @@ fn curl_uses_user_pass_when_nothing_else_is_offered() {
         return;
     }
     let (d, _t) = alice();
-    let p = Pop3Personality { sasl: vec![], apop: false, ..Pop3Personality::default() };
+    let p = Pop3Personality {
+        sasl: vec![],
+        apop: false,
+        ..Pop3Personality::default()
+    };
     let r = start_pop3(d, p, Opts::default());
-    let ran = curl(&["-u", "alice:secret", &format!("pop3://127.0.0.1:{}/2", r.server.port())]);
+    let ran = curl(&[
+        "-u",
+        "alice:secret",
+        &format!("pop3://127.0.0.1:{}/2", r.server.port()),
+    ]);
     assert!(ran.ok(), "{}", ran.show());
     assert!(ran.stdout.contains("Subject: second"), "{}", ran.show());
     assert!(transcript_text(&r).contains("USER alice"));
@@ -172,23 +256,70 @@ fn curl_stls_implicit_tls_and_a_bad_certificate() {
         return;
     }
     let (d, _t) = alice();
-    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts { tls: Some(Preset::Valid), ..Opts::default() });
+    let r = start_pop3(
+        d.clone(),
+        Pop3Personality::default(),
+        Opts {
+            tls: Some(Preset::Valid),
+            ..Opts::default()
+        },
+    );
     let ca = r.ca.clone().unwrap();
-    let ran = curl(&["--ssl-reqd", "--cacert", ca.to_str().unwrap(), "-u", "alice:secret", &format!("pop3://127.0.0.1:{}/1", r.server.port())]);
+    let ran = curl(&[
+        "--ssl-reqd",
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-u",
+        "alice:secret",
+        &format!("pop3://127.0.0.1:{}/1", r.server.port()),
+    ]);
     assert!(ran.ok(), "{}", ran.show());
     assert!(ran.stdout.contains("Subject: first"));
     assert!(transcript_text(&r).contains("STLS"));
 
-    let r2 = start_pop3(d.clone(), Pop3Personality::default(), Opts { tls: Some(Preset::Valid), implicit_tls: true, ..Opts::default() });
+    let r2 = start_pop3(
+        d.clone(),
+        Pop3Personality::default(),
+        Opts {
+            tls: Some(Preset::Valid),
+            implicit_tls: true,
+            ..Opts::default()
+        },
+    );
     let ca2 = r2.ca.clone().unwrap();
-    let ran = curl(&["--cacert", ca2.to_str().unwrap(), "-u", "alice:secret", &format!("pop3s://127.0.0.1:{}/", r2.server.port())]);
+    let ran = curl(&[
+        "--cacert",
+        ca2.to_str().unwrap(),
+        "-u",
+        "alice:secret",
+        &format!("pop3s://127.0.0.1:{}/", r2.server.port()),
+    ]);
     assert!(ran.ok(), "{}", ran.show());
     assert_eq!(ran.stdout.lines().count(), 2, "{}", ran.show());
 
-    let r3 = start_pop3(d, Pop3Personality::default(), Opts { tls: Some(Preset::Expired), ..Opts::default() });
+    let r3 = start_pop3(
+        d,
+        Pop3Personality::default(),
+        Opts {
+            tls: Some(Preset::Expired),
+            ..Opts::default()
+        },
+    );
     let ca3 = r3.ca.clone().unwrap();
-    let ran = curl(&["--ssl-reqd", "--cacert", ca3.to_str().unwrap(), "-u", "alice:secret", &format!("pop3://127.0.0.1:{}/", r3.server.port())]);
-    assert_eq!(ran.code, Some(60), "an expired certificate is curl's error 60: {}", ran.show());
+    let ran = curl(&[
+        "--ssl-reqd",
+        "--cacert",
+        ca3.to_str().unwrap(),
+        "-u",
+        "alice:secret",
+        &format!("pop3://127.0.0.1:{}/", r3.server.port()),
+    ]);
+    assert_eq!(
+        ran.code,
+        Some(60),
+        "an expired certificate is curl's error 60: {}",
+        ran.show()
+    );
 }
 
 #[test]
@@ -197,10 +328,27 @@ fn curl_reports_a_faulted_retr() {
         return;
     }
     let (d, _t) = alice();
-    let plan = faults("[[fault]]\nverb = \"RETR\"\naction = \"reply\"\nreply = \"-ERR [SYS/TEMP] busy\"\n");
-    let r = start_pop3(d, Pop3Personality::default(), Opts { faults: plan, ..Opts::default() });
-    let ran = curl(&["-u", "alice:secret", &format!("pop3://127.0.0.1:{}/1", r.server.port())]);
-    assert!(matches!(ran.code, Some(c) if c != 0), "curl must fail: {}", ran.show());
+    let plan = faults(
+        "[[fault]]\nverb = \"RETR\"\naction = \"reply\"\nreply = \"-ERR [SYS/TEMP] busy\"\n",
+    );
+    let r = start_pop3(
+        d,
+        Pop3Personality::default(),
+        Opts {
+            faults: plan,
+            ..Opts::default()
+        },
+    );
+    let ran = curl(&[
+        "-u",
+        "alice:secret",
+        &format!("pop3://127.0.0.1:{}/1", r.server.port()),
+    ]);
+    assert!(
+        matches!(ran.code, Some(c) if c != 0),
+        "curl must fail: {}",
+        ran.show()
+    );
     assert!(!ran.stdout.contains("Subject: first"), "{}", ran.show());
 }
 
@@ -212,7 +360,9 @@ struct Fetch {
 
 impl Fetch {
     fn new() -> Self {
-        Fetch { dir: tempfile::tempdir().unwrap() }
+        Fetch {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     fn mbox(&self) -> std::path::PathBuf {
         self.dir.path().join("delivered")
@@ -223,7 +373,10 @@ impl Fetch {
     /// One fetchmail poll of alice's maildrop; `tls`: the CA to check the server against.
     fn run(&self, host: &str, port: u16, tls: Option<&std::path::Path>) -> Ran {
         let ssl = match tls {
-            Some(ca) => format!("sslproto 'tls1.2+' sslcertck sslcertfile \"{}\"", ca.display()),
+            Some(ca) => format!(
+                "sslproto 'tls1.2+' sslcertck sslcertfile \"{}\"",
+                ca.display()
+            ),
             None => "sslproto ''".to_string(),
         };
         let rc = format!(
@@ -261,9 +414,19 @@ fn fetchmail_plain_delivers_and_deletes() {
     let ran = f.run("127.0.0.1", r.server.port(), None);
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     let got = f.delivered();
-    assert!(got.contains("Subject: first") && got.contains("Subject: second"), "{got}\n{}", ran.show());
-    assert!(got.contains("\n.dot line\n"), "fetchmail undoes the byte-stuffing: {got}");
-    assert!(d.messages("alice").is_empty(), "fetchmail deletes what it fetched");
+    assert!(
+        got.contains("Subject: first") && got.contains("Subject: second"),
+        "{got}\n{}",
+        ran.show()
+    );
+    assert!(
+        got.contains("\n.dot line\n"),
+        "fetchmail undoes the byte-stuffing: {got}"
+    );
+    assert!(
+        d.messages("alice").is_empty(),
+        "fetchmail deletes what it fetched"
+    );
     assert!(!transcript_text(&r).contains("STLS"));
     // Nothing new: fetchmail's "no mail" exit code.
     let again = f.run("127.0.0.1", r.server.port(), None);
@@ -276,17 +439,34 @@ fn fetchmail_over_stls_checks_the_certificate() {
         return;
     }
     let (d, _t) = alice();
-    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts { tls: Some(Preset::Valid), ..Opts::default() });
+    let r = start_pop3(
+        d.clone(),
+        Pop3Personality::default(),
+        Opts {
+            tls: Some(Preset::Valid),
+            ..Opts::default()
+        },
+    );
     let f = Fetch::new();
     let ran = f.run("localhost", r.server.port(), r.ca.as_deref());
     assert_eq!(ran.code, Some(0), "{}", ran.show());
-    assert!(transcript_text(&r).contains("STLS"), "fetchmail must have used STLS");
+    assert!(
+        transcript_text(&r).contains("STLS"),
+        "fetchmail must have used STLS"
+    );
     assert!(f.delivered().contains("Subject: second"));
     assert!(d.messages("alice").is_empty());
 
     // A certificate for another host: fetchmail refuses and fetches nothing.
     let (d2, _t2) = alice();
-    let bad = start_pop3(d2.clone(), Pop3Personality::default(), Opts { tls: Some(Preset::WrongHost), ..Opts::default() });
+    let bad = start_pop3(
+        d2.clone(),
+        Pop3Personality::default(),
+        Opts {
+            tls: Some(Preset::WrongHost),
+            ..Opts::default()
+        },
+    );
     let f2 = Fetch::new();
     let ran = f2.run("localhost", bad.server.port(), bad.ca.as_deref());
     assert!(matches!(ran.code, Some(c) if c >= 2), "{}", ran.show());
@@ -301,13 +481,30 @@ fn fetchmail_survives_a_connection_dropped_mid_fetch() {
     }
     let (d, _t) = alice();
     let plan = faults("[[fault]]\nverb = \"RETR\"\nnth = 2\naction = \"drop\"\n");
-    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts { faults: plan, ..Opts::default() });
+    let r = start_pop3(
+        d.clone(),
+        Pop3Personality::default(),
+        Opts {
+            faults: plan,
+            ..Opts::default()
+        },
+    );
     let f = Fetch::new();
     let ran = f.run("127.0.0.1", r.server.port(), None);
-    assert!(matches!(ran.code, Some(c) if c >= 2), "fetchmail must report the failure: {}", ran.show());
-    assert_eq!(d.messages("alice").len(), 2, "no QUIT, no UPDATE: nothing deleted");
+    assert!(
+        matches!(ran.code, Some(c) if c >= 2),
+        "fetchmail must report the failure: {}",
+        ran.show()
+    );
+    assert_eq!(
+        d.messages("alice").len(),
+        2,
+        "no QUIT, no UPDATE: nothing deleted"
+    );
     // The fault is gone: the next poll gets everything.
-    r.server.faults().set(fakeserver::faults::FaultPlan::default());
+    r.server
+        .faults()
+        .set(fakeserver::faults::FaultPlan::default());
     let ran = f.run("127.0.0.1", r.server.port(), None);
     assert_eq!(ran.code, Some(0), "{}", ran.show());
     assert!(d.messages("alice").is_empty());

@@ -5,16 +5,23 @@
 
 mod popnntp;
 
-use popnntp::*;
 use fakeserver::nntp::{NntpDaemon, NntpPersonality};
 use fakeserver::pop3::{Pop3Daemon, Pop3Personality};
+use popnntp::*;
 use std::sync::Arc;
 use std::time::Duration;
 
 fn pop3() -> (Arc<Pop3Daemon>, Running) {
     let d = Pop3Daemon::new();
     d.add_message("alice", b"Subject: a\n\nA\n");
-    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts { max_line: Some(1000), ..Opts::default() });
+    let r = start_pop3(
+        d.clone(),
+        Pop3Personality::default(),
+        Opts {
+            max_line: Some(1000),
+            ..Opts::default()
+        },
+    );
     (d, r)
 }
 
@@ -35,7 +42,9 @@ fn pop3_over_long_lines_nuls_and_bad_utf8_get_errors() {
     // Still a working session afterwards.
     c.send(b"USER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n");
     assert_eq!(c.line(), "+OK send PASS");
-    assert!(c.line().starts_with("+OK maildrop locked and ready (1 messages"));
+    assert!(c
+        .line()
+        .starts_with("+OK maildrop locked and ready (1 messages"));
     assert_eq!(c.line(), "+OK 1 17");
     assert_eq!(c.line(), "+OK bye");
     assert_eq!(c.line(), "", "closed after QUIT");
@@ -51,9 +60,15 @@ fn pop3_pipelined_commands_are_answered_in_order() {
     assert!(capa.contains(&"PIPELINING".to_string()), "{capa:?}");
     assert_eq!(c.line(), "+OK send PASS");
     assert!(c.line().starts_with("+OK maildrop"));
-    assert_eq!(c.multiline(), vec!["+OK 1 messages (17 octets)", "1 17", "."]);
+    assert_eq!(
+        c.multiline(),
+        vec!["+OK 1 messages (17 octets)", "1 17", "."]
+    );
     assert!(c.line().starts_with("+OK 1 "));
-    assert_eq!(c.multiline(), vec!["+OK 17 octets", "Subject: a", "", "A", "."]);
+    assert_eq!(
+        c.multiline(),
+        vec!["+OK 17 octets", "Subject: a", "", "A", "."]
+    );
     assert_eq!(c.line(), "+OK");
     assert_eq!(c.line(), "+OK bye");
 }
@@ -68,7 +83,9 @@ fn pop3_disconnect_mid_session_deletes_nothing_and_unlocks() {
     c.line();
     assert!(c.line().starts_with("+OK"));
     c.close();
-    r.server.wait_for_connections_closed(1, Duration::from_secs(10)).unwrap();
+    r.server
+        .wait_for_connections_closed(1, Duration::from_secs(10))
+        .unwrap();
     assert_eq!(d.messages("alice").len(), 1);
     assert!(!d.is_locked("alice"));
 }
@@ -77,7 +94,10 @@ fn pop3_disconnect_mid_session_deletes_nothing_and_unlocks() {
 fn pop3_many_sessions_at_once() {
     let d = Pop3Daemon::new();
     for i in 0..100 {
-        d.add_message(&format!("u{i}"), format!("Subject: {i}\n\nbody {i}\n").as_bytes());
+        d.add_message(
+            &format!("u{i}"),
+            format!("Subject: {i}\n\nbody {i}\n").as_bytes(),
+        );
     }
     let users = (0..100).map(|i| (format!("u{i}"), "pw".to_string()));
     let server = fakeserver::server::start(
@@ -114,7 +134,15 @@ fn pop3_many_sessions_at_once() {
 fn nntp(max_block: Option<usize>) -> (Arc<NntpDaemon>, Running) {
     let d = NntpDaemon::new();
     d.add_group("misc.test", fakeserver::nntp::daemon::Status::Postable);
-    let r = start_nntp(d.clone(), NntpPersonality::default(), Opts { max_line: Some(1000), max_block, ..Opts::default() });
+    let r = start_nntp(
+        d.clone(),
+        NntpPersonality::default(),
+        Opts {
+            max_line: Some(1000),
+            max_block,
+            ..Opts::default()
+        },
+    );
     (d, r)
 }
 
@@ -145,10 +173,15 @@ fn nntp_disconnect_mid_post_stores_nothing_and_keeps_serving() {
     assert!(c.line().starts_with("340 "));
     c.send(b"From: a@b\r\nNewsgroups: misc.test\r\nSubject: partial\r\n\r\nhalf an art");
     c.close();
-    r.server.wait_for_connections_closed(1, Duration::from_secs(10)).unwrap();
+    r.server
+        .wait_for_connections_closed(1, Duration::from_secs(10))
+        .unwrap();
     assert_eq!(d.group("misc.test").unwrap().stats().0, 0);
     let record = r.server.recorder().to_text();
-    assert!(record.contains("half an art"), "what the client sent is in the record:\n{record}");
+    assert!(
+        record.contains("half an art"),
+        "what the client sent is in the record:\n{record}"
+    );
     // The next client posts fine.
     let mut c = Raw::connect(r.server.port());
     c.line();

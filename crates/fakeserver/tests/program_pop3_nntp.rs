@@ -32,7 +32,12 @@ impl Program {
         for _ in 0..2 {
             let mut line = String::new();
             out.read_line(&mut line).expect("read fakeserver's stdout");
-            let p = line.trim().rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            let p = line
+                .trim()
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
             if line.starts_with("listening on ") {
                 port = p;
             } else if line.starts_with("control on ") {
@@ -43,7 +48,11 @@ impl Program {
             }
         }
         assert!(port > 0 && control > 0);
-        Program { child, port, control }
+        Program {
+            child,
+            port,
+            control,
+        }
     }
 
     fn api(&self, method: &str, path: &str, body: Option<&str>) -> String {
@@ -60,7 +69,10 @@ impl Program {
 
     fn stop(mut self) {
         // SIGTERM through kill(1): no unsafe code, no extra dependency.
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let status = self.child.wait().expect("reap fakeserver");
         assert!(status.success(), "fakeserver exited with {status}");
     }
@@ -85,7 +97,10 @@ fn program_pop3_with_dovecot_personality_tls_and_live_delivery() {
     let users = dir.path().join("users");
     std::fs::write(&users, "alice:secret\nbob:hunter2\n").unwrap();
     let ca = dir.path().join("ca.pem");
-    let personality = concat!(env!("CARGO_MANIFEST_DIR"), "/personalities/dovecot-pop3.toml");
+    let personality = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/personalities/dovecot-pop3.toml"
+    );
     let p = Program::start(&[
         "pop3",
         "--load",
@@ -100,7 +115,11 @@ fn program_pop3_with_dovecot_personality_tls_and_live_delivery() {
         ca.to_str().unwrap(),
     ]);
     // Bob's maildir was empty; a message arrives while the server runs.
-    let got = p.api("POST", "/api/deliver/bob", Some("Subject: live\r\n\r\ndelivered through the API\r\n"));
+    let got = p.api(
+        "POST",
+        "/api/deliver/bob",
+        Some("Subject: live\r\n\r\ndelivered through the API\r\n"),
+    );
     assert!(got.contains("\"id\""), "{got}");
     let curl = |user: &str, path: &str| {
         run(
@@ -120,15 +139,29 @@ fn program_pop3_with_dovecot_personality_tls_and_live_delivery() {
     };
     let ran = curl("bob:hunter2", "1");
     assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("delivered through the API"), "{}", ran.show());
+    assert!(
+        ran.stdout.contains("delivered through the API"),
+        "{}",
+        ran.show()
+    );
     let ran = curl("alice:secret", "");
-    assert!(ran.ok() && ran.stdout.lines().count() == 2, "{}", ran.show());
+    assert!(
+        ran.ok() && ran.stdout.lines().count() == 2,
+        "{}",
+        ran.show()
+    );
     assert_eq!(curl("alice:wrong", "").code, Some(67));
     let state = p.api("GET", "/api/messages", None);
-    assert!(state.contains("\"bob\"") && state.contains("delivered through the API"), "{state}");
+    assert!(
+        state.contains("\"bob\"") && state.contains("delivered through the API"),
+        "{state}"
+    );
     // Dovecot's wording is in the record.
     let text = p.api("GET", "/api/transcripts.txt", None);
-    assert!(text.contains("+OK Dovecot (Debian) ready.") && text.contains("+OK Logged in."), "{text}");
+    assert!(
+        text.contains("+OK Dovecot (Debian) ready.") && text.contains("+OK Logged in."),
+        "{text}"
+    );
     p.stop();
 }
 
@@ -139,13 +172,22 @@ fn program_nntp_with_inn_personality_and_live_delivery() {
     }
     let tree = nntp_tree();
     let personality = concat!(env!("CARGO_MANIFEST_DIR"), "/personalities/inn-nntp.toml");
-    let p = Program::start(&["nntp", "--load", tree.path().to_str().unwrap(), "--personality", personality]);
+    let p = Program::start(&[
+        "nntp",
+        "--load",
+        tree.path().to_str().unwrap(),
+        "--personality",
+        personality,
+    ]);
     let got = p.api(
         "POST",
         "/api/deliver/comp.lang.rust",
         Some("From: x@test\r\nNewsgroups: comp.lang.rust\r\nSubject: new group\r\n\r\nbody\r\n"),
     );
-    assert!(got.contains("<fakeserver."), "a Message-ID was made up: {got}");
+    assert!(
+        got.contains("<fakeserver."),
+        "a Message-ID was made up: {got}"
+    );
     let code = r#"
 import sys, warnings
 warnings.simplefilter("ignore")
@@ -162,8 +204,15 @@ print(s.quit())
 "#;
     let ran = python_code(code, &[&p.port.to_string()]);
     assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("205 Bye!"), "INN's wording: {}", ran.show());
+    assert!(
+        ran.stdout.contains("205 Bye!"),
+        "INN's wording: {}",
+        ran.show()
+    );
     let state = p.api("GET", "/api/messages", None);
-    assert!(state.contains("comp.lang.rust") && state.contains("misc.test"), "{state}");
+    assert!(
+        state.contains("comp.lang.rust") && state.contains("misc.test"),
+        "{state}"
+    );
     p.stop();
 }

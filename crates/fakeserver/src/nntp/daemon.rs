@@ -65,12 +65,21 @@ impl Article {
         if message_id(mid.as_bytes()).is_none() {
             bail!("invalid Message-ID {mid:?}");
         }
-        Ok(Article { message_id: mid, data, body_start, headers, arrived })
+        Ok(Article {
+            message_id: mid,
+            data,
+            body_start,
+            headers,
+            arrived,
+        })
     }
 
     /// The first header field of that name (case-insensitive), unfolded.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The header block, without the empty separator line.
@@ -100,7 +109,12 @@ impl Article {
     /// The newsgroups it names (its Newsgroups header, split on commas).
     pub fn newsgroups(&self) -> Vec<String> {
         self.header("Newsgroups")
-            .map(|v| v.split(',').map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(|g| g.trim().to_string())
+                    .filter(|g| !g.is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -110,7 +124,10 @@ fn parse_headers(data: &[u8]) -> (Vec<(String, String)>, usize) {
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut pos = 0;
     while pos < data.len() {
-        let end = data[pos..].windows(2).position(|w| w == b"\r\n").map_or(data.len(), |i| pos + i);
+        let end = data[pos..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(data.len(), |i| pos + i);
         let line = &data[pos..end];
         let next = (end + 2).min(data.len());
         if line.is_empty() {
@@ -145,7 +162,10 @@ pub struct Group {
 impl Group {
     /// (count, low, high) as GROUP reports them: an empty group has low = high + 1.
     pub fn stats(&self) -> (usize, u64, u64) {
-        match (self.articles.keys().next(), self.articles.keys().next_back()) {
+        match (
+            self.articles.keys().next(),
+            self.articles.keys().next_back(),
+        ) {
             (Some(lo), Some(hi)) => (self.articles.len(), *lo, *hi),
             _ => (0, self.next, self.next - 1),
         }
@@ -206,21 +226,31 @@ impl NntpDaemon {
     /// Add (or reset, if it exists) a group.
     pub fn add_group(&self, name: &str, status: Status) {
         let now = self.now();
-        let g = Group { name: name.to_string(), status, description: String::new(), created: now, articles: BTreeMap::new(), next: 1 };
-        self.state().groups.insert(name.to_string(), g);
-    }
-
-    /// Add a group unless it exists.
-    pub fn ensure_group(&self, name: &str, status: Status) {
-        let now = self.now();
-        self.state().groups.entry(name.to_string()).or_insert_with(|| Group {
+        let g = Group {
             name: name.to_string(),
             status,
             description: String::new(),
             created: now,
             articles: BTreeMap::new(),
             next: 1,
-        });
+        };
+        self.state().groups.insert(name.to_string(), g);
+    }
+
+    /// Add a group unless it exists.
+    pub fn ensure_group(&self, name: &str, status: Status) {
+        let now = self.now();
+        self.state()
+            .groups
+            .entry(name.to_string())
+            .or_insert_with(|| Group {
+                name: name.to_string(),
+                status,
+                description: String::new(),
+                created: now,
+                articles: BTreeMap::new(),
+                next: 1,
+            });
     }
 
     pub fn set_description(&self, group: &str, text: &str) -> Result<()> {
@@ -252,7 +282,12 @@ impl NntpDaemon {
         let st = self.state();
         st.groups
             .values()
-            .filter_map(|g| g.articles.iter().find(|(_, a)| a.message_id == message_id).map(|(n, _)| (g.name.clone(), *n)))
+            .filter_map(|g| {
+                g.articles
+                    .iter()
+                    .find(|(_, a)| a.message_id == message_id)
+                    .map(|(n, _)| (g.name.clone(), *n))
+            })
             .collect()
     }
 
@@ -276,7 +311,10 @@ impl NntpDaemon {
             }
         }
         if filed.is_empty() {
-            bail!("none of the article's newsgroups ({}) exists", art.newsgroups().join(","));
+            bail!(
+                "none of the article's newsgroups ({}) exists",
+                art.newsgroups().join(",")
+            );
         }
         st.by_id.insert(art.message_id.clone(), art);
         Ok(filed)
@@ -288,10 +326,17 @@ impl NntpDaemon {
         let now = self.now();
         let mut st = self.state();
         let art = match Article::parse(raw, now) {
-            Ok(a) => st.by_id.get(&a.message_id).cloned().unwrap_or_else(|| Arc::new(a)),
+            Ok(a) => st
+                .by_id
+                .get(&a.message_id)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(a)),
             Err(e) => return Err(e),
         };
-        let g = st.groups.get_mut(group).with_context(|| format!("no such newsgroup {group}"))?;
+        let g = st
+            .groups
+            .get_mut(group)
+            .with_context(|| format!("no such newsgroup {group}"))?;
         if number == 0 || g.articles.contains_key(&number) {
             bail!("article number {number} is zero or taken in {group}");
         }
@@ -329,7 +374,11 @@ impl NntpDaemon {
         let mut st = self.state();
         let now = st.clock.unwrap_or_else(real_now);
         let art = Article::parse(&raw, now)?;
-        let art = st.by_id.get(&art.message_id).cloned().unwrap_or_else(|| Arc::new(art));
+        let art = st
+            .by_id
+            .get(&art.message_id)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(art));
         let g = st.groups.get_mut(group).context("the group vanished")?;
         let num = g.next;
         g.next += 1;
@@ -343,12 +392,14 @@ impl NntpDaemon {
     /// postable; its messages filed under that group in order, with a Message-ID made up for
     /// those without one. Returns the number of articles filed.
     pub fn load_dir(&self, dir: &Path) -> Result<usize> {
-        let tree = mailfiles::load_tree(dir).with_context(|| format!("loading newsgroups from {}", dir.display()))?;
+        let tree = mailfiles::load_tree(dir)
+            .with_context(|| format!("loading newsgroups from {}", dir.display()))?;
         let mut n = 0;
         for (group, msgs) in tree {
             self.ensure_group(&group, Status::Postable);
             for m in msgs {
-                self.file_in(&group, &m.data).with_context(|| format!("{}", m.source.display()))?;
+                self.file_in(&group, &m.data)
+                    .with_context(|| format!("{}", m.source.display()))?;
                 n += 1;
             }
         }
@@ -358,11 +409,18 @@ impl NntpDaemon {
     /// `raw` with a Message-ID header prepended if it has none.
     fn with_message_id(&self, raw: &[u8], host: &str) -> Vec<u8> {
         let (headers, _) = parse_headers(&mailfiles::to_crlf(raw));
-        if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("Message-ID")) {
+        if headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("Message-ID"))
+        {
             return raw.to_vec();
         }
         let n = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut out = format!("Message-ID: <fakeserver.{n}.{}@{host}>\r\n", std::process::id()).into_bytes();
+        let mut out = format!(
+            "Message-ID: <fakeserver.{n}.{}@{host}>\r\n",
+            std::process::id()
+        )
+        .into_bytes();
         out.extend_from_slice(raw);
         out
     }
@@ -375,15 +433,24 @@ impl NntpDaemon {
             return Err(PostError::Rejected("the article has no header".into()));
         }
         for req in &rules.required {
-            if !headers.iter().any(|(n, v)| n.eq_ignore_ascii_case(req) && !v.is_empty()) {
+            if !headers
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case(req) && !v.is_empty())
+            {
                 return Err(PostError::Rejected(format!("missing {req} header")));
             }
         }
         let mut extra = String::new();
         let now = self.now();
-        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("Message-ID")) {
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("Message-ID"))
+        {
             let n = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
-            extra.push_str(&format!("Message-ID: <fakeserver.{n}.{now}@{}>\r\n", rules.hostname));
+            extra.push_str(&format!(
+                "Message-ID: <fakeserver.{n}.{now}@{}>\r\n",
+                rules.hostname
+            ));
         }
         if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("Date")) {
             extra.push_str(&format!("Date: {}\r\n", rfc5322_date(now)));
@@ -407,33 +474,44 @@ impl NntpDaemon {
                 match st.groups.get(g) {
                     None => return Err(PostError::Rejected(format!("no such newsgroup {g}"))),
                     Some(gr) if gr.status == Status::ReadOnly => {
-                        return Err(PostError::Rejected(format!("posting to {g} is not allowed")))
+                        return Err(PostError::Rejected(format!(
+                            "posting to {g} is not allowed"
+                        )))
                     }
                     Some(_) => {}
                 }
             }
         }
         let mid = art.message_id.clone();
-        self.add_article(&full).map_err(|e| PostError::Rejected(e.to_string()))?;
+        self.add_article(&full)
+            .map_err(|e| PostError::Rejected(e.to_string()))?;
         Ok(mid)
     }
 
     /// IHAVE: the article must carry the offered Message-ID and not be known; groups it names
     /// that do not exist are skipped (a transit server files what it carries).
     pub fn ihave(&self, offered: &str, raw: &[u8]) -> Result<(), PostError> {
-        let art = Article::parse(raw, self.now()).map_err(|e| PostError::Rejected(e.to_string()))?;
+        let art =
+            Article::parse(raw, self.now()).map_err(|e| PostError::Rejected(e.to_string()))?;
         if art.message_id != offered {
-            return Err(PostError::Rejected(format!("Message-ID {} is not the offered {offered}", art.message_id)));
+            return Err(PostError::Rejected(format!(
+                "Message-ID {} is not the offered {offered}",
+                art.message_id
+            )));
         }
         if self.article(offered).is_some() {
             return Err(PostError::Duplicate(offered.to_string()));
         }
-        self.add_article(raw).map(|_| ()).map_err(|e| PostError::Rejected(e.to_string()))
+        self.add_article(raw)
+            .map(|_| ())
+            .map_err(|e| PostError::Rejected(e.to_string()))
     }
 }
 
 fn real_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// (year, month, day, hour, minute, second, weekday 0=Sunday) of a Unix time, UTC.
@@ -451,15 +529,29 @@ pub fn civil(t: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
     let wd = (days + 4).rem_euclid(7) as u32;
-    (y, m, d, (secs / 3600) as u32, ((secs / 60) % 60) as u32, (secs % 60) as u32, wd)
+    (
+        y,
+        m,
+        d,
+        (secs / 3600) as u32,
+        ((secs / 60) % 60) as u32,
+        (secs % 60) as u32,
+        wd,
+    )
 }
 
 /// `Tue, 01 Dec 2026 10:15:03 +0000`
 pub fn rfc5322_date(t: i64) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let (y, mo, d, h, mi, s, wd) = civil(t);
-    format!("{}, {d:02} {} {y} {h:02}:{mi:02}:{s:02} +0000", DAYS[wd as usize], MONTHS[(mo - 1) as usize])
+    format!(
+        "{}, {d:02} {} {y} {h:02}:{mi:02}:{s:02} +0000",
+        DAYS[wd as usize],
+        MONTHS[(mo - 1) as usize]
+    )
 }
 
 #[cfg(test)]
@@ -487,15 +579,21 @@ mod tests {
         let d = NntpDaemon::new();
         d.add_group("misc.test", Status::Postable);
         assert_eq!(d.group("misc.test").unwrap().stats(), (0, 1, 0));
-        assert_eq!(d.add_article(A1).unwrap(), vec![("misc.test".to_string(), 1)]);
+        assert_eq!(
+            d.add_article(A1).unwrap(),
+            vec![("misc.test".to_string(), 1)]
+        );
         assert!(d.add_article(A1).is_err());
-        d.add_article_to_group(b"Message-ID: <5@x>\n\nx\n", "misc.test", 10).unwrap();
+        d.add_article_to_group(b"Message-ID: <5@x>\n\nx\n", "misc.test", 10)
+            .unwrap();
         assert_eq!(d.group("misc.test").unwrap().stats(), (2, 1, 10));
         assert!(d.remove_article("<1@x>"));
         assert_eq!(d.group("misc.test").unwrap().stats(), (1, 10, 10));
         d.remove_article("<5@x>");
         assert_eq!(d.group("misc.test").unwrap().stats(), (0, 11, 10));
-        assert!(d.add_article(b"Message-ID: <9@x>\nNewsgroups: nowhere\n\n").is_err());
+        assert!(d
+            .add_article(b"Message-ID: <9@x>\nNewsgroups: nowhere\n\n")
+            .is_err());
     }
 
     #[test]
@@ -504,26 +602,61 @@ mod tests {
         d.set_clock(Some(930_182_400));
         d.add_group("misc.test", Status::Postable);
         d.add_group("ro", Status::ReadOnly);
-        let rules = PostRules { required: vec!["From".into(), "Subject".into(), "Newsgroups".into()], hostname: "h.test".into() };
-        let mid = d.post(b"From: a@b\nNewsgroups: misc.test\nSubject: hi\n\nbody\n", &rules).unwrap();
+        let rules = PostRules {
+            required: vec!["From".into(), "Subject".into(), "Newsgroups".into()],
+            hostname: "h.test".into(),
+        };
+        let mid = d
+            .post(
+                b"From: a@b\nNewsgroups: misc.test\nSubject: hi\n\nbody\n",
+                &rules,
+            )
+            .unwrap();
         let a = d.article(&mid).unwrap();
         assert_eq!(a.header("Date"), Some("Thu, 24 Jun 1999 00:00:00 +0000"));
         assert_eq!(a.header("Path"), Some("h.test!not-for-mail"));
-        assert!(matches!(d.post(b"From: a@b\nNewsgroups: misc.test\n\nbody\n", &rules), Err(PostError::Rejected(m)) if m.contains("Subject")));
-        assert!(d.post(b"From: a@b\nNewsgroups: ro\nSubject: s\n\nx\n", &rules).is_err());
-        assert!(d.post(b"From: a@b\nNewsgroups: nope\nSubject: s\n\nx\n", &rules).is_err());
-        assert!(matches!(d.post(b"From: a@b\nNewsgroups: misc.test\nSubject: s\nMessage-ID: <1@x>\n\nx\n", &rules), Ok(_)));
-        assert!(matches!(d.post(b"From: a@b\nNewsgroups: misc.test\nSubject: s\nMessage-ID: <1@x>\n\nx\n", &rules), Err(PostError::Duplicate(_))));
-        assert!(d.ihave("<2@x>", b"Message-ID: <2@x>\nNewsgroups: misc.test\n\nx\n").is_ok());
-        assert!(matches!(d.ihave("<2@x>", b"Message-ID: <2@x>\nNewsgroups: misc.test\n\nx\n"), Err(PostError::Duplicate(_))));
-        assert!(d.ihave("<3@x>", b"Message-ID: <4@x>\nNewsgroups: misc.test\n\nx\n").is_err());
+        assert!(
+            matches!(d.post(b"From: a@b\nNewsgroups: misc.test\n\nbody\n", &rules), Err(PostError::Rejected(m)) if m.contains("Subject"))
+        );
+        assert!(d
+            .post(b"From: a@b\nNewsgroups: ro\nSubject: s\n\nx\n", &rules)
+            .is_err());
+        assert!(d
+            .post(b"From: a@b\nNewsgroups: nope\nSubject: s\n\nx\n", &rules)
+            .is_err());
+        assert!(d
+            .post(
+                b"From: a@b\nNewsgroups: misc.test\nSubject: s\nMessage-ID: <1@x>\n\nx\n",
+                &rules
+            )
+            .is_ok());
+        assert!(matches!(
+            d.post(
+                b"From: a@b\nNewsgroups: misc.test\nSubject: s\nMessage-ID: <1@x>\n\nx\n",
+                &rules
+            ),
+            Err(PostError::Duplicate(_))
+        ));
+        assert!(d
+            .ihave("<2@x>", b"Message-ID: <2@x>\nNewsgroups: misc.test\n\nx\n")
+            .is_ok());
+        assert!(matches!(
+            d.ihave("<2@x>", b"Message-ID: <2@x>\nNewsgroups: misc.test\n\nx\n"),
+            Err(PostError::Duplicate(_))
+        ));
+        assert!(d
+            .ihave("<3@x>", b"Message-ID: <4@x>\nNewsgroups: misc.test\n\nx\n")
+            .is_err());
     }
 
     #[test]
     fn dates() {
         assert_eq!(rfc5322_date(0), "Thu, 01 Jan 1970 00:00:00 +0000");
         assert_eq!(civil(1_796_120_103), (2026, 12, 1, 10, 15, 3, 2));
-        assert_eq!(super::super::parse::days_from_civil(2026, 12, 1) * 86400 + 36903, 1_796_120_103);
+        assert_eq!(
+            super::super::parse::days_from_civil(2026, 12, 1) * 86400 + 36903,
+            1_796_120_103
+        );
     }
 
     #[test]
@@ -533,7 +666,11 @@ mod tests {
             std::fs::create_dir(t.path().join(g)).unwrap();
             std::fs::write(t.path().join(g).join("1"), A1).unwrap();
         }
-        std::fs::write(t.path().join("misc.test").join("2"), "Subject: no id\n\nx\n").unwrap();
+        std::fs::write(
+            t.path().join("misc.test").join("2"),
+            "Subject: no id\n\nx\n",
+        )
+        .unwrap();
         let d = NntpDaemon::new();
         assert_eq!(d.load_dir(t.path()).unwrap(), 3);
         assert_eq!(d.group("misc.test").unwrap().stats(), (2, 1, 2));

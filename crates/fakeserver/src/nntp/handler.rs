@@ -54,7 +54,11 @@ fn one(s: impl Into<String>) -> Output {
 }
 
 impl NntpHandler {
-    pub fn new(daemon: Arc<NntpDaemon>, users: Arc<Users>, personality: Arc<NntpPersonality>) -> Self {
+    pub fn new(
+        daemon: Arc<NntpDaemon>,
+        users: Arc<Users>,
+        personality: Arc<NntpPersonality>,
+    ) -> Self {
         NntpHandler {
             daemon,
             users,
@@ -130,27 +134,45 @@ impl NntpHandler {
     }
 
     fn selected(&self) -> Result<String, String> {
-        self.group.clone().ok_or_else(|| self.r("no_group", "412 no newsgroup selected", &[]))
+        self.group
+            .clone()
+            .ok_or_else(|| self.r("no_group", "412 no newsgroup selected", &[]))
     }
 
     /// Resolve an article reference (and move the current article for a number).
     fn resolve(&mut self, r: &ArticleRef) -> Result<(u64, Arc<Article>), String> {
         match r {
-            ArticleRef::MessageId(id) => {
-                self.daemon.article(id).map(|a| (0, a)).ok_or_else(|| self.r("no_such_id", "430 no article with that message-id", &[]))
-            }
+            ArticleRef::MessageId(id) => self
+                .daemon
+                .article(id)
+                .map(|a| (0, a))
+                .ok_or_else(|| self.r("no_such_id", "430 no article with that message-id", &[])),
             ArticleRef::Number(n) => {
                 let g = self.selected()?;
-                let group = self.daemon.group(&g).ok_or("411 the selected newsgroup no longer exists")?;
-                let a = group.articles.get(n).cloned().ok_or_else(|| self.r("no_such_number", "423 no article with that number", &[]))?;
+                let group = self
+                    .daemon
+                    .group(&g)
+                    .ok_or("411 the selected newsgroup no longer exists")?;
+                let a = group.articles.get(n).cloned().ok_or_else(|| {
+                    self.r("no_such_number", "423 no article with that number", &[])
+                })?;
                 self.current = Some(*n);
                 Ok((*n, a))
             }
             ArticleRef::Current => {
                 let g = self.selected()?;
-                let n = self.current.ok_or("420 current article number is invalid")?;
-                let group = self.daemon.group(&g).ok_or("411 the selected newsgroup no longer exists")?;
-                let a = group.articles.get(&n).cloned().ok_or("420 current article number is invalid")?;
+                let n = self
+                    .current
+                    .ok_or("420 current article number is invalid")?;
+                let group = self
+                    .daemon
+                    .group(&g)
+                    .ok_or("411 the selected newsgroup no longer exists")?;
+                let a = group
+                    .articles
+                    .get(&n)
+                    .cloned()
+                    .ok_or("420 current article number is invalid")?;
                 Ok((n, a))
             }
         }
@@ -159,11 +181,16 @@ impl NntpHandler {
     /// The articles a range/message-id/current target names: (number or 0, article).
     fn targets(&mut self, t: &Target) -> Result<Vec<(u64, Arc<Article>)>, String> {
         match t {
-            Target::MessageId(id) => self.resolve(&ArticleRef::MessageId(id.clone())).map(|x| vec![x]),
+            Target::MessageId(id) => self
+                .resolve(&ArticleRef::MessageId(id.clone()))
+                .map(|x| vec![x]),
             Target::Current => self.resolve(&ArticleRef::Current).map(|x| vec![x]),
             Target::Range(r) => {
                 let g = self.selected()?;
-                let group = self.daemon.group(&g).ok_or("411 the selected newsgroup no longer exists")?;
+                let group = self
+                    .daemon
+                    .group(&g)
+                    .ok_or("411 the selected newsgroup no longer exists")?;
                 let v: Vec<_> = in_range(&group.articles, r).collect();
                 if v.is_empty() {
                     Err("423 no articles in that range".into())
@@ -175,7 +202,10 @@ impl NntpHandler {
     }
 
     fn select(&mut self, name: &str) -> Result<(usize, u64, u64), String> {
-        let g = self.daemon.group(name).ok_or_else(|| self.r("no_such_group", "411 no such newsgroup", &[]))?;
+        let g = self
+            .daemon
+            .group(name)
+            .ok_or_else(|| self.r("no_such_group", "411 no such newsgroup", &[]))?;
         let (n, lo, hi) = g.stats();
         self.group = Some(name.to_string());
         self.current = if n > 0 { Some(lo) } else { None };
@@ -195,8 +225,13 @@ impl NntpHandler {
 
     fn step(&mut self, forward: bool) -> Reply {
         let g = self.selected()?;
-        let cur = self.current.ok_or("420 current article number is invalid")?;
-        let group = self.daemon.group(&g).ok_or("411 the selected newsgroup no longer exists")?;
+        let cur = self
+            .current
+            .ok_or("420 current article number is invalid")?;
+        let group = self
+            .daemon
+            .group(&g)
+            .ok_or("411 the selected newsgroup no longer exists")?;
         let found = if forward {
             group.articles.range(cur + 1..).next()
         } else {
@@ -234,7 +269,12 @@ impl NntpHandler {
         if let Some(x) = a.header("Xref") {
             return clean(x);
         }
-        let locs: Vec<String> = self.daemon.locations(&a.message_id).into_iter().map(|(g, n)| format!("{g}:{n}")).collect();
+        let locs: Vec<String> = self
+            .daemon
+            .locations(&a.message_id)
+            .into_iter()
+            .map(|(g, n)| format!("{g}:{n}"))
+            .collect();
         format!("{} {}", self.p.hostname, locs.join(" "))
     }
 
@@ -250,7 +290,11 @@ impl NntpHandler {
     fn hdr_allowed(&self, field: &str) -> bool {
         self.p.hdr_fields.is_empty()
             || field.starts_with(':')
-            || self.p.hdr_fields.iter().any(|f| f.eq_ignore_ascii_case(field))
+            || self
+                .p
+                .hdr_fields
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(field))
     }
 
     fn hdr(&mut self, field: &str, t: &Target, xhdr: bool) -> Reply {
@@ -259,10 +303,18 @@ impl NntpHandler {
         }
         let by_id = matches!(t, Target::MessageId(_));
         let arts = self.targets(t)?;
-        let mut lines = vec![if xhdr { format!("221 {field} fields follow") } else { "225 headers follow".into() }];
+        let mut lines = vec![if xhdr {
+            format!("221 {field} fields follow")
+        } else {
+            "225 headers follow".into()
+        }];
         for (n, a) in arts {
             let v = self.field_value(&a, field);
-            let key = if by_id && xhdr { a.message_id.clone() } else { n.to_string() };
+            let key = if by_id && xhdr {
+                a.message_id.clone()
+            } else {
+                n.to_string()
+            };
             lines.push(match (v, xhdr) {
                 (Some(v), _) => format!("{key} {v}"),
                 (None, true) => format!("{key} (none)"),
@@ -278,12 +330,22 @@ impl NntpHandler {
             return Err(format!("503 {field} is not in the header index"));
         }
         let by_id = matches!(t, Target::MessageId(_));
-        let arts = self.targets(t).or_else(|e| if e.starts_with("423") { Ok(Vec::new()) } else { Err(e) })?;
+        let arts = self.targets(t).or_else(|e| {
+            if e.starts_with("423") {
+                Ok(Vec::new())
+            } else {
+                Err(e)
+            }
+        })?;
         let mut lines = vec![format!("221 {field} matches follow")];
         for (n, a) in arts {
             if let Some(v) = self.field_value(&a, field) {
                 if wildmat::matches(pattern, &v) {
-                    let key = if by_id { a.message_id.clone() } else { n.to_string() };
+                    let key = if by_id {
+                        a.message_id.clone()
+                    } else {
+                        n.to_string()
+                    };
                     lines.push(format!("{key} {v}"));
                 }
             }
@@ -297,7 +359,7 @@ impl NntpHandler {
         let pick = |w: &Option<String>| {
             groups
                 .iter()
-                .filter(|g| w.as_deref().map_or(true, |w| wildmat::matches(w, &g.name)))
+                .filter(|g| w.as_deref().is_none_or(|w| wildmat::matches(w, &g.name)))
                 .cloned()
                 .collect::<Vec<_>>()
         };
@@ -324,7 +386,9 @@ impl NntpHandler {
             }
             ListKind::OverviewFmt => {
                 lines.push("215 order of fields in overview database".into());
-                lines.extend(["Subject:", "From:", "Date:", "Message-ID:", "References:"].map(String::from));
+                lines.extend(
+                    ["Subject:", "From:", "Date:", "Message-ID:", "References:"].map(String::from),
+                );
                 match self.p.overview_fmt {
                     OverviewFmt::Rfc3977 => lines.extend([":bytes", ":lines"].map(String::from)),
                     OverviewFmt::Rfc2980 => lines.extend(["Bytes:", "Lines:"].map(String::from)),
@@ -342,7 +406,9 @@ impl NntpHandler {
                 }
                 lines.extend([":bytes", ":lines"].map(String::from));
             }
-            ListKind::DistribPats => return Err("503 no distribution patterns are maintained".into()),
+            ListKind::DistribPats => {
+                return Err("503 no distribution patterns are maintained".into())
+            }
             ListKind::Other(k) => return Err(format!("501 unknown LIST keyword {k}")),
         }
         lines.push(".".into());
@@ -353,7 +419,14 @@ impl NntpHandler {
         use Command as C;
         let free = matches!(
             cmd,
-            C::Capabilities | C::AuthinfoUser(_) | C::AuthinfoPass(_) | C::StartTls | C::Quit | C::Help | C::ModeReader | C::Date
+            C::Capabilities
+                | C::AuthinfoUser(_)
+                | C::AuthinfoPass(_)
+                | C::StartTls
+                | C::Quit
+                | C::Help
+                | C::ModeReader
+                | C::Date
         );
         if !free && self.p.auth_required && self.user.is_none() {
             return Err(self.r("auth_required", "480 authentication required", &[]));
@@ -378,7 +451,11 @@ impl NntpHandler {
             C::Capabilities => Ok(self.capabilities(conn)),
             C::ModeReader => {
                 self.reader = true;
-                let default = if self.p.posting { "200 reader mode, posting allowed" } else { "201 reader mode, posting prohibited" };
+                let default = if self.p.posting {
+                    "200 reader mode, posting allowed"
+                } else {
+                    "201 reader mode, posting prohibited"
+                };
                 Ok(one(self.r("mode_reader", default, &[])))
             }
             C::ModeStream => Err("501 MODE STREAM is not supported".into()),
@@ -395,7 +472,9 @@ impl NntpHandler {
                 let g = self.daemon.group(&name).ok_or("411 no such newsgroup")?;
                 let mut lines = vec![format!("211 {n} {lo} {hi} {name} list follows")];
                 let all = Range { lo: 0, hi: None };
-                lines.extend(in_range(&g.articles, &range.unwrap_or(all)).map(|(k, _)| k.to_string()));
+                lines.extend(
+                    in_range(&g.articles, &range.unwrap_or(all)).map(|(k, _)| k.to_string()),
+                );
                 lines.push(".".into());
                 Ok(Output::lines(lines))
             }
@@ -410,8 +489,16 @@ impl NntpHandler {
                 lines.push(b".".to_vec());
                 Ok(Output::lines(lines))
             }
-            C::Hdr { field, target, xhdr } => self.hdr(&field, &target, xhdr),
-            C::Xpat { field, target, pattern } => self.xpat(&field, &target, &pattern),
+            C::Hdr {
+                field,
+                target,
+                xhdr,
+            } => self.hdr(&field, &target, xhdr),
+            C::Xpat {
+                field,
+                target,
+                pattern,
+            } => self.xpat(&field, &target, &pattern),
             C::NewGroups { when, .. } => {
                 let t = when.unix();
                 let mut lines = vec!["231 list of new newsgroups follows".to_string()];
@@ -429,7 +516,12 @@ impl NntpHandler {
                 let t = when.unix();
                 let mut seen = std::collections::HashSet::new();
                 let mut lines = vec!["230 list of new articles follows".to_string()];
-                for g in self.daemon.groups().into_iter().filter(|g| wildmat::matches(&w, &g.name)) {
+                for g in self
+                    .daemon
+                    .groups()
+                    .into_iter()
+                    .filter(|g| wildmat::matches(&w, &g.name))
+                {
                     for a in g.articles.values().filter(|a| a.arrived >= t) {
                         if seen.insert(a.message_id.clone()) {
                             lines.push(a.message_id.clone());
@@ -444,7 +536,12 @@ impl NntpHandler {
                     return Err(self.r("posting_not_allowed", "440 posting not permitted", &[]));
                 }
                 self.awaiting = Awaiting::Post;
-                Ok(one(self.r("post_send", "340 send article to be posted; end with <CR-LF>.<CR-LF>", &[])).then_read(ReadMode::DotTerminated))
+                Ok(one(self.r(
+                    "post_send",
+                    "340 send article to be posted; end with <CR-LF>.<CR-LF>",
+                    &[],
+                ))
+                .then_read(ReadMode::DotTerminated))
             }
             C::Ihave(id) => {
                 if !self.p.ihave {
@@ -454,7 +551,10 @@ impl NntpHandler {
                     return Err(self.r("ihave_unwanted", "435 article not wanted", &[]));
                 }
                 self.awaiting = Awaiting::Ihave(id);
-                Ok(one(self.r("ihave_send", "335 send it; end with <CR-LF>.<CR-LF>", &[])).then_read(ReadMode::DotTerminated))
+                Ok(
+                    one(self.r("ihave_send", "335 send it; end with <CR-LF>.<CR-LF>", &[]))
+                        .then_read(ReadMode::DotTerminated),
+                )
             }
             C::Date => {
                 let (y, mo, d, h, mi, s, _) = super::daemon::civil(self.daemon.now());
@@ -499,11 +599,20 @@ impl NntpHandler {
                 if !self.p.starttls || !conn.tls_available {
                     return Err("580 can not initiate TLS negotiation".into());
                 }
-                Ok(one(self.r("starttls", "382 continue with TLS negotiation", &[])).then_start_tls())
+                Ok(
+                    one(self.r("starttls", "382 continue with TLS negotiation", &[]))
+                        .then_start_tls(),
+                )
             }
             C::Help => {
                 let mut lines = vec!["100 help text follows".to_string()];
-                lines.extend(self.p.help.iter().map(|h| if h.starts_with('.') { format!(".{h}") } else { h.clone() }));
+                lines.extend(self.p.help.iter().map(|h| {
+                    if h.starts_with('.') {
+                        format!(".{h}")
+                    } else {
+                        h.clone()
+                    }
+                }));
                 lines.push(".".into());
                 Ok(Output::lines(lines))
             }
@@ -518,14 +627,22 @@ impl NntpHandler {
         }
         match std::mem::replace(&mut self.awaiting, Awaiting::Nothing) {
             Awaiting::Post => {
-                let rules = PostRules { required: self.p.post_required.clone(), hostname: self.p.hostname.clone() };
+                let rules = PostRules {
+                    required: self.p.post_required.clone(),
+                    hostname: self.p.hostname.clone(),
+                };
                 match self.daemon.post(block, &rules) {
                     Ok(id) => {
-                        let reply = self.r("post_ok", "240 article received ok {id}", &[("id", &id)]);
+                        let reply =
+                            self.r("post_ok", "240 article received ok {id}", &[("id", &id)]);
                         self.before.stored = Some(id);
                         one(reply)
                     }
-                    Err(e) => one(self.r("post_failed", "441 posting failed: {reason}", &[("reason", &oneline(&e.to_string()))])),
+                    Err(e) => one(self.r(
+                        "post_failed",
+                        "441 posting failed: {reason}",
+                        &[("reason", &oneline(&e.to_string()))],
+                    )),
                 }
             }
             Awaiting::Ihave(id) => match self.daemon.ihave(&id, block) {
@@ -533,8 +650,16 @@ impl NntpHandler {
                     self.before.stored = Some(id);
                     one(self.r("ihave_ok", "235 article transferred ok", &[]))
                 }
-                Err(PostError::Duplicate(_)) => one(self.r("ihave_rejected", "437 article rejected: {reason}", &[("reason", "duplicate")])),
-                Err(e) => one(self.r("ihave_rejected", "437 article rejected: {reason}", &[("reason", &oneline(&e.to_string()))])),
+                Err(PostError::Duplicate(_)) => one(self.r(
+                    "ihave_rejected",
+                    "437 article rejected: {reason}",
+                    &[("reason", "duplicate")],
+                )),
+                Err(e) => one(self.r(
+                    "ihave_rejected",
+                    "437 article rejected: {reason}",
+                    &[("reason", &oneline(&e.to_string()))],
+                )),
             },
             Awaiting::Nothing => one("500 unexpected data"),
         }
@@ -547,12 +672,24 @@ fn in_range<'a>(
 ) -> impl Iterator<Item = (u64, Arc<Article>)> + 'a {
     let hi = r.hi.unwrap_or(u64::MAX);
     let lo = r.lo;
-    (lo <= hi).then(|| arts.range(lo..=hi)).into_iter().flatten().map(|(k, a)| (*k, a.clone()))
+    (lo <= hi)
+        .then(|| arts.range(lo..=hi))
+        .into_iter()
+        .flatten()
+        .map(|(k, a)| (*k, a.clone()))
 }
 
 /// Header text for overview/HDR: tabs, CR and LF become spaces.
 fn clean(s: &str) -> String {
-    s.chars().map(|c| if matches!(c, '\t' | '\r' | '\n') { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| {
+            if matches!(c, '\t' | '\r' | '\n') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 fn oneline(s: &str) -> String {
@@ -588,8 +725,12 @@ impl Handler for NntpHandler {
     }
 
     fn on_input(&mut self, input: Input<'_>, conn: &ConnInfo) -> Output {
-        self.before =
-            Before { group: self.group.clone(), current: self.current, user: self.user.clone(), ..Before::default() };
+        self.before = Before {
+            group: self.group.clone(),
+            current: self.current,
+            user: self.user.clone(),
+            ..Before::default()
+        };
         let line = match input {
             Input::Block(b) | Input::Bytes(b) => return self.on_article(b),
             Input::Line(l) => l,
@@ -601,7 +742,9 @@ impl Handler for NntpHandler {
         }
         let cmd = match parse::parse_command(line) {
             Ok(c) => c,
-            Err(ParseError::Unknown(_)) | Err(ParseError::Empty) => return one(self.r("unknown", "500 unknown command", &[])),
+            Err(ParseError::Unknown(_)) | Err(ParseError::Empty) => {
+                return one(self.r("unknown", "500 unknown command", &[]))
+            }
             Err(e) => return one(format!("501 {e}")),
         };
         match self.command(cmd, conn) {
@@ -615,9 +758,12 @@ impl Handler for NntpHandler {
     }
 
     fn mask(&self, line: &[u8]) -> Option<Vec<u8>> {
-        let mut words = line.split(|b| *b == b' ' || *b == b'\t').filter(|w| !w.is_empty());
+        let mut words = line
+            .split(|b| *b == b' ' || *b == b'\t')
+            .filter(|w| !w.is_empty());
         let (a, b) = (words.next()?, words.next()?);
-        (a.eq_ignore_ascii_case(b"AUTHINFO") && b.eq_ignore_ascii_case(b"PASS")).then(|| b"AUTHINFO PASS ****".to_vec())
+        (a.eq_ignore_ascii_case(b"AUTHINFO") && b.eq_ignore_ascii_case(b"PASS"))
+            .then(|| b"AUTHINFO PASS ****".to_vec())
     }
 
     /// A fault turned the reply into an error (4xx/5xx): the client saw the command fail, so
@@ -635,7 +781,10 @@ impl Handler for NntpHandler {
             self.daemon.remove_article(&id);
         }
         // A refused POST/IHAVE start means no article follows.
-        if !matches!(std::mem::replace(&mut self.awaiting, Awaiting::Nothing), Awaiting::Nothing) {
+        if !matches!(
+            std::mem::replace(&mut self.awaiting, Awaiting::Nothing),
+            Awaiting::Nothing
+        ) {
             self.before.read_lines = true;
         }
     }
@@ -674,7 +823,10 @@ mod tests {
         fn new(d: &Arc<NntpDaemon>, p: NntpPersonality) -> (S, String) {
             let creds = Arc::new(Users::strict([("fred", "pw")]));
             let mut h = NntpHandler::new(d.clone(), creds, Arc::new(p));
-            let conn = ConnInfo { tls_available: true, ..ConnInfo::default() };
+            let conn = ConnInfo {
+                tls_available: true,
+                ..ConnInfo::default()
+            };
             let g = text(&h.on_startup(&conn));
             (S { h, conn }, g)
         }
@@ -687,7 +839,10 @@ mod tests {
     }
 
     fn text(o: &Output) -> String {
-        o.lines.iter().map(|l| String::from_utf8_lossy(l).into_owned() + "\n").collect()
+        o.lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned() + "\n")
+            .collect()
     }
 
     fn daemon() -> Arc<NntpDaemon> {
@@ -717,14 +872,26 @@ mod tests {
         assert_eq!(s.s("LAST"), "223 1 <1@x> retrieved\n");
         assert_eq!(s.s("BODY 1"), "222 1 <1@x> body follows\nbody\n..dot\n.\n");
         assert_eq!(s.s("HEAD 2"), "221 2 <2@x> headers follow\nFrom: c@d\nNewsgroups: misc.test\nSubject: two\tt\nMessage-ID: <2@x>\nReferences: <1@x>\n.\n");
-        assert!(s.s("ARTICLE <2@x>").starts_with("220 0 <2@x> article follows\nFrom: c@d\n"));
-        assert_eq!(s.s("STAT"), "223 2 <2@x>\n", "a number moves the current article");
+        assert!(s
+            .s("ARTICLE <2@x>")
+            .starts_with("220 0 <2@x> article follows\nFrom: c@d\n"));
+        assert_eq!(
+            s.s("STAT"),
+            "223 2 <2@x>\n",
+            "a number moves the current article"
+        );
         assert_eq!(s.s("STAT 3"), "423 no article with that number\n");
         assert_eq!(s.s("STAT <9@x>"), "430 no article with that message-id\n");
         assert_eq!(s.s("GROUP empty"), "211 0 1 0 empty\n");
         assert_eq!(s.s("NEXT"), "420 current article number is invalid\n");
-        assert_eq!(s.s("LISTGROUP misc.test"), "211 2 1 2 misc.test list follows\n1\n2\n.\n");
-        assert_eq!(s.s("LISTGROUP misc.test 2-"), "211 2 1 2 misc.test list follows\n2\n.\n");
+        assert_eq!(
+            s.s("LISTGROUP misc.test"),
+            "211 2 1 2 misc.test list follows\n1\n2\n.\n"
+        );
+        assert_eq!(
+            s.s("LISTGROUP misc.test 2-"),
+            "211 2 1 2 misc.test list follows\n2\n.\n"
+        );
         assert_eq!(s.s("QUIT"), "205 closing connection\n");
     }
 
@@ -736,10 +903,19 @@ mod tests {
             s.s("LIST"),
             "215 list of newsgroups follows\nalt.ro 0000000001 0000000001 n\nempty 0000000000 0000000001 m\nmisc.test 0000000002 0000000001 y\n.\n"
         );
-        assert_eq!(s.s("LIST ACTIVE m*"), "215 list of newsgroups follows\nmisc.test 0000000002 0000000001 y\n.\n");
-        assert_eq!(s.s("LIST NEWSGROUPS misc.*"), "215 descriptions follow\nmisc.test\tTesting\n.\n");
+        assert_eq!(
+            s.s("LIST ACTIVE m*"),
+            "215 list of newsgroups follows\nmisc.test 0000000002 0000000001 y\n.\n"
+        );
+        assert_eq!(
+            s.s("LIST NEWSGROUPS misc.*"),
+            "215 descriptions follow\nmisc.test\tTesting\n.\n"
+        );
         assert!(s.s("LIST OVERVIEW.FMT").contains("\n:bytes\n:lines\n.\n"));
-        assert_eq!(s.s("LIST DISTRIB.PATS"), "503 no distribution patterns are maintained\n");
+        assert_eq!(
+            s.s("LIST DISTRIB.PATS"),
+            "503 no distribution patterns are maintained\n"
+        );
         assert_eq!(s.s("LIST BOGUS"), "501 unknown LIST keyword BOGUS\n");
         assert_eq!(s.s("OVER"), "412 no newsgroup selected\n");
         s.s("GROUP misc.test");
@@ -749,14 +925,34 @@ mod tests {
             format!("224 overview information follows\n1\tone\ta@b\tx\t<1@x>\t\t{}\t2\n2\ttwo t\tc@d\t\t<2@x>\t<1@x>\t{}\t1\n.\n", a1.bytes(), d.article("<2@x>").unwrap().bytes())
         );
         assert_eq!(s.s("OVER 5-"), "423 no articles in that range\n");
-        assert!(s.s("OVER <2@x>").starts_with("224 overview information follows\n0\ttwo"));
-        assert_eq!(s.s("HDR Subject 1-"), "225 headers follow\n1 one\n2 two t\n.\n");
-        assert_eq!(s.s("HDR References 1-"), "225 headers follow\n1 \n2 <1@x>\n.\n");
-        assert_eq!(s.s("XHDR References 1-"), "221 References fields follow\n1 (none)\n2 <1@x>\n.\n");
-        assert_eq!(s.s("XHDR subject <1@x>"), "221 subject fields follow\n<1@x> one\n.\n");
+        assert!(s
+            .s("OVER <2@x>")
+            .starts_with("224 overview information follows\n0\ttwo"));
+        assert_eq!(
+            s.s("HDR Subject 1-"),
+            "225 headers follow\n1 one\n2 two t\n.\n"
+        );
+        assert_eq!(
+            s.s("HDR References 1-"),
+            "225 headers follow\n1 \n2 <1@x>\n.\n"
+        );
+        assert_eq!(
+            s.s("XHDR References 1-"),
+            "221 References fields follow\n1 (none)\n2 <1@x>\n.\n"
+        );
+        assert_eq!(
+            s.s("XHDR subject <1@x>"),
+            "221 subject fields follow\n<1@x> one\n.\n"
+        );
         assert_eq!(s.s("HDR :lines 2"), "225 headers follow\n2 1\n.\n");
-        assert_eq!(s.s("XPAT Subject 1- t*"), "221 Subject matches follow\n2 two t\n.\n");
-        assert_eq!(s.s("XPAT From 1- *@b"), "221 From matches follow\n1 a@b\n.\n");
+        assert_eq!(
+            s.s("XPAT Subject 1- t*"),
+            "221 Subject matches follow\n2 two t\n.\n"
+        );
+        assert_eq!(
+            s.s("XPAT From 1- *@b"),
+            "221 From matches follow\n1 a@b\n.\n"
+        );
         assert_eq!(s.s("XPAT From 7- *"), "221 From matches follow\n.\n");
     }
 
@@ -770,11 +966,18 @@ mod tests {
             ..NntpPersonality::default()
         };
         let (mut s, _) = S::new(&d, p);
-        assert!(s.s("LIST OVERVIEW.FMT").ends_with("Bytes:\nLines:\nXref:full\n.\n"));
+        assert!(s
+            .s("LIST OVERVIEW.FMT")
+            .ends_with("Bytes:\nLines:\nXref:full\n.\n"));
         s.s("GROUP misc.test");
-        assert!(s.s("OVER 1").ends_with("\tXref: fakeserver.test alt.ro:1 misc.test:1\n.\n"));
+        assert!(s
+            .s("OVER 1")
+            .ends_with("\tXref: fakeserver.test alt.ro:1 misc.test:1\n.\n"));
         assert_eq!(s.s("XHDR From 1"), "503 From is not in the header index\n");
-        assert_eq!(s.s("XHDR Subject 1"), "221 Subject fields follow\n1 one\n.\n");
+        assert_eq!(
+            s.s("XHDR Subject 1"),
+            "221 Subject fields follow\n1 one\n.\n"
+        );
     }
 
     #[test]
@@ -783,21 +986,42 @@ mod tests {
         let (mut s, _) = S::new(&d, NntpPersonality::default());
         let o = s.say("POST");
         assert_eq!(o.next, ReadMode::DotTerminated);
-        assert_eq!(text(&o), "340 send article to be posted; end with <CR-LF>.<CR-LF>\n");
-        let r = text(&s.h.on_input(Input::Block(b"From: me@x\r\nNewsgroups: misc.test\r\nSubject: new\r\n\r\nhello\r\n"), &s.conn));
+        assert_eq!(
+            text(&o),
+            "340 send article to be posted; end with <CR-LF>.<CR-LF>\n"
+        );
+        let r = text(&s.h.on_input(
+            Input::Block(b"From: me@x\r\nNewsgroups: misc.test\r\nSubject: new\r\n\r\nhello\r\n"),
+            &s.conn,
+        ));
         assert!(r.starts_with("240 article received ok <fakeserver."), "{r}");
         assert_eq!(d.group("misc.test").unwrap().stats(), (3, 1, 3));
         s.s("POST");
-        let r = text(&s.h.on_input(Input::Block(b"From: me@x\r\nNewsgroups: alt.ro\r\nSubject: new\r\n\r\nhello\r\n"), &s.conn));
+        let r = text(&s.h.on_input(
+            Input::Block(b"From: me@x\r\nNewsgroups: alt.ro\r\nSubject: new\r\n\r\nhello\r\n"),
+            &s.conn,
+        ));
         assert_eq!(r, "441 posting failed: posting to alt.ro is not allowed\n");
         assert_eq!(s.s("IHAVE <1@x>"), "435 article not wanted\n");
-        assert_eq!(text(&s.say("IHAVE <7@x>")), "335 send it; end with <CR-LF>.<CR-LF>\n");
-        let r = text(&s.h.on_input(Input::Block(b"Message-ID: <7@x>\r\nNewsgroups: misc.test\r\n\r\nx\r\n"), &s.conn));
+        assert_eq!(
+            text(&s.say("IHAVE <7@x>")),
+            "335 send it; end with <CR-LF>.<CR-LF>\n"
+        );
+        let r = text(&s.h.on_input(
+            Input::Block(b"Message-ID: <7@x>\r\nNewsgroups: misc.test\r\n\r\nx\r\n"),
+            &s.conn,
+        ));
         assert_eq!(r, "235 article transferred ok\n");
         s.s("IHAVE <8@x>");
         let r = text(&s.h.on_input(Input::Block(b"garbage without headers\r\n"), &s.conn));
         assert!(r.starts_with("437 article rejected"), "{r}");
-        let (mut ro, g) = S::new(&d, NntpPersonality { posting: false, ..NntpPersonality::default() });
+        let (mut ro, g) = S::new(
+            &d,
+            NntpPersonality {
+                posting: false,
+                ..NntpPersonality::default()
+            },
+        );
         assert!(g.starts_with("201 "));
         assert_eq!(ro.s("POST"), "440 posting not permitted\n");
     }
@@ -807,22 +1031,46 @@ mod tests {
         let d = daemon();
         let (mut s, _) = S::new(&d, NntpPersonality::default());
         assert_eq!(s.s("DATE"), "111 20010909014640\n");
-        assert_eq!(s.s("NEWGROUPS 20010909 014640 GMT"), "231 list of new newsgroups follows\nalt.ro 1 1 n\nempty 0 1 m\nmisc.test 2 1 y\n.\n");
-        assert_eq!(s.s("NEWGROUPS 20010909 014641 GMT"), "231 list of new newsgroups follows\n.\n");
-        assert_eq!(s.s("NEWNEWS * 20010101 000000 GMT"), "230 list of new articles follows\n<1@x>\n<2@x>\n.\n");
-        assert_eq!(s.s("NEWNEWS alt.* 20010101 000000 GMT"), "230 list of new articles follows\n<1@x>\n.\n");
-        assert_eq!(s.s("NEWNEWS * 20020101 000000 GMT"), "230 list of new articles follows\n.\n");
-        assert_eq!(s.s("NEWNEWS * 20021301 000000 GMT"), "501 NEWNEWS: invalid date or time\n");
+        assert_eq!(
+            s.s("NEWGROUPS 20010909 014640 GMT"),
+            "231 list of new newsgroups follows\nalt.ro 1 1 n\nempty 0 1 m\nmisc.test 2 1 y\n.\n"
+        );
+        assert_eq!(
+            s.s("NEWGROUPS 20010909 014641 GMT"),
+            "231 list of new newsgroups follows\n.\n"
+        );
+        assert_eq!(
+            s.s("NEWNEWS * 20010101 000000 GMT"),
+            "230 list of new articles follows\n<1@x>\n<2@x>\n.\n"
+        );
+        assert_eq!(
+            s.s("NEWNEWS alt.* 20010101 000000 GMT"),
+            "230 list of new articles follows\n<1@x>\n.\n"
+        );
+        assert_eq!(
+            s.s("NEWNEWS * 20020101 000000 GMT"),
+            "230 list of new articles follows\n.\n"
+        );
+        assert_eq!(
+            s.s("NEWNEWS * 20021301 000000 GMT"),
+            "501 NEWNEWS: invalid date or time\n"
+        );
     }
 
     #[test]
     fn authinfo_and_starttls() {
         let d = daemon();
-        let p = NntpPersonality { auth_required: true, ..NntpPersonality::default() };
+        let p = NntpPersonality {
+            auth_required: true,
+            ..NntpPersonality::default()
+        };
         let (mut s, _) = S::new(&d, p);
         assert!(s.s("CAPABILITIES").contains("\nAUTHINFO USER\nSTARTTLS\n"));
         assert_eq!(s.s("GROUP misc.test"), "480 authentication required\n");
-        assert_eq!(s.s("AUTHINFO PASS pw"), "482 authentication commands issued out of sequence\n");
+        assert_eq!(
+            s.s("AUTHINFO PASS pw"),
+            "482 authentication commands issued out of sequence\n"
+        );
         assert!(s.say("AUTHINFO USER fred").mask_next_input);
         assert_eq!(s.s("AUTHINFO PASS bad"), "481 authentication failed\n");
         s.s("AUTHINFO USER fred");
@@ -830,8 +1078,17 @@ mod tests {
         assert_eq!(s.s("AUTHINFO USER fred"), "502 already authenticated\n");
         assert_eq!(s.s("GROUP misc.test"), "211 2 1 2 misc.test\n");
         assert_eq!(s.s("STARTTLS"), "502 STARTTLS not allowed now\n");
-        let (mut t, _) = S::new(&d, NntpPersonality { auth_requires_tls: true, ..NntpPersonality::default() });
-        assert_eq!(t.s("AUTHINFO USER fred"), "483 TLS required before AUTHINFO\n");
+        let (mut t, _) = S::new(
+            &d,
+            NntpPersonality {
+                auth_requires_tls: true,
+                ..NntpPersonality::default()
+            },
+        );
+        assert_eq!(
+            t.s("AUTHINFO USER fred"),
+            "483 TLS required before AUTHINFO\n"
+        );
         assert!(t.say("STARTTLS").start_tls);
         t.conn.tls = true;
         assert!(!t.s("CAPABILITIES").contains("STARTTLS"));
@@ -848,7 +1105,11 @@ mod tests {
         s.s("GROUP misc.test");
         s.s("NEXT");
         s.h.on_fault_reply("400 fault");
-        assert_eq!(s.s("STAT"), "223 1 <1@x>\n", "NEXT did not happen for the client");
+        assert_eq!(
+            s.s("STAT"),
+            "223 1 <1@x>\n",
+            "NEXT did not happen for the client"
+        );
         s.s("GROUP alt.ro");
         s.h.on_fault_reply("503 fault");
         assert_eq!(s.h.group(), Some("misc.test"));
@@ -860,27 +1121,49 @@ mod tests {
         let r = text(&s.h.on_input(Input::Block(b"From: a@b\r\nNewsgroups: misc.test\r\nSubject: s\r\nMessage-ID: <f@x>\r\n\r\nx\r\n"), &s.conn));
         assert!(r.starts_with("240"), "{r}");
         s.h.on_fault_reply("441 fault");
-        assert!(d.article("<f@x>").is_none(), "the client was told the POST failed");
+        assert!(
+            d.article("<f@x>").is_none(),
+            "the client was told the POST failed"
+        );
         let o = s.say("POST");
         s.h.on_fault_reply("440 no");
         assert_eq!(o.next, ReadMode::DotTerminated);
         assert_eq!(s.h.read_mode_after_fault(), Some(ReadMode::Line));
-        assert_eq!(s.s("DATE").get(..4), Some("111 "), "a refused POST start reads commands again");
+        assert_eq!(
+            s.s("DATE").get(..4),
+            Some("111 "),
+            "a refused POST start reads commands again"
+        );
     }
 
     #[test]
     fn mode_reader_and_bad_input() {
         let d = daemon();
-        let (mut s, _) = S::new(&d, NntpPersonality { mode_reader_required: true, ..NntpPersonality::default() });
+        let (mut s, _) = S::new(
+            &d,
+            NntpPersonality {
+                mode_reader_required: true,
+                ..NntpPersonality::default()
+            },
+        );
         assert!(s.s("CAPABILITIES").contains("MODE-READER"));
-        assert_eq!(s.s("GROUP misc.test"), "502 transit service only; use MODE READER\n");
+        assert_eq!(
+            s.s("GROUP misc.test"),
+            "502 transit service only; use MODE READER\n"
+        );
         assert_eq!(s.s("MODE READER"), "200 reader mode, posting allowed\n");
         assert!(s.s("CAPABILITIES").contains("\nREADER\n"));
         assert_eq!(s.s("GROUP misc.test"), "211 2 1 2 misc.test\n");
         assert_eq!(s.s("FOO"), "500 unknown command\n");
         assert_eq!(s.s("GROUP"), "501 GROUP: usage: GROUP newsgroup\n");
-        assert_eq!(text(&s.h.on_input(Input::Line(b"\0\xff\xfe"), &s.conn)), "500 unknown command\n");
-        assert_eq!(text(&s.h.on_input(Input::Line(b"GROUP \xff"), &s.conn)), "501 GROUP: argument is not valid UTF-8\n");
+        assert_eq!(
+            text(&s.h.on_input(Input::Line(b"\0\xff\xfe"), &s.conn)),
+            "500 unknown command\n"
+        );
+        assert_eq!(
+            text(&s.h.on_input(Input::Line(b"GROUP \xff"), &s.conn)),
+            "501 GROUP: argument is not valid UTF-8\n"
+        );
         assert!(s.s("HELP").starts_with("100 help text follows\n"));
     }
 }

@@ -11,12 +11,12 @@
 //! assert_eq!(news.group("misc.test").unwrap().stats(), (1, 1, 1));
 //! ```
 
-pub mod parse;
-pub mod wildmat;
 pub mod daemon;
 pub mod handler;
+pub mod parse;
 pub mod personality;
 pub mod service;
+pub mod wildmat;
 
 pub use daemon::NntpDaemon;
 pub use handler::NntpHandler;
@@ -31,9 +31,18 @@ pub fn fuzz_session(data: &[u8]) -> Vec<u8> {
     daemon.set_clock(Some(1_000_000_000));
     daemon.add_group("misc.test", daemon::Status::Postable);
     daemon.add_group("alt.ro", daemon::Status::ReadOnly);
-    let _ = daemon.add_article(b"From: a@b\nNewsgroups: misc.test,alt.ro\nSubject: s\nMessage-ID: <1@x>\n\n.body\n");
-    let mut h = NntpHandler::new(daemon, Arc::new(crate::auth::Users::open()), Arc::new(NntpPersonality::default()));
-    let conn = crate::handler::ConnInfo { tls_available: true, ..Default::default() };
+    let _ = daemon.add_article(
+        b"From: a@b\nNewsgroups: misc.test,alt.ro\nSubject: s\nMessage-ID: <1@x>\n\n.body\n",
+    );
+    let mut h = NntpHandler::new(
+        daemon,
+        Arc::new(crate::auth::Users::open()),
+        Arc::new(NntpPersonality::default()),
+    );
+    let conn = crate::handler::ConnInfo {
+        tls_available: true,
+        ..Default::default()
+    };
     crate::scripted::run(&mut h, data, conn)
 }
 
@@ -45,12 +54,21 @@ mod session_tests {
         let out = String::from_utf8(out).unwrap();
         assert!(out.contains("211 2 1 2 misc.test\r\n"), "{out}");
         assert!(out.contains("222 2 <"), "{out}");
-        assert!(out.ends_with("\r\n..dot\r\n.\r\n205 closing connection\r\n"), "{out}");
+        assert!(
+            out.ends_with("\r\n..dot\r\n.\r\n205 closing connection\r\n"),
+            "{out}"
+        );
     }
 
     #[test]
     fn disconnect_mid_post_stores_nothing() {
-        let out = String::from_utf8(super::fuzz_session(b"POST\r\nFrom: me@x\r\nNewsgroups: misc.test\r\n")).unwrap();
-        assert!(out.ends_with("340 send article to be posted; end with <CR-LF>.<CR-LF>\r\n"), "{out}");
+        let out = String::from_utf8(super::fuzz_session(
+            b"POST\r\nFrom: me@x\r\nNewsgroups: misc.test\r\n",
+        ))
+        .unwrap();
+        assert!(
+            out.ends_with("340 send article to be posted; end with <CR-LF>.<CR-LF>\r\n"),
+            "{out}"
+        );
     }
 }

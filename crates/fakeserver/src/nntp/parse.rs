@@ -17,7 +17,7 @@ pub struct Range {
 
 impl Range {
     pub fn contains(&self, n: u64) -> bool {
-        n >= self.lo && self.hi.map_or(true, |h| n <= h)
+        n >= self.lo && self.hi.is_none_or(|h| n <= h)
     }
 }
 
@@ -103,19 +103,39 @@ pub enum Command {
     ModeStream,
     Group(String),
     /// `LISTGROUP [group [range]]`
-    ListGroup { group: Option<String>, range: Option<Range> },
+    ListGroup {
+        group: Option<String>,
+        range: Option<Range>,
+    },
     Retrieve(Part, ArticleRef),
     Next,
     Last,
     List(ListKind),
     /// `OVER`/`XOVER` (the flag says which, for reply wording)
-    Over { target: Target, xover: bool },
+    Over {
+        target: Target,
+        xover: bool,
+    },
     /// `HDR`/`XHDR field [target]`
-    Hdr { field: String, target: Target, xhdr: bool },
+    Hdr {
+        field: String,
+        target: Target,
+        xhdr: bool,
+    },
     /// `XPAT field target pattern...` (the patterns joined with spaces, as INN does)
-    Xpat { field: String, target: Target, pattern: String },
-    NewGroups { when: When, distributions: Option<String> },
-    NewNews { wildmat: String, when: When },
+    Xpat {
+        field: String,
+        target: Target,
+        pattern: String,
+    },
+    NewGroups {
+        when: When,
+        distributions: Option<String>,
+    },
+    NewNews {
+        wildmat: String,
+        when: When,
+    },
     Post,
     Ihave(String),
     Date,
@@ -133,7 +153,10 @@ pub enum Command {
 pub enum ParseError {
     Empty,
     Unknown(String),
-    Syntax { keyword: &'static str, reason: &'static str },
+    Syntax {
+        keyword: &'static str,
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ParseError {
@@ -184,8 +207,14 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
             _ => syntax("GROUP", "usage: GROUP newsgroup"),
         },
         "LISTGROUP" => match rest {
-            [] => Ok(Command::ListGroup { group: None, range: None }),
-            [g] => Ok(Command::ListGroup { group: Some(group_name(g, "LISTGROUP")?), range: None }),
+            [] => Ok(Command::ListGroup {
+                group: None,
+                range: None,
+            }),
+            [g] => Ok(Command::ListGroup {
+                group: Some(group_name(g, "LISTGROUP")?),
+                range: None,
+            }),
             [g, r] => Ok(Command::ListGroup {
                 group: Some(group_name(g, "LISTGROUP")?),
                 range: Some(range(r, "LISTGROUP")?),
@@ -203,8 +232,14 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
             let xover = kw == "XOVER";
             let name = if xover { "XOVER" } else { "OVER" };
             match rest {
-                [] => Ok(Command::Over { target: Target::Current, xover }),
-                [t] => Ok(Command::Over { target: target(t, name)?, xover }),
+                [] => Ok(Command::Over {
+                    target: Target::Current,
+                    xover,
+                }),
+                [t] => Ok(Command::Over {
+                    target: target(t, name)?,
+                    xover,
+                }),
                 _ => syntax(name, "at most one argument is allowed"),
             }
         }
@@ -212,22 +247,37 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
             let xhdr = kw == "XHDR";
             let name = if xhdr { "XHDR" } else { "HDR" };
             match rest {
-                [f] => Ok(Command::Hdr { field: field(f, name)?, target: Target::Current, xhdr }),
-                [f, t] => Ok(Command::Hdr { field: field(f, name)?, target: target(t, name)?, xhdr }),
+                [f] => Ok(Command::Hdr {
+                    field: field(f, name)?,
+                    target: Target::Current,
+                    xhdr,
+                }),
+                [f, t] => Ok(Command::Hdr {
+                    field: field(f, name)?,
+                    target: target(t, name)?,
+                    xhdr,
+                }),
                 _ => syntax(name, "usage: HDR field [range|message-id]"),
             }
         }
         "XPAT" => match rest {
             [f, t, pats @ ..] if !pats.is_empty() => {
                 let pats: Result<Vec<&str>, _> = pats.iter().map(|p| utf8(p, "XPAT")).collect();
-                Ok(Command::Xpat { field: field(f, "XPAT")?, target: target(t, "XPAT")?, pattern: pats?.join(" ") })
+                Ok(Command::Xpat {
+                    field: field(f, "XPAT")?,
+                    target: target(t, "XPAT")?,
+                    pattern: pats?.join(" "),
+                })
             }
             _ => syntax("XPAT", "usage: XPAT header range|message-id pattern..."),
         },
         "NEWGROUPS" => match rest {
             [d, t, more @ ..] => {
                 let (gmt, dist) = gmt_and_rest(more, "NEWGROUPS")?;
-                Ok(Command::NewGroups { when: when(d, t, gmt, "NEWGROUPS")?, distributions: dist })
+                Ok(Command::NewGroups {
+                    when: when(d, t, gmt, "NEWGROUPS")?,
+                    distributions: dist,
+                })
             }
             _ => syntax("NEWGROUPS", "usage: NEWGROUPS date time [GMT]"),
         },
@@ -237,16 +287,21 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
                 if dist.is_some() {
                     return syntax("NEWNEWS", "usage: NEWNEWS wildmat date time [GMT]");
                 }
-                Ok(Command::NewNews { wildmat: utf8(w, "NEWNEWS")?.to_string(), when: when(d, t, gmt, "NEWNEWS")? })
+                Ok(Command::NewNews {
+                    wildmat: utf8(w, "NEWNEWS")?.to_string(),
+                    when: when(d, t, gmt, "NEWNEWS")?,
+                })
             }
             _ => syntax("NEWNEWS", "usage: NEWNEWS wildmat date time [GMT]"),
         },
         "POST" => no_args(rest, "POST", Command::Post),
         "IHAVE" => match rest {
-            [id] => Ok(Command::Ihave(message_id(id).ok_or(ParseError::Syntax {
-                keyword: "IHAVE",
-                reason: "invalid message-id",
-            })?)),
+            [id] => Ok(Command::Ihave(message_id(id).ok_or(
+                ParseError::Syntax {
+                    keyword: "IHAVE",
+                    reason: "invalid message-id",
+                },
+            )?)),
             _ => syntax("IHAVE", "usage: IHAVE message-id"),
         },
         "DATE" => no_args(rest, "DATE", Command::Date),
@@ -270,7 +325,9 @@ fn trim_end(mut line: &[u8]) -> &[u8] {
 }
 
 fn split_args(line: &[u8]) -> Vec<&[u8]> {
-    line.split(|b| *b == b' ' || *b == b'\t').filter(|w| !w.is_empty()).collect()
+    line.split(|b| *b == b' ' || *b == b'\t')
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 fn no_args(rest: &[&[u8]], keyword: &'static str, c: Command) -> Result<Command, ParseError> {
@@ -286,11 +343,17 @@ fn retrieve(part: Part, rest: &[&[u8]], keyword: &'static str) -> Result<Command
         [] => Ok(Command::Retrieve(part, ArticleRef::Current)),
         [a] if a.first() == Some(&b'<') => Ok(Command::Retrieve(
             part,
-            ArticleRef::MessageId(message_id(a).ok_or(ParseError::Syntax { keyword, reason: "invalid message-id" })?),
+            ArticleRef::MessageId(message_id(a).ok_or(ParseError::Syntax {
+                keyword,
+                reason: "invalid message-id",
+            })?),
         )),
         [a] => Ok(Command::Retrieve(
             part,
-            ArticleRef::Number(number(a).ok_or(ParseError::Syntax { keyword, reason: "invalid article number" })?),
+            ArticleRef::Number(number(a).ok_or(ParseError::Syntax {
+                keyword,
+                reason: "invalid article number",
+            })?),
         )),
         _ => syntax(keyword, "at most one argument is allowed"),
     }
@@ -323,7 +386,9 @@ fn list(rest: &[&[u8]]) -> Result<Command, ParseError> {
         "DISTRIB.PATS" => none(args, ListKind::DistribPats)?,
         "HEADERS" => match args {
             [] => ListKind::Headers,
-            [a] if a.eq_ignore_ascii_case(b"MSGID") || a.eq_ignore_ascii_case(b"RANGE") => ListKind::Headers,
+            [a] if a.eq_ignore_ascii_case(b"MSGID") || a.eq_ignore_ascii_case(b"RANGE") => {
+                ListKind::Headers
+            }
             _ => return syntax("LIST", "usage: LIST HEADERS [MSGID|RANGE]"),
         },
         _ => ListKind::Other(truncate(kind, 40)),
@@ -333,7 +398,9 @@ fn list(rest: &[&[u8]]) -> Result<Command, ParseError> {
 
 fn authinfo(line: &[u8], rest: &[&[u8]]) -> Result<Command, ParseError> {
     match rest {
-        [sub, name] if sub.eq_ignore_ascii_case(b"USER") => Ok(Command::AuthinfoUser(utf8(name, "AUTHINFO")?.to_string())),
+        [sub, name] if sub.eq_ignore_ascii_case(b"USER") => {
+            Ok(Command::AuthinfoUser(utf8(name, "AUTHINFO")?.to_string()))
+        }
         [sub, ..] if sub.eq_ignore_ascii_case(b"PASS") && rest.len() >= 2 => {
             // The password is everything after "AUTHINFO PASS " (it may contain spaces).
             let after_sub = find_after_words(line, 2);
@@ -342,7 +409,10 @@ fn authinfo(line: &[u8], rest: &[&[u8]]) -> Result<Command, ParseError> {
         [sub, ..] if sub.eq_ignore_ascii_case(b"USER") || sub.eq_ignore_ascii_case(b"PASS") => {
             syntax("AUTHINFO", "exactly one argument is required")
         }
-        _ => syntax("AUTHINFO", "usage: AUTHINFO USER name | AUTHINFO PASS password"),
+        _ => syntax(
+            "AUTHINFO",
+            "usage: AUTHINFO USER name | AUTHINFO PASS password",
+        ),
     }
 }
 
@@ -364,7 +434,10 @@ fn find_after_words(line: &[u8], n: usize) -> &[u8] {
     &line[i.min(line.len())..]
 }
 
-fn gmt_and_rest(more: &[&[u8]], keyword: &'static str) -> Result<(bool, Option<String>), ParseError> {
+fn gmt_and_rest(
+    more: &[&[u8]],
+    keyword: &'static str,
+) -> Result<(bool, Option<String>), ParseError> {
     match more {
         [] => Ok((false, None)),
         [g] if g.eq_ignore_ascii_case(b"GMT") => Ok((true, None)),
@@ -376,8 +449,12 @@ fn gmt_and_rest(more: &[&[u8]], keyword: &'static str) -> Result<(bool, Option<S
 }
 
 fn when(d: &[u8], t: &[u8], gmt: bool, keyword: &'static str) -> Result<When, ParseError> {
-    let bad = ParseError::Syntax { keyword, reason: "invalid date or time" };
-    if !(d.len() == 6 || d.len() == 8) || t.len() != 6 || !d.iter().chain(t).all(u8::is_ascii_digit) {
+    let bad = ParseError::Syntax {
+        keyword,
+        reason: "invalid date or time",
+    };
+    if !(d.len() == 6 || d.len() == 8) || t.len() != 6 || !d.iter().chain(t).all(u8::is_ascii_digit)
+    {
         return Err(bad);
     }
     let num = |s: &[u8]| -> i32 { s.iter().fold(0i32, |a, b| a * 10 + i32::from(b - b'0')) };
@@ -392,7 +469,12 @@ fn when(d: &[u8], t: &[u8], gmt: bool, keyword: &'static str) -> Result<When, Pa
     let month = num(&md[..2]);
     let day = num(&md[2..]);
     let (hour, minute, second) = (num(&t[..2]), num(&t[2..4]), num(&t[4..]));
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return Err(bad);
     }
     Ok(When {
@@ -414,7 +496,10 @@ fn number(s: &[u8]) -> Option<u64> {
 }
 
 fn range(s: &[u8], keyword: &'static str) -> Result<Range, ParseError> {
-    let bad = ParseError::Syntax { keyword, reason: "invalid range" };
+    let bad = ParseError::Syntax {
+        keyword,
+        reason: "invalid range",
+    };
     match s.iter().position(|b| *b == b'-') {
         None => {
             let n = number(s).ok_or(bad)?;
@@ -426,7 +511,10 @@ fn range(s: &[u8], keyword: &'static str) -> Result<Range, ParseError> {
             if hi.is_empty() {
                 Ok(Range { lo, hi: None })
             } else {
-                Ok(Range { lo, hi: Some(number(hi).ok_or(bad)?) })
+                Ok(Range {
+                    lo,
+                    hi: Some(number(hi).ok_or(bad)?),
+                })
             }
         }
     }
@@ -434,7 +522,12 @@ fn range(s: &[u8], keyword: &'static str) -> Result<Range, ParseError> {
 
 fn target(s: &[u8], keyword: &'static str) -> Result<Target, ParseError> {
     if s.first() == Some(&b'<') {
-        message_id(s).map(Target::MessageId).ok_or(ParseError::Syntax { keyword, reason: "invalid message-id" })
+        message_id(s)
+            .map(Target::MessageId)
+            .ok_or(ParseError::Syntax {
+                keyword,
+                reason: "invalid message-id",
+            })
     } else {
         range(s, keyword).map(Target::Range)
     }
@@ -446,7 +539,10 @@ pub fn message_id(s: &[u8]) -> Option<String> {
         return None;
     }
     let inner = &s[1..s.len() - 1];
-    if inner.iter().any(|b| !(0x21..=0x7e).contains(b) || *b == b'>') {
+    if inner
+        .iter()
+        .any(|b| !(0x21..=0x7e).contains(b) || *b == b'>')
+    {
         return None;
     }
     Some(String::from_utf8_lossy(s).into_owned())
@@ -455,14 +551,18 @@ pub fn message_id(s: &[u8]) -> Option<String> {
 fn group_name(s: &[u8], keyword: &'static str) -> Result<String, ParseError> {
     let g = utf8(s, keyword)?;
     // RFC 3977 §4.1: printable, no wildmat specials, and not starting with a dot.
-    if g.chars().any(|c| c.is_control() || matches!(c, '*' | ',' | '?' | '[' | '\\' | ']' | '!')) {
+    if g.chars()
+        .any(|c| c.is_control() || matches!(c, '*' | ',' | '?' | '[' | '\\' | ']' | '!'))
+    {
         return syntax(keyword, "invalid newsgroup name");
     }
     Ok(g.to_string())
 }
 
 fn field(s: &[u8], keyword: &'static str) -> Result<String, ParseError> {
-    if s.iter().all(|b| b.is_ascii_graphic() && *b != b':') || (s.first() == Some(&b':') && s.len() > 1) {
+    if s.iter().all(|b| b.is_ascii_graphic() && *b != b':')
+        || (s.first() == Some(&b':') && s.len() > 1)
+    {
         Ok(String::from_utf8_lossy(s).into_owned())
     } else {
         syntax(keyword, "invalid header name")
@@ -470,11 +570,23 @@ fn field(s: &[u8], keyword: &'static str) -> Result<String, ParseError> {
 }
 
 fn utf8<'a>(s: &'a [u8], keyword: &'static str) -> Result<&'a str, ParseError> {
-    std::str::from_utf8(s).map_err(|_| ParseError::Syntax { keyword, reason: "argument is not valid UTF-8" })
+    std::str::from_utf8(s).map_err(|_| ParseError::Syntax {
+        keyword,
+        reason: "argument is not valid UTF-8",
+    })
 }
 
 fn printable(s: &[u8]) -> String {
-    s.iter().take(64).map(|b| if b.is_ascii_graphic() { *b as char } else { '?' }).collect()
+    s.iter()
+        .take(64)
+        .map(|b| {
+            if b.is_ascii_graphic() {
+                *b as char
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 fn truncate(mut s: String, n: usize) -> String {
@@ -494,11 +606,20 @@ mod tests {
 
     #[test]
     fn retrieval() {
-        assert_eq!(p("ARTICLE"), Ok(Command::Retrieve(Part::Article, ArticleRef::Current)));
-        assert_eq!(p("head 3000234"), Ok(Command::Retrieve(Part::Head, ArticleRef::Number(3000234))));
+        assert_eq!(
+            p("ARTICLE"),
+            Ok(Command::Retrieve(Part::Article, ArticleRef::Current))
+        );
+        assert_eq!(
+            p("head 3000234"),
+            Ok(Command::Retrieve(Part::Head, ArticleRef::Number(3000234)))
+        );
         assert_eq!(
             p("BODY <45223423@example.com>"),
-            Ok(Command::Retrieve(Part::Body, ArticleRef::MessageId("<45223423@example.com>".into())))
+            Ok(Command::Retrieve(
+                Part::Body,
+                ArticleRef::MessageId("<45223423@example.com>".into())
+            ))
         );
         assert!(p("STAT <a b>").is_err());
         assert!(p("STAT <>").is_err());
@@ -513,21 +634,60 @@ mod tests {
         assert!(p("GROUP a*").is_err());
         assert_eq!(
             p("LISTGROUP misc.test 3000238-3000248"),
-            Ok(Command::ListGroup { group: Some("misc.test".into()), range: Some(Range { lo: 3000238, hi: Some(3000248) }) })
+            Ok(Command::ListGroup {
+                group: Some("misc.test".into()),
+                range: Some(Range {
+                    lo: 3000238,
+                    hi: Some(3000248)
+                })
+            })
         );
-        assert_eq!(p("XOVER 5-"), Ok(Command::Over { target: Target::Range(Range { lo: 5, hi: None }), xover: true }));
-        assert_eq!(p("OVER 7"), Ok(Command::Over { target: Target::Range(Range { lo: 7, hi: Some(7) }), xover: false }));
-        assert_eq!(p("OVER"), Ok(Command::Over { target: Target::Current, xover: false }));
+        assert_eq!(
+            p("XOVER 5-"),
+            Ok(Command::Over {
+                target: Target::Range(Range { lo: 5, hi: None }),
+                xover: true
+            })
+        );
+        assert_eq!(
+            p("OVER 7"),
+            Ok(Command::Over {
+                target: Target::Range(Range { lo: 7, hi: Some(7) }),
+                xover: false
+            })
+        );
+        assert_eq!(
+            p("OVER"),
+            Ok(Command::Over {
+                target: Target::Current,
+                xover: false
+            })
+        );
         assert!(p("OVER 5-x").is_err());
         assert!(p("OVER -5").is_err());
         assert_eq!(
             p("HDR Subject <i.am.an.article@example.com>"),
-            Ok(Command::Hdr { field: "Subject".into(), target: Target::MessageId("<i.am.an.article@example.com>".into()), xhdr: false })
+            Ok(Command::Hdr {
+                field: "Subject".into(),
+                target: Target::MessageId("<i.am.an.article@example.com>".into()),
+                xhdr: false
+            })
         );
-        assert_eq!(p("HDR :bytes 1-2"), Ok(Command::Hdr { field: ":bytes".into(), target: Target::Range(Range { lo: 1, hi: Some(2) }), xhdr: false }));
+        assert_eq!(
+            p("HDR :bytes 1-2"),
+            Ok(Command::Hdr {
+                field: ":bytes".into(),
+                target: Target::Range(Range { lo: 1, hi: Some(2) }),
+                xhdr: false
+            })
+        );
         assert_eq!(
             p("XPAT Subject 1- *foo* bar*"),
-            Ok(Command::Xpat { field: "Subject".into(), target: Target::Range(Range { lo: 1, hi: None }), pattern: "*foo* bar*".into() })
+            Ok(Command::Xpat {
+                field: "Subject".into(),
+                target: Target::Range(Range { lo: 1, hi: None }),
+                pattern: "*foo* bar*".into()
+            })
         );
         assert!(p("XPAT Subject 1-").is_err());
     }
@@ -535,22 +695,43 @@ mod tests {
     #[test]
     fn lists() {
         assert_eq!(p("LIST"), Ok(Command::List(ListKind::Active(None))));
-        assert_eq!(p("list active comp.*"), Ok(Command::List(ListKind::Active(Some("comp.*".into())))));
-        assert_eq!(p("LIST NEWSGROUPS"), Ok(Command::List(ListKind::Newsgroups(None))));
-        assert_eq!(p("LIST OVERVIEW.FMT"), Ok(Command::List(ListKind::OverviewFmt)));
-        assert_eq!(p("LIST FOO"), Ok(Command::List(ListKind::Other("FOO".into()))));
+        assert_eq!(
+            p("list active comp.*"),
+            Ok(Command::List(ListKind::Active(Some("comp.*".into()))))
+        );
+        assert_eq!(
+            p("LIST NEWSGROUPS"),
+            Ok(Command::List(ListKind::Newsgroups(None)))
+        );
+        assert_eq!(
+            p("LIST OVERVIEW.FMT"),
+            Ok(Command::List(ListKind::OverviewFmt))
+        );
+        assert_eq!(
+            p("LIST FOO"),
+            Ok(Command::List(ListKind::Other("FOO".into())))
+        );
         assert!(p("LIST OVERVIEW.FMT x").is_err());
     }
 
     #[test]
     fn dates() {
-        let Ok(Command::NewGroups { when, .. }) = p("NEWGROUPS 19990624 000000 GMT") else { panic!() };
-        assert_eq!((when.year, when.month, when.day, when.gmt), (1999, 6, 24, true));
+        let Ok(Command::NewGroups { when, .. }) = p("NEWGROUPS 19990624 000000 GMT") else {
+            panic!()
+        };
+        assert_eq!(
+            (when.year, when.month, when.day, when.gmt),
+            (1999, 6, 24, true)
+        );
         assert_eq!(when.unix(), 930_182_400);
-        let Ok(Command::NewNews { wildmat, when }) = p("NEWNEWS news.*,sci.* 990624 000000") else { panic!() };
+        let Ok(Command::NewNews { wildmat, when }) = p("NEWNEWS news.*,sci.* 990624 000000") else {
+            panic!()
+        };
         assert_eq!(wildmat, "news.*,sci.*");
         assert_eq!((when.year, when.gmt), (1999, false));
-        let Ok(Command::NewGroups { when, .. }) = p("NEWGROUPS 200101 120000") else { panic!() };
+        let Ok(Command::NewGroups { when, .. }) = p("NEWGROUPS 200101 120000") else {
+            panic!()
+        };
         assert_eq!(when.year, 2020);
         assert!(p("NEWGROUPS 19991324 000000").is_err());
         assert!(p("NEWGROUPS 1999062 000000").is_err());
@@ -563,8 +744,14 @@ mod tests {
         assert_eq!(p("MODE READER"), Ok(Command::ModeReader));
         assert_eq!(p("CAPABILITIES"), Ok(Command::Capabilities));
         assert_eq!(p("IHAVE <i@x>"), Ok(Command::Ihave("<i@x>".into())));
-        assert_eq!(p("AUTHINFO USER fred"), Ok(Command::AuthinfoUser("fred".into())));
-        assert_eq!(p("AUTHINFO PASS two words"), Ok(Command::AuthinfoPass(b"two words".to_vec())));
+        assert_eq!(
+            p("AUTHINFO USER fred"),
+            Ok(Command::AuthinfoUser("fred".into()))
+        );
+        assert_eq!(
+            p("AUTHINFO PASS two words"),
+            Ok(Command::AuthinfoPass(b"two words".to_vec()))
+        );
         assert!(p("AUTHINFO PASS").is_err());
         assert!(p("AUTHINFO SASL PLAIN").is_err());
         assert_eq!(p("DATE"), Ok(Command::Date));
@@ -573,7 +760,10 @@ mod tests {
         assert_eq!(p("QUIT\r"), Ok(Command::Quit));
         assert_eq!(p("\tQUIT"), Ok(Command::Quit));
         assert_eq!(p(""), Err(ParseError::Empty));
-        assert_eq!(parse_command(b"F\0O \xff"), Err(ParseError::Unknown("F?O".into())));
+        assert_eq!(
+            parse_command(b"F\0O \xff"),
+            Err(ParseError::Unknown("F?O".into()))
+        );
         assert!(parse_command(b"GROUP \xff").is_err());
     }
 }

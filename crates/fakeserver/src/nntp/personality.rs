@@ -90,8 +90,8 @@ pub const REPLY_KEYS: &[&str] = &[
     "no_such_number",
     "no_such_id",
     "post_send",
-    "post_ok",       // {id}
-    "post_failed",   // {reason}
+    "post_ok",     // {id}
+    "post_failed", // {reason}
     "posting_not_allowed",
     "ihave_send",
     "ihave_ok",
@@ -108,7 +108,11 @@ pub const REPLY_KEYS: &[&str] = &[
 impl NntpPersonality {
     /// The wording for `key` or `default`, with `{host}` and the given placeholders filled in.
     pub fn reply(&self, key: &str, default: &str, vars: &[(&str, &str)]) -> String {
-        let mut s = self.replies.get(key).map_or(default, String::as_str).replace("{host}", &self.hostname);
+        let mut s = self
+            .replies
+            .get(key)
+            .map_or(default, String::as_str)
+            .replace("{host}", &self.hostname);
         for (k, v) in vars {
             s = s.replace(&format!("{{{k}}}"), v);
         }
@@ -128,22 +132,44 @@ impl NntpPersonality {
             p.greeting = Some(g);
         }
         if let Some(caps) = &s.capabilities {
-            let has = |w: &str| caps.iter().any(|c| c.split_whitespace().next().is_some_and(|x| x.eq_ignore_ascii_case(w)));
+            let has = |w: &str| {
+                caps.iter().any(|c| {
+                    c.split_whitespace()
+                        .next()
+                        .is_some_and(|x| x.eq_ignore_ascii_case(w))
+                })
+            };
             p.posting = has("POST");
             p.ihave = has("IHAVE");
             p.newnews = has("NEWNEWS");
             p.authinfo = has("AUTHINFO");
             p.starttls = has("STARTTLS");
             p.mode_reader_required = has("MODE-READER");
-            p.implementation = caps.iter().find_map(|c| c.strip_prefix("IMPLEMENTATION ").map(str::to_string));
+            p.implementation = caps
+                .iter()
+                .find_map(|c| c.strip_prefix("IMPLEMENTATION ").map(str::to_string));
             const BUILT: &[&str] = &[
-                "VERSION", "READER", "HDR", "OVER", "LIST", "POST", "IHAVE", "NEWNEWS", "AUTHINFO", "STARTTLS",
-                "MODE-READER", "IMPLEMENTATION",
+                "VERSION",
+                "READER",
+                "HDR",
+                "OVER",
+                "LIST",
+                "POST",
+                "IHAVE",
+                "NEWNEWS",
+                "AUTHINFO",
+                "STARTTLS",
+                "MODE-READER",
+                "IMPLEMENTATION",
             ];
             p.capabilities = caps
                 .iter()
                 .filter(|c| {
-                    let w = c.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                    let w = c
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_uppercase();
                     !BUILT.contains(&w.as_str())
                 })
                 .cloned()
@@ -155,13 +181,20 @@ impl NntpPersonality {
         p.max_size = s.max_size;
         for (key, line) in &s.replies {
             if !REPLY_KEYS.contains(&key.as_str()) {
-                bail!("[nntp.replies] unknown key {key:?} (known: {})", REPLY_KEYS.join(", "));
+                bail!(
+                    "[nntp.replies] unknown key {key:?} (known: {})",
+                    REPLY_KEYS.join(", ")
+                );
             }
             p.replies.insert(key.clone(), line.clone());
         }
         let strings = |name: &str, v: &toml::Value| -> Result<Vec<String>> {
             v.as_array()
-                .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+                .and_then(|a| {
+                    a.iter()
+                        .map(|x| x.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()
+                })
                 .ok_or_else(|| anyhow!("[nntp.quirks] {name} must be a list of strings"))
         };
         for (name, v) in &s.quirks {
@@ -265,7 +298,10 @@ mod tests {
         assert_eq!(p.hdr_fields, vec!["Subject"]);
         assert_eq!(p.max_size, Some(100));
         assert_eq!(p.reply("quit", "205 closing", &[]), "205 bye");
-        assert_eq!(p.reply("post_ok", "240 ok {id}", &[("id", "<x>")]), "240 ok <x>");
+        assert_eq!(
+            p.reply("post_ok", "240 ok {id}", &[("id", "<x>")]),
+            "240 ok <x>"
+        );
     }
 
     #[test]
@@ -276,7 +312,9 @@ mod tests {
             ("[nntp.quirks]\noverview_fmt = \"other\"\n", "overview_fmt"),
             ("[nntp.quirks]\nhdr_fields = [1]\n", "hdr_fields"),
         ] {
-            let e = NntpPersonality::from_section(&section(text)).unwrap_err().to_string();
+            let e = NntpPersonality::from_section(&section(text))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(needle), "{e}");
         }
     }

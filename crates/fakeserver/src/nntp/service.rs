@@ -4,8 +4,8 @@
 use super::{NntpDaemon, NntpHandler, NntpPersonality};
 use crate::auth::Users;
 use crate::handler::{ConnInfo, Handler};
-use crate::server::Service;
 use crate::protocols::Setup;
+use crate::server::Service;
 use anyhow::{Context, Result};
 use std::sync::Arc;
 
@@ -18,7 +18,11 @@ pub fn build(s: &Setup) -> Result<Arc<dyn Service>> {
     if let Some(dir) = &s.load {
         daemon.load_dir(dir)?;
     }
-    Ok(Arc::new(NntpService::new(daemon, s.users.clone(), personality)))
+    Ok(Arc::new(NntpService::new(
+        daemon,
+        s.users.clone(),
+        personality,
+    )))
 }
 
 /// The NNTP service of a run.
@@ -30,13 +34,21 @@ pub struct NntpService {
 
 impl NntpService {
     pub fn new(daemon: Arc<NntpDaemon>, users: Arc<Users>, personality: NntpPersonality) -> Self {
-        NntpService { daemon, users, personality: Arc::new(personality) }
+        NntpService {
+            daemon,
+            users,
+            personality: Arc::new(personality),
+        }
     }
 }
 
 impl Service for NntpService {
     fn handler(&self, _conn: &ConnInfo) -> Box<dyn Handler> {
-        Box::new(NntpHandler::new(self.daemon.clone(), self.users.clone(), self.personality.clone()))
+        Box::new(NntpHandler::new(
+            self.daemon.clone(),
+            self.users.clone(),
+            self.personality.clone(),
+        ))
     }
 
     /// `{"groups": {"misc.test": {"status": "y", "low": 1, "high": 2, "articles":
@@ -45,8 +57,11 @@ impl Service for NntpService {
         let mut groups = serde_json::Map::new();
         for g in self.daemon.groups() {
             let (count, low, high) = g.stats();
-            let arts: serde_json::Map<String, serde_json::Value> =
-                g.articles.iter().map(|(n, a)| (n.to_string(), a.message_id.clone().into())).collect();
+            let arts: serde_json::Map<String, serde_json::Value> = g
+                .articles
+                .iter()
+                .map(|(n, a)| (n.to_string(), a.message_id.clone().into()))
+                .collect();
             groups.insert(
                 g.name.clone(),
                 serde_json::json!({

@@ -181,7 +181,10 @@ mod tests {
     fn lists_last_match_wins() {
         assert!(matches("comp.*,!comp.lang.*", "comp.os.linux"));
         assert!(!matches("comp.*,!comp.lang.*", "comp.lang.c"));
-        assert!(matches("comp.*,!comp.lang.*,comp.lang.rust", "comp.lang.rust"));
+        assert!(matches(
+            "comp.*,!comp.lang.*,comp.lang.rust",
+            "comp.lang.rust"
+        ));
         assert!(!matches("!comp.*", "comp.x"));
         assert!(!matches("!comp.*", "alt.x"));
     }

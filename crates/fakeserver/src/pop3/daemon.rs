@@ -66,7 +66,10 @@ impl Pop3Daemon {
         let mut st = self.state();
         st.next_uid += 1;
         let uid = format!("{:08}", st.next_uid);
-        let msg = Arc::new(Message { uid: uid.clone(), data: mailfiles::to_crlf(data).into() });
+        let msg = Arc::new(Message {
+            uid: uid.clone(),
+            data: mailfiles::to_crlf(data).into(),
+        });
         st.maildrops.entry(user.to_string()).or_default().push(msg);
         uid
     }
@@ -81,7 +84,10 @@ impl Pop3Daemon {
         if drop.iter().any(|m| m.uid == uid) {
             anyhow::bail!("UIDL {uid:?} is already used in {user}'s maildrop");
         }
-        drop.push(Arc::new(Message { uid: uid.to_string(), data: mailfiles::to_crlf(data).into() }));
+        drop.push(Arc::new(Message {
+            uid: uid.to_string(),
+            data: mailfiles::to_crlf(data).into(),
+        }));
         Ok(())
     }
 
@@ -93,7 +99,8 @@ impl Pop3Daemon {
     /// Load `dir`: one entry per user (a folder of messages, a maildir or an mbox file),
     /// appended in name order. Returns the number of messages loaded.
     pub fn load_dir(&self, dir: &Path) -> Result<usize> {
-        let tree = mailfiles::load_tree(dir).with_context(|| format!("loading POP3 maildrops from {}", dir.display()))?;
+        let tree = mailfiles::load_tree(dir)
+            .with_context(|| format!("loading POP3 maildrops from {}", dir.display()))?;
         let mut n = 0;
         for (user, msgs) in tree {
             self.ensure_user(&user);
@@ -112,7 +119,11 @@ impl Pop3Daemon {
 
     /// `user`'s current messages (empty if the user has none).
     pub fn messages(&self, user: &str) -> Vec<Arc<Message>> {
-        self.state().maildrops.get(user).cloned().unwrap_or_default()
+        self.state()
+            .maildrops
+            .get(user)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Remove every message of `user` (the maildrop stays).
@@ -151,7 +162,9 @@ impl Pop3Daemon {
     pub fn commit(&self, user: &str, deleted: &[String]) -> usize {
         let mut st = self.state();
         st.locked.remove(user);
-        let Some(drop) = st.maildrops.get_mut(user) else { return 0 };
+        let Some(drop) = st.maildrops.get_mut(user) else {
+            return 0;
+        };
         let before = drop.len();
         drop.retain(|m| !deleted.contains(&m.uid));
         before - drop.len()
@@ -174,7 +187,13 @@ mod tests {
         assert_eq!(d.commit("u", std::slice::from_ref(&a)), 1);
         let c = d.add_message("u", b"x");
         assert!(c != a && c != b);
-        assert_eq!(d.messages("u").iter().map(|m| m.uid.clone()).collect::<Vec<_>>(), vec![b, c]);
+        assert_eq!(
+            d.messages("u")
+                .iter()
+                .map(|m| m.uid.clone())
+                .collect::<Vec<_>>(),
+            vec![b, c]
+        );
     }
 
     #[test]

@@ -18,10 +18,19 @@ use std::sync::Arc;
 static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
 
 enum State {
-    Authorization { user: Option<String> },
+    Authorization {
+        user: Option<String>,
+    },
     /// An AUTH exchange is waiting for the client's next response.
-    Sasl { exchange: Sasl, xoauth_failed: bool },
-    Transaction { user: String, messages: Vec<Arc<Message>>, deleted: Vec<bool> },
+    Sasl {
+        exchange: Sasl,
+        xoauth_failed: bool,
+    },
+    Transaction {
+        user: String,
+        messages: Vec<Arc<Message>>,
+        deleted: Vec<bool>,
+    },
     Closed,
 }
 
@@ -49,10 +58,21 @@ pub struct Pop3Handler {
 }
 
 impl Pop3Handler {
-    pub fn new(daemon: Arc<Pop3Daemon>, users: Arc<Users>, personality: Arc<Pop3Personality>) -> Self {
+    pub fn new(
+        daemon: Arc<Pop3Daemon>,
+        users: Arc<Users>,
+        personality: Arc<Pop3Personality>,
+    ) -> Self {
         let n = CONNECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
         let timestamp = format!("<{}.{}@{}>", std::process::id(), n, personality.hostname);
-        Pop3Handler { daemon, users, p: personality, state: State::Authorization { user: None }, timestamp, undo: Undo::Nothing }
+        Pop3Handler {
+            daemon,
+            users,
+            p: personality,
+            state: State::Authorization { user: None },
+            timestamp,
+            undo: Undo::Nothing,
+        }
     }
 
     /// The logged-in user, if the session is in TRANSACTION.
@@ -113,7 +133,11 @@ impl Pop3Handler {
         let text = fill(&self.p.replies.logged_in, snapshot.len(), size, 0);
         let text = say(&text);
         let deleted = vec![false; snapshot.len()];
-        self.state = State::Transaction { user, messages: snapshot, deleted };
+        self.state = State::Transaction {
+            user,
+            messages: snapshot,
+            deleted,
+        };
         self.undo = Undo::Login;
         Output::line(text)
     }
@@ -158,7 +182,10 @@ impl Pop3Handler {
     fn sasl_step(&mut self, mut exchange: Sasl, step: Step, xoauth_failed: bool) -> Output {
         match step {
             Step::Challenge(c) => {
-                self.state = State::Sasl { exchange, xoauth_failed };
+                self.state = State::Sasl {
+                    exchange,
+                    xoauth_failed,
+                };
                 Output::line(format!("+ {c}").into_bytes()).masking_next_input()
             }
             Step::Done(creds) => match self.users.verify(&creds) {
@@ -166,20 +193,27 @@ impl Pop3Handler {
                 None if exchange.mechanism() == Mechanism::XOAuth2 => {
                     // RFC 7628-style: an error challenge, the client answers, then -ERR.
                     let c = exchange.xoauth2_error_challenge();
-                    self.state = State::Sasl { exchange, xoauth_failed: true };
+                    self.state = State::Sasl {
+                        exchange,
+                        xoauth_failed: true,
+                    };
                     Output::line(format!("+ {c}").into_bytes())
                 }
                 None => self.auth_failed(Some(creds.user().to_string())),
             },
             Step::Aborted => Output::line(say(&self.p.replies.auth_cancelled)),
             Step::Malformed(_) if xoauth_failed => self.auth_failed(None),
-            Step::Malformed(why) => Output::line(self.err(&format!("authentication failed: {why}"))),
+            Step::Malformed(why) => {
+                Output::line(self.err(&format!("authentication failed: {why}")))
+            }
         }
     }
 
     fn on_sasl_line(&mut self, line: &[u8]) -> Output {
-        let State::Sasl { mut exchange, xoauth_failed } =
-            std::mem::replace(&mut self.state, State::Authorization { user: None })
+        let State::Sasl {
+            mut exchange,
+            xoauth_failed,
+        } = std::mem::replace(&mut self.state, State::Authorization { user: None })
         else {
             return Output::none();
         };
@@ -200,7 +234,11 @@ impl Pop3Handler {
             }
             Command::Stls => {
                 if !self.stls_offered(conn) {
-                    return Output::line(self.err(if conn.tls { "already in TLS" } else { "STLS not available" }));
+                    return Output::line(self.err(if conn.tls {
+                        "already in TLS"
+                    } else {
+                        "STLS not available"
+                    }));
                 }
                 self.state = State::Authorization { user: None };
                 Output::line(say(&self.p.replies.stls)).then_start_tls()
@@ -239,13 +277,18 @@ impl Pop3Handler {
                     self.auth_failed(Some(name))
                 }
             }
-            Command::Auth { mechanism: None, .. } => {
+            Command::Auth {
+                mechanism: None, ..
+            } => {
                 let mut lines = vec![self.ok("")];
                 lines.extend(self.p.sasl.iter().map(|m| m.clone().into_bytes()));
                 lines.push(b".".to_vec());
                 Output::lines(lines)
             }
-            Command::Auth { mechanism: Some(mech), initial } => {
+            Command::Auth {
+                mechanism: Some(mech),
+                initial,
+            } => {
                 if !self.tls_ok(conn) {
                     return Output::line(say(&self.p.replies.tls_required));
                 }
@@ -273,7 +316,12 @@ impl Pop3Handler {
         if matches!(cmd, Command::Capa) {
             return self.capa(conn);
         }
-        let State::Transaction { user, messages, deleted } = &mut self.state else {
+        let State::Transaction {
+            user,
+            messages,
+            deleted,
+        } = &mut self.state
+        else {
             return Output::none();
         };
         let p = &self.p;
@@ -359,10 +407,18 @@ impl Pop3Handler {
                 Output::line(reply)
             }
             Command::Quit => {
-                let gone: Vec<String> =
-                    messages.iter().zip(deleted.iter()).filter(|(_, d)| **d).map(|(m, _)| m.uid.clone()).collect();
+                let gone: Vec<String> = messages
+                    .iter()
+                    .zip(deleted.iter())
+                    .filter(|(_, d)| **d)
+                    .map(|(m, _)| m.uid.clone())
+                    .collect();
                 let user = user.clone();
-                let text = say(if gone.is_empty() { &r.bye } else { &r.bye_update });
+                let text = say(if gone.is_empty() {
+                    &r.bye
+                } else {
+                    &r.bye_update
+                });
                 if p.lock_maildrop {
                     self.daemon.commit(&user, &gone);
                 } else {
@@ -374,9 +430,11 @@ impl Pop3Handler {
                 self.state = State::Closed;
                 Output::line(text).then_close()
             }
-            Command::User(_) | Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } | Command::Stls => {
-                Output::line(say(&r.wrong_state))
-            }
+            Command::User(_)
+            | Command::Pass(_)
+            | Command::Apop { .. }
+            | Command::Auth { .. }
+            | Command::Stls => Output::line(say(&r.wrong_state)),
             Command::Capa => Output::none(),
         }
     }
@@ -396,11 +454,18 @@ fn say(s: &str) -> Vec<u8> {
 
 /// A reply template with `{count}`, `{octets}` and `{msg}` filled in.
 fn fill(template: &str, count: usize, octets: usize, msg: u32) -> String {
-    template.replace("{count}", &count.to_string()).replace("{octets}", &octets.to_string()).replace("{msg}", &msg.to_string())
+    template
+        .replace("{count}", &count.to_string())
+        .replace("{octets}", &octets.to_string())
+        .replace("{msg}", &msg.to_string())
 }
 
 fn totals(messages: &[Arc<Message>], deleted: &[bool]) -> (usize, usize) {
-    messages.iter().zip(deleted).filter(|(_, d)| !**d).fold((0, 0), |(n, s), (m, _)| (n + 1, s + m.size()))
+    messages
+        .iter()
+        .zip(deleted)
+        .filter(|(_, d)| !**d)
+        .fold((0, 0), |(n, s), (m, _)| (n + 1, s + m.size()))
 }
 
 /// The lines of a message, byte-stuffed (RFC 1939 §3); with `Some(n)`, the header, the blank
@@ -443,7 +508,11 @@ pub fn apop_digest(timestamp: &str, secret: &str) -> String {
 
 impl Handler for Pop3Handler {
     fn on_startup(&mut self, _conn: &ConnInfo) -> Output {
-        let text = if self.p.apop { format!("{} {}", self.p.greeting, self.timestamp) } else { self.p.greeting.clone() };
+        let text = if self.p.apop {
+            format!("{} {}", self.p.greeting, self.timestamp)
+        } else {
+            self.p.greeting.clone()
+        };
         Output::line(text.into_bytes())
     }
 
@@ -466,7 +535,9 @@ impl Handler for Pop3Handler {
             }
             Err(e) => return Output::line(self.err(&e.to_string())),
         };
-        if (matches!(cmd, Command::Top { .. }) && !self.p.top) || (matches!(cmd, Command::Uidl(_)) && !self.p.uidl) {
+        if (matches!(cmd, Command::Top { .. }) && !self.p.top)
+            || (matches!(cmd, Command::Uidl(_)) && !self.p.uidl)
+        {
             return Output::line(say(&self.p.replies.unknown));
         }
         if matches!(self.state, State::Transaction { .. }) {
@@ -537,8 +608,8 @@ impl Handler for Pop3Handler {
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine as _;
     use super::*;
+    use base64::Engine as _;
 
     struct Session {
         h: Pop3Handler,
@@ -546,9 +617,16 @@ mod tests {
     }
 
     impl Session {
-        fn new(daemon: &Arc<Pop3Daemon>, creds: Arc<Users>, p: Pop3Personality) -> (Session, String) {
+        fn new(
+            daemon: &Arc<Pop3Daemon>,
+            creds: Arc<Users>,
+            p: Pop3Personality,
+        ) -> (Session, String) {
             let mut h = Pop3Handler::new(daemon.clone(), creds, Arc::new(p));
-            let conn = ConnInfo { tls_available: true, ..ConnInfo::default() };
+            let conn = ConnInfo {
+                tls_available: true,
+                ..ConnInfo::default()
+            };
             let g = h.on_startup(&conn);
             (Session { h, conn }, text(&g))
         }
@@ -561,7 +639,10 @@ mod tests {
     }
 
     fn text(o: &Output) -> String {
-        o.lines.iter().map(|l| String::from_utf8_lossy(l).into_owned() + "\n").collect()
+        o.lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned() + "\n")
+            .collect()
     }
 
     fn strict() -> Arc<Users> {
@@ -582,22 +663,40 @@ mod tests {
         d.add_message("tim", b"Subject: one\n\nline\n.dot\n");
         d.add_message("tim", b"Subject: two\n\nB\n");
         let (mut s, greeting) = Session::new(&d, strict(), Pop3Personality::default());
-        assert!(greeting.starts_with("+OK fakeserver POP3 ready <"), "{greeting}");
+        assert!(
+            greeting.starts_with("+OK fakeserver POP3 ready <"),
+            "{greeting}"
+        );
         assert_eq!(s.s("STAT"), "-ERR command not valid in this state\n");
         let o = s.say("USER tim");
         assert!(o.mask_next_input);
         assert_eq!(s.s("PASS wrong"), "-ERR [AUTH] authentication failed\n");
         assert_eq!(s.s("PASS secret"), "-ERR USER first\n");
         s.s("USER tim");
-        assert_eq!(s.s("PASS secret"), "+OK maildrop locked and ready (2 messages, 47 octets)\n");
+        assert_eq!(
+            s.s("PASS secret"),
+            "+OK maildrop locked and ready (2 messages, 47 octets)\n"
+        );
         assert_eq!(s.s("STAT"), "+OK 2 47\n");
         assert_eq!(s.s("LIST"), "+OK 2 messages (47 octets)\n1 28\n2 19\n.\n");
         assert_eq!(s.s("LIST 2"), "+OK 2 19\n");
         assert_eq!(s.s("LIST 3"), "-ERR no such message\n");
-        assert_eq!(s.s("RETR 1"), "+OK 28 octets\nSubject: one\n\nline\n..dot\n.\n");
-        assert_eq!(s.s("TOP 1 0"), "+OK top of message follows\nSubject: one\n\n.\n");
-        assert_eq!(s.s("TOP 1 1"), "+OK top of message follows\nSubject: one\n\nline\n.\n");
-        assert_eq!(s.s("UIDL"), "+OK unique-id listing follows\n1 00000001\n2 00000002\n.\n");
+        assert_eq!(
+            s.s("RETR 1"),
+            "+OK 28 octets\nSubject: one\n\nline\n..dot\n.\n"
+        );
+        assert_eq!(
+            s.s("TOP 1 0"),
+            "+OK top of message follows\nSubject: one\n\n.\n"
+        );
+        assert_eq!(
+            s.s("TOP 1 1"),
+            "+OK top of message follows\nSubject: one\n\nline\n.\n"
+        );
+        assert_eq!(
+            s.s("UIDL"),
+            "+OK unique-id listing follows\n1 00000001\n2 00000002\n.\n"
+        );
         assert_eq!(s.s("DELE 1"), "+OK message 1 deleted\n");
         assert_eq!(s.s("DELE 1"), "-ERR message already deleted\n");
         assert_eq!(s.s("RETR 1"), "-ERR no such message\n");
@@ -635,7 +734,10 @@ mod tests {
         let d = Pop3Daemon::new();
         let (mut s, _) = Session::new(&d, any(), Pop3Personality::default());
         s.s("USER nobody");
-        assert_eq!(s.s("PASS whatever"), "+OK maildrop locked and ready (0 messages, 0 octets)\n");
+        assert_eq!(
+            s.s("PASS whatever"),
+            "+OK maildrop locked and ready (0 messages, 0 octets)\n"
+        );
         assert_eq!(s.s("LIST"), "+OK 0 messages (0 octets)\n.\n");
         assert_eq!(d.users(), vec!["nobody".to_string()]);
     }
@@ -646,10 +748,18 @@ mod tests {
         let (mut s, greeting) = Session::new(&d, strict(), Pop3Personality::default());
         let ts = &greeting[greeting.find('<').unwrap()..greeting.trim_end().len()];
         let good = apop_digest(ts, "secret");
-        assert_eq!(s.s("APOP tim 00000000000000000000000000000000"), "-ERR [AUTH] authentication failed\n");
-        assert!(s.s(&format!("APOP tim {good}")).starts_with("+OK maildrop locked"));
+        assert_eq!(
+            s.s("APOP tim 00000000000000000000000000000000"),
+            "-ERR [AUTH] authentication failed\n"
+        );
+        assert!(s
+            .s(&format!("APOP tim {good}"))
+            .starts_with("+OK maildrop locked"));
         // RFC 1939's example digest.
-        assert_eq!(apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf"), "c4c9334bac560ecc979e58001b3e22fb");
+        assert_eq!(
+            apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf"),
+            "c4c9334bac560ecc979e58001b3e22fb"
+        );
     }
 
     #[test]
@@ -673,7 +783,10 @@ mod tests {
     #[test]
     fn require_tls() {
         let d = Pop3Daemon::new();
-        let p = Pop3Personality { require_tls: true, ..Pop3Personality::default() };
+        let p = Pop3Personality {
+            require_tls: true,
+            ..Pop3Personality::default()
+        };
         let (mut s, _) = Session::new(&d, strict(), p);
         assert_eq!(s.s("USER tim"), "-ERR [AUTH] TLS required first\n");
         assert!(!s.s("CAPA").contains("USER"));
@@ -686,14 +799,22 @@ mod tests {
         let d = Pop3Daemon::new();
         let (mut s, _) = Session::new(&d, strict(), Pop3Personality::default());
         assert_eq!(s.s("AUTH"), "+OK\nPLAIN\nLOGIN\nCRAM-MD5\nXOAUTH2\n.\n");
-        assert_eq!(s.s("AUTH GSSAPI"), "-ERR unsupported authentication mechanism\n");
+        assert_eq!(
+            s.s("AUTH GSSAPI"),
+            "-ERR unsupported authentication mechanism\n"
+        );
         // PLAIN with an initial response.
-        assert_eq!(s.s(&format!("AUTH PLAIN {}", b64(b"\0tim\0wrong"))), "-ERR [AUTH] authentication failed\n");
+        assert_eq!(
+            s.s(&format!("AUTH PLAIN {}", b64(b"\0tim\0wrong"))),
+            "-ERR [AUTH] authentication failed\n"
+        );
         // PLAIN without: empty challenge, then the response; '*' cancels.
         assert_eq!(s.s("AUTH PLAIN"), "+ \n");
         assert_eq!(s.s("*"), "-ERR authentication cancelled\n");
         assert_eq!(s.s("AUTH PLAIN"), "+ \n");
-        assert!(s.s("!!notbase64").starts_with("-ERR authentication failed: invalid base64"));
+        assert!(s
+            .s("!!notbase64")
+            .starts_with("-ERR authentication failed: invalid base64"));
         // LOGIN.
         assert_eq!(s.s("AUTH LOGIN"), "+ VXNlcm5hbWU6\n");
         assert_eq!(s.s(&b64(b"tim")), "+ UGFzc3dvcmQ6\n");
@@ -705,8 +826,13 @@ mod tests {
         let d = Pop3Daemon::new();
         let (mut s, _) = Session::new(&d, strict(), Pop3Personality::default());
         let ch = s.s("AUTH CRAM-MD5");
-        let ch = base64::engine::general_purpose::STANDARD.decode(ch.trim_end().strip_prefix("+ ").unwrap()).unwrap();
-        let resp = format!("tim {}", crate::auth::cram_md5_digest("secret", &String::from_utf8(ch).unwrap()));
+        let ch = base64::engine::general_purpose::STANDARD
+            .decode(ch.trim_end().strip_prefix("+ ").unwrap())
+            .unwrap();
+        let resp = format!(
+            "tim {}",
+            crate::auth::cram_md5_digest("secret", &String::from_utf8(ch).unwrap())
+        );
         assert!(s.s(&b64(resp.as_bytes())).starts_with("+OK"));
         let (mut s, _) = Session::new(&Pop3Daemon::new(), strict(), Pop3Personality::default());
         let bad = b64(b"user=tim\x01auth=Bearer nope\x01\x01");
@@ -717,7 +843,11 @@ mod tests {
     #[test]
     fn quirks_rset_logs_out_and_drop_on_auth_failure() {
         let d = Pop3Daemon::new();
-        let p = Pop3Personality { rset_logs_out: true, drop_on_auth_failure: true, ..Pop3Personality::default() };
+        let p = Pop3Personality {
+            rset_logs_out: true,
+            drop_on_auth_failure: true,
+            ..Pop3Personality::default()
+        };
         let (mut s, _) = Session::new(&d, strict(), p);
         s.s("USER tim");
         s.s("PASS secret");
@@ -754,7 +884,10 @@ mod tests {
         let d = Pop3Daemon::new();
         let (mut s, _) = Session::new(&d, any(), Pop3Personality::default());
         assert_eq!(s.s("\0\0\0"), "-ERR unknown command\n");
-        assert_eq!(text(&s.h.on_input(Input::Line(b"USER \xff\xfe"), &s.conn)), "-ERR USER: argument is not valid UTF-8\n");
+        assert_eq!(
+            text(&s.h.on_input(Input::Line(b"USER \xff\xfe"), &s.conn)),
+            "-ERR USER: argument is not valid UTF-8\n"
+        );
         assert_eq!(s.s(""), "-ERR unknown command\n");
         assert_eq!(s.s("RETR 1"), "-ERR command not valid in this state\n");
         s.s("USER a");
@@ -767,8 +900,20 @@ mod tests {
     #[test]
     fn stuffing_and_top_edges() {
         let m = crate::mailfiles::to_crlf(b"A: b\n\n.\n..x\nlast");
-        assert_eq!(stuffed_lines(&m, None), vec![b"A: b".to_vec(), vec![], b"..".to_vec(), b"...x".to_vec(), b"last".to_vec()]);
-        assert_eq!(stuffed_lines(&m, Some(1)), vec![b"A: b".to_vec(), vec![], b"..".to_vec()]);
+        assert_eq!(
+            stuffed_lines(&m, None),
+            vec![
+                b"A: b".to_vec(),
+                vec![],
+                b"..".to_vec(),
+                b"...x".to_vec(),
+                b"last".to_vec()
+            ]
+        );
+        assert_eq!(
+            stuffed_lines(&m, Some(1)),
+            vec![b"A: b".to_vec(), vec![], b"..".to_vec()]
+        );
         // A message without a body separator: TOP gives all header lines.
         let h = crate::mailfiles::to_crlf(b"A: b\nC: d\n");
         assert_eq!(stuffed_lines(&h, Some(0)).len(), 2);

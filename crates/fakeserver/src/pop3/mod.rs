@@ -10,9 +10,9 @@
 //! assert_eq!(daemon.messages("alice")[0].uid, uid);
 //! ```
 
-pub mod parse;
 pub mod daemon;
 pub mod handler;
+pub mod parse;
 pub mod personality;
 pub mod service;
 
@@ -28,8 +28,15 @@ pub fn fuzz_session(data: &[u8]) -> Vec<u8> {
     let daemon = Pop3Daemon::new();
     daemon.add_message("u", b"Subject: a\n\n.line\nbody\n");
     daemon.add_message("u", b"");
-    let mut h = Pop3Handler::new(daemon, Arc::new(crate::auth::Users::open()), Arc::new(Pop3Personality::default()));
-    let conn = crate::handler::ConnInfo { tls_available: true, ..Default::default() };
+    let mut h = Pop3Handler::new(
+        daemon,
+        Arc::new(crate::auth::Users::open()),
+        Arc::new(Pop3Personality::default()),
+    );
+    let conn = crate::handler::ConnInfo {
+        tls_available: true,
+        ..Default::default()
+    };
     crate::scripted::run(&mut h, data, conn)
 }
 
@@ -37,8 +44,17 @@ pub fn fuzz_session(data: &[u8]) -> Vec<u8> {
 mod session_tests {
     #[test]
     fn a_scripted_session() {
-        let out = String::from_utf8(super::fuzz_session(b"CAPA\nUSER u\nPASS p\nRETR 1\nSTLS\nDELE 2\nQUIT\nNOOP\n")).unwrap();
-        assert!(out.contains("\r\n+OK 27 octets\r\nSubject: a\r\n\r\n..line\r\nbody\r\n.\r\n"), "{out}");
-        assert!(out.ends_with("+OK message 2 deleted\r\n+OK bye, maildrop updated\r\n"), "{out}");
+        let out = String::from_utf8(super::fuzz_session(
+            b"CAPA\nUSER u\nPASS p\nRETR 1\nSTLS\nDELE 2\nQUIT\nNOOP\n",
+        ))
+        .unwrap();
+        assert!(
+            out.contains("\r\n+OK 27 octets\r\nSubject: a\r\n\r\n..line\r\nbody\r\n.\r\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("+OK message 2 deleted\r\n+OK bye, maildrop updated\r\n"),
+            "{out}"
+        );
     }
 }

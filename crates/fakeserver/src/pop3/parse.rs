@@ -20,14 +20,20 @@ pub enum Command {
     /// The password, byte for byte (it may contain spaces and need not be UTF-8).
     Pass(Vec<u8>),
     /// `APOP name digest`: the digest is 32 lowercase hex digits (normalised here).
-    Apop { name: String, digest: String },
+    Apop {
+        name: String,
+        digest: String,
+    },
     Stat,
     /// `LIST [msg]`
     List(Option<u32>),
     /// `UIDL [msg]`
     Uidl(Option<u32>),
     /// `TOP msg n`
-    Top { msg: u32, lines: u32 },
+    Top {
+        msg: u32,
+        lines: u32,
+    },
     Retr(u32),
     Dele(u32),
     Noop,
@@ -36,7 +42,10 @@ pub enum Command {
     Capa,
     /// `AUTH` alone asks for the mechanism list (a common extension); `AUTH mech [ir]`
     /// starts an exchange, `ir` being the initial response as sent (base64 or `=`).
-    Auth { mechanism: Option<String>, initial: Option<String> },
+    Auth {
+        mechanism: Option<String>,
+        initial: Option<String>,
+    },
     Stls,
 }
 
@@ -70,7 +79,10 @@ pub enum ParseError {
     /// The keyword is not one we know (carried upper-cased, lossily decoded, truncated).
     Unknown(String),
     /// A known keyword with arguments that do not fit it.
-    Syntax { keyword: &'static str, reason: &'static str },
+    Syntax {
+        keyword: &'static str,
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ParseError {
@@ -162,7 +174,10 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
         "AUTH" => {
             let args = args(rest, "AUTH")?;
             match args.as_slice() {
-                [] => Ok(Command::Auth { mechanism: None, initial: None }),
+                [] => Ok(Command::Auth {
+                    mechanism: None,
+                    initial: None,
+                }),
                 [mech] => Ok(Command::Auth {
                     mechanism: Some(mechanism(mech)?),
                     initial: None,
@@ -201,7 +216,10 @@ fn args<'a>(rest: &'a [u8], keyword: &'static str) -> Result<Vec<&'a [u8]>, Pars
     if rest.len() > MAX_ARG {
         return syntax(keyword, "argument too long");
     }
-    Ok(rest.split(|b| *b == b' ').filter(|w| !w.is_empty()).collect())
+    Ok(rest
+        .split(|b| *b == b' ')
+        .filter(|w| !w.is_empty())
+        .collect())
 }
 
 fn no_args(rest: &[u8], keyword: &'static str, c: Command) -> Result<Command, ParseError> {
@@ -248,7 +266,9 @@ fn mechanism(s: &[u8]) -> Result<String, ParseError> {
     // RFC 4422: 1-20 of upper-case letters, digits, '-' and '_' (we upper-case for the client).
     if s.is_empty()
         || s.len() > 20
-        || !s.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        || !s
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
     {
         return syntax("AUTH", "invalid mechanism name");
     }
@@ -256,14 +276,23 @@ fn mechanism(s: &[u8]) -> Result<String, ParseError> {
 }
 
 fn utf8<'a>(s: &'a [u8], keyword: &'static str) -> Result<&'a str, ParseError> {
-    std::str::from_utf8(s).map_err(|_| ParseError::Syntax { keyword, reason: "argument is not valid UTF-8" })
+    std::str::from_utf8(s).map_err(|_| ParseError::Syntax {
+        keyword,
+        reason: "argument is not valid UTF-8",
+    })
 }
 
 /// A keyword for messages: printable ASCII, anything else replaced by '?'.
 fn printable(s: &[u8]) -> String {
     s.iter()
         .take(64)
-        .map(|b| if b.is_ascii_graphic() { *b as char } else { '?' })
+        .map(|b| {
+            if b.is_ascii_graphic() {
+                *b as char
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -280,13 +309,22 @@ mod tests {
 
     #[test]
     fn rfc1939_commands() {
-        assert_eq!(parse_command(b"user alice"), Ok(Command::User("alice".into())));
-        assert_eq!(parse_command(b"PASS my secret pw"), Ok(Command::Pass(b"my secret pw".to_vec())));
+        assert_eq!(
+            parse_command(b"user alice"),
+            Ok(Command::User("alice".into()))
+        );
+        assert_eq!(
+            parse_command(b"PASS my secret pw"),
+            Ok(Command::Pass(b"my secret pw".to_vec()))
+        );
         assert_eq!(parse_command(b"STAT"), Ok(Command::Stat));
         assert_eq!(parse_command(b"LIST"), Ok(Command::List(None)));
         assert_eq!(parse_command(b"LIST 2"), Ok(Command::List(Some(2))));
         assert_eq!(parse_command(b"uidl 7\r"), Ok(Command::Uidl(Some(7))));
-        assert_eq!(parse_command(b"TOP 1 0"), Ok(Command::Top { msg: 1, lines: 0 }));
+        assert_eq!(
+            parse_command(b"TOP 1 0"),
+            Ok(Command::Top { msg: 1, lines: 0 })
+        );
         assert_eq!(parse_command(b"RETR 3"), Ok(Command::Retr(3)));
         assert_eq!(parse_command(b"DELE 1"), Ok(Command::Dele(1)));
         assert_eq!(parse_command(b"NOOP"), Ok(Command::Noop));
@@ -294,7 +332,10 @@ mod tests {
         assert_eq!(parse_command(b"QUIT"), Ok(Command::Quit));
         assert_eq!(
             parse_command(b"APOP mrose c4c9334bac560ecc979e58001b3e22fb"),
-            Ok(Command::Apop { name: "mrose".into(), digest: "c4c9334bac560ecc979e58001b3e22fb".into() })
+            Ok(Command::Apop {
+                name: "mrose".into(),
+                digest: "c4c9334bac560ecc979e58001b3e22fb".into()
+            })
         );
     }
 
@@ -302,30 +343,81 @@ mod tests {
     fn extensions() {
         assert_eq!(parse_command(b"CAPA"), Ok(Command::Capa));
         assert_eq!(parse_command(b"STLS"), Ok(Command::Stls));
-        assert_eq!(parse_command(b"AUTH"), Ok(Command::Auth { mechanism: None, initial: None }));
+        assert_eq!(
+            parse_command(b"AUTH"),
+            Ok(Command::Auth {
+                mechanism: None,
+                initial: None
+            })
+        );
         assert_eq!(
             parse_command(b"AUTH plain AGFsaWNlAHB3"),
-            Ok(Command::Auth { mechanism: Some("PLAIN".into()), initial: Some("AGFsaWNlAHB3".into()) })
+            Ok(Command::Auth {
+                mechanism: Some("PLAIN".into()),
+                initial: Some("AGFsaWNlAHB3".into())
+            })
         );
-        assert_eq!(parse_command(b"AUTH PLAIN ="), Ok(Command::Auth { mechanism: Some("PLAIN".into()), initial: Some("=".into()) }));
+        assert_eq!(
+            parse_command(b"AUTH PLAIN ="),
+            Ok(Command::Auth {
+                mechanism: Some("PLAIN".into()),
+                initial: Some("=".into())
+            })
+        );
     }
 
     #[test]
     fn bad_arguments() {
         assert!(matches!(parse_command(b""), Err(ParseError::Empty)));
         assert!(matches!(parse_command(b"   "), Err(ParseError::Empty)));
-        assert!(matches!(parse_command(b"RETR"), Err(ParseError::Syntax { .. })));
-        assert!(matches!(parse_command(b"RETR 0"), Err(ParseError::Syntax { .. })));
-        assert!(matches!(parse_command(b"RETR -1"), Err(ParseError::Syntax { .. })));
-        assert!(matches!(parse_command(b"RETR 99999999999"), Err(ParseError::Syntax { .. })));
-        assert!(matches!(parse_command(b"RETR 1 2"), Err(ParseError::Syntax { .. })));
-        assert!(matches!(parse_command(b"STAT x"), Err(ParseError::Syntax { .. })));
-        assert!(matches!(parse_command(b"TOP 1"), Err(ParseError::Syntax { .. })));
-        assert!(matches!(parse_command(b"APOP bob short"), Err(ParseError::Syntax { .. })));
-        assert!(matches!(parse_command(b"AUTH PL@IN"), Err(ParseError::Syntax { .. })));
-        assert!(matches!(parse_command(b"PASS"), Err(ParseError::Syntax { .. })));
-        assert!(matches!(parse_command(b"USER \xff\xfe"), Err(ParseError::Syntax { .. })));
-        assert_eq!(parse_command(b"XTND\0foo"), Err(ParseError::Unknown("XTND?FOO".into())));
+        assert!(matches!(
+            parse_command(b"RETR"),
+            Err(ParseError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse_command(b"RETR 0"),
+            Err(ParseError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse_command(b"RETR -1"),
+            Err(ParseError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse_command(b"RETR 99999999999"),
+            Err(ParseError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse_command(b"RETR 1 2"),
+            Err(ParseError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse_command(b"STAT x"),
+            Err(ParseError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse_command(b"TOP 1"),
+            Err(ParseError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse_command(b"APOP bob short"),
+            Err(ParseError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse_command(b"AUTH PL@IN"),
+            Err(ParseError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse_command(b"PASS"),
+            Err(ParseError::Syntax { .. })
+        ));
+        assert!(matches!(
+            parse_command(b"USER \xff\xfe"),
+            Err(ParseError::Syntax { .. })
+        ));
+        assert_eq!(
+            parse_command(b"XTND\0foo"),
+            Err(ParseError::Unknown("XTND?FOO".into()))
+        );
     }
 
     #[test]

@@ -169,12 +169,19 @@ impl Default for Pop3Personality {
             greeting: "+OK fakeserver POP3 ready".into(),
             apop: true,
             user_pass: true,
-            sasl: Mechanism::ALL.iter().map(|m| m.name().to_string()).collect(),
+            sasl: Mechanism::ALL
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect(),
             stls: true,
             require_tls: false,
             top: true,
             uidl: true,
-            capabilities: vec!["RESP-CODES".into(), "AUTH-RESP-CODE".into(), "PIPELINING".into()],
+            capabilities: vec![
+                "RESP-CODES".into(),
+                "AUTH-RESP-CODE".into(),
+                "PIPELINING".into(),
+            ],
             implementation: Some("mailrig-fakeserver".into()),
             rset_logs_out: false,
             drop_on_auth_failure: false,
@@ -198,7 +205,13 @@ impl Pop3Personality {
             p.greeting = g.replace("{host}", &host);
         }
         if let Some(caps) = &s.capabilities {
-            let has = |w: &str| caps.iter().any(|c| c.split_whitespace().next().is_some_and(|x| x.eq_ignore_ascii_case(w)));
+            let has = |w: &str| {
+                caps.iter().any(|c| {
+                    c.split_whitespace()
+                        .next()
+                        .is_some_and(|x| x.eq_ignore_ascii_case(w))
+                })
+            };
             p.top = has("TOP");
             p.uidl = has("UIDL");
             p.user_pass = has("USER");
@@ -212,8 +225,15 @@ impl Pop3Personality {
             p.capabilities = caps
                 .iter()
                 .filter(|c| {
-                    let w = c.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-                    !matches!(w.as_str(), "TOP" | "UIDL" | "USER" | "STLS" | "SASL" | "IMPLEMENTATION")
+                    let w = c
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_uppercase();
+                    !matches!(
+                        w.as_str(),
+                        "TOP" | "UIDL" | "USER" | "STLS" | "SASL" | "IMPLEMENTATION"
+                    )
                 })
                 .cloned()
                 .collect();
@@ -230,7 +250,10 @@ impl Pop3Personality {
         p.drop_on_auth_failure = s.drop_on_auth_failure;
         for (key, line) in &s.replies {
             let Some(slot) = p.replies.slot(key) else {
-                bail!("[pop3.replies] unknown key {key:?} (known: {})", REPLY_KEYS.join(", "));
+                bail!(
+                    "[pop3.replies] unknown key {key:?} (known: {})",
+                    REPLY_KEYS.join(", ")
+                );
             };
             *slot = line.replace("{host}", &host);
         }
@@ -241,7 +264,9 @@ impl Pop3Personality {
                 "lock_maildrop" => &mut p.lock_maildrop,
                 _ => bail!("[pop3.quirks] unknown quirk {name:?} (known: apop, rset_logs_out, lock_maildrop)"),
             };
-            *slot = v.as_bool().ok_or_else(|| anyhow::anyhow!("[pop3.quirks] {name} must be true or false"))?;
+            *slot = v
+                .as_bool()
+                .ok_or_else(|| anyhow::anyhow!("[pop3.quirks] {name} must be true or false"))?;
         }
         Ok(p)
     }
@@ -279,7 +304,9 @@ mod tests {
             ("[pop3]\nauth_mechanisms = [\"GSSAPI\"]\n", "GSSAPI"),
         ] {
             let p = Personality::parse(text, "t.toml").unwrap();
-            let e = Pop3Personality::from_section(&p.section("pop3")).unwrap_err().to_string();
+            let e = Pop3Personality::from_section(&p.section("pop3"))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(needle), "{e}");
         }
     }
@@ -290,7 +317,8 @@ mod tests {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/personalities");
         let load = |n: &str| {
             let p = Personality::load(std::path::Path::new(&format!("{dir}/{n}.toml"))).unwrap();
-            Pop3Personality::from_section(&p.section("pop3")).unwrap_or_else(|e| panic!("{n}: {e:#}"))
+            Pop3Personality::from_section(&p.section("pop3"))
+                .unwrap_or_else(|e| panic!("{n}: {e:#}"))
         };
         let dovecot = load("dovecot-pop3");
         assert!(!dovecot.apop && dovecot.stls && dovecot.replies.logged_in == "+OK Logged in.");

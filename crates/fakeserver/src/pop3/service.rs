@@ -4,8 +4,8 @@
 use super::{Pop3Daemon, Pop3Handler, Pop3Personality};
 use crate::auth::Users;
 use crate::handler::{ConnInfo, Handler};
-use crate::server::Service;
 use crate::protocols::Setup;
+use crate::server::Service;
 use anyhow::{Context, Result};
 use std::sync::Arc;
 
@@ -18,7 +18,11 @@ pub fn build(s: &Setup) -> Result<Arc<dyn Service>> {
     if let Some(dir) = &s.load {
         daemon.load_dir(dir)?;
     }
-    Ok(Arc::new(Pop3Service::new(daemon, s.users.clone(), personality)))
+    Ok(Arc::new(Pop3Service::new(
+        daemon,
+        s.users.clone(),
+        personality,
+    )))
 }
 
 /// The POP3 service of a run.
@@ -30,13 +34,21 @@ pub struct Pop3Service {
 
 impl Pop3Service {
     pub fn new(daemon: Arc<Pop3Daemon>, users: Arc<Users>, personality: Pop3Personality) -> Self {
-        Pop3Service { daemon, users, personality: Arc::new(personality) }
+        Pop3Service {
+            daemon,
+            users,
+            personality: Arc::new(personality),
+        }
     }
 }
 
 impl Service for Pop3Service {
     fn handler(&self, _conn: &ConnInfo) -> Box<dyn Handler> {
-        Box::new(Pop3Handler::new(self.daemon.clone(), self.users.clone(), self.personality.clone()))
+        Box::new(Pop3Handler::new(
+            self.daemon.clone(),
+            self.users.clone(),
+            self.personality.clone(),
+        ))
     }
 
     /// `{"maildrops": {"alice": [{"uid": "00000001", "size": 123}, ...]}}`

@@ -53,7 +53,11 @@ pub fn nntp_tree() -> tempfile::TempDir {
 }
 
 pub fn users() -> Arc<Users> {
-    Arc::new(Users::strict([("alice", "secret"), ("bob", "hunter2"), ("fred", "pw")]))
+    Arc::new(Users::strict([
+        ("alice", "secret"),
+        ("bob", "hunter2"),
+        ("fred", "pw"),
+    ]))
 }
 
 /// How to start a test server.
@@ -83,9 +87,14 @@ fn config(protocol: &str, o: &Opts, dir: &Path) -> (ServerConfig, Option<PathBuf
         let path = dir.join("ca.pem");
         std::fs::write(&path, &certs.ca_pem).unwrap();
         ca = Some(path);
-        c = c.tls(certs.server_config().expect("rustls config"), o.implicit_tls);
+        c = c.tls(
+            certs.server_config().expect("rustls config"),
+            o.implicit_tls,
+        );
     }
-    c = c.faults(o.faults.clone()).idle_timeout(o.idle.unwrap_or(Duration::from_secs(20)));
+    c = c
+        .faults(o.faults.clone())
+        .idle_timeout(o.idle.unwrap_or(Duration::from_secs(20)));
     if let Some(n) = o.max_line {
         c = c.max_line(n);
     }
@@ -98,14 +107,16 @@ fn config(protocol: &str, o: &Opts, dir: &Path) -> (ServerConfig, Option<PathBuf
 pub fn start_pop3(daemon: Arc<Pop3Daemon>, personality: Pop3Personality, o: Opts) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let (c, ca) = config("pop3", &o, dir.path());
-    let server = server::start(c, Arc::new(Pop3Service::new(daemon, users(), personality))).expect("start pop3");
+    let server = server::start(c, Arc::new(Pop3Service::new(daemon, users(), personality)))
+        .expect("start pop3");
     Running { server, ca, dir }
 }
 
 pub fn start_nntp(daemon: Arc<NntpDaemon>, personality: NntpPersonality, o: Opts) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let (c, ca) = config("nntp", &o, dir.path());
-    let server = server::start(c, Arc::new(NntpService::new(daemon, users(), personality))).expect("start nntp");
+    let server = server::start(c, Arc::new(NntpService::new(daemon, users(), personality)))
+        .expect("start nntp");
     Running { server, ca, dir }
 }
 
@@ -125,7 +136,10 @@ impl Ran {
         self.code == Some(0)
     }
     pub fn show(&self) -> String {
-        format!("exit {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -164,18 +178,39 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Ran {
     };
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
-    Ran { code, stdout, stderr }
+    Ran {
+        code,
+        stdout,
+        stderr,
+    }
 }
 
 /// `python3 tests/clients/NAME args...`
 pub fn python(script: &str, args: &[&str]) -> Ran {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script);
-    run(Command::new("python3").arg("-W").arg("ignore").arg(path).args(args), Duration::from_secs(60))
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(script);
+    run(
+        Command::new("python3")
+            .arg("-W")
+            .arg("ignore")
+            .arg(path)
+            .args(args),
+        Duration::from_secs(60),
+    )
 }
 
 /// `python3 -c CODE args...` (for short fault scenarios).
 pub fn python_code(code: &str, args: &[&str]) -> Ran {
-    run(Command::new("python3").arg("-W").arg("ignore").arg("-c").arg(code).args(args), Duration::from_secs(60))
+    run(
+        Command::new("python3")
+            .arg("-W")
+            .arg("ignore")
+            .arg("-c")
+            .arg(code)
+            .args(args),
+        Duration::from_secs(60),
+    )
 }
 
 /// Skip (with a note on stderr) when a client program is missing and we are not in CI;
@@ -206,7 +241,10 @@ impl Raw {
     pub fn connect(port: u16) -> Raw {
         let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Raw { writer: s.try_clone().unwrap(), reader: std::io::BufReader::new(s) }
+        Raw {
+            writer: s.try_clone().unwrap(),
+            reader: std::io::BufReader::new(s),
+        }
     }
     pub fn send(&mut self, b: &[u8]) {
         use std::io::Write;
@@ -219,8 +257,15 @@ impl Raw {
     fn next_line(&mut self) -> Option<String> {
         use std::io::BufRead;
         let mut v = Vec::new();
-        let n = self.reader.read_until(b'\n', &mut v).expect("read (timed out?)");
-        (n > 0).then(|| String::from_utf8_lossy(&v).trim_end_matches(['\r', '\n']).to_string())
+        let n = self
+            .reader
+            .read_until(b'\n', &mut v)
+            .expect("read (timed out?)");
+        (n > 0).then(|| {
+            String::from_utf8_lossy(&v)
+                .trim_end_matches(['\r', '\n'])
+                .to_string()
+        })
     }
     /// Lines up to and including a lone "." (or the end of the stream).
     pub fn multiline(&mut self) -> Vec<String> {
