@@ -510,3 +510,56 @@ fn fetchmail_survives_a_connection_dropped_mid_fetch() {
     assert!(d.messages("alice").is_empty());
     assert!(f.delivered().contains("Subject: second"));
 }
+
+#[test]
+fn poplib_retries_after_a_login_refused_by_a_fault() {
+    if !have("python3") {
+        return;
+    }
+    let (d, _t) = alice();
+    // The first PASS succeeds in the handler but the client is told -ERR: the server must
+    // not keep the session logged in (nor the maildrop locked).
+    let plan = faults("[[fault]]\nverb = \"PASS\"\nnth = 1\nscope = \"global\"\naction = \"reply\"\nreply = \"-ERR [SYS/TEMP] login service down\"\n");
+    let r = start_pop3(
+        d,
+        Pop3Personality::default(),
+        Opts {
+            faults: plan,
+            ..Opts::default()
+        },
+    );
+    let code = r#"
+import poplib, sys
+port = int(sys.argv[1])
+p = poplib.POP3("127.0.0.1", port, timeout=10)
+p.user("alice")
+try:
+    p.pass_("secret")
+    raise SystemExit("PASS should have been refused")
+except poplib.error_proto as e:
+    print("refused", e)
+try:
+    p.stat()
+    raise SystemExit("STAT must fail: not logged in")
+except poplib.error_proto:
+    pass
+p.user("alice")
+p.pass_("secret")          # the maildrop is not left locked by the refused login
+print("stat", p.stat())
+p.quit()
+"#;
+    let ran = python_code(code, &[&r.server.port().to_string()]);
+    assert!(ran.ok(), "{}", ran.show());
+    assert!(
+        ran.stdout
+            .contains("refused b'-ERR [SYS/TEMP] login service down'"),
+        "{}",
+        ran.show()
+    );
+    assert!(ran.stdout.contains("stat (2, "), "{}", ran.show());
+    let text = r.server.recorder().to_text();
+    assert!(
+        text.contains("PASS ****") && !text.contains("PASS secret"),
+        "{text}"
+    );
+}

@@ -571,7 +571,8 @@ impl NntpHandler {
                     return Err("483 TLS required before AUTHINFO".into());
                 }
                 self.pending_user = Some(name);
-                Ok(one(self.r("auth_password", "381 password required", &[])).masking_next_input())
+                // AUTHINFO PASS is masked by `mask` (so it keeps its verb for fault schedules).
+                Ok(one(self.r("auth_password", "381 password required", &[])))
             }
             C::AuthinfoPass(pass) => {
                 if !self.p.authinfo {
@@ -1071,7 +1072,8 @@ mod tests {
             s.s("AUTHINFO PASS pw"),
             "482 authentication commands issued out of sequence\n"
         );
-        assert!(s.say("AUTHINFO USER fred").mask_next_input);
+        assert!(!s.say("AUTHINFO USER fred").mask_next_input);
+        assert_eq!(s.h.mask(b"authinfo pass pw"), Some(b"AUTHINFO PASS ****".to_vec()));
         assert_eq!(s.s("AUTHINFO PASS bad"), "481 authentication failed\n");
         s.s("AUTHINFO USER fred");
         assert_eq!(s.s("AUTHINFO PASS pw"), "281 authentication accepted\n");

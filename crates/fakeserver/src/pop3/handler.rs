@@ -251,7 +251,8 @@ impl Pop3Handler {
                     return Output::line(say(&self.p.replies.tls_required));
                 }
                 self.state = State::Authorization { user: Some(name) };
-                Output::line(say(&self.p.replies.user_ok)).masking_next_input()
+                // PASS is masked by `mask` (so it keeps its verb for fault schedules).
+                Output::line(say(&self.p.replies.user_ok))
             }
             Command::Pass(pass) => {
                 let Some(user) = pending_user else {
@@ -669,7 +670,10 @@ mod tests {
         );
         assert_eq!(s.s("STAT"), "-ERR command not valid in this state\n");
         let o = s.say("USER tim");
-        assert!(o.mask_next_input);
+        assert!(!o.mask_next_input, "PASS keeps its verb; mask() hides the password");
+        assert_eq!(s.h.mask(b"PASS secret"), Some(b"PASS ****".to_vec()));
+        assert_eq!(s.h.mask(b"AUTH PLAIN AGFsaWNl"), Some(b"AUTH PLAIN ****".to_vec()));
+        assert_eq!(s.h.mask(b"AUTH PLAIN"), None);
         assert_eq!(s.s("PASS wrong"), "-ERR [AUTH] authentication failed\n");
         assert_eq!(s.s("PASS secret"), "-ERR USER first\n");
         s.s("USER tim");
