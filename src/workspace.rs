@@ -51,6 +51,7 @@ const AUX_PROGRAMS: &[(&str, &str)] = &[
     ("showids", "showids"),
     ("cf", "cf"),
     ("libloaded.so", "loaded"),
+    ("fakeserver", "fakeserver"),
 ];
 
 fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {

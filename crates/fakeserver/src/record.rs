@@ -169,6 +169,9 @@ struct State {
     next: u64,
     file: Option<(std::fs::File, FileFormat)>,
     file_error: Option<String>,
+    /// Threads in [`Recorder::wait_until`]: only then is the condition variable signalled
+    /// (a signal is a system call; recording must stay cheap under load).
+    waiters: usize,
 }
 
 struct Inner {
@@ -239,8 +242,7 @@ impl Recorder {
             events: Vec::new(),
             closed: false,
         });
-        drop(st);
-        self.inner.cond.notify_all();
+        self.signal(st);
         conn
     }
 
@@ -254,8 +256,7 @@ impl Recorder {
         if let Some(t) = find(&mut st, conn) {
             t.events.push(Event::new(dir, bytes));
         }
-        drop(st);
-        self.inner.cond.notify_all();
+        self.signal(st);
     }
 
     /// The connection ended: mark it and write it to the record file.
@@ -278,8 +279,15 @@ impl Recorder {
                 st.file_error = Some(e.to_string());
             }
         }
+        self.signal(st);
+    }
+
+    fn signal(&self, st: MutexGuard<'_, State>) {
+        let waiting = st.waiters > 0;
         drop(st);
-        self.inner.cond.notify_all();
+        if waiting {
+            self.inner.cond.notify_all();
+        }
     }
 
     /// All transcripts so far (open connections included), in connection order.
@@ -324,10 +332,12 @@ impl Recorder {
             if now >= deadline {
                 return false;
             }
+            st.waiters += 1;
             st = match self.inner.cond.wait_timeout(st, deadline - now) {
                 Ok((g, _)) => g,
                 Err(e) => e.into_inner().0,
             };
+            st.waiters -= 1;
         }
     }
 

@@ -54,7 +54,7 @@ fn pipelined_batch_is_answered_in_order_none_lost() {
     assert_eq!(m.len(), 200);
     for (i, m) in m.iter().enumerate() {
         assert_eq!(m.mail_from, format!("s{i}@x"));
-        assert_eq!(m.data, format!("Subject: {i}\r\n\r\nbody {i}\r\n"));
+        assert_eq!(m.text(), format!("Subject: {i}\r\n\r\nbody {i}\r\n"));
     }
 }
 

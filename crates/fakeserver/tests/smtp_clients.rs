@@ -115,7 +115,7 @@ fn python_smtplib_plain_starttls_and_smtps() {
         // smtplib adds SIZE= itself when SIZE is advertised.
         assert_eq!(m.mail_params[m.mail_params.len() - 2..], ["SMTPUTF8", "BODY=8BITMIME"]);
         assert_eq!(m.rcpt_params[1], ["NOTIFY=SUCCESS,FAILURE"]);
-        assert!(m.data.contains("\r\n.line with a dot\r\n"), "dot-unstuffing: {:?}", m.data);
+        assert!(m.text().contains("\r\n.line with a dot\r\n"), "dot-unstuffing: {:?}", m.text());
         assert_eq!(m.tls, mode != "plain");
         let t = f.text().to_ascii_lowercase();
         for verb in ["vrfy someone", "noop", "help", "rset", "quit"] {
@@ -166,7 +166,7 @@ fn curl_smtp_starttls_and_smtps() {
     assert_eq!(m.len(), 2);
     assert!(!m[0].tls && m[1].tls);
     assert_eq!(m[1].auth.as_deref(), Some("eve"));
-    assert!(m[0].data.contains("\r\n.\r\nstill body"), "{:?}", m[0].data);
+    assert!(m[0].text().contains("\r\n.\r\nstill body"), "{:?}", m[0].text());
 
     let f = start(Opts { tls: Some(Preset::Valid), implicit: true, ..Opts::default() });
     let o = curl(&format!("smtps://127.0.0.1:{}", f.port()), &["--cacert", &f.ca_path()]);
@@ -278,7 +278,7 @@ fn exim_delivers_over_smtp_with_chunking_and_starttls() {
     assert_eq!(m.len(), 1, "{}\n{}", e.mainlog(), f.text());
     assert_eq!(m[0].rcpt_to, ["r1@fake.test", "r2@fake.test"]);
     assert!(m[0].tls && m[0].chunked, "Exim uses STARTTLS and BDAT when offered");
-    assert!(m[0].data.contains("\r\n.dot\r\n"));
+    assert!(m[0].text().contains("\r\n.dot\r\n"));
     assert_eq!(e.queue_count(), "0");
 }
 

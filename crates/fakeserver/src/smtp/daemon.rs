@@ -20,10 +20,9 @@ pub struct Message {
     /// The parameters of each RCPT, in the order of `rcpt_to`.
     pub rcpt_params: Vec<Vec<String>>,
     pub size: usize,
-    /// The message as received (dot-unstuffed, CRLF line ends), lossy UTF-8 for display.
-    pub data: String,
-    /// The exact octets.
-    #[serde(skip)]
+    /// The exact octets as received (dot-unstuffed, CRLF line ends); in JSON as `data`,
+    /// lossy UTF-8.
+    #[serde(rename = "data", serialize_with = "lossy")]
     pub raw: Vec<u8>,
     pub tls: bool,
     pub auth: Option<String>,
@@ -31,7 +30,16 @@ pub struct Message {
     pub chunked: bool,
 }
 
+fn lossy<S: serde::Serializer>(raw: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(raw))
+}
+
 impl Message {
+    /// The message as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.raw).into_owned()
+    }
+
     /// A header's value (first occurrence, unfolded), parsed with mail-parser.
     pub fn header(&self, name: &str) -> Option<String> {
         let m = mail_parser::MessageParser::default().parse_headers(&self.raw)?;

@@ -505,7 +505,6 @@ impl SmtpHandler {
             rcpt_to: tx.rcpts.clone(),
             rcpt_params: tx.rcpt_params.clone(),
             size: tx.data.len(),
-            data: String::from_utf8_lossy(&tx.data).into_owned(),
             raw: tx.data,
             tls: conn.tls,
             auth: self.auth_user.clone(),
