@@ -320,3 +320,41 @@ print(s.post(io.BytesIO(art % 3)))
     );
     assert!(d.article("<p3@test>").is_some());
 }
+
+#[test]
+fn nntplib_over_implicit_tls() {
+    if !have("python3") {
+        return;
+    }
+    let (d, _t) = news();
+    let r = start_nntp(
+        d,
+        NntpPersonality::default(),
+        Opts {
+            tls: Some(Preset::Valid),
+            implicit_tls: true,
+            ..Opts::default()
+        },
+    );
+    let code = r#"
+import ssl, sys, warnings
+warnings.simplefilter("ignore")
+import nntplib
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = nntplib.NNTP_SSL("localhost", int(sys.argv[1]), ssl_context=ctx, timeout=10)
+assert "STARTTLS" not in s.getcapabilities()
+resp, count, first, last, name = s.group("misc.test")
+resp, info = s.body(2)
+print("body", info.lines)
+s.quit()
+"#;
+    let ca = r.ca.clone().unwrap();
+    let ran = python_code(code, &[&r.server.port().to_string(), ca.to_str().unwrap()]);
+    assert!(ran.ok(), "{}", ran.show());
+    assert!(
+        ran.stdout
+            .contains("body [b'.starts with a dot', b'second line']"),
+        "{}",
+        ran.show()
+    );
+}

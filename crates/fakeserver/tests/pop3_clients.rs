@@ -563,3 +563,37 @@ p.quit()
         "{text}"
     );
 }
+
+#[test]
+fn curl_reports_a_tls_handshake_cut_by_a_fault() {
+    if !have("curl") {
+        return;
+    }
+    let (d, _t) = alice();
+    let plan = faults("[[fault]]\non = \"tls\"\naction = \"drop\"\n");
+    let r = start_pop3(
+        d.clone(),
+        Pop3Personality::default(),
+        Opts {
+            tls: Some(Preset::Valid),
+            faults: plan,
+            ..Opts::default()
+        },
+    );
+    let ca = r.ca.clone().unwrap();
+    let ran = curl(&[
+        "--ssl-reqd",
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-u",
+        "alice:secret",
+        &format!("pop3://127.0.0.1:{}/1", r.server.port()),
+    ]);
+    assert_eq!(
+        ran.code,
+        Some(35),
+        "a cut handshake is curl's TLS connect error 35: {}",
+        ran.show()
+    );
+    assert_eq!(d.messages("alice").len(), 2);
+}
