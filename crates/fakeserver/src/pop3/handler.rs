@@ -34,7 +34,6 @@ enum State {
     Closed,
 }
 
-/// A POP3 connection.
 /// What the last command changed, so a fault that replaced its success with `-ERR` can be
 /// undone ([`Handler::on_fault_reply`]): the client saw a failure.
 enum Undo {
@@ -47,6 +46,7 @@ enum Undo {
     Rset(Vec<bool>),
 }
 
+/// A POP3 connection.
 pub struct Pop3Handler {
     daemon: Arc<Pop3Daemon>,
     users: Arc<Users>,
@@ -83,14 +83,6 @@ impl Pop3Handler {
         }
     }
 
-    fn ok(&self, text: &str) -> Vec<u8> {
-        if text.is_empty() {
-            b"+OK".to_vec()
-        } else {
-            format!("+OK {text}").into_bytes()
-        }
-    }
-
     fn err(&self, text: &str) -> Vec<u8> {
         format!("-ERR {text}").into_bytes()
     }
@@ -103,8 +95,7 @@ impl Pop3Handler {
         self.p.stls && conn.tls_available && !conn.tls
     }
 
-    fn auth_failed(&mut self, user: Option<String>) -> Output {
-        let _ = user;
+    fn auth_failed(&mut self) -> Output {
         self.state = State::Authorization { user: None };
         let out = Output::line(say(&self.p.replies.auth_failed));
         if self.p.drop_on_auth_failure {
@@ -199,10 +190,10 @@ impl Pop3Handler {
                     };
                     Output::line(format!("+ {c}").into_bytes())
                 }
-                None => self.auth_failed(Some(creds.user().to_string())),
+                None => self.auth_failed(),
             },
             Step::Aborted => Output::line(say(&self.p.replies.auth_cancelled)),
-            Step::Malformed(_) if xoauth_failed => self.auth_failed(None),
+            Step::Malformed(_) if xoauth_failed => self.auth_failed(),
             Step::Malformed(why) => {
                 Output::line(self.err(&format!("authentication failed: {why}")))
             }
@@ -261,7 +252,7 @@ impl Pop3Handler {
                 if self.users.check(&user, &String::from_utf8_lossy(&pass)) {
                     self.log_in(user)
                 } else {
-                    self.auth_failed(Some(user))
+                    self.auth_failed()
                 }
             }
             Command::Apop { name, digest } => {
@@ -275,13 +266,13 @@ impl Pop3Handler {
                 if ok {
                     self.log_in(name)
                 } else {
-                    self.auth_failed(Some(name))
+                    self.auth_failed()
                 }
             }
             Command::Auth {
                 mechanism: None, ..
             } => {
-                let mut lines = vec![self.ok("")];
+                let mut lines = vec![b"+OK".to_vec()];
                 lines.extend(self.p.sasl.iter().map(|m| m.clone().into_bytes()));
                 lines.push(b".".to_vec());
                 Output::lines(lines)
@@ -670,9 +661,15 @@ mod tests {
         );
         assert_eq!(s.s("STAT"), "-ERR command not valid in this state\n");
         let o = s.say("USER tim");
-        assert!(!o.mask_next_input, "PASS keeps its verb; mask() hides the password");
+        assert!(
+            !o.mask_next_input,
+            "PASS keeps its verb; mask() hides the password"
+        );
         assert_eq!(s.h.mask(b"PASS secret"), Some(b"PASS ****".to_vec()));
-        assert_eq!(s.h.mask(b"AUTH PLAIN AGFsaWNl"), Some(b"AUTH PLAIN ****".to_vec()));
+        assert_eq!(
+            s.h.mask(b"AUTH PLAIN AGFsaWNl"),
+            Some(b"AUTH PLAIN ****".to_vec())
+        );
         assert_eq!(s.h.mask(b"AUTH PLAIN"), None);
         assert_eq!(s.s("PASS wrong"), "-ERR [AUTH] authentication failed\n");
         assert_eq!(s.s("PASS secret"), "-ERR USER first\n");
