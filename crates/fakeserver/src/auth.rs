@@ -41,8 +41,16 @@ impl Users {
         U: Into<String>,
         P: Into<String>,
     {
-        let passwords = users.into_iter().map(|(u, p)| (u.into(), p.into())).collect();
-        Users { inner: RwLock::new(UsersInner { strict: true, passwords }) }
+        let passwords = users
+            .into_iter()
+            .map(|(u, p)| (u.into(), p.into()))
+            .collect();
+        Users {
+            inner: RwLock::new(UsersInner {
+                strict: true,
+                passwords,
+            }),
+        }
     }
 
     /// Parse a users file: one `user:password` (or `user password`) per line; blank lines and
@@ -108,7 +116,11 @@ impl Users {
 
     /// The known users (name, password), sorted.
     pub fn list(&self) -> Vec<(String, String)> {
-        self.read().passwords.iter().map(|(u, p)| (u.clone(), p.clone())).collect()
+        self.read()
+            .passwords
+            .iter()
+            .map(|(u, p)| (u.clone(), p.clone()))
+            .collect()
     }
 
     /// The stored password of a user (CRAM-MD5, APOP need it).
@@ -131,7 +143,9 @@ impl Users {
         if !r.strict {
             return !user.is_empty();
         }
-        let Some(pass) = r.passwords.get(user) else { return false };
+        let Some(pass) = r.passwords.get(user) else {
+            return false;
+        };
         let mut h = Md5::new();
         h.update(timestamp.as_bytes());
         h.update(pass.as_bytes());
@@ -145,7 +159,11 @@ impl Users {
             Credentials::Password { user, password, .. } => {
                 self.check(user, password).then(|| user.clone())
             }
-            Credentials::CramMd5 { user, digest, challenge } => {
+            Credentials::CramMd5 {
+                user,
+                digest,
+                challenge,
+            } => {
                 let r = self.read();
                 if !r.strict {
                     return (!user.is_empty()).then(|| user.clone());
@@ -190,8 +208,12 @@ pub enum Mechanism {
 }
 
 impl Mechanism {
-    pub const ALL: [Mechanism; 4] =
-        [Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5, Mechanism::XOAuth2];
+    pub const ALL: [Mechanism; 4] = [
+        Mechanism::Plain,
+        Mechanism::Login,
+        Mechanism::CramMd5,
+        Mechanism::XOAuth2,
+    ];
 
     /// Parse a mechanism name, case-insensitively.
     pub fn parse(name: &str) -> Option<Self> {
@@ -218,9 +240,20 @@ impl Mechanism {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credentials {
     /// PLAIN or LOGIN.
-    Password { authzid: String, user: String, password: String },
-    CramMd5 { user: String, digest: String, challenge: String },
-    OAuth2 { user: String, token: String },
+    Password {
+        authzid: String,
+        user: String,
+        password: String,
+    },
+    CramMd5 {
+        user: String,
+        digest: String,
+        challenge: String,
+    },
+    OAuth2 {
+        user: String,
+        token: String,
+    },
 }
 
 impl Credentials {
@@ -268,7 +301,10 @@ impl Sasl {
     /// means an empty one); `cram_challenge` is the challenge text CRAM-MD5 sends (the caller
     /// picks it, e.g. `<seq.seed@host>`, so runs are reproducible).
     pub fn start(mech: Mechanism, initial: Option<&str>, cram_challenge: &str) -> (Self, Step) {
-        let mut s = Sasl { mech, state: SaslState::Start };
+        let mut s = Sasl {
+            mech,
+            state: SaslState::Start,
+        };
         let step = match (mech, initial) {
             (Mechanism::Plain, None) => Step::Challenge(String::new()),
             (Mechanism::Plain, Some(r)) | (Mechanism::XOAuth2, Some(r)) => s.respond(r),
@@ -379,7 +415,10 @@ fn decode_xoauth2(text: &str) -> Option<Credentials> {
             }
         }
     }
-    Some(Credentials::OAuth2 { user: user?, token: token? })
+    Some(Credentials::OAuth2 {
+        user: user?,
+        token: token?,
+    })
 }
 
 #[cfg(test)]
@@ -400,7 +439,9 @@ mod tests {
         assert!(!u.check("alice", "wrong"));
         assert!(u.check("bob", "pass word"));
         assert!(!u.check("carol", "x"));
-        let e = Users::parse("alice:x\njunk\n", "f.txt").unwrap_err().to_string();
+        let e = Users::parse("alice:x\njunk\n", "f.txt")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("f.txt:2"), "{e}");
     }
 
@@ -420,7 +461,10 @@ mod tests {
         let (mut s, _) = Sasl::start(Mechanism::Plain, None, "");
         assert!(matches!(s.respond("!!!"), Step::Malformed(_)));
         let (mut s, _) = Sasl::start(Mechanism::Plain, None, "");
-        assert!(matches!(s.respond(&B64.encode("nonul")), Step::Malformed(_)));
+        assert!(matches!(
+            s.respond(&B64.encode("nonul")),
+            Step::Malformed(_)
+        ));
         let (mut s, _) = Sasl::start(Mechanism::Plain, None, "");
         assert_eq!(s.respond("*"), Step::Aborted);
     }
@@ -429,7 +473,10 @@ mod tests {
     fn login_two_steps() {
         let (mut s, step) = Sasl::start(Mechanism::Login, None, "");
         assert_eq!(step, Step::Challenge(B64.encode("Username:")));
-        assert_eq!(s.respond(&B64.encode("bob")), Step::Challenge(B64.encode("Password:")));
+        assert_eq!(
+            s.respond(&B64.encode("bob")),
+            Step::Challenge(B64.encode("Password:"))
+        );
         assert_eq!(
             s.respond(&B64.encode("pw")),
             Step::Done(Credentials::Password {
@@ -444,7 +491,10 @@ mod tests {
     fn cram_md5_rfc2195_example() {
         // The example of RFC 2195 section 2.
         let challenge = "<1896.697170952@postoffice.reston.mci.net>";
-        assert_eq!(cram_md5_digest("tanstaaftanstaaf", challenge), "b913a602c7eda7a495b4e6e7334d3890");
+        assert_eq!(
+            cram_md5_digest("tanstaaftanstaaf", challenge),
+            "b913a602c7eda7a495b4e6e7334d3890"
+        );
         let users = Users::strict([("tim", "tanstaaftanstaaf")]);
         let (mut s, step) = Sasl::start(Mechanism::CramMd5, None, challenge);
         assert_eq!(step, Step::Challenge(B64.encode(challenge)));
@@ -453,7 +503,9 @@ mod tests {
         };
         assert_eq!(users.verify(&c).as_deref(), Some("tim"));
         let (mut s, _) = Sasl::start(Mechanism::CramMd5, None, challenge);
-        let Step::Done(c) = s.respond(&B64.encode("tim 00")) else { panic!() };
+        let Step::Done(c) = s.respond(&B64.encode("tim 00")) else {
+            panic!()
+        };
         assert_eq!(users.verify(&c), None);
     }
 
@@ -463,7 +515,10 @@ mod tests {
         let (_, step) = Sasl::start(Mechanism::XOAuth2, Some(&ir), "");
         assert_eq!(
             step,
-            Step::Done(Credentials::OAuth2 { user: "someone@example.com".into(), token: "tok123".into() })
+            Step::Done(Credentials::OAuth2 {
+                user: "someone@example.com".into(),
+                token: "tok123".into()
+            })
         );
         let (_, step) = Sasl::start(Mechanism::XOAuth2, Some(&B64.encode("user=x\x01\x01")), "");
         assert!(matches!(step, Step::Malformed(_)));

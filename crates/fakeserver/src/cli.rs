@@ -76,7 +76,11 @@ pub struct Args {
 /// Start everything, print the addresses, and serve until SIGINT/SIGTERM.
 pub fn run(args: Args) -> Result<()> {
     let builder = protocols::find(&args.protocol).with_context(|| {
-        format!("unknown protocol {:?} (known: {})", args.protocol, protocols::names().join(", "))
+        format!(
+            "unknown protocol {:?} (known: {})",
+            args.protocol,
+            protocols::names().join(", ")
+        )
     })?;
     let personality = match &args.personality {
         Some(p) => Personality::load(p)?,
@@ -86,7 +90,11 @@ pub fn run(args: Args) -> Result<()> {
         Some(p) => Users::load(p)?,
         None => Users::open(),
     });
-    let setup = Setup { personality, users: users.clone(), load: args.load.clone() };
+    let setup = Setup {
+        personality,
+        users: users.clone(),
+        load: args.load.clone(),
+    };
     let service = builder(&setup)?;
     let mut config = ServerConfig::new(&args.protocol);
     config.bind = std::net::SocketAddr::new(args.bind, args.port);
@@ -119,7 +127,11 @@ pub fn run(args: Args) -> Result<()> {
     let _control = match args.control {
         Some(port) => {
             let target = crate::control::Target::of(&server, &args.protocol, users);
-            let c = crate::control::start(std::net::SocketAddr::new(args.bind, port), target, server.runtime())?;
+            let c = crate::control::start(
+                std::net::SocketAddr::new(args.bind, port),
+                target,
+                server.runtime(),
+            )?;
             println!("control on {}", c.addr());
             Some(c)
         }
@@ -134,7 +146,10 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn wait_for_signal() -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("signal runtime")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("signal runtime")?;
     rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;

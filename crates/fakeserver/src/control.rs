@@ -77,9 +77,16 @@ impl Drop for ControlHandle {
 }
 
 /// Serve the API on `bind` (port 0: the OS picks) on `runtime`.
-pub fn start(bind: SocketAddr, target: Target, runtime: &tokio::runtime::Handle) -> Result<ControlHandle> {
-    let std_listener = std::net::TcpListener::bind(bind).with_context(|| format!("binding the control API on {bind}"))?;
-    std_listener.set_nonblocking(true).context("control listener")?;
+pub fn start(
+    bind: SocketAddr,
+    target: Target,
+    runtime: &tokio::runtime::Handle,
+) -> Result<ControlHandle> {
+    let std_listener = std::net::TcpListener::bind(bind)
+        .with_context(|| format!("binding the control API on {bind}"))?;
+    std_listener
+        .set_nonblocking(true)
+        .context("control listener")?;
     let addr = std_listener.local_addr().context("control address")?;
     let listener = {
         let _g = runtime.enter();
@@ -94,7 +101,10 @@ pub fn start(bind: SocketAddr, target: Target, runtime: &tokio::runtime::Handle)
             })
             .await;
     });
-    Ok(ControlHandle { addr, stop: Some(tx) })
+    Ok(ControlHandle {
+        addr,
+        stop: Some(tx),
+    })
 }
 
 /// The routes (public for tests that drive it without a socket).
@@ -126,7 +136,12 @@ async fn reset(State(t): St) -> Json<serde_json::Value> {
 }
 
 async fn users(State(t): St) -> Json<serde_json::Value> {
-    let list: Vec<_> = t.users.list().into_iter().map(|(u, p)| json!({"user": u, "password": p})).collect();
+    let list: Vec<_> = t
+        .users
+        .list()
+        .into_iter()
+        .map(|(u, p)| json!({"user": u, "password": p}))
+        .collect();
     Json(json!({"strict": t.users.is_strict(), "users": list}))
 }
 
@@ -136,7 +151,10 @@ struct NewUser {
     password: String,
 }
 
-async fn add_user(State(t): St, body: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>) -> Response {
+async fn add_user(
+    State(t): St,
+    body: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>,
+) -> Response {
     match body {
         Ok(Json(u)) if !u.user.is_empty() => {
             t.users.set(&u.user, &u.password);
@@ -151,7 +169,11 @@ async fn remove_user(State(t): St, Path(name): Path<String>) -> Response {
     if t.users.remove(&name) {
         Json(json!({"removed": name})).into_response()
     } else {
-        (StatusCode::NOT_FOUND, Json(json!({"error": format!("no user {name}")}))).into_response()
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no user {name}")})),
+        )
+            .into_response()
     }
 }
 

@@ -16,6 +16,10 @@
 //! reply = "451 4.3.0 Try again later"
 //! ```
 //!
+//! The reply to a data block counts under the command that started it: for SMTP the 354
+//! and the final reply to DATA are the first and second `DATA` replies (so `nth = 2` is the
+//! final one), and the reply to each BDAT chunk is a `BDAT` reply.
+//!
 //! `on = "data"` with `after_bytes = N` drops the connection once N bytes of a data block
 //! (DATA, BDAT, POST, literal) have arrived; `on = "tls"` closes during the TLS handshake;
 //! `on = "connect"` acts on the greeting. [`FaultEngine`] decides (pure apart from its
@@ -110,7 +114,8 @@ impl FaultPlan {
         } else {
             toml::from_str(text).with_context(|| format!("{origin}: invalid fault plan"))?
         };
-        plan.validate().with_context(|| format!("{origin}: invalid fault plan"))?;
+        plan.validate()
+            .with_context(|| format!("{origin}: invalid fault plan"))?;
         Ok(plan)
     }
 
@@ -126,7 +131,10 @@ impl FaultPlan {
             if r.on == Trigger::Data && r.after_bytes.is_none() {
                 anyhow::bail!("fault {n}: on = \"data\" needs after_bytes");
             }
-            if r.action == ActionKind::Reply && r.reply.is_none() && matches!(r.on, Trigger::Reply | Trigger::Connect) {
+            if r.action == ActionKind::Reply
+                && r.reply.is_none()
+                && matches!(r.on, Trigger::Reply | Trigger::Connect)
+            {
                 anyhow::bail!("fault {n}: action = \"reply\" needs reply");
             }
             if r.action == ActionKind::Delay && r.delay_ms.is_none() {
@@ -165,18 +173,26 @@ pub struct ConnFaults {
 #[derive(Debug, Default)]
 pub struct FaultEngine {
     state: Mutex<(FaultPlan, Vec<u64>)>,
+    /// No rules: every question is answered without taking the lock.
+    empty: std::sync::atomic::AtomicBool,
 }
 
 impl FaultEngine {
     pub fn new(plan: FaultPlan) -> Self {
         let n = plan.rules.len();
-        FaultEngine { state: Mutex::new((plan, vec![0; n])) }
+        FaultEngine {
+            empty: std::sync::atomic::AtomicBool::new(n == 0),
+            state: Mutex::new((plan, vec![0; n])),
+        }
     }
 
     /// Replace the plan (and restart every counter of the new plan).
     pub fn set(&self, plan: FaultPlan) {
         let n = plan.rules.len();
-        *self.lock() = (plan, vec![0; n]);
+        let mut st = self.lock();
+        *st = (plan, vec![0; n]);
+        self.empty
+            .store(n == 0, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn plan(&self) -> FaultPlan {
@@ -188,16 +204,27 @@ impl FaultEngine {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lock().0.rules.is_empty()
+        self.empty.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Counters for a new connection.
     pub fn connection(&self, conn: u64) -> ConnFaults {
-        ConnFaults { conn, counts: Vec::new() }
+        ConnFaults {
+            conn,
+            counts: Vec::new(),
+        }
     }
 
     /// The actions for a reply to `verb` (None: the greeting, for [`Trigger::Connect`]).
-    pub fn on_reply(&self, cf: &mut ConnFaults, trigger: Trigger, verb: Option<&str>) -> Vec<Action> {
+    pub fn on_reply(
+        &self,
+        cf: &mut ConnFaults,
+        trigger: Trigger,
+        verb: Option<&str>,
+    ) -> Vec<Action> {
+        if self.is_empty() {
+            return Vec::new();
+        }
         let mut st = self.lock();
         let (plan, global) = &mut *st;
         if plan.rules.is_empty() {
@@ -250,11 +277,16 @@ impl FaultEngine {
 
     /// Should a TLS handshake on this connection be cut?
     pub fn cut_tls(&self, cf: &mut ConnFaults) -> bool {
-        self.on_reply(cf, Trigger::Tls, None).iter().any(|a| matches!(a, Action::Drop))
+        self.on_reply(cf, Trigger::Tls, None)
+            .iter()
+            .any(|a| matches!(a, Action::Drop))
     }
 
     /// The data-byte limit for this connection: drop once a block has this many bytes.
     pub fn data_limit(&self, cf: &ConnFaults) -> Option<u64> {
+        if self.is_empty() {
+            return None;
+        }
         let st = self.lock();
         st.0.rules
             .iter()
@@ -302,20 +334,28 @@ mod tests {
 
     #[test]
     fn global_scope_counts_across_connections() {
-        let e = FaultEngine::new(plan("[[fault]]\nscope = \"global\"\nnth = 3\naction = \"drop\"\n"));
+        let e = FaultEngine::new(plan(
+            "[[fault]]\nscope = \"global\"\nnth = 3\naction = \"drop\"\n",
+        ));
         let (mut a, mut b) = (e.connection(1), e.connection(2));
         assert!(e.on_reply(&mut a, Trigger::Reply, Some("X")).is_empty());
         assert!(e.on_reply(&mut b, Trigger::Reply, Some("Y")).is_empty());
-        assert_eq!(e.on_reply(&mut a, Trigger::Reply, Some("Z")), vec![Action::Drop]);
+        assert_eq!(
+            e.on_reply(&mut a, Trigger::Reply, Some("Z")),
+            vec![Action::Drop]
+        );
     }
 
     #[test]
     fn probability_is_reproducible_by_seed() {
-        let t = "seed = 42\n[[fault]]\nprobability = 0.5\naction = \"garbage\"\ngarbage_bytes = 4\n";
+        let t =
+            "seed = 42\n[[fault]]\nprobability = 0.5\naction = \"garbage\"\ngarbage_bytes = 4\n";
         let run = || {
             let e = FaultEngine::new(plan(t));
             let mut c = e.connection(1);
-            (0..50).map(|_| e.on_reply(&mut c, Trigger::Reply, Some("NOOP"))).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| e.on_reply(&mut c, Trigger::Reply, Some("NOOP")))
+                .collect::<Vec<_>>()
         };
         let a = run();
         assert_eq!(a, run());
@@ -326,9 +366,16 @@ mod tests {
     #[test]
     fn bad_plans_name_the_file_and_rule() {
         let e = FaultPlan::parse("[[fault]]\non = \"data\"\n", "f.toml").unwrap_err();
-        assert!(format!("{e:#}").contains("f.toml") && format!("{e:#}").contains("fault 1"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("f.toml") && format!("{e:#}").contains("fault 1"),
+            "{e:#}"
+        );
         assert!(FaultPlan::parse("[[fault]]\nbogus = 1\n", "f.toml").is_err());
-        let j = FaultPlan::parse(r#"{"seed":1,"fault":[{"on":"tls","action":"drop"}]}"#, "api").unwrap();
+        let j = FaultPlan::parse(
+            r#"{"seed":1,"fault":[{"on":"tls","action":"drop"}]}"#,
+            "api",
+        )
+        .unwrap();
         assert_eq!(j.rules[0].on, Trigger::Tls);
     }
 

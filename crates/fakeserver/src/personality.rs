@@ -67,12 +67,19 @@ impl Section {
 
     /// The wording for `key` (or `default`), with `{host}` filled in.
     pub fn reply(&self, key: &str, default: &str, host: &str) -> String {
-        self.replies.get(key).map(String::as_str).unwrap_or(default).replace("{host}", host)
+        self.replies
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or(default)
+            .replace("{host}", host)
     }
 
     /// A boolean quirk (absent: false).
     pub fn quirk_bool(&self, name: &str) -> bool {
-        self.quirks.get(name).and_then(toml::Value::as_bool).unwrap_or(false)
+        self.quirks
+            .get(name)
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(false)
     }
 
     /// An integer quirk.
@@ -103,7 +110,9 @@ impl Section {
         match &self.capabilities {
             None => true,
             Some(list) => list.iter().any(|c| {
-                c.split_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case(word))
+                c.split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.eq_ignore_ascii_case(word))
             }),
         }
     }
@@ -178,7 +187,10 @@ mod tests {
         assert_eq!(s.reply("quit", "221 bye", s.host("d")), "221 h bye");
         assert!(s.has_capability("size") && !s.has_capability("DSN"));
         assert!(s.quirk_bool("flag") && !s.quirk_bool("other"));
-        assert_eq!(s.quirk_map("rcpt_replies").get("a@x").map(String::as_str), Some("550 no"));
+        assert_eq!(
+            s.quirk_map("rcpt_replies").get("a@x").map(String::as_str),
+            Some("550 no")
+        );
         assert_eq!(p.section("lmtp"), s);
         assert_eq!(p.section("pop3").greeting.as_deref(), Some("+OK hi"));
         assert_eq!(p.section("nntp"), Section::default());

@@ -21,7 +21,8 @@ pub struct Setup {
 /// Builds a protocol's service.
 pub type Builder = fn(&Setup) -> Result<Arc<dyn Service>>;
 
-/// Every protocol the program serves: (name, builder).
+/// Every protocol the program serves: (name, builder), one line each.
+#[rustfmt::skip]
 pub const PROTOCOLS: &[(&str, Builder)] = &[
     ("smtp", |s| smtp(s, false)),
     ("lmtp", |s| smtp(s, true)),

@@ -58,7 +58,11 @@ pub struct Event {
 impl Event {
     pub fn new(dir: Dir, bytes: &[u8]) -> Self {
         match std::str::from_utf8(bytes) {
-            Ok(s) => Event { dir, text: s.to_string(), base64: None },
+            Ok(s) => Event {
+                dir,
+                text: s.to_string(),
+                base64: None,
+            },
             Err(_) => {
                 use base64::Engine;
                 Event {
@@ -102,7 +106,11 @@ impl Transcript {
         self.of(Dir::Us)
     }
     pub fn of(&self, dir: Dir) -> Vec<String> {
-        self.events.iter().filter(|e| e.dir == dir).map(|e| e.text.clone()).collect()
+        self.events
+            .iter()
+            .filter(|e| e.dir == dir)
+            .map(|e| e.text.clone())
+            .collect()
     }
 
     /// The text form: `them: …`/`us: …` lines, data blocks line by line as `data: …`, no
@@ -223,7 +231,9 @@ impl Recorder {
     }
 
     pub fn set_debug(&self, level: u8) {
-        self.inner.debug.store(level, std::sync::atomic::Ordering::Relaxed);
+        self.inner
+            .debug
+            .store(level, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn debug(&self) -> u8 {
@@ -321,7 +331,11 @@ impl Recorder {
     }
 
     /// Wait until `pred` holds for the transcripts, or time out. Returns whether it held.
-    pub fn wait_until(&self, timeout: Duration, mut pred: impl FnMut(&[Transcript]) -> bool) -> bool {
+    pub fn wait_until(
+        &self,
+        timeout: Duration,
+        mut pred: impl FnMut(&[Transcript]) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + timeout;
         let mut st = self.lock();
         loop {
@@ -348,7 +362,10 @@ impl Recorder {
             ts.iter().any(|t| {
                 t.events.iter().any(|e| {
                     e.dir == Dir::Them
-                        && e.text.split(' ').next().is_some_and(|w| w.eq_ignore_ascii_case(verb))
+                        && e.text
+                            .split(' ')
+                            .next()
+                            .is_some_and(|w| w.eq_ignore_ascii_case(verb))
                 })
             })
         })

@@ -58,13 +58,21 @@ impl Certs {
     pub fn preset(p: Preset) -> Result<Self> {
         let now = OffsetDateTime::now_utc();
         let (ca_params, ca_key) = ca()?;
-        let ca_cert = ca_params.self_signed(&ca_key).context("self-signing the CA")?;
+        let ca_cert = ca_params
+            .self_signed(&ca_key)
+            .context("self-signing the CA")?;
         let hosts = match p {
             Preset::WrongHost => vec!["wrong.host.invalid".to_string()],
-            _ => vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()],
+            _ => vec![
+                "localhost".to_string(),
+                "127.0.0.1".to_string(),
+                "::1".to_string(),
+            ],
         };
         let mut params = CertificateParams::new(hosts).context("certificate parameters")?;
-        params.distinguished_name.push(DnType::CommonName, "fakeserver");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "fakeserver");
         params.not_before = now - Duration::days(1);
         params.not_after = now + Duration::days(365);
         match p {
@@ -91,7 +99,9 @@ impl Certs {
                 key_pem,
             });
         }
-        let cert = params.signed_by(&key, &ca_cert, &ca_key).context("signing the leaf")?;
+        let cert = params
+            .signed_by(&key, &ca_cert, &ca_key)
+            .context("signing the leaf")?;
         Ok(Certs {
             chain: vec![cert.der().clone(), ca_cert.der().clone()],
             key: key_der,
@@ -114,7 +124,13 @@ impl Certs {
             .with_context(|| format!("reading private key {}", key.display()))?;
         let cert_pem = std::fs::read_to_string(cert).unwrap_or_default();
         let key_pem = std::fs::read_to_string(key).unwrap_or_default();
-        Ok(Certs { chain, key: key_der, ca_pem: cert_pem.clone(), cert_pem, key_pem })
+        Ok(Certs {
+            chain,
+            key: key_der,
+            ca_pem: cert_pem.clone(),
+            cert_pem,
+            key_pem,
+        })
     }
 
     /// A rustls server configuration presenting this certificate (TLS 1.2 and 1.3).
@@ -133,7 +149,8 @@ impl Certs {
 fn ca() -> Result<(CertificateParams, KeyPair)> {
     let now = OffsetDateTime::now_utc();
     let mut p = CertificateParams::new(Vec::<String>::new()).context("CA parameters")?;
-    p.distinguished_name.push(DnType::CommonName, "fakeserver test CA");
+    p.distinguished_name
+        .push(DnType::CommonName, "fakeserver test CA");
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     p.not_before = now - Duration::days(2);
@@ -148,7 +165,13 @@ mod tests {
 
     #[test]
     fn every_preset_builds_a_server_config() {
-        for p in [Preset::Valid, Preset::Expired, Preset::NotYetValid, Preset::SelfSigned, Preset::WrongHost] {
+        for p in [
+            Preset::Valid,
+            Preset::Expired,
+            Preset::NotYetValid,
+            Preset::SelfSigned,
+            Preset::WrongHost,
+        ] {
             let c = Certs::preset(p).unwrap();
             c.server_config().unwrap();
             assert!(c.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));

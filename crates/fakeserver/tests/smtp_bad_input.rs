@@ -42,7 +42,11 @@ fn pipelined_batch_is_answered_in_order_none_lost() {
     w.write_all(&batch).unwrap();
     let mut got = String::new();
     r.read_to_string(&mut got).unwrap();
-    let codes: Vec<&str> = got.lines().filter(|l| l.as_bytes().get(3) == Some(&b' ')).map(|l| &l[..3]).collect();
+    let codes: Vec<&str> = got
+        .lines()
+        .filter(|l| l.as_bytes().get(3) == Some(&b' '))
+        .map(|l| &l[..3])
+        .collect();
     let mut want = vec!["250"];
     for _ in 0..200 {
         want.extend(["250", "250", "354", "250"]);
@@ -79,8 +83,16 @@ fn long_lines_nuls_and_invalid_utf8_get_errors_and_are_recorded() {
     assert!(reply(&mut r).starts_with("221"));
     f.settle(1);
     let t = &f.server.recorder().transcripts()[0];
-    let them: Vec<_> = t.events.iter().filter(|e| e.dir == fakeserver::record::Dir::Them).collect();
-    assert_eq!(them[0].text.len(), 5 + 200_000, "the long line is kept whole");
+    let them: Vec<_> = t
+        .events
+        .iter()
+        .filter(|e| e.dir == fakeserver::record::Dir::Them)
+        .collect();
+    assert_eq!(
+        them[0].text.len(),
+        5 + 200_000,
+        "the long line is kept whole"
+    );
     assert_eq!(them[1].bytes(), b"EHLO a\0b");
     assert_eq!(them[2].bytes(), b"MAIL FROM:<\xff\xfe@x>");
     assert!(f.text().contains("note: line too long (200005 bytes)"));
@@ -91,26 +103,35 @@ fn client_disconnecting_mid_data_is_recorded_and_no_message_kept() {
     let f = start(Opts::default());
     let (mut r, mut w) = connect(&f);
     reply(&mut r);
-    w.write_all(b"HELO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n").unwrap();
+    w.write_all(b"HELO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n")
+        .unwrap();
     for _ in 0..4 {
         reply(&mut r);
     }
-    w.write_all(b"Subject: cut\r\n\r\npartial line without end").unwrap();
+    w.write_all(b"Subject: cut\r\n\r\npartial line without end")
+        .unwrap();
     drop(w);
     drop(r);
     f.settle(1);
     assert_eq!(f.svc.daemon().count(), 0);
     let t = f.text();
-    assert!(t.contains("data: Subject: cut") && t.contains("partial line without end"), "{t}");
+    assert!(
+        t.contains("data: Subject: cut") && t.contains("partial line without end"),
+        "{t}"
+    );
     assert!(t.contains("note: client closed the connection"), "{t}");
 }
 
 #[test]
 fn fault_drops_after_n_bytes_of_data() {
-    let f = start(Opts { faults: "[[fault]]\non = \"data\"\nafter_bytes = 100\naction = \"drop\"\n", ..Opts::default() });
+    let f = start(Opts {
+        faults: "[[fault]]\non = \"data\"\nafter_bytes = 100\naction = \"drop\"\n",
+        ..Opts::default()
+    });
     let (mut r, mut w) = connect(&f);
     reply(&mut r);
-    w.write_all(b"HELO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n").unwrap();
+    w.write_all(b"HELO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n")
+        .unwrap();
     for _ in 0..4 {
         reply(&mut r);
     }
@@ -124,7 +145,10 @@ fn fault_drops_after_n_bytes_of_data() {
 
 #[test]
 fn client_that_never_reads_is_cut_by_the_timeout() {
-    let f = start(Opts { idle: Duration::from_secs(2), ..Opts::default() });
+    let f = start(Opts {
+        idle: Duration::from_secs(2),
+        ..Opts::default()
+    });
     let (_r, mut w) = connect(&f);
     // Ask for replies forever, never read them: the socket buffers fill, the write times out.
     let junk = b"NOOP\r\n".repeat(10_000);
@@ -136,14 +160,24 @@ fn client_that_never_reads_is_cut_by_the_timeout() {
         }
     }
     f.settle(1);
-    assert!(t0.elapsed() < Duration::from_secs(30), "server never gave up");
+    assert!(
+        t0.elapsed() < Duration::from_secs(30),
+        "server never gave up"
+    );
     let t = f.text();
-    assert!(t.contains("client does not read") || t.contains("idle timeout"), "{}", &t[t.len() - 300..]);
+    assert!(
+        t.contains("client does not read") || t.contains("idle timeout"),
+        "{}",
+        &t[t.len() - 300..]
+    );
 }
 
 #[test]
 fn idle_client_gets_421() {
-    let f = start(Opts { idle: Duration::from_secs(1), ..Opts::default() });
+    let f = start(Opts {
+        idle: Duration::from_secs(1),
+        ..Opts::default()
+    });
     let (mut r, _w) = connect(&f);
     reply(&mut r);
     assert!(reply(&mut r).starts_with("421 4.4.2"));

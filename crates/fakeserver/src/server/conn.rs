@@ -25,7 +25,11 @@ enum Stream {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -35,7 +39,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -102,7 +110,12 @@ pub(super) async fn serve(
     shared.active.fetch_add(1, Ordering::SeqCst);
     let id = shared.recorder.open(&shared.config.protocol, &peer);
     let _guard = ActiveGuard(shared.clone(), id);
-    let info = ConnInfo { peer, local, tls: false, tls_available: shared.config.tls.is_some() };
+    let info = ConnInfo {
+        peer,
+        local,
+        tls: false,
+        tls_available: shared.config.tls.is_some(),
+    };
     let mut c = Conn {
         faults: shared.faults.connection(id),
         framer: Framer::new(shared.config.max_line, shared.config.max_block),
@@ -122,7 +135,9 @@ pub(super) async fn serve(
     }
     let mut handler = c.shared.service.handler(&c.info);
     let greeting = handler.on_startup(&c.info);
-    let mut flow = c.perform(&mut *handler, greeting, Trigger::Connect, None).await;
+    let mut flow = c
+        .perform(&mut *handler, greeting, Trigger::Connect, None)
+        .await;
     notify.borrow_and_update();
     'conn: loop {
         // Answer everything already buffered, in order.
@@ -213,12 +228,18 @@ impl Conn {
         let mut v = self.framer.take_pending();
         v.extend_from_slice(&self.buf[self.pos..]);
         if !v.is_empty() {
-            let dir = if matches!(self.mode, ReadMode::Line) { Dir::Them } else { Dir::Data };
+            let dir = if matches!(self.mode, ReadMode::Line) {
+                Dir::Them
+            } else {
+                Dir::Data
+            };
             if dir == Dir::Them && self.mask_next {
                 v = b"****".to_vec();
             }
             self.shared.recorder.push(self.id, dir, &v);
-            self.shared.recorder.push(self.id, Dir::Note, b"incomplete input above");
+            self.shared
+                .recorder
+                .push(self.id, Dir::Note, b"incomplete input above");
             self.pos = self.buf.len();
         }
     }
@@ -251,39 +272,67 @@ impl Conn {
             }
             Unit::Block(b) => {
                 rec.push(self.id, Dir::Data, &b);
-                (handler.on_input(Input::Block(&b), &self.info), self.last_verb.clone())
+                (
+                    handler.on_input(Input::Block(&b), &self.info),
+                    self.last_verb.clone(),
+                )
             }
             Unit::Bytes(b) => {
                 rec.push(self.id, Dir::Data, &b);
-                (handler.on_input(Input::Bytes(&b), &self.info), self.last_verb.clone())
+                (
+                    handler.on_input(Input::Bytes(&b), &self.info),
+                    self.last_verb.clone(),
+                )
             }
             Unit::LineTooLong { kept, len } => {
                 self.mask_next = false;
                 rec.push(self.id, Dir::Them, &kept);
-                rec.push(self.id, Dir::Note, format!("line too long ({len} bytes)").as_bytes());
+                rec.push(
+                    self.id,
+                    Dir::Note,
+                    format!("line too long ({len} bytes)").as_bytes(),
+                );
                 (handler.on_line_too_long(&self.info), None)
             }
             Unit::BlockTooLong { len } => {
-                rec.push(self.id, Dir::Note, format!("data block too long ({len} bytes), discarded").as_bytes());
-                (handler.on_block_too_long(&self.info), self.last_verb.clone())
+                rec.push(
+                    self.id,
+                    Dir::Note,
+                    format!("data block too long ({len} bytes), discarded").as_bytes(),
+                );
+                (
+                    handler.on_block_too_long(&self.info),
+                    self.last_verb.clone(),
+                )
             }
         };
-        self.perform(handler, out, Trigger::Reply, verb.as_deref()).await
+        self.perform(handler, out, Trigger::Reply, verb.as_deref())
+            .await
     }
 
     /// Apply faults to an output, queue its lines, and say what comes next.
-    async fn perform(&mut self, handler: &mut dyn Handler, mut out: Output, trigger: Trigger, verb: Option<&str>) -> Flow {
+    async fn perform(
+        &mut self,
+        handler: &mut dyn Handler,
+        mut out: Output,
+        trigger: Trigger,
+        verb: Option<&str>,
+    ) -> Flow {
         if !out.lines.is_empty() {
             let actions = self.shared.faults.on_reply(&mut self.faults, trigger, verb);
             for a in actions {
                 match a {
                     Action::Drop => {
-                        self.shared.recorder.push(self.id, Dir::Fault, b"drop instead of reply");
+                        self.shared
+                            .recorder
+                            .push(self.id, Dir::Fault, b"drop instead of reply");
                         return Flow::Close;
                     }
                     Action::Delay(d) => {
                         let note = format!("delay {} ms", d.as_millis());
-                        self.shared.recorder.push(self.id, Dir::Fault, note.as_bytes());
+                        self.shared
+                            .recorder
+                            .push(self.id, Dir::Fault, note.as_bytes());
                         if !self.flush().await {
                             return Flow::Close;
                         }
@@ -291,12 +340,19 @@ impl Conn {
                     }
                     Action::Garbage(g) => {
                         let note = format!("garbage {} bytes", g.len());
-                        self.shared.recorder.push(self.id, Dir::Fault, note.as_bytes());
+                        self.shared
+                            .recorder
+                            .push(self.id, Dir::Fault, note.as_bytes());
                         self.out.extend_from_slice(&g);
                     }
                     Action::Replace(r) => {
-                        self.shared.recorder.push(self.id, Dir::Fault, b"reply replaced");
-                        out.lines = r.split('\n').map(|l| l.trim_end_matches('\r').as_bytes().to_vec()).collect();
+                        self.shared
+                            .recorder
+                            .push(self.id, Dir::Fault, b"reply replaced");
+                        out.lines = r
+                            .split('\n')
+                            .map(|l| l.trim_end_matches('\r').as_bytes().to_vec())
+                            .collect();
                         handler.on_fault_reply(&r);
                         if let Some(mode) = handler.read_mode_after_fault() {
                             out.next = mode;
@@ -361,7 +417,9 @@ impl Conn {
 
     /// TLS on the current stream (implicit, or after STARTTLS). False: connection over.
     async fn handshake(&mut self) -> bool {
-        let Some(cfg) = self.shared.config.tls.clone() else { return false };
+        let Some(cfg) = self.shared.config.tls.clone() else {
+            return false;
+        };
         let tcp = match std::mem::replace(&mut self.stream, Stream::Gone) {
             Stream::Plain(t) => t,
             other => {
@@ -373,7 +431,9 @@ impl Conn {
             let mut tcp = tcp;
             let mut hello = [0u8; 64];
             let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut hello)).await;
-            self.shared.recorder.push(self.id, Dir::Fault, b"closed during the TLS handshake");
+            self.shared
+                .recorder
+                .push(self.id, Dir::Fault, b"closed during the TLS handshake");
             return false;
         }
         let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
@@ -382,21 +442,33 @@ impl Conn {
                 let (_, conn) = tls.get_ref();
                 let text = format!(
                     "started {:?} {:?}",
-                    conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default(),
-                    conn.negotiated_cipher_suite().map(|c| format!("{:?}", c.suite())).unwrap_or_default()
+                    conn.protocol_version()
+                        .map(|v| format!("{v:?}"))
+                        .unwrap_or_default(),
+                    conn.negotiated_cipher_suite()
+                        .map(|c| format!("{:?}", c.suite()))
+                        .unwrap_or_default()
                 )
                 .replace('"', "");
-                self.shared.recorder.push(self.id, Dir::Tls, text.as_bytes());
+                self.shared
+                    .recorder
+                    .push(self.id, Dir::Tls, text.as_bytes());
                 self.stream = Stream::Tls(Box::new(tls));
                 self.info.tls = true;
                 true
             }
             Ok(Err(e)) => {
-                self.shared.recorder.push(self.id, Dir::Tls, format!("handshake failed: {e}").as_bytes());
+                self.shared.recorder.push(
+                    self.id,
+                    Dir::Tls,
+                    format!("handshake failed: {e}").as_bytes(),
+                );
                 false
             }
             Err(_) => {
-                self.shared.recorder.push(self.id, Dir::Tls, b"handshake timed out");
+                self.shared
+                    .recorder
+                    .push(self.id, Dir::Tls, b"handshake timed out");
                 false
             }
         }

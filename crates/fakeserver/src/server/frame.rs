@@ -12,9 +12,14 @@ pub enum Unit {
     Bytes(Vec<u8>),
     /// A line longer than the limit: the first `kept` bytes (up to the record cap) and the
     /// full length. The line is not given to the handler.
-    LineTooLong { kept: Vec<u8>, len: u64 },
+    LineTooLong {
+        kept: Vec<u8>,
+        len: u64,
+    },
     /// A block over `max_block`: it was read to its end and discarded; `len` bytes.
-    BlockTooLong { len: u64 },
+    BlockTooLong {
+        len: u64,
+    },
 }
 
 /// Bytes of an over-long line kept for the record.
@@ -27,11 +32,25 @@ pub struct Framer {
     block: Vec<u8>,
     block_len: u64,
     long: Option<(Vec<u8>, u64)>,
+    /// In a dot-terminated block, part of the current line was already taken (a line
+    /// longer than [`PARTIAL`]): its start was unstuffed and it cannot be the final `.`.
+    mid_line: bool,
 }
+
+/// A data line without its end yet is moved out of the read buffer once this long, so a
+/// peer that never sends a line end cannot make the buffer grow without bound.
+pub const PARTIAL: usize = 64 * 1024;
 
 impl Framer {
     pub fn new(max_line: usize, max_block: usize) -> Self {
-        Framer { max_line, max_block, block: Vec::new(), block_len: 0, long: None }
+        Framer {
+            max_line,
+            max_block,
+            block: Vec::new(),
+            block_len: 0,
+            long: None,
+            mid_line: false,
+        }
     }
 
     /// Bytes of the block being read so far (for the `after_bytes` fault).
@@ -43,6 +62,7 @@ impl Framer {
     /// of an over-long line), for the record.
     pub fn take_pending(&mut self) -> Vec<u8> {
         self.block_len = 0;
+        self.mid_line = false;
         match self.long.take() {
             Some((kept, _)) => kept,
             None => std::mem::take(&mut self.block),
@@ -69,11 +89,17 @@ impl Framer {
                 if let Some((mut kept, len)) = self.long.take() {
                     let room = RECORD_CAP.saturating_sub(kept.len());
                     kept.extend_from_slice(&line[..line.len().min(room)]);
-                    return Some(Unit::LineTooLong { kept, len: len + line.len() as u64 });
+                    return Some(Unit::LineTooLong {
+                        kept,
+                        len: len + line.len() as u64,
+                    });
                 }
                 if line.len() > self.max_line {
                     let kept = line[..line.len().min(RECORD_CAP)].to_vec();
-                    return Some(Unit::LineTooLong { kept, len: line.len() as u64 });
+                    return Some(Unit::LineTooLong {
+                        kept,
+                        len: line.len() as u64,
+                    });
                 }
                 Some(Unit::Line(line.to_vec()))
             }
@@ -94,9 +120,30 @@ impl Framer {
     fn dot_block(&mut self, buf: &[u8], pos: &mut usize) -> Option<Unit> {
         loop {
             let rest = &buf[*pos..];
-            let i = memchr(b'\n', rest)?;
+            let Some(i) = memchr(b'\n', rest) else {
+                if rest.len() > PARTIAL {
+                    // Keep a final CR back: it may be half of the CRLF.
+                    let take = if rest.ends_with(b"\r") {
+                        rest.len() - 1
+                    } else {
+                        rest.len()
+                    };
+                    let mut part = &rest[..take];
+                    if !self.mid_line {
+                        part = part.strip_prefix(b".").unwrap_or(part);
+                    }
+                    self.append(part, false);
+                    self.mid_line = true;
+                    *pos += take;
+                }
+                return None;
+            };
             let line = strip_cr(&rest[..i]);
             *pos += i + 1;
+            if std::mem::take(&mut self.mid_line) {
+                self.append(line, true);
+                continue;
+            }
             if line == b"." {
                 let len = self.block_len;
                 self.block_len = 0;
@@ -106,14 +153,19 @@ impl Framer {
                 }
                 return Some(Unit::Block(std::mem::take(&mut self.block)));
             }
-            let line = line.strip_prefix(b".").unwrap_or(line);
-            self.block_len += line.len() as u64 + 2;
-            if self.block_len as usize <= self.max_block {
-                self.block.extend_from_slice(line);
+            self.append(line.strip_prefix(b".").unwrap_or(line), true);
+        }
+    }
+
+    fn append(&mut self, bytes: &[u8], line_end: bool) {
+        self.block_len += bytes.len() as u64 + if line_end { 2 } else { 0 };
+        if self.block_len as usize <= self.max_block {
+            self.block.extend_from_slice(bytes);
+            if line_end {
                 self.block.extend_from_slice(b"\r\n");
-            } else {
-                self.block.clear();
             }
+        } else {
+            self.block.clear();
         }
     }
 
@@ -183,8 +235,18 @@ mod tests {
     #[test]
     fn pipelined_lines_crlf_and_lf() {
         let mut f = Framer::new(100, 1000);
-        let got = all(&mut f, b"EHLO a\r\nMAIL FROM:<>\nRCPT", &[ReadMode::Line; 3]);
-        assert_eq!(got, vec![Unit::Line(b"EHLO a".to_vec()), Unit::Line(b"MAIL FROM:<>".to_vec())]);
+        let got = all(
+            &mut f,
+            b"EHLO a\r\nMAIL FROM:<>\nRCPT",
+            &[ReadMode::Line; 3],
+        );
+        assert_eq!(
+            got,
+            vec![
+                Unit::Line(b"EHLO a".to_vec()),
+                Unit::Line(b"MAIL FROM:<>".to_vec())
+            ]
+        );
     }
 
     #[test]
@@ -200,7 +262,10 @@ mod tests {
             f.next(part2, &mut pos, ReadMode::DotTerminated),
             Some(Unit::Block(b"a\r\n.b\r\nc\r\n".to_vec()))
         );
-        assert_eq!(f.next(part2, &mut pos, ReadMode::Line), Some(Unit::Line(b"QUIT".to_vec())));
+        assert_eq!(
+            f.next(part2, &mut pos, ReadMode::Line),
+            Some(Unit::Line(b"QUIT".to_vec()))
+        );
     }
 
     #[test]
@@ -213,9 +278,15 @@ mod tests {
             f.next(b"\n\xffQUIT\r\n", &mut pos, ReadMode::Exact(5)),
             Some(Unit::Bytes(b"ab\0\n\xff".to_vec()))
         );
-        assert_eq!(f.next(b"\n\xffQUIT\r\n", &mut pos, ReadMode::Line), Some(Unit::Line(b"QUIT".to_vec())));
+        assert_eq!(
+            f.next(b"\n\xffQUIT\r\n", &mut pos, ReadMode::Line),
+            Some(Unit::Line(b"QUIT".to_vec()))
+        );
         let mut pos = 0;
-        assert_eq!(f.next(b"", &mut pos, ReadMode::Exact(0)), Some(Unit::Bytes(Vec::new())));
+        assert_eq!(
+            f.next(b"", &mut pos, ReadMode::Exact(0)),
+            Some(Unit::Bytes(Vec::new()))
+        );
     }
 
     #[test]
@@ -227,9 +298,15 @@ mod tests {
         let mut pos = 0;
         assert_eq!(
             f.next(b"ij\r\nok\r\n", &mut pos, ReadMode::Line),
-            Some(Unit::LineTooLong { kept: b"abcdefghij".to_vec(), len: 10 })
+            Some(Unit::LineTooLong {
+                kept: b"abcdefghij".to_vec(),
+                len: 10
+            })
         );
-        assert_eq!(f.next(b"ij\r\nok\r\n", &mut pos, ReadMode::Line), Some(Unit::Line(b"ok".to_vec())));
+        assert_eq!(
+            f.next(b"ij\r\nok\r\n", &mut pos, ReadMode::Line),
+            Some(Unit::Line(b"ok".to_vec()))
+        );
     }
 
     #[test]
@@ -240,6 +317,25 @@ mod tests {
             f.next(b"0123456789\r\n.\r\n", &mut pos, ReadMode::DotTerminated),
             Some(Unit::BlockTooLong { len: 12 })
         );
+    }
+
+    #[test]
+    fn endless_data_line_does_not_stay_in_the_buffer() {
+        let mut f = Framer::new(100, 1 << 30);
+        let mut big = vec![b'.'];
+        big.extend(std::iter::repeat_n(b'x', PARTIAL + 10));
+        big.push(b'\r');
+        let mut pos = 0;
+        assert_eq!(f.next(&big, &mut pos, ReadMode::DotTerminated), None);
+        assert_eq!(pos, big.len() - 1, "all but the CR moved out");
+        let mut tail = b"\r".to_vec();
+        tail.extend_from_slice(b"\n.\r\n");
+        let mut pos = 0;
+        let Some(Unit::Block(b)) = f.next(&tail, &mut pos, ReadMode::DotTerminated) else {
+            panic!()
+        };
+        assert_eq!(b.len(), PARTIAL + 10 + 2);
+        assert!(b.starts_with(b"xxx") && b.ends_with(b"x\r\n"));
     }
 
     #[test]

@@ -144,7 +144,9 @@ pub struct ServerHandle {
 
 impl std::fmt::Debug for ServerHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerHandle").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -159,7 +161,9 @@ pub fn start(config: ServerConfig, service: Arc<dyn Service>) -> Result<ServerHa
         .context("starting the tokio runtime")?;
     let std_listener = std::net::TcpListener::bind(config.bind)
         .with_context(|| format!("binding {}", config.bind))?;
-    std_listener.set_nonblocking(true).context("listener non-blocking")?;
+    std_listener
+        .set_nonblocking(true)
+        .context("listener non-blocking")?;
     let addr = std_listener.local_addr().context("listener address")?;
     let recorder = Recorder::new(config.debug);
     if let Some(path) = &config.record_file {
@@ -187,12 +191,22 @@ pub fn start(config: ServerConfig, service: Arc<dyn Service>) -> Result<ServerHa
             runtime.shutdown_timeout(Duration::from_secs(2));
         })
         .context("spawning the server thread")?;
-    Ok(ServerHandle { addr, shared, shutdown, notify, thread: Some(thread), runtime: handle })
+    Ok(ServerHandle {
+        addr,
+        shared,
+        shutdown,
+        notify,
+        thread: Some(thread),
+        runtime: handle,
+    })
 }
 
 /// Many simultaneous connections need descriptors: lift the soft limit to the hard one.
 fn raise_fd_limit() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit only read and write the struct passed.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
@@ -229,7 +243,10 @@ async fn accept_loop(
     drop(listener);
     // Connections see the shutdown and end; give them a moment to flush, then abort.
     let all = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(2), all).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(2), all)
+        .await
+        .is_err()
+    {
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
     }

@@ -43,7 +43,8 @@ impl Message {
     /// A header's value (first occurrence, unfolded), parsed with mail-parser.
     pub fn header(&self, name: &str) -> Option<String> {
         let m = mail_parser::MessageParser::default().parse_headers(&self.raw)?;
-        m.header_raw(name).map(|v| v.trim().replace("\r\n", "").replace('\n', ""))
+        m.header_raw(name)
+            .map(|v| v.trim().replace("\r\n", "").replace('\n', ""))
     }
 }
 
@@ -93,7 +94,11 @@ impl SmtpDaemon {
 
     /// Messages with this recipient.
     pub fn for_recipient(&self, rcpt: &str) -> Vec<Message> {
-        self.lock().iter().filter(|m| m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(rcpt))).cloned().collect()
+        self.lock()
+            .iter()
+            .filter(|m| m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(rcpt)))
+            .cloned()
+            .collect()
     }
 
     /// Wait until at least `n` messages were accepted.

@@ -81,7 +81,12 @@ pub struct SmtpSetup {
 
 impl SmtpSetup {
     pub fn new(lmtp: bool, section: Section, users: Arc<Users>, daemon: Arc<SmtpDaemon>) -> Self {
-        SmtpSetup { lmtp, section, users, daemon }
+        SmtpSetup {
+            lmtp,
+            section,
+            users,
+            daemon,
+        }
     }
     fn host(&self) -> &str {
         self.section.host("localhost")
@@ -118,7 +123,11 @@ enum Stage {
     /// Waiting for the DATA block.
     Data,
     /// Waiting for a BDAT chunk; `discard` when the transaction is not valid.
-    Bdat { last: bool, discard: bool, size: u64 },
+    Bdat {
+        last: bool,
+        discard: bool,
+        size: u64,
+    },
     /// In a SASL exchange.
     Sasl(Box<Sasl>),
     /// XOAUTH2 failed: wait for the client's empty response, then 535.
@@ -176,7 +185,11 @@ impl SmtpHandler {
         if !custom && !self.setup.ext("ENHANCEDSTATUSCODES") {
             text = strip_enhanced(&text);
         }
-        let peer_ip = self.peer.rsplit_once(':').map(|(ip, _)| ip).unwrap_or(&self.peer);
+        let peer_ip = self
+            .peer
+            .rsplit_once(':')
+            .map(|(ip, _)| ip)
+            .unwrap_or(&self.peer);
         let peer_ip = peer_ip.trim_start_matches('[').trim_end_matches(']');
         let id = self.tx.as_ref().map(|t| t.id.as_str()).unwrap_or("");
         let mut out = text
@@ -190,11 +203,21 @@ impl SmtpHandler {
     }
 
     fn reply(&self, key: &str) -> Output {
-        Output::lines(self.say(key, &[]).split('\n').map(str::to_string).collect::<Vec<_>>())
+        Output::lines(
+            self.say(key, &[])
+                .split('\n')
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn reply_with(&self, key: &str, vars: &[(&str, &str)]) -> Output {
-        Output::lines(self.say(key, vars).split('\n').map(str::to_string).collect::<Vec<_>>())
+        Output::lines(
+            self.say(key, vars)
+                .split('\n')
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn ehlo_lines(&self, conn: &ConnInfo) -> Output {
@@ -202,14 +225,28 @@ impl SmtpHandler {
         let cfg = &self.setup;
         let words: Vec<String> = match &cfg.section.capabilities {
             Some(list) => list.clone(),
-            None => ["PIPELINING", "SIZE", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING", "ENHANCEDSTATUSCODES", "STARTTLS", "HELP"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            None => [
+                "PIPELINING",
+                "SIZE",
+                "8BITMIME",
+                "DSN",
+                "SMTPUTF8",
+                "CHUNKING",
+                "ENHANCEDSTATUSCODES",
+                "STARTTLS",
+                "HELP",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         };
         let mut auth_done = false;
         for w in words {
-            let key = w.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            let key = w
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
             match key.as_str() {
                 "STARTTLS" if !conn.tls_available || conn.tls => continue,
                 "SIZE" => {
@@ -250,7 +287,9 @@ impl SmtpHandler {
         let cmd = match parse_command(line) {
             Ok(c) => c,
             Err(e) if e.code() == 500 => {
-                return self.reply_with("syntax", &[("arg", &e.to_string())]).replace_code("500");
+                return self
+                    .reply_with("syntax", &[("arg", &e.to_string())])
+                    .replace_code("500");
             }
             Err(e) => return self.reply_with("syntax", &[("arg", &e.to_string())]),
         };
@@ -275,7 +314,9 @@ impl SmtpHandler {
             Command::Mail { path, params } => self.mail(path, params, conn),
             Command::Rcpt { path, params } => self.rcpt(path, params),
             Command::Data => {
-                let Some(tx) = &self.tx else { return self.reply("need_mail") };
+                let Some(tx) = &self.tx else {
+                    return self.reply("need_mail");
+                };
                 if tx.rcpts.is_empty() {
                     return self.reply("need_rcpt");
                 }
@@ -297,7 +338,11 @@ impl SmtpHandler {
                     }
                     _ => true,
                 };
-                self.stage = Stage::Bdat { last, discard, size };
+                self.stage = Stage::Bdat {
+                    last,
+                    discard,
+                    size,
+                };
                 Output::none().then_read(ReadMode::Exact(size))
             }
             Command::Rset => {
@@ -308,7 +353,10 @@ impl SmtpHandler {
             Command::Quit => self.reply("quit").then_close(),
             Command::Help(_) => self.reply("help"),
             Command::Vrfy(arg) => {
-                let arg = arg.trim_start_matches('<').trim_end_matches('>').to_string();
+                let arg = arg
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string();
                 let users = &self.setup.users;
                 let local = arg.split('@').next().unwrap_or(&arg);
                 let key = if !users.is_strict() {
@@ -340,7 +388,10 @@ impl SmtpHandler {
             return self.reply("nested_mail");
         }
         if self.setup.section.auth_required && self.auth_user.is_none() {
-            if self.setup.section.auth_requires_tls && !conn.tls && self.setup.section.replies.contains_key("need_tls") {
+            if self.setup.section.auth_requires_tls
+                && !conn.tls
+                && self.setup.section.replies.contains_key("need_tls")
+            {
                 return self.reply("need_tls");
             }
             return self.reply("auth_required");
@@ -360,7 +411,8 @@ impl SmtpHandler {
                     },
                     "BODY" => {
                         let v = p.value.as_deref().unwrap_or("").to_ascii_uppercase();
-                        v == "7BIT" || (v == "8BITMIME" && self.setup.ext("8BITMIME"))
+                        v == "7BIT"
+                            || (v == "8BITMIME" && self.setup.ext("8BITMIME"))
                             || (v == "BINARYMIME" && self.setup.ext("BINARYMIME"))
                     }
                     "SMTPUTF8" => {
@@ -382,7 +434,12 @@ impl SmtpHandler {
         if !path.is_ascii() && !smtputf8 {
             return self.reply("need_smtputf8");
         }
-        if let Some(r) = self.setup.section.quirk_map("mail_replies").get(&path.to_ascii_lowercase()) {
+        if let Some(r) = self
+            .setup
+            .section
+            .quirk_map("mail_replies")
+            .get(&path.to_ascii_lowercase())
+        {
             return Output::lines(r.split('\n').map(str::to_string).collect::<Vec<_>>());
         }
         self.tx = Some(Tx {
@@ -397,7 +454,9 @@ impl SmtpHandler {
     }
 
     fn rcpt(&mut self, path: String, params: Vec<Param>) -> Output {
-        let Some(tx) = &self.tx else { return self.reply("need_mail") };
+        let Some(tx) = &self.tx else {
+            return self.reply("need_mail");
+        };
         for p in &params {
             let ok = self.esmtp
                 && match p.key.as_str() {
@@ -406,9 +465,12 @@ impl SmtpHandler {
                         self.setup.ext("DSN")
                             && (v == "NEVER"
                                 || (!v.is_empty()
-                                    && v.split(',').all(|x| matches!(x, "SUCCESS" | "FAILURE" | "DELAY"))))
+                                    && v.split(',')
+                                        .all(|x| matches!(x, "SUCCESS" | "FAILURE" | "DELAY"))))
                     }
-                    "ORCPT" => self.setup.ext("DSN") && p.value.as_deref().is_some_and(|v| v.contains(';')),
+                    "ORCPT" => {
+                        self.setup.ext("DSN") && p.value.as_deref().is_some_and(|v| v.contains(';'))
+                    }
                     _ => false,
                 };
             if !ok {
@@ -418,7 +480,12 @@ impl SmtpHandler {
         if !path.is_ascii() && !tx.smtputf8 {
             return self.reply("need_smtputf8");
         }
-        if let Some(r) = self.setup.section.quirk_map("rcpt_replies").get(&path.to_ascii_lowercase()) {
+        if let Some(r) = self
+            .setup
+            .section
+            .quirk_map("rcpt_replies")
+            .get(&path.to_ascii_lowercase())
+        {
             return Output::lines(r.split('\n').map(str::to_string).collect::<Vec<_>>());
         }
         if let Some(max) = self.setup.section.quirk_int("max_recipients") {
@@ -429,7 +496,8 @@ impl SmtpHandler {
         let out = self.reply_with("rcpt_ok", &[("rcpt", &path)]);
         if let Some(tx) = &mut self.tx {
             tx.rcpts.push(path);
-            tx.rcpt_params.push(params.iter().map(Param::to_string).collect());
+            tx.rcpt_params
+                .push(params.iter().map(Param::to_string).collect());
             self.last = Last::Rcpt;
         }
         out
@@ -451,7 +519,12 @@ impl SmtpHandler {
         if self.setup.section.auth_requires_tls && !conn.tls {
             return self.reply("need_tls");
         }
-        let challenge = format!("<{}.{}@{}>", self.setup.daemon.next_id(), std::process::id(), self.setup.host());
+        let challenge = format!(
+            "<{}.{}@{}>",
+            self.setup.daemon.next_id(),
+            std::process::id(),
+            self.setup.host()
+        );
         let (sasl, step) = Sasl::start(m, initial, &challenge);
         self.sasl_step(sasl, step)
     }
@@ -491,8 +564,15 @@ impl SmtpHandler {
     }
 
     fn deliver(&mut self, conn: &ConnInfo) -> Output {
-        let Some(tx) = self.tx.take() else { return self.reply("bad_sequence") };
-        if self.setup.section.max_size.is_some_and(|max| tx.data.len() as u64 > max) {
+        let Some(tx) = self.tx.take() else {
+            return self.reply("bad_sequence");
+        };
+        if self
+            .setup
+            .section
+            .max_size
+            .is_some_and(|max| tx.data.len() as u64 > max)
+        {
             return self.reply("size_exceeded");
         }
         let msg = Message {
@@ -511,7 +591,10 @@ impl SmtpHandler {
             chunked: tx.chunked,
         };
         // Keep the id for the reply wording.
-        self.tx = Some(Tx { id: tx.id, ..Tx::default() });
+        self.tx = Some(Tx {
+            id: tx.id,
+            ..Tx::default()
+        });
         let out = if self.setup.lmtp {
             let special: BTreeMap<String, String> = self.setup.section.quirk_map("data_replies");
             let lines: Vec<String> = msg
@@ -519,7 +602,11 @@ impl SmtpHandler {
                 .iter()
                 .flat_map(|r| match special.get(&r.to_ascii_lowercase()) {
                     Some(s) => s.split('\n').map(str::to_string).collect::<Vec<_>>(),
-                    None => self.say("lmtp_ok", &[("rcpt", r)]).split('\n').map(str::to_string).collect(),
+                    None => self
+                        .say("lmtp_ok", &[("rcpt", r)])
+                        .split('\n')
+                        .map(str::to_string)
+                        .collect(),
                 })
                 .collect();
             Output::lines(lines)
@@ -541,7 +628,10 @@ fn strip_enhanced(text: &str) -> String {
             let (code, rest) = (line.get(..4).unwrap_or(line), line.get(4..).unwrap_or(""));
             let mut parts = rest.splitn(2, ' ');
             let first = parts.next().unwrap_or("");
-            let is_enh = first.split('.').count() == 3 && first.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            let is_enh = first.split('.').count() == 3
+                && first
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
             if is_enh {
                 format!("{code}{}", parts.next().unwrap_or(""))
             } else {
@@ -573,7 +663,11 @@ impl Handler for SmtpHandler {
             Some(g) => g.replace("{host}", self.setup.host()),
             None => {
                 let g = self.say("greeting", &[]);
-                if self.setup.lmtp { g.replace("ESMTP", "LMTP") } else { g }
+                if self.setup.lmtp {
+                    g.replace("ESMTP", "LMTP")
+                } else {
+                    g
+                }
             }
         };
         Output::lines(greeting.split('\n').map(str::to_string).collect::<Vec<_>>())
@@ -590,13 +684,27 @@ impl Handler for SmtpHandler {
                 }
                 self.deliver(conn)
             }
-            (Stage::Bdat { last, discard, size }, Input::Bytes(b)) => {
+            (
+                Stage::Bdat {
+                    last,
+                    discard,
+                    size,
+                },
+                Input::Bytes(b),
+            ) => {
                 if discard {
                     return self.reply("need_rcpt");
                 }
-                let Some(tx) = &mut self.tx else { return self.reply("bad_sequence") };
+                let Some(tx) = &mut self.tx else {
+                    return self.reply("bad_sequence");
+                };
                 tx.data.extend_from_slice(b);
-                if self.setup.section.max_size.is_some_and(|max| tx.data.len() as u64 > max) {
+                if self
+                    .setup
+                    .section
+                    .max_size
+                    .is_some_and(|max| tx.data.len() as u64 > max)
+                {
                     self.tx = None;
                     return self.reply("size_exceeded");
                 }

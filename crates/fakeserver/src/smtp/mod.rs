@@ -22,7 +22,14 @@ pub struct SmtpService {
 impl SmtpService {
     /// `lmtp`: speak LMTP (LHLO, one reply per recipient).
     pub fn new(lmtp: bool, section: Section, users: Arc<Users>) -> Self {
-        SmtpService { setup: Arc::new(SmtpSetup::new(lmtp, section, users, Arc::new(SmtpDaemon::new()))) }
+        SmtpService {
+            setup: Arc::new(SmtpSetup::new(
+                lmtp,
+                section,
+                users,
+                Arc::new(SmtpDaemon::new()),
+            )),
+        }
     }
     pub fn daemon(&self) -> &Arc<SmtpDaemon> {
         &self.setup.daemon
@@ -47,7 +54,12 @@ pub fn fuzz_smtp_command(data: &[u8]) {
     let _ = parse::parse_command(data);
     for lmtp in [false, true] {
         let svc = SmtpService::new(lmtp, Section::default(), Arc::new(Users::open()));
-        let conn = ConnInfo { peer: "127.0.0.1:1".into(), local: "127.0.0.1:25".into(), tls: false, tls_available: true };
+        let conn = ConnInfo {
+            peer: "127.0.0.1:1".into(),
+            local: "127.0.0.1:25".into(),
+            tls: false,
+            tls_available: true,
+        };
         let mut h = svc.handler(&conn);
         let mut out = h.on_startup(&conn);
         for chunk in data.split(|b| *b == b'\n') {
@@ -60,7 +72,10 @@ pub fn fuzz_smtp_command(data: &[u8]) {
                 break;
             }
             if out.start_tls {
-                h.on_tls_started(&ConnInfo { tls: true, ..conn.clone() });
+                h.on_tls_started(&ConnInfo {
+                    tls: true,
+                    ..conn.clone()
+                });
             }
         }
     }
@@ -97,7 +112,12 @@ mod tests {
     }
 
     fn conn(tls: bool) -> ConnInfo {
-        ConnInfo { peer: "127.0.0.1:4000".into(), local: "127.0.0.1:25".into(), tls, tls_available: true }
+        ConnInfo {
+            peer: "127.0.0.1:4000".into(),
+            local: "127.0.0.1:25".into(),
+            tls,
+            tls_available: true,
+        }
     }
 
     fn codes(r: &[String]) -> Vec<&str> {
@@ -110,15 +130,34 @@ mod tests {
         let r = run(
             &svc,
             &conn(false),
-            &[b"EHLO c.test", b"MAIL FROM:<a@x> BODY=8BITMIME SIZE=20", b"RCPT TO:<b@y> NOTIFY=NEVER", b"RCPT TO:<c@y>", b"DATA", b"Subject: hi\r\n\r\nbody\r\n", b"QUIT"],
+            &[
+                b"EHLO c.test",
+                b"MAIL FROM:<a@x> BODY=8BITMIME SIZE=20",
+                b"RCPT TO:<b@y> NOTIFY=NEVER",
+                b"RCPT TO:<c@y>",
+                b"DATA",
+                b"Subject: hi\r\n\r\nbody\r\n",
+                b"QUIT",
+            ],
         );
         assert_eq!(r[0], "220 localhost ESMTP fakeserver ready");
-        assert!(r.iter().any(|l| l == "250-CHUNKING") && r.iter().any(|l| l.starts_with("250 AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2")), "{r:?}");
-        assert_eq!(codes(&r[r.len() - 6..]), ["250", "250", "250", "354", "250", "221"]);
+        assert!(
+            r.iter().any(|l| l == "250-CHUNKING")
+                && r.iter()
+                    .any(|l| l.starts_with("250 AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2")),
+            "{r:?}"
+        );
+        assert_eq!(
+            codes(&r[r.len() - 6..]),
+            ["250", "250", "250", "354", "250", "221"]
+        );
         let m = &svc.daemon().messages()[0];
         assert_eq!(m.mail_from, "a@x");
         assert_eq!(m.rcpt_to, ["b@y", "c@y"]);
-        assert_eq!(m.rcpt_params, vec![vec!["NOTIFY=NEVER".to_string()], vec![]]);
+        assert_eq!(
+            m.rcpt_params,
+            vec![vec!["NOTIFY=NEVER".to_string()], vec![]]
+        );
         assert_eq!(m.mail_params, ["BODY=8BITMIME", "SIZE=20"]);
         assert_eq!(m.header("Subject").as_deref(), Some("hi"));
         assert_eq!(m.helo, "c.test");
@@ -127,18 +166,55 @@ mod tests {
     #[test]
     fn sequence_errors() {
         let svc = SmtpService::new(false, Section::default(), Arc::new(Users::open()));
-        let r = run(&svc, &conn(false), &[b"MAIL FROM:<a@x>", b"HELO c", b"RCPT TO:<b@y>", b"DATA", b"MAIL FROM:<a@x> SIZE=1", b"MAIL FROM:<a@x>", b"MAIL FROM:<a@x>", b"RSET", b"FOO", b"MAIL FROM:<\xff>"]);
+        let r = run(
+            &svc,
+            &conn(false),
+            &[
+                b"MAIL FROM:<a@x>",
+                b"HELO c",
+                b"RCPT TO:<b@y>",
+                b"DATA",
+                b"MAIL FROM:<a@x> SIZE=1",
+                b"MAIL FROM:<a@x>",
+                b"MAIL FROM:<a@x>",
+                b"RSET",
+                b"FOO",
+                b"MAIL FROM:<\xff>",
+            ],
+        );
         // HELO: no ESMTP parameters; no enhanced codes stripped since the default list has them.
-        assert_eq!(codes(&r[1..]), ["503", "250", "503", "503", "555", "250", "503", "250", "500", "500"], "{r:?}");
+        assert_eq!(
+            codes(&r[1..]),
+            ["503", "250", "503", "503", "555", "250", "503", "250", "500", "500"],
+            "{r:?}"
+        );
     }
 
     #[test]
     fn bdat_chunks_and_lmtp_replies_per_recipient() {
         let svc = SmtpService::new(true, Section::default(), Arc::new(Users::open()));
-        let r = run(&svc, &conn(false), &[b"EHLO c", b"LHLO c", b"MAIL FROM:<>", b"RCPT TO:<a@x>", b"RCPT TO:<b@x>", b"BDAT 3", b"abc", b"BDAT 2 LAST", b"de", b"QUIT"]);
+        let r = run(
+            &svc,
+            &conn(false),
+            &[
+                b"EHLO c",
+                b"LHLO c",
+                b"MAIL FROM:<>",
+                b"RCPT TO:<a@x>",
+                b"RCPT TO:<b@x>",
+                b"BDAT 3",
+                b"abc",
+                b"BDAT 2 LAST",
+                b"de",
+                b"QUIT",
+            ],
+        );
         assert!(r[1].starts_with("500"), "{r:?}");
         let tail: Vec<&String> = r.iter().skip_while(|l| !l.contains("3 octets")).collect();
-        assert!(tail[1].contains("<a@x> delivered") && tail[2].contains("<b@x> delivered"), "{r:?}");
+        assert!(
+            tail[1].contains("<a@x> delivered") && tail[2].contains("<b@x> delivered"),
+            "{r:?}"
+        );
         let m = &svc.daemon().messages()[0];
         assert_eq!(m.raw, b"abcde");
         assert!(m.chunked);
@@ -149,10 +225,23 @@ mod tests {
         use base64::Engine;
         let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         let users = Arc::new(Users::strict([("u", "p")]));
-        let section = Section { auth_required: true, drop_on_auth_failure: true, ..Section::default() };
+        let section = Section {
+            auth_required: true,
+            drop_on_auth_failure: true,
+            ..Section::default()
+        };
         let svc = SmtpService::new(false, section, users);
         let good = format!("AUTH PLAIN {}", b("\0u\0p"));
-        let r = run(&svc, &conn(false), &[b"EHLO c", b"MAIL FROM:<a@x>", good.as_bytes(), b"MAIL FROM:<a@x>"]);
+        let r = run(
+            &svc,
+            &conn(false),
+            &[
+                b"EHLO c",
+                b"MAIL FROM:<a@x>",
+                good.as_bytes(),
+                b"MAIL FROM:<a@x>",
+            ],
+        );
         assert_eq!(codes(&r[r.len() - 3..]), ["530", "235", "250"]);
         let ul = b("u");
         let pl = b("wrong");
@@ -169,16 +258,56 @@ mod tests {
 
     #[test]
     fn personality_wording_and_capabilities() {
-        let p = crate::personality::Personality::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("personalities/postfix-smtp.toml")).unwrap();
+        let p = crate::personality::Personality::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("personalities/postfix-smtp.toml"),
+        )
+        .unwrap();
         let svc = SmtpService::new(false, p.section("smtp"), Arc::new(Users::open()));
         let r = run(&svc, &conn(false), &[b"EHLO c", b"MAIL FROM:<a@x>"]);
         assert_eq!(r[0], "220 mx.example.test ESMTP Postfix (Debian/GNU)");
-        assert!(r.contains(&"250-SIZE 10240000".to_string()) && r.contains(&"250-STARTTLS".to_string()));
-        assert!(!r.iter().any(|l| l.contains("AUTH")), "AUTH only after TLS: {r:?}");
+        assert!(
+            r.contains(&"250-SIZE 10240000".to_string()) && r.contains(&"250-STARTTLS".to_string())
+        );
+        assert!(
+            !r.iter().any(|l| l.contains("AUTH")),
+            "AUTH only after TLS: {r:?}"
+        );
         assert_eq!(r.last().unwrap(), "250 2.1.0 Ok");
         let r = run(&svc, &conn(true), &[b"EHLO c"]);
-        assert!(r.iter().any(|l| l == "250-AUTH PLAIN LOGIN" || l == "250 AUTH PLAIN LOGIN"), "{r:?}");
+        assert!(
+            r.iter()
+                .any(|l| l == "250-AUTH PLAIN LOGIN" || l == "250 AUTH PLAIN LOGIN"),
+            "{r:?}"
+        );
         assert!(!r.iter().any(|l| l.contains("STARTTLS")));
+    }
+
+    #[test]
+    fn fault_replaced_replies_undo_what_they_stood_for() {
+        let svc = SmtpService::new(false, Section::default(), Arc::new(Users::open()));
+        let c = conn(false);
+        let mut h = svc.handler(&c);
+        h.on_startup(&c);
+        for l in [&b"EHLO c"[..], b"MAIL FROM:<a@x>", b"RCPT TO:<b@y>"] {
+            h.on_input(Input::Line(l), &c);
+        }
+        h.on_input(Input::Line(b"RCPT TO:<refused@y>"), &c);
+        h.on_fault_reply("451 4.3.0 later");
+        h.on_input(Input::Line(b"DATA"), &c);
+        h.on_input(Input::Block(b"x\r\n"), &c);
+        assert_eq!(svc.daemon().messages()[0].rcpt_to, ["b@y"]);
+        for l in [&b"MAIL FROM:<a@x>"[..], b"RCPT TO:<b@y>", b"DATA"] {
+            h.on_input(Input::Line(l), &c);
+        }
+        h.on_input(Input::Block(b"second\r\n"), &c);
+        h.on_fault_reply("554 5.0.0 refused after all");
+        assert_eq!(svc.daemon().count(), 1, "the refused message is withdrawn");
+        // A 2xx replacement changes nothing.
+        let o = h.on_input(Input::Line(b"MAIL FROM:<a@x>"), &c);
+        h.on_fault_reply("250 fine");
+        assert!(o.lines[0].starts_with(b"250"));
+        assert!(h.on_input(Input::Line(b"MAIL FROM:<a@x>"), &c).lines[0].starts_with(b"503"));
     }
 
     #[test]

@@ -9,10 +9,19 @@ pub enum Command {
     Ehlo(String),
     Lhlo(String),
     /// `MAIL FROM:<path> params`; the null path is the empty string.
-    Mail { path: String, params: Vec<Param> },
-    Rcpt { path: String, params: Vec<Param> },
+    Mail {
+        path: String,
+        params: Vec<Param>,
+    },
+    Rcpt {
+        path: String,
+        params: Vec<Param>,
+    },
     Data,
-    Bdat { size: u64, last: bool },
+    Bdat {
+        size: u64,
+        last: bool,
+    },
     Rset,
     Vrfy(String),
     Expn(String),
@@ -20,7 +29,10 @@ pub enum Command {
     Noop,
     Quit,
     StartTls,
-    Auth { mechanism: String, initial: Option<String> },
+    Auth {
+        mechanism: String,
+        initial: Option<String>,
+    },
     /// A verb fakeserver does not know (upper-cased).
     Unknown(String),
 }
@@ -88,7 +100,8 @@ pub fn parse_command(line: &[u8]) -> Result<Command, SyntaxError> {
     };
     match verb_uc.as_str() {
         "HELO" | "EHLO" | "LHLO" => {
-            let domain = one_word(rest).ok_or(SyntaxError::Args("a domain or address literal is required"))?;
+            let domain = one_word(rest)
+                .ok_or(SyntaxError::Args("a domain or address literal is required"))?;
             Ok(match verb_uc.as_str() {
                 "HELO" => Command::Helo(domain),
                 "EHLO" => Command::Ehlo(domain),
@@ -111,7 +124,13 @@ pub fn parse_command(line: &[u8]) -> Result<Command, SyntaxError> {
             let mut words = rest.split_ascii_whitespace();
             let size = words
                 .next()
-                .and_then(|w| if w.bytes().all(|b| b.is_ascii_digit()) { w.parse().ok() } else { None })
+                .and_then(|w| {
+                    if w.bytes().all(|b| b.is_ascii_digit()) {
+                        w.parse().ok()
+                    } else {
+                        None
+                    }
+                })
                 .ok_or(SyntaxError::Args("BDAT needs a chunk size"))?;
             let last = match words.next() {
                 None => false,
@@ -131,20 +150,32 @@ pub fn parse_command(line: &[u8]) -> Result<Command, SyntaxError> {
             if rest.is_empty() {
                 return Err(SyntaxError::Args("an argument is required"));
             }
-            Ok(if verb_uc == "VRFY" { Command::Vrfy(rest.to_string()) } else { Command::Expn(rest.to_string()) })
+            Ok(if verb_uc == "VRFY" {
+                Command::Vrfy(rest.to_string())
+            } else {
+                Command::Expn(rest.to_string())
+            })
         }
         "HELP" => Ok(Command::Help(rest.to_string())),
         "AUTH" => {
             let mut words = rest.split_ascii_whitespace();
-            let mechanism = words.next().ok_or(SyntaxError::Args("AUTH needs a mechanism"))?.to_ascii_uppercase();
+            let mechanism = words
+                .next()
+                .ok_or(SyntaxError::Args("AUTH needs a mechanism"))?
+                .to_ascii_uppercase();
             let initial = words.next().map(str::to_string);
             if words.next().is_some() {
-                return Err(SyntaxError::Args("AUTH takes a mechanism and an optional initial response"));
+                return Err(SyntaxError::Args(
+                    "AUTH takes a mechanism and an optional initial response",
+                ));
             }
             Ok(Command::Auth { mechanism, initial })
         }
         _ => {
-            if !verb.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if !verb
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 return Err(SyntaxError::Args("not a command"));
             }
             Ok(Command::Unknown(verb_uc))
@@ -163,9 +194,13 @@ fn one_word(s: &str) -> Option<String> {
 /// `FROM:<path> KEY=VALUE ...` (a space after the colon and a path without brackets are
 /// accepted, as most servers do).
 fn path_and_params(rest: &str, prefix: &str) -> Result<(String, Vec<Param>), SyntaxError> {
-    let head = rest.get(..prefix.len()).ok_or(SyntaxError::Args("syntax: MAIL FROM:<address> / RCPT TO:<address>"))?;
+    let head = rest.get(..prefix.len()).ok_or(SyntaxError::Args(
+        "syntax: MAIL FROM:<address> / RCPT TO:<address>",
+    ))?;
     if !head.eq_ignore_ascii_case(prefix) {
-        return Err(SyntaxError::Args("syntax: MAIL FROM:<address> / RCPT TO:<address>"));
+        return Err(SyntaxError::Args(
+            "syntax: MAIL FROM:<address> / RCPT TO:<address>",
+        ));
     }
     let s = rest[prefix.len()..].trim_start();
     let (path, after) = if let Some(inner) = s.strip_prefix('<') {
@@ -182,7 +217,10 @@ fn path_and_params(rest: &str, prefix: &str) -> Result<(String, Vec<Param>), Syn
     }
     // A source route (@a,@b:user@c) is accepted and dropped (RFC 5321 4.1.2).
     let path = match path.strip_prefix('@') {
-        Some(_) => path.split_once(':').map(|(_, p)| p).ok_or(SyntaxError::Args("bad source route"))?,
+        Some(_) => path
+            .split_once(':')
+            .map(|(_, p)| p)
+            .ok_or(SyntaxError::Args("bad source route"))?,
         None => path,
     };
     if path.contains([' ', '<', '>']) && !path.starts_with('"') {
@@ -197,7 +235,10 @@ fn path_and_params(rest: &str, prefix: &str) -> Result<(String, Vec<Param>), Syn
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(SyntaxError::Args("bad parameter"));
         }
-        params.push(Param { key: key.to_ascii_uppercase(), value });
+        params.push(Param {
+            key: key.to_ascii_uppercase(),
+            value,
+        });
     }
     Ok((path.to_string(), params))
 }
@@ -233,36 +274,84 @@ mod tests {
             Ok(Command::Mail {
                 path: "a@b.c".into(),
                 params: vec![
-                    Param { key: "SIZE".into(), value: Some("100".into()) },
-                    Param { key: "BODY".into(), value: Some("8BITMIME".into()) }
+                    Param {
+                        key: "SIZE".into(),
+                        value: Some("100".into())
+                    },
+                    Param {
+                        key: "BODY".into(),
+                        value: Some("8BITMIME".into())
+                    }
                 ]
             })
         );
-        assert_eq!(p("mail from: <>"), Ok(Command::Mail { path: "".into(), params: vec![] }));
+        assert_eq!(
+            p("mail from: <>"),
+            Ok(Command::Mail {
+                path: "".into(),
+                params: vec![]
+            })
+        );
         assert_eq!(
             p("RCPT TO:<@relay:u@x> NOTIFY=SUCCESS,FAILURE"),
             Ok(Command::Rcpt {
                 path: "u@x".into(),
-                params: vec![Param { key: "NOTIFY".into(), value: Some("SUCCESS,FAILURE".into()) }]
+                params: vec![Param {
+                    key: "NOTIFY".into(),
+                    value: Some("SUCCESS,FAILURE".into())
+                }]
             })
         );
-        assert_eq!(p("RCPT TO:<\"a>b\"@x>"), Ok(Command::Rcpt { path: "\"a>b\"@x".into(), params: vec![] }));
+        assert_eq!(
+            p("RCPT TO:<\"a>b\"@x>"),
+            Ok(Command::Rcpt {
+                path: "\"a>b\"@x".into(),
+                params: vec![]
+            })
+        );
         assert!(p("RCPT TO:<>").is_err());
         assert!(p("MAIL FROM:<a@b").is_err());
         assert!(p("MAIL TO:<a@b>").is_err());
         assert!(p("MAIL FROM:<a@b>junk").is_err());
-        assert_eq!(p("RCPT TO:<ü@x>"), Ok(Command::Rcpt { path: "ü@x".into(), params: vec![] }));
+        assert_eq!(
+            p("RCPT TO:<ü@x>"),
+            Ok(Command::Rcpt {
+                path: "ü@x".into(),
+                params: vec![]
+            })
+        );
     }
 
     #[test]
     fn other_commands() {
-        assert_eq!(p("EHLO client.example"), Ok(Command::Ehlo("client.example".into())));
+        assert_eq!(
+            p("EHLO client.example"),
+            Ok(Command::Ehlo("client.example".into()))
+        );
         assert!(p("HELO").is_err());
-        assert_eq!(p("BDAT 10 LAST"), Ok(Command::Bdat { size: 10, last: true }));
-        assert_eq!(p("bdat 0"), Ok(Command::Bdat { size: 0, last: false }));
+        assert_eq!(
+            p("BDAT 10 LAST"),
+            Ok(Command::Bdat {
+                size: 10,
+                last: true
+            })
+        );
+        assert_eq!(
+            p("bdat 0"),
+            Ok(Command::Bdat {
+                size: 0,
+                last: false
+            })
+        );
         assert!(p("BDAT -1").is_err());
         assert!(p("BDAT 1 MORE").is_err());
-        assert_eq!(p("AUTH plain AHUAcA=="), Ok(Command::Auth { mechanism: "PLAIN".into(), initial: Some("AHUAcA==".into()) }));
+        assert_eq!(
+            p("AUTH plain AHUAcA=="),
+            Ok(Command::Auth {
+                mechanism: "PLAIN".into(),
+                initial: Some("AHUAcA==".into())
+            })
+        );
         assert_eq!(p("DATA"), Ok(Command::Data));
         assert!(p("DATA x").is_err());
         assert_eq!(p("XCLIENT A=B"), Ok(Command::Unknown("XCLIENT".into())));

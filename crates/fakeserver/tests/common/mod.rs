@@ -30,12 +30,24 @@ pub struct Opts {
 
 impl Default for Opts {
     fn default() -> Self {
-        Opts { lmtp: false, tls: None, implicit: false, faults: "", users: None, section: Section::default(), idle: Duration::from_secs(20) }
+        Opts {
+            lmtp: false,
+            tls: None,
+            implicit: false,
+            faults: "",
+            users: None,
+            section: Section::default(),
+            idle: Duration::from_secs(20),
+        }
     }
 }
 
 pub fn start(o: Opts) -> Fake {
-    let svc = SmtpService::new(o.lmtp, o.section, Arc::new(o.users.unwrap_or_else(Users::open)));
+    let svc = SmtpService::new(
+        o.lmtp,
+        o.section,
+        Arc::new(o.users.unwrap_or_else(Users::open)),
+    );
     let mut cfg = ServerConfig::new(if o.lmtp { "lmtp" } else { "smtp" })
         .faults(FaultPlan::parse(o.faults, "test").unwrap())
         .idle_timeout(o.idle);
@@ -64,14 +76,21 @@ impl Fake {
     /// Wait until every connection so far has ended (clients may exit before the server
     /// has read their QUIT... or the server closed first).
     pub fn settle(&self, n: usize) {
-        self.server.wait_for_connections_closed(n, Duration::from_secs(10)).unwrap();
+        self.server
+            .wait_for_connections_closed(n, Duration::from_secs(10))
+            .unwrap();
     }
 }
 
 /// Run a program with stdin, killing it after `limit`.
 pub fn run(cmd: &mut Command, stdin: &[u8], limit: Duration) -> Output {
     use std::io::Write;
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn client");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn client");
     let mut input = child.stdin.take().unwrap();
     let data = stdin.to_vec();
     let writer = std::thread::spawn(move || {
@@ -93,13 +112,28 @@ pub fn run(cmd: &mut Command, stdin: &[u8], limit: Duration) -> Output {
 }
 
 pub fn text(o: &Output) -> String {
-    format!("status {:?}\n--- stdout\n{}\n--- stderr\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 pub fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }
 
 pub fn have(prog: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {prog}")).stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {prog}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
