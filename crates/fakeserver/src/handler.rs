@@ -34,7 +34,8 @@ pub struct Output {
     /// Reply lines without line ends; the server appends CRLF (bare LF inside a line is
     /// normalised to CRLF unless `raw` is set).
     pub lines: Vec<Vec<u8>>,
-    /// Send `lines` byte for byte (IMAP literals).
+    /// Send `lines` byte for byte (IMAP literals): no CRLF is appended and bare LF is left
+    /// alone, so each line must carry its own line ends.
     pub raw: bool,
     pub next: ReadMode,
     pub start_tls: bool,
