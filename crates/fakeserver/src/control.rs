@@ -9,6 +9,7 @@
 //! | `POST /api/users`          | add or change `{"user":…,"password":…}` (makes auth strict) |
 //! | `DELETE /api/users/{name}` | remove a user |
 //! | `GET /api/messages`        | the daemon's state (SMTP/LMTP: accepted messages with envelope) |
+//! | `POST /api/deliver/{box}`  | add the body (a message) to a POP3 maildrop or NNTP group: `{"id":…}` |
 //! | `GET /api/transcripts`     | every connection's transcript (JSON) |
 //! | `GET /api/transcripts.txt` | the same as text, for saved-output comparison |
 //! | `GET /api/faults`          | the fault plan |
@@ -115,6 +116,7 @@ pub fn router(target: Target) -> Router {
         .route("/api/users", get(users).post(add_user))
         .route("/api/users/:name", delete(remove_user))
         .route("/api/messages", get(messages))
+        .route("/api/deliver/:mailbox", post(deliver))
         .route("/api/transcripts", get(transcripts))
         .route("/api/transcripts.txt", get(transcripts_text))
         .route("/api/faults", get(faults).put(set_faults).post(set_faults))
@@ -208,6 +210,13 @@ async fn wait_messages(
 
 async fn messages(State(t): St) -> Json<serde_json::Value> {
     Json(t.service.state())
+}
+
+async fn deliver(State(t): St, Path(mailbox): Path<String>, body: axum::body::Bytes) -> Response {
+    match t.service.deliver(&mailbox, &body) {
+        Ok(id) => (StatusCode::CREATED, Json(json!({"mailbox": mailbox, "id": id}))).into_response(),
+        Err(e) => bad(&format!("{e:#}")),
+    }
 }
 
 async fn transcripts(State(t): St) -> Json<serde_json::Value> {

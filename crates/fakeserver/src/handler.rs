@@ -138,6 +138,13 @@ pub trait Handler: Send {
     /// `\n`): the client saw that instead, so the handler may undo what the replaced reply
     /// stood for (a refused RCPT is no recipient, a refused DATA no message).
     fn on_fault_reply(&mut self, _reply: &str) {}
+    /// Asked right after [`Handler::on_fault_reply`]: how to read the next input instead of
+    /// what the replaced output asked for (`None`: as asked). A handler whose "send the
+    /// article/data" reply was replaced by an error returns `Some(ReadMode::Line)`, since the
+    /// client will not send the data.
+    fn read_mode_after_fault(&self) -> Option<ReadMode> {
+        None
+    }
     /// TLS has just been established after a `start_tls` output.
     fn on_tls_started(&mut self, _conn: &ConnInfo) -> Output {
         Output::none()

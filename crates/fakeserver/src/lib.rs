@@ -18,6 +18,9 @@
 //! - [`smtp`]: SMTP and LMTP.
 //! - [`protocols`]: the registry (one line per protocol) the program uses.
 //! - [`control`]: the HTTP/JSON control API; [`cli`]: the program's options.
+//! - [`pop3`], [`nntp`]: those protocols' parsers, daemons, handlers and services.
+//! - [`mailfiles`]: reading mbox, maildir and .eml folders for `--load`.
+//! - [`scripted`]: driving a handler from a byte string without sockets (fuzzing, tests).
 
 pub mod auth;
 pub mod cli;
@@ -26,7 +29,11 @@ pub mod faults;
 pub mod handler;
 pub mod personality;
 pub mod protocols;
+pub mod mailfiles;
+pub mod nntp;
+pub mod pop3;
 pub mod record;
+pub mod scripted;
 pub mod server;
 pub mod smtp;
 pub mod tls;

@@ -26,6 +26,8 @@ pub type Builder = fn(&Setup) -> Result<Arc<dyn Service>>;
 pub const PROTOCOLS: &[(&str, Builder)] = &[
     ("smtp", |s| smtp(s, false)),
     ("lmtp", |s| smtp(s, true)),
+    ("pop3", crate::pop3::service::build),
+    ("nntp", crate::nntp::service::build),
 ];
 
 fn smtp(s: &Setup, lmtp: bool) -> Result<Arc<dyn Service>> {

@@ -354,6 +354,9 @@ impl Conn {
                             .map(|l| l.trim_end_matches('\r').as_bytes().to_vec())
                             .collect();
                         handler.on_fault_reply(&r);
+                        if let Some(mode) = handler.read_mode_after_fault() {
+                            out.next = mode;
+                        }
                     }
                 }
             }

@@ -38,6 +38,12 @@ pub trait Service: Send + Sync + 'static {
     }
     /// Forget what the daemon received (control API `/api/reset`).
     fn reset(&self) {}
+    /// Add a message to `mailbox` while the server runs (control API `POST
+    /// /api/deliver/{mailbox}`): a POP3 user's maildrop, an NNTP newsgroup, later an IMAP
+    /// mailbox. Returns the id it got (UIDL, Message-ID). Default: no such thing.
+    fn deliver(&self, _mailbox: &str, _message: &[u8]) -> anyhow::Result<String> {
+        anyhow::bail!("this protocol takes no deliveries")
+    }
 }
 
 /// How a server listens and treats its connections.
