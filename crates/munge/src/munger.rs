@@ -32,6 +32,8 @@ pub struct Munger<'r> {
     named_on: HashSet<String>,
     rmfiltertest: bool,
     sortlog: bool,
+    /// Kinds whose sorted-file note has been written in this test.
+    sort_noted: HashSet<OutputKind>,
     renum: Renumberer,
     /// Maps this workspace's actual ports back to the canonical ones.
     ports: Option<(Regex, HashMap<String, String>)>,
@@ -91,6 +93,7 @@ impl<'r> Munger<'r> {
             named_on: HashSet::new(),
             rmfiltertest: false,
             sortlog: false,
+            sort_noted: HashSet::new(),
             renum: Renumberer::default(),
             ports,
         }
@@ -242,6 +245,11 @@ impl<'r> Munger<'r> {
             if let Some(sl) = &self.rules.sortlog {
                 if sl.kinds.contains(kind) {
                     sort_runs(&mut out, &sl.pattern);
+                    if let Some(note) = &sl.note {
+                        if !out.is_empty() && self.sort_noted.insert(kind) {
+                            out.insert(0, note.clone());
+                        }
+                    }
                 }
             }
         }

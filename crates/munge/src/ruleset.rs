@@ -64,6 +64,7 @@ pub(crate) struct Rule {
 pub(crate) struct Sortlog {
     pub(crate) pattern: Regex,
     pub(crate) kinds: KindSet,
+    pub(crate) note: Option<String>,
 }
 
 /// The munging rules of a rules file, ready to be used by any number of `Munger`s.
@@ -149,7 +150,7 @@ fn compile(text: &str, origin: &str) -> Result<RuleSet, RuleError> {
                 Some(k) => KindSet::parse(k).map_err(|e| file_err(format!("sortlog: {e}")))?,
                 None => KindSet::parse(&["mainlog".to_string()]).expect("valid kind"),
             };
-            Some(Sortlog { pattern, kinds })
+            Some(Sortlog { pattern, kinds, note: s.note })
         }
     };
 
