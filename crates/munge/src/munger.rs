@@ -32,6 +32,8 @@ pub struct Munger<'r> {
     named_on: HashSet<String>,
     rmfiltertest: bool,
     sortlog: bool,
+    /// Flags set by the runner (`set_flag`).
+    flags: HashSet<String>,
     /// Kinds whose sorted-file note has been written in this test.
     sort_noted: HashSet<OutputKind>,
     renum: Renumberer,
@@ -93,6 +95,7 @@ impl<'r> Munger<'r> {
             named_on: HashSet::new(),
             rmfiltertest: false,
             sortlog: false,
+            flags: HashSet::new(),
             sort_noted: HashSet::new(),
             renum: Renumberer::default(),
             ports,
@@ -121,6 +124,24 @@ impl<'r> Munger<'r> {
         self.sortlog = on;
     }
 
+    /// Sets a flag the runner knows about the test (e.g. `ipv6test`: the test's folder
+    /// requires IPv6 support). Rules with `flag = "NAME"` apply when it is set, rules with
+    /// `flag = "!NAME"` when it is not.
+    pub fn set_flag(&mut self, name: &str, on: bool) {
+        if on {
+            self.flags.insert(name.to_string());
+        } else {
+            self.flags.remove(name);
+        }
+    }
+
+    fn flag_on(&self, name: &str) -> bool {
+        match name {
+            "rmfiltertest" => self.rmfiltertest,
+            _ => self.flags.contains(name),
+        }
+    }
+
     fn applies(&self, rule: &Rule) -> bool {
         if let Some(n) = &rule.named {
             if !self.named_on.contains(n) {
@@ -128,8 +149,10 @@ impl<'r> Munger<'r> {
             }
         }
         match rule.flag.as_deref() {
-            Some("rmfiltertest") => self.rmfiltertest,
-            Some(_) => false,
+            Some(f) => match f.strip_prefix('!') {
+                Some(name) => !self.flag_on(name),
+                None => self.flag_on(f),
+            },
             None => true,
         }
     }

@@ -15,7 +15,7 @@ use crate::sequence::{Counter, SequenceDef};
 use crate::spec::{FileSpec, RuleSpec};
 
 /// Switches the runner turns on for a test by script commands other than `munge NAME`.
-pub(crate) const FLAGS: &[&str] = &["rmfiltertest"];
+pub(crate) const FLAGS: &[&str] = &["rmfiltertest", "ipv6test"];
 
 /// A regex that may still need placeholder values.
 #[derive(Debug, Clone)]
@@ -184,7 +184,7 @@ fn compile_rule(
         }
     }
     if let Some(f) = &r.flag {
-        if !FLAGS.contains(&f.as_str()) {
+        if !FLAGS.contains(&f.strip_prefix('!').unwrap_or(f)) {
             return Err(format!("unknown flag `{f}` (known: {})", FLAGS.join(", ")));
         }
     }

@@ -210,6 +210,15 @@ fn connection_time_and_listening_families() {
         "LOG: unexpected disconnection while reading SMTP command from (test) [1.1.1.1] D=qqs");
     assert_eq!(one(Mainlog, "2026-11-22 04:44:10 exim 4.96 daemon started: pid=1, no queue runs, listening for SMTP on port 1225 (IPv6 and IPv4)"),
         "1999-03-02 09:44:33 exim x.yz daemon started: pid=pppp, no queue runs, listening for SMTP on port PORT_D");
+    // Outside the folders that require IPv6, the dual-stack note goes (Perl's saved files).
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    let raw = "2026-11-22 04:44:10 exim 4.96 daemon started: pid=1, no queue runs, listening for SMTP on [127.0.0.1]:1228 port 1225 (IPv6 and IPv4) port 1226 (IPv4)\n";
+    m.set_flag("ipv6test", true);
+    assert!(m.munge(Mainlog, raw).ends_with("port PORT_D (IPv6 and IPv4) port PORT_D2 (IPv4)\n"));
+    m.set_flag("ipv6test", false);
+    assert!(m.munge(Mainlog, raw).ends_with("on [127.0.0.1]:PORT_D4 port PORT_D port PORT_D2 (IPv4)\n"));
+    assert_eq!(one(Stdout, "host ff00:1234:0005:0006:0007:0008:0abc:000d\n"), "host V6NET:1234:0005:0006:0007:0008:0abc:000d\n");
 }
 
 #[test]
