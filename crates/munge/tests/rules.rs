@@ -472,3 +472,12 @@ fn sync_check_data_keeps_eight_characters_of_the_next_input() {
     m.enable_named("sync_check_data").unwrap();
     assert!(m.munge(Rejectlog, line).ends_with("next input=\"the mes<suppressed>\n"));
 }
+
+#[test]
+fn tls_client_timeouts_and_ipv6_server_peers() {
+    assert_eq!(one(Mainlog, "2026-11-22 04:44:10 1xUzQw-0002Xx-0e == u@d R=r T=smtp defer (-37) H=127.0.0.1 [127.0.0.1]: TLS session: (gnutls_handshake): timed out\n"),
+        "1999-03-02 09:44:33 10HmaX-0005vi-00 == u@d R=r T=smtp defer (-37) H=127.0.0.1 [127.0.0.1]: TLS session: (tls lib connect fn): timed out\n");
+    assert!(one(Mainlog, "2026-11-22 04:44:10 TLS error on connection from [127.0.0.1] (gnutls_handshake): timed out\n").ends_with("(tls lib accept fn): timed out\n"));
+    assert_eq!(one(Stdout, "Connection request from [::1]\nConnection request from [127.0.0.1]\n"),
+        "Connection request from [ipv6]\nConnection request from [127.0.0.1]\n");
+}
