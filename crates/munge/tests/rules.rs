@@ -482,6 +482,8 @@ fn tls_client_timeouts_and_ipv6_server_peers() {
     assert_eq!(one(Mainlog, "2026-11-22 04:44:10 1xUzQw-0002Xx-0e == u@d R=r T=smtp defer (-37) H=127.0.0.1 [127.0.0.1]: TLS session: (gnutls_handshake): timed out\n"),
         "1999-03-02 09:44:33 10HmaX-0005vi-00 == u@d R=r T=smtp defer (-37) H=127.0.0.1 [127.0.0.1]: TLS session: (tls lib connect fn): timed out\n");
     assert!(one(Mainlog, "2026-11-22 04:44:10 TLS error on connection from [127.0.0.1] (gnutls_handshake): timed out\n").ends_with("(tls lib accept fn): timed out\n"));
+    assert!(one(Mainlog, "2026-11-22 04:44:10 TLS error on connection from (close.rhu.barb) [127.0.0.1] (gnutls_handshake): The TLS connection was non-properly terminated.\n")
+        .ends_with("[127.0.0.1] (tls lib accept fn): TCP connection closed by peer\n"));
     assert_eq!(one(Stdout, "Connection request from [::1]\nConnection request from [127.0.0.1]\n"),
         "Connection request from [ipv6]\nConnection request from [127.0.0.1]\n");
 }
