@@ -112,10 +112,18 @@ fn saved_with_prefix(suite: &Path, sub: &str, testnum: u32) -> Vec<String> {
     v
 }
 
-pub fn check_outputs(run: &mut Run, testnum: u32, _script: &Script, opts: MungeOptions) -> Result<Outcome> {
+pub fn check_outputs(run: &mut Run, testnum: u32, script: &Script, opts: MungeOptions) -> Result<Outcome> {
     let ctx = context(run, testnum);
     let shared = run.shared.clone();
-    check_with(run, &shared.rules, ctx, testnum, &opts)
+    check_with(run, &shared.rules, ctx, testnum, &opts, ipv6_folder(script))
+}
+
+/// Whether the script's folder requires IPv6 support (munge.toml's `ipv6test` flag: as in
+/// Perl's runtest, only such tests keep "(IPv6 and IPv4)" in daemon start lines).
+fn ipv6_folder(script: &Script) -> bool {
+    let requires = script.path.parent().map(|d| d.join("REQUIRES"));
+    let text = requires.and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
+    text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["support", "IPv6"])
 }
 
 fn check_with(
@@ -124,8 +132,10 @@ fn check_with(
     ctx: MungeContext,
     testnum: u32,
     opts: &MungeOptions,
+    ipv6test: bool,
 ) -> Result<Outcome> {
     let mut munger = Munger::new(rules, ctx);
+    munger.set_flag("ipv6test", ipv6test);
     for n in &opts.named {
         munger.enable_named(n)?;
     }

@@ -455,7 +455,9 @@ impl TestState {
             std::os::unix::fs::chown(&path, Some(run.facts.caller.uid), Some(run.facts.caller.gid))?;
         }
         if catwrite {
-            self.append(run, "test-stdout", &out)?;
+            // As Perl's runtest: the copy in test-stdout is framed by lines of equals signs.
+            let framed = [b"==========\n".as_slice(), &out, b"==========\n"].concat();
+            self.append(run, "test-stdout", &framed)?;
         }
         Ok(())
     }

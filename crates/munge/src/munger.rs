@@ -32,6 +32,10 @@ pub struct Munger<'r> {
     named_on: HashSet<String>,
     rmfiltertest: bool,
     sortlog: bool,
+    /// Flags set by the runner (`set_flag`).
+    flags: HashSet<String>,
+    /// Kinds whose sorted-file note has been written in this test.
+    sort_noted: HashSet<OutputKind>,
     renum: Renumberer,
     /// Maps this workspace's actual ports back to the canonical ones.
     ports: Option<(Regex, HashMap<String, String>)>,
@@ -91,6 +95,8 @@ impl<'r> Munger<'r> {
             named_on: HashSet::new(),
             rmfiltertest: false,
             sortlog: false,
+            flags: HashSet::new(),
+            sort_noted: HashSet::new(),
             renum: Renumberer::default(),
             ports,
         }
@@ -118,6 +124,24 @@ impl<'r> Munger<'r> {
         self.sortlog = on;
     }
 
+    /// Sets a flag the runner knows about the test (e.g. `ipv6test`: the test's folder
+    /// requires IPv6 support). Rules with `flag = "NAME"` apply when it is set, rules with
+    /// `flag = "!NAME"` when it is not.
+    pub fn set_flag(&mut self, name: &str, on: bool) {
+        if on {
+            self.flags.insert(name.to_string());
+        } else {
+            self.flags.remove(name);
+        }
+    }
+
+    fn flag_on(&self, name: &str) -> bool {
+        match name {
+            "rmfiltertest" => self.rmfiltertest,
+            _ => self.flags.contains(name),
+        }
+    }
+
     fn applies(&self, rule: &Rule) -> bool {
         if let Some(n) = &rule.named {
             if !self.named_on.contains(n) {
@@ -125,8 +149,10 @@ impl<'r> Munger<'r> {
             }
         }
         match rule.flag.as_deref() {
-            Some("rmfiltertest") => self.rmfiltertest,
-            Some(_) => false,
+            Some(f) => match f.strip_prefix('!') {
+                Some(name) => !self.flag_on(name),
+                None => self.flag_on(f),
+            },
             None => true,
         }
     }
@@ -242,6 +268,11 @@ impl<'r> Munger<'r> {
             if let Some(sl) = &self.rules.sortlog {
                 if sl.kinds.contains(kind) {
                     sort_runs(&mut out, &sl.pattern);
+                    if let Some(note) = &sl.note {
+                        if !out.is_empty() && self.sort_noted.insert(kind) {
+                            out.insert(0, note.clone());
+                        }
+                    }
                 }
             }
         }

@@ -15,7 +15,7 @@ use crate::sequence::{Counter, SequenceDef};
 use crate::spec::{FileSpec, RuleSpec};
 
 /// Switches the runner turns on for a test by script commands other than `munge NAME`.
-pub(crate) const FLAGS: &[&str] = &["rmfiltertest"];
+pub(crate) const FLAGS: &[&str] = &["rmfiltertest", "ipv6test"];
 
 /// A regex that may still need placeholder values.
 #[derive(Debug, Clone)]
@@ -64,6 +64,7 @@ pub(crate) struct Rule {
 pub(crate) struct Sortlog {
     pub(crate) pattern: Regex,
     pub(crate) kinds: KindSet,
+    pub(crate) note: Option<String>,
 }
 
 /// The munging rules of a rules file, ready to be used by any number of `Munger`s.
@@ -149,7 +150,7 @@ fn compile(text: &str, origin: &str) -> Result<RuleSet, RuleError> {
                 Some(k) => KindSet::parse(k).map_err(|e| file_err(format!("sortlog: {e}")))?,
                 None => KindSet::parse(&["mainlog".to_string()]).expect("valid kind"),
             };
-            Some(Sortlog { pattern, kinds })
+            Some(Sortlog { pattern, kinds, note: s.note })
         }
     };
 
@@ -183,7 +184,7 @@ fn compile_rule(
         }
     }
     if let Some(f) = &r.flag {
-        if !FLAGS.contains(&f.as_str()) {
+        if !FLAGS.contains(&f.strip_prefix('!').unwrap_or(f)) {
             return Err(format!("unknown flag `{f}` (known: {})", FLAGS.join(", ")));
         }
     }

@@ -40,6 +40,9 @@ pub(crate) struct SortlogSpec {
     pub(crate) pattern: String,
     #[serde(default)]
     pub(crate) kinds: Option<Vec<String>>,
+    /// A line put at the top of a sorted file (once per kind and test).
+    #[serde(default)]
+    pub(crate) note: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
