@@ -13,7 +13,9 @@ fn fail(msg: &str) -> ! {
 }
 
 fn main() {
-    let mut suite = std::env::var_os("MAILRIG_SUITE").map(std::path::PathBuf::from).unwrap_or_else(|| ".".into());
+    let mut suite = std::env::var_os("MAILRIG_SUITE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| ".".into());
     let mut patterns: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -22,7 +24,12 @@ fn main() {
                 println!("{USAGE}");
                 return;
             }
-            "--suite" => suite = args.next().unwrap_or_else(|| fail("--suite needs a folder")).into(),
+            "--suite" => {
+                suite = args
+                    .next()
+                    .unwrap_or_else(|| fail("--suite needs a folder"))
+                    .into()
+            }
             s if s.starts_with("--suite=") => suite = s["--suite=".len()..].into(),
             s if s.starts_with('-') => fail(&format!("unknown option `{s}`")),
             _ => patterns.push(a),
@@ -31,11 +38,20 @@ fn main() {
     if patterns.len() > 2 {
         fail("at most two patterns");
     }
-    let result = mailrig::suite::scan(&suite)
-        .and_then(|f| mailrig::suite::listtests(&f, patterns.first().map(String::as_str), patterns.get(1).map(String::as_str)));
+    let result = mailrig::suite::scan(&suite).and_then(|f| {
+        mailrig::suite::listtests(
+            &f,
+            patterns.first().map(String::as_str),
+            patterns.get(1).map(String::as_str),
+        )
+    });
     match result {
         Ok(text) if text.is_empty() => {
-            let what = if patterns.is_empty() { "no tests" } else { "no test matches" };
+            let what = if patterns.is_empty() {
+                "no tests"
+            } else {
+                "no test matches"
+            };
             eprintln!("listtests: {what} in {}", suite.display());
             std::process::exit(1);
         }

@@ -5,7 +5,9 @@
 use super::Run;
 use crate::exec::{Feed, Finished, Identity, Running, ShellCommand};
 use crate::review::{Answer, Prompt};
-use crate::script::{encode, Command, DataLine, DataPrefix, NoCheck, Script, Step, Sudo, WriteSpec};
+use crate::script::{
+    encode, Command, DataLine, DataPrefix, NoCheck, Script, Step, Sudo, WriteSpec,
+};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::Path;
@@ -21,6 +23,8 @@ pub enum Ended {
     Retry,
     Quit,
     Skipped,
+    /// Cut short by Ctrl-C.
+    Interrupted,
 }
 
 /// Munging choices made by script commands.
@@ -78,20 +82,34 @@ pub fn perl_unescape(s: &str) -> Vec<u8> {
             b'f' => out.push(0x0c),
             b'x' => {
                 let (hex, braced) = if b.get(i) == Some(&b'{') {
-                    let end = b[i..].iter().position(|x| *x == b'}').map(|p| i + p).unwrap_or(b.len());
+                    let end = b[i..]
+                        .iter()
+                        .position(|x| *x == b'}')
+                        .map(|p| i + p)
+                        .unwrap_or(b.len());
                     let h = std::str::from_utf8(&b[i + 1..end]).unwrap_or("");
                     i = (end + 1).min(b.len());
                     (h.to_string(), true)
                 } else {
-                    let n = b[i..].iter().take(2).take_while(|x| x.is_ascii_hexdigit()).count();
+                    let n = b[i..]
+                        .iter()
+                        .take(2)
+                        .take_while(|x| x.is_ascii_hexdigit())
+                        .count();
                     let h = std::str::from_utf8(&b[i..i + n]).unwrap_or("");
                     i += n;
                     (h.to_string(), false)
                 };
-                let v = u32::from_str_radix(if hex.is_empty() { "0" } else { &hex }, 16).unwrap_or(0);
+                let v =
+                    u32::from_str_radix(if hex.is_empty() { "0" } else { &hex }, 16).unwrap_or(0);
                 if braced && v > 255 {
                     let mut buf = [0u8; 4];
-                    out.extend_from_slice(char::from_u32(v).unwrap_or('?').encode_utf8(&mut buf).as_bytes());
+                    out.extend_from_slice(
+                        char::from_u32(v)
+                            .unwrap_or('?')
+                            .encode_utf8(&mut buf)
+                            .as_bytes(),
+                    );
                 } else {
                     out.push(v as u8);
                 }
@@ -139,7 +157,15 @@ impl TestState {
             no_msglog: script.has_no_check(NoCheck::Msglog),
             ..Default::default()
         };
-        Ok(TestState { testnum, subtest: 0, server: None, daemons: Vec::new(), exim_lock: None, background: Vec::new(), munge })
+        Ok(TestState {
+            testnum,
+            subtest: 0,
+            server: None,
+            daemons: Vec::new(),
+            exim_lock: None,
+            background: Vec::new(),
+            munge,
+        })
     }
 
     pub fn munge_options(&self) -> MungeOptions {
@@ -150,8 +176,9 @@ impl TestState {
     pub fn run(&mut self, run: &mut Run, script: &Script) -> Result<Ended> {
         for (i, step) in script.steps.iter().enumerate() {
             if run.interrupt.load(Ordering::SeqCst) {
-                return Ok(Ended::Quit);
+                return Ok(Ended::Interrupted);
             }
+            run.current = Some(step.span.to_string());
             let started = std::time::Instant::now();
             let result = self
                 .step(run, &step.command, step)
@@ -164,7 +191,7 @@ impl TestState {
                 StepResult::Ended(e) => return Ok(e),
                 StepResult::Waited(f) => {
                     if f.interrupted {
-                        return Ok(Ended::Quit);
+                        return Ok(Ended::Interrupted);
                     }
                     if f.timed_out || f.rc() != step.expect_rc {
                         if let Some(e) = self.bad_return_code(run, i + 1, step, &f)? {
@@ -198,19 +225,40 @@ impl TestState {
     /// Stop everything this test started that is still running.
     pub fn finish(&mut self, run: &Run) {
         let never = std::sync::atomic::AtomicBool::new(true);
-        for r in self.daemons.drain(..).chain(self.background.drain(..)).chain(self.exim_lock.take()).chain(self.server.take()) {
+        for r in self
+            .daemons
+            .drain(..)
+            .chain(self.background.drain(..))
+            .chain(self.exim_lock.take())
+            .chain(self.server.take())
+        {
             let _ = r.wait(Duration::ZERO, &never);
         }
         let _ = run;
     }
 
-    fn bad_return_code(&mut self, run: &mut Run, n: usize, step: &Step, f: &Finished) -> Result<Option<Ended>> {
-        run.say(format!("\n** Command {n} (\"{}\", starting at line {})", step.text, step.span.line));
+    fn bad_return_code(
+        &mut self,
+        run: &mut Run,
+        n: usize,
+        step: &Step,
+        f: &Finished,
+    ) -> Result<Option<Ended>> {
+        run.say(format!(
+            "\n** Command {n} (\"{}\", starting at line {})",
+            step.text, step.span.line
+        ));
         if f.timed_out {
             let t = run.opts.timeout_secs;
-            run.say(format!("** Command timed out after {t} seconds (--timeout) and was killed"));
+            run.say(format!(
+                "** Command timed out after {t} seconds (--timeout) and was killed"
+            ));
         } else {
-            run.say(format!("** Return code {} (expected {})", f.rc(), step.expect_rc));
+            run.say(format!(
+                "** Return code {} (expected {})",
+                f.rc(),
+                step.expect_rc
+            ));
         }
         loop {
             match run_ask(run, Prompt::BadReturnCode)? {
@@ -219,7 +267,7 @@ impl TestState {
                 Answer::Retry => return Ok(Some(Ended::Retry)),
                 Answer::Quit => return Ok(Some(Ended::Quit)),
                 _ => {
-                    run.summaries.failure(self.testnum, "exit code unexpected")?;
+                    run.summaries.failure(self.testnum, "exit code unexpected");
                     return Ok(Some(Ended::Abandoned));
                 }
             }
@@ -235,7 +283,13 @@ impl TestState {
     }
 
     fn shell(&self, run: &Run, line: String, identity: Identity) -> ShellCommand {
-        ShellCommand { line, cwd: run.ws.dir.clone(), env: run.env.clone(), identity, runtest_uid: run.runtest_uid }
+        ShellCommand {
+            line,
+            cwd: run.ws.dir.clone(),
+            env: run.env.clone(),
+            identity,
+            runtest_uid: run.runtest_uid,
+        }
     }
 
     fn subst(&self, run: &Run, s: &str) -> String {
@@ -249,7 +303,9 @@ impl TestState {
             .map(|d| {
                 let text = self.subst(run, &d.text);
                 match d.prefix {
-                    DataPrefix::Sleep => Feed::Sleep(Duration::from_secs(text.trim().parse().unwrap_or(0))),
+                    DataPrefix::Sleep => {
+                        Feed::Sleep(Duration::from_secs(text.trim().parse().unwrap_or(0)))
+                    }
                     DataPrefix::Eval => Feed::Bytes(perl_unescape(&text)),
                     DataPrefix::NoEol => Feed::Bytes(encode(&text)),
                     DataPrefix::None => match text.strip_suffix("\\NONL\\") {
@@ -265,7 +321,13 @@ impl TestState {
         Duration::from_secs(run.opts.timeout_secs)
     }
 
-    fn run_wait(&self, run: &Run, sh: ShellCommand, feed: Vec<Feed>, close_after: Duration) -> Result<Finished> {
+    fn run_wait(
+        &self,
+        run: &Run,
+        sh: ShellCommand,
+        feed: Vec<Feed>,
+        close_after: Duration,
+    ) -> Result<Finished> {
         if run.opts.debug {
             println!(">> {} [{}]", sh.line, sh.identity.name());
         }
@@ -275,10 +337,18 @@ impl TestState {
 
     fn append(&self, run: &Run, file: &str, text: &[u8]) -> Result<()> {
         let p = run.ws.path(file);
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&p).with_context(|| format!("{}", p.display()))?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+            .with_context(|| format!("{}", p.display()))?;
         f.write_all(text)?;
         if run.facts.is_root {
-            let _ = std::os::unix::fs::chown(&p, Some(run.facts.caller.uid), Some(run.facts.caller.gid));
+            let _ = std::os::unix::fs::chown(
+                &p,
+                Some(run.facts.caller.uid),
+                Some(run.facts.caller.gid),
+            );
         }
         Ok(())
     }
@@ -310,7 +380,10 @@ impl TestState {
             }
             Command::Munge(name) => {
                 if !run.rules.has_named(name) {
-                    anyhow::bail!("unknown munge `{name}` (known: {})", run.rules.named().join(", "));
+                    anyhow::bail!(
+                        "unknown munge `{name}` (known: {})",
+                        run.rules.named().join(", ")
+                    );
                 }
                 self.munge.named.push(name.clone());
                 Ok(StepResult::Done)
@@ -331,9 +404,14 @@ impl TestState {
             Command::Gnutls => {
                 let spool = run.ws.path("spool");
                 std::fs::create_dir_all(&spool)?;
-                let _ = std::os::unix::fs::chown(&spool, Some(run.facts.exim_uid), Some(run.facts.exim_gid));
+                let _ = std::os::unix::fs::chown(
+                    &spool,
+                    Some(run.facts.exim_uid),
+                    Some(run.facts.exim_gid),
+                );
                 let dst = spool.join("gnutls-params");
-                std::fs::copy(run.ws.path("aux-fixed/gnutls-params"), &dst).context("copying aux-fixed/gnutls-params")?;
+                std::fs::copy(run.ws.path("aux-fixed/gnutls-params"), &dst)
+                    .context("copying aux-fixed/gnutls-params")?;
                 std::os::unix::fs::chown(&dst, Some(run.facts.exim_uid), Some(run.facts.exim_gid))?;
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o400))?;
@@ -355,31 +433,60 @@ impl TestState {
             // "<utility> exit code = N" go to test-stdout, so the exit code is part of the
             // compared output rather than checked.
             Command::DbmBuild(args) => {
-                let files: Vec<String> = self.subst(run, args).split_whitespace().map(|f| format!("{dir}/{f}")).collect();
+                let files: Vec<String> = self
+                    .subst(run, args)
+                    .split_whitespace()
+                    .map(|f| format!("{dir}/{f}"))
+                    .collect();
                 let line = utility_line(&dir, "exim_dbmbuild", &files.join(" "), "");
                 self.run_utility(run, line)
             }
             Command::Exinext(args) => {
                 let pre = format!("-DEXIM_PATH={dir}/eximdir/exim -C {dir}/test-config ");
-                let line = utility_line(&dir, "exinext", &format!("{pre}{}", self.subst(run, args)), "");
+                let line = utility_line(
+                    &dir,
+                    "exinext",
+                    &format!("{pre}{}", self.subst(run, args)),
+                    "",
+                );
                 self.run_utility(run, line)
             }
             Command::Exigrep(args) => {
-                let line = utility_line(&dir, "exigrep", &self.subst(run, args), &format!(" < {dir}/spool/log/mainlog"));
+                let line = utility_line(
+                    &dir,
+                    "exigrep",
+                    &self.subst(run, args),
+                    &format!(" < {dir}/spool/log/mainlog"),
+                );
                 self.run_utility(run, line)
             }
             Command::Eximstats(args) => {
-                let line = utility_line(&dir, "eximstats", &self.subst(run, args), &format!(" < {dir}/spool/log/mainlog"));
+                let line = utility_line(
+                    &dir,
+                    "eximstats",
+                    &self.subst(run, args),
+                    &format!(" < {dir}/spool/log/mainlog"),
+                );
                 self.run_utility(run, line)
             }
             Command::Exiqgrep(args) => {
                 run.ws.write_config(&run.facts, self.testnum)?;
-                let exim = format!("{dir}/eximdir/exim -DEXIM_PATH={dir}/eximdir/exim -C {dir}/test-config");
-                let line = utility_line(&dir, "exiqgrep", &format!("-E {} {}", shell_quote(&exim), self.subst(run, args)), "");
+                let exim = format!(
+                    "{dir}/eximdir/exim -DEXIM_PATH={dir}/eximdir/exim -C {dir}/test-config"
+                );
+                let line = utility_line(
+                    &dir,
+                    "exiqgrep",
+                    &format!("-E {} {}", shell_quote(&exim), self.subst(run, args)),
+                    "",
+                );
                 self.run_utility(run, line)
             }
             Command::EximLock(args) => {
-                let line = format!("{dir}/eximdir/exim_lock {} >>test-stdout 2>>test-stderr", self.subst(run, args));
+                let line = format!(
+                    "{dir}/eximdir/exim_lock {} >>test-stdout 2>>test-stderr",
+                    self.subst(run, args)
+                );
                 let mut sh = self.shell(run, line, run.caller_identity.clone());
                 // exim_lock with no command runs a shell on its stdin: the lock is held
                 // until that stdin is closed, after the next non-daemon exim.
@@ -394,20 +501,43 @@ impl TestState {
                 let id = self.identity(run, sudo)?;
                 let sh = self.shell(run, "perl >>test-stdout 2>>test-stderr".into(), id);
                 let feed = self.feed(run, data);
-                Ok(StepResult::Waited(self.run_wait(run, sh, feed, Duration::ZERO)?))
+                Ok(StepResult::Waited(self.run_wait(
+                    run,
+                    sh,
+                    feed,
+                    Duration::ZERO,
+                )?))
             }
             Command::File(f) => {
                 let id = self.identity(run, &f.sudo)?;
                 let line = format!("{} >>test-stdout 2>>test-stderr", self.subst(run, &f.line));
                 let sh = self.shell(run, line, id);
-                Ok(StepResult::Waited(self.run_wait(run, sh, vec![], Duration::ZERO)?))
+                Ok(StepResult::Waited(self.run_wait(
+                    run,
+                    sh,
+                    vec![],
+                    Duration::ZERO,
+                )?))
             }
-            Command::Client { sudo, program, args, data } => {
+            Command::Client {
+                sudo,
+                program,
+                args,
+                data,
+            } => {
                 let id = self.identity(run, sudo)?;
-                let line = format!("{dir}/bin/{program} {} >>test-stdout 2>&1", self.subst(run, args));
+                let line = format!(
+                    "{dir}/bin/{program} {} >>test-stdout 2>&1",
+                    self.subst(run, args)
+                );
                 let sh = self.shell(run, line, id);
                 let feed = self.feed(run, data);
-                Ok(StepResult::Waited(self.run_wait(run, sh, feed, Duration::ZERO)?))
+                Ok(StepResult::Waited(self.run_wait(
+                    run,
+                    sh,
+                    feed,
+                    Duration::ZERO,
+                )?))
             }
             Command::Server { args, data } => {
                 self.start_server(run, args, data)?;
@@ -423,7 +553,12 @@ impl TestState {
 
     fn run_utility(&self, run: &Run, line: String) -> Result<StepResult> {
         let sh = self.shell(run, line, run.caller_identity.clone());
-        Ok(StepResult::Waited(self.run_wait(run, sh, vec![], Duration::ZERO)?))
+        Ok(StepResult::Waited(self.run_wait(
+            run,
+            sh,
+            vec![],
+            Duration::ZERO,
+        )?))
     }
 
     fn write(&self, run: &Run, catwrite: bool, spec: &WriteSpec) -> Result<()> {
@@ -452,7 +587,11 @@ impl TestState {
         }
         std::fs::write(&path, &out).with_context(|| format!("write {}", path.display()))?;
         if run.facts.is_root {
-            std::os::unix::fs::chown(&path, Some(run.facts.caller.uid), Some(run.facts.caller.gid))?;
+            std::os::unix::fs::chown(
+                &path,
+                Some(run.facts.caller.uid),
+                Some(run.facts.caller.gid),
+            )?;
         }
         if catwrite {
             self.append(run, "test-stdout", &out)?;
@@ -462,18 +601,21 @@ impl TestState {
 
     fn dump(&self, run: &Run, db: &str) -> Result<()> {
         let dir = run.ws.dir.display().to_string();
-        let out = std::process::Command::new(format!("{dir}/eximdir/exim_dumpdb"))
-            .arg(format!("{dir}/spool"))
+        let mut cmd = std::process::Command::new(format!("{dir}/eximdir/exim_dumpdb"));
+        cmd.arg(format!("{dir}/spool"))
             .arg(db)
-            .current_dir(&run.ws.dir)
-            .output()
-            .context("running exim_dumpdb")?;
+            .current_dir(&run.ws.dir);
+        let out = crate::exec::capture(cmd, Self::timeout(run)).context("running exim_dumpdb")?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let mut result = String::from("+++++++++++++++++++++++++++\n");
         if db == "retry" {
             // Records are separated by "\n  "; sort them by their first word.
             let mut items: Vec<String> = text.split("\n  ").map(|s| s.to_string()).collect();
-            items.sort_by(|a, b| a.split_whitespace().next().cmp(&b.split_whitespace().next()));
+            items.sort_by(|a, b| {
+                a.split_whitespace()
+                    .next()
+                    .cmp(&b.split_whitespace().next())
+            });
             for item in items {
                 let item = item.trim();
                 if item.is_empty() {
@@ -516,7 +658,10 @@ impl TestState {
             pids.extend(self.daemons.last().map(|d| d.pid()));
         }
         for p in &pids {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*p), nix::sys::signal::Signal::SIGINT);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*p),
+                nix::sys::signal::Signal::SIGINT,
+            );
         }
         // Wait for the daemons we hold (the pid file's process is the one we started, as
         // -bd became -bdf).
@@ -556,7 +701,10 @@ impl TestState {
         let r = sh.spawn(feed, Duration::ZERO, false)?;
         // Wait until it listens (unless it pauses first with -i), so the next command
         // does not race it.
-        let target = args.split_whitespace().rev().find(|w| !w.starts_with('-') && w.parse::<u32>().map_or(true, |n| n > 64));
+        let target = args
+            .split_whitespace()
+            .rev()
+            .find(|w| !w.starts_with('-') && w.parse::<u32>().map_or(true, |n| n > 64));
         if !args.split_whitespace().any(|w| w == "-i") {
             if let Some(t) = target {
                 wait_listening(t, &run.ws.dir, Duration::from_secs(5));
@@ -568,15 +716,21 @@ impl TestState {
 
     /// Wait for the scripted server; on failure, the server prompt.
     fn wait_server(&mut self, run: &mut Run) -> Result<Option<Ended>> {
-        let Some(r) = self.server.take() else { return Ok(None) };
+        let Some(r) = self.server.take() else {
+            return Ok(None);
+        };
         let f = r.wait(Self::timeout(run), &run.interrupt)?;
         if f.interrupted {
-            return Ok(Some(Ended::Quit));
+            return Ok(Some(Ended::Interrupted));
         }
         if f.rc() == 0 && !f.timed_out {
             return Ok(None);
         }
-        run.say(format!("** Server return code {}{}", f.rc(), if f.timed_out { " (timed out)" } else { "" }));
+        run.say(format!(
+            "** Server return code {}{}",
+            f.rc(),
+            if f.timed_out { " (timed out)" } else { "" }
+        ));
         loop {
             match run_ask(run, Prompt::ServerFailed)? {
                 Answer::ShowServer => show_file(run, "test-stdout-server"),
@@ -590,9 +744,19 @@ impl TestState {
     fn background(&mut self, run: &mut Run, inner: &Command) -> Result<()> {
         let dir = run.ws.dir.display().to_string();
         let (line, id, feed) = match inner {
-            Command::Exim { env, sudo, variant, args, data, .. } => {
+            Command::Exim {
+                env,
+                sudo,
+                variant,
+                args,
+                data,
+                ..
+            } => {
                 run.ws.write_config(&run.facts, self.testnum)?;
-                let envs: String = env.iter().map(|(k, v)| format!("{k}={} ", self.subst(run, v))).collect();
+                let envs: String = env
+                    .iter()
+                    .map(|(k, v)| format!("{k}={} ", self.subst(run, v)))
+                    .collect();
                 (
                     format!(
                         "{envs}{dir}/eximdir/exim{variant} -DEXIM_PATH={dir}/eximdir/exim{variant} -C {dir}/test-config {} >>test-stdout 2>>test-stderr",
@@ -602,10 +766,26 @@ impl TestState {
                     self.feed(run, data),
                 )
             }
-            Command::File(f) => (format!("{} >>test-stdout 2>>test-stderr", self.subst(run, &f.line)), self.identity(run, &f.sudo)?, vec![]),
-            Command::Perl { sudo, data } => ("perl >>test-stdout 2>>test-stderr".into(), self.identity(run, sudo)?, self.feed(run, data)),
-            Command::Client { sudo, program, args, data } => (
-                format!("{dir}/bin/{program} {} >>test-stdout 2>&1", self.subst(run, args)),
+            Command::File(f) => (
+                format!("{} >>test-stdout 2>>test-stderr", self.subst(run, &f.line)),
+                self.identity(run, &f.sudo)?,
+                vec![],
+            ),
+            Command::Perl { sudo, data } => (
+                "perl >>test-stdout 2>>test-stderr".into(),
+                self.identity(run, sudo)?,
+                self.feed(run, data),
+            ),
+            Command::Client {
+                sudo,
+                program,
+                args,
+                data,
+            } => (
+                format!(
+                    "{dir}/bin/{program} {} >>test-stdout 2>&1",
+                    self.subst(run, args)
+                ),
                 self.identity(run, sudo)?,
                 self.feed(run, data),
             ),
@@ -619,16 +799,16 @@ impl TestState {
     /// The message ids on the queue, oldest first (for `$msgN`).
     fn queue_ids(&self, run: &Run, queue_spec: &str) -> Result<Vec<String>> {
         let dir = run.ws.dir.display().to_string();
-        let out = std::process::Command::new(format!("{dir}/eximdir/exim"))
-            .args(["-bp"])
+        let mut cmd = std::process::Command::new(format!("{dir}/eximdir/exim"));
+        cmd.args(["-bp"])
             .args(queue_spec.split_whitespace())
             .arg(format!("-DEXIM_PATH={dir}/eximdir/exim"))
             .args(["-C", &format!("{dir}/test-config")])
             .current_dir(&run.ws.dir)
             .env_clear()
-            .envs(run.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .context("listing the queue for $msgN")?;
+            .envs(run.env.iter().map(|(k, v)| (k, v)));
+        let out =
+            crate::exec::capture(cmd, Self::timeout(run)).context("listing the queue for $msgN")?;
         let re = regex::Regex::new(r"^\s*\d+[smhdw]\s+\S+\s+(\S+)").unwrap();
         let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -640,26 +820,48 @@ impl TestState {
     }
 
     fn exim(&mut self, run: &mut Run, cmd: &Command) -> Result<StepResult> {
-        let Command::Exim { env, wait_secs, sudo, variant, args, data } = cmd else { unreachable!() };
+        let Command::Exim {
+            env,
+            wait_secs,
+            sudo,
+            variant,
+            args,
+            data,
+        } = cmd
+        else {
+            unreachable!()
+        };
         let dir = run.ws.dir.display().to_string();
         self.subtest += 1;
         run.ws.write_config(&run.facts, self.testnum)?;
         let mut args = self.subst(run, args);
         if args.contains("$msg") {
-            let qspec = regex::Regex::new(r"-qG\w+").unwrap().find(&args).map(|m| m.as_str().to_string()).unwrap_or_default();
+            let qspec = regex::Regex::new(r"-qG\w+")
+                .unwrap()
+                .find(&args)
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default();
             let ids = self.queue_ids(run, &qspec)?;
-            for i in (1..=ids.len()).rev() {
-                args = args.replace(&format!("$msg{i}"), &ids[i - 1]);
-            }
-            if regex::Regex::new(r"\$msg\d").unwrap().is_match(&args) {
-                anyhow::bail!("not enough messages on the queue for `{args}`");
-            }
+            // As the Perl runtest: the ids it has are put in; a `$msgN` beyond the queue
+            // stays as written, for Exim to reject.
+            args = substitute_msg_ids(&args, &ids);
         }
-        let optargs: String = run.opts.exim_options.iter().map(|o| format!(" {o}")).collect();
+        let optargs: String = run
+            .opts
+            .exim_options
+            .iter()
+            .map(|o| format!(" {o}"))
+            .collect();
         if run.opts.exim_options.iter().any(|o| o.starts_with("-d")) {
-            args = regex::Regex::new(r"(^|\s)-d\S*").unwrap().replace_all(&args, "").into_owned();
+            args = regex::Regex::new(r"(^|\s)-d\S*")
+                .unwrap()
+                .replace_all(&args, "")
+                .into_owned();
         }
-        let envs: String = env.iter().map(|(k, v)| format!("{k}={} ", self.subst(run, v))).collect();
+        let envs: String = env
+            .iter()
+            .map(|(k, v)| format!("{k}={} ", self.subst(run, v)))
+            .collect();
         let mut line = format!(
             "{envs}{dir}/eximdir/exim{variant}{optargs} -DEXIM_PATH={dir}/eximdir/exim{variant} -C {dir}/test-config {args} >>test-stdout 2>>test-stderr"
         );
@@ -671,11 +873,16 @@ impl TestState {
             std::fs::create_dir_all(&log)?;
             let spool = run.ws.path("spool");
             for p in [&spool, &log] {
-                let _ = std::os::unix::fs::chown(p, Some(run.facts.exim_uid), Some(run.facts.exim_gid));
+                let _ =
+                    std::os::unix::fs::chown(p, Some(run.facts.exim_uid), Some(run.facts.exim_gid));
             }
             line = line.replacen(" -bd ", " -bdf ", 1);
             if line.contains(" -bdf ") && !line.contains(" -oP ") {
-                line = line.replacen(" -bdf ", &format!(" -bdf -oP {dir}/spool/exim-daemon.pid "), 1);
+                line = line.replacen(
+                    " -bdf ",
+                    &format!(" -bdf -oP {dir}/spool/exim-daemon.pid "),
+                    1,
+                );
             }
             line.push_str("-server");
             caller_file(run, "test-stderr-server")?;
@@ -685,10 +892,17 @@ impl TestState {
             }
             // Ready means: it has logged "daemon started" (Exim does so once its sockets
             // listen; the pid file can come first) — or it has ended.
-            let logs = [run.ws.path("spool/log/servermainlog"), run.ws.path("spool/log/mainlog")];
+            let logs = [
+                run.ws.path("spool/log/servermainlog"),
+                run.ws.path("spool/log/mainlog"),
+            ];
             let started_lines = || {
                 logs.iter()
-                    .map(|l| std::fs::read_to_string(l).map(|t| t.matches(" daemon started: ").count()).unwrap_or(0))
+                    .map(|l| {
+                        std::fs::read_to_string(l)
+                            .map(|t| t.matches(" daemon started: ").count())
+                            .unwrap_or(0)
+                    })
                     .sum::<usize>()
             };
             let before = started_lines();
@@ -727,10 +941,29 @@ impl TestState {
     }
 }
 
+/// Put the queue's ids for `$msg1` … `$msgN` (1-based, oldest first); a `$msgN` with no
+/// such message is left as written. `$msg10` is never read as `$msg1` followed by `0`.
+pub fn substitute_msg_ids(args: &str, ids: &[String]) -> String {
+    let re = regex::Regex::new(r"\$msg(\d+)").expect("a valid regex");
+    re.replace_all(args, |c: &regex::Captures| {
+        c[1].parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| ids.get(i))
+            .cloned()
+            .unwrap_or_else(|| c[0].to_string())
+    })
+    .into_owned()
+}
+
 /// Make sure the output file `name` exists and belongs to the caller.
 fn caller_file(run: &Run, name: &str) -> Result<()> {
     let p = run.ws.path(name);
-    std::fs::OpenOptions::new().create(true).append(true).open(&p).with_context(|| format!("{}", p.display()))?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&p)
+        .with_context(|| format!("{}", p.display()))?;
     if run.facts.is_root {
         std::os::unix::fs::chown(&p, Some(run.facts.caller.uid), Some(run.facts.caller.gid))?;
     }
@@ -751,7 +984,9 @@ fn run_ask(run: &mut Run, p: Prompt) -> Result<Answer> {
 /// Show one of the workspace's files (through `less -XF` on a terminal).
 fn show_file(run: &mut Run, name: &str) {
     let p = run.ws.path(name);
-    let text = std::fs::read(&p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_else(|e| format!("({}: {e})\n", p.display()));
+    let text = std::fs::read(&p)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_else(|e| format!("({}: {e})\n", p.display()));
     run.show(&text);
 }
 
@@ -775,10 +1010,12 @@ fn listening_tcp(port: u16) -> bool {
     let hex = format!(":{port:04X} ");
     ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
         std::fs::read_to_string(f)
-            .map(|t| t.lines().skip(1).any(|l| {
-                let cols: Vec<&str> = l.split_whitespace().collect();
-                cols.len() > 3 && cols[1].ends_with(hex.trim_end()) && cols[3] == "0A"
-            }))
+            .map(|t| {
+                t.lines().skip(1).any(|l| {
+                    let cols: Vec<&str> = l.split_whitespace().collect();
+                    cols.len() > 3 && cols[1].ends_with(hex.trim_end()) && cols[3] == "0A"
+                })
+            })
             .unwrap_or(false)
     })
 }
@@ -790,7 +1027,10 @@ mod tests {
     #[test]
     fn perl_escapes() {
         assert_eq!(perl_unescape(r"\x41\101\r\n"), b"AA\r\n".to_vec());
-        assert_eq!(perl_unescape(r"a\\b\x{263A}"), "a\\b\u{263A}".as_bytes().to_vec());
+        assert_eq!(
+            perl_unescape(r"a\\b\x{263A}"),
+            "a\\b\u{263A}".as_bytes().to_vec()
+        );
         assert_eq!(perl_unescape(r"\t\e\0"), vec![b'\t', 0x1b, 0]);
         assert_eq!(perl_unescape("trailing\\"), b"trailing\\".to_vec());
     }
@@ -800,6 +1040,24 @@ mod tests {
         assert_eq!(
             utility_line("/s", "exigrep", "abc", " < /s/spool/log/mainlog"),
             "(/s/eximdir/exigrep abc < /s/spool/log/mainlog; echo exigrep exit code = $?) >>test-stdout"
+        );
+    }
+
+    #[test]
+    fn message_ids() {
+        let ids = vec!["10HmaX-0005vi-00".to_string()];
+        assert_eq!(
+            substitute_msg_ids("-Mrm $msg1 $msg2", &ids),
+            "-Mrm 10HmaX-0005vi-00 $msg2"
+        );
+        assert_eq!(
+            substitute_msg_ids("-Mrm $msg0 $msg", &ids),
+            "-Mrm $msg0 $msg"
+        );
+        let many: Vec<String> = (1..=10).map(|i| format!("id{i}")).collect();
+        assert_eq!(
+            substitute_msg_ids("$msg10 $msg1 $msg99999999999999999999", &many),
+            "id10 id1 $msg99999999999999999999"
         );
     }
 
