@@ -182,7 +182,7 @@ impl TestState {
             let started = std::time::Instant::now();
             let result = self
                 .step(run, &step.command, step)
-                .with_context(|| format!("{}: `{}`", step.span, step.text))?;
+                .with_context(|| format!("{}: `{}`", step.span, crate::script::shown(&step.text)))?;
             if !matches!(step.command, Command::Comment(_)) {
                 run.time_step(step.span.line, step.command.name(), started);
             }

@@ -85,7 +85,7 @@ impl<'a> Parser<'a> {
         ParseError {
             file: self.file.clone(),
             line,
-            message: message.into(),
+            message: super::shown(&message.into()),
         }
     }
 
