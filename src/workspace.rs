@@ -1,6 +1,6 @@
 //! One test's world: its DIR (the folder substituted for `DIR`), with the suite's fixed aux
 //! files, the generated aux-var and dnszones, the aux programs in `bin/`, the patched Exim in
-//! `eximdir/`, its ports and its substitution table. Never global: several workspaces can live
+//! `eximdir/`, its ports (blocks of free ports are found here) and its substitution table. Never global: several workspaces can live
 //! side by side, each in its own folder with its own block of ports.
 
 use crate::probe::host::{expand_ipv6, Host};
@@ -512,6 +512,44 @@ pub fn free_port() -> Option<u16> {
         .local_addr()
         .ok()
         .map(|a| a.port())
+}
+
+/// Whether nothing else listens on or holds any of the shifted ports: a service of the
+/// machine on one of them (this VM has one on 2024, the PORT_S of the ninth block) would
+/// take the connections a test means for its own server.
+fn ports_are_free(ports: &Ports) -> bool {
+    use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
+    ports.own().iter().all(|&p| {
+        let v4 = TcpListener::bind((Ipv4Addr::UNSPECIFIED, p)).is_ok();
+        // No IPv6 on the host is not "in use".
+        let v6 = match TcpListener::bind((Ipv6Addr::UNSPECIFIED, p)) {
+            Ok(_) => true,
+            Err(e) => e.kind() != std::io::ErrorKind::AddrInUse,
+        };
+        v4 && v6
+    })
+}
+
+/// The first `count` blocks of ports (each the canonical block shifted by `base` plus a
+/// multiple of 100) whose ports are free, with the blocks skipped because they were not.
+pub fn free_port_blocks(base: u16, count: usize) -> anyhow::Result<(Vec<Ports>, Vec<Ports>)> {
+    let (mut free, mut busy) = (Vec::new(), Vec::new());
+    let mut offset = base as u32;
+    while free.len() < count {
+        if offset + Ports::CANONICAL.d4 as u32 > u16::MAX as u32 {
+            anyhow::bail!(
+                "no free block of ports for {count} workspace(s) from --port-offset {base}"
+            );
+        }
+        let ports = Ports::shifted(offset as u16);
+        if ports_are_free(&ports) {
+            free.push(ports)
+        } else {
+            busy.push(ports)
+        }
+        offset += 100;
+    }
+    Ok((free, busy))
 }
 
 #[cfg(test)]

@@ -309,7 +309,7 @@ pub fn main(opts: Options) -> Result<i32> {
     });
     let mut workers = Vec::new();
     // The workspaces are built side by side too (copies of aux-fixed, the patched binary …).
-    let (blocks, busy) = crate::subst::Ports::free_blocks(shared.opts.port_offset, jobs)?;
+    let (blocks, busy) = crate::workspace::free_port_blocks(shared.opts.port_offset, jobs)?;
     for b in busy {
         println!(
             "Ports:       {}-{} are in use by something else: not used",

@@ -8,11 +8,13 @@
 //! naming the file and line.
 
 mod command;
+mod escape;
 mod parse;
 
 pub use command::{
     Command, DataLine, DataPrefix, FileCommand, LineSpec, NeedKind, NoCheck, Sudo, WriteSpec,
 };
+pub use escape::perl_unescape;
 pub use parse::{parse_script, parse_str, ParseError};
 
 use std::path::PathBuf;
