@@ -54,8 +54,7 @@ const AUX_PROGRAMS: &[(&str, &str)] = &[
 ];
 
 fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
-    std::os::unix::fs::chown(path, Some(uid), Some(gid))
-        .with_context(|| format!("chown {}", path.display()))
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).with_context(|| format!("chown {}", path.display()))
 }
 
 /// Make `to` a copy of the tree `from`, copying only what differs from the last copy (size,
@@ -73,11 +72,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         // Modes as a git checkout has them (0644, or 0755 when executable), whatever the
         // source copy has: a read-only copy of a suite (0444) must not change what Exim
         // reports about files the tests copy from aux-fixed (Exim's 0268).
-        let normal = if ft.is_dir() || meta.permissions().mode() & 0o111 != 0 {
-            0o755
-        } else {
-            0o644
-        };
+        let normal = if ft.is_dir() || meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
         let old = std::fs::symlink_metadata(&dst).ok();
         if ft.is_dir() {
             match old.filter(|o| o.is_dir()) {
@@ -85,16 +80,14 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
                 Some(_) => {}
                 None => {
                     remove_any(&dst)?;
-                    std::fs::create_dir_all(&dst)
-                        .with_context(|| format!("mkdir {}", dst.display()))?;
+                    std::fs::create_dir_all(&dst).with_context(|| format!("mkdir {}", dst.display()))?;
                 }
             }
         } else if ft.is_symlink() {
             let target = std::fs::read_link(entry.path())?;
             if std::fs::read_link(&dst).ok().as_ref() != Some(&target) {
                 remove_any(&dst)?;
-                std::os::unix::fs::symlink(target, &dst)
-                    .with_context(|| format!("symlink {}", dst.display()))?;
+                std::os::unix::fs::symlink(target, &dst).with_context(|| format!("symlink {}", dst.display()))?;
             }
             continue;
         } else {
@@ -109,14 +102,9 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
                 continue;
             }
             remove_any(&dst)?;
-            std::fs::copy(entry.path(), &dst)
-                .with_context(|| format!("copying {}", entry.path().display()))?;
+            std::fs::copy(entry.path(), &dst).with_context(|| format!("copying {}", entry.path().display()))?;
             if let Ok(t) = meta.modified() {
-                std::fs::File::options()
-                    .write(true)
-                    .open(&dst)
-                    .and_then(|f| f.set_modified(t))
-                    .ok();
+                std::fs::File::options().write(true).open(&dst).and_then(|f| f.set_modified(t)).ok();
             }
         }
         // A directory made or with another mode, or a file just copied with the source's mode.
@@ -140,9 +128,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 /// Remove a file, symlink or whole directory, if there is one.
 fn remove_any(p: &Path) -> Result<()> {
     match std::fs::symlink_metadata(p) {
-        Ok(m) if m.is_dir() => {
-            std::fs::remove_dir_all(p).with_context(|| format!("removing {}", p.display()))
-        }
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p).with_context(|| format!("removing {}", p.display())),
         Ok(_) => std::fs::remove_file(p).with_context(|| format!("removing {}", p.display())),
         Err(_) => Ok(()),
     }
@@ -160,16 +146,8 @@ impl Workspace {
             exim_user: facts.exim_user.clone(),
             exim_group: facts.exim_group.clone(),
             mail_group: "mail".into(),
-            hostipv4: facts
-                .host
-                .ipv4
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| crate::subst::NO_IPV4.into()),
-            hostipv6: facts
-                .host
-                .ipv6
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| crate::subst::NO_IPV6.into()),
+            hostipv4: facts.host.ipv4.map(|a| a.to_string()).unwrap_or_else(|| crate::subst::NO_IPV4.into()),
+            hostipv6: facts.host.ipv6.map(|a| a.to_string()).unwrap_or_else(|| crate::subst::NO_IPV6.into()),
             hostname: facts.host.hostname.clone(),
             ports,
             port_dynamic: free_port().unwrap_or(ports.d + 100),
@@ -181,14 +159,8 @@ impl Workspace {
     /// Build (or refresh) the workspace in `dir`.
     pub fn create(facts: &Facts, dir: &Path, ports: Ports) -> Result<Workspace> {
         std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
-        let dir = dir
-            .canonicalize()
-            .with_context(|| format!("{}", dir.display()))?;
-        let ws = Workspace {
-            table: Self::table(facts, &dir, ports),
-            dir,
-            ports,
-        };
+        let dir = dir.canonicalize().with_context(|| format!("{}", dir.display()))?;
+        let ws = Workspace { table: Self::table(facts, &dir, ports), dir, ports };
         let in_suite = ws.dir == facts.suite;
         if facts.is_root {
             chown(&ws.dir, facts.caller.uid, facts.caller.gid)?;
@@ -241,8 +213,7 @@ impl Workspace {
                     std::fs::create_dir_all(&out)?;
                     continue;
                 }
-                let bytes = std::fs::read(e.path())
-                    .with_context(|| format!("reading {}", e.path().display()))?;
+                let bytes = std::fs::read(e.path()).with_context(|| format!("reading {}", e.path().display()))?;
                 let text = latin1_or_utf8(&bytes);
                 std::fs::write(&out, encode_like(&bytes, &self.table.apply(&text, None)))
                     .with_context(|| format!("writing {}", out.display()))?;
@@ -306,10 +277,7 @@ impl Workspace {
             if !f.exists() {
                 std::fs::write(
                     f,
-                    format!(
-                        "{pass_on}{}.{}.{}    PTR    {}.\n\n; End\n",
-                        o[3], o[2], o[1], host.hostname
-                    ),
+                    format!("{pass_on}{}.{}.{}    PTR    {}.\n\n; End\n", o[3], o[2], o[1], host.hostname),
                 )?;
             }
         }
@@ -320,14 +288,7 @@ impl Workspace {
             let name: Vec<String> = nibbles.iter().rev().map(|c| c.to_string()).collect();
             let f = dst.join(format!("db.ip6.{first}"));
             if !f.exists() {
-                std::fs::write(
-                    f,
-                    format!(
-                        "{pass_on}{}    PTR    {}.\n\n; End\n",
-                        name.join("."),
-                        host.hostname
-                    ),
-                )?;
+                std::fs::write(f, format!("{pass_on}{}    PTR    {}.\n\n; End\n", name.join("."), host.hostname))?;
             }
         }
         Ok(())
@@ -362,9 +323,7 @@ impl Workspace {
     /// panics with "wrong owner"): add this workspace's test-config there.
     fn trust_config(&self, facts: &Facts) -> Result<()> {
         use std::io::{Read, Seek, Write};
-        let Some(list) = &facts.trusted_list else {
-            return Ok(());
-        };
+        let Some(list) = &facts.trusted_list else { return Ok(()) };
         let entry = self.dir.join("test-config").display().to_string();
         if let Some(parent) = list.parent() {
             std::fs::create_dir_all(parent)?;
@@ -381,16 +340,11 @@ impl Workspace {
             .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", list.display()))?;
         let mut current = String::new();
         file.rewind()?;
-        file.read_to_string(&mut current)
-            .with_context(|| format!("reading {}", list.display()))?;
+        file.read_to_string(&mut current).with_context(|| format!("reading {}", list.display()))?;
         if current.lines().any(|l| l.trim() == entry) {
             return Ok(());
         }
-        let sep = if !current.is_empty() && !current.ends_with('\n') {
-            "\n"
-        } else {
-            ""
-        };
+        let sep = if !current.is_empty() && !current.ends_with('\n') { "\n" } else { "" };
         write!(file, "{sep}{entry}\n").with_context(|| format!("updating {}", list.display()))?;
         // Exim wants the list owned by root (or CONFIGURE_OWNER) and not writable by others.
         chown(list, 0, 0)?;
@@ -422,20 +376,13 @@ impl Workspace {
     pub fn clean(&self) -> Result<()> {
         let spool = self.dir.join("spool");
         if spool.exists() {
-            std::fs::remove_dir_all(&spool)
-                .with_context(|| format!("removing {}", spool.display()))?;
+            std::fs::remove_dir_all(&spool).with_context(|| format!("removing {}", spool.display()))?;
         }
-        for e in std::fs::read_dir(&self.dir)
-            .with_context(|| format!("reading {}", self.dir.display()))?
-        {
+        for e in std::fs::read_dir(&self.dir).with_context(|| format!("reading {}", self.dir.display()))? {
             let e = e?;
             if e.file_name().to_string_lossy().starts_with("test-") {
                 let p = e.path();
-                let r = if e.file_type()?.is_dir() {
-                    std::fs::remove_dir_all(&p)
-                } else {
-                    std::fs::remove_file(&p)
-                };
+                let r = if e.file_type()?.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
                 r.with_context(|| format!("removing {}", p.display()))?;
             }
         }
@@ -449,11 +396,11 @@ impl Workspace {
         let out = self.dir.join("test-config");
         let _ = std::fs::remove_file(&out);
         // No conf for a test that runs exim: the Perl runtest stops there; this test fails.
-        let bytes = std::fs::read(&conf).with_context(|| format!("{}: cannot read the test's configuration", conf.display()))?;
+        let bytes = std::fs::read(&conf)
+            .with_context(|| format!("{}: cannot read the test's configuration", conf.display()))?;
         let bytes = follow_link_text(&facts.suite.join("confs"), bytes)?;
         let text = self.table.apply(&latin1_or_utf8(&bytes), Some(testnum));
-        std::fs::write(&out, encode_like(&bytes, &text))
-            .with_context(|| format!("writing {}", out.display()))?;
+        std::fs::write(&out, encode_like(&bytes, &text)).with_context(|| format!("writing {}", out.display()))?;
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644))?;
         if facts.is_root {
             chown(&out, 0, 0)?;
@@ -470,9 +417,7 @@ fn follow_link_text(confs: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
     let is_name = !target.is_empty()
         && !bytes.contains(&b'\n')
         && target.len() <= 64
-        && target
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
+        && target.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
     if is_name && confs.join(target).is_file() {
         let p = confs.join(target);
         return std::fs::read(&p).with_context(|| format!("reading {}", p.display()));
@@ -493,25 +438,13 @@ pub fn encode_like(original: &[u8], text: &str) -> Vec<u8> {
     if std::str::from_utf8(original).is_ok() {
         text.as_bytes().to_vec()
     } else {
-        text.chars()
-            .map(|c| {
-                if (c as u32) < 256 {
-                    c as u32 as u8
-                } else {
-                    b'?'
-                }
-            })
-            .collect()
+        text.chars().map(|c| if (c as u32) < 256 { c as u32 as u8 } else { b'?' }).collect()
     }
 }
 
 /// A port nothing listens on now (for PORT_DYNAMIC).
 pub fn free_port() -> Option<u16> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .ok()?
-        .local_addr()
-        .ok()
-        .map(|a| a.port())
+    std::net::TcpListener::bind(("127.0.0.1", 0)).ok()?.local_addr().ok().map(|a| a.port())
 }
 
 /// Whether nothing else listens on or holds any of the shifted ports: a service of the
@@ -537,16 +470,10 @@ pub fn free_port_blocks(base: u16, count: usize) -> anyhow::Result<(Vec<Ports>, 
     let mut offset = base as u32;
     while free.len() < count {
         if offset + Ports::CANONICAL.d4 as u32 > u16::MAX as u32 {
-            anyhow::bail!(
-                "no free block of ports for {count} workspace(s) from --port-offset {base}"
-            );
+            anyhow::bail!("no free block of ports for {count} workspace(s) from --port-offset {base}");
         }
         let ports = Ports::shifted(offset as u16);
-        if ports_are_free(&ports) {
-            free.push(ports)
-        } else {
-            busy.push(ports)
-        }
+        if ports_are_free(&ports) { free.push(ports) } else { busy.push(ports) }
         offset += 100;
     }
     Ok((free, busy))
@@ -560,19 +487,10 @@ mod tests {
     fn conf_link_text_is_followed() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("2035"), "real conf\n").unwrap();
-        assert_eq!(
-            follow_link_text(d.path(), b"2035".to_vec()).unwrap(),
-            b"real conf\n".to_vec()
-        );
+        assert_eq!(follow_link_text(d.path(), b"2035".to_vec()).unwrap(), b"real conf\n".to_vec());
         // A one-line conf that names nothing, or text with a newline, stays as it is.
-        assert_eq!(
-            follow_link_text(d.path(), b"9999".to_vec()).unwrap(),
-            b"9999".to_vec()
-        );
-        assert_eq!(
-            follow_link_text(d.path(), b"2035\n".to_vec()).unwrap(),
-            b"2035\n".to_vec()
-        );
+        assert_eq!(follow_link_text(d.path(), b"9999".to_vec()).unwrap(), b"9999".to_vec());
+        assert_eq!(follow_link_text(d.path(), b"2035\n".to_vec()).unwrap(), b"2035\n".to_vec());
     }
 
     #[test]

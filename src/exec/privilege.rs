@@ -10,12 +10,7 @@ pub enum Identity {
     /// Stay as runtest is (root when runtest is root).
     Root,
     /// A user id with its primary and supplementary groups.
-    User {
-        name: String,
-        uid: u32,
-        gid: u32,
-        groups: Vec<u32>,
-    },
+    User { name: String, uid: u32, gid: u32, groups: Vec<u32> },
 }
 
 impl Identity {
@@ -23,12 +18,7 @@ impl Identity {
     pub fn from_name(name: &str) -> anyhow::Result<Identity> {
         let a = crate::probe::account::lookup(name)?
             .ok_or_else(|| anyhow::anyhow!("sudo -u {name}: no such user"))?;
-        Ok(Identity::User {
-            name: a.name,
-            uid: a.uid,
-            gid: a.gid,
-            groups: a.groups,
-        })
+        Ok(Identity::User { name: a.name, uid: a.uid, gid: a.gid, groups: a.groups })
     }
 
     pub fn name(&self) -> &str {
@@ -45,10 +35,7 @@ impl Identity {
 /// # Safety
 /// Must only be called in the child between fork and exec.
 pub unsafe fn become_identity(id: &Identity) -> std::io::Result<()> {
-    if let Identity::User {
-        uid, gid, groups, ..
-    } = id
-    {
+    if let Identity::User { uid, gid, groups, .. } = id {
         let gids: Vec<libc::gid_t> = groups.iter().map(|g| *g as libc::gid_t).collect();
         if libc::setgroups(gids.len(), gids.as_ptr()) != 0 {
             return Err(std::io::Error::last_os_error());

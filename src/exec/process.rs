@@ -61,12 +61,7 @@ impl ShellCommand {
     /// Start the command. `feed` is written to its stdin, then after `close_after` the stdin
     /// is closed — unless `hold_stdin`, in which case nothing is written and stdin stays open
     /// until the child is waited for (daemons, like the Perl runtest's open pipe).
-    pub fn spawn(
-        &self,
-        feed: Vec<Feed>,
-        close_after: Duration,
-        hold_stdin: bool,
-    ) -> Result<Running> {
+    pub fn spawn(&self, feed: Vec<Feed>, close_after: Duration, hold_stdin: bool) -> Result<Running> {
         let mut words = sudo_words(&self.identity, self.runtest_uid);
         let mut cmd = if words.is_empty() {
             Command::new("/bin/sh")
@@ -77,15 +72,10 @@ impl ShellCommand {
             c
         };
         // The line holds script text: its chars are bytes (see script::decode).
-        let line: std::ffi::OsString =
-            std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(&self.line));
+        let line: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(&self.line));
         cmd.arg("-c").arg(line);
-        cmd.current_dir(&self.cwd)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit());
+        cmd.current_dir(&self.cwd).env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.stdin(Stdio::piped()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
         cmd.process_group(0);
         if self.runtest_uid == 0 {
             let id = self.identity.clone();
@@ -123,12 +113,7 @@ impl ShellCommand {
             });
             (h, None)
         };
-        Ok(Running {
-            child,
-            writer,
-            held_stdin,
-            started: Instant::now(),
-        })
+        Ok(Running { child, writer, held_stdin, started: Instant::now() })
     }
 }
 
@@ -162,12 +147,7 @@ impl Running {
                 self.kill_group();
                 let s = self.child.wait().context("waitpid after kill")?;
                 self.join_writer();
-                return Ok(Finished {
-                    code: s.code(),
-                    signal: s.signal(),
-                    timed_out,
-                    interrupted,
-                });
+                return Ok(Finished { code: s.code(), signal: s.signal(), timed_out, interrupted });
             }
             std::thread::sleep(nap);
             nap = (nap * 2).min(Duration::from_millis(10));
@@ -225,11 +205,7 @@ mod tests {
     fn exit_code_and_stdin() {
         let no = AtomicBool::new(false);
         let r = sh("read a; read b; test \"$a$b\" = xy && exit 3")
-            .spawn(
-                vec![Feed::Bytes(b"x\n".to_vec()), Feed::Bytes(b"y\n".to_vec())],
-                Duration::ZERO,
-                false,
-            )
+            .spawn(vec![Feed::Bytes(b"x\n".to_vec()), Feed::Bytes(b"y\n".to_vec())], Duration::ZERO, false)
             .unwrap();
         let f = r.wait(Duration::from_secs(10), &no).unwrap();
         assert_eq!(f.code, Some(3));
@@ -239,9 +215,7 @@ mod tests {
     #[test]
     fn timeout_kills_the_group() {
         let no = AtomicBool::new(false);
-        let r = sh("sleep 30 & sleep 30")
-            .spawn(vec![], Duration::ZERO, false)
-            .unwrap();
+        let r = sh("sleep 30 & sleep 30").spawn(vec![], Duration::ZERO, false).unwrap();
         let pgid = r.pid();
         let f = r.wait(Duration::from_millis(200), &no).unwrap();
         assert!(f.timed_out);
@@ -253,9 +227,7 @@ mod tests {
             .flatten()
             .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
             .filter(|stat| {
-                let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
-                    .split_whitespace()
-                    .collect();
+                let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
                 rest[2] == pgid.to_string() && rest[0] != "Z"
             })
             .collect();
@@ -274,9 +246,7 @@ mod tests {
     fn child_that_ignores_stdin_does_not_block() {
         let no = AtomicBool::new(false);
         let big = vec![b'a'; 1 << 20];
-        let r = sh("exit 0")
-            .spawn(vec![Feed::Bytes(big)], Duration::ZERO, false)
-            .unwrap();
+        let r = sh("exit 0").spawn(vec![Feed::Bytes(big)], Duration::ZERO, false).unwrap();
         assert_eq!(r.wait(Duration::from_secs(10), &no).unwrap().code, Some(0));
     }
 }

@@ -15,20 +15,12 @@ pub fn become_subreaper() {
 /// The parent of every process, read from /proc.
 fn parents() -> HashMap<i32, i32> {
     let mut map = HashMap::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return map;
-    };
+    let Ok(rd) = std::fs::read_dir("/proc") else { return map };
     for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
         // The command name may hold spaces and parentheses: the fields after the last ')'.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            continue;
-        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
         let mut f = rest.split_whitespace();
         let _state = f.next();
         if let Some(ppid) = f.next().and_then(|p| p.parse().ok()) {
@@ -63,10 +55,7 @@ pub fn descendants(root: i32) -> Vec<i32> {
 /// runtest holds a handle for (those are waited through their handle).
 fn reap(pids: &[i32]) {
     for p in pids {
-        let _ = nix::sys::wait::waitpid(
-            nix::unistd::Pid::from_raw(*p),
-            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-        );
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(*p), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
     }
 }
 
@@ -77,12 +66,7 @@ pub fn kill_all_descendants() -> usize {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
     let me = std::process::id() as i32;
-    let live = || {
-        descendants(me)
-            .into_iter()
-            .filter(|p| !is_zombie(*p))
-            .collect::<Vec<_>>()
-    };
+    let live = || descendants(me).into_iter().filter(|p| !is_zombie(*p)).collect::<Vec<_>>();
     let first = live();
     let n = first.len();
     for p in &first {
@@ -114,10 +98,7 @@ pub fn kill_all_descendants() -> usize {
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| {
-            s.rfind(')')
-                .map(|i| s[i + 1..].trim_start().starts_with('Z'))
-        })
+        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
         .unwrap_or(true)
 }
 
@@ -147,11 +128,7 @@ pub fn kill_workspace(dir: &std::path::Path) {
     let me = std::process::id() as i32;
     let members = || {
         let all = descendants(me);
-        let mut set: HashSet<i32> = all
-            .iter()
-            .copied()
-            .filter(|p| in_workspace(*p, &dir))
-            .collect();
+        let mut set: HashSet<i32> = all.iter().copied().filter(|p| in_workspace(*p, &dir)).collect();
         // Add the descendants of members.
         for p in set.clone() {
             set.extend(descendants(p));
@@ -167,11 +144,7 @@ pub fn kill_workspace(dir: &std::path::Path) {
         if live.is_empty() {
             break;
         }
-        let sig = if round < 50 {
-            Signal::SIGTERM
-        } else {
-            Signal::SIGKILL
-        };
+        let sig = if round < 50 { Signal::SIGTERM } else { Signal::SIGKILL };
         if round == 0 || round == 50 {
             for p in &live {
                 let _ = kill(Pid::from_raw(*p), sig);
@@ -194,15 +167,8 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
         for k in keep {
             kept.extend(descendants(*k));
         }
-        let all: Vec<i32> = descendants(me)
-            .into_iter()
-            .filter(|p| !kept.contains(p))
-            .collect();
-        let mine: Vec<i32> = all
-            .iter()
-            .copied()
-            .filter(|p| in_workspace(*p, &dir))
-            .collect();
+        let all: Vec<i32> = descendants(me).into_iter().filter(|p| !kept.contains(p)).collect();
+        let mine: Vec<i32> = all.iter().copied().filter(|p| in_workspace(*p, &dir)).collect();
         reap(&mine);
         let busy = mine.iter().any(|p| !is_zombie(*p));
         if !busy || start.elapsed() >= max {

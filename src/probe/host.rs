@@ -69,12 +69,9 @@ pub fn addresses() -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
 
 /// The full, zero-padded nibble form of an IPv6 address, e.g. `fd00:0000:…:0002`.
 pub fn expand_ipv6(ip: &Ipv6Addr) -> String {
-    ip.segments()
-        .iter()
-        .map(|s| format!("{s:04x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    ip.segments().iter().map(|s| format!("{s:04x}")).collect::<Vec<_>>().join(":")
 }
+
 
 #[cfg(test)]
 mod tests {

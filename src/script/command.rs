@@ -98,10 +98,7 @@ pub enum Command {
         data: Vec<DataLine>,
     },
     /// `server args` with its script: runs in parallel until the next non-daemon exim.
-    Server {
-        args: String,
-        data: Vec<DataLine>,
-    },
+    Server { args: String, data: Vec<DataLine> },
     KillDaemon,
     Sleep(u64),
     MilliSleep(u64),
@@ -124,16 +121,10 @@ pub enum Command {
     Exiqgrep(String),
     Eximstats(String),
     /// `[sudo] perl` with its program as data.
-    Perl {
-        sudo: Option<Sudo>,
-        data: Vec<DataLine>,
-    },
+    Perl { sudo: Option<Sudo>, data: Vec<DataLine> },
     /// `background` runs the next command without waiting for it.
     Background(Box<Command>),
-    Write {
-        catwrite: bool,
-        spec: WriteSpec,
-    },
+    Write { catwrite: bool, spec: WriteSpec },
     File(FileCommand),
 }
 
@@ -165,9 +156,7 @@ impl Command {
             Command::Eximstats(_) => "eximstats",
             Command::Perl { .. } => "perl",
             Command::Background(_) => "background",
-            Command::Write {
-                catwrite: false, ..
-            } => "write",
+            Command::Write { catwrite: false, .. } => "write",
             Command::Write { catwrite: true, .. } => "catwrite",
             Command::File(_) => "file",
         }

@@ -16,9 +16,9 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::client_args::{ClientArgs, Flavour};
+use crate::ssl_info;
 use crate::net::{self, Deadline, NetError};
 use crate::script::{atoi, cstr, read_line_bounded, unescape_client};
-use crate::ssl_info;
 use crate::tls::{TlsClient, TlsError, TlsSession, TlsSettings};
 
 /// Size of client.c's input buffer; a response line longer than this is an error.
@@ -122,9 +122,7 @@ impl Client<'_> {
 
     fn sock(&self) -> &Socket {
         // Only called after connect() succeeded.
-        self.sock
-            .as_ref()
-            .expect("socket is connected before the script runs")
+        self.sock.as_ref().expect("socket is connected before the script runs")
     }
 
     fn deadline(&self) -> Deadline {
@@ -228,12 +226,7 @@ impl Client<'_> {
         };
         match res {
             Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
                 return Err(self.timed_out())
             }
             Err(e) => {
@@ -252,9 +245,7 @@ impl Client<'_> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         if let Some(f) = self.args.certfile.clone() {
-            if !CertificateDer::pem_file_iter(&f)
-                .is_ok_and(|mut it| matches!(it.next(), Some(Ok(_))))
-            {
+            if !CertificateDer::pem_file_iter(&f).is_ok_and(|mut it| matches!(it.next(), Some(Ok(_)))) {
                 self.sayln("SSL_CTX_use_certificate_file failed");
                 return Err(Exit(83));
             }
@@ -284,9 +275,7 @@ impl Client<'_> {
         if self.flavour == Flavour::Ssl {
             return self.start_tls_openssl();
         }
-        let Some(tc) = self.tls_client.as_ref() else {
-            return Ok(());
-        };
+        let Some(tc) = self.tls_client.as_ref() else { return Ok(()) };
         let peer = self.peer_ip();
         let result = tc.handshake(self.sock(), peer, self.deadline());
         let report = tc.report();
@@ -307,9 +296,7 @@ impl Client<'_> {
                     // checks a stapled response only there (measured with GnuTLS 3.7.9:
                     // 0 before the verify call, 1 after it, for a good response).
                     self.sayln("Failed to verify certificate status");
-                } else if report.chain_verified == Some(false)
-                    || matches!(report.gnutls_ocsp, Some(V::Bad(_)))
-                {
+                } else if report.chain_verified == Some(false) || matches!(report.gnutls_ocsp, Some(V::Bad(_))) {
                     // GnuTLS sets GNUTLS_CERT_INVALID for any unusable, revoked or stale
                     // response, as for a chain that does not verify.
                     self.sayln("Bad certificate");
@@ -317,10 +304,7 @@ impl Client<'_> {
                     self.sayln("Failed to verify certificate status");
                     // client.c then tries to print the response on stderr; with none
                     // stapled, gnutls_ocsp_status_request_get() fails.
-                    let _ = write!(
-                        self.err,
-                        "ocsp decode: The requested data were not available."
-                    );
+                    let _ = write!(self.err, "ocsp decode: The requested data were not available.");
                     let _ = self.err.flush();
                 } else {
                     self.sayln("Succeeded in starting TLS");
@@ -332,17 +316,11 @@ impl Client<'_> {
 
     /// client.c's `tls_start` for OpenSSL, with its callbacks' lines.
     fn start_tls_openssl(&mut self) -> Result<(), Exit> {
-        let Some(tc) = self.tls_client.as_ref() else {
-            return Ok(());
-        };
+        let Some(tc) = self.tls_client.as_ref() else { return Ok(()) };
         let peer = self.peer_ip();
         let result = tc.handshake(self.sock(), peer, self.deadline());
         let report = tc.report();
-        let trace = ssl_info::Trace {
-            tls13: report.tls13,
-            report,
-            ocsp: self.args.ocsp.is_some(),
-        };
+        let trace = ssl_info::Trace { tls13: report.tls13, report, ocsp: self.args.ocsp.is_some() };
         match result {
             Err(TlsError::Timeout) => {
                 // client.c's own alarm around SSL_connect: not fatal.
@@ -379,8 +357,7 @@ impl Client<'_> {
             if line.last() == Some(&b'\n') {
                 line.pop();
             }
-            if line.len() >= 4 && line.starts_with(b"???") && matches!(line[3], b' ' | b'*' | b'?')
-            {
+            if line.len() >= 4 && line.starts_with(b"???") && matches!(line[3], b' ' | b'*' | b'?') {
                 self.expect(&line)?;
             } else if line.starts_with(b"+++ ") {
                 self.say(&line);

@@ -79,10 +79,7 @@ pub fn strerror(e: &io::Error) -> String {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 /// One `read()` on the socket, waiting at most until `deadline`.
@@ -110,11 +107,7 @@ pub fn wait_readable(sock: &Socket, wait: Duration, deadline: Deadline) -> bool 
         Ok(None) => wait,
         Err(_) => return false,
     };
-    let mut pfd = libc::pollfd {
-        fd: sock.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
     loop {
         // SAFETY: one valid pollfd, exclusively borrowed for the call.
@@ -127,11 +120,7 @@ pub fn wait_readable(sock: &Socket, wait: Duration, deadline: Deadline) -> bool 
 }
 
 /// Fill `buf` completely; `Ok(false)` if the peer closed before the first byte.
-pub fn read_exact_or_eof(
-    sock: &Socket,
-    buf: &mut [u8],
-    deadline: Deadline,
-) -> Result<bool, NetError> {
+pub fn read_exact_or_eof(sock: &Socket, buf: &mut [u8], deadline: Deadline) -> Result<bool, NetError> {
     let mut got = 0;
     while got < buf.len() {
         let n = read_some(sock, &mut buf[got..], deadline)?;
@@ -177,12 +166,7 @@ pub struct SockReader<'a> {
 impl<'a> SockReader<'a> {
     /// A reader with stdio's usual 4 KiB buffer.
     pub fn new(sock: &'a Socket) -> Self {
-        SockReader {
-            sock,
-            buf: vec![0; 4096],
-            start: 0,
-            end: 0,
-        }
+        SockReader { sock, buf: vec![0; 4096], start: 0, end: 0 }
     }
 
     fn fill(&mut self, deadline: Deadline) -> Result<bool, NetError> {
@@ -198,11 +182,7 @@ impl<'a> SockReader<'a> {
     /// `fgets` with room for `max` bytes: a line including its `\n`, or `max` bytes.
     /// `Ok(None)` at end of file with nothing read. Read errors count as end of file,
     /// as they do for `fgets`.
-    pub fn read_line(
-        &mut self,
-        max: usize,
-        deadline: Deadline,
-    ) -> Result<Option<Vec<u8>>, NetError> {
+    pub fn read_line(&mut self, max: usize, deadline: Deadline) -> Result<Option<Vec<u8>>, NetError> {
         let mut line = Vec::new();
         while line.len() < max {
             match self.fill(deadline) {
@@ -269,12 +249,7 @@ pub struct RecordReader<'a> {
 
 impl<'a> RecordReader<'a> {
     pub fn new(sock: &'a Socket, deadline: Deadline) -> Self {
-        RecordReader {
-            sock,
-            deadline,
-            pending: Vec::new(),
-            last_error: None,
-        }
+        RecordReader { sock, deadline, pending: Vec::new(), last_error: None }
     }
 
     /// Whether the record read last has been handed over whole. rustls reads in chunks

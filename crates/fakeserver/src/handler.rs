@@ -63,10 +63,7 @@ impl Output {
     }
     /// One reply line.
     pub fn line(s: impl Into<Vec<u8>>) -> Self {
-        Output {
-            lines: vec![s.into()],
-            ..Self::default()
-        }
+        Output { lines: vec![s.into()], ..Self::default() }
     }
     /// Several reply lines.
     pub fn lines<I, S>(it: I) -> Self
@@ -74,10 +71,7 @@ impl Output {
         I: IntoIterator<Item = S>,
         S: Into<Vec<u8>>,
     {
-        Output {
-            lines: it.into_iter().map(Into::into).collect(),
-            ..Self::default()
-        }
+        Output { lines: it.into_iter().map(Into::into).collect(), ..Self::default() }
     }
     pub fn then_read(mut self, next: ReadMode) -> Self {
         self.next = next;

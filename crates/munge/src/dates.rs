@@ -25,9 +25,8 @@ pub(crate) fn dumpdb_seconds(text: &str) -> Option<i64> {
 }
 
 fn month_number(name: &str) -> Option<i64> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     MONTHS.iter().position(|m| *m == name).map(|i| i as i64 + 1)
 }
 

@@ -49,22 +49,14 @@ fn log_lines_date_id_caller_size() {
 
 #[test]
 fn log_time_with_zone_ms_and_pid() {
-    assert_eq!(
-        one(
-            Mainlog,
-            "2026-11-22 04:44:10.123 +0100 [4242] Start queue run: pid=4242"
-        ),
-        "1999-03-02 09:44:33 Start queue run: pid=pppp"
-    );
+    assert_eq!(one(Mainlog, "2026-11-22 04:44:10.123 +0100 [4242] Start queue run: pid=4242"),
+        "1999-03-02 09:44:33 Start queue run: pid=pppp");
 }
 
 #[test]
 fn smtp_banner_host_version_and_rfc2822_date() {
     assert_eq!(
-        one(
-            Stdout,
-            "220 vm.example.net ESMTP Exim 4.96 Sun, 22 Nov 2026 04:44:10 +0000\n"
-        ),
+        one(Stdout, "220 vm.example.net ESMTP Exim 4.96 Sun, 22 Nov 2026 04:44:10 +0000\n"),
         "220 the.local.host.name ESMTP Exim x.yz Tue, 2 Mar 1999 09:44:33 +0000\n"
     );
 }
@@ -81,14 +73,8 @@ fn message_ids_are_consistent_across_the_files_of_a_test() {
     let mut m = Munger::new(&rs, ctx());
     let log = m.munge(Mainlog, "2026-11-22 04:44:10 1xUzQw-0002Xx-0e <= a@b\n2026-11-22 04:44:10 1xUzQx-0002Xy-0e <= c@d\n");
     assert!(log.contains("10HmaX") && log.contains("10HmaY"), "{log}");
-    let mail = m.munge(
-        Mail,
-        "\tid 1xUzQx-0002Xy-0e\nMessage-Id: <E1xUzQw-0002Xx-0e@vm.example.net>\n",
-    );
-    assert_eq!(
-        mail,
-        "\tid 10HmaY-0005vi-00\nMessage-Id: <E10HmaX-0005vi-00@the.local.host.name>\n"
-    );
+    let mail = m.munge(Mail, "\tid 1xUzQx-0002Xy-0e\nMessage-Id: <E1xUzQw-0002Xx-0e@vm.example.net>\n");
+    assert_eq!(mail, "\tid 10HmaY-0005vi-00\nMessage-Id: <E10HmaX-0005vi-00@the.local.host.name>\n");
     assert_eq!(m.munge_file_name("1xUzQx-0002Xy-0e"), "10HmaY-0005vi-00");
     assert_eq!(m.munge_file_name("1xUzQz-0002Xy-0e"), "10HmaZ-0005vi-00");
 }
@@ -104,41 +90,16 @@ fn mail_file_names() {
 
 #[test]
 fn paths_addresses_and_users() {
-    assert_eq!(
-        one(Stderr, "configuration file is /work/suite/test-config\n"),
-        "configuration file is TESTSUITE/test-config\n"
-    );
-    assert_eq!(
-        one(Mainlog, "H=(test) [10.20.30.40] P=smtp"),
-        "H=(test) [ip4.ip4.ip4.ip4] P=smtp"
-    );
-    assert_eq!(
-        one(Stdout, "40.30.20.10.in-addr.arpa"),
-        "ip4-reverse.in-addr.arpa"
-    );
-    assert_eq!(
-        one(Stdout, "[2001:db8::5]"),
-        "[ip6:ip6:ip6:ip6:ip6:ip6:ip6:ip6]"
-    );
-    assert_eq!(
-        one(Mainlog, "<= <> R=x U=Debian-exim P=local S=12"),
-        "<= <> R=x U=EXIMUSER P=local S=sss"
-    );
-    assert_eq!(
-        one(
-            Stderr,
-            "originator: uid=1001 gid=1002 login=mungetest name=Munge Tester"
-        ),
-        "originator: uid=CALLER_UID gid=CALLER_GID login=CALLER name=CALLER_NAME"
-    );
-    assert_eq!(
-        one(Stderr, "  uid=102 gid=105 pid=777"),
-        "  uid=EXIM_UID gid=EXIM_GID pid=pppp"
-    );
-    assert_eq!(
-        one(Stderr, "  uid=0 gid=1002 pid=777"),
-        "  uid=uuuu gid=CALLER_GID pid=pppp"
-    );
+    assert_eq!(one(Stderr, "configuration file is /work/suite/test-config\n"),
+        "configuration file is TESTSUITE/test-config\n");
+    assert_eq!(one(Mainlog, "H=(test) [10.20.30.40] P=smtp"), "H=(test) [ip4.ip4.ip4.ip4] P=smtp");
+    assert_eq!(one(Stdout, "40.30.20.10.in-addr.arpa"), "ip4-reverse.in-addr.arpa");
+    assert_eq!(one(Stdout, "[2001:db8::5]"), "[ip6:ip6:ip6:ip6:ip6:ip6:ip6:ip6]");
+    assert_eq!(one(Mainlog, "<= <> R=x U=Debian-exim P=local S=12"), "<= <> R=x U=EXIMUSER P=local S=sss");
+    assert_eq!(one(Stderr, "originator: uid=1001 gid=1002 login=mungetest name=Munge Tester"),
+        "originator: uid=CALLER_UID gid=CALLER_GID login=CALLER name=CALLER_NAME");
+    assert_eq!(one(Stderr, "  uid=102 gid=105 pid=777"), "  uid=EXIM_UID gid=EXIM_GID pid=pppp");
+    assert_eq!(one(Stderr, "  uid=0 gid=1002 pid=777"), "  uid=uuuu gid=CALLER_GID pid=pppp");
 }
 
 #[test]
@@ -150,22 +111,15 @@ fn ports() {
         m.munge(Mainlog, "2026-11-22 04:44:10 SMTP connection from [127.0.0.1]:40312 I=[127.0.0.1]:1225 (TCP/IP connection count = 1)\n"),
         "1999-03-02 09:44:33 SMTP connection from [127.0.0.1]:1111 I=[127.0.0.1]:PORT_D (TCP/IP connection count = 1)\n"
     );
-    assert_eq!(
-        m.munge(Mail, "Received: from [127.0.0.1] (port=40312 helo=x)\n"),
-        "Received: from [127.0.0.1] (port=1111 helo=x)\n"
-    );
+    assert_eq!(m.munge(Mail, "Received: from [127.0.0.1] (port=40312 helo=x)\n"),
+        "Received: from [127.0.0.1] (port=1111 helo=x)\n");
     assert_eq!(m.munge(Mainlog, "2026-11-22 04:44:10 exim 4.96 daemon started: pid=9, no queue runs, listening for SMTP on port 1225 port 1224\n"),
         "1999-03-02 09:44:33 exim x.yz daemon started: pid=pppp, no queue runs, listening for SMTP on port PORT_D port PORT_S\n");
     // The aux client's own output keeps the real port.
-    assert_eq!(
-        m.munge(Stdout, "Connecting to 127.0.0.1 port 1225 ... connected\n"),
-        "Connecting to 127.0.0.1 port 1225 ... connected\n"
-    );
+    assert_eq!(m.munge(Stdout, "Connecting to 127.0.0.1 port 1225 ... connected\n"),
+        "Connecting to 127.0.0.1 port 1225 ... connected\n");
     // Spool files show a fixed port.
-    assert_eq!(
-        m.munge(Stdout, "-host_address [127.0.0.1]:40312\n"),
-        "-host_address [127.0.0.1]:9999\n"
-    );
+    assert_eq!(m.munge(Stdout, "-host_address [127.0.0.1]:40312\n"), "-host_address [127.0.0.1]:9999\n");
 }
 
 #[test]
@@ -174,10 +128,7 @@ fn workspace_ports_map_to_canonical_ones() {
     let mut c = ctx();
     c.ports = vec![(31225, 1225)];
     let mut m = Munger::new(&rs, c);
-    assert_eq!(
-        m.munge(Mainlog, "listening for SMTP on port 31225"),
-        "listening for SMTP on port PORT_D"
-    );
+    assert_eq!(m.munge(Mainlog, "listening for SMTP on port 31225"), "listening for SMTP on port PORT_D");
 }
 
 #[test]
@@ -190,31 +141,11 @@ fn outgoing_delivery_with_tls() {
 
 #[test]
 fn errnos_but_not_exim_codes() {
-    assert_eq!(
-        one(Mainlog, "== x@y R=r T=t defer (111): Connection refused"),
-        "== x@y R=r T=t defer (dd): Connection refused"
-    );
-    assert_eq!(
-        one(
-            Mainlog,
-            "== x@y R=r T=t defer (0): SMTP delivery explicitly queued"
-        ),
-        "== x@y R=r T=t defer (0): SMTP delivery explicitly queued"
-    );
-    assert_eq!(
-        one(
-            Mainlog,
-            "== x@y R=r T=t defer (-38): a TLS session is required"
-        ),
-        "== x@y R=r T=t defer (-38): a TLS session is required"
-    );
-    assert_eq!(
-        one(
-            Stdout,
-            "  T:thishost.test.ex:127.0.0.1:1223 111 65 Connection refused"
-        ),
-        "  T:thishost.test.ex:127.0.0.1:PORT_N dd 65 Connection refused"
-    );
+    assert_eq!(one(Mainlog, "== x@y R=r T=t defer (111): Connection refused"), "== x@y R=r T=t defer (dd): Connection refused");
+    assert_eq!(one(Mainlog, "== x@y R=r T=t defer (0): SMTP delivery explicitly queued"), "== x@y R=r T=t defer (0): SMTP delivery explicitly queued");
+    assert_eq!(one(Mainlog, "== x@y R=r T=t defer (-38): a TLS session is required"), "== x@y R=r T=t defer (-38): a TLS session is required");
+    assert_eq!(one(Stdout, "  T:thishost.test.ex:127.0.0.1:1223 111 65 Connection refused"),
+        "  T:thishost.test.ex:127.0.0.1:PORT_N dd 65 Connection refused");
 }
 
 #[test]
@@ -225,22 +156,14 @@ fn debug_output_build_lines_are_dropped() {
 
 #[test]
 fn spool_header_file_lengths() {
-    assert_eq!(
-        one(Stdout, "038P Received: from mungetest by x"),
-        "dddP Received: from CALLER by x"
-    );
+    assert_eq!(one(Stdout, "038P Received: from mungetest by x"), "dddP Received: from CALLER by x");
     assert_eq!(one(Stdout, "014T To: xxxx@yyyy"), "014T To: xxxx@yyyy");
 }
 
 #[test]
 fn size_of_mail_commands_only() {
-    assert_eq!(
-        one(
-            Mainlog,
-            r#"mail accepted "mail from: <ok@test3> SIZE=1234" "<ok@test3> SIZE=1234""#
-        ),
-        r#"mail accepted "mail from: <ok@test3> SIZE=ssss" "<ok@test3> SIZE=1234""#
-    );
+    assert_eq!(one(Mainlog, r#"mail accepted "mail from: <ok@test3> SIZE=1234" "<ok@test3> SIZE=1234""#),
+        r#"mail accepted "mail from: <ok@test3> SIZE=ssss" "<ok@test3> SIZE=1234""#);
 }
 
 #[test]
@@ -275,13 +198,8 @@ fn sortlog_sorts_delivery_runs() {
 
 #[test]
 fn connection_time_and_listening_families() {
-    assert_eq!(
-        one(
-            Stderr,
-            "LOG: unexpected disconnection while reading SMTP command from (test) [1.1.1.1] D=0s"
-        ),
-        "LOG: unexpected disconnection while reading SMTP command from (test) [1.1.1.1] D=qqs"
-    );
+    assert_eq!(one(Stderr, "LOG: unexpected disconnection while reading SMTP command from (test) [1.1.1.1] D=0s"),
+        "LOG: unexpected disconnection while reading SMTP command from (test) [1.1.1.1] D=qqs");
     assert_eq!(one(Mainlog, "2026-11-22 04:44:10 exim 4.96 daemon started: pid=1, no queue runs, listening for SMTP on port 1225 (IPv6 and IPv4)"),
         "1999-03-02 09:44:33 exim x.yz daemon started: pid=pppp, no queue runs, listening for SMTP on port PORT_D");
 }
@@ -302,13 +220,8 @@ fn aaaa_lookups_and_reverse_dns_status_are_dropped() {
 fn lookup_cache_keys_and_directory_space() {
     assert_eq!(one(Stderr, "LRU list:\n  :/work/suite/aux-fixed/0002.lsearch\n   ;/work/suite/aux-fixed/0085.data\n"),
         "LRU list:\n  0TESTSUITE/aux-fixed/0002.lsearch\n   0TESTSUITE/aux-fixed/0085.data\n");
-    assert_eq!(
-        one(
-            Stderr,
-            "log directory space = -1K inodes = -1 check_space = 10240K inodes = 100"
-        ),
-        "log directory space = nnnnnK inodes = nnnnn check_space = 10240K inodes = 100"
-    );
+    assert_eq!(one(Stderr, "log directory space = -1K inodes = -1 check_space = 10240K inodes = 100"),
+        "log directory space = nnnnnK inodes = nnnnn check_space = 10240K inodes = 100");
     assert_eq!(one(Stderr, "errno = 2\n"), "errno = EEE\n");
 }
 
@@ -320,70 +233,34 @@ fn dumpdb_retry_times_become_the_interval() {
 
 #[test]
 fn errno_kinds_and_network_wording() {
-    assert_eq!(
-        one(
-            Mainlog,
-            "== x@y R=r T=t defer (2): No such file or directory: creating lock file"
-        ),
-        "== x@y R=r T=t defer (EEE): No such file or directory: creating lock file"
-    );
-    assert_eq!(
-        one(
-            Mainlog,
-            "== x@y R=all T=smtp defer (101): Network is unreachable"
-        ),
-        "== x@y R=all T=smtp defer (dd): Network Error"
-    );
-    assert_eq!(
-        one(Mail, "X-local-user: uid=4294967295 gid=4294967295\n"),
-        "X-local-user: uid=-1 gid=-1\n"
-    );
+    assert_eq!(one(Mainlog, "== x@y R=r T=t defer (2): No such file or directory: creating lock file"),
+        "== x@y R=r T=t defer (EEE): No such file or directory: creating lock file");
+    assert_eq!(one(Mainlog, "== x@y R=all T=smtp defer (101): Network is unreachable"),
+        "== x@y R=all T=smtp defer (dd): Network Error");
+    assert_eq!(one(Mail, "X-local-user: uid=4294967295 gid=4294967295\n"), "X-local-user: uid=-1 gid=-1\n");
 }
 
 #[test]
 fn date_and_build_dependent_values() {
-    assert_eq!(
-        one(Stdout, "> prvs=0786d6aa1a=userx@test.ex"),
-        "> prvs=xxxxxxxxxx=userx@test.ex"
-    );
-    assert_eq!(
-        one(
-            Stdout,
-            "> Failed: argument for base62d operator is \"0003D7.\", which is not a base 62 number"
-        ),
-        "> Failed: argument for base62d operator is \"0003D7.\", which is not a base 36/62 number"
-    );
+    assert_eq!(one(Stdout, "> prvs=0786d6aa1a=userx@test.ex"), "> prvs=xxxxxxxxxx=userx@test.ex");
+    assert_eq!(one(Stdout, "> Failed: argument for base62d operator is \"0003D7.\", which is not a base 62 number"),
+        "> Failed: argument for base62d operator is \"0003D7.\", which is not a base 36/62 number");
     assert_eq!(one(Stdout, "-host_address [127.0.0.1]:40312\n-interface_address [127.0.0.1]:1225\n-tls_resumption A\n-received_protocol esmtp\n"),
         "-host_address [127.0.0.1]:9999\n-interface_address [127.0.0.1]:1112\n-received_protocol esmtp\n");
 }
 
 #[test]
 fn autoreply_log_date_line_is_joined_with_the_next() {
-    assert_eq!(
-        one(
-            Mail,
-            "2026-11-22 05:10:01\n  To: Munge Tester <mungetest@test.ex>\n  Subject: x\n"
-        ),
-        "1999-03-02 09:44:33   To: CALLER_NAME <CALLER@test.ex>\n  Subject: x\n"
-    );
-    assert_eq!(
-        one(
-            Stderr,
-            " writing neg-cache entry for 99.99.99.224.rbl.test.ex-A-41, ttl 3000\n"
-        ),
-        " writing neg-cache entry for 99.99.99.V4NET.rbl.test.ex-A-xxxx, ttl 3000\n"
-    );
+    assert_eq!(one(Mail, "2026-11-22 05:10:01\n  To: Munge Tester <mungetest@test.ex>\n  Subject: x\n"),
+        "1999-03-02 09:44:33   To: CALLER_NAME <CALLER@test.ex>\n  Subject: x\n");
+    assert_eq!(one(Stderr, " writing neg-cache entry for 99.99.99.224.rbl.test.ex-A-41, ttl 3000\n"),
+        " writing neg-cache entry for 99.99.99.V4NET.rbl.test.ex-A-xxxx, ttl 3000\n");
 }
 
 #[test]
 fn test_network_inside_names() {
-    assert_eq!(
-        one(
-            Stderr,
-            ">>> using ACL \"acl_224_11_12\" for 224.224.0.1 1.0.0.224.in-addr.arpa 12240.1"
-        ),
-        ">>> using ACL \"acl_V4NET_11_12\" for V4NET.V4NET.0.1 1.0.0.V4NET.in-addr.arpa 12240.1"
-    );
+    assert_eq!(one(Stderr, ">>> using ACL \"acl_224_11_12\" for 224.224.0.1 1.0.0.224.in-addr.arpa 12240.1"),
+        ">>> using ACL \"acl_V4NET_11_12\" for V4NET.V4NET.0.1 1.0.0.V4NET.in-addr.arpa 12240.1");
 }
 
 #[test]
@@ -401,20 +278,9 @@ fn build_and_system_wording() {
         "== u@t R=reply T=reply defer (EEE): Is a directory: Failed to open DBM file TESTSUITE/spool when sending");
     assert_eq!(one(Mainlog, "== u@t R=local T=appendfile defer (6): No such device or address: while opening named pipe /work/suite/test-fifo (x)"),
         "== u@t R=local T=appendfile defer (EEE): Error: while opening named pipe TESTSUITE/test-fifo (x)");
-    assert_eq!(
-        one(
-            Stdout,
-            "exim_lock: locking test-mail/userx succeeded: running /bin/sh ..."
-        ),
-        "exim_lock: locking test-mail/userx succeeded: running ENV_SHELL ..."
-    );
-    assert_eq!(
-        one(
-            Mail,
-            "  0 opt=0 status=0 RDONLY\n  2 opt=0 status=1 WRONLY\n"
-        ),
-        "  0 opt=0 STATUS\n  2 opt=0 STATUS\n"
-    );
+    assert_eq!(one(Stdout, "exim_lock: locking test-mail/userx succeeded: running /bin/sh ..."),
+        "exim_lock: locking test-mail/userx succeeded: running ENV_SHELL ...");
+    assert_eq!(one(Mail, "  0 opt=0 status=0 RDONLY\n  2 opt=0 status=1 WRONLY\n"), "  0 opt=0 STATUS\n  2 opt=0 STATUS\n");
 }
 
 #[test]
@@ -443,23 +309,15 @@ fn server_port_in_host_error_lines_is_renumbered_as_perl_did() {
 
 #[test]
 fn host_lines_in_bounces() {
-    assert_eq!(
-        one(
-            Mail,
-            "    host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n"
-        ),
-        "  host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n"
-    );
+    assert_eq!(one(Mail, "    host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n"),
+        "  host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n");
 }
 
 #[test]
 fn callouts_fast_open_and_spool_owner() {
     assert_eq!(one(Stderr, "  SMTP>> RCPT TO:<vm.example.net-1795324784-testing@remote.domain>\nConnecting to 127.0.0.1 [127.0.0.1]:1224 ...  TFO mode sendto, no data: EINPROGRESS\n connected\n"),
         "  SMTP>> RCPT TO:<the.local.host.name-dddddddd-testing@remote.domain>\nConnecting to 127.0.0.1 [127.0.0.1]:1224 ...  connected\n");
-    assert_eq!(
-        one(Stdout, "10HmaX-0005vi-00-H\nmungetest 1001 1002\n"),
-        "10HmaX-0005vi-00-H\nCALLER UID GID\n"
-    );
+    assert_eq!(one(Stdout, "10HmaX-0005vi-00-H\nmungetest 1001 1002\n"), "10HmaX-0005vi-00-H\nCALLER UID GID\n");
 }
 
 #[test]
@@ -474,13 +332,8 @@ fn ports_after_fake_and_own_addresses_are_renumbered() {
 fn retry_debug_and_header_sizes() {
     assert_eq!(one(Stderr, "failing_interval=0 message_age=0\n  first failed=1795324870 last try=1795324870 next try=1795325170 expired=0\nSize of headers = 294\n"),
         "failing_interval=ttt message_age=ttt\n  first failed=dddd last try=dddd next try=+300 expired=0\nSize of headers = sss\n");
-    assert_eq!(
-        one(
-            Stdout,
-            "  T:userx@test.ex -22 0 mailbox is full (MTA-imposed quota exceeded)"
-        ),
-        "  T:userx@test.ex -22 xxxx mailbox is full (MTA-imposed quota exceeded)"
-    );
+    assert_eq!(one(Stdout, "  T:userx@test.ex -22 0 mailbox is full (MTA-imposed quota exceeded)"),
+        "  T:userx@test.ex -22 xxxx mailbox is full (MTA-imposed quota exceeded)");
 }
 
 #[test]
@@ -491,10 +344,7 @@ fn gnutls_4_96_forms() {
         "1999-03-02 09:44:33 cipher_ TLS1.x:ke_RSA_WITH_ci_mac\n1999-03-02 09:44:33 ver:    TLS1.x\n");
     assert_eq!(one(Mainlog, "TLS error on connection from (rhu.barb) [127.0.0.1] (gnutls_handshake): No certificate was found."),
         "TLS error on connection from (rhu.barb) [127.0.0.1] (gnutls_handshake): The peer did not send any certificate.");
-    assert_eq!(
-        one(Mainlog, "C=\"250- 323 byte chunk, total 323\\n250 OK\""),
-        "C=\"250- 3nn byte chunk, total 3nn\\n250 OK\""
-    );
+    assert_eq!(one(Mainlog, "C=\"250- 323 byte chunk, total 323\\n250 OK\""), "C=\"250- 3nn byte chunk, total 3nn\\n250 OK\"");
 }
 
 #[test]
@@ -508,10 +358,7 @@ fn port_headers_share_the_port_numbering() {
     let rs = rules();
     let mut m = Munger::new(&rs, ctx());
     m.munge(Mainlog, "2026-11-22 05:20:00 SMTP connection from [127.0.0.1]:59026 I=[127.0.0.1]:1225 (TCP/IP connection count = 1)\n");
-    assert_eq!(
-        m.munge(Mail, "Port: 59026\nPort: 1234\n"),
-        "Port: 1111\nPort: 1112\n"
-    );
+    assert_eq!(m.munge(Mail, "Port: 59026\nPort: 1234\n"), "Port: 1111\nPort: 1112\n");
 }
 
 #[test]
@@ -519,9 +366,7 @@ fn gnutls_bad_clientcert_named_munge() {
     let rs = rules();
     let raw = "2026-11-22 05:30:00 TLS error on connection from (rhu1.barb) [10.20.30.40] (gnutls_handshake): No supported cipher suites have been found.\n";
     let mut m = Munger::new(&rs, ctx());
-    assert!(m
-        .munge(Mainlog, raw)
-        .ends_with("Could not negotiate a supported cipher suite.\n"));
+    assert!(m.munge(Mainlog, raw).ends_with("Could not negotiate a supported cipher suite.\n"));
     let mut m = Munger::new(&rs, ctx());
     m.enable_named("gnutls_bad_clientcert").unwrap();
     assert_eq!(m.munge(Mainlog, raw), "1999-03-02 09:44:33 TLS error on connection from (rhu1.barb) [ip4.ip4.ip4.ip4] (gnutls_handshake): The peer did not send any certificate.\n");
