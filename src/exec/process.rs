@@ -24,7 +24,7 @@ pub struct ShellCommand {
 }
 
 /// What to write to the child's stdin.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Feed {
     Bytes(Vec<u8>),
     Sleep(Duration),

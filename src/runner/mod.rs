@@ -5,6 +5,7 @@
 
 mod check;
 mod pending;
+mod plan;
 mod schedule;
 mod steps;
 

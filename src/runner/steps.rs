@@ -1,16 +1,16 @@
 //! Running the steps of one script, command by command, as the Perl runtest's `run_command`
-//! does: the shell command lines it builds, which commands wait and which run on (daemons,
-//! `server`, `exim_lock`, `background`), and what happens on an unexpected return code.
+//! does: the commands that act inside runtest (`sleep`, `write`, `munge`, `killdaemon` …),
+//! the launch of the others as `plan` decides them, through the test's one
+//! `exec::Executor`, keeping what runs on (daemons, `server`, `exim_lock`, `background`),
+//! and what happens on an unexpected return code.
 
+use super::plan::{self, Launch, Lifetime, Who};
 use super::Run;
-use crate::exec::{Feed, Finished, Identity, Running, ShellCommand};
+use crate::exec::{Executor, Finished, Identity, Running};
 use crate::review::{Answer, Prompt};
-use crate::script::{
-    encode, Command, DataLine, DataPrefix, NoCheck, Script, Step, Sudo, WriteSpec,
-};
+use crate::script::{encode, Command, NoCheck, Script, Step, WriteSpec};
 use anyhow::{Context, Result};
 use std::io::Write;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -42,7 +42,8 @@ pub struct MungeOptions {
 /// The running state of one test.
 pub struct TestState {
     testnum: u32,
-    subtest: u32,
+    /// Launches every command of the test.
+    exec: Executor,
     server: Option<Running>,
     daemons: Vec<Running>,
     exim_lock: Option<Running>,
@@ -56,15 +57,6 @@ enum StepResult {
     /// Ran and waited: check the return code.
     Waited(Finished),
     Ended(Ended),
-}
-
-/// `(DIR/eximdir/UTIL ARGS INPUT; echo UTIL exit code = $?) >>test-stdout`.
-fn utility_line(dir: &str, util: &str, args: &str, input: &str) -> String {
-    format!("({dir}/eximdir/{util} {args}{input}; echo {util} exit code = $?) >>test-stdout")
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 impl TestState {
@@ -87,7 +79,14 @@ impl TestState {
         };
         Ok(TestState {
             testnum,
-            subtest: 0,
+            exec: Executor {
+                cwd: run.ws.dir.clone(),
+                env: run.env.clone(),
+                runtest_uid: run.runtest_uid,
+                timeout: run.timeout(),
+                interrupt: run.interrupt.clone(),
+                debug: run.opts.debug,
+            },
             server: None,
             daemons: Vec::new(),
             exim_lock: None,
@@ -109,7 +108,7 @@ impl TestState {
             run.current = Some(step.span.to_string());
             let started = std::time::Instant::now();
             let result = self
-                .step(run, &step.command, step)
+                .step(run, &step.command)
                 .with_context(|| format!("{}: `{}`", step.span, crate::script::shown(&step.text)))?;
             if !matches!(step.command, Command::Comment(_)) {
                 run.time_step(step.span.line, step.command.name(), started);
@@ -202,65 +201,16 @@ impl TestState {
         }
     }
 
-    fn identity(&self, run: &Run, sudo: &Option<Sudo>) -> Result<Identity> {
-        Ok(match sudo {
-            None => run.caller_identity.clone(),
-            Some(Sudo::Root) => Identity::Root,
-            Some(Sudo::User(u)) => Identity::from_name(&run.ws.table.apply(u, Some(self.testnum)))?,
+    fn identity(&self, run: &Run, who: &Who) -> Result<Identity> {
+        Ok(match who {
+            Who::Caller => run.caller_identity.clone(),
+            Who::Root => Identity::Root,
+            Who::User(u) => Identity::from_name(u)?,
         })
-    }
-
-    fn shell(&self, run: &Run, line: String, identity: Identity) -> ShellCommand {
-        ShellCommand {
-            line,
-            cwd: run.ws.dir.clone(),
-            env: run.env.clone(),
-            identity,
-            runtest_uid: run.runtest_uid,
-        }
     }
 
     fn subst(&self, run: &Run, s: &str) -> String {
         run.ws.table.apply(s, Some(self.testnum))
-    }
-
-    /// Data lines as stdin feed, with substitutions and the `:eval:`/`:noeol:`/`:sleep:`
-    /// prefixes and `\NONL\` endings.
-    fn feed(&self, run: &Run, data: &[DataLine]) -> Vec<Feed> {
-        data.iter()
-            .map(|d| {
-                let text = self.subst(run, &d.text);
-                match d.prefix {
-                    DataPrefix::Sleep => {
-                        Feed::Sleep(Duration::from_secs(text.trim().parse().unwrap_or(0)))
-                    }
-                    DataPrefix::Eval => Feed::Bytes(crate::script::perl_unescape(&text)),
-                    DataPrefix::NoEol => Feed::Bytes(encode(&text)),
-                    DataPrefix::None => match text.strip_suffix("\\NONL\\") {
-                        Some(t) => Feed::Bytes(encode(t)),
-                        None => Feed::Bytes(encode(&format!("{text}\n"))),
-                    },
-                }
-            })
-            .collect()
-    }
-
-    fn timeout(run: &Run) -> Duration {
-        Duration::from_secs(run.opts.timeout_secs)
-    }
-
-    fn run_wait(
-        &self,
-        run: &Run,
-        sh: ShellCommand,
-        feed: Vec<Feed>,
-        close_after: Duration,
-    ) -> Result<Finished> {
-        if run.opts.debug {
-            println!(">> {} [{}]", sh.line, sh.identity.name());
-        }
-        let r = sh.spawn(feed, close_after, false)?;
-        r.wait(Self::timeout(run), &run.interrupt)
     }
 
     fn append(&self, run: &Run, file: &str, text: &[u8]) -> Result<()> {
@@ -281,8 +231,10 @@ impl TestState {
         Ok(())
     }
 
-    fn step(&mut self, run: &mut Run, cmd: &Command, _step: &Step) -> Result<StepResult> {
-        let dir = run.ws.dir.display().to_string();
+    fn step(&mut self, run: &mut Run, cmd: &Command) -> Result<StepResult> {
+        if let Some(l) = self.plan(run, cmd)? {
+            return self.launch(run, l);
+        }
         match cmd {
             Command::Comment(text) => {
                 let line = format!("### {}\n", self.subst(run, text));
@@ -357,136 +309,8 @@ impl TestState {
                 self.dump(run, &self.subst(run, db))?;
                 Ok(StepResult::Done)
             }
-            // The Exim utilities run as the Perl runtest runs them: their output and a line
-            // "<utility> exit code = N" go to test-stdout, so the exit code is part of the
-            // compared output rather than checked.
-            Command::DbmBuild(args) => {
-                let files: Vec<String> = self
-                    .subst(run, args)
-                    .split_whitespace()
-                    .map(|f| format!("{dir}/{f}"))
-                    .collect();
-                let line = utility_line(&dir, "exim_dbmbuild", &files.join(" "), "");
-                self.run_utility(run, line)
-            }
-            Command::Exinext(args) => {
-                let pre = format!("-DEXIM_PATH={dir}/eximdir/exim -C {dir}/test-config ");
-                let line = utility_line(
-                    &dir,
-                    "exinext",
-                    &format!("{pre}{}", self.subst(run, args)),
-                    "",
-                );
-                self.run_utility(run, line)
-            }
-            Command::Exigrep(args) => {
-                let line = utility_line(
-                    &dir,
-                    "exigrep",
-                    &self.subst(run, args),
-                    &format!(" < {dir}/spool/log/mainlog"),
-                );
-                self.run_utility(run, line)
-            }
-            Command::Eximstats(args) => {
-                let line = utility_line(
-                    &dir,
-                    "eximstats",
-                    &self.subst(run, args),
-                    &format!(" < {dir}/spool/log/mainlog"),
-                );
-                self.run_utility(run, line)
-            }
-            Command::Exiqgrep(args) => {
-                run.ws.write_config(&run.facts, self.testnum)?;
-                let exim = format!(
-                    "{dir}/eximdir/exim -DEXIM_PATH={dir}/eximdir/exim -C {dir}/test-config"
-                );
-                let line = utility_line(
-                    &dir,
-                    "exiqgrep",
-                    &format!("-E {} {}", shell_quote(&exim), self.subst(run, args)),
-                    "",
-                );
-                self.run_utility(run, line)
-            }
-            Command::EximLock(args) => {
-                let line = format!(
-                    "{dir}/eximdir/exim_lock {} >>test-stdout 2>>test-stderr",
-                    self.subst(run, args)
-                );
-                let mut sh = self.shell(run, line, run.caller_identity.clone());
-                // exim_lock with no command runs a shell on its stdin: the lock is held
-                // until that stdin is closed, after the next non-daemon exim.
-                sh.env.retain(|(k, _)| k != "SHELL");
-                sh.env.push(("SHELL".into(), "/bin/sh".into()));
-                let r = sh.spawn(vec![], Duration::ZERO, true)?;
-                std::thread::sleep(Duration::from_millis(200));
-                self.exim_lock = Some(r);
-                Ok(StepResult::Done)
-            }
-            Command::Perl { sudo, data } => {
-                let id = self.identity(run, sudo)?;
-                let sh = self.shell(run, "perl >>test-stdout 2>>test-stderr".into(), id);
-                let feed = self.feed(run, data);
-                Ok(StepResult::Waited(self.run_wait(
-                    run,
-                    sh,
-                    feed,
-                    Duration::ZERO,
-                )?))
-            }
-            Command::File(f) => {
-                let id = self.identity(run, &f.sudo)?;
-                let line = format!("{} >>test-stdout 2>>test-stderr", self.subst(run, &f.line));
-                let sh = self.shell(run, line, id);
-                Ok(StepResult::Waited(self.run_wait(
-                    run,
-                    sh,
-                    vec![],
-                    Duration::ZERO,
-                )?))
-            }
-            Command::Client {
-                sudo,
-                program,
-                args,
-                data,
-            } => {
-                let id = self.identity(run, sudo)?;
-                let line = format!(
-                    "{dir}/bin/{program} {} >>test-stdout 2>&1",
-                    self.subst(run, args)
-                );
-                let sh = self.shell(run, line, id);
-                let feed = self.feed(run, data);
-                Ok(StepResult::Waited(self.run_wait(
-                    run,
-                    sh,
-                    feed,
-                    Duration::ZERO,
-                )?))
-            }
-            Command::Server { args, data } => {
-                self.start_server(run, args, data)?;
-                Ok(StepResult::Done)
-            }
-            Command::Background(inner) => {
-                self.background(run, inner)?;
-                Ok(StepResult::Done)
-            }
-            Command::Exim { .. } => self.exim(run, cmd),
+            other => anyhow::bail!("`{}`: runtest has no way to run it", other.name()),
         }
-    }
-
-    fn run_utility(&self, run: &Run, line: String) -> Result<StepResult> {
-        let sh = self.shell(run, line, run.caller_identity.clone());
-        Ok(StepResult::Waited(self.run_wait(
-            run,
-            sh,
-            vec![],
-            Duration::ZERO,
-        )?))
     }
 
     fn write(&self, run: &Run, catwrite: bool, spec: &WriteSpec) -> Result<()> {
@@ -533,7 +357,7 @@ impl TestState {
         cmd.arg(format!("{dir}/spool"))
             .arg(db)
             .current_dir(&run.ws.dir);
-        let out = crate::exec::capture(cmd, Self::timeout(run)).context("running exim_dumpdb")?;
+        let out = crate::exec::capture(cmd, self.exec.timeout).context("running exim_dumpdb")?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let mut result = String::from("+++++++++++++++++++++++++++\n");
         if db == "retry" {
@@ -597,7 +421,7 @@ impl TestState {
         for mut d in self.daemons.drain(..) {
             if pids.contains(&d.pid()) {
                 d.close_stdin();
-                let _ = d.wait(Duration::from_secs(10), &run.interrupt);
+                let _ = self.exec.wait_for(d, Duration::from_secs(10));
             } else {
                 keep.push(d);
             }
@@ -610,44 +434,12 @@ impl TestState {
         Ok(())
     }
 
-    fn start_server(&mut self, run: &Run, args: &str, data: &[DataLine]) -> Result<()> {
-        let dir = run.ws.dir.display().to_string();
-        let mut args = self.subst(run, args);
-        if !run.facts.have_ipv6 && !args.contains("-noipv6") {
-            args = format!("-noipv6 {args}");
-        }
-        if !run.facts.have_ipv4 && !args.contains("-noipv4") {
-            args = format!("-noipv4 {args}");
-        }
-        let line = format!("{dir}/bin/server {args} >>test-stdout-server 2>&1");
-        caller_file(run, "test-stdout-server")?;
-        let sh = self.shell(run, line, run.caller_identity.clone());
-        if run.opts.debug {
-            println!(">> {}", sh.line);
-        }
-        let feed = self.feed(run, data);
-        let r = sh.spawn(feed, Duration::ZERO, false)?;
-        // Wait until it listens (unless it pauses first with -i), so the next command
-        // does not race it.
-        let target = args
-            .split_whitespace()
-            .rev()
-            .find(|w| !w.starts_with('-') && w.parse::<u32>().map_or(true, |n| n > 64));
-        if !args.split_whitespace().any(|w| w == "-i") {
-            if let Some(t) = target {
-                wait_listening(t, &run.ws.dir, Duration::from_secs(5));
-            }
-        }
-        self.server = Some(r);
-        Ok(())
-    }
-
     /// Wait for the scripted server; on failure, the server prompt.
     fn wait_server(&mut self, run: &mut Run) -> Result<Option<Ended>> {
         let Some(r) = self.server.take() else {
             return Ok(None);
         };
-        let f = r.wait(Self::timeout(run), &run.interrupt)?;
+        let f = self.exec.wait_for(r, self.exec.timeout)?;
         if f.interrupted {
             return Ok(Some(Ended::Interrupted));
         }
@@ -669,61 +461,6 @@ impl TestState {
         }
     }
 
-    fn background(&mut self, run: &mut Run, inner: &Command) -> Result<()> {
-        let dir = run.ws.dir.display().to_string();
-        let (line, id, feed) = match inner {
-            Command::Exim {
-                env,
-                sudo,
-                variant,
-                args,
-                data,
-                ..
-            } => {
-                run.ws.write_config(&run.facts, self.testnum)?;
-                let envs: String = env
-                    .iter()
-                    .map(|(k, v)| format!("{k}={} ", self.subst(run, v)))
-                    .collect();
-                (
-                    format!(
-                        "{envs}{dir}/eximdir/exim{variant} -DEXIM_PATH={dir}/eximdir/exim{variant} -C {dir}/test-config {} >>test-stdout 2>>test-stderr",
-                        self.subst(run, args)
-                    ),
-                    self.identity(run, sudo)?,
-                    self.feed(run, data),
-                )
-            }
-            Command::File(f) => (
-                format!("{} >>test-stdout 2>>test-stderr", self.subst(run, &f.line)),
-                self.identity(run, &f.sudo)?,
-                vec![],
-            ),
-            Command::Perl { sudo, data } => (
-                "perl >>test-stdout 2>>test-stderr".into(),
-                self.identity(run, sudo)?,
-                self.feed(run, data),
-            ),
-            Command::Client {
-                sudo,
-                program,
-                args,
-                data,
-            } => (
-                format!(
-                    "{dir}/bin/{program} {} >>test-stdout 2>&1",
-                    self.subst(run, args)
-                ),
-                self.identity(run, sudo)?,
-                self.feed(run, data),
-            ),
-            other => anyhow::bail!("`{}` cannot run in the background", other.name()),
-        };
-        let sh = self.shell(run, line, id);
-        self.background.push(sh.spawn(feed, Duration::ZERO, false)?);
-        Ok(())
-    }
-
     /// The message ids on the queue, oldest first (for `$msgN`).
     fn queue_ids(&self, run: &Run, queue_spec: &str) -> Result<Vec<String>> {
         let dir = run.ws.dir.display().to_string();
@@ -736,7 +473,7 @@ impl TestState {
             .env_clear()
             .envs(run.env.iter().map(|(k, v)| (k, v)));
         let out =
-            crate::exec::capture(cmd, Self::timeout(run)).context("listing the queue for $msgN")?;
+            crate::exec::capture(cmd, self.exec.timeout).context("listing the queue for $msgN")?;
         let re = regex::Regex::new(r"^\s*\d+[smhdw]\s+\S+\s+(\S+)").unwrap();
         let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -747,141 +484,76 @@ impl TestState {
         Ok(ids)
     }
 
-    fn exim(&mut self, run: &mut Run, cmd: &Command) -> Result<StepResult> {
-        let Command::Exim {
-            env,
-            wait_secs,
-            sudo,
-            variant,
-            args,
-            data,
-        } = cmd
-        else {
-            unreachable!()
-        };
+    /// What to launch for `cmd` (None: it runs inside runtest).
+    fn plan(&self, run: &Run, cmd: &Command) -> Result<Option<Launch>> {
         let dir = run.ws.dir.display().to_string();
-        self.subtest += 1;
-        run.ws.write_config(&run.facts, self.testnum)?;
-        let mut args = self.subst(run, args);
-        if args.contains("$msg") {
-            let qspec = regex::Regex::new(r"-qG\w+")
-                .unwrap()
-                .find(&args)
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default();
-            let ids = self.queue_ids(run, &qspec)?;
-            // As the Perl runtest: the ids it has are put in; a `$msgN` beyond the queue
-            // stays as written, for Exim to reject.
-            args = substitute_msg_ids(&args, &ids);
-        }
-        let optargs: String = run
-            .opts
-            .exim_options
-            .iter()
-            .map(|o| format!(" {o}"))
-            .collect();
-        if run.opts.exim_options.iter().any(|o| o.starts_with("-d")) {
-            args = regex::Regex::new(r"(^|\s)-d\S*")
-                .unwrap()
-                .replace_all(&args, "")
-                .into_owned();
-        }
-        let envs: String = env
-            .iter()
-            .map(|(k, v)| format!("{k}={} ", self.subst(run, v)))
-            .collect();
-        let mut line = format!(
-            "{envs}{dir}/eximdir/exim{variant}{optargs} -DEXIM_PATH={dir}/eximdir/exim{variant} -C {dir}/test-config {args} >>test-stdout 2>>test-stderr"
-        );
-        let id = self.identity(run, sudo)?;
-        let is_server = line.contains(" -DSERVER=server ");
-        if is_server && !line.contains(" -DNOTDAEMON ") {
-            // A daemon: runs on until killdaemon; its stderr goes to test-stderr-server.
-            let log = run.ws.path("spool/log");
-            std::fs::create_dir_all(&log)?;
-            let spool = run.ws.path("spool");
-            for p in [&spool, &log] {
-                let _ =
-                    std::os::unix::fs::chown(p, Some(run.facts.exim_uid), Some(run.facts.exim_gid));
-            }
-            line = line.replacen(" -bd ", " -bdf ", 1);
-            if line.contains(" -bdf ") && !line.contains(" -oP ") {
-                line = line.replacen(
-                    " -bdf ",
-                    &format!(" -bdf -oP {dir}/spool/exim-daemon.pid "),
-                    1,
-                );
-            }
-            line.push_str("-server");
-            caller_file(run, "test-stderr-server")?;
-            let sh = self.shell(run, line, id);
-            if run.opts.debug {
-                println!(">> daemon: {}", sh.line);
-            }
-            // Ready means: it has logged "daemon started" (Exim does so once its sockets
-            // listen; the pid file can come first) — or it has ended.
-            let logs = [
-                run.ws.path("spool/log/servermainlog"),
-                run.ws.path("spool/log/mainlog"),
-            ];
-            let started_lines = || {
-                logs.iter()
-                    .map(|l| {
-                        std::fs::read_to_string(l)
-                            .map(|t| t.matches(" daemon started: ").count())
-                            .unwrap_or(0)
-                    })
-                    .sum::<usize>()
-            };
-            let before = started_lines();
-            let mut r = sh.spawn(vec![], Duration::ZERO, true)?;
-            let start = std::time::Instant::now();
-            while start.elapsed() < Duration::from_secs(10) && started_lines() == before {
-                if r.try_finished()?.is_some() || run.interrupt.load(Ordering::SeqCst) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            if started_lines() == before {
-                // Not a listening daemon (e.g. a queue-runner daemon): give it a moment, as
-                // the Perl runtest does.
-                std::thread::sleep(Duration::from_millis(300));
-            }
-            self.daemons.push(r);
-            return Ok(StepResult::Done);
-        }
-        if is_server {
-            line.push_str("-server");
-            caller_file(run, "test-stderr-server")?;
-        }
-        let sh = self.shell(run, line, id);
-        let feed = self.feed(run, data);
-        let f = self.run_wait(run, sh, feed, Duration::from_secs(*wait_secs))?;
-        // After a non-daemon exim: release exim_lock and wait for the scripted server.
-        if let Some(mut l) = self.exim_lock.take() {
-            l.close_stdin();
-            let _ = l.wait(Duration::from_secs(10), &run.interrupt);
-        }
-        if let Some(e) = self.wait_server(run)? {
-            return Ok(StepResult::Ended(e));
-        }
-        Ok(StepResult::Waited(f))
+        let subst = |t: &str| run.ws.table.apply(t, Some(self.testnum));
+        let msg_ids = |spec: &str| {
+            run.ws.write_config(&run.facts, self.testnum)?;
+            self.queue_ids(run, spec)
+        };
+        let cx = plan::Context {
+            dir: &dir,
+            exim_options: &run.opts.exim_options,
+            have_ipv4: run.facts.have_ipv4,
+            have_ipv6: run.facts.have_ipv6,
+            subst: &subst,
+            msg_ids: &msg_ids,
+        };
+        plan::plan(cmd, &cx)
     }
-}
 
-/// Put the queue's ids for `$msg1` … `$msgN` (1-based, oldest first); a `$msgN` with no
-/// such message is left as written. `$msg10` is never read as `$msg1` followed by `0`.
-pub fn substitute_msg_ids(args: &str, ids: &[String]) -> String {
-    let re = regex::Regex::new(r"\$msg(\d+)").expect("a valid regex");
-    re.replace_all(args, |c: &regex::Captures| {
-        c[1].parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-            .and_then(|i| ids.get(i))
-            .cloned()
-            .unwrap_or_else(|| c[0].to_string())
-    })
-    .into_owned()
+    /// Launch a planned command through the executor, and keep what runs on.
+    fn launch(&mut self, run: &mut Run, l: Launch) -> Result<StepResult> {
+        if l.needs_config {
+            run.ws.write_config(&run.facts, self.testnum)?;
+        }
+        for f in &l.caller_files {
+            caller_file(run, f)?;
+        }
+        let id = self.identity(run, &l.who)?;
+        match l.lifetime {
+            Lifetime::Wait { close_after } => {
+                let f = self.exec.wait(l.line, id, l.feed, close_after)?;
+                if l.is_exim {
+                    // After a non-daemon exim: release exim_lock and wait for the server.
+                    if let Some(mut lock) = self.exim_lock.take() {
+                        lock.close_stdin();
+                        let _ = self.exec.wait_for(lock, Duration::from_secs(10));
+                    }
+                    if let Some(e) = self.wait_server(run)? {
+                        return Ok(StepResult::Ended(e));
+                    }
+                }
+                Ok(StepResult::Waited(f))
+            }
+            Lifetime::Daemon => {
+                // It runs on until killdaemon; its spool and log folders are the Exim user's.
+                let log = run.ws.path("spool/log");
+                std::fs::create_dir_all(&log)?;
+                for p in [&run.ws.path("spool"), &log] {
+                    let _ = std::os::unix::fs::chown(p, Some(run.facts.exim_uid), Some(run.facts.exim_gid));
+                }
+                let logs = [run.ws.path("spool/log/servermainlog"), run.ws.path("spool/log/mainlog")];
+                self.daemons.push(self.exec.start_daemon(l.line, id, &logs)?);
+                Ok(StepResult::Done)
+            }
+            Lifetime::Server { ready } => {
+                self.server = Some(self.exec.start_server(l.line, id, l.feed, ready.as_ref())?);
+                Ok(StepResult::Done)
+            }
+            Lifetime::Background => {
+                self.background.push(self.exec.start(l.line, id, l.feed, false)?);
+                Ok(StepResult::Done)
+            }
+            Lifetime::Lock => {
+                let r = self.exec.start(l.line, id, vec![], true)?;
+                std::thread::sleep(Duration::from_millis(200));
+                self.exim_lock = Some(r);
+                Ok(StepResult::Done)
+            }
+        }
+    }
 }
 
 /// Make sure the output file `name` exists and belongs to the caller.
@@ -916,70 +588,4 @@ fn show_file(run: &mut Run, name: &str) {
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_else(|e| format!("({}: {e})\n", p.display()));
     run.show(&text);
-}
-
-/// Wait until something listens on `target` (a port number or a unix socket path).
-fn wait_listening(target: &str, dir: &Path, max: Duration) {
-    let start = std::time::Instant::now();
-    let port: Option<u16> = target.parse().ok();
-    while start.elapsed() < max {
-        let ready = match port {
-            Some(p) => listening_tcp(p),
-            None => dir.join(target).exists() || Path::new(target).exists(),
-        };
-        if ready {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn listening_tcp(port: u16) -> bool {
-    let hex = format!(":{port:04X} ");
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
-        std::fs::read_to_string(f)
-            .map(|t| {
-                t.lines().skip(1).any(|l| {
-                    let cols: Vec<&str> = l.split_whitespace().collect();
-                    cols.len() > 3 && cols[1].ends_with(hex.trim_end()) && cols[3] == "0A"
-                })
-            })
-            .unwrap_or(false)
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utility_lines() {
-        assert_eq!(
-            utility_line("/s", "exigrep", "abc", " < /s/spool/log/mainlog"),
-            "(/s/eximdir/exigrep abc < /s/spool/log/mainlog; echo exigrep exit code = $?) >>test-stdout"
-        );
-    }
-
-    #[test]
-    fn message_ids() {
-        let ids = vec!["10HmaX-0005vi-00".to_string()];
-        assert_eq!(
-            substitute_msg_ids("-Mrm $msg1 $msg2", &ids),
-            "-Mrm 10HmaX-0005vi-00 $msg2"
-        );
-        assert_eq!(
-            substitute_msg_ids("-Mrm $msg0 $msg", &ids),
-            "-Mrm $msg0 $msg"
-        );
-        let many: Vec<String> = (1..=10).map(|i| format!("id{i}")).collect();
-        assert_eq!(
-            substitute_msg_ids("$msg10 $msg1 $msg99999999999999999999", &many),
-            "id10 id1 $msg99999999999999999999"
-        );
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("a'b"), r"'a'\''b'");
-    }
 }
