@@ -5,6 +5,7 @@
 
 pub mod script;
 pub mod cli;
+pub mod elevate;
 pub mod exec;
 pub mod probe;
 pub mod subst;

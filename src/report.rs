@@ -82,6 +82,7 @@ impl Summaries {
         if enabled {
             for f in [&s.run, &s.failed] {
                 std::fs::write(f, "").with_context(|| format!("creating {}", f.display()))?;
+                crate::elevate::give_back(f);
             }
         }
         Ok(s)

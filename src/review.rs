@@ -136,6 +136,7 @@ pub fn write_atomically(path: &Path, content: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).ok();
     tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
+    crate::elevate::give_back(path);
     Ok(())
 }
 

@@ -191,9 +191,9 @@ pub fn main(opts: Options) -> Result<i32> {
         return Ok(0);
     }
     if !is_root {
-        bail!(
-            "runtest must run as root for now (it patches a setuid copy of Exim); run it with sudo"
-        );
+        // A maintainer with sudo rights: restart as root, with them as the caller.
+        let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+        crate::elevate::restart_under_sudo(&args)?;
     }
     // Before any thread exists: the private UTS namespace and the subreaper.
     let hostname = probe::host::ensure_fqdn(is_root)?;
@@ -239,8 +239,13 @@ pub fn main(opts: Options) -> Result<i32> {
     let exim_gid = probe::account::group_gid(&exim_group)?
         .with_context(|| format!("no group {exim_group}"))?;
 
-    let caller =
-        probe::account::ensure_caller(opts.caller.as_deref().unwrap_or("mailrig"), &exim_group)?;
+    let caller_name = opts.caller.as_deref().unwrap_or("mailrig");
+    let caller = match crate::elevate::invoker() {
+        // The maintainer's own account is used as it is (never changed by runtest).
+        Some(inv) if inv.name == caller_name => probe::account::lookup(caller_name)?
+            .with_context(|| format!("caller {caller_name} has no passwd entry"))?,
+        _ => probe::account::ensure_caller(caller_name, &exim_group)?,
+    };
     probe::account::validate_caller(&caller, exim_gid)?;
 
     let (v4, v6) = probe::host::addresses();
