@@ -40,8 +40,17 @@ pub fn invoker() -> Option<Invoker> {
 
 /// The command line of the restart: `sudo -n env MAILRIG_INVOKER=… [TERM=…] [EXIM_TEST_*=…]
 /// RUNTEST [--caller NAME] ARGS`.
-pub fn sudo_command_line(exe: &Path, args: &[OsString], inv: &Invoker, env: &[(String, String)]) -> Vec<OsString> {
-    let mut v: Vec<OsString> = vec!["-n".into(), "/usr/bin/env".into(), format!("{INVOKER_ENV}={}:{}:{}", inv.uid, inv.gid, inv.name).into()];
+pub fn sudo_command_line(
+    exe: &Path,
+    args: &[OsString],
+    inv: &Invoker,
+    env: &[(String, String)],
+) -> Vec<OsString> {
+    let mut v: Vec<OsString> = vec![
+        "-n".into(),
+        "/usr/bin/env".into(),
+        format!("{INVOKER_ENV}={}:{}:{}", inv.uid, inv.gid, inv.name).into(),
+    ];
     for (k, val) in env {
         if k == "TERM" || k.starts_with("EXIM_TEST_") {
             v.push(format!("{k}={val}").into());
@@ -49,11 +58,19 @@ pub fn sudo_command_line(exe: &Path, args: &[OsString], inv: &Invoker, env: &[(S
     }
     v.push(exe.into());
     let mut args = args.to_vec();
-    let has_caller = args.iter().any(|a| a == "--caller" || a.to_string_lossy().starts_with("--caller="));
+    let has_caller = args
+        .iter()
+        .any(|a| a == "--caller" || a.to_string_lossy().starts_with("--caller="));
     if !has_caller {
         // After the binary, which must come first.
-        let at = usize::from(args.first().is_some_and(|a| !a.to_string_lossy().starts_with('-')));
-        args.splice(at..at, [OsString::from("--caller"), OsString::from(inv.name.clone())]);
+        let at = usize::from(
+            args.first()
+                .is_some_and(|a| !a.to_string_lossy().starts_with('-')),
+        );
+        args.splice(
+            at..at,
+            [OsString::from("--caller"), OsString::from(inv.name.clone())],
+        );
     }
     v.extend(args);
     v
@@ -102,7 +119,14 @@ mod tests {
 
     #[test]
     fn invoker_values() {
-        assert_eq!(parse_invoker("1000:1000:ann"), Some(Invoker { uid: 1000, gid: 1000, name: "ann".into() }));
+        assert_eq!(
+            parse_invoker("1000:1000:ann"),
+            Some(Invoker {
+                uid: 1000,
+                gid: 1000,
+                name: "ann".into()
+            })
+        );
         assert_eq!(parse_invoker("0:0:root"), None);
         assert_eq!(parse_invoker("x:1:ann"), None);
         assert_eq!(parse_invoker("1000:1000:"), None);
@@ -111,16 +135,47 @@ mod tests {
 
     #[test]
     fn restart_line() {
-        let inv = Invoker { uid: 1000, gid: 100, name: "ann".into() };
-        let env = vec![("TERM".to_string(), "xterm".to_string()), ("HOME".to_string(), "/h".to_string()), ("EXIM_TEST_X".to_string(), "1".to_string())];
+        let inv = Invoker {
+            uid: 1000,
+            gid: 100,
+            name: "ann".into(),
+        };
+        let env = vec![
+            ("TERM".to_string(), "xterm".to_string()),
+            ("HOME".to_string(), "/h".to_string()),
+            ("EXIM_TEST_X".to_string(), "1".to_string()),
+        ];
         let args: Vec<OsString> = vec!["-CONTINUE".into(), "1".into()];
         let l = sudo_command_line(Path::new("/t/runtest"), &args, &inv, &env);
         let l: Vec<String> = l.iter().map(|s| s.to_string_lossy().into_owned()).collect();
-        assert_eq!(l, ["-n", "/usr/bin/env", "MAILRIG_INVOKER=1000:100:ann", "TERM=xterm", "EXIM_TEST_X=1", "/t/runtest", "--caller", "ann", "-CONTINUE", "1"]);
+        assert_eq!(
+            l,
+            [
+                "-n",
+                "/usr/bin/env",
+                "MAILRIG_INVOKER=1000:100:ann",
+                "TERM=xterm",
+                "EXIM_TEST_X=1",
+                "/t/runtest",
+                "--caller",
+                "ann",
+                "-CONTINUE",
+                "1"
+            ]
+        );
         let args: Vec<OsString> = vec!["/usr/sbin/exim4".into(), "-CONTINUE".into()];
         let l = sudo_command_line(Path::new("/t/runtest"), &args, &inv, &[]);
         let l: Vec<String> = l.iter().map(|s| s.to_string_lossy().into_owned()).collect();
-        assert_eq!(l[3..], ["/t/runtest", "/usr/sbin/exim4", "--caller", "ann", "-CONTINUE"]);
+        assert_eq!(
+            l[3..],
+            [
+                "/t/runtest",
+                "/usr/sbin/exim4",
+                "--caller",
+                "ann",
+                "-CONTINUE"
+            ]
+        );
         let args: Vec<OsString> = vec!["--caller=bob".into()];
         let l = sudo_command_line(Path::new("/t/runtest"), &args, &inv, &[]);
         assert_eq!(l.last().unwrap(), "--caller=bob");

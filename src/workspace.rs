@@ -345,7 +345,7 @@ impl Workspace {
             return Ok(());
         }
         let sep = if !current.is_empty() && !current.ends_with('\n') { "\n" } else { "" };
-        write!(file, "{sep}{entry}\n").with_context(|| format!("updating {}", list.display()))?;
+        writeln!(file, "{sep}{entry}").with_context(|| format!("updating {}", list.display()))?;
         // Exim wants the list owned by root (or CONFIGURE_OWNER) and not writable by others.
         chown(list, 0, 0)?;
         std::fs::set_permissions(list, std::fs::Permissions::from_mode(0o644))?;

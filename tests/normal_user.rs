@@ -20,17 +20,36 @@ struct Maintainer {
 
 impl Maintainer {
     fn create() -> Maintainer {
-        let _ = Command::new("userdel").args(["--remove", MAINTAINER]).stderr(Stdio::null()).status();
+        let _ = Command::new("userdel")
+            .args(["--remove", MAINTAINER])
+            .stderr(Stdio::null())
+            .status();
         let ok = Command::new("useradd")
-            .args(["--user-group", "--create-home", "--shell", "/bin/sh", "--groups", "Debian-exim", MAINTAINER])
+            .args([
+                "--user-group",
+                "--create-home",
+                "--shell",
+                "/bin/sh",
+                "--groups",
+                "Debian-exim",
+                MAINTAINER,
+            ])
             .status()
             .unwrap()
             .success();
         assert!(ok, "useradd {MAINTAINER}");
-        std::fs::write(SUDOERS, format!("{MAINTAINER} ALL=(ALL:ALL) NOPASSWD: ALL\n")).unwrap();
+        std::fs::write(
+            SUDOERS,
+            format!("{MAINTAINER} ALL=(ALL:ALL) NOPASSWD: ALL\n"),
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(SUDOERS, std::fs::Permissions::from_mode(0o440)).unwrap();
-        let uid = nix::unistd::User::from_name(MAINTAINER).unwrap().unwrap().uid.as_raw();
+        let uid = nix::unistd::User::from_name(MAINTAINER)
+            .unwrap()
+            .unwrap()
+            .uid
+            .as_raw();
         Maintainer { uid }
     }
 }
@@ -38,7 +57,10 @@ impl Maintainer {
 impl Drop for Maintainer {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(SUDOERS);
-        let _ = Command::new("userdel").args(["--remove", MAINTAINER]).stderr(Stdio::null()).status();
+        let _ = Command::new("userdel")
+            .args(["--remove", MAINTAINER])
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
@@ -47,14 +69,20 @@ fn a_maintainer_with_sudo_runs_it_as_themselves() {
     if !ready() {
         return;
     }
-    assert!(which::which("sudo").is_ok(), "sudo is missing: tools/ensure-deps installs it");
+    assert!(
+        which::which("sudo").is_ok(),
+        "sudo is missing: tools/ensure-deps installs it"
+    );
     let m = Maintainer::create();
     let conf = common::MINIMAL_CONF;
     let d = common::suite(
         "mailrig-normal-user",
         &[
             ("confs/0001", conf),
-            ("scripts/0000-Basic/0001", "# Caller\nexim -be\n${length_2:abc}\n****\ntouch DIR/made-by-the-caller\n"),
+            (
+                "scripts/0000-Basic/0001",
+                "# Caller\nexim -be\n${length_2:abc}\n****\ntouch DIR/made-by-the-caller\n",
+            ),
             ("stdout/0001", "> ab\n> \n"),
         ],
     );
@@ -72,11 +100,27 @@ fn a_maintainer_with_sudo_runs_it_as_themselves() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains(&format!("Caller:      {MAINTAINER} (uid {}", m.uid)), "{stdout}");
+    assert!(
+        stdout.contains(&format!("Caller:      {MAINTAINER} (uid {}", m.uid)),
+        "{stdout}"
+    );
     let summary = p.join("run-summary.log");
-    assert_eq!(std::fs::read_to_string(&summary).unwrap(), "0001 P\n", "{stdout}");
-    assert_eq!(std::fs::metadata(&summary).unwrap().uid(), m.uid, "run-summary.log belongs to the maintainer");
-    assert_eq!(std::fs::metadata(p.join("failed-summary.log")).unwrap().uid(), m.uid);
+    assert_eq!(
+        std::fs::read_to_string(&summary).unwrap(),
+        "0001 P\n",
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::metadata(&summary).unwrap().uid(),
+        m.uid,
+        "run-summary.log belongs to the maintainer"
+    );
+    assert_eq!(
+        std::fs::metadata(p.join("failed-summary.log"))
+            .unwrap()
+            .uid(),
+        m.uid
+    );
     // The test's commands ran as the maintainer.
     let made = std::fs::metadata(p.join("workspace/0/made-by-the-caller")).unwrap();
     assert_eq!(made.uid(), m.uid);

@@ -37,11 +37,23 @@ impl Executor {
         if self.debug {
             println!(">> {line} [{}]", identity.name());
         }
-        ShellCommand { line, cwd: self.cwd.clone(), env: self.env.clone(), identity, runtest_uid: self.runtest_uid }
+        ShellCommand {
+            line,
+            cwd: self.cwd.clone(),
+            env: self.env.clone(),
+            identity,
+            runtest_uid: self.runtest_uid,
+        }
     }
 
     /// Run a line to its end, at most the timeout; stdin is closed `close_after` after the data.
-    pub fn wait(&self, line: String, identity: Identity, feed: Vec<Feed>, close_after: Duration) -> Result<Finished> {
+    pub fn wait(
+        &self,
+        line: String,
+        identity: Identity,
+        feed: Vec<Feed>,
+        close_after: Duration,
+    ) -> Result<Finished> {
         let r = self.shell(line, identity).spawn(feed, close_after, false)?;
         r.wait(self.timeout, &self.interrupt)
     }
@@ -52,18 +64,32 @@ impl Executor {
     }
 
     /// Start a line that runs on (background); `hold_stdin` keeps its stdin open, unwritten.
-    pub fn start(&self, line: String, identity: Identity, feed: Vec<Feed>, hold_stdin: bool) -> Result<Running> {
-        self.shell(line, identity).spawn(feed, Duration::ZERO, hold_stdin)
+    pub fn start(
+        &self,
+        line: String,
+        identity: Identity,
+        feed: Vec<Feed>,
+        hold_stdin: bool,
+    ) -> Result<Running> {
+        self.shell(line, identity)
+            .spawn(feed, Duration::ZERO, hold_stdin)
     }
 
     /// Start the scripted server and wait (at most 5 s) until it is `ready`, so that the next
     /// command does not race it.
-    pub fn start_server(&self, line: String, identity: Identity, feed: Vec<Feed>, ready: Option<&Ready>) -> Result<Running> {
+    pub fn start_server(
+        &self,
+        line: String,
+        identity: Identity,
+        feed: Vec<Feed>,
+        ready: Option<&Ready>,
+    ) -> Result<Running> {
         let mut r = self.start(line, identity, feed, false)?;
         if let Some(ready) = ready {
             let start = Instant::now();
             let mut nap = Duration::from_millis(1);
-            while start.elapsed() < Duration::from_secs(5) && !self.interrupt.load(Ordering::SeqCst) {
+            while start.elapsed() < Duration::from_secs(5) && !self.interrupt.load(Ordering::SeqCst)
+            {
                 if is_ready(ready, &self.cwd) || r.try_finished()?.is_some() {
                     break;
                 }
@@ -78,7 +104,12 @@ impl Executor {
     /// is in `logs` (Exim logs it once its sockets listen; the pid file can come first), or
     /// it has ended, at most 10 s. A daemon that never says so (a queue-runner daemon) gets
     /// a moment, as the Perl runtest gives it.
-    pub fn start_daemon(&self, line: String, identity: Identity, logs: &[PathBuf]) -> Result<Running> {
+    pub fn start_daemon(
+        &self,
+        line: String,
+        identity: Identity,
+        logs: &[PathBuf],
+    ) -> Result<Running> {
         let before = started_lines(logs);
         let mut r = self.start(line, identity, vec![], true)?;
         let start = Instant::now();
@@ -105,7 +136,11 @@ impl Executor {
 /// How many "daemon started" lines the logs hold.
 fn started_lines(logs: &[PathBuf]) -> usize {
     logs.iter()
-        .map(|l| std::fs::read(l).map(|t| count(&t, b" daemon started: ")).unwrap_or(0))
+        .map(|l| {
+            std::fs::read(l)
+                .map(|t| count(&t, b" daemon started: "))
+                .unwrap_or(0)
+        })
         .sum()
 }
 

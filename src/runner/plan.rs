@@ -142,10 +142,20 @@ fn who(sudo: &Option<Sudo>, subst: &dyn Fn(&str) -> String) -> Who {
 }
 
 fn launch(line: String, who: Who, feed: Vec<Feed>, lifetime: Lifetime) -> Launch {
-    Launch { line, who, feed, lifetime, needs_config: false, caller_files: Vec::new(), is_exim: false }
+    Launch {
+        line,
+        who,
+        feed,
+        lifetime,
+        needs_config: false,
+        caller_files: Vec::new(),
+        is_exim: false,
+    }
 }
 
-const WAIT: Lifetime = Lifetime::Wait { close_after: Duration::ZERO };
+const WAIT: Lifetime = Lifetime::Wait {
+    close_after: Duration::ZERO,
+};
 
 /// The plan for `cmd`, or None when it runs inside runtest.
 pub fn plan(cmd: &Command, cx: &Context) -> Result<Option<Launch>> {
@@ -157,37 +167,85 @@ pub fn plan(cmd: &Command, cx: &Context) -> Result<Option<Launch>> {
         // "<utility> exit code = N" go to test-stdout, so the exit code is part of the
         // compared output rather than checked.
         Command::DbmBuild(args) => {
-            let files: Vec<String> = s(args).split_whitespace().map(|f| format!("{dir}/{f}")).collect();
-            launch(utility_line(dir, "exim_dbmbuild", &files.join(" "), ""), Who::Caller, vec![], WAIT)
+            let files: Vec<String> = s(args)
+                .split_whitespace()
+                .map(|f| format!("{dir}/{f}"))
+                .collect();
+            launch(
+                utility_line(dir, "exim_dbmbuild", &files.join(" "), ""),
+                Who::Caller,
+                vec![],
+                WAIT,
+            )
         }
         Command::Exinext(args) => {
             let pre = format!("-DEXIM_PATH={dir}/eximdir/exim -C {dir}/test-config ");
-            launch(utility_line(dir, "exinext", &format!("{pre}{}", s(args)), ""), Who::Caller, vec![], WAIT)
+            launch(
+                utility_line(dir, "exinext", &format!("{pre}{}", s(args)), ""),
+                Who::Caller,
+                vec![],
+                WAIT,
+            )
         }
         Command::Exigrep(args) => {
-            let line = utility_line(dir, "exigrep", &s(args), &format!(" < {dir}/spool/log/mainlog"));
+            let line = utility_line(
+                dir,
+                "exigrep",
+                &s(args),
+                &format!(" < {dir}/spool/log/mainlog"),
+            );
             launch(line, Who::Caller, vec![], WAIT)
         }
         Command::Eximstats(args) => {
-            let line = utility_line(dir, "eximstats", &s(args), &format!(" < {dir}/spool/log/mainlog"));
+            let line = utility_line(
+                dir,
+                "eximstats",
+                &s(args),
+                &format!(" < {dir}/spool/log/mainlog"),
+            );
             launch(line, Who::Caller, vec![], WAIT)
         }
         Command::Exiqgrep(args) => {
-            let exim = format!("{dir}/eximdir/exim -DEXIM_PATH={dir}/eximdir/exim -C {dir}/test-config");
-            let line = utility_line(dir, "exiqgrep", &format!("-E {} {}", shell_quote(&exim), s(args)), "");
-            Launch { needs_config: true, ..launch(line, Who::Caller, vec![], WAIT) }
+            let exim =
+                format!("{dir}/eximdir/exim -DEXIM_PATH={dir}/eximdir/exim -C {dir}/test-config");
+            let line = utility_line(
+                dir,
+                "exiqgrep",
+                &format!("-E {} {}", shell_quote(&exim), s(args)),
+                "",
+            );
+            Launch {
+                needs_config: true,
+                ..launch(line, Who::Caller, vec![], WAIT)
+            }
         }
         Command::EximLock(args) => {
             // exim_lock with no command runs a shell ($SHELL, /bin/sh in the tests'
             // environment) on its stdin: the lock is held until that stdin is closed.
-            let line = format!("{dir}/eximdir/exim_lock {} >>test-stdout 2>>test-stderr", s(args));
+            let line = format!(
+                "{dir}/eximdir/exim_lock {} >>test-stdout 2>>test-stderr",
+                s(args)
+            );
             launch(line, Who::Caller, vec![], Lifetime::Lock)
         }
-        Command::Perl { sudo, data } => {
-            launch("perl >>test-stdout 2>>test-stderr".into(), who(sudo, s), feed(data, s)?, WAIT)
-        }
-        Command::File(f) => launch(format!("{} >>test-stdout 2>>test-stderr", s(&f.line)), who(&f.sudo, s), vec![], WAIT),
-        Command::Client { sudo, program, args, data } => {
+        Command::Perl { sudo, data } => launch(
+            "perl >>test-stdout 2>>test-stderr".into(),
+            who(sudo, s),
+            feed(data, s)?,
+            WAIT,
+        ),
+        Command::File(f) => launch(
+            format!("{} >>test-stdout 2>>test-stderr", s(&f.line)),
+            who(&f.sudo, s),
+            vec![],
+            WAIT,
+        ),
+        Command::Client {
+            sudo,
+            program,
+            args,
+            data,
+        } => {
             let line = format!("{dir}/bin/{program} {} >>test-stdout 2>&1", s(args));
             launch(line, who(sudo, s), feed(data, s)?, WAIT)
         }
@@ -201,13 +259,26 @@ pub fn plan(cmd: &Command, cx: &Context) -> Result<Option<Launch>> {
             }
             let line = format!("{dir}/bin/server {args} >>test-stdout-server 2>&1");
             let ready = server_target(&args);
-            Launch { caller_files: vec!["test-stdout-server"], ..launch(line, Who::Caller, feed(data, s)?, Lifetime::Server { ready }) }
+            Launch {
+                caller_files: vec!["test-stdout-server"],
+                ..launch(
+                    line,
+                    Who::Caller,
+                    feed(data, s)?,
+                    Lifetime::Server { ready },
+                )
+            }
         }
         Command::Background(inner) => match inner.as_ref() {
             Command::Exim { .. } => exim(inner, cx, true)?,
             Command::File(_) | Command::Perl { .. } | Command::Client { .. } => {
-                let Some(l) = plan(inner, cx)? else { bail!("`{}` cannot run in the background", inner.name()) };
-                Launch { lifetime: Lifetime::Background, ..l }
+                let Some(l) = plan(inner, cx)? else {
+                    bail!("`{}` cannot run in the background", inner.name())
+                };
+                Launch {
+                    lifetime: Lifetime::Background,
+                    ..l
+                }
             }
             other => bail!("`{}` cannot run in the background", other.name()),
         },
@@ -220,11 +291,24 @@ pub fn plan(cmd: &Command, cx: &Context) -> Result<Option<Launch>> {
 /// `-DSERVER=server` and no `-DNOTDAEMON` it is a daemon (`-bd` becomes `-bdf` with a pid
 /// file in the spool, stderr to test-stderr-server).
 fn exim(cmd: &Command, cx: &Context, background: bool) -> Result<Launch> {
-    let Command::Exim { env, wait_secs, sudo, variant, args, data } = cmd else { bail!("not an exim command") };
+    let Command::Exim {
+        env,
+        wait_secs,
+        sudo,
+        variant,
+        args,
+        data,
+    } = cmd
+    else {
+        bail!("not an exim command")
+    };
     let (dir, s) = (cx.dir, cx.subst);
     let mut args = s(args);
     if !background && args.contains("$msg") {
-        let qspec = regex::Regex::new(r"-qG\w+").expect("a valid regex").find(&args).map(|m| m.as_str().to_string());
+        let qspec = regex::Regex::new(r"-qG\w+")
+            .expect("a valid regex")
+            .find(&args)
+            .map(|m| m.as_str().to_string());
         let ids = (cx.msg_ids)(&qspec.unwrap_or_default())?;
         // As the Perl runtest: the ids it has are put in; a `$msgN` beyond the queue stays
         // as written, for Exim to reject.
@@ -235,11 +319,19 @@ fn exim(cmd: &Command, cx: &Context, background: bool) -> Result<Launch> {
         let line = format!(
             "{envs}{dir}/eximdir/exim{variant} -DEXIM_PATH={dir}/eximdir/exim{variant} -C {dir}/test-config {args} >>test-stdout 2>>test-stderr"
         );
-        return Ok(Launch { needs_config: true, is_exim: true, ..launch(line, who(sudo, s), feed(data, s)?, Lifetime::Background) });
+        return Ok(Launch {
+            needs_config: true,
+            is_exim: true,
+            ..launch(line, who(sudo, s), feed(data, s)?, Lifetime::Background)
+        });
     }
     let optargs: String = cx.exim_options.iter().map(|o| format!(" {o}")).collect();
     if cx.exim_options.iter().any(|o| o.starts_with("-d")) {
-        args = regex::Regex::new(r"(^|\s)-d\S*").expect("a valid regex").replace_all(&args, "").trim_start().to_string();
+        args = regex::Regex::new(r"(^|\s)-d\S*")
+            .expect("a valid regex")
+            .replace_all(&args, "")
+            .trim_start()
+            .to_string();
     }
     let mut line = format!(
         "{envs}{dir}/eximdir/exim{variant}{optargs} -DEXIM_PATH={dir}/eximdir/exim{variant} -C {dir}/test-config {args} >>test-stdout 2>>test-stderr"
@@ -248,7 +340,14 @@ fn exim(cmd: &Command, cx: &Context, background: bool) -> Result<Launch> {
     let mut l = Launch {
         needs_config: true,
         is_exim: true,
-        ..launch(String::new(), who(sudo, s), vec![], Lifetime::Wait { close_after: Duration::from_secs(*wait_secs) })
+        ..launch(
+            String::new(),
+            who(sudo, s),
+            vec![],
+            Lifetime::Wait {
+                close_after: Duration::from_secs(*wait_secs),
+            },
+        )
     };
     if is_server {
         line.push_str("-server");
@@ -257,7 +356,11 @@ fn exim(cmd: &Command, cx: &Context, background: bool) -> Result<Launch> {
     if is_server && !line.contains(" -DNOTDAEMON ") {
         line = line.replacen(" -bd ", " -bdf ", 1);
         if line.contains(" -bdf ") && !line.contains(" -oP ") {
-            line = line.replacen(" -bdf ", &format!(" -bdf -oP {dir}/spool/exim-daemon.pid "), 1);
+            line = line.replacen(
+                " -bdf ",
+                &format!(" -bdf -oP {dir}/spool/exim-daemon.pid "),
+                1,
+            );
         }
         l.lifetime = Lifetime::Daemon;
     } else {
@@ -274,11 +377,26 @@ mod tests {
     use std::path::Path;
 
     fn plan_of(script_line: &str, opts: &[String], ids: &[&str]) -> Result<Option<Launch>> {
-        let script = parse_str(&format!("# t\n{script_line}\n"), Path::new("scripts/0000-Basic/0001")).unwrap();
-        let subst = |t: &str| t.replace("DIR", "/w").replace("PORT_D", "1225").replace("CALLER", "mailrig");
+        let script = parse_str(
+            &format!("# t\n{script_line}\n"),
+            Path::new("scripts/0000-Basic/0001"),
+        )
+        .unwrap();
+        let subst = |t: &str| {
+            t.replace("DIR", "/w")
+                .replace("PORT_D", "1225")
+                .replace("CALLER", "mailrig")
+        };
         let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
         let msg_ids = move |_: &str| Ok(ids.clone());
-        let cx = Context { dir: "/w", exim_options: opts, have_ipv4: true, have_ipv6: false, subst: &subst, msg_ids: &msg_ids };
+        let cx = Context {
+            dir: "/w",
+            exim_options: opts,
+            have_ipv4: true,
+            have_ipv6: false,
+            subst: &subst,
+            msg_ids: &msg_ids,
+        };
         plan(&script.steps[0].command, &cx)
     }
 
@@ -290,11 +408,16 @@ mod tests {
     fn exim_waits_with_its_data() {
         let l = one("exim -odi userx\nSubject: x\n****");
         assert_eq!(l.line, "/w/eximdir/exim -DEXIM_PATH=/w/eximdir/exim -C /w/test-config -odi userx >>test-stdout 2>>test-stderr");
-        assert_eq!((l.who.clone(), l.lifetime.clone(), l.needs_config, l.is_exim), (Who::Caller, WAIT, true, true));
+        assert_eq!(
+            (l.who.clone(), l.lifetime.clone(), l.needs_config, l.is_exim),
+            (Who::Caller, WAIT, true, true)
+        );
         assert_eq!(l.feed, vec![Feed::Bytes(b"Subject: x\n".to_vec())]);
         let l = one("sudo exim_exim -bV\n****");
         assert_eq!(l.who, Who::Root);
-        assert!(l.line.starts_with("/w/eximdir/exim_exim -DEXIM_PATH=/w/eximdir/exim_exim "));
+        assert!(l
+            .line
+            .starts_with("/w/eximdir/exim_exim -DEXIM_PATH=/w/eximdir/exim_exim "));
     }
 
     #[test]
@@ -313,26 +436,48 @@ mod tests {
 
     #[test]
     fn runtest_options_replace_the_scripts_debug() {
-        let l = plan_of("exim -d+route -bt x\n****", &["-d+all".to_string()], &[]).unwrap().unwrap();
+        let l = plan_of("exim -d+route -bt x\n****", &["-d+all".to_string()], &[])
+            .unwrap()
+            .unwrap();
         assert_eq!(l.line, "/w/eximdir/exim -d+all -DEXIM_PATH=/w/eximdir/exim -C /w/test-config -bt x >>test-stdout 2>>test-stderr");
     }
 
     #[test]
     fn message_ids() {
-        let l = plan_of("exim -Mrm $msg1 $msg2\n****", &[], &["10HmaX-0005vi-00"]).unwrap().unwrap();
-        assert!(l.line.contains(" -Mrm 10HmaX-0005vi-00 $msg2 "), "{}", l.line);
+        let l = plan_of("exim -Mrm $msg1 $msg2\n****", &[], &["10HmaX-0005vi-00"])
+            .unwrap()
+            .unwrap();
+        assert!(
+            l.line.contains(" -Mrm 10HmaX-0005vi-00 $msg2 "),
+            "{}",
+            l.line
+        );
         let ids = vec!["a".to_string()];
         assert_eq!(substitute_msg_ids("$msg0 $msg", &ids), "$msg0 $msg");
         let many: Vec<String> = (1..=10).map(|i| format!("id{i}")).collect();
-        assert_eq!(substitute_msg_ids("$msg10 $msg1 $msg99999999999999999999", &many), "id10 id1 $msg99999999999999999999");
+        assert_eq!(
+            substitute_msg_ids("$msg10 $msg1 $msg99999999999999999999", &many),
+            "id10 id1 $msg99999999999999999999"
+        );
     }
 
     #[test]
     fn server_and_its_target() {
         let l = one("server PORT_D 100\n220 hi\n****");
-        assert_eq!(l.line, "/w/bin/server -noipv6 1225 100 >>test-stdout-server 2>&1");
-        assert_eq!(l.lifetime, Lifetime::Server { ready: Some(Ready::Port(1225)) });
-        assert_eq!(server_target("-t 10 -oP /x/pid /w/sock 2"), Some(Ready::Socket("/w/sock".into())));
+        assert_eq!(
+            l.line,
+            "/w/bin/server -noipv6 1225 100 >>test-stdout-server 2>&1"
+        );
+        assert_eq!(
+            l.lifetime,
+            Lifetime::Server {
+                ready: Some(Ready::Port(1225))
+            }
+        );
+        assert_eq!(
+            server_target("-t 10 -oP /x/pid /w/sock 2"),
+            Some(Ready::Socket("/w/sock".into()))
+        );
         assert_eq!(server_target("-i 2 1225"), None);
         assert_eq!(server_target("-noipv4 -t 5 1225"), Some(Ready::Port(1225)));
         assert_eq!(server_target("-t 5"), None);
@@ -342,11 +487,22 @@ mod tests {
     fn utilities_and_files() {
         assert_eq!(one("exigrep x").line, "(/w/eximdir/exigrep x < /w/spool/log/mainlog; echo exigrep exit code = $?) >>test-stdout");
         assert_eq!(one("dbmbuild aux-fixed/a aux-var/b").line, "(/w/eximdir/exim_dbmbuild /w/aux-fixed/a /w/aux-var/b; echo exim_dbmbuild exit code = $?) >>test-stdout");
-        assert!(one("exiqgrep -c").line.contains("-E '/w/eximdir/exim -DEXIM_PATH="));
+        assert!(one("exiqgrep -c")
+            .line
+            .contains("-E '/w/eximdir/exim -DEXIM_PATH="));
         let l = one("sudo -u CALLER rm DIR/x");
-        assert_eq!((l.line.as_str(), l.who), ("rm /w/x >>test-stdout 2>>test-stderr", Who::User("mailrig".into())));
+        assert_eq!(
+            (l.line.as_str(), l.who),
+            (
+                "rm /w/x >>test-stdout 2>>test-stderr",
+                Who::User("mailrig".into())
+            )
+        );
         assert_eq!(one("exim_lock -v DIR/mbox").lifetime, Lifetime::Lock);
-        assert_eq!(one("client 127.0.0.1 PORT_D\n??? 220\n****").line, "/w/bin/client 127.0.0.1 1225 >>test-stdout 2>&1");
+        assert_eq!(
+            one("client 127.0.0.1 PORT_D\n??? 220\n****").line,
+            "/w/bin/client 127.0.0.1 1225 >>test-stdout 2>&1"
+        );
     }
 
     #[test]
@@ -354,7 +510,10 @@ mod tests {
         let l = one("background\nexim -odq x\n****");
         assert_eq!(l.lifetime, Lifetime::Background);
         assert!(l.line.starts_with("/w/eximdir/exim -DEXIM_PATH="));
-        assert_eq!(one("background\nrm -f DIR/x").lifetime, Lifetime::Background);
+        assert_eq!(
+            one("background\nrm -f DIR/x").lifetime,
+            Lifetime::Background
+        );
         assert!(plan_of("sleep 1", &[], &[]).unwrap().is_none());
         assert!(plan_of("killdaemon", &[], &[]).unwrap().is_none());
     }
@@ -364,6 +523,12 @@ mod tests {
         let e = plan_of("exim -bs\n:sleep:soon\n****", &[], &[]).unwrap_err();
         assert!(e.to_string().contains("not a number of seconds"), "{e}");
         let l = one("exim -bs\n:sleep:2\nquit\n****");
-        assert_eq!(l.feed, vec![Feed::Sleep(Duration::from_secs(2)), Feed::Bytes(b"quit\n".to_vec())]);
+        assert_eq!(
+            l.feed,
+            vec![
+                Feed::Sleep(Duration::from_secs(2)),
+                Feed::Bytes(b"quit\n".to_vec())
+            ]
+        );
     }
 }

@@ -89,5 +89,4 @@ mod tests {
         assert_eq!(perl_unescape(r"\t\e\0"), vec![b'\t', 0x1b, 0]);
         assert_eq!(perl_unescape("trailing\\"), b"trailing\\".to_vec());
     }
-
 }
