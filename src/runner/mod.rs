@@ -404,6 +404,7 @@ pub fn main(opts: Options) -> Result<i32> {
     if !flaky.is_empty() {
         println!("Failed side by side, passed alone: {}", flaky.join(" "));
     }
+    println!("{}", cpu_line(secs));
     println!("{}", totals.line());
     if let Some(e) = shared.summaries.write_error() {
         eprintln!("runtest: the summary files are incomplete: {e}");
@@ -428,6 +429,21 @@ pub fn main(opts: Options) -> Result<i32> {
     } else {
         0
     })
+}
+
+/// Where the run's time went: wall time, runtest's own CPU (its threads: scheduling,
+/// waiting, copying, munging, comparing) and its children's (Exim and the aux programs).
+fn cpu_line(wall: f64) -> String {
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let usage = |who| {
+        // SAFETY: getrusage only writes the struct it is given.
+        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut r) };
+        (secs(r.ru_utime), secs(r.ru_stime))
+    };
+    let (u, s) = usage(libc::RUSAGE_SELF);
+    let (cu, cs) = usage(libc::RUSAGE_CHILDREN);
+    format!("Time:        {wall:.1} s; runtest's own CPU {u:.1} s user + {s:.1} s system, its children's {cu:.1} s + {cs:.1} s")
 }
 
 /// The munge rules: the suite's own `munge.toml` if it has one, else the one shipped with
