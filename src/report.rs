@@ -1,10 +1,29 @@
 //! What the run tells the user and CI: the console lines of the Perl runtest (test heading,
-//! "Script completed", skips), and the `run-summary.log` (`NNNN P|F|.`) and
-//! `failed-summary.log` (`Test NNNN <what> failed`) files.
+//! "Script completed", skips, the pager), the `run-summary.log` (`NNNN P|F|.`) and
+//! `failed-summary.log` (`Test NNNN <what> failed`) files, and the JUnit and JSON reports.
 
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// Show text through a pager on a terminal, else print it.
+pub fn page(text: &str) {
+    use std::io::{IsTerminal, Write};
+    if std::io::stdout().is_terminal() && which::which("less").is_ok() {
+        if let Ok(mut child) = std::process::Command::new("less")
+            .arg("-XF")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+        {
+            if let Some(mut s) = child.stdin.take() {
+                let _ = s.write_all(text.as_bytes());
+            }
+            let _ = child.wait();
+            return;
+        }
+    }
+    print!("{text}");
+}
 
 /// A test's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,25 +31,41 @@ pub enum Verdict {
     Pass,
     Fail,
     Skipped,
+    /// Cut short by Ctrl-C: no verdict on the test itself (not written to run-summary.log).
+    Interrupted,
 }
 
 impl Verdict {
+    /// The letter of run-summary.log (`I` only in the JSON report).
     pub fn letter(self) -> char {
         match self {
             Verdict::Pass => 'P',
             Verdict::Fail => 'F',
             Verdict::Skipped => '.',
+            Verdict::Interrupted => 'I',
         }
     }
 }
 
+impl serde::Serialize for Verdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_char(self.letter())
+    }
+}
+
 /// The summary files of a run, in the suite folder, and the failure reasons of each test
-/// (kept for the JUnit and JSON reports).
+/// (kept for the JUnit and JSON reports). A test's lines are written, and reach the file at
+/// once, when its verdict is final ([`Summaries::finish`]): a run that is killed or crashes
+/// keeps every verdict so far.
 pub struct Summaries {
     run: PathBuf,
     failed: PathBuf,
     enabled: bool,
     reasons: std::sync::Mutex<std::collections::BTreeMap<u32, Vec<String>>>,
+    /// Serialises writers (tests end on several workers).
+    write_lock: std::sync::Mutex<()>,
+    /// The first error writing the files (the run goes on; runtest exits 2 at the end).
+    write_error: std::sync::Mutex<Option<String>>,
 }
 
 impl Summaries {
@@ -41,58 +76,84 @@ impl Summaries {
             failed: suite.join("failed-summary.log"),
             enabled,
             reasons: Default::default(),
+            write_lock: Default::default(),
+            write_error: Default::default(),
         };
         if enabled {
             for f in [&s.run, &s.failed] {
                 std::fs::write(f, "").with_context(|| format!("creating {}", f.display()))?;
+                crate::elevate::give_back(f);
             }
         }
         Ok(s)
     }
 
-    fn append(path: &Path, line: &str) -> Result<()> {
+    fn append(path: &Path, text: &str) -> Result<()> {
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .with_context(|| format!("opening {}", path.display()))?;
-        writeln!(f, "{line}").with_context(|| format!("writing {}", path.display()))
+        // One write(2) per test: the kernel has the lines even if runtest dies next.
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        f.flush()
+            .with_context(|| format!("writing {}", path.display()))
     }
 
-    pub fn verdict(&self, testnum: u32, v: Verdict) -> Result<()> {
-        if self.enabled {
-            Self::append(&self.run, &format!("{testnum:04} {}", v.letter()))?;
-        }
-        Ok(())
-    }
-
-    /// Take back the `failed-summary.log` lines of a test that passed when rerun.
-    pub fn retract_failures(&self, testnum: u32) -> Result<()> {
-        if !self.enabled {
-            return Ok(());
-        }
-        let text = std::fs::read_to_string(&self.failed).with_context(|| format!("reading {}", self.failed.display()))?;
-        let prefix = format!("Test {testnum:04} ");
-        let kept: String = text.lines().filter(|l| !l.starts_with(&prefix)).map(|l| format!("{l}\n")).collect();
-        crate::review::write_atomically(&self.failed, &kept)
-    }
-
-    pub fn failure(&self, testnum: u32, what: &str) -> Result<()> {
+    /// Note one thing that failed in a test (a saved file's name, "exit code unexpected" …),
+    /// written with its verdict.
+    pub fn failure(&self, testnum: u32, what: &str) {
         if let Ok(mut r) = self.reasons.lock() {
             r.entry(testnum).or_default().push(what.to_string());
         }
-        if self.enabled {
-            Self::append(&self.failed, &format!("Test {testnum:04} {what} failed"))?;
-        }
-        Ok(())
     }
-}
 
-impl Summaries {
+    /// A test's verdict is final: append its run-summary.log line and, when it failed, its
+    /// failed-summary.log lines (`Test NNNN <what> failed`). Interrupted tests have no line.
+    /// A write error is said once and kept for [`Summaries::write_error`]; the run goes on.
+    pub fn finish(&self, testnum: u32, v: Verdict, failures: &[String]) {
+        if !self.enabled || v == Verdict::Interrupted {
+            return;
+        }
+        let _g = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut written = Ok(());
+        if v == Verdict::Fail {
+            let mut lines: String = failures
+                .iter()
+                .map(|w| format!("Test {testnum:04} {w} failed\n"))
+                .collect();
+            if lines.is_empty() {
+                lines = format!("Test {testnum:04} failed\n");
+            }
+            written = Self::append(&self.failed, &lines);
+        }
+        let written = written
+            .and_then(|_| Self::append(&self.run, &format!("{testnum:04} {}\n", v.letter())));
+        if let Err(e) = written {
+            let mut first = self.write_error.lock().unwrap_or_else(|e| e.into_inner());
+            if first.is_none() {
+                eprintln!("** {e:#}");
+                *first = Some(format!("{e:#}"));
+            }
+        }
+    }
+
+    /// The first error writing the summary files, if any.
+    pub fn write_error(&self) -> Option<String> {
+        self.write_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// What failed in a test (saved file names, "exit code unexpected", …), and forget it
     /// (a rerun starts afresh).
     pub fn take_reasons(&self, testnum: u32) -> Vec<String> {
-        self.reasons.lock().map(|mut r| r.remove(&testnum).unwrap_or_default()).unwrap_or_default()
+        self.reasons
+            .lock()
+            .map(|mut r| r.remove(&testnum).unwrap_or_default())
+            .unwrap_or_default()
     }
 }
 
@@ -104,7 +165,7 @@ pub struct TestRecord {
     pub name: String,
     pub folder: String,
     pub heading: String,
-    pub verdict: char,
+    pub verdict: Verdict,
     pub seconds: f64,
     /// Why it failed: the saved files that differed, "exit code unexpected", …
     pub failures: Vec<String>,
@@ -144,9 +205,11 @@ pub fn write_junit(path: &Path, records: &[TestRecord], total_seconds: f64) -> R
     report.set_time(std::time::Duration::from_secs_f64(total_seconds));
     let mut suites: std::collections::BTreeMap<&str, TestSuite> = std::collections::BTreeMap::new();
     for r in records {
-        let suite = suites.entry(&r.folder).or_insert_with(|| TestSuite::new(r.folder.clone()));
+        let suite = suites
+            .entry(&r.folder)
+            .or_insert_with(|| TestSuite::new(r.folder.clone()));
         let status = match r.verdict {
-            'P' => {
+            Verdict::Pass => {
                 let mut s = TestCaseStatus::success();
                 // Failed side by side, passed alone: a flaky run, as nextest reports them.
                 if let Some(first) = &r.failed_first {
@@ -159,12 +222,21 @@ pub fn write_junit(path: &Path, records: &[TestRecord], total_seconds: f64) -> R
                 }
                 s
             }
-            '.' => {
+            Verdict::Skipped => {
                 let mut s = TestCaseStatus::skipped();
-                s.set_message("requirements not met");
+                s.set_message(if r.failures.is_empty() {
+                    "requirements not met".to_string()
+                } else {
+                    r.failures.join(", ")
+                });
                 s
             }
-            _ => {
+            Verdict::Interrupted => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message("interrupted (Ctrl-C)");
+                s
+            }
+            Verdict::Fail => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(r.failures.join(", "));
                 s.set_type("mismatch");
@@ -184,11 +256,12 @@ pub fn write_junit(path: &Path, records: &[TestRecord], total_seconds: f64) -> R
 
 /// Write the JSON report: `{"tests": [...], "passed": N, "failed": N, "skipped": N}`.
 pub fn write_json(path: &Path, records: &[TestRecord], total_seconds: f64) -> Result<()> {
-    let count = |c: char| records.iter().filter(|r| r.verdict == c).count();
+    let count = |v: Verdict| records.iter().filter(|r| r.verdict == v).count();
     let v = serde_json::json!({
-        "passed": count('P'),
-        "failed": count('F'),
-        "skipped": count('.'),
+        "passed": count(Verdict::Pass),
+        "failed": count(Verdict::Fail),
+        "skipped": count(Verdict::Skipped),
+        "interrupted": count(Verdict::Interrupted),
         "seconds": total_seconds,
         "tests": records,
     });
@@ -202,6 +275,7 @@ pub struct Totals {
     pub passed: Vec<u32>,
     pub failed: Vec<u32>,
     pub skipped: Vec<u32>,
+    pub interrupted: Vec<u32>,
 }
 
 impl Totals {
@@ -210,11 +284,21 @@ impl Totals {
             Verdict::Pass => self.passed.push(n),
             Verdict::Fail => self.failed.push(n),
             Verdict::Skipped => self.skipped.push(n),
+            Verdict::Interrupted => self.interrupted.push(n),
         }
     }
 
     /// The closing line, in the form CI tools read: `N passed, N failed, N skipped`.
     pub fn line(&self) -> String {
-        format!("{} passed, {} failed, {} skipped", self.passed.len(), self.failed.len(), self.skipped.len())
+        let mut line = format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed.len(),
+            self.failed.len(),
+            self.skipped.len()
+        );
+        if !self.interrupted.is_empty() {
+            line.push_str(&format!(", {} interrupted", self.interrupted.len()));
+        }
+        line
     }
 }

@@ -136,6 +136,7 @@ pub fn write_atomically(path: &Path, content: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).ok();
     tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
+    crate::elevate::give_back(path);
     Ok(())
 }
 
@@ -149,15 +150,7 @@ pub fn pending_path(saved: &Path) -> std::path::PathBuf {
 /// Write a pending output beside the saved file, atomically. Unlike [`write_saved`], an
 /// empty output is written as an empty file: it means "the saved file should go".
 pub fn write_pending(saved: &Path, content: &str) -> Result<()> {
-    let path = pending_path(saved);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("temporary file in {}", dir.display()))?;
-    tmp.write_all(content.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).ok();
-    tmp.persist(&path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
+    write_atomically(&pending_path(saved), content)
 }
 
 /// Accept a pending output: it replaces the saved file (or removes it when empty).

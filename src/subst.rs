@@ -42,38 +42,6 @@ impl Ports {
         [self.s, self.d, self.d2, self.d3, self.d4]
     }
 
-    /// Whether nothing else listens on or holds any of the shifted ports: a service of the
-    /// machine on one of them (this VM has one on 2024, the PORT_S of the ninth block) would
-    /// take the connections a test means for its own server.
-    pub fn are_free(&self) -> bool {
-        use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
-        self.own().iter().all(|&p| {
-            let v4 = TcpListener::bind((Ipv4Addr::UNSPECIFIED, p)).is_ok();
-            // No IPv6 on the host is not "in use".
-            let v6 = match TcpListener::bind((Ipv6Addr::UNSPECIFIED, p)) {
-                Ok(_) => true,
-                Err(e) => e.kind() != std::io::ErrorKind::AddrInUse,
-            };
-            v4 && v6
-        })
-    }
-
-    /// The first `count` blocks of ports (each the canonical block shifted by `base` plus a
-    /// multiple of 100) whose ports are free, with the blocks skipped because they were not.
-    pub fn free_blocks(base: u16, count: usize) -> anyhow::Result<(Vec<Ports>, Vec<Ports>)> {
-        let (mut free, mut busy) = (Vec::new(), Vec::new());
-        let mut offset = base as u32;
-        while free.len() < count {
-            if offset + PORT_D4 as u32 > u16::MAX as u32 {
-                anyhow::bail!("no free block of ports for {count} workspace(s) from --port-offset {base}");
-            }
-            let ports = Ports::shifted(offset as u16);
-            if ports.are_free() { free.push(ports) } else { busy.push(ports) }
-            offset += 100;
-        }
-        Ok((free, busy))
-    }
-
     /// (actual, canonical) pairs, for munging back.
     pub fn mapping(&self) -> Vec<(u16, u16)> {
         let c = Self::CANONICAL;

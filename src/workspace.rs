@@ -1,6 +1,6 @@
 //! One test's world: its DIR (the folder substituted for `DIR`), with the suite's fixed aux
 //! files, the generated aux-var and dnszones, the aux programs in `bin/`, the patched Exim in
-//! `eximdir/`, its ports and its substitution table. Never global: several workspaces can live
+//! `eximdir/`, its ports (blocks of free ports are found here) and its substitution table. Never global: several workspaces can live
 //! side by side, each in its own folder with its own block of ports.
 
 use crate::probe::host::{expand_ipv6, Host};
@@ -346,7 +346,7 @@ impl Workspace {
             return Ok(());
         }
         let sep = if !current.is_empty() && !current.ends_with('\n') { "\n" } else { "" };
-        write!(file, "{sep}{entry}\n").with_context(|| format!("updating {}", list.display()))?;
+        writeln!(file, "{sep}{entry}").with_context(|| format!("updating {}", list.display()))?;
         // Exim wants the list owned by root (or CONFIGURE_OWNER) and not writable by others.
         chown(list, 0, 0)?;
         std::fs::set_permissions(list, std::fs::Permissions::from_mode(0o644))?;
@@ -396,12 +396,9 @@ impl Workspace {
         let conf = facts.suite.join("confs").join(format!("{testnum:04}"));
         let out = self.dir.join("test-config");
         let _ = std::fs::remove_file(&out);
-        let bytes = match std::fs::read(&conf) {
-            Ok(b) => b,
-            // No conf for this test: an empty config, as the Perl runtest would fail to open.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", conf.display())),
-        };
+        // No conf for a test that runs exim: the Perl runtest stops there; this test fails.
+        let bytes = std::fs::read(&conf)
+            .with_context(|| format!("{}: cannot read the test's configuration", conf.display()))?;
         let bytes = follow_link_text(&facts.suite.join("confs"), bytes)?;
         let text = self.table.apply(&latin1_or_utf8(&bytes), Some(testnum));
         std::fs::write(&out, encode_like(&bytes, &text)).with_context(|| format!("writing {}", out.display()))?;
@@ -449,6 +446,38 @@ pub fn encode_like(original: &[u8], text: &str) -> Vec<u8> {
 /// A port nothing listens on now (for PORT_DYNAMIC).
 pub fn free_port() -> Option<u16> {
     std::net::TcpListener::bind(("127.0.0.1", 0)).ok()?.local_addr().ok().map(|a| a.port())
+}
+
+/// Whether nothing else listens on or holds any of the shifted ports: a service of the
+/// machine on one of them (this VM has one on 2024, the PORT_S of the ninth block) would
+/// take the connections a test means for its own server.
+fn ports_are_free(ports: &Ports) -> bool {
+    use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
+    ports.own().iter().all(|&p| {
+        let v4 = TcpListener::bind((Ipv4Addr::UNSPECIFIED, p)).is_ok();
+        // No IPv6 on the host is not "in use".
+        let v6 = match TcpListener::bind((Ipv6Addr::UNSPECIFIED, p)) {
+            Ok(_) => true,
+            Err(e) => e.kind() != std::io::ErrorKind::AddrInUse,
+        };
+        v4 && v6
+    })
+}
+
+/// The first `count` blocks of ports (each the canonical block shifted by `base` plus a
+/// multiple of 100) whose ports are free, with the blocks skipped because they were not.
+pub fn free_port_blocks(base: u16, count: usize) -> anyhow::Result<(Vec<Ports>, Vec<Ports>)> {
+    let (mut free, mut busy) = (Vec::new(), Vec::new());
+    let mut offset = base as u32;
+    while free.len() < count {
+        if offset + Ports::CANONICAL.d4 as u32 > u16::MAX as u32 {
+            anyhow::bail!("no free block of ports for {count} workspace(s) from --port-offset {base}");
+        }
+        let ports = Ports::shifted(offset as u16);
+        if ports_are_free(&ports) { free.push(ports) } else { busy.push(ports) }
+        offset += 100;
+    }
+    Ok((free, busy))
 }
 
 #[cfg(test)]

@@ -1,45 +1,35 @@
 //! `listtests [--suite DIR] [DIR-PATTERN [TITLE-PATTERN]]`: the heading of every test, folder
 //! by folder, with each folder's requirements (patterns are case-insensitive regexes).
 
-const USAGE: &str = "Usage: listtests [--suite DIR] [DIR-PATTERN [TITLE-PATTERN]]
+use clap::Parser;
+use std::path::PathBuf;
 
-Lists the tests of the suite in DIR (default: $MAILRIG_SUITE, else the current directory):
-folders whose name matches DIR-PATTERN, tests whose heading matches TITLE-PATTERN, each
-folder with the requirements of its REQUIRES file.";
-
-fn fail(msg: &str) -> ! {
-    eprintln!("listtests: {msg}\n\n{USAGE}");
-    std::process::exit(2);
+/// Lists the tests of a suite: folders whose name matches DIR-PATTERN, tests whose heading
+/// matches TITLE-PATTERN (case-insensitive regexes), each folder with the requirements of
+/// its REQUIRES file.
+#[derive(Parser, Debug)]
+#[command(name = "listtests", version)]
+struct Args {
+    /// The suite folder (default: $MAILRIG_SUITE, else the current directory).
+    #[arg(long, env = "MAILRIG_SUITE", default_value = ".")]
+    suite: PathBuf,
+    /// Folders whose name matches this regex.
+    dir_pattern: Option<String>,
+    /// Tests whose heading matches this regex.
+    title_pattern: Option<String>,
 }
 
 fn main() {
-    let mut suite = std::env::var_os("MAILRIG_SUITE").map(std::path::PathBuf::from).unwrap_or_else(|| ".".into());
-    let mut patterns: Vec<String> = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return;
-            }
-            "--suite" => suite = args.next().unwrap_or_else(|| fail("--suite needs a folder")).into(),
-            s if s.starts_with("--suite=") => suite = s["--suite=".len()..].into(),
-            s if s.starts_with('-') => fail(&format!("unknown option `{s}`")),
-            _ => patterns.push(a),
-        }
-    }
-    if patterns.len() > 2 {
-        fail("at most two patterns");
-    }
-    let result = mailrig::suite::scan(&suite)
-        .and_then(|f| mailrig::suite::listtests(&f, patterns.first().map(String::as_str), patterns.get(1).map(String::as_str)));
+    let args = Args::parse();
+    let result = mailrig::suite::scan(&args.suite)
+        .and_then(|f| mailrig::suite::listtests(&f, args.dir_pattern.as_deref(), args.title_pattern.as_deref()));
     match result {
         Ok(text) if text.is_empty() => {
-            let what = if patterns.is_empty() { "no tests" } else { "no test matches" };
-            eprintln!("listtests: {what} in {}", suite.display());
+            let what = if args.dir_pattern.is_none() { "no tests" } else { "no test matches" };
+            eprintln!("listtests: {what} in {}", args.suite.display());
             std::process::exit(1);
         }
-        Ok(text) => mailrig::runner::page(&text),
+        Ok(text) => mailrig::report::page(&text),
         Err(e) => {
             eprintln!("listtests: {e:#}");
             std::process::exit(2);

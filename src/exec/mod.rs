@@ -1,10 +1,16 @@
 //! Running the processes a test needs: shell command lines as the Perl runtest builds them,
 //! under the right identity (`privilege`), with their stdin data fed from a thread, a
-//! per-command timeout, and a clean-up that leaves no process behind (`reap`).
+//! per-command timeout, programs whose output is captured (`capture`), the one `executor`
+//! through which a test launches everything (its timeout, its readiness checks), and a
+//! clean-up that leaves no process behind (`reap`).
 
+pub mod capture;
+pub mod executor;
 pub mod privilege;
 pub mod process;
 pub mod reap;
 
+pub use capture::{capture, capture_program, Captured};
+pub use executor::{Executor, Ready};
 pub use privilege::Identity;
 pub use process::{Feed, Finished, Running, ShellCommand};

@@ -24,7 +24,7 @@ pub struct ShellCommand {
 }
 
 /// What to write to the child's stdin.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Feed {
     Bytes(Vec<u8>),
     Sleep(Duration),
@@ -134,14 +134,17 @@ impl Running {
 
     /// Wait for the end, at most `timeout`; on timeout or interrupt the child's process
     /// group is killed and the result says so.
+    /// The timeout counts from this call (a daemon started long ago still gets its grace
+    /// after killdaemon's signal).
     pub fn wait(mut self, timeout: Duration, interrupt: &AtomicBool) -> Result<Finished> {
+        let begun = Instant::now();
         let mut nap = Duration::from_micros(500);
         loop {
             if let Some(f) = self.try_finished()? {
                 self.join_writer();
                 return Ok(f);
             }
-            let timed_out = self.started.elapsed() >= timeout;
+            let timed_out = begun.elapsed() >= timeout;
             let interrupted = interrupt.load(Ordering::SeqCst);
             if timed_out || interrupted {
                 self.kill_group();

@@ -30,13 +30,34 @@ fn parents() -> HashMap<i32, i32> {
     map
 }
 
+/// The process tree, read from /proc once: a round of clean-up asks it many questions
+/// (everything under runtest, under each workspace process, under each kept daemon), and
+/// reading /proc once per question was most of runtest's own system time.
+struct Tree {
+    children: HashMap<i32, Vec<i32>>,
+}
+
+impl Tree {
+    fn read() -> Tree {
+        let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+        for (pid, ppid) in parents() {
+            children.entry(ppid).or_default().push(pid);
+        }
+        Tree { children }
+    }
+
+    /// All descendants of `root` (not `root` itself).
+    fn descendants(&self, root: i32) -> Vec<i32> {
+        descendants_in(&self.children, root)
+    }
+}
+
 /// All descendants of `root` (not `root` itself).
 pub fn descendants(root: i32) -> Vec<i32> {
-    let map = parents();
-    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for (pid, ppid) in &map {
-        children.entry(*ppid).or_default().push(*pid);
-    }
+    Tree::read().descendants(root)
+}
+
+fn descendants_in(children: &HashMap<i32, Vec<i32>>, root: i32) -> Vec<i32> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let mut stack = vec![root];
@@ -127,11 +148,12 @@ pub fn kill_workspace(dir: &std::path::Path) {
     let dir = dir.display().to_string();
     let me = std::process::id() as i32;
     let members = || {
-        let all = descendants(me);
+        let tree = Tree::read();
+        let all = tree.descendants(me);
         let mut set: HashSet<i32> = all.iter().copied().filter(|p| in_workspace(*p, &dir)).collect();
         // Add the descendants of members.
         for p in set.clone() {
-            set.extend(descendants(p));
+            set.extend(tree.descendants(p));
         }
         set.into_iter().collect::<Vec<i32>>()
     };
@@ -162,18 +184,21 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
     let dir = dir.display().to_string();
     let me = std::process::id() as i32;
     let start = std::time::Instant::now();
+    let mut nap = std::time::Duration::from_millis(1);
     loop {
+        let tree = Tree::read();
         let mut kept: HashSet<i32> = keep.iter().copied().collect();
         for k in keep {
-            kept.extend(descendants(*k));
+            kept.extend(tree.descendants(*k));
         }
-        let all: Vec<i32> = descendants(me).into_iter().filter(|p| !kept.contains(p)).collect();
+        let all: Vec<i32> = tree.descendants(me).into_iter().filter(|p| !kept.contains(p)).collect();
         let mine: Vec<i32> = all.iter().copied().filter(|p| in_workspace(*p, &dir)).collect();
         reap(&mine);
         let busy = mine.iter().any(|p| !is_zombie(*p));
         if !busy || start.elapsed() >= max {
             return;
         }
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::thread::sleep(nap);
+        nap = (nap * 2).min(std::time::Duration::from_millis(20));
     }
 }

@@ -1,10 +1,10 @@
 //! The Exim binary under test: where it is, and what it can do (`-bV` features, `-bP`
 //! settings and macros), so that folder REQUIRES lines and `need_*` commands can be decided.
 
+use crate::suite::Kind;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Find the binary: the command line's, else a sibling Exim source tree's `build-*/exim`
 /// (the newest version), else `exim4`/`exim` on PATH or in /usr/sbin.
@@ -20,11 +20,17 @@ pub fn find_binary(given: Option<&Path>, suite: &Path) -> Result<PathBuf> {
         }
         return Ok(p);
     }
-    if let Some(parent) = suite.canonicalize().ok().and_then(|s| s.parent().map(Path::to_path_buf)) {
+    if let Some(parent) = suite
+        .canonicalize()
+        .ok()
+        .and_then(|s| s.parent().map(Path::to_path_buf))
+    {
         let mut found: Vec<(String, PathBuf)> = Vec::new();
         if let Ok(rd) = std::fs::read_dir(&parent) {
             for tree in rd.flatten() {
-                let Ok(inner) = std::fs::read_dir(tree.path()) else { continue };
+                let Ok(inner) = std::fs::read_dir(tree.path()) else {
+                    continue;
+                };
                 for b in inner.flatten() {
                     let n = b.file_name().to_string_lossy().into_owned();
                     let exim = b.path().join("exim");
@@ -73,7 +79,10 @@ fn words(s: &str) -> BTreeSet<String> {
 
 /// Parse `-bV` output. Fails when it does not look like Exim's.
 pub fn parse_bv(text: &str) -> Result<Features> {
-    let mut f = Features { raw: text.to_string(), ..Default::default() };
+    let mut f = Features {
+        raw: text.to_string(),
+        ..Default::default()
+    };
     let mut seen_version = false;
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("Exim version ") {
@@ -101,12 +110,19 @@ pub fn parse_bv(text: &str) -> Result<Features> {
                 }
                 _ => continue,
             };
-            // "appendfile/maildir/mailstore/mbx" counts as all four names.
+            // "appendfile/maildir/mailstore/mbx" is the transport appendfile with its three
+            // variants: it answers `appendfile`, `appendfile/maildir` … (the Perl runtest's
+            // names), and the bare variant names too.
             for w in rest.split_whitespace() {
-                for part in w.split('/') {
-                    set.insert(part.to_lowercase());
+                let w = w.to_lowercase();
+                let mut parts = w.split('/');
+                let head = parts.next().unwrap_or_default();
+                for part in parts {
+                    set.insert(part.to_string());
+                    set.insert(format!("{head}/{part}"));
                 }
-                set.insert(w.to_lowercase());
+                set.insert(head.to_string());
+                set.insert(w.clone());
             }
         }
     }
@@ -117,32 +133,31 @@ pub fn parse_bv(text: &str) -> Result<Features> {
 }
 
 impl Features {
-    /// Decide a REQUIRES line that is answered by -bV (`support`, `lookup`, `authenticator`,
-    /// `router`, `transport`). Other kinds return None.
-    pub fn has(&self, kind: &str, what: &str) -> Option<bool> {
+    /// Decide a REQUIRES line that `-bV` answers (`support`, `lookup`, `authenticator`,
+    /// `router`, `transport`, `malware`). Other kinds return None.
+    pub fn has(&self, kind: Kind, what: &str) -> Option<bool> {
         let w = what.to_lowercase();
         let set = match kind {
-            "support" => &self.support,
-            "lookup" => &self.lookups,
-            "authenticator" => &self.authenticators,
-            "router" => &self.routers,
-            "transport" => &self.transports,
+            Kind::Support => &self.support,
+            Kind::Lookup => &self.lookups,
+            Kind::Authenticator => &self.authenticators,
+            Kind::Router => &self.routers,
+            Kind::Transport => &self.transports,
+            Kind::Malware => &self.malware,
             _ => return None,
         };
         Some(set.contains(&w))
     }
 }
 
-/// Run the binary and capture stdout+stderr.
-pub fn run_capture(bin: &Path, args: &[&str]) -> Result<(i32, String)> {
-    let out = Command::new(bin)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run {}", bin.display()))?;
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    Ok((out.status.code().unwrap_or(-1), text))
+/// Run the binary (at most `timeout`) and capture stdout+stderr.
+pub fn run_capture(
+    bin: &Path,
+    args: &[&str],
+    timeout: std::time::Duration,
+) -> Result<(i32, String)> {
+    let c = crate::exec::capture_program(bin, args, timeout)?;
+    Ok((c.code, c.text()))
 }
 
 /// Where the binary looks for its trusted configuration list (TRUSTED_CONFIG_LIST), found by
@@ -174,20 +189,29 @@ Size of off_t: 8\n";
     fn parses_bv() {
         let f = parse_bv(BV).unwrap();
         assert_eq!(f.version, "4.96");
-        assert_eq!(f.has("support", "GnuTLS"), Some(true));
-        assert_eq!(f.has("support", "OpenSSL"), Some(false));
-        assert_eq!(f.has("lookup", "dnsdb"), Some(true));
-        assert_eq!(f.has("transport", "maildir"), Some(true));
-        assert_eq!(f.has("transport", "appendfile"), Some(true));
-        assert_eq!(f.has("router", "iplookup"), Some(false));
-        assert_eq!(f.has("authenticator", "cram_md5"), Some(true));
-        assert_eq!(f.has("running", "IPv4"), None);
+        assert_eq!(f.has(Kind::Support, "GnuTLS"), Some(true));
+        assert_eq!(f.has(Kind::Support, "OpenSSL"), Some(false));
+        assert_eq!(f.has(Kind::Lookup, "dnsdb"), Some(true));
+        assert_eq!(f.has(Kind::Transport, "maildir"), Some(true));
+        assert_eq!(f.has(Kind::Transport, "appendfile"), Some(true));
+        assert_eq!(f.has(Kind::Transport, "appendfile/maildir"), Some(true));
+        assert_eq!(f.has(Kind::Transport, "appendfile/mbx"), Some(true));
+        assert_eq!(f.has(Kind::Transport, "appendfile/smtp"), Some(false));
+        assert_eq!(f.has(Kind::Transport, "pipe/maildir"), Some(false));
+        assert_eq!(f.has(Kind::Router, "iplookup"), Some(false));
+        assert_eq!(f.has(Kind::Authenticator, "cram_md5"), Some(true));
+        assert_eq!(f.has(Kind::Malware, "clamd"), Some(true));
+        assert_eq!(f.has(Kind::Malware, "cmdline"), Some(false));
+        assert_eq!(f.has(Kind::Running, "IPv4"), None);
         assert_eq!(f.off_t_size, 8);
         assert_eq!(f.configure_owner, Some((0, 0)));
     }
 
     #[test]
     fn rejects_non_exim() {
-        assert!(parse_bv("GNU coreutils 9.1\n").unwrap_err().to_string().contains("not an Exim binary"));
+        assert!(parse_bv("GNU coreutils 9.1\n")
+            .unwrap_err()
+            .to_string()
+            .contains("not an Exim binary"));
     }
 }

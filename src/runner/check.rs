@@ -12,21 +12,6 @@ use anyhow::{Context, Result};
 use mailrig_munge::{Context as MungeContext, Munger, OutputKind};
 use std::path::{Path, PathBuf};
 
-/// Show text through a pager on a terminal, else print it.
-pub fn page(text: &str) {
-    use std::io::{IsTerminal, Write};
-    if std::io::stdout().is_terminal() && which::which("less").is_ok() {
-        if let Ok(mut child) = std::process::Command::new("less").arg("-XF").stdin(std::process::Stdio::piped()).spawn() {
-            if let Some(mut s) = child.stdin.take() {
-                let _ = s.write_all(text.as_bytes());
-            }
-            let _ = child.wait();
-            return;
-        }
-    }
-    print!("{text}");
-}
-
 fn read_lossy(p: &Path) -> Option<String> {
     std::fs::read(p).ok().map(|b| String::from_utf8_lossy(&b).into_owned())
 }
@@ -271,7 +256,7 @@ fn compare_one(run: &mut Run, munged_name: &str, text: &str, saved_rel: &str, te
                         return Ok(Compared::Rerun);
                     }
                     Answer::Continue => {
-                        run.summaries.failure(testnum, &saved_name)?;
+                        run.summaries.failure(testnum, &saved_name);
                         return Ok(Compared::Failed);
                     }
                     _ => return Ok(Compared::Quit),
@@ -296,7 +281,7 @@ fn compare_one(run: &mut Run, munged_name: &str, text: &str, saved_rel: &str, te
                 }
                 Answer::Retry => Ok(Compared::Rerun),
                 Answer::Continue => {
-                    run.summaries.failure(testnum, &saved_name)?;
+                    run.summaries.failure(testnum, &saved_name);
                     Ok(Compared::Failed)
                 }
                 _ => Ok(Compared::Quit),

@@ -5,10 +5,11 @@
 
 mod check;
 mod pending;
+mod plan;
 mod schedule;
 mod steps;
 
-pub use check::page;
+pub use crate::report::page;
 
 use crate::cli::Options;
 use crate::exec::Identity;
@@ -16,7 +17,7 @@ use crate::probe;
 use crate::report::{Summaries, Verdict};
 use crate::review::{Answer, Asker, Fixed, Terminal};
 use crate::script::{self, NeedKind};
-use crate::suite::{self, Folder, Requirement, TestFile};
+use crate::suite::{self, Folder, TestFile};
 use crate::workspace::{Facts, Workspace};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -56,6 +57,8 @@ pub struct Run {
     capture: String,
     /// Where the current test's time went, for the JSON report.
     step_times: Vec<crate::report::StepTime>,
+    /// The script line being run (`file:line`), to name it when runtest itself fails there.
+    pub current: Option<String>,
 }
 
 impl std::ops::Deref for Run {
@@ -169,17 +172,28 @@ pub fn main(opts: Options) -> Result<i32> {
         Some(s) => s.clone(),
         None => std::env::current_dir().context("current directory")?,
     };
-    let suite = suite.canonicalize().with_context(|| format!("{}: no such suite folder", suite.display()))?;
+    let suite = suite
+        .canonicalize()
+        .with_context(|| format!("{}: no such suite folder", suite.display()))?;
     if !suite.join("scripts").is_dir() {
-        bail!("{}: not a test suite (no scripts/ folder); run from the suite or give --suite DIR", suite.display());
+        bail!(
+            "{}: not a test suite (no scripts/ folder); run from the suite or give --suite DIR",
+            suite.display()
+        );
     }
     if opts.review {
-        let mut asker: Box<dyn Asker> = if opts.update { Box::new(Fixed(Answer::Update)) } else { Box::new(Terminal) };
+        let mut asker: Box<dyn Asker> = if opts.update {
+            Box::new(Fixed(Answer::Update))
+        } else {
+            Box::new(Terminal)
+        };
         pending::review(&suite, opts.first, opts.last, opts.diff, asker.as_mut())?;
         return Ok(0);
     }
     if !is_root {
-        bail!("runtest must run as root for now (it patches a setuid copy of Exim); run it with sudo");
+        // A maintainer with sudo rights: restart as root, with them as the caller.
+        let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+        crate::elevate::restart_under_sudo(&args)?;
     }
     // Before any thread exists: the private UTS namespace and the subreaper.
     let hostname = probe::host::ensure_fqdn(is_root)?;
@@ -204,24 +218,42 @@ pub fn main(opts: Options) -> Result<i32> {
 
     let binary = probe::exim::find_binary(opts.binary.as_deref(), &suite)?;
     let binary = binary.canonicalize().unwrap_or(binary);
-    let (_, bv) = probe::exim::run_capture(&binary, &["-C", "/dev/null", "-bV"])?;
+    let limit = std::time::Duration::from_secs(opts.timeout_secs);
+    let (_, bv) = probe::exim::run_capture(&binary, &["-C", "/dev/null", "-bV"], limit)?;
     let features = probe::exim::parse_bv(&bv).with_context(|| binary.display().to_string())?;
-    let (_, users) = probe::exim::run_capture(&binary, &["-C", "/dev/null", "-bP", "exim_user", "exim_group"])?;
+    let (_, users) = probe::exim::run_capture(
+        &binary,
+        &["-C", "/dev/null", "-bP", "exim_user", "exim_group"],
+        limit,
+    )?;
     let setting = |name: &str| {
-        users
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} = ")).map(|v| v.trim().to_string()))
+        users.lines().find_map(|l| {
+            l.strip_prefix(&format!("{name} = "))
+                .map(|v| v.trim().to_string())
+        })
     };
     let exim_user = setting("exim_user").context("cannot find the Exim user (-bP exim_user)")?;
     let exim_group = setting("exim_group").unwrap_or_else(|| exim_user.clone());
-    let exim_acct = probe::account::lookup(&exim_user)?.with_context(|| format!("Exim user {exim_user} has no passwd entry"))?;
-    let exim_gid = probe::account::group_gid(&exim_group)?.with_context(|| format!("no group {exim_group}"))?;
+    let exim_acct = probe::account::lookup(&exim_user)?
+        .with_context(|| format!("Exim user {exim_user} has no passwd entry"))?;
+    let exim_gid = probe::account::group_gid(&exim_group)?
+        .with_context(|| format!("no group {exim_group}"))?;
 
-    let caller = probe::account::ensure_caller(opts.caller.as_deref().unwrap_or("mailrig"), &exim_group)?;
+    let caller_name = opts.caller.as_deref().unwrap_or("mailrig");
+    let caller = match crate::elevate::invoker() {
+        // The maintainer's own account is used as it is (never changed by runtest).
+        Some(inv) if inv.name == caller_name => probe::account::lookup(caller_name)?
+            .with_context(|| format!("caller {caller_name} has no passwd entry"))?,
+        _ => probe::account::ensure_caller(caller_name, &exim_group)?,
+    };
     probe::account::validate_caller(&caller, exim_gid)?;
 
     let (v4, v6) = probe::host::addresses();
-    let host = probe::host::Host { hostname: hostname.clone(), ipv4: v4, ipv6: v6 };
+    let host = probe::host::Host {
+        hostname: hostname.clone(),
+        ipv4: v4,
+        ipv6: v6,
+    };
     let have_ipv4 = v4.is_some() && !opts.no_ipv4;
     let have_ipv6 = v6.is_some() && !opts.no_ipv6 && features.support.contains("ipv6");
 
@@ -241,18 +273,32 @@ pub fn main(opts: Options) -> Result<i32> {
         have_ipv6,
     };
 
-    println!("Exim binary: {} (version {})", binary.display(), features.version);
+    println!(
+        "Exim binary: {} (version {})",
+        binary.display(),
+        features.version
+    );
     println!("Suite:       {}", suite.display());
-    println!("Host:        {hostname} IPv4 {} IPv6 {}",
+    println!(
+        "Host:        {hostname} IPv4 {} IPv6 {}",
         v4.map(|a| a.to_string()).unwrap_or_else(|| "none".into()),
-        v6.map(|a| a.to_string()).unwrap_or_else(|| "none".into()));
-    println!("Caller:      {} (uid {} gid {}); Exim user {exim_user}, group {exim_group}", caller.name, caller.uid, caller.gid);
+        v6.map(|a| a.to_string()).unwrap_or_else(|| "none".into())
+    );
+    println!(
+        "Caller:      {} (uid {} gid {}); Exim user {exim_user}, group {exim_group}",
+        caller.name, caller.uid, caller.gid
+    );
 
     let rules_path = find_rules(&suite)?;
     let rules = mailrig_munge::RuleSet::load(&rules_path)?;
     let summaries = Summaries::new(&suite, opts.continue_ || opts.update)?;
     let env = test_environment(&caller.name);
-    let caller_identity = Identity::User { name: caller.name.clone(), uid: caller.uid, gid: caller.gid, groups: caller.groups.clone() };
+    let caller_identity = Identity::User {
+        name: caller.name.clone(),
+        uid: caller.uid,
+        gid: caller.gid,
+        groups: caller.groups.clone(),
+    };
     let folders = suite::scan(&suite)?;
     let jobs = schedule::workers_for(&opts, &folders);
     let shared = Arc::new(Shared {
@@ -269,9 +315,12 @@ pub fn main(opts: Options) -> Result<i32> {
     });
     let mut workers = Vec::new();
     // The workspaces are built side by side too (copies of aux-fixed, the patched binary …).
-    let (blocks, busy) = crate::subst::Ports::free_blocks(shared.opts.port_offset, jobs)?;
+    let (blocks, busy) = crate::workspace::free_port_blocks(shared.opts.port_offset, jobs)?;
     for b in busy {
-        println!("Ports:       {}-{} are in use by something else: not used", b.s, b.d4);
+        println!(
+            "Ports:       {}-{} are in use by something else: not used",
+            b.s, b.d4
+        );
     }
     let spaces: Vec<Result<Workspace>> = std::thread::scope(|scope| {
         let handles: Vec<_> = blocks
@@ -279,10 +328,18 @@ pub fn main(opts: Options) -> Result<i32> {
             .enumerate()
             .map(|(k, ports)| {
                 let (facts, suite) = (&shared.facts, &suite);
-                scope.spawn(move || Workspace::create(facts, &suite.join("workspace").join(k.to_string()), ports))
+                scope.spawn(move || {
+                    Workspace::create(facts, &suite.join("workspace").join(k.to_string()), ports)
+                })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("building a workspace panicked")))).collect()
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("building a workspace panicked")))
+            })
+            .collect()
     });
     for ws in spaces {
         let ws = ws?;
@@ -293,10 +350,30 @@ pub fn main(opts: Options) -> Result<i32> {
         } else {
             Box::new(Terminal)
         };
-        let console = if jobs > 1 { Console::Buffer(String::new()) } else { Console::Direct };
-        workers.push(Run { shared: shared.clone(), ws, asker, console, capture: String::new(), step_times: Vec::new() });
+        let console = if jobs > 1 {
+            Console::Buffer(String::new())
+        } else {
+            Console::Direct
+        };
+        workers.push(Run {
+            shared: shared.clone(),
+            ws,
+            asker,
+            console,
+            capture: String::new(),
+            step_times: Vec::new(),
+            current: None,
+        });
     }
-    println!("Workspace:   {}{}", workers[0].ws.dir.display(), if jobs > 1 { format!(" (and {} more, -j {jobs})", jobs - 1) } else { String::new() });
+    println!(
+        "Workspace:   {}{}",
+        workers[0].ws.dir.display(),
+        if jobs > 1 {
+            format!(" (and {} more, -j {jobs})", jobs - 1)
+        } else {
+            String::new()
+        }
+    );
     let started = std::time::Instant::now();
     let (totals, records) = schedule::run_all(&shared, workers, &folders)?;
     let secs = started.elapsed().as_secs_f64();
@@ -309,17 +386,64 @@ pub fn main(opts: Options) -> Result<i32> {
     crate::exec::reap::kill_all_descendants();
     println!();
     if !totals.failed.is_empty() {
-        println!("Failed tests: {}", totals.failed.iter().map(|n| format!("{n:04}")).collect::<Vec<_>>().join(" "));
+        println!(
+            "Failed tests: {}",
+            totals
+                .failed
+                .iter()
+                .map(|n| format!("{n:04}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
     }
-    let flaky: Vec<String> = records.iter().filter(|r| r.failed_first.is_some()).map(|r| format!("{:04}", r.number)).collect();
+    let flaky: Vec<String> = records
+        .iter()
+        .filter(|r| r.failed_first.is_some())
+        .map(|r| format!("{:04}", r.number))
+        .collect();
     if !flaky.is_empty() {
         println!("Failed side by side, passed alone: {}", flaky.join(" "));
     }
+    println!("{}", cpu_line(secs));
     println!("{}", totals.line());
+    if let Some(e) = shared.summaries.write_error() {
+        eprintln!("runtest: the summary files are incomplete: {e}");
+        return Ok(2);
+    }
     if shared.interrupt.load(Ordering::SeqCst) {
+        if !totals.interrupted.is_empty() {
+            println!(
+                "Interrupted tests (no verdict): {}",
+                totals
+                    .interrupted
+                    .iter()
+                    .map(|n| format!("{n:04}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
         return Ok(130);
     }
-    Ok(if shared.opts.fail_exit && !totals.failed.is_empty() { 1 } else { 0 })
+    Ok(if shared.opts.fail_exit && !totals.failed.is_empty() {
+        1
+    } else {
+        0
+    })
+}
+
+/// Where the run's time went: wall time, runtest's own CPU (its threads: scheduling,
+/// waiting, copying, munging, comparing) and its children's (Exim and the aux programs).
+fn cpu_line(wall: f64) -> String {
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let usage = |who| {
+        // SAFETY: getrusage only writes the struct it is given.
+        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut r) };
+        (secs(r.ru_utime), secs(r.ru_stime))
+    };
+    let (u, s) = usage(libc::RUSAGE_SELF);
+    let (cu, cs) = usage(libc::RUSAGE_CHILDREN);
+    format!("Time:        {wall:.1} s; runtest's own CPU {u:.1} s user + {s:.1} s system, its children's {cu:.1} s + {cs:.1} s")
 }
 
 /// The munge rules: the suite's own `munge.toml` if it has one, else the one shipped with
@@ -343,37 +467,44 @@ fn find_rules(suite: &Path) -> Result<PathBuf> {
     if built_in.is_file() {
         return Ok(built_in);
     }
-    bail!("no munge.toml found in {} or beside runtest", suite.display())
+    bail!(
+        "no munge.toml found in {} or beside runtest",
+        suite.display()
+    )
 }
 
 impl Shared {
-    /// Why a folder's requirements are not met, if they are not.
-    fn unmet(&self, reqs: &[Requirement]) -> Option<String> {
-        for r in reqs {
-            let ok = match r.kind.as_str() {
-                "running" => match r.what.to_lowercase().as_str() {
-                    "ipv4" => self.facts.have_ipv4,
-                    "ipv6" => self.facts.have_ipv6,
-                    other => which::which(match other {
-                        "spamd" => "spamd",
-                        "clamd" => "clamd",
-                        "redis" => "redis-server",
-                        o => o,
-                    })
-                    .is_ok(),
-                },
-                "feature" => {
-                    probe::exim::run_capture(&self.facts.binary, &["-C", "/dev/null", "-bP", "macro", &r.what])
-                        .map(|(rc, out)| rc == 0 && !out.contains("not found"))
-                        .unwrap_or(false)
-                }
-                kind => self.features.has(kind, &r.what).unwrap_or(false),
-            };
-            if !ok {
-                return Some(format!("no {r}"));
+    /// Why a folder cannot run: a broken REQUIRES file, or a requirement not met.
+    fn unmet(&self, folder: &Folder) -> Option<String> {
+        if let Some(why) = &folder.broken {
+            return Some(why.clone());
+        }
+        struct Live<'a>(&'a Shared);
+        impl probe::requires::Probes for Live<'_> {
+            fn has_macro(&mut self, name: &str) -> bool {
+                probe::exim::run_capture(
+                    &self.0.facts.binary,
+                    &["-C", "/dev/null", "-bP", "macro", name],
+                    self.0.timeout(),
+                )
+                .map(|(rc, out)| rc == 0 && !out.contains("not found"))
+                .unwrap_or(false)
+            }
+            fn has_program(&mut self, name: &str) -> bool {
+                which::which(name).is_ok()
             }
         }
-        None
+        let net = probe::requires::Network {
+            have_ipv4: self.facts.have_ipv4,
+            have_ipv6: self.facts.have_ipv6,
+            ipv6: self.facts.host.ipv6,
+        };
+        probe::requires::unmet(&folder.requires, &self.features, &net, &mut Live(self))
+    }
+
+    /// The limit on any one command (--timeout).
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.opts.timeout_secs)
     }
 
     /// Is a `need_*` requirement met? (None: yes; Some(message): skip.)
@@ -381,14 +512,17 @@ impl Shared {
         match n {
             NeedKind::Ipv4 if !self.facts.have_ipv4 => Some("No IPv4 interface is available"),
             NeedKind::Ipv6 if !self.facts.have_ipv6 => Some("No IPv6 interface is available"),
-            NeedKind::LargeFiles if self.features.off_t_size <= 4 => Some("Exim does not support large files"),
-            NeedKind::MoveFrozenMessages if !self.features.support.contains("move_frozen_messages") => {
+            NeedKind::LargeFiles if self.features.off_t_size <= 4 => {
+                Some("Exim does not support large files")
+            }
+            NeedKind::MoveFrozenMessages
+                if !self.features.support.contains("move_frozen_messages") =>
+            {
                 Some("move_frozen_messages is not supported")
             }
             _ => None,
         }
     }
-
 }
 
 impl Run {
@@ -396,11 +530,13 @@ impl Run {
     fn run_test(&mut self, folder: &Folder, test: &TestFile) -> Result<Outcome> {
         let heading = suite::heading(&test.path);
         self.say(format!("{}/{} {}", folder.name, test.id(), heading));
+        self.current = Some(test.path.display().to_string());
         let script = match script::parse_script(&test.path) {
             Ok(s) => s,
             Err(e) => {
                 self.say(format!("** {e:#}"));
-                self.summaries.failure(test.number, "script error")?;
+                self.summaries
+                    .failure(test.number, &format!("script ({e:#})"));
                 return Ok(Outcome::Verdict(Verdict::Fail));
             }
         };
@@ -412,7 +548,9 @@ impl Run {
         }
         self.step_times.clear();
         let started = std::time::Instant::now();
-        self.ws.reset(&self.facts)?;
+        self.ws
+            .reset(&self.facts)
+            .context("setting up the workspace")?;
         self.time_step(0, "setup", started);
         let mut state = steps::TestState::new(self, test.number, &script)?;
         let ended = state.run(self, &script);
@@ -421,18 +559,23 @@ impl Run {
         state.finish(self);
         self.kill_leftovers();
         self.time_step(0, "teardown", started);
+        if self.interrupt.load(Ordering::SeqCst) {
+            return Ok(Outcome::Verdict(Verdict::Interrupted));
+        }
         match ended? {
             steps::Ended::Completed => {}
             steps::Ended::Abandoned => return Ok(Outcome::Verdict(Verdict::Fail)),
             steps::Ended::Retry => return Ok(Outcome::Retry),
             steps::Ended::Quit => return Ok(Outcome::Quit),
             steps::Ended::Skipped => return Ok(Outcome::Verdict(Verdict::Skipped)),
+            steps::Ended::Interrupted => return Ok(Outcome::Verdict(Verdict::Interrupted)),
         }
         self.say("  Script completed");
         if self.opts.slow {
             std::thread::sleep(std::time::Duration::from_secs(1));
         }
         let started = std::time::Instant::now();
+        self.current = Some(format!("{} (comparing the outputs)", test.path.display()));
         let verdict = check::check_outputs(self, test.number, &script, state.munge_options());
         self.time_step(0, "check", started);
         verdict

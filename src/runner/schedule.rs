@@ -5,9 +5,9 @@
 //! order, on the terminal.
 
 use super::{Console, Outcome, Run, Shared};
+use crate::cli::Options;
 use crate::report::{FirstRun, TestRecord, Totals, Verdict};
 use crate::review::Terminal;
-use crate::cli::Options;
 use crate::suite::{self, Folder, TestFile};
 use anyhow::Result;
 use std::collections::{BTreeMap, VecDeque};
@@ -38,7 +38,9 @@ pub fn runs_alone_text(text: &str) -> bool {
 }
 
 fn runs_alone(test: &TestFile) -> bool {
-    std::fs::read(&test.path).map(|b| runs_alone_text(&String::from_utf8_lossy(&b))).unwrap_or(false)
+    std::fs::read(&test.path)
+        .map(|b| runs_alone_text(&String::from_utf8_lossy(&b)))
+        .unwrap_or(false)
 }
 
 /// Seconds each test took last time (for longest-first ordering).
@@ -59,26 +61,65 @@ fn save_timings(path: &Path, t: &BTreeMap<u32, f64>) {
 }
 
 /// Run one test to its verdict on `w`, retrying as asked. None means Quit.
-fn run_one(w: &mut Run, job: &Job) -> Result<Option<Verdict>> {
+///
+/// Whatever goes wrong inside runtest while it runs the test — an error (an unknown munge, a
+/// missing file, a command that cannot start) or even a panic — fails this test alone, named
+/// with the script line it was at; the run goes on.
+fn run_one(w: &mut Run, job: &Job) -> Option<Verdict> {
     let mut rounds = 0;
     loop {
         w.capture.clear();
         w.summaries.take_reasons(job.test.number);
-        match w.run_test(&job.folder, &job.test)? {
-            Outcome::Verdict(v) => return Ok(Some(v)),
-            // -UPDATE reruns after each accepted change; output that changes on every run
-            // (something unmunged) would loop for ever.
-            Outcome::Retry if w.opts.update && rounds >= MAX_UPDATE_RERUNS => {
-                w.say(format!(
-                    "** {} still differs after {MAX_UPDATE_RERUNS} updates: its output changes from run to run (something is not munged)",
-                    job.test.id()
-                ));
-                w.summaries.failure(job.test.number, "output unstable under -UPDATE")?;
-                return Ok(Some(Verdict::Fail));
+        w.current = None;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            w.run_test(&job.folder, &job.test)
+        }));
+        let problem = match result {
+            Ok(Ok(outcome)) => match outcome {
+                Outcome::Verdict(v) => return Some(v),
+                // -UPDATE reruns after each accepted change; output that changes on every run
+                // (something unmunged) would loop for ever.
+                Outcome::Retry if w.opts.update && rounds >= MAX_UPDATE_RERUNS => {
+                    w.say(format!(
+                        "** {} still differs after {MAX_UPDATE_RERUNS} updates: its output changes from run to run (something is not munged)",
+                        job.test.id()
+                    ));
+                    w.summaries
+                        .failure(job.test.number, "output unstable under -UPDATE");
+                    return Some(Verdict::Fail);
+                }
+                Outcome::Retry => {
+                    rounds += 1;
+                    continue;
+                }
+                Outcome::Quit => return None,
+            },
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(no message)".into());
+                let at = w
+                    .current
+                    .clone()
+                    .unwrap_or_else(|| job.test.path.display().to_string());
+                format!("{at}: runtest panicked: {what}")
             }
-            Outcome::Retry => rounds += 1,
-            Outcome::Quit => return Ok(None),
-        }
+        };
+        // Errors from a script line already start with `file:line`; others get the script.
+        let path = job.test.path.display().to_string();
+        let problem = if problem.starts_with(&path) {
+            problem
+        } else {
+            format!("{path}: {problem}")
+        };
+        w.kill_leftovers();
+        w.say(format!("** {problem}"));
+        w.summaries
+            .failure(job.test.number, &format!("runtest error ({problem})"));
+        return Some(Verdict::Fail);
     }
 }
 
@@ -92,7 +133,7 @@ fn record(w: &mut Run, job: &Job, v: Verdict, seconds: f64) -> TestRecord {
         name: format!("{}/{}", job.folder.name, job.test.id()),
         folder: job.folder.dir_name.clone(),
         heading: suite::heading(&job.test.path),
-        verdict: v.letter(),
+        verdict: v,
         seconds,
         failures: w.summaries.take_reasons(job.test.number),
         output: std::mem::take(&mut w.capture),
@@ -105,7 +146,12 @@ fn record(w: &mut Run, job: &Job, v: Verdict, seconds: f64) -> TestRecord {
 /// so that each slice gets a share of every folder. Together the slices are the whole
 /// selection, and no test is in two.
 pub fn shard<T>(items: Vec<T>, k: usize, n: usize) -> Vec<T> {
-    items.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, t)| t).collect()
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % n == k - 1)
+        .map(|(_, t)| t)
+        .collect()
 }
 
 /// The tests the command line selects (range, then shard), each with its folder's index.
@@ -127,14 +173,20 @@ fn select(folders: &[Folder], opts: &Options) -> Vec<(usize, TestFile)> {
 /// are tests selected.
 pub fn workers_for(opts: &Options, folders: &[Folder]) -> usize {
     let wanted = opts.jobs.unwrap_or_else(|| {
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         (8 * cpus).min(32)
     });
     wanted.min(select(folders, opts).len()).max(1)
 }
 
 /// Run the selected tests of the suite's `folders` (as `suite::scan` found them) on `workers`.
-pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>, folders: &[Folder]) -> Result<(Totals, Vec<TestRecord>)> {
+pub fn run_all(
+    shared: &Arc<Shared>,
+    mut workers: Vec<Run>,
+    folders: &[Folder],
+) -> Result<(Totals, Vec<TestRecord>)> {
     let mut totals = Totals::default();
     let mut records: Vec<TestRecord> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
@@ -143,21 +195,25 @@ pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>, folders: &[Folder]) 
         println!(">>> Shard {k}/{n}: {} test(s)", selected.len());
     }
     for (fi, f) in folders.iter().enumerate() {
-        let tests: Vec<&TestFile> = selected.iter().filter(|(i, _)| *i == fi).map(|(_, t)| t).collect();
+        let tests: Vec<&TestFile> = selected
+            .iter()
+            .filter(|(i, _)| *i == fi)
+            .map(|(_, t)| t)
+            .collect();
         if tests.is_empty() {
             continue;
         }
-        if let Some(reason) = shared.unmet(&f.requires) {
+        if let Some(reason) = shared.unmet(f) {
             println!(">>> Tests in {} skipped: {reason}", f.dir_name);
             for t in tests {
-                shared.summaries.verdict(t.number, Verdict::Skipped)?;
+                shared.summaries.finish(t.number, Verdict::Skipped, &[]);
                 totals.add(t.number, Verdict::Skipped);
                 records.push(TestRecord {
                     number: t.number,
                     name: format!("{}/{}", f.name, t.id()),
                     folder: f.dir_name.clone(),
                     heading: suite::heading(&t.path),
-                    verdict: '.',
+                    verdict: Verdict::Skipped,
                     seconds: 0.0,
                     failures: vec![reason.clone()],
                     output: String::new(),
@@ -170,25 +226,35 @@ pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>, folders: &[Folder]) 
         if !f.requires.is_empty() {
             println!(
                 ">>> The following tests require: {}",
-                f.requires.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+                f.requires
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
-        jobs.extend(tests.into_iter().map(|t| Job { folder: f.clone(), test: t.clone() }));
+        jobs.extend(tests.into_iter().map(|t| Job {
+            folder: f.clone(),
+            test: t.clone(),
+        }));
     }
     if jobs.is_empty() && totals.skipped.is_empty() {
-        println!("No tests in the range {}-{}", shared.opts.first, shared.opts.last);
+        println!(
+            "No tests in the range {}-{}",
+            shared.opts.first, shared.opts.last
+        );
         return Ok((totals, records));
     }
     let timings_path = shared.facts.suite.join("workspace").join("timings");
     let mut timings = load_timings(&timings_path);
     let results = if workers.len() == 1 {
-        serial(shared, &mut workers[0], &jobs, &mut timings)?
+        serial(shared, &mut workers[0], &jobs, &mut timings)
     } else {
-        parallel(shared, &mut workers, &jobs, &mut timings)?
+        parallel(shared, &mut workers, &jobs, &mut timings)
     };
     save_timings(&timings_path, &timings);
     for r in results {
-        totals.add(r.number, if r.verdict == 'P' { Verdict::Pass } else if r.verdict == 'F' { Verdict::Fail } else { Verdict::Skipped });
+        totals.add(r.number, r.verdict);
         records.push(r);
     }
     records.sort_by_key(|r| r.number);
@@ -202,7 +268,12 @@ pub fn run_all(shared: &Arc<Shared>, mut workers: Vec<Run>, folders: &[Folder]) 
     Ok((totals, records))
 }
 
-fn serial(shared: &Shared, w: &mut Run, jobs: &[Job], timings: &mut BTreeMap<u32, f64>) -> Result<Vec<TestRecord>> {
+fn serial(
+    shared: &Shared,
+    w: &mut Run,
+    jobs: &[Job],
+    timings: &mut BTreeMap<u32, f64>,
+) -> Vec<TestRecord> {
     let mut results = Vec::new();
     for job in jobs {
         if shared.interrupt.load(Ordering::SeqCst) {
@@ -210,28 +281,55 @@ fn serial(shared: &Shared, w: &mut Run, jobs: &[Job], timings: &mut BTreeMap<u32
             break;
         }
         let started = Instant::now();
-        let Some(v) = run_one(w, job)? else {
-            let secs = started.elapsed().as_secs_f64();
-            results.push(record(w, job, Verdict::Fail, secs));
-            println!("** Quit: files of test {} kept in {}", job.test.id(), w.ws.dir.display());
-            break;
-        };
+        let v = run_one(w, job);
         let secs = started.elapsed().as_secs_f64();
-        timings.insert(job.test.number, secs);
-        shared.summaries.verdict(job.test.number, v)?;
-        results.push(record(w, job, v, secs));
+        let rec = record(w, job, v.unwrap_or(Verdict::Fail), secs);
+        shared
+            .summaries
+            .finish(rec.number, rec.verdict, &rec.failures);
+        if rec.verdict != Verdict::Interrupted {
+            timings.insert(job.test.number, secs);
+        }
+        results.push(rec);
+        if v.is_none() {
+            println!(
+                "** Quit: files of test {} kept in {}",
+                job.test.id(),
+                w.ws.dir.display()
+            );
+            break;
+        }
     }
-    Ok(results)
+    results
 }
 
-fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BTreeMap<u32, f64>) -> Result<Vec<TestRecord>> {
-    let (alone, mut side_by_side): (Vec<Job>, Vec<Job>) = jobs.iter().cloned().partition(|j| runs_alone(&j.test));
-    // Longest first, so that the run ends soon after the longest test; unknown tests count
-    // as long (they may be), then test order.
+/// Is this record's verdict final as soon as its test ends? Failures are not when the test
+/// will be rerun alone (or reviewed) afterwards; see [`rerun_failures`].
+fn final_at_once(shared: &Shared, rec: &TestRecord, ran_alone: bool) -> bool {
+    rec.verdict != Verdict::Fail || shared.opts.update || (ran_alone && shared.opts.continue_)
+}
+
+fn parallel(
+    shared: &Shared,
+    workers: &mut [Run],
+    jobs: &[Job],
+    timings: &mut BTreeMap<u32, f64>,
+) -> Vec<TestRecord> {
+    let (alone, mut side_by_side): (Vec<Job>, Vec<Job>) =
+        jobs.iter().cloned().partition(|j| runs_alone(&j.test));
+    // Longest first, so that the run ends soon after the longest test; a test with no
+    // timing yet is estimated from its script.
+    let length = |j: &Job| {
+        timings
+            .get(&j.test.number)
+            .copied()
+            .unwrap_or_else(|| estimate_seconds(&j.test))
+    };
     side_by_side.sort_by(|a, b| {
-        let ta = timings.get(&a.test.number).copied().unwrap_or(f64::MAX);
-        let tb = timings.get(&b.test.number).copied().unwrap_or(f64::MAX);
-        tb.partial_cmp(&ta).unwrap_or(std::cmp::Ordering::Equal).then(a.test.number.cmp(&b.test.number))
+        length(b)
+            .partial_cmp(&length(a))
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.test.number.cmp(&b.test.number))
     });
     let queue = Mutex::new(side_by_side.into_iter().collect::<VecDeque<Job>>());
     let results: Mutex<Vec<TestRecord>> = Mutex::new(Vec::new());
@@ -242,61 +340,62 @@ fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BT
     let bar = std::io::IsTerminal::is_terminal(&std::io::stdout()).then(|| {
         let b = indicatif::ProgressBar::new(total as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template("[{elapsed_precise}] {bar:40} {pos}/{len} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "[{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     });
     let bar = &bar;
-    let errors: Mutex<Vec<anyhow::Error>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for w in workers.iter_mut() {
-            let (queue, results, done, print_lock, errors) = (&queue, &results, &done, &print_lock, &errors);
+            let (queue, results, done, print_lock) = (&queue, &results, &done, &print_lock);
             scope.spawn(move || loop {
                 if shared.interrupt.load(Ordering::SeqCst) {
                     return;
                 }
-                let Some(job) = queue.lock().unwrap().pop_front() else { return };
+                let Some(job) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+                    return;
+                };
                 let started = Instant::now();
-                let r = run_one(w, &job);
+                let v = run_one(w, &job).unwrap_or(Verdict::Fail);
                 let secs = started.elapsed().as_secs_f64();
                 let text = w.take_console();
                 if shared.opts.debug {
                     eprintln!(">> worker {} ran {}", w.ws.dir.display(), job.test.id());
                 }
+                let rec = record(w, &job, v, secs);
+                if final_at_once(shared, &rec, false) {
+                    shared
+                        .summaries
+                        .finish(rec.number, rec.verdict, &rec.failures);
+                }
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                let _g = print_lock.lock().unwrap();
-                let emit = |s: String| match bar {
-                    Some(b) => b.println(s.trim_end_matches('\n')),
-                    None => print!("{s}"),
-                };
-                match r {
-                    Ok(v) => {
-                        let v = v.unwrap_or(Verdict::Fail);
-                        emit(format!("{text}[{n:>4}/{total}] {} {} {secs:.1}s\n", job.test.id(), v.letter()));
-                        if let Some(b) = bar {
+                {
+                    let _g = print_lock.lock().unwrap_or_else(|e| e.into_inner());
+                    let line = format!(
+                        "{text}[{n:>4}/{total}] {} {} {secs:.1}s",
+                        job.test.id(),
+                        v.letter()
+                    );
+                    match bar {
+                        Some(b) => {
+                            b.println(line.trim_end_matches('\n'));
                             b.set_message(format!("{} {}", job.test.id(), v.letter()));
                             b.inc(1);
                         }
-                        let rec = record(w, &job, v, secs);
-                        results.lock().unwrap().push(rec);
-                    }
-                    Err(e) => {
-                        emit(format!("{text}** {}: {e:#}\n", job.test.id()));
-                        errors.lock().unwrap().push(e);
-                        return;
+                        None => println!("{line}"),
                     }
                 }
+                results.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
             });
         }
     });
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if let Some(e) = errors.into_inner().unwrap().into_iter().next() {
-        return Err(e);
-    }
-    let mut results = results.into_inner().unwrap();
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     // Tests that must run alone, on the first worker, after the others.
     let w0 = &mut workers[0];
     for job in &alone {
@@ -304,20 +403,42 @@ fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BT
             break;
         }
         let started = Instant::now();
-        let v = run_one(w0, job)?.unwrap_or(Verdict::Fail);
+        let v = run_one(w0, job).unwrap_or(Verdict::Fail);
         print!("{}", w0.take_console());
         let secs = started.elapsed().as_secs_f64();
         println!("[alone] {} {} {secs:.1}s", job.test.id(), v.letter());
-        results.push(record(w0, job, v, secs));
+        let rec = record(w0, job, v, secs);
+        if final_at_once(shared, &rec, true) {
+            shared
+                .summaries
+                .finish(rec.number, rec.verdict, &rec.failures);
+        }
+        results.push(rec);
     }
     results.sort_by_key(|r| r.number);
-    rerun_failures(shared, &mut workers[0], jobs, &alone, &mut results)?;
+    let mut finished: std::collections::BTreeSet<u32> = results
+        .iter()
+        .filter(|r| final_at_once(shared, r, alone.iter().any(|a| a.test.number == r.number)))
+        .map(|r| r.number)
+        .collect();
+    rerun_failures(
+        shared,
+        &mut workers[0],
+        jobs,
+        &alone,
+        &mut results,
+        &mut finished,
+    );
+    // Whatever was left for a rerun that did not come (Ctrl-C, Quit) is final now.
     for r in &results {
-        timings.insert(r.number, r.seconds);
-        let v = if r.verdict == 'P' { Verdict::Pass } else { Verdict::Fail };
-        shared.summaries.verdict(r.number, v)?;
+        if !finished.contains(&r.number) {
+            shared.summaries.finish(r.number, r.verdict, &r.failures);
+        }
+        if r.verdict != Verdict::Interrupted {
+            timings.insert(r.number, r.seconds);
+        }
     }
-    Ok(results)
+    results
 }
 
 /// Rerun, alone and in test order, the tests that failed while running side by side.
@@ -328,42 +449,70 @@ fn parallel(shared: &Shared, workers: &mut [Run], jobs: &[Job], timings: &mut BT
 /// the verdicts of a serial one. A test that passes alone keeps its first failure as a flaky
 /// run in the reports, and is named at the end. In an interactive run this rerun is also the
 /// review: the usual prompts come up, on the terminal, for whatever still fails. Tests that
-/// already ran alone are rerun only for review.
-fn rerun_failures(shared: &Shared, w0: &mut Run, jobs: &[Job], alone: &[Job], results: &mut [TestRecord]) -> Result<()> {
+/// already ran alone are rerun only for review. Each rerun's verdict is final: it is written
+/// at once and added to `finished`.
+fn rerun_failures(
+    shared: &Shared,
+    w0: &mut Run,
+    jobs: &[Job],
+    alone: &[Job],
+    results: &mut [TestRecord],
+    finished: &mut std::collections::BTreeSet<u32>,
+) {
     let interactive = !shared.opts.continue_;
     if shared.opts.update || shared.interrupt.load(Ordering::SeqCst) {
-        return Ok(());
+        return;
     }
     let failed: Vec<&Job> = jobs
         .iter()
-        .filter(|j| results.iter().any(|r| r.number == j.test.number && r.verdict == 'F'))
+        .filter(|j| {
+            results
+                .iter()
+                .any(|r| r.number == j.test.number && r.verdict == Verdict::Fail)
+        })
         .filter(|j| interactive || !alone.iter().any(|a| a.test.number == j.test.number))
         .collect();
     if failed.is_empty() {
-        return Ok(());
+        return;
     }
     if interactive {
-        println!("\n{} test(s) failed; reviewing them one by one:", failed.len());
+        println!(
+            "\n{} test(s) failed; reviewing them one by one:",
+            failed.len()
+        );
         w0.console = Console::Direct;
         w0.asker = Box::new(Terminal);
     } else {
-        println!("\n{} test(s) failed side by side; rerunning them alone:", failed.len());
+        println!(
+            "\n{} test(s) failed side by side; rerunning them alone:",
+            failed.len()
+        );
     }
     for job in failed {
         if shared.interrupt.load(Ordering::SeqCst) {
             break;
         }
         let started = Instant::now();
-        let Some(v) = run_one(w0, job)? else {
-            println!("** Quit: files of test {} kept in {}", job.test.id(), w0.ws.dir.display());
-            break;
-        };
+        let v = run_one(w0, job);
         let secs = started.elapsed().as_secs_f64();
         print!("{}", w0.take_console());
+        let Some(v) = v else {
+            println!(
+                "** Quit: files of test {} kept in {}",
+                job.test.id(),
+                w0.ws.dir.display()
+            );
+            break;
+        };
+        if v == Verdict::Interrupted {
+            // The first run's failure stands.
+            break;
+        }
         let mut rec = record(w0, job, v, secs);
-        let Some(slot) = results.iter_mut().find(|r| r.number == job.test.number) else { continue };
+        let Some(slot) = results.iter_mut().find(|r| r.number == job.test.number) else {
+            continue;
+        };
         if v == Verdict::Pass {
-            shared.summaries.retract_failures(job.test.number)?;
             rec.failed_first = Some(FirstRun {
                 failures: std::mem::take(&mut slot.failures),
                 output: std::mem::take(&mut slot.output),
@@ -371,12 +520,79 @@ fn rerun_failures(shared: &Shared, w0: &mut Run, jobs: &[Job], alone: &[Job], re
             });
         }
         if !interactive {
-            let note = if v == Verdict::Pass { ": failed side by side, passes alone" } else { "" };
+            let note = if v == Verdict::Pass {
+                ": failed side by side, passes alone"
+            } else {
+                ""
+            };
             println!("[rerun] {} {} {secs:.1}s{note}", job.test.id(), v.letter());
         }
+        shared
+            .summaries
+            .finish(rec.number, rec.verdict, &rec.failures);
+        finished.insert(rec.number);
         *slot = rec;
     }
-    Ok(())
+}
+
+/// A first guess at how long a test takes, from its script, for a run with no timings yet:
+/// the seconds it sleeps, the `-qq`/queue-run and daemon commands (a daemon start and stop
+/// costs about a second of Exim's harness pauses), the client/server timeouts it waits out,
+/// and a base cost per exim command.
+pub fn estimate_seconds_text(text: &str) -> f64 {
+    let mut secs = 0.2;
+    for line in text.lines() {
+        let l = line.trim();
+        let mut w = l.split_whitespace();
+        match w.next() {
+            Some("sleep") => secs += w.next().and_then(|n| n.parse::<f64>().ok()).unwrap_or(0.0),
+            Some("millisleep") => {
+                secs += w.next().and_then(|n| n.parse::<f64>().ok()).unwrap_or(0.0) / 1000.0
+            }
+            Some("killdaemon") => secs += 0.5,
+            Some("server")
+            | Some("client")
+            | Some("client-ssl")
+            | Some("client-gnutls")
+            | Some("client-anytls") => {
+                secs += 0.3;
+                // `-t N`: a timeout the test may wait out.
+                let words: Vec<&str> = l.split_whitespace().collect();
+                if let Some(i) = words.iter().position(|x| *x == "-t") {
+                    secs += words
+                        .get(i + 1)
+                        .and_then(|n| n.parse::<f64>().ok())
+                        .unwrap_or(0.0)
+                        .min(60.0)
+                        / 2.0;
+                }
+            }
+            Some(cmd) if cmd == "exim" || cmd.starts_with("exim_") || cmd == "sudo" => {
+                secs += 0.1;
+                if l.contains(" -DSERVER=server") {
+                    secs += 0.5;
+                }
+                if l.contains(" -qq")
+                    || l.contains(" -q ")
+                    || l.ends_with(" -q")
+                    || l.contains(" -qf")
+                {
+                    secs += 0.5;
+                }
+            }
+            Some(other) if other.starts_with(":sleep:") => {
+                secs += other[7..].parse::<f64>().unwrap_or(0.0);
+            }
+            _ => {}
+        }
+    }
+    secs
+}
+
+fn estimate_seconds(test: &TestFile) -> f64 {
+    std::fs::read(&test.path)
+        .map(|b| estimate_seconds_text(&String::from_utf8_lossy(&b)))
+        .unwrap_or(1.0)
 }
 
 #[cfg(test)]
@@ -410,6 +626,19 @@ mod tests {
         assert!(alone("# t\nserver -t 5 PORT_N 2\n****\n"));
         assert!(!alone("# t\nserver PORT_S\n****\nexim -odi x\n****\n"));
         assert!(!alone("# t\nexim -DPORT=PORT_N -odi x\n****\n"));
+    }
+
+    #[test]
+    fn estimates_from_the_script() {
+        use super::estimate_seconds_text as est;
+        let quick = est("# t\nexim -bt x\n****\n");
+        let sleepy = est("# t\nexim -bt x\n****\nsleep 3\nmillisleep 500\n");
+        let daemon = est("# t\nexim -DSERVER=server -bd -oX PORT_D\n****\nclient 127.0.0.1 PORT_D\n??? 220\n****\nkilldaemon\n");
+        let timeout = est("# t\nserver -t 20 PORT_S\n****\n");
+        assert!(quick < 1.0 && sleepy > quick + 3.4, "{quick} {sleepy}");
+        assert!(daemon > quick + 1.0, "{daemon}");
+        assert!(timeout > 10.0, "{timeout}");
+        assert!(est("café -bV\nsleep x\n:sleep:zz\n").is_finite());
     }
 
     #[test]

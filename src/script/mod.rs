@@ -8,11 +8,13 @@
 //! naming the file and line.
 
 mod command;
+mod escape;
 mod parse;
 
 pub use command::{
     Command, DataLine, DataPrefix, FileCommand, LineSpec, NeedKind, NoCheck, Sudo, WriteSpec,
 };
+pub use escape::perl_unescape;
 pub use parse::{parse_script, parse_str, ParseError};
 
 use std::path::PathBuf;
@@ -37,6 +39,12 @@ pub fn encode(text: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Script text as a message shows it: the bytes [`decode`] made chars of, read as UTF-8
+/// where they are (a script's `café` is shown as written, not as `cafÃ©`).
+pub fn shown(text: &str) -> String {
+    String::from_utf8_lossy(&encode(text)).into_owned()
 }
 
 /// Where a step came from.

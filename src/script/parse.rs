@@ -82,7 +82,7 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn err(&self, line: usize, message: impl Into<String>) -> ParseError {
-        ParseError { file: self.file.clone(), line, message: message.into() }
+        ParseError { file: self.file.clone(), line, message: super::shown(&message.into()) }
     }
 
     /// Data lines up to `****`, raw.
@@ -152,7 +152,8 @@ impl<'a> Parser<'a> {
     /// Parse one command whose line is `text` (already joined), reading its data if it has any.
     fn command(&mut self, n: usize, text: &str) -> Result<Command, ParseError> {
         let r = regexes();
-        let t = text.trim_end();
+        // Leading blanks do not count either (the command word is found after them).
+        let t = text.trim();
         if is_echo_comment(t) {
             return Ok(Command::Comment(t[3..].trim_start().to_string()));
         }

@@ -219,3 +219,14 @@ fn carriage_return_inside_a_data_line_is_kept() {
     let s = steps("# h\nserver PORT_N\n>ab\rcd\n****\n");
     assert!(matches!(&s[0].command, Command::Server { data, .. } if data[0].text == ">ab\rcd"), "{:?}", s[0].command);
 }
+
+#[test]
+fn leading_blanks_before_a_command() {
+    // Once a panic (byte slicing at the wrong offset); an ASCII line was cut in the wrong place.
+    let latin1 = crate::script::decode("# h\n café -bV\n****\n".as_bytes());
+    assert_eq!(err(&latin1), "scripts/0000-Basic/0042:2: unknown command: café -bV");
+    let s = steps("# h\n   echo  hello there\n");
+    assert_eq!(s[0].command, Command::Echo("hello there".into()));
+    let s = steps("# h\n  sleep 2\n");
+    assert_eq!(s[0].command, Command::Sleep(2));
+}

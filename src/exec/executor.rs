@@ -1,0 +1,193 @@
+//! The one place that launches a test's commands: every spawn goes through an [`Executor`],
+//! which knows the workspace, the environment, runtest's own uid, the `--timeout` and the
+//! interrupt flag, and owns the readiness checks of what runs on (a daemon has logged
+//! "daemon started"; the scripted server listens).
+
+use super::{Feed, Finished, Identity, Running, ShellCommand};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a started server is ready for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ready {
+    /// Listening on this TCP port.
+    Port(u16),
+    /// This Unix socket path exists (relative paths are in the workspace).
+    Socket(String),
+}
+
+/// Launches commands for one workspace.
+#[derive(Clone)]
+pub struct Executor {
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub runtest_uid: u32,
+    /// The limit on any command that is waited for (--timeout).
+    pub timeout: Duration,
+    pub interrupt: Arc<AtomicBool>,
+    /// Print each command line before it runs (-DEBUG).
+    pub debug: bool,
+}
+
+impl Executor {
+    fn shell(&self, line: String, identity: Identity) -> ShellCommand {
+        if self.debug {
+            println!(">> {line} [{}]", identity.name());
+        }
+        ShellCommand {
+            line,
+            cwd: self.cwd.clone(),
+            env: self.env.clone(),
+            identity,
+            runtest_uid: self.runtest_uid,
+        }
+    }
+
+    /// Run a line to its end, at most the timeout; stdin is closed `close_after` after the data.
+    pub fn wait(
+        &self,
+        line: String,
+        identity: Identity,
+        feed: Vec<Feed>,
+        close_after: Duration,
+    ) -> Result<Finished> {
+        let r = self.shell(line, identity).spawn(feed, close_after, false)?;
+        r.wait(self.timeout, &self.interrupt)
+    }
+
+    /// Wait for something started earlier, at most `limit`.
+    pub fn wait_for(&self, r: Running, limit: Duration) -> Result<Finished> {
+        r.wait(limit.min(self.timeout), &self.interrupt)
+    }
+
+    /// Start a line that runs on (background); `hold_stdin` keeps its stdin open, unwritten.
+    pub fn start(
+        &self,
+        line: String,
+        identity: Identity,
+        feed: Vec<Feed>,
+        hold_stdin: bool,
+    ) -> Result<Running> {
+        self.shell(line, identity)
+            .spawn(feed, Duration::ZERO, hold_stdin)
+    }
+
+    /// Start the scripted server and wait (at most 5 s) until it is `ready`, so that the next
+    /// command does not race it.
+    pub fn start_server(
+        &self,
+        line: String,
+        identity: Identity,
+        feed: Vec<Feed>,
+        ready: Option<&Ready>,
+    ) -> Result<Running> {
+        let mut r = self.start(line, identity, feed, false)?;
+        if let Some(ready) = ready {
+            let start = Instant::now();
+            let mut nap = Duration::from_millis(1);
+            while start.elapsed() < Duration::from_secs(5) && !self.interrupt.load(Ordering::SeqCst)
+            {
+                if is_ready(ready, &self.cwd) || r.try_finished()?.is_some() {
+                    break;
+                }
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_millis(20));
+            }
+        }
+        Ok(r)
+    }
+
+    /// Start an Exim daemon (stdin held open) and wait until one more "daemon started" line
+    /// is in `logs` (Exim logs it once its sockets listen; the pid file can come first), or
+    /// it has ended, at most 10 s. A daemon that never says so (a queue-runner daemon) gets
+    /// a moment, as the Perl runtest gives it.
+    pub fn start_daemon(
+        &self,
+        line: String,
+        identity: Identity,
+        logs: &[PathBuf],
+    ) -> Result<Running> {
+        let before = started_lines(logs);
+        let mut r = self.start(line, identity, vec![], true)?;
+        let start = Instant::now();
+        let mut nap = Duration::from_millis(1);
+        let mut seen = false;
+        while start.elapsed() < Duration::from_secs(10) && !self.interrupt.load(Ordering::SeqCst) {
+            if started_lines(logs) > before {
+                seen = true;
+                break;
+            }
+            if r.try_finished()?.is_some() {
+                break;
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(10));
+        }
+        if !seen && started_lines(logs) == before {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        Ok(r)
+    }
+}
+
+/// How many "daemon started" lines the logs hold.
+fn started_lines(logs: &[PathBuf]) -> usize {
+    logs.iter()
+        .map(|l| {
+            std::fs::read(l)
+                .map(|t| count(&t, b" daemon started: "))
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+fn is_ready(ready: &Ready, dir: &Path) -> bool {
+    match ready {
+        Ready::Port(p) => listening_tcp(*p),
+        Ready::Socket(s) => dir.join(s).exists(),
+    }
+}
+
+/// Whether something listens on this TCP port (from /proc/net/tcp and tcp6).
+pub fn listening_tcp(port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
+        std::fs::read_to_string(f)
+            .map(|t| {
+                t.lines().skip(1).any(|l| {
+                    let cols: Vec<&str> = l.split_whitespace().collect();
+                    cols.len() > 3 && cols[1].ends_with(&want) && cols[3] == "0A"
+                })
+            })
+            .unwrap_or(false)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sees_a_listener() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert!(listening_tcp(port));
+        drop(l);
+        assert!(!listening_tcp(port));
+    }
+
+    #[test]
+    fn counts_started_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("mainlog");
+        std::fs::write(&log, "x daemon started: a\ny\nz daemon started: b\n").unwrap();
+        assert_eq!(started_lines(&[log, d.path().join("none")]), 2);
+    }
+}
