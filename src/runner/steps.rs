@@ -556,9 +556,12 @@ impl TestState {
         let r = sh.spawn(feed, Duration::ZERO, false)?;
         // Wait until it listens (unless it pauses first with -i), so the next command
         // does not race it.
-        let target = args.split_whitespace().rev().find(|w| !w.starts_with('-') && w.parse::<u32>().map_or(true, |n| n > 64));
+        let target = mailrig_aux::server_args::listen_target(&args).map(|l| match l {
+            mailrig_aux::server_args::Listen::Port(p) => p.to_string(),
+            mailrig_aux::server_args::Listen::Unix(path) => path,
+        });
         if !args.split_whitespace().any(|w| w == "-i") {
-            if let Some(t) = target {
+            if let Some(t) = &target {
                 wait_listening(t, &run.ws.dir, Duration::from_secs(5));
             }
         }

@@ -247,7 +247,7 @@ impl Server<'_> {
                 .iter()
                 .map(|s| libc::pollfd { fd: s.as_raw_fd(), events: libc::POLLIN, revents: 0 })
                 .collect();
-            let ms = wait.map_or(-1, |d| i32::try_from(d.as_millis().max(1)).unwrap_or(i32::MAX));
+            let ms = wait.map_or(-1, |d| net::poll_millis(d).max(1));
             // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd for the call.
             let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
             if rc < 0 {
