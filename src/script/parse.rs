@@ -169,7 +169,8 @@ impl<'a> Parser<'a> {
         }
         let mut words = t.split_whitespace();
         let first = words.next().unwrap_or("");
-        let rest = t[first.len()..].trim().to_string();
+        // The words after the first, which need not start the line (` café -bV`).
+        let rest = t.trim_start()[first.len()..].trim().to_string();
         let no_args = |cmd: Command| -> Result<Command, ParseError> {
             if rest.is_empty() {
                 Ok(cmd)

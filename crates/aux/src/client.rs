@@ -96,6 +96,34 @@ pub fn run(
     }
 }
 
+/// Play `script` over a socket that is already connected (no `Connecting to …` line,
+/// no TLS set-up): the script part of [`run`] alone, for the fuzz targets and tests that
+/// drive the client through a socket pair. Plain flavour only.
+pub fn run_connected(
+    args: &ClientArgs,
+    sock: Socket,
+    script: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let mut c = Client {
+        flavour: Flavour::Plain,
+        args,
+        out,
+        err,
+        sock: Some(sock),
+        tls_client: None,
+        tls: None,
+        inbuf: Vec::new(),
+        inptr: 0,
+        sent_starttls: false,
+    };
+    match c.do_file(script, "stdin", 0) {
+        Ok(()) => 0,
+        Err(Exit(code)) => code,
+    }
+}
+
 struct Client<'a> {
     flavour: Flavour,
     args: &'a ClientArgs,

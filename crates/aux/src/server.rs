@@ -62,6 +62,17 @@ pub fn run(args: &ServerArgs, script: &Script, out: &mut dyn Write) -> i32 {
     }
 }
 
+/// Play `script` over one connection that is already accepted (no listening): the
+/// conversation part of [`run`] alone, for the fuzz targets and tests that drive the
+/// server through a socket pair. Returns the exit status.
+pub fn run_connection(args: &ServerArgs, script: &Script, conn: &Socket, out: &mut dyn Write) -> i32 {
+    let mut s = Server { args, script, out };
+    match s.converse(conn, 0) {
+        Ok(_) => 0,
+        Err(Exit(code)) => code,
+    }
+}
+
 struct Server<'a> {
     args: &'a ServerArgs,
     script: &'a Script,

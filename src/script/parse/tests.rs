@@ -242,3 +242,13 @@ fn write_size_is_bounded() {
     // Exim's largest (0000-Basic/0525) is fine.
     assert!(matches!(&steps("# h\nwrite test-data 200000x80\n****\n")[0].command, Command::Write { .. }));
 }
+
+#[test]
+fn leading_blank_before_a_command() {
+    // Found by the fuzz target `script`: the arguments were cut at the first word's length
+    // from the start of the line, inside a multi-byte char (a panic) or inside the word.
+    let _ = parse("##\n\t#\u{a3}\n");
+    let _ = parse("# h\n café -bV\n");
+    assert_eq!(steps("# h\n killdaemon\n")[0].command, Command::KillDaemon);
+    assert_eq!(steps("# h\n  sleep 2\n")[0].command, Command::Sleep(2));
+}

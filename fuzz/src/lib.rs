@@ -1,0 +1,36 @@
+//! Helpers shared by the fuzz targets: splitting one input into parts, and a connected
+//! socket whose peer has already said everything it will say (so the programs under test
+//! read to end of file and never wait).
+
+use std::io::Write;
+
+use socket2::{Domain, Socket, Type};
+
+/// The bytes before and after the first NUL (the second part empty when there is none).
+/// Text formats never hold a NUL, so it is a cheap separator for libFuzzer to move.
+pub fn split2(data: &[u8]) -> (&[u8], &[u8]) {
+    match data.iter().position(|&b| b == 0) {
+        Some(n) => (&data[..n], &data[n + 1..]),
+        None => (data, &[]),
+    }
+}
+
+/// Whether any line of `text` starts with one of `prefixes` (targets skip inputs that
+/// would make the program under test sleep or open files).
+pub fn has_line_starting(text: &[u8], prefixes: &[&[u8]]) -> bool {
+    text.split(|&b| b == b'\n').any(|l| prefixes.iter().any(|p| l.starts_with(p)))
+}
+
+/// The most a peer may say: less than a socket pair's buffer, so writing it never blocks.
+pub const PEER_MAX: usize = 64 * 1024;
+
+/// A Unix stream socket connected to a peer that has sent `peer_says` and shut down its
+/// sending side. The peer end is returned too: keep it alive, so that writes to the first
+/// socket succeed (into the buffer) rather than fail with EPIPE.
+pub fn socket_with_peer(peer_says: &[u8]) -> (Socket, Socket) {
+    let (ours, theirs) = Socket::pair(Domain::UNIX, Type::STREAM, None).expect("socketpair");
+    let said = &peer_says[..peer_says.len().min(PEER_MAX)];
+    (&theirs).write_all(said).expect("writing the peer's part into the socket buffer");
+    theirs.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    (ours, theirs)
+}
