@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let argv: Vec<String> = ["-t1", "127.0.0.1", "1225"].iter().map(|s| s.to_string()).collect();
     let args = client_args::parse(Flavour::Plain, &argv).expect("fixed arguments parse");
-    let (sock, _peer) = socket_with_peer(peer);
+    let sock = socket_with_peer(peer);
     let mut out = Vec::new();
     let mut err = Vec::new();
     let _ = client::run_connected(&args, sock, &mut &script[..], &mut out, &mut err);

@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let argv: Vec<String> = ["-t", "1", "1224"].iter().map(|s| s.to_string()).collect();
     let args = server_args::parse("server", &argv).expect("fixed arguments parse");
-    let (conn, _peer) = socket_with_peer(client_says);
+    let conn = socket_with_peer(client_says);
     let mut out = Vec::new();
     let _ = server::run_connection(&args, &script, &conn, &mut out);
 });

@@ -2,7 +2,7 @@
 //! socket whose peer has already said everything it will say (so the programs under test
 //! read to end of file and never wait).
 
-use std::io::Write;
+use std::io::{Read, Write};
 
 use socket2::{Domain, Socket, Type};
 
@@ -25,12 +25,16 @@ pub fn has_line_starting(text: &[u8], prefixes: &[&[u8]]) -> bool {
 pub const PEER_MAX: usize = 64 * 1024;
 
 /// A Unix stream socket connected to a peer that has sent `peer_says` and shut down its
-/// sending side. The peer end is returned too: keep it alive, so that writes to the first
-/// socket succeed (into the buffer) rather than fail with EPIPE.
-pub fn socket_with_peer(peer_says: &[u8]) -> (Socket, Socket) {
+/// sending side. What is written to the socket is read and thrown away by a thread (which
+/// ends when the socket is closed), so that writes never block on a full buffer.
+pub fn socket_with_peer(peer_says: &[u8]) -> Socket {
     let (ours, theirs) = Socket::pair(Domain::UNIX, Type::STREAM, None).expect("socketpair");
     let said = &peer_says[..peer_says.len().min(PEER_MAX)];
     (&theirs).write_all(said).expect("writing the peer's part into the socket buffer");
     theirs.shutdown(std::net::Shutdown::Write).expect("shutdown");
-    (ours, theirs)
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 16 * 1024];
+        while matches!((&theirs).read(&mut sink), Ok(n) if n > 0) {}
+    });
+    ours
 }

@@ -261,11 +261,7 @@ fn tls_server(
         }
         let mut buf = Vec::new();
         let mut b = [0u8; 1];
-        loop {
-            match tls.read(&mut b) {
-                Ok(1) => {}
-                _ => break,
-            }
+        while let Ok(1) = tls.read(&mut b) {
             buf.push(b[0]);
             if b[0] == b'\n' {
                 let line = String::from_utf8_lossy(&buf).trim_end().to_string();
