@@ -6,14 +6,17 @@
 use libfuzzer_sys::fuzz_target;
 use mailrig_aux::client;
 use mailrig_aux::client_args::{self, Flavour};
-use mailrig_fuzz::{has_line_starting, socket_with_peer, split2};
+use mailrig_fuzz::{contains_any, socket_with_peer, split2};
 
 fuzz_target!(|data: &[u8]| {
     let (script, peer) = split2(data);
-    if has_line_starting(script, &[b"+++ ", b"<<< "]) {
+    if contains_any(script, &[b"+++ ", b"<<< "]) {
         return;
     }
-    let argv: Vec<String> = ["-t1", "127.0.0.1", "1225"].iter().map(|s| s.to_string()).collect();
+    let argv: Vec<String> = ["-t1", "127.0.0.1", "1225"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let args = client_args::parse(Flavour::Plain, &argv).expect("fixed arguments parse");
     let sock = socket_with_peer(peer);
     let mut out = Vec::new();

@@ -20,9 +20,14 @@ fuzz_target!(|data: &[u8]| {
         None => (data, &[][..]),
     };
     let mut words = head.split(|&b| b == b' ').filter(|w| !w.is_empty());
-    let (Some(file), Some(name), Some(qtype)) = (words.next(), words.next(), words.next()) else { return };
+    let (Some(file), Some(name), Some(qtype)) = (words.next(), words.next(), words.next()) else {
+        return;
+    };
     let zones = || {
-        let mut dir = ZoneDir { zones: Vec::new(), qualify: DnsName::parse(b"test.ex").ok() };
+        let mut dir = ZoneDir {
+            zones: Vec::new(),
+            qualify: DnsName::parse(b"test.ex").ok(),
+        };
         if let Some(origin) = origin_for_file_name(file) {
             let path = PathBuf::from(String::from_utf8_lossy(file).into_owned());
             dir.zones.push(ZoneEntry { path, origin });

@@ -11,7 +11,8 @@ use mailrig_munge::{Context, Munger, OutputKind, RuleSet};
 fn rules() -> &'static RuleSet {
     static R: OnceLock<RuleSet> = OnceLock::new();
     R.get_or_init(|| {
-        RuleSet::parse(include_str!("../../munge.toml"), "munge.toml").expect("the project's munge.toml loads")
+        RuleSet::parse(include_str!("../../munge.toml"), "munge.toml")
+            .expect("the project's munge.toml loads")
     })
 }
 
@@ -49,7 +50,9 @@ fn mungers() -> &'static [Munger<'static>] {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mix, rest)) = data.split_first() else { return };
+    let Some((&mix, rest)) = data.split_first() else {
+        return;
+    };
     let mut m = mungers()[usize::from(mix % 8)].clone();
     let text = String::from_utf8_lossy(rest);
     let kind = OutputKind::ALL[usize::from(mix / 8) % OutputKind::ALL.len()];

@@ -4,13 +4,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mailrig_munge::{Context, Munger, OutputKind, RuleSet};
 use mailrig_fuzz::split2;
+use mailrig_munge::{Context, Munger, OutputKind, RuleSet};
 
 fuzz_target!(|data: &[u8]| {
     let (rules, sample) = split2(data);
-    let Ok(rules) = std::str::from_utf8(rules) else { return };
-    let Ok(set) = RuleSet::parse(rules, "fuzz/munge.toml") else { return };
+    let Ok(rules) = std::str::from_utf8(rules) else {
+        return;
+    };
+    let Ok(set) = RuleSet::parse(rules, "fuzz/munge.toml") else {
+        return;
+    };
     let sample = String::from_utf8_lossy(sample);
     let ctx = Context {
         dir: "/work/suite".into(),

@@ -6,12 +6,15 @@
 use libfuzzer_sys::fuzz_target;
 use mailrig_aux::server;
 use mailrig_aux::server_args;
-use mailrig_fuzz::{has_line_starting, socket_with_peer, split2};
+use mailrig_fuzz::{socket_with_peer, split2};
 
 fuzz_target!(|data: &[u8]| {
     let (script_text, client_says) = split2(data);
-    let Ok(script) = server::load_script(&mut &script_text[..]) else { return };
-    if script.lines.iter().any(|l| l.starts_with(b"*sleep ")) || has_line_starting(script_text, &[b"*sleep "]) {
+    let Ok(script) = server::load_script(&mut &script_text[..]) else {
+        return;
+    };
+    // The loaded lines are what the server plays (escapes done, long lines split).
+    if script.lines.iter().any(|l| l.starts_with(b"*sleep ")) {
         return;
     }
     let argv: Vec<String> = ["-t", "1", "1224"].iter().map(|s| s.to_string()).collect();

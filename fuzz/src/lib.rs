@@ -15,10 +15,11 @@ pub fn split2(data: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-/// Whether any line of `text` starts with one of `prefixes` (targets skip inputs that
-/// would make the program under test sleep or open files).
-pub fn has_line_starting(text: &[u8], prefixes: &[&[u8]]) -> bool {
-    text.split(|&b| b == b'\n').any(|l| prefixes.iter().any(|p| l.starts_with(p)))
+/// Whether `text` holds any of `needles` anywhere. Targets skip inputs that would make the
+/// program under test sleep or open files; a line prefix is not enough of a test, since the
+/// programs split long lines into several.
+pub fn contains_any(text: &[u8], needles: &[&[u8]]) -> bool {
+    needles.iter().any(|n| text.windows(n.len()).any(|w| w == *n))
 }
 
 /// The most a peer may say: less than a socket pair's buffer, so writing it never blocks.
@@ -30,8 +31,12 @@ pub const PEER_MAX: usize = 64 * 1024;
 pub fn socket_with_peer(peer_says: &[u8]) -> Socket {
     let (ours, theirs) = Socket::pair(Domain::UNIX, Type::STREAM, None).expect("socketpair");
     let said = &peer_says[..peer_says.len().min(PEER_MAX)];
-    (&theirs).write_all(said).expect("writing the peer's part into the socket buffer");
-    theirs.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    (&theirs)
+        .write_all(said)
+        .expect("writing the peer's part into the socket buffer");
+    theirs
+        .shutdown(std::net::Shutdown::Write)
+        .expect("shutdown");
     std::thread::spawn(move || {
         let mut sink = [0u8; 16 * 1024];
         while matches!((&theirs).read(&mut sink), Ok(n) if n > 0) {}
