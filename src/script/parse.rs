@@ -103,8 +103,19 @@ impl<'a> Parser<'a> {
     }
 
     fn data(&mut self, cmd_line: usize, what: &str) -> Result<Vec<DataLine>, ParseError> {
+        // Data lines follow one another, so the i-th is on line `first + i`.
+        let first = self.lines.next + 1;
         let raw = self.raw_data(cmd_line, what)?;
-        Ok(raw.into_iter().map(|l| data_line(&l)).collect())
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let d = data_line(&l);
+                if d.prefix == DataPrefix::Sleep && d.text.trim().parse::<u64>().is_err() {
+                    return Err(self.err(first + i, format!("`:sleep:` needs a whole number of seconds, not `{}`", d.text)));
+                }
+                Ok(d)
+            })
+            .collect()
     }
 
     /// The next command line (continuations joined), skipping blanks and plain comments.
@@ -159,7 +170,8 @@ impl<'a> Parser<'a> {
         }
         let mut words = t.split_whitespace();
         let first = words.next().unwrap_or("");
-        let rest = t[first.len()..].trim().to_string();
+        // The words after the first, which need not start the line (` café -bV`).
+        let rest = t.trim_start()[first.len()..].trim().to_string();
         let no_args = |cmd: Command| -> Result<Command, ParseError> {
             if rest.is_empty() {
                 Ok(cmd)
@@ -247,6 +259,10 @@ impl<'a> Parser<'a> {
                 }
                 specs.push(LineSpec { count, length, start });
             }
+            let total = specs.iter().try_fold(0usize, |sum, s| s.count.checked_mul(s.length).and_then(|b| sum.checked_add(b)));
+            if total.is_none_or(|t| t > MAX_WRITE_BYTES) {
+                return Err(self.err(n, format!("`{first}` would write more than {MAX_WRITE_BYTES} bytes")));
+            }
             let raw = self.raw_data(n, if catwrite { "catwrite" } else { "write" })?;
             let (before, after) = match raw.iter().position(|l| is_plus_split(l)) {
                 Some(i) => (raw[..i].to_vec(), raw[i + 1..].to_vec()),
@@ -303,6 +319,10 @@ impl<'a> Parser<'a> {
         Err(self.err(n, format!("unknown command: {t}")))
     }
 }
+
+/// The most a `write`/`catwrite` command's `NxM` items may add up to (1 GiB; Exim's
+/// largest is 16 MB), so a typo cannot make runtest build a file that fills memory.
+pub const MAX_WRITE_BYTES: usize = 1 << 30;
 
 fn is_terminator(l: &str) -> bool {
     l.starts_with("****") && l[4..].trim().is_empty()

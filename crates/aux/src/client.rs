@@ -25,6 +25,35 @@ use crate::tls::{TlsClient, TlsError, TlsSession, TlsSettings};
 const INBUF_SIZE: usize = 100 * 1024;
 /// Size of client.c's script line buffer (`fgets` splits longer lines).
 const SCRIPT_LINE_MAX: usize = 20 * 1024 - 1;
+/// How deep `<<<` includes may nest (client.c has no limit and recurses until it runs
+/// out of file descriptors or stack when a file includes itself).
+pub const MAX_INCLUDE_DEPTH: usize = 32;
+
+/// What one script line (without its newline) asks for, in client.c's order of tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptLine<'a> {
+    /// `??? text`, `???*` (expect EOF) or `???? text` (optional responses).
+    Expect,
+    /// `+++ N`: print the line and sleep N seconds (a bad or negative N is 0, as atoi).
+    Sleep(u64),
+    /// `<<< file`: play the named file, then go on.
+    Include(&'a [u8]),
+    /// Anything else: send the line (`>>> text` without CRLF; TLS words handled there).
+    Send,
+}
+
+/// Classify a script line.
+pub fn classify(line: &[u8]) -> ScriptLine<'_> {
+    if line.len() >= 4 && line.starts_with(b"???") && matches!(line[3], b' ' | b'*' | b'?') {
+        ScriptLine::Expect
+    } else if let Some(n) = line.strip_prefix(b"+++ ") {
+        ScriptLine::Sleep(u64::try_from(atoi(n)).unwrap_or(0))
+    } else if let Some(name) = line.strip_prefix(b"<<< ") {
+        ScriptLine::Include(name)
+    } else {
+        ScriptLine::Send
+    }
+}
 
 /// How a refill of the input buffer ended.
 enum Refill {
@@ -62,6 +91,34 @@ pub fn run(
         sent_starttls: false,
     };
     match c.run(script) {
+        Ok(()) => 0,
+        Err(Exit(code)) => code,
+    }
+}
+
+/// Play `script` over a socket that is already connected (no `Connecting to …` line,
+/// no TLS set-up): the script part of [`run`] alone, for the fuzz targets and tests that
+/// drive the client through a socket pair. Plain flavour only.
+pub fn run_connected(
+    args: &ClientArgs,
+    sock: Socket,
+    script: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let mut c = Client {
+        flavour: Flavour::Plain,
+        args,
+        out,
+        err,
+        sock: Some(sock),
+        tls_client: None,
+        tls: None,
+        inbuf: Vec::new(),
+        inptr: 0,
+        sent_starttls: false,
+    };
+    match c.do_file(script, "stdin", 0) {
         Ok(()) => 0,
         Err(Exit(code)) => code,
     }
@@ -170,7 +227,7 @@ impl Client<'_> {
             }
         }
 
-        self.do_file(script)?;
+        self.do_file(script, "stdin", 0)?;
 
         self.sayln("End of script");
         let sock = self.sock();
@@ -344,7 +401,10 @@ impl Client<'_> {
         Ok(())
     }
 
-    fn do_file(&mut self, script: &mut dyn BufRead) -> Result<(), Exit> {
+    /// Play one script file: `source` names it in messages (`stdin` for the top level),
+    /// `depth` counts the `<<<` includes that led here.
+    fn do_file(&mut self, script: &mut dyn BufRead, source: &str, depth: usize) -> Result<(), Exit> {
+        let mut lineno = 0usize;
         loop {
             let mut line = match read_line_bounded(script, SCRIPT_LINE_MAX) {
                 Ok(Some(l)) => l,
@@ -354,27 +414,35 @@ impl Client<'_> {
                     return Err(Exit(1));
                 }
             };
+            lineno += 1;
             if line.last() == Some(&b'\n') {
                 line.pop();
             }
-            if line.len() >= 4 && line.starts_with(b"???") && matches!(line[3], b' ' | b'*' | b'?') {
-                self.expect(&line)?;
-            } else if line.starts_with(b"+++ ") {
-                self.say(&line);
-                self.say(b"\n");
-                let secs = u64::try_from(atoi(&line[4..])).unwrap_or(0);
-                std::thread::sleep(Duration::from_secs(secs));
-            } else if line.starts_with(b"<<< ") {
-                let name = String::from_utf8_lossy(&line[4..]).into_owned();
-                match std::fs::File::open(&name) {
-                    Ok(f) => self.do_file(&mut std::io::BufReader::new(f))?,
-                    Err(e) => {
-                        self.sayln(&format!("Unable to open '{name}': {}", net::strerror(&e)));
+            match classify(&line) {
+                ScriptLine::Expect => self.expect(&line)?,
+                ScriptLine::Sleep(secs) => {
+                    self.say(&line);
+                    self.say(b"\n");
+                    std::thread::sleep(Duration::from_secs(secs));
+                }
+                ScriptLine::Include(name) => {
+                    let name = String::from_utf8_lossy(name).into_owned();
+                    if depth >= MAX_INCLUDE_DEPTH {
+                        self.sayln(&format!(
+                            "{source}:{lineno}: '<<< {name}' nests includes more than {MAX_INCLUDE_DEPTH} deep \
+                             (does the file include itself?)"
+                        ));
                         return Err(Exit(74));
                     }
+                    match std::fs::File::open(&name) {
+                        Ok(f) => self.do_file(&mut std::io::BufReader::new(f), &name, depth + 1)?,
+                        Err(e) => {
+                            self.sayln(&format!("Unable to open '{name}': {}", net::strerror(&e)));
+                            return Err(Exit(74));
+                        }
+                    }
                 }
-            } else {
-                self.send(&line)?;
+                ScriptLine::Send => self.send(&line)?,
             }
         }
     }
@@ -607,6 +675,20 @@ impl Client<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn script_lines() {
+        assert_eq!(classify(b"??? 250"), ScriptLine::Expect);
+        assert_eq!(classify(b"???*"), ScriptLine::Expect);
+        assert_eq!(classify(b"????250-"), ScriptLine::Expect);
+        assert_eq!(classify(b"???"), ScriptLine::Send);
+        assert_eq!(classify(b"+++ 2"), ScriptLine::Sleep(2));
+        assert_eq!(classify(b"+++ -2"), ScriptLine::Sleep(0));
+        assert_eq!(classify(b"+++ 99999999999999999999999"), ScriptLine::Sleep(i64::MAX as u64));
+        assert_eq!(classify(b"<<< file"), ScriptLine::Include(b"file"));
+        assert_eq!(classify(b">>> x"), ScriptLine::Send);
+        assert_eq!(classify(b""), ScriptLine::Send);
+    }
 
     #[test]
     fn strncmp_semantics() {

@@ -87,7 +87,7 @@ pub fn parse(flavour: Flavour, args: &[String]) -> Result<ClientArgs, ArgsExit> 
     let mut tls_on_connect = false;
     let mut ocsp = None;
     let mut priority = None;
-    let mut timeout: i64 = 5;
+    let mut timeout: u64 = 5;
     let mut tmo_noerror = false;
 
     while i < args.len() && args[i].starts_with('-') {
@@ -116,7 +116,8 @@ pub fn parse(flavour: Flavour, args: &[String]) -> Result<ClientArgs, ArgsExit> 
             match v.parse::<i64>() {
                 Ok(t) => {
                     tmo_noerror = t < 0;
-                    timeout = t.abs();
+                    // unsigned_abs: `-t-9223372036854775808` has no i64 magnitude.
+                    timeout = t.unsigned_abs();
                 }
                 Err(_) => return Err(fail(95, format!("Failed to parse timeout value: {a}\n"))),
             }
@@ -155,7 +156,7 @@ pub fn parse(flavour: Flavour, args: &[String]) -> Result<ClientArgs, ArgsExit> 
         tls_on_connect,
         ocsp,
         priority,
-        timeout: u64::try_from(timeout).unwrap_or(5),
+        timeout,
         tmo_noerror,
         address: address.clone(),
         port,
@@ -196,6 +197,14 @@ mod tests {
         let a = parse(Flavour::Plain, &v("-t-3 ::1 25")).unwrap();
         assert_eq!(a.timeout, 3);
         assert!(a.tmo_noerror);
+    }
+
+    #[test]
+    fn most_negative_timeout_does_not_overflow() {
+        let a = parse(Flavour::Plain, &v("-t-9223372036854775808 ::1 25")).unwrap();
+        assert_eq!(a.timeout, 1 << 63);
+        assert!(a.tmo_noerror);
+        assert_eq!(parse(Flavour::Plain, &v("-t-9223372036854775809 ::1 25")).unwrap_err().code, 95);
     }
 
     #[test]

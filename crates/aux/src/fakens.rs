@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use crate::dns_name::{DnsName, NameError};
 use crate::zone::{RecordData, RecordKind, ZoneError, ZoneFile, DEFAULT_TTL};
-use crate::zone_dir::ZoneDir;
+use crate::zone_dir::{ZoneDir, ZoneEntry};
 
 /// How many CNAMEs one answer follows before giving up (a loop guard fakens.c lacks).
 const MAX_CNAME_CHASE: usize = 16;
@@ -110,6 +110,26 @@ pub fn answer(
     qtype: &[u8],
     pause: &mut dyn FnMut(Duration),
 ) -> Result<Reply, FakensError> {
+    let zones_path = dir.join("dnszones");
+    let zones = move || {
+        ZoneDir::scan(&zones_path).map_err(|source| FakensError::ZoneDir {
+            dir: zones_path.clone(),
+            source,
+        })
+    };
+    answer_from(zones, &mut |entry| ZoneFile::load(&entry.path, &entry.origin), domain, qtype, pause)
+}
+
+/// The decision behind [`answer`], with the zone folder and files supplied by the caller:
+/// `zones` lists the folder (called only for names that need a zone), `load` reads one
+/// zone file.
+pub fn answer_from(
+    zones: impl FnOnce() -> Result<ZoneDir, FakensError>,
+    load: &mut dyn FnMut(&ZoneEntry) -> Result<ZoneFile, ZoneError>,
+    domain: &[u8],
+    qtype: &[u8],
+    pause: &mut dyn FnMut(Duration),
+) -> Result<Reply, FakensError> {
     let domain = domain
         .strip_suffix(b".")
         .unwrap_or(domain)
@@ -135,18 +155,14 @@ pub fn answer(
     }
 
     let name = DnsName::parse(&domain).map_err(FakensError::BadDomain)?;
-    let zones_path = dir.join("dnszones");
-    let zones = ZoneDir::scan(&zones_path).map_err(|source| FakensError::ZoneDir {
-        dir: zones_path.clone(),
-        source,
-    })?;
+    let zones = zones()?;
     let name = zones.qualified(name);
     let Some(entry) = zones.zone_for(&name) else {
         return Ok(Reply::bare(Status::PassOn));
     };
     let kind = RecordKind::from_name(&qtype)
         .ok_or_else(|| FakensError::UnknownType(String::from_utf8_lossy(&qtype).into_owned()))?;
-    let zone = ZoneFile::load(&entry.path, &entry.origin)?;
+    let zone = load(entry)?;
     Ok(lookup(&zone, &name, kind, pause))
 }
 

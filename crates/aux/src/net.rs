@@ -78,6 +78,20 @@ pub fn strerror(e: &io::Error) -> String {
     }
 }
 
+/// The value for SO_RCVTIMEO/SO_SNDTIMEO that waits at most `left`. The kernel takes whole
+/// microseconds and reads zero as "wait forever", so a time left under 1 µs (which
+/// would truncate to zero and block with no limit) becomes 1 µs.
+pub fn socket_timeout(left: Option<Duration>) -> Option<Duration> {
+    left.map(|d| d.max(Duration::from_micros(1)))
+}
+
+/// `poll()`'s timeout in whole milliseconds for `wait`, rounded up so that a wait under
+/// 1 ms does not become a busy zero-time poll; capped at `i32::MAX`.
+pub fn poll_millis(wait: Duration) -> i32 {
+    let ms = wait.as_nanos().div_ceil(1_000_000);
+    i32::try_from(ms).unwrap_or(i32::MAX)
+}
+
 fn is_timeout(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
@@ -85,7 +99,7 @@ fn is_timeout(e: &io::Error) -> bool {
 /// One `read()` on the socket, waiting at most until `deadline`.
 pub fn read_some(sock: &Socket, buf: &mut [u8], deadline: Deadline) -> Result<usize, NetError> {
     loop {
-        sock.set_read_timeout(deadline.remaining()?)?;
+        sock.set_read_timeout(socket_timeout(deadline.remaining()?))?;
         match (&*sock).read(buf) {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -108,7 +122,7 @@ pub fn wait_readable(sock: &Socket, wait: Duration, deadline: Deadline) -> bool 
         Err(_) => return false,
     };
     let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
+    let ms = poll_millis(wait);
     loop {
         // SAFETY: one valid pollfd, exclusively borrowed for the call.
         let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
@@ -142,7 +156,7 @@ pub fn read_exact_or_eof(sock: &Socket, buf: &mut [u8], deadline: Deadline) -> R
 pub fn write_all(sock: &Socket, data: &[u8], deadline: Deadline) -> Result<(), NetError> {
     let mut done = 0;
     while done < data.len() {
-        sock.set_write_timeout(deadline.remaining()?)?;
+        sock.set_write_timeout(socket_timeout(deadline.remaining()?))?;
         match (&*sock).write(&data[done..]) {
             Ok(0) => return Err(NetError::Io(io::ErrorKind::WriteZero.into())),
             Ok(n) => done += n,
@@ -309,6 +323,29 @@ mod tests {
     fn strerror_drops_os_error_suffix() {
         let e = io::Error::from_raw_os_error(libc::ECONNREFUSED);
         assert_eq!(strerror(&e), "Connection refused");
+    }
+
+    #[test]
+    fn tiny_timeouts_never_mean_forever() {
+        assert_eq!(socket_timeout(Some(Duration::from_nanos(1))), Some(Duration::from_micros(1)));
+        assert_eq!(socket_timeout(Some(Duration::ZERO)), Some(Duration::from_micros(1)));
+        assert_eq!(socket_timeout(Some(Duration::from_millis(3))), Some(Duration::from_millis(3)));
+        assert_eq!(socket_timeout(None), None);
+        assert_eq!(poll_millis(Duration::from_nanos(1)), 1);
+        assert_eq!(poll_millis(Duration::from_micros(1500)), 2);
+        assert_eq!(poll_millis(Duration::ZERO), 0);
+        assert_eq!(poll_millis(Duration::from_secs(u64::MAX)), i32::MAX);
+    }
+
+    #[test]
+    fn sub_microsecond_read_deadline_times_out() {
+        // The deadline has 0.5 µs left when the read starts: it must time out, not block.
+        let (a, _b) = Socket::pair(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+        let d = Deadline(Some(Instant::now() + Duration::from_nanos(500)));
+        let mut buf = [0u8; 4];
+        assert!(matches!(read_some(&a, &mut buf, d), Err(NetError::Timeout)));
+        // And a real 20 ms deadline, with nothing to read, too.
+        assert!(matches!(read_some(&a, &mut buf, Deadline(Some(Instant::now() + Duration::from_millis(20)))), Err(NetError::Timeout)));
     }
 
     #[test]

@@ -62,6 +62,17 @@ pub fn run(args: &ServerArgs, script: &Script, out: &mut dyn Write) -> i32 {
     }
 }
 
+/// Play `script` over one connection that is already accepted (no listening): the
+/// conversation part of [`run`] alone, for the fuzz targets and tests that drive the
+/// server through a socket pair. Returns the exit status.
+pub fn run_connection(args: &ServerArgs, script: &Script, conn: &Socket, out: &mut dyn Write) -> i32 {
+    let mut s = Server { args, script, out };
+    match s.converse(conn, 0) {
+        Ok(_) => 0,
+        Err(Exit(code)) => code,
+    }
+}
+
 struct Server<'a> {
     args: &'a ServerArgs,
     script: &'a Script,
@@ -247,7 +258,7 @@ impl Server<'_> {
                 .iter()
                 .map(|s| libc::pollfd { fd: s.as_raw_fd(), events: libc::POLLIN, revents: 0 })
                 .collect();
-            let ms = wait.map_or(-1, |d| i32::try_from(d.as_millis().max(1)).unwrap_or(i32::MAX));
+            let ms = wait.map_or(-1, |d| net::poll_millis(d).max(1));
             // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd for the call.
             let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
             if rc < 0 {

@@ -136,6 +136,16 @@ pub fn parse(argv0: &str, args: &[String]) -> Result<ServerArgs, ArgsExit> {
     Ok(a)
 }
 
+/// Where `server ARGS` will listen, read with the server's own grammar: options first
+/// (`-t`, `-i` and `-oP` take the next word as their value), then the port or socket,
+/// then the connection count. So `server 1224 100` listens on 1224 (100 is the count) and
+/// `server -t 100 1224` on 1224 too. `None` when the command line is bad (the server
+/// then exits at once with its usage error).
+pub fn listen_target(args: &str) -> Option<Listen> {
+    let words: Vec<String> = args.split_whitespace().map(String::from).collect();
+    parse("server", &words).ok().map(|a| a.listen)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +170,16 @@ mod tests {
         assert_eq!(a.timeout, 2);
         assert_eq!(a.initial_pause, 1);
         assert_eq!(a.listen, Listen::Unix("/tmp/sock".into()));
+    }
+
+    #[test]
+    fn listen_target_is_the_first_word_after_the_options() {
+        assert_eq!(listen_target("1224 100"), Some(Listen::Port(1224)));
+        assert_eq!(listen_target("-t 100 1224"), Some(Listen::Port(1224)));
+        assert_eq!(listen_target("-noipv6 -i 70 -oP /tmp/pid 1225 2"), Some(Listen::Port(1225)));
+        assert_eq!(listen_target("-t 5 /tmp/sock 3"), Some(Listen::Unix("/tmp/sock".into())));
+        assert_eq!(listen_target("-t 5"), None);
+        assert_eq!(listen_target("1224 100 7"), None);
     }
 
     #[test]

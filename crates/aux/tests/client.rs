@@ -123,6 +123,48 @@ fn timeouts_and_connect_failures() {
 }
 
 #[test]
+fn self_including_script_stops_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("loop");
+    std::fs::write(&f, format!("noop\n<<< {}\n", f.display())).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let sink = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut all = Vec::new();
+        let _ = s.read_to_end(&mut all);
+    });
+    let out = run_with_input(client_bin(), &["-t5", "127.0.0.1", &port], &format!("<<< {}\n", f.display()));
+    let text = stdout_of(&out);
+    assert_eq!(out.status.code(), Some(74), "{text}");
+    assert_eq!(text.matches(">>> noop\n").count(), 32, "{text}");
+    assert!(
+        text.ends_with(&format!(
+            "{}:2: '<<< {}' nests includes more than 32 deep (does the file include itself?)\n",
+            f.display(),
+            f.display()
+        )),
+        "{text}"
+    );
+    sink.join().unwrap();
+}
+
+#[test]
+fn most_negative_timeout_is_no_timeout_error() {
+    // -t with i64::MIN: a magnitude that only fits u64; a timeout is then not an error.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let peer = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"220 hi\r\n").unwrap();
+    });
+    let out = run_with_input(client_bin(), &["-t-9223372036854775808", "127.0.0.1", &port], "??? 220\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
+    assert!(stdout_of(&out).ends_with("<<< 220 hi\nEnd of script\n"));
+    peer.join().unwrap();
+}
+
+#[test]
 fn endless_line_from_server_is_bounded() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
@@ -219,11 +261,7 @@ fn tls_server(
         }
         let mut buf = Vec::new();
         let mut b = [0u8; 1];
-        loop {
-            match tls.read(&mut b) {
-                Ok(1) => {}
-                _ => break,
-            }
+        while let Ok(1) = tls.read(&mut b) {
             buf.push(b[0]);
             if b[0] == b'\n' {
                 let line = String::from_utf8_lossy(&buf).trim_end().to_string();

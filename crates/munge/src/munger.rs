@@ -12,7 +12,7 @@ use crate::ruleset::{Action, Pattern, Rule, RuleSet};
 use crate::sequence::Renumberer;
 
 /// The regexes of one rule for this test's context (placeholders filled in).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Active {
     pattern: Regex,
     when: Option<Regex>,
@@ -24,7 +24,7 @@ struct Active {
 /// Munges the outputs of one test. Create one per test, and munge its files in the order
 /// Perl's runtest did (paniclog, rejectlog, mainlog, server mainlog, stdout, stderr, mail
 /// files, msglogs) so that renumbered values come out the same.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Munger<'r> {
     rules: &'r RuleSet,
     /// One entry per rule; `None` when the context lacks a value the rule needs.

@@ -68,7 +68,7 @@ pub(crate) fn perl_increment(s: &str) -> String {
 }
 
 /// The renumbering state of one test, shared by all its files.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Renumberer {
     counters: HashMap<String, Counter>,
     seen: HashMap<(String, String), String>,

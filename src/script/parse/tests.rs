@@ -230,3 +230,36 @@ fn leading_blanks_before_a_command() {
     let s = steps("# h\n  sleep 2\n");
     assert_eq!(s[0].command, Command::Sleep(2));
 }
+
+#[test]
+fn bad_sleep_data_line_is_an_error() {
+    assert_eq!(
+        err("# h\nexim -bs\nhelo x\n:sleep:two\n****\n"),
+        "scripts/0000-Basic/0042:4: `:sleep:` needs a whole number of seconds, not `two`"
+    );
+    assert!(err("# h\nclient 127.0.0.1 PORT_D\n:sleep:\n****\n").contains("0042:3: `:sleep:`"));
+    assert!(err("# h\nserver PORT_S\n:sleep:-1\n****\n").contains("0042:3:"));
+    let s = steps("# h\nexim -bs\n:sleep: 3 \n****\n");
+    assert!(matches!(&s[0].command, Command::Exim { data, .. } if data[0].prefix == DataPrefix::Sleep));
+}
+
+#[test]
+fn write_size_is_bounded() {
+    let e = err("# h\nwrite test-data 99999999999x99999999999\n****\n");
+    assert!(e.starts_with("scripts/0000-Basic/0042:2: `write` would write more than"), "{e}");
+    assert!(err("# h\ncatwrite f 1073741824x2\n****\n").contains("0042:2: `catwrite` would write more than"));
+    // Two items that each fit but together do not.
+    assert!(err("# h\nwrite f 1024x1048576 1x2\n****\n").contains("would write more than"));
+    // Exim's largest (0000-Basic/0525) is fine.
+    assert!(matches!(&steps("# h\nwrite test-data 200000x80\n****\n")[0].command, Command::Write { .. }));
+}
+
+#[test]
+fn leading_blank_before_a_command() {
+    // Found by the fuzz target `script`: the arguments were cut at the first word's length
+    // from the start of the line, inside a multi-byte char (a panic) or inside the word.
+    let _ = parse("##\n\t#\u{a3}\n");
+    let _ = parse("# h\n café -bV\n");
+    assert_eq!(steps("# h\n killdaemon\n")[0].command, Command::KillDaemon);
+    assert_eq!(steps("# h\n  sleep 2\n")[0].command, Command::Sleep(2));
+}
