@@ -1,6 +1,5 @@
 //! cargo-fuzz target: the SMTP/LMTP command parser and handler on arbitrary input.
-//! Drop into the repository's fuzz/fuzz_targets/ with, in fuzz/Cargo.toml,
-//! `mailrig-fakeserver = { path = "../crates/fakeserver" }` and a `[[bin]] name = "smtp"`.
+//! Part of the repository's fuzz crate (`tools/fuzz` runs it).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

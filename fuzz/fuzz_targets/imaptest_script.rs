@@ -1,6 +1,6 @@
 //! Fuzz target for the scripted-test file parser: arbitrary bytes give a test file or a
-//! `file:line: …` error, never a panic. Needs the dependency
-//! `mailrig-imaptest = { path = "../crates/imaptest" }`.
+//! `file:line: …` error, never a panic. Part of the
+//! repository's fuzz crate (`tools/fuzz` runs it).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

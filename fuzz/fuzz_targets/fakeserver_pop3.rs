@@ -1,7 +1,6 @@
 //! cargo-fuzz target: POP3 command parsing, then a whole POP3 session driven by the same
 //! bytes (one line per `\n`), so neither the parser nor the state machine may panic on any
-//! input. Drop into the repository's `fuzz/fuzz_targets/` (it needs `mailrig-fakeserver`
-//! as a dependency of the fuzz crate).
+//! input. Part of the repository's fuzz crate (`tools/fuzz` runs it).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
