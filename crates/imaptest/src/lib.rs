@@ -1,1 +1,53 @@
 //! imaptest: a Dovecot-imaptest-compatible IMAP server tester.
+//!
+//! - [`args`]: the command line (pure);
+//! - [`client`]: one connection (TCP/TLS, framing with limits, rawlog, login/SASL);
+//! - [`mbox`]: source messages;
+//! - [`script`]: scripted tests (parse, variables, matching, running, reports);
+//! - [`users`]: user templates and userfiles;
+//! - [`scripted`]: the `test=DIR|FILE` driver that ties them together.
+//!
+//! The IMAP syntax itself lives in the `imapwire` crate, shared with fakeserver.
+pub mod args;
+pub mod client;
+pub mod mbox;
+pub mod script;
+pub mod scripted;
+pub mod users;
+
+/// Runs the program with the arguments after its name; returns the exit status.
+pub fn main_with(argv: Vec<String>) -> i32 {
+    let cfg = match args::parse(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("imaptest: {e:#}");
+            return 2;
+        }
+    };
+    if cfg.help {
+        print!("{}", args::HELP);
+        return 0;
+    }
+    if cfg.test.is_none() {
+        eprintln!("imaptest: stress and profile modes are not implemented yet (they come with part 2); use test=DIR|FILE for scripted tests");
+        return 2;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("imaptest: tokio runtime: {e}");
+            return 2;
+        }
+    };
+    match rt.block_on(scripted::run(&cfg)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("imaptest: {e:#}");
+            2
+        }
+    }
+}

@@ -1,5 +1,4 @@
 //! The `imaptest` program (thin: parse arguments, call the library).
 fn main() {
-    eprintln!("imaptest: not built yet");
-    std::process::exit(2);
+    std::process::exit(imaptest::main_with(std::env::args().skip(1).collect()));
 }

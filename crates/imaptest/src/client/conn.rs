@@ -1,0 +1,336 @@
+//! One IMAP client connection: connect (plain or TLS), send commands (literals synchronised
+//! unless the server has LITERAL+), read framed replies under limits and a per-reply timeout,
+//! and a rawlog file when asked. Peer misbehaviour comes back as a [`ConnError`] naming what
+//! the server sent; nothing here panics on peer input.
+use imapwire::{parse_response, FrameError, Framer, Limits, Response, WireError};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+
+/// Where and how to connect.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub host: String,
+    pub addr: SocketAddr,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub timeout: Duration,
+    pub limits: Limits,
+    /// Directory for `rawlog.*` files, when rawlog is on.
+    pub rawlog_dir: Option<PathBuf>,
+}
+
+/// What went wrong on a connection.
+#[derive(Debug, Error)]
+pub enum ConnError {
+    #[error("connect to {addr}: {err}")]
+    Connect {
+        addr: SocketAddr,
+        err: std::io::Error,
+    },
+    #[error("TLS handshake with {addr}: {err}")]
+    Tls {
+        addr: SocketAddr,
+        err: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("server closed the connection{}", partial.as_ref().map(|p| format!(" in the middle of a reply: {p:?}")).unwrap_or_default())]
+    Closed { partial: Option<String> },
+    #[error("timeout: no reply within {secs} s{}", last.as_ref().map(|l| format!(" (last line from the server: {l:?})")).unwrap_or_default())]
+    Timeout { secs: u64, last: Option<String> },
+    #[error("server sent too much: {0}")]
+    Frame(#[from] FrameError),
+    #[error("server sent a malformed reply: {0}")]
+    Malformed(#[from] WireError),
+}
+
+impl ConnError {
+    /// Whether the session is gone (as opposed to the server having said something wrong).
+    pub fn is_lost(&self) -> bool {
+        matches!(
+            self,
+            ConnError::Connect { .. }
+                | ConnError::Tls { .. }
+                | ConnError::Io(_)
+                | ConnError::Closed { .. }
+                | ConnError::Timeout { .. }
+        )
+    }
+}
+
+/// One connection.
+pub struct Conn {
+    stream: Pin<Box<dyn Stream>>,
+    buf: Vec<u8>,
+    framer: Framer,
+    timeout: Duration,
+    rawlog: Option<std::fs::File>,
+    last_line: Option<String>,
+    /// Capabilities last announced (upper case).
+    pub capabilities: Vec<String>,
+    /// The greeting line.
+    pub greeting: Option<Response>,
+}
+
+fn short(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&b[..b.len().min(200)]).into_owned();
+    s.trim_end_matches(['\r', '\n']).to_string()
+}
+
+impl Conn {
+    /// Connects and reads the greeting. `id` names the rawlog file.
+    pub async fn connect(ep: &Endpoint, id: &str) -> Result<Conn, ConnError> {
+        let tcp = tokio::time::timeout(ep.timeout, TcpStream::connect(ep.addr))
+            .await
+            .map_err(|_| ConnError::Timeout {
+                secs: ep.timeout.as_secs(),
+                last: None,
+            })?
+            .map_err(|err| ConnError::Connect { addr: ep.addr, err })?;
+        let _ = tcp.set_nodelay(true);
+        let stream: Pin<Box<dyn Stream>> = match &ep.tls {
+            None => Box::pin(tcp),
+            Some(cfg) => {
+                let name =
+                    rustls::pki_types::ServerName::try_from(ep.host.clone()).map_err(|e| {
+                        ConnError::Tls {
+                            addr: ep.addr,
+                            err: std::io::Error::other(e),
+                        }
+                    })?;
+                let tls = tokio::time::timeout(
+                    ep.timeout,
+                    tokio_rustls::TlsConnector::from(cfg.clone()).connect(name, tcp),
+                )
+                .await
+                .map_err(|_| ConnError::Timeout {
+                    secs: ep.timeout.as_secs(),
+                    last: None,
+                })?
+                .map_err(|err| ConnError::Tls { addr: ep.addr, err })?;
+                Box::pin(tls)
+            }
+        };
+        let rawlog = match &ep.rawlog_dir {
+            Some(dir) => Some(std::fs::File::create(dir.join(format!("rawlog.{id}")))?),
+            None => None,
+        };
+        let mut conn = Conn {
+            stream,
+            buf: Vec::with_capacity(8192),
+            framer: Framer::new(ep.limits),
+            timeout: ep.timeout,
+            rawlog,
+            last_line: None,
+            capabilities: Vec::new(),
+            greeting: None,
+        };
+        let greeting = conn.read().await?;
+        if let Some(caps) = caps_of(&greeting) {
+            conn.capabilities = caps;
+        }
+        conn.greeting = Some(greeting);
+        Ok(conn)
+    }
+
+    /// Whether the server announced `cap` (case-insensitive).
+    pub fn has(&self, cap: &str) -> bool {
+        self.capabilities
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(cap))
+    }
+
+    fn log(&mut self, dir: &str, data: &[u8]) {
+        if let Some(f) = self.rawlog.as_mut() {
+            let _ = f.write_all(dir.as_bytes()).and_then(|_| f.write_all(data));
+            if !data.ends_with(b"\n") {
+                let _ = f.write_all(b"\n");
+            }
+        }
+    }
+
+    /// Writes raw bytes.
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), ConnError> {
+        self.log("C: ", data);
+        self.stream.write_all(data).await?;
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// Reads one reply (and notes capabilities it carries).
+    pub async fn read(&mut self) -> Result<Response, ConnError> {
+        let raw = self.read_raw().await?;
+        let r = parse_response(&raw)?;
+        if let Some(caps) = caps_of(&r) {
+            self.capabilities = caps;
+        }
+        Ok(r)
+    }
+
+    /// Reads one framed reply line with its literals.
+    pub async fn read_raw(&mut self) -> Result<Vec<u8>, ConnError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            if let Some(n) = self.framer.complete_len(&self.buf)? {
+                let line: Vec<u8> = self.buf.drain(..n).collect();
+                self.log("S: ", &line);
+                self.last_line = Some(short(&line));
+                return Ok(line);
+            }
+            let mut chunk = [0u8; 16384];
+            let n = match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
+                Err(_) => {
+                    let last = if self.buf.is_empty() {
+                        self.last_line.clone()
+                    } else {
+                        Some(short(&self.buf))
+                    };
+                    return Err(ConnError::Timeout {
+                        secs: self.timeout.as_secs(),
+                        last,
+                    });
+                }
+                Ok(r) => r?,
+            };
+            if n == 0 {
+                let partial = (!self.buf.is_empty()).then(|| short(&self.buf));
+                return Err(ConnError::Closed { partial });
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends `tag SP command CRLF`. `command` may hold literals in wire form (`{N}` CRLF data);
+    /// with LITERAL+ they are sent as `{N+}` at once, otherwise each waits for the server's
+    /// continuation. Replies read while waiting are returned, in order; when the server answers
+    /// the tag instead of a continuation, sending stops there.
+    pub async fn send_command(
+        &mut self,
+        tag: &str,
+        command: &[u8],
+    ) -> Result<Vec<Response>, ConnError> {
+        let nonsync = self.has("LITERAL+");
+        let mut got = Vec::new();
+        let mut out = Vec::with_capacity(command.len() + tag.len() + 3);
+        out.extend_from_slice(tag.as_bytes());
+        out.push(b' ');
+        let mut rest = command;
+        loop {
+            match split_literal(rest) {
+                None => {
+                    out.extend_from_slice(rest);
+                    out.extend_from_slice(b"\r\n");
+                    self.write(&out).await?;
+                    return Ok(got);
+                }
+                Some((before, size, data_start)) => {
+                    let head = &before[..before.len() - 1]; // without '}'
+                    out.extend_from_slice(head);
+                    if nonsync {
+                        out.extend_from_slice(b"+}\r\n");
+                    } else {
+                        out.extend_from_slice(b"}\r\n");
+                        self.write(&out).await?;
+                        out.clear();
+                        loop {
+                            let r = self.read().await?;
+                            match r {
+                                Response::Continuation(_) => break,
+                                Response::Tagged { tag: ref t, .. } if t == tag => {
+                                    got.push(r);
+                                    return Ok(got);
+                                }
+                                other => got.push(other),
+                            }
+                        }
+                    }
+                    let end = data_start + size;
+                    out.extend_from_slice(&rest[data_start..end]);
+                    rest = &rest[end..];
+                }
+            }
+        }
+    }
+}
+
+/// Finds the first literal announcement `{N}` CRLF in a command: returns the text up to and
+/// including `}`, the size, and where the data starts.
+fn split_literal(cmd: &[u8]) -> Option<(&[u8], usize, usize)> {
+    let mut from = 0;
+    while let Some(off) = cmd[from..].windows(3).position(|w| w == b"}\r\n") {
+        let close = from + off;
+        if let Some(open) = cmd[..close].iter().rposition(|&c| c == b'{') {
+            let digits = &cmd[open + 1..close];
+            if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+                if let Some(size) = std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|d| d.parse::<usize>().ok())
+                {
+                    let start = close + 3;
+                    if start + size <= cmd.len() {
+                        return Some((&cmd[..=close], size, start));
+                    }
+                }
+            }
+        }
+        from = close + 1;
+    }
+    None
+}
+
+/// The capability list carried by a reply: `* CAPABILITY ...` or a `[CAPABILITY ...]` code.
+pub fn caps_of(r: &Response) -> Option<Vec<String>> {
+    let items: &[imapwire::Value] = match r {
+        Response::Untagged(v) if v.first().is_some_and(|a| a.is_atom("CAPABILITY")) => &v[1..],
+        _ => match r.status_code() {
+            Some((_, Some(code))) if code.first().is_some_and(|a| a.is_atom("CAPABILITY")) => {
+                &code[1..]
+            }
+            _ => return None,
+        },
+    };
+    Some(
+        items
+            .iter()
+            .filter_map(|v| v.text())
+            .map(|s| s.to_ascii_uppercase())
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_split() {
+        let cmd = b"APPEND box {3}\r\nabc x {2}\r\nde";
+        let (before, size, start) = split_literal(cmd).unwrap();
+        assert_eq!(
+            (before, size, &cmd[start..start + size]),
+            (&b"APPEND box {3}"[..], 3, &b"abc"[..])
+        );
+        assert!(split_literal(b"LOGIN a b").is_none());
+        assert!(split_literal(b"X {a}\r\n").is_none());
+        let (b, s, _) = split_literal(b"APPEND b ~{1}\r\nz").unwrap();
+        assert_eq!((b, s), (&b"APPEND b ~{1}"[..], 1));
+    }
+
+    #[test]
+    fn capabilities_from_code_or_untagged() {
+        let r = parse_response(b"* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n").unwrap();
+        assert_eq!(caps_of(&r).unwrap(), vec!["IMAP4REV1", "LITERAL+"]);
+        let r = parse_response(b"* CAPABILITY IMAP4rev1 id\r\n").unwrap();
+        assert_eq!(caps_of(&r).unwrap(), vec!["IMAP4REV1", "ID"]);
+        assert!(caps_of(&parse_response(b"* 1 EXISTS\r\n").unwrap()).is_none());
+    }
+}

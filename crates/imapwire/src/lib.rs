@@ -1,0 +1,35 @@
+//! IMAP wire syntax shared by the tester (imaptest) and the server (fakeserver).
+//!
+//! Two layers, both pure (no sockets):
+//! - [`frame`]: where one complete IMAP line ends, literals included (`{N}`, `{N+}`, `~{N}`),
+//!   with limits on line and literal sizes so a hostile peer cannot make us buffer gigabytes;
+//! - [`parse`]: a tolerant generic parser from one framed line to a tree of [`Value`]s
+//!   (atoms, quoted strings, literals, NIL, parenthesised lists, `[...]` response codes), which is
+//!   what scripted matching needs, plus the split into tagged / untagged / continuation responses;
+//! - [`strict`]: the typed, RFC-strict layer (imap-codec / imap-types) for commands and responses.
+//!
+//! A malformed line is a [`WireError`], never a panic.
+pub mod frame;
+pub mod parse;
+pub mod strict;
+pub mod value;
+
+pub use frame::{FrameError, Framer, Limits};
+pub use parse::{parse_line, parse_response, tokenize, Response, Status, WireError};
+pub use value::Value;
+
+/// The entry point of the fuzz target: frame and parse arbitrary bytes; must never panic.
+pub fn fuzz_response(data: &[u8]) {
+    let framer = Framer::new(Limits {
+        max_line: 8192,
+        max_literal: 1 << 20,
+    });
+    let mut rest = data;
+    while let Ok(Some(n)) = framer.complete_len(rest) {
+        let _ = parse_response(&rest[..n]).map(|r| r.to_string());
+        let _ = strict::response(&rest[..n]);
+        let _ = strict::command(&rest[..n]);
+        rest = &rest[n..];
+    }
+    let _ = tokenize(data);
+}
