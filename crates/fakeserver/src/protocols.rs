@@ -25,7 +25,16 @@ pub type Builder = fn(&Setup) -> Result<Arc<dyn Service>>;
 pub const PROTOCOLS: &[(&str, Builder)] = &[
     ("smtp", |s| smtp(s, false)),
     ("lmtp", |s| smtp(s, true)),
+    ("imap", imap),
 ];
+
+fn imap(s: &Setup) -> Result<Arc<dyn Service>> {
+    let svc = crate::imap::ImapService::new(s.personality.section("imap"), s.users.clone());
+    if let Some(dir) = &s.load {
+        crate::imap::load(svc.daemon(), dir)?;
+    }
+    Ok(Arc::new(svc))
+}
 
 fn smtp(s: &Setup, lmtp: bool) -> Result<Arc<dyn Service>> {
     if let Some(dir) = &s.load {
