@@ -197,9 +197,12 @@ impl ImapHandler {
         let mut claimed = 0;
         for m in mb.messages.iter().filter(|m| m.uid > last) {
             sel.view.push((m.uid, m.modseq));
-            if !sel.readonly && m.uid > mb.recent_claimed {
+            if m.uid > mb.recent_claimed {
+                // EXAMINE sees \Recent without taking it from the next read-write session.
                 sel.recent.insert(m.uid);
-                claimed = claimed.max(m.uid);
+                if !sel.readonly {
+                    claimed = claimed.max(m.uid);
+                }
             }
         }
         if claimed > 0 {

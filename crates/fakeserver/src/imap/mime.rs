@@ -359,7 +359,7 @@ fn unfold(v: &str) -> String {
 /// One parsed address: (name, mailbox, host) or a group marker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Addr {
-    Mailbox { name: Option<String>, local: String, host: Option<String> },
+    Mailbox { name: Option<String>, adl: Option<String>, local: String, host: Option<String> },
     GroupStart(String),
     GroupEnd,
 }
@@ -374,9 +374,11 @@ fn addresses(out: &mut Vec<u8>, v: Option<&str>) {
     for a in list {
         out.push(b'(');
         match a {
-            Addr::Mailbox { name, local, host } => {
+            Addr::Mailbox { name, adl, local, host } => {
                 nstr_opt(out, &name);
-                out.extend_from_slice(b" NIL ");
+                out.push(b' ');
+                nstr_opt(out, &adl);
+                out.push(b' ');
                 string(out, local.as_bytes());
                 out.push(b' ');
                 nstr_opt(out, &host);
@@ -401,14 +403,17 @@ fn parse_addresses(v: &str) -> Vec<Addr> {
     let mut phrase = String::new();
     let mut in_group = false;
     let mut raw = String::new(); // addr-spec text outside <>
-    let flush = |phrase: &mut String, raw: &mut String, out: &mut Vec<Addr>| {
+    let mut comment = String::new();
+    let flush = |phrase: &mut String, raw: &mut String, comment: &mut String, out: &mut Vec<Addr>| {
         let spec = raw.trim().to_string();
         if !spec.is_empty() {
             let (local, host) = split_spec(&spec);
-            out.push(Addr::Mailbox { name: None, local, host });
+            let c = comment.trim().to_string();
+            out.push(Addr::Mailbox { name: (!c.is_empty()).then_some(c), adl: None, local, host });
         }
         phrase.clear();
         raw.clear();
+        comment.clear();
     };
     while i < chars.len() {
         let c = chars[i];
@@ -431,6 +436,7 @@ fn parse_addresses(v: &str) -> Vec<Addr> {
             '(' => {
                 let mut depth = 1;
                 i += 1;
+                let start = i;
                 while i < chars.len() && depth > 0 {
                     match chars[i] {
                         '(' => depth += 1,
@@ -439,31 +445,37 @@ fn parse_addresses(v: &str) -> Vec<Addr> {
                     }
                     i += 1;
                 }
+                comment = chars[start..i.saturating_sub(1).max(start)].iter().collect();
                 continue;
             }
             '<' => {
                 let close = chars[i..].iter().position(|&c| c == '>').map(|p| i + p).unwrap_or(chars.len());
                 let spec: String = chars[i + 1..close].iter().collect();
-                let spec = spec.rsplit(':').next().unwrap_or("").trim().to_string();
+                let (adl, spec) = match spec.split_once(':') {
+                    Some((r, s)) if r.trim().starts_with('@') => (Some(r.trim().to_string()), s.trim().to_string()),
+                    _ => (None, spec.trim().to_string()),
+                };
                 let (local, host) = split_spec(&spec);
                 let name = phrase.trim().to_string();
-                out.push(Addr::Mailbox { name: (!name.is_empty()).then_some(name), local, host });
+                out.push(Addr::Mailbox { name: (!name.is_empty()).then_some(name), adl, local, host });
                 phrase.clear();
                 raw.clear();
+                comment.clear();
                 i = close;
             }
             ':' if !in_group => {
                 out.push(Addr::GroupStart(phrase.trim().to_string()));
                 phrase.clear();
                 raw.clear();
+                comment.clear();
                 in_group = true;
             }
             ';' if in_group => {
-                flush(&mut phrase, &mut raw, &mut out);
+                flush(&mut phrase, &mut raw, &mut comment, &mut out);
                 out.push(Addr::GroupEnd);
                 in_group = false;
             }
-            ',' => flush(&mut phrase, &mut raw, &mut out),
+            ',' => flush(&mut phrase, &mut raw, &mut comment, &mut out),
             _ => {
                 if c.is_whitespace() && !phrase.is_empty() && !phrase.ends_with(' ') {
                     phrase.push(' ');
@@ -477,7 +489,7 @@ fn parse_addresses(v: &str) -> Vec<Addr> {
         }
         i += 1;
     }
-    flush(&mut phrase, &mut raw, &mut out);
+    flush(&mut phrase, &mut raw, &mut comment, &mut out);
     if in_group {
         out.push(Addr::GroupEnd);
     }

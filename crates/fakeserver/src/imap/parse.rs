@@ -25,7 +25,7 @@ pub fn request(bytes: &[u8]) -> Result<Request, SyntaxError> {
     let first = bytes.split(|&c| c == b' ').next().unwrap_or_default();
     let tag_guess = valid_tag(first).then(|| String::from_utf8_lossy(first).into_owned());
     let err = |reason: String| SyntaxError { tag: tag_guess.clone(), reason };
-    let values = imapwire::tokenize(bytes).map_err(|e| err(e.reason.clone()))?;
+    let values = imapwire::tokenize_command(bytes).map_err(|e| err(e.reason.clone()))?;
     let mut it = values.into_iter();
     let tag = match it.next() {
         Some(Value::Atom(t)) if valid_tag(&t) => String::from_utf8_lossy(&t).into_owned(),
