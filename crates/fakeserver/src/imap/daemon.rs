@@ -77,7 +77,13 @@ impl Mailbox {
         for f in &flags {
             self.note_keyword(f);
         }
-        self.messages.push(Message { uid, flags, internal, data: Arc::new(data), modseq: self.highest_modseq });
+        self.messages.push(Message {
+            uid,
+            flags,
+            internal,
+            data: Arc::new(data),
+            modseq: self.highest_modseq,
+        });
         uid
     }
 
@@ -113,7 +119,10 @@ impl Mailbox {
     }
 
     pub fn unseen(&self) -> usize {
-        self.messages.iter().filter(|m| !m.has_flag("\\Seen")).count()
+        self.messages
+            .iter()
+            .filter(|m| !m.has_flag("\\Seen"))
+            .count()
     }
 }
 
@@ -133,7 +142,9 @@ impl Account {
             return "INBOX".into();
         }
         match name.split_once(DELIM) {
-            Some((first, rest)) if first.eq_ignore_ascii_case("INBOX") => format!("INBOX{DELIM}{rest}"),
+            Some((first, rest)) if first.eq_ignore_ascii_case("INBOX") => {
+                format!("INBOX{DELIM}{rest}")
+            }
             _ => name.to_string(),
         }
     }
@@ -196,7 +207,10 @@ impl ImapDaemon {
             .map(|d| d.as_secs() as u32)
             .unwrap_or(1);
         ImapDaemon {
-            inner: Mutex::new(Inner { accounts: HashMap::new(), next_uidvalidity: base }),
+            inner: Mutex::new(Inner {
+                accounts: HashMap::new(),
+                next_uidvalidity: base,
+            }),
             notifier: Mutex::new(None),
         }
     }
@@ -217,7 +231,14 @@ impl ImapDaemon {
     }
 
     /// Put a message into a user's mailbox (created if missing), from a test or a loader.
-    pub fn deliver(&self, user: &str, mailbox: &str, data: Vec<u8>, flags: &[&str], internal: (i64, i32)) -> u32 {
+    pub fn deliver(
+        &self,
+        user: &str,
+        mailbox: &str,
+        data: Vec<u8>,
+        flags: &[&str],
+        internal: (i64, i32),
+    ) -> u32 {
         let uid = {
             let mut l = self.lock();
             let name = Account::canonical(mailbox);
@@ -225,8 +246,16 @@ impl ImapDaemon {
                 let m = l.new_mailbox();
                 l.account(user).mailboxes.insert(name.clone(), m);
             }
-            let mb = l.account(user).mailboxes.get_mut(&name).expect("just inserted");
-            mb.append(data, flags.iter().map(|s| s.to_string()).collect(), internal)
+            let mb = l
+                .account(user)
+                .mailboxes
+                .get_mut(&name)
+                .expect("just inserted");
+            mb.append(
+                data,
+                flags.iter().map(|s| s.to_string()).collect(),
+                internal,
+            )
         };
         self.changed();
         uid

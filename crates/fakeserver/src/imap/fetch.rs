@@ -63,7 +63,9 @@ pub fn render(m: &Message, ctx: &Ctx<'_>) -> Vec<u8> {
                 have_modseq = true;
                 o.extend_from_slice(format!("MODSEQ ({})", m.modseq).as_bytes());
             }
-            Att::InternalDate => o.extend_from_slice(format!("INTERNALDATE \"{}\"", format_date_time(m.internal)).as_bytes()),
+            Att::InternalDate => o.extend_from_slice(
+                format!("INTERNALDATE \"{}\"", format_date_time(m.internal)).as_bytes(),
+            ),
             Att::Size => o.extend_from_slice(format!("RFC822.SIZE {}", data.len()).as_bytes()),
             Att::Envelope => {
                 let p = parsed.get_or_insert_with(|| mime::parse(data));
@@ -82,12 +84,22 @@ pub fn render(m: &Message, ctx: &Ctx<'_>) -> Vec<u8> {
             }
             Att::Rfc822Header | Att::Rfc822Text => {
                 let p = parsed.get_or_insert_with(|| mime::parse(data));
-                let (name, spec) = if *att == Att::Rfc822Header { ("RFC822.HEADER ", Spec::Header) } else { ("RFC822.TEXT ", Spec::Text) };
+                let (name, spec) = if *att == Att::Rfc822Header {
+                    ("RFC822.HEADER ", Spec::Header)
+                } else {
+                    ("RFC822.TEXT ", Spec::Text)
+                };
                 o.extend_from_slice(name.as_bytes());
                 let bytes = mime::section(data, p, &[], &spec).unwrap_or_default();
                 literal(&mut o, &bytes);
             }
-            Att::Section { path, spec, partial, echo, .. } => {
+            Att::Section {
+                path,
+                spec,
+                partial,
+                echo,
+                ..
+            } => {
                 let p = parsed.get_or_insert_with(|| mime::parse(data));
                 o.extend_from_slice(echo.as_bytes());
                 o.push(b' ');
@@ -136,8 +148,23 @@ mod tests {
             data: Arc::new(b"Subject: x\r\n\r\nbody\r\n".to_vec()),
             modseq: 3,
         };
-        let atts = fetch_atts(&imapwire::tokenize(b"(FLAGS RFC822.SIZE BODY.PEEK[TEXT]<1.2>)").unwrap()[0]).unwrap();
-        let got = render(&m, &Ctx { seq: 1, recent: true, uid: true, modseq: false, atts: &atts });
-        assert_eq!(String::from_utf8(got).unwrap(), "* 1 FETCH (UID 7 FLAGS (\\Seen \\Recent) RFC822.SIZE 20 BODY[TEXT]<1> {2}\r\nod)\r\n");
+        let atts = fetch_atts(
+            &imapwire::tokenize(b"(FLAGS RFC822.SIZE BODY.PEEK[TEXT]<1.2>)").unwrap()[0],
+        )
+        .unwrap();
+        let got = render(
+            &m,
+            &Ctx {
+                seq: 1,
+                recent: true,
+                uid: true,
+                modseq: false,
+                atts: &atts,
+            },
+        );
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            "* 1 FETCH (UID 7 FLAGS (\\Seen \\Recent) RFC822.SIZE 20 BODY[TEXT]<1> {2}\r\nod)\r\n"
+        );
     }
 }

@@ -43,8 +43,21 @@ impl ImapSetup {
 
 /// Capabilities fakeserver implements, in the order advertised.
 const CAPS: &[&str] = &[
-    "IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT",
-    "CHILDREN", "MULTIAPPEND", "ESEARCH", "SEARCHRES", "CONDSTORE",
+    "IMAP4rev1",
+    "LITERAL+",
+    "SASL-IR",
+    "ID",
+    "ENABLE",
+    "IDLE",
+    "NAMESPACE",
+    "UIDPLUS",
+    "MOVE",
+    "UNSELECT",
+    "CHILDREN",
+    "MULTIAPPEND",
+    "ESEARCH",
+    "SEARCHRES",
+    "CONDSTORE",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +113,11 @@ fn quote(s: &str) -> String {
 }
 
 fn out(lines: Lines) -> Output {
-    Output { lines, raw: true, ..Output::default() }
+    Output {
+        lines,
+        raw: true,
+        ..Output::default()
+    }
 }
 
 impl ImapHandler {
@@ -130,7 +147,12 @@ impl ImapHandler {
             if self.login_disabled(conn) {
                 caps.push("LOGINDISABLED".into());
             } else {
-                caps.extend(self.setup.mechanisms().iter().map(|m| format!("AUTH={}", m.name())));
+                caps.extend(
+                    self.setup
+                        .mechanisms()
+                        .iter()
+                        .map(|m| format!("AUTH={}", m.name())),
+                );
             }
         }
         caps.join(" ")
@@ -168,9 +190,17 @@ impl ImapHandler {
             sel.keywords = mb.keywords.len();
             let kw = mb.keywords.join(" ");
             let sp = if kw.is_empty() { "" } else { " " };
-            lines.push(line(format!("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{sp}{kw})")));
-            let perm = if sel.readonly { String::new() } else { format!("\\Answered \\Flagged \\Deleted \\Seen \\Draft{sp}{kw} \\*") };
-            lines.push(line(format!("* OK [PERMANENTFLAGS ({perm})] Flags permitted.")));
+            lines.push(line(format!(
+                "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{sp}{kw})"
+            )));
+            let perm = if sel.readonly {
+                String::new()
+            } else {
+                format!("\\Answered \\Flagged \\Deleted \\Seen \\Draft{sp}{kw} \\*")
+            };
+            lines.push(line(format!(
+                "* OK [PERMANENTFLAGS ({perm})] Flags permitted."
+            )));
         }
         for (i, (uid, known)) in sel.view.iter_mut().enumerate() {
             if let Some(j) = mb.index_of(*uid) {
@@ -224,7 +254,10 @@ impl ImapHandler {
             Ok(r) => r,
             Err(e) => {
                 let tag = e.tag.unwrap_or_else(|| "*".into());
-                return out(vec![line(format!("{tag} BAD Error in IMAP command: {}", e.reason))]);
+                return out(vec![line(format!(
+                    "{tag} BAD Error in IMAP command: {}",
+                    e.reason
+                ))]);
             }
         };
         let tag = req.tag.clone();
@@ -253,10 +286,22 @@ impl ImapHandler {
         out(lines)
     }
 
-    fn dispatch(&mut self, req: &Request, conn: &ConnInfo, daemon: &Arc<ImapDaemon>, lines: &mut Lines) -> Result<Done, String> {
+    fn dispatch(
+        &mut self,
+        req: &Request,
+        conn: &ConnInfo,
+        daemon: &Arc<ImapDaemon>,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
         let name = req.name.as_str();
         let a = &req.args;
-        let need = |ok: bool| if ok { Ok(()) } else { Err(format!("Command {name} not valid in this state")) };
+        let need = |ok: bool| {
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("Command {name} not valid in this state"))
+            }
+        };
         let authed = matches!(self.state, State::Auth | State::Selected);
         let selected = self.state == State::Selected;
         if let Some(cmd) = self.setup.section.quirk_str("command_to_fail") {
@@ -277,11 +322,20 @@ impl ImapHandler {
             }
             "LOGOUT" => {
                 self.state = State::Logout;
-                let o = Output { lines: vec![line("* BYE Logging out"), self.ok(&req.tag, "Logout completed.")], ..Output::default() }.then_close();
+                let o = Output {
+                    lines: vec![
+                        line("* BYE Logging out"),
+                        self.ok(&req.tag, "Logout completed."),
+                    ],
+                    ..Output::default()
+                }
+                .then_close();
                 Ok(Done::Output(o))
             }
             "ID" => {
-                lines.push(line("* ID (\"name\" \"fakeserver\" \"vendor\" \"mailrig\")"));
+                lines.push(line(
+                    "* ID (\"name\" \"fakeserver\" \"vendor\" \"mailrig\")",
+                ));
                 Ok(Done::Ok("ID completed.".into()))
             }
             "STARTTLS" => {
@@ -290,7 +344,11 @@ impl ImapHandler {
                     return Err("STARTTLS not available".into());
                 }
                 self.tls = true;
-                let o = Output { lines: vec![self.ok(&req.tag, "Begin TLS negotiation now.")], ..Output::default() }.then_start_tls();
+                let o = Output {
+                    lines: vec![self.ok(&req.tag, "Begin TLS negotiation now.")],
+                    ..Output::default()
+                }
+                .then_start_tls();
                 Ok(Done::Output(o))
             }
             "LOGIN" => {
@@ -298,26 +356,40 @@ impl ImapHandler {
                 if self.login_disabled(conn) {
                     return Ok(Done::No("[PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure connections.".into()));
                 }
-                let (Some(u), Some(p)) = (a.first().and_then(astring), a.get(1).and_then(astring)) else {
+                let (Some(u), Some(p)) = (a.first().and_then(astring), a.get(1).and_then(astring))
+                else {
                     return Err("LOGIN needs user and password".into());
                 };
                 if self.setup.users.check(&u, &p) {
                     Ok(Done::Ok(self.logged_in(u, conn)))
                 } else {
-                    Ok(Done::No("[AUTHENTICATIONFAILED] Authentication failed.".into()))
+                    Ok(Done::No(
+                        "[AUTHENTICATIONFAILED] Authentication failed.".into(),
+                    ))
                 }
             }
             "AUTHENTICATE" => {
                 need(self.state == State::NotAuth)?;
                 let mech = a.first().and_then(astring).unwrap_or_default();
-                let Some(m) = Mechanism::parse(&mech).filter(|m| self.setup.mechanisms().contains(m)) else {
-                    return Ok(Done::No(format!("Unsupported authentication mechanism {mech}")));
+                let Some(m) =
+                    Mechanism::parse(&mech).filter(|m| self.setup.mechanisms().contains(m))
+                else {
+                    return Ok(Done::No(format!(
+                        "Unsupported authentication mechanism {mech}"
+                    )));
                 };
                 if self.login_disabled(conn) && m != Mechanism::XOAuth2 {
-                    return Ok(Done::No("[PRIVACYREQUIRED] Plaintext authentication disallowed.".into()));
+                    return Ok(Done::No(
+                        "[PRIVACYREQUIRED] Plaintext authentication disallowed.".into(),
+                    ));
                 }
                 let initial = a.get(1).and_then(astring);
-                let challenge = format!("<{}.{}@{}>", std::process::id(), rand::random::<u32>(), self.setup.hostname());
+                let challenge = format!(
+                    "<{}.{}@{}>",
+                    std::process::id(),
+                    rand::random::<u32>(),
+                    self.setup.hostname()
+                );
                 let (sasl, step) = Sasl::start(m, initial.as_deref(), &challenge);
                 Ok(self.sasl_step(req.tag.clone(), sasl, step, conn))
             }
@@ -331,7 +403,11 @@ impl ImapHandler {
                         on.push(w);
                     }
                 }
-                lines.push(line(format!("* ENABLED{}{}", if on.is_empty() { "" } else { " " }, on.join(" "))));
+                lines.push(line(format!(
+                    "* ENABLED{}{}",
+                    if on.is_empty() { "" } else { " " },
+                    on.join(" ")
+                )));
                 Ok(Done::Ok("Enabled.".into()))
             }
             "NAMESPACE" => {
@@ -374,7 +450,11 @@ impl ImapHandler {
             }
             "UID EXPUNGE" => {
                 need(selected)?;
-                let set = a.first().and_then(astring).and_then(|s| SeqSet::parse(&s)).ok_or("Invalid UID set")?;
+                let set = a
+                    .first()
+                    .and_then(astring)
+                    .and_then(|s| SeqSet::parse(&s))
+                    .ok_or("Invalid UID set")?;
                 self.expunge(Some(set), daemon, lines)
             }
             "FETCH" | "UID FETCH" => {
@@ -387,7 +467,13 @@ impl ImapHandler {
             }
             "COPY" | "UID COPY" | "MOVE" | "UID MOVE" => {
                 need(selected)?;
-                self.copy(name.starts_with("UID"), name.ends_with("MOVE"), a, daemon, lines)
+                self.copy(
+                    name.starts_with("UID"),
+                    name.ends_with("MOVE"),
+                    a,
+                    daemon,
+                    lines,
+                )
             }
             "SEARCH" | "UID SEARCH" => {
                 need(selected)?;
@@ -430,7 +516,13 @@ impl ImapHandler {
         }
     }
 
-    fn select(&mut self, a: &[Value], readonly: bool, daemon: &ImapDaemon, lines: &mut Lines) -> Result<Done, String> {
+    fn select(
+        &mut self,
+        a: &[Value],
+        readonly: bool,
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
         let name = a.first().and_then(astring).ok_or("Missing mailbox name")?;
         for p in a.get(1).and_then(Value::items).unwrap_or_default() {
             if p.is_atom("CONDSTORE") {
@@ -448,20 +540,34 @@ impl ImapHandler {
                 None => return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into())),
             }
         };
-        self.sel = Some(Selected { name, readonly, uidvalidity, view: Vec::new(), recent: HashSet::new(), keywords: usize::MAX });
+        self.sel = Some(Selected {
+            name,
+            readonly,
+            uidvalidity,
+            view: Vec::new(),
+            recent: HashSet::new(),
+            keywords: usize::MAX,
+        });
         self.state = State::Selected;
         let mut tmp = Lines::new();
         self.sync(daemon, true, &mut tmp);
         let sel = self.sel.as_ref().ok_or("no mailbox")?;
         // FLAGS and PERMANENTFLAGS first, then EXISTS/RECENT (always sent on SELECT).
-        let flags: Vec<_> = tmp.iter().filter(|l| l.starts_with(b"* FLAGS") || l.starts_with(b"* OK [PERMANENTFLAGS")).cloned().collect();
+        let flags: Vec<_> = tmp
+            .iter()
+            .filter(|l| l.starts_with(b"* FLAGS") || l.starts_with(b"* OK [PERMANENTFLAGS"))
+            .cloned()
+            .collect();
         lines.extend(flags);
         lines.push(line(format!("* {} EXISTS", sel.view.len())));
         lines.push(line(format!("* {} RECENT", sel.recent.len())));
         {
             let mut l = daemon.lock();
             if let Some(mb) = l.account(&user).mailboxes.get(&sel.name) {
-                if let Some(i) = sel.view.iter().position(|(uid, _)| mb.index_of(*uid).is_some_and(|j| !mb.messages[j].has_flag("\\Seen"))) {
+                if let Some(i) = sel.view.iter().position(|(uid, _)| {
+                    mb.index_of(*uid)
+                        .is_some_and(|j| !mb.messages[j].has_flag("\\Seen"))
+                }) {
                     lines.push(line(format!("* OK [UNSEEN {}] First unseen.", i + 1)));
                 }
             }
@@ -469,7 +575,11 @@ impl ImapHandler {
         lines.push(line(format!("* OK [UIDVALIDITY {uidvalidity}] UIDs valid")));
         lines.push(line(format!("* OK [UIDNEXT {uidnext}] Predicted next UID")));
         lines.push(line(format!("* OK [HIGHESTMODSEQ {hms}] Highest")));
-        Ok(Done::Ok(format!("[{}] {} completed.", if readonly { "READ-ONLY" } else { "READ-WRITE" }, if readonly { "Examine" } else { "Select" })))
+        Ok(Done::Ok(format!(
+            "[{}] {} completed.",
+            if readonly { "READ-ONLY" } else { "READ-WRITE" },
+            if readonly { "Examine" } else { "Select" }
+        )))
     }
 
     fn manage(&mut self, cmd: &str, a: &[Value], daemon: &ImapDaemon) -> Result<Done, String> {
@@ -508,7 +618,9 @@ impl ImapHandler {
                 }
                 let child = format!("{name}{DELIM}");
                 if acct.mailboxes.keys().any(|k| k.starts_with(&child)) {
-                    return Ok(Done::No("[INUSE] Mailbox has children, delete them first".into()));
+                    return Ok(Done::No(
+                        "[INUSE] Mailbox has children, delete them first".into(),
+                    ));
                 }
                 acct.mailboxes.remove(&name);
                 Done::Ok("Delete completed.".into())
@@ -524,15 +636,25 @@ impl ImapHandler {
                     return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into()));
                 }
                 if acct.mailboxes.contains_key(&to) {
-                    return Ok(Done::No("[ALREADYEXISTS] Target mailbox already exists".into()));
+                    return Ok(Done::No(
+                        "[ALREADYEXISTS] Target mailbox already exists".into(),
+                    ));
                 }
                 if name == "INBOX" {
                     // RFC 3501: INBOX's messages move; INBOX stays, empty.
-                    let inbox = acct.mailboxes.insert("INBOX".into(), fresh).ok_or("no INBOX")?;
+                    let inbox = acct
+                        .mailboxes
+                        .insert("INBOX".into(), fresh)
+                        .ok_or("no INBOX")?;
                     acct.mailboxes.insert(to, inbox);
                 } else {
                     let child = format!("{name}{DELIM}");
-                    let moving: Vec<String> = acct.mailboxes.keys().filter(|k| **k == name || k.starts_with(&child)).cloned().collect();
+                    let moving: Vec<String> = acct
+                        .mailboxes
+                        .keys()
+                        .filter(|k| **k == name || k.starts_with(&child))
+                        .cloned()
+                        .collect();
                     for k in moving {
                         if let Some(mb) = acct.mailboxes.remove(&k) {
                             let nk = format!("{to}{}", &k[name.len()..]);
@@ -570,8 +692,16 @@ impl ImapHandler {
         Ok(res)
     }
 
-    fn list(&mut self, lsub: bool, a: &[Value], daemon: &ImapDaemon, lines: &mut Lines) -> Result<Done, String> {
-        let (Some(reference), Some(pattern)) = (a.first().and_then(astring), a.get(1).and_then(astring)) else {
+    fn list(
+        &mut self,
+        lsub: bool,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let (Some(reference), Some(pattern)) =
+            (a.first().and_then(astring), a.get(1).and_then(astring))
+        else {
             return Err("LIST needs a reference and a pattern".into());
         };
         let word = if lsub { "LSUB" } else { "LIST" };
@@ -583,7 +713,11 @@ impl ImapHandler {
         let user = self.user();
         let mut l = daemon.lock();
         let acct = l.account(&user);
-        let names: Vec<String> = if lsub { acct.subscribed.iter().cloned().collect() } else { acct.mailboxes.keys().cloned().collect() };
+        let names: Vec<String> = if lsub {
+            acct.subscribed.iter().cloned().collect()
+        } else {
+            acct.mailboxes.keys().cloned().collect()
+        };
         let all: BTreeSet<&String> = acct.mailboxes.keys().collect();
         let mut shown = BTreeSet::new();
         for n in &names {
@@ -594,9 +728,17 @@ impl ImapHandler {
                 }
                 let child = format!("{n}{DELIM}");
                 if !lsub {
-                    attrs.push(if all.iter().any(|k| k.starts_with(&child)) { "\\HasChildren" } else { "\\HasNoChildren" });
+                    attrs.push(if all.iter().any(|k| k.starts_with(&child)) {
+                        "\\HasChildren"
+                    } else {
+                        "\\HasNoChildren"
+                    });
                 }
-                lines.push(line(format!("* {word} ({}) \"{DELIM}\" {}", attrs.join(" "), quote(n))));
+                lines.push(line(format!(
+                    "* {word} ({}) \"{DELIM}\" {}",
+                    attrs.join(" "),
+                    quote(n)
+                )));
             } else if full.ends_with('%') {
                 // A parent of a matching name shows when `%` stops at it.
                 let mut prefix = String::new();
@@ -605,9 +747,20 @@ impl ImapHandler {
                         prefix.push(DELIM);
                     }
                     prefix.push_str(seg);
-                    if prefix.len() < n.len() && wildmatch(&full, &prefix) && !names.contains(&prefix) && shown.insert(prefix.clone()) {
-                        let attr = if lsub { "\\Noselect" } else { "\\Noselect \\HasChildren" };
-                        lines.push(line(format!("* {word} ({attr}) \"{DELIM}\" {}", quote(&prefix))));
+                    if prefix.len() < n.len()
+                        && wildmatch(&full, &prefix)
+                        && !names.contains(&prefix)
+                        && shown.insert(prefix.clone())
+                    {
+                        let attr = if lsub {
+                            "\\Noselect"
+                        } else {
+                            "\\Noselect \\HasChildren"
+                        };
+                        lines.push(line(format!(
+                            "* {word} ({attr}) \"{DELIM}\" {}",
+                            quote(&prefix)
+                        )));
                     }
                 }
             }
@@ -615,9 +768,17 @@ impl ImapHandler {
         Ok(Done::Ok(format!("{} completed.", cap(word))))
     }
 
-    fn status(&mut self, a: &[Value], daemon: &ImapDaemon, lines: &mut Lines) -> Result<Done, String> {
+    fn status(
+        &mut self,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
         let raw = a.first().and_then(astring).ok_or("Missing mailbox name")?;
-        let items = a.get(1).and_then(Value::items).ok_or("Missing status items")?;
+        let items = a
+            .get(1)
+            .and_then(Value::items)
+            .ok_or("Missing status items")?;
         let name = Account::canonical(&raw);
         let user = self.user();
         let mut l = daemon.lock();
@@ -629,7 +790,11 @@ impl ImapHandler {
             let w = astring(it).unwrap_or_default().to_ascii_uppercase();
             let v = match w.as_str() {
                 "MESSAGES" => mb.messages.len() as u64,
-                "RECENT" => mb.messages.iter().filter(|m| m.uid > mb.recent_claimed).count() as u64,
+                "RECENT" => mb
+                    .messages
+                    .iter()
+                    .filter(|m| m.uid > mb.recent_claimed)
+                    .count() as u64,
                 "UIDNEXT" => mb.uidnext as u64,
                 "UIDVALIDITY" => mb.uidvalidity as u64,
                 "UNSEEN" => mb.unseen() as u64,
@@ -639,7 +804,11 @@ impl ImapHandler {
             };
             parts.push(format!("{w} {v}"));
         }
-        lines.push(line(format!("* STATUS {} ({})", quote(&name), parts.join(" "))));
+        lines.push(line(format!(
+            "* STATUS {} ({})",
+            quote(&name),
+            parts.join(" ")
+        )));
         Ok(Done::Ok("Status completed.".into()))
     }
 
@@ -661,7 +830,9 @@ impl ImapHandler {
             }
             if let Some(Value::Quoted(q)) = a.get(i) {
                 let s = String::from_utf8_lossy(q);
-                date = Some(parse::parse_date_time(&s).ok_or_else(|| format!("Invalid date-time {s}"))?);
+                date = Some(
+                    parse::parse_date_time(&s).ok_or_else(|| format!("Invalid date-time {s}"))?,
+                );
                 i += 1;
             }
             match a.get(i) {
@@ -683,8 +854,15 @@ impl ImapHandler {
             let Some(mb) = l.account(&user).mailboxes.get_mut(&name) else {
                 return Ok(Done::No("[TRYCREATE] Mailbox doesn't exist.".into()));
             };
-            let uids: Vec<u32> = msgs.into_iter().map(|(d, f, date)| mb.append(d, f, date.unwrap_or(now))).collect();
-            format!("[APPENDUID {} {}] Append completed.", mb.uidvalidity, uid_set(&uids))
+            let uids: Vec<u32> = msgs
+                .into_iter()
+                .map(|(d, f, date)| mb.append(d, f, date.unwrap_or(now)))
+                .collect();
+            format!(
+                "[APPENDUID {} {}] Append completed.",
+                mb.uidvalidity,
+                uid_set(&uids)
+            )
         };
         daemon.changed();
         Ok(Done::Ok(res))
@@ -692,9 +870,17 @@ impl ImapHandler {
 
     /// Messages of the view named by a set: (sequence number, UID).
     fn resolve(&self, set: &SeqSet, uid: bool, daemon: &ImapDaemon) -> Vec<(usize, u32)> {
-        let Some(sel) = &self.sel else { return Vec::new() };
+        let Some(sel) = &self.sel else {
+            return Vec::new();
+        };
         if *set == SeqSet::Saved {
-            return sel.view.iter().enumerate().filter(|(_, v)| self.saved.contains(&v.0)).map(|(i, v)| (i + 1, v.0)).collect();
+            return sel
+                .view
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| self.saved.contains(&v.0))
+                .map(|(i, v)| (i + 1, v.0))
+                .collect();
         }
         let max_uid = if uid {
             let mut l = daemon.lock();
@@ -708,18 +894,29 @@ impl ImapHandler {
         sel.view
             .iter()
             .enumerate()
-            .filter(|(i, v)| if uid { set.contains(v.0, max_uid) } else { set.contains(*i as u32 + 1, n) })
+            .filter(|(i, v)| {
+                if uid {
+                    set.contains(v.0, max_uid)
+                } else {
+                    set.contains(*i as u32 + 1, n)
+                }
+            })
             .map(|(i, v)| (i + 1, v.0))
             .collect()
     }
 
     fn set_arg(&self, a: &[Value], uid: bool) -> Result<SeqSet, String> {
         let s = a.first().and_then(astring).ok_or("Missing sequence set")?;
-        let set = SeqSet::parse(&s).ok_or_else(|| format!("Invalid {}set {s}", if uid { "UID " } else { "sequence " }))?;
+        let set = SeqSet::parse(&s)
+            .ok_or_else(|| format!("Invalid {}set {s}", if uid { "UID " } else { "sequence " }))?;
         if !uid {
             if let (SeqSet::Ranges(r), Some(sel)) = (&set, &self.sel) {
                 let n = sel.view.len() as u32;
-                let too_big = r.iter().any(|&(x, y)| [x, y].iter().any(|b| matches!(b, parse::Bound::N(v) if *v > n)));
+                let too_big = r.iter().any(|&(x, y)| {
+                    [x, y]
+                        .iter()
+                        .any(|b| matches!(b, parse::Bound::N(v) if *v > n))
+                });
                 if too_big {
                     return Err("Invalid messageset".into());
                 }
@@ -728,11 +925,22 @@ impl ImapHandler {
         Ok(set)
     }
 
-    fn fetch(&mut self, uid: bool, a: &[Value], daemon: &ImapDaemon, lines: &mut Lines) -> Result<Done, String> {
+    fn fetch(
+        &mut self,
+        uid: bool,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
         let set = self.set_arg(a, uid)?;
         let atts = parse::fetch_atts(a.get(1).ok_or("Missing fetch items")?)?;
         let mut changedsince = None;
-        for m in a.get(2).and_then(Value::items).unwrap_or_default().chunks(2) {
+        for m in a
+            .get(2)
+            .and_then(Value::items)
+            .unwrap_or_default()
+            .chunks(2)
+        {
             if m[0].is_atom("CHANGEDSINCE") {
                 changedsince = m.get(1).and_then(Value::number);
                 self.condstore = true;
@@ -741,12 +949,19 @@ impl ImapHandler {
         let want_modseq = self.condstore && (changedsince.is_some() || atts.contains(&Att::ModSeq));
         let targets = self.resolve(&set, uid, daemon);
         let sets_seen = self.sel.as_ref().is_some_and(|s| !s.readonly)
-            && atts.iter().any(|t| matches!(t, Att::Section { peek: false, .. } | Att::Rfc822 | Att::Rfc822Text));
+            && atts.iter().any(|t| {
+                matches!(
+                    t,
+                    Att::Section { peek: false, .. } | Att::Rfc822 | Att::Rfc822Text
+                )
+            });
         let user = self.user();
         let mut changed = false;
         {
             let mut l = daemon.lock();
-            let Some(sel) = self.sel.as_mut() else { return Err("no mailbox".into()) };
+            let Some(sel) = self.sel.as_mut() else {
+                return Err("no mailbox".into());
+            };
             let Some(mb) = l.account(&user).mailboxes.get_mut(&sel.name) else {
                 return Ok(Done::No("Mailbox was deleted".into()));
             };
@@ -773,7 +988,13 @@ impl ImapHandler {
                 if extra_flags && !list.contains(&Att::Flags) {
                     list.push(Att::Flags);
                 }
-                let ctx = fetch::Ctx { seq, recent: sel.recent.contains(&u), uid, modseq: want_modseq, atts: &list };
+                let ctx = fetch::Ctx {
+                    seq,
+                    recent: sel.recent.contains(&u),
+                    uid,
+                    modseq: want_modseq,
+                    atts: &list,
+                };
                 lines.push(fetch::render(m, &ctx));
                 extra_flags = false;
             }
@@ -784,7 +1005,13 @@ impl ImapHandler {
         Ok(Done::Ok("Fetch completed.".into()))
     }
 
-    fn store(&mut self, uid: bool, a: &[Value], daemon: &ImapDaemon, lines: &mut Lines) -> Result<Done, String> {
+    fn store(
+        &mut self,
+        uid: bool,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
         let set = self.set_arg(a, uid)?;
         let mut i = 1;
         let mut unchanged = None;
@@ -795,7 +1022,11 @@ impl ImapHandler {
             }
             i = 2;
         }
-        let op = a.get(i).and_then(astring).ok_or("Missing STORE operation")?.to_ascii_uppercase();
+        let op = a
+            .get(i)
+            .and_then(astring)
+            .ok_or("Missing STORE operation")?
+            .to_ascii_uppercase();
         let silent = op.ends_with(".SILENT");
         let op = op.trim_end_matches(".SILENT");
         let mode = match op {
@@ -805,7 +1036,11 @@ impl ImapHandler {
             _ => return Err(format!("Invalid STORE operation {op}")),
         };
         let list: Vec<Value> = a[i + 1..].to_vec();
-        let flags: Vec<String> = if list.len() == 1 { parse::flags(&list[0])? } else { parse::flags(&Value::List(list))? };
+        let flags: Vec<String> = if list.len() == 1 {
+            parse::flags(&list[0])?
+        } else {
+            parse::flags(&Value::List(list))?
+        };
         let flags: Vec<String> = flags.into_iter().filter(|f| f != "\\Recent").collect();
         if self.sel.as_ref().is_some_and(|s| s.readonly) {
             return Ok(Done::No("Mailbox is read-only.".into()));
@@ -815,7 +1050,9 @@ impl ImapHandler {
         let mut failed = Vec::new();
         {
             let mut l = daemon.lock();
-            let Some(sel) = self.sel.as_mut() else { return Err("no mailbox".into()) };
+            let Some(sel) = self.sel.as_mut() else {
+                return Err("no mailbox".into());
+            };
             let Some(mb) = l.account(&user).mailboxes.get_mut(&sel.name) else {
                 return Ok(Done::No("Mailbox was deleted".into()));
             };
@@ -857,12 +1094,22 @@ impl ImapHandler {
         }
         daemon.changed();
         if !failed.is_empty() {
-            return Ok(Done::Ok(format!("[MODIFIED {}] Conditional store failed.", uid_set(&failed))));
+            return Ok(Done::Ok(format!(
+                "[MODIFIED {}] Conditional store failed.",
+                uid_set(&failed)
+            )));
         }
         Ok(Done::Ok("Store completed.".into()))
     }
 
-    fn copy(&mut self, uid: bool, mv: bool, a: &[Value], daemon: &ImapDaemon, lines: &mut Lines) -> Result<Done, String> {
+    fn copy(
+        &mut self,
+        uid: bool,
+        mv: bool,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
         let set = self.set_arg(a, uid)?;
         let dest = Account::canonical(&a.get(1).and_then(astring).ok_or("Missing mailbox name")?);
         if mv && self.sel.as_ref().is_some_and(|s| s.readonly) {
@@ -870,7 +1117,11 @@ impl ImapHandler {
         }
         let targets = self.resolve(&set, uid, daemon);
         let user = self.user();
-        let src_name = self.sel.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+        let src_name = self
+            .sel
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
         let text = {
             let mut l = daemon.lock();
             let acct = l.account(&user);
@@ -878,7 +1129,10 @@ impl ImapHandler {
                 return Ok(Done::No("[TRYCREATE] Mailbox doesn't exist.".into()));
             }
             let src: Vec<Message> = match acct.mailboxes.get(&src_name) {
-                Some(mb) => targets.iter().filter_map(|(_, u)| mb.index_of(*u).map(|j| mb.messages[j].clone())).collect(),
+                Some(mb) => targets
+                    .iter()
+                    .filter_map(|(_, u)| mb.index_of(*u).map(|j| mb.messages[j].clone()))
+                    .collect(),
                 None => return Ok(Done::No("Mailbox was deleted".into())),
             };
             let dst = acct.mailboxes.get_mut(&dest).ok_or("no destination")?;
@@ -888,7 +1142,16 @@ impl ImapHandler {
                 from.push(m.uid);
                 to.push(dst.append((*m.data).clone(), m.flags.clone(), m.internal));
             }
-            let code = if from.is_empty() { String::new() } else { format!("[COPYUID {} {} {}] ", dst.uidvalidity, uid_set(&from), uid_set(&to)) };
+            let code = if from.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "[COPYUID {} {} {}] ",
+                    dst.uidvalidity,
+                    uid_set(&from),
+                    uid_set(&to)
+                )
+            };
             if mv {
                 if let Some(mb) = acct.mailboxes.get_mut(&src_name) {
                     mb.expunge(&from.iter().copied().collect());
@@ -906,20 +1169,33 @@ impl ImapHandler {
         Ok(Done::Ok(format!("{text}Copy completed.")))
     }
 
-    fn expunge(&mut self, only: Option<SeqSet>, daemon: &ImapDaemon, _lines: &mut Lines) -> Result<Done, String> {
+    fn expunge(
+        &mut self,
+        only: Option<SeqSet>,
+        daemon: &ImapDaemon,
+        _lines: &mut Lines,
+    ) -> Result<Done, String> {
         if self.sel.as_ref().is_some_and(|s| s.readonly) {
             return Ok(Done::No("Mailbox is read-only.".into()));
         }
         let user = self.user();
-        let name = self.sel.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+        let name = self
+            .sel
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
         {
             let mut l = daemon.lock();
-            let Some(mb) = l.account(&user).mailboxes.get_mut(&name) else { return Ok(Done::Ok("Expunge completed.".into())) };
+            let Some(mb) = l.account(&user).mailboxes.get_mut(&name) else {
+                return Ok(Done::Ok("Expunge completed.".into()));
+            };
             let max = mb.messages.last().map(|m| m.uid).unwrap_or(0);
             let gone: BTreeSet<u32> = mb
                 .messages
                 .iter()
-                .filter(|m| m.has_flag("\\Deleted") && only.as_ref().is_none_or(|s| s.contains(m.uid, max)))
+                .filter(|m| {
+                    m.has_flag("\\Deleted") && only.as_ref().is_none_or(|s| s.contains(m.uid, max))
+                })
                 .map(|m| m.uid)
                 .collect();
             mb.expunge(&gone);
@@ -928,18 +1204,39 @@ impl ImapHandler {
         Ok(Done::Ok("Expunge completed.".into()))
     }
 
-    fn search(&mut self, _tag: &str, uid: bool, a: &[Value], daemon: &ImapDaemon, lines: &mut Lines) -> Result<Done, String> {
+    fn search(
+        &mut self,
+        _tag: &str,
+        uid: bool,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
         let mut i = 0;
         let mut ret: Option<Vec<String>> = None;
         if a.first().is_some_and(|v| v.is_atom("RETURN")) {
-            let l = a.get(1).and_then(Value::items).ok_or("Invalid RETURN options")?;
-            ret = Some(l.iter().filter_map(astring).map(|s| s.to_ascii_uppercase()).collect());
+            let l = a
+                .get(1)
+                .and_then(Value::items)
+                .ok_or("Invalid RETURN options")?;
+            ret = Some(
+                l.iter()
+                    .filter_map(astring)
+                    .map(|s| s.to_ascii_uppercase())
+                    .collect(),
+            );
             i = 2;
         }
         if a.get(i).is_some_and(|v| v.is_atom("CHARSET")) {
-            let cs = a.get(i + 1).and_then(astring).ok_or("Missing charset")?.to_ascii_uppercase();
+            let cs = a
+                .get(i + 1)
+                .and_then(astring)
+                .ok_or("Missing charset")?
+                .to_ascii_uppercase();
             if !matches!(cs.as_str(), "UTF-8" | "US-ASCII") {
-                return Ok(Done::No("[BADCHARSET (UTF-8 US-ASCII)] Unknown charset".into()));
+                return Ok(Done::No(
+                    "[BADCHARSET (UTF-8 US-ASCII)] Unknown charset".into(),
+                ));
             }
             i += 2;
         }
@@ -949,7 +1246,9 @@ impl ImapHandler {
         let mut max_modseq = 0;
         {
             let mut l = daemon.lock();
-            let Some(sel) = self.sel.as_ref() else { return Err("no mailbox".into()) };
+            let Some(sel) = self.sel.as_ref() else {
+                return Err("no mailbox".into());
+            };
             let Some(mb) = l.account(&user).mailboxes.get(&sel.name) else {
                 return Ok(Done::No("Mailbox was deleted".into()));
             };
@@ -957,7 +1256,14 @@ impl ImapHandler {
             for (i, (u, _)) in sel.view.iter().enumerate() {
                 let Some(j) = mb.index_of(*u) else { continue };
                 let m = &mb.messages[j];
-                let c = Cand { msg: m, seq: i as u32 + 1, max_seq: sel.view.len() as u32, max_uid, recent: sel.recent.contains(u), saved: &self.saved };
+                let c = Cand {
+                    msg: m,
+                    seq: i as u32 + 1,
+                    max_seq: sel.view.len() as u32,
+                    max_uid,
+                    recent: sel.recent.contains(u),
+                    saved: &self.saved,
+                };
                 if search::matches(&key, &c) {
                     hits.push((i as u32 + 1, *u));
                     max_modseq = max_modseq.max(m.modseq);
@@ -978,7 +1284,11 @@ impl ImapHandler {
                 lines.push(line(s));
             }
             Some(opts) => {
-                let opts = if opts.is_empty() { vec!["ALL".to_string()] } else { opts };
+                let opts = if opts.is_empty() {
+                    vec!["ALL".to_string()]
+                } else {
+                    opts
+                };
                 if opts.iter().any(|o| o == "SAVE") {
                     self.saved = hits.iter().map(|h| h.1).collect();
                 }
@@ -988,10 +1298,16 @@ impl ImapHandler {
                 }
                 for o in &opts {
                     match o.as_str() {
-                        "MIN" if !nums.is_empty() => s.push_str(&format!(" MIN {}", nums.iter().min().unwrap_or(&0))),
-                        "MAX" if !nums.is_empty() => s.push_str(&format!(" MAX {}", nums.iter().max().unwrap_or(&0))),
+                        "MIN" if !nums.is_empty() => {
+                            s.push_str(&format!(" MIN {}", nums.iter().min().unwrap_or(&0)))
+                        }
+                        "MAX" if !nums.is_empty() => {
+                            s.push_str(&format!(" MAX {}", nums.iter().max().unwrap_or(&0)))
+                        }
                         "COUNT" => s.push_str(&format!(" COUNT {}", nums.len())),
-                        "ALL" if !nums.is_empty() => s.push_str(&format!(" ALL {}", uid_set(&nums))),
+                        "ALL" if !nums.is_empty() => {
+                            s.push_str(&format!(" ALL {}", uid_set(&nums)))
+                        }
                         "MIN" | "MAX" | "ALL" | "SAVE" => {}
                         other => return Err(format!("Unknown RETURN option {other}")),
                     }
@@ -1039,17 +1355,27 @@ impl ImapHandler {
         self.buf.extend_from_slice(l);
         if let Some(size) = imapwire::frame::trailing_literal(l) {
             let nonsync = l.ends_with(b"+}");
-            let tag = String::from_utf8_lossy(self.buf.split(|&c| c == b' ').next().unwrap_or_default()).into_owned();
+            let tag =
+                String::from_utf8_lossy(self.buf.split(|&c| c == b' ').next().unwrap_or_default())
+                    .into_owned();
             if size > MAX_LITERAL {
                 self.buf.clear();
                 if nonsync {
-                    let o = out(vec![line(format!("* BYE [TOOBIG] Literal of {size} bytes is over the limit of {MAX_LITERAL}"))]);
+                    let o = out(vec![line(format!(
+                        "* BYE [TOOBIG] Literal of {size} bytes is over the limit of {MAX_LITERAL}"
+                    ))]);
                     return o.then_close();
                 }
-                return out(vec![line(format!("{tag} NO [TOOBIG] Literal of {size} bytes is over the limit of {MAX_LITERAL}"))]);
+                return out(vec![line(format!(
+                    "{tag} NO [TOOBIG] Literal of {size} bytes is over the limit of {MAX_LITERAL}"
+                ))]);
             }
             self.buf.extend_from_slice(b"\r\n");
-            let lines = if nonsync { Vec::new() } else { vec![line("+ OK")] };
+            let lines = if nonsync {
+                Vec::new()
+            } else {
+                vec![line("+ OK")]
+            };
             return out(lines).then_read(ReadMode::Exact(size));
         }
         let cmd = std::mem::take(&mut self.buf);
@@ -1087,11 +1413,19 @@ fn has_modseq(k: &parse::Key) -> bool {
 }
 
 fn fresh_validity(acct: &Account) -> u32 {
-    acct.mailboxes.values().map(|m| m.uidvalidity).max().unwrap_or(1) + 1
+    acct.mailboxes
+        .values()
+        .map(|m| m.uidvalidity)
+        .max()
+        .unwrap_or(1)
+        + 1
 }
 
 fn now() -> (i64, i32) {
-    let s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     (s, 0)
 }
 
@@ -1104,7 +1438,11 @@ pub fn uid_set(v: &[u32]) -> String {
         while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
             j += 1;
         }
-        parts.push(if i == j { v[i].to_string() } else { format!("{}:{}", v[i], v[j]) });
+        parts.push(if i == j {
+            v[i].to_string()
+        } else {
+            format!("{}:{}", v[i], v[j])
+        });
         i = j + 1;
     }
     parts.join(",")
@@ -1112,7 +1450,10 @@ pub fn uid_set(v: &[u32]) -> String {
 
 /// `*`, `%` wildcards; INBOX matched case-insensitively.
 fn wildmatch(pattern: &str, name: &str) -> bool {
-    let pattern = if pattern.len() >= 5 && pattern[..5].eq_ignore_ascii_case("INBOX") && name.starts_with("INBOX") {
+    let pattern = if pattern.len() >= 5
+        && pattern[..5].eq_ignore_ascii_case("INBOX")
+        && name.starts_with("INBOX")
+    {
         format!("INBOX{}", &pattern[5..])
     } else {
         pattern.to_string()
@@ -1135,7 +1476,10 @@ impl Handler for ImapHandler {
     fn on_startup(&mut self, conn: &ConnInfo) -> Output {
         let greeting = match &self.setup.section.greeting {
             Some(g) => g.replace("{host}", self.setup.hostname()),
-            None => format!("* OK [CAPABILITY {}] fakeserver IMAP ready.", self.capabilities(conn)),
+            None => format!(
+                "* OK [CAPABILITY {}] fakeserver IMAP ready.",
+                self.capabilities(conn)
+            ),
         };
         out(vec![line(greeting)])
     }
@@ -1157,7 +1501,10 @@ impl Handler for ImapHandler {
         let mut words = line.split(|b| *b == b' ').skip(1);
         let w = String::from_utf8_lossy(words.next()?).to_ascii_uppercase();
         if w == "UID" {
-            return Some(format!("UID {}", String::from_utf8_lossy(words.next()?).to_ascii_uppercase()));
+            return Some(format!(
+                "UID {}",
+                String::from_utf8_lossy(words.next()?).to_ascii_uppercase()
+            ));
         }
         (!w.is_empty()).then_some(w)
     }

@@ -38,20 +38,42 @@ fn parse_part(data: &[u8], range: Range<usize>, default: (&str, &str), depth: us
         (ctype, subtype) = (default.0.to_string(), default.1.to_string());
     }
     let body = hdr_end..range.end;
-    let mut part = Part { header, body: body.clone(), ctype, subtype, params, children: Vec::new(), message: None };
+    let mut part = Part {
+        header,
+        body: body.clone(),
+        ctype,
+        subtype,
+        params,
+        children: Vec::new(),
+        message: None,
+    };
     if depth >= MAX_DEPTH {
         return part;
     }
     if part.ctype == "multipart" {
-        let boundary = part.params.iter().find(|(k, _)| k == "boundary").map(|(_, v)| v.clone());
+        let boundary = part
+            .params
+            .iter()
+            .find(|(k, _)| k == "boundary")
+            .map(|(_, v)| v.clone());
         if let Some(b) = boundary {
-            let child_default = if part.subtype == "digest" { ("message", "rfc822") } else { ("text", "plain") };
+            let child_default = if part.subtype == "digest" {
+                ("message", "rfc822")
+            } else {
+                ("text", "plain")
+            };
             for r in split_multipart(data, body, b.as_bytes()) {
-                part.children.push(parse_part(data, r, child_default, depth + 1));
+                part.children
+                    .push(parse_part(data, r, child_default, depth + 1));
             }
         }
     } else if part.ctype == "message" && part.subtype == "rfc822" {
-        part.message = Some(Box::new(parse_part(data, body, ("text", "plain"), depth + 1)));
+        part.message = Some(Box::new(parse_part(
+            data,
+            body,
+            ("text", "plain"),
+            depth + 1,
+        )));
     }
     part
 }
@@ -85,7 +107,11 @@ fn split_multipart(data: &[u8], body: Range<usize>, boundary: &[u8]) -> Vec<Rang
     let mut delims = Vec::new(); // (line start, line end incl LF, is_close)
     let mut pos = body.start;
     while pos < body.end {
-        let line_end = data[pos..body.end].iter().position(|&c| c == b'\n').map(|i| pos + i + 1).unwrap_or(body.end);
+        let line_end = data[pos..body.end]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map(|i| pos + i + 1)
+            .unwrap_or(body.end);
         let line = &data[pos..line_end];
         if line.starts_with(b"--") && line[2..].starts_with(boundary) {
             let rest = &line[2 + boundary.len()..];
@@ -136,7 +162,9 @@ pub fn header_fields(h: &[u8]) -> Vec<(String, String)> {
             continue;
         }
         if let Some(colon) = line.iter().position(|&c| c == b':') {
-            let name = String::from_utf8_lossy(&line[..colon]).trim().to_ascii_lowercase();
+            let name = String::from_utf8_lossy(&line[..colon])
+                .trim()
+                .to_ascii_lowercase();
             let value = String::from_utf8_lossy(&line[colon + 1..]);
             out.push((name, value.trim_start().to_string()));
         }
@@ -146,7 +174,10 @@ pub fn header_fields(h: &[u8]) -> Vec<(String, String)> {
 
 /// The first field of that (lower-case) name.
 pub fn field(fields: &[(String, String)], name: &str) -> Option<String> {
-    fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim_end().to_string())
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.trim_end().to_string())
 }
 
 /// Split a header value at `;` outside quotes, returning the main value and parameters.
@@ -174,12 +205,18 @@ fn params_of(v: &str) -> (String, Vec<(String, String)>) {
         }
     }
     parts.push(cur);
-    let main = parts.first().map(|s| s.trim().to_string()).unwrap_or_default();
+    let main = parts
+        .first()
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     let mut params = Vec::new();
     for p in parts.iter().skip(1) {
         if let Some((k, v)) = p.split_once('=') {
             let v = v.trim();
-            let v = v.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(v);
+            let v = v
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(v);
             params.push((k.trim().to_ascii_lowercase(), v.to_string()));
         }
     }
@@ -209,7 +246,9 @@ fn content_type(v: &str) -> (String, String, Vec<(String, String)>) {
     let (main, params) = params_of(v);
     let main = main.to_ascii_lowercase();
     match main.split_once('/') {
-        Some((t, s)) if !t.trim().is_empty() && !s.trim().is_empty() => (t.trim().to_string(), s.trim().to_string(), params),
+        Some((t, s)) if !t.trim().is_empty() && !s.trim().is_empty() => {
+            (t.trim().to_string(), s.trim().to_string(), params)
+        }
         _ => ("text".into(), "plain".into(), params),
     }
 }
@@ -220,7 +259,10 @@ pub enum Spec {
     /// The whole part (or message).
     All,
     Header,
-    HeaderFields { not: bool, names: Vec<String> },
+    HeaderFields {
+        not: bool,
+        names: Vec<String>,
+    },
     Text,
     Mime,
 }
@@ -229,7 +271,11 @@ pub enum Spec {
 pub fn section(data: &[u8], root: &Part, path: &[u32], spec: &Spec) -> Option<Vec<u8>> {
     let part = resolve(root, path)?;
     // HEADER/TEXT of a message/rfc822 part are those of the encapsulated message.
-    let msg = if path.is_empty() { Some(part) } else { part.message.as_deref() };
+    let msg = if path.is_empty() {
+        Some(part)
+    } else {
+        part.message.as_deref()
+    };
     Some(match spec {
         Spec::All => {
             if path.is_empty() {
@@ -278,7 +324,11 @@ fn filter_header(h: &[u8], names: &[String], not: bool) -> Vec<u8> {
     let mut keep = false;
     let mut pos = 0;
     while pos < h.len() {
-        let end = h[pos..].iter().position(|&c| c == b'\n').map(|i| pos + i + 1).unwrap_or(h.len());
+        let end = h[pos..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map(|i| pos + i + 1)
+            .unwrap_or(h.len());
         let line = &h[pos..end];
         pos = end;
         let bare = line.strip_suffix(b"\n").unwrap_or(line);
@@ -312,7 +362,9 @@ pub fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
 }
 
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
-    if s.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0 || c >= 0x80) {
+    if s.iter()
+        .any(|&c| c == b'\r' || c == b'\n' || c == 0 || c >= 0x80)
+    {
         out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
         out.extend_from_slice(s);
         return;
@@ -340,7 +392,14 @@ pub fn envelope(out: &mut Vec<u8>, h: &[u8]) {
     out.push(b' ');
     nstr_opt(out, &get("subject"));
     let from = get("from");
-    for (name, fallback) in [("from", None), ("sender", from.clone()), ("reply-to", from.clone()), ("to", None), ("cc", None), ("bcc", None)] {
+    for (name, fallback) in [
+        ("from", None),
+        ("sender", from.clone()),
+        ("reply-to", from.clone()),
+        ("to", None),
+        ("cc", None),
+        ("bcc", None),
+    ] {
         out.push(b' ');
         let v = get(name).filter(|v| !v.trim().is_empty()).or(fallback);
         addresses(out, v.as_deref());
@@ -359,7 +418,12 @@ fn unfold(v: &str) -> String {
 /// One parsed address: (name, mailbox, host) or a group marker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Addr {
-    Mailbox { name: Option<String>, adl: Option<String>, local: String, host: Option<String> },
+    Mailbox {
+        name: Option<String>,
+        adl: Option<String>,
+        local: String,
+        host: Option<String>,
+    },
     GroupStart(String),
     GroupEnd,
 }
@@ -374,7 +438,12 @@ fn addresses(out: &mut Vec<u8>, v: Option<&str>) {
     for a in list {
         out.push(b'(');
         match a {
-            Addr::Mailbox { name, adl, local, host } => {
+            Addr::Mailbox {
+                name,
+                adl,
+                local,
+                host,
+            } => {
                 nstr_opt(out, &name);
                 out.push(b' ');
                 nstr_opt(out, &adl);
@@ -404,17 +473,23 @@ fn parse_addresses(v: &str) -> Vec<Addr> {
     let mut in_group = false;
     let mut raw = String::new(); // addr-spec text outside <>
     let mut comment = String::new();
-    let flush = |phrase: &mut String, raw: &mut String, comment: &mut String, out: &mut Vec<Addr>| {
-        let spec = raw.trim().to_string();
-        if !spec.is_empty() {
-            let (local, host) = split_spec(&spec);
-            let c = comment.trim().to_string();
-            out.push(Addr::Mailbox { name: (!c.is_empty()).then_some(c), adl: None, local, host });
-        }
-        phrase.clear();
-        raw.clear();
-        comment.clear();
-    };
+    let flush =
+        |phrase: &mut String, raw: &mut String, comment: &mut String, out: &mut Vec<Addr>| {
+            let spec = raw.trim().to_string();
+            if !spec.is_empty() {
+                let (local, host) = split_spec(&spec);
+                let c = comment.trim().to_string();
+                out.push(Addr::Mailbox {
+                    name: (!c.is_empty()).then_some(c),
+                    adl: None,
+                    local,
+                    host,
+                });
+            }
+            phrase.clear();
+            raw.clear();
+            comment.clear();
+        };
     while i < chars.len() {
         let c = chars[i];
         match c {
@@ -445,19 +520,32 @@ fn parse_addresses(v: &str) -> Vec<Addr> {
                     }
                     i += 1;
                 }
-                comment = chars[start..i.saturating_sub(1).max(start)].iter().collect();
+                comment = chars[start..i.saturating_sub(1).max(start)]
+                    .iter()
+                    .collect();
                 continue;
             }
             '<' => {
-                let close = chars[i..].iter().position(|&c| c == '>').map(|p| i + p).unwrap_or(chars.len());
+                let close = chars[i..]
+                    .iter()
+                    .position(|&c| c == '>')
+                    .map(|p| i + p)
+                    .unwrap_or(chars.len());
                 let spec: String = chars[i + 1..close].iter().collect();
                 let (adl, spec) = match spec.split_once(':') {
-                    Some((r, s)) if r.trim().starts_with('@') => (Some(r.trim().to_string()), s.trim().to_string()),
+                    Some((r, s)) if r.trim().starts_with('@') => {
+                        (Some(r.trim().to_string()), s.trim().to_string())
+                    }
                     _ => (None, spec.trim().to_string()),
                 };
                 let (local, host) = split_spec(&spec);
                 let name = phrase.trim().to_string();
-                out.push(Addr::Mailbox { name: (!name.is_empty()).then_some(name), adl, local, host });
+                out.push(Addr::Mailbox {
+                    name: (!name.is_empty()).then_some(name),
+                    adl,
+                    local,
+                    host,
+                });
                 phrase.clear();
                 raw.clear();
                 comment.clear();
@@ -537,13 +625,19 @@ pub fn body_structure(out: &mut Vec<u8>, data: &[u8], p: &Part, ext: bool) {
     out.push(b' ');
     nstr_opt(out, &field(&fields, "content-id"));
     out.push(b' ');
-    nstr_opt(out, &field(&fields, "content-description").map(|v| unfold(&v)));
+    nstr_opt(
+        out,
+        &field(&fields, "content-description").map(|v| unfold(&v)),
+    );
     out.push(b' ');
-    let enc = field(&fields, "content-transfer-encoding").map(|e| e.trim().to_string()).unwrap_or_else(|| "7bit".into());
+    let enc = field(&fields, "content-transfer-encoding")
+        .map(|e| e.trim().to_string())
+        .unwrap_or_else(|| "7bit".into());
     string(out, enc.as_bytes());
     let body = &data[p.body.clone()];
     out.extend_from_slice(format!(" {}", body.len()).as_bytes());
-    let lines = body.iter().filter(|&&c| c == b'\n').count() + usize::from(!body.is_empty() && !body.ends_with(b"\n"));
+    let lines = body.iter().filter(|&&c| c == b'\n').count()
+        + usize::from(!body.is_empty() && !body.ends_with(b"\n"));
     if let Some(m) = &p.message {
         out.push(b' ');
         envelope(out, &data[m.header.clone()]);
@@ -596,7 +690,11 @@ fn extension(out: &mut Vec<u8>, fields: &[(String, String)]) {
     out.push(b' ');
     match field(fields, "content-language") {
         Some(l) => {
-            let langs: Vec<String> = strip_comments(&l).split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+            let langs: Vec<String> = strip_comments(&l)
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
             if langs.len() == 1 {
                 string(out, langs[0].as_bytes());
             } else if langs.is_empty() {
@@ -629,24 +727,44 @@ mod tests {
         let p = parse(MSG);
         assert_eq!(p.children.len(), 2);
         assert_eq!(section(MSG, &p, &[1], &Spec::All).unwrap(), b"one");
-        assert_eq!(section(MSG, &p, &[1], &Spec::Mime).unwrap(), b"Content-Type: text/plain\r\n\r\n");
-        assert_eq!(section(MSG, &p, &[2], &Spec::Header).unwrap(), b"Subject: in\r\n\r\n");
+        assert_eq!(
+            section(MSG, &p, &[1], &Spec::Mime).unwrap(),
+            b"Content-Type: text/plain\r\n\r\n"
+        );
+        assert_eq!(
+            section(MSG, &p, &[2], &Spec::Header).unwrap(),
+            b"Subject: in\r\n\r\n"
+        );
         assert_eq!(section(MSG, &p, &[2, 1], &Spec::All).unwrap(), b"inner");
         assert_eq!(section(MSG, &p, &[3], &Spec::All), None);
-        let hf = Spec::HeaderFields { not: false, names: vec!["subject".into()] };
+        let hf = Spec::HeaderFields {
+            not: false,
+            names: vec!["subject".into()],
+        };
         assert_eq!(section(MSG, &p, &[], &hf).unwrap(), b"Subject: hi\r\n\r\n");
     }
 
     #[test]
     fn envelope_and_structure() {
         let mut out = Vec::new();
-        envelope(&mut out, b"From: \"A B\" <a@b.c>, d@e\r\nTo: g: x@y;\r\n\r\n");
+        envelope(
+            &mut out,
+            b"From: \"A B\" <a@b.c>, d@e\r\nTo: g: x@y;\r\n\r\n",
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "(NIL NIL ((\"A B\" NIL \"a\" \"b.c\")(NIL NIL \"d\" \"e\")) ((\"A B\" NIL \"a\" \"b.c\")(NIL NIL \"d\" \"e\")) ((\"A B\" NIL \"a\" \"b.c\")(NIL NIL \"d\" \"e\")) ((NIL NIL \"g\" NIL)(NIL NIL \"x\" \"y\")(NIL NIL NIL NIL)) NIL NIL NIL NIL)"
         );
         let mut out = Vec::new();
-        body_structure(&mut out, b"Subject: x\r\n\r\nab\r\ncd\r\n", &parse(b"Subject: x\r\n\r\nab\r\ncd\r\n"), false);
-        assert_eq!(String::from_utf8(out).unwrap(), "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 2)");
+        body_structure(
+            &mut out,
+            b"Subject: x\r\n\r\nab\r\ncd\r\n",
+            &parse(b"Subject: x\r\n\r\nab\r\ncd\r\n"),
+            false,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 8 2)"
+        );
     }
 }

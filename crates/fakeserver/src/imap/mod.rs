@@ -28,7 +28,13 @@ pub struct ImapService {
 
 impl ImapService {
     pub fn new(section: Section, users: Arc<Users>) -> Self {
-        ImapService { setup: Arc::new(ImapSetup { daemon: Arc::new(ImapDaemon::new()), users, section }) }
+        ImapService {
+            setup: Arc::new(ImapSetup {
+                daemon: Arc::new(ImapDaemon::new()),
+                users,
+                section,
+            }),
+        }
     }
     pub fn daemon(&self) -> &Arc<ImapDaemon> {
         &self.setup.daemon
@@ -55,7 +61,8 @@ impl Service for ImapService {
 /// hierarchy levels; `INBOX` names the inbox).
 pub fn load(daemon: &ImapDaemon, dir: &Path) -> Result<usize> {
     let mut n = 0;
-    let users = std::fs::read_dir(dir).with_context(|| format!("--load {}: reading", dir.display()))?;
+    let users =
+        std::fs::read_dir(dir).with_context(|| format!("--load {}: reading", dir.display()))?;
     for u in users {
         let u = u.with_context(|| format!("--load {}", dir.display()))?;
         if !u.path().is_dir() {
@@ -76,8 +83,15 @@ fn load_tree(daemon: &ImapDaemon, user: &str, dir: &Path, prefix: &str) -> Resul
         .collect();
     entries.sort();
     for p in entries {
-        let name = p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let mailbox = if prefix.is_empty() { name.clone() } else { format!("{prefix}{}{name}", daemon::DELIM) };
+        let name = p
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mailbox = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}{}{name}", daemon::DELIM)
+        };
         if p.is_file() {
             let data = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
             for m in split_mbox(&data) {
@@ -106,8 +120,17 @@ fn load_tree(daemon: &ImapDaemon, user: &str, dir: &Path, prefix: &str) -> Resul
             }
             for f in files {
                 let data = std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?;
-                let seen = f.to_string_lossy().rsplit_once(":2,").is_some_and(|(_, fl)| fl.contains('S'));
-                daemon.deliver(user, &mailbox, crlf(&data), if seen { &["\\Seen"] } else { &[] }, now());
+                let seen = f
+                    .to_string_lossy()
+                    .rsplit_once(":2,")
+                    .is_some_and(|(_, fl)| fl.contains('S'));
+                daemon.deliver(
+                    user,
+                    &mailbox,
+                    crlf(&data),
+                    if seen { &["\\Seen"] } else { &[] },
+                    now(),
+                );
                 n += 1;
             }
         }
@@ -116,7 +139,10 @@ fn load_tree(daemon: &ImapDaemon, user: &str, dir: &Path, prefix: &str) -> Resul
 }
 
 fn now() -> (i64, i32) {
-    let s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     (s, 0)
 }
 
@@ -172,7 +198,12 @@ pub fn split_mbox(data: &[u8]) -> Vec<Vec<u8>> {
 pub fn fuzz_imap_command(data: &[u8]) {
     let _ = parse::request(data);
     let svc = ImapService::new(Section::default(), Arc::new(Users::open()));
-    let conn = ConnInfo { peer: "127.0.0.1:1".into(), local: "127.0.0.1:143".into(), tls: false, tls_available: true };
+    let conn = ConnInfo {
+        peer: "127.0.0.1:1".into(),
+        local: "127.0.0.1:143".into(),
+        tls: false,
+        tls_available: true,
+    };
     let mut h = svc.handler(&conn);
     let mut out = h.on_startup(&conn);
     let _ = h.on_input(Input::Line(b"a LOGIN u p"), &conn);
@@ -255,6 +286,12 @@ mod tests {
     #[test]
     fn mbox_split() {
         let m = split_mbox(b"From a\nSubject: 1\n\nx\n>From y\n\nFrom b\nSubject: 2\n\ny\n");
-        assert_eq!(m, vec![b"Subject: 1\r\n\r\nx\r\nFrom y\r\n".to_vec(), b"Subject: 2\r\n\r\ny\r\n".to_vec()]);
+        assert_eq!(
+            m,
+            vec![
+                b"Subject: 1\r\n\r\nx\r\nFrom y\r\n".to_vec(),
+                b"Subject: 2\r\n\r\ny\r\n".to_vec()
+            ]
+        );
     }
 }

@@ -24,28 +24,54 @@ pub struct SyntaxError {
 pub fn request(bytes: &[u8]) -> Result<Request, SyntaxError> {
     let first = bytes.split(|&c| c == b' ').next().unwrap_or_default();
     let tag_guess = valid_tag(first).then(|| String::from_utf8_lossy(first).into_owned());
-    let err = |reason: String| SyntaxError { tag: tag_guess.clone(), reason };
+    let err = |reason: String| SyntaxError {
+        tag: tag_guess.clone(),
+        reason,
+    };
     let values = imapwire::tokenize_command(bytes).map_err(|e| err(e.reason.clone()))?;
     let mut it = values.into_iter();
     let tag = match it.next() {
         Some(Value::Atom(t)) if valid_tag(&t) => String::from_utf8_lossy(&t).into_owned(),
-        _ => return Err(SyntaxError { tag: None, reason: "Invalid tag".into() }),
+        _ => {
+            return Err(SyntaxError {
+                tag: None,
+                reason: "Invalid tag".into(),
+            })
+        }
     };
     let mut name = match it.next() {
         Some(Value::Atom(a)) => String::from_utf8_lossy(&a).to_ascii_uppercase(),
-        _ => return Err(SyntaxError { tag: Some(tag), reason: "Missing command".into() }),
+        _ => {
+            return Err(SyntaxError {
+                tag: Some(tag),
+                reason: "Missing command".into(),
+            })
+        }
     };
     if name == "UID" {
         match it.next() {
-            Some(Value::Atom(a)) => name = format!("UID {}", String::from_utf8_lossy(&a).to_ascii_uppercase()),
-            _ => return Err(SyntaxError { tag: Some(tag), reason: "UID needs a command".into() }),
+            Some(Value::Atom(a)) => {
+                name = format!("UID {}", String::from_utf8_lossy(&a).to_ascii_uppercase())
+            }
+            _ => {
+                return Err(SyntaxError {
+                    tag: Some(tag),
+                    reason: "UID needs a command".into(),
+                })
+            }
         }
     }
-    Ok(Request { tag, name, args: it.collect() })
+    Ok(Request {
+        tag,
+        name,
+        args: it.collect(),
+    })
 }
 
 fn valid_tag(t: &[u8]) -> bool {
-    !t.is_empty() && t.iter().all(|&c| c > b' ' && c < 0x7f && !b"(){%*\"\\+".contains(&c))
+    !t.is_empty()
+        && t.iter()
+            .all(|&c| c > b' ' && c < 0x7f && !b"(){%*\"\\+".contains(&c))
 }
 
 /// A string-ish argument (atom, quoted, literal) as text.
@@ -92,7 +118,9 @@ impl SeqSet {
 
     /// Whether `n` is in the set, `*` being `max`.
     pub fn contains(&self, n: u32, max: u32) -> bool {
-        let SeqSet::Ranges(r) = self else { return false };
+        let SeqSet::Ranges(r) = self else {
+            return false;
+        };
         let v = |b: Bound| match b {
             Bound::N(x) => x,
             Bound::Star => max,
@@ -132,7 +160,13 @@ pub enum Att {
     Rfc822Header,
     Rfc822Text,
     /// BODY[...] / BODY.PEEK[...]: the name as echoed, path, spec, partial.
-    Section { peek: bool, path: Vec<u32>, spec: Spec, partial: Option<(u64, u64)>, echo: String },
+    Section {
+        peek: bool,
+        path: Vec<u32>,
+        spec: Spec,
+        partial: Option<(u64, u64)>,
+        echo: String,
+    },
 }
 
 pub fn fetch_atts(v: &Value) -> Result<Vec<Att>, String> {
@@ -142,13 +176,21 @@ pub fn fetch_atts(v: &Value) -> Result<Vec<Att>, String> {
     };
     let mut out = Vec::new();
     for it in items {
-        let Value::Atom(a) = it else { return Err("Invalid fetch item".into()) };
+        let Value::Atom(a) = it else {
+            return Err("Invalid fetch item".into());
+        };
         let s = String::from_utf8_lossy(a).into_owned();
         let up = s.to_ascii_uppercase();
         match up.as_str() {
             "ALL" => out.extend([Att::Flags, Att::InternalDate, Att::Size, Att::Envelope]),
             "FAST" => out.extend([Att::Flags, Att::InternalDate, Att::Size]),
-            "FULL" => out.extend([Att::Flags, Att::InternalDate, Att::Size, Att::Envelope, Att::Body]),
+            "FULL" => out.extend([
+                Att::Flags,
+                Att::InternalDate,
+                Att::Size,
+                Att::Envelope,
+                Att::Body,
+            ]),
             "FLAGS" => out.push(Att::Flags),
             "UID" => out.push(Att::Uid),
             "INTERNALDATE" => out.push(Att::InternalDate),
@@ -160,7 +202,9 @@ pub fn fetch_atts(v: &Value) -> Result<Vec<Att>, String> {
             "RFC822" => out.push(Att::Rfc822),
             "RFC822.HEADER" => out.push(Att::Rfc822Header),
             "RFC822.TEXT" => out.push(Att::Rfc822Text),
-            _ if up.starts_with("BODY[") || up.starts_with("BODY.PEEK[") => out.push(section_att(&s)?),
+            _ if up.starts_with("BODY[") || up.starts_with("BODY.PEEK[") => {
+                out.push(section_att(&s)?)
+            }
             _ => return Err(format!("Unknown fetch item {s}")),
         }
     }
@@ -177,7 +221,10 @@ fn section_att(s: &str) -> Result<Att, String> {
     let partial = if after.is_empty() {
         None
     } else {
-        let p = after.strip_prefix('<').and_then(|x| x.strip_suffix('>')).ok_or_else(bad)?;
+        let p = after
+            .strip_prefix('<')
+            .and_then(|x| x.strip_suffix('>'))
+            .ok_or_else(bad)?;
         let (a, b) = p.split_once('.').ok_or_else(bad)?;
         let a: u64 = a.parse().map_err(|_| bad())?;
         let b: u64 = b.parse().map_err(|_| bad())?;
@@ -192,7 +239,13 @@ fn section_att(s: &str) -> Result<Att, String> {
     if let Some((a, _)) = partial {
         echo.push_str(&format!("<{a}>"));
     }
-    Ok(Att::Section { peek, path, spec, partial, echo })
+    Ok(Att::Section {
+        peek,
+        path,
+        spec,
+        partial,
+        echo,
+    })
 }
 
 fn normalise_section(inner: &str) -> String {
@@ -207,7 +260,9 @@ pub fn section_spec(inner: &str) -> Option<(Vec<u32>, Spec)> {
     let mut path = Vec::new();
     let mut rest = inner.trim();
     loop {
-        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if end == 0 {
             break;
         }
@@ -231,10 +286,17 @@ pub fn section_spec(inner: &str) -> Option<(Vec<u32>, Spec)> {
         Spec::Text
     } else if up == "MIME" && !path.is_empty() {
         Spec::Mime
-    } else if let Some(list) = up.strip_prefix("HEADER.FIELDS.NOT").or_else(|| up.strip_prefix("HEADER.FIELDS")) {
+    } else if let Some(list) = up
+        .strip_prefix("HEADER.FIELDS.NOT")
+        .or_else(|| up.strip_prefix("HEADER.FIELDS"))
+    {
         let not = up.starts_with("HEADER.FIELDS.NOT");
         let list = list.trim().strip_prefix('(')?.strip_suffix(')')?;
-        let names: Vec<String> = imapwire::tokenize(list.as_bytes()).ok()?.iter().filter_map(astring).collect();
+        let names: Vec<String> = imapwire::tokenize(list.as_bytes())
+            .ok()?
+            .iter()
+            .filter_map(astring)
+            .collect();
         if names.is_empty() {
             return None;
         }
@@ -265,7 +327,12 @@ pub enum Key {
     Larger(u64),
     Smaller(u64),
     /// INTERNALDATE (day number) before/on/since.
-    Date { sent: bool, cmp: std::cmp::Ordering, inclusive: bool, day: i64 },
+    Date {
+        sent: bool,
+        cmp: std::cmp::Ordering,
+        inclusive: bool,
+        day: i64,
+    },
     ModSeq(u64),
 }
 
@@ -279,7 +346,11 @@ pub fn search_keys(args: &[Value]) -> Result<Key, String> {
     if keys.is_empty() {
         return Err("Missing search keys".into());
     }
-    Ok(if keys.len() == 1 { keys.remove(0) } else { Key::And(keys) })
+    Ok(if keys.len() == 1 {
+        keys.remove(0)
+    } else {
+        Key::And(keys)
+    })
 }
 
 fn one_key(args: &[Value], i: &mut usize) -> Result<Key, String> {
@@ -290,7 +361,10 @@ fn one_key(args: &[Value], i: &mut usize) -> Result<Key, String> {
     }
     let word = astring(v).ok_or("Invalid search key")?;
     let arg = |i: &mut usize| -> Result<String, String> {
-        let a = args.get(*i).and_then(astring).ok_or_else(|| format!("Missing argument to {word}"))?;
+        let a = args
+            .get(*i)
+            .and_then(astring)
+            .ok_or_else(|| format!("Missing argument to {word}"))?;
         *i += 1;
         Ok(a)
     };
@@ -324,12 +398,42 @@ fn one_key(args: &[Value], i: &mut usize) -> Result<Key, String> {
         "TEXT" => Key::Text(arg(i)?),
         "LARGER" => Key::Larger(num(arg(i)?)?),
         "SMALLER" => Key::Smaller(num(arg(i)?)?),
-        "BEFORE" => Key::Date { sent: false, cmp: Less, inclusive: false, day: date(arg(i)?)? },
-        "ON" => Key::Date { sent: false, cmp: Equal, inclusive: true, day: date(arg(i)?)? },
-        "SINCE" => Key::Date { sent: false, cmp: Greater, inclusive: true, day: date(arg(i)?)? },
-        "SENTBEFORE" => Key::Date { sent: true, cmp: Less, inclusive: false, day: date(arg(i)?)? },
-        "SENTON" => Key::Date { sent: true, cmp: Equal, inclusive: true, day: date(arg(i)?)? },
-        "SENTSINCE" => Key::Date { sent: true, cmp: Greater, inclusive: true, day: date(arg(i)?)? },
+        "BEFORE" => Key::Date {
+            sent: false,
+            cmp: Less,
+            inclusive: false,
+            day: date(arg(i)?)?,
+        },
+        "ON" => Key::Date {
+            sent: false,
+            cmp: Equal,
+            inclusive: true,
+            day: date(arg(i)?)?,
+        },
+        "SINCE" => Key::Date {
+            sent: false,
+            cmp: Greater,
+            inclusive: true,
+            day: date(arg(i)?)?,
+        },
+        "SENTBEFORE" => Key::Date {
+            sent: true,
+            cmp: Less,
+            inclusive: false,
+            day: date(arg(i)?)?,
+        },
+        "SENTON" => Key::Date {
+            sent: true,
+            cmp: Equal,
+            inclusive: true,
+            day: date(arg(i)?)?,
+        },
+        "SENTSINCE" => Key::Date {
+            sent: true,
+            cmp: Greater,
+            inclusive: true,
+            day: date(arg(i)?)?,
+        },
         "UID" => Key::Uid(SeqSet::parse(&arg(i)?).ok_or("Invalid UID set")?),
         "NOT" => Key::Not(Box::new(one_key(args, i)?)),
         "OR" => {
@@ -353,7 +457,9 @@ fn one_key(args: &[Value], i: &mut usize) -> Result<Key, String> {
     })
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// Days since 1970-01-01 of a civil date.
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -381,7 +487,10 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 fn month(s: &str) -> Option<u32> {
-    MONTHS.iter().position(|m| m.eq_ignore_ascii_case(s)).map(|i| i as u32 + 1)
+    MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(s))
+        .map(|i| i as u32 + 1)
 }
 
 /// `1-Feb-1994` → day number.
@@ -401,12 +510,18 @@ pub fn parse_date_time(s: &str) -> Option<(i64, i32)> {
     let (date, rest) = s.trim().split_once(' ')?;
     let day = parse_date(date)?;
     let (time, zone) = rest.trim().split_once(' ')?;
-    let t: Vec<i64> = time.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let t: Vec<i64> = time
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
     if t.len() != 3 || t[0] > 23 || t[1] > 59 || t[2] > 60 {
         return None;
     }
     let z = zone_minutes(zone)?;
-    Some((day * 86400 + t[0] * 3600 + t[1] * 60 + t[2] - z as i64 * 60, z))
+    Some((
+        day * 86400 + t[0] * 3600 + t[1] * 60 + t[2] - z as i64 * 60,
+        z,
+    ))
 }
 
 fn zone_minutes(z: &str) -> Option<i32> {
@@ -463,7 +578,9 @@ pub fn flags(v: &Value) -> Result<Vec<String>, String> {
     };
     let mut out = Vec::new();
     for f in items {
-        let Value::Atom(a) = f else { return Err("Invalid flag".into()) };
+        let Value::Atom(a) = f else {
+            return Err("Invalid flag".into());
+        };
         let s = String::from_utf8_lossy(a).into_owned();
         out.push(canonical_flag(&s).ok_or_else(|| format!("Invalid flag {s}"))?);
     }
@@ -472,11 +589,24 @@ pub fn flags(v: &Value) -> Result<Vec<String>, String> {
 
 /// System flags in canonical case; keywords as given; `None` for an unknown `\Flag`.
 pub fn canonical_flag(s: &str) -> Option<String> {
-    const SYS: [&str; 6] = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft", "\\Recent"];
+    const SYS: [&str; 6] = [
+        "\\Seen",
+        "\\Answered",
+        "\\Flagged",
+        "\\Deleted",
+        "\\Draft",
+        "\\Recent",
+    ];
     if s.starts_with('\\') {
-        return SYS.iter().find(|f| f.eq_ignore_ascii_case(s)).map(|f| f.to_string());
+        return SYS
+            .iter()
+            .find(|f| f.eq_ignore_ascii_case(s))
+            .map(|f| f.to_string());
     }
-    if s.is_empty() || s.bytes().any(|c| b"(){%*\"\\]".contains(&c) || c <= b' ' || c >= 0x7f) {
+    if s.is_empty()
+        || s.bytes()
+            .any(|c| b"(){%*\"\\]".contains(&c) || c <= b' ' || c >= 0x7f)
+    {
         return None;
     }
     Some(s.to_string())
@@ -494,7 +624,9 @@ mod tests {
         let atts = fetch_atts(&r.args[1]).unwrap();
         assert_eq!(atts[0], Att::Flags);
         match &atts[1] {
-            Att::Section { peek: true, echo, .. } => assert_eq!(echo, "BODY[HEADER.FIELDS (From)]"),
+            Att::Section {
+                peek: true, echo, ..
+            } => assert_eq!(echo, "BODY[HEADER.FIELDS (From)]"),
             other => panic!("{other:?}"),
         }
         assert_eq!(request(b"* x").unwrap_err().tag, None);
@@ -508,8 +640,14 @@ mod tests {
         assert!(SeqSet::parse("0").is_none() && SeqSet::parse("1:x").is_none());
         let t = parse_date_time("17-Jul-1996 02:44:25 -0700").unwrap();
         assert_eq!(format_date_time(t), "17-Jul-1996 02:44:25 -0700");
-        assert_eq!(civil_from_days(parse_date("1-Feb-1994").unwrap()), (1994, 2, 1));
-        assert_eq!(rfc5322_day("Mon, 7 Feb 1994 21:52:25 -0800"), parse_date("7-Feb-1994"));
+        assert_eq!(
+            civil_from_days(parse_date("1-Feb-1994").unwrap()),
+            (1994, 2, 1)
+        );
+        assert_eq!(
+            rfc5322_day("Mon, 7 Feb 1994 21:52:25 -0800"),
+            parse_date("7-Feb-1994")
+        );
     }
 
     #[test]

@@ -59,7 +59,9 @@ pub fn matches(k: &Key, c: &Cand<'_>) -> bool {
         Key::Header(name, needle) => {
             let p = mime::parse(&m.data);
             let f = mime::header_fields(&m.data[p.header.clone()]);
-            f.iter().filter(|(n, _)| n == name).any(|(_, v)| needle.is_empty() || contains(v.as_bytes(), needle))
+            f.iter()
+                .filter(|(n, _)| n == name)
+                .any(|(_, v)| needle.is_empty() || contains(v.as_bytes(), needle))
         }
         Key::Body(needle) => {
             let p = mime::parse(&m.data);
@@ -116,11 +118,25 @@ mod tests {
             uid: 5,
             flags: ["\\Seen".to_string()].into_iter().collect(),
             internal: (86400 * 10, 0),
-            data: Arc::new(b"From: Alice <a@x>\r\nSubject: Hello\r\n world\r\n\r\nasdf qwer\r\n".to_vec()),
+            data: Arc::new(
+                b"From: Alice <a@x>\r\nSubject: Hello\r\n world\r\n\r\nasdf qwer\r\n".to_vec(),
+            ),
             modseq: 2,
         };
-        let c = Cand { msg: &m, seq: 1, max_seq: 3, max_uid: 9, recent: false, saved: &[] };
-        let t = |s: &str| matches(&search_keys(&imapwire::tokenize(s.as_bytes()).unwrap()).unwrap(), &c);
+        let c = Cand {
+            msg: &m,
+            seq: 1,
+            max_seq: 3,
+            max_uid: 9,
+            recent: false,
+            saved: &[],
+        };
+        let t = |s: &str| {
+            matches(
+                &search_keys(&imapwire::tokenize(s.as_bytes()).unwrap()).unwrap(),
+                &c,
+            )
+        };
         assert!(t("SEEN FROM alice"));
         assert!(t("SUBJECT \"hello world\""));
         assert!(t("BODY QWER NOT BODY alice"));
