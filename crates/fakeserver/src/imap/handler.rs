@@ -58,6 +58,9 @@ const CAPS: &[&str] = &[
     "ESEARCH",
     "SEARCHRES",
     "CONDSTORE",
+    "SORT",
+    "SORT=DISPLAY",
+    "THREAD=ORDEREDSUBJECT",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -478,6 +481,10 @@ impl ImapHandler {
             "SEARCH" | "UID SEARCH" => {
                 need(selected)?;
                 self.search(&req.tag, name == "UID SEARCH", a, daemon, lines)
+            }
+            "SORT" | "UID SORT" | "THREAD" | "UID THREAD" => {
+                need(selected)?;
+                self.sort(name.ends_with("THREAD"), name.starts_with("UID"), a, daemon, lines)
             }
             "IDLE" => {
                 need(authed)?;
@@ -1323,6 +1330,62 @@ impl ImapHandler {
         Ok(Done::Ok("Search completed.".into()))
     }
 
+    /// The messages of the view that match `key`: (sequence number, message).
+    fn hits(&self, key: &parse::Key, daemon: &ImapDaemon) -> Result<Vec<(u32, Message)>, Done> {
+        let user = self.user();
+        let mut l = daemon.lock();
+        let Some(sel) = self.sel.as_ref() else { return Err(Done::Bad("No mailbox selected".into())) };
+        let Some(mb) = l.account(&user).mailboxes.get(&sel.name) else {
+            return Err(Done::No("Mailbox was deleted".into()));
+        };
+        let max_uid = sel.view.last().map(|v| v.0).unwrap_or(0);
+        let mut out = Vec::new();
+        for (i, (u, _)) in sel.view.iter().enumerate() {
+            let Some(j) = mb.index_of(*u) else { continue };
+            let m = &mb.messages[j];
+            let c = Cand { msg: m, seq: i as u32 + 1, max_seq: sel.view.len() as u32, max_uid, recent: sel.recent.contains(u), saved: &self.saved };
+            if search::matches(key, &c) {
+                out.push((i as u32 + 1, m.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn sort(&mut self, thread: bool, uid: bool, a: &[Value], daemon: &ImapDaemon, lines: &mut Lines) -> Result<Done, String> {
+        let first = a.first().ok_or("Missing sort criteria")?;
+        let cs = a.get(1).and_then(astring).ok_or("Missing charset")?.to_ascii_uppercase();
+        if !matches!(cs.as_str(), "UTF-8" | "US-ASCII") {
+            return Ok(Done::No("[BADCHARSET (UTF-8 US-ASCII)] Unknown charset".into()));
+        }
+        let key = parse::search_keys(&a[2..])?;
+        let hits = match self.hits(&key, daemon) {
+            Ok(h) => h,
+            Err(d) => return Ok(d),
+        };
+        let msgs: Vec<&Message> = hits.iter().map(|h| &h.1).collect();
+        let id = |i: usize| if uid { hits[i].1.uid } else { hits[i].0 };
+        if thread {
+            let alg = astring(first).unwrap_or_default().to_ascii_uppercase();
+            if alg != "ORDEREDSUBJECT" {
+                return Ok(Done::No(format!("Unknown thread algorithm {alg}")));
+            }
+            let t = super::sort::ordered_subject(&msgs);
+            // Indices in the thread text are 1-based positions in `hits`; map them to ids.
+            let mapped = map_numbers(&t, |n| id(n - 1));
+            lines.push(line(format!("* THREAD {mapped}")));
+            return Ok(Done::Ok("Thread completed.".into()));
+        }
+        let words: Vec<String> = first.items().ok_or("Invalid sort criteria")?.iter().filter_map(astring).collect();
+        let crits = super::sort::parse_criteria(&words)?;
+        let order = super::sort::sort(&msgs, &crits);
+        let mut s = String::from("* SORT");
+        for i in order {
+            s.push_str(&format!(" {}", id(i)));
+        }
+        lines.push(line(s));
+        Ok(Done::Ok("Sort completed.".into()))
+    }
+
     fn input_line(&mut self, l: &[u8], conn: &ConnInfo) -> Output {
         match std::mem::replace(&mut self.pending, Pending::Command) {
             Pending::Idle(tag) => {
@@ -1390,6 +1453,25 @@ enum Done {
     Bad(String),
     /// A complete output (continuations, LOGOUT, STARTTLS).
     Output(Output),
+}
+
+/// Replace every number in `s` by `f(number)`.
+fn map_numbers(s: &str, f: impl Fn(usize) -> u32) -> String {
+    let mut out = String::new();
+    let mut num = String::new();
+    for c in s.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        if !num.is_empty() {
+            out.push_str(&f(num.parse().unwrap_or(1)).to_string());
+            num.clear();
+        }
+        out.push(c);
+    }
+    out.pop();
+    out
 }
 
 fn cap(s: &str) -> String {

@@ -584,6 +584,16 @@ fn parse_addresses(v: &str) -> Vec<Addr> {
     out
 }
 
+/// The first address of a header value: (display name, mailbox, host); a group gives its
+/// name as the mailbox.
+pub fn first_address(v: &str) -> Option<(Option<String>, String, Option<String>)> {
+    match parse_addresses(v).into_iter().next()? {
+        Addr::Mailbox { name, local, host, .. } => Some((name, local, host)),
+        Addr::GroupStart(g) => Some((None, g, None)),
+        Addr::GroupEnd => None,
+    }
+}
+
 fn split_spec(spec: &str) -> (String, Option<String>) {
     match spec.rsplit_once('@') {
         Some((l, h)) => (l.trim_matches('"').to_string(), Some(h.to_string())),

@@ -9,6 +9,7 @@ pub mod handler;
 pub mod mime;
 pub mod parse;
 pub mod search;
+pub mod sort;
 
 use crate::auth::Users;
 use crate::handler::{ConnInfo, Handler, Input, ReadMode};
