@@ -4,6 +4,11 @@
 //! reading a byte), runs each command against the daemon, and keeps this session's view of
 //! the selected mailbox (sequence → UID map, MODSEQs announced, its `\Recent` messages) so
 //! that EXISTS, EXPUNGE and FETCH FLAGS reach it at the moments RFC 9051 allows.
+//!
+//! Personality (`[imap]` of a personality file): `greeting` (`{host}`, `{caps}`, `{peer}`),
+//! `capabilities` (replaces the advertised list; STARTTLS, AUTH= and LOGINDISABLED are
+//! added by state), `auth_mechanisms`, `auth_requires_tls` (LOGINDISABLED and no plaintext
+//! AUTHENTICATE before TLS); quirks: `command_to_fail = "COPY"` (that command answers NO).
 
 use super::daemon::{Account, ImapDaemon, Mailbox, Message, DELIM};
 use super::fetch::{self, flag_list};
@@ -1557,7 +1562,7 @@ fn wildmatch(pattern: &str, name: &str) -> bool {
 impl Handler for ImapHandler {
     fn on_startup(&mut self, conn: &ConnInfo) -> Output {
         let greeting = match &self.setup.section.greeting {
-            Some(g) => g.replace("{host}", self.setup.hostname()),
+            Some(g) => g.replace("{host}", self.setup.hostname()).replace("{caps}", &self.capabilities(conn)).replace("{peer}", &conn.peer),
             None => format!(
                 "* OK [CAPABILITY {}] fakeserver IMAP ready.",
                 self.capabilities(conn)
