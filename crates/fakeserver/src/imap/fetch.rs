@@ -35,8 +35,8 @@ pub fn flag_list(out: &mut Vec<u8>, m: &Message, recent: bool) {
     out.push(b')');
 }
 
-/// The whole response line, with its CRLF.
-pub fn render(m: &Message, ctx: &Ctx<'_>) -> Vec<u8> {
+/// The whole response line, with its CRLF; `Err`: the tagged NO text.
+pub fn render(m: &Message, ctx: &Ctx<'_>) -> Result<Vec<u8>, String> {
     let data = &m.data[..];
     let mut parsed = None;
     let mut items: Vec<Vec<u8>> = Vec::new();
@@ -93,6 +93,31 @@ pub fn render(m: &Message, ctx: &Ctx<'_>) -> Vec<u8> {
                 let bytes = mime::section(data, p, &[], &spec).unwrap_or_default();
                 literal(&mut o, &bytes);
             }
+            Att::Binary { size, path, partial, echo, .. } => {
+                let p = parsed.get_or_insert_with(|| mime::parse(data));
+                let bytes = match mime::binary(data, p, path) {
+                    Some(Ok(b)) => b,
+                    Some(Err(cte)) => return Err(format!("[UNKNOWN-CTE] Unknown Content-Transfer-Encoding {cte}")),
+                    None => Vec::new(),
+                };
+                o.extend_from_slice(echo.as_bytes());
+                o.push(b' ');
+                if *size {
+                    o.extend_from_slice(bytes.len().to_string().as_bytes());
+                } else {
+                    let slice = match partial {
+                        Some((start, len)) => {
+                            let s = (*start as usize).min(bytes.len());
+                            &bytes[s..s.saturating_add(*len as usize).min(bytes.len())]
+                        }
+                        None => &bytes[..],
+                    };
+                    if slice.contains(&0) {
+                        o.push(b'~');
+                    }
+                    literal(&mut o, slice);
+                }
+            }
             Att::Section {
                 path,
                 spec,
@@ -125,7 +150,7 @@ pub fn render(m: &Message, ctx: &Ctx<'_>) -> Vec<u8> {
     let mut out = format!("* {} FETCH (", ctx.seq).into_bytes();
     out.extend_from_slice(&items.join(&b' '));
     out.extend_from_slice(b")\r\n");
-    out
+    Ok(out)
 }
 
 fn literal(out: &mut Vec<u8>, b: &[u8]) {

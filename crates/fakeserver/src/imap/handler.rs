@@ -66,6 +66,7 @@ const CAPS: &[&str] = &[
     "SORT",
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
+    "BINARY",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -848,7 +849,10 @@ impl ImapHandler {
                 i += 1;
             }
             match a.get(i) {
-                Some(Value::Literal { data, .. }) => msgs.push((data.clone(), flags, date)),
+                Some(Value::Literal { data, .. }) => {
+                    let data = super::mime::encode_binary_parts(data).unwrap_or_else(|| data.clone());
+                    msgs.push((data, flags, date))
+                }
                 _ => return Err("APPEND needs a message literal".into()),
             }
             i += 1;
@@ -964,7 +968,7 @@ impl ImapHandler {
             && atts.iter().any(|t| {
                 matches!(
                     t,
-                    Att::Section { peek: false, .. } | Att::Rfc822 | Att::Rfc822Text
+                    Att::Section { peek: false, .. } | Att::Binary { peek: false, .. } | Att::Rfc822 | Att::Rfc822Text
                 )
             });
         let user = self.user();
@@ -1007,7 +1011,16 @@ impl ImapHandler {
                     modseq: want_modseq,
                     atts: &list,
                 };
-                lines.push(fetch::render(m, &ctx));
+                match fetch::render(m, &ctx) {
+                    Ok(l) => lines.push(l),
+                    Err(no) => {
+                        drop(l);
+                        if changed {
+                            daemon.changed();
+                        }
+                        return Ok(Done::No(no));
+                    }
+                }
                 extra_flags = false;
             }
         }

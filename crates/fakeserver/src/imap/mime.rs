@@ -299,7 +299,8 @@ pub fn section(data: &[u8], root: &Part, path: &[u32], spec: &Spec) -> Option<Ve
     })
 }
 
-fn resolve<'a>(root: &'a Part, path: &[u32]) -> Option<&'a Part> {
+/// The part at a section path (the message itself for an empty path).
+pub fn resolve<'a>(root: &'a Part, path: &[u32]) -> Option<&'a Part> {
     let mut cur = root;
     for (i, &n) in path.iter().enumerate() {
         if i > 0 {
@@ -350,6 +351,150 @@ fn filter_header(h: &[u8], names: &[String], not: bool) -> Vec<u8> {
         }
     }
     out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// BINARY[path]: the part's body with its Content-Transfer-Encoding undone (the whole
+/// message for an empty path). `Err` names an encoding fakeserver cannot undo.
+pub fn binary(data: &[u8], root: &Part, path: &[u32]) -> Option<Result<Vec<u8>, String>> {
+    let part = resolve(root, path)?;
+    if path.is_empty() {
+        return Some(Ok(data.to_vec()));
+    }
+    let body = &data[part.body.clone()];
+    if part.ctype == "multipart" || part.message.is_some() {
+        return Some(Ok(body.to_vec()));
+    }
+    let fields = header_fields(&data[part.header.clone()]);
+    let cte = field(&fields, "content-transfer-encoding").map(|c| c.trim().to_ascii_lowercase()).unwrap_or_default();
+    Some(match cte.as_str() {
+        "" | "7bit" | "8bit" | "binary" => Ok(body.to_vec()),
+        "base64" => Ok(decode_base64(body)),
+        "quoted-printable" => Ok(decode_qp(body)),
+        other => Err(other.to_string()),
+    })
+}
+
+/// A message whose `Content-Transfer-Encoding: binary` parts hold NUL bytes, rewritten with
+/// those parts in base64 (as Dovecot stores them), so BODY[] never carries a NUL; BINARY[]
+/// still gives the original bytes. `None` when nothing needs rewriting.
+pub fn encode_binary_parts(data: &[u8]) -> Option<Vec<u8>> {
+    fn leaves<'a>(p: &'a Part, out: &mut Vec<&'a Part>) {
+        if let Some(m) = &p.message {
+            leaves(m, out);
+        } else if p.ctype == "multipart" {
+            for c in &p.children {
+                leaves(c, out);
+            }
+        } else {
+            out.push(p);
+        }
+    }
+    let root = parse(data);
+    let mut parts = Vec::new();
+    leaves(&root, &mut parts);
+    let mut edits: Vec<(std::ops::Range<usize>, Vec<u8>)> = Vec::new();
+    for p in parts {
+        let body = &data[p.body.clone()];
+        let fields = header_fields(&data[p.header.clone()]);
+        let cte = field(&fields, "content-transfer-encoding").map(|c| c.trim().to_ascii_lowercase());
+        if cte.as_deref() != Some("binary") || !body.contains(&0) {
+            continue;
+        }
+        // The CTE line inside the header block.
+        let h = &data[p.header.clone()];
+        let mut pos = 0;
+        while pos < h.len() {
+            let end = h[pos..].iter().position(|&c| c == b'\n').map(|i| pos + i + 1).unwrap_or(h.len());
+            if h[pos..end].to_ascii_lowercase().starts_with(b"content-transfer-encoding:") {
+                let start = p.header.start + pos;
+                edits.push((start..p.header.start + end, b"Content-Transfer-Encoding: base64\r\n".to_vec()));
+                break;
+            }
+            pos = end;
+        }
+        let mut b64 = Vec::new();
+        for chunk in body.chunks(57) {
+            b64.extend_from_slice(encode_base64(chunk).as_bytes());
+            b64.extend_from_slice(b"\r\n");
+        }
+        edits.push((p.body.clone(), b64));
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0.start));
+    let mut out = data.to_vec();
+    for (r, bytes) in edits {
+        out.splice(r, bytes);
+    }
+    Some(out)
+}
+
+fn encode_base64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn decode_base64(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &c in b {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => continue,
+        };
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+fn decode_qp(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' {
+            if b[i + 1..].starts_with(b"\r\n") {
+                i += 3;
+                continue;
+            }
+            if b[i + 1..].starts_with(b"\n") {
+                i += 2;
+                continue;
+            }
+            if let (Some(h), Some(l)) = (b.get(i + 1).and_then(|c| hex(*c)), b.get(i + 2).and_then(|c| hex(*c))) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
     out
 }
 
@@ -752,6 +897,17 @@ mod tests {
             names: vec!["subject".into()],
         };
         assert_eq!(section(MSG, &p, &[], &hf).unwrap(), b"Subject: hi\r\n\r\n");
+    }
+
+    #[test]
+    fn binary_parts_become_base64_and_decode_back() {
+        let m = b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\0-\xe4\r\n";
+        let enc = encode_binary_parts(m).unwrap();
+        assert!(!enc.contains(&0));
+        assert!(enc.starts_with(b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
+        let p = parse(&enc);
+        assert_eq!(binary(&enc, &p, &[1]).unwrap().unwrap(), b"\0-\xe4\r\n");
+        assert_eq!(encode_binary_parts(b"Subject: x\r\n\r\nplain\r\n"), None);
     }
 
     #[test]
