@@ -188,7 +188,7 @@ mod tests {
             },
         );
         assert_eq!(
-            String::from_utf8(got).unwrap(),
+            String::from_utf8(got.unwrap()).unwrap(),
             "* 1 FETCH (UID 7 FLAGS (\\Seen \\Recent) RFC822.SIZE 20 BODY[TEXT]<1> {2}\r\nod)\r\n"
         );
     }
