@@ -67,6 +67,7 @@ const CAPS: &[&str] = &[
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
     "BINARY",
+    "ESORT",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +106,8 @@ pub struct ImapHandler {
     condstore: bool,
     saved: Vec<u32>,
     tls: bool,
+    /// The tag of the command being run (ESEARCH replies name it).
+    tag: String,
 }
 
 type Lines = Vec<Vec<u8>>;
@@ -141,6 +144,7 @@ impl ImapHandler {
             condstore: false,
             saved: Vec::new(),
             tls: conn.tls,
+            tag: String::new(),
         }
     }
 
@@ -270,6 +274,7 @@ impl ImapHandler {
             }
         };
         let tag = req.tag.clone();
+        self.tag = tag.clone();
         let daemon = self.setup.daemon.clone();
         let mut lines = Lines::new();
         let fetchlike = matches!(req.name.as_str(), "FETCH" | "STORE" | "SEARCH");
@@ -1370,6 +1375,15 @@ impl ImapHandler {
     }
 
     fn sort(&mut self, thread: bool, uid: bool, a: &[Value], daemon: &ImapDaemon, lines: &mut Lines) -> Result<Done, String> {
+        // ESORT: SORT RETURN (options) (criteria) charset keys.
+        let (ret, a) = match a.first() {
+            Some(v) if !thread && v.is_atom("RETURN") => {
+                let opts = a.get(1).and_then(Value::items).ok_or("Invalid RETURN options")?;
+                let opts: Vec<String> = opts.iter().filter_map(astring).map(|s| s.to_ascii_uppercase()).collect();
+                (Some(opts), &a[2..])
+            }
+            _ => (None, a),
+        };
         let first = a.first().ok_or("Missing sort criteria")?;
         let cs = a.get(1).and_then(astring).ok_or("Missing charset")?.to_ascii_uppercase();
         if !matches!(cs.as_str(), "UTF-8" | "US-ASCII") {
@@ -1396,9 +1410,29 @@ impl ImapHandler {
         let words: Vec<String> = first.items().ok_or("Invalid sort criteria")?.iter().filter_map(astring).collect();
         let crits = super::sort::parse_criteria(&words)?;
         let order = super::sort::sort(&msgs, &crits);
+        let ids: Vec<u32> = order.into_iter().map(id).collect();
+        if let Some(opts) = ret {
+            let opts = if opts.is_empty() { vec!["ALL".to_string()] } else { opts };
+            let mut s = format!("* ESEARCH (TAG {})", quote(&self.tag));
+            if uid {
+                s.push_str(" UID");
+            }
+            for o in &opts {
+                match o.as_str() {
+                    "MIN" | "MAX" | "ALL" if ids.is_empty() => {}
+                    "MIN" => s.push_str(&format!(" MIN {}", ids[0])),
+                    "MAX" => s.push_str(&format!(" MAX {}", ids[ids.len() - 1])),
+                    "ALL" => s.push_str(&format!(" ALL {}", uid_set(&ids))),
+                    "COUNT" => s.push_str(&format!(" COUNT {}", ids.len())),
+                    other => return Err(format!("Unknown RETURN option {other}")),
+                }
+            }
+            lines.push(line(s));
+            return Ok(Done::Ok("Sort completed.".into()));
+        }
         let mut s = String::from("* SORT");
-        for i in order {
-            s.push_str(&format!(" {}", id(i)));
+        for i in ids {
+            s.push_str(&format!(" {i}"));
         }
         lines.push(line(s));
         Ok(Done::Ok("Sort completed.".into()))
