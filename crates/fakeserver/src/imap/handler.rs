@@ -68,6 +68,7 @@ const CAPS: &[&str] = &[
     "THREAD=ORDEREDSUBJECT",
     "BINARY",
     "ESORT",
+    "THREAD=REFERENCES",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1398,10 +1399,11 @@ impl ImapHandler {
         let id = |i: usize| if uid { hits[i].1.uid } else { hits[i].0 };
         if thread {
             let alg = astring(first).unwrap_or_default().to_ascii_uppercase();
-            if alg != "ORDEREDSUBJECT" {
-                return Ok(Done::No(format!("Unknown thread algorithm {alg}")));
-            }
-            let t = super::sort::ordered_subject(&msgs);
+            let t = match alg.as_str() {
+                "ORDEREDSUBJECT" => super::sort::ordered_subject(&msgs),
+                "REFERENCES" => super::thread::references(&msgs),
+                _ => return Ok(Done::No(format!("Unknown thread algorithm {alg}"))),
+            };
             // Indices in the thread text are 1-based positions in `hits`; map them to ids.
             let mapped = map_numbers(&t, |n| id(n - 1));
             lines.push(line(format!("* THREAD {mapped}")));

@@ -10,6 +10,7 @@ pub mod mime;
 pub mod parse;
 pub mod search;
 pub mod sort;
+pub mod thread;
 
 use crate::auth::Users;
 use crate::handler::{ConnInfo, Handler, Input, ReadMode};

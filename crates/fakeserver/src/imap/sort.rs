@@ -188,6 +188,14 @@ pub fn base_subject(raw: &str) -> String {
     s.trim().to_uppercase()
 }
 
+/// Whether a subject marks a reply or forward (a `Re:`/`Fwd:` leader, a `(fwd)` trailer or
+/// a `[fwd: ...]` wrapper was removed to get the base subject).
+pub fn is_reply(raw: &str) -> bool {
+    let s: String = decode_2047(raw).split_whitespace().collect::<Vec<_>>().join(" ");
+    let lower = s.to_lowercase();
+    lower.trim_end().ends_with("(fwd)") || strip_leader(s.trim_start()).is_some() || (lower.starts_with("[fwd:") && lower.ends_with(']'))
+}
+
 fn strip_blob(s: &str) -> Option<String> {
     let rest = s.strip_prefix('[')?;
     let close = rest.find(|c| c == ']' || c == '[')?;
