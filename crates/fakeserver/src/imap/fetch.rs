@@ -93,11 +93,21 @@ pub fn render(m: &Message, ctx: &Ctx<'_>) -> Result<Vec<u8>, String> {
                 let bytes = mime::section(data, p, &[], &spec).unwrap_or_default();
                 literal(&mut o, &bytes);
             }
-            Att::Binary { size, path, partial, echo, .. } => {
+            Att::Binary {
+                size,
+                path,
+                partial,
+                echo,
+                ..
+            } => {
                 let p = parsed.get_or_insert_with(|| mime::parse(data));
                 let bytes = match mime::binary(data, p, path) {
                     Some(Ok(b)) => b,
-                    Some(Err(cte)) => return Err(format!("[UNKNOWN-CTE] Unknown Content-Transfer-Encoding {cte}")),
+                    Some(Err(cte)) => {
+                        return Err(format!(
+                            "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding {cte}"
+                        ))
+                    }
                     None => Vec::new(),
                 };
                 o.extend_from_slice(echo.as_bytes());

@@ -496,7 +496,13 @@ impl ImapHandler {
             }
             "SORT" | "UID SORT" | "THREAD" | "UID THREAD" => {
                 need(selected)?;
-                self.sort(name.ends_with("THREAD"), name.starts_with("UID"), a, daemon, lines)
+                self.sort(
+                    name.ends_with("THREAD"),
+                    name.starts_with("UID"),
+                    a,
+                    daemon,
+                    lines,
+                )
             }
             "IDLE" => {
                 need(authed)?;
@@ -856,7 +862,8 @@ impl ImapHandler {
             }
             match a.get(i) {
                 Some(Value::Literal { data, .. }) => {
-                    let data = super::mime::encode_binary_parts(data).unwrap_or_else(|| data.clone());
+                    let data =
+                        super::mime::encode_binary_parts(data).unwrap_or_else(|| data.clone());
                     msgs.push((data, flags, date))
                 }
                 _ => return Err("APPEND needs a message literal".into()),
@@ -974,7 +981,10 @@ impl ImapHandler {
             && atts.iter().any(|t| {
                 matches!(
                     t,
-                    Att::Section { peek: false, .. } | Att::Binary { peek: false, .. } | Att::Rfc822 | Att::Rfc822Text
+                    Att::Section { peek: false, .. }
+                        | Att::Binary { peek: false, .. }
+                        | Att::Rfc822
+                        | Att::Rfc822Text
                 )
             });
         let user = self.user();
@@ -1358,7 +1368,9 @@ impl ImapHandler {
     fn hits(&self, key: &parse::Key, daemon: &ImapDaemon) -> Result<Vec<(u32, Message)>, Done> {
         let user = self.user();
         let mut l = daemon.lock();
-        let Some(sel) = self.sel.as_ref() else { return Err(Done::Bad("No mailbox selected".into())) };
+        let Some(sel) = self.sel.as_ref() else {
+            return Err(Done::Bad("No mailbox selected".into()));
+        };
         let Some(mb) = l.account(&user).mailboxes.get(&sel.name) else {
             return Err(Done::No("Mailbox was deleted".into()));
         };
@@ -1367,7 +1379,14 @@ impl ImapHandler {
         for (i, (u, _)) in sel.view.iter().enumerate() {
             let Some(j) = mb.index_of(*u) else { continue };
             let m = &mb.messages[j];
-            let c = Cand { msg: m, seq: i as u32 + 1, max_seq: sel.view.len() as u32, max_uid, recent: sel.recent.contains(u), saved: &self.saved };
+            let c = Cand {
+                msg: m,
+                seq: i as u32 + 1,
+                max_seq: sel.view.len() as u32,
+                max_uid,
+                recent: sel.recent.contains(u),
+                saved: &self.saved,
+            };
             if search::matches(key, &c) {
                 out.push((i as u32 + 1, m.clone()));
             }
@@ -1375,20 +1394,40 @@ impl ImapHandler {
         Ok(out)
     }
 
-    fn sort(&mut self, thread: bool, uid: bool, a: &[Value], daemon: &ImapDaemon, lines: &mut Lines) -> Result<Done, String> {
+    fn sort(
+        &mut self,
+        thread: bool,
+        uid: bool,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
         // ESORT: SORT RETURN (options) (criteria) charset keys.
         let (ret, a) = match a.first() {
             Some(v) if !thread && v.is_atom("RETURN") => {
-                let opts = a.get(1).and_then(Value::items).ok_or("Invalid RETURN options")?;
-                let opts: Vec<String> = opts.iter().filter_map(astring).map(|s| s.to_ascii_uppercase()).collect();
+                let opts = a
+                    .get(1)
+                    .and_then(Value::items)
+                    .ok_or("Invalid RETURN options")?;
+                let opts: Vec<String> = opts
+                    .iter()
+                    .filter_map(astring)
+                    .map(|s| s.to_ascii_uppercase())
+                    .collect();
                 (Some(opts), &a[2..])
             }
             _ => (None, a),
         };
         let first = a.first().ok_or("Missing sort criteria")?;
-        let cs = a.get(1).and_then(astring).ok_or("Missing charset")?.to_ascii_uppercase();
+        let cs = a
+            .get(1)
+            .and_then(astring)
+            .ok_or("Missing charset")?
+            .to_ascii_uppercase();
         if !matches!(cs.as_str(), "UTF-8" | "US-ASCII") {
-            return Ok(Done::No("[BADCHARSET (UTF-8 US-ASCII)] Unknown charset".into()));
+            return Ok(Done::No(
+                "[BADCHARSET (UTF-8 US-ASCII)] Unknown charset".into(),
+            ));
         }
         let key = parse::search_keys(&a[2..])?;
         let hits = match self.hits(&key, daemon) {
@@ -1409,12 +1448,21 @@ impl ImapHandler {
             lines.push(line(format!("* THREAD {mapped}")));
             return Ok(Done::Ok("Thread completed.".into()));
         }
-        let words: Vec<String> = first.items().ok_or("Invalid sort criteria")?.iter().filter_map(astring).collect();
+        let words: Vec<String> = first
+            .items()
+            .ok_or("Invalid sort criteria")?
+            .iter()
+            .filter_map(astring)
+            .collect();
         let crits = super::sort::parse_criteria(&words)?;
         let order = super::sort::sort(&msgs, &crits);
         let ids: Vec<u32> = order.into_iter().map(id).collect();
         if let Some(opts) = ret {
-            let opts = if opts.is_empty() { vec!["ALL".to_string()] } else { opts };
+            let opts = if opts.is_empty() {
+                vec!["ALL".to_string()]
+            } else {
+                opts
+            };
             let mut s = format!("* ESEARCH (TAG {})", quote(&self.tag));
             if uid {
                 s.push_str(" UID");
@@ -1611,7 +1659,10 @@ fn wildmatch(pattern: &str, name: &str) -> bool {
 impl Handler for ImapHandler {
     fn on_startup(&mut self, conn: &ConnInfo) -> Output {
         let greeting = match &self.setup.section.greeting {
-            Some(g) => g.replace("{host}", self.setup.hostname()).replace("{caps}", &self.capabilities(conn)).replace("{peer}", &conn.peer),
+            Some(g) => g
+                .replace("{host}", self.setup.hostname())
+                .replace("{caps}", &self.capabilities(conn))
+                .replace("{peer}", &conn.peer),
             None => format!(
                 "* OK [CAPABILITY {}] fakeserver IMAP ready.",
                 self.capabilities(conn)

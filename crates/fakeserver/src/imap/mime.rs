@@ -366,7 +366,9 @@ pub fn binary(data: &[u8], root: &Part, path: &[u32]) -> Option<Result<Vec<u8>, 
         return Some(Ok(body.to_vec()));
     }
     let fields = header_fields(&data[part.header.clone()]);
-    let cte = field(&fields, "content-transfer-encoding").map(|c| c.trim().to_ascii_lowercase()).unwrap_or_default();
+    let cte = field(&fields, "content-transfer-encoding")
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
     Some(match cte.as_str() {
         "" | "7bit" | "8bit" | "binary" => Ok(body.to_vec()),
         "base64" => Ok(decode_base64(body)),
@@ -397,7 +399,8 @@ pub fn encode_binary_parts(data: &[u8]) -> Option<Vec<u8>> {
     for p in parts {
         let body = &data[p.body.clone()];
         let fields = header_fields(&data[p.header.clone()]);
-        let cte = field(&fields, "content-transfer-encoding").map(|c| c.trim().to_ascii_lowercase());
+        let cte =
+            field(&fields, "content-transfer-encoding").map(|c| c.trim().to_ascii_lowercase());
         if cte.as_deref() != Some("binary") || !body.contains(&0) {
             continue;
         }
@@ -405,10 +408,20 @@ pub fn encode_binary_parts(data: &[u8]) -> Option<Vec<u8>> {
         let h = &data[p.header.clone()];
         let mut pos = 0;
         while pos < h.len() {
-            let end = h[pos..].iter().position(|&c| c == b'\n').map(|i| pos + i + 1).unwrap_or(h.len());
-            if h[pos..end].to_ascii_lowercase().starts_with(b"content-transfer-encoding:") {
+            let end = h[pos..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map(|i| pos + i + 1)
+                .unwrap_or(h.len());
+            if h[pos..end]
+                .to_ascii_lowercase()
+                .starts_with(b"content-transfer-encoding:")
+            {
                 let start = p.header.start + pos;
-                edits.push((start..p.header.start + end, b"Content-Transfer-Encoding: base64\r\n".to_vec()));
+                edits.push((
+                    start..p.header.start + end,
+                    b"Content-Transfer-Encoding: base64\r\n".to_vec(),
+                ));
                 break;
             }
             pos = end;
@@ -435,7 +448,9 @@ fn encode_base64(b: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
             if i <= c.len() {
                 out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -486,7 +501,10 @@ fn decode_qp(b: &[u8]) -> Vec<u8> {
                 i += 2;
                 continue;
             }
-            if let (Some(h), Some(l)) = (b.get(i + 1).and_then(|c| hex(*c)), b.get(i + 2).and_then(|c| hex(*c))) {
+            if let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|c| hex(*c)),
+                b.get(i + 2).and_then(|c| hex(*c)),
+            ) {
                 out.push(h << 4 | l);
                 i += 3;
                 continue;
@@ -733,7 +751,9 @@ fn parse_addresses(v: &str) -> Vec<Addr> {
 /// name as the mailbox.
 pub fn first_address(v: &str) -> Option<(Option<String>, String, Option<String>)> {
     match parse_addresses(v).into_iter().next()? {
-        Addr::Mailbox { name, local, host, .. } => Some((name, local, host)),
+        Addr::Mailbox {
+            name, local, host, ..
+        } => Some((name, local, host)),
         Addr::GroupStart(g) => Some((None, g, None)),
         Addr::GroupEnd => None,
     }
@@ -904,7 +924,9 @@ mod tests {
         let m = b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\0-\xe4\r\n";
         let enc = encode_binary_parts(m).unwrap();
         assert!(!enc.contains(&0));
-        assert!(enc.starts_with(b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
+        assert!(enc.starts_with(
+            b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        ));
         let p = parse(&enc);
         assert_eq!(binary(&enc, &p, &[1]).unwrap().unwrap(), b"\0-\xe4\r\n");
         assert_eq!(encode_binary_parts(b"Subject: x\r\n\r\nplain\r\n"), None);

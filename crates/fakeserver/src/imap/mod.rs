@@ -288,17 +288,41 @@ mod tests {
     #[test]
     fn personalities_change_what_a_session_sees() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("personalities");
-        let load = |f: &str| crate::personality::Personality::load(&dir.join(f)).unwrap().section("imap");
-        let conn = ConnInfo { tls_available: true, ..ConnInfo::default() };
+        let load = |f: &str| {
+            crate::personality::Personality::load(&dir.join(f))
+                .unwrap()
+                .section("imap")
+        };
+        let conn = ConnInfo {
+            tls_available: true,
+            ..ConnInfo::default()
+        };
         let svc = ImapService::new(load("gmail-imap.toml"), Arc::new(Users::open()));
-        let got = run(&mut *svc.handler(&conn), &conn, &[b"a CAPABILITY", b"b LOGIN u p"]);
-        assert!(got.starts_with("* OK Gimap ready") && got.contains("LOGINDISABLED") && got.contains("b NO [PRIVACYREQUIRED]"), "{got}");
+        let got = run(
+            &mut *svc.handler(&conn),
+            &conn,
+            &[b"a CAPABILITY", b"b LOGIN u p"],
+        );
+        assert!(
+            got.starts_with("* OK Gimap ready")
+                && got.contains("LOGINDISABLED")
+                && got.contains("b NO [PRIVACYREQUIRED]"),
+            "{got}"
+        );
         let svc = ImapService::new(load("flaky-imap.toml"), Arc::new(Users::open()));
-        let got = run(&mut *svc.handler(&conn), &conn, &[b"a LOGIN u p", b"b SELECT INBOX", b"c COPY 1:* INBOX"]);
+        let got = run(
+            &mut *svc.handler(&conn),
+            &conn,
+            &[b"a LOGIN u p", b"b SELECT INBOX", b"c COPY 1:* INBOX"],
+        );
         assert!(got.contains("c NO COPY failed"), "{got}");
         let svc = ImapService::new(load("dovecot-imap.toml"), Arc::new(Users::open()));
         let got = run(&mut *svc.handler(&conn), &conn, &[]);
-        assert!(got.starts_with("* OK [CAPABILITY IMAP4rev1 SASL-IR") && got.contains("STARTTLS AUTH=PLAIN AUTH=LOGIN] Dovecot"), "{got}");
+        assert!(
+            got.starts_with("* OK [CAPABILITY IMAP4rev1 SASL-IR")
+                && got.contains("STARTTLS AUTH=PLAIN AUTH=LOGIN] Dovecot"),
+            "{got}"
+        );
     }
 
     #[test]

@@ -160,7 +160,13 @@ pub enum Att {
     Rfc822Header,
     Rfc822Text,
     /// BINARY[path]<partial> (RFC 3516), decoded; `size`: BINARY.SIZE[path].
-    Binary { peek: bool, size: bool, path: Vec<u32>, partial: Option<(u64, u64)>, echo: String },
+    Binary {
+        peek: bool,
+        size: bool,
+        path: Vec<u32>,
+        partial: Option<(u64, u64)>,
+        echo: String,
+    },
     /// BODY[...] / BODY.PEEK[...]: the name as echoed, path, spec, partial.
     Section {
         peek: bool,
@@ -207,9 +213,18 @@ pub fn fetch_atts(v: &Value) -> Result<Vec<Att>, String> {
             _ if up.starts_with("BODY[") || up.starts_with("BODY.PEEK[") => {
                 out.push(section_att(&s)?)
             }
-            _ if up.starts_with("BINARY[") || up.starts_with("BINARY.PEEK[") || up.starts_with("BINARY.SIZE[") => {
+            _ if up.starts_with("BINARY[")
+                || up.starts_with("BINARY.PEEK[")
+                || up.starts_with("BINARY.SIZE[") =>
+            {
                 let body = format!("BODY{}", &s[s.find('[').unwrap_or(0)..]);
-                let Att::Section { path, spec, partial, .. } = section_att(&body)? else {
+                let Att::Section {
+                    path,
+                    spec,
+                    partial,
+                    ..
+                } = section_att(&body)?
+                else {
                     return Err("Invalid BINARY".into());
                 };
                 let size = up.starts_with("BINARY.SIZE[");
@@ -217,11 +232,21 @@ pub fn fetch_atts(v: &Value) -> Result<Vec<Att>, String> {
                     return Err(format!("Invalid BINARY section {s}"));
                 }
                 let p: Vec<String> = path.iter().map(u32::to_string).collect();
-                let mut echo = format!("{}[{}]", if size { "BINARY.SIZE" } else { "BINARY" }, p.join("."));
+                let mut echo = format!(
+                    "{}[{}]",
+                    if size { "BINARY.SIZE" } else { "BINARY" },
+                    p.join(".")
+                );
                 if let Some((a, _)) = partial {
                     echo.push_str(&format!("<{a}>"));
                 }
-                out.push(Att::Binary { peek: up.starts_with("BINARY.PEEK[") || size, size, path, partial, echo });
+                out.push(Att::Binary {
+                    peek: up.starts_with("BINARY.PEEK[") || size,
+                    size,
+                    path,
+                    partial,
+                    echo,
+                });
             }
             _ => return Err(format!("Unknown fetch item {s}")),
         }

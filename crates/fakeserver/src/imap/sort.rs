@@ -64,7 +64,9 @@ fn key(m: &Message, c: Crit) -> KeyVal {
         Crit::Arrival => KeyVal::N(m.internal.0),
         Crit::Size => KeyVal::N(m.data.len() as i64),
         Crit::Date => KeyVal::N(sent_time(&fields()).unwrap_or(m.internal.0)),
-        Crit::Subject => KeyVal::S(base_subject(&mime::field(&fields(), "subject").unwrap_or_default())),
+        Crit::Subject => KeyVal::S(base_subject(
+            &mime::field(&fields(), "subject").unwrap_or_default(),
+        )),
         Crit::From | Crit::To | Crit::Cc => {
             let name = match c {
                 Crit::From => "from",
@@ -72,7 +74,11 @@ fn key(m: &Message, c: Crit) -> KeyVal {
                 _ => "cc",
             };
             let v = mime::field(&fields(), name).unwrap_or_default();
-            KeyVal::S(mime::first_address(&v).map(|a| a.1.to_uppercase()).unwrap_or_default())
+            KeyVal::S(
+                mime::first_address(&v)
+                    .map(|a| a.1.to_uppercase())
+                    .unwrap_or_default(),
+            )
         }
         Crit::DisplayFrom | Crit::DisplayTo => {
             let name = if c == Crit::DisplayFrom { "from" } else { "to" };
@@ -90,7 +96,10 @@ fn key(m: &Message, c: Crit) -> KeyVal {
 
 /// Indices of `msgs` in SORT order (ties by the original order, i.e. sequence number).
 pub fn sort(msgs: &[&Message], crits: &[(Crit, bool)]) -> Vec<usize> {
-    let keys: Vec<Vec<KeyVal>> = msgs.iter().map(|m| crits.iter().map(|(c, _)| key(m, *c)).collect()).collect();
+    let keys: Vec<Vec<KeyVal>> = msgs
+        .iter()
+        .map(|m| crits.iter().map(|(c, _)| key(m, *c)).collect())
+        .collect();
     let mut idx: Vec<usize> = (0..msgs.len()).collect();
     idx.sort_by(|&a, &b| {
         for (i, (_, rev)) in crits.iter().enumerate() {
@@ -130,7 +139,14 @@ pub fn ordered_subject(msgs: &[&Message]) -> String {
             match ids.len() {
                 1 => format!("({})", ids[0] + 1),
                 2 => format!("({} {})", ids[0] + 1, ids[1] + 1),
-                _ => format!("({} {})", ids[0] + 1, ids[1..].iter().map(|i| format!("({})", i + 1)).collect::<String>()),
+                _ => format!(
+                    "({} {})",
+                    ids[0] + 1,
+                    ids[1..]
+                        .iter()
+                        .map(|i| format!("({})", i + 1))
+                        .collect::<String>()
+                ),
             }
         })
         .collect()
@@ -154,7 +170,10 @@ pub fn base_subject(raw: &str) -> String {
         // (2) trailers
         loop {
             let t = s.trim_end().to_string();
-            if t.len() >= 5 && t[t.len() - 5..].eq_ignore_ascii_case("(fwd)") && t.is_char_boundary(t.len() - 5) {
+            if t.len() >= 5
+                && t[t.len() - 5..].eq_ignore_ascii_case("(fwd)")
+                && t.is_char_boundary(t.len() - 5)
+            {
                 s = t[..t.len() - 5].to_string();
             } else {
                 s = t;
@@ -191,14 +210,19 @@ pub fn base_subject(raw: &str) -> String {
 /// Whether a subject marks a reply or forward (a `Re:`/`Fwd:` leader, a `(fwd)` trailer or
 /// a `[fwd: ...]` wrapper was removed to get the base subject).
 pub fn is_reply(raw: &str) -> bool {
-    let s: String = decode_2047(raw).split_whitespace().collect::<Vec<_>>().join(" ");
+    let s: String = decode_2047(raw)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let lower = s.to_lowercase();
-    lower.trim_end().ends_with("(fwd)") || strip_leader(s.trim_start()).is_some() || (lower.starts_with("[fwd:") && lower.ends_with(']'))
+    lower.trim_end().ends_with("(fwd)")
+        || strip_leader(s.trim_start()).is_some()
+        || (lower.starts_with("[fwd:") && lower.ends_with(']'))
 }
 
 fn strip_blob(s: &str) -> Option<String> {
     let rest = s.strip_prefix('[')?;
-    let close = rest.find(|c| c == ']' || c == '[')?;
+    let close = rest.find([']', '['])?;
     if rest.as_bytes()[close] != b']' {
         return None;
     }
@@ -211,7 +235,10 @@ fn strip_leader(s: &str) -> Option<String> {
         t = r;
     }
     let lower = t.to_lowercase();
-    let n = ["fwd", "fw", "re"].iter().find(|p| lower.starts_with(*p))?.len();
+    let n = ["fwd", "fw", "re"]
+        .iter()
+        .find(|p| lower.starts_with(*p))?
+        .len();
     let mut rest = t[n..].trim_start().to_string();
     if let Some(r) = strip_blob(&rest) {
         rest = r;
@@ -228,7 +255,10 @@ pub fn sent_time(fields: &[(String, String)]) -> Option<i64> {
         return None;
     }
     let day = super::parse::rfc5322_day(&w[..3].join(" "))?;
-    let t: Vec<i64> = w[3].split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let t: Vec<i64> = w[3]
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
     let secs = t.first()? * 3600 + t.get(1)? * 60 + t.get(2).copied().unwrap_or(0);
     let zone = w.get(4).map(|z| zone_minutes(z)).unwrap_or(0);
     Some(day * 86400 + secs - zone * 60)
@@ -265,13 +295,22 @@ mod tests {
         assert_eq!(base_subject("Re: [FWD: c]"), "C");
         assert_eq!(base_subject("[xyz]"), "[XYZ]");
         assert_eq!(base_subject("=?iso-8859-1?q?RE:_C?="), "C");
-        assert_eq!(base_subject("re: [fwd: [fwd: re: [fwd: babylon]]]"), "BABYLON");
-        assert_eq!(base_subject("Ad: Re: Ad: Re: Ad: x"), "AD: RE: AD: RE: AD: X");
+        assert_eq!(
+            base_subject("re: [fwd: [fwd: re: [fwd: babylon]]]"),
+            "BABYLON"
+        );
+        assert_eq!(
+            base_subject("Ad: Re: Ad: Re: Ad: x"),
+            "AD: RE: AD: RE: AD: X"
+        );
     }
 
     #[test]
     fn dates() {
-        let f = vec![("date".to_string(), "Thu, 15 Feb 2007 01:02:03 +0200".to_string())];
+        let f = vec![(
+            "date".to_string(),
+            "Thu, 15 Feb 2007 01:02:03 +0200".to_string(),
+        )];
         let g = vec![("date".to_string(), "14 Feb 2007 23:02:03 +0000".to_string())];
         assert_eq!(sent_time(&f), sent_time(&g));
     }

@@ -85,9 +85,16 @@ pub fn references(msgs: &[&Message]) -> String {
             }
         };
         t.nodes[node].msg = Some(i);
-        let mut refs = mime::field(&f, "references").map(|v| msg_ids(&v)).unwrap_or_default();
+        let mut refs = mime::field(&f, "references")
+            .map(|v| msg_ids(&v))
+            .unwrap_or_default();
         if refs.is_empty() {
-            refs = mime::field(&f, "in-reply-to").map(|v| msg_ids(&v)).unwrap_or_default().into_iter().take(1).collect();
+            refs = mime::field(&f, "in-reply-to")
+                .map(|v| msg_ids(&v))
+                .unwrap_or_default()
+                .into_iter()
+                .take(1)
+                .collect();
         }
         let mut prev: Option<usize> = None;
         for r in &refs {
@@ -113,24 +120,35 @@ pub fn references(msgs: &[&Message]) -> String {
     }
     let date_of = |i: usize| dates[i];
     // Roots, pruned.
-    let roots: Vec<usize> = (0..t.nodes.len()).filter(|&n| t.nodes[n].parent.is_none()).collect();
+    let roots: Vec<usize> = (0..t.nodes.len())
+        .filter(|&n| t.nodes[n].parent.is_none())
+        .collect();
     let mut roots = prune(&mut t, roots, true);
     let key = |t: &Tree, n: usize| -> (i64, usize) {
         match t.nodes[n].msg {
             Some(m) => date_of(m),
-            None => t.nodes[n].children.first().and_then(|&c| t.nodes[c].msg).map(date_of).unwrap_or((i64::MAX, usize::MAX)),
+            None => t.nodes[n]
+                .children
+                .first()
+                .and_then(|&c| t.nodes[c].msg)
+                .map(date_of)
+                .unwrap_or((i64::MAX, usize::MAX)),
         }
     };
     sort_all(&mut t, &mut roots, &key);
     // Merge roots by base subject.
     let subj_of = |t: &Tree, n: usize| -> Option<(String, bool)> {
-        let m = t.nodes[n].msg.or_else(|| t.nodes[n].children.first().and_then(|&c| t.nodes[c].msg))?;
+        let m = t.nodes[n]
+            .msg
+            .or_else(|| t.nodes[n].children.first().and_then(|&c| t.nodes[c].msg))?;
         let (s, r) = subjects[m].clone();
         (!s.is_empty()).then_some((s, r))
     };
     let mut table: HashMap<String, usize> = HashMap::new();
     for &r in &roots {
-        let Some((s, reply)) = subj_of(&t, r) else { continue };
+        let Some((s, reply)) = subj_of(&t, r) else {
+            continue;
+        };
         match table.get(&s) {
             None => {
                 table.insert(s, r);
@@ -138,7 +156,9 @@ pub fn references(msgs: &[&Message]) -> String {
             Some(&old) => {
                 let old_dummy = t.nodes[old].msg.is_none();
                 let old_reply = subj_of(&t, old).map(|x| x.1).unwrap_or(false);
-                if (t.nodes[r].msg.is_none() && !old_dummy) || (old_reply && !reply && t.nodes[r].msg.is_some()) {
+                if (t.nodes[r].msg.is_none() && !old_dummy)
+                    || (old_reply && !reply && t.nodes[r].msg.is_some())
+                {
                     table.insert(s, r);
                 }
             }
@@ -153,7 +173,10 @@ pub fn references(msgs: &[&Message]) -> String {
             }
             continue;
         };
-        let tg = *out_roots.iter().find(|&&x| x == tg || t.nodes[x].children.contains(&tg) && t.nodes[x].msg.is_none()).unwrap_or(&tg);
+        let tg = *out_roots
+            .iter()
+            .find(|&&x| x == tg || t.nodes[x].children.contains(&tg) && t.nodes[x].msg.is_none())
+            .unwrap_or(&tg);
         let t_dummy = t.nodes[tg].msg.is_none();
         let r_dummy = t.nodes[r].msg.is_none();
         let r_reply = subj_of(&t, r).map(|x| x.1).unwrap_or(false);
@@ -163,9 +186,8 @@ pub fn references(msgs: &[&Message]) -> String {
             for k in kids {
                 t.link(tg, k);
             }
-        } else if t_dummy {
-            t.link(tg, r);
-        } else if r_reply && !t_reply {
+        } else if t_dummy || (r_reply && !t_reply) {
+            // Into the dummy, or a reply under the original.
             t.link(tg, r);
         } else {
             let d = t.new_node();
@@ -186,9 +208,15 @@ pub fn references(msgs: &[&Message]) -> String {
             out_roots.push(tg);
         }
     }
-    let mut roots: Vec<usize> = out_roots.into_iter().filter(|&r| t.nodes[r].parent.is_none()).collect();
+    let mut roots: Vec<usize> = out_roots
+        .into_iter()
+        .filter(|&r| t.nodes[r].parent.is_none())
+        .collect();
     sort_all(&mut t, &mut roots, &key);
-    roots.iter().map(|&r| format!("({})", render(&t, r))).collect()
+    roots
+        .iter()
+        .map(|&r| format!("({})", render(&t, r)))
+        .collect()
 }
 
 /// Drop empty leaves; replace empty containers by their children (except a root with
