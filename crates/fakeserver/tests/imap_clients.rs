@@ -238,3 +238,67 @@ fn hostile_input_gets_tagged_answers() {
     w.write_all(b"g APPEND INBOX {4000000000+}\r\n").unwrap();
     assert!(read_until_tag(&mut r, "g ").contains("* BYE [TOOBIG]"));
 }
+
+struct Session {
+    w: std::net::TcpStream,
+    r: BufReader<std::net::TcpStream>,
+}
+
+impl Session {
+    fn open(f: &Fake) -> Session {
+        let s = std::net::TcpStream::connect(f.server.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut greeting = String::new();
+        r.read_line(&mut greeting).unwrap();
+        Session { w: s, r }
+    }
+    fn cmd(&mut self, tag: &str, c: &str) -> String {
+        self.w
+            .write_all(format!("{tag} {c}\r\n").as_bytes())
+            .unwrap();
+        read_until_tag(&mut self.r, &format!("{tag} "))
+    }
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.r.read_line(&mut l).unwrap();
+        l
+    }
+}
+
+#[test]
+fn idle_hears_other_sessions_at_once_and_recent_goes_to_one_session() {
+    let f = start(Users::open());
+    let mut a = Session::open(&f);
+    let mut b = Session::open(&f);
+    a.cmd("1", "LOGIN u p");
+    b.cmd("1", "LOGIN u p");
+    assert!(a.cmd("2", "SELECT INBOX").contains("* 0 EXISTS"));
+    a.w.write_all(b"3 IDLE\r\n").unwrap();
+    assert!(a.line().starts_with("+ "));
+    f.svc.daemon().deliver(
+        "u",
+        "INBOX",
+        b"Subject: one\r\n\r\nx\r\n".to_vec(),
+        &[],
+        (0, 0),
+    );
+    assert_eq!(a.line(), "* 1 EXISTS\r\n");
+    assert_eq!(a.line(), "* 1 RECENT\r\n");
+    // b selects after a has claimed \Recent: it sees the message, not as recent.
+    let sel = b.cmd("2", "SELECT INBOX");
+    assert!(
+        sel.contains("* 1 EXISTS") && sel.contains("* 0 RECENT"),
+        "{sel}"
+    );
+    b.cmd("3", "STORE 1 +FLAGS (\\Flagged)");
+    assert_eq!(a.line(), "* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))\r\n");
+    b.cmd("4", "STORE 1 +FLAGS (\\Deleted)");
+    assert!(a.line().contains("FLAGS (\\Deleted \\Flagged \\Recent)"));
+    b.cmd("5", "EXPUNGE");
+    assert_eq!(a.line(), "* 1 EXPUNGE\r\n");
+    a.w.write_all(b"DONE\r\n").unwrap();
+    assert!(a.line().starts_with("3 OK"));
+    let st = a.cmd("4", "STATUS INBOX (MESSAGES RECENT)");
+    assert!(st.contains("(MESSAGES 0 RECENT 0)"), "{st}");
+}

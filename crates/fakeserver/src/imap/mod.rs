@@ -326,6 +326,19 @@ mod tests {
     }
 
     #[test]
+    fn hostile_bytes_never_panic() {
+        for input in [
+            &b"a FETCH 1:* (BODY[1.2.3.MIME]<0.0> BINARY[0] ((((\nb STORE 4294967296 FLAGS \\Bogus"[..],
+            b"a APPEND INBOX {5}\nabc\nb APPEND INBOX ~{3+}\n\x00\x01\x02\nc SEARCH OR OR OR NOT",
+            b"a SEARCH CHARSET UTF-8 HEADER\nb UID SEARCH UID 5:* MODSEQ x y\nc SORT (REVERSE) UTF-8 ALL",
+            b"a THREAD REFERENCES UTF-8 ALL\nb RENAME INBOX INBOX/x\nc DELETE INBOX/x\nd LIST \"\" %/%/*",
+            b"\xff\xfe {99999999999999999999}\n* OK\n+\na AUTHENTICATE PLAIN\n!!!\nDONE\nb IDLE\nDONE",
+        ] {
+            fuzz_imap_command(input);
+        }
+    }
+
+    #[test]
     fn mbox_split() {
         let m = split_mbox(b"From a\nSubject: 1\n\nx\n>From y\n\nFrom b\nSubject: 2\n\ny\n");
         assert_eq!(
