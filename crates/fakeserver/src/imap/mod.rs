@@ -339,6 +339,35 @@ mod tests {
     }
 
     #[test]
+    fn load_reads_mbox_maildir_and_eml_folders() {
+        let d = tempfile::tempdir().unwrap();
+        let u = d.path().join("alice");
+        std::fs::create_dir_all(u.join("Work/Reports/cur")).unwrap();
+        std::fs::create_dir_all(u.join("Work/Reports/new")).unwrap();
+        std::fs::create_dir_all(u.join("Sent")).unwrap();
+        std::fs::write(
+            u.join("INBOX"),
+            "From a\nSubject: 1\n\nx\n\nFrom b\nSubject: 2\n\ny\n",
+        )
+        .unwrap();
+        std::fs::write(u.join("Work/Reports/cur/1.host:2,S"), "Subject: r\n\nr\n").unwrap();
+        std::fs::write(u.join("Sent/a.eml"), "Subject: s\n\ns\n").unwrap();
+        let daemon = ImapDaemon::new();
+        assert_eq!(load(&daemon, d.path()).unwrap(), 4);
+        let st = daemon.state();
+        assert_eq!(
+            st["alice"]["INBOX"]["messages"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert_eq!(
+            st["alice"]["Work/Reports"]["messages"][0]["flags"][0],
+            "\\Seen"
+        );
+        assert_eq!(st["alice"]["Sent"]["messages"][0]["size"], 17); // CRLF line ends
+        assert!(load(&daemon, &d.path().join("missing")).is_err());
+    }
+
+    #[test]
     fn mbox_split() {
         let m = split_mbox(b"From a\nSubject: 1\n\nx\n>From y\n\nFrom b\nSubject: 2\n\ny\n");
         assert_eq!(
