@@ -69,6 +69,7 @@ const CAPS: &[&str] = &[
     "BINARY",
     "ESORT",
     "THREAD=REFERENCES",
+    "CATENATE",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -860,11 +861,30 @@ impl ImapHandler {
                 );
                 i += 1;
             }
-            match a.get(i) {
-                Some(Value::Literal { data, .. }) => {
+            match (a.get(i), a.get(i + 1)) {
+                (Some(Value::Literal { data, .. }), _) => {
                     let data =
                         super::mime::encode_binary_parts(data).unwrap_or_else(|| data.clone());
-                    msgs.push((data, flags, date))
+                    msgs.push((Source::Data(data), flags, date))
+                }
+                (Some(v), Some(Value::List(parts))) if v.is_atom("CATENATE") => {
+                    let mut cat = Vec::new();
+                    for pair in parts.chunks(2) {
+                        match (
+                            pair[0].text().map(|t| t.to_ascii_uppercase()).as_deref(),
+                            pair.get(1),
+                        ) {
+                            (Some("TEXT"), Some(Value::Literal { data, .. })) => {
+                                cat.push(Err(data.clone()))
+                            }
+                            (Some("URL"), Some(u)) => {
+                                cat.push(Ok(astring(u).ok_or("Invalid URL")?))
+                            }
+                            _ => return Err("Invalid CATENATE part".into()),
+                        }
+                    }
+                    i += 1;
+                    msgs.push((Source::Catenate(cat), flags, date))
                 }
                 _ => return Err("APPEND needs a message literal".into()),
             }
@@ -873,17 +893,43 @@ impl ImapHandler {
         if msgs.is_empty() {
             return Err("APPEND needs a message literal".into());
         }
-        if msgs.iter().any(|m| m.0.is_empty()) {
-            return Ok(Done::No("Can't save an empty message.".into()));
-        }
         let user = self.user();
         let now = now();
         let res = {
             let mut l = daemon.lock();
-            let Some(mb) = l.account(&user).mailboxes.get_mut(&name) else {
+            let acct = l.account(&user);
+            if !acct.mailboxes.contains_key(&name) {
+                return Ok(Done::No("[TRYCREATE] Mailbox doesn't exist.".into()));
+            }
+            let mut ready = Vec::new();
+            for (src, f, date) in msgs {
+                let data = match src {
+                    Source::Data(d) => d,
+                    Source::Catenate(parts) => {
+                        let mut d = Vec::new();
+                        for p in parts {
+                            match p {
+                                Err(text) => d.extend_from_slice(&text),
+                                Ok(url) => match resolve_url(acct, &url) {
+                                    Some(bytes) => d.extend_from_slice(&bytes),
+                                    None => {
+                                        return Ok(Done::No(format!("[BADURL {url}] Invalid URL.")))
+                                    }
+                                },
+                            }
+                        }
+                        d
+                    }
+                };
+                if data.is_empty() {
+                    return Ok(Done::No("Can't save an empty message.".into()));
+                }
+                ready.push((data, f, date));
+            }
+            let Some(mb) = acct.mailboxes.get_mut(&name) else {
                 return Ok(Done::No("[TRYCREATE] Mailbox doesn't exist.".into()));
             };
-            let uids: Vec<u32> = msgs
+            let uids: Vec<u32> = ready
                 .into_iter()
                 .map(|(d, f, date)| mb.append(d, f, date.unwrap_or(now)))
                 .collect();
@@ -1546,6 +1592,89 @@ impl ImapHandler {
         let cmd = std::mem::take(&mut self.buf);
         self.command(&cmd, conn)
     }
+}
+
+/// One message of an APPEND: its bytes, or CATENATE parts (TEXT bytes as `Err`, URLs as
+/// `Ok`) resolved once the mailbox is known.
+enum Source {
+    Data(Vec<u8>),
+    Catenate(Vec<Result<String, Vec<u8>>>),
+}
+
+/// The bytes an IMAP URL (RFC 5092, this user's own mailboxes) names:
+/// `/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]`.
+fn resolve_url(acct: &Account, url: &str) -> Option<Vec<u8>> {
+    let rest = url.strip_prefix('/')?;
+    let (mbox_part, rest) = rest.split_once("/;")?;
+    let (mbox, validity) = match mbox_part.to_ascii_lowercase().find(";uidvalidity=") {
+        Some(p) => (
+            &mbox_part[..p],
+            Some(mbox_part[p + 13..].parse::<u32>().ok()?),
+        ),
+        None => (mbox_part, None),
+    };
+    let mb = acct
+        .mailboxes
+        .get(&Account::canonical(&percent_decode(mbox)?))?;
+    if validity.is_some_and(|v| v != mb.uidvalidity) {
+        return None;
+    }
+    let mut uid = None;
+    let mut section = None;
+    let mut partial = None;
+    for item in rest.split("/;") {
+        let (k, v) = item.split_once('=')?;
+        match k.to_ascii_lowercase().as_str() {
+            "uid" => uid = Some(v.parse::<u32>().ok()?),
+            "section" => section = Some(percent_decode(v)?),
+            "partial" => {
+                let (o, l) = v
+                    .split_once('.')
+                    .map(|(o, l)| (o, Some(l)))
+                    .unwrap_or((v, None));
+                partial = Some((
+                    o.parse::<usize>().ok()?,
+                    l.map(|l| l.parse::<usize>()).transpose().ok()?,
+                ));
+            }
+            _ => return None,
+        }
+    }
+    let m = &mb.messages[mb.index_of(uid?)?];
+    let bytes = match section {
+        None => m.data.to_vec(),
+        Some(s) => {
+            let (path, spec) = parse::section_spec(&s)?;
+            super::mime::section(&m.data, &super::mime::parse(&m.data), &path, &spec)?
+        }
+    };
+    Some(match partial {
+        None => bytes,
+        Some((o, l)) => {
+            let s = o.min(bytes.len());
+            let e = l
+                .map(|l| s.saturating_add(l).min(bytes.len()))
+                .unwrap_or(bytes.len());
+            bytes[s..e].to_vec()
+        }
+    })
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// How a command ended.
