@@ -70,6 +70,8 @@ const CAPS: &[&str] = &[
     "ESORT",
     "THREAD=REFERENCES",
     "CATENATE",
+    "CONTEXT=SEARCH",
+    "CONTEXT=SORT",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +112,17 @@ pub struct ImapHandler {
     tls: bool,
     /// The tag of the command being run (ESEARCH replies name it).
     tag: String,
+    /// SEARCH RETURN (UPDATE) contexts (RFC 5267).
+    contexts: Vec<Context>,
+}
+
+/// A search whose result changes are announced (ADDTO/REMOVEFROM).
+struct Context {
+    tag: String,
+    uid: bool,
+    key: parse::Key,
+    /// UIDs in the result as last announced.
+    result: Vec<u32>,
 }
 
 type Lines = Vec<Vec<u8>>;
@@ -147,6 +160,7 @@ impl ImapHandler {
             saved: Vec::new(),
             tls: conn.tls,
             tag: String::new(),
+            contexts: Vec::new(),
         }
     }
 
@@ -193,6 +207,36 @@ impl ImapHandler {
             _ => &mut gone,
         };
         if expunges {
+            for c in &mut self.contexts {
+                let gone: Vec<u32> = c
+                    .result
+                    .iter()
+                    .copied()
+                    .filter(|u| mb.index_of(*u).is_none())
+                    .collect();
+                if gone.is_empty() {
+                    continue;
+                }
+                let ids: Vec<u32> = if c.uid {
+                    gone.clone()
+                } else {
+                    gone.iter()
+                        .filter_map(|u| {
+                            sel.view
+                                .iter()
+                                .position(|v| v.0 == *u)
+                                .map(|p| p as u32 + 1)
+                        })
+                        .collect()
+                };
+                c.result.retain(|u| !gone.contains(u));
+                lines.push(line(format!(
+                    "* ESEARCH (TAG {}){} REMOVEFROM (0 {})",
+                    quote(&c.tag),
+                    if c.uid { " UID" } else { "" },
+                    uid_set(&ids)
+                )));
+            }
             for i in (0..sel.view.len()).rev() {
                 if mb.index_of(sel.view[i].0).is_none() {
                     lines.push(line(format!("* {} EXPUNGE", i + 1)));
@@ -256,6 +300,62 @@ impl ImapHandler {
         if sel.view.len() != before {
             lines.push(line(format!("* {} EXISTS", sel.view.len())));
             lines.push(line(format!("* {} RECENT", sel.recent.len())));
+        }
+        // Search contexts: what now matches, against what was announced.
+        let max_uid = sel.view.last().map(|v| v.0).unwrap_or(0);
+        for c in &mut self.contexts {
+            let mut now = Vec::new();
+            for (i, (u, _)) in sel.view.iter().enumerate() {
+                let Some(j) = mb.index_of(*u) else { continue };
+                let cand = Cand {
+                    msg: &mb.messages[j],
+                    seq: i as u32 + 1,
+                    max_seq: sel.view.len() as u32,
+                    max_uid,
+                    recent: sel.recent.contains(u),
+                    saved: &self.saved,
+                };
+                if search::matches(&c.key, &cand) {
+                    now.push(*u);
+                }
+            }
+            let id = |u: &u32| {
+                if c.uid {
+                    Some(*u)
+                } else {
+                    sel.view
+                        .iter()
+                        .position(|v| v.0 == *u)
+                        .map(|p| p as u32 + 1)
+                }
+            };
+            let removed: Vec<u32> = c
+                .result
+                .iter()
+                .filter(|u| !now.contains(u))
+                .filter_map(id)
+                .collect();
+            let added: Vec<u32> = now
+                .iter()
+                .filter(|u| !c.result.contains(u))
+                .filter_map(id)
+                .collect();
+            let uid = if c.uid { " UID" } else { "" };
+            if !removed.is_empty() {
+                lines.push(line(format!(
+                    "* ESEARCH (TAG {}){uid} REMOVEFROM (0 {})",
+                    quote(&c.tag),
+                    uid_set(&removed)
+                )));
+            }
+            if !added.is_empty() {
+                lines.push(line(format!(
+                    "* ESEARCH (TAG {}){uid} ADDTO (0 {})",
+                    quote(&c.tag),
+                    uid_set(&added)
+                )));
+            }
+            c.result = now;
         }
     }
 
@@ -457,6 +557,7 @@ impl ImapHandler {
                     self.expunge(None, daemon, &mut Lines::new())?;
                 }
                 self.sel = None;
+                self.contexts.clear();
                 self.state = State::Auth;
                 Ok(Done::Ok(format!("{} completed.", cap(name))))
             }
@@ -494,6 +595,15 @@ impl ImapHandler {
             "SEARCH" | "UID SEARCH" => {
                 need(selected)?;
                 self.search(&req.tag, name == "UID SEARCH", a, daemon, lines)
+            }
+            "CANCELUPDATE" => {
+                need(selected)?;
+                let tags: Vec<String> = a.iter().filter_map(astring).collect();
+                if tags.is_empty() {
+                    return Err("CANCELUPDATE needs tags".into());
+                }
+                self.contexts.retain(|c| !tags.contains(&c.tag));
+                Ok(Done::Ok("Cancelupdate completed.".into()))
             }
             "SORT" | "UID SORT" | "THREAD" | "UID THREAD" => {
                 need(selected)?;
@@ -557,6 +667,7 @@ impl ImapHandler {
         }
         let name = Account::canonical(&name);
         self.sel = None;
+        self.contexts.clear();
         self.state = State::Auth;
         let user = self.user();
         let (uidvalidity, uidnext, hms) = {
@@ -1383,8 +1494,19 @@ impl ImapHandler {
                 if uid {
                     s.push_str(" UID");
                 }
-                for o in &opts {
+                if opts.iter().any(|o| o == "UPDATE") {
+                    self.contexts.push(Context {
+                        tag: _tag.to_string(),
+                        uid,
+                        key: key.clone(),
+                        result: hits.iter().map(|h| h.1).collect(),
+                    });
+                }
+                let mut it = opts.iter();
+                while let Some(o) = it.next() {
                     match o.as_str() {
+                        "UPDATE" => {}
+                        "PARTIAL" => s.push_str(&partial(it.next(), &nums)?),
                         "MIN" if !nums.is_empty() => {
                             s.push_str(&format!(" MIN {}", nums.iter().min().unwrap_or(&0)))
                         }
@@ -1513,8 +1635,10 @@ impl ImapHandler {
             if uid {
                 s.push_str(" UID");
             }
-            for o in &opts {
+            let mut it = opts.iter();
+            while let Some(o) = it.next() {
                 match o.as_str() {
+                    "PARTIAL" => s.push_str(&partial(it.next(), &ids)?),
                     "MIN" | "MAX" | "ALL" if ids.is_empty() => {}
                     "MIN" => s.push_str(&format!(" MIN {}", ids[0])),
                     "MAX" => s.push_str(&format!(" MAX {}", ids[ids.len() - 1])),
@@ -1684,6 +1808,26 @@ enum Done {
     Bad(String),
     /// A complete output (continuations, LOGOUT, STARTTLS).
     Output(Output),
+}
+
+/// ` PARTIAL (m:n set)` of a result list (RFC 9394): the results at positions m..n.
+fn partial(range: Option<&String>, ids: &[u32]) -> Result<String, String> {
+    let r = range.ok_or("PARTIAL needs a range")?;
+    let (a, b) = r
+        .split_once(':')
+        .ok_or_else(|| format!("Invalid PARTIAL range {r}"))?;
+    let (a, b): (usize, usize) = match (a.parse(), b.parse()) {
+        (Ok(a), Ok(b)) if a > 0 && b > 0 => (a, b),
+        _ => return Err(format!("Invalid PARTIAL range {r}")),
+    };
+    let (lo, hi) = (a.min(b), a.max(b));
+    let part: Vec<u32> = ids.iter().skip(lo - 1).take(hi - lo + 1).copied().collect();
+    let set = if part.is_empty() {
+        "NIL".to_string()
+    } else {
+        uid_set(&part)
+    };
+    Ok(format!(" PARTIAL ({lo}:{hi} {set})"))
 }
 
 /// Replace every number in `s` by `f(number)`.

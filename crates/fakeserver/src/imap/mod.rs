@@ -368,6 +368,48 @@ mod tests {
     }
 
     #[test]
+    fn search_contexts_partial_and_updates() {
+        let svc = ImapService::new(Section::default(), Arc::new(Users::open()));
+        for i in 0..4 {
+            svc.daemon().deliver(
+                "u",
+                "INBOX",
+                format!("Subject: {i}\r\n\r\nx\r\n").into_bytes(),
+                &[],
+                (i, 0),
+            );
+        }
+        let conn = ConnInfo::default();
+        let got = run(
+            &mut *svc.handler(&conn),
+            &conn,
+            &[
+                b"a LOGIN u p",
+                b"b SELECT INBOX",
+                b"c SEARCH RETURN (PARTIAL 2:3) ALL",
+                b"d SORT RETURN (PARTIAL 1:2) (REVERSE ARRIVAL) UTF-8 ALL",
+                b"e SEARCH RETURN (UPDATE) SEEN",
+                b"f STORE 2:3 +FLAGS.SILENT (\\Seen)",
+                b"g STORE 2 -FLAGS.SILENT (\\Seen)",
+                b"h CANCELUPDATE \"e\"",
+                b"i STORE 1 +FLAGS.SILENT (\\Seen)",
+                b"j SEARCH RETURN (PARTIAL 1:*) ALL",
+            ],
+        );
+        for want in [
+            "* ESEARCH (TAG \"c\") PARTIAL (2:3 2:3)\r\n",
+            "* ESEARCH (TAG \"d\") PARTIAL (1:2 4,3)\r\n",
+            "* ESEARCH (TAG \"e\")\r\n",
+            "* ESEARCH (TAG \"e\") ADDTO (0 2:3)\r\nf OK",
+            "* ESEARCH (TAG \"e\") REMOVEFROM (0 2)\r\ng OK",
+            "h OK Cancelupdate completed.\r\ni OK",
+            "j BAD Invalid PARTIAL range 1:*",
+        ] {
+            assert!(got.contains(want), "{want:?} not in:\n{got}");
+        }
+    }
+
+    #[test]
     fn mbox_split() {
         let m = split_mbox(b"From a\nSubject: 1\n\nx\n>From y\n\nFrom b\nSubject: 2\n\ny\n");
         assert_eq!(
