@@ -139,7 +139,24 @@ fn quote(s: &str) -> String {
     String::from_utf8_lossy(&o).into_owned()
 }
 
+/// The output for reply lines (each ending in CRLF). Lines without literals go as plain
+/// lines (the server adds CRLF, transcripts stay readable, fault replacements work); a
+/// batch holding literal data goes byte for byte.
 fn out(lines: Lines) -> Output {
+    let plain = lines.iter().all(|l| {
+        l.strip_suffix(b"\r\n")
+            .is_some_and(|body| !body.iter().any(|&c| c == b'\r' || c == b'\n'))
+    });
+    if plain {
+        let lines = lines.into_iter().map(|mut l| {
+            l.truncate(l.len() - 2);
+            l
+        });
+        return Output {
+            lines: lines.collect(),
+            ..Output::default()
+        };
+    }
     Output {
         lines,
         raw: true,
@@ -390,11 +407,17 @@ impl ImapHandler {
                 self.sync(&daemon, !fetchlike, &mut lines);
                 lines.push(line(format!("{tag} NO {text}")));
             }
-            Ok(Done::Output(o)) => {
-                let mut o = o;
-                lines.append(&mut o.lines);
-                o.lines = lines;
-                o.raw = true;
+            Ok(Done::Output(mut o)) => {
+                for l in std::mem::take(&mut o.lines) {
+                    lines.push(if o.raw || l.ends_with(b"\r\n") {
+                        l
+                    } else {
+                        line(l)
+                    });
+                }
+                let f = out(lines);
+                o.lines = f.lines;
+                o.raw = f.raw;
                 return o;
             }
             Ok(Done::Bad(text)) | Err(text) => lines.push(line(format!("{tag} BAD {text}"))),

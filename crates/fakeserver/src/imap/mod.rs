@@ -231,6 +231,9 @@ mod tests {
         let mut push = |o: &Output| {
             for l in &o.lines {
                 all.push_str(&String::from_utf8_lossy(l));
+                if !o.raw {
+                    all.push_str("\r\n");
+                }
             }
         };
         push(&h.on_startup(conn));
