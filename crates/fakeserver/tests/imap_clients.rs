@@ -20,9 +20,14 @@ struct Fake {
 }
 
 fn start(users: Users) -> Fake {
+    start_with(users, "")
+}
+
+fn start_with(users: Users, faults: &str) -> Fake {
     let svc = ImapService::new(Section::default(), Arc::new(users));
     let certs = Certs::preset(Preset::Valid).unwrap();
     let cfg = ServerConfig::new("imap")
+        .faults(fakeserver::faults::FaultPlan::parse(faults, "test").unwrap())
         .tls(certs.server_config().unwrap(), false)
         .idle_timeout(Duration::from_secs(30));
     let ca = tempfile::NamedTempFile::new().unwrap();
@@ -301,4 +306,51 @@ fn idle_hears_other_sessions_at_once_and_recent_goes_to_one_session() {
     assert!(a.line().starts_with("3 OK"));
     let st = a.cmd("4", "STATUS INBOX (MESSAGES RECENT)");
     assert!(st.contains("(MESSAGES 0 RECENT 0)"), "{st}");
+}
+
+#[test]
+fn thousands_of_pipelined_commands_are_answered_in_order() {
+    let f = start(Users::open());
+    let mut a = Session::open(&f);
+    a.cmd("l", "LOGIN u p");
+    let mut batch = String::new();
+    for i in 0..3000 {
+        batch.push_str(&format!("n{i} NOOP\r\n"));
+    }
+    a.w.write_all(batch.as_bytes()).unwrap();
+    for i in 0..3000 {
+        assert_eq!(a.line(), format!("n{i} OK Noop completed.\r\n"));
+    }
+}
+
+#[test]
+fn a_fault_plan_drops_the_second_fetch_and_imaplib_reports_it() {
+    let plan = "[[fault]]\non = \"reply\"\nverb = \"FETCH\"\nnth = 2\naction = \"drop\"\n";
+    let f = start_with(Users::open(), plan);
+    f.svc.daemon().deliver(
+        "u",
+        "INBOX",
+        b"Subject: x\r\n\r\nx\r\n".to_vec(),
+        &[],
+        (0, 0),
+    );
+    let script = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("u", "p")
+M.select("INBOX")
+assert M.fetch("1", "(FLAGS)")[0] == "OK"
+try:
+    M.fetch("1", "(FLAGS)")
+    print("no error")
+except (imaplib.IMAP4.abort, OSError) as e:
+    print("aborted:", e)
+"#;
+    let o = run(
+        Command::new("python3").args(["-c", script, &f.server.port().to_string()]),
+        Duration::from_secs(30),
+    );
+    assert!(text(&o).contains("aborted:"), "{}", text(&o));
+    let t = f.server.recorder().to_text();
+    assert!(t.contains("drop instead of reply"), "{t}");
 }
