@@ -1930,26 +1930,55 @@ pub fn uid_set(v: &[u32]) -> String {
 
 /// `*`, `%` wildcards; INBOX matched case-insensitively.
 fn wildmatch(pattern: &str, name: &str) -> bool {
-    let pattern = if pattern.len() >= 5
-        && pattern[..5].eq_ignore_ascii_case("INBOX")
-        && name.starts_with("INBOX")
-    {
-        format!("INBOX{}", &pattern[5..])
-    } else {
-        pattern.to_string()
-    };
-    fn m(p: &[u8], n: &[u8]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some(b'*') => (0..=n.len()).any(|i| m(&p[1..], &n[i..])),
-            Some(b'%') => {
-                let stop = n.iter().position(|&c| c == DELIM as u8).unwrap_or(n.len());
-                (0..=stop).any(|i| m(&p[1..], &n[i..]))
-            }
-            Some(&c) => n.first() == Some(&c) && m(&p[1..], &n[1..]),
+    let pattern = match pattern.get(..5) {
+        Some(p) if p.eq_ignore_ascii_case("INBOX") && name.starts_with("INBOX") => {
+            format!("INBOX{}", &pattern[5..])
         }
+        _ => pattern.to_string(),
+    };
+    // Dynamic programming over (pattern position, name position): linear in each, so a
+    // hostile pattern of many wildcards cannot make LIST take exponential time.
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let mut cur = vec![false; n.len() + 1];
+    cur[0] = true;
+    for &c in p {
+        let mut next = vec![false; n.len() + 1];
+        match c {
+            b'*' | b'%' => {
+                let mut reach = false;
+                for j in 0..=n.len() {
+                    reach = reach || cur[j];
+                    next[j] = reach;
+                    if c == b'%' && j < n.len() && n[j] == DELIM as u8 {
+                        reach = false;
+                    }
+                }
+            }
+            _ => {
+                for j in 0..n.len() {
+                    next[j + 1] = cur[j] && n[j] == c;
+                }
+            }
+        }
+        cur = next;
     }
-    m(pattern.as_bytes(), name.as_bytes())
+    cur[n.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildmatch;
+
+    #[test]
+    fn list_wildcards() {
+        assert!(wildmatch("*", "a/b/c"));
+        assert!(wildmatch("a/%", "a/b") && !wildmatch("a/%", "a/b/c"));
+        assert!(wildmatch("%/%/*", "a/b/c/d") && !wildmatch("%/%/%", "a/b"));
+        assert!(wildmatch("inbox", "INBOX") && wildmatch("INBOé*", "INBOé"));
+        assert!(wildmatch("*b*c", "abxc") && !wildmatch("*b*c", "abx"));
+        let hostile = "*%".repeat(200) + "x";
+        assert!(!wildmatch(&hostile, &"a".repeat(200)));
+    }
 }
 
 impl Handler for ImapHandler {

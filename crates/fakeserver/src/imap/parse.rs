@@ -379,12 +379,22 @@ pub enum Key {
     ModSeq(u64),
 }
 
+/// Search keys nest (NOT, OR, parentheses) at most this deep, so evaluation stays bounded.
+pub const MAX_KEY_DEPTH: usize = 64;
+
 /// Parse search keys (the arguments after an optional CHARSET).
 pub fn search_keys(args: &[Value]) -> Result<Key, String> {
+    keys_at(args, 0)
+}
+
+fn keys_at(args: &[Value], depth: usize) -> Result<Key, String> {
+    if depth > MAX_KEY_DEPTH {
+        return Err(format!("Search keys nested deeper than {MAX_KEY_DEPTH}"));
+    }
     let mut i = 0;
     let mut keys = Vec::new();
     while i < args.len() {
-        keys.push(one_key(args, &mut i)?);
+        keys.push(one_key(args, &mut i, depth)?);
     }
     if keys.is_empty() {
         return Err("Missing search keys".into());
@@ -396,11 +406,14 @@ pub fn search_keys(args: &[Value]) -> Result<Key, String> {
     })
 }
 
-fn one_key(args: &[Value], i: &mut usize) -> Result<Key, String> {
+fn one_key(args: &[Value], i: &mut usize, depth: usize) -> Result<Key, String> {
+    if depth > MAX_KEY_DEPTH {
+        return Err(format!("Search keys nested deeper than {MAX_KEY_DEPTH}"));
+    }
     let v = args.get(*i).ok_or("Missing search key")?;
     *i += 1;
     if let Value::List(l) = v {
-        return search_keys(l);
+        return keys_at(l, depth + 1);
     }
     let word = astring(v).ok_or("Invalid search key")?;
     let arg = |i: &mut usize| -> Result<String, String> {
@@ -478,10 +491,10 @@ fn one_key(args: &[Value], i: &mut usize) -> Result<Key, String> {
             day: date(arg(i)?)?,
         },
         "UID" => Key::Uid(SeqSet::parse(&arg(i)?).ok_or("Invalid UID set")?),
-        "NOT" => Key::Not(Box::new(one_key(args, i)?)),
+        "NOT" => Key::Not(Box::new(one_key(args, i, depth + 1)?)),
         "OR" => {
-            let a = one_key(args, i)?;
-            let b = one_key(args, i)?;
+            let a = one_key(args, i, depth + 1)?;
+            let b = one_key(args, i, depth + 1)?;
             Key::Or(Box::new(a), Box::new(b))
         }
         "MODSEQ" => {
@@ -699,5 +712,9 @@ mod tests {
         let k = search_keys(&v).unwrap();
         assert!(matches!(k, Key::And(ref v) if v.len() == 2));
         assert!(search_keys(&imapwire::tokenize(b"FOO").unwrap()).is_err());
+        let deep = "NOT ".repeat(10000) + "ALL";
+        assert!(search_keys(&imapwire::tokenize(deep.as_bytes()).unwrap())
+            .unwrap_err()
+            .contains("deeper"));
     }
 }

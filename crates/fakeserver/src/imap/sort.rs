@@ -171,8 +171,8 @@ pub fn base_subject(raw: &str) -> String {
         loop {
             let t = s.trim_end().to_string();
             if t.len() >= 5
-                && t[t.len() - 5..].eq_ignore_ascii_case("(fwd)")
-                && t.is_char_boundary(t.len() - 5)
+                && t.get(t.len() - 5..)
+                    .is_some_and(|x| x.eq_ignore_ascii_case("(fwd)"))
             {
                 s = t[..t.len() - 5].to_string();
             } else {
@@ -199,7 +199,10 @@ pub fn base_subject(raw: &str) -> String {
         // (5) [fwd: ...]
         let lower = s.to_lowercase();
         if lower.starts_with("[fwd:") && lower.ends_with(']') {
-            s = s[5..s.len() - 1].to_string();
+            match s.get(5..s.len() - 1) {
+                Some(inner) => s = inner.to_string(),
+                None => break,
+            }
             continue;
         }
         break;
@@ -239,7 +242,7 @@ fn strip_leader(s: &str) -> Option<String> {
         .iter()
         .find(|p| lower.starts_with(*p))?
         .len();
-    let mut rest = t[n..].trim_start().to_string();
+    let mut rest = t.get(n..)?.trim_start().to_string();
     if let Some(r) = strip_blob(&rest) {
         rest = r;
     }
