@@ -1965,22 +1965,6 @@ fn wildmatch(pattern: &str, name: &str) -> bool {
     cur[n.len()]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::wildmatch;
-
-    #[test]
-    fn list_wildcards() {
-        assert!(wildmatch("*", "a/b/c"));
-        assert!(wildmatch("a/%", "a/b") && !wildmatch("a/%", "a/b/c"));
-        assert!(wildmatch("%/%/*", "a/b/c/d") && !wildmatch("%/%/%", "a/b"));
-        assert!(wildmatch("inbox", "INBOX") && wildmatch("INBOé*", "INBOé"));
-        assert!(wildmatch("*b*c", "abxc") && !wildmatch("*b*c", "abx"));
-        let hostile = "*%".repeat(200) + "x";
-        assert!(!wildmatch(&hostile, &"a".repeat(200)));
-    }
-}
-
 impl Handler for ImapHandler {
     fn on_startup(&mut self, conn: &ConnInfo) -> Output {
         let greeting = match &self.setup.section.greeting {
@@ -2054,5 +2038,21 @@ impl Handler for ImapHandler {
 
     fn on_idle_timeout(&mut self, _conn: &ConnInfo) -> Output {
         out(vec![line("* BYE Disconnected for inactivity.")]).then_close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildmatch;
+
+    #[test]
+    fn list_wildcards() {
+        assert!(wildmatch("*", "a/b/c"));
+        assert!(wildmatch("a/%", "a/b") && !wildmatch("a/%", "a/b/c"));
+        assert!(wildmatch("%/%/*", "a/b/c/d") && !wildmatch("%/%/%", "a/b"));
+        assert!(wildmatch("inbox", "INBOX") && wildmatch("INBOé*", "INBOé"));
+        assert!(wildmatch("*b*c", "abxc") && !wildmatch("*b*c", "abx"));
+        let hostile = "*%".repeat(200) + "x";
+        assert!(!wildmatch(&hostile, &"a".repeat(200)));
     }
 }
