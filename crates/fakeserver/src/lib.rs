@@ -16,6 +16,7 @@
 //! - [`auth`]: users and SASL, shared by every protocol.
 //! - [`personality`]: personalities and quirks as data.
 //! - [`smtp`]: SMTP and LMTP.
+//! - [`imap`]: IMAP (daemon, handler, parser, FETCH and SEARCH).
 //! - [`protocols`]: the registry (one line per protocol) the program uses.
 //! - [`control`]: the HTTP/JSON control API; [`cli`]: the program's options.
 //! - [`pop3`], [`nntp`]: those protocols' parsers, daemons, handlers and services.
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod control;
 pub mod faults;
 pub mod handler;
+pub mod imap;
 pub mod personality;
 pub mod protocols;
 pub mod mailfiles;

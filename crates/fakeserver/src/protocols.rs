@@ -28,7 +28,16 @@ pub const PROTOCOLS: &[(&str, Builder)] = &[
     ("lmtp", |s| smtp(s, true)),
     ("pop3", crate::pop3::service::build),
     ("nntp", crate::nntp::service::build),
+    ("imap", imap),
 ];
+
+fn imap(s: &Setup) -> Result<Arc<dyn Service>> {
+    let svc = crate::imap::ImapService::new(s.personality.section("imap"), s.users.clone());
+    if let Some(dir) = &s.load {
+        crate::imap::load(svc.daemon(), dir)?;
+    }
+    Ok(Arc::new(svc))
+}
 
 fn smtp(s: &Setup, lmtp: bool) -> Result<Arc<dyn Service>> {
     if let Some(dir) = &s.load {

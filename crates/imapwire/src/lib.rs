@@ -15,7 +15,7 @@ pub mod strict;
 pub mod value;
 
 pub use frame::{FrameError, Framer, Limits};
-pub use parse::{parse_line, parse_response, tokenize, Response, Status, WireError};
+pub use parse::{parse_line, parse_response, tokenize, tokenize_command, Response, Status, WireError};
 pub use value::Value;
 
 /// The entry point of the fuzz target: frame and parse arbitrary bytes; must never panic.

@@ -109,6 +109,9 @@ impl fmt::Display for Response {
 struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Reading a client command: an atom whose `[` never closes (a mailbox name such as
+    /// `a[b`) is a plain atom instead of an error.
+    command: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -271,7 +274,15 @@ impl<'a> Cursor<'a> {
                 self.peek().unwrap_or(0)
             )));
         }
-        if bracket > 0 {
+        if bracket > 0 && self.command {
+            self.pos = start;
+            while let Some(c) = self.peek() {
+                if matches!(c, b'\r' | b'\n' | b' ' | b'(' | b')' | b'"') {
+                    break;
+                }
+                self.pos += 1;
+            }
+        } else if bracket > 0 {
             return Err(self.err("unbalanced '[' in atom"));
         }
         let a = &self.buf[start..self.pos];
@@ -302,13 +313,19 @@ impl<'a> Cursor<'a> {
 
 /// Values of a whole line (literals inline), no response structure.
 pub fn tokenize(line: &[u8]) -> Result<Vec<Value>, WireError> {
-    Cursor { buf: line, pos: 0 }.values(None, 0)
+    Cursor { buf: line, pos: 0, command: false }.values(None, 0)
+}
+
+/// Values of a client command line (literals inline): like [`tokenize`], but an atom with
+/// an unclosed `[` (legal in mailbox names) is read up to the next space or parenthesis.
+pub fn tokenize_command(line: &[u8]) -> Result<Vec<Value>, WireError> {
+    Cursor { buf: line, pos: 0, command: true }.values(None, 0)
 }
 
 /// Parses the values of an untagged response body (after `* `): status responses get the
 /// resp-text treatment, anything else generic values.
 pub fn parse_line(body: &[u8]) -> Result<Vec<Value>, WireError> {
-    let mut c = Cursor { buf: body, pos: 0 };
+    let mut c = Cursor { buf: body, pos: 0, command: false };
     c.skip_spaces();
     let save = c.pos;
     let first = c.word();
@@ -323,7 +340,7 @@ pub fn parse_line(body: &[u8]) -> Result<Vec<Value>, WireError> {
 
 /// Parses one framed response line (as returned by [`crate::Framer`]).
 pub fn parse_response(line: &[u8]) -> Result<Response, WireError> {
-    let mut c = Cursor { buf: line, pos: 0 };
+    let mut c = Cursor { buf: line, pos: 0, command: false };
     match c.peek() {
         Some(b'+') => {
             c.pos += 1;
@@ -384,6 +401,14 @@ mod tests {
 
     fn atom(s: &str) -> Value {
         Value::Atom(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn command_atoms_may_hold_an_open_bracket() {
+        assert!(tokenize(b"a select x[}").is_err());
+        let v = tokenize_command(b"a select x[} (BODY[HEADER.FIELDS (A B)])").unwrap();
+        assert_eq!(v[2], Value::Atom(b"x[}".to_vec()));
+        assert_eq!(v[3], Value::List(vec![Value::Atom(b"BODY[HEADER.FIELDS (A B)]".to_vec())]));
     }
 
     #[test]

@@ -44,6 +44,25 @@ pub trait Service: Send + Sync + 'static {
     fn deliver(&self, _mailbox: &str, _message: &[u8]) -> anyhow::Result<String> {
         anyhow::bail!("this protocol takes no deliveries")
     }
+    /// The server's notifier, given once at start: the daemon calls it when something changed
+    /// that other connections may have to announce ([`Handler::on_notify`], IMAP IDLE).
+    fn set_notifier(&self, _notifier: Notifier) {}
+}
+
+/// Wakes every connection of a server ([`Handler::on_notify`]); cheap to clone.
+#[derive(Clone)]
+pub struct Notifier(Arc<watch::Sender<u64>>);
+
+impl Notifier {
+    pub fn notify(&self) {
+        self.0.send_modify(|n| *n += 1);
+    }
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Notifier")
+    }
 }
 
 /// How a server listens and treats its connections.
@@ -142,7 +161,7 @@ pub struct ServerHandle {
     addr: SocketAddr,
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
-    notify: watch::Sender<u64>,
+    notify: Notifier,
     thread: Option<std::thread::JoinHandle<()>>,
     runtime: tokio::runtime::Handle,
 }
@@ -183,6 +202,8 @@ pub fn start(config: ServerConfig, service: Arc<dyn Service>) -> Result<ServerHa
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (notify, notify_rx) = watch::channel(0u64);
+    let notify = Notifier(Arc::new(notify));
+    shared.service.set_notifier(notify.clone());
     let handle = runtime.handle().clone();
     let listener = {
         let _guard = runtime.enter();
@@ -300,7 +321,7 @@ impl ServerHandle {
     }
     /// Tell every connection that the daemon changed ([`Handler::on_notify`]).
     pub fn notify(&self) {
-        self.notify.send_modify(|n| *n += 1);
+        self.notify.notify();
     }
     /// `resetTest()`: forget transcripts and the daemon's received state, restart fault
     /// counters.

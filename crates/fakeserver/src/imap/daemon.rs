@@ -1,0 +1,315 @@
+//! The IMAP daemon: every user's mailboxes and messages, shared by all connections of a run.
+//!
+//! A mailbox holds messages in UID order with flags, keywords, INTERNALDATE and MODSEQ, plus
+//! UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ. Sessions do not receive events: each keeps its own
+//! view (the UIDs and MODSEQs it has announced) and compares it with the mailbox when it may
+//! speak (see `handler::sync`), so changes reach every session at the right moment. `\Recent`
+//! is claimed by exactly one session: the first to see a message with its mailbox selected
+//! read-write. Every change wakes the server's connections (IDLE answers at once).
+
+use crate::server::Notifier;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The hierarchy delimiter.
+pub const DELIM: char = '/';
+
+/// One stored message.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub uid: u32,
+    /// System flags (canonical case, `\Seen`) and keywords.
+    pub flags: BTreeSet<String>,
+    /// INTERNALDATE: seconds since the epoch and the zone offset in minutes.
+    pub internal: (i64, i32),
+    pub data: Arc<Vec<u8>>,
+    pub modseq: u64,
+}
+
+impl Message {
+    pub fn has_flag(&self, f: &str) -> bool {
+        self.flags.iter().any(|x| x.eq_ignore_ascii_case(f))
+    }
+}
+
+/// One mailbox.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub highest_modseq: u64,
+    pub messages: Vec<Message>,
+    /// Keywords ever used here (announced in FLAGS).
+    pub keywords: Vec<String>,
+    /// Messages with a UID at or below this have had their `\Recent` claimed.
+    pub recent_claimed: u32,
+    pub special_use: Option<String>,
+}
+
+impl Mailbox {
+    fn new(uidvalidity: u32) -> Self {
+        Mailbox {
+            uidvalidity,
+            uidnext: 1,
+            highest_modseq: 1,
+            messages: Vec::new(),
+            keywords: Vec::new(),
+            recent_claimed: 0,
+            special_use: None,
+        }
+    }
+
+    /// An empty mailbox without a UIDVALIDITY of its own (a deleted mailbox's stand-in).
+    pub fn default_for_sync() -> Self {
+        Mailbox::new(0)
+    }
+
+    /// Index of the message with this UID.
+    pub fn index_of(&self, uid: u32) -> Option<usize> {
+        self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
+    }
+
+    /// Store a new message; returns its UID.
+    pub fn append(&mut self, data: Vec<u8>, flags: BTreeSet<String>, internal: (i64, i32)) -> u32 {
+        let uid = self.uidnext;
+        self.uidnext += 1;
+        self.highest_modseq += 1;
+        for f in &flags {
+            self.note_keyword(f);
+        }
+        self.messages.push(Message {
+            uid,
+            flags,
+            internal,
+            data: Arc::new(data),
+            modseq: self.highest_modseq,
+        });
+        uid
+    }
+
+    /// Remember a keyword for FLAGS (system flags are not keywords).
+    pub fn note_keyword(&mut self, f: &str) {
+        if !f.starts_with('\\') && !self.keywords.iter().any(|k| k.eq_ignore_ascii_case(f)) {
+            self.keywords.push(f.to_string());
+        }
+    }
+
+    /// Set a message's flags (by index); bumps its MODSEQ when they change.
+    pub fn set_flags(&mut self, i: usize, flags: BTreeSet<String>) -> bool {
+        if self.messages[i].flags == flags {
+            return false;
+        }
+        for f in &flags {
+            self.note_keyword(f);
+        }
+        self.highest_modseq += 1;
+        let m = &mut self.messages[i];
+        m.flags = flags;
+        m.modseq = self.highest_modseq;
+        true
+    }
+
+    /// Remove the messages with these UIDs.
+    pub fn expunge(&mut self, uids: &BTreeSet<u32>) {
+        if uids.is_empty() {
+            return;
+        }
+        self.messages.retain(|m| !uids.contains(&m.uid));
+        self.highest_modseq += 1;
+    }
+
+    pub fn unseen(&self) -> usize {
+        self.messages
+            .iter()
+            .filter(|m| !m.has_flag("\\Seen"))
+            .count()
+    }
+}
+
+/// One user's mail.
+#[derive(Debug, Clone, Default)]
+pub struct Account {
+    /// By full name; INBOX is always `INBOX`.
+    pub mailboxes: BTreeMap<String, Mailbox>,
+    pub subscribed: BTreeSet<String>,
+}
+
+impl Account {
+    /// The stored name of a mailbox as the client wrote it (INBOX is case-insensitive).
+    pub fn canonical(name: &str) -> String {
+        let name = name.trim_end_matches(DELIM);
+        if name.eq_ignore_ascii_case("INBOX") {
+            return "INBOX".into();
+        }
+        match name.split_once(DELIM) {
+            Some((first, rest)) if first.eq_ignore_ascii_case("INBOX") => {
+                format!("INBOX{DELIM}{rest}")
+            }
+            _ => name.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    accounts: HashMap<String, Account>,
+    next_uidvalidity: u32,
+}
+
+/// The shared state of a run.
+#[derive(Debug)]
+pub struct ImapDaemon {
+    inner: Mutex<Inner>,
+    notifier: Mutex<Option<Notifier>>,
+}
+
+impl Default for ImapDaemon {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Exclusive access to the daemon's state; dropping it after a change should be followed by
+/// [`ImapDaemon::changed`].
+pub struct Locked<'a>(MutexGuard<'a, Inner>);
+
+impl Locked<'_> {
+    /// A user's account, created (with an empty INBOX) on first use.
+    pub fn account(&mut self, user: &str) -> &mut Account {
+        let inner = &mut *self.0;
+        let next = &mut inner.next_uidvalidity;
+        inner.accounts.entry(user.to_string()).or_insert_with(|| {
+            let mut a = Account::default();
+            *next += 1;
+            a.mailboxes.insert("INBOX".into(), Mailbox::new(*next));
+            a.subscribed.insert("INBOX".into());
+            a
+        })
+    }
+
+    /// A fresh UIDVALIDITY (never reused in a run, so a recreated mailbox differs).
+    pub fn new_mailbox(&mut self) -> Mailbox {
+        self.0.next_uidvalidity += 1;
+        Mailbox::new(self.0.next_uidvalidity)
+    }
+
+    pub fn users(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.0.accounts.keys().cloned().collect();
+        v.sort();
+        v
+    }
+}
+
+impl ImapDaemon {
+    pub fn new() -> Self {
+        let base = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as u32)
+            .unwrap_or(1);
+        ImapDaemon {
+            inner: Mutex::new(Inner {
+                accounts: HashMap::new(),
+                next_uidvalidity: base,
+            }),
+            notifier: Mutex::new(None),
+        }
+    }
+
+    pub fn lock(&self) -> Locked<'_> {
+        Locked(self.inner.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    pub fn set_notifier(&self, n: Notifier) {
+        *self.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(n);
+    }
+
+    /// Wake every connection: something changed.
+    pub fn changed(&self) {
+        if let Some(n) = &*self.notifier.lock().unwrap_or_else(|e| e.into_inner()) {
+            n.notify();
+        }
+    }
+
+    /// Put a message into a user's mailbox (created if missing), from a test or a loader.
+    pub fn deliver(
+        &self,
+        user: &str,
+        mailbox: &str,
+        data: Vec<u8>,
+        flags: &[&str],
+        internal: (i64, i32),
+    ) -> u32 {
+        let uid = {
+            let mut l = self.lock();
+            let name = Account::canonical(mailbox);
+            if !l.account(user).mailboxes.contains_key(&name) {
+                let m = l.new_mailbox();
+                l.account(user).mailboxes.insert(name.clone(), m);
+            }
+            let mb = l
+                .account(user)
+                .mailboxes
+                .get_mut(&name)
+                .expect("just inserted");
+            mb.append(
+                data,
+                flags.iter().map(|s| s.to_string()).collect(),
+                internal,
+            )
+        };
+        self.changed();
+        uid
+    }
+
+    /// Forget every account.
+    pub fn reset(&self) {
+        self.lock().0.accounts.clear();
+        self.changed();
+    }
+
+    /// A summary for the control API: users, mailboxes, messages with UID and flags.
+    pub fn state(&self) -> serde_json::Value {
+        let l = self.lock();
+        let mut users = serde_json::Map::new();
+        for (u, a) in &l.0.accounts {
+            let mut boxes = serde_json::Map::new();
+            for (n, m) in &a.mailboxes {
+                let msgs: Vec<serde_json::Value> = m
+                    .messages
+                    .iter()
+                    .map(|x| serde_json::json!({"uid": x.uid, "flags": x.flags, "size": x.data.len(), "modseq": x.modseq}))
+                    .collect();
+                boxes.insert(
+                    n.clone(),
+                    serde_json::json!({"uidvalidity": m.uidvalidity, "uidnext": m.uidnext, "messages": msgs}),
+                );
+            }
+            users.insert(u.clone(), serde_json::Value::Object(boxes));
+        }
+        serde_json::Value::Object(users)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_start_with_inbox_and_uids_grow() {
+        let d = ImapDaemon::new();
+        let uid1 = d.deliver("u", "inbox", b"a".to_vec(), &["\\Seen"], (0, 0));
+        let uid2 = d.deliver("u", "INBOX", b"b".to_vec(), &["$Label"], (0, 0));
+        assert_eq!((uid1, uid2), (1, 2));
+        let mut l = d.lock();
+        let inbox = &l.account("u").mailboxes["INBOX"];
+        assert_eq!(inbox.keywords, vec!["$Label".to_string()]);
+        assert!(inbox.messages[1].modseq > inbox.messages[0].modseq);
+    }
+
+    #[test]
+    fn canonical_names() {
+        assert_eq!(Account::canonical("inbox"), "INBOX");
+        assert_eq!(Account::canonical("Inbox/x/"), "INBOX/x");
+        assert_eq!(Account::canonical("Foo"), "Foo");
+    }
+}

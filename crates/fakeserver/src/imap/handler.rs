@@ -1,0 +1,2058 @@
+//! One IMAP connection: the state machine (not authenticated, authenticated, selected,
+//! logout) over the core's [`Handler`] contract. It frames commands with their literals
+//! (answering `+` to synchronising ones, refusing announced sizes over the limit before
+//! reading a byte), runs each command against the daemon, and keeps this session's view of
+//! the selected mailbox (sequence → UID map, MODSEQs announced, its `\Recent` messages) so
+//! that EXISTS, EXPUNGE and FETCH FLAGS reach it at the moments RFC 9051 allows.
+//!
+//! Personality (`[imap]` of a personality file): `greeting` (`{host}`, `{caps}`, `{peer}`),
+//! `capabilities` (replaces the advertised list; STARTTLS, AUTH= and LOGINDISABLED are
+//! added by state), `auth_mechanisms`, `auth_requires_tls` (LOGINDISABLED and no plaintext
+//! AUTHENTICATE before TLS); quirks: `command_to_fail = "COPY"` (that command answers NO).
+
+use super::daemon::{Account, ImapDaemon, Mailbox, Message, DELIM};
+use super::fetch::{self, flag_list};
+use super::parse::{self, astring, Att, Request, SeqSet};
+use super::search::{self, Cand};
+use crate::auth::{Mechanism, Sasl, Step, Users};
+use crate::handler::{ConnInfo, Handler, Input, Output, ReadMode};
+use crate::personality::Section;
+use imapwire::Value;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+/// Largest literal accepted (APPEND data included); larger announcements are refused.
+pub const MAX_LITERAL: u64 = 64 << 20;
+/// Largest whole command (literals included).
+pub const MAX_COMMAND: usize = 80 << 20;
+
+/// What every connection of a service shares.
+#[derive(Debug)]
+pub struct ImapSetup {
+    pub daemon: Arc<ImapDaemon>,
+    pub users: Arc<Users>,
+    pub section: Section,
+}
+
+impl ImapSetup {
+    fn hostname(&self) -> &str {
+        self.section.host("imap.fakeserver.test")
+    }
+    fn mechanisms(&self) -> Vec<Mechanism> {
+        match &self.section.auth_mechanisms {
+            Some(list) => list.iter().filter_map(|m| Mechanism::parse(m)).collect(),
+            None => Mechanism::ALL.to_vec(),
+        }
+    }
+}
+
+/// Capabilities fakeserver implements, in the order advertised.
+const CAPS: &[&str] = &[
+    "IMAP4rev1",
+    "LITERAL+",
+    "SASL-IR",
+    "ID",
+    "ENABLE",
+    "IDLE",
+    "NAMESPACE",
+    "UIDPLUS",
+    "MOVE",
+    "UNSELECT",
+    "CHILDREN",
+    "MULTIAPPEND",
+    "ESEARCH",
+    "SEARCHRES",
+    "CONDSTORE",
+    "SORT",
+    "SORT=DISPLAY",
+    "THREAD=ORDEREDSUBJECT",
+    "BINARY",
+    "ESORT",
+    "THREAD=REFERENCES",
+    "CATENATE",
+    "CONTEXT=SEARCH",
+    "CONTEXT=SORT",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    NotAuth,
+    Auth,
+    Selected,
+    Logout,
+}
+
+/// What the next input line is.
+enum Pending {
+    Command,
+    Idle(String),
+    Sasl(String, Sasl),
+}
+
+/// This session's view of its selected mailbox.
+struct Selected {
+    name: String,
+    readonly: bool,
+    uidvalidity: u32,
+    /// (UID, MODSEQ announced), by sequence number - 1.
+    view: Vec<(u32, u64)>,
+    recent: HashSet<u32>,
+    keywords: usize,
+}
+
+pub struct ImapHandler {
+    setup: Arc<ImapSetup>,
+    state: State,
+    user: Option<String>,
+    sel: Option<Selected>,
+    pending: Pending,
+    buf: Vec<u8>,
+    condstore: bool,
+    saved: Vec<u32>,
+    tls: bool,
+    /// The tag of the command being run (ESEARCH replies name it).
+    tag: String,
+    /// SEARCH RETURN (UPDATE) contexts (RFC 5267).
+    contexts: Vec<Context>,
+}
+
+/// A search whose result changes are announced (ADDTO/REMOVEFROM).
+struct Context {
+    tag: String,
+    uid: bool,
+    key: parse::Key,
+    /// UIDs in the result as last announced.
+    result: Vec<u32>,
+}
+
+type Lines = Vec<Vec<u8>>;
+
+fn line(s: impl AsRef<[u8]>) -> Vec<u8> {
+    let mut v = s.as_ref().to_vec();
+    v.extend_from_slice(b"\r\n");
+    v
+}
+
+fn quote(s: &str) -> String {
+    let mut o = Vec::new();
+    super::mime::string(&mut o, s.as_bytes());
+    String::from_utf8_lossy(&o).into_owned()
+}
+
+/// The output for reply lines (each ending in CRLF). Lines without literals go as plain
+/// lines (the server adds CRLF, transcripts stay readable, fault replacements work); a
+/// batch holding literal data goes byte for byte.
+fn out(lines: Lines) -> Output {
+    let plain = lines.iter().all(|l| {
+        l.strip_suffix(b"\r\n")
+            .is_some_and(|body| !body.iter().any(|&c| c == b'\r' || c == b'\n'))
+    });
+    if plain {
+        let lines = lines.into_iter().map(|mut l| {
+            l.truncate(l.len() - 2);
+            l
+        });
+        return Output {
+            lines: lines.collect(),
+            ..Output::default()
+        };
+    }
+    Output {
+        lines,
+        raw: true,
+        ..Output::default()
+    }
+}
+
+impl ImapHandler {
+    pub fn new(setup: Arc<ImapSetup>, conn: &ConnInfo) -> Self {
+        ImapHandler {
+            setup,
+            state: State::NotAuth,
+            user: None,
+            sel: None,
+            pending: Pending::Command,
+            buf: Vec::new(),
+            condstore: false,
+            saved: Vec::new(),
+            tls: conn.tls,
+            tag: String::new(),
+            contexts: Vec::new(),
+        }
+    }
+
+    fn capabilities(&self, conn: &ConnInfo) -> String {
+        let mut caps: Vec<String> = match &self.setup.section.capabilities {
+            Some(c) => c.clone(),
+            None => CAPS.iter().map(|s| s.to_string()).collect(),
+        };
+        if self.state == State::NotAuth {
+            if conn.tls_available && !conn.tls && !self.tls {
+                caps.push("STARTTLS".into());
+            }
+            if self.login_disabled(conn) {
+                caps.push("LOGINDISABLED".into());
+            } else {
+                caps.extend(
+                    self.setup
+                        .mechanisms()
+                        .iter()
+                        .map(|m| format!("AUTH={}", m.name())),
+                );
+            }
+        }
+        caps.join(" ")
+    }
+
+    fn login_disabled(&self, conn: &ConnInfo) -> bool {
+        self.setup.section.auth_requires_tls && !(conn.tls || self.tls)
+    }
+
+    fn user(&self) -> String {
+        self.user.clone().unwrap_or_default()
+    }
+
+    /// Compare the session's view with the mailbox and announce the differences.
+    fn sync(&mut self, daemon: &ImapDaemon, expunges: bool, lines: &mut Lines) {
+        let user = self.user();
+        let Some(sel) = self.sel.as_mut() else { return };
+        let mut l = daemon.lock();
+        let acct = l.account(&user);
+        let mut gone = Mailbox::default_for_sync();
+        let mb: &mut Mailbox = match acct.mailboxes.get_mut(&sel.name) {
+            Some(m) if m.uidvalidity == sel.uidvalidity => m,
+            _ => &mut gone,
+        };
+        if expunges {
+            for c in &mut self.contexts {
+                let gone: Vec<u32> = c
+                    .result
+                    .iter()
+                    .copied()
+                    .filter(|u| mb.index_of(*u).is_none())
+                    .collect();
+                if gone.is_empty() {
+                    continue;
+                }
+                let ids: Vec<u32> = if c.uid {
+                    gone.clone()
+                } else {
+                    gone.iter()
+                        .filter_map(|u| {
+                            sel.view
+                                .iter()
+                                .position(|v| v.0 == *u)
+                                .map(|p| p as u32 + 1)
+                        })
+                        .collect()
+                };
+                c.result.retain(|u| !gone.contains(u));
+                lines.push(line(format!(
+                    "* ESEARCH (TAG {}){} REMOVEFROM (0 {})",
+                    quote(&c.tag),
+                    if c.uid { " UID" } else { "" },
+                    uid_set(&ids)
+                )));
+            }
+            for i in (0..sel.view.len()).rev() {
+                if mb.index_of(sel.view[i].0).is_none() {
+                    lines.push(line(format!("* {} EXPUNGE", i + 1)));
+                    sel.recent.remove(&sel.view[i].0);
+                    sel.view.remove(i);
+                }
+            }
+        }
+        if mb.keywords.len() != sel.keywords {
+            sel.keywords = mb.keywords.len();
+            let kw = mb.keywords.join(" ");
+            let sp = if kw.is_empty() { "" } else { " " };
+            lines.push(line(format!(
+                "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{sp}{kw})"
+            )));
+            let perm = if sel.readonly {
+                String::new()
+            } else {
+                format!("\\Answered \\Flagged \\Deleted \\Seen \\Draft{sp}{kw} \\*")
+            };
+            lines.push(line(format!(
+                "* OK [PERMANENTFLAGS ({perm})] Flags permitted."
+            )));
+        }
+        for (i, (uid, known)) in sel.view.iter_mut().enumerate() {
+            if let Some(j) = mb.index_of(*uid) {
+                let m = &mb.messages[j];
+                if m.modseq > *known {
+                    *known = m.modseq;
+                    let mut o = format!("* {} FETCH (", i + 1).into_bytes();
+                    if expunges {
+                        // UID is allowed (and helps clients) in unsolicited FETCH.
+                        o.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
+                    }
+                    o.extend_from_slice(b"FLAGS ");
+                    flag_list(&mut o, m, sel.recent.contains(uid));
+                    if self.condstore {
+                        o.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
+                    }
+                    o.push(b')');
+                    lines.push(line(o));
+                }
+            }
+        }
+        let last = sel.view.last().map(|v| v.0).unwrap_or(0);
+        let before = sel.view.len();
+        let mut claimed = 0;
+        for m in mb.messages.iter().filter(|m| m.uid > last) {
+            sel.view.push((m.uid, m.modseq));
+            if m.uid > mb.recent_claimed {
+                // EXAMINE sees \Recent without taking it from the next read-write session.
+                sel.recent.insert(m.uid);
+                if !sel.readonly {
+                    claimed = claimed.max(m.uid);
+                }
+            }
+        }
+        if claimed > 0 {
+            mb.recent_claimed = claimed;
+        }
+        if sel.view.len() != before {
+            lines.push(line(format!("* {} EXISTS", sel.view.len())));
+            lines.push(line(format!("* {} RECENT", sel.recent.len())));
+        }
+        // Search contexts: what now matches, against what was announced.
+        let max_uid = sel.view.last().map(|v| v.0).unwrap_or(0);
+        for c in &mut self.contexts {
+            let mut now = Vec::new();
+            for (i, (u, _)) in sel.view.iter().enumerate() {
+                let Some(j) = mb.index_of(*u) else { continue };
+                let cand = Cand {
+                    msg: &mb.messages[j],
+                    seq: i as u32 + 1,
+                    max_seq: sel.view.len() as u32,
+                    max_uid,
+                    recent: sel.recent.contains(u),
+                    saved: &self.saved,
+                };
+                if search::matches(&c.key, &cand) {
+                    now.push(*u);
+                }
+            }
+            let id = |u: &u32| {
+                if c.uid {
+                    Some(*u)
+                } else {
+                    sel.view
+                        .iter()
+                        .position(|v| v.0 == *u)
+                        .map(|p| p as u32 + 1)
+                }
+            };
+            let removed: Vec<u32> = c
+                .result
+                .iter()
+                .filter(|u| !now.contains(u))
+                .filter_map(id)
+                .collect();
+            let added: Vec<u32> = now
+                .iter()
+                .filter(|u| !c.result.contains(u))
+                .filter_map(id)
+                .collect();
+            let uid = if c.uid { " UID" } else { "" };
+            if !removed.is_empty() {
+                lines.push(line(format!(
+                    "* ESEARCH (TAG {}){uid} REMOVEFROM (0 {})",
+                    quote(&c.tag),
+                    uid_set(&removed)
+                )));
+            }
+            if !added.is_empty() {
+                lines.push(line(format!(
+                    "* ESEARCH (TAG {}){uid} ADDTO (0 {})",
+                    quote(&c.tag),
+                    uid_set(&added)
+                )));
+            }
+            c.result = now;
+        }
+    }
+
+    fn ok(&self, tag: &str, text: &str) -> Vec<u8> {
+        line(format!("{tag} OK {text}"))
+    }
+
+    /// Run one complete command.
+    fn command(&mut self, bytes: &[u8], conn: &ConnInfo) -> Output {
+        let req = match parse::request(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                let tag = e.tag.unwrap_or_else(|| "*".into());
+                return out(vec![line(format!(
+                    "{tag} BAD Error in IMAP command: {}",
+                    e.reason
+                ))]);
+            }
+        };
+        let tag = req.tag.clone();
+        self.tag = tag.clone();
+        let daemon = self.setup.daemon.clone();
+        let mut lines = Lines::new();
+        let fetchlike = matches!(req.name.as_str(), "FETCH" | "STORE" | "SEARCH");
+        let res = self.dispatch(&req, conn, &daemon, &mut lines);
+        match res {
+            Ok(Done::Ok(text)) => {
+                self.sync(&daemon, !fetchlike, &mut lines);
+                lines.push(self.ok(&tag, &text));
+            }
+            Ok(Done::No(text)) => {
+                self.sync(&daemon, !fetchlike, &mut lines);
+                lines.push(line(format!("{tag} NO {text}")));
+            }
+            Ok(Done::Output(mut o)) => {
+                for l in std::mem::take(&mut o.lines) {
+                    lines.push(if o.raw || l.ends_with(b"\r\n") {
+                        l
+                    } else {
+                        line(l)
+                    });
+                }
+                let f = out(lines);
+                o.lines = f.lines;
+                o.raw = f.raw;
+                return o;
+            }
+            Ok(Done::Bad(text)) | Err(text) => lines.push(line(format!("{tag} BAD {text}"))),
+        }
+        out(lines)
+    }
+
+    fn dispatch(
+        &mut self,
+        req: &Request,
+        conn: &ConnInfo,
+        daemon: &Arc<ImapDaemon>,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let name = req.name.as_str();
+        let a = &req.args;
+        let need = |ok: bool| {
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("Command {name} not valid in this state"))
+            }
+        };
+        let authed = matches!(self.state, State::Auth | State::Selected);
+        let selected = self.state == State::Selected;
+        if let Some(cmd) = self.setup.section.quirk_str("command_to_fail") {
+            if cmd.eq_ignore_ascii_case(name) {
+                return Ok(Done::No(format!("{name} failed (personality)")));
+            }
+        }
+        match name {
+            "CAPABILITY" => {
+                lines.push(line(format!("* CAPABILITY {}", self.capabilities(conn))));
+                Ok(Done::Ok("Capability completed.".into()))
+            }
+            "NOOP" | "CHECK" => {
+                if name == "CHECK" {
+                    need(selected)?;
+                }
+                Ok(Done::Ok(format!("{} completed.", cap(name))))
+            }
+            "LOGOUT" => {
+                self.state = State::Logout;
+                let o = Output {
+                    lines: vec![
+                        line("* BYE Logging out"),
+                        self.ok(&req.tag, "Logout completed."),
+                    ],
+                    ..Output::default()
+                }
+                .then_close();
+                Ok(Done::Output(o))
+            }
+            "ID" => {
+                lines.push(line(
+                    "* ID (\"name\" \"fakeserver\" \"vendor\" \"mailrig\")",
+                ));
+                Ok(Done::Ok("ID completed.".into()))
+            }
+            "STARTTLS" => {
+                need(self.state == State::NotAuth)?;
+                if !conn.tls_available || conn.tls || self.tls {
+                    return Err("STARTTLS not available".into());
+                }
+                self.tls = true;
+                let o = Output {
+                    lines: vec![self.ok(&req.tag, "Begin TLS negotiation now.")],
+                    ..Output::default()
+                }
+                .then_start_tls();
+                Ok(Done::Output(o))
+            }
+            "LOGIN" => {
+                need(self.state == State::NotAuth)?;
+                if self.login_disabled(conn) {
+                    return Ok(Done::No("[PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure connections.".into()));
+                }
+                let (Some(u), Some(p)) = (a.first().and_then(astring), a.get(1).and_then(astring))
+                else {
+                    return Err("LOGIN needs user and password".into());
+                };
+                if self.setup.users.check(&u, &p) {
+                    Ok(Done::Ok(self.logged_in(u, conn)))
+                } else {
+                    Ok(Done::No(
+                        "[AUTHENTICATIONFAILED] Authentication failed.".into(),
+                    ))
+                }
+            }
+            "AUTHENTICATE" => {
+                need(self.state == State::NotAuth)?;
+                let mech = a.first().and_then(astring).unwrap_or_default();
+                let Some(m) =
+                    Mechanism::parse(&mech).filter(|m| self.setup.mechanisms().contains(m))
+                else {
+                    return Ok(Done::No(format!(
+                        "Unsupported authentication mechanism {mech}"
+                    )));
+                };
+                if self.login_disabled(conn) && m != Mechanism::XOAuth2 {
+                    return Ok(Done::No(
+                        "[PRIVACYREQUIRED] Plaintext authentication disallowed.".into(),
+                    ));
+                }
+                let initial = a.get(1).and_then(astring);
+                let challenge = format!(
+                    "<{}.{}@{}>",
+                    std::process::id(),
+                    rand::random::<u32>(),
+                    self.setup.hostname()
+                );
+                let (sasl, step) = Sasl::start(m, initial.as_deref(), &challenge);
+                Ok(self.sasl_step(req.tag.clone(), sasl, step, conn))
+            }
+            "ENABLE" => {
+                need(authed)?;
+                let mut on = Vec::new();
+                for v in a {
+                    let w = astring(v).unwrap_or_default().to_ascii_uppercase();
+                    if w == "CONDSTORE" && !self.condstore {
+                        self.condstore = true;
+                        on.push(w);
+                    }
+                }
+                lines.push(line(format!(
+                    "* ENABLED{}{}",
+                    if on.is_empty() { "" } else { " " },
+                    on.join(" ")
+                )));
+                Ok(Done::Ok("Enabled.".into()))
+            }
+            "NAMESPACE" => {
+                need(authed)?;
+                lines.push(line(format!("* NAMESPACE ((\"\" \"{DELIM}\")) NIL NIL")));
+                Ok(Done::Ok("Namespace completed.".into()))
+            }
+            "SELECT" | "EXAMINE" => {
+                need(authed)?;
+                self.select(a, name == "EXAMINE", daemon, lines)
+            }
+            "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE" => {
+                need(authed)?;
+                self.manage(name, a, daemon)
+            }
+            "LIST" | "LSUB" => {
+                need(authed)?;
+                self.list(name == "LSUB", a, daemon, lines)
+            }
+            "STATUS" => {
+                need(authed)?;
+                self.status(a, daemon, lines)
+            }
+            "APPEND" => {
+                need(authed)?;
+                self.append(a, daemon)
+            }
+            "CLOSE" | "UNSELECT" => {
+                need(selected)?;
+                if name == "CLOSE" && !self.sel.as_ref().is_some_and(|s| s.readonly) {
+                    self.expunge(None, daemon, &mut Lines::new())?;
+                }
+                self.sel = None;
+                self.contexts.clear();
+                self.state = State::Auth;
+                Ok(Done::Ok(format!("{} completed.", cap(name))))
+            }
+            "EXPUNGE" => {
+                need(selected)?;
+                self.expunge(None, daemon, lines)
+            }
+            "UID EXPUNGE" => {
+                need(selected)?;
+                let set = a
+                    .first()
+                    .and_then(astring)
+                    .and_then(|s| SeqSet::parse(&s))
+                    .ok_or("Invalid UID set")?;
+                self.expunge(Some(set), daemon, lines)
+            }
+            "FETCH" | "UID FETCH" => {
+                need(selected)?;
+                self.fetch(name == "UID FETCH", a, daemon, lines)
+            }
+            "STORE" | "UID STORE" => {
+                need(selected)?;
+                self.store(name == "UID STORE", a, daemon, lines)
+            }
+            "COPY" | "UID COPY" | "MOVE" | "UID MOVE" => {
+                need(selected)?;
+                self.copy(
+                    name.starts_with("UID"),
+                    name.ends_with("MOVE"),
+                    a,
+                    daemon,
+                    lines,
+                )
+            }
+            "SEARCH" | "UID SEARCH" => {
+                need(selected)?;
+                self.search(&req.tag, name == "UID SEARCH", a, daemon, lines)
+            }
+            "CANCELUPDATE" => {
+                need(selected)?;
+                let tags: Vec<String> = a.iter().filter_map(astring).collect();
+                if tags.is_empty() {
+                    return Err("CANCELUPDATE needs tags".into());
+                }
+                self.contexts.retain(|c| !tags.contains(&c.tag));
+                Ok(Done::Ok("Cancelupdate completed.".into()))
+            }
+            "SORT" | "UID SORT" | "THREAD" | "UID THREAD" => {
+                need(selected)?;
+                self.sort(
+                    name.ends_with("THREAD"),
+                    name.starts_with("UID"),
+                    a,
+                    daemon,
+                    lines,
+                )
+            }
+            "IDLE" => {
+                need(authed)?;
+                self.sync(daemon, true, lines);
+                self.pending = Pending::Idle(req.tag.clone());
+                Ok(Done::Output(out(vec![line("+ idling")])))
+            }
+            _ => Err(format!("Unknown command {name}")),
+        }
+    }
+
+    fn logged_in(&mut self, user: String, conn: &ConnInfo) -> String {
+        self.user = Some(user.clone());
+        self.setup.daemon.lock().account(&user);
+        self.state = State::Auth;
+        format!("[CAPABILITY {}] Logged in", self.capabilities(conn))
+    }
+
+    fn sasl_step(&mut self, tag: String, mut sasl: Sasl, step: Step, conn: &ConnInfo) -> Done {
+        match step {
+            Step::Challenge(c) => {
+                self.pending = Pending::Sasl(tag, sasl);
+                Done::Output(out(vec![line(format!("+ {c}"))]).masking_next_input())
+            }
+            Step::Done(creds) => match self.setup.users.verify(&creds) {
+                Some(u) => Done::Ok(self.logged_in(u, conn)),
+                None if sasl.mechanism() == Mechanism::XOAuth2 => {
+                    let c = sasl.xoauth2_error_challenge();
+                    self.pending = Pending::Sasl(tag, sasl);
+                    Done::Output(out(vec![line(format!("+ {c}"))]).masking_next_input())
+                }
+                None => Done::No("[AUTHENTICATIONFAILED] Authentication failed.".into()),
+            },
+            Step::Aborted => Done::Bad("Authentication aborted".into()),
+            Step::Malformed(m) => Done::Bad(format!("Invalid authentication response: {m}")),
+        }
+    }
+
+    fn select(
+        &mut self,
+        a: &[Value],
+        readonly: bool,
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let name = a.first().and_then(astring).ok_or("Missing mailbox name")?;
+        for p in a.get(1).and_then(Value::items).unwrap_or_default() {
+            if p.is_atom("CONDSTORE") {
+                self.condstore = true;
+            }
+        }
+        let name = Account::canonical(&name);
+        self.sel = None;
+        self.contexts.clear();
+        self.state = State::Auth;
+        let user = self.user();
+        let (uidvalidity, uidnext, hms) = {
+            let mut l = daemon.lock();
+            match l.account(&user).mailboxes.get(&name) {
+                Some(mb) => (mb.uidvalidity, mb.uidnext, mb.highest_modseq),
+                None => return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into())),
+            }
+        };
+        self.sel = Some(Selected {
+            name,
+            readonly,
+            uidvalidity,
+            view: Vec::new(),
+            recent: HashSet::new(),
+            keywords: usize::MAX,
+        });
+        self.state = State::Selected;
+        let mut tmp = Lines::new();
+        self.sync(daemon, true, &mut tmp);
+        let sel = self.sel.as_ref().ok_or("no mailbox")?;
+        // FLAGS and PERMANENTFLAGS first, then EXISTS/RECENT (always sent on SELECT).
+        let flags: Vec<_> = tmp
+            .iter()
+            .filter(|l| l.starts_with(b"* FLAGS") || l.starts_with(b"* OK [PERMANENTFLAGS"))
+            .cloned()
+            .collect();
+        lines.extend(flags);
+        lines.push(line(format!("* {} EXISTS", sel.view.len())));
+        lines.push(line(format!("* {} RECENT", sel.recent.len())));
+        {
+            let mut l = daemon.lock();
+            if let Some(mb) = l.account(&user).mailboxes.get(&sel.name) {
+                if let Some(i) = sel.view.iter().position(|(uid, _)| {
+                    mb.index_of(*uid)
+                        .is_some_and(|j| !mb.messages[j].has_flag("\\Seen"))
+                }) {
+                    lines.push(line(format!("* OK [UNSEEN {}] First unseen.", i + 1)));
+                }
+            }
+        }
+        lines.push(line(format!("* OK [UIDVALIDITY {uidvalidity}] UIDs valid")));
+        lines.push(line(format!("* OK [UIDNEXT {uidnext}] Predicted next UID")));
+        lines.push(line(format!("* OK [HIGHESTMODSEQ {hms}] Highest")));
+        Ok(Done::Ok(format!(
+            "[{}] {} completed.",
+            if readonly { "READ-ONLY" } else { "READ-WRITE" },
+            if readonly { "Examine" } else { "Select" }
+        )))
+    }
+
+    fn manage(&mut self, cmd: &str, a: &[Value], daemon: &ImapDaemon) -> Result<Done, String> {
+        let raw = a.first().and_then(astring).ok_or("Missing mailbox name")?;
+        let name = Account::canonical(&raw);
+        let user = self.user();
+        let mut l = daemon.lock();
+        let res = match cmd {
+            "CREATE" => {
+                if name.is_empty() || name.split(DELIM).any(str::is_empty) {
+                    return Ok(Done::No("Invalid mailbox name".into()));
+                }
+                if l.account(&user).mailboxes.contains_key(&name) {
+                    return Ok(Done::No("[ALREADYEXISTS] Mailbox already exists".into()));
+                }
+                let mut prefix = String::new();
+                for seg in name.split(DELIM) {
+                    if !prefix.is_empty() {
+                        prefix.push(DELIM);
+                    }
+                    prefix.push_str(seg);
+                    if !l.account(&user).mailboxes.contains_key(&prefix) {
+                        let mb = l.new_mailbox();
+                        l.account(&user).mailboxes.insert(prefix.clone(), mb);
+                    }
+                }
+                Done::Ok("Create completed.".into())
+            }
+            "DELETE" => {
+                let acct = l.account(&user);
+                if name == "INBOX" {
+                    return Ok(Done::No("INBOX can't be deleted.".into()));
+                }
+                if !acct.mailboxes.contains_key(&name) {
+                    return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into()));
+                }
+                let child = format!("{name}{DELIM}");
+                if acct.mailboxes.keys().any(|k| k.starts_with(&child)) {
+                    return Ok(Done::No(
+                        "[INUSE] Mailbox has children, delete them first".into(),
+                    ));
+                }
+                acct.mailboxes.remove(&name);
+                Done::Ok("Delete completed.".into())
+            }
+            "RENAME" => {
+                let to = Account::canonical(&a.get(1).and_then(astring).ok_or("Missing new name")?);
+                if to.is_empty() || to.split(DELIM).any(str::is_empty) {
+                    return Ok(Done::No("Invalid mailbox name".into()));
+                }
+                let fresh = l.new_mailbox();
+                let acct = l.account(&user);
+                if !acct.mailboxes.contains_key(&name) {
+                    return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into()));
+                }
+                if acct.mailboxes.contains_key(&to) {
+                    return Ok(Done::No(
+                        "[ALREADYEXISTS] Target mailbox already exists".into(),
+                    ));
+                }
+                if name == "INBOX" {
+                    // RFC 3501: INBOX's messages move; INBOX stays, empty.
+                    let inbox = acct
+                        .mailboxes
+                        .insert("INBOX".into(), fresh)
+                        .ok_or("no INBOX")?;
+                    acct.mailboxes.insert(to, inbox);
+                } else {
+                    let child = format!("{name}{DELIM}");
+                    let moving: Vec<String> = acct
+                        .mailboxes
+                        .keys()
+                        .filter(|k| **k == name || k.starts_with(&child))
+                        .cloned()
+                        .collect();
+                    for k in moving {
+                        if let Some(mb) = acct.mailboxes.remove(&k) {
+                            let nk = format!("{to}{}", &k[name.len()..]);
+                            acct.mailboxes.insert(nk, mb);
+                        }
+                    }
+                    let mut prefix = String::new();
+                    let segs: Vec<&str> = to.split(DELIM).collect();
+                    for seg in &segs[..segs.len() - 1] {
+                        if !prefix.is_empty() {
+                            prefix.push(DELIM);
+                        }
+                        prefix.push_str(seg);
+                        if !acct.mailboxes.contains_key(&prefix) {
+                            // Parents of the new name are created on demand (no UIDVALIDITY clash matters).
+                            let mut p = Mailbox::default_for_sync();
+                            p.uidvalidity = fresh_validity(acct);
+                            acct.mailboxes.insert(prefix.clone(), p);
+                        }
+                    }
+                }
+                Done::Ok("Rename completed.".into())
+            }
+            "SUBSCRIBE" => {
+                l.account(&user).subscribed.insert(name);
+                Done::Ok("Subscribe completed.".into())
+            }
+            _ => {
+                l.account(&user).subscribed.remove(&name);
+                Done::Ok("Unsubscribe completed.".into())
+            }
+        };
+        drop(l);
+        daemon.changed();
+        Ok(res)
+    }
+
+    fn list(
+        &mut self,
+        lsub: bool,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let (Some(reference), Some(pattern)) =
+            (a.first().and_then(astring), a.get(1).and_then(astring))
+        else {
+            return Err("LIST needs a reference and a pattern".into());
+        };
+        let word = if lsub { "LSUB" } else { "LIST" };
+        if pattern.is_empty() && !lsub {
+            lines.push(line(format!("* LIST (\\Noselect) \"{DELIM}\" \"\"")));
+            return Ok(Done::Ok("List completed.".into()));
+        }
+        let full = format!("{reference}{pattern}");
+        let user = self.user();
+        let mut l = daemon.lock();
+        let acct = l.account(&user);
+        let names: Vec<String> = if lsub {
+            acct.subscribed.iter().cloned().collect()
+        } else {
+            acct.mailboxes.keys().cloned().collect()
+        };
+        let all: BTreeSet<&String> = acct.mailboxes.keys().collect();
+        let mut shown = BTreeSet::new();
+        for n in &names {
+            if wildmatch(&full, n) && shown.insert(n.clone()) {
+                let mut attrs = Vec::new();
+                if !acct.mailboxes.contains_key(n) {
+                    attrs.push(if lsub { "\\Noselect" } else { "\\NonExistent" });
+                }
+                let child = format!("{n}{DELIM}");
+                if !lsub {
+                    attrs.push(if all.iter().any(|k| k.starts_with(&child)) {
+                        "\\HasChildren"
+                    } else {
+                        "\\HasNoChildren"
+                    });
+                }
+                lines.push(line(format!(
+                    "* {word} ({}) \"{DELIM}\" {}",
+                    attrs.join(" "),
+                    quote(n)
+                )));
+            } else if full.ends_with('%') {
+                // A parent of a matching name shows when `%` stops at it.
+                let mut prefix = String::new();
+                for seg in n.split(DELIM) {
+                    if !prefix.is_empty() {
+                        prefix.push(DELIM);
+                    }
+                    prefix.push_str(seg);
+                    if prefix.len() < n.len()
+                        && wildmatch(&full, &prefix)
+                        && !names.contains(&prefix)
+                        && shown.insert(prefix.clone())
+                    {
+                        let attr = if lsub {
+                            "\\Noselect"
+                        } else {
+                            "\\Noselect \\HasChildren"
+                        };
+                        lines.push(line(format!(
+                            "* {word} ({attr}) \"{DELIM}\" {}",
+                            quote(&prefix)
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(Done::Ok(format!("{} completed.", cap(word))))
+    }
+
+    fn status(
+        &mut self,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let raw = a.first().and_then(astring).ok_or("Missing mailbox name")?;
+        let items = a
+            .get(1)
+            .and_then(Value::items)
+            .ok_or("Missing status items")?;
+        let name = Account::canonical(&raw);
+        let user = self.user();
+        let mut l = daemon.lock();
+        let Some(mb) = l.account(&user).mailboxes.get(&name) else {
+            return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into()));
+        };
+        let mut parts = Vec::new();
+        for it in items {
+            let w = astring(it).unwrap_or_default().to_ascii_uppercase();
+            let v = match w.as_str() {
+                "MESSAGES" => mb.messages.len() as u64,
+                "RECENT" => mb
+                    .messages
+                    .iter()
+                    .filter(|m| m.uid > mb.recent_claimed)
+                    .count() as u64,
+                "UIDNEXT" => mb.uidnext as u64,
+                "UIDVALIDITY" => mb.uidvalidity as u64,
+                "UNSEEN" => mb.unseen() as u64,
+                "HIGHESTMODSEQ" => mb.highest_modseq,
+                "SIZE" => mb.messages.iter().map(|m| m.data.len() as u64).sum(),
+                _ => return Err(format!("Invalid status item {w}")),
+            };
+            parts.push(format!("{w} {v}"));
+        }
+        lines.push(line(format!(
+            "* STATUS {} ({})",
+            quote(&name),
+            parts.join(" ")
+        )));
+        Ok(Done::Ok("Status completed.".into()))
+    }
+
+    fn append(&mut self, a: &[Value], daemon: &ImapDaemon) -> Result<Done, String> {
+        let raw = a.first().and_then(astring).ok_or("Missing mailbox name")?;
+        let name = Account::canonical(&raw);
+        let mut msgs = Vec::new();
+        let mut i = 1;
+        while i < a.len() {
+            let mut flags = BTreeSet::new();
+            let mut date = None;
+            if let Value::List(_) = &a[i] {
+                for f in parse::flags(&a[i])? {
+                    if f != "\\Recent" {
+                        flags.insert(f);
+                    }
+                }
+                i += 1;
+            }
+            if let Some(Value::Quoted(q)) = a.get(i) {
+                let s = String::from_utf8_lossy(q);
+                date = Some(
+                    parse::parse_date_time(&s).ok_or_else(|| format!("Invalid date-time {s}"))?,
+                );
+                i += 1;
+            }
+            match (a.get(i), a.get(i + 1)) {
+                (Some(Value::Literal { data, .. }), _) => {
+                    let data =
+                        super::mime::encode_binary_parts(data).unwrap_or_else(|| data.clone());
+                    msgs.push((Source::Data(data), flags, date))
+                }
+                (Some(v), Some(Value::List(parts))) if v.is_atom("CATENATE") => {
+                    let mut cat = Vec::new();
+                    for pair in parts.chunks(2) {
+                        match (
+                            pair[0].text().map(|t| t.to_ascii_uppercase()).as_deref(),
+                            pair.get(1),
+                        ) {
+                            (Some("TEXT"), Some(Value::Literal { data, .. })) => {
+                                cat.push(Err(data.clone()))
+                            }
+                            (Some("URL"), Some(u)) => {
+                                cat.push(Ok(astring(u).ok_or("Invalid URL")?))
+                            }
+                            _ => return Err("Invalid CATENATE part".into()),
+                        }
+                    }
+                    i += 1;
+                    msgs.push((Source::Catenate(cat), flags, date))
+                }
+                _ => return Err("APPEND needs a message literal".into()),
+            }
+            i += 1;
+        }
+        if msgs.is_empty() {
+            return Err("APPEND needs a message literal".into());
+        }
+        let user = self.user();
+        let now = now();
+        let res = {
+            let mut l = daemon.lock();
+            let acct = l.account(&user);
+            if !acct.mailboxes.contains_key(&name) {
+                return Ok(Done::No("[TRYCREATE] Mailbox doesn't exist.".into()));
+            }
+            let mut ready = Vec::new();
+            for (src, f, date) in msgs {
+                let data = match src {
+                    Source::Data(d) => d,
+                    Source::Catenate(parts) => {
+                        let mut d = Vec::new();
+                        for p in parts {
+                            match p {
+                                Err(text) => d.extend_from_slice(&text),
+                                Ok(url) => match resolve_url(acct, &url) {
+                                    Some(bytes) => d.extend_from_slice(&bytes),
+                                    None => {
+                                        return Ok(Done::No(format!("[BADURL {url}] Invalid URL.")))
+                                    }
+                                },
+                            }
+                        }
+                        d
+                    }
+                };
+                if data.is_empty() {
+                    return Ok(Done::No("Can't save an empty message.".into()));
+                }
+                ready.push((data, f, date));
+            }
+            let Some(mb) = acct.mailboxes.get_mut(&name) else {
+                return Ok(Done::No("[TRYCREATE] Mailbox doesn't exist.".into()));
+            };
+            let uids: Vec<u32> = ready
+                .into_iter()
+                .map(|(d, f, date)| mb.append(d, f, date.unwrap_or(now)))
+                .collect();
+            format!(
+                "[APPENDUID {} {}] Append completed.",
+                mb.uidvalidity,
+                uid_set(&uids)
+            )
+        };
+        daemon.changed();
+        Ok(Done::Ok(res))
+    }
+
+    /// Messages of the view named by a set: (sequence number, UID).
+    fn resolve(&self, set: &SeqSet, uid: bool, daemon: &ImapDaemon) -> Vec<(usize, u32)> {
+        let Some(sel) = &self.sel else {
+            return Vec::new();
+        };
+        if *set == SeqSet::Saved {
+            return sel
+                .view
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| self.saved.contains(&v.0))
+                .map(|(i, v)| (i + 1, v.0))
+                .collect();
+        }
+        let max_uid = if uid {
+            let mut l = daemon.lock();
+            let last = sel.view.last().map(|v| v.0).unwrap_or(0);
+            let _ = l.account(&self.user());
+            last
+        } else {
+            0
+        };
+        let n = sel.view.len() as u32;
+        sel.view
+            .iter()
+            .enumerate()
+            .filter(|(i, v)| {
+                if uid {
+                    set.contains(v.0, max_uid)
+                } else {
+                    set.contains(*i as u32 + 1, n)
+                }
+            })
+            .map(|(i, v)| (i + 1, v.0))
+            .collect()
+    }
+
+    fn set_arg(&self, a: &[Value], uid: bool) -> Result<SeqSet, String> {
+        let s = a.first().and_then(astring).ok_or("Missing sequence set")?;
+        let set = SeqSet::parse(&s)
+            .ok_or_else(|| format!("Invalid {}set {s}", if uid { "UID " } else { "sequence " }))?;
+        if !uid {
+            if let (SeqSet::Ranges(r), Some(sel)) = (&set, &self.sel) {
+                let n = sel.view.len() as u32;
+                let too_big = r.iter().any(|&(x, y)| {
+                    [x, y]
+                        .iter()
+                        .any(|b| matches!(b, parse::Bound::N(v) if *v > n))
+                });
+                if too_big {
+                    return Err("Invalid messageset".into());
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    fn fetch(
+        &mut self,
+        uid: bool,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let set = self.set_arg(a, uid)?;
+        let atts = parse::fetch_atts(a.get(1).ok_or("Missing fetch items")?)?;
+        let mut changedsince = None;
+        for m in a
+            .get(2)
+            .and_then(Value::items)
+            .unwrap_or_default()
+            .chunks(2)
+        {
+            if m[0].is_atom("CHANGEDSINCE") {
+                changedsince = m.get(1).and_then(Value::number);
+                self.condstore = true;
+            }
+        }
+        let want_modseq = self.condstore && (changedsince.is_some() || atts.contains(&Att::ModSeq));
+        let targets = self.resolve(&set, uid, daemon);
+        let sets_seen = self.sel.as_ref().is_some_and(|s| !s.readonly)
+            && atts.iter().any(|t| {
+                matches!(
+                    t,
+                    Att::Section { peek: false, .. }
+                        | Att::Binary { peek: false, .. }
+                        | Att::Rfc822
+                        | Att::Rfc822Text
+                )
+            });
+        let user = self.user();
+        let mut changed = false;
+        {
+            let mut l = daemon.lock();
+            let Some(sel) = self.sel.as_mut() else {
+                return Err("no mailbox".into());
+            };
+            let Some(mb) = l.account(&user).mailboxes.get_mut(&sel.name) else {
+                return Ok(Done::No("Mailbox was deleted".into()));
+            };
+            let mut extra_flags = false;
+            for (seq, u) in targets {
+                let Some(j) = mb.index_of(u) else { continue };
+                if sets_seen && !mb.messages[j].has_flag("\\Seen") {
+                    let mut f = mb.messages[j].flags.clone();
+                    f.insert("\\Seen".into());
+                    mb.set_flags(j, f);
+                    changed = true;
+                    extra_flags = true;
+                }
+                let m: &Message = &mb.messages[j];
+                if changedsince.is_some_and(|c| m.modseq <= c) {
+                    continue;
+                }
+                if let Some(v) = sel.view.get_mut(seq - 1) {
+                    if atts.contains(&Att::Flags) || extra_flags {
+                        v.1 = m.modseq;
+                    }
+                }
+                let mut list = atts.clone();
+                if extra_flags && !list.contains(&Att::Flags) {
+                    list.push(Att::Flags);
+                }
+                let ctx = fetch::Ctx {
+                    seq,
+                    recent: sel.recent.contains(&u),
+                    uid,
+                    modseq: want_modseq,
+                    atts: &list,
+                };
+                match fetch::render(m, &ctx) {
+                    Ok(l) => lines.push(l),
+                    Err(no) => {
+                        drop(l);
+                        if changed {
+                            daemon.changed();
+                        }
+                        return Ok(Done::No(no));
+                    }
+                }
+                extra_flags = false;
+            }
+        }
+        if changed {
+            daemon.changed();
+        }
+        Ok(Done::Ok("Fetch completed.".into()))
+    }
+
+    fn store(
+        &mut self,
+        uid: bool,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let set = self.set_arg(a, uid)?;
+        let mut i = 1;
+        let mut unchanged = None;
+        if let Some(Value::List(m)) = a.get(1) {
+            if m.first().is_some_and(|x| x.is_atom("UNCHANGEDSINCE")) {
+                unchanged = m.get(1).and_then(Value::number);
+                self.condstore = true;
+            }
+            i = 2;
+        }
+        let op = a
+            .get(i)
+            .and_then(astring)
+            .ok_or("Missing STORE operation")?
+            .to_ascii_uppercase();
+        let silent = op.ends_with(".SILENT");
+        let op = op.trim_end_matches(".SILENT");
+        let mode = match op {
+            "FLAGS" => 0,
+            "+FLAGS" => 1,
+            "-FLAGS" => 2,
+            _ => return Err(format!("Invalid STORE operation {op}")),
+        };
+        let list: Vec<Value> = a[i + 1..].to_vec();
+        let flags: Vec<String> = if list.len() == 1 {
+            parse::flags(&list[0])?
+        } else {
+            parse::flags(&Value::List(list))?
+        };
+        let flags: Vec<String> = flags.into_iter().filter(|f| f != "\\Recent").collect();
+        if self.sel.as_ref().is_some_and(|s| s.readonly) {
+            return Ok(Done::No("Mailbox is read-only.".into()));
+        }
+        let targets = self.resolve(&set, uid, daemon);
+        let user = self.user();
+        let mut failed = Vec::new();
+        {
+            let mut l = daemon.lock();
+            let Some(sel) = self.sel.as_mut() else {
+                return Err("no mailbox".into());
+            };
+            let Some(mb) = l.account(&user).mailboxes.get_mut(&sel.name) else {
+                return Ok(Done::No("Mailbox was deleted".into()));
+            };
+            for (seq, u) in targets {
+                let Some(j) = mb.index_of(u) else { continue };
+                if unchanged.is_some_and(|c| mb.messages[j].modseq > c) {
+                    failed.push(if uid { u } else { seq as u32 });
+                    continue;
+                }
+                let mut f = mb.messages[j].flags.clone();
+                match mode {
+                    0 => f = flags.iter().cloned().collect(),
+                    1 => f.extend(flags.iter().cloned()),
+                    _ => {
+                        for x in &flags {
+                            f.retain(|y| !y.eq_ignore_ascii_case(x));
+                        }
+                    }
+                }
+                mb.set_flags(j, f);
+                let m = &mb.messages[j];
+                if let Some(v) = sel.view.get_mut(seq - 1) {
+                    v.1 = m.modseq;
+                }
+                if !silent || unchanged.is_some() {
+                    let mut o = format!("* {seq} FETCH (").into_bytes();
+                    if uid {
+                        o.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
+                    }
+                    o.extend_from_slice(b"FLAGS ");
+                    flag_list(&mut o, m, sel.recent.contains(&u));
+                    if self.condstore {
+                        o.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
+                    }
+                    o.push(b')');
+                    lines.push(line(o));
+                }
+            }
+        }
+        daemon.changed();
+        if !failed.is_empty() {
+            return Ok(Done::Ok(format!(
+                "[MODIFIED {}] Conditional store failed.",
+                uid_set(&failed)
+            )));
+        }
+        Ok(Done::Ok("Store completed.".into()))
+    }
+
+    fn copy(
+        &mut self,
+        uid: bool,
+        mv: bool,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let set = self.set_arg(a, uid)?;
+        let dest = Account::canonical(&a.get(1).and_then(astring).ok_or("Missing mailbox name")?);
+        if mv && self.sel.as_ref().is_some_and(|s| s.readonly) {
+            return Ok(Done::No("Mailbox is read-only.".into()));
+        }
+        let targets = self.resolve(&set, uid, daemon);
+        let user = self.user();
+        let src_name = self
+            .sel
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        let text = {
+            let mut l = daemon.lock();
+            let acct = l.account(&user);
+            if !acct.mailboxes.contains_key(&dest) {
+                return Ok(Done::No("[TRYCREATE] Mailbox doesn't exist.".into()));
+            }
+            let src: Vec<Message> = match acct.mailboxes.get(&src_name) {
+                Some(mb) => targets
+                    .iter()
+                    .filter_map(|(_, u)| mb.index_of(*u).map(|j| mb.messages[j].clone()))
+                    .collect(),
+                None => return Ok(Done::No("Mailbox was deleted".into())),
+            };
+            let dst = acct.mailboxes.get_mut(&dest).ok_or("no destination")?;
+            let mut from = Vec::new();
+            let mut to = Vec::new();
+            for m in &src {
+                from.push(m.uid);
+                to.push(dst.append((*m.data).clone(), m.flags.clone(), m.internal));
+            }
+            let code = if from.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "[COPYUID {} {} {}] ",
+                    dst.uidvalidity,
+                    uid_set(&from),
+                    uid_set(&to)
+                )
+            };
+            if mv {
+                if let Some(mb) = acct.mailboxes.get_mut(&src_name) {
+                    mb.expunge(&from.iter().copied().collect());
+                }
+            }
+            code
+        };
+        daemon.changed();
+        if mv {
+            if !text.is_empty() {
+                lines.push(line(format!("* OK {}Moved UIDs.", text)));
+            }
+            return Ok(Done::Ok("Move completed.".into()));
+        }
+        Ok(Done::Ok(format!("{text}Copy completed.")))
+    }
+
+    fn expunge(
+        &mut self,
+        only: Option<SeqSet>,
+        daemon: &ImapDaemon,
+        _lines: &mut Lines,
+    ) -> Result<Done, String> {
+        if self.sel.as_ref().is_some_and(|s| s.readonly) {
+            return Ok(Done::No("Mailbox is read-only.".into()));
+        }
+        let user = self.user();
+        let name = self
+            .sel
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        {
+            let mut l = daemon.lock();
+            let Some(mb) = l.account(&user).mailboxes.get_mut(&name) else {
+                return Ok(Done::Ok("Expunge completed.".into()));
+            };
+            let max = mb.messages.last().map(|m| m.uid).unwrap_or(0);
+            let gone: BTreeSet<u32> = mb
+                .messages
+                .iter()
+                .filter(|m| {
+                    m.has_flag("\\Deleted") && only.as_ref().is_none_or(|s| s.contains(m.uid, max))
+                })
+                .map(|m| m.uid)
+                .collect();
+            mb.expunge(&gone);
+        }
+        daemon.changed();
+        Ok(Done::Ok("Expunge completed.".into()))
+    }
+
+    fn search(
+        &mut self,
+        _tag: &str,
+        uid: bool,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let mut i = 0;
+        let mut ret: Option<Vec<String>> = None;
+        if a.first().is_some_and(|v| v.is_atom("RETURN")) {
+            let l = a
+                .get(1)
+                .and_then(Value::items)
+                .ok_or("Invalid RETURN options")?;
+            ret = Some(
+                l.iter()
+                    .filter_map(astring)
+                    .map(|s| s.to_ascii_uppercase())
+                    .collect(),
+            );
+            i = 2;
+        }
+        if a.get(i).is_some_and(|v| v.is_atom("CHARSET")) {
+            let cs = a
+                .get(i + 1)
+                .and_then(astring)
+                .ok_or("Missing charset")?
+                .to_ascii_uppercase();
+            if !matches!(cs.as_str(), "UTF-8" | "US-ASCII") {
+                return Ok(Done::No(
+                    "[BADCHARSET (UTF-8 US-ASCII)] Unknown charset".into(),
+                ));
+            }
+            i += 2;
+        }
+        let key = parse::search_keys(&a[i..])?;
+        let user = self.user();
+        let mut hits: Vec<(u32, u32)> = Vec::new(); // (seq, uid)
+        let mut max_modseq = 0;
+        {
+            let mut l = daemon.lock();
+            let Some(sel) = self.sel.as_ref() else {
+                return Err("no mailbox".into());
+            };
+            let Some(mb) = l.account(&user).mailboxes.get(&sel.name) else {
+                return Ok(Done::No("Mailbox was deleted".into()));
+            };
+            let max_uid = sel.view.last().map(|v| v.0).unwrap_or(0);
+            for (i, (u, _)) in sel.view.iter().enumerate() {
+                let Some(j) = mb.index_of(*u) else { continue };
+                let m = &mb.messages[j];
+                let c = Cand {
+                    msg: m,
+                    seq: i as u32 + 1,
+                    max_seq: sel.view.len() as u32,
+                    max_uid,
+                    recent: sel.recent.contains(u),
+                    saved: &self.saved,
+                };
+                if search::matches(&key, &c) {
+                    hits.push((i as u32 + 1, *u));
+                    max_modseq = max_modseq.max(m.modseq);
+                }
+            }
+        }
+        let nums: Vec<u32> = hits.iter().map(|h| if uid { h.1 } else { h.0 }).collect();
+        let modseq = has_modseq(&key);
+        match ret {
+            None => {
+                let mut s = String::from("* SEARCH");
+                for n in &nums {
+                    s.push_str(&format!(" {n}"));
+                }
+                if modseq && !nums.is_empty() {
+                    s.push_str(&format!(" (MODSEQ {max_modseq})"));
+                }
+                lines.push(line(s));
+            }
+            Some(opts) => {
+                let opts = if opts.is_empty() {
+                    vec!["ALL".to_string()]
+                } else {
+                    opts
+                };
+                if opts.iter().any(|o| o == "SAVE") {
+                    self.saved = hits.iter().map(|h| h.1).collect();
+                }
+                let mut s = format!("* ESEARCH (TAG {})", quote(_tag));
+                if uid {
+                    s.push_str(" UID");
+                }
+                if opts.iter().any(|o| o == "UPDATE") {
+                    self.contexts.push(Context {
+                        tag: _tag.to_string(),
+                        uid,
+                        key: key.clone(),
+                        result: hits.iter().map(|h| h.1).collect(),
+                    });
+                }
+                let mut it = opts.iter();
+                while let Some(o) = it.next() {
+                    match o.as_str() {
+                        "UPDATE" => {}
+                        "PARTIAL" => s.push_str(&partial(it.next(), &nums)?),
+                        "MIN" if !nums.is_empty() => {
+                            s.push_str(&format!(" MIN {}", nums.iter().min().unwrap_or(&0)))
+                        }
+                        "MAX" if !nums.is_empty() => {
+                            s.push_str(&format!(" MAX {}", nums.iter().max().unwrap_or(&0)))
+                        }
+                        "COUNT" => s.push_str(&format!(" COUNT {}", nums.len())),
+                        "ALL" if !nums.is_empty() => {
+                            s.push_str(&format!(" ALL {}", uid_set(&nums)))
+                        }
+                        "MIN" | "MAX" | "ALL" | "SAVE" => {}
+                        other => return Err(format!("Unknown RETURN option {other}")),
+                    }
+                }
+                if modseq && !nums.is_empty() {
+                    s.push_str(&format!(" MODSEQ {max_modseq}"));
+                }
+                if opts.len() > 1 || opts[0] != "SAVE" {
+                    lines.push(line(s));
+                }
+            }
+        }
+        Ok(Done::Ok("Search completed.".into()))
+    }
+
+    /// The messages of the view that match `key`: (sequence number, message).
+    fn hits(&self, key: &parse::Key, daemon: &ImapDaemon) -> Result<Vec<(u32, Message)>, Done> {
+        let user = self.user();
+        let mut l = daemon.lock();
+        let Some(sel) = self.sel.as_ref() else {
+            return Err(Done::Bad("No mailbox selected".into()));
+        };
+        let Some(mb) = l.account(&user).mailboxes.get(&sel.name) else {
+            return Err(Done::No("Mailbox was deleted".into()));
+        };
+        let max_uid = sel.view.last().map(|v| v.0).unwrap_or(0);
+        let mut out = Vec::new();
+        for (i, (u, _)) in sel.view.iter().enumerate() {
+            let Some(j) = mb.index_of(*u) else { continue };
+            let m = &mb.messages[j];
+            let c = Cand {
+                msg: m,
+                seq: i as u32 + 1,
+                max_seq: sel.view.len() as u32,
+                max_uid,
+                recent: sel.recent.contains(u),
+                saved: &self.saved,
+            };
+            if search::matches(key, &c) {
+                out.push((i as u32 + 1, m.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn sort(
+        &mut self,
+        thread: bool,
+        uid: bool,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        // ESORT: SORT RETURN (options) (criteria) charset keys.
+        let (ret, a) = match a.first() {
+            Some(v) if !thread && v.is_atom("RETURN") => {
+                let opts = a
+                    .get(1)
+                    .and_then(Value::items)
+                    .ok_or("Invalid RETURN options")?;
+                let opts: Vec<String> = opts
+                    .iter()
+                    .filter_map(astring)
+                    .map(|s| s.to_ascii_uppercase())
+                    .collect();
+                (Some(opts), &a[2..])
+            }
+            _ => (None, a),
+        };
+        let first = a.first().ok_or("Missing sort criteria")?;
+        let cs = a
+            .get(1)
+            .and_then(astring)
+            .ok_or("Missing charset")?
+            .to_ascii_uppercase();
+        if !matches!(cs.as_str(), "UTF-8" | "US-ASCII") {
+            return Ok(Done::No(
+                "[BADCHARSET (UTF-8 US-ASCII)] Unknown charset".into(),
+            ));
+        }
+        let key = parse::search_keys(&a[2..])?;
+        let hits = match self.hits(&key, daemon) {
+            Ok(h) => h,
+            Err(d) => return Ok(d),
+        };
+        let msgs: Vec<&Message> = hits.iter().map(|h| &h.1).collect();
+        let id = |i: usize| if uid { hits[i].1.uid } else { hits[i].0 };
+        if thread {
+            let alg = astring(first).unwrap_or_default().to_ascii_uppercase();
+            let t = match alg.as_str() {
+                "ORDEREDSUBJECT" => super::sort::ordered_subject(&msgs),
+                "REFERENCES" => super::thread::references(&msgs),
+                _ => return Ok(Done::No(format!("Unknown thread algorithm {alg}"))),
+            };
+            // Indices in the thread text are 1-based positions in `hits`; map them to ids.
+            let mapped = map_numbers(&t, |n| id(n - 1));
+            lines.push(line(format!("* THREAD {mapped}")));
+            return Ok(Done::Ok("Thread completed.".into()));
+        }
+        let words: Vec<String> = first
+            .items()
+            .ok_or("Invalid sort criteria")?
+            .iter()
+            .filter_map(astring)
+            .collect();
+        let crits = super::sort::parse_criteria(&words)?;
+        let order = super::sort::sort(&msgs, &crits);
+        let ids: Vec<u32> = order.into_iter().map(id).collect();
+        if let Some(opts) = ret {
+            let opts = if opts.is_empty() {
+                vec!["ALL".to_string()]
+            } else {
+                opts
+            };
+            let mut s = format!("* ESEARCH (TAG {})", quote(&self.tag));
+            if uid {
+                s.push_str(" UID");
+            }
+            let mut it = opts.iter();
+            while let Some(o) = it.next() {
+                match o.as_str() {
+                    "PARTIAL" => s.push_str(&partial(it.next(), &ids)?),
+                    "MIN" | "MAX" | "ALL" if ids.is_empty() => {}
+                    "MIN" => s.push_str(&format!(" MIN {}", ids[0])),
+                    "MAX" => s.push_str(&format!(" MAX {}", ids[ids.len() - 1])),
+                    "ALL" => s.push_str(&format!(" ALL {}", uid_set(&ids))),
+                    "COUNT" => s.push_str(&format!(" COUNT {}", ids.len())),
+                    other => return Err(format!("Unknown RETURN option {other}")),
+                }
+            }
+            lines.push(line(s));
+            return Ok(Done::Ok("Sort completed.".into()));
+        }
+        let mut s = String::from("* SORT");
+        for i in ids {
+            s.push_str(&format!(" {i}"));
+        }
+        lines.push(line(s));
+        Ok(Done::Ok("Sort completed.".into()))
+    }
+
+    fn input_line(&mut self, l: &[u8], conn: &ConnInfo) -> Output {
+        match std::mem::replace(&mut self.pending, Pending::Command) {
+            Pending::Idle(tag) => {
+                if l.eq_ignore_ascii_case(b"DONE") {
+                    let mut lines = Lines::new();
+                    let daemon = self.setup.daemon.clone();
+                    self.sync(&daemon, true, &mut lines);
+                    lines.push(self.ok(&tag, "Idle completed."));
+                    return out(lines);
+                }
+                self.pending = Pending::Idle(tag.clone());
+                return out(vec![line(format!("{tag} BAD Expected DONE."))]);
+            }
+            Pending::Sasl(tag, mut sasl) => {
+                let step = sasl.respond(&String::from_utf8_lossy(l));
+                let done = self.sasl_step(tag.clone(), sasl, step, conn);
+                return match done {
+                    Done::Ok(t) => out(vec![self.ok(&tag, &t)]),
+                    Done::No(t) => out(vec![line(format!("{tag} NO {t}"))]),
+                    Done::Bad(t) => out(vec![line(format!("{tag} BAD {t}"))]),
+                    Done::Output(o) => o,
+                };
+            }
+            Pending::Command => {}
+        }
+        if self.buf.len() + l.len() > MAX_COMMAND {
+            self.buf.clear();
+            return out(vec![line("* BAD Command too long")]);
+        }
+        self.buf.extend_from_slice(l);
+        if let Some(size) = imapwire::frame::trailing_literal(l) {
+            let nonsync = l.ends_with(b"+}");
+            let tag =
+                String::from_utf8_lossy(self.buf.split(|&c| c == b' ').next().unwrap_or_default())
+                    .into_owned();
+            if size > MAX_LITERAL {
+                self.buf.clear();
+                if nonsync {
+                    let o = out(vec![line(format!(
+                        "* BYE [TOOBIG] Literal of {size} bytes is over the limit of {MAX_LITERAL}"
+                    ))]);
+                    return o.then_close();
+                }
+                return out(vec![line(format!(
+                    "{tag} NO [TOOBIG] Literal of {size} bytes is over the limit of {MAX_LITERAL}"
+                ))]);
+            }
+            self.buf.extend_from_slice(b"\r\n");
+            let lines = if nonsync {
+                Vec::new()
+            } else {
+                vec![line("+ OK")]
+            };
+            return out(lines).then_read(ReadMode::Exact(size));
+        }
+        let cmd = std::mem::take(&mut self.buf);
+        self.command(&cmd, conn)
+    }
+}
+
+/// One message of an APPEND: its bytes, or CATENATE parts (TEXT bytes as `Err`, URLs as
+/// `Ok`) resolved once the mailbox is known.
+enum Source {
+    Data(Vec<u8>),
+    Catenate(Vec<Result<String, Vec<u8>>>),
+}
+
+/// The bytes an IMAP URL (RFC 5092, this user's own mailboxes) names:
+/// `/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]`.
+fn resolve_url(acct: &Account, url: &str) -> Option<Vec<u8>> {
+    let rest = url.strip_prefix('/')?;
+    let (mbox_part, rest) = rest.split_once("/;")?;
+    let (mbox, validity) = match mbox_part.to_ascii_lowercase().find(";uidvalidity=") {
+        Some(p) => (
+            &mbox_part[..p],
+            Some(mbox_part[p + 13..].parse::<u32>().ok()?),
+        ),
+        None => (mbox_part, None),
+    };
+    let mb = acct
+        .mailboxes
+        .get(&Account::canonical(&percent_decode(mbox)?))?;
+    if validity.is_some_and(|v| v != mb.uidvalidity) {
+        return None;
+    }
+    let mut uid = None;
+    let mut section = None;
+    let mut partial = None;
+    for item in rest.split("/;") {
+        let (k, v) = item.split_once('=')?;
+        match k.to_ascii_lowercase().as_str() {
+            "uid" => uid = Some(v.parse::<u32>().ok()?),
+            "section" => section = Some(percent_decode(v)?),
+            "partial" => {
+                let (o, l) = v
+                    .split_once('.')
+                    .map(|(o, l)| (o, Some(l)))
+                    .unwrap_or((v, None));
+                partial = Some((
+                    o.parse::<usize>().ok()?,
+                    l.map(|l| l.parse::<usize>()).transpose().ok()?,
+                ));
+            }
+            _ => return None,
+        }
+    }
+    let m = &mb.messages[mb.index_of(uid?)?];
+    let bytes = match section {
+        None => m.data.to_vec(),
+        Some(s) => {
+            let (path, spec) = parse::section_spec(&s)?;
+            super::mime::section(&m.data, &super::mime::parse(&m.data), &path, &spec)?
+        }
+    };
+    Some(match partial {
+        None => bytes,
+        Some((o, l)) => {
+            let s = o.min(bytes.len());
+            let e = l
+                .map(|l| s.saturating_add(l).min(bytes.len()))
+                .unwrap_or(bytes.len());
+            bytes[s..e].to_vec()
+        }
+    })
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// How a command ended.
+enum Done {
+    Ok(String),
+    No(String),
+    Bad(String),
+    /// A complete output (continuations, LOGOUT, STARTTLS).
+    Output(Output),
+}
+
+/// ` PARTIAL (m:n set)` of a result list (RFC 9394): the results at positions m..n.
+fn partial(range: Option<&String>, ids: &[u32]) -> Result<String, String> {
+    let r = range.ok_or("PARTIAL needs a range")?;
+    let (a, b) = r
+        .split_once(':')
+        .ok_or_else(|| format!("Invalid PARTIAL range {r}"))?;
+    let (a, b): (usize, usize) = match (a.parse(), b.parse()) {
+        (Ok(a), Ok(b)) if a > 0 && b > 0 => (a, b),
+        _ => return Err(format!("Invalid PARTIAL range {r}")),
+    };
+    let (lo, hi) = (a.min(b), a.max(b));
+    let part: Vec<u32> = ids.iter().skip(lo - 1).take(hi - lo + 1).copied().collect();
+    let set = if part.is_empty() {
+        "NIL".to_string()
+    } else {
+        uid_set(&part)
+    };
+    Ok(format!(" PARTIAL ({lo}:{hi} {set})"))
+}
+
+/// Replace every number in `s` by `f(number)`.
+fn map_numbers(s: &str, f: impl Fn(usize) -> u32) -> String {
+    let mut out = String::new();
+    let mut num = String::new();
+    for c in s.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        if !num.is_empty() {
+            out.push_str(&f(num.parse().unwrap_or(1)).to_string());
+            num.clear();
+        }
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+fn cap(s: &str) -> String {
+    let lower = s.to_ascii_lowercase();
+    let mut c = lower.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn has_modseq(k: &parse::Key) -> bool {
+    use parse::Key;
+    match k {
+        Key::ModSeq(_) => true,
+        Key::Not(k) => has_modseq(k),
+        Key::Or(a, b) => has_modseq(a) || has_modseq(b),
+        Key::And(v) => v.iter().any(has_modseq),
+        _ => false,
+    }
+}
+
+fn fresh_validity(acct: &Account) -> u32 {
+    acct.mailboxes
+        .values()
+        .map(|m| m.uidvalidity)
+        .max()
+        .unwrap_or(1)
+        + 1
+}
+
+fn now() -> (i64, i32) {
+    let s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    (s, 0)
+}
+
+/// `1:3,5` from a list of numbers (kept in the given order for COPYUID pairing).
+pub fn uid_set(v: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            v[i].to_string()
+        } else {
+            format!("{}:{}", v[i], v[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+/// `*`, `%` wildcards; INBOX matched case-insensitively.
+fn wildmatch(pattern: &str, name: &str) -> bool {
+    let pattern = match pattern.get(..5) {
+        Some(p) if p.eq_ignore_ascii_case("INBOX") && name.starts_with("INBOX") => {
+            format!("INBOX{}", &pattern[5..])
+        }
+        _ => pattern.to_string(),
+    };
+    // Dynamic programming over (pattern position, name position): linear in each, so a
+    // hostile pattern of many wildcards cannot make LIST take exponential time.
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let mut cur = vec![false; n.len() + 1];
+    cur[0] = true;
+    for &c in p {
+        let mut next = vec![false; n.len() + 1];
+        match c {
+            b'*' | b'%' => {
+                let mut reach = false;
+                for j in 0..=n.len() {
+                    reach = reach || cur[j];
+                    next[j] = reach;
+                    if c == b'%' && j < n.len() && n[j] == DELIM as u8 {
+                        reach = false;
+                    }
+                }
+            }
+            _ => {
+                for j in 0..n.len() {
+                    next[j + 1] = cur[j] && n[j] == c;
+                }
+            }
+        }
+        cur = next;
+    }
+    cur[n.len()]
+}
+
+impl Handler for ImapHandler {
+    fn on_startup(&mut self, conn: &ConnInfo) -> Output {
+        let greeting = match &self.setup.section.greeting {
+            Some(g) => g
+                .replace("{host}", self.setup.hostname())
+                .replace("{caps}", &self.capabilities(conn))
+                .replace("{peer}", &conn.peer),
+            None => format!(
+                "* OK [CAPABILITY {}] fakeserver IMAP ready.",
+                self.capabilities(conn)
+            ),
+        };
+        out(vec![line(greeting)])
+    }
+
+    fn on_input(&mut self, input: Input<'_>, conn: &ConnInfo) -> Output {
+        match input {
+            Input::Line(l) => self.input_line(l, conn),
+            Input::Bytes(b) | Input::Block(b) => {
+                self.buf.extend_from_slice(b);
+                Output::none()
+            }
+        }
+    }
+
+    fn verb(&self, line: &[u8]) -> Option<String> {
+        if !matches!(self.pending, Pending::Command) || !self.buf.is_empty() {
+            return None;
+        }
+        let mut words = line.split(|b| *b == b' ').skip(1);
+        let w = String::from_utf8_lossy(words.next()?).to_ascii_uppercase();
+        if w == "UID" {
+            return Some(format!(
+                "UID {}",
+                String::from_utf8_lossy(words.next()?).to_ascii_uppercase()
+            ));
+        }
+        (!w.is_empty()).then_some(w)
+    }
+
+    fn mask(&self, line: &[u8]) -> Option<Vec<u8>> {
+        let words: Vec<&[u8]> = line.splitn(4, |b| *b == b' ').collect();
+        if words.len() >= 3 && words[1].eq_ignore_ascii_case(b"LOGIN") {
+            return Some([words[0], b" LOGIN ", words[2], b" ****"].concat());
+        }
+        if words.len() >= 4 && words[1].eq_ignore_ascii_case(b"AUTHENTICATE") {
+            return Some([words[0], b" AUTHENTICATE ", words[2], b" ****"].concat());
+        }
+        None
+    }
+
+    fn on_line_too_long(&mut self, _conn: &ConnInfo) -> Output {
+        self.buf.clear();
+        out(vec![line("* BAD Line too long")])
+    }
+
+    fn on_block_too_long(&mut self, _conn: &ConnInfo) -> Output {
+        self.buf.clear();
+        out(vec![line("* BAD Literal too large")])
+    }
+
+    fn on_notify(&mut self, _conn: &ConnInfo) -> Output {
+        if !matches!(self.pending, Pending::Idle(_)) {
+            return Output::none();
+        }
+        let mut lines = Lines::new();
+        let daemon = self.setup.daemon.clone();
+        self.sync(&daemon, true, &mut lines);
+        out(lines)
+    }
+
+    fn on_idle_timeout(&mut self, _conn: &ConnInfo) -> Output {
+        out(vec![line("* BYE Disconnected for inactivity.")]).then_close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildmatch;
+
+    #[test]
+    fn list_wildcards() {
+        assert!(wildmatch("*", "a/b/c"));
+        assert!(wildmatch("a/%", "a/b") && !wildmatch("a/%", "a/b/c"));
+        assert!(wildmatch("%/%/*", "a/b/c/d") && !wildmatch("%/%/%", "a/b"));
+        assert!(wildmatch("inbox", "INBOX") && wildmatch("INBOé*", "INBOé"));
+        assert!(wildmatch("*b*c", "abxc") && !wildmatch("*b*c", "abx"));
+        let hostile = "*%".repeat(200) + "x";
+        assert!(!wildmatch(&hostile, &"a".repeat(200)));
+    }
+}
