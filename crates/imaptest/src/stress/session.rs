@@ -1,0 +1,533 @@
+//! One client of stress mode, the *doing* part: connect (at most 100 at once, through the
+//! run's gate, held until the login succeeds), log in, walk the states in order (or randomly)
+//! with their probabilities, pipelining up to a barrier unless `no_pipelining`, read and check
+//! every reply, count the tagged OKs, and start again after LOGOUT/DISCONNECT. Errors end the
+//! connection and are printed as `Error: user[client]: message: server line`.
+use super::commands::{self, Ctx};
+use super::mailbox::View;
+use super::states::{id, StateId};
+use super::Run;
+use crate::args::STATES;
+use crate::client::login::{astring, login};
+use crate::client::sasl::Creds;
+use crate::client::{Conn, ConnError};
+use crate::users::User;
+use imapwire::{Response, Status};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Most commands pipelined at once.
+const MAX_PIPELINE: usize = 10;
+
+/// What the console knows of one client.
+#[derive(Default)]
+pub struct Slot {
+    /// A connection exists (connecting or connected).
+    pub exists: AtomicBool,
+    /// It got the server's banner.
+    pub banner: AtomicBool,
+    /// The oldest command waiting for its reply: since when, and its text.
+    pub waiting: Mutex<Option<(Instant, String)>>,
+    /// The last stall length (in 15 s steps) already reported.
+    pub reported: AtomicU64,
+}
+
+impl Slot {
+    fn wait(&self, w: Option<(Instant, String)>) {
+        *self.waiting.lock().unwrap_or_else(|p| p.into_inner()) = w;
+        self.reported.store(0, Relaxed);
+    }
+}
+
+/// How a connection ended without an error.
+enum End {
+    /// LOGOUT or DISCONNECT: connect again.
+    Again,
+    /// The run is finishing.
+    Finished,
+}
+
+/// A complaint: the message and the server line it is about.
+type Errs = Vec<String>;
+
+fn lost(e: ConnError) -> Errs {
+    vec![e.to_string()]
+}
+
+/// One client: connects again and again until the run finishes.
+pub async fn client(run: Arc<Run>, cid: u32) {
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        run.seed
+            .wrapping_add((cid as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+    );
+    let slot = &run.slots[cid as usize - 1];
+    let mut nconn = 0u32;
+    while !run.finishing() {
+        let Ok(permit) = run.gate.acquire().await else {
+            break;
+        };
+        nconn += 1;
+        slot.exists.store(true, Relaxed);
+        let user = run.users.pick(&mut rng);
+        let res = match Conn::connect(&run.endpoint, &format!("{cid}.{nconn}")).await {
+            Err(e) => Err(lost(e)),
+            Ok(conn) => {
+                slot.banner.store(true, Relaxed);
+                let mut s = Session {
+                    run: &run,
+                    slot,
+                    cid,
+                    user: &user,
+                    conn,
+                    rng: &mut rng,
+                    tag: 0,
+                    view: View::default(),
+                    selected: false,
+                    uidfetched: false,
+                    expunges: 0,
+                    pending: VecDeque::new(),
+                    logging_out: false,
+                };
+                s.go(Some(permit)).await
+            }
+        };
+        slot.banner.store(false, Relaxed);
+        slot.exists.store(false, Relaxed);
+        slot.wait(None);
+        match res {
+            Ok(End::Again) => {}
+            Ok(End::Finished) => break,
+            Err(errs) => {
+                run.error(&user.name, cid, &errs);
+                if run.cfg.disconnect_quit {
+                    run.stop(1);
+                }
+                // a server that refuses us must not make us spin
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+struct Pending {
+    tag: String,
+    state: Option<StateId>,
+    sent: Instant,
+    /// Expunges seen when it was sent (a BAD over a stale sequence is then not the server's fault).
+    expunges: u64,
+    text: String,
+    idle: bool,
+}
+
+struct Session<'a> {
+    run: &'a Run,
+    slot: &'a Slot,
+    cid: u32,
+    user: &'a User,
+    conn: Conn,
+    rng: &'a mut ChaCha8Rng,
+    tag: u32,
+    view: View,
+    selected: bool,
+    uidfetched: bool,
+    expunges: u64,
+    pending: VecDeque<Pending>,
+    logging_out: bool,
+}
+
+impl Session<'_> {
+    fn next_tag(&mut self) -> String {
+        self.tag += 1;
+        self.tag.to_string()
+    }
+
+    fn p(&self, s: StateId) -> (u32, u32) {
+        self.run.plan.p[s]
+    }
+
+    fn roll(&mut self, pct: u32) -> bool {
+        pct > 0 && self.rng.gen_range(0..100) < pct
+    }
+
+    async fn go(&mut self, permit: Option<tokio::sync::SemaphorePermit<'_>>) -> Result<End, Errs> {
+        self.login().await?;
+        drop(permit);
+        let cfg = &self.run.cfg;
+        if cfg.qresync && self.conn.has("QRESYNC") {
+            self.simple(None, "ENABLE QRESYNC").await?;
+        }
+        if cfg.imap4rev2 && self.conn.has("IMAP4REV2") {
+            self.simple(None, "ENABLE IMAP4rev2").await?;
+        }
+        self.walk().await
+    }
+
+    async fn login(&mut self) -> Result<(), Errs> {
+        let auth = id("AUTHENTICATE");
+        let (state, mech) = if self.run.plan.on(auth) && self.roll(self.p(auth).0) {
+            let m = if self.run.cfg.mech == "LOGIN" {
+                "PLAIN".to_string()
+            } else {
+                self.run.cfg.mech.clone()
+            };
+            (auth, m)
+        } else {
+            (id("LOGIN"), self.run.cfg.mech.clone())
+        };
+        let creds = Creds {
+            user: self.user.name.clone(),
+            authc: self.run.cfg.master.clone(),
+            pass: self.user.pass.clone(),
+        };
+        let nonce = format!(
+            "{:016x}{:016x}",
+            self.rng.gen::<u64>(),
+            self.rng.gen::<u64>()
+        );
+        let tag = self.next_tag();
+        let t = Instant::now();
+        self.slot.wait(Some((t, format!("{tag} LOGIN"))));
+        login(&mut self.conn, &tag, &mech, &creds, &nonce)
+            .await
+            .map_err(|e| vec![format!("{e:#}")])?;
+        self.slot.wait(None);
+        self.run
+            .counters
+            .done(state, t.elapsed().as_micros() as u64);
+        Ok(())
+    }
+
+    /// The states walked after login, in order.
+    fn order(&self) -> Vec<StateId> {
+        let skip = [
+            id("AUTHENTICATE"),
+            id("LOGIN"),
+            id("COMPRESS"),
+            id("CHECKPOINT!"),
+        ];
+        (0..STATES.len())
+            .filter(|s| self.run.plan.on(*s) && !skip.contains(s))
+            .collect()
+    }
+
+    async fn walk(&mut self) -> Result<End, Errs> {
+        let order = self.order();
+        let max = if self.run.cfg.no_pipelining {
+            1
+        } else {
+            MAX_PIPELINE
+        };
+        let mut i = 0usize;
+        let mut deferred: Option<StateId> = None;
+        loop {
+            if self.run.finishing() {
+                self.logout(None).await?;
+                return Ok(End::Finished);
+            }
+            let mut batch: Vec<(StateId, Vec<u8>)> = Vec::new();
+            let mut visited = 0;
+            let mut barrier: Option<StateId> = None;
+            while batch.len() < max && visited < order.len().max(1) && !order.is_empty() {
+                let s = match deferred.take() {
+                    Some(s) => s,
+                    None => {
+                        visited += 1;
+                        let s = if self.run.cfg.random {
+                            order[self.rng.gen_range(0..order.len())]
+                        } else {
+                            let s = order[i];
+                            i = (i + 1) % order.len();
+                            s
+                        };
+                        if !self.roll(self.p(s).0) {
+                            continue;
+                        }
+                        s
+                    }
+                };
+                if commands::is_barrier(s) || s == id("APPEND") {
+                    if !batch.is_empty() {
+                        deferred = Some(s);
+                        break;
+                    }
+                    barrier = Some(s);
+                    break;
+                }
+                let again = self.p(s).1;
+                loop {
+                    let Some(cmd) = self.command(s) else { break };
+                    batch.push((s, cmd.into_bytes()));
+                    if batch.len() >= max || !self.roll(again) {
+                        break;
+                    }
+                }
+            }
+            let issued = !batch.is_empty() || barrier.is_some();
+            if !batch.is_empty() {
+                self.send_batch(batch).await?;
+                self.drain().await?;
+            }
+            if let Some(s) = barrier {
+                if let Some(end) = self.barrier(s).await? {
+                    return Ok(end);
+                }
+            }
+            if !issued {
+                // nothing to do this round (e.g. a full mailbox with only APPEND on): wait a
+                // little, look for news, and let secs= and Ctrl-C be noticed
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if self.selected {
+                    self.simple(None, "NOOP").await?;
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, s: StateId) -> Option<String> {
+        if s == id("UIDFETCH") {
+            if self.uidfetched {
+                return None;
+            }
+            self.uidfetched = true;
+        }
+        let run = self.run;
+        let c = Ctx {
+            mailbox: &run.mailbox,
+            copybox: run.cfg.copybox.as_deref(),
+            exists: self.view.exists(),
+            selected: self.selected,
+            has_sort: self.conn.has("SORT"),
+            has_thread: self.conn.has("THREAD=REFERENCES"),
+            has_move: self.conn.has("MOVE"),
+            loud_store: !run.cfg.no_tracking,
+        };
+        commands::command(s, self.rng, &c)
+    }
+
+    /// Runs a state that is sent alone; `Some` when the connection is done.
+    async fn barrier(&mut self, s: StateId) -> Result<Option<End>, Errs> {
+        let name = STATES[s].0;
+        match name {
+            "LOGOUT" => {
+                self.logout(Some(s)).await?;
+                Ok(Some(End::Again))
+            }
+            "DISCONNECT" => {
+                self.run.counters.done(s, 0);
+                Ok(Some(End::Again))
+            }
+            "DELAY" => {
+                let ms = self.rng.gen_range(0..1000);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                self.run.counters.done(s, ms * 1000);
+                Ok(None)
+            }
+            "SELECT" => {
+                if self.selected {
+                    return Ok(None);
+                }
+                self.view.reset();
+                let mb = String::from_utf8_lossy(&astring(&self.run.mailbox)).into_owned();
+                let cmd = if self.run.cfg.qresync && self.conn.has("CONDSTORE") {
+                    format!("SELECT {mb} (CONDSTORE)")
+                } else {
+                    format!("SELECT {mb}")
+                };
+                self.simple(Some(s), &cmd).await?;
+                self.selected = true;
+                Ok(None)
+            }
+            "IDLE" => {
+                if !self.selected || !self.conn.has("IDLE") {
+                    return Ok(None);
+                }
+                self.send(Some(s), b"IDLE".to_vec(), true).await?;
+                self.drain().await?;
+                Ok(None)
+            }
+            "APPEND" => {
+                self.append(s).await?;
+                Ok(None)
+            }
+            _ => {
+                if let Some(cmd) = self.command(s) {
+                    self.simple(Some(s), &cmd).await?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    async fn append(&mut self, s: StateId) -> Result<(), Errs> {
+        let limit = (self.run.cfg.msgs as u64 * 8 / 7) as u32;
+        let mut have = self.view.exists();
+        if self.selected && have >= limit {
+            return Ok(());
+        }
+        let multi = self.conn.has("MULTIAPPEND");
+        let mb = astring(&self.run.mailbox);
+        let mut cmd = b"APPEND ".to_vec();
+        cmd.extend_from_slice(&mb);
+        loop {
+            let msg = self.run.next_message();
+            if let Some(d) = &msg.internaldate {
+                cmd.extend_from_slice(format!(" \"{d}\"").as_bytes());
+            }
+            cmd.extend_from_slice(format!(" {{{}}}\r\n", msg.data.len()).as_bytes());
+            cmd.extend_from_slice(&msg.data);
+            have += 1;
+            if !multi || (self.selected && have >= limit) || !self.roll(self.p(s).1) {
+                break;
+            }
+        }
+        self.send(Some(s), cmd, false).await?;
+        self.drain().await
+    }
+
+    async fn logout(&mut self, s: Option<StateId>) -> Result<(), Errs> {
+        self.logging_out = true;
+        let r = self.simple(s.or(Some(id("LOGOUT"))), "LOGOUT").await;
+        match r {
+            // a server may close right after its tagged OK, or even before we read it
+            Err(e) if e.iter().any(|m| m.starts_with("server closed")) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn simple(&mut self, s: Option<StateId>, cmd: &str) -> Result<(), Errs> {
+        self.send(s, cmd.as_bytes().to_vec(), false).await?;
+        self.drain().await
+    }
+
+    async fn send_batch(&mut self, batch: Vec<(StateId, Vec<u8>)>) -> Result<(), Errs> {
+        for (s, cmd) in batch {
+            self.send(Some(s), cmd, false).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, state: Option<StateId>, cmd: Vec<u8>, idle: bool) -> Result<(), Errs> {
+        let tag = self.next_tag();
+        let text = String::from_utf8_lossy(&cmd[..cmd.len().min(60)])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let sent = Instant::now();
+        if self.pending.is_empty() {
+            self.slot.wait(Some((sent, format!("{tag} {text}"))));
+        }
+        self.pending.push_back(Pending {
+            tag: tag.clone(),
+            state,
+            sent,
+            expunges: self.expunges,
+            text,
+            idle,
+        });
+        let early = self.conn.send_command(&tag, &cmd).await.map_err(lost)?;
+        for r in early {
+            self.handle(r).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads until every pending command has its tagged reply.
+    async fn drain(&mut self) -> Result<(), Errs> {
+        while !self.pending.is_empty() {
+            let r = self.conn.read().await.map_err(lost)?;
+            self.handle(r).await?;
+        }
+        self.slot.wait(None);
+        Ok(())
+    }
+
+    async fn handle(&mut self, r: Response) -> Result<(), Errs> {
+        match &r {
+            Response::Continuation(_) => {
+                if self.pending.front().is_some_and(|p| p.idle) {
+                    self.conn.write(b"DONE\r\n").await.map_err(lost)?;
+                    if let Some(p) = self.pending.front_mut() {
+                        p.idle = false;
+                    }
+                    Ok(())
+                } else {
+                    Err(vec![format!("unexpected continuation: {r}")])
+                }
+            }
+            Response::Untagged(v) => {
+                if v.first().is_some_and(|w| w.is_atom("BYE")) {
+                    return if self.logging_out {
+                        Ok(())
+                    } else {
+                        Err(vec![format!("server disconnected: {r}")])
+                    };
+                }
+                if v.get(1).is_some_and(|w| w.is_atom("EXPUNGE")) {
+                    self.expunges += 1;
+                }
+                let mut errs = Vec::new();
+                let seen = self.view.apply(&r, &mut errs);
+                if self.run.cfg.no_tracking {
+                    return Ok(());
+                }
+                self.run.shared.record(
+                    &self.user.name,
+                    &self.run.mailbox,
+                    self.view.uidvalidity,
+                    self.cid,
+                    seen,
+                    &mut errs,
+                );
+                if errs.is_empty() {
+                    Ok(())
+                } else {
+                    Err(errs.into_iter().map(|e| format!("{e}: {r}")).collect())
+                }
+            }
+            Response::Tagged { tag, status, .. } => {
+                let Some(pos) = self.pending.iter().position(|p| p.tag == *tag) else {
+                    return Err(vec![format!("unexpected tagged reply: {r}")]);
+                };
+                let p = self.pending.remove(pos).unwrap_or_else(|| unreachable!());
+                if let Some(first) = self.pending.front() {
+                    self.slot
+                        .wait(Some((first.sent, format!("{} {}", first.tag, first.text))));
+                }
+                let micros = p.sent.elapsed().as_micros() as u64;
+                match status {
+                    Status::Ok => {
+                        if let Some(s) = p.state {
+                            self.run.counters.done(s, micros);
+                        }
+                        Ok(())
+                    }
+                    _ if self.tolerated(&p, *status) => Ok(()),
+                    _ => Err(vec![format!("{} {} failed: {r}", p.tag, p.text)]),
+                }
+            }
+        }
+    }
+
+    /// A NO that a busy mailbox explains (an expunged message, a mailbox another client just
+    /// created or deleted), or a BAD over sequences made stale by expunges while pipelining.
+    fn tolerated(&self, p: &Pending, status: Status) -> bool {
+        let Some(s) = p.state else { return false };
+        let name = STATES[s].0;
+        let seq_state = matches!(
+            name,
+            "FETCH" | "FETCH2" | "STORE" | "DELETE" | "COPY" | "MOVE" | "SEARCH" | "UIDFETCH"
+        );
+        match status {
+            Status::No => {
+                seq_state || matches!(name, "MCREATE" | "MDELETE" | "MRENAME" | "MSUBS" | "STATUS")
+            }
+            Status::Bad => seq_state && p.expunges != self.expunges,
+            _ => false,
+        }
+    }
+}
