@@ -4,7 +4,7 @@
 //! every reply, count the tagged OKs, and start again after LOGOUT/DISCONNECT. Errors end the
 //! connection and are printed as `Error: user[client]: message: server line`.
 use super::commands::{self, Ctx};
-use super::mailbox::View;
+use super::mailbox::{Seen, View};
 use super::states::{id, StateId};
 use super::Run;
 use crate::args::STATES;
@@ -91,6 +91,7 @@ pub async fn client(run: Arc<Run>, cid: u32) {
                     expunges: 0,
                     pending: VecDeque::new(),
                     logging_out: false,
+                    unconfirmed: Vec::new(),
                 };
                 s.go(Some(permit)).await
             }
@@ -137,6 +138,8 @@ struct Session<'a> {
     expunges: u64,
     pending: VecDeque<Pending>,
     logging_out: bool,
+    /// Fixed items seen since the last tagged reply (UID, item, value).
+    unconfirmed: Vec<(u32, String, String)>,
 }
 
 impl Session<'_> {
@@ -266,15 +269,17 @@ impl Session<'_> {
                     }
                 }
             }
-            let issued = !batch.is_empty() || barrier.is_some();
+            let mut issued = !batch.is_empty();
             if !batch.is_empty() {
                 self.send_batch(batch).await?;
                 self.drain().await?;
             }
             if let Some(s) = barrier {
+                let sent = self.tag;
                 if let Some(end) = self.barrier(s).await? {
                     return Ok(end);
                 }
+                issued |= self.tag != sent || s == id("DELAY");
             }
             if !issued {
                 // nothing to do this round (e.g. a full mailbox with only APPEND on): wait a
@@ -475,12 +480,19 @@ impl Session<'_> {
                 if self.run.cfg.no_tracking {
                     return Ok(());
                 }
+                // a message's fixed items are judged once the command's tagged reply shows
+                // it was not expunged under us (servers answer those with dummy data)
+                self.unconfirmed.extend(seen.fixed);
+                let recent = Seen {
+                    recent: seen.recent,
+                    fixed: Vec::new(),
+                };
                 self.run.shared.record(
                     &self.user.name,
                     &self.run.mailbox,
                     self.view.uidvalidity,
                     self.cid,
-                    seen,
+                    recent,
                     &mut errs,
                 );
                 if errs.is_empty() {
@@ -499,6 +511,29 @@ impl Session<'_> {
                         .wait(Some((first.sent, format!("{} {}", first.tag, first.text))));
                 }
                 let micros = p.sent.elapsed().as_micros() as u64;
+                let fixed = std::mem::take(&mut self.unconfirmed);
+                let expunged = r.status_code().is_some_and(|(_, code)| {
+                    code.and_then(|c| c.first())
+                        .is_some_and(|c| c.is_atom("EXPUNGEISSUED"))
+                });
+                if *status == Status::Ok && !expunged && !self.run.cfg.no_tracking {
+                    let mut errs = Vec::new();
+                    let seen = Seen {
+                        recent: Vec::new(),
+                        fixed,
+                    };
+                    self.run.shared.record(
+                        &self.user.name,
+                        &self.run.mailbox,
+                        self.view.uidvalidity,
+                        self.cid,
+                        seen,
+                        &mut errs,
+                    );
+                    if !errs.is_empty() {
+                        return Err(errs.into_iter().map(|e| format!("{e}: {r}")).collect());
+                    }
+                }
                 match status {
                     Status::Ok => {
                         if let Some(s) = p.state {
