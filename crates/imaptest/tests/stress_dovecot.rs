@@ -291,3 +291,66 @@ fn a_broken_rule_is_named_and_error_quit_exits_2() {
         "{s}"
     );
 }
+
+#[test]
+fn checkpoints_with_many_users_are_clean() {
+    let d = Dovecot::start();
+    let work = tempfile::tempdir().unwrap();
+    for args in [
+        &[
+            "checkpoint=1",
+            "user=testuser%d",
+            "users=4",
+            "clients=12",
+            "secs=5",
+        ][..],
+        &["checkpoint=1", "logout=0", "expunge=10", "secs=4"],
+    ] {
+        let mut c = d.cmd(args, work.path());
+        // the template replaces user=testuser given by cmd()
+        let o = c.output().unwrap();
+        let s = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {s}");
+        assert!(!s.contains("Error:"), "{args:?}: {s}");
+        assert!(s.contains("ChkP \n"), "{s}");
+        let totals = s.split("Totals:\n").nth(1).expect("Totals:");
+        let chkp: u64 = totals
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(chkp > 0, "no session was checkpointed: {s}");
+    }
+}
+
+#[test]
+fn ctrl_c_once_finishes_the_run() {
+    let d = Dovecot::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut child = d
+        .cmd(&["clients=3"], work.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let t = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let o = loop {
+        if child.try_wait().unwrap().is_some() || t.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            break child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let s = text(&o);
+    assert!(t.elapsed() < Duration::from_secs(10), "{s}");
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert!(s.contains("Totals:"), "{s}");
+}

@@ -3,12 +3,14 @@
 //! user must agree on ([`shared`]), counted ([`stats`]) and printed once a second in the
 //! original's format; `secs=N[,F]`, Ctrl-C once to finish and twice to stop, `output=FILE`.
 //!
+//! - [`checkpoint`]: `checkpoint=N`, the consistency check across sessions;
 //! - [`states`]: the states and the plan of a command line (pure);
 //! - [`commands`]: the command each state sends (pure);
 //! - [`mailbox`]: one session's view and its checks (pure);
 //! - [`shared`]: the checks across sessions;
 //! - [`stats`]: counters and the console format (pure formatting);
 //! - [`session`]: one client on the wire (the doing).
+pub mod checkpoint;
 pub mod commands;
 pub mod mailbox;
 pub mod session;
@@ -48,6 +50,7 @@ pub struct Run {
     pub seed: u64,
     pub counters: Counters,
     pub shared: shared::Shared,
+    pub checkpoint: checkpoint::Checkpoint,
     pub slots: Vec<Slot>,
     pub gate: Semaphore,
     messages: Vec<mbox::Message>,
@@ -154,9 +157,6 @@ pub async fn run(cfg: &Config) -> Result<i32> {
     if cfg.profile.is_some() {
         bail!("profile=: not implemented yet");
     }
-    if cfg.checkpoint.is_some() {
-        bail!("checkpoint=: not implemented yet");
-    }
     if cfg.clients == 0 {
         bail!("clients=0: nothing to run");
     }
@@ -190,6 +190,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
         seed,
         counters: Counters::default(),
         shared: shared::Shared::default(),
+        checkpoint: checkpoint::Checkpoint::default(),
         slots: (0..cfg.clients).map(|_| Slot::default()).collect(),
         gate: Semaphore::new(MAX_CONNECTING),
         messages,
@@ -209,6 +210,9 @@ pub async fn run(cfg: &Config) -> Result<i32> {
     let mut set = tokio::task::JoinSet::new();
     for cid in 1..=cfg.clients {
         set.spawn(session::client(run.clone(), cid));
+    }
+    if let Some(n) = cfg.checkpoint {
+        tokio::spawn(checkpoint::coordinate(run.clone(), n));
     }
     let signals = {
         let run = run.clone();
@@ -244,7 +248,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
                 console.print(&stats::row(&run.plan, &counts, line));
                 console.tsv(&stats::tsv_row(&run.plan, start.elapsed().as_secs(), &counts, line));
                 rows += 1;
-                if rows % 10 == 0 {
+                if rows.is_multiple_of(10) {
                     let w = run.counters.take_window();
                     console.print(&stats::averages(&run.plan, &w, false));
                     console.print(&stats::header(&run.plan, false));

@@ -3,6 +3,7 @@
 //! with their probabilities, pipelining up to a barrier unless `no_pipelining`, read and check
 //! every reply, count the tagged OKs, and start again after LOGOUT/DISCONNECT. Errors end the
 //! connection and are printed as `Error: user[client]: message: server line`.
+use super::checkpoint::Snap;
 use super::commands::{self, Ctx};
 use super::mailbox::{Seen, View};
 use super::states::{id, StateId};
@@ -92,6 +93,7 @@ pub async fn client(run: Arc<Run>, cid: u32) {
                     pending: VecDeque::new(),
                     logging_out: false,
                     unconfirmed: Vec::new(),
+                    cp_seen: 0,
                 };
                 s.go(Some(permit)).await
             }
@@ -140,6 +142,8 @@ struct Session<'a> {
     logging_out: bool,
     /// Fixed items seen since the last tagged reply (UID, item, value).
     unconfirmed: Vec<(u32, String, String)>,
+    /// The last checkpoint this session took part in.
+    cp_seen: u64,
 }
 
 impl Session<'_> {
@@ -166,7 +170,65 @@ impl Session<'_> {
         if cfg.imap4rev2 && self.conn.has("IMAP4REV2") {
             self.simple(None, "ENABLE IMAP4rev2").await?;
         }
-        self.walk().await
+        self.run.checkpoint.enter(self.cid);
+        // a checkpoint already under way when we come in includes us
+        self.cp_seen = self.run.checkpoint.completed();
+        let r = self.walk().await;
+        self.run.checkpoint.leave(self.cid);
+        r
+    }
+
+    /// Takes part in a checkpoint when one is due.
+    async fn checkpoint_if_due(&mut self) -> Result<(), Errs> {
+        let cp = &self.run.checkpoint;
+        let gen = cp.due.load(Relaxed);
+        if gen <= self.cp_seen {
+            return Ok(());
+        }
+        self.cp_seen = gen;
+        cp.pause(self.cid, gen).await;
+        if !self.selected {
+            self.run.checkpoint.report(self.cid, gen, None).await;
+            return Ok(());
+        }
+        let t = Instant::now();
+        let res = self.snapshot().await;
+        let snap = match res {
+            Ok(s) => s,
+            Err(e) => {
+                self.run.checkpoint.report(self.cid, gen, None).await;
+                return Err(e);
+            }
+        };
+        let r = Some((self.user.name.clone(), self.run.mailbox.clone(), snap));
+        self.run.checkpoint.report(self.cid, gen, r).await;
+        self.run
+            .counters
+            .done(id("CHECKPOINT!"), t.elapsed().as_micros() as u64);
+        Ok(())
+    }
+
+    async fn snapshot(&mut self) -> Result<Snap, Errs> {
+        self.simple(None, "CHECK").await?;
+        if self.view.exists() > 0 {
+            let items = if self.conn.has("CONDSTORE") && self.run.cfg.qresync {
+                "FETCH 1:* (UID FLAGS MODSEQ)"
+            } else {
+                "FETCH 1:* (UID FLAGS)"
+            };
+            self.simple(None, items).await?;
+        }
+        let mut snap = Snap::default();
+        for m in &self.view.msgs {
+            let mut flags: Vec<String> = m.flags.clone().unwrap_or_default();
+            if flags.iter().any(|f| f == "\\recent") {
+                snap.recent.push(m.uid);
+            }
+            flags.retain(|f| f != "\\recent");
+            flags.sort();
+            snap.msgs.push((m.uid, flags, m.modseq));
+        }
+        Ok(snap)
     }
 
     async fn login(&mut self) -> Result<(), Errs> {
@@ -227,6 +289,7 @@ impl Session<'_> {
         let mut i = 0usize;
         let mut deferred: Option<StateId> = None;
         loop {
+            self.checkpoint_if_due().await?;
             if self.run.finishing() {
                 self.logout(None).await?;
                 return Ok(End::Finished);
@@ -261,8 +324,7 @@ impl Session<'_> {
                     break;
                 }
                 let again = self.p(s).1;
-                loop {
-                    let Some(cmd) = self.command(s) else { break };
+                while let Some(cmd) = self.command(s) {
                     batch.push((s, cmd.into_bytes()));
                     if batch.len() >= max || !self.roll(again) {
                         break;
