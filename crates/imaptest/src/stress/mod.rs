@@ -250,7 +250,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
                 rows += 1;
                 if rows.is_multiple_of(10) {
                     let w = run.counters.take_window();
-                    console.print(&stats::averages(&run.plan, &w, false));
+                    console.print(&stats::averages(&run.plan, &w, cfg.precise_ms));
                     console.print(&stats::header(&run.plan, false));
                 }
                 if let Some((n, _)) = cfg.secs {

@@ -74,6 +74,7 @@ pub async fn client(run: Arc<Run>, cid: u32) {
         nconn += 1;
         slot.exists.store(true, Relaxed);
         let user = run.users.pick(&mut rng);
+        let connect_start = Instant::now();
         let res = match Conn::connect(&run.endpoint, &format!("{cid}.{nconn}")).await {
             Err(e) => Err(lost(e)),
             Ok(conn) => {
@@ -94,6 +95,7 @@ pub async fn client(run: Arc<Run>, cid: u32) {
                     logging_out: false,
                     unconfirmed: Vec::new(),
                     cp_seen: 0,
+                    connect_start,
                 };
                 s.go(Some(permit)).await
             }
@@ -144,6 +146,8 @@ struct Session<'a> {
     unconfirmed: Vec<(u32, String, String)>,
     /// The last checkpoint this session took part in.
     cp_seen: u64,
+    /// When the connection was started (for `connect_ms`).
+    connect_start: Instant,
 }
 
 impl Session<'_> {
@@ -260,9 +264,14 @@ impl Session<'_> {
             .await
             .map_err(|e| vec![format!("{e:#}")])?;
         self.slot.wait(None);
+        let from = if self.run.cfg.connect_ms {
+            self.connect_start
+        } else {
+            t
+        };
         self.run
             .counters
-            .done(state, t.elapsed().as_micros() as u64);
+            .done(state, from.elapsed().as_micros() as u64);
         Ok(())
     }
 
