@@ -236,8 +236,12 @@ fn per_second_lines_arrive_through_a_pipe() {
     );
 }
 
-/// A server that answers everything OK but sends a FETCH for a sequence it never announced.
-fn broken_server() -> u16 {
+/// The untagged lines a broken server sends for the n-th FETCH of a connection.
+type Personality = fn(u32) -> String;
+
+/// A server that answers everything OK but breaks one rule in its FETCH replies: `fetch`
+/// gives the untagged lines for the n-th FETCH (from 1) of a connection.
+fn broken_server(fetch: Personality) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -245,13 +249,17 @@ fn broken_server() -> u16 {
             std::thread::spawn(move || {
                 let mut w = s.try_clone().unwrap();
                 let _ = w.write_all(b"* OK [CAPABILITY IMAP4rev1 LITERAL+] broken\r\n");
+                let mut n = 0;
                 for line in BufReader::new(s).lines() {
                     let Ok(line) = line else { return };
                     let mut it = line.splitn(3, ' ');
                     let (tag, cmd) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
                     let reply = match cmd.to_ascii_uppercase().as_str() {
                         "SELECT" => format!("* FLAGS (\\Seen)\r\n* 2 EXISTS\r\n* OK [UIDVALIDITY 1] x\r\n{tag} OK [READ-WRITE] done\r\n"),
-                        "FETCH" => format!("* 5 FETCH (UID 9)\r\n{tag} OK done\r\n"),
+                        "FETCH" => {
+                            n += 1;
+                            format!("{}{tag} OK done\r\n", fetch(n))
+                        }
                         "LOGOUT" => format!("* BYE bye\r\n{tag} OK done\r\n"),
                         _ => format!("{tag} OK done\r\n"),
                     };
@@ -266,30 +274,39 @@ fn broken_server() -> u16 {
 }
 
 #[test]
-fn a_broken_rule_is_named_and_error_quit_exits_2() {
-    let port = broken_server();
+fn each_broken_rule_is_caught_and_named() {
+    let cases: &[(Personality, &str, &str)] = &[
+        (|_| "* 5 FETCH (UID 9)\r\n".into(), "1", "FETCH 5 for a sequence never announced by EXISTS (the mailbox has 2 messages): * 5 FETCH (UID 9)"),
+        (|n| format!("* 1 FETCH (UID {n})\r\n"), "1", "seq 1 changed its UID from 1 to 2: * 1 FETCH (UID 2)"),
+        (|_| "* 3 EXPUNGE\r\n".into(), "1", "EXPUNGE 3 out of range (the mailbox has 2 messages): * 3 EXPUNGE"),
+        (|n| format!("* 1 FETCH (UID 1 MODSEQ ({}))\r\n", 100 - n), "1", "seq 1: MODSEQ went down from 99 to 98"),
+        (|_| "* 1 FETCH (UID 1 FLAGS ($NotAnnounced))\r\n".into(), "1", "keyword $notannounced was not announced in FLAGS"),
+        (|_| "* 1 FETCH (UID 1 FLAGS (\\Recent))\r\n".into(), "2", "UID 1 has \\Recent in two sessions"),
+        (|n| format!("* 1 FETCH (UID 1 RFC822.SIZE {})\r\n", 100 + n), "1", "UID 1: RFC822.SIZE changed from 101 to 102"),
+    ];
     let work = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
-        .current_dir(work.path())
-        .args([
-            format!("port={port}"),
-            "user=testuser".into(),
-            format!("mbox={}", mbox(work.path()).display()),
-            "-".into(),
-            "fetch=100".into(),
-            "logout=0".into(),
-            "clients=1".into(),
-            "secs=5".into(),
-            "error_quit".into(),
-        ])
-        .output()
-        .unwrap();
-    let s = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{s}");
-    assert!(
-        s.contains("Error: testuser[1]: FETCH 5 for a sequence never announced by EXISTS (the mailbox has 2 messages): * 5 FETCH (UID 9)"),
-        "{s}"
-    );
+    for (fetch, clients, want) in cases {
+        let port = broken_server(*fetch);
+        let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
+            .current_dir(work.path())
+            .args([
+                format!("port={port}"),
+                "user=testuser".into(),
+                format!("mbox={}", mbox(work.path()).display()),
+                "-".into(),
+                "fetch=100".into(),
+                "logout=0".into(),
+                format!("clients={clients}"),
+                "secs=5".into(),
+                "error_quit".into(),
+            ])
+            .output()
+            .unwrap();
+        let s = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{want}: {s}");
+        assert!(s.contains("Error: testuser["), "{s}");
+        assert!(s.contains(want), "missing {want:?} in: {s}");
+    }
 }
 
 #[test]
