@@ -1,7 +1,8 @@
 //! Stress mode against a real Dovecot (tools/dovecot on free loopback ports, stopped when the
 //! test ends, even when it fails) and against a tiny rule-breaking server: the default mix runs
 //! clean, `- append=100,0 logout=0` ends at `secs`, a seeded run repeats its commands, the
-//! per-second lines come through a pipe each second, and a broken rule is named.
+//! per-second lines come through a pipe each second, checkpoints with many users are clean,
+//! Ctrl-C once finishes the run, and each broken rule of a rule-breaking server is named.
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
