@@ -8,10 +8,12 @@
 //! - [`commands`]: the command each state sends (pure);
 //! - [`mailbox`]: one session's view and its checks (pure);
 //! - [`shared`]: the checks across sessions;
+//! - [`fdlimit`]: room for many sockets;
 //! - [`stats`]: counters and the console format (pure formatting);
 //! - [`session`]: one client on the wire (the doing).
 pub mod checkpoint;
 pub mod commands;
+pub mod fdlimit;
 pub mod mailbox;
 pub mod session;
 pub mod shared;
@@ -161,6 +163,9 @@ pub async fn run(cfg: &Config) -> Result<i32> {
         bail!("clients=0: nothing to run");
     }
     let plan = Plan::from_config(cfg)?;
+    if let Some(w) = fdlimit::raise(cfg.clients as u64, cfg.rawlog) {
+        eprintln!("{w}");
+    }
     let users = Users::new(
         &cfg.user,
         cfg.users,
