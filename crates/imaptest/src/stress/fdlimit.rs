@@ -6,7 +6,7 @@ const SPARE: u64 = 64;
 /// Makes room for `clients` connections (twice that with rawlog files); returns a warning
 /// when the hard limit is too low.
 pub fn raise(clients: u64, rawlog: bool) -> Option<String> {
-    let need = clients * if rawlog { 2 } else { 1 } + SPARE;
+    let need: libc::rlim_t = (clients * if rawlog { 2 } else { 1 } + SPARE) as libc::rlim_t;
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -15,12 +15,12 @@ pub fn raise(clients: u64, rawlog: bool) -> Option<String> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return Some("imaptest: cannot read the open-file limit".into());
     }
-    if lim.rlim_cur as u64 >= need {
+    if lim.rlim_cur >= need {
         return None;
     }
-    let want = need.min(lim.rlim_max as u64);
+    let want = need.min(lim.rlim_max);
     let new = libc::rlimit {
-        rlim_cur: want as libc::rlim_t,
+        rlim_cur: want,
         rlim_max: lim.rlim_max,
     };
     // SAFETY: as above.
@@ -28,8 +28,8 @@ pub fn raise(clients: u64, rawlog: bool) -> Option<String> {
     if !ok || want < need {
         return Some(format!(
             "imaptest: clients={clients} needs about {need} open files, the limit is {} (hard {}); raise it (ulimit -n)",
-            if ok { want } else { lim.rlim_cur as u64 },
-            lim.rlim_max as u64
+            if ok { want } else { lim.rlim_cur },
+            lim.rlim_max
         ));
     }
     None
