@@ -30,11 +30,19 @@ pub fn main_with(argv: Vec<String>) -> i32 {
         print!("{}", args::HELP);
         return 0;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // stress mode runs on one thread: its sessions wait on the server, and cross-thread
+    // wake-ups would cost more CPU than they save
+    let rt = if cfg.test.is_some() {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("imaptest: tokio runtime: {e}");

@@ -168,8 +168,13 @@ impl Session<'_> {
         self.login().await?;
         drop(permit);
         let cfg = &self.run.cfg;
-        if cfg.qresync && self.conn.has("QRESYNC") {
-            self.simple(None, "ENABLE QRESYNC").await?;
+        // qresync: CONDSTORE (MODSEQs tracked); VANISHED is not tracked yet, so QRESYNC
+        // itself is not enabled
+        if let Some(copybox) = cfg.copybox.as_deref() {
+            // COPY needs its mailbox; a NO (it exists) is fine
+            let cmd = format!("CREATE {}", String::from_utf8_lossy(&astring(copybox)));
+            self.send(None, cmd.into_bytes(), false).await?;
+            self.drain_tolerant().await?;
         }
         if cfg.imap4rev2 && self.conn.has("IMAP4REV2") {
             self.simple(None, "ENABLE IMAP4rev2").await?;
@@ -479,14 +484,28 @@ impl Session<'_> {
         self.drain().await
     }
 
+    /// Sends pipelined commands (none has a literal: APPEND goes alone) in one write; with
+    /// rawlog one write each, so every command gets its own `C:` line.
     async fn send_batch(&mut self, batch: Vec<(StateId, Vec<u8>)>) -> Result<(), Errs> {
-        for (s, cmd) in batch {
-            self.send(Some(s), cmd, false).await?;
+        if self.run.cfg.rawlog {
+            for (s, cmd) in batch {
+                self.send(Some(s), cmd, false).await?;
+            }
+            return Ok(());
         }
-        Ok(())
+        let mut out = Vec::with_capacity(batch.iter().map(|(_, c)| c.len() + 8).sum());
+        for (s, cmd) in batch {
+            let tag = self.expect(Some(s), &cmd, false);
+            out.extend_from_slice(tag.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(&cmd);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.conn.write(&out).await.map_err(lost)
     }
 
-    async fn send(&mut self, state: Option<StateId>, cmd: Vec<u8>, idle: bool) -> Result<(), Errs> {
+    /// Notes a command about to be sent; returns its tag.
+    fn expect(&mut self, state: Option<StateId>, cmd: &[u8], idle: bool) -> String {
         let tag = self.next_tag();
         let text = String::from_utf8_lossy(&cmd[..cmd.len().min(60)])
             .lines()
@@ -505,10 +524,30 @@ impl Session<'_> {
             text,
             idle,
         });
+        tag
+    }
+
+    async fn send(&mut self, state: Option<StateId>, cmd: Vec<u8>, idle: bool) -> Result<(), Errs> {
+        let tag = self.expect(state, &cmd, idle);
         let early = self.conn.send_command(&tag, &cmd).await.map_err(lost)?;
         for r in early {
             self.handle(r).await?;
         }
+        Ok(())
+    }
+
+    /// Like [`Self::drain`], but a NO or BAD to the (uncounted) commands is fine.
+    async fn drain_tolerant(&mut self) -> Result<(), Errs> {
+        while !self.pending.is_empty() {
+            let r = self.conn.read().await.map_err(lost)?;
+            match &r {
+                Response::Tagged { tag, .. } if self.pending.iter().any(|p| p.tag == *tag) => {
+                    self.pending.retain(|p| p.tag != *tag);
+                }
+                _ => self.handle(r).await?,
+            }
+        }
+        self.slot.wait(None);
         Ok(())
     }
 
