@@ -285,9 +285,16 @@ fn each_broken_rule_is_caught_and_named() {
         (|_| "* 1 FETCH (UID 1 FLAGS (\\Recent))\r\n".into(), "2", "UID 1 has \\Recent in two sessions"),
         (|n| format!("* 1 FETCH (UID 1 RFC822.SIZE {})\r\n", 100 + n), "1", "UID 1: RFC822.SIZE changed from 101 to 102"),
     ];
+    let wrong_search: Personality =
+        |_| "* 1 FETCH (UID 1 RFC822.SIZE 100)\r\n* 2 FETCH (UID 2 RFC822.SIZE 200)\r\n".into();
+    let cases: Vec<(Personality, &str, &str, &str)> = cases
+        .iter()
+        .map(|(f, c, w)| (*f, *c, *w, "fetch=100"))
+        .chain([(wrong_search, "1", "returned [], expected [", "search=100")])
+        .collect();
     let work = tempfile::tempdir().unwrap();
-    for (fetch, clients, want) in cases {
-        let port = broken_server(*fetch);
+    for (fetch, clients, want, state) in cases {
+        let port = broken_server(fetch);
         let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
             .current_dir(work.path())
             .args([
@@ -296,6 +303,7 @@ fn each_broken_rule_is_caught_and_named() {
                 format!("mbox={}", mbox(work.path()).display()),
                 "-".into(),
                 "fetch=100".into(),
+                state.into(),
                 "logout=0".into(),
                 format!("clients={clients}"),
                 "secs=5".into(),

@@ -22,6 +22,8 @@ pub struct Msg {
     pub uid: u32,
     pub flags: Option<Vec<String>>,
     pub modseq: u64,
+    /// RFC822.SIZE, once fetched.
+    pub size: Option<u64>,
 }
 
 /// Facts from a reply that other sessions' views must agree with.
@@ -225,7 +227,12 @@ impl View {
                         self.msgs[i].modseq = m;
                     }
                 }
-                n if is_fixed(n) => fixed.push((n.to_string(), value.to_string())),
+                n if is_fixed(n) => {
+                    if n == "RFC822.SIZE" {
+                        self.msgs[i].size = value.number();
+                    }
+                    fixed.push((n.to_string(), value.to_string()))
+                }
                 _ => {}
             }
         }

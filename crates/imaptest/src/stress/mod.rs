@@ -10,11 +10,13 @@
 //! - [`shared`]: the checks across sessions;
 //! - [`fdlimit`]: room for many sockets;
 //! - [`stats`]: counters and the console format (pure formatting);
+//! - [`search`]: judging SEARCH results (pure);
 //! - [`session`]: one client on the wire (the doing).
 pub mod checkpoint;
 pub mod commands;
 pub mod fdlimit;
 pub mod mailbox;
+pub mod search;
 pub mod session;
 pub mod shared;
 pub mod states;

@@ -96,6 +96,7 @@ pub async fn client(run: Arc<Run>, cid: u32) {
                     unconfirmed: Vec::new(),
                     cp_seen: 0,
                     connect_start,
+                    search_reply: None,
                 };
                 s.go(Some(permit)).await
             }
@@ -126,6 +127,8 @@ struct Pending {
     expunges: u64,
     text: String,
     idle: bool,
+    /// For SEARCH: the query, to judge the result.
+    query: Option<String>,
 }
 
 struct Session<'a> {
@@ -148,6 +151,8 @@ struct Session<'a> {
     cp_seen: u64,
     /// When the connection was started (for `connect_ms`).
     connect_start: Instant,
+    /// The last `* SEARCH` reply.
+    search_reply: Option<Vec<u32>>,
 }
 
 impl Session<'_> {
@@ -521,6 +526,11 @@ impl Session<'_> {
             state,
             sent,
             expunges: self.expunges,
+            query: (state == Some(id("SEARCH"))).then(|| {
+                String::from_utf8_lossy(cmd)
+                    .trim_start_matches("SEARCH ")
+                    .to_string()
+            }),
             text,
             idle,
         });
@@ -581,6 +591,16 @@ impl Session<'_> {
                     } else {
                         Err(vec![format!("server disconnected: {r}")])
                     };
+                }
+                if v.first().is_some_and(|w| w.is_atom("SEARCH")) {
+                    self.search_reply = Some(
+                        v[1..]
+                            .iter()
+                            .filter_map(|n| n.number())
+                            .map(|n| n as u32)
+                            .collect(),
+                    );
+                    return Ok(());
                 }
                 if v.get(1).is_some_and(|w| w.is_atom("EXPUNGE")) {
                     self.expunges += 1;
@@ -646,6 +666,22 @@ impl Session<'_> {
                 }
                 match status {
                     Status::Ok => {
+                        // Dovecot may answer pipelined commands' tags after a later one's
+                        // untagged replies: the SEARCH reply waits for the SEARCH's own tag
+                        if let (Some(q), false) = (&p.query, self.run.cfg.no_tracking) {
+                            let got = self.search_reply.take();
+                            let sizes: Vec<Option<u64>> =
+                                self.view.msgs.iter().map(|m| m.size).collect();
+                            if let Some(want) = super::search::expected(q, &sizes) {
+                                let mut got = got.unwrap_or_default();
+                                got.sort_unstable();
+                                if got != want {
+                                    return Err(vec![format!(
+                                        "SEARCH {q} returned {got:?}, expected {want:?}: {r}"
+                                    )]);
+                                }
+                            }
+                        }
                         if let Some(s) = p.state {
                             self.run.counters.done(s, micros);
                         }
