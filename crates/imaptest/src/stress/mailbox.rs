@@ -229,7 +229,8 @@ impl View {
                 }
                 n if is_fixed(n) => {
                     if n == "RFC822.SIZE" {
-                        self.msgs[i].size = value.number();
+                        // 0 is what servers send for a message expunged under the FETCH
+                        self.msgs[i].size = value.number().filter(|&n| n > 0);
                     }
                     fixed.push((n.to_string(), value.to_string()))
                 }

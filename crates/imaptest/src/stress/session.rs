@@ -97,6 +97,7 @@ pub async fn client(run: Arc<Run>, cid: u32) {
                     cp_seen: 0,
                     connect_start,
                     search_reply: None,
+                    batch_expunged: false,
                 };
                 s.go(Some(permit)).await
             }
@@ -153,6 +154,8 @@ struct Session<'a> {
     connect_start: Instant,
     /// The last `* SEARCH` reply.
     search_reply: Option<Vec<u32>>,
+    /// A tagged reply since the last idle moment said NO or EXPUNGEISSUED.
+    batch_expunged: bool,
 }
 
 impl Session<'_> {
@@ -334,6 +337,9 @@ impl Session<'_> {
                         s
                     }
                 };
+                if self.nothing_to_do(s) {
+                    continue;
+                }
                 if commands::is_barrier(s) || s == id("APPEND") {
                     if !batch.is_empty() {
                         deferred = Some(s);
@@ -392,6 +398,17 @@ impl Session<'_> {
             loud_store: !run.cfg.no_tracking,
         };
         commands::command(s, self.rng, &c)
+    }
+
+    /// Whether a state sent alone would send nothing now (so it must not end a round).
+    fn nothing_to_do(&self, s: StateId) -> bool {
+        let limit = (self.run.cfg.msgs as u64 * 8 / 7) as u32;
+        match STATES[s].0 {
+            "SELECT" => self.selected,
+            "APPEND" => self.selected && self.view.exists() >= limit,
+            "IDLE" => !self.selected || !self.conn.has("IDLE"),
+            _ => false,
+        }
     }
 
     /// Runs a state that is sent alone; `Some` when the connection is done.
@@ -641,27 +658,34 @@ impl Session<'_> {
                         .wait(Some((first.sent, format!("{} {}", first.tag, first.text))));
                 }
                 let micros = p.sent.elapsed().as_micros() as u64;
-                let fixed = std::mem::take(&mut self.unconfirmed);
+                // Tags may come out of order, so the fixed items seen are judged once every
+                // pending command is answered, and only if none says a message was expunged
+                // under it (servers answer those FETCHes with dummy data).
                 let expunged = r.status_code().is_some_and(|(_, code)| {
                     code.and_then(|c| c.first())
                         .is_some_and(|c| c.is_atom("EXPUNGEISSUED"))
                 });
-                if *status == Status::Ok && !expunged && !self.run.cfg.no_tracking {
-                    let mut errs = Vec::new();
-                    let seen = Seen {
-                        recent: Vec::new(),
-                        fixed,
-                    };
-                    self.run.shared.record(
-                        &self.user.name,
-                        &self.run.mailbox,
-                        self.view.uidvalidity,
-                        self.cid,
-                        seen,
-                        &mut errs,
-                    );
-                    if !errs.is_empty() {
-                        return Err(errs.into_iter().map(|e| format!("{e}: {r}")).collect());
+                self.batch_expunged |= expunged || *status != Status::Ok;
+                if self.pending.is_empty() {
+                    let fixed = std::mem::take(&mut self.unconfirmed);
+                    let spoiled = std::mem::replace(&mut self.batch_expunged, false);
+                    if !spoiled && !self.run.cfg.no_tracking {
+                        let mut errs = Vec::new();
+                        let seen = Seen {
+                            recent: Vec::new(),
+                            fixed,
+                        };
+                        self.run.shared.record(
+                            &self.user.name,
+                            &self.run.mailbox,
+                            self.view.uidvalidity,
+                            self.cid,
+                            seen,
+                            &mut errs,
+                        );
+                        if !errs.is_empty() {
+                            return Err(errs.into_iter().map(|e| format!("{e}: {r}")).collect());
+                        }
                     }
                 }
                 match status {
