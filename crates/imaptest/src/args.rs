@@ -84,6 +84,10 @@ pub struct Config {
     pub own_flags: bool,
     pub qresync: bool,
     pub imap4rev2: bool,
+    /// Averages of ms/cmd with one decimal (the original truncates to whole ms).
+    pub precise_ms: bool,
+    /// The login states' latency counts from the connect (TCP, TLS and banner included).
+    pub connect_ms: bool,
     /// `-` was given (every state 0 but LOGIN, SELECT, LOGOUT).
     pub clear_states: bool,
     /// `<state>=p[,again]` settings, in order.
@@ -134,6 +138,8 @@ impl Default for Config {
             own_flags: false,
             qresync: false,
             imap4rev2: false,
+            precise_ms: false,
+            connect_ms: false,
             clear_states: false,
             states: Vec::new(),
             junit: None,
@@ -157,6 +163,7 @@ Stress:      clients=N mbox=FILE random_msg_size=N box=NAME copybox=NAME msgs=N 
              -  <state>=p[,again] (e.g. append=100,5)
 Flags:       random no_pipelining no_tracking disconnect_quit error_quit rawlog own_msgs
              own_flags qresync imap4rev2
+             precise_ms (ms/cmd with a decimal)  connect_ms (login latency includes connect+banner)
   -h, --help  this text
 ";
 
@@ -261,7 +268,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config> {
             "profile" => c.profile = Some(need()?.into()),
             "timeout" => c.timeout = num(&key, &need()?)?,
             "random" | "no_pipelining" | "no_tracking" | "disconnect_quit" | "error_quit"
-            | "rawlog" | "own_msgs" | "own_flags" | "qresync" | "imap4rev2" => {
+            | "rawlog" | "own_msgs" | "own_flags" | "qresync" | "imap4rev2" | "precise_ms"
+            | "connect_ms" => {
                 let on = !matches!(value.as_deref(), Some("0") | Some("no"));
                 let slot = match key.as_str() {
                     "random" => &mut c.random,
@@ -273,6 +281,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config> {
                     "own_msgs" => &mut c.own_msgs,
                     "own_flags" => &mut c.own_flags,
                     "qresync" => &mut c.qresync,
+                    "precise_ms" => &mut c.precise_ms,
+                    "connect_ms" => &mut c.connect_ms,
                     _ => &mut c.imap4rev2,
                 };
                 *slot = on;
@@ -342,6 +352,8 @@ mod tests {
         assert_eq!(c.junit.unwrap().to_str(), Some("j.xml"));
         assert_eq!(c.json.unwrap().to_str(), Some("r.json"));
         assert_eq!(p(&[]).unwrap().port, 143);
+        let c = p(&["precise_ms", "connect_ms"]).unwrap();
+        assert!(c.precise_ms && c.connect_ms);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! - [`mbox`]: source messages;
 //! - [`script`]: scripted tests (parse, variables, matching, running, reports);
 //! - [`users`]: user templates and userfiles;
-//! - [`scripted`]: the `test=DIR|FILE` driver that ties them together.
+//! - [`scripted`]: the `test=DIR|FILE` driver that ties them together;
+//! - [`stress`]: stress mode (clients walking the states, state tracking, per-second output).
 //!
 //! The IMAP syntax itself lives in the `imapwire` crate, shared with fakeserver.
 pub mod args;
@@ -13,6 +14,7 @@ pub mod client;
 pub mod mbox;
 pub mod script;
 pub mod scripted;
+pub mod stress;
 pub mod users;
 
 /// Runs the program with the arguments after its name; returns the exit status.
@@ -28,22 +30,33 @@ pub fn main_with(argv: Vec<String>) -> i32 {
         print!("{}", args::HELP);
         return 0;
     }
-    if cfg.test.is_none() {
-        eprintln!("imaptest: stress and profile modes are not implemented yet (they come with part 2); use test=DIR|FILE for scripted tests");
-        return 2;
-    }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // stress mode runs on one thread: its sessions wait on the server, and cross-thread
+    // wake-ups would cost more CPU than they save
+    let rt = if cfg.test.is_some() {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("imaptest: tokio runtime: {e}");
             return 2;
         }
     };
-    match rt.block_on(scripted::run(&cfg)) {
+    let mode = async {
+        if cfg.test.is_some() {
+            scripted::run(&cfg).await
+        } else {
+            stress::run(&cfg).await
+        }
+    };
+    match rt.block_on(mode) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("imaptest: {e:#}");

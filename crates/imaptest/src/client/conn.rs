@@ -186,8 +186,11 @@ impl Conn {
                 self.last_line = Some(short(&line));
                 return Ok(line);
             }
-            let mut chunk = [0u8; 16384];
-            let n = match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
+            // read into the buffer's spare room: no zeroed scratch array per read
+            self.buf.reserve(16384);
+            let n = match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf))
+                .await
+            {
                 Err(_) => {
                     let last = if self.buf.is_empty() {
                         self.last_line.clone()
@@ -205,7 +208,6 @@ impl Conn {
                 let partial = (!self.buf.is_empty()).then(|| short(&self.buf));
                 return Err(ConnError::Closed { partial });
             }
-            self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 

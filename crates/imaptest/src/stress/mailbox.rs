@@ -1,0 +1,354 @@
+//! What one session knows of its selected mailbox, and the checks on every untagged reply that
+//! changes it: EXISTS never shrinking, EXPUNGE and FETCH within the announced range, the
+//! seq→UID map staying put and ordered, system flags valid, keywords announced by FLAGS or
+//! PERMANENTFLAGS (and not dropped while in use), MODSEQ never going down. Pure: replies in,
+//! complaints and [`Seen`] facts (for the checks across sessions) out.
+use imapwire::{Response, Value};
+use std::collections::HashSet;
+
+const SYSTEM_FLAGS: &[&str] = &[
+    "\\seen",
+    "\\answered",
+    "\\flagged",
+    "\\deleted",
+    "\\draft",
+    "\\recent",
+];
+
+/// One message as this session sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Msg {
+    /// 0 while unknown.
+    pub uid: u32,
+    pub flags: Option<Vec<String>>,
+    pub modseq: u64,
+    /// RFC822.SIZE, once fetched.
+    pub size: Option<u64>,
+}
+
+/// Facts from a reply that other sessions' views must agree with.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// UIDs this session saw with `\Recent`.
+    pub recent: Vec<u32>,
+    /// (UID, item name, canonical value) of items that never change for a message.
+    pub fixed: Vec<(u32, String, String)>,
+}
+
+/// The session's view of the selected mailbox.
+#[derive(Debug, Default)]
+pub struct View {
+    pub msgs: Vec<Msg>,
+    pub uidvalidity: u32,
+    pub recent: u32,
+    /// Keywords announced by FLAGS / PERMANENTFLAGS, lower case.
+    pub keywords: HashSet<String>,
+    /// PERMANENTFLAGS has `\*`.
+    pub any_keyword: bool,
+}
+
+fn lower(v: &Value) -> Option<String> {
+    v.text().map(|t| t.to_ascii_lowercase())
+}
+
+/// Items of a FETCH that identify a message's content.
+fn is_fixed(name: &str) -> bool {
+    matches!(
+        name,
+        "RFC822.SIZE" | "ENVELOPE" | "BODYSTRUCTURE" | "BODY" | "INTERNALDATE"
+    ) || name.starts_with("BODY[HEADER.FIELDS")
+}
+
+impl View {
+    pub fn exists(&self) -> u32 {
+        self.msgs.len() as u32
+    }
+
+    /// Forgets everything (a new SELECT).
+    pub fn reset(&mut self) {
+        *self = View::default();
+    }
+
+    /// Applies an untagged reply; complaints go to `errs`.
+    pub fn apply(&mut self, r: &Response, errs: &mut Vec<String>) -> Seen {
+        let mut seen = Seen::default();
+        let Response::Untagged(v) = r else {
+            return seen;
+        };
+        match (v.first().and_then(Value::number), v.get(1)) {
+            (Some(n), Some(word)) if word.is_atom("EXISTS") => {
+                let n = n as usize;
+                if n < self.msgs.len() {
+                    errs.push(format!(
+                        "EXISTS shrank from {} to {n} without EXPUNGE",
+                        self.msgs.len()
+                    ));
+                    self.msgs.truncate(n);
+                } else {
+                    self.msgs.resize(n, Msg::default());
+                }
+            }
+            (Some(n), Some(word)) if word.is_atom("RECENT") => self.recent = n as u32,
+            (Some(n), Some(word)) if word.is_atom("EXPUNGE") => {
+                if n == 0 || n as usize > self.msgs.len() {
+                    errs.push(format!(
+                        "EXPUNGE {n} out of range (the mailbox has {} messages)",
+                        self.msgs.len()
+                    ));
+                } else {
+                    self.msgs.remove(n as usize - 1);
+                }
+            }
+            (Some(n), Some(word)) if word.is_atom("FETCH") => {
+                if let Some(items) = v.get(2).and_then(Value::items) {
+                    self.fetch(n, items, errs, &mut seen);
+                } else {
+                    errs.push("FETCH without a list of items".into());
+                }
+            }
+            (None, _) if v.first().is_some_and(|w| w.is_atom("FLAGS")) => {
+                if let Some(list) = v.get(1).and_then(Value::items) {
+                    self.flags_announced(list, errs);
+                }
+            }
+            (None, _) if v.first().is_some_and(|w| w.is_atom("OK")) => {
+                if let Some((_, Some(code))) = r.status_code() {
+                    if code.first().is_some_and(|c| c.is_atom("UIDVALIDITY")) {
+                        if let Some(n) = code.get(1).and_then(Value::number) {
+                            self.uidvalidity = n as u32;
+                        }
+                    } else if code.first().is_some_and(|c| c.is_atom("PERMANENTFLAGS")) {
+                        for f in code.get(1).and_then(Value::items).unwrap_or(&[]) {
+                            match lower(f).as_deref() {
+                                Some("\\*") => self.any_keyword = true,
+                                Some(k) if !k.starts_with('\\') => {
+                                    self.keywords.insert(k.to_string());
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        seen
+    }
+
+    fn flags_announced(&mut self, list: &[Value], errs: &mut Vec<String>) {
+        let now: HashSet<String> = list
+            .iter()
+            .filter_map(lower)
+            .filter(|f| !f.starts_with('\\'))
+            .collect();
+        let in_use: HashSet<&String> = self
+            .msgs
+            .iter()
+            .filter_map(|m| m.flags.as_ref())
+            .flatten()
+            .filter(|f| !f.starts_with('\\'))
+            .collect();
+        for k in in_use {
+            if !now.contains(k) && !self.any_keyword {
+                errs.push(format!("FLAGS dropped keyword {k} that is still in use"));
+            }
+        }
+        self.keywords.extend(now);
+    }
+
+    fn fetch(&mut self, seq: u64, items: &[Value], errs: &mut Vec<String>, seen: &mut Seen) {
+        let count = self.msgs.len();
+        if seq == 0 || seq as usize > count {
+            errs.push(format!(
+                "FETCH {seq} for a sequence never announced by EXISTS (the mailbox has {count} messages)"
+            ));
+            return;
+        }
+        let i = seq as usize - 1;
+        let mut pairs = items.chunks(2);
+        let mut uid = self.msgs[i].uid;
+        let mut fixed = Vec::new();
+        let mut flags_seen: Option<Vec<String>> = None;
+        for pair in pairs.by_ref() {
+            let [name, value] = pair else {
+                errs.push("FETCH with an odd number of items".into());
+                break;
+            };
+            let name = name.text().unwrap_or_default().to_ascii_uppercase();
+            match name.as_str() {
+                "UID" => match value.number() {
+                    Some(u) if u > 0 && u <= u32::MAX as u64 => {
+                        let u = u as u32;
+                        if uid != 0 && uid != u {
+                            errs.push(format!("seq {seq} changed its UID from {uid} to {u}"));
+                        }
+                        let before = self.msgs[..i].iter().rev().find(|m| m.uid != 0);
+                        let after = self.msgs[i + 1..].iter().find(|m| m.uid != 0);
+                        if before.is_some_and(|m| m.uid >= u) || after.is_some_and(|m| m.uid <= u) {
+                            errs.push(format!(
+                                "seq {seq} has UID {u}, out of order with its neighbours"
+                            ));
+                        }
+                        uid = u;
+                        self.msgs[i].uid = u;
+                    }
+                    _ => errs.push(format!("FETCH {seq}: invalid UID {value}")),
+                },
+                "FLAGS" => {
+                    let Some(list) = value.items() else {
+                        errs.push(format!("FETCH {seq}: FLAGS is not a list"));
+                        continue;
+                    };
+                    let mut fl = Vec::new();
+                    for f in list.iter().filter_map(lower) {
+                        if f.starts_with('\\') {
+                            if !SYSTEM_FLAGS.contains(&f.as_str()) {
+                                errs.push(format!("FETCH {seq}: invalid system flag {f}"));
+                            }
+                        } else if !self.keywords.contains(&f) && !self.any_keyword {
+                            errs.push(format!(
+                                "FETCH {seq}: keyword {f} was not announced in FLAGS"
+                            ));
+                        }
+                        fl.push(f);
+                    }
+                    flags_seen = Some(fl);
+                }
+                "MODSEQ" => {
+                    if let Some(m) = value
+                        .items()
+                        .and_then(|l| l.first())
+                        .and_then(Value::number)
+                    {
+                        let old = self.msgs[i].modseq;
+                        if m < old {
+                            errs.push(format!("seq {seq}: MODSEQ went down from {old} to {m}"));
+                        }
+                        self.msgs[i].modseq = m;
+                    }
+                }
+                n if is_fixed(n) => {
+                    if n == "RFC822.SIZE" {
+                        // 0 is what servers send for a message expunged under the FETCH
+                        self.msgs[i].size = value.number().filter(|&n| n > 0);
+                    }
+                    fixed.push((n.to_string(), value.to_string()))
+                }
+                _ => {}
+            }
+        }
+        if let Some(fl) = flags_seen {
+            if fl.iter().any(|f| f == "\\recent") && uid != 0 {
+                seen.recent.push(uid);
+            }
+            self.msgs[i].flags = Some(fl);
+        }
+        if uid != 0 {
+            seen.fixed
+                .extend(fixed.into_iter().map(|(n, v)| (uid, n, v)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imapwire::parse_response;
+
+    fn feed(v: &mut View, lines: &[&str]) -> (Vec<String>, Seen) {
+        let mut errs = Vec::new();
+        let mut all = Seen::default();
+        for l in lines {
+            let r = parse_response(format!("{l}\r\n").as_bytes()).unwrap();
+            let s = v.apply(&r, &mut errs);
+            all.recent.extend(s.recent);
+            all.fixed.extend(s.fixed);
+        }
+        (errs, all)
+    }
+
+    #[test]
+    fn a_consistent_session_has_no_complaints() {
+        let mut v = View::default();
+        let (e, s) = feed(
+            &mut v,
+            &[
+                "* FLAGS (\\Seen \\Deleted $Label1)",
+                "* OK [PERMANENTFLAGS (\\Seen \\Deleted $Label1)] ok",
+                "* OK [UIDVALIDITY 77] ok",
+                "* 3 EXISTS",
+                "* 1 RECENT",
+                "* 1 FETCH (UID 4 FLAGS (\\Seen))",
+                "* 2 FETCH (UID 7 FLAGS ($Label1) RFC822.SIZE 100)",
+                "* 3 FETCH (UID 9 FLAGS (\\Recent) MODSEQ (5))",
+                "* 3 FETCH (MODSEQ (6))",
+                "* 2 EXPUNGE",
+                "* 2 FETCH (UID 9)",
+            ],
+        );
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!((v.exists(), v.uidvalidity, v.recent), (2, 77, 1));
+        assert_eq!(s.recent, [9]);
+        assert_eq!(s.fixed, [(7, "RFC822.SIZE".to_string(), "100".to_string())]);
+        assert_eq!(v.msgs[1].modseq, 6);
+    }
+
+    #[test]
+    fn each_broken_rule_is_named() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["* 3 EXISTS", "* 2 EXISTS"], "EXISTS shrank from 3 to 2"),
+            (&["* 1 EXISTS", "* 2 EXPUNGE"], "EXPUNGE 2 out of range"),
+            (
+                &["* 1 EXISTS", "* 2 FETCH (FLAGS ())"],
+                "FETCH 2 for a sequence never announced",
+            ),
+            (
+                &["* 1 EXISTS", "* 1 FETCH (UID 5)", "* 1 FETCH (UID 6)"],
+                "seq 1 changed its UID from 5 to 6",
+            ),
+            (
+                &["* 2 EXISTS", "* 1 FETCH (UID 5)", "* 2 FETCH (UID 3)"],
+                "out of order",
+            ),
+            (
+                &["* 1 EXISTS", "* 1 FETCH (FLAGS (\\Bogus))"],
+                "invalid system flag \\bogus",
+            ),
+            (
+                &["* 1 EXISTS", "* 1 FETCH (FLAGS ($x))"],
+                "keyword $x was not announced",
+            ),
+            (
+                &[
+                    "* FLAGS ($x)",
+                    "* 1 EXISTS",
+                    "* 1 FETCH (FLAGS ($x))",
+                    "* FLAGS ()",
+                ],
+                "FLAGS dropped keyword $x",
+            ),
+            (
+                &[
+                    "* 1 EXISTS",
+                    "* 1 FETCH (MODSEQ (9))",
+                    "* 1 FETCH (MODSEQ (8))",
+                ],
+                "MODSEQ went down from 9 to 8",
+            ),
+        ];
+        for (lines, want) in cases {
+            let (e, _) = feed(&mut View::default(), lines);
+            assert!(e.iter().any(|x| x.contains(want)), "{lines:?}: {e:?}");
+        }
+        // \* in PERMANENTFLAGS allows any keyword
+        let (e, _) = feed(
+            &mut View::default(),
+            &[
+                "* OK [PERMANENTFLAGS (\\*)] x",
+                "* 1 EXISTS",
+                "* 1 FETCH (FLAGS ($new))",
+            ],
+        );
+        assert!(e.is_empty(), "{e:?}");
+    }
+}

@@ -1,0 +1,738 @@
+//! One client of stress mode, the *doing* part: connect (at most 100 at once, through the
+//! run's gate, held until the login succeeds), log in, walk the states in order (or randomly)
+//! with their probabilities, pipelining up to a barrier unless `no_pipelining`, read and check
+//! every reply, count the tagged OKs, and start again after LOGOUT/DISCONNECT. Errors end the
+//! connection and are printed as `Error: user[client]: message: server line`.
+use super::checkpoint::Snap;
+use super::commands::{self, Ctx};
+use super::mailbox::{Seen, View};
+use super::states::{id, StateId};
+use super::Run;
+use crate::args::STATES;
+use crate::client::login::{astring, login};
+use crate::client::sasl::Creds;
+use crate::client::{Conn, ConnError};
+use crate::users::User;
+use imapwire::{Response, Status};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Most commands pipelined at once.
+const MAX_PIPELINE: usize = 10;
+
+/// What the console knows of one client.
+#[derive(Default)]
+pub struct Slot {
+    /// A connection exists (connecting or connected).
+    pub exists: AtomicBool,
+    /// It got the server's banner.
+    pub banner: AtomicBool,
+    /// The oldest command waiting for its reply: since when, and its text.
+    pub waiting: Mutex<Option<(Instant, String)>>,
+    /// The last stall length (in 15 s steps) already reported.
+    pub reported: AtomicU64,
+}
+
+impl Slot {
+    fn wait(&self, w: Option<(Instant, String)>) {
+        *self.waiting.lock().unwrap_or_else(|p| p.into_inner()) = w;
+        self.reported.store(0, Relaxed);
+    }
+}
+
+/// How a connection ended without an error.
+enum End {
+    /// LOGOUT or DISCONNECT: connect again.
+    Again,
+    /// The run is finishing.
+    Finished,
+}
+
+/// A complaint: the message and the server line it is about.
+type Errs = Vec<String>;
+
+fn lost(e: ConnError) -> Errs {
+    vec![e.to_string()]
+}
+
+/// One client: connects again and again until the run finishes.
+pub async fn client(run: Arc<Run>, cid: u32) {
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        run.seed
+            .wrapping_add((cid as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+    );
+    let slot = &run.slots[cid as usize - 1];
+    let mut nconn = 0u32;
+    while !run.finishing() {
+        let Ok(permit) = run.gate.acquire().await else {
+            break;
+        };
+        nconn += 1;
+        slot.exists.store(true, Relaxed);
+        let user = run.users.pick(&mut rng);
+        let connect_start = Instant::now();
+        let res = match Conn::connect(&run.endpoint, &format!("{cid}.{nconn}")).await {
+            Err(e) => Err(lost(e)),
+            Ok(conn) => {
+                slot.banner.store(true, Relaxed);
+                let mut s = Session {
+                    run: &run,
+                    slot,
+                    cid,
+                    user: &user,
+                    conn,
+                    rng: &mut rng,
+                    tag: 0,
+                    view: View::default(),
+                    selected: false,
+                    uidfetched: false,
+                    expunges: 0,
+                    pending: VecDeque::new(),
+                    logging_out: false,
+                    unconfirmed: Vec::new(),
+                    cp_seen: 0,
+                    connect_start,
+                    search_reply: None,
+                    batch_expunged: false,
+                };
+                s.go(Some(permit)).await
+            }
+        };
+        slot.banner.store(false, Relaxed);
+        slot.exists.store(false, Relaxed);
+        slot.wait(None);
+        match res {
+            Ok(End::Again) => {}
+            Ok(End::Finished) => break,
+            Err(errs) => {
+                run.error(&user.name, cid, &errs);
+                if run.cfg.disconnect_quit {
+                    run.stop(1);
+                }
+                // a server that refuses us must not make us spin
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+struct Pending {
+    tag: String,
+    state: Option<StateId>,
+    sent: Instant,
+    /// Expunges seen when it was sent (a BAD over a stale sequence is then not the server's fault).
+    expunges: u64,
+    text: String,
+    idle: bool,
+    /// For SEARCH: the query, to judge the result.
+    query: Option<String>,
+}
+
+struct Session<'a> {
+    run: &'a Run,
+    slot: &'a Slot,
+    cid: u32,
+    user: &'a User,
+    conn: Conn,
+    rng: &'a mut ChaCha8Rng,
+    tag: u32,
+    view: View,
+    selected: bool,
+    uidfetched: bool,
+    expunges: u64,
+    pending: VecDeque<Pending>,
+    logging_out: bool,
+    /// Fixed items seen since the last tagged reply (UID, item, value).
+    unconfirmed: Vec<(u32, String, String)>,
+    /// The last checkpoint this session took part in.
+    cp_seen: u64,
+    /// When the connection was started (for `connect_ms`).
+    connect_start: Instant,
+    /// The last `* SEARCH` reply.
+    search_reply: Option<Vec<u32>>,
+    /// A tagged reply since the last idle moment said NO or EXPUNGEISSUED.
+    batch_expunged: bool,
+}
+
+impl Session<'_> {
+    fn next_tag(&mut self) -> String {
+        self.tag += 1;
+        self.tag.to_string()
+    }
+
+    fn p(&self, s: StateId) -> (u32, u32) {
+        self.run.plan.p[s]
+    }
+
+    fn roll(&mut self, pct: u32) -> bool {
+        pct > 0 && self.rng.gen_range(0..100) < pct
+    }
+
+    async fn go(&mut self, permit: Option<tokio::sync::SemaphorePermit<'_>>) -> Result<End, Errs> {
+        self.login().await?;
+        drop(permit);
+        let cfg = &self.run.cfg;
+        // qresync: CONDSTORE (MODSEQs tracked); VANISHED is not tracked yet, so QRESYNC
+        // itself is not enabled
+        if let Some(copybox) = cfg.copybox.as_deref() {
+            // COPY needs its mailbox; a NO (it exists) is fine
+            let cmd = format!("CREATE {}", String::from_utf8_lossy(&astring(copybox)));
+            self.send(None, cmd.into_bytes(), false).await?;
+            self.drain_tolerant().await?;
+        }
+        if cfg.imap4rev2 && self.conn.has("IMAP4REV2") {
+            self.simple(None, "ENABLE IMAP4rev2").await?;
+        }
+        self.run.checkpoint.enter(self.cid);
+        // a checkpoint already under way when we come in includes us
+        self.cp_seen = self.run.checkpoint.completed();
+        let r = self.walk().await;
+        self.run.checkpoint.leave(self.cid);
+        r
+    }
+
+    /// Takes part in a checkpoint when one is due.
+    async fn checkpoint_if_due(&mut self) -> Result<(), Errs> {
+        let cp = &self.run.checkpoint;
+        let gen = cp.due.load(Relaxed);
+        if gen <= self.cp_seen {
+            return Ok(());
+        }
+        self.cp_seen = gen;
+        cp.pause(self.cid, gen).await;
+        if !self.selected {
+            self.run.checkpoint.report(self.cid, gen, None).await;
+            return Ok(());
+        }
+        let t = Instant::now();
+        let res = self.snapshot().await;
+        let snap = match res {
+            Ok(s) => s,
+            Err(e) => {
+                self.run.checkpoint.report(self.cid, gen, None).await;
+                return Err(e);
+            }
+        };
+        let r = Some((self.user.name.clone(), self.run.mailbox.clone(), snap));
+        self.run.checkpoint.report(self.cid, gen, r).await;
+        self.run
+            .counters
+            .done(id("CHECKPOINT!"), t.elapsed().as_micros() as u64);
+        Ok(())
+    }
+
+    async fn snapshot(&mut self) -> Result<Snap, Errs> {
+        self.simple(None, "CHECK").await?;
+        if self.view.exists() > 0 {
+            let items = if self.conn.has("CONDSTORE") && self.run.cfg.qresync {
+                "FETCH 1:* (UID FLAGS MODSEQ)"
+            } else {
+                "FETCH 1:* (UID FLAGS)"
+            };
+            self.simple(None, items).await?;
+        }
+        let mut snap = Snap::default();
+        for m in &self.view.msgs {
+            let mut flags: Vec<String> = m.flags.clone().unwrap_or_default();
+            if flags.iter().any(|f| f == "\\recent") {
+                snap.recent.push(m.uid);
+            }
+            flags.retain(|f| f != "\\recent");
+            flags.sort();
+            snap.msgs.push((m.uid, flags, m.modseq));
+        }
+        Ok(snap)
+    }
+
+    async fn login(&mut self) -> Result<(), Errs> {
+        let auth = id("AUTHENTICATE");
+        let (state, mech) = if self.run.plan.on(auth) && self.roll(self.p(auth).0) {
+            let m = if self.run.cfg.mech == "LOGIN" {
+                "PLAIN".to_string()
+            } else {
+                self.run.cfg.mech.clone()
+            };
+            (auth, m)
+        } else {
+            (id("LOGIN"), self.run.cfg.mech.clone())
+        };
+        let creds = Creds {
+            user: self.user.name.clone(),
+            authc: self.run.cfg.master.clone(),
+            pass: self.user.pass.clone(),
+        };
+        let nonce = format!(
+            "{:016x}{:016x}",
+            self.rng.gen::<u64>(),
+            self.rng.gen::<u64>()
+        );
+        let tag = self.next_tag();
+        let t = Instant::now();
+        self.slot.wait(Some((t, format!("{tag} LOGIN"))));
+        login(&mut self.conn, &tag, &mech, &creds, &nonce)
+            .await
+            .map_err(|e| vec![format!("{e:#}")])?;
+        self.slot.wait(None);
+        let from = if self.run.cfg.connect_ms {
+            self.connect_start
+        } else {
+            t
+        };
+        self.run
+            .counters
+            .done(state, from.elapsed().as_micros() as u64);
+        Ok(())
+    }
+
+    /// The states walked after login, in order.
+    fn order(&self) -> Vec<StateId> {
+        let skip = [
+            id("AUTHENTICATE"),
+            id("LOGIN"),
+            id("COMPRESS"),
+            id("CHECKPOINT!"),
+        ];
+        (0..STATES.len())
+            .filter(|s| self.run.plan.on(*s) && !skip.contains(s))
+            .collect()
+    }
+
+    async fn walk(&mut self) -> Result<End, Errs> {
+        let order = self.order();
+        let max = if self.run.cfg.no_pipelining {
+            1
+        } else {
+            MAX_PIPELINE
+        };
+        let mut i = 0usize;
+        let mut deferred: Option<StateId> = None;
+        loop {
+            self.checkpoint_if_due().await?;
+            if self.run.finishing() {
+                self.logout(None).await?;
+                return Ok(End::Finished);
+            }
+            let mut batch: Vec<(StateId, Vec<u8>)> = Vec::new();
+            let mut visited = 0;
+            let mut barrier: Option<StateId> = None;
+            while batch.len() < max && visited < order.len().max(1) && !order.is_empty() {
+                let s = match deferred.take() {
+                    Some(s) => s,
+                    None => {
+                        visited += 1;
+                        let s = if self.run.cfg.random {
+                            order[self.rng.gen_range(0..order.len())]
+                        } else {
+                            let s = order[i];
+                            i = (i + 1) % order.len();
+                            s
+                        };
+                        if !self.roll(self.p(s).0) {
+                            continue;
+                        }
+                        s
+                    }
+                };
+                if self.nothing_to_do(s) {
+                    continue;
+                }
+                if commands::is_barrier(s) || s == id("APPEND") {
+                    if !batch.is_empty() {
+                        deferred = Some(s);
+                        break;
+                    }
+                    barrier = Some(s);
+                    break;
+                }
+                let again = self.p(s).1;
+                while let Some(cmd) = self.command(s) {
+                    batch.push((s, cmd.into_bytes()));
+                    if batch.len() >= max || !self.roll(again) {
+                        break;
+                    }
+                }
+            }
+            let mut issued = !batch.is_empty();
+            if !batch.is_empty() {
+                self.send_batch(batch).await?;
+                self.drain().await?;
+            }
+            if let Some(s) = barrier {
+                let sent = self.tag;
+                if let Some(end) = self.barrier(s).await? {
+                    return Ok(end);
+                }
+                issued |= self.tag != sent || s == id("DELAY");
+            }
+            if !issued {
+                // nothing to do this round (e.g. a full mailbox with only APPEND on): wait a
+                // little, look for news, and let secs= and Ctrl-C be noticed
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if self.selected {
+                    self.simple(None, "NOOP").await?;
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, s: StateId) -> Option<String> {
+        if s == id("UIDFETCH") {
+            if self.uidfetched {
+                return None;
+            }
+            self.uidfetched = true;
+        }
+        let run = self.run;
+        let c = Ctx {
+            mailbox: &run.mailbox,
+            copybox: run.cfg.copybox.as_deref(),
+            exists: self.view.exists(),
+            selected: self.selected,
+            has_sort: self.conn.has("SORT"),
+            has_thread: self.conn.has("THREAD=REFERENCES"),
+            has_move: self.conn.has("MOVE"),
+            loud_store: !run.cfg.no_tracking,
+        };
+        commands::command(s, self.rng, &c)
+    }
+
+    /// Whether a state sent alone would send nothing now (so it must not end a round).
+    fn nothing_to_do(&self, s: StateId) -> bool {
+        let limit = (self.run.cfg.msgs as u64 * 8 / 7) as u32;
+        match STATES[s].0 {
+            "SELECT" => self.selected,
+            "APPEND" => self.selected && self.view.exists() >= limit,
+            "IDLE" => !self.selected || !self.conn.has("IDLE"),
+            _ => false,
+        }
+    }
+
+    /// Runs a state that is sent alone; `Some` when the connection is done.
+    async fn barrier(&mut self, s: StateId) -> Result<Option<End>, Errs> {
+        let name = STATES[s].0;
+        match name {
+            "LOGOUT" => {
+                self.logout(Some(s)).await?;
+                Ok(Some(End::Again))
+            }
+            "DISCONNECT" => {
+                self.run.counters.done(s, 0);
+                Ok(Some(End::Again))
+            }
+            "DELAY" => {
+                let ms = self.rng.gen_range(0..1000);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                self.run.counters.done(s, ms * 1000);
+                Ok(None)
+            }
+            "SELECT" => {
+                if self.selected {
+                    return Ok(None);
+                }
+                self.view.reset();
+                let mb = String::from_utf8_lossy(&astring(&self.run.mailbox)).into_owned();
+                let cmd = if self.run.cfg.qresync && self.conn.has("CONDSTORE") {
+                    format!("SELECT {mb} (CONDSTORE)")
+                } else {
+                    format!("SELECT {mb}")
+                };
+                self.simple(Some(s), &cmd).await?;
+                self.selected = true;
+                Ok(None)
+            }
+            "IDLE" => {
+                if !self.selected || !self.conn.has("IDLE") {
+                    return Ok(None);
+                }
+                self.send(Some(s), b"IDLE".to_vec(), true).await?;
+                self.drain().await?;
+                Ok(None)
+            }
+            "APPEND" => {
+                self.append(s).await?;
+                Ok(None)
+            }
+            _ => {
+                if let Some(cmd) = self.command(s) {
+                    self.simple(Some(s), &cmd).await?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    async fn append(&mut self, s: StateId) -> Result<(), Errs> {
+        let limit = (self.run.cfg.msgs as u64 * 8 / 7) as u32;
+        let mut have = self.view.exists();
+        if self.selected && have >= limit {
+            return Ok(());
+        }
+        let multi = self.conn.has("MULTIAPPEND");
+        let mb = astring(&self.run.mailbox);
+        let mut cmd = b"APPEND ".to_vec();
+        cmd.extend_from_slice(&mb);
+        loop {
+            let msg = self.run.next_message();
+            if let Some(d) = &msg.internaldate {
+                cmd.extend_from_slice(format!(" \"{d}\"").as_bytes());
+            }
+            cmd.extend_from_slice(format!(" {{{}}}\r\n", msg.data.len()).as_bytes());
+            cmd.extend_from_slice(&msg.data);
+            have += 1;
+            if !multi || (self.selected && have >= limit) || !self.roll(self.p(s).1) {
+                break;
+            }
+        }
+        self.send(Some(s), cmd, false).await?;
+        self.drain().await
+    }
+
+    async fn logout(&mut self, s: Option<StateId>) -> Result<(), Errs> {
+        self.logging_out = true;
+        let r = self.simple(s.or(Some(id("LOGOUT"))), "LOGOUT").await;
+        match r {
+            // a server may close right after its tagged OK, or even before we read it
+            Err(e) if e.iter().any(|m| m.starts_with("server closed")) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn simple(&mut self, s: Option<StateId>, cmd: &str) -> Result<(), Errs> {
+        self.send(s, cmd.as_bytes().to_vec(), false).await?;
+        self.drain().await
+    }
+
+    /// Sends pipelined commands (none has a literal: APPEND goes alone) in one write; with
+    /// rawlog one write each, so every command gets its own `C:` line.
+    async fn send_batch(&mut self, batch: Vec<(StateId, Vec<u8>)>) -> Result<(), Errs> {
+        if self.run.cfg.rawlog {
+            for (s, cmd) in batch {
+                self.send(Some(s), cmd, false).await?;
+            }
+            return Ok(());
+        }
+        let mut out = Vec::with_capacity(batch.iter().map(|(_, c)| c.len() + 8).sum());
+        for (s, cmd) in batch {
+            let tag = self.expect(Some(s), &cmd, false);
+            out.extend_from_slice(tag.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(&cmd);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.conn.write(&out).await.map_err(lost)
+    }
+
+    /// Notes a command about to be sent; returns its tag.
+    fn expect(&mut self, state: Option<StateId>, cmd: &[u8], idle: bool) -> String {
+        let tag = self.next_tag();
+        let text = String::from_utf8_lossy(&cmd[..cmd.len().min(60)])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let sent = Instant::now();
+        if self.pending.is_empty() {
+            self.slot.wait(Some((sent, format!("{tag} {text}"))));
+        }
+        self.pending.push_back(Pending {
+            tag: tag.clone(),
+            state,
+            sent,
+            expunges: self.expunges,
+            query: (state == Some(id("SEARCH"))).then(|| {
+                String::from_utf8_lossy(cmd)
+                    .trim_start_matches("SEARCH ")
+                    .to_string()
+            }),
+            text,
+            idle,
+        });
+        tag
+    }
+
+    async fn send(&mut self, state: Option<StateId>, cmd: Vec<u8>, idle: bool) -> Result<(), Errs> {
+        let tag = self.expect(state, &cmd, idle);
+        let early = self.conn.send_command(&tag, &cmd).await.map_err(lost)?;
+        for r in early {
+            self.handle(r).await?;
+        }
+        Ok(())
+    }
+
+    /// Like [`Self::drain`], but a NO or BAD to the (uncounted) commands is fine.
+    async fn drain_tolerant(&mut self) -> Result<(), Errs> {
+        while !self.pending.is_empty() {
+            let r = self.conn.read().await.map_err(lost)?;
+            match &r {
+                Response::Tagged { tag, .. } if self.pending.iter().any(|p| p.tag == *tag) => {
+                    self.pending.retain(|p| p.tag != *tag);
+                }
+                _ => self.handle(r).await?,
+            }
+        }
+        self.slot.wait(None);
+        Ok(())
+    }
+
+    /// Reads until every pending command has its tagged reply.
+    async fn drain(&mut self) -> Result<(), Errs> {
+        while !self.pending.is_empty() {
+            let r = self.conn.read().await.map_err(lost)?;
+            self.handle(r).await?;
+        }
+        self.slot.wait(None);
+        Ok(())
+    }
+
+    async fn handle(&mut self, r: Response) -> Result<(), Errs> {
+        match &r {
+            Response::Continuation(_) => {
+                if self.pending.front().is_some_and(|p| p.idle) {
+                    self.conn.write(b"DONE\r\n").await.map_err(lost)?;
+                    if let Some(p) = self.pending.front_mut() {
+                        p.idle = false;
+                    }
+                    Ok(())
+                } else {
+                    Err(vec![format!("unexpected continuation: {r}")])
+                }
+            }
+            Response::Untagged(v) => {
+                if v.first().is_some_and(|w| w.is_atom("BYE")) {
+                    return if self.logging_out {
+                        Ok(())
+                    } else {
+                        Err(vec![format!("server disconnected: {r}")])
+                    };
+                }
+                if v.first().is_some_and(|w| w.is_atom("SEARCH")) {
+                    self.search_reply = Some(
+                        v[1..]
+                            .iter()
+                            .filter_map(|n| n.number())
+                            .map(|n| n as u32)
+                            .collect(),
+                    );
+                    return Ok(());
+                }
+                if v.get(1).is_some_and(|w| w.is_atom("EXPUNGE")) {
+                    self.expunges += 1;
+                }
+                let mut errs = Vec::new();
+                let seen = self.view.apply(&r, &mut errs);
+                if self.run.cfg.no_tracking {
+                    return Ok(());
+                }
+                // a message's fixed items are judged once the command's tagged reply shows
+                // it was not expunged under us (servers answer those with dummy data)
+                self.unconfirmed.extend(seen.fixed);
+                let recent = Seen {
+                    recent: seen.recent,
+                    fixed: Vec::new(),
+                };
+                self.run.shared.record(
+                    &self.user.name,
+                    &self.run.mailbox,
+                    self.view.uidvalidity,
+                    self.cid,
+                    recent,
+                    &mut errs,
+                );
+                if errs.is_empty() {
+                    Ok(())
+                } else {
+                    Err(errs.into_iter().map(|e| format!("{e}: {r}")).collect())
+                }
+            }
+            Response::Tagged { tag, status, .. } => {
+                let Some(pos) = self.pending.iter().position(|p| p.tag == *tag) else {
+                    return Err(vec![format!("unexpected tagged reply: {r}")]);
+                };
+                let p = self.pending.remove(pos).unwrap_or_else(|| unreachable!());
+                if let Some(first) = self.pending.front() {
+                    self.slot
+                        .wait(Some((first.sent, format!("{} {}", first.tag, first.text))));
+                }
+                let micros = p.sent.elapsed().as_micros() as u64;
+                // Tags may come out of order, so the fixed items seen are judged once every
+                // pending command is answered, and only if none says a message was expunged
+                // under it (servers answer those FETCHes with dummy data).
+                let expunged = r.status_code().is_some_and(|(_, code)| {
+                    code.and_then(|c| c.first())
+                        .is_some_and(|c| c.is_atom("EXPUNGEISSUED"))
+                });
+                self.batch_expunged |= expunged || *status != Status::Ok;
+                if self.pending.is_empty() {
+                    let fixed = std::mem::take(&mut self.unconfirmed);
+                    let spoiled = std::mem::replace(&mut self.batch_expunged, false);
+                    if !spoiled && !self.run.cfg.no_tracking {
+                        let mut errs = Vec::new();
+                        let seen = Seen {
+                            recent: Vec::new(),
+                            fixed,
+                        };
+                        self.run.shared.record(
+                            &self.user.name,
+                            &self.run.mailbox,
+                            self.view.uidvalidity,
+                            self.cid,
+                            seen,
+                            &mut errs,
+                        );
+                        if !errs.is_empty() {
+                            return Err(errs.into_iter().map(|e| format!("{e}: {r}")).collect());
+                        }
+                    }
+                }
+                match status {
+                    Status::Ok => {
+                        // Dovecot may answer pipelined commands' tags after a later one's
+                        // untagged replies: the SEARCH reply waits for the SEARCH's own tag
+                        if let (Some(q), false) = (&p.query, self.run.cfg.no_tracking) {
+                            let got = self.search_reply.take();
+                            let sizes: Vec<Option<u64>> =
+                                self.view.msgs.iter().map(|m| m.size).collect();
+                            if let Some(want) = super::search::expected(q, &sizes) {
+                                let mut got = got.unwrap_or_default();
+                                got.sort_unstable();
+                                if got != want {
+                                    return Err(vec![format!(
+                                        "SEARCH {q} returned {got:?}, expected {want:?}: {r}"
+                                    )]);
+                                }
+                            }
+                        }
+                        if let Some(s) = p.state {
+                            self.run.counters.done(s, micros);
+                        }
+                        Ok(())
+                    }
+                    _ if self.tolerated(&p, *status) => Ok(()),
+                    _ => Err(vec![format!("{} {} failed: {r}", p.tag, p.text)]),
+                }
+            }
+        }
+    }
+
+    /// A NO that a busy mailbox explains (an expunged message, a mailbox another client just
+    /// created or deleted), or a BAD over sequences made stale by expunges while pipelining.
+    fn tolerated(&self, p: &Pending, status: Status) -> bool {
+        let Some(s) = p.state else { return false };
+        let name = STATES[s].0;
+        let seq_state = matches!(
+            name,
+            "FETCH" | "FETCH2" | "STORE" | "DELETE" | "COPY" | "MOVE" | "SEARCH" | "UIDFETCH"
+        );
+        match status {
+            Status::No => {
+                seq_state || matches!(name, "MCREATE" | "MDELETE" | "MRENAME" | "MSUBS" | "STATUS")
+            }
+            Status::Bad => seq_state && p.expunges != self.expunges,
+            _ => false,
+        }
+    }
+}
