@@ -139,6 +139,26 @@ impl Summaries {
         }
     }
 
+    /// The run is over: put both files in test order, as a serial run writes them (under
+    /// `-j` lines were appended as tests ended). Each file is replaced atomically, so a crash
+    /// here still leaves every verdict; an error is kept like a write error.
+    pub fn close(&self) {
+        if !self.enabled {
+            return;
+        }
+        let _g = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        for (path, number_at) in [(&self.run, 0usize), (&self.failed, 1usize)] {
+            let sorted = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))
+                .map(|text| in_test_order(&text, number_at))
+                .and_then(|text| crate::review::write_atomically(path, &text));
+            if let Err(e) = sorted {
+                let mut first = self.write_error.lock().unwrap_or_else(|e| e.into_inner());
+                first.get_or_insert_with(|| format!("{e:#}"));
+            }
+        }
+    }
+
     /// The first error writing the summary files, if any.
     pub fn write_error(&self) -> Option<String> {
         self.write_error
@@ -300,5 +320,33 @@ impl Totals {
             line.push_str(&format!(", {} interrupted", self.interrupted.len()));
         }
         line
+    }
+}
+
+/// The lines of a summary file ordered by the test number in their word `number_at` (a
+/// stable sort: one test's lines keep their order; lines without a number go last).
+fn in_test_order(text: &str, number_at: usize) -> String {
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_by_key(|l| {
+        l.split_whitespace()
+            .nth(number_at)
+            .and_then(|w| w.parse::<u32>().ok())
+            .unwrap_or(u32::MAX)
+    });
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::in_test_order;
+
+    #[test]
+    fn summaries_are_put_in_test_order() {
+        assert_eq!(in_test_order("0002 P\n0001 F\n0010 .\n", 0), "0001 F\n0002 P\n0010 .\n");
+        assert_eq!(
+            in_test_order("Test 0005 b failed\nTest 0003 x failed\nTest 0005 a failed\n", 1),
+            "Test 0003 x failed\nTest 0005 b failed\nTest 0005 a failed\n"
+        );
+        assert_eq!(in_test_order("", 0), "");
     }
 }

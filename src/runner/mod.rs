@@ -406,6 +406,7 @@ pub fn main(opts: Options) -> Result<i32> {
     }
     println!("{}", cpu_line(secs));
     println!("{}", totals.line());
+    shared.summaries.close();
     if let Some(e) = shared.summaries.write_error() {
         eprintln!("runtest: the summary files are incomplete: {e}");
         return Ok(2);
