@@ -91,14 +91,7 @@ fn nntplib_over_starttls() {
         return;
     }
     let (d, _t) = news();
-    let r = start_nntp(
-        d,
-        NntpPersonality::default(),
-        Opts {
-            tls: Some(Preset::Valid),
-            ..Opts::default()
-        },
-    );
+    let r = start_nntp(d, NntpPersonality::default(), Opts::tls(Preset::Valid));
     let ca = r.ca.clone().unwrap();
     let ran = python(
         "nntp_nntplib.py",
@@ -168,14 +161,7 @@ action = "delay"
 delay_ms = 1000
 "#,
     );
-    let r = start_nntp(
-        d.clone(),
-        NntpPersonality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
+    let r = start_nntp(d.clone(), NntpPersonality::default(), Opts::faults(plan));
     let code = r#"
 import sys, warnings
 warnings.simplefilter("ignore")
@@ -222,14 +208,7 @@ fn nntplib_reports_a_connection_cut_in_the_middle_of_post() {
     }
     let (d, _t) = news();
     let plan = faults("[[fault]]\non = \"data\"\nafter_bytes = 100\naction = \"drop\"\n");
-    let r = start_nntp(
-        d.clone(),
-        NntpPersonality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
+    let r = start_nntp(d.clone(), NntpPersonality::default(), Opts::faults(plan));
     // nntplib writes an article in one go, and the core checks the byte limit only on a
     // block still arriving; so the article goes out in two writes on nntplib's own socket,
     // and nntplib reads (and must report) the outcome.
@@ -273,14 +252,7 @@ fn nntplib_survives_a_refused_post_and_a_lost_post_success() {
         "[[fault]]\nverb = \"POST\"\nnth = 1\naction = \"reply\"\nreply = \"440 posting suspended\"\n\
          [[fault]]\nverb = \"POST\"\nnth = 3\naction = \"reply\"\nreply = \"441 fault: try later\"\n",
     );
-    let r = start_nntp(
-        d.clone(),
-        NntpPersonality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
+    let r = start_nntp(d.clone(), NntpPersonality::default(), Opts::faults(plan));
     let code = r#"
 import io, sys, warnings
 warnings.simplefilter("ignore")
@@ -330,11 +302,7 @@ fn nntplib_over_implicit_tls() {
     let r = start_nntp(
         d,
         NntpPersonality::default(),
-        Opts {
-            tls: Some(Preset::Valid),
-            implicit_tls: true,
-            ..Opts::default()
-        },
+        Opts::implicit_tls(Preset::Valid),
     );
     let code = r#"
 import ssl, sys, warnings

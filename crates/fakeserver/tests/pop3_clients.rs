@@ -70,14 +70,7 @@ fn poplib_stls_with_the_presets_ca() {
         return;
     }
     let (d, _t) = alice();
-    let r = start_pop3(
-        d,
-        Pop3Personality::default(),
-        Opts {
-            tls: Some(Preset::Valid),
-            ..Opts::default()
-        },
-    );
+    let r = start_pop3(d, Pop3Personality::default(), Opts::tls(Preset::Valid));
     let ca = r.ca.as_ref().unwrap().to_str().unwrap().to_string();
     let ran = python("pop3_poplib.py", &[&r.server.port().to_string(), &ca]);
     assert!(ran.ok(), "{}", ran.show());
@@ -135,14 +128,7 @@ nth = 3
 action = "drop"
 "#,
     );
-    let r = start_pop3(
-        d.clone(),
-        Pop3Personality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
+    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::faults(plan));
     let ran = python_code(FAULTY_RETR, &[&r.server.port().to_string()]);
     assert!(ran.ok(), "{}", ran.show());
     assert!(
@@ -164,6 +150,16 @@ fn curl(args: &[&str]) -> Ran {
             .args(args),
         Duration::from_secs(30),
     )
+}
+
+/// curl as alice on `scheme://127.0.0.1:PORT/path` of `r`, trusting `r`'s CA when it has one.
+fn curl_alice(r: &Running, extra: &[&str], scheme: &str, path: &str) -> Ran {
+    let url = format!("{scheme}://127.0.0.1:{}/{path}", r.server.port());
+    let ca = r.ca.as_ref().map(|p| p.to_str().unwrap());
+    let mut args: Vec<&str> = ca.map_or(vec![], |ca| vec!["--cacert", ca]);
+    args.extend(extra);
+    args.extend(["-u", "alice:secret", &url]);
+    curl(&args)
 }
 
 #[test]
@@ -240,11 +236,7 @@ fn curl_uses_user_pass_when_nothing_else_is_offered() {
         ..Pop3Personality::default()
     };
     let r = start_pop3(d, p, Opts::default());
-    let ran = curl(&[
-        "-u",
-        "alice:secret",
-        &format!("pop3://127.0.0.1:{}/2", r.server.port()),
-    ]);
+    let ran = curl_alice(&r, &[], "pop3", "2");
     assert!(ran.ok(), "{}", ran.show());
     assert!(ran.stdout.contains("Subject: second"), "{}", ran.show());
     assert!(transcript_text(&r).contains("USER alice"));
@@ -259,20 +251,9 @@ fn curl_stls_implicit_tls_and_a_bad_certificate() {
     let r = start_pop3(
         d.clone(),
         Pop3Personality::default(),
-        Opts {
-            tls: Some(Preset::Valid),
-            ..Opts::default()
-        },
+        Opts::tls(Preset::Valid),
     );
-    let ca = r.ca.clone().unwrap();
-    let ran = curl(&[
-        "--ssl-reqd",
-        "--cacert",
-        ca.to_str().unwrap(),
-        "-u",
-        "alice:secret",
-        &format!("pop3://127.0.0.1:{}/1", r.server.port()),
-    ]);
+    let ran = curl_alice(&r, &["--ssl-reqd"], "pop3", "1");
     assert!(ran.ok(), "{}", ran.show());
     assert!(ran.stdout.contains("Subject: first"));
     assert!(transcript_text(&r).contains("STLS"));
@@ -280,40 +261,14 @@ fn curl_stls_implicit_tls_and_a_bad_certificate() {
     let r2 = start_pop3(
         d.clone(),
         Pop3Personality::default(),
-        Opts {
-            tls: Some(Preset::Valid),
-            implicit_tls: true,
-            ..Opts::default()
-        },
+        Opts::implicit_tls(Preset::Valid),
     );
-    let ca2 = r2.ca.clone().unwrap();
-    let ran = curl(&[
-        "--cacert",
-        ca2.to_str().unwrap(),
-        "-u",
-        "alice:secret",
-        &format!("pop3s://127.0.0.1:{}/", r2.server.port()),
-    ]);
+    let ran = curl_alice(&r2, &[], "pop3s", "");
     assert!(ran.ok(), "{}", ran.show());
     assert_eq!(ran.stdout.lines().count(), 2, "{}", ran.show());
 
-    let r3 = start_pop3(
-        d,
-        Pop3Personality::default(),
-        Opts {
-            tls: Some(Preset::Expired),
-            ..Opts::default()
-        },
-    );
-    let ca3 = r3.ca.clone().unwrap();
-    let ran = curl(&[
-        "--ssl-reqd",
-        "--cacert",
-        ca3.to_str().unwrap(),
-        "-u",
-        "alice:secret",
-        &format!("pop3://127.0.0.1:{}/", r3.server.port()),
-    ]);
+    let r3 = start_pop3(d, Pop3Personality::default(), Opts::tls(Preset::Expired));
+    let ran = curl_alice(&r3, &["--ssl-reqd"], "pop3", "");
     assert_eq!(
         ran.code,
         Some(60),
@@ -331,19 +286,8 @@ fn curl_reports_a_faulted_retr() {
     let plan = faults(
         "[[fault]]\nverb = \"RETR\"\naction = \"reply\"\nreply = \"-ERR [SYS/TEMP] busy\"\n",
     );
-    let r = start_pop3(
-        d,
-        Pop3Personality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
-    let ran = curl(&[
-        "-u",
-        "alice:secret",
-        &format!("pop3://127.0.0.1:{}/1", r.server.port()),
-    ]);
+    let r = start_pop3(d, Pop3Personality::default(), Opts::faults(plan));
+    let ran = curl_alice(&r, &[], "pop3", "1");
     assert!(
         matches!(ran.code, Some(c) if c != 0),
         "curl must fail: {}",
@@ -442,10 +386,7 @@ fn fetchmail_over_stls_checks_the_certificate() {
     let r = start_pop3(
         d.clone(),
         Pop3Personality::default(),
-        Opts {
-            tls: Some(Preset::Valid),
-            ..Opts::default()
-        },
+        Opts::tls(Preset::Valid),
     );
     let f = Fetch::new();
     let ran = f.run("localhost", r.server.port(), r.ca.as_deref());
@@ -462,10 +403,7 @@ fn fetchmail_over_stls_checks_the_certificate() {
     let bad = start_pop3(
         d2.clone(),
         Pop3Personality::default(),
-        Opts {
-            tls: Some(Preset::WrongHost),
-            ..Opts::default()
-        },
+        Opts::tls(Preset::WrongHost),
     );
     let f2 = Fetch::new();
     let ran = f2.run("localhost", bad.server.port(), bad.ca.as_deref());
@@ -481,14 +419,7 @@ fn fetchmail_survives_a_connection_dropped_mid_fetch() {
     }
     let (d, _t) = alice();
     let plan = faults("[[fault]]\nverb = \"RETR\"\nnth = 2\naction = \"drop\"\n");
-    let r = start_pop3(
-        d.clone(),
-        Pop3Personality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
+    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::faults(plan));
     let f = Fetch::new();
     let ran = f.run("127.0.0.1", r.server.port(), None);
     assert!(
@@ -520,14 +451,7 @@ fn poplib_retries_after_a_login_refused_by_a_fault() {
     // The first PASS succeeds in the handler but the client is told -ERR: the server must
     // not keep the session logged in (nor the maildrop locked).
     let plan = faults("[[fault]]\nverb = \"PASS\"\nnth = 1\nscope = \"global\"\naction = \"reply\"\nreply = \"-ERR [SYS/TEMP] login service down\"\n");
-    let r = start_pop3(
-        d,
-        Pop3Personality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
+    let r = start_pop3(d, Pop3Personality::default(), Opts::faults(plan));
     let code = r#"
 import poplib, sys
 port = int(sys.argv[1])
@@ -580,15 +504,7 @@ fn curl_reports_a_tls_handshake_cut_by_a_fault() {
             ..Opts::default()
         },
     );
-    let ca = r.ca.clone().unwrap();
-    let ran = curl(&[
-        "--ssl-reqd",
-        "--cacert",
-        ca.to_str().unwrap(),
-        "-u",
-        "alice:secret",
-        &format!("pop3://127.0.0.1:{}/1", r.server.port()),
-    ]);
+    let ran = curl_alice(&r, &["--ssl-reqd"], "pop3", "1");
     assert_eq!(
         ran.code,
         Some(35),

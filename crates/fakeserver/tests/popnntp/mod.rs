@@ -71,6 +71,30 @@ pub struct Opts {
     pub max_block: Option<usize>,
 }
 
+impl Opts {
+    /// STARTTLS (STLS) with a certificate preset.
+    pub fn tls(p: Preset) -> Opts {
+        Opts {
+            tls: Some(p),
+            ..Opts::default()
+        }
+    }
+    /// Implicit TLS (pop3s, nntps) with a certificate preset.
+    pub fn implicit_tls(p: Preset) -> Opts {
+        Opts {
+            implicit_tls: true,
+            ..Opts::tls(p)
+        }
+    }
+    /// Plain text with a fault plan.
+    pub fn faults(plan: FaultPlan) -> Opts {
+        Opts {
+            faults: plan,
+            ..Opts::default()
+        }
+    }
+}
+
 /// A running server, the CA file clients should trust (when TLS is on) and the temp dir
 /// holding it.
 pub struct Running {
