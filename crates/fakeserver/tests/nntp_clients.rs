@@ -43,7 +43,7 @@ fn nntplib_every_command_plain() {
     let (d, _t) = news();
     let r = start_nntp(d.clone(), NntpPersonality::default(), Opts::default());
     let ran = python("nntp_nntplib.py", &[&r.server.port().to_string(), "-"]);
-    assert!(ran.ok(), "{}", ran.show());
+    ran.expect_ok();
     for s in STEPS {
         assert!(
             ran.stdout.contains(&format!("ok {s}\n")),
@@ -97,8 +97,8 @@ fn nntplib_over_starttls() {
         "nntp_nntplib.py",
         &[&r.server.port().to_string(), ca.to_str().unwrap()],
     );
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("ok starttls\n"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("ok starttls\n");
     assert!(r.server.recorder().to_text().contains("STARTTLS"));
 }
 
@@ -131,8 +131,8 @@ s.quit()
 print("done")
 "#;
     let ran = python_code(code, &[&r.server.port().to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("refused 502"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("refused 502");
 }
 
 #[test]
@@ -190,15 +190,10 @@ s.quit()
 print("survived")
 "#;
     let ran = python_code(code, &[&r.server.port().to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(
-        ran.stdout
-            .contains("reported 400 service temporarily unavailable"),
-        "{}",
-        ran.show()
-    );
-    assert!(ran.stdout.contains("dropped"), "{}", ran.show());
-    assert!(ran.stdout.contains("survived"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("reported 400 service temporarily unavailable");
+    ran.expect_out("dropped");
+    ran.expect_out("survived");
 }
 
 #[test]
@@ -230,8 +225,8 @@ except (EOFError, OSError, nntplib.NNTPError) as e:
     print("cut", type(e).__name__)
 "#;
     let ran = python_code(code, &[&r.server.port().to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("cut "), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("cut ");
     assert!(
         d.article("<cut@test>").is_none(),
         "a cut POST stores nothing"
@@ -270,18 +265,10 @@ print("group", count)
 print(s.post(io.BytesIO(art % 3)))
 "#;
     let ran = python_code(code, &[&r.server.port().to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(
-        ran.stdout.contains("refused 1 440 posting suspended"),
-        "{}",
-        ran.show()
-    );
-    assert!(
-        ran.stdout.contains("refused 2 441 fault: try later"),
-        "{}",
-        ran.show()
-    );
-    assert!(ran.stdout.contains("group 2\n"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("refused 1 440 posting suspended");
+    ran.expect_out("refused 2 441 fault: try later");
+    ran.expect_out("group 2\n");
     assert!(
         r.server.recorder().to_text().contains("<p2@test>"),
         "the second article was sent"
@@ -318,11 +305,6 @@ s.quit()
 "#;
     let ca = r.ca.clone().unwrap();
     let ran = python_code(code, &[&r.server.port().to_string(), ca.to_str().unwrap()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(
-        ran.stdout
-            .contains("body [b'.starts with a dot', b'second line']"),
-        "{}",
-        ran.show()
-    );
+    ran.expect_ok();
+    ran.expect_out("body [b'.starts with a dot', b'second line']");
 }

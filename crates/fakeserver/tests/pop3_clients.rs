@@ -32,7 +32,7 @@ fn poplib_every_command_plain() {
     let (d, _t) = alice();
     let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::default());
     let ran = python("pop3_poplib.py", &[&r.server.port().to_string(), "-"]);
-    assert!(ran.ok(), "{}", ran.show());
+    ran.expect_ok();
     for step in [
         "welcome",
         "capa",
@@ -73,8 +73,8 @@ fn poplib_stls_with_the_presets_ca() {
     let r = start_pop3(d, Pop3Personality::default(), Opts::tls(Preset::Valid));
     let ca = r.ca.as_ref().unwrap().to_str().unwrap().to_string();
     let ran = python("pop3_poplib.py", &[&r.server.port().to_string(), &ca]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("ok stls\n"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("ok stls\n");
 }
 
 const FAULTY_RETR: &str = r#"
@@ -130,14 +130,9 @@ action = "drop"
     );
     let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::faults(plan));
     let ran = python_code(FAULTY_RETR, &[&r.server.port().to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(
-        ran.stdout
-            .contains("reported b'-ERR [SYS/TEMP] try again later'"),
-        "{}",
-        ran.show()
-    );
-    assert!(ran.stdout.contains("dropped"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("reported b'-ERR [SYS/TEMP] try again later'");
+    ran.expect_out("dropped");
     assert_eq!(d.messages("alice").len(), 2);
 }
 
@@ -220,7 +215,7 @@ fn curl_lists_and_retrieves_with_every_login_method() {
         "-I",
         &format!("{base}1"),
     ]);
-    assert!(ran.ok(), "{}", ran.show());
+    ran.expect_ok();
     assert_eq!(d.messages("alice").len(), 1);
 }
 
@@ -237,8 +232,8 @@ fn curl_uses_user_pass_when_nothing_else_is_offered() {
     };
     let r = start_pop3(d, p, Opts::default());
     let ran = curl_alice(&r, &[], "pop3", "2");
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("Subject: second"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("Subject: second");
     assert!(transcript_text(&r).contains("USER alice"));
 }
 
@@ -254,7 +249,7 @@ fn curl_stls_implicit_tls_and_a_bad_certificate() {
         Opts::tls(Preset::Valid),
     );
     let ran = curl_alice(&r, &["--ssl-reqd"], "pop3", "1");
-    assert!(ran.ok(), "{}", ran.show());
+    ran.expect_ok();
     assert!(ran.stdout.contains("Subject: first"));
     assert!(transcript_text(&r).contains("STLS"));
 
@@ -264,7 +259,7 @@ fn curl_stls_implicit_tls_and_a_bad_certificate() {
         Opts::implicit_tls(Preset::Valid),
     );
     let ran = curl_alice(&r2, &[], "pop3s", "");
-    assert!(ran.ok(), "{}", ran.show());
+    ran.expect_ok();
     assert_eq!(ran.stdout.lines().count(), 2, "{}", ran.show());
 
     let r3 = start_pop3(d, Pop3Personality::default(), Opts::tls(Preset::Expired));
@@ -473,14 +468,9 @@ print("stat", p.stat())
 p.quit()
 "#;
     let ran = python_code(code, &[&r.server.port().to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(
-        ran.stdout
-            .contains("refused b'-ERR [SYS/TEMP] login service down'"),
-        "{}",
-        ran.show()
-    );
-    assert!(ran.stdout.contains("stat (2, "), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("refused b'-ERR [SYS/TEMP] login service down'");
+    ran.expect_out("stat (2, ");
     let text = r.server.recorder().to_text();
     assert!(
         text.contains("PASS ****") && !text.contains("PASS secret"),

@@ -165,6 +165,16 @@ impl Ran {
             self.code, self.stdout, self.stderr
         )
     }
+    /// Fail the test, showing the run, unless the client exited 0.
+    #[track_caller]
+    pub fn expect_ok(&self) {
+        assert!(self.ok(), "{}", self.show());
+    }
+    /// Fail the test, showing the run, unless the client printed `needle`.
+    #[track_caller]
+    pub fn expect_out(&self, needle: &str) {
+        assert!(self.stdout.contains(needle), "{}", self.show());
+    }
 }
 
 /// Run a client; kill it after `limit` (then `code` is `None`).
@@ -273,6 +283,11 @@ impl Raw {
     pub fn send(&mut self, b: &[u8]) {
         use std::io::Write;
         self.writer.write_all(b).expect("write");
+    }
+    /// Send `b` and read one reply line.
+    pub fn ask(&mut self, b: &[u8]) -> String {
+        self.send(b);
+        self.line()
     }
     /// One reply line without its CRLF; "" at end of stream.
     pub fn line(&mut self) -> String {
