@@ -150,6 +150,20 @@ fn program_reports_bad_files_clearly() {
     }
 }
 
+/// The address the program prints on its first line (`listening on ADDR`).
+fn listening_on(child: &mut std::process::Child) -> String {
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("not a listening line: {line:?}"))
+        .to_string()
+}
+
 #[test]
 fn program_debug_level_two_echoes_commands_and_reply_codes_only() {
     let bin = env!("CARGO_BIN_EXE_fakeserver");
@@ -161,17 +175,7 @@ fn program_debug_level_two_echoes_commands_and_reply_codes_only() {
         .stderr(err)
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let addr = listening_on(&mut child);
     let o = run(
         Command::new("swaks").args([
             "--server",
@@ -216,17 +220,7 @@ fn program_serves_tls_and_stops_on_sigterm() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let addr = listening_on(&mut child);
     let o = run(
         Command::new("swaks").args([
             "--server",
