@@ -12,6 +12,7 @@
 
 use super::daemon::{Account, ImapDaemon, Mailbox, Message, DELIM};
 use super::fetch::{self, flag_list};
+use super::now;
 use super::parse::{self, astring, Att, Request, SeqSet};
 use super::search::{self, Cand};
 use crate::auth::{Mechanism, Sasl, Step, Users};
@@ -1903,14 +1904,6 @@ fn fresh_validity(acct: &Account) -> u32 {
         .max()
         .unwrap_or(1)
         + 1
-}
-
-fn now() -> (i64, i32) {
-    let s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    (s, 0)
 }
 
 /// `1:3,5` from a list of numbers (kept in the given order for COPYUID pairing).
