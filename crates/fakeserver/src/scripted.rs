@@ -94,10 +94,7 @@ pub(crate) struct Session<H> {
 impl<H: Handler> Session<H> {
     /// Start `h` on a plain connection that offers TLS: the session and the greeting.
     pub fn start(mut h: H) -> (Self, String) {
-        let conn = ConnInfo {
-            tls_available: true,
-            ..ConnInfo::default()
-        };
+        let conn = ConnInfo::offering_tls();
         let g = text(&h.on_startup(&conn));
         (Session { h, conn }, g)
     }
