@@ -164,6 +164,13 @@ fn listening_on(child: &mut std::process::Child) -> String {
         .to_string()
 }
 
+/// swaks sending one message to x@y.test through the server at `addr`.
+fn swaks_to(addr: &str, extra: &[&str]) -> std::process::Output {
+    let mut c = Command::new("swaks");
+    c.args(["--server", addr, "--to", "x@y.test"]).args(extra);
+    run(&mut c, b"", Duration::from_secs(30))
+}
+
 #[test]
 fn program_debug_level_two_echoes_commands_and_reply_codes_only() {
     let bin = env!("CARGO_BIN_EXE_fakeserver");
@@ -176,18 +183,7 @@ fn program_debug_level_two_echoes_commands_and_reply_codes_only() {
         .spawn()
         .unwrap();
     let addr = listening_on(&mut child);
-    let o = run(
-        Command::new("swaks").args([
-            "--server",
-            &addr,
-            "--to",
-            "x@y.test",
-            "--body",
-            "SECRET BODY",
-        ]),
-        b"",
-        Duration::from_secs(30),
-    );
+    let o = swaks_to(&addr, &["--body", "SECRET BODY"]);
     assert!(o.status.success(), "{}", text(&o));
     std::thread::sleep(Duration::from_millis(300));
     let _ = Command::new("kill").arg(child.id().to_string()).status();
@@ -221,19 +217,14 @@ fn program_serves_tls_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let addr = listening_on(&mut child);
-    let o = run(
-        Command::new("swaks").args([
-            "--server",
-            &addr,
-            "--to",
-            "x@y.test",
+    let o = swaks_to(
+        &addr,
+        &[
             "-tls",
             "--tls-verify",
             "--tls-ca-path",
             ca.to_str().unwrap(),
-        ]),
-        b"",
-        Duration::from_secs(30),
+        ],
     );
     assert!(o.status.success(), "{}", text(&o));
     let _ = Command::new("kill").arg(child.id().to_string()).status();
