@@ -292,6 +292,33 @@ mod tests {
     }
 
     #[test]
+    fn per_address_replies_from_the_personality() {
+        let p = crate::personality::Personality::parse(
+            "[smtp]\n[smtp.quirks]\nmail_replies = { \"Spam@x\" = \"550 no\" }\n\
+             rcpt_replies = { \"gone@y\" = \"550-5.1.1 gone\\n550 5.1.1 really\" }\n",
+            "t.toml",
+        )
+        .unwrap();
+        let svc = SmtpService::new(false, p.section("smtp"), Arc::new(Users::open()));
+        let r = run(
+            &svc,
+            &conn(false),
+            &[
+                b"EHLO c",
+                b"MAIL FROM:<spam@X>",
+                b"MAIL FROM:<a@x>",
+                b"RCPT TO:<Gone@y>",
+                b"RCPT TO:<b@y>",
+            ],
+        );
+        let tail = &r[r.len() - 5..];
+        assert_eq!(tail[0], "550 no", "{r:?}");
+        assert_eq!(codes(&tail[1..2]), ["250"]);
+        assert_eq!(tail[2..4], ["550-5.1.1 gone", "550 5.1.1 really"], "{r:?}");
+        assert_eq!(codes(&tail[4..]), ["250"]);
+    }
+
+    #[test]
     fn fault_replaced_replies_undo_what_they_stood_for() {
         let svc = open(false);
         let c = conn(false);
