@@ -224,24 +224,20 @@ pub fn python(script: &str, args: &[&str]) -> Ran {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/clients")
         .join(script);
-    run(
-        Command::new("python3")
-            .arg("-W")
-            .arg("ignore")
-            .arg(path)
-            .args(args),
-        Duration::from_secs(60),
-    )
+    python3(&[path.as_os_str()], args)
 }
 
 /// `python3 -c CODE args...` (for short fault scenarios).
 pub fn python_code(code: &str, args: &[&str]) -> Ran {
+    python3(&["-c".as_ref(), code.as_ref()], args)
+}
+
+/// `python3 -W ignore WHAT... args...`, killed after a minute.
+fn python3(what: &[&std::ffi::OsStr], args: &[&str]) -> Ran {
     run(
         Command::new("python3")
-            .arg("-W")
-            .arg("ignore")
-            .arg("-c")
-            .arg(code)
+            .args(["-W", "ignore"])
+            .args(what)
             .args(args),
         Duration::from_secs(60),
     )
