@@ -177,11 +177,16 @@ pub enum Att {
     },
 }
 
-pub fn fetch_atts(v: &Value) -> Result<Vec<Att>, String> {
-    let items: Vec<&Value> = match v {
+/// The items of a parenthesized list, or `v` alone (FETCH items and flags may be either).
+fn list_or_one(v: &Value) -> Vec<&Value> {
+    match v {
         Value::List(l) => l.iter().collect(),
         other => vec![other],
-    };
+    }
+}
+
+pub fn fetch_atts(v: &Value) -> Result<Vec<Att>, String> {
+    let items = list_or_one(v);
     let mut out = Vec::new();
     for it in items {
         let Value::Atom(a) = it else {
@@ -608,10 +613,7 @@ pub fn rfc5322_day(v: &str) -> Option<i64> {
 
 /// A flag list `(\Seen $x)` or a single flag.
 pub fn flags(v: &Value) -> Result<Vec<String>, String> {
-    let items: Vec<&Value> = match v {
-        Value::List(l) => l.iter().collect(),
-        other => vec![other],
-    };
+    let items = list_or_one(v);
     let mut out = Vec::new();
     for f in items {
         let Value::Atom(a) = f else {
