@@ -109,6 +109,16 @@ pub struct ConnInfo {
     pub tls_available: bool,
 }
 
+impl ConnInfo {
+    /// A plain connection that can start TLS, with no addresses (scripted sessions, tests).
+    pub fn offering_tls() -> ConnInfo {
+        ConnInfo {
+            tls_available: true,
+            ..ConnInfo::default()
+        }
+    }
+}
+
 /// One connection's protocol state machine.
 pub trait Handler: Send {
     /// The greeting (and anything else sent before the client speaks).

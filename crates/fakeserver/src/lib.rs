@@ -20,6 +20,7 @@
 //! - [`protocols`]: the registry (one line per protocol) the program uses.
 //! - [`control`]: the HTTP/JSON control API; [`cli`]: the program's options.
 //! - [`pop3`], [`nntp`]: those protocols' parsers, daemons, handlers and services.
+//! - [`lineparse`]: the parse error and byte helpers POP3 and NNTP share.
 //! - [`mailfiles`]: reading mbox, maildir and .eml folders for `--load`.
 //! - [`scripted`]: driving a handler from a byte string without sockets (fuzzing, tests).
 
@@ -29,11 +30,12 @@ pub mod control;
 pub mod faults;
 pub mod handler;
 pub mod imap;
-pub mod personality;
-pub mod protocols;
+pub mod lineparse;
 pub mod mailfiles;
 pub mod nntp;
+pub mod personality;
 pub mod pop3;
+pub mod protocols;
 pub mod record;
 pub mod scripted;
 pub mod server;

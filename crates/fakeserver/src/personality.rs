@@ -116,6 +116,33 @@ impl Section {
             }),
         }
     }
+
+    /// The text after `IMPLEMENTATION ` in the first capability line that has it (POP3 CAPA
+    /// and NNTP CAPABILITIES both send it as its own line).
+    pub fn implementation(&self) -> Option<String> {
+        self.capabilities
+            .iter()
+            .flatten()
+            .find_map(|c| c.strip_prefix("IMPLEMENTATION ").map(str::to_string))
+    }
+
+    /// The capability lines whose keyword (first word, case-insensitive) is not in `built`
+    /// (upper-case keywords the handler builds itself from other knobs): sent as written.
+    pub fn other_capabilities(&self, built: &[&str]) -> Vec<String> {
+        self.capabilities
+            .iter()
+            .flatten()
+            .filter(|c| {
+                let w = c
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
+                !built.contains(&w.as_str())
+            })
+            .cloned()
+            .collect()
+    }
 }
 
 /// A whole personality file.

@@ -83,6 +83,40 @@ fn next_line(buf: &[u8]) -> Option<(&[u8], &[u8])> {
     }
 }
 
+/// A handler driven one input at a time, for the protocols' unit tests.
+#[cfg(test)]
+pub(crate) struct Session<H> {
+    pub h: H,
+    pub conn: ConnInfo,
+}
+
+#[cfg(test)]
+impl<H: Handler> Session<H> {
+    /// Start `h` on a plain connection that offers TLS: the session and the greeting.
+    pub fn start(mut h: H) -> (Self, String) {
+        let conn = ConnInfo::offering_tls();
+        let g = text(&h.on_startup(&conn));
+        (Session { h, conn }, g)
+    }
+    /// Send one command line.
+    pub fn say(&mut self, line: &str) -> crate::handler::Output {
+        self.h.on_input(Input::Line(line.as_bytes()), &self.conn)
+    }
+    /// Send one command line; the reply as text, each line ending in LF.
+    pub fn s(&mut self, line: &str) -> String {
+        text(&self.say(line))
+    }
+}
+
+/// An output's lines as text, each ending in LF.
+#[cfg(test)]
+pub(crate) fn text(o: &crate::handler::Output) -> String {
+    o.lines
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned() + "\n")
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use rand::{Rng, SeedableRng};

@@ -150,6 +150,27 @@ fn program_reports_bad_files_clearly() {
     }
 }
 
+/// The address the program prints on its first line (`listening on ADDR`).
+fn listening_on(child: &mut std::process::Child) -> String {
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("not a listening line: {line:?}"))
+        .to_string()
+}
+
+/// swaks sending one message to x@y.test through the server at `addr`.
+fn swaks_to(addr: &str, extra: &[&str]) -> std::process::Output {
+    let mut c = Command::new("swaks");
+    c.args(["--server", addr, "--to", "x@y.test"]).args(extra);
+    run(&mut c, b"", Duration::from_secs(30))
+}
+
 #[test]
 fn program_debug_level_two_echoes_commands_and_reply_codes_only() {
     let bin = env!("CARGO_BIN_EXE_fakeserver");
@@ -161,29 +182,8 @@ fn program_debug_level_two_echoes_commands_and_reply_codes_only() {
         .stderr(err)
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    let o = run(
-        Command::new("swaks").args([
-            "--server",
-            &addr,
-            "--to",
-            "x@y.test",
-            "--body",
-            "SECRET BODY",
-        ]),
-        b"",
-        Duration::from_secs(30),
-    );
+    let addr = listening_on(&mut child);
+    let o = swaks_to(&addr, &["--body", "SECRET BODY"]);
     assert!(o.status.success(), "{}", text(&o));
     std::thread::sleep(Duration::from_millis(300));
     let _ = Command::new("kill").arg(child.id().to_string()).status();
@@ -216,30 +216,15 @@ fn program_serves_tls_and_stops_on_sigterm() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    let o = run(
-        Command::new("swaks").args([
-            "--server",
-            &addr,
-            "--to",
-            "x@y.test",
+    let addr = listening_on(&mut child);
+    let o = swaks_to(
+        &addr,
+        &[
             "-tls",
             "--tls-verify",
             "--tls-ca-path",
             ca.to_str().unwrap(),
-        ]),
-        b"",
-        Duration::from_secs(30),
+        ],
     );
     assert!(o.status.success(), "{}", text(&o));
     let _ = Command::new("kill").arg(child.id().to_string()).status();

@@ -43,7 +43,7 @@ fn nntplib_every_command_plain() {
     let (d, _t) = news();
     let r = start_nntp(d.clone(), NntpPersonality::default(), Opts::default());
     let ran = python("nntp_nntplib.py", &[&r.server.port().to_string(), "-"]);
-    assert!(ran.ok(), "{}", ran.show());
+    ran.expect_ok();
     for s in STEPS {
         assert!(
             ran.stdout.contains(&format!("ok {s}\n")),
@@ -91,21 +91,14 @@ fn nntplib_over_starttls() {
         return;
     }
     let (d, _t) = news();
-    let r = start_nntp(
-        d,
-        NntpPersonality::default(),
-        Opts {
-            tls: Some(Preset::Valid),
-            ..Opts::default()
-        },
-    );
+    let r = start_nntp(d, NntpPersonality::default(), Opts::tls(Preset::Valid));
     let ca = r.ca.clone().unwrap();
     let ran = python(
         "nntp_nntplib.py",
         &[&r.server.port().to_string(), ca.to_str().unwrap()],
     );
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("ok starttls\n"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("ok starttls\n");
     assert!(r.server.recorder().to_text().contains("STARTTLS"));
 }
 
@@ -138,8 +131,8 @@ s.quit()
 print("done")
 "#;
     let ran = python_code(code, &[&r.server.port().to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("refused 502"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("refused 502");
 }
 
 #[test]
@@ -168,14 +161,7 @@ action = "delay"
 delay_ms = 1000
 "#,
     );
-    let r = start_nntp(
-        d.clone(),
-        NntpPersonality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
+    let r = start_nntp(d.clone(), NntpPersonality::default(), Opts::faults(plan));
     let code = r#"
 import sys, warnings
 warnings.simplefilter("ignore")
@@ -204,15 +190,10 @@ s.quit()
 print("survived")
 "#;
     let ran = python_code(code, &[&r.server.port().to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(
-        ran.stdout
-            .contains("reported 400 service temporarily unavailable"),
-        "{}",
-        ran.show()
-    );
-    assert!(ran.stdout.contains("dropped"), "{}", ran.show());
-    assert!(ran.stdout.contains("survived"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("reported 400 service temporarily unavailable");
+    ran.expect_out("dropped");
+    ran.expect_out("survived");
 }
 
 #[test]
@@ -222,14 +203,7 @@ fn nntplib_reports_a_connection_cut_in_the_middle_of_post() {
     }
     let (d, _t) = news();
     let plan = faults("[[fault]]\non = \"data\"\nafter_bytes = 100\naction = \"drop\"\n");
-    let r = start_nntp(
-        d.clone(),
-        NntpPersonality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
+    let r = start_nntp(d.clone(), NntpPersonality::default(), Opts::faults(plan));
     // nntplib writes an article in one go, and the core checks the byte limit only on a
     // block still arriving; so the article goes out in two writes on nntplib's own socket,
     // and nntplib reads (and must report) the outcome.
@@ -251,8 +225,8 @@ except (EOFError, OSError, nntplib.NNTPError) as e:
     print("cut", type(e).__name__)
 "#;
     let ran = python_code(code, &[&r.server.port().to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("cut "), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("cut ");
     assert!(
         d.article("<cut@test>").is_none(),
         "a cut POST stores nothing"
@@ -273,14 +247,7 @@ fn nntplib_survives_a_refused_post_and_a_lost_post_success() {
         "[[fault]]\nverb = \"POST\"\nnth = 1\naction = \"reply\"\nreply = \"440 posting suspended\"\n\
          [[fault]]\nverb = \"POST\"\nnth = 3\naction = \"reply\"\nreply = \"441 fault: try later\"\n",
     );
-    let r = start_nntp(
-        d.clone(),
-        NntpPersonality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
+    let r = start_nntp(d.clone(), NntpPersonality::default(), Opts::faults(plan));
     let code = r#"
 import io, sys, warnings
 warnings.simplefilter("ignore")
@@ -298,18 +265,10 @@ print("group", count)
 print(s.post(io.BytesIO(art % 3)))
 "#;
     let ran = python_code(code, &[&r.server.port().to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(
-        ran.stdout.contains("refused 1 440 posting suspended"),
-        "{}",
-        ran.show()
-    );
-    assert!(
-        ran.stdout.contains("refused 2 441 fault: try later"),
-        "{}",
-        ran.show()
-    );
-    assert!(ran.stdout.contains("group 2\n"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("refused 1 440 posting suspended");
+    ran.expect_out("refused 2 441 fault: try later");
+    ran.expect_out("group 2\n");
     assert!(
         r.server.recorder().to_text().contains("<p2@test>"),
         "the second article was sent"
@@ -330,11 +289,7 @@ fn nntplib_over_implicit_tls() {
     let r = start_nntp(
         d,
         NntpPersonality::default(),
-        Opts {
-            tls: Some(Preset::Valid),
-            implicit_tls: true,
-            ..Opts::default()
-        },
+        Opts::implicit_tls(Preset::Valid),
     );
     let code = r#"
 import ssl, sys, warnings
@@ -350,11 +305,6 @@ s.quit()
 "#;
     let ca = r.ca.clone().unwrap();
     let ran = python_code(code, &[&r.server.port().to_string(), ca.to_str().unwrap()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(
-        ran.stdout
-            .contains("body [b'.starts with a dot', b'second line']"),
-        "{}",
-        ran.show()
-    );
+    ran.expect_ok();
+    ran.expect_out("body [b'.starts with a dot', b'second line']");
 }

@@ -32,7 +32,7 @@ fn poplib_every_command_plain() {
     let (d, _t) = alice();
     let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::default());
     let ran = python("pop3_poplib.py", &[&r.server.port().to_string(), "-"]);
-    assert!(ran.ok(), "{}", ran.show());
+    ran.expect_ok();
     for step in [
         "welcome",
         "capa",
@@ -70,18 +70,11 @@ fn poplib_stls_with_the_presets_ca() {
         return;
     }
     let (d, _t) = alice();
-    let r = start_pop3(
-        d,
-        Pop3Personality::default(),
-        Opts {
-            tls: Some(Preset::Valid),
-            ..Opts::default()
-        },
-    );
+    let r = start_pop3(d, Pop3Personality::default(), Opts::tls(Preset::Valid));
     let ca = r.ca.as_ref().unwrap().to_str().unwrap().to_string();
     let ran = python("pop3_poplib.py", &[&r.server.port().to_string(), &ca]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("ok stls\n"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("ok stls\n");
 }
 
 const FAULTY_RETR: &str = r#"
@@ -135,23 +128,11 @@ nth = 3
 action = "drop"
 "#,
     );
-    let r = start_pop3(
-        d.clone(),
-        Pop3Personality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
+    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::faults(plan));
     let ran = python_code(FAULTY_RETR, &[&r.server.port().to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(
-        ran.stdout
-            .contains("reported b'-ERR [SYS/TEMP] try again later'"),
-        "{}",
-        ran.show()
-    );
-    assert!(ran.stdout.contains("dropped"), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("reported b'-ERR [SYS/TEMP] try again later'");
+    ran.expect_out("dropped");
     assert_eq!(d.messages("alice").len(), 2);
 }
 
@@ -164,6 +145,16 @@ fn curl(args: &[&str]) -> Ran {
             .args(args),
         Duration::from_secs(30),
     )
+}
+
+/// curl as alice on `scheme://127.0.0.1:PORT/path` of `r`, trusting `r`'s CA when it has one.
+fn curl_alice(r: &Running, extra: &[&str], scheme: &str, path: &str) -> Ran {
+    let url = format!("{scheme}://127.0.0.1:{}/{path}", r.server.port());
+    let ca = r.ca.as_ref().map(|p| p.to_str().unwrap());
+    let mut args: Vec<&str> = ca.map_or(vec![], |ca| vec!["--cacert", ca]);
+    args.extend(extra);
+    args.extend(["-u", "alice:secret", &url]);
+    curl(&args)
 }
 
 #[test]
@@ -224,7 +215,7 @@ fn curl_lists_and_retrieves_with_every_login_method() {
         "-I",
         &format!("{base}1"),
     ]);
-    assert!(ran.ok(), "{}", ran.show());
+    ran.expect_ok();
     assert_eq!(d.messages("alice").len(), 1);
 }
 
@@ -240,13 +231,9 @@ fn curl_uses_user_pass_when_nothing_else_is_offered() {
         ..Pop3Personality::default()
     };
     let r = start_pop3(d, p, Opts::default());
-    let ran = curl(&[
-        "-u",
-        "alice:secret",
-        &format!("pop3://127.0.0.1:{}/2", r.server.port()),
-    ]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(ran.stdout.contains("Subject: second"), "{}", ran.show());
+    let ran = curl_alice(&r, &[], "pop3", "2");
+    ran.expect_ok();
+    ran.expect_out("Subject: second");
     assert!(transcript_text(&r).contains("USER alice"));
 }
 
@@ -259,61 +246,24 @@ fn curl_stls_implicit_tls_and_a_bad_certificate() {
     let r = start_pop3(
         d.clone(),
         Pop3Personality::default(),
-        Opts {
-            tls: Some(Preset::Valid),
-            ..Opts::default()
-        },
+        Opts::tls(Preset::Valid),
     );
-    let ca = r.ca.clone().unwrap();
-    let ran = curl(&[
-        "--ssl-reqd",
-        "--cacert",
-        ca.to_str().unwrap(),
-        "-u",
-        "alice:secret",
-        &format!("pop3://127.0.0.1:{}/1", r.server.port()),
-    ]);
-    assert!(ran.ok(), "{}", ran.show());
+    let ran = curl_alice(&r, &["--ssl-reqd"], "pop3", "1");
+    ran.expect_ok();
     assert!(ran.stdout.contains("Subject: first"));
     assert!(transcript_text(&r).contains("STLS"));
 
     let r2 = start_pop3(
         d.clone(),
         Pop3Personality::default(),
-        Opts {
-            tls: Some(Preset::Valid),
-            implicit_tls: true,
-            ..Opts::default()
-        },
+        Opts::implicit_tls(Preset::Valid),
     );
-    let ca2 = r2.ca.clone().unwrap();
-    let ran = curl(&[
-        "--cacert",
-        ca2.to_str().unwrap(),
-        "-u",
-        "alice:secret",
-        &format!("pop3s://127.0.0.1:{}/", r2.server.port()),
-    ]);
-    assert!(ran.ok(), "{}", ran.show());
+    let ran = curl_alice(&r2, &[], "pop3s", "");
+    ran.expect_ok();
     assert_eq!(ran.stdout.lines().count(), 2, "{}", ran.show());
 
-    let r3 = start_pop3(
-        d,
-        Pop3Personality::default(),
-        Opts {
-            tls: Some(Preset::Expired),
-            ..Opts::default()
-        },
-    );
-    let ca3 = r3.ca.clone().unwrap();
-    let ran = curl(&[
-        "--ssl-reqd",
-        "--cacert",
-        ca3.to_str().unwrap(),
-        "-u",
-        "alice:secret",
-        &format!("pop3://127.0.0.1:{}/", r3.server.port()),
-    ]);
+    let r3 = start_pop3(d, Pop3Personality::default(), Opts::tls(Preset::Expired));
+    let ran = curl_alice(&r3, &["--ssl-reqd"], "pop3", "");
     assert_eq!(
         ran.code,
         Some(60),
@@ -331,19 +281,8 @@ fn curl_reports_a_faulted_retr() {
     let plan = faults(
         "[[fault]]\nverb = \"RETR\"\naction = \"reply\"\nreply = \"-ERR [SYS/TEMP] busy\"\n",
     );
-    let r = start_pop3(
-        d,
-        Pop3Personality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
-    let ran = curl(&[
-        "-u",
-        "alice:secret",
-        &format!("pop3://127.0.0.1:{}/1", r.server.port()),
-    ]);
+    let r = start_pop3(d, Pop3Personality::default(), Opts::faults(plan));
+    let ran = curl_alice(&r, &[], "pop3", "1");
     assert!(
         matches!(ran.code, Some(c) if c != 0),
         "curl must fail: {}",
@@ -442,10 +381,7 @@ fn fetchmail_over_stls_checks_the_certificate() {
     let r = start_pop3(
         d.clone(),
         Pop3Personality::default(),
-        Opts {
-            tls: Some(Preset::Valid),
-            ..Opts::default()
-        },
+        Opts::tls(Preset::Valid),
     );
     let f = Fetch::new();
     let ran = f.run("localhost", r.server.port(), r.ca.as_deref());
@@ -462,10 +398,7 @@ fn fetchmail_over_stls_checks_the_certificate() {
     let bad = start_pop3(
         d2.clone(),
         Pop3Personality::default(),
-        Opts {
-            tls: Some(Preset::WrongHost),
-            ..Opts::default()
-        },
+        Opts::tls(Preset::WrongHost),
     );
     let f2 = Fetch::new();
     let ran = f2.run("localhost", bad.server.port(), bad.ca.as_deref());
@@ -481,14 +414,7 @@ fn fetchmail_survives_a_connection_dropped_mid_fetch() {
     }
     let (d, _t) = alice();
     let plan = faults("[[fault]]\nverb = \"RETR\"\nnth = 2\naction = \"drop\"\n");
-    let r = start_pop3(
-        d.clone(),
-        Pop3Personality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
+    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::faults(plan));
     let f = Fetch::new();
     let ran = f.run("127.0.0.1", r.server.port(), None);
     assert!(
@@ -520,14 +446,7 @@ fn poplib_retries_after_a_login_refused_by_a_fault() {
     // The first PASS succeeds in the handler but the client is told -ERR: the server must
     // not keep the session logged in (nor the maildrop locked).
     let plan = faults("[[fault]]\nverb = \"PASS\"\nnth = 1\nscope = \"global\"\naction = \"reply\"\nreply = \"-ERR [SYS/TEMP] login service down\"\n");
-    let r = start_pop3(
-        d,
-        Pop3Personality::default(),
-        Opts {
-            faults: plan,
-            ..Opts::default()
-        },
-    );
+    let r = start_pop3(d, Pop3Personality::default(), Opts::faults(plan));
     let code = r#"
 import poplib, sys
 port = int(sys.argv[1])
@@ -549,14 +468,9 @@ print("stat", p.stat())
 p.quit()
 "#;
     let ran = python_code(code, &[&r.server.port().to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(
-        ran.stdout
-            .contains("refused b'-ERR [SYS/TEMP] login service down'"),
-        "{}",
-        ran.show()
-    );
-    assert!(ran.stdout.contains("stat (2, "), "{}", ran.show());
+    ran.expect_ok();
+    ran.expect_out("refused b'-ERR [SYS/TEMP] login service down'");
+    ran.expect_out("stat (2, ");
     let text = r.server.recorder().to_text();
     assert!(
         text.contains("PASS ****") && !text.contains("PASS secret"),
@@ -580,15 +494,7 @@ fn curl_reports_a_tls_handshake_cut_by_a_fault() {
             ..Opts::default()
         },
     );
-    let ca = r.ca.clone().unwrap();
-    let ran = curl(&[
-        "--ssl-reqd",
-        "--cacert",
-        ca.to_str().unwrap(),
-        "-u",
-        "alice:secret",
-        &format!("pop3://127.0.0.1:{}/1", r.server.port()),
-    ]);
+    let ran = curl_alice(&r, &["--ssl-reqd"], "pop3", "1");
     assert_eq!(
         ran.code,
         Some(35),

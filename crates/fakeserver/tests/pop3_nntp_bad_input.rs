@@ -31,17 +31,18 @@ fn pop3_over_long_lines_nuls_and_bad_utf8_get_errors() {
     let mut c = Raw::connect(r.server.port());
     assert!(c.line().starts_with("+OK "));
     c.send(&[b'X'; 5000]);
-    c.send(b"\r\n");
-    assert_eq!(c.line(), "-ERR line too long");
-    c.send(b"US\0ER alice\r\n");
-    assert_eq!(c.line(), "-ERR unknown command");
-    c.send(b"USER \xff\xfe\r\n");
-    assert_eq!(c.line(), "-ERR USER: argument is not valid UTF-8");
-    c.send(b"RETR 1\r\n");
-    assert_eq!(c.line(), "-ERR command not valid in this state");
+    assert_eq!(c.ask(b"\r\n"), "-ERR line too long");
+    assert_eq!(c.ask(b"US\0ER alice\r\n"), "-ERR unknown command");
+    assert_eq!(
+        c.ask(b"USER \xff\xfe\r\n"),
+        "-ERR USER: argument is not valid UTF-8"
+    );
+    assert_eq!(c.ask(b"RETR 1\r\n"), "-ERR command not valid in this state");
     // Still a working session afterwards.
-    c.send(b"USER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n");
-    assert_eq!(c.line(), "+OK send PASS");
+    assert_eq!(
+        c.ask(b"USER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n"),
+        "+OK send PASS"
+    );
     assert!(c
         .line()
         .starts_with("+OK maildrop locked and ready (1 messages"));
@@ -152,14 +153,16 @@ fn nntp_over_long_lines_nuls_and_bad_utf8_get_errors() {
     let mut c = Raw::connect(r.server.port());
     assert!(c.line().starts_with("200 "));
     c.send(&[b'G'; 4000]);
-    c.send(b"\r\n");
-    assert_eq!(c.line(), "501 line too long");
-    c.send(b"GR\0UP misc.test\r\n");
-    assert_eq!(c.line(), "500 unknown command");
-    c.send(b"GROUP misc.\xc3\x28\r\n");
-    assert_eq!(c.line(), "501 GROUP: argument is not valid UTF-8");
-    c.send(b"GROUP misc.test\r\nSTAT\r\nQUIT\r\n");
-    assert_eq!(c.line(), "211 0 1 0 misc.test");
+    assert_eq!(c.ask(b"\r\n"), "501 line too long");
+    assert_eq!(c.ask(b"GR\0UP misc.test\r\n"), "500 unknown command");
+    assert_eq!(
+        c.ask(b"GROUP misc.\xc3\x28\r\n"),
+        "501 GROUP: argument is not valid UTF-8"
+    );
+    assert_eq!(
+        c.ask(b"GROUP misc.test\r\nSTAT\r\nQUIT\r\n"),
+        "211 0 1 0 misc.test"
+    );
     assert_eq!(c.line(), "420 current article number is invalid");
     assert_eq!(c.line(), "205 closing connection");
 }
@@ -205,8 +208,7 @@ fn nntp_over_long_article_is_refused_and_the_session_goes_on() {
     for _ in 0..500 {
         c.send(b"0123456789012345678901234567890123456789\r\n");
     }
-    c.send(b".\r\nDATE\r\n");
-    assert_eq!(c.line(), "441 article too large");
+    assert_eq!(c.ask(b".\r\nDATE\r\n"), "441 article too large");
     assert!(c.line().starts_with("111 "));
     assert_eq!(d.group("misc.test").unwrap().stats().0, 0);
 }

@@ -138,12 +138,8 @@ fn program_pop3_with_dovecot_personality_tls_and_live_delivery() {
         )
     };
     let ran = curl("bob:hunter2", "1");
-    assert!(ran.ok(), "{}", ran.show());
-    assert!(
-        ran.stdout.contains("delivered through the API"),
-        "{}",
-        ran.show()
-    );
+    ran.expect_ok();
+    ran.expect_out("delivered through the API");
     let ran = curl("alice:secret", "");
     assert!(
         ran.ok() && ran.stdout.lines().count() == 2,
@@ -203,7 +199,7 @@ assert count == 2
 print(s.quit())
 "#;
     let ran = python_code(code, &[&p.port.to_string()]);
-    assert!(ran.ok(), "{}", ran.show());
+    ran.expect_ok();
     assert!(
         ran.stdout.contains("205 Bye!"),
         "INN's wording: {}",

@@ -5,25 +5,10 @@
 #[path = "../examples/readme.rs"]
 mod readme_example;
 
+mod readmeblock;
+
+use readmeblock::block;
 use std::path::Path;
-
-fn readme() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap()
-}
-
-/// The fenced block following `<!-- fakeserver-example: NAME ... -->`.
-fn block(name: &str) -> String {
-    let r = readme();
-    let marker = format!("<!-- fakeserver-example: {name}");
-    let at = r
-        .find(&marker)
-        .unwrap_or_else(|| panic!("README lacks the {name} example"));
-    let rest = &r[at..];
-    let start = rest.find("```").unwrap();
-    let body = &rest[start..];
-    let body = &body[body.find('\n').unwrap() + 1..];
-    body[..body.find("```").unwrap()].to_string()
-}
 
 #[test]
 fn library_example_is_the_compiled_one_and_runs() {

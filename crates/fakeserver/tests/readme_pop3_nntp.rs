@@ -2,26 +2,12 @@
 //! `pop3` and `nntp` modules (compared here, run by `cargo test --doc`), and the shell blocks
 //! run against the built program with curl and Python's nntplib.
 
+mod readmeblock;
+
+use readmeblock::block;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn readme() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap()
-}
-
-/// The fenced block after `<!-- fakeserver-example: NAME`.
-fn block(name: &str) -> String {
-    let r = readme();
-    let marker = format!("<!-- fakeserver-example: {name}");
-    let at = r
-        .find(&marker)
-        .unwrap_or_else(|| panic!("README lacks the {name} example"));
-    let body = &r[at..];
-    let body = &body[body.find("```").unwrap()..];
-    let body = &body[body.find('\n').unwrap() + 1..];
-    body[..body.find("```").unwrap()].to_string()
-}
 
 /// The ```` ``` ```` block of a module's doc comment, without the `//! ` prefixes.
 fn doctest(module: &str) -> String {

@@ -15,6 +15,19 @@ fn connect(f: &Fake) -> (BufReader<TcpStream>, TcpStream) {
     (BufReader::new(s.try_clone().unwrap()), s)
 }
 
+/// A connection that has sent HELO, MAIL, RCPT and DATA and read their replies: the
+/// message text goes next.
+fn in_data(f: &Fake) -> (BufReader<TcpStream>, TcpStream) {
+    let (mut r, mut w) = connect(f);
+    reply(&mut r);
+    w.write_all(b"HELO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n")
+        .unwrap();
+    for _ in 0..4 {
+        reply(&mut r);
+    }
+    (r, w)
+}
+
 fn reply(r: &mut BufReader<TcpStream>) -> String {
     let mut all = String::new();
     loop {
@@ -101,13 +114,7 @@ fn long_lines_nuls_and_invalid_utf8_get_errors_and_are_recorded() {
 #[test]
 fn client_disconnecting_mid_data_is_recorded_and_no_message_kept() {
     let f = start(Opts::default());
-    let (mut r, mut w) = connect(&f);
-    reply(&mut r);
-    w.write_all(b"HELO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n")
-        .unwrap();
-    for _ in 0..4 {
-        reply(&mut r);
-    }
+    let (r, mut w) = in_data(&f);
     w.write_all(b"Subject: cut\r\n\r\npartial line without end")
         .unwrap();
     drop(w);
@@ -128,13 +135,7 @@ fn fault_drops_after_n_bytes_of_data() {
         faults: "[[fault]]\non = \"data\"\nafter_bytes = 100\naction = \"drop\"\n",
         ..Opts::default()
     });
-    let (mut r, mut w) = connect(&f);
-    reply(&mut r);
-    w.write_all(b"HELO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n")
-        .unwrap();
-    for _ in 0..4 {
-        reply(&mut r);
-    }
+    let (mut r, mut w) = in_data(&f);
     let _ = w.write_all(&[b'x'; 150]);
     let _ = w.write_all(b"\r\n.\r\n");
     assert_eq!(reply(&mut r), "", "the connection is dropped");

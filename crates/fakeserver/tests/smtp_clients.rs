@@ -56,21 +56,17 @@ fn swaks_starttls_and_every_auth_mechanism() {
             ..Opts::default()
         });
         let ca = f.ca_path();
-        let o = swaks(
-            &f,
-            &[
-                "-tls",
-                "--tls-verify",
-                "--tls-ca-path",
-                &ca,
-                "--auth",
-                mech,
-                "--auth-user",
-                "alice",
-                "--auth-password",
-                "s3cret",
-            ],
-        );
+        // STARTTLS (checking the certificate when `verify`), then AUTH as alice.
+        let login = |verify: bool, password: &str| {
+            let mut args = vec!["-tls"];
+            if verify {
+                args.push("--tls-verify");
+            }
+            args.extend(["--tls-ca-path", &ca, "--auth", mech]);
+            args.extend(["--auth-user", "alice", "--auth-password", password]);
+            swaks(&f, &args)
+        };
+        let o = login(true, "s3cret");
         assert!(o.status.success(), "{mech}: {}", text(&o));
         f.settle(1);
         let m = &f.svc.daemon().messages()[0];
@@ -83,20 +79,7 @@ fn swaks_starttls_and_every_auth_mechanism() {
             "secret leaked: {t}"
         );
         // Wrong password: 535 reported by swaks (exit 28: AUTH failure).
-        let o = swaks(
-            &f,
-            &[
-                "-tls",
-                "--tls-ca-path",
-                &ca,
-                "--auth",
-                mech,
-                "--auth-user",
-                "alice",
-                "--auth-password",
-                "nope",
-            ],
-        );
+        let o = login(false, "nope");
         assert_eq!(o.status.code(), Some(28), "{mech}: {}", text(&o));
     }
 }

@@ -157,15 +157,23 @@ fn run(bad: Bad, scripts: &[(&str, &str)], extra: &[&str]) -> (Output, Duration)
 
 const NOOP: &str = "state: auth\n\nok noop\n";
 
+/// Run imaptest (no extra arguments) against `bad`, check its exit code is `code`; its
+/// stdout and stderr, and how long it took.
+#[track_caller]
+fn exits(code: i32, bad: Bad, scripts: &[(&str, &str)]) -> (String, Duration) {
+    let (o, t) = run(bad, scripts, &[]);
+    let s = stdout(&o);
+    assert_eq!(o.status.code(), Some(code), "{s}");
+    (s, t)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
 
 #[test]
 fn garbage_is_a_malformed_reply_naming_the_line() {
-    let (o, t) = run(Bad::Garbage, &[("g", NOOP)], &[]);
-    let s = stdout(&o);
-    assert_eq!(o.status.code(), Some(1), "{s}");
+    let (s, t) = exits(1, Bad::Garbage, &[("g", NOOP)]);
     assert!(s.contains("malformed") && s.contains("garbage"), "{s}");
     assert!(s.contains("1 test groups: 1 failed"), "{s}");
     assert!(t < Duration::from_secs(10));
@@ -173,9 +181,7 @@ fn garbage_is_a_malformed_reply_naming_the_line() {
 
 #[test]
 fn close_in_the_middle_of_a_literal() {
-    let (o, _) = run(Bad::CloseMidLiteral, &[("c", NOOP)], &[]);
-    let s = stdout(&o);
-    assert_eq!(o.status.code(), Some(1), "{s}");
+    let (s, _) = exits(1, Bad::CloseMidLiteral, &[("c", NOOP)]);
     assert!(
         s.contains("closed the connection in the middle of a reply") && s.contains("{100}"),
         "{s}"
@@ -184,27 +190,21 @@ fn close_in_the_middle_of_a_literal() {
 
 #[test]
 fn a_2gb_literal_is_refused_without_buffering_it() {
-    let (o, t) = run(Bad::HugeLiteral, &[("h", NOOP)], &[]);
-    let s = stdout(&o);
-    assert_eq!(o.status.code(), Some(1), "{s}");
+    let (s, t) = exits(1, Bad::HugeLiteral, &[("h", NOOP)]);
     assert!(s.contains("2147483648") && s.contains("BODY[]"), "{s}");
     assert!(t < Duration::from_secs(10), "{t:?}");
 }
 
 #[test]
 fn a_silent_server_times_out() {
-    let (o, t) = run(Bad::Silent, &[("s", NOOP)], &[]);
-    let s = stdout(&o);
-    assert_eq!(o.status.code(), Some(1), "{s}");
+    let (s, t) = exits(1, Bad::Silent, &[("s", NOOP)]);
     assert!(s.contains("timeout: no reply within 3 s"), "{s}");
     assert!(t < Duration::from_secs(10), "{t:?}");
 }
 
 #[test]
 fn a_flood_of_untagged_lines_ends_in_a_timeout_naming_the_last_line() {
-    let (o, t) = run(Bad::Flood, &[("f", NOOP)], &[]);
-    let s = stdout(&o);
-    assert_eq!(o.status.code(), Some(1), "{s}");
+    let (s, t) = exits(1, Bad::Flood, &[("f", NOOP)]);
     assert!(s.contains("timeout") && s.contains("flood"), "{s}");
     assert!(t < Duration::from_secs(15), "{t:?}");
 }
@@ -212,9 +212,7 @@ fn a_flood_of_untagged_lines_ends_in_a_timeout_naming_the_last_line() {
 #[test]
 fn a_modseq_going_down_fails_on_its_line() {
     let script = "state: auth\n\nok fetch 1 modseq\n* 1 fetch (modseq ($modseq1))\n\n# the server answers 4 here, below 7\nok fetch 1 modseq\n* 1 fetch (modseq ($modseq2))\n";
-    let (o, _) = run(Bad::ModseqDown, &[("m", script)], &[]);
-    let s = stdout(&o);
-    assert_eq!(o.status.code(), Some(1), "{s}");
+    let (s, _) = exits(1, Bad::ModseqDown, &[("m", script)]);
     assert!(s.contains("command 2/2 (line 7)"), "{s}");
     assert!(s.contains("$modseq2 must be at least 8"), "{s}");
     assert!(
@@ -227,9 +225,7 @@ fn a_modseq_going_down_fails_on_its_line() {
 fn a_server_dropping_every_session_after_login_is_given_up_on() {
     let scripts: Vec<(String, &str)> = (0..6).map(|i| (format!("t{i}"), NOOP)).collect();
     let refs: Vec<(&str, &str)> = scripts.iter().map(|(n, t)| (n.as_str(), *t)).collect();
-    let (o, t) = run(Bad::DropAfterLogin, &refs, &[]);
-    let s = stdout(&o);
-    assert_eq!(o.status.code(), Some(2), "{s}");
+    let (s, t) = exits(2, Bad::DropAfterLogin, &refs);
     assert!(
         s.contains("giving up") && s.contains("3 groups in a row"),
         "{s}"
@@ -266,8 +262,6 @@ fn arguments() {
 #[test]
 fn literals_wait_for_the_continuation_without_literal_plus() {
     let script = "state: auth\n\nok append x {{{\nabc\n}}} plus {{{\nde\n}}}\n";
-    let (o, t) = run(Bad::SyncLiterals, &[("l", script)], &[]);
-    let s = stdout(&o);
-    assert_eq!(o.status.code(), Some(0), "{s}");
+    let (_, t) = exits(0, Bad::SyncLiterals, &[("l", script)]);
     assert!(t < Duration::from_secs(10));
 }

@@ -12,6 +12,7 @@
 
 use super::daemon::{Account, ImapDaemon, Mailbox, Message, DELIM};
 use super::fetch::{self, flag_list};
+use super::now;
 use super::parse::{self, astring, Att, Request, SeqSet};
 use super::search::{self, Cand};
 use crate::auth::{Mechanism, Sasl, Step, Users};
@@ -1462,34 +1463,16 @@ impl ImapHandler {
             i += 2;
         }
         let key = parse::search_keys(&a[i..])?;
-        let user = self.user();
         let mut hits: Vec<(u32, u32)> = Vec::new(); // (seq, uid)
         let mut max_modseq = 0;
-        {
-            let mut l = daemon.lock();
-            let Some(sel) = self.sel.as_ref() else {
-                return Err("no mailbox".into());
-            };
-            let Some(mb) = l.account(&user).mailboxes.get(&sel.name) else {
-                return Ok(Done::No("Mailbox was deleted".into()));
-            };
-            let max_uid = sel.view.last().map(|v| v.0).unwrap_or(0);
-            for (i, (u, _)) in sel.view.iter().enumerate() {
-                let Some(j) = mb.index_of(*u) else { continue };
-                let m = &mb.messages[j];
-                let c = Cand {
-                    msg: m,
-                    seq: i as u32 + 1,
-                    max_seq: sel.view.len() as u32,
-                    max_uid,
-                    recent: sel.recent.contains(u),
-                    saved: &self.saved,
-                };
-                if search::matches(&key, &c) {
-                    hits.push((i as u32 + 1, *u));
-                    max_modseq = max_modseq.max(m.modseq);
-                }
-            }
+        let found = self.for_each_match(&key, daemon, |seq, m| {
+            hits.push((seq, m.uid));
+            max_modseq = max_modseq.max(m.modseq);
+        });
+        match found {
+            Ok(()) => {}
+            Err(NoView::NotSelected) => return Err("no mailbox".into()),
+            Err(NoView::Deleted) => return Ok(Done::No("Mailbox was deleted".into())),
         }
         let nums: Vec<u32> = hits.iter().map(|h| if uid { h.1 } else { h.0 }).collect();
         let modseq = has_modseq(&key);
@@ -1557,16 +1540,31 @@ impl ImapHandler {
 
     /// The messages of the view that match `key`: (sequence number, message).
     fn hits(&self, key: &parse::Key, daemon: &ImapDaemon) -> Result<Vec<(u32, Message)>, Done> {
+        let mut out = Vec::new();
+        match self.for_each_match(key, daemon, |seq, m| out.push((seq, m.clone()))) {
+            Ok(()) => Ok(out),
+            Err(NoView::NotSelected) => Err(Done::Bad("No mailbox selected".into())),
+            Err(NoView::Deleted) => Err(Done::No("Mailbox was deleted".into())),
+        }
+    }
+
+    /// Call `f(sequence number, message)` for each message of the selected view that
+    /// matches `key`, in view order.
+    fn for_each_match(
+        &self,
+        key: &parse::Key,
+        daemon: &ImapDaemon,
+        mut f: impl FnMut(u32, &Message),
+    ) -> Result<(), NoView> {
         let user = self.user();
         let mut l = daemon.lock();
-        let Some(sel) = self.sel.as_ref() else {
-            return Err(Done::Bad("No mailbox selected".into()));
-        };
-        let Some(mb) = l.account(&user).mailboxes.get(&sel.name) else {
-            return Err(Done::No("Mailbox was deleted".into()));
-        };
+        let sel = self.sel.as_ref().ok_or(NoView::NotSelected)?;
+        let mb = l
+            .account(&user)
+            .mailboxes
+            .get(&sel.name)
+            .ok_or(NoView::Deleted)?;
         let max_uid = sel.view.last().map(|v| v.0).unwrap_or(0);
-        let mut out = Vec::new();
         for (i, (u, _)) in sel.view.iter().enumerate() {
             let Some(j) = mb.index_of(*u) else { continue };
             let m = &mb.messages[j];
@@ -1579,10 +1577,10 @@ impl ImapHandler {
                 saved: &self.saved,
             };
             if search::matches(key, &c) {
-                out.push((i as u32 + 1, m.clone()));
+                f(i as u32 + 1, m);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn sort(
@@ -1833,6 +1831,13 @@ enum Done {
     Output(Output),
 }
 
+/// Why the selected view cannot be searched.
+enum NoView {
+    NotSelected,
+    /// The selected mailbox was deleted by another session.
+    Deleted,
+}
+
 /// ` PARTIAL (m:n set)` of a result list (RFC 9394): the results at positions m..n.
 fn partial(range: Option<&String>, ids: &[u32]) -> Result<String, String> {
     let r = range.ok_or("PARTIAL needs a range")?;
@@ -1899,14 +1904,6 @@ fn fresh_validity(acct: &Account) -> u32 {
         .max()
         .unwrap_or(1)
         + 1
-}
-
-fn now() -> (i64, i32) {
-    let s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    (s, 0)
 }
 
 /// `1:3,5` from a list of numbers (kept in the given order for COPYUID pairing).

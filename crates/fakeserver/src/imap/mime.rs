@@ -102,17 +102,22 @@ fn header_end(data: &[u8], r: Range<usize>) -> usize {
     r.end
 }
 
+/// The lines of `b` (each with its LF; the last may lack one), with the offset each starts at.
+fn lines_at(b: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut at = 0;
+    b.split_inclusive(|&c| c == b'\n').map(move |line| {
+        let start = at;
+        at += line.len();
+        (start, line)
+    })
+}
+
 /// The body ranges between `--boundary` lines (without the CRLF before a delimiter).
 fn split_multipart(data: &[u8], body: Range<usize>, boundary: &[u8]) -> Vec<Range<usize>> {
     let mut delims = Vec::new(); // (line start, line end incl LF, is_close)
-    let mut pos = body.start;
-    while pos < body.end {
-        let line_end = data[pos..body.end]
-            .iter()
-            .position(|&c| c == b'\n')
-            .map(|i| pos + i + 1)
-            .unwrap_or(body.end);
-        let line = &data[pos..line_end];
+    for (at, line) in lines_at(data.get(body.clone()).unwrap_or_default()) {
+        let pos = body.start + at;
+        let line_end = pos + line.len();
         if line.starts_with(b"--") && line[2..].starts_with(boundary) {
             let rest = &line[2 + boundary.len()..];
             let close = rest.starts_with(b"--");
@@ -124,7 +129,6 @@ fn split_multipart(data: &[u8], body: Range<usize>, boundary: &[u8]) -> Vec<Rang
                 }
             }
         }
-        pos = line_end;
     }
     let mut out = Vec::new();
     for w in delims.windows(2) {
@@ -323,15 +327,7 @@ pub fn resolve<'a>(root: &'a Part, path: &[u32]) -> Option<&'a Part> {
 fn filter_header(h: &[u8], names: &[String], not: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut keep = false;
-    let mut pos = 0;
-    while pos < h.len() {
-        let end = h[pos..]
-            .iter()
-            .position(|&c| c == b'\n')
-            .map(|i| pos + i + 1)
-            .unwrap_or(h.len());
-        let line = &h[pos..end];
-        pos = end;
+    for (_, line) in lines_at(h) {
         let bare = line.strip_suffix(b"\n").unwrap_or(line);
         let bare = bare.strip_suffix(b"\r").unwrap_or(bare);
         if bare.is_empty() {
@@ -406,25 +402,18 @@ pub fn encode_binary_parts(data: &[u8]) -> Option<Vec<u8>> {
         }
         // The CTE line inside the header block.
         let h = &data[p.header.clone()];
-        let mut pos = 0;
-        while pos < h.len() {
-            let end = h[pos..]
-                .iter()
-                .position(|&c| c == b'\n')
-                .map(|i| pos + i + 1)
-                .unwrap_or(h.len());
-            if h[pos..end]
+        for (pos, line) in lines_at(h) {
+            if line
                 .to_ascii_lowercase()
                 .starts_with(b"content-transfer-encoding:")
             {
                 let start = p.header.start + pos;
                 edits.push((
-                    start..p.header.start + end,
+                    start..start + line.len(),
                     b"Content-Transfer-Encoding: base64\r\n".to_vec(),
                 ));
                 break;
             }
-            pos = end;
         }
         let mut b64 = Vec::new();
         for chunk in body.chunks(57) {

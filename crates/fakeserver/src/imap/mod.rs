@@ -140,7 +140,8 @@ fn load_tree(daemon: &ImapDaemon, user: &str, dir: &Path, prefix: &str) -> Resul
     Ok(n)
 }
 
-fn now() -> (i64, i32) {
+/// The time now: seconds since the epoch, and the zone offset (always 0: UTC).
+pub(crate) fn now() -> (i64, i32) {
     let s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

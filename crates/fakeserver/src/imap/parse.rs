@@ -177,11 +177,16 @@ pub enum Att {
     },
 }
 
-pub fn fetch_atts(v: &Value) -> Result<Vec<Att>, String> {
-    let items: Vec<&Value> = match v {
+/// The items of a parenthesized list, or `v` alone (FETCH items and flags may be either).
+fn list_or_one(v: &Value) -> Vec<&Value> {
+    match v {
         Value::List(l) => l.iter().collect(),
         other => vec![other],
-    };
+    }
+}
+
+pub fn fetch_atts(v: &Value) -> Result<Vec<Att>, String> {
+    let items = list_or_one(v);
     let mut out = Vec::new();
     for it in items {
         let Value::Atom(a) = it else {
@@ -454,42 +459,22 @@ fn one_key(args: &[Value], i: &mut usize, depth: usize) -> Result<Key, String> {
         "TEXT" => Key::Text(arg(i)?),
         "LARGER" => Key::Larger(num(arg(i)?)?),
         "SMALLER" => Key::Smaller(num(arg(i)?)?),
-        "BEFORE" => Key::Date {
-            sent: false,
-            cmp: Less,
-            inclusive: false,
-            day: date(arg(i)?)?,
-        },
-        "ON" => Key::Date {
-            sent: false,
-            cmp: Equal,
-            inclusive: true,
-            day: date(arg(i)?)?,
-        },
-        "SINCE" => Key::Date {
-            sent: false,
-            cmp: Greater,
-            inclusive: true,
-            day: date(arg(i)?)?,
-        },
-        "SENTBEFORE" => Key::Date {
-            sent: true,
-            cmp: Less,
-            inclusive: false,
-            day: date(arg(i)?)?,
-        },
-        "SENTON" => Key::Date {
-            sent: true,
-            cmp: Equal,
-            inclusive: true,
-            day: date(arg(i)?)?,
-        },
-        "SENTSINCE" => Key::Date {
-            sent: true,
-            cmp: Greater,
-            inclusive: true,
-            day: date(arg(i)?)?,
-        },
+        // RFC 3501 §6.4.4: internal date (or, with SENT, the Date: header) before, on or
+        // since a day.
+        k @ ("BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE") => {
+            let sent = k.starts_with("SENT");
+            let (cmp, inclusive) = match k.trim_start_matches("SENT") {
+                "BEFORE" => (Less, false),
+                "ON" => (Equal, true),
+                _ => (Greater, true),
+            };
+            Key::Date {
+                sent,
+                cmp,
+                inclusive,
+                day: date(arg(i)?)?,
+            }
+        }
         "UID" => Key::Uid(SeqSet::parse(&arg(i)?).ok_or("Invalid UID set")?),
         "NOT" => Key::Not(Box::new(one_key(args, i, depth + 1)?)),
         "OR" => {
@@ -628,10 +613,7 @@ pub fn rfc5322_day(v: &str) -> Option<i64> {
 
 /// A flag list `(\Seen $x)` or a single flag.
 pub fn flags(v: &Value) -> Result<Vec<String>, String> {
-    let items: Vec<&Value> = match v {
-        Value::List(l) => l.iter().collect(),
-        other => vec![other],
-    };
+    let items = list_or_one(v);
     let mut out = Vec::new();
     for f in items {
         let Value::Atom(a) = f else {
@@ -716,5 +698,26 @@ mod tests {
         assert!(search_keys(&imapwire::tokenize(deep.as_bytes()).unwrap())
             .unwrap_err()
             .contains("deeper"));
+    }
+
+    #[test]
+    fn date_keys() {
+        use std::cmp::Ordering::*;
+        let day = |k: &str| match search_keys(&imapwire::tokenize(k.as_bytes()).unwrap()) {
+            Ok(Key::Date {
+                sent,
+                cmp,
+                inclusive,
+                ..
+            }) => (sent, cmp, inclusive),
+            other => panic!("{k}: {other:?}"),
+        };
+        assert_eq!(day("BEFORE 1-Feb-2024"), (false, Less, false));
+        assert_eq!(day("on 1-Feb-2024"), (false, Equal, true));
+        assert_eq!(day("SINCE 1-Feb-2024"), (false, Greater, true));
+        assert_eq!(day("SENTBEFORE 1-Feb-2024"), (true, Less, false));
+        assert_eq!(day("SENTON 1-Feb-2024"), (true, Equal, true));
+        assert_eq!(day("SENTSINCE 1-Feb-2024"), (true, Greater, true));
+        assert!(search_keys(&imapwire::tokenize(b"SENT 1-Feb-2024").unwrap()).is_err());
     }
 }

@@ -160,6 +160,18 @@ pub struct Group {
 }
 
 impl Group {
+    /// A new empty group created at `created`, numbering from 1.
+    fn new(name: &str, status: Status, created: i64) -> Group {
+        Group {
+            name: name.to_string(),
+            status,
+            description: String::new(),
+            created,
+            articles: BTreeMap::new(),
+            next: 1,
+        }
+    }
+
     /// (count, low, high) as GROUP reports them: an empty group has low = high + 1.
     pub fn stats(&self) -> (usize, u64, u64) {
         match (
@@ -226,14 +238,7 @@ impl NntpDaemon {
     /// Add (or reset, if it exists) a group.
     pub fn add_group(&self, name: &str, status: Status) {
         let now = self.now();
-        let g = Group {
-            name: name.to_string(),
-            status,
-            description: String::new(),
-            created: now,
-            articles: BTreeMap::new(),
-            next: 1,
-        };
+        let g = Group::new(name, status, now);
         self.state().groups.insert(name.to_string(), g);
     }
 
@@ -243,14 +248,7 @@ impl NntpDaemon {
         self.state()
             .groups
             .entry(name.to_string())
-            .or_insert_with(|| Group {
-                name: name.to_string(),
-                status,
-                description: String::new(),
-                created: now,
-                articles: BTreeMap::new(),
-                next: 1,
-            });
+            .or_insert_with(|| Group::new(name, status, now));
     }
 
     pub fn set_description(&self, group: &str, text: &str) -> Result<()> {

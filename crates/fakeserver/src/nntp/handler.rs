@@ -815,35 +815,12 @@ mod tests {
     use super::super::daemon::Status;
     use super::*;
 
-    struct S {
-        h: NntpHandler,
-        conn: ConnInfo,
-    }
+    use crate::scripted::{text, Session};
 
-    impl S {
-        fn new(d: &Arc<NntpDaemon>, p: NntpPersonality) -> (S, String) {
-            let creds = Arc::new(Users::strict([("fred", "pw")]));
-            let mut h = NntpHandler::new(d.clone(), creds, Arc::new(p));
-            let conn = ConnInfo {
-                tls_available: true,
-                ..ConnInfo::default()
-            };
-            let g = text(&h.on_startup(&conn));
-            (S { h, conn }, g)
-        }
-        fn say(&mut self, l: &str) -> Output {
-            self.h.on_input(Input::Line(l.as_bytes()), &self.conn)
-        }
-        fn s(&mut self, l: &str) -> String {
-            text(&self.say(l))
-        }
-    }
-
-    fn text(o: &Output) -> String {
-        o.lines
-            .iter()
-            .map(|l| String::from_utf8_lossy(l).into_owned() + "\n")
-            .collect()
+    /// A session of `d` with user fred (password pw) and `p`; and the greeting.
+    fn start(d: &Arc<NntpDaemon>, p: NntpPersonality) -> (Session<NntpHandler>, String) {
+        let creds = Arc::new(Users::strict([("fred", "pw")]));
+        Session::start(NntpHandler::new(d.clone(), creds, Arc::new(p)))
     }
 
     fn daemon() -> Arc<NntpDaemon> {
@@ -861,7 +838,7 @@ mod tests {
     #[test]
     fn group_navigation_and_retrieval() {
         let d = daemon();
-        let (mut s, g) = S::new(&d, NntpPersonality::default());
+        let (mut s, g) = start(&d, NntpPersonality::default());
         assert_eq!(g, "200 fakeserver NNTP ready (posting ok)\n");
         assert_eq!(s.s("ARTICLE"), "412 no newsgroup selected\n");
         assert_eq!(s.s("GROUP nope"), "411 no such newsgroup\n");
@@ -899,7 +876,7 @@ mod tests {
     #[test]
     fn lists_over_hdr_xpat() {
         let d = daemon();
-        let (mut s, _) = S::new(&d, NntpPersonality::default());
+        let (mut s, _) = start(&d, NntpPersonality::default());
         assert_eq!(
             s.s("LIST"),
             "215 list of newsgroups follows\nalt.ro 0000000001 0000000001 n\nempty 0000000000 0000000001 m\nmisc.test 0000000002 0000000001 y\n.\n"
@@ -966,7 +943,7 @@ mod tests {
             hdr_fields: vec!["Subject".into()],
             ..NntpPersonality::default()
         };
-        let (mut s, _) = S::new(&d, p);
+        let (mut s, _) = start(&d, p);
         assert!(s
             .s("LIST OVERVIEW.FMT")
             .ends_with("Bytes:\nLines:\nXref:full\n.\n"));
@@ -984,7 +961,7 @@ mod tests {
     #[test]
     fn post_and_ihave() {
         let d = daemon();
-        let (mut s, _) = S::new(&d, NntpPersonality::default());
+        let (mut s, _) = start(&d, NntpPersonality::default());
         let o = s.say("POST");
         assert_eq!(o.next, ReadMode::DotTerminated);
         assert_eq!(
@@ -1016,7 +993,7 @@ mod tests {
         s.s("IHAVE <8@x>");
         let r = text(&s.h.on_input(Input::Block(b"garbage without headers\r\n"), &s.conn));
         assert!(r.starts_with("437 article rejected"), "{r}");
-        let (mut ro, g) = S::new(
+        let (mut ro, g) = start(
             &d,
             NntpPersonality {
                 posting: false,
@@ -1030,7 +1007,7 @@ mod tests {
     #[test]
     fn dates_newgroups_newnews() {
         let d = daemon();
-        let (mut s, _) = S::new(&d, NntpPersonality::default());
+        let (mut s, _) = start(&d, NntpPersonality::default());
         assert_eq!(s.s("DATE"), "111 20010909014640\n");
         assert_eq!(
             s.s("NEWGROUPS 20010909 014640 GMT"),
@@ -1065,7 +1042,7 @@ mod tests {
             auth_required: true,
             ..NntpPersonality::default()
         };
-        let (mut s, _) = S::new(&d, p);
+        let (mut s, _) = start(&d, p);
         assert!(s.s("CAPABILITIES").contains("\nAUTHINFO USER\nSTARTTLS\n"));
         assert_eq!(s.s("GROUP misc.test"), "480 authentication required\n");
         assert_eq!(
@@ -1080,7 +1057,7 @@ mod tests {
         assert_eq!(s.s("AUTHINFO USER fred"), "502 already authenticated\n");
         assert_eq!(s.s("GROUP misc.test"), "211 2 1 2 misc.test\n");
         assert_eq!(s.s("STARTTLS"), "502 STARTTLS not allowed now\n");
-        let (mut t, _) = S::new(
+        let (mut t, _) = start(
             &d,
             NntpPersonality {
                 auth_requires_tls: true,
@@ -1095,7 +1072,7 @@ mod tests {
         t.conn.tls = true;
         assert!(!t.s("CAPABILITIES").contains("STARTTLS"));
         assert_eq!(t.s("AUTHINFO USER fred"), "381 password required\n");
-        let (mut o, _) = S::new(&d, NntpPersonality::default());
+        let (mut o, _) = start(&d, NntpPersonality::default());
         o.conn.tls_available = false;
         assert_eq!(o.s("STARTTLS"), "580 can not initiate TLS negotiation\n");
     }
@@ -1103,7 +1080,7 @@ mod tests {
     #[test]
     fn a_faulted_reply_undoes_selection_login_and_posts() {
         let d = daemon();
-        let (mut s, _) = S::new(&d, NntpPersonality::default());
+        let (mut s, _) = start(&d, NntpPersonality::default());
         s.s("GROUP misc.test");
         s.s("NEXT");
         s.h.on_fault_reply("400 fault");
@@ -1141,7 +1118,7 @@ mod tests {
     #[test]
     fn mode_reader_and_bad_input() {
         let d = daemon();
-        let (mut s, _) = S::new(
+        let (mut s, _) = start(
             &d,
             NntpPersonality {
                 mode_reader_required: true,

@@ -6,7 +6,9 @@
 //! (RFC 3977 §3.1). A Message-ID is `<...>`, 3 to 250 octets of printable ASCII without
 //! `>` inside (RFC 3977 §3.6). A range is `n`, `n-` or `n-m` (§6.1.2.2).
 
-use std::fmt;
+/// The handler answers 500 for [`ParseError::Unknown`] and 501 for the others.
+pub use crate::lineparse::ParseError;
+use crate::lineparse::{printable, syntax, trim_end, truncate, utf8};
 
 /// An article number range (inclusive); `hi == None` means "to the end".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,30 +148,6 @@ pub enum Command {
     Help,
     Quit,
 }
-
-/// Why a line is not a valid command. The handler answers 500 for [`ParseError::Unknown`]
-/// and 501 for the others.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParseError {
-    Empty,
-    Unknown(String),
-    Syntax {
-        keyword: &'static str,
-        reason: &'static str,
-    },
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParseError::Empty => write!(f, "empty command"),
-            ParseError::Unknown(k) => write!(f, "unknown command {k}"),
-            ParseError::Syntax { keyword, reason } => write!(f, "{keyword}: {reason}"),
-        }
-    }
-}
-
-impl std::error::Error for ParseError {}
 
 /// The longest line RFC 3977 allows for a command is 512 octets; the server enforces its own
 /// limit, we only refuse absurd argument counts here.
@@ -311,17 +289,6 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
         "QUIT" => no_args(rest, "QUIT", Command::Quit),
         _ => Err(ParseError::Unknown(truncate(kw, 40))),
     }
-}
-
-fn syntax<T>(keyword: &'static str, reason: &'static str) -> Result<T, ParseError> {
-    Err(ParseError::Syntax { keyword, reason })
-}
-
-fn trim_end(mut line: &[u8]) -> &[u8] {
-    while let [head @ .., b'\r' | b'\n'] = line {
-        line = head;
-    }
-    line
 }
 
 fn split_args(line: &[u8]) -> Vec<&[u8]> {
@@ -567,33 +534,6 @@ fn field(s: &[u8], keyword: &'static str) -> Result<String, ParseError> {
     } else {
         syntax(keyword, "invalid header name")
     }
-}
-
-fn utf8<'a>(s: &'a [u8], keyword: &'static str) -> Result<&'a str, ParseError> {
-    std::str::from_utf8(s).map_err(|_| ParseError::Syntax {
-        keyword,
-        reason: "argument is not valid UTF-8",
-    })
-}
-
-fn printable(s: &[u8]) -> String {
-    s.iter()
-        .take(64)
-        .map(|b| {
-            if b.is_ascii_graphic() {
-                *b as char
-            } else {
-                '?'
-            }
-        })
-        .collect()
-}
-
-fn truncate(mut s: String, n: usize) -> String {
-    if s.len() > n {
-        s.truncate(n);
-    }
-    s
 }
 
 #[cfg(test)]

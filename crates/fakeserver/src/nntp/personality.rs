@@ -131,23 +131,15 @@ impl NntpPersonality {
             p.posting = !g.starts_with("201");
             p.greeting = Some(g);
         }
-        if let Some(caps) = &s.capabilities {
-            let has = |w: &str| {
-                caps.iter().any(|c| {
-                    c.split_whitespace()
-                        .next()
-                        .is_some_and(|x| x.eq_ignore_ascii_case(w))
-                })
-            };
+        if s.capabilities.is_some() {
+            let has = |w: &str| s.has_capability(w);
             p.posting = has("POST");
             p.ihave = has("IHAVE");
             p.newnews = has("NEWNEWS");
             p.authinfo = has("AUTHINFO");
             p.starttls = has("STARTTLS");
             p.mode_reader_required = has("MODE-READER");
-            p.implementation = caps
-                .iter()
-                .find_map(|c| c.strip_prefix("IMPLEMENTATION ").map(str::to_string));
+            p.implementation = s.implementation();
             const BUILT: &[&str] = &[
                 "VERSION",
                 "READER",
@@ -162,18 +154,7 @@ impl NntpPersonality {
                 "MODE-READER",
                 "IMPLEMENTATION",
             ];
-            p.capabilities = caps
-                .iter()
-                .filter(|c| {
-                    let w = c
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("")
-                        .to_ascii_uppercase();
-                    !BUILT.contains(&w.as_str())
-                })
-                .cloned()
-                .collect();
+            p.capabilities = s.other_capabilities(BUILT);
         }
         p.auth_required = s.auth_required;
         p.auth_requires_tls = s.auth_requires_tls;

@@ -603,38 +603,15 @@ mod tests {
     use super::*;
     use base64::Engine as _;
 
-    struct Session {
-        h: Pop3Handler,
-        conn: ConnInfo,
-    }
+    use crate::scripted::{text, Session};
 
-    impl Session {
-        fn new(
-            daemon: &Arc<Pop3Daemon>,
-            creds: Arc<Users>,
-            p: Pop3Personality,
-        ) -> (Session, String) {
-            let mut h = Pop3Handler::new(daemon.clone(), creds, Arc::new(p));
-            let conn = ConnInfo {
-                tls_available: true,
-                ..ConnInfo::default()
-            };
-            let g = h.on_startup(&conn);
-            (Session { h, conn }, text(&g))
-        }
-        fn say(&mut self, line: &str) -> Output {
-            self.h.on_input(Input::Line(line.as_bytes()), &self.conn)
-        }
-        fn s(&mut self, line: &str) -> String {
-            text(&self.say(line))
-        }
-    }
-
-    fn text(o: &Output) -> String {
-        o.lines
-            .iter()
-            .map(|l| String::from_utf8_lossy(l).into_owned() + "\n")
-            .collect()
+    /// A session of `daemon` with `creds` and `p`; and the greeting.
+    fn start(
+        daemon: &Arc<Pop3Daemon>,
+        creds: Arc<Users>,
+        p: Pop3Personality,
+    ) -> (Session<Pop3Handler>, String) {
+        Session::start(Pop3Handler::new(daemon.clone(), creds, Arc::new(p)))
     }
 
     fn strict() -> Arc<Users> {
@@ -654,7 +631,7 @@ mod tests {
         let d = Pop3Daemon::new();
         d.add_message("tim", b"Subject: one\n\nline\n.dot\n");
         d.add_message("tim", b"Subject: two\n\nB\n");
-        let (mut s, greeting) = Session::new(&d, strict(), Pop3Personality::default());
+        let (mut s, greeting) = start(&d, strict(), Pop3Personality::default());
         assert!(
             greeting.starts_with("+OK fakeserver POP3 ready <"),
             "{greeting}"
@@ -718,11 +695,11 @@ mod tests {
         let d = Pop3Daemon::new();
         d.add_message("tim", b"x\n");
         {
-            let (mut s, _) = Session::new(&d, any(), Pop3Personality::default());
+            let (mut s, _) = start(&d, any(), Pop3Personality::default());
             s.s("USER tim");
             s.s("PASS any");
             s.s("DELE 1");
-            let (mut s2, _) = Session::new(&d, any(), Pop3Personality::default());
+            let (mut s2, _) = start(&d, any(), Pop3Personality::default());
             s2.s("USER tim");
             assert_eq!(s2.s("PASS any"), "-ERR [IN-USE] maildrop already locked\n");
         }
@@ -733,7 +710,7 @@ mod tests {
     #[test]
     fn any_user_gets_an_empty_maildrop() {
         let d = Pop3Daemon::new();
-        let (mut s, _) = Session::new(&d, any(), Pop3Personality::default());
+        let (mut s, _) = start(&d, any(), Pop3Personality::default());
         s.s("USER nobody");
         assert_eq!(
             s.s("PASS whatever"),
@@ -746,7 +723,7 @@ mod tests {
     #[test]
     fn apop() {
         let d = Pop3Daemon::new();
-        let (mut s, greeting) = Session::new(&d, strict(), Pop3Personality::default());
+        let (mut s, greeting) = start(&d, strict(), Pop3Personality::default());
         let ts = &greeting[greeting.find('<').unwrap()..greeting.trim_end().len()];
         let good = apop_digest(ts, "secret");
         assert_eq!(
@@ -766,7 +743,7 @@ mod tests {
     #[test]
     fn capa_and_stls() {
         let d = Pop3Daemon::new();
-        let (mut s, _) = Session::new(&d, strict(), Pop3Personality::default());
+        let (mut s, _) = start(&d, strict(), Pop3Personality::default());
         assert_eq!(
             s.s("CAPA"),
             "+OK capability list follows\nTOP\nUIDL\nUSER\nSASL PLAIN LOGIN CRAM-MD5 XOAUTH2\nSTLS\nRESP-CODES\nAUTH-RESP-CODE\nPIPELINING\nIMPLEMENTATION mailrig-fakeserver\n.\n"
@@ -788,7 +765,7 @@ mod tests {
             require_tls: true,
             ..Pop3Personality::default()
         };
-        let (mut s, _) = Session::new(&d, strict(), p);
+        let (mut s, _) = start(&d, strict(), p);
         assert_eq!(s.s("USER tim"), "-ERR [AUTH] TLS required first\n");
         assert!(!s.s("CAPA").contains("USER"));
         s.conn.tls = true;
@@ -798,7 +775,7 @@ mod tests {
     #[test]
     fn auth_mechanisms() {
         let d = Pop3Daemon::new();
-        let (mut s, _) = Session::new(&d, strict(), Pop3Personality::default());
+        let (mut s, _) = start(&d, strict(), Pop3Personality::default());
         assert_eq!(s.s("AUTH"), "+OK\nPLAIN\nLOGIN\nCRAM-MD5\nXOAUTH2\n.\n");
         assert_eq!(
             s.s("AUTH GSSAPI"),
@@ -825,7 +802,7 @@ mod tests {
     #[test]
     fn cram_md5_and_xoauth2() {
         let d = Pop3Daemon::new();
-        let (mut s, _) = Session::new(&d, strict(), Pop3Personality::default());
+        let (mut s, _) = start(&d, strict(), Pop3Personality::default());
         let ch = s.s("AUTH CRAM-MD5");
         let ch = base64::engine::general_purpose::STANDARD
             .decode(ch.trim_end().strip_prefix("+ ").unwrap())
@@ -835,7 +812,7 @@ mod tests {
             crate::auth::cram_md5_digest("secret", &String::from_utf8(ch).unwrap())
         );
         assert!(s.s(&b64(resp.as_bytes())).starts_with("+OK"));
-        let (mut s, _) = Session::new(&Pop3Daemon::new(), strict(), Pop3Personality::default());
+        let (mut s, _) = start(&Pop3Daemon::new(), strict(), Pop3Personality::default());
         let bad = b64(b"user=tim\x01auth=Bearer nope\x01\x01");
         assert!(s.s(&format!("AUTH XOAUTH2 {bad}")).starts_with("+ eyJ"));
         assert_eq!(s.s(""), "-ERR [AUTH] authentication failed\n");
@@ -849,7 +826,7 @@ mod tests {
             drop_on_auth_failure: true,
             ..Pop3Personality::default()
         };
-        let (mut s, _) = Session::new(&d, strict(), p);
+        let (mut s, _) = start(&d, strict(), p);
         s.s("USER tim");
         s.s("PASS secret");
         assert!(s.s("RSET").starts_with("+OK"));
@@ -864,7 +841,7 @@ mod tests {
     fn a_faulted_reply_undoes_login_and_dele() {
         let d = Pop3Daemon::new();
         d.add_message("tim", b"x\n");
-        let (mut s, _) = Session::new(&d, strict(), Pop3Personality::default());
+        let (mut s, _) = start(&d, strict(), Pop3Personality::default());
         s.s("USER tim");
         s.s("PASS secret");
         s.h.on_fault_reply("-ERR [SYS/TEMP] fault");
@@ -883,7 +860,7 @@ mod tests {
     #[test]
     fn bad_input_gets_errors() {
         let d = Pop3Daemon::new();
-        let (mut s, _) = Session::new(&d, any(), Pop3Personality::default());
+        let (mut s, _) = start(&d, any(), Pop3Personality::default());
         assert_eq!(s.s("\0\0\0"), "-ERR unknown command\n");
         assert_eq!(
             text(&s.h.on_input(Input::Line(b"USER \xff\xfe"), &s.conn)),

@@ -33,11 +33,7 @@ pub fn fuzz_session(data: &[u8]) -> Vec<u8> {
         Arc::new(crate::auth::Users::open()),
         Arc::new(Pop3Personality::default()),
     );
-    let conn = crate::handler::ConnInfo {
-        tls_available: true,
-        ..Default::default()
-    };
-    crate::scripted::run(&mut h, data, conn)
+    crate::scripted::run(&mut h, data, crate::handler::ConnInfo::offering_tls())
 }
 
 #[cfg(test)]

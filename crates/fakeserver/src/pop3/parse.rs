@@ -7,7 +7,8 @@
 //! password may contain spaces (RFC 1939 §7 allows this). Message numbers are decimal, at
 //! least 1, and must fit in a `u32`.
 
-use std::fmt;
+pub use crate::lineparse::ParseError;
+use crate::lineparse::{printable, syntax, trim_end, truncate, utf8};
 
 /// The longest argument RFC 1939 allows is 40 octets; we accept more (clients send long
 /// XOAUTH2 tokens with AUTH) but cap a single line's arguments here.
@@ -71,31 +72,6 @@ impl Command {
         }
     }
 }
-
-/// Why a line is not a valid command. The `Display` text is what follows `-ERR `.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParseError {
-    Empty,
-    /// The keyword is not one we know (carried upper-cased, lossily decoded, truncated).
-    Unknown(String),
-    /// A known keyword with arguments that do not fit it.
-    Syntax {
-        keyword: &'static str,
-        reason: &'static str,
-    },
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParseError::Empty => write!(f, "empty command"),
-            ParseError::Unknown(k) => write!(f, "unknown command {k}"),
-            ParseError::Syntax { keyword, reason } => write!(f, "{keyword}: {reason}"),
-        }
-    }
-}
-
-impl std::error::Error for ParseError {}
 
 /// The keyword of a line, upper-cased, if it has one (for transcripts and fault schedules).
 pub fn keyword(line: &[u8]) -> Option<String> {
@@ -193,17 +169,6 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
     }
 }
 
-fn syntax<T>(keyword: &'static str, reason: &'static str) -> Result<T, ParseError> {
-    Err(ParseError::Syntax { keyword, reason })
-}
-
-fn trim_end(mut line: &[u8]) -> &[u8] {
-    while let [head @ .., b'\r' | b'\n'] = line {
-        line = head;
-    }
-    line
-}
-
 /// The first space-separated word and the rest (starting at the separator).
 fn split_word(line: &[u8]) -> (&[u8], &[u8]) {
     match line.iter().position(|b| *b == b' ') {
@@ -273,34 +238,6 @@ fn mechanism(s: &[u8]) -> Result<String, ParseError> {
         return syntax("AUTH", "invalid mechanism name");
     }
     Ok(String::from_utf8_lossy(s).to_ascii_uppercase())
-}
-
-fn utf8<'a>(s: &'a [u8], keyword: &'static str) -> Result<&'a str, ParseError> {
-    std::str::from_utf8(s).map_err(|_| ParseError::Syntax {
-        keyword,
-        reason: "argument is not valid UTF-8",
-    })
-}
-
-/// A keyword for messages: printable ASCII, anything else replaced by '?'.
-fn printable(s: &[u8]) -> String {
-    s.iter()
-        .take(64)
-        .map(|b| {
-            if b.is_ascii_graphic() {
-                *b as char
-            } else {
-                '?'
-            }
-        })
-        .collect()
-}
-
-fn truncate(mut s: String, n: usize) -> String {
-    if s.len() > n {
-        s.truncate(n);
-    }
-    s
 }
 
 #[cfg(test)]

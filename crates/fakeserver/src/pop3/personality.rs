@@ -204,14 +204,8 @@ impl Pop3Personality {
         if let Some(g) = &s.greeting {
             p.greeting = g.replace("{host}", &host);
         }
-        if let Some(caps) = &s.capabilities {
-            let has = |w: &str| {
-                caps.iter().any(|c| {
-                    c.split_whitespace()
-                        .next()
-                        .is_some_and(|x| x.eq_ignore_ascii_case(w))
-                })
-            };
+        if s.capabilities.is_some() {
+            let has = |w: &str| s.has_capability(w);
             p.top = has("TOP");
             p.uidl = has("UIDL");
             p.user_pass = has("USER");
@@ -219,24 +213,9 @@ impl Pop3Personality {
             if !has("SASL") {
                 p.sasl.clear();
             }
-            p.implementation = caps
-                .iter()
-                .find_map(|c| c.strip_prefix("IMPLEMENTATION ").map(str::to_string));
-            p.capabilities = caps
-                .iter()
-                .filter(|c| {
-                    let w = c
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("")
-                        .to_ascii_uppercase();
-                    !matches!(
-                        w.as_str(),
-                        "TOP" | "UIDL" | "USER" | "STLS" | "SASL" | "IMPLEMENTATION"
-                    )
-                })
-                .cloned()
-                .collect();
+            p.implementation = s.implementation();
+            p.capabilities =
+                s.other_capabilities(&["TOP", "UIDL", "USER", "STLS", "SASL", "IMPLEMENTATION"]);
         }
         if let Some(m) = &s.auth_mechanisms {
             for name in m {

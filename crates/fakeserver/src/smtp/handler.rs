@@ -434,13 +434,8 @@ impl SmtpHandler {
         if !path.is_ascii() && !smtputf8 {
             return self.reply("need_smtputf8");
         }
-        if let Some(r) = self
-            .setup
-            .section
-            .quirk_map("mail_replies")
-            .get(&path.to_ascii_lowercase())
-        {
-            return Output::lines(r.split('\n').map(str::to_string).collect::<Vec<_>>());
+        if let Some(o) = self.quirk_reply("mail_replies", &path) {
+            return o;
         }
         self.tx = Some(Tx {
             id: self.setup.daemon.next_id(),
@@ -451,6 +446,16 @@ impl SmtpHandler {
         });
         self.last = Last::Mail;
         self.reply("mail_ok")
+    }
+
+    /// The reply the personality's `quirk` table (`mail_replies`, `rcpt_replies`) sets for
+    /// `path` (case-insensitive), if any: one line, or several separated by LF.
+    fn quirk_reply(&self, quirk: &str, path: &str) -> Option<Output> {
+        let map = self.setup.section.quirk_map(quirk);
+        let r = map.get(&path.to_ascii_lowercase())?;
+        Some(Output::lines(
+            r.split('\n').map(str::to_string).collect::<Vec<_>>(),
+        ))
     }
 
     fn rcpt(&mut self, path: String, params: Vec<Param>) -> Output {
@@ -480,13 +485,8 @@ impl SmtpHandler {
         if !path.is_ascii() && !tx.smtputf8 {
             return self.reply("need_smtputf8");
         }
-        if let Some(r) = self
-            .setup
-            .section
-            .quirk_map("rcpt_replies")
-            .get(&path.to_ascii_lowercase())
-        {
-            return Output::lines(r.split('\n').map(str::to_string).collect::<Vec<_>>());
+        if let Some(o) = self.quirk_reply("rcpt_replies", &path) {
+            return o;
         }
         if let Some(max) = self.setup.section.quirk_int("max_recipients") {
             if tx.rcpts.len() as i64 >= max {

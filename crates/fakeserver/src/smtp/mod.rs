@@ -90,6 +90,11 @@ mod tests {
     use crate::handler::Output;
 
     /// Drive a handler with client lines; data blocks are given as one "line" when asked.
+    /// SMTP (or LMTP) with the default personality, accepting any login.
+    fn open(lmtp: bool) -> SmtpService {
+        SmtpService::new(lmtp, Section::default(), Arc::new(Users::open()))
+    }
+
     fn run(svc: &SmtpService, conn: &ConnInfo, inputs: &[&[u8]]) -> Vec<String> {
         let mut h = svc.handler(conn);
         let mut replies = Vec::new();
@@ -129,7 +134,7 @@ mod tests {
 
     #[test]
     fn full_transaction_is_kept_with_its_envelope() {
-        let svc = SmtpService::new(false, Section::default(), Arc::new(Users::open()));
+        let svc = open(false);
         let r = run(
             &svc,
             &conn(false),
@@ -168,7 +173,7 @@ mod tests {
 
     #[test]
     fn sequence_errors() {
-        let svc = SmtpService::new(false, Section::default(), Arc::new(Users::open()));
+        let svc = open(false);
         let r = run(
             &svc,
             &conn(false),
@@ -195,7 +200,7 @@ mod tests {
 
     #[test]
     fn bdat_chunks_and_lmtp_replies_per_recipient() {
-        let svc = SmtpService::new(true, Section::default(), Arc::new(Users::open()));
+        let svc = open(true);
         let r = run(
             &svc,
             &conn(false),
@@ -287,8 +292,35 @@ mod tests {
     }
 
     #[test]
+    fn per_address_replies_from_the_personality() {
+        let p = crate::personality::Personality::parse(
+            "[smtp]\n[smtp.quirks]\nmail_replies = { \"Spam@x\" = \"550 no\" }\n\
+             rcpt_replies = { \"gone@y\" = \"550-5.1.1 gone\\n550 5.1.1 really\" }\n",
+            "t.toml",
+        )
+        .unwrap();
+        let svc = SmtpService::new(false, p.section("smtp"), Arc::new(Users::open()));
+        let r = run(
+            &svc,
+            &conn(false),
+            &[
+                b"EHLO c",
+                b"MAIL FROM:<spam@X>",
+                b"MAIL FROM:<a@x>",
+                b"RCPT TO:<Gone@y>",
+                b"RCPT TO:<b@y>",
+            ],
+        );
+        let tail = &r[r.len() - 5..];
+        assert_eq!(tail[0], "550 no", "{r:?}");
+        assert_eq!(codes(&tail[1..2]), ["250"]);
+        assert_eq!(tail[2..4], ["550-5.1.1 gone", "550 5.1.1 really"], "{r:?}");
+        assert_eq!(codes(&tail[4..]), ["250"]);
+    }
+
+    #[test]
     fn fault_replaced_replies_undo_what_they_stood_for() {
-        let svc = SmtpService::new(false, Section::default(), Arc::new(Users::open()));
+        let svc = open(false);
         let c = conn(false);
         let mut h = svc.handler(&c);
         h.on_startup(&c);

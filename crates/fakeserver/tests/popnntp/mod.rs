@@ -71,6 +71,30 @@ pub struct Opts {
     pub max_block: Option<usize>,
 }
 
+impl Opts {
+    /// STARTTLS (STLS) with a certificate preset.
+    pub fn tls(p: Preset) -> Opts {
+        Opts {
+            tls: Some(p),
+            ..Opts::default()
+        }
+    }
+    /// Implicit TLS (pop3s, nntps) with a certificate preset.
+    pub fn implicit_tls(p: Preset) -> Opts {
+        Opts {
+            implicit_tls: true,
+            ..Opts::tls(p)
+        }
+    }
+    /// Plain text with a fault plan.
+    pub fn faults(plan: FaultPlan) -> Opts {
+        Opts {
+            faults: plan,
+            ..Opts::default()
+        }
+    }
+}
+
 /// A running server, the CA file clients should trust (when TLS is on) and the temp dir
 /// holding it.
 pub struct Running {
@@ -141,6 +165,16 @@ impl Ran {
             self.code, self.stdout, self.stderr
         )
     }
+    /// Fail the test, showing the run, unless the client exited 0.
+    #[track_caller]
+    pub fn expect_ok(&self) {
+        assert!(self.ok(), "{}", self.show());
+    }
+    /// Fail the test, showing the run, unless the client printed `needle`.
+    #[track_caller]
+    pub fn expect_out(&self, needle: &str) {
+        assert!(self.stdout.contains(needle), "{}", self.show());
+    }
 }
 
 /// Run a client; kill it after `limit` (then `code` is `None`).
@@ -190,24 +224,20 @@ pub fn python(script: &str, args: &[&str]) -> Ran {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/clients")
         .join(script);
-    run(
-        Command::new("python3")
-            .arg("-W")
-            .arg("ignore")
-            .arg(path)
-            .args(args),
-        Duration::from_secs(60),
-    )
+    python3(&[path.as_os_str()], args)
 }
 
 /// `python3 -c CODE args...` (for short fault scenarios).
 pub fn python_code(code: &str, args: &[&str]) -> Ran {
+    python3(&["-c".as_ref(), code.as_ref()], args)
+}
+
+/// `python3 -W ignore WHAT... args...`, killed after a minute.
+fn python3(what: &[&std::ffi::OsStr], args: &[&str]) -> Ran {
     run(
         Command::new("python3")
-            .arg("-W")
-            .arg("ignore")
-            .arg("-c")
-            .arg(code)
+            .args(["-W", "ignore"])
+            .args(what)
             .args(args),
         Duration::from_secs(60),
     )
@@ -249,6 +279,11 @@ impl Raw {
     pub fn send(&mut self, b: &[u8]) {
         use std::io::Write;
         self.writer.write_all(b).expect("write");
+    }
+    /// Send `b` and read one reply line.
+    pub fn ask(&mut self, b: &[u8]) -> String {
+        self.send(b);
+        self.line()
     }
     /// One reply line without its CRLF; "" at end of stream.
     pub fn line(&mut self) -> String {

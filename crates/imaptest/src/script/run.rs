@@ -468,15 +468,7 @@ async fn run_step(
         let text = match expand_command(&cmd.text, vars) {
             Ok(t) => t,
             Err(e) => {
-                res.failures.push(failure(
-                    cmd,
-                    done,
-                    total,
-                    &lossy(&cmd.text),
-                    e,
-                    vec![],
-                    vec![],
-                ));
+                res.failures.push(unsent(cmd, done, total, e));
                 return Ok(());
             }
         };
@@ -484,14 +476,11 @@ async fn run_step(
             Some(args) => match cursor.next() {
                 Some(m) => append_message(args, &settings.mailbox, m),
                 None => {
-                    res.failures.push(failure(
+                    res.failures.push(unsent(
                         cmd,
                         done,
                         total,
-                        &lossy(&cmd.text),
                         "append: the mbox has no messages".into(),
-                        vec![],
-                        vec![],
                     ));
                     return Ok(());
                 }
@@ -509,6 +498,10 @@ async fn run_step(
         .collect::<Vec<_>>()
         .join(" / ");
     let shown = shown.as_str();
+    // a failure of the step as a whole is reported against its first command
+    let step_failure = |reason: String, expected: Vec<String>, got: Vec<String>| {
+        failure(&step.commands[0], done, total, shown, reason, expected, got)
+    };
     let mut seq = SeqMap::default();
     let mut matched = vec![false; step.expected.len()];
     let mut tagged: Vec<Option<Response>> = vec![None; tags.len()];
@@ -570,12 +563,7 @@ async fn run_step(
                 for ban in &step.banned {
                     let mut m = Matcher::new(vars, &seq);
                     if m.line(&ban.values, values) {
-                        let cmd = &step.commands[0];
-                        res.failures.push(failure(
-                            cmd,
-                            done,
-                            total,
-                            shown,
+                        res.failures.push(step_failure(
                             format!("banned reply (line {})", ban.line),
                             vec![format!("! {}", lossy(&ban.text))],
                             vec![r.to_string()],
@@ -640,31 +628,23 @@ async fn run_step(
         .map(|(e, _)| format!("* {} (line {})", lossy(&e.text), e.line))
         .collect();
     if !missing.is_empty() {
-        let cmd = &step.commands[0];
-        res.failures.push(failure(
-            cmd,
-            done,
-            total,
-            shown,
+        res.failures.push(step_failure(
             format!("missing {} untagged replies", missing.len()),
             missing,
             unmatched_seen,
         ));
     }
     if !extra.is_empty() {
-        let cmd = &step.commands[0];
-        res.failures.push(failure(
-            cmd,
-            done,
-            total,
-            shown,
-            "unexpected replies".into(),
-            vec![],
-            extra,
-        ));
+        res.failures
+            .push(step_failure("unexpected replies".into(), vec![], extra));
     }
     // the server said BYE and closed: later commands on this connection will report it
     Ok(())
+}
+
+/// A command that could not be sent (its text is shown as written in the script).
+fn unsent(cmd: &Command, index: usize, total: usize, reason: String) -> Failure {
+    failure(cmd, index, total, &lossy(&cmd.text), reason, vec![], vec![])
 }
 
 fn failure(
