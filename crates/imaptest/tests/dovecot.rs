@@ -1,70 +1,25 @@
 //! imaptest against a real Dovecot (Debian's packages, started by tools/dovecot on loopback with
 //! a private config): the project's own scripted tests pass, the failing set fails on the right
 //! lines, rawlog files are written, and LOGIN, AUTHENTICATE PLAIN, CRAM-MD5 and SCRAM-SHA-1/256 work. Each test has its own
-//! instance on free ports in 10150-10199, stopped when the test ends, even when it fails.
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+//! instance on free ports, stopped when the test ends, even when it fails.
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
+use common::Dovecot;
+use std::path::Path;
+use std::process::Output;
+
+trait Run {
+    /// imaptest against this server, with the scripted tests' self-test switch.
+    fn imaptest(&self, args: &[&str], cwd: &Path) -> Output;
 }
 
-struct Dovecot {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Dovecot {
-    /// Starts a private Dovecot on three free ports of `range`.
-    fn start(range: std::ops::Range<u16>) -> Dovecot {
-        let free: Vec<u16> = range
-            .filter(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
-            .take(3)
-            .collect();
-        assert_eq!(free.len(), 3, "no free ports");
-        let dir = tempfile::Builder::new()
-            .prefix("imaptest-dovecot")
-            .tempdir()
-            .unwrap();
-        let out = Command::new(repo().join("tools/dovecot"))
-            .arg("start")
-            .arg(dir.path())
-            .args(free.iter().map(|p| p.to_string()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tools/dovecot start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Dovecot { dir, port: free[0] }
-    }
-
+impl Run for Dovecot {
     fn imaptest(&self, args: &[&str], cwd: &Path) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_imaptest"))
-            .current_dir(cwd)
-            .args([
-                format!("port={}", self.port),
-                "user=testuser".into(),
-                "pass=testpass".into(),
-            ])
+        self.command(cwd)
             .args(args)
             .env("IMAPTEST_SELFTEST_ON", "1")
             .output()
             .unwrap()
-    }
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("tools/dovecot"))
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
     }
 }
 
@@ -84,7 +39,7 @@ fn scripts(dir: &str) -> String {
 
 #[test]
 fn own_scripts_pass_and_failures_name_their_lines() {
-    let d = Dovecot::start(10150..10170);
+    let d = Dovecot::start("imaptest-dovecot");
     let work = tempfile::tempdir().unwrap();
     let json = work.path().join("r.json");
     let junit = work.path().join("r.xml");
@@ -136,7 +91,7 @@ fn own_scripts_pass_and_failures_name_their_lines() {
 
 #[test]
 fn sasl_mechanisms_rawlog_and_no_pipelining() {
-    let d = Dovecot::start(10170..10199);
+    let d = Dovecot::start("imaptest-dovecot");
     let work = tempfile::tempdir().unwrap();
     let one = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/basics");
     let o = d.imaptest(

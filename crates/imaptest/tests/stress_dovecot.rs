@@ -3,66 +3,27 @@
 //! clean, `- append=100,0 logout=0` ends at `secs`, a seeded run repeats its commands, the
 //! per-second lines come through a pipe each second, checkpoints with many users are clean,
 //! Ctrl-C once finishes the run, and each broken rule of a rule-breaking server is named.
+mod common;
+
+use common::Dovecot;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
+trait Stress {
+    /// imaptest against this server with the test mbox.
+    fn cmd(&self, args: &[&str], cwd: &Path) -> Command;
+    fn imaptest(&self, args: &[&str], cwd: &Path) -> Output;
+    /// Forget the test user's mail (a fresh mailbox for the next run).
+    fn wipe_mail(&self);
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Dovecot {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Dovecot {
-    fn start() -> Dovecot {
-        let dir = tempfile::Builder::new()
-            .prefix("imaptest-stress")
-            .tempdir()
-            .unwrap();
-        let ports = [free_port(), free_port(), free_port()];
-        let out = Command::new(repo().join("tools/dovecot"))
-            .arg("start")
-            .arg(dir.path())
-            .args(ports.iter().map(|p| p.to_string()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tools/dovecot start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Dovecot {
-            dir,
-            port: ports[0],
-        }
-    }
-
+impl Stress for Dovecot {
     fn cmd(&self, args: &[&str], cwd: &Path) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_imaptest"));
-        c.current_dir(cwd)
-            .args([
-                format!("port={}", self.port),
-                "user=testuser".into(),
-                "pass=testpass".into(),
-                format!("mbox={}", mbox(cwd).display()),
-            ])
-            .args(args);
+        let mut c = self.command(cwd);
+        c.arg(format!("mbox={}", mbox(cwd).display())).args(args);
         c
     }
 
@@ -72,15 +33,6 @@ impl Dovecot {
 
     fn wipe_mail(&self) {
         let _ = std::fs::remove_dir_all(self.dir.path().join("mail/testuser"));
-    }
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("tools/dovecot"))
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
     }
 }
 
@@ -110,7 +62,7 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn default_mix_and_seed_examples_run_clean() {
-    let d = Dovecot::start();
+    let d = Dovecot::start("imaptest-stress");
     let work = tempfile::tempdir().unwrap();
     let o = d.imaptest(&["secs=4", "clients=5", "copybox=Trash"], work.path());
     let s = text(&o);
@@ -167,7 +119,7 @@ fn default_mix_and_seed_examples_run_clean() {
 
 #[test]
 fn append_only_with_default_msgs_ends_at_secs() {
-    let d = Dovecot::start();
+    let d = Dovecot::start("imaptest-stress");
     let work = tempfile::tempdir().unwrap();
     let t = Instant::now();
     let o = d.imaptest(&["-", "append=100,0", "logout=0", "secs=3"], work.path());
@@ -183,7 +135,7 @@ fn append_only_with_default_msgs_ends_at_secs() {
 
 #[test]
 fn a_seeded_run_repeats_its_commands() {
-    let d = Dovecot::start();
+    let d = Dovecot::start("imaptest-stress");
     let runs: Vec<Vec<String>> = (0..2)
         .map(|_| {
             d.wipe_mail();
@@ -208,7 +160,7 @@ fn a_seeded_run_repeats_its_commands() {
 
 #[test]
 fn per_second_lines_arrive_through_a_pipe() {
-    let d = Dovecot::start();
+    let d = Dovecot::start("imaptest-stress");
     let work = tempfile::tempdir().unwrap();
     let mut child = d
         .cmd(&["secs=5", "clients=2"], work.path())
@@ -320,7 +272,7 @@ fn each_broken_rule_is_caught_and_named() {
 
 #[test]
 fn checkpoints_with_many_users_are_clean() {
-    let d = Dovecot::start();
+    let d = Dovecot::start("imaptest-stress");
     let work = tempfile::tempdir().unwrap();
     for args in [
         &[
@@ -355,7 +307,7 @@ fn checkpoints_with_many_users_are_clean() {
 
 #[test]
 fn ctrl_c_once_finishes_the_run() {
-    let d = Dovecot::start();
+    let d = Dovecot::start("imaptest-stress");
     let work = tempfile::tempdir().unwrap();
     let mut child = d
         .cmd(&["clients=3"], work.path())

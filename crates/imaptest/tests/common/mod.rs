@@ -1,0 +1,73 @@
+//! What the Dovecot integration tests share: the repository root, and a private Dovecot
+//! (tools/dovecot: Debian's packages on loopback with its own config) on three free ports,
+//! stopped when dropped, even when the test fails.
+#![allow(dead_code)] // each test binary uses its own part of it
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A TCP port nobody listens on now (the OS picks it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Dovecot {
+    pub dir: tempfile::TempDir,
+    /// The IMAP port (POP3 and LMTP listen on two more).
+    pub port: u16,
+}
+
+impl Dovecot {
+    /// Starts a private Dovecot on three free ports; its files under a temporary folder
+    /// named after `prefix`.
+    pub fn start(prefix: &str) -> Dovecot {
+        let ports = [free_port(), free_port(), free_port()];
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+        let out = Command::new(repo().join("tools/dovecot"))
+            .arg("start")
+            .arg(dir.path())
+            .args(ports.iter().map(|p| p.to_string()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tools/dovecot start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Dovecot {
+            dir,
+            port: ports[0],
+        }
+    }
+
+    /// imaptest with this server's port and the test account, run in `cwd`.
+    pub fn command(&self, cwd: &Path) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_imaptest"));
+        c.current_dir(cwd).args([
+            format!("port={}", self.port),
+            "user=testuser".into(),
+            "pass=testpass".into(),
+        ]);
+        c
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("tools/dovecot"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
