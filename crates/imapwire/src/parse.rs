@@ -306,6 +306,12 @@ impl<'a> Cursor<'a> {
                 return Ok(out);
             }
             let w = self.word();
+            if w.is_empty() {
+                // A CR or LF inside the text, with more after it: skip it (it was once an
+                // endless loop, found by the `imaptest_script` fuzz target).
+                self.pos += 1;
+                continue;
+            }
             out.push(Value::Atom(w.to_vec()));
         }
     }
@@ -500,5 +506,14 @@ mod tests {
         crate::fuzz_response(b"* 1 {99999999999999999999}\r\n((((\"\\");
         crate::fuzz_response(b"+\r\n*\r\n~{3}\r\nab");
         crate::fuzz_response(&[0xff, b'\n', b'{', b'1', b'}', b'\n']);
+    }
+}
+
+#[cfg(test)]
+mod resp_text_regressions {
+    #[test]
+    fn a_line_break_inside_status_text_ends() {
+        let v = super::parse_line(b"OK a\rb\nc").unwrap();
+        assert_eq!(v.len(), 4, "{v:?}");
     }
 }
