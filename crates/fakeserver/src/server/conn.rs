@@ -1,6 +1,7 @@
 //! One connection's I/O: read, frame, give each unit to the handler, apply faults to its
 //! output, write, and do what the output asks (read mode, STARTTLS, close). Pipelined input
-//! is answered in order and replies to a batch are written together. Everything either
+//! is answered in order and replies to a batch are written together (in pieces of at most
+//! `MAX_QUEUED` bytes plus one reply, so a client that never reads cannot make us buffer more). Everything either
 //! side sent is recorded.
 
 use super::frame::{encode_line, Framer, Unit};
@@ -16,6 +17,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+
+/// Queued reply bytes that make the server write before it answers more pipelined input.
+const MAX_QUEUED: usize = 256 * 1024;
 
 /// Plain or TLS; `Gone` only transiently during the STARTTLS switch.
 enum Stream {
@@ -145,6 +149,11 @@ pub(super) async fn serve(
             match c.framer.next(&c.buf, &mut c.pos, c.mode) {
                 Some(unit) => flow = c.unit(&mut *handler, unit).await,
                 None => break,
+            }
+            // Replies of pipelined commands go out as they pile up, so a client that
+            // never reads holds at most this much (plus one reply) of ours.
+            if c.out.len() >= MAX_QUEUED && !c.flush().await {
+                break 'conn;
             }
         }
         if flow == Flow::StartTls {
