@@ -14,6 +14,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// One stored message as the tests look at it: UID, flags, the raw bytes.
+pub type Stored = (u32, Vec<String>, Vec<u8>);
+
 pub struct Fake {
     pub server: ServerHandle,
     pub svc: ImapService,
@@ -85,7 +88,7 @@ impl Fake {
         self.server.recorder().to_text()
     }
     /// A user's mailbox from the daemon: (uid, flags, raw message) of each message.
-    pub fn mailbox(&self, user: &str, mailbox: &str) -> Option<Vec<(u32, Vec<String>, Vec<u8>)>> {
+    pub fn mailbox(&self, user: &str, mailbox: &str) -> Option<Vec<Stored>> {
         let mut l = self.svc.daemon().lock();
         let a = l.account(user);
         a.mailboxes.get(mailbox).map(|m| {
