@@ -198,9 +198,11 @@ fn a_client_that_never_reads_is_cut_off_with_bounded_memory() {
         "cut off after {:?}",
         t.elapsed()
     );
+    // About 10 MB here: socket buffers' worth of replies, recorded in the transcript. Before
+    // replies were written as they piled up, the server queued ~64 MB for this client.
     let grew = peak.saturating_sub(rss0);
     assert!(
-        grew < 16 * 1024,
+        grew < 32 * 1024,
         "RSS grew by {grew} KiB while the client did not read"
     );
     drop(s);
