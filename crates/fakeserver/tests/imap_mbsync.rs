@@ -1,7 +1,8 @@
 //! fakeserver's IMAP against mbsync (isync): a full two-way sync of a mailbox tree with a
-//! local Maildir++-less Maildir tree over STARTTLS with certificate checks, then a second sync
+//! local Maildir tree over STARTTLS with certificate checks, then a second sync
 //! after changes on both sides (new mail, flags, deletions), each side checked afterwards, and
-//! a third sync that must change nothing. mbsync is Debian's `isync` (tools/ensure-deps).
+//! a third sync that must change nothing; against the default, Dovecot-like and Gmail-like
+//! personalities. mbsync is Debian's `isync` (tools/ensure-deps).
 
 mod imap_common;
 
@@ -100,11 +101,26 @@ fn mbsync(cfg: &Path) -> String {
 
 #[test]
 fn mbsync_two_way_sync_of_a_tree_then_changes_on_both_sides() {
+    two_way(None);
+}
+
+#[test]
+fn mbsync_against_the_dovecot_personality() {
+    two_way(Some("dovecot-imap.toml"));
+}
+
+#[test]
+fn mbsync_against_the_gmail_personality() {
+    two_way(Some("gmail-imap.toml"));
+}
+
+fn two_way(personality: Option<&'static str>) {
     if !have("mbsync") {
         return;
     }
     let f = start(Opts {
         users: Some(Users::strict([("alice", "s3cret")])),
+        personality,
         ..Opts::default()
     });
     let d = f.svc.daemon();
