@@ -186,7 +186,12 @@ client pop3 {
 fn example_profiles_run_unchanged() {
     let d = Dovecot::start("imaptest-profile-ex");
     let work = tempfile::tempdir().unwrap();
-    let o = profile_run(&d, work.path(), LIKE_PROFILE_CONF, &["clients=50", "secs=5,10"]);
+    let o = profile_run(
+        &d,
+        work.path(),
+        LIKE_PROFILE_CONF,
+        &["clients=50", "secs=5,10"],
+    );
     let s = text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:"), "{s}");
@@ -197,7 +202,12 @@ fn example_profiles_run_unchanged() {
     // the first rows show the ramp-up over 30 s
     assert!(s.contains("%]\n"), "{s}");
 
-    let o = profile_run(&d, work.path(), LIKE_POP3_PROFILE_CONF, &["clients=100", "secs=4,10"]);
+    let o = profile_run(
+        &d,
+        work.path(),
+        LIKE_POP3_PROFILE_CONF,
+        &["clients=100", "secs=4,10"],
+    );
     let s = text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:"), "{s}");
@@ -245,12 +255,19 @@ client pop3 {
   login_interval = 1s
 }
 ";
-    let o = profile_run(&d, work.path(), profile, &["clients=20", "secs=5,10", "output=stats.tsv"]);
+    let o = profile_run(
+        &d,
+        work.path(),
+        profile,
+        &["clients=20", "secs=5,10", "output=stats.tsv"],
+    );
     let s = text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:"), "{s}");
     let t = shape(&String::from_utf8_lossy(&o.stdout));
-    for c in ["Logi", "Sele", "Fetc", "Fet2", "Expu", "Appe", "Logo", "LMTP"] {
+    for c in [
+        "Logi", "Sele", "Fetc", "Fet2", "Expu", "Appe", "Logo", "LMTP",
+    ] {
         assert!(t[c] > 0, "{c} is 0: {s}");
     }
     // ~8 users × 2 deliveries a second for 5 s
@@ -260,7 +277,10 @@ client pop3 {
     assert!(tsv.lines().next().unwrap().contains("\tLMTP\t"), "{tsv}");
     // the POP3 clients deleted what they read: mail of busy_00[5-8] went through POP3
     let log = std::fs::read_to_string(d.dir.path().join("dovecot.log")).unwrap_or_default();
-    assert!(log.contains("pop3(busy_005@example.com)"), "no POP3 session in the Dovecot log");
+    assert!(
+        log.contains("pop3(busy_005@example.com)"),
+        "no POP3 session in the Dovecot log"
+    );
 }
 
 #[test]
@@ -290,7 +310,10 @@ fn a_broken_profile_is_refused_naming_file_and_line() {
         .unwrap();
     let s = text(&o);
     assert_eq!(o.status.code(), Some(2), "{s}");
-    assert!(s.contains("broken.conf: at least one client { } block is required"), "{s}");
+    assert!(
+        s.contains("broken.conf: at least one client { } block is required"),
+        "{s}"
+    );
 }
 
 #[test]

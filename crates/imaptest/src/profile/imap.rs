@@ -241,11 +241,19 @@ impl Sess<'_> {
 
     async fn move_to_spam(&mut self, uid: u32) -> Result<(), String> {
         if self.conn.has("MOVE") {
-            self.cmd(Some("MOVE"), format!("UID MOVE {uid} Spam").as_bytes(), true)
-                .await?;
+            self.cmd(
+                Some("MOVE"),
+                format!("UID MOVE {uid} Spam").as_bytes(),
+                true,
+            )
+            .await?;
         } else {
-            self.cmd(Some("COPY"), format!("UID COPY {uid} Spam").as_bytes(), true)
-                .await?;
+            self.cmd(
+                Some("COPY"),
+                format!("UID COPY {uid} Spam").as_bytes(),
+                true,
+            )
+            .await?;
             self.delete(uid).await?;
         }
         Ok(())
@@ -283,7 +291,12 @@ impl Sess<'_> {
     }
 
     /// APPENDs to `mailbox`; returns the new UID when the server says it (UIDPLUS).
-    async fn append(&mut self, mailbox: &str, data: &[u8], flags: &str) -> Result<Option<u32>, String> {
+    async fn append(
+        &mut self,
+        mailbox: &str,
+        data: &[u8],
+        flags: &str,
+    ) -> Result<Option<u32>, String> {
         let mut cmd = format!("APPEND {mailbox} ({flags}) {{{}}}\r\n", data.len()).into_bytes();
         cmd.extend_from_slice(data);
         let (_, _, tagged) = self.cmd(Some("APPEND"), &cmd, false).await?;
@@ -328,7 +341,10 @@ impl Sess<'_> {
         match a {
             Action::Read => {
                 let cp = self.user.client_profile(self.env);
-                let items = cp.imap_fetch_manual.clone().unwrap_or_else(|| "BODY.PEEK[]".into());
+                let items = cp
+                    .imap_fetch_manual
+                    .clone()
+                    .unwrap_or_else(|| "BODY.PEEK[]".into());
                 let cmd = format!("UID FETCH {uid} ({items})");
                 self.cmd(Some("FETCH2"), cmd.as_bytes(), true).await?;
             }
@@ -359,7 +375,11 @@ impl Sess<'_> {
                 if !actions.is_empty() {
                     let up = self.user.user_profile(self.env);
                     let due = Instant::now() + up.action_repeat_delay;
-                    let at = self.queue.iter().position(|q| q.0 > due).unwrap_or(self.queue.len());
+                    let at = self
+                        .queue
+                        .iter()
+                        .position(|q| q.0 > due)
+                        .unwrap_or(self.queue.len());
                     self.queue.insert(at, (due, uid, actions));
                 }
                 continue;
@@ -388,7 +408,11 @@ impl Sess<'_> {
     }
 
     /// Waits for new mail until `until`: IDLE, or a NOOP after a pause.
-    async fn wait(&mut self, until: Instant, finish: &mut tokio::sync::watch::Receiver<bool>) -> Result<(), String> {
+    async fn wait(
+        &mut self,
+        until: Instant,
+        finish: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), String> {
         let idle = self.user.client_profile(self.env).imap_idle && self.conn.has("IDLE");
         if !idle {
             tokio::select! {
@@ -432,16 +456,23 @@ impl Sess<'_> {
             }
         }
         console::waiting(self.slot, Some((t, format!("{tag} IDLE"))));
-        self.conn.write(b"DONE\r\n").await.map_err(|e| e.to_string())?;
+        self.conn
+            .write(b"DONE\r\n")
+            .await
+            .map_err(|e| e.to_string())?;
         loop {
             let r = self.conn.read().await.map_err(|e| e.to_string())?;
             match &r {
                 Response::Untagged(_) => self.note(&r)?,
-                Response::Tagged { tag: tg, status, .. } if *tg == tag => {
+                Response::Tagged {
+                    tag: tg, status, ..
+                } if *tg == tag => {
                     if *status != Status::Ok {
                         return Err(format!("{tag} IDLE failed: {r}"));
                     }
-                    self.env.counters.done(id("IDLE"), t.elapsed().as_micros() as u64);
+                    self.env
+                        .counters
+                        .done(id("IDLE"), t.elapsed().as_micros() as u64);
                     break;
                 }
                 _ => return Err(format!("unexpected reply to DONE: {r}")),
@@ -465,7 +496,8 @@ impl Sess<'_> {
         for mb in MAILBOXES {
             if !names.iter().any(|n| n == mb) {
                 // another session of the user may create it first: a NO is fine
-                self.cmd(None, format!("CREATE {mb}").as_bytes(), true).await?;
+                self.cmd(None, format!("CREATE {mb}").as_bytes(), true)
+                    .await?;
             }
             let cmd = format!("STATUS {mb} (MESSAGES UNSEEN RECENT)");
             self.cmd(Some("STATUS"), cmd.as_bytes(), false).await?;
@@ -556,7 +588,9 @@ mod tests {
 
     #[test]
     fn fetch_replies_and_items() {
-        let r = imapwire::parse_response(b"* 3 FETCH (UID 17 RFC822.SIZE 100 FLAGS (\\Seen $x))\r\n").unwrap();
+        let r =
+            imapwire::parse_response(b"* 3 FETCH (UID 17 RFC822.SIZE 100 FLAGS (\\Seen $x))\r\n")
+                .unwrap();
         let Response::Untagged(v) = r else { panic!() };
         assert_eq!(
             fetch_uid_flags(&v),
@@ -565,7 +599,10 @@ mod tests {
         let r = imapwire::parse_response(b"* 3 EXISTS\r\n").unwrap();
         let Response::Untagged(v) = r else { panic!() };
         assert_eq!(fetch_uid_flags(&v), None);
-        assert_eq!(with_uid_flags("RFC822.SIZE BODY[]"), "UID FLAGS RFC822.SIZE BODY[]");
+        assert_eq!(
+            with_uid_flags("RFC822.SIZE BODY[]"),
+            "UID FLAGS RFC822.SIZE BODY[]"
+        );
         assert_eq!(
             with_uid_flags("UID RFC822.SIZE FLAGS BODY.PEEK[HEADER]"),
             "UID RFC822.SIZE FLAGS BODY.PEEK[HEADER]"

@@ -87,7 +87,8 @@ impl UserState {
 
 /// Reads a profile file (errors name `file:line`).
 pub fn load(path: &std::path::Path) -> Result<Profile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("profile {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("profile {}", path.display()))?;
     Ok(parse::parse(&path.display().to_string(), &text)?)
 }
 

@@ -30,7 +30,10 @@ impl std::error::Error for ParseError {}
 pub enum NamePart {
     Text(String),
     /// The user's index number, left-filled to `width` with `fill`.
-    Index { width: usize, fill: char },
+    Index {
+        width: usize,
+        fill: char,
+    },
 }
 
 /// Where a user profile's names come from.
@@ -140,9 +143,7 @@ pub fn percent(v: &str) -> Result<u32, String> {
 }
 
 fn number<T: std::str::FromStr>(v: &str) -> Result<T, String> {
-    v.trim()
-        .parse()
-        .map_err(|_| format!("{v:?}: not a number"))
+    v.trim().parse().map_err(|_| format!("{v:?}: not a number"))
 }
 
 fn boolean(v: &str) -> Result<bool, String> {
@@ -178,9 +179,9 @@ pub fn username_format(v: &str) -> Result<Vec<NamePart>, String> {
             (brace_index(&a[..end], v)?, 1 + end + 1)
         } else {
             // %[<fill><width>]n
-            let n = after
-                .find('n')
-                .ok_or_else(|| format!("{v:?}: unknown % sequence (use %n or %{{username_idx}})"))?;
+            let n = after.find('n').ok_or_else(|| {
+                format!("{v:?}: unknown % sequence (use %n or %{{username_idx}})")
+            })?;
             let spec = &after[..n];
             let part = match spec.chars().count() {
                 0 => NamePart::Index {
@@ -225,7 +226,9 @@ pub fn username_format(v: &str) -> Result<Vec<NamePart>, String> {
 fn brace_index(inner: &str, whole: &str) -> Result<NamePart, String> {
     let mut it = inner.split('|').map(str::trim);
     if it.next() != Some("username_idx") {
-        return Err(format!("{whole:?}: %{{{inner}}}: only %{{username_idx}} is known"));
+        return Err(format!(
+            "{whole:?}: %{{{inner}}}: only %{{username_idx}} is known"
+        ));
     }
     let mut part = NamePart::Index {
         width: 0,
@@ -235,7 +238,9 @@ fn brace_index(inner: &str, whole: &str) -> Result<NamePart, String> {
         let args = filter
             .strip_prefix("lfill(")
             .and_then(|f| f.strip_suffix(')'))
-            .ok_or_else(|| format!("{whole:?}: unknown filter {filter:?} (lfill(N, 'c') is known)"))?;
+            .ok_or_else(|| {
+                format!("{whole:?}: unknown filter {filter:?} (lfill(N, 'c') is known)")
+            })?;
         let (w, c) = args.split_once(',').unwrap_or((args, "'0'"));
         let width: usize = w
             .trim()
@@ -341,7 +346,12 @@ fn set_user(u: &mut UserProfile, raw: &mut RawUser, key: &str, v: &str) -> Resul
     Ok(())
 }
 
-fn set_client(c: &mut ClientProfile, has_count: &mut bool, key: &str, v: &str) -> Result<(), String> {
+fn set_client(
+    c: &mut ClientProfile,
+    has_count: &mut bool,
+    key: &str,
+    v: &str,
+) -> Result<(), String> {
     let opt = |v: &str| (!v.is_empty()).then(|| v.to_string());
     match key {
         "count" => {
@@ -400,9 +410,9 @@ pub fn parse(file: &str, text: &str) -> Result<Profile, ParseError> {
             match block.take() {
                 None => return Err(err(n, "'}' without an open block".into())),
                 Some(Block::User(mut u, raw)) => {
-                    u.count = raw
-                        .count
-                        .ok_or_else(|| err(u.line, format!("user {}: count is required", u.name)))?;
+                    u.count = raw.count.ok_or_else(|| {
+                        err(u.line, format!("user {}: count is required", u.name))
+                    })?;
                     u.names = match (raw.userfile, raw.format) {
                         (Some(f), _) => UserNames::File(f),
                         (None, Some(f)) => UserNames::Format(f),
@@ -427,7 +437,10 @@ pub fn parse(file: &str, text: &str) -> Result<Profile, ParseError> {
         }
         if let Some(head) = line.strip_suffix('{') {
             if block.is_some() {
-                return Err(err(n, "blocks cannot be nested (a '}' is missing above)".into()));
+                return Err(err(
+                    n,
+                    "blocks cannot be nested (a '}' is missing above)".into(),
+                ));
             }
             let mut words = head.split_whitespace();
             let kind = words.next().unwrap_or("");
@@ -549,7 +562,10 @@ mod tests {
         assert_eq!(p.lmtp_port, Some(24));
         assert_eq!(p.total_user_count, 10);
         assert_eq!(p.rampup_time, Duration::from_secs(1));
-        assert_eq!(p.users[0].inbox_delivery_interval, Some(Duration::from_secs(10)));
+        assert_eq!(
+            p.users[0].inbox_delivery_interval,
+            Some(Duration::from_secs(10))
+        );
         assert_eq!(p.users[0].spam_delivery_interval, None);
         assert_eq!(p.users[0].username_start_index, 1);
         let c = &p.clients[0];
@@ -569,11 +585,22 @@ mod tests {
             "p.conf:13: login_interval: \"1 fortnight\": unknown time unit \"fortnight\""
         );
         assert!(e(&MINI.replace("protocol = pop3", "protocol = smtp")).starts_with("p.conf:11: "));
-        assert!(e(&MINI.replace("}\nclient", "client")).starts_with("p.conf:8: blocks cannot be nested"));
-        assert!(e(&MINI.replace("login_interval = 1min\n}", "login_interval = 1min")).starts_with("p.conf:9: client block is not closed"));
-        assert!(e(&MINI.replace("count = 100%\n  protocol", "count = 90%\n  protocol")).contains("add up to 90%"));
-        assert_eq!(e(&MINI.replace("total_user_count = 10\n", "")), "p.conf: total_user_count is required");
-        assert!(e(&MINI.replace("  username_format = test%n\n", "")).starts_with("p.conf:4: user a: username_format or userfile"));
+        assert!(e(&MINI.replace("}\nclient", "client"))
+            .starts_with("p.conf:8: blocks cannot be nested"));
+        assert!(
+            e(&MINI.replace("login_interval = 1min\n}", "login_interval = 1min"))
+                .starts_with("p.conf:9: client block is not closed")
+        );
+        assert!(
+            e(&MINI.replace("count = 100%\n  protocol", "count = 90%\n  protocol"))
+                .contains("add up to 90%")
+        );
+        assert_eq!(
+            e(&MINI.replace("total_user_count = 10\n", "")),
+            "p.conf: total_user_count is required"
+        );
+        assert!(e(&MINI.replace("  username_format = test%n\n", ""))
+            .starts_with("p.conf:4: user a: username_format or userfile"));
         assert!(e("what is this\n").starts_with("p.conf:1: expected key = value"));
         assert!(e("}\n").starts_with("p.conf:1: '}' without"));
         assert!(e("mailbox x {\n}\n").starts_with("p.conf:1: unknown block"));

@@ -114,9 +114,9 @@ pub async fn drive(d: Drive<'_>, mut tasks: tokio::task::JoinSet<()>) -> Result<
     let cfg = d.cfg;
     let mut out = Out {
         tsv: match &cfg.output {
-            Some(p) => Some(
-                std::fs::File::create(p).with_context(|| format!("output={}", p.display()))?,
-            ),
+            Some(p) => {
+                Some(std::fs::File::create(p).with_context(|| format!("output={}", p.display()))?)
+            }
             None => None,
         },
     };
@@ -159,14 +159,17 @@ pub async fn drive(d: Drive<'_>, mut tasks: tokio::task::JoinSet<()>) -> Result<
                 out.print(&stats::row(d.plan, &counts, line));
                 out.tsv(&stats::tsv_row(d.plan, start.elapsed().as_secs(), &counts, line));
                 rows += 1;
-                if rows.is_multiple_of(10) {
-                    let w = d.counters.take_window();
-                    out.print(&stats::averages(d.plan, &w, cfg.precise_ms));
-                    out.print(&stats::header(d.plan, d.names_only));
-                }
                 if let Some((n, _)) = cfg.secs {
                     if start.elapsed().as_secs() >= n {
                         d.ctl.finish();
+                    }
+                }
+                if rows.is_multiple_of(10) {
+                    let w = d.counters.take_window();
+                    out.print(&stats::averages(d.plan, &w, cfg.precise_ms));
+                    // as the original: no header right before the totals
+                    if !d.ctl.finishing() {
+                        out.print(&stats::header(d.plan, d.names_only));
                     }
                 }
                 if d.ctl.finishing() && hard.is_none() {

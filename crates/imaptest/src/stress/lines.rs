@@ -41,9 +41,9 @@ impl LineConn {
             .map_err(|e| format!("{peer}: connect: {e}"))?;
         let _ = stream.set_nodelay(true);
         let rawlog = match rawlog {
-            Some(p) => Some(
-                std::fs::File::create(p).map_err(|e| format!("rawlog {}: {e}", p.display()))?,
-            ),
+            Some(p) => {
+                Some(std::fs::File::create(p).map_err(|e| format!("rawlog {}: {e}", p.display()))?)
+            }
             None => None,
         };
         Ok(LineConn {

@@ -22,7 +22,8 @@ pub fn reply(line: &[u8]) -> Option<(u16, bool)> {
     if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let code = (line[0] - b'0') as u16 * 100 + (line[1] - b'0') as u16 * 10 + (line[2] - b'0') as u16;
+    let code =
+        (line[0] - b'0') as u16 * 100 + (line[1] - b'0') as u16 * 10 + (line[2] - b'0') as u16;
     match line.get(3) {
         None | Some(b' ') => Some((code, false)),
         Some(b'-') => Some((code, true)),
@@ -58,7 +59,10 @@ impl Lmtp {
                 Ok(p) => Some(p),
                 Err(_) => {
                     if !self.warned.swap(true, Relaxed) {
-                        println!("Warning: LMTP: Reached {} connections, throttling", self.max);
+                        println!(
+                            "Warning: LMTP: Reached {} connections, throttling",
+                            self.max
+                        );
                     }
                     Some(g.acquire().await.map_err(|e| format!("LMTP: {e}"))?)
                 }

@@ -247,7 +247,14 @@ pub async fn run(cfg: &Config) -> Result<i32> {
         let lmtp = Arc::new(lmtp::Lmtp::new(addr, 10, run.endpoint.timeout));
         let sink: Arc<dyn pop3::Sink> = run.clone();
         let msgs = run.messages.clone();
-        tokio::spawn(pop3::feed(lmtp, cfg.lmtp_rate, run.users.clone(), msgs, sink, seed));
+        tokio::spawn(pop3::feed(
+            lmtp,
+            cfg.lmtp_rate,
+            run.users.clone(),
+            msgs,
+            sink,
+            seed,
+        ));
     }
     let signals = {
         let run = run.clone();

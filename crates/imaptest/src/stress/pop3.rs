@@ -57,8 +57,7 @@ impl Steps {
 
 /// The states POP3 stress mode runs; others are refused.
 pub const POP3_STATES: &[&str] = &[
-    "LOGIN", "STATUS", "LIST", "SELECT", "FETCH", "FETCH2", "EXPUNGE", "NOOP", "LOGOUT",
-    "DELAY",
+    "LOGIN", "STATUS", "LIST", "SELECT", "FETCH", "FETCH2", "EXPUNGE", "NOOP", "LOGOUT", "DELAY",
 ];
 
 /// The plan of `pop3` stress mode: the command line's, with the states POP3 has no command for
@@ -114,7 +113,11 @@ impl Sess<'_, '_> {
     /// Sends a command and reads its status line: `Ok(Ok(text))` for +OK, `Ok(Err(line))`
     /// for -ERR.
     async fn cmd(&mut self, cmd: &str) -> Result<Result<Vec<u8>, String>, String> {
-        let shown = if cmd.starts_with("PASS ") { "PASS ***" } else { cmd };
+        let shown = if cmd.starts_with("PASS ") {
+            "PASS ***"
+        } else {
+            cmd
+        };
         console::waiting(self.job.slot, Some((Instant::now(), shown.to_string())));
         self.c.send(format!("{cmd}\r\n").as_bytes()).await?;
         let line = self.c.line().await?;
@@ -181,7 +184,9 @@ impl Sess<'_, '_> {
         console::waiting(self.job.slot, Some((t, cmd.to_string())));
         let l = self.lines().await?;
         console::waiting(self.job.slot, None);
-        self.job.counters.done(state, t.elapsed().as_micros() as u64);
+        self.job
+            .counters
+            .done(state, t.elapsed().as_micros() as u64);
         Ok(Some(l))
     }
 }
@@ -440,7 +445,9 @@ pub async fn run(cfg: &Config) -> Result<i32> {
             let slot = &slots[cid as usize - 1];
             let mut n = 0u32;
             while !ctl.finishing() {
-                let Ok(permit) = gate.acquire().await else { break };
+                let Ok(permit) = gate.acquire().await else {
+                    break;
+                };
                 n += 1;
                 slot.exists.store(true, Relaxed);
                 let user = users.pick(&mut rng);
@@ -453,7 +460,9 @@ pub async fn run(cfg: &Config) -> Result<i32> {
                     steps,
                     seen: None,
                     connect_ms,
-                    rawlog: rawlog_dir.as_ref().map(|d| d.join(format!("rawlog.{cid}.{n}"))),
+                    rawlog: rawlog_dir
+                        .as_ref()
+                        .map(|d| d.join(format!("rawlog.{cid}.{n}"))),
                 };
                 let r = session(&job, &mut rng).await;
                 drop(permit);
@@ -476,9 +485,8 @@ pub async fn run(cfg: &Config) -> Result<i32> {
         });
     }
     let clients = cfg.clients;
-    let ramp = move |c: &super::stats::ClientLine| {
-        (c.exist < clients).then(|| c.exist * 100 / clients)
-    };
+    let ramp =
+        move |c: &super::stats::ClientLine| (c.exist < clients).then(|| c.exist * 100 / clients);
     console::drive(
         Drive {
             cfg,
@@ -507,9 +515,15 @@ mod tests {
     fn pop3_plans() {
         let p = plan(&cfg(&["pop3"])).unwrap();
         let names: Vec<&str> = p.columns().into_iter().map(|s| STATES[s].1).collect();
-        assert_eq!(names, ["Logi", "List", "Stat", "Sele", "Fetc", "Fet2", "Expu", "Logo"]);
+        assert_eq!(
+            names,
+            ["Logi", "List", "Stat", "Sele", "Fetc", "Fet2", "Expu", "Logo"]
+        );
         let s = Steps::from_plan(&p, 30);
-        assert_eq!((s.uidl, s.retr, s.dele, s.quit, s.list), (100, 100, 100, 100, 50));
+        assert_eq!(
+            (s.uidl, s.retr, s.dele, s.quit, s.list),
+            (100, 100, 100, 100, 50)
+        );
         let p = plan(&cfg(&["pop3", "-", "fetch2=100", "expunge=0"])).unwrap();
         let names: Vec<&str> = p.columns().into_iter().map(|s| STATES[s].1).collect();
         assert_eq!(names, ["Logi", "Sele", "Fet2", "Logo"]);
