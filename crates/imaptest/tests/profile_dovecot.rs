@@ -357,3 +357,83 @@ fn pop3_stress_reads_what_lmtp_delivers() {
     }
     assert!(v[8] >= 100, "about 50 deliveries a second: {s}");
 }
+
+/// A tiny server on a free port: `reply` answers each line a client sends (after `greeting`).
+fn tiny_server(greeting: &'static str, reply: fn(&str) -> Option<&'static str>) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut w = c.try_clone().unwrap();
+                let _ = w.write_all(greeting.as_bytes());
+                for line in BufReader::new(c).lines() {
+                    let Ok(line) = line else { return };
+                    match reply(&line) {
+                        Some(r) => {
+                            if w.write_all(r.as_bytes()).is_err() {
+                                return;
+                            }
+                        }
+                        None => return,
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn hostile_lmtp_and_pop3_servers_are_named_and_the_run_ends() {
+    // LMTP refusing every recipient; POP3 answering USER with something that is not POP3
+    let lmtp = tiny_server("220 tiny LMTP\r\n", |l| {
+        Some(match l.split(':').next().unwrap_or("") {
+            "LHLO tiny" | "LHLO imaptest" => "250-tiny\r\n250 PIPELINING\r\n",
+            "MAIL FROM" => "250 ok\r\n",
+            "RCPT TO" => "550 5.1.1 no such user here\r\n",
+            _ => "221 bye\r\n",
+        })
+    });
+    let pop3 = tiny_server("+OK tiny POP3\r\n", |_| {
+        Some("* OK this is IMAP, not POP3\r\n")
+    });
+    let work = tempfile::tempdir().unwrap();
+    let conf = work.path().join("p.conf");
+    std::fs::write(
+        &conf,
+        "lmtp_port = 24\ntotal_user_count = 2\nuser u {\n username_format = u%n\n count = 100%\n mail_inbox_delivery_interval = 300ms\n}\nclient c {\n count = 100%\n protocol = pop3\n login_interval = 1s\n}\n",
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
+        .current_dir(work.path())
+        .args([
+            format!("lmtp_port={lmtp}"),
+            format!("pop3_port={pop3}"),
+            format!("mbox={}", mbox(work.path())),
+            format!("profile={}", conf.display()),
+            "secs=2,5".into(),
+        ])
+        .output()
+        .unwrap();
+    let s = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{s}");
+    assert!(t.elapsed().as_secs() < 10, "{s}");
+    assert!(
+        s.contains(&format!(
+            "LMTP 127.0.0.1:{lmtp}: RCPT TO: 550 5.1.1 no such user here"
+        )),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!(
+            "Error: u1[1]: POP3 127.0.0.1:{pop3}: USER u1: not a POP3 status line: \"* OK this is IMAP, not POP3\""
+        )) || s.contains(&format!(
+            "Error: u1[2]: POP3 127.0.0.1:{pop3}: USER u1: not a POP3 status line"
+        )),
+        "{s}"
+    );
+    assert!(s.contains("Totals:"), "{s}");
+}
