@@ -270,8 +270,8 @@ client pop3 {
     ] {
         assert!(t[c] > 0, "{c} is 0: {s}");
     }
-    // ~8 users × 2 deliveries a second for 5 s
-    assert!(t["LMTP"] >= 30, "{s}");
+    // 8 users × 2 deliveries a second for 5 s, at most 4 at once: at least a few dozen
+    assert!(t["LMTP"] >= 20, "{s}");
     let tsv = std::fs::read_to_string(work.path().join("stats.tsv")).unwrap();
     assert!(tsv.starts_with("secs\tLogi\t"), "{tsv}");
     assert!(tsv.lines().next().unwrap().contains("\tLMTP\t"), "{tsv}");

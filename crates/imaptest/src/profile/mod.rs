@@ -95,6 +95,9 @@ pub fn load(path: &std::path::Path) -> Result<Profile> {
 /// Runs profile mode; returns the exit status.
 pub async fn run(cfg: &Config) -> Result<i32> {
     let path = cfg.profile.as_ref().context("profile= is required")?;
+    if cfg.checkpoint.is_some() {
+        anyhow::bail!("checkpoint= is for stress mode, not for profile mode");
+    }
     let profile = load(path)?;
     let lmtp_port = cfg.lmtp_port.or(profile.lmtp_port).with_context(|| {
         format!(
