@@ -359,7 +359,7 @@ fn pop3_stress_reads_what_lmtp_delivers() {
 }
 
 /// A tiny server on a free port: `reply` answers each line a client sends (after `greeting`).
-fn tiny_server(greeting: &'static str, reply: fn(&str) -> Option<&'static str>) -> u16 {
+fn tiny_server(greeting: &'static str, reply: fn(&str) -> Option<String>) -> u16 {
     use std::io::{BufRead, BufReader, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -389,15 +389,18 @@ fn tiny_server(greeting: &'static str, reply: fn(&str) -> Option<&'static str>) 
 fn hostile_lmtp_and_pop3_servers_are_named_and_the_run_ends() {
     // LMTP refusing every recipient; POP3 answering USER with something that is not POP3
     let lmtp = tiny_server("220 tiny LMTP\r\n", |l| {
-        Some(match l.split(':').next().unwrap_or("") {
-            "LHLO tiny" | "LHLO imaptest" => "250-tiny\r\n250 PIPELINING\r\n",
-            "MAIL FROM" => "250 ok\r\n",
-            "RCPT TO" => "550 5.1.1 no such user here\r\n",
-            _ => "221 bye\r\n",
-        })
+        Some(
+            match l.split(':').next().unwrap_or("") {
+                "LHLO tiny" | "LHLO imaptest" => "250-tiny\r\n250 PIPELINING\r\n",
+                "MAIL FROM" => "250 ok\r\n",
+                "RCPT TO" => "550 5.1.1 no such user here\r\n",
+                _ => "221 bye\r\n",
+            }
+            .to_string(),
+        )
     });
     let pop3 = tiny_server("+OK tiny POP3\r\n", |_| {
-        Some("* OK this is IMAP, not POP3\r\n")
+        Some("* OK this is IMAP, not POP3\r\n".to_string())
     });
     let work = tempfile::tempdir().unwrap();
     let conf = work.path().join("p.conf");
@@ -436,4 +439,47 @@ fn hostile_lmtp_and_pop3_servers_are_named_and_the_run_ends() {
         "{s}"
     );
     assert!(s.contains("Totals:"), "{s}");
+}
+
+#[test]
+fn profile_imap_clients_check_what_the_server_says() {
+    // an IMAP server that announces an EXPUNGE of a message its mailbox never had
+    let imap = tiny_server("* OK [CAPABILITY IMAP4rev1 IDLE] tiny IMAP\r\n", |l| {
+        let (tag, cmd) = l.split_once(' ')?;
+        let verb = cmd.split(' ').next()?.to_ascii_uppercase();
+        Some(match verb.as_str() {
+            "LIST" => format!("* LIST () \"/\" INBOX\r\n{tag} OK done\r\n"),
+            "SELECT" => format!("* 0 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n{tag} OK done\r\n"),
+            "STATUS" => format!("{tag} OK done\r\n"),
+            "IDLE" => "+ idling\r\n* 3 EXPUNGE\r\n".to_string(),
+            "LOGOUT" => format!("* BYE bye\r\n{tag} OK done\r\n"),
+            _ if tag == "DONE" => return None,
+            _ => format!("{tag} OK done\r\n"),
+        })
+    });
+    let work = tempfile::tempdir().unwrap();
+    let conf = work.path().join("p.conf");
+    std::fs::write(
+        &conf,
+        "lmtp_port = 24\ntotal_user_count = 1\nuser u {\n username_format = u%n\n count = 100%\n}\nclient c {\n count = 100%\n imap_idle = yes\n}\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
+        .current_dir(work.path())
+        .args([
+            format!("port={imap}"),
+            format!("mbox={}", mbox(work.path())),
+            format!("profile={}", conf.display()),
+            "secs=2,5".into(),
+        ])
+        .output()
+        .unwrap();
+    let s = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{s}");
+    assert!(
+        s.contains(
+            "Error: u1[1]: EXPUNGE 3 out of range (the mailbox has 0 messages): * 3 EXPUNGE"
+        ),
+        "{s}"
+    );
 }

@@ -7,13 +7,16 @@
 //! read (`imap_fetch_manual`, Fet2), reply (APPEND to Drafts, later to Sent, the draft
 //! deleted, `\Answered` stored), delete (`\Deleted` and UID EXPUNGE) or move to Spam.
 //! Every `mail_send_interval` a new mail goes the Drafts → Sent way. The session ends after
-//! `mail_session_length` or when the run finishes (LOGOUT, Logo).
+//! `mail_session_length` or when the run finishes (LOGOUT, Logo). Unless `no_tracking`, every
+//! untagged reply goes through stress mode's checks ([`crate::stress::mailbox::View`], and
+//! [`crate::stress::shared::Shared`] across the sessions of a user).
 use super::plan::{self, Action};
 use super::{Env, UserState};
 use crate::client::login::{astring, login};
 use crate::client::sasl::Creds;
 use crate::client::Conn;
 use crate::stress::console;
+use crate::stress::mailbox::{Seen, View};
 use crate::stress::session::Slot;
 use crate::stress::states::id;
 use imapwire::{Response, Status, Value};
@@ -57,6 +60,12 @@ struct Sess<'a> {
     next_send: Option<Instant>,
     logging_out: bool,
     n_msg: u64,
+    /// Stress mode's view of the selected mailbox: every untagged reply is checked by it.
+    view: View,
+    mailbox: String,
+    cid: u32,
+    /// Fixed items (size, headers…) seen in the current command, judged at its tagged OK.
+    unconfirmed: Vec<(u32, String, String)>,
 }
 
 /// The `(UID, FLAGS)` of a `* n FETCH (…)` reply.
@@ -116,8 +125,62 @@ impl Sess<'_> {
                     self.exists = self.exists.saturating_sub(1);
                 }
             }
+            if !self.env.cfg.no_tracking {
+                let mut errs = Vec::new();
+                let seen = self.view.apply(r, &mut errs);
+                self.unconfirmed.extend(seen.fixed);
+                let recent = Seen {
+                    recent: seen.recent,
+                    fixed: Vec::new(),
+                };
+                self.record(recent, &mut errs);
+                if !errs.is_empty() {
+                    return Err(errs
+                        .into_iter()
+                        .map(|e| format!("{e}: {r}"))
+                        .collect::<Vec<_>>()
+                        .join("; "));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// What every session of the user must agree on (one `\Recent`, fixed items).
+    fn record(&self, seen: Seen, errs: &mut Vec<String>) {
+        self.env.shared.record(
+            &self.user.planned.login.name,
+            &self.mailbox,
+            self.view.uidvalidity,
+            self.cid,
+            seen,
+            errs,
+        );
+    }
+
+    /// At a tagged reply: the fixed items seen count unless a message was expunged under it.
+    fn confirm(&mut self, tagged: &Response, ok: bool) -> Result<(), String> {
+        let fixed = std::mem::take(&mut self.unconfirmed);
+        let expunged = tagged.status_code().is_some_and(|(_, code)| {
+            code.and_then(|c| c.first())
+                .is_some_and(|c| c.is_atom("EXPUNGEISSUED"))
+        });
+        if !ok || expunged || fixed.is_empty() || self.env.cfg.no_tracking {
+            return Ok(());
+        }
+        let mut errs = Vec::new();
+        self.record(
+            Seen {
+                recent: Vec::new(),
+                fixed,
+            },
+            &mut errs,
+        );
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{}: {tagged}", errs.join("; ")))
+        }
     }
 
     /// Sends a command and reads up to its tagged reply; counts an OK in `state`. A NO is
@@ -172,6 +235,7 @@ impl Sess<'_> {
             unreachable!("the loop breaks on a tagged reply")
         };
         let status = *status;
+        self.confirm(&tagged, status == Status::Ok)?;
         match status {
             Status::Ok => {
                 if let Some(s) = state {
@@ -189,6 +253,9 @@ impl Sess<'_> {
     async fn select(&mut self, mailbox: &str) -> Result<(), String> {
         self.exists = 0;
         self.news = false;
+        self.view.reset();
+        self.unconfirmed.clear();
+        self.mailbox = mailbox.to_string();
         let cmd = format!("SELECT {}", String::from_utf8_lossy(&astring(mailbox)));
         self.cmd(Some("SELECT"), cmd.as_bytes(), false).await?;
         Ok(())
@@ -544,6 +611,10 @@ pub async fn session(
         next_send: None,
         logging_out: false,
         n_msg: 0,
+        view: View::default(),
+        mailbox: String::new(),
+        cid,
+        unconfirmed: Vec::new(),
     };
     let t = std::time::Instant::now();
     let nonce = format!("{:016x}{:016x}", s.rng.gen::<u64>(), s.rng.gen::<u64>());

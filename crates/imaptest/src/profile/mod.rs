@@ -40,6 +40,8 @@ pub struct Env {
     pub pop3: SocketAddr,
     pub lmtp: Lmtp,
     pub counters: Counters,
+    /// What the sessions of a user must agree on.
+    pub shared: crate::stress::shared::Shared,
     pub slots: Vec<Slot>,
     free: Mutex<Vec<usize>>,
     seats: Semaphore,
@@ -146,6 +148,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
         imap,
         pop3: pop3_addr,
         counters: Counters::default(),
+        shared: crate::stress::shared::Shared::default(),
         slots: (0..clients).map(|_| Slot::default()).collect(),
         free: Mutex::new((0..clients as usize).rev().collect()),
         seats: Semaphore::new(clients as usize),
