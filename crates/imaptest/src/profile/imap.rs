@@ -575,7 +575,7 @@ impl Sess<'_> {
     }
 }
 
-/// One IMAP session of a user; `cid` names it in errors and rawlogs.
+/// One IMAP session of a user; `cid` names it in errors.
 pub async fn session(
     env: &Env,
     user: &UserState,
@@ -586,7 +586,8 @@ pub async fn session(
     let up = user.user_profile(env);
     let connect_start = std::time::Instant::now();
     let gate = env.connecting.acquire().await.map_err(|e| e.to_string())?;
-    let conn = Conn::connect(&env.imap, &format!("{}.{cid}", user.index + 1))
+    let n = env.sessions.fetch_add(1, Relaxed) + 1;
+    let conn = Conn::connect(&env.imap, &format!("{}.{n}", user.index + 1))
         .await
         .map_err(|e| e.to_string())?;
     slot.banner.store(true, Relaxed);

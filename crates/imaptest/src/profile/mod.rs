@@ -50,6 +50,10 @@ pub struct Env {
     pub ctl: Arc<Control>,
     messages: Vec<Message>,
     next: AtomicUsize,
+    /// Sessions started (names rawlog files).
+    pub sessions: AtomicUsize,
+    /// TLS for POP3 clients (`ssl`).
+    pub pop3_tls: Option<crate::stress::lines::TlsTo>,
     /// Users that have logged in at least once (the ramp-up).
     started: AtomicU32,
     pub start: Instant,
@@ -156,6 +160,8 @@ pub async fn run(cfg: &Config) -> Result<i32> {
         ctl: Arc::new(Control::new(cfg.error_quit)),
         messages,
         next: AtomicUsize::new(0),
+        sessions: AtomicUsize::new(0),
+        pop3_tls: pop3::tls_to(cfg).await?,
         started: AtomicU32::new(0),
         start: Instant::now(),
         seed,
@@ -331,11 +337,11 @@ async fn session_task(env: Arc<Env>, u: Arc<UserState>, mut rng: ChaCha8Rng) {
                 },
                 seen: cp.pop3_keep_mails.then_some(&u.uidls),
                 connect_ms: env.cfg.connect_ms,
-                rawlog: env
-                    .imap
-                    .rawlog_dir
-                    .as_ref()
-                    .map(|d| d.join(format!("rawlog.pop3.{}.{}", u.index + 1, slot_i + 1))),
+                rawlog: env.imap.rawlog_dir.as_ref().map(|d| {
+                    let n = env.sessions.fetch_add(1, Relaxed) + 1;
+                    d.join(format!("rawlog.pop3.{}.{n}", u.index + 1))
+                }),
+                tls: env.pop3_tls.clone(),
             };
             pop3::session(&job, &mut rng).await
         }

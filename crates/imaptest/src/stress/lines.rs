@@ -1,19 +1,28 @@
-//! A line-based connection for POP3 and LMTP: connect under a timeout, read CRLF lines (at
-//! most [`MAX_LINE`] bytes each) under a per-line timeout, write, and a rawlog file when
-//! asked. Errors are plain text naming the peer; nothing here panics on peer input.
+//! A line-based connection for POP3 and LMTP: connect under a timeout (plain, or TLS from the
+//! start), read CRLF lines (at most [`MAX_LINE`] bytes each) under a per-line timeout, write,
+//! and a rawlog file when asked. Errors are plain text naming the peer; nothing here panics on
+//! peer input.
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+
+/// TLS from the start: the client configuration and the server's name.
+pub type TlsTo = (Arc<rustls::ClientConfig>, String);
 
 /// The longest line accepted from a peer.
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// One connection.
 pub struct LineConn {
-    stream: TcpStream,
+    stream: Pin<Box<dyn Stream>>,
     buf: Vec<u8>,
     timeout: Duration,
     peer: String,
@@ -33,13 +42,29 @@ impl LineConn {
         what: &str,
         timeout: Duration,
         rawlog: Option<&Path>,
+        tls: Option<&TlsTo>,
     ) -> Result<LineConn, String> {
         let peer = format!("{what} {addr}");
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| format!("{peer}: connect timed out after {} s", timeout.as_secs()))?
             .map_err(|e| format!("{peer}: connect: {e}"))?;
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let stream: Pin<Box<dyn Stream>> = match tls {
+            None => Box::pin(tcp),
+            Some((cfg, host)) => {
+                let name = rustls::pki_types::ServerName::try_from(host.clone())
+                    .map_err(|e| format!("{peer}: TLS: server name {host:?}: {e}"))?;
+                let s = tokio::time::timeout(
+                    timeout,
+                    tokio_rustls::TlsConnector::from(cfg.clone()).connect(name, tcp),
+                )
+                .await
+                .map_err(|_| format!("{peer}: TLS handshake timed out"))?
+                .map_err(|e| format!("{peer}: TLS handshake: {e}"))?;
+                Box::pin(s)
+            }
+        };
         let rawlog = match rawlog {
             Some(p) => {
                 Some(std::fs::File::create(p).map_err(|e| format!("rawlog {}: {e}", p.display()))?)

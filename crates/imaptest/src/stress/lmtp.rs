@@ -69,7 +69,7 @@ impl Lmtp {
             },
         };
         let t = Instant::now();
-        let mut c = LineConn::connect(self.addr, "LMTP", self.timeout, None).await?;
+        let mut c = LineConn::connect(self.addr, "LMTP", self.timeout, None, None).await?;
         expect(&mut c, 220, "greeting").await?;
         c.send(b"LHLO imaptest\r\n").await?;
         expect(&mut c, 250, "LHLO").await?;

@@ -97,6 +97,8 @@ pub struct Job<'a> {
     /// Login latency counts from the connect.
     pub connect_ms: bool,
     pub rawlog: Option<PathBuf>,
+    /// TLS from the start (`ssl`).
+    pub tls: Option<super::lines::TlsTo>,
 }
 
 struct Sess<'a, 'r> {
@@ -207,7 +209,14 @@ fn listing(lines: &[Vec<u8>]) -> Vec<(u32, Vec<u8>)> {
 /// (another session of the user may have deleted the message).
 pub async fn session(job: &Job<'_>, rng: &mut ChaCha8Rng) -> Result<(), String> {
     let connect = Instant::now();
-    let mut c = LineConn::connect(job.addr, "POP3", job.timeout, job.rawlog.as_deref()).await?;
+    let mut c = LineConn::connect(
+        job.addr,
+        "POP3",
+        job.timeout,
+        job.rawlog.as_deref(),
+        job.tls.as_ref(),
+    )
+    .await?;
     let banner = c.line().await?;
     if !banner.starts_with(b"+OK") {
         return Err(format!(
@@ -379,11 +388,17 @@ pub async fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
         .with_context(|| format!("{host}: no address"))
 }
 
+/// TLS for POP3 when `ssl` is given (the same certificate checks as IMAP's).
+pub async fn tls_to(cfg: &Config) -> Result<Option<super::lines::TlsTo>> {
+    if cfg.tls == crate::args::Tls::None {
+        return Ok(None);
+    }
+    let ep = crate::scripted::endpoint(cfg).await?;
+    Ok(ep.tls.map(|c| (c, cfg.host.clone())))
+}
+
 /// POP3 stress mode: returns the exit status.
 pub async fn run(cfg: &Config) -> Result<i32> {
-    if cfg.tls != crate::args::Tls::None {
-        bail!("pop3: ssl is not supported for POP3 yet");
-    }
     if cfg.clients == 0 {
         bail!("clients=0: nothing to run");
     }
@@ -417,6 +432,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
     } else {
         None
     };
+    let tls = tls_to(cfg).await?;
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(port) = cfg.lmtp_port {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -438,6 +454,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
         );
         let (connect_ms, rawlog_dir) = (cfg.connect_ms, rawlog_dir.clone());
         let disconnect_quit = cfg.disconnect_quit;
+        let tls = tls.clone();
         tasks.spawn(async move {
             let mut rng = ChaCha8Rng::seed_from_u64(
                 seed.wrapping_add((cid as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
@@ -463,6 +480,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
                     rawlog: rawlog_dir
                         .as_ref()
                         .map(|d| d.join(format!("rawlog.{cid}.{n}"))),
+                    tls: tls.clone(),
                 };
                 let r = session(&job, &mut rng).await;
                 drop(permit);
