@@ -126,10 +126,16 @@ pub fn duration(v: &str) -> Result<Duration, String> {
         "w" | "week" | "weeks" => 604_800_000,
         _ => return Err(format!("{v:?}: unknown time unit {unit:?}")),
     };
-    n.checked_mul(ms)
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("{v:?}: too long"))
+    match n.checked_mul(ms) {
+        Some(t) if t <= MAX_TIME_MS => Ok(Duration::from_millis(t)),
+        _ => Err(format!("{v:?}: too long (at most 365 days)")),
+    }
 }
+
+/// The longest time setting accepted (a year).
+const MAX_TIME_MS: u64 = 365 * 86_400_000;
+/// The most users a profile may ask for.
+pub const MAX_USERS: u32 = 1_000_000;
 
 /// A percentage, `50` or `50%`, at most 100.
 pub fn percent(v: &str) -> Result<u32, String> {
@@ -489,6 +495,12 @@ pub fn parse(file: &str, text: &str) -> Result<Profile, ParseError> {
         return Err(err(line, format!("{kind} block is not closed with '}}'")));
     }
     p.total_user_count = match total {
+        Some(t) if t > MAX_USERS => {
+            return Err(err(
+                0,
+                format!("total_user_count = {t}: at most {MAX_USERS} users"),
+            ))
+        }
         Some(t) if t > 0 => t,
         Some(_) => return Err(err(0, "total_user_count must be above 0".into())),
         None => return Err(err(0, "total_user_count is required".into())),
@@ -532,6 +544,8 @@ mod tests {
         assert_eq!(duration("1min"), Ok(Duration::from_secs(60)));
         assert_eq!(duration("250 ms"), Ok(Duration::from_millis(250)));
         assert!(duration("3 fortnights").is_err());
+        assert!(duration("366 days").is_err());
+        assert!(duration("18446744073709551615 w").is_err());
         assert!(duration("soon").is_err());
         assert_eq!(percent("80%"), Ok(80));
         assert_eq!(percent("5"), Ok(5));
@@ -599,10 +613,39 @@ mod tests {
             e(&MINI.replace("total_user_count = 10\n", "")),
             "p.conf: total_user_count is required"
         );
+        assert!(e(&MINI.replace("= 10\n", "= 4000000000\n")).contains("at most 1000000 users"));
         assert!(e(&MINI.replace("  username_format = test%n\n", ""))
             .starts_with("p.conf:4: user a: username_format or userfile"));
         assert!(e("what is this\n").starts_with("p.conf:1: expected key = value"));
         assert!(e("}\n").starts_with("p.conf:1: '}' without"));
         assert!(e("mailbox x {\n}\n").starts_with("p.conf:1: unknown block"));
+    }
+
+    #[test]
+    fn mutated_profiles_never_panic() {
+        use rand::{Rng, SeedableRng};
+        // a cheap stand-in for the fuzz target (fuzz/fuzz_targets/imaptest_profile.rs)
+        let alphabet: Vec<char> = "%{}|'=#\n \t0123456789nmsx,()_lfill username_idx\"é"
+            .chars()
+            .collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..20_000 {
+            let mut t: Vec<char> = MINI.chars().collect();
+            for _ in 0..rng.gen_range(1..6) {
+                let i = rng.gen_range(0..=t.len());
+                match rng.gen_range(0..3) {
+                    0 => t.insert(i, alphabet[rng.gen_range(0..alphabet.len())]),
+                    1 if i < t.len() => {
+                        t.remove(i);
+                    }
+                    _ if i < t.len() => t[i] = alphabet[rng.gen_range(0..alphabet.len())],
+                    _ => {}
+                }
+            }
+            let text: String = t.into_iter().collect();
+            if let Err(e) = parse("m.conf", &text) {
+                assert!(e.to_string().starts_with("m.conf"), "{e}");
+            }
+        }
     }
 }
