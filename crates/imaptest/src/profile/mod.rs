@@ -113,11 +113,12 @@ pub async fn run(cfg: &Config) -> Result<i32> {
     })?;
     // userfiles, each read once
     let mut files: HashMap<String, Vec<User>> = HashMap::new();
-    for u in &profile.users {
+    for u in profile.users.iter().filter(|u| u.count > 0) {
         if let UserNames::File(f) = &u.names {
             if !files.contains_key(f) {
                 let Users::File(list) =
-                    Users::new("-", (1, 1), 1, Some(std::path::Path::new(f)), &cfg.pass)?
+                    Users::new("-", (1, 1), 1, Some(std::path::Path::new(f)), &cfg.pass)
+                        .with_context(|| format!("{}: user {}", path.display(), u.name))?
                 else {
                     unreachable!("a userfile gives a list")
                 };
