@@ -2,7 +2,8 @@
 //! stopped when the test ends, even when it fails): profiles like the two examples of the
 //! original run unchanged (only the ports come from the command line), a profile delivering
 //! over LMTP and reading over IMAP and POP3 runs clean without `user=` or `$USER`, a broken
-//! profile is refused naming file:line, and POP3 stress mode reads what LMTP delivers.
+//! profile is refused naming file:line, POP3 stress mode reads what LMTP delivers, IMAP stress
+//! mode gets an LMTP column with `lmtp_port=`, and hostile LMTP/POP3/IMAP peers are named.
 mod common;
 
 use common::Dovecot;
@@ -481,5 +482,43 @@ fn profile_imap_clients_check_what_the_server_says() {
             "Error: u1[1]: EXPUNGE 3 out of range (the mailbox has 0 messages): * 3 EXPUNGE"
         ),
         "{s}"
+    );
+}
+
+#[test]
+fn imap_stress_with_lmtp_deliveries_has_an_lmtp_column() {
+    let d = Dovecot::start("imaptest-stress-lmtp");
+    let work = tempfile::tempdir().unwrap();
+    let o = d
+        .command(work.path())
+        .args([
+            format!("lmtp_port={}", d.lmtp_port),
+            "lmtp_rate=20".into(),
+            format!("mbox={}", mbox(work.path())),
+            "clients=3".into(),
+            "secs=3,10".into(),
+            "output=stress.tsv".into(),
+        ])
+        .output()
+        .unwrap();
+    let s = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert!(!s.contains("Error:"), "{s}");
+    assert!(
+        s.starts_with("Logi List Stat Sele Fetc Fet2 Stor Dele Expu Appe Logo LMTP \n100%  50%  50% 100% 100% 100%  50% 100% 100% 100% 100% 100% \n"),
+        "{s}"
+    );
+    let lmtp: u64 = s
+        .split("Totals:\n")
+        .nth(1)
+        .and_then(|t| t.lines().nth(1))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(lmtp >= 20, "about 20 deliveries a second: {s}");
+    let tsv = std::fs::read_to_string(work.path().join("stress.tsv")).unwrap();
+    assert!(
+        tsv.starts_with("secs\tLogi\t") && tsv.contains("\tLMTP\tbanner\t"),
+        "{tsv}"
     );
 }
