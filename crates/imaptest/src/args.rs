@@ -35,6 +35,7 @@ pub const STATES: &[(&str, &str)] = &[
     ("DISCONNECT", "Disc"),
     ("DELAY", "Dela"),
     ("CHECKPOINT!", "ChkP"),
+    ("LMTP", "LMTP"),
 ];
 
 /// How to check the server's certificate.
@@ -74,6 +75,15 @@ pub struct Config {
     pub output: Option<PathBuf>,
     pub test: Option<PathBuf>,
     pub profile: Option<PathBuf>,
+    /// POP3 stress mode (without a profile).
+    pub pop3: bool,
+    /// The POP3 port of profile mode's POP3 clients (110).
+    pub pop3_port: u16,
+    /// LMTP deliveries: the port (profile mode: overrides the profile's), the host (`host`).
+    pub lmtp_port: Option<u16>,
+    pub lmtp_host: Option<String>,
+    /// Deliveries per second of stress mode's LMTP feed (10).
+    pub lmtp_rate: u32,
     pub random: bool,
     pub no_pipelining: bool,
     pub no_tracking: bool,
@@ -128,6 +138,11 @@ impl Default for Config {
             output: None,
             test: None,
             profile: None,
+            pop3: false,
+            pop3_port: 110,
+            lmtp_port: None,
+            lmtp_host: None,
+            lmtp_rate: 10,
             random: false,
             no_pipelining: false,
             no_tracking: false,
@@ -160,6 +175,9 @@ Scripted:    test=DIR|FILE  box=NAME (imaptest)  timeout=SECS (30, per reply)
              --junit FILE  --json FILE (one test case per group)
 Stress:      clients=N mbox=FILE random_msg_size=N box=NAME copybox=NAME msgs=N secs=N[,F]
              seed=N checkpoint=N stalled_disconnect_timeout=N output=FILE profile=FILE
+POP3/LMTP:   pop3 (POP3 stress; port 110) pop3_port=N (profile mode's POP3 clients, 110)
+             lmtp_port=N (deliveries over LMTP; overrides the profile's) lmtp_host=H
+             lmtp_rate=N (stress mode's deliveries per second, 10)
              -  <state>=p[,again] (e.g. append=100,5)
 Flags:       random no_pipelining no_tracking disconnect_quit error_quit rawlog own_msgs
              own_flags qresync imap4rev2
@@ -266,10 +284,14 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config> {
             "output" => c.output = Some(need()?.into()),
             "test" => c.test = Some(need()?.into()),
             "profile" => c.profile = Some(need()?.into()),
+            "pop3_port" => c.pop3_port = num(&key, &need()?)?,
+            "lmtp_port" => c.lmtp_port = Some(num(&key, &need()?)?),
+            "lmtp_host" => c.lmtp_host = Some(need()?),
+            "lmtp_rate" => c.lmtp_rate = num(&key, &need()?)?,
             "timeout" => c.timeout = num(&key, &need()?)?,
             "random" | "no_pipelining" | "no_tracking" | "disconnect_quit" | "error_quit"
             | "rawlog" | "own_msgs" | "own_flags" | "qresync" | "imap4rev2" | "precise_ms"
-            | "connect_ms" => {
+            | "connect_ms" | "pop3" => {
                 let on = !matches!(value.as_deref(), Some("0") | Some("no"));
                 let slot = match key.as_str() {
                     "random" => &mut c.random,
@@ -283,6 +305,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config> {
                     "qresync" => &mut c.qresync,
                     "precise_ms" => &mut c.precise_ms,
                     "connect_ms" => &mut c.connect_ms,
+                    "pop3" => &mut c.pop3,
                     _ => &mut c.imap4rev2,
                 };
                 *slot = on;
@@ -307,7 +330,10 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config> {
         }
     }
     if c.port == 0 {
-        c.port = 143;
+        c.port = if c.pop3 { 110 } else { 143 };
+    }
+    if c.pop3 && (c.test.is_some() || c.profile.is_some()) {
+        bail!("pop3 is a stress mode of its own (profiles say protocol = pop3 per client)");
     }
     if c.test.is_some() && c.profile.is_some() {
         bail!("test= and profile= cannot be used together");

@@ -6,12 +6,15 @@
 //! - [`script`]: scripted tests (parse, variables, matching, running, reports);
 //! - [`users`]: user templates and userfiles;
 //! - [`scripted`]: the `test=DIR|FILE` driver that ties them together;
-//! - [`stress`]: stress mode (clients walking the states, state tracking, per-second output).
+//! - [`stress`]: stress mode (clients walking the states, state tracking, per-second output),
+//!   POP3 stress mode and LMTP deliveries;
+//! - [`profile`]: profile mode (`profile=FILE`: users and clients as a profile describes them).
 //!
 //! The IMAP syntax itself lives in the `imapwire` crate, shared with fakeserver.
 pub mod args;
 pub mod client;
 pub mod mbox;
+pub mod profile;
 pub mod script;
 pub mod scripted;
 pub mod stress;

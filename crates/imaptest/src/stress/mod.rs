@@ -11,11 +11,17 @@
 //! - [`fdlimit`]: room for many sockets;
 //! - [`stats`]: counters and the console format (pure formatting);
 //! - [`search`]: judging SEARCH results (pure);
-//! - [`session`]: one client on the wire (the doing).
+//! - [`session`]: one client on the wire (the doing);
+//! - [`pop3`]: POP3 sessions and POP3 stress mode (`pop3`); [`lmtp`]: LMTP deliveries;
+//!   [`lines`]: their line-based connection; [`console`]: their per-second loop.
 pub mod checkpoint;
 pub mod commands;
+pub mod console;
 pub mod fdlimit;
+pub mod lines;
+pub mod lmtp;
 pub mod mailbox;
+pub mod pop3;
 pub mod search;
 pub mod session;
 pub mod shared;
@@ -101,8 +107,20 @@ impl Run {
     }
 }
 
+impl pop3::Sink for Run {
+    fn finishing(&self) -> bool {
+        Run::finishing(self)
+    }
+    fn delivered(&self, micros: u64) {
+        self.counters.done(states::id("LMTP"), micros)
+    }
+    fn failed(&self, user: &str, err: &str) {
+        self.error(user, 0, &[err.to_string()])
+    }
+}
+
 /// The source messages: `random_msg_size` garbage, or the mbox (default `~/mail/dovecot-crlf`).
-fn messages(cfg: &Config, rng: &mut impl Rng) -> Result<Vec<mbox::Message>> {
+pub(crate) fn messages(cfg: &Config, rng: &mut impl Rng) -> Result<Vec<mbox::Message>> {
     if cfg.random_msg_size > 0 {
         let size = cfg.random_msg_size as usize;
         return Ok((0..64)
@@ -159,7 +177,10 @@ impl Console {
 /// Runs stress mode; returns the exit status.
 pub async fn run(cfg: &Config) -> Result<i32> {
     if cfg.profile.is_some() {
-        bail!("profile=: not implemented yet");
+        return crate::profile::run(cfg).await;
+    }
+    if cfg.pop3 {
+        return pop3::run(cfg).await;
     }
     if cfg.clients == 0 {
         bail!("clients=0: nothing to run");
@@ -220,6 +241,20 @@ pub async fn run(cfg: &Config) -> Result<i32> {
     }
     if let Some(n) = cfg.checkpoint {
         tokio::spawn(checkpoint::coordinate(run.clone(), n));
+    }
+    if let Some(port) = cfg.lmtp_port {
+        let addr = pop3::lmtp_addr(cfg, port).await?;
+        let lmtp = Arc::new(lmtp::Lmtp::new(addr, 10, run.endpoint.timeout));
+        let sink: Arc<dyn pop3::Sink> = run.clone();
+        let msgs = run.messages.clone();
+        tokio::spawn(pop3::feed(
+            lmtp,
+            cfg.lmtp_rate,
+            run.users.clone(),
+            msgs,
+            sink,
+            seed,
+        ));
     }
     let signals = {
         let run = run.clone();

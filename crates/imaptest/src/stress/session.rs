@@ -295,6 +295,7 @@ impl Session<'_> {
             id("LOGIN"),
             id("COMPRESS"),
             id("CHECKPOINT!"),
+            id("LMTP"),
         ];
         (0..STATES.len())
             .filter(|s| self.run.plan.on(*s) && !skip.contains(s))

@@ -57,6 +57,12 @@ impl Plan {
                 p[i].1 = *a;
             }
         }
+        // LMTP is a column when mail is delivered (profile mode, lmtp_port=)
+        p[id("LMTP")] = if cfg.lmtp_port.is_some() || cfg.profile.is_some() {
+            (100, 0)
+        } else {
+            (0, 0)
+        };
         let chk = id("CHECKPOINT!");
         p[chk].0 = if cfg.checkpoint.is_some() { 100 } else { 0 };
         if cfg.copybox.is_none() {

@@ -26,6 +26,8 @@ pub struct Dovecot {
     pub dir: tempfile::TempDir,
     /// The IMAP port (POP3 and LMTP listen on two more).
     pub port: u16,
+    pub pop3_port: u16,
+    pub lmtp_port: u16,
 }
 
 impl Dovecot {
@@ -48,6 +50,8 @@ impl Dovecot {
         Dovecot {
             dir,
             port: ports[0],
+            pop3_port: ports[1],
+            lmtp_port: ports[2],
         }
     }
 
