@@ -237,7 +237,7 @@ async fn deliver(
 ) -> Response {
     let rest = uri.path().strip_prefix("/api/deliver/").unwrap_or("");
     if t.service.imap_daemon().is_some() {
-        return imap_api::deliver(&t, rest, query, &body);
+        return imap_api::deliver(&t, rest, query, &body).unwrap_or_else(|r| r.into_response());
     }
     let mailbox = match imap_api::percent_decode(rest) {
         Ok(m) if !m.contains('/') => m,

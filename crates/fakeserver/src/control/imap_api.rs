@@ -9,7 +9,7 @@
 //! [`deliver_target`]) and the query ([`DeliverQuery::decode`]) is pure; the handlers only
 //! call the daemon ([`crate::imap::admin`]).
 
-use super::{bad, Target};
+use super::Target;
 use crate::imap::admin::{AdminError, FlagChange};
 use crate::imap::ImapDaemon;
 use axum::body::Bytes;
@@ -133,9 +133,16 @@ pub struct DeliverQuery {
     pub internaldate: Option<String>,
 }
 
+/// A decoded delivery query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    pub flags: Vec<String>,
+    /// None: now.
+    pub internaldate: Option<(i64, i32)>,
+}
+
 impl DeliverQuery {
-    /// (flags, INTERNALDATE or None for now).
-    pub fn decode(&self) -> Result<(Vec<String>, Option<(i64, i32)>), String> {
+    pub fn decode(&self) -> Result<Delivery, String> {
         let flags = self
             .flags
             .as_deref()
@@ -144,11 +151,14 @@ impl DeliverQuery {
             .filter(|f| !f.is_empty())
             .map(str::to_string)
             .collect();
-        let date = match self.internaldate.as_deref().map(str::trim) {
+        let internaldate = match self.internaldate.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(s) => Some(internaldate(s).ok_or_else(|| format!("invalid internaldate {s:?}"))?),
         };
-        Ok((flags, date))
+        Ok(Delivery {
+            flags,
+            internaldate,
+        })
     }
 }
 
@@ -192,32 +202,46 @@ pub fn flags_body(body: &[u8]) -> Result<FlagChange, String> {
     })
 }
 
-fn error(code: StatusCode, msg: &str) -> Response {
-    (code, Json(json!({"error": msg}))).into_response()
+/// A refused request: its status and the JSON error naming what is wrong.
+#[derive(Debug)]
+pub struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
 }
 
-fn admin_error(e: AdminError) -> Response {
-    let code = match &e {
-        e if e.is_not_found() => StatusCode::NOT_FOUND,
-        AdminError::Conflict(_) => StatusCode::CONFLICT,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    error(code, &e.to_string())
+impl From<AdminError> for Refusal {
+    fn from(e: AdminError) -> Self {
+        let code = match &e {
+            e if e.is_not_found() => StatusCode::NOT_FOUND,
+            AdminError::Conflict(_) => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Refusal(code, e.to_string())
+    }
 }
+
+fn bad_request(msg: impl Into<String>) -> Refusal {
+    Refusal(StatusCode::BAD_REQUEST, msg.into())
+}
+
+type Reply = Result<Response, Refusal>;
 
 /// The IMAP daemon, or a 404 naming the protocol that has none.
-fn daemon(t: &Target) -> Result<Arc<ImapDaemon>, Response> {
+fn daemon(t: &Target) -> Result<Arc<ImapDaemon>, Refusal> {
     t.service.imap_daemon().ok_or_else(|| {
-        error(
+        Refusal(
             StatusCode::NOT_FOUND,
-            &format!("the {} server has no mailboxes (IMAP only)", t.protocol),
+            format!("the {} server has no mailboxes (IMAP only)", t.protocol),
         )
     })
 }
 
 /// Whether `user` may be acted on: the daemon has an account, or the strict user list names
 /// them (their account is opened now), or (`creating`, open authentication) any name.
-fn known_user(t: &Target, d: &ImapDaemon, user: &str, creating: bool) -> Result<(), Response> {
+fn known_user(t: &Target, d: &ImapDaemon, user: &str, creating: bool) -> Result<(), Refusal> {
     if d.has_user(user) {
         return Ok(());
     }
@@ -229,7 +253,11 @@ fn known_user(t: &Target, d: &ImapDaemon, user: &str, creating: bool) -> Result<
     } else if creating && !user.is_empty() {
         return Ok(());
     }
-    Err(admin_error(AdminError::NoUser(user.to_string())))
+    Err(AdminError::NoUser(user.to_string()).into())
+}
+
+fn canonical(mailbox: &str) -> String {
+    crate::imap::daemon::Account::canonical(mailbox)
 }
 
 /// `POST /api/deliver/{user}[/{mailbox…}]` on an IMAP server.
@@ -238,15 +266,10 @@ pub(super) fn deliver(
     rest: &str,
     query: Result<Query<DeliverQuery>, QueryRejection>,
     body: &[u8],
-) -> Response {
-    let d = match daemon(t) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    match deliver_target(rest) {
-        Ok((user, mailbox)) => append(t, &d, &user, &mailbox, query, body),
-        Err(e) => bad(&e),
-    }
+) -> Reply {
+    let d = daemon(t)?;
+    let (user, mailbox) = deliver_target(rest).map_err(bad_request)?;
+    append(t, &d, &user, &mailbox, query, body)
 }
 
 fn append(
@@ -256,35 +279,21 @@ fn append(
     mailbox: &str,
     query: Result<Query<DeliverQuery>, QueryRejection>,
     body: &[u8],
-) -> Response {
-    let (flags, date) = match query.map_err(|e| e.body_text()).and_then(|q| q.decode()) {
-        Ok(x) => x,
-        Err(e) => return bad(&e),
-    };
+) -> Reply {
+    let opts = query
+        .map_err(|e| e.body_text())
+        .and_then(|q| q.decode())
+        .map_err(bad_request)?;
     if body.is_empty() {
-        return bad("the request body (the message) is empty");
+        return Err(bad_request("the request body (the message) is empty"));
     }
-    if let Err(r) = known_user(t, d, user, true) {
-        return r;
-    }
-    let data = crate::imap::crlf(body);
-    match d.append_message(
-        user,
-        mailbox,
-        data,
-        &flags,
-        date.unwrap_or_else(crate::imap::now),
-    ) {
-        Ok((uidvalidity, uid)) => (
-            StatusCode::CREATED,
-            Json(
-                json!({"user": user, "mailbox": crate::imap::daemon::Account::canonical(mailbox),
-                "uidvalidity": uidvalidity, "uid": uid, "id": uid.to_string()}),
-            ),
-        )
-            .into_response(),
-        Err(e) => admin_error(e),
-    }
+    known_user(t, d, user, true)?;
+    let date = opts.internaldate.unwrap_or_else(crate::imap::now);
+    let (uidvalidity, uid) =
+        d.append_message(user, mailbox, crate::imap::crlf(body), &opts.flags, date)?;
+    let v = json!({"user": user, "mailbox": canonical(mailbox), "uidvalidity": uidvalidity,
+        "uid": uid, "id": uid.to_string()});
+    Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -297,24 +306,13 @@ pub(super) struct ListQuery {
 pub(super) async fn list(
     State(t): State<Arc<Target>>,
     q: Result<Query<ListQuery>, QueryRejection>,
-) -> Response {
-    let d = match daemon(&t) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return bad(&e.body_text()),
-    };
+) -> Reply {
+    let d = daemon(&t)?;
+    let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
     if let Some(u) = &q.user {
-        if let Err(r) = known_user(&t, &d, u, false) {
-            return r;
-        }
+        known_user(&t, &d, u, false)?;
     }
-    match d.mailboxes(q.user.as_deref()) {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => admin_error(e),
-    }
+    Ok(Json(d.mailboxes(q.user.as_deref())?).into_response())
 }
 
 /// Everything under `/api/mailboxes/`.
@@ -324,74 +322,52 @@ pub(super) async fn mailbox(
     uri: Uri,
     query: Result<Query<DeliverQuery>, QueryRejection>,
     body: Bytes,
-) -> Response {
-    let d = match daemon(&t) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let d = daemon(&t)?;
     let rest = uri.path().strip_prefix("/api/mailboxes/").unwrap_or("");
-    let r = match resource(rest) {
-        Ok(r) => r,
-        Err(e) => return bad(&e),
-    };
+    let r = resource(rest).map_err(bad_request)?;
     let (u, m) = (r.user.as_str(), r.mailbox.as_str());
     let creating = matches!(
         (&r.part, &method),
         (Part::Mailbox | Part::Messages, &Method::POST)
     );
-    if let Err(resp) = known_user(&t, &d, u, creating) {
-        return resp;
-    }
-    let json = |res: Result<serde_json::Value, AdminError>| match res {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => admin_error(e),
-    };
-    match (&r.part, method) {
-        (Part::Mailbox, Method::GET) => json(d.mailbox(u, m)),
-        (Part::Mailbox, Method::POST) => match d.create_mailbox(u, m) {
-            Ok(created) => (
-                StatusCode::CREATED,
-                Json(
-                    json!({"user": u, "mailbox": crate::imap::daemon::Account::canonical(m),
-                    "created": created}),
-                ),
-            )
-                .into_response(),
-            Err(e) => admin_error(e),
-        },
+    known_user(&t, &d, u, creating)?;
+    let v = match (&r.part, method) {
+        (Part::Mailbox, Method::GET) => d.mailbox(u, m)?,
+        (Part::Mailbox, Method::POST) => {
+            let created = d.create_mailbox(u, m)?;
+            let v = json!({"user": u, "mailbox": canonical(m), "created": created});
+            return Ok((StatusCode::CREATED, Json(v)).into_response());
+        }
         (Part::Mailbox, Method::DELETE) => {
-            json(d.delete_mailbox(u, m).map(
-                |()| json!({"user": u, "deleted": crate::imap::daemon::Account::canonical(m)}),
+            d.delete_mailbox(u, m)?;
+            json!({"user": u, "deleted": canonical(m)})
+        }
+        (Part::Messages, Method::GET) => d.messages(u, m)?,
+        (Part::Messages, Method::POST) => return append(&t, &d, u, m, query, &body),
+        (Part::Message(uid), Method::GET) => d.message(u, m, *uid)?.0,
+        (Part::Message(uid), Method::DELETE) => {
+            d.expunge_message(u, m, *uid)?;
+            json!({"expunged": uid})
+        }
+        (Part::Raw(uid), Method::GET) => {
+            let data = d.message(u, m, *uid)?.1;
+            let headers = [(header::CONTENT_TYPE, "message/rfc822")];
+            return Ok((headers, data.as_ref().clone()).into_response());
+        }
+        (Part::Flags(uid), Method::GET) => json!({"flags": d.message(u, m, *uid)?.0["flags"]}),
+        (Part::Flags(uid), Method::PUT | Method::POST) => {
+            let change = flags_body(&body).map_err(bad_request)?;
+            d.change_flags(u, m, *uid, &change)?
+        }
+        (part, method) => {
+            return Err(Refusal(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{method} is not defined on {part:?} ({rest})"),
             ))
         }
-        (Part::Messages, Method::GET) => json(d.messages(u, m)),
-        (Part::Messages, Method::POST) => append(&t, &d, u, m, query, &body),
-        (Part::Message(uid), Method::GET) => json(d.message(u, m, *uid).map(|(v, _)| v)),
-        (Part::Message(uid), Method::DELETE) => json(
-            d.expunge_message(u, m, *uid)
-                .map(|()| json!({"expunged": uid})),
-        ),
-        (Part::Raw(uid), Method::GET) => match d.message(u, m, *uid) {
-            Ok((_, data)) => (
-                [(header::CONTENT_TYPE, "message/rfc822")],
-                data.as_ref().clone(),
-            )
-                .into_response(),
-            Err(e) => admin_error(e),
-        },
-        (Part::Flags(uid), Method::GET) => json(
-            d.message(u, m, *uid)
-                .map(|(v, _)| json!({"flags": v["flags"]})),
-        ),
-        (Part::Flags(uid), Method::PUT | Method::POST) => match flags_body(&body) {
-            Ok(change) => json(d.change_flags(u, m, *uid, &change)),
-            Err(e) => bad(&e),
-        },
-        (part, method) => error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("{method} is not defined on {part:?} ({rest})"),
-        ),
-    }
+    };
+    Ok(Json(v).into_response())
 }
 
 #[cfg(test)]
@@ -475,17 +451,21 @@ mod tests {
             flags: f.map(Into::into),
             internaldate: d.map(Into::into),
         };
-        assert_eq!(q(None, None).decode(), Ok((vec![], None)));
+        assert_eq!(q(None, None).decode(), Ok(Delivery::default()));
         assert_eq!(
             q(Some("\\Seen, $Work \\Flagged"), Some("86400")).decode(),
-            Ok((
-                vec!["\\Seen".into(), "$Work".into(), "\\Flagged".into()],
-                Some((86400, 0))
-            ))
+            Ok(Delivery {
+                flags: vec!["\\Seen".into(), "$Work".into(), "\\Flagged".into()],
+                internaldate: Some((86400, 0))
+            })
         );
         let want = Some((86400 - 7200, 120));
         for d in ["02-Jan-1970 00:00:00 +0200", "02-Jan-1970 00:00:00  0200"] {
-            assert_eq!(q(None, Some(d)).decode().map(|x| x.1), Ok(want), "{d}");
+            assert_eq!(
+                q(None, Some(d)).decode().map(|x| x.internaldate),
+                Ok(want),
+                "{d}"
+            );
         }
         assert!(q(None, Some("yesterday")).decode().is_err());
     }

@@ -137,7 +137,7 @@ impl ImapDaemon {
 
     /// One mailbox's summary.
     pub fn mailbox(&self, user: &str, mailbox: &str) -> Result<Value, AdminError> {
-        self.with_mailbox(user, mailbox, |acct, name, mb| mailbox_json(acct, name, mb))
+        self.with_mailbox(user, mailbox, mailbox_json)
     }
 
     /// CREATE from the API: the mailbox and its missing parents (real, selectable
