@@ -135,6 +135,8 @@ pub fn router(target: Target) -> Router {
         .route("/api/transcripts.txt", get(transcripts_text))
         .route("/api/faults", get(faults).put(set_faults).post(set_faults))
         .route("/api/messages/wait", get(wait_messages))
+        // Messages as large as an IMAP literal may be (axum's default is 2 MB).
+        .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(Arc::new(target))
 }
 

@@ -483,3 +483,68 @@ fn sessions_see_control_api_changes_at_once() {
     poll.cmd("h", "LOGOUT");
     idle.cmd("e", "LOGOUT");
 }
+
+mod readmeblock;
+
+/// The README's IMAP control-API example (the program, curl, and Python's imaplib seeing the
+/// FETCH and EXPUNGE after NOOP) is run as written.
+#[test]
+fn readme_control_example_runs() {
+    let have_python = Command::new("sh")
+        .args(["-c", "command -v python3 && command -v curl"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_python {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "python3 or curl missing in CI"
+        );
+        eprintln!("skipped: needs python3 and curl");
+        return;
+    }
+    let code = readmeblock::block("imap-control");
+    assert!(
+        code.contains("imaplib") && code.contains("/api/deliver/"),
+        "{code}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_fakeserver"))
+        .parent()
+        .unwrap();
+    let script = format!("set -e\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{code}");
+    let mut child = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the README's IMAP control example hung");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "the README's IMAP control example failed: {}\n{}{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
