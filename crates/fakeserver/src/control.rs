@@ -10,11 +10,21 @@
 //! | `DELETE /api/users/{name}` | remove a user |
 //! | `GET /api/messages`        | the daemon's state (SMTP/LMTP: accepted messages with envelope) |
 //! | `POST /api/deliver/{box}`  | add the body (a message) to a POP3 maildrop or NNTP group: `{"id":…}` |
+//! | `POST /api/deliver/{user}[/{mailbox…}]?flags=&internaldate=` | IMAP: append to a user's mailbox (INBOX by default; created with its parents): `{"uid":…,"uidvalidity":…}` |
+//! | `GET /api/mailboxes[?user=U]` | IMAP: every user's mailbox tree (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, counts) |
+//! | `GET\|POST\|DELETE /api/mailboxes/{user}/{mailbox…}` | IMAP: one mailbox; create (with parents); delete |
+//! | `GET\|POST /api/mailboxes/{user}/{mailbox…}/messages` | IMAP: its messages (UID, flags, size, INTERNALDATE, MODSEQ); append |
+//! | `GET\|DELETE …/messages/{uid}`, `GET …/{uid}/raw` | IMAP: one message's metadata; expunge it; its bytes |
+//! | `GET\|PUT\|POST …/messages/{uid}/flags` | IMAP: `{"flags":[…]}` replaces, `{"add":[…],"remove":[…]}` changes |
 //! | `GET /api/transcripts`     | every connection's transcript (JSON) |
 //! | `GET /api/transcripts.txt` | the same as text, for saved-output comparison |
 //! | `GET /api/faults`          | the fault plan |
 //! | `PUT /api/faults`          | replace it (JSON or TOML body) |
 //! | `GET /api/messages/wait?n=N&timeout=S` | wait (at most S seconds, default 10) until N messages arrived, then as `/api/messages`; 408 if they do not |
+//!
+//! Errors are JSON `{"error":…}` naming what is wrong: 404 for an unknown user, mailbox or
+//! UID, 400 for a bad path, query or body, 409 for a state conflict (the IMAP part:
+//! [`imap_api`]).
 //!
 //! It runs beside the server, on the server's runtime; [`ControlHandle`] stops it on drop.
 
@@ -26,12 +36,14 @@ use anyhow::{Context, Result};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+pub mod imap_api;
 
 /// What the API acts on.
 #[derive(Clone)]
@@ -116,11 +128,15 @@ pub fn router(target: Target) -> Router {
         .route("/api/users", get(users).post(add_user))
         .route("/api/users/:name", delete(remove_user))
         .route("/api/messages", get(messages))
-        .route("/api/deliver/:mailbox", post(deliver))
+        .route("/api/deliver/*path", post(deliver))
+        .route("/api/mailboxes", get(imap_api::list))
+        .route("/api/mailboxes/*path", any(imap_api::mailbox))
         .route("/api/transcripts", get(transcripts))
         .route("/api/transcripts.txt", get(transcripts_text))
         .route("/api/faults", get(faults).put(set_faults).post(set_faults))
         .route("/api/messages/wait", get(wait_messages))
+        // Messages as large as an IMAP literal may be (axum's default is 2 MB).
+        .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(Arc::new(target))
 }
 
@@ -212,9 +228,30 @@ async fn messages(State(t): St) -> Json<serde_json::Value> {
     Json(t.service.state())
 }
 
-async fn deliver(State(t): St, Path(mailbox): Path<String>, body: axum::body::Bytes) -> Response {
+async fn deliver(
+    State(t): St,
+    uri: axum::http::Uri,
+    query: Result<
+        axum::extract::Query<imap_api::DeliverQuery>,
+        axum::extract::rejection::QueryRejection,
+    >,
+    body: axum::body::Bytes,
+) -> Response {
+    let rest = uri.path().strip_prefix("/api/deliver/").unwrap_or("");
+    if t.service.imap_daemon().is_some() {
+        return imap_api::deliver(&t, rest, query, &body).unwrap_or_else(|r| r.into_response());
+    }
+    let mailbox = match imap_api::percent_decode(rest) {
+        Ok(m) if !m.contains('/') => m,
+        Ok(m) => return bad(&format!("{m:?}: a {} mailbox has no levels", t.protocol)),
+        Err(e) => return bad(&e),
+    };
     match t.service.deliver(&mailbox, &body) {
-        Ok(id) => (StatusCode::CREATED, Json(json!({"mailbox": mailbox, "id": id}))).into_response(),
+        Ok(id) => (
+            StatusCode::CREATED,
+            Json(json!({"mailbox": mailbox, "id": id})),
+        )
+            .into_response(),
         Err(e) => bad(&format!("{e:#}")),
     }
 }

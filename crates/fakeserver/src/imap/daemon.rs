@@ -193,6 +193,30 @@ impl Locked<'_> {
         Mailbox::new(self.0.next_uidvalidity)
     }
 
+    /// A user's account if it exists (never creates one).
+    pub fn existing(&mut self, user: &str) -> Option<&mut Account> {
+        self.0.accounts.get_mut(user)
+    }
+
+    /// Create `name` (canonical) and every missing parent, as CREATE does; returns the names
+    /// created, parents first (empty when it already existed).
+    pub fn ensure_mailbox(&mut self, user: &str, name: &str) -> Vec<String> {
+        let mut created = Vec::new();
+        let mut prefix = String::new();
+        for seg in name.split(DELIM) {
+            if !prefix.is_empty() {
+                prefix.push(DELIM);
+            }
+            prefix.push_str(seg);
+            if !self.account(user).mailboxes.contains_key(&prefix) {
+                let mb = self.new_mailbox();
+                self.account(user).mailboxes.insert(prefix.clone(), mb);
+                created.push(prefix.clone());
+            }
+        }
+        created
+    }
+
     pub fn users(&self) -> Vec<String> {
         let mut v: Vec<String> = self.0.accounts.keys().cloned().collect();
         v.sort();
@@ -230,7 +254,8 @@ impl ImapDaemon {
         }
     }
 
-    /// Put a message into a user's mailbox (created if missing), from a test or a loader.
+    /// Put a message into a user's mailbox (created with its parents if missing, as CREATE
+    /// does), from a test or a loader.
     pub fn deliver(
         &self,
         user: &str,
@@ -242,20 +267,15 @@ impl ImapDaemon {
         let uid = {
             let mut l = self.lock();
             let name = Account::canonical(mailbox);
-            if !l.account(user).mailboxes.contains_key(&name) {
-                let m = l.new_mailbox();
-                l.account(user).mailboxes.insert(name.clone(), m);
+            l.ensure_mailbox(user, &name);
+            match l.account(user).mailboxes.get_mut(&name) {
+                Some(mb) => mb.append(
+                    data,
+                    flags.iter().map(|s| s.to_string()).collect(),
+                    internal,
+                ),
+                None => 0,
             }
-            let mb = l
-                .account(user)
-                .mailboxes
-                .get_mut(&name)
-                .expect("just inserted");
-            mb.append(
-                data,
-                flags.iter().map(|s| s.to_string()).collect(),
-                internal,
-            )
         };
         self.changed();
         uid

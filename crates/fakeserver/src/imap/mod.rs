@@ -3,6 +3,7 @@
 //! codec imaptest uses too), MIME structure for FETCH, and SEARCH. [`ImapService`] plugs
 //! them into the server; [`load`] fills the daemon from `--load DIR`.
 
+pub mod admin;
 pub mod daemon;
 pub mod fetch;
 pub mod handler;
@@ -55,6 +56,9 @@ impl Service for ImapService {
     }
     fn set_notifier(&self, n: Notifier) {
         self.setup.daemon.set_notifier(n);
+    }
+    fn imap_daemon(&self) -> Option<Arc<ImapDaemon>> {
+        Some(self.setup.daemon.clone())
     }
 }
 

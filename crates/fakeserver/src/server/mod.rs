@@ -47,6 +47,10 @@ pub trait Service: Send + Sync + 'static {
     /// The server's notifier, given once at start: the daemon calls it when something changed
     /// that other connections may have to announce ([`Handler::on_notify`], IMAP IDLE).
     fn set_notifier(&self, _notifier: Notifier) {}
+    /// The IMAP daemon, for the control API's mailbox and flag endpoints (IMAP only).
+    fn imap_daemon(&self) -> Option<Arc<crate::imap::ImapDaemon>> {
+        None
+    }
 }
 
 /// Wakes every connection of a server ([`Handler::on_notify`]); cheap to clone.
