@@ -44,6 +44,9 @@ pub struct Mailbox {
     /// Messages with a UID at or below this have had their `\Recent` claimed.
     pub recent_claimed: u32,
     pub special_use: Option<String>,
+    /// Every expunged UID with the MODSEQ of its expunge, oldest first (QRESYNC's VANISHED
+    /// (EARLIER) answers from it).
+    pub expunged: Vec<(u32, u64)>,
 }
 
 impl Mailbox {
@@ -56,6 +59,7 @@ impl Mailbox {
             keywords: Vec::new(),
             recent_claimed: 0,
             special_use: None,
+            expunged: Vec::new(),
         }
     }
 
@@ -114,8 +118,30 @@ impl Mailbox {
         if uids.is_empty() {
             return;
         }
-        self.messages.retain(|m| !uids.contains(&m.uid));
         self.highest_modseq += 1;
+        let modseq = self.highest_modseq;
+        let mut gone = Vec::new();
+        self.messages.retain(|m| {
+            let keep = !uids.contains(&m.uid);
+            if !keep {
+                gone.push((m.uid, modseq));
+            }
+            keep
+        });
+        self.expunged.extend(gone);
+    }
+
+    /// UIDs expunged after `modseq` (sorted), limited to those in `within` when given.
+    pub fn vanished_since(&self, modseq: u64, within: Option<&super::parse::SeqSet>) -> Vec<u32> {
+        let mut v: Vec<u32> = self
+            .expunged
+            .iter()
+            .filter(|(u, m)| *m > modseq && within.is_none_or(|s| s.contains(*u, u32::MAX)))
+            .map(|(u, _)| *u)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     pub fn unseen(&self) -> usize {

@@ -64,6 +64,7 @@ const CAPS: &[&str] = &[
     "ESEARCH",
     "SEARCHRES",
     "CONDSTORE",
+    "QRESYNC",
     "SORT",
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
@@ -109,6 +110,8 @@ pub struct ImapHandler {
     pending: Pending,
     buf: Vec<u8>,
     condstore: bool,
+    /// ENABLE QRESYNC was given: VANISHED replaces EXPUNGE, FETCH always carries UID.
+    qresync: bool,
     saved: Vec<u32>,
     tls: bool,
     /// The tag of the command being run (ESEARCH replies name it).
@@ -175,6 +178,7 @@ impl ImapHandler {
             pending: Pending::Command,
             buf: Vec::new(),
             condstore: false,
+            qresync: false,
             saved: Vec::new(),
             tls: conn.tls,
             tag: String::new(),
@@ -255,12 +259,21 @@ impl ImapHandler {
                     uid_set(&ids)
                 )));
             }
+            let mut vanished = Vec::new();
             for i in (0..sel.view.len()).rev() {
                 if mb.index_of(sel.view[i].0).is_none() {
-                    lines.push(line(format!("* {} EXPUNGE", i + 1)));
+                    if self.qresync {
+                        vanished.push(sel.view[i].0);
+                    } else {
+                        lines.push(line(format!("* {} EXPUNGE", i + 1)));
+                    }
                     sel.recent.remove(&sel.view[i].0);
                     sel.view.remove(i);
                 }
+            }
+            if !vanished.is_empty() {
+                vanished.reverse();
+                lines.push(line(format!("* VANISHED {}", uid_set(&vanished))));
             }
         }
         if mb.keywords.len() != sel.keywords {
@@ -285,8 +298,9 @@ impl ImapHandler {
                 if m.modseq > *known {
                     *known = m.modseq;
                     let mut o = format!("* {} FETCH (", i + 1).into_bytes();
-                    if expunges {
-                        // UID is allowed (and helps clients) in unsolicited FETCH.
+                    if expunges || self.qresync {
+                        // UID is allowed (and helps clients) in unsolicited FETCH; QRESYNC
+                        // requires it.
                         o.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
                     }
                     o.extend_from_slice(b"FLAGS ");
@@ -541,6 +555,11 @@ impl ImapHandler {
                     if w == "CONDSTORE" && !self.condstore {
                         self.condstore = true;
                         on.push(w);
+                    } else if w == "QRESYNC" && !self.qresync {
+                        // QRESYNC implies CONDSTORE (RFC 7162 section 3.2.3).
+                        self.qresync = true;
+                        self.condstore = true;
+                        on.push(w);
                     }
                 }
                 lines.push(line(format!(
@@ -684,12 +703,32 @@ impl ImapHandler {
         lines: &mut Lines,
     ) -> Result<Done, String> {
         let name = a.first().and_then(astring).ok_or("Missing mailbox name")?;
-        for p in a.get(1).and_then(Value::items).unwrap_or_default() {
-            if p.is_atom("CONDSTORE") {
+        let params = a.get(1).and_then(Value::items).unwrap_or_default();
+        let mut qresync = None;
+        let mut k = 0;
+        while k < params.len() {
+            if params[k].is_atom("CONDSTORE") {
                 self.condstore = true;
+            } else if params[k].is_atom("QRESYNC") {
+                if !self.qresync {
+                    return Err("QRESYNC not enabled".into());
+                }
+                let q = params.get(k + 1).ok_or("Missing QRESYNC parameters")?;
+                qresync = Some(parse::qresync_params(q)?);
+                k += 1;
+            } else {
+                return Err(format!(
+                    "Unknown SELECT parameter {}",
+                    params[k].text().unwrap_or_default()
+                ));
             }
+            k += 1;
         }
         let name = Account::canonical(&name);
+        if self.sel.is_some() {
+            // RFC 7162 section 3.2.11: the implicit close is announced.
+            lines.push(line("* OK [CLOSED] Previous mailbox closed."));
+        }
         self.sel = None;
         self.contexts.clear();
         self.state = State::Auth;
@@ -736,6 +775,12 @@ impl ImapHandler {
         lines.push(line(format!("* OK [UIDVALIDITY {uidvalidity}] UIDs valid")));
         lines.push(line(format!("* OK [UIDNEXT {uidnext}] Predicted next UID")));
         lines.push(line(format!("* OK [HIGHESTMODSEQ {hms}] Highest")));
+        if let Some(q) = qresync.filter(|q| q.uidvalidity == uidvalidity) {
+            let mut l = daemon.lock();
+            if let Some(mb) = l.account(&user).mailboxes.get(&sel.name) {
+                lines.extend(qresync_replies(mb, &sel.view, &sel.recent, &q));
+            }
+        }
         Ok(Done::Ok(format!(
             "[{}] {} completed.",
             if readonly { "READ-ONLY" } else { "READ-WRITE" },
@@ -1145,16 +1190,31 @@ impl ImapHandler {
         let set = self.set_arg(a, uid)?;
         let atts = parse::fetch_atts(a.get(1).ok_or("Missing fetch items")?)?;
         let mut changedsince = None;
-        for m in a
-            .get(2)
-            .and_then(Value::items)
-            .unwrap_or_default()
-            .chunks(2)
-        {
-            if m[0].is_atom("CHANGEDSINCE") {
-                changedsince = m.get(1).and_then(Value::number);
+        let mut vanished = false;
+        let mods = a.get(2).and_then(Value::items).unwrap_or_default();
+        let mut k = 0;
+        while k < mods.len() {
+            if mods[k].is_atom("CHANGEDSINCE") {
+                changedsince = Some(
+                    mods.get(k + 1)
+                        .and_then(Value::number)
+                        .ok_or("Invalid CHANGEDSINCE value")?,
+                );
                 self.condstore = true;
+                k += 1;
+            } else if mods[k].is_atom("VANISHED") {
+                vanished = true;
+            } else {
+                return Err(format!(
+                    "Unknown FETCH modifier {}",
+                    mods[k].text().unwrap_or_default()
+                ));
             }
+            k += 1;
+        }
+        if vanished && !(uid && self.qresync && changedsince.is_some()) {
+            // RFC 7162 section 3.2.6: only UID FETCH with CHANGEDSINCE, once QRESYNC is on.
+            return Err("VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC".into());
         }
         let want_modseq = self.condstore && (changedsince.is_some() || atts.contains(&Att::ModSeq));
         let targets = self.resolve(&set, uid, daemon);
@@ -1178,6 +1238,12 @@ impl ImapHandler {
             let Some(mb) = l.account(&user).mailboxes.get_mut(&sel.name) else {
                 return Ok(Done::No("Mailbox was deleted".into()));
             };
+            if let (true, Some(since)) = (vanished, changedsince) {
+                let gone = mb.vanished_since(since, Some(&set));
+                if !gone.is_empty() {
+                    lines.push(line(format!("* VANISHED (EARLIER) {}", uid_set(&gone))));
+                }
+            }
             let mut extra_flags = false;
             for (seq, u) in targets {
                 let Some(j) = mb.index_of(u) else { continue };
@@ -1204,7 +1270,7 @@ impl ImapHandler {
                 let ctx = fetch::Ctx {
                     seq,
                     recent: sel.recent.contains(&u),
-                    uid,
+                    uid: uid || self.qresync,
                     modseq: want_modseq,
                     atts: &list,
                 };
@@ -1301,7 +1367,7 @@ impl ImapHandler {
                 }
                 if !silent || unchanged.is_some() {
                     let mut o = format!("* {seq} FETCH (").into_bytes();
-                    if uid {
+                    if uid || self.qresync {
                         o.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
                     }
                     o.extend_from_slice(b"FLAGS ");
@@ -1906,6 +1972,35 @@ fn fresh_validity(acct: &Account) -> u32 {
         + 1
 }
 
+/// What SELECT … (QRESYNC …) adds after the usual replies, when the client's UIDVALIDITY
+/// still holds (RFC 7162 section 3.2.5): `VANISHED (EARLIER)` for the known UIDs expunged
+/// since its MODSEQ, then FETCH (UID, FLAGS, MODSEQ) for the messages changed since. The
+/// expunge log is complete, so the sequence match data is not needed to narrow it.
+fn qresync_replies(
+    mb: &Mailbox,
+    view: &[(u32, u64)],
+    recent: &HashSet<u32>,
+    q: &parse::Qresync,
+) -> Lines {
+    let mut lines = Lines::new();
+    let gone = mb.vanished_since(q.modseq, q.known.as_ref());
+    if !gone.is_empty() {
+        lines.push(line(format!("* VANISHED (EARLIER) {}", uid_set(&gone))));
+    }
+    for (i, (u, _)) in view.iter().enumerate() {
+        let Some(j) = mb.index_of(*u) else { continue };
+        let m = &mb.messages[j];
+        if m.modseq <= q.modseq || q.known.as_ref().is_some_and(|k| !k.contains(*u, u32::MAX)) {
+            continue;
+        }
+        let mut o = format!("* {} FETCH (UID {} FLAGS ", i + 1, u).into_bytes();
+        flag_list(&mut o, m, recent.contains(u));
+        o.extend_from_slice(format!(" MODSEQ ({}))", m.modseq).as_bytes());
+        lines.push(line(o));
+    }
+    lines
+}
+
 /// `1:3,5` from a list of numbers (kept in the given order for COPYUID pairing).
 pub fn uid_set(v: &[u32]) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -2040,7 +2135,121 @@ impl Handler for ImapHandler {
 
 #[cfg(test)]
 mod tests {
-    use super::wildmatch;
+    use super::*;
+
+    /// A logged-in session over a fresh daemon holding `n` messages in INBOX.
+    fn session(n: usize) -> (ImapHandler, Arc<ImapDaemon>) {
+        session_with(n, Section::default())
+    }
+
+    fn session_with(n: usize, section: Section) -> (ImapHandler, Arc<ImapDaemon>) {
+        let daemon = Arc::new(ImapDaemon::new());
+        for i in 0..n {
+            let m = format!("From: a@b.example\r\nSubject: m{i}\r\n\r\nbody {i}\r\n");
+            daemon.deliver("u", "INBOX", m.into_bytes(), &[], (0, 0));
+        }
+        let setup = Arc::new(ImapSetup {
+            daemon: daemon.clone(),
+            users: Arc::new(Users::open()),
+            section,
+        });
+        let mut h = ImapHandler::new(setup, &ConnInfo::default());
+        assert!(send(&mut h, "l LOGIN u p").contains("l OK"));
+        (h, daemon)
+    }
+
+    /// One command line (and its literal lines) in, the replies out as text.
+    fn send(h: &mut ImapHandler, cmd: &str) -> String {
+        let conn = ConnInfo::default();
+        let mut text = String::new();
+        for l in cmd.split("\r\n") {
+            let o = h.input_line(l.as_bytes(), &conn);
+            for r in o.lines {
+                text.push_str(&String::from_utf8_lossy(&r));
+                if !o.raw {
+                    text.push_str("\r\n");
+                }
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn qresync_vanished_and_select() {
+        let (mut h, _d) = session(4);
+        let (mut other, _) = (ImapHandler::new(h.setup.clone(), &ConnInfo::default()), ());
+        send(&mut other, "l LOGIN u p");
+        let r = send(&mut h, "a SELECT INBOX (QRESYNC (1 1))");
+        assert!(r.starts_with("a BAD"), "{r}");
+        assert!(send(&mut h, "b ENABLE QRESYNC").contains("* ENABLED QRESYNC"));
+        let r = send(&mut h, "c SELECT INBOX");
+        let v = r
+            .split("[UIDVALIDITY ")
+            .nth(1)
+            .and_then(|x| x.split(']').next());
+        let validity: u32 = v.and_then(|x| x.parse().ok()).expect("UIDVALIDITY");
+        let hms_before = 5; // four appends on top of the initial 1
+        assert!(r.contains(&format!("[HIGHESTMODSEQ {hms_before}]")), "{r}");
+        // Another session expunges UID 2 and flags UID 1.
+        send(&mut other, "s SELECT INBOX");
+        send(&mut other, "t STORE 2 +FLAGS (\\Deleted)");
+        send(&mut other, "u EXPUNGE");
+        send(&mut other, "v STORE 1 +FLAGS (\\Flagged)");
+        // Unsolicited: VANISHED, never EXPUNGE; FETCH carries the UID.
+        let r = send(&mut h, "d NOOP");
+        assert!(
+            r.contains("* VANISHED 2\r\n") && !r.contains("EXPUNGE"),
+            "{r}"
+        );
+        assert!(
+            r.contains("* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent) MODSEQ (8))"),
+            "{r}"
+        );
+        let r = send(&mut h, "e UID FETCH 1:* FLAGS (CHANGEDSINCE 5 VANISHED)");
+        assert!(r.starts_with("* VANISHED (EARLIER) 2\r\n"), "{r}");
+        assert!(send(&mut h, "f FETCH 1:* FLAGS (CHANGEDSINCE 5 VANISHED)").starts_with("f BAD"));
+        // Resync from the old state: the expunge, then the flag change; [CLOSED] first.
+        let r = send(
+            &mut h,
+            &format!("g SELECT INBOX (QRESYNC ({validity} {hms_before}))"),
+        );
+        assert!(r.starts_with("* OK [CLOSED]"), "{r}");
+        let tail = r
+            .split("[HIGHESTMODSEQ 8] Highest\r\n")
+            .nth(1)
+            .unwrap_or_default();
+        assert_eq!(
+            tail,
+            "* VANISHED (EARLIER) 2\r\n* 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ (8))\r\n\
+             g OK [READ-WRITE] Select completed.\r\n"
+        );
+        // Known UIDs narrow it; a stale UIDVALIDITY gets a plain SELECT.
+        let r = send(
+            &mut h,
+            &format!("h SELECT INBOX (QRESYNC ({validity} 5 3:4))"),
+        );
+        assert!(!r.contains("VANISHED") && !r.contains("FETCH"), "{r}");
+        let r = send(&mut h, "i SELECT INBOX (QRESYNC (7 5 1:4 (1:2 1:2)))");
+        assert!(!r.contains("VANISHED") && !r.contains("FETCH"), "{r}");
+        assert!(send(&mut h, "j SELECT INBOX (QRESYNC (7))").starts_with("j BAD"));
+    }
+
+    #[test]
+    fn qresync_params_parse() {
+        let v = |s: &str| parse::request(format!("a X {s}").as_bytes()).map(|r| r.args[0].clone());
+        let q = parse::qresync_params(&v("(67 90 1:9 (3,5 4,8))").unwrap()).unwrap();
+        assert_eq!((q.uidvalidity, q.modseq), (67, 90));
+        assert!(q.known.is_some_and(|k| k.contains(9, 9)) && q.seq_match.is_some());
+        for bad in [
+            "(0 1)",
+            "(1)",
+            "(1 2 x)",
+            "(1 2 1:3 (1))",
+            "(1 2 1 (1 1) 4)",
+        ] {
+            assert!(parse::qresync_params(&v(bad).unwrap()).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn list_wildcards() {
