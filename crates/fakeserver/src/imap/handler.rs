@@ -12,6 +12,7 @@
 
 use super::daemon::{Account, ImapDaemon, Mailbox, Message, DELIM};
 use super::fetch::{self, flag_list};
+use super::notify::{self, Snap};
 use super::now;
 use super::parse::{self, astring, Att, Request, SeqSet};
 use super::search::{self, Cand};
@@ -19,7 +20,7 @@ use crate::auth::{Mechanism, Sasl, Step, Users};
 use crate::handler::{ConnInfo, Handler, Input, Output, ReadMode};
 use crate::personality::Section;
 use imapwire::Value;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 /// Largest literal accepted (APPEND data included); larger announcements are refused.
@@ -65,6 +66,7 @@ const CAPS: &[&str] = &[
     "SEARCHRES",
     "CONDSTORE",
     "QRESYNC",
+    "NOTIFY",
     "SORT",
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
@@ -118,6 +120,11 @@ pub struct ImapHandler {
     tag: String,
     /// SEARCH RETURN (UPDATE) contexts (RFC 5267).
     contexts: Vec<Context>,
+    /// NOTIFY SET in force (RFC 5465), what it last announced per mailbox, and the mailbox
+    /// names (→ subscribed) it last knew.
+    notify: Option<notify::Spec>,
+    notify_snaps: BTreeMap<String, Snap>,
+    notify_names: BTreeMap<String, bool>,
 }
 
 /// A search whose result changes are announced (ADDTO/REMOVEFROM).
@@ -183,6 +190,9 @@ impl ImapHandler {
             tls: conn.tls,
             tag: String::new(),
             contexts: Vec::new(),
+            notify: None,
+            notify_snaps: BTreeMap::new(),
+            notify_names: BTreeMap::new(),
         }
     }
 
@@ -217,8 +227,60 @@ impl ImapHandler {
         self.user.clone().unwrap_or_default()
     }
 
-    /// Compare the session's view with the mailbox and announce the differences.
+    /// Announce what changed: the selected mailbox, then what NOTIFY asks for elsewhere.
     fn sync(&mut self, daemon: &ImapDaemon, expunges: bool, lines: &mut Lines) {
+        self.sync_selected(daemon, expunges, lines);
+        self.notify_sync(daemon, false, lines);
+    }
+
+    /// NOTIFY's part: STATUS for changed mailboxes other than the selected one, LIST for
+    /// created, deleted or (un)subscribed ones. `initial`: take the snapshots and, with the
+    /// STATUS indicator, send every covered mailbox's STATUS.
+    fn notify_sync(&mut self, daemon: &ImapDaemon, initial: bool, lines: &mut Lines) {
+        let Some(spec) = &self.notify else { return };
+        let user = self.user();
+        let selected = self.sel.as_ref().map(|s| s.name.clone());
+        let mut l = daemon.lock();
+        let acct = l.account(&user);
+        let mut snaps = BTreeMap::new();
+        for (name, mb) in &acct.mailboxes {
+            if Some(name) == selected.as_ref() {
+                continue;
+            }
+            let ev = spec.events_for(name, acct);
+            if !(ev.messages || ev.flags) {
+                continue;
+            }
+            let snap = Snap::of(mb);
+            let text = match self.notify_snaps.get(name) {
+                _ if initial => spec.status.then(|| snap.items(&ev, true)),
+                Some(old) => notify::status_change(old, &snap, &ev),
+                None => None,
+            };
+            if let Some(items) = text {
+                lines.push(line(format!("* STATUS {} ({items})", quote(name))));
+            }
+            snaps.insert(name.clone(), snap);
+        }
+        self.notify_snaps = snaps;
+        if spec.wants_names() {
+            let names: BTreeMap<String, bool> = acct
+                .mailboxes
+                .keys()
+                .map(|n| (n.clone(), acct.subscribed.contains(n)))
+                .collect();
+            if !initial {
+                let ev = |n: &str| spec.events_for(n, acct);
+                for t in notify::name_changes(&self.notify_names, &names, &ev) {
+                    lines.push(line(t));
+                }
+            }
+            self.notify_names = names;
+        }
+    }
+
+    /// Compare the session's view with the mailbox and announce the differences.
+    fn sync_selected(&mut self, daemon: &ImapDaemon, expunges: bool, lines: &mut Lines) {
         let user = self.user();
         let Some(sel) = self.sel.as_mut() else { return };
         let mut l = daemon.lock();
@@ -657,6 +719,20 @@ impl ImapHandler {
                     daemon,
                     lines,
                 )
+            }
+            "NOTIFY" => {
+                need(authed)?;
+                match notify::parse(a) {
+                    Err(notify::Refusal::Bad(t)) => Err(t),
+                    Err(notify::Refusal::No(t)) => Ok(Done::No(t)),
+                    Ok(spec) => {
+                        self.notify = spec;
+                        self.notify_snaps.clear();
+                        self.notify_names.clear();
+                        self.notify_sync(daemon, true, lines);
+                        Ok(Done::Ok("NOTIFY completed.".into()))
+                    }
+                }
             }
             "IDLE" => {
                 need(authed)?;
@@ -2119,12 +2195,24 @@ impl Handler for ImapHandler {
     }
 
     fn on_notify(&mut self, _conn: &ConnInfo) -> Output {
-        if !matches!(self.pending, Pending::Idle(_)) {
-            return Output::none();
-        }
-        let mut lines = Lines::new();
         let daemon = self.setup.daemon.clone();
-        self.sync(&daemon, true, &mut lines);
+        let mut lines = Lines::new();
+        match (&self.pending, &self.notify) {
+            (Pending::Idle(_), _) => self.sync(&daemon, true, &mut lines),
+            // With NOTIFY, changes go out between commands too (RFC 5465 section 3): the
+            // selected mailbox's only when SELECTED asks (expunges unless SELECTED-DELAYED).
+            (Pending::Command, Some(spec)) if self.buf.is_empty() => {
+                let selected = spec.groups.iter().find_map(|(f, _)| match f {
+                    notify::Filter::Selected { delayed } => Some(!*delayed),
+                    _ => None,
+                });
+                if let Some(expunges) = selected {
+                    self.sync_selected(&daemon, expunges, &mut lines);
+                }
+                self.notify_sync(&daemon, false, &mut lines);
+            }
+            _ => return Output::none(),
+        }
         out(lines)
     }
 
@@ -2232,6 +2320,41 @@ mod tests {
         let r = send(&mut h, "i SELECT INBOX (QRESYNC (7 5 1:4 (1:2 1:2)))");
         assert!(!r.contains("VANISHED") && !r.contains("FETCH"), "{r}");
         assert!(send(&mut h, "j SELECT INBOX (QRESYNC (7))").starts_with("j BAD"));
+    }
+
+    #[test]
+    fn notify_pushes_status_between_commands() {
+        let (mut h, d) = session(1);
+        send(&mut h, "c CREATE box");
+        let r = send(
+            &mut h,
+            "a NOTIFY SET STATUS (MAILBOXES box (MessageNew MessageExpunge FlagChange))",
+        );
+        assert!(
+            r.starts_with("* STATUS \"box\" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY "),
+            "{r}"
+        );
+        assert!(r.contains("HIGHESTMODSEQ 1)\r\na OK"), "{r}");
+        // A delivery elsewhere: announced without a command being sent.
+        d.deliver("u", "box", b"Subject: x\r\n\r\nx\r\n".to_vec(), &[], (0, 0));
+        let o = h.on_notify(&ConnInfo::default());
+        let text: Vec<String> = o
+            .lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
+        assert_eq!(text.len(), 1, "{text:?}");
+        assert!(
+            text[0].starts_with("* STATUS \"box\" (MESSAGES 1 UIDNEXT 2 "),
+            "{text:?}"
+        );
+        assert!(text[0].ends_with(" UNSEEN 1 HIGHESTMODSEQ 2)"), "{text:?}");
+        assert!(h.on_notify(&ConnInfo::default()).lines.is_empty());
+        // NOTIFY NONE: silence; other mailboxes stay unannounced.
+        assert!(send(&mut h, "b NOTIFY NONE").starts_with("b OK"));
+        d.deliver("u", "box", b"Subject: y\r\n\r\ny\r\n".to_vec(), &[], (0, 0));
+        assert!(h.on_notify(&ConnInfo::default()).lines.is_empty());
+        assert!(!send(&mut h, "e NOOP").contains("STATUS"));
     }
 
     #[test]

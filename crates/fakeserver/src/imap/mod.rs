@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod fetch;
 pub mod handler;
 pub mod mime;
+pub mod notify;
 pub mod parse;
 pub mod search;
 pub mod sort;
