@@ -158,6 +158,8 @@ pub struct Account {
     /// By full name; INBOX is always `INBOX`.
     pub mailboxes: BTreeMap<String, Mailbox>,
     pub subscribed: BTreeSet<String>,
+    /// URLAUTH keys by mailbox (RFC 4467): made by GENURLAUTH, dropped by RESETKEY.
+    pub url_keys: BTreeMap<String, String>,
 }
 
 impl Account {
@@ -217,6 +219,11 @@ impl Locked<'_> {
     pub fn new_mailbox(&mut self) -> Mailbox {
         self.0.next_uidvalidity += 1;
         Mailbox::new(self.0.next_uidvalidity)
+    }
+
+    /// A user's account if it exists (never creates one).
+    pub fn existing(&mut self, user: &str) -> Option<&mut Account> {
+        self.0.accounts.get_mut(user)
     }
 
     pub fn users(&self) -> Vec<String> {

@@ -16,6 +16,7 @@ use super::notify::{self, Snap};
 use super::now;
 use super::parse::{self, astring, Att, Request, SeqSet};
 use super::search::{self, Cand};
+use super::urlauth;
 use crate::auth::{Mechanism, Sasl, Step, Users};
 use crate::handler::{ConnInfo, Handler, Input, Output, ReadMode};
 use crate::personality::Section;
@@ -67,6 +68,8 @@ const CAPS: &[&str] = &[
     "CONDSTORE",
     "QRESYNC",
     "NOTIFY",
+    "URLAUTH",
+    "URLAUTH=BINARY",
     "SORT",
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
@@ -720,6 +723,18 @@ impl ImapHandler {
                     lines,
                 )
             }
+            "GENURLAUTH" => {
+                need(authed)?;
+                self.genurlauth(a, daemon, lines)
+            }
+            "URLFETCH" => {
+                need(authed)?;
+                self.urlfetch(a, daemon, lines)
+            }
+            "RESETKEY" => {
+                need(authed)?;
+                self.resetkey(a, daemon)
+            }
             "NOTIFY" => {
                 need(authed)?;
                 match notify::parse(a) {
@@ -862,6 +877,191 @@ impl ImapHandler {
             if readonly { "READ-ONLY" } else { "READ-WRITE" },
             if readonly { "Examine" } else { "Select" }
         )))
+    }
+
+    /// GENURLAUTH url mechanism …: `* GENURLAUTH` with each URL signed by its mailbox key.
+    fn genurlauth(
+        &mut self,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        if a.is_empty() || a.len() % 2 != 0 {
+            return Err("GENURLAUTH needs URL and mechanism pairs".into());
+        }
+        let user = self.user();
+        let mut l = daemon.lock();
+        let acct = l.account(&user);
+        let mut signed = Vec::new();
+        for pair in a.chunks(2) {
+            let raw = astring(&pair[0]).ok_or("Invalid URL")?;
+            let mech = astring(&pair[1]).unwrap_or_default();
+            let Some(u) = urlauth::parse(&raw).filter(|u| u.auth.is_none()) else {
+                return Err(format!("Invalid URLAUTH URL {raw}"));
+            };
+            if !mech.eq_ignore_ascii_case("INTERNAL") {
+                return Ok(Done::No(format!("Unsupported URLAUTH mechanism {mech}")));
+            }
+            if u.user != user {
+                return Ok(Done::No(format!("[BADURL {raw}] Not your mailbox")));
+            }
+            if !acct.mailboxes.contains_key(&u.mailbox) {
+                return Ok(Done::No(format!("[BADURL {raw}] Mailbox doesn't exist")));
+            }
+            let key = acct
+                .url_keys
+                .entry(u.mailbox.clone())
+                .or_insert_with(|| format!("{:032x}", rand::random::<u128>()));
+            signed.push(format!(
+                "{}:INTERNAL:{}",
+                u.rump,
+                urlauth::token(key, &u.rump)
+            ));
+        }
+        let quoted: Vec<String> = signed.iter().map(|s| quote(s)).collect();
+        lines.push(line(format!("* GENURLAUTH {}", quoted.join(" "))));
+        Ok(Done::Ok("Genurlauth completed.".into()))
+    }
+
+    /// The message and section an authorized URL names, if it is valid for this session now.
+    fn url_target(&self, raw: &str, daemon: &ImapDaemon) -> Option<(Arc<Vec<u8>>, String)> {
+        let u = urlauth::parse(raw)?;
+        let (mech, token) = u.auth.as_ref()?;
+        if !mech.eq_ignore_ascii_case("INTERNAL") || u.expire.is_some_and(|e| e <= now().0) {
+            return None;
+        }
+        if !urlauth::allowed(&u.access, self.user.as_deref()) {
+            return None;
+        }
+        let mut l = daemon.lock();
+        let acct = l.existing(&u.user)?;
+        let key = acct.url_keys.get(&u.mailbox)?;
+        if !urlauth::token(key, &u.rump).eq_ignore_ascii_case(token) {
+            return None;
+        }
+        let (data, _) = url_message(acct, &u.path)?;
+        Some((data, u.path))
+    }
+
+    /// URLFETCH url … and RFC 5524's URLFETCH (url [BODY] [BINARY] [BODYPARTSTRUCTURE]) ….
+    fn urlfetch(
+        &mut self,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        if a.is_empty() {
+            return Err("URLFETCH needs URLs".into());
+        }
+        for arg in a {
+            let (raw, opts) = match arg {
+                Value::List(items) => {
+                    let raw = items.first().and_then(astring).ok_or("Invalid URLFETCH")?;
+                    let mut opts = Vec::new();
+                    for o in &items[1..] {
+                        let w = astring(o).unwrap_or_default().to_ascii_uppercase();
+                        if !matches!(w.as_str(), "BODY" | "BINARY" | "BODYPARTSTRUCTURE") {
+                            return Err(format!("Invalid URLFETCH parameter {w}"));
+                        }
+                        opts.push(w);
+                    }
+                    (raw, Some(opts))
+                }
+                v => (astring(v).ok_or("Invalid URL")?, None),
+            };
+            let mut o = format!("* URLFETCH {} ", quote(&raw)).into_bytes();
+            let target = self.url_target(&raw, daemon);
+            match (target, opts) {
+                (None, _) => o.extend_from_slice(b"NIL"),
+                (Some((_, path)), None) => {
+                    let mut l = daemon.lock();
+                    let u = urlauth::parse(&raw).ok_or("Invalid URL")?;
+                    let acct = l.existing(&u.user).ok_or("no account")?;
+                    nstring_bin(&mut o, resolve_url(acct, &path).as_deref());
+                }
+                (Some((data, path)), Some(opts)) => {
+                    let section = url_section(&path);
+                    let root = super::mime::parse(&data);
+                    let part_path = section
+                        .as_deref()
+                        .and_then(parse::section_spec)
+                        .filter(|(_, spec)| *spec == super::mime::Spec::All)
+                        .map(|(p, _)| p);
+                    let mut items: Vec<Vec<u8>> = Vec::new();
+                    let binary = opts.iter().any(|w| w == "BINARY");
+                    let bin = match &part_path {
+                        Some(p) => super::mime::binary(&data, &root, p).and_then(Result::ok),
+                        None if section.is_none() => Some(data.to_vec()),
+                        None => None,
+                    };
+                    if opts.iter().any(|w| w == "BODYPARTSTRUCTURE") {
+                        let mut b = b"(BODYPARTSTRUCTURE ".to_vec();
+                        let leaf =
+                            |p: &&super::mime::Part| p.ctype != "multipart" && p.message.is_none();
+                        match part_path
+                            .as_ref()
+                            .or(section.is_none().then_some(&Vec::new()))
+                            .and_then(|p| super::mime::resolve(&root, p))
+                        {
+                            // With BINARY, the structure describes the decoded content.
+                            Some(part) if binary && leaf(&part) && section.is_some() => {
+                                match &bin {
+                                    Some(d) => {
+                                        super::mime::decoded_structure(&mut b, &data, part, d)
+                                    }
+                                    None => super::mime::body_structure(&mut b, &data, part, true),
+                                }
+                            }
+                            Some(part) => super::mime::body_structure(&mut b, &data, part, true),
+                            None => b.extend_from_slice(b"NIL"),
+                        }
+                        b.push(b')');
+                        items.push(b);
+                    }
+                    if opts.iter().any(|w| w == "BODY") {
+                        let mut b = b"(BODY ".to_vec();
+                        let mut l = daemon.lock();
+                        let u = urlauth::parse(&raw).ok_or("Invalid URL")?;
+                        let acct = l.existing(&u.user).ok_or("no account")?;
+                        nstring_bin(&mut b, resolve_url(acct, &path).as_deref());
+                        b.push(b')');
+                        items.push(b);
+                    }
+                    if binary {
+                        let mut b = b"(BINARY ".to_vec();
+                        nstring_bin(&mut b, bin.as_deref());
+                        b.push(b')');
+                        items.push(b);
+                    }
+                    o.extend_from_slice(&items.join(&b' '));
+                }
+            }
+            lines.push(line(o));
+        }
+        Ok(Done::Ok("Urlfetch completed.".into()))
+    }
+
+    /// RESETKEY [mailbox [mechanism …]]: new keys, so URLs signed before stop working.
+    fn resetkey(&mut self, a: &[Value], daemon: &ImapDaemon) -> Result<Done, String> {
+        let user = self.user();
+        let mut l = daemon.lock();
+        let acct = l.account(&user);
+        let Some(first) = a.first() else {
+            acct.url_keys.clear();
+            return Ok(Done::Ok("All keys removed.".into()));
+        };
+        let name = Account::canonical(&astring(first).ok_or("Invalid mailbox name")?);
+        for m in &a[1..] {
+            let m = astring(m).unwrap_or_default();
+            if !m.eq_ignore_ascii_case("INTERNAL") {
+                return Ok(Done::No(format!("Unsupported URLAUTH mechanism {m}")));
+            }
+        }
+        if !acct.mailboxes.contains_key(&name) {
+            return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into()));
+        }
+        acct.url_keys.remove(&name);
+        Ok(Done::Ok("Reset completed.".into()))
     }
 
     fn manage(&mut self, cmd: &str, a: &[Value], daemon: &ImapDaemon) -> Result<Done, String> {
@@ -1888,6 +2088,59 @@ enum Source {
     Catenate(Vec<Result<String, Vec<u8>>>),
 }
 
+/// The `;SECTION=` of a URL path, decoded.
+fn url_section(url: &str) -> Option<String> {
+    url.split("/;").find_map(|item| {
+        let (k, v) = item.split_once('=')?;
+        k.eq_ignore_ascii_case("section")
+            .then(|| percent_decode(v))
+            .flatten()
+    })
+}
+
+/// The message a URL path names, and its UID.
+fn url_message(acct: &Account, url: &str) -> Option<(Arc<Vec<u8>>, u32)> {
+    let rest = url.strip_prefix('/')?;
+    let (mbox_part, rest) = rest.split_once("/;")?;
+    let (mbox, validity) = match mbox_part.to_ascii_lowercase().find(";uidvalidity=") {
+        Some(p) => (
+            &mbox_part[..p],
+            Some(mbox_part[p + 13..].parse::<u32>().ok()?),
+        ),
+        None => (mbox_part, None),
+    };
+    let mb = acct
+        .mailboxes
+        .get(&Account::canonical(&percent_decode(mbox)?))?;
+    if validity.is_some_and(|v| v != mb.uidvalidity) {
+        return None;
+    }
+    let uid = rest.split("/;").find_map(|item| {
+        let (k, v) = item.split_once('=')?;
+        k.eq_ignore_ascii_case("uid")
+            .then(|| v.parse::<u32>().ok())?
+    })?;
+    Some((mb.messages[mb.index_of(uid)?].data.clone(), uid))
+}
+
+/// NIL, a string, or a literal8 when the bytes hold a NUL (URLFETCH BINARY).
+fn nstring_bin(out: &mut Vec<u8>, s: Option<&[u8]>) {
+    match s {
+        Some(b) if b.contains(&0) => {
+            out.extend_from_slice(format!("~{{{}}}\r\n", b.len()).as_bytes());
+            out.extend_from_slice(b);
+        }
+        Some(b) if !b.is_empty() && b.iter().all(|c| c.is_ascii_graphic() || *c == b' ') => {
+            super::mime::string(out, b)
+        }
+        Some(b) => {
+            out.extend_from_slice(format!("{{{}}}\r\n", b.len()).as_bytes());
+            out.extend_from_slice(b);
+        }
+        None => out.extend_from_slice(b"NIL"),
+    }
+}
+
 /// The bytes an IMAP URL (RFC 5092, this user's own mailboxes) names:
 /// `/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]`.
 fn resolve_url(acct: &Account, url: &str) -> Option<Vec<u8>> {
@@ -2355,6 +2608,55 @@ mod tests {
         d.deliver("u", "box", b"Subject: y\r\n\r\ny\r\n".to_vec(), &[], (0, 0));
         assert!(h.on_notify(&ConnInfo::default()).lines.is_empty());
         assert!(!send(&mut h, "e NOOP").contains("STATUS"));
+    }
+
+    #[test]
+    fn urlauth_sign_fetch_reset() {
+        let (mut h, _d) = session(1);
+        let mut other = ImapHandler::new(h.setup.clone(), &ConnInfo::default());
+        send(&mut other, "l LOGIN v p");
+        let gen = |h: &mut ImapHandler, access: &str| {
+            let r = send(
+                h,
+                &format!("g GENURLAUTH \"imap://u@h/INBOX/;uid=1;urlauth={access}\" INTERNAL"),
+            );
+            let url = r.split('"').nth(1).unwrap_or_default().to_string();
+            assert!(url.contains(&format!(";urlauth={access}:INTERNAL:")), "{r}");
+            url
+        };
+        let mine = gen(&mut h, "user+u");
+        let any = gen(&mut h, "authuser");
+        let body = "{42}\r\nFrom: a@b.example\r\nSubject: m0\r\n\r\nbody 0\r\n";
+        let r = send(&mut h, &format!("f URLFETCH {mine}"));
+        assert!(r.contains(body), "{r}");
+        // user+u is for u only; authuser for anyone logged in; a changed token for no one.
+        assert!(send(&mut other, &format!("f URLFETCH {mine}")).contains("\" NIL\r\n"));
+        assert!(send(&mut other, &format!("f URLFETCH {any}")).contains(body));
+        let forged = format!("{}0", &any[..any.len() - 1]);
+        assert!(send(&mut other, &format!("f URLFETCH {forged}")).contains("\" NIL\r\n"));
+        let r = send(
+            &mut h,
+            &format!("f URLFETCH ({mine} BINARY BODYPARTSTRUCTURE)"),
+        );
+        assert!(r.contains("(BODYPARTSTRUCTURE (\"text\" \"plain\""), "{r}");
+        // Signing someone else's mailbox, an unknown mechanism, a URL without URLAUTH.
+        let r = send(
+            &mut other,
+            "g GENURLAUTH \"imap://u@h/INBOX/;uid=1;urlauth=anonymous\" INTERNAL",
+        );
+        assert!(r.starts_with("g NO [BADURL"), "{r}");
+        let r = send(
+            &mut h,
+            "g GENURLAUTH \"imap://u@h/INBOX/;uid=1;urlauth=anonymous\" XSECRET",
+        );
+        assert!(r.starts_with("g NO"), "{r}");
+        assert!(
+            send(&mut h, "g GENURLAUTH \"imap://u@h/INBOX/;uid=1\" INTERNAL").starts_with("g BAD")
+        );
+        // RESETKEY: every URL signed before is dead.
+        assert!(send(&mut h, "r RESETKEY INBOX INTERNAL").starts_with("r OK"));
+        assert!(send(&mut h, &format!("f URLFETCH {mine}")).contains("\" NIL\r\n"));
+        assert!(send(&mut h, "r RESETKEY nosuch").starts_with("r NO"));
     }
 
     #[test]

@@ -757,6 +757,31 @@ fn split_spec(spec: &str) -> (String, Option<String>) {
 
 /// BODY (`ext` false) or BODYSTRUCTURE (`ext` true) of a part.
 pub fn body_structure(out: &mut Vec<u8>, data: &[u8], p: &Part, ext: bool) {
+    structure(out, data, p, ext, None)
+}
+
+/// BODYSTRUCTURE of a leaf part as URLFETCH … BINARY BODYPARTSTRUCTURE shows it (RFC 5524):
+/// describing `decoded`, the content with its transfer encoding undone: 7bit, 8bit or binary,
+/// the decoded size, and (as Dovecot reports it) no line count for decoded content.
+pub fn decoded_structure(out: &mut Vec<u8>, data: &[u8], p: &Part, decoded: &[u8]) {
+    let enc = if decoded.contains(&0) {
+        "binary"
+    } else if decoded.iter().any(|&c| c >= 0x80) {
+        "8bit"
+    } else {
+        "7bit"
+    };
+    structure(out, data, p, true, Some((enc, decoded.len(), 0)))
+}
+
+/// `decoded`: the encoding, size and line count to show instead of the part's own.
+fn structure(
+    out: &mut Vec<u8>,
+    data: &[u8],
+    p: &Part,
+    ext: bool,
+    decoded: Option<(&str, usize, usize)>,
+) {
     let fields = header_fields(&data[p.header.clone()]);
     out.push(b'(');
     if p.ctype == "multipart" {
@@ -794,14 +819,18 @@ pub fn body_structure(out: &mut Vec<u8>, data: &[u8], p: &Part, ext: bool) {
         &field(&fields, "content-description").map(|v| unfold(&v)),
     );
     out.push(b' ');
-    let enc = field(&fields, "content-transfer-encoding")
+    let mut enc = field(&fields, "content-transfer-encoding")
         .map(|e| e.trim().to_string())
         .unwrap_or_else(|| "7bit".into());
-    string(out, enc.as_bytes());
     let body = &data[p.body.clone()];
-    out.extend_from_slice(format!(" {}", body.len()).as_bytes());
-    let lines = body.iter().filter(|&&c| c == b'\n').count()
+    let mut size = body.len();
+    let mut lines = body.iter().filter(|&&c| c == b'\n').count()
         + usize::from(!body.is_empty() && !body.ends_with(b"\n"));
+    if let Some((e, s, l)) = decoded {
+        (enc, size, lines) = (e.to_string(), s, l);
+    }
+    string(out, enc.as_bytes());
+    out.extend_from_slice(format!(" {size}").as_bytes());
     if let Some(m) = &p.message {
         out.push(b' ');
         envelope(out, &data[m.header.clone()]);

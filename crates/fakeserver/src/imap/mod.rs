@@ -12,6 +12,7 @@ pub mod parse;
 pub mod search;
 pub mod sort;
 pub mod thread;
+pub mod urlauth;
 
 use crate::auth::Users;
 use crate::handler::{ConnInfo, Handler, Input, ReadMode};
