@@ -373,6 +373,35 @@ pub fn binary(data: &[u8], root: &Part, path: &[u32]) -> Option<Result<Vec<u8>, 
     })
 }
 
+/// Every leaf part's body with its transfer encoding undone (base64, quoted-printable; as is
+/// otherwise), depth first, for SEARCH BODY/TEXT.
+pub fn decoded_leaves(data: &[u8], root: &Part) -> Vec<Vec<u8>> {
+    fn walk(data: &[u8], p: &Part, out: &mut Vec<Vec<u8>>) {
+        if let Some(m) = &p.message {
+            return walk(data, m, out);
+        }
+        if p.ctype == "multipart" {
+            for c in &p.children {
+                walk(data, c, out);
+            }
+            return;
+        }
+        let body = &data[p.body.clone()];
+        let fields = header_fields(&data[p.header.clone()]);
+        let cte = field(&fields, "content-transfer-encoding")
+            .map(|c| c.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        out.push(match cte.as_str() {
+            "base64" => decode_base64(body),
+            "quoted-printable" => decode_qp(body),
+            _ => body.to_vec(),
+        });
+    }
+    let mut out = Vec::new();
+    walk(data, root, &mut out);
+    out
+}
+
 /// A message whose `Content-Transfer-Encoding: binary` parts hold NUL bytes, rewritten with
 /// those parts in base64 (as Dovecot stores them), so BODY[] never carries a NUL; BINARY[]
 /// still gives the original bytes. `None` when nothing needs rewriting.

@@ -63,11 +63,20 @@ pub fn matches(k: &Key, c: &Cand<'_>) -> bool {
                 .filter(|(n, _)| n == name)
                 .any(|(_, v)| needle.is_empty() || contains(v.as_bytes(), needle))
         }
+        // The raw body, and each part decoded (RFC 9051: the search is over the content).
         Key::Body(needle) => {
             let p = mime::parse(&m.data);
             contains(&m.data[p.body.clone()], needle)
+                || mime::decoded_leaves(&m.data, &p)
+                    .iter()
+                    .any(|b| contains(b, needle))
         }
-        Key::Text(needle) => contains(&m.data, needle),
+        Key::Text(needle) => {
+            contains(&m.data, needle)
+                || mime::decoded_leaves(&m.data, &mime::parse(&m.data))
+                    .iter()
+                    .any(|b| contains(b, needle))
+        }
     }
 }
 
@@ -143,5 +152,36 @@ mod tests {
         assert!(!t("UNSEEN"));
         assert!(t("OR UNSEEN UID 5"));
         assert!(t("SINCE 11-Jan-1970 BEFORE 12-Jan-1970 LARGER 10"));
+    }
+
+    #[test]
+    fn body_and_text_see_decoded_parts() {
+        let raw = b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Transfer-Encoding: base64\r\n\r\naGVsbG8gYmFzZTY0IHdvcmxk\r\n--b\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\nsoft=\r\nbreak caf=C3=A9\r\n--b--\r\n";
+        let m = Message {
+            uid: 1,
+            flags: Default::default(),
+            internal: (0, 0),
+            data: Arc::new(raw.to_vec()),
+            modseq: 1,
+        };
+        let c = Cand {
+            msg: &m,
+            seq: 1,
+            max_seq: 1,
+            max_uid: 1,
+            recent: false,
+            saved: &[],
+        };
+        let t = |s: &str| {
+            matches(
+                &search_keys(&imapwire::tokenize(s.as_bytes()).unwrap()).unwrap(),
+                &c,
+            )
+        };
+        assert!(t("BODY \"BASE64 world\""));
+        assert!(t("TEXT softbreak") && t("BODY \"café\""));
+        assert!(!t("BODY aGVsbG8gYmFzZTY0IHdvcmxkX") && !t("BODY nothere"));
     }
 }
