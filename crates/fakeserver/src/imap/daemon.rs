@@ -160,9 +160,49 @@ pub struct Account {
     pub subscribed: BTreeSet<String>,
     /// URLAUTH keys by mailbox (RFC 4467): made by GENURLAUTH, dropped by RESETKEY.
     pub url_keys: BTreeMap<String, String>,
+    /// Quota limits of the user's one quota root `""` (RFC 9208), by resource.
+    pub quota: Quota,
+}
+
+/// Limits of a quota root: STORAGE in units of 1024 octets, MESSAGE in messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quota {
+    pub storage_kb: Option<u64>,
+    pub messages: Option<u64>,
+}
+
+impl Quota {
+    /// The QUOTA response list for this usage: `STORAGE used limit MESSAGE used limit`.
+    pub fn list(&self, usage: (u64, u64)) -> String {
+        let mut v = Vec::new();
+        if let Some(l) = self.storage_kb {
+            v.push(format!("STORAGE {} {l}", usage.0.div_ceil(1024)));
+        }
+        if let Some(l) = self.messages {
+            v.push(format!("MESSAGE {} {l}", usage.1));
+        }
+        v.join(" ")
+    }
+
+    /// Whether adding `octets` in `count` messages to this usage goes over a limit.
+    pub fn exceeded(&self, usage: (u64, u64), octets: u64, count: u64) -> bool {
+        self.storage_kb
+            .is_some_and(|l| (usage.0 + octets).div_ceil(1024) > l)
+            || self.messages.is_some_and(|l| usage.1 + count > l)
+    }
 }
 
 impl Account {
+    /// Octets and messages stored over all mailboxes (the quota root's usage).
+    pub fn usage(&self) -> (u64, u64) {
+        self.mailboxes.values().fold((0, 0), |(o, n), mb| {
+            (
+                o + mb.messages.iter().map(|m| m.data.len() as u64).sum::<u64>(),
+                n + mb.messages.len() as u64,
+            )
+        })
+    }
+
     /// The stored name of a mailbox as the client wrote it (INBOX is case-insensitive).
     pub fn canonical(name: &str) -> String {
         let name = name.trim_end_matches(DELIM);

@@ -10,7 +10,7 @@
 //! added by state), `auth_mechanisms`, `auth_requires_tls` (LOGINDISABLED and no plaintext
 //! AUTHENTICATE before TLS); quirks: `command_to_fail = "COPY"` (that command answers NO).
 
-use super::daemon::{Account, ImapDaemon, Mailbox, Message, DELIM};
+use super::daemon::{self, Account, ImapDaemon, Mailbox, Message, DELIM};
 use super::fetch::{self, flag_list};
 use super::notify::{self, Snap};
 use super::now;
@@ -70,6 +70,10 @@ const CAPS: &[&str] = &[
     "NOTIFY",
     "URLAUTH",
     "URLAUTH=BINARY",
+    "QUOTA",
+    "QUOTA=RES-STORAGE",
+    "QUOTA=RES-MESSAGE",
+    "QUOTASET",
     "SORT",
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
@@ -723,6 +727,10 @@ impl ImapHandler {
                     lines,
                 )
             }
+            "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA" => {
+                need(authed)?;
+                self.quota(name, a, daemon, lines)
+            }
             "GENURLAUTH" => {
                 need(authed)?;
                 self.genurlauth(a, daemon, lines)
@@ -761,7 +769,19 @@ impl ImapHandler {
 
     fn logged_in(&mut self, user: String, conn: &ConnInfo) -> String {
         self.user = Some(user.clone());
-        self.setup.daemon.lock().account(&user);
+        {
+            // A personality's default quota (quirks quota_storage_kb, quota_messages).
+            let q = &self.setup.section;
+            let limit = |k: &str| q.quirk_int(k).and_then(|v| u64::try_from(v).ok());
+            let mut l = self.setup.daemon.lock();
+            let acct = l.account(&user);
+            if acct.quota == daemon::Quota::default() {
+                acct.quota = daemon::Quota {
+                    storage_kb: limit("quota_storage_kb"),
+                    messages: limit("quota_messages"),
+                };
+            }
+        }
         self.state = State::Auth;
         format!("[CAPABILITY {}] Logged in", self.capabilities(conn))
     }
@@ -877,6 +897,58 @@ impl ImapHandler {
             if readonly { "READ-ONLY" } else { "READ-WRITE" },
             if readonly { "Examine" } else { "Select" }
         )))
+    }
+
+    /// QUOTA (RFC 9208): one root, `""`, holding every mailbox of the user.
+    fn quota(
+        &mut self,
+        cmd: &str,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let arg = a.first().and_then(astring).ok_or("Missing argument")?;
+        let user = self.user();
+        let mut l = daemon.lock();
+        let acct = l.account(&user);
+        match cmd {
+            "GETQUOTAROOT" => {
+                let name = Account::canonical(&arg);
+                if !acct.mailboxes.contains_key(&name) {
+                    return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into()));
+                }
+                lines.push(line(format!("* QUOTAROOT {} \"\"", quote(&name))));
+            }
+            _ if !arg.is_empty() => {
+                return Ok(Done::No("[NONEXISTENT] No such quota root.".into()))
+            }
+            "SETQUOTA" => {
+                let list = a
+                    .get(1)
+                    .and_then(Value::items)
+                    .ok_or("SETQUOTA needs a resource list")?;
+                let mut q = daemon::Quota::default();
+                for pair in list.chunks(2) {
+                    let res = astring(&pair[0]).unwrap_or_default().to_ascii_uppercase();
+                    let limit = pair
+                        .get(1)
+                        .and_then(Value::number)
+                        .ok_or("Invalid quota limit")?;
+                    match res.as_str() {
+                        "STORAGE" => q.storage_kb = Some(limit),
+                        "MESSAGE" => q.messages = Some(limit),
+                        _ => return Ok(Done::No(format!("Unsupported quota resource {res}"))),
+                    }
+                }
+                acct.quota = q;
+            }
+            _ => {}
+        }
+        lines.push(line(format!(
+            "* QUOTA \"\" ({})",
+            acct.quota.list(acct.usage())
+        )));
+        Ok(Done::Ok(format!("{} completed.", cap(cmd))))
     }
 
     /// GENURLAUTH url mechanism …: `* GENURLAUTH` with each URL signed by its mailbox key.
@@ -1382,6 +1454,13 @@ impl ImapHandler {
                 }
                 ready.push((data, f, date));
             }
+            let octets = ready.iter().map(|r| r.0.len() as u64).sum();
+            if acct
+                .quota
+                .exceeded(acct.usage(), octets, ready.len() as u64)
+            {
+                return Ok(Done::No("[OVERQUOTA] Quota exceeded.".into()));
+            }
             let Some(mb) = acct.mailboxes.get_mut(&name) else {
                 return Ok(Done::No("[TRYCREATE] Mailbox doesn't exist.".into()));
             };
@@ -1699,6 +1778,11 @@ impl ImapHandler {
                     .collect(),
                 None => return Ok(Done::No("Mailbox was deleted".into())),
             };
+            // A MOVE between the user's own mailboxes leaves the usage as it is.
+            let octets = src.iter().map(|m| m.data.len() as u64).sum();
+            if !mv && acct.quota.exceeded(acct.usage(), octets, src.len() as u64) {
+                return Ok(Done::No("[OVERQUOTA] Quota exceeded.".into()));
+            }
             let dst = acct.mailboxes.get_mut(&dest).ok_or("no destination")?;
             let mut from = Vec::new();
             let mut to = Vec::new();
@@ -2657,6 +2741,48 @@ mod tests {
         assert!(send(&mut h, "r RESETKEY INBOX INTERNAL").starts_with("r OK"));
         assert!(send(&mut h, &format!("f URLFETCH {mine}")).contains("\" NIL\r\n"));
         assert!(send(&mut h, "r RESETKEY nosuch").starts_with("r NO"));
+    }
+
+    #[test]
+    fn quota_roots_limits_and_overquota() {
+        let (mut h, _d) = session(2);
+        send(&mut h, "c CREATE other");
+        let r = send(&mut h, "a GETQUOTAROOT other");
+        assert!(
+            r.starts_with("* QUOTAROOT \"other\" \"\"\r\n* QUOTA \"\" ()\r\n"),
+            "{r}"
+        );
+        assert!(send(&mut h, "b GETQUOTA nosuch").starts_with("b NO"));
+        let r = send(&mut h, "c SETQUOTA \"\" (STORAGE 1 MESSAGE 3)");
+        assert!(
+            r.starts_with("* QUOTA \"\" (STORAGE 1 1 MESSAGE 2 3)\r\nc OK"),
+            "{r}"
+        );
+        assert!(send(&mut h, "d SETQUOTA \"\" (FANCY 1)").starts_with("d NO"));
+        // A third message fits the count but not 1 KiB of storage.
+        let big = "x".repeat(1000);
+        let r = send(
+            &mut h,
+            &format!("e APPEND other {{{}}}\r\n{big}", big.len()),
+        );
+        assert!(r.ends_with("e NO [OVERQUOTA] Quota exceeded.\r\n"), "{r}");
+        let r = send(&mut h, "f APPEND other {1+}\r\nx");
+        assert!(r.contains("f OK [APPENDUID"), "{r}");
+        send(&mut h, "g SELECT INBOX");
+        assert!(send(&mut h, "h COPY 1 other").starts_with("h NO [OVERQUOTA]"));
+        assert!(send(&mut h, "i MOVE 1 other").contains("i OK"));
+    }
+
+    #[test]
+    fn quota_from_personality() {
+        let mut section = Section::default();
+        section
+            .quirks
+            .insert("quota_messages".into(), toml::Value::Integer(1));
+        let (mut h, _d) = session_with(1, section);
+        let r = send(&mut h, "a GETQUOTA \"\"");
+        assert!(r.starts_with("* QUOTA \"\" (MESSAGE 1 1)"), "{r}");
+        assert!(send(&mut h, "b APPEND INBOX {1+}\r\nx").contains("b NO [OVERQUOTA]"));
     }
 
     #[test]
