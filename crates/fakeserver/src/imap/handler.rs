@@ -74,6 +74,10 @@ const CAPS: &[&str] = &[
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",
     "QUOTASET",
+    "LIST-EXTENDED",
+    "LIST-STATUS",
+    "SPECIAL-USE",
+    "CREATE-SPECIAL-USE",
     "SORT",
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
@@ -651,6 +655,10 @@ impl ImapHandler {
                 need(authed)?;
                 self.manage(name, a, daemon)
             }
+            "LIST" if super::list::is_extended(a) => {
+                need(authed)?;
+                self.list_extended(a, daemon, lines)
+            }
             "LIST" | "LSUB" => {
                 need(authed)?;
                 self.list(name == "LSUB", a, daemon, lines)
@@ -1146,6 +1154,28 @@ impl ImapHandler {
                 if name.is_empty() || name.split(DELIM).any(str::is_empty) {
                     return Ok(Done::No("Invalid mailbox name".into()));
                 }
+                // CREATE name (USE (\Drafts …)) (RFC 6154).
+                let mut uses = Vec::new();
+                if let Some(p) = a.get(1) {
+                    let items = p.items().ok_or("Invalid CREATE parameters")?;
+                    for pair in items.chunks(2) {
+                        let list = match pair {
+                            [k, v] if k.is_atom("USE") => v.items().ok_or("Invalid USE list")?,
+                            _ => return Err("Unknown CREATE parameter".into()),
+                        };
+                        for u in list {
+                            let w = u.text().unwrap_or_default();
+                            match super::list::special_use(&w) {
+                                Some(c) => uses.push(c.to_string()),
+                                None => {
+                                    return Ok(Done::No(format!(
+                                        "[USEATTR] Unsupported special use {w}"
+                                    )))
+                                }
+                            }
+                        }
+                    }
+                }
                 if l.account(&user).mailboxes.contains_key(&name) {
                     return Ok(Done::No("[ALREADYEXISTS] Mailbox already exists".into()));
                 }
@@ -1159,6 +1189,9 @@ impl ImapHandler {
                         let mb = l.new_mailbox();
                         l.account(&user).mailboxes.insert(prefix.clone(), mb);
                     }
+                }
+                if let Some(mb) = l.account(&user).mailboxes.get_mut(&name) {
+                    mb.special_use = (!uses.is_empty()).then(|| uses.join(" "));
                 }
                 Done::Ok("Create completed.".into())
             }
@@ -1287,6 +1320,9 @@ impl ImapHandler {
                     } else {
                         "\\HasNoChildren"
                     });
+                    if let Some(u) = acct.mailboxes.get(n).and_then(|m| m.special_use.as_deref()) {
+                        attrs.push(u);
+                    }
                 }
                 lines.push(line(format!(
                     "* {word} ({}) \"{DELIM}\" {}",
@@ -1322,6 +1358,52 @@ impl ImapHandler {
         Ok(Done::Ok(format!("{} completed.", cap(word))))
     }
 
+    /// LIST with selection options, several patterns or RETURN options (RFC 5258, 5819, 6154).
+    fn list_extended(
+        &mut self,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let q = super::list::parse(a)?;
+        if q.patterns.iter().all(String::is_empty) {
+            lines.push(line(format!("* LIST (\\Noselect) \"{DELIM}\" \"\"")));
+            return Ok(Done::Ok("List completed.".into()));
+        }
+        let user = self.user();
+        let mut l = daemon.lock();
+        let acct = l.account(&user);
+        let boxes: BTreeMap<String, Vec<String>> = acct
+            .mailboxes
+            .iter()
+            .map(|(n, mb)| {
+                let uses = mb.special_use.as_deref().unwrap_or_default();
+                (
+                    n.clone(),
+                    uses.split_whitespace().map(String::from).collect(),
+                )
+            })
+            .collect();
+        let entries = super::list::select(&boxes, &acct.subscribed, &q, &wildmatch);
+        for e in entries {
+            let mut o = format!(
+                "* LIST ({}) \"{DELIM}\" {}",
+                e.attrs.join(" "),
+                quote(&e.name)
+            );
+            if e.childinfo {
+                o.push_str(" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            }
+            lines.push(line(o));
+            if let (Some(items), true) = (&q.status, e.exists) {
+                if let Some(mb) = acct.mailboxes.get(&e.name) {
+                    lines.push(line(status_line(&e.name, mb, items)?));
+                }
+            }
+        }
+        Ok(Done::Ok("List completed.".into()))
+    }
+
     fn status(
         &mut self,
         a: &[Value],
@@ -1339,30 +1421,11 @@ impl ImapHandler {
         let Some(mb) = l.account(&user).mailboxes.get(&name) else {
             return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into()));
         };
-        let mut parts = Vec::new();
-        for it in items {
-            let w = astring(it).unwrap_or_default().to_ascii_uppercase();
-            let v = match w.as_str() {
-                "MESSAGES" => mb.messages.len() as u64,
-                "RECENT" => mb
-                    .messages
-                    .iter()
-                    .filter(|m| m.uid > mb.recent_claimed)
-                    .count() as u64,
-                "UIDNEXT" => mb.uidnext as u64,
-                "UIDVALIDITY" => mb.uidvalidity as u64,
-                "UNSEEN" => mb.unseen() as u64,
-                "HIGHESTMODSEQ" => mb.highest_modseq,
-                "SIZE" => mb.messages.iter().map(|m| m.data.len() as u64).sum(),
-                _ => return Err(format!("Invalid status item {w}")),
-            };
-            parts.push(format!("{w} {v}"));
-        }
-        lines.push(line(format!(
-            "* STATUS {} ({})",
-            quote(&name),
-            parts.join(" ")
-        )));
+        let items: Vec<String> = items
+            .iter()
+            .map(|it| astring(it).unwrap_or_default().to_ascii_uppercase())
+            .collect();
+        lines.push(line(status_line(&name, mb, &items)?));
         Ok(Done::Ok("Status completed.".into()))
     }
 
@@ -2414,6 +2477,29 @@ fn qresync_replies(
     lines
 }
 
+/// `* STATUS name (items)` for one mailbox (STATUS, and LIST … RETURN (STATUS …)).
+fn status_line(name: &str, mb: &Mailbox, items: &[String]) -> Result<String, String> {
+    let mut parts = Vec::new();
+    for w in items {
+        let v = match w.as_str() {
+            "MESSAGES" => mb.messages.len() as u64,
+            "RECENT" => mb
+                .messages
+                .iter()
+                .filter(|m| m.uid > mb.recent_claimed)
+                .count() as u64,
+            "UIDNEXT" => mb.uidnext as u64,
+            "UIDVALIDITY" => mb.uidvalidity as u64,
+            "UNSEEN" => mb.unseen() as u64,
+            "HIGHESTMODSEQ" => mb.highest_modseq,
+            "SIZE" => mb.messages.iter().map(|m| m.data.len() as u64).sum(),
+            _ => return Err(format!("Invalid status item {w}")),
+        };
+        parts.push(format!("{w} {v}"));
+    }
+    Ok(format!("* STATUS {} ({})", quote(name), parts.join(" ")))
+}
+
 /// `1:3,5` from a list of numbers (kept in the given order for COPYUID pairing).
 pub fn uid_set(v: &[u32]) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -2783,6 +2869,34 @@ mod tests {
         let r = send(&mut h, "a GETQUOTA \"\"");
         assert!(r.starts_with("* QUOTA \"\" (MESSAGE 1 1)"), "{r}");
         assert!(send(&mut h, "b APPEND INBOX {1+}\r\nx").contains("b NO [OVERQUOTA]"));
+    }
+
+    #[test]
+    fn list_extended_status_and_special_use() {
+        let (mut h, _d) = session(2);
+        assert!(send(&mut h, "a CREATE Bin (USE (\\Trash))").starts_with("a OK"));
+        let r = send(&mut h, "b CREATE Odd (USE (\\Nonsense))");
+        assert!(r.starts_with("b NO [USEATTR]"), "{r}");
+        let r = send(
+            &mut h,
+            "c LIST \"\" (INBOX Bin) RETURN (STATUS (MESSAGES UNSEEN))",
+        );
+        assert_eq!(
+            r,
+            "* LIST (\\HasNoChildren \\Trash) \"/\" \"Bin\"\r\n\
+             * STATUS \"Bin\" (MESSAGES 0 UNSEEN 0)\r\n\
+             * LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n\
+             * STATUS \"INBOX\" (MESSAGES 2 UNSEEN 2)\r\n\
+             c OK List completed.\r\n"
+        );
+        let r = send(&mut h, "d LIST (SPECIAL-USE) \"\" *");
+        assert!(
+            r.starts_with("* LIST (\\HasNoChildren \\Trash) \"/\" \"Bin\"\r\nd OK"),
+            "{r}"
+        );
+        assert!(send(&mut h, "e LIST (RECURSIVEMATCH) \"\" *").starts_with("e BAD"));
+        // Plain LIST shows the special use as well.
+        assert!(send(&mut h, "f LIST \"\" Bin").contains("(\\HasNoChildren \\Trash)"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod daemon;
 pub mod fetch;
 pub mod handler;
+pub mod list;
 pub mod mime;
 pub mod notify;
 pub mod parse;
