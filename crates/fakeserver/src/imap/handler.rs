@@ -213,7 +213,7 @@ impl ImapHandler {
             None => CAPS.iter().map(|s| s.to_string()).collect(),
         };
         if self.state == State::NotAuth {
-            if conn.tls_available && !conn.tls && !self.tls {
+            if (conn.tls_available || self.broken_starttls().is_some()) && !conn.tls && !self.tls {
                 caps.push("STARTTLS".into());
             }
             if self.login_disabled(conn) {
@@ -228,6 +228,11 @@ impl ImapHandler {
             }
         }
         caps.join(" ")
+    }
+
+    /// The `starttls_broken` quirk ("bad" or "close"), if set.
+    fn broken_starttls(&self) -> Option<&str> {
+        self.setup.section.quirk_str("starttls_broken")
     }
 
     fn login_disabled(&self, conn: &ConnInfo) -> bool {
@@ -567,6 +572,19 @@ impl ImapHandler {
             }
             "STARTTLS" => {
                 need(self.state == State::NotAuth)?;
+                // Quirk starttls_broken: "bad" answers BAD (as Mozilla's fake does), "close"
+                // says OK and hangs up before any handshake.
+                match self.broken_starttls() {
+                    Some("bad") => return Err("STARTTLS failed (personality)".into()),
+                    Some(_) => {
+                        let o = Output {
+                            lines: vec![self.ok(&req.tag, "Begin TLS negotiation now.")],
+                            ..Output::default()
+                        };
+                        return Ok(Done::Output(o.then_close()));
+                    }
+                    None => {}
+                }
                 if !conn.tls_available || conn.tls || self.tls {
                     return Err("STARTTLS not available".into());
                 }
@@ -658,6 +676,24 @@ impl ImapHandler {
             "LIST" if super::list::is_extended(a) => {
                 need(authed)?;
                 self.list_extended(a, daemon, lines)
+            }
+            "XLIST" => {
+                // Gmail's pre-SPECIAL-USE LIST: the same answer as `* XLIST`, INBOX as \Inbox.
+                need(authed)?;
+                let start = lines.len();
+                let done = self.list(false, a, daemon, lines)?;
+                for l in &mut lines[start..] {
+                    if let Some(rest) = l.strip_prefix(b"* LIST (".as_slice()) {
+                        let inbox = rest.ends_with(b" \"INBOX\"\r\n");
+                        let mut n = b"* XLIST (".to_vec();
+                        if inbox {
+                            n.extend_from_slice(b"\\Inbox ");
+                        }
+                        n.extend_from_slice(rest);
+                        *l = n;
+                    }
+                }
+                Ok(done)
             }
             "LIST" | "LSUB" => {
                 need(authed)?;
@@ -1648,6 +1684,21 @@ impl ImapHandler {
             });
         let user = self.user();
         let mut changed = false;
+        let quirks = &self.setup.section;
+        let size_round = quirks
+            .quirk_int("rfc822_size_round")
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0);
+        let envelope_omit: Vec<String> = quirks
+            .quirks
+            .get("envelope_omit")
+            .and_then(toml::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| Some(v.as_str()?.to_ascii_lowercase()))
+                    .collect()
+            })
+            .unwrap_or_default();
         {
             let mut l = daemon.lock();
             let Some(sel) = self.sel.as_mut() else {
@@ -1691,6 +1742,8 @@ impl ImapHandler {
                     uid: uid || self.qresync,
                     modseq: want_modseq,
                     atts: &list,
+                    size_round,
+                    envelope_omit: &envelope_omit,
                 };
                 match fetch::render(m, &ctx) {
                     Ok(l) => lines.push(l),
@@ -2897,6 +2950,70 @@ mod tests {
         assert!(send(&mut h, "e LIST (RECURSIVEMATCH) \"\" *").starts_with("e BAD"));
         // Plain LIST shows the special use as well.
         assert!(send(&mut h, "f LIST \"\" Bin").contains("(\\HasNoChildren \\Trash)"));
+    }
+
+    #[test]
+    fn personalities_with_quirks() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("personalities");
+        let load = |f: &str| {
+            crate::personality::Personality::load(&dir.join(f))
+                .unwrap()
+                .section("imap")
+        };
+        let msg = "Subject: s\r\nIn-Reply-To: <p@q>\r\nMessage-ID: <m@q>\r\n\r\nbody\r\n";
+        let scenario = |f: &str, tls: bool| {
+            let setup = Arc::new(ImapSetup {
+                daemon: Arc::new(ImapDaemon::new()),
+                users: Arc::new(Users::open()),
+                section: load(f),
+            });
+            setup
+                .daemon
+                .deliver("u", "INBOX", msg.as_bytes().to_vec(), &[], (0, 0));
+            let conn = ConnInfo {
+                tls,
+                ..ConnInfo::default()
+            };
+            let mut h = ImapHandler::new(setup, &conn);
+            let mut got = String::from_utf8_lossy(&h.on_startup(&conn).lines.concat()).into_owned();
+            got.push_str("\r\n");
+            for c in [
+                "a STARTTLS",
+                "b LOGIN u p",
+                "c SELECT INBOX",
+                "d FETCH 1 (RFC822.SIZE ENVELOPE)",
+                "e GETQUOTA \"\"",
+                "f XLIST \"\" *",
+            ] {
+                got.push_str(&send(&mut h, c));
+            }
+            got
+        };
+        // Exchange: RFC822.SIZE an estimate in whole KiB; its greeting.
+        let ex = scenario("exchange-imap.toml", false);
+        assert!(
+            ex.starts_with("* OK The Microsoft Exchange IMAP4 service is ready."),
+            "{ex}"
+        );
+        assert!(ex.contains("RFC822.SIZE 1024 "), "{ex}");
+        // UW: STARTTLS offered without a certificate, then refused; no In-Reply-To.
+        let uw = scenario("uw-imap.toml", false);
+        assert!(
+            uw.contains(" STARTTLS") && uw.contains("a BAD STARTTLS failed"),
+            "{uw}"
+        );
+        assert!(uw.contains(&format!("RFC822.SIZE {} ", msg.len())), "{uw}");
+        assert!(uw.contains("NIL NIL NIL NIL NIL \"<m@q>\"))"), "{uw}");
+        // Cyrus: a default quota of 100 MiB.
+        let cy = scenario("cyrus-imap.toml", false);
+        assert!(cy.contains("* QUOTA \"\" (STORAGE 1 102400)"), "{cy}");
+        assert!(cy.contains("\"<p@q>\" \"<m@q>\"))"), "{cy}");
+        // Gmail: XLIST with \Inbox.
+        let gm = scenario("gmail-imap.toml", true);
+        assert!(
+            gm.contains("* XLIST (\\Inbox \\HasNoChildren) \"/\" \"INBOX\""),
+            "{gm}"
+        );
     }
 
     #[test]
