@@ -24,6 +24,8 @@ pub struct Message {
     pub internal: (i64, i32),
     pub data: Arc<Vec<u8>>,
     pub modseq: u64,
+    /// Gmail labels (X-GM-LABELS), kept by COPY.
+    pub labels: BTreeSet<String>,
 }
 
 impl Message {
@@ -87,6 +89,7 @@ impl Mailbox {
             internal,
             data: Arc::new(data),
             modseq: self.highest_modseq,
+            labels: BTreeSet::new(),
         });
         uid
     }
@@ -109,6 +112,18 @@ impl Mailbox {
         self.highest_modseq += 1;
         let m = &mut self.messages[i];
         m.flags = flags;
+        m.modseq = self.highest_modseq;
+        true
+    }
+
+    /// Set a message's Gmail labels (by index); bumps its MODSEQ when they change.
+    pub fn set_labels(&mut self, i: usize, labels: BTreeSet<String>) -> bool {
+        if self.messages[i].labels == labels {
+            return false;
+        }
+        self.highest_modseq += 1;
+        let m = &mut self.messages[i];
+        m.labels = labels;
         m.modseq = self.highest_modseq;
         true
     }

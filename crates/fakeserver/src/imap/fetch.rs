@@ -84,6 +84,16 @@ pub fn render(m: &Message, ctx: &Ctx<'_>) -> Result<Vec<u8>, String> {
                 have_modseq = true;
                 o.extend_from_slice(format!("MODSEQ ({})", m.modseq).as_bytes());
             }
+            Att::GmMsgId => {
+                o.extend_from_slice(format!("X-GM-MSGID {}", super::gmail::msgid(data)).as_bytes())
+            }
+            Att::GmThrId => {
+                o.extend_from_slice(format!("X-GM-THRID {}", super::gmail::thrid(data)).as_bytes())
+            }
+            Att::GmLabels => {
+                o.extend_from_slice(b"X-GM-LABELS ");
+                super::gmail::labels(&mut o, &m.labels);
+            }
             Att::InternalDate => o.extend_from_slice(
                 format!("INTERNALDATE \"{}\"", format_date_time(m.internal)).as_bytes(),
             ),
@@ -214,6 +224,7 @@ mod tests {
             internal: (0, 0),
             data: Arc::new(b"Subject: x\r\n\r\nbody\r\n".to_vec()),
             modseq: 3,
+            labels: Default::default(),
         };
         let atts = fetch_atts(
             &imapwire::tokenize(b"(FLAGS RFC822.SIZE BODY.PEEK[TEXT]<1.2>)").unwrap()[0],
@@ -248,6 +259,7 @@ mod tests {
                     .to_vec(),
             ),
             modseq: 1,
+            labels: Default::default(),
         };
         let atts = fetch_atts(&imapwire::tokenize(b"(RFC822.SIZE ENVELOPE)").unwrap()[0]).unwrap();
         let omit = ["message-id".to_string()];

@@ -1792,6 +1792,9 @@ impl ImapHandler {
             "FLAGS" => 0,
             "+FLAGS" => 1,
             "-FLAGS" => 2,
+            "X-GM-LABELS" | "+X-GM-LABELS" | "-X-GM-LABELS" => {
+                return self.store_labels(uid, &set, op, silent, &a[i + 1..], daemon, lines)
+            }
             _ => return Err(format!("Invalid STORE operation {op}")),
         };
         let list: Vec<Value> = a[i + 1..].to_vec();
@@ -1861,6 +1864,64 @@ impl ImapHandler {
         Ok(Done::Ok("Store completed.".into()))
     }
 
+    /// STORE … [+-]X-GM-LABELS (labels): Gmail's labels, answered as FETCH X-GM-LABELS.
+    #[allow(clippy::too_many_arguments)]
+    fn store_labels(
+        &mut self,
+        uid: bool,
+        set: &SeqSet,
+        op: &str,
+        silent: bool,
+        args: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let items: Vec<String> = match args {
+            [Value::List(l)] => l.iter().filter_map(astring).collect(),
+            l => l.iter().filter_map(astring).collect(),
+        };
+        if self.sel.as_ref().is_some_and(|s| s.readonly) {
+            return Ok(Done::No("Mailbox is read-only.".into()));
+        }
+        let targets = self.resolve(set, uid, daemon);
+        let user = self.user();
+        {
+            let mut l = daemon.lock();
+            let Some(sel) = self.sel.as_mut() else {
+                return Err("no mailbox".into());
+            };
+            let Some(mb) = l.account(&user).mailboxes.get_mut(&sel.name) else {
+                return Ok(Done::No("Mailbox was deleted".into()));
+            };
+            for (seq, u) in targets {
+                let Some(j) = mb.index_of(u) else { continue };
+                let mut labels = mb.messages[j].labels.clone();
+                match op.as_bytes()[0] {
+                    b'+' => labels.extend(items.iter().cloned()),
+                    b'-' => labels.retain(|x| !items.iter().any(|y| y.eq_ignore_ascii_case(x))),
+                    _ => labels = items.iter().cloned().collect(),
+                }
+                mb.set_labels(j, labels);
+                let m = &mb.messages[j];
+                if let Some(v) = sel.view.get_mut(seq - 1) {
+                    v.1 = m.modseq;
+                }
+                if !silent {
+                    let mut o = format!("* {seq} FETCH (").into_bytes();
+                    if uid || self.qresync {
+                        o.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
+                    }
+                    o.extend_from_slice(b"X-GM-LABELS ");
+                    super::gmail::labels(&mut o, &m.labels);
+                    o.push(b')');
+                    lines.push(line(o));
+                }
+            }
+        }
+        daemon.changed();
+        Ok(Done::Ok("Store completed.".into()))
+    }
+
     fn copy(
         &mut self,
         uid: bool,
@@ -1904,7 +1965,11 @@ impl ImapHandler {
             let mut to = Vec::new();
             for m in &src {
                 from.push(m.uid);
-                to.push(dst.append((*m.data).clone(), m.flags.clone(), m.internal));
+                let new = dst.append((*m.data).clone(), m.flags.clone(), m.internal);
+                if let Some(j) = dst.index_of(new) {
+                    dst.messages[j].labels = m.labels.clone();
+                }
+                to.push(new);
             }
             let code = if from.is_empty() {
                 String::new()
@@ -3014,6 +3079,47 @@ mod tests {
             gm.contains("* XLIST (\\Inbox \\HasNoChildren) \"/\" \"INBOX\""),
             "{gm}"
         );
+    }
+
+    #[test]
+    fn gmail_labels_ids_and_raw_search() {
+        let (mut h, d) = session(0);
+        let thread = [
+            "Message-ID: <root@x>\r\nFrom: Alice <a@x>\r\nSubject: plan\r\n\r\nbig news\r\n",
+            "Message-ID: <re@x>\r\nReferences: <root@x>\r\nFrom: Bob <b@x>\r\n\r\nok\r\n",
+        ];
+        for m in thread {
+            d.deliver("u", "INBOX", m.as_bytes().to_vec(), &[], (0, 0));
+        }
+        send(&mut h, "a SELECT INBOX");
+        let r = send(&mut h, "b STORE 1 +X-GM-LABELS (\\Inbox Work)");
+        assert_eq!(
+            r,
+            "* 1 FETCH (X-GM-LABELS (\\Inbox \"Work\"))\r\nb OK Store completed.\r\n"
+        );
+        let r = send(&mut h, "c FETCH 1:2 (X-GM-MSGID X-GM-THRID)");
+        let ids: Vec<&str> = r.split_whitespace().collect();
+        let thr: Vec<&&str> = ids.iter().filter(|w| w.ends_with(')')).collect();
+        assert_eq!(thr.len(), 2);
+        assert_eq!(thr[0], thr[1], "one thread: {r}");
+        let msgid = super::super::gmail::msgid(thread[0].as_bytes());
+        let r = send(&mut h, &format!("d SEARCH X-GM-MSGID {msgid}"));
+        assert!(r.starts_with("* SEARCH 1\r\n"), "{r}");
+        let r = send(
+            &mut h,
+            "e SEARCH X-GM-RAW \"label:work from:alice \\\"big news\\\"\"",
+        );
+        assert!(r.starts_with("* SEARCH 1\r\n"), "{r}");
+        let r = send(&mut h, "f SEARCH X-GM-RAW \"-in:inbox\"");
+        assert!(r.starts_with("* SEARCH 2\r\n"), "{r}");
+        assert!(send(&mut h, "g SEARCH X-GM-RAW \"has:drive\"").starts_with("g BAD"));
+        // COPY keeps the labels; -X-GM-LABELS removes one.
+        send(&mut h, "h CREATE Other");
+        send(&mut h, "i COPY 1 Other");
+        send(&mut h, "j SELECT Other");
+        assert!(send(&mut h, "k FETCH 1 X-GM-LABELS").contains("(\\Inbox \"Work\")"));
+        let r = send(&mut h, "l STORE 1 -X-GM-LABELS work");
+        assert!(r.starts_with("* 1 FETCH (X-GM-LABELS (\\Inbox))"), "{r}");
     }
 
     #[test]

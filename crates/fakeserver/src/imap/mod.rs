@@ -5,6 +5,7 @@
 
 pub mod daemon;
 pub mod fetch;
+pub mod gmail;
 pub mod handler;
 pub mod list;
 pub mod mime;

@@ -198,6 +198,9 @@ pub fn qresync_params(v: &Value) -> Result<Qresync, String> {
 /// A FETCH attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Att {
+    GmMsgId,
+    GmThrId,
+    GmLabels,
     Flags,
     Uid,
     InternalDate,
@@ -262,6 +265,9 @@ pub fn fetch_atts(v: &Value) -> Result<Vec<Att>, String> {
             "BODY" => out.push(Att::Body),
             "BODYSTRUCTURE" => out.push(Att::BodyStructure),
             "MODSEQ" => out.push(Att::ModSeq),
+            "X-GM-MSGID" => out.push(Att::GmMsgId),
+            "X-GM-THRID" => out.push(Att::GmThrId),
+            "X-GM-LABELS" => out.push(Att::GmLabels),
             "RFC822" => out.push(Att::Rfc822),
             "RFC822.HEADER" => out.push(Att::Rfc822Header),
             "RFC822.TEXT" => out.push(Att::Rfc822Text),
@@ -432,6 +438,10 @@ pub enum Key {
         day: i64,
     },
     ModSeq(u64),
+    /// Gmail's X-GM-LABELS, X-GM-MSGID, X-GM-THRID (X-GM-RAW becomes ordinary keys).
+    GmLabel(String),
+    GmMsgId(u64),
+    GmThrId(u64),
 }
 
 /// Search keys nest (NOT, OR, parentheses) at most this deep, so evaluation stays bounded.
@@ -532,6 +542,10 @@ fn one_key(args: &[Value], i: &mut usize, depth: usize) -> Result<Key, String> {
             let b = one_key(args, i, depth + 1)?;
             Key::Or(Box::new(a), Box::new(b))
         }
+        "X-GM-RAW" => super::gmail::raw(&arg(i)?)?,
+        "X-GM-LABELS" => Key::GmLabel(arg(i)?),
+        "X-GM-MSGID" => Key::GmMsgId(num(arg(i)?)?),
+        "X-GM-THRID" => Key::GmThrId(num(arg(i)?)?),
         "MODSEQ" => {
             // MODSEQ [entry-name entry-type] value
             let mut a = arg(i)?;

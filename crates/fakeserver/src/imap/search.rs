@@ -39,6 +39,9 @@ pub fn matches(k: &Key, c: &Cand<'_>) -> bool {
         Key::Larger(n) => m.data.len() as u64 > *n,
         Key::Smaller(n) => (m.data.len() as u64) < *n,
         Key::ModSeq(n) => m.modseq >= *n,
+        Key::GmLabel(l) => m.labels.iter().any(|x| x.eq_ignore_ascii_case(l)),
+        Key::GmMsgId(n) => super::gmail::msgid(&m.data) == *n,
+        Key::GmThrId(n) => super::gmail::thrid(&m.data) == *n,
         Key::Date { sent, cmp, day, .. } => {
             let d = if *sent {
                 let p = mime::parse(&m.data);
@@ -131,6 +134,7 @@ mod tests {
                 b"From: Alice <a@x>\r\nSubject: Hello\r\n world\r\n\r\nasdf qwer\r\n".to_vec(),
             ),
             modseq: 2,
+            labels: Default::default(),
         };
         let c = Cand {
             msg: &m,
@@ -165,6 +169,7 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nsoft=\r\nbreak caf=C3=A9\r\n-
             internal: (0, 0),
             data: Arc::new(raw.to_vec()),
             modseq: 1,
+            labels: Default::default(),
         };
         let c = Cand {
             msg: &m,
