@@ -1002,7 +1002,7 @@ impl ImapHandler {
         daemon: &ImapDaemon,
         lines: &mut Lines,
     ) -> Result<Done, String> {
-        if a.is_empty() || a.len() % 2 != 0 {
+        if a.is_empty() || !a.len().is_multiple_of(2) {
             return Err("GENURLAUTH needs URL and mechanism pairs".into());
         }
         let user = self.user();
