@@ -78,6 +78,7 @@ const CAPS: &[&str] = &[
     "LIST-STATUS",
     "SPECIAL-USE",
     "CREATE-SPECIAL-USE",
+    "UTF8=ACCEPT",
     "SORT",
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
@@ -125,6 +126,8 @@ pub struct ImapHandler {
     condstore: bool,
     /// ENABLE QRESYNC was given: VANISHED replaces EXPUNGE, FETCH always carries UID.
     qresync: bool,
+    /// ENABLE UTF8=ACCEPT was given (RFC 6855): APPEND … UTF8 (~{n}) is allowed.
+    utf8: bool,
     saved: Vec<u32>,
     tls: bool,
     /// The tag of the command being run (ESEARCH replies name it).
@@ -197,6 +200,7 @@ impl ImapHandler {
             buf: Vec::new(),
             condstore: false,
             qresync: false,
+            utf8: false,
             saved: Vec::new(),
             tls: conn.tls,
             tag: String::new(),
@@ -645,6 +649,9 @@ impl ImapHandler {
                     let w = astring(v).unwrap_or_default().to_ascii_uppercase();
                     if w == "CONDSTORE" && !self.condstore {
                         self.condstore = true;
+                        on.push(w);
+                    } else if w == "UTF8=ACCEPT" && !self.utf8 {
+                        self.utf8 = true;
                         on.push(w);
                     } else if w == "QRESYNC" && !self.qresync {
                         // QRESYNC implies CONDSTORE (RFC 7162 section 3.2.3).
@@ -1493,6 +1500,17 @@ impl ImapHandler {
                     let data =
                         super::mime::encode_binary_parts(data).unwrap_or_else(|| data.clone());
                     msgs.push((Source::Data(data), flags, date))
+                }
+                (Some(v), Some(Value::List(parts))) if v.is_atom("UTF8") => {
+                    // RFC 6855 section 4: UTF8 (literal8), only once UTF8=ACCEPT is enabled.
+                    if !self.utf8 {
+                        return Err("APPEND UTF8 needs ENABLE UTF8=ACCEPT".into());
+                    }
+                    let [Value::Literal { data, .. }] = parts.as_slice() else {
+                        return Err("APPEND UTF8 needs one literal".into());
+                    };
+                    i += 1;
+                    msgs.push((Source::Data(data.clone()), flags, date))
                 }
                 (Some(v), Some(Value::List(parts))) if v.is_atom("CATENATE") => {
                     let mut cat = Vec::new();
@@ -2787,16 +2805,33 @@ mod tests {
         (h, daemon)
     }
 
-    /// One command line (and its literal lines) in, the replies out as text.
+    /// One command (lines, and literals of the announced sizes) in, the replies out as text.
     fn send(h: &mut ImapHandler, cmd: &str) -> String {
         let conn = ConnInfo::default();
         let mut text = String::new();
-        for l in cmd.split("\r\n") {
-            let o = h.input_line(l.as_bytes(), &conn);
+        let mut push = |o: Output| {
             for r in o.lines {
                 text.push_str(&String::from_utf8_lossy(&r));
                 if !o.raw {
                     text.push_str("\r\n");
+                }
+            }
+        };
+        let mut rest = cmd.as_bytes();
+        while !rest.is_empty() {
+            let end = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .unwrap_or(rest.len());
+            let l = &rest[..end];
+            rest = rest.get(end + 2..).unwrap_or_default();
+            push(h.input_line(l, &conn));
+            if let Some(n) = imapwire::frame::trailing_literal(l) {
+                let n = (n as usize).min(rest.len());
+                push(h.on_input(Input::Bytes(&rest[..n]), &conn));
+                rest = &rest[n..];
+                if rest.is_empty() {
+                    push(h.input_line(b"", &conn));
                 }
             }
         }
@@ -3120,6 +3155,20 @@ mod tests {
         assert!(send(&mut h, "k FETCH 1 X-GM-LABELS").contains("(\\Inbox \"Work\")"));
         let r = send(&mut h, "l STORE 1 -X-GM-LABELS work");
         assert!(r.starts_with("* 1 FETCH (X-GM-LABELS (\\Inbox))"), "{r}");
+    }
+
+    #[test]
+    fn utf8_accept_allows_append_utf8() {
+        let (mut h, d) = session(0);
+        let msg = "Subject: Grüße\r\n\r\nx\r\n";
+        let append = format!("b APPEND INBOX UTF8 (~{{{}+}}\r\n{msg})", msg.len());
+        assert!(send(&mut h, &append).starts_with("b BAD"));
+        assert!(send(&mut h, "a ENABLE UTF8=ACCEPT").starts_with("* ENABLED UTF8=ACCEPT\r\n"));
+        let r = send(&mut h, &append);
+        assert!(r.contains("b OK [APPENDUID"), "{r}");
+        let mut l = d.lock();
+        let inbox = &l.account("u").mailboxes["INBOX"];
+        assert_eq!(inbox.messages[0].data.as_slice(), msg.as_bytes());
     }
 
     #[test]
