@@ -141,6 +141,9 @@ fn seq(t: &[Tok], i: &mut usize, depth: usize) -> Result<Key, String> {
 }
 
 fn term(t: &[Tok], i: &mut usize, depth: usize) -> Result<Key, String> {
+    if depth > super::parse::MAX_KEY_DEPTH {
+        return Err("X-GM-RAW nested too deep".into());
+    }
     let tok = t.get(*i).ok_or("X-GM-RAW ends early")?;
     *i += 1;
     let w = match tok {
@@ -236,7 +239,18 @@ mod tests {
                 Key::Text("c".into())
             ])
         );
-        for bad in ["has:drive", "\"open", "(a", "a)", "OR a", "is:muted"] {
+        let deep = "-".repeat(100_000) + "a";
+        let parens = "(".repeat(100_000);
+        for bad in [
+            "has:drive",
+            "\"open",
+            "(a",
+            "a)",
+            "OR a",
+            "is:muted",
+            &deep,
+            &parens,
+        ] {
             assert!(raw(bad).is_err(), "{bad}");
         }
     }

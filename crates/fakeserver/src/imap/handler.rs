@@ -8,7 +8,10 @@
 //! Personality (`[imap]` of a personality file): `greeting` (`{host}`, `{caps}`, `{peer}`),
 //! `capabilities` (replaces the advertised list; STARTTLS, AUTH= and LOGINDISABLED are
 //! added by state), `auth_mechanisms`, `auth_requires_tls` (LOGINDISABLED and no plaintext
-//! AUTHENTICATE before TLS); quirks: `command_to_fail = "COPY"` (that command answers NO).
+//! AUTHENTICATE before TLS); quirks: `command_to_fail = "COPY"` (that command answers NO),
+//! `rfc822_size_round`, `envelope_omit`, `starttls_broken` ("bad" / "close"),
+//! `quota_storage_kb`, `quota_messages` (see IMAP.md). Extensions with rules of their own live
+//! in sibling modules: `notify`, `urlauth`, `list` (LIST-EXTENDED), `gmail` (X-GM-EXT-1).
 
 use super::daemon::{self, Account, ImapDaemon, Mailbox, Message, DELIM};
 use super::fetch::{self, flag_list};

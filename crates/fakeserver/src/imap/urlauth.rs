@@ -63,7 +63,9 @@ pub fn parse(url: &str) -> Option<Url> {
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, p: &str) -> Option<&'a str> {
-    (s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p)).then(|| &s[p.len()..])
+    s.get(..p.len())
+        .filter(|head| head.eq_ignore_ascii_case(p))
+        .map(|_| &s[p.len()..])
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -127,8 +129,9 @@ pub fn rfc3339(s: &str) -> Option<i64> {
     }
     let offset = match rest.as_bytes() {
         [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), ..] if rest.len() == 6 && &rest[3..4] == ":" => {
-            let v = rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60;
+        [sign @ (b'+' | b'-'), ..] if rest.len() == 6 && rest.get(3..4) == Some(":") => {
+            let part = |r: std::ops::Range<usize>| rest.get(r)?.parse::<i64>().ok();
+            let v = part(1..3)? * 3600 + part(4..6)? * 60;
             if *sign == b'+' {
                 v
             } else {
@@ -174,6 +177,8 @@ mod tests {
         assert_eq!(u.auth, Some(("INTERNAL".into(), "00ff".into())));
         assert!(u.rump.ends_with(";URLAUTH=authuser"));
         for bad in [
+            "imap:/é/u@h/INBOX/;uid=1;urlauth=anonymous",
+            "imap://u@h/INBOX/;uid=1;expire=2030-01-02T03:04:05+1é00;urlauth=anonymous",
             "imap://h/INBOX/;uid=1",
             "imap://u@h/INBOX/;uid=1;urlauth=",
             "http://u@h/x;urlauth=anonymous",
