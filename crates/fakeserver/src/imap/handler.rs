@@ -305,7 +305,14 @@ impl ImapHandler {
     /// Compare the session's view with the mailbox and announce the differences.
     fn sync_selected(&mut self, daemon: &ImapDaemon, expunges: bool, lines: &mut Lines) {
         let user = self.user();
+        // NOTIFY … (SELECTED (MessageNew (atts) …)): a FETCH for each new message.
+        let new_fetch = self
+            .notify
+            .as_ref()
+            .and_then(|s| s.selected_events())
+            .and_then(|e| e.new_fetch.clone());
         let Some(sel) = self.sel.as_mut() else { return };
+        let initial = sel.keywords == usize::MAX;
         let mut l = daemon.lock();
         let acct = l.account(&user);
         let mut gone = Mailbox::default_for_sync();
@@ -417,6 +424,23 @@ impl ImapHandler {
         if sel.view.len() != before {
             lines.push(line(format!("* {} EXISTS", sel.view.len())));
             lines.push(line(format!("* {} RECENT", sel.recent.len())));
+            if let (Some(atts), false) = (&new_fetch, initial) {
+                for (i, (u, _)) in sel.view.iter().enumerate().skip(before) {
+                    let Some(j) = mb.index_of(*u) else { continue };
+                    let ctx = fetch::Ctx {
+                        seq: i + 1,
+                        recent: sel.recent.contains(u),
+                        uid: true,
+                        modseq: self.condstore,
+                        atts,
+                        size_round: 0,
+                        envelope_omit: &[],
+                    };
+                    if let Ok(l) = fetch::render(&mb.messages[j], &ctx) {
+                        lines.push(l);
+                    }
+                }
+            }
         }
         // Search contexts: what now matches, against what was announced.
         let max_uid = sel.view.last().map(|v| v.0).unwrap_or(0);
@@ -2929,6 +2953,20 @@ mod tests {
         );
         assert!(text[0].ends_with(" UNSEEN 1 HIGHESTMODSEQ 2)"), "{text:?}");
         assert!(h.on_notify(&ConnInfo::default()).lines.is_empty());
+        // SELECTED with MessageNew (atts): a new message comes with its FETCH, unasked.
+        send(&mut h, "s SELECT box");
+        let r = send(
+            &mut h,
+            "n NOTIFY SET (SELECTED (MessageNew (FLAGS RFC822.SIZE) MessageExpunge))",
+        );
+        assert!(r.starts_with("n OK"), "{r}");
+        d.deliver("u", "box", b"Subject: z\r\n\r\nz\r\n".to_vec(), &[], (0, 0));
+        let o = h.on_notify(&ConnInfo::default());
+        let text = String::from_utf8_lossy(&o.lines.join(&b'|')).into_owned();
+        assert_eq!(
+            text,
+            "* 2 EXISTS|* 2 RECENT|* 2 FETCH (UID 2 FLAGS (\\Recent) RFC822.SIZE 17)"
+        );
         // NOTIFY NONE: silence; other mailboxes stay unannounced.
         assert!(send(&mut h, "b NOTIFY NONE").starts_with("b OK"));
         d.deliver("u", "box", b"Subject: y\r\n\r\ny\r\n".to_vec(), &[], (0, 0));

@@ -3,7 +3,7 @@
 //! its client. The handler keeps the snapshots and decides when it may speak.
 
 use super::daemon::{Account, Mailbox, DELIM};
-use super::parse::astring;
+use super::parse::{astring, Att};
 use imapwire::Value;
 use std::collections::BTreeMap;
 
@@ -15,6 +15,9 @@ pub struct Events {
     pub flags: bool,
     pub mailbox_name: bool,
     pub subscription: bool,
+    /// `MessageNew (fetch-att …)`: what a FETCH for each new message in the selected mailbox
+    /// carries.
+    pub new_fetch: Option<Vec<Att>>,
 }
 
 /// Which mailboxes a filter covers.
@@ -91,6 +94,9 @@ pub fn parse(args: &[Value]) -> Result<Option<Spec>, Refusal> {
         if selected && (events.mailbox_name || events.subscription) {
             return Err(bad("Only message events apply to SELECTED"));
         }
+        if !selected && events.new_fetch.is_some() {
+            return Err(bad("MessageNew fetch attributes apply to SELECTED only"));
+        }
         spec.groups.push((filter, events));
     }
     if !bad_events.is_empty() {
@@ -123,7 +129,9 @@ fn events(list: &[Value], unknown: &mut Vec<String>) -> Result<Events, Refusal> 
             "MESSAGENEW" => {
                 new = true;
                 // Optional fetch attributes for the FETCH sent with a new message.
-                if list.get(i + 1).is_some_and(|v| matches!(v, Value::List(_))) {
+                if let Some(v @ Value::List(_)) = list.get(i + 1) {
+                    let atts = super::parse::fetch_atts(v).map_err(Refusal::Bad)?;
+                    e.new_fetch = Some(atts);
                     i += 1;
                 }
             }
@@ -302,7 +310,15 @@ mod tests {
         ))
         .unwrap()
         .unwrap();
-        assert!(s.status && s.groups.len() == 3 && s.selected_events().is_some());
+        assert!(s.status && s.groups.len() == 3);
+        assert_eq!(
+            s.selected_events().and_then(|e| e.new_fetch.clone()),
+            Some(vec![Att::Uid])
+        );
+        assert!(matches!(
+            parse(&args("SET (PERSONAL (MessageNew (UID) MessageExpunge))")),
+            Err(Refusal::Bad(_))
+        ));
         let acct = Account::default();
         assert!(s.events_for("a/x", &acct).flags && !s.events_for("ab", &acct).flags);
         assert!(s.events_for("ab", &acct).mailbox_name);
