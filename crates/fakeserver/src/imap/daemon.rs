@@ -24,6 +24,8 @@ pub struct Message {
     pub internal: (i64, i32),
     pub data: Arc<Vec<u8>>,
     pub modseq: u64,
+    /// Gmail labels (X-GM-LABELS), kept by COPY.
+    pub labels: BTreeSet<String>,
 }
 
 impl Message {
@@ -44,6 +46,9 @@ pub struct Mailbox {
     /// Messages with a UID at or below this have had their `\Recent` claimed.
     pub recent_claimed: u32,
     pub special_use: Option<String>,
+    /// Every expunged UID with the MODSEQ of its expunge, oldest first (QRESYNC's VANISHED
+    /// (EARLIER) answers from it).
+    pub expunged: Vec<(u32, u64)>,
 }
 
 impl Mailbox {
@@ -56,6 +61,7 @@ impl Mailbox {
             keywords: Vec::new(),
             recent_claimed: 0,
             special_use: None,
+            expunged: Vec::new(),
         }
     }
 
@@ -83,6 +89,7 @@ impl Mailbox {
             internal,
             data: Arc::new(data),
             modseq: self.highest_modseq,
+            labels: BTreeSet::new(),
         });
         uid
     }
@@ -109,13 +116,47 @@ impl Mailbox {
         true
     }
 
+    /// Set a message's Gmail labels (by index); bumps its MODSEQ when they change.
+    pub fn set_labels(&mut self, i: usize, labels: BTreeSet<String>) -> bool {
+        if self.messages[i].labels == labels {
+            return false;
+        }
+        self.highest_modseq += 1;
+        let m = &mut self.messages[i];
+        m.labels = labels;
+        m.modseq = self.highest_modseq;
+        true
+    }
+
     /// Remove the messages with these UIDs.
     pub fn expunge(&mut self, uids: &BTreeSet<u32>) {
         if uids.is_empty() {
             return;
         }
-        self.messages.retain(|m| !uids.contains(&m.uid));
         self.highest_modseq += 1;
+        let modseq = self.highest_modseq;
+        let mut gone = Vec::new();
+        self.messages.retain(|m| {
+            let keep = !uids.contains(&m.uid);
+            if !keep {
+                gone.push((m.uid, modseq));
+            }
+            keep
+        });
+        self.expunged.extend(gone);
+    }
+
+    /// UIDs expunged after `modseq` (sorted), limited to those in `within` when given.
+    pub fn vanished_since(&self, modseq: u64, within: Option<&super::parse::SeqSet>) -> Vec<u32> {
+        let mut v: Vec<u32> = self
+            .expunged
+            .iter()
+            .filter(|(u, m)| *m > modseq && within.is_none_or(|s| s.contains(*u, u32::MAX)))
+            .map(|(u, _)| *u)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     pub fn unseen(&self) -> usize {
@@ -132,9 +173,51 @@ pub struct Account {
     /// By full name; INBOX is always `INBOX`.
     pub mailboxes: BTreeMap<String, Mailbox>,
     pub subscribed: BTreeSet<String>,
+    /// URLAUTH keys by mailbox (RFC 4467): made by GENURLAUTH, dropped by RESETKEY.
+    pub url_keys: BTreeMap<String, String>,
+    /// Quota limits of the user's one quota root `""` (RFC 9208), by resource.
+    pub quota: Quota,
+}
+
+/// Limits of a quota root: STORAGE in units of 1024 octets, MESSAGE in messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quota {
+    pub storage_kb: Option<u64>,
+    pub messages: Option<u64>,
+}
+
+impl Quota {
+    /// The QUOTA response list for this usage: `STORAGE used limit MESSAGE used limit`.
+    pub fn list(&self, usage: (u64, u64)) -> String {
+        let mut v = Vec::new();
+        if let Some(l) = self.storage_kb {
+            v.push(format!("STORAGE {} {l}", usage.0.div_ceil(1024)));
+        }
+        if let Some(l) = self.messages {
+            v.push(format!("MESSAGE {} {l}", usage.1));
+        }
+        v.join(" ")
+    }
+
+    /// Whether adding `octets` in `count` messages to this usage goes over a limit.
+    pub fn exceeded(&self, usage: (u64, u64), octets: u64, count: u64) -> bool {
+        self.storage_kb
+            .is_some_and(|l| (usage.0 + octets).div_ceil(1024) > l)
+            || self.messages.is_some_and(|l| usage.1 + count > l)
+    }
 }
 
 impl Account {
+    /// Octets and messages stored over all mailboxes (the quota root's usage).
+    pub fn usage(&self) -> (u64, u64) {
+        self.mailboxes.values().fold((0, 0), |(o, n), mb| {
+            (
+                o + mb.messages.iter().map(|m| m.data.len() as u64).sum::<u64>(),
+                n + mb.messages.len() as u64,
+            )
+        })
+    }
+
     /// The stored name of a mailbox as the client wrote it (INBOX is case-insensitive).
     pub fn canonical(name: &str) -> String {
         let name = name.trim_end_matches(DELIM);

@@ -13,6 +13,10 @@ pub struct Ctx<'a> {
     pub uid: bool,
     pub modseq: bool,
     pub atts: &'a [Att],
+    /// Personality quirks: RFC822.SIZE rounded up to a multiple of this (0: exact), and
+    /// header fields left out of ENVELOPE (lower case; their slots become NIL).
+    pub size_round: u64,
+    pub envelope_omit: &'a [String],
 }
 
 /// Flags as a list, `\Recent` included for the session that owns it.
@@ -33,6 +37,23 @@ pub fn flag_list(out: &mut Vec<u8>, m: &Message, recent: bool) {
         out.extend_from_slice(b"\\Recent");
     }
     out.push(b')');
+}
+
+/// A header block without the named fields (lower-case names), continuation lines included.
+fn without_fields(h: &[u8], names: &[String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(h.len());
+    let mut skip = false;
+    for l in h.split_inclusive(|&c| c == b'\n') {
+        if !l.starts_with(b" ") && !l.starts_with(b"\t") {
+            let name = l.split(|&c| c == b':').next().unwrap_or_default();
+            let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
+            skip = l.contains(&b':') && names.contains(&name);
+        }
+        if !skip {
+            out.extend_from_slice(l);
+        }
+    }
+    out
 }
 
 /// The whole response line, with its CRLF; `Err`: the tagged NO text.
@@ -63,14 +84,35 @@ pub fn render(m: &Message, ctx: &Ctx<'_>) -> Result<Vec<u8>, String> {
                 have_modseq = true;
                 o.extend_from_slice(format!("MODSEQ ({})", m.modseq).as_bytes());
             }
+            Att::GmMsgId => {
+                o.extend_from_slice(format!("X-GM-MSGID {}", super::gmail::msgid(data)).as_bytes())
+            }
+            Att::GmThrId => {
+                o.extend_from_slice(format!("X-GM-THRID {}", super::gmail::thrid(data)).as_bytes())
+            }
+            Att::GmLabels => {
+                o.extend_from_slice(b"X-GM-LABELS ");
+                super::gmail::labels(&mut o, &m.labels);
+            }
             Att::InternalDate => o.extend_from_slice(
                 format!("INTERNALDATE \"{}\"", format_date_time(m.internal)).as_bytes(),
             ),
-            Att::Size => o.extend_from_slice(format!("RFC822.SIZE {}", data.len()).as_bytes()),
+            Att::Size => {
+                let mut n = data.len() as u64;
+                if ctx.size_round > 1 {
+                    n = n.div_ceil(ctx.size_round) * ctx.size_round;
+                }
+                o.extend_from_slice(format!("RFC822.SIZE {n}").as_bytes())
+            }
             Att::Envelope => {
                 let p = parsed.get_or_insert_with(|| mime::parse(data));
                 o.extend_from_slice(b"ENVELOPE ");
-                mime::envelope(&mut o, &data[p.header.clone()]);
+                let h = &data[p.header.clone()];
+                if ctx.envelope_omit.is_empty() {
+                    mime::envelope(&mut o, h);
+                } else {
+                    mime::envelope(&mut o, &without_fields(h, ctx.envelope_omit));
+                }
             }
             Att::Body | Att::BodyStructure => {
                 let p = parsed.get_or_insert_with(|| mime::parse(data));
@@ -182,6 +224,7 @@ mod tests {
             internal: (0, 0),
             data: Arc::new(b"Subject: x\r\n\r\nbody\r\n".to_vec()),
             modseq: 3,
+            labels: Default::default(),
         };
         let atts = fetch_atts(
             &imapwire::tokenize(b"(FLAGS RFC822.SIZE BODY.PEEK[TEXT]<1.2>)").unwrap()[0],
@@ -195,11 +238,48 @@ mod tests {
                 uid: true,
                 modseq: false,
                 atts: &atts,
+                size_round: 0,
+                envelope_omit: &[],
             },
         );
         assert_eq!(
             String::from_utf8(got.unwrap()).unwrap(),
             "* 1 FETCH (UID 7 FLAGS (\\Seen \\Recent) RFC822.SIZE 20 BODY[TEXT]<1> {2}\r\nod)\r\n"
+        );
+    }
+
+    #[test]
+    fn quirks_round_size_and_drop_envelope_fields() {
+        let m = Message {
+            uid: 1,
+            flags: Default::default(),
+            internal: (0, 0),
+            data: Arc::new(
+                b"Subject: x\r\nMessage-ID:\r\n <a@b>\r\nIn-Reply-To: <c@d>\r\n\r\nbody\r\n"
+                    .to_vec(),
+            ),
+            modseq: 1,
+            labels: Default::default(),
+        };
+        let atts = fetch_atts(&imapwire::tokenize(b"(RFC822.SIZE ENVELOPE)").unwrap()[0]).unwrap();
+        let omit = ["message-id".to_string()];
+        let ctx = Ctx {
+            seq: 1,
+            recent: false,
+            uid: false,
+            modseq: false,
+            atts: &atts,
+            size_round: 1024,
+            envelope_omit: &omit,
+        };
+        let got = String::from_utf8(render(&m, &ctx).unwrap()).unwrap();
+        assert!(
+            got.starts_with("* 1 FETCH (RFC822.SIZE 1024 ENVELOPE (NIL \"x\""),
+            "{got}"
+        );
+        assert!(
+            got.ends_with("NIL NIL NIL NIL \"<c@d>\" NIL))\r\n"),
+            "{got}"
         );
     }
 }

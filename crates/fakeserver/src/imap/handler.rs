@@ -8,18 +8,23 @@
 //! Personality (`[imap]` of a personality file): `greeting` (`{host}`, `{caps}`, `{peer}`),
 //! `capabilities` (replaces the advertised list; STARTTLS, AUTH= and LOGINDISABLED are
 //! added by state), `auth_mechanisms`, `auth_requires_tls` (LOGINDISABLED and no plaintext
-//! AUTHENTICATE before TLS); quirks: `command_to_fail = "COPY"` (that command answers NO).
+//! AUTHENTICATE before TLS); quirks: `command_to_fail = "COPY"` (that command answers NO),
+//! `rfc822_size_round`, `envelope_omit`, `starttls_broken` ("bad" / "close"),
+//! `quota_storage_kb`, `quota_messages` (see IMAP.md). Extensions with rules of their own live
+//! in sibling modules: `notify`, `urlauth`, `list` (LIST-EXTENDED), `gmail` (X-GM-EXT-1).
 
-use super::daemon::{Account, ImapDaemon, Mailbox, Message, DELIM};
+use super::daemon::{self, Account, ImapDaemon, Mailbox, Message, DELIM};
 use super::fetch::{self, flag_list};
+use super::notify::{self, Snap};
 use super::now;
 use super::parse::{self, astring, Att, Request, SeqSet};
 use super::search::{self, Cand};
+use super::urlauth;
 use crate::auth::{Mechanism, Sasl, Step, Users};
 use crate::handler::{ConnInfo, Handler, Input, Output, ReadMode};
 use crate::personality::Section;
 use imapwire::Value;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 /// Largest literal accepted (APPEND data included); larger announcements are refused.
@@ -64,6 +69,19 @@ const CAPS: &[&str] = &[
     "ESEARCH",
     "SEARCHRES",
     "CONDSTORE",
+    "QRESYNC",
+    "NOTIFY",
+    "URLAUTH",
+    "URLAUTH=BINARY",
+    "QUOTA",
+    "QUOTA=RES-STORAGE",
+    "QUOTA=RES-MESSAGE",
+    "QUOTASET",
+    "LIST-EXTENDED",
+    "LIST-STATUS",
+    "SPECIAL-USE",
+    "CREATE-SPECIAL-USE",
+    "UTF8=ACCEPT",
     "SORT",
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
@@ -109,12 +127,21 @@ pub struct ImapHandler {
     pending: Pending,
     buf: Vec<u8>,
     condstore: bool,
+    /// ENABLE QRESYNC was given: VANISHED replaces EXPUNGE, FETCH always carries UID.
+    qresync: bool,
+    /// ENABLE UTF8=ACCEPT was given (RFC 6855): APPEND … UTF8 (~{n}) is allowed.
+    utf8: bool,
     saved: Vec<u32>,
     tls: bool,
     /// The tag of the command being run (ESEARCH replies name it).
     tag: String,
     /// SEARCH RETURN (UPDATE) contexts (RFC 5267).
     contexts: Vec<Context>,
+    /// NOTIFY SET in force (RFC 5465), what it last announced per mailbox, and the mailbox
+    /// names (→ subscribed) it last knew.
+    notify: Option<notify::Spec>,
+    notify_snaps: BTreeMap<String, Snap>,
+    notify_names: BTreeMap<String, bool>,
 }
 
 /// A search whose result changes are announced (ADDTO/REMOVEFROM).
@@ -175,10 +202,15 @@ impl ImapHandler {
             pending: Pending::Command,
             buf: Vec::new(),
             condstore: false,
+            qresync: false,
+            utf8: false,
             saved: Vec::new(),
             tls: conn.tls,
             tag: String::new(),
             contexts: Vec::new(),
+            notify: None,
+            notify_snaps: BTreeMap::new(),
+            notify_names: BTreeMap::new(),
         }
     }
 
@@ -188,7 +220,7 @@ impl ImapHandler {
             None => CAPS.iter().map(|s| s.to_string()).collect(),
         };
         if self.state == State::NotAuth {
-            if conn.tls_available && !conn.tls && !self.tls {
+            if (conn.tls_available || self.broken_starttls().is_some()) && !conn.tls && !self.tls {
                 caps.push("STARTTLS".into());
             }
             if self.login_disabled(conn) {
@@ -205,6 +237,11 @@ impl ImapHandler {
         caps.join(" ")
     }
 
+    /// The `starttls_broken` quirk ("bad" or "close"), if set.
+    fn broken_starttls(&self) -> Option<&str> {
+        self.setup.section.quirk_str("starttls_broken")
+    }
+
     fn login_disabled(&self, conn: &ConnInfo) -> bool {
         self.setup.section.auth_requires_tls && !(conn.tls || self.tls)
     }
@@ -213,10 +250,69 @@ impl ImapHandler {
         self.user.clone().unwrap_or_default()
     }
 
-    /// Compare the session's view with the mailbox and announce the differences.
+    /// Announce what changed: the selected mailbox, then what NOTIFY asks for elsewhere.
     fn sync(&mut self, daemon: &ImapDaemon, expunges: bool, lines: &mut Lines) {
+        self.sync_selected(daemon, expunges, lines);
+        self.notify_sync(daemon, false, lines);
+    }
+
+    /// NOTIFY's part: STATUS for changed mailboxes other than the selected one, LIST for
+    /// created, deleted or (un)subscribed ones. `initial`: take the snapshots and, with the
+    /// STATUS indicator, send every covered mailbox's STATUS.
+    fn notify_sync(&mut self, daemon: &ImapDaemon, initial: bool, lines: &mut Lines) {
+        let Some(spec) = &self.notify else { return };
         let user = self.user();
+        let selected = self.sel.as_ref().map(|s| s.name.clone());
+        let mut l = daemon.lock();
+        let acct = l.account(&user);
+        let mut snaps = BTreeMap::new();
+        for (name, mb) in &acct.mailboxes {
+            if Some(name) == selected.as_ref() {
+                continue;
+            }
+            let ev = spec.events_for(name, acct);
+            if !(ev.messages || ev.flags) {
+                continue;
+            }
+            let snap = Snap::of(mb);
+            let text = match self.notify_snaps.get(name) {
+                _ if initial => spec.status.then(|| snap.items(&ev, true)),
+                Some(old) => notify::status_change(old, &snap, &ev),
+                None => None,
+            };
+            if let Some(items) = text {
+                lines.push(line(format!("* STATUS {} ({items})", quote(name))));
+            }
+            snaps.insert(name.clone(), snap);
+        }
+        self.notify_snaps = snaps;
+        if spec.wants_names() {
+            let names: BTreeMap<String, bool> = acct
+                .mailboxes
+                .keys()
+                .map(|n| (n.clone(), acct.subscribed.contains(n)))
+                .collect();
+            if !initial {
+                let ev = |n: &str| spec.events_for(n, acct);
+                for t in notify::name_changes(&self.notify_names, &names, &ev) {
+                    lines.push(line(t));
+                }
+            }
+            self.notify_names = names;
+        }
+    }
+
+    /// Compare the session's view with the mailbox and announce the differences.
+    fn sync_selected(&mut self, daemon: &ImapDaemon, expunges: bool, lines: &mut Lines) {
+        let user = self.user();
+        // NOTIFY … (SELECTED (MessageNew (atts) …)): a FETCH for each new message.
+        let new_fetch = self
+            .notify
+            .as_ref()
+            .and_then(|s| s.selected_events())
+            .and_then(|e| e.new_fetch.clone());
         let Some(sel) = self.sel.as_mut() else { return };
+        let initial = sel.keywords == usize::MAX;
         let mut l = daemon.lock();
         let acct = l.account(&user);
         let mut gone = Mailbox::default_for_sync();
@@ -255,12 +351,21 @@ impl ImapHandler {
                     uid_set(&ids)
                 )));
             }
+            let mut vanished = Vec::new();
             for i in (0..sel.view.len()).rev() {
                 if mb.index_of(sel.view[i].0).is_none() {
-                    lines.push(line(format!("* {} EXPUNGE", i + 1)));
+                    if self.qresync {
+                        vanished.push(sel.view[i].0);
+                    } else {
+                        lines.push(line(format!("* {} EXPUNGE", i + 1)));
+                    }
                     sel.recent.remove(&sel.view[i].0);
                     sel.view.remove(i);
                 }
+            }
+            if !vanished.is_empty() {
+                vanished.reverse();
+                lines.push(line(format!("* VANISHED {}", uid_set(&vanished))));
             }
         }
         if mb.keywords.len() != sel.keywords {
@@ -285,8 +390,9 @@ impl ImapHandler {
                 if m.modseq > *known {
                     *known = m.modseq;
                     let mut o = format!("* {} FETCH (", i + 1).into_bytes();
-                    if expunges {
-                        // UID is allowed (and helps clients) in unsolicited FETCH.
+                    if expunges || self.qresync {
+                        // UID is allowed (and helps clients) in unsolicited FETCH; QRESYNC
+                        // requires it.
                         o.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
                     }
                     o.extend_from_slice(b"FLAGS ");
@@ -318,6 +424,23 @@ impl ImapHandler {
         if sel.view.len() != before {
             lines.push(line(format!("* {} EXISTS", sel.view.len())));
             lines.push(line(format!("* {} RECENT", sel.recent.len())));
+            if let (Some(atts), false) = (&new_fetch, initial) {
+                for (i, (u, _)) in sel.view.iter().enumerate().skip(before) {
+                    let Some(j) = mb.index_of(*u) else { continue };
+                    let ctx = fetch::Ctx {
+                        seq: i + 1,
+                        recent: sel.recent.contains(u),
+                        uid: true,
+                        modseq: self.condstore,
+                        atts,
+                        size_round: 0,
+                        envelope_omit: &[],
+                    };
+                    if let Ok(l) = fetch::render(&mb.messages[j], &ctx) {
+                        lines.push(l);
+                    }
+                }
+            }
         }
         // Search contexts: what now matches, against what was announced.
         let max_uid = sel.view.last().map(|v| v.0).unwrap_or(0);
@@ -480,6 +603,19 @@ impl ImapHandler {
             }
             "STARTTLS" => {
                 need(self.state == State::NotAuth)?;
+                // Quirk starttls_broken: "bad" answers BAD (as Mozilla's fake does), "close"
+                // says OK and hangs up before any handshake.
+                match self.broken_starttls() {
+                    Some("bad") => return Err("STARTTLS failed (personality)".into()),
+                    Some(_) => {
+                        let o = Output {
+                            lines: vec![self.ok(&req.tag, "Begin TLS negotiation now.")],
+                            ..Output::default()
+                        };
+                        return Ok(Done::Output(o.then_close()));
+                    }
+                    None => {}
+                }
                 if !conn.tls_available || conn.tls || self.tls {
                     return Err("STARTTLS not available".into());
                 }
@@ -541,6 +677,14 @@ impl ImapHandler {
                     if w == "CONDSTORE" && !self.condstore {
                         self.condstore = true;
                         on.push(w);
+                    } else if w == "UTF8=ACCEPT" && !self.utf8 {
+                        self.utf8 = true;
+                        on.push(w);
+                    } else if w == "QRESYNC" && !self.qresync {
+                        // QRESYNC implies CONDSTORE (RFC 7162 section 3.2.3).
+                        self.qresync = true;
+                        self.condstore = true;
+                        on.push(w);
                     }
                 }
                 lines.push(line(format!(
@@ -562,6 +706,28 @@ impl ImapHandler {
             "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE" => {
                 need(authed)?;
                 self.manage(name, a, daemon)
+            }
+            "LIST" if super::list::is_extended(a) => {
+                need(authed)?;
+                self.list_extended(a, daemon, lines)
+            }
+            "XLIST" => {
+                // Gmail's pre-SPECIAL-USE LIST: the same answer as `* XLIST`, INBOX as \Inbox.
+                need(authed)?;
+                let start = lines.len();
+                let done = self.list(false, a, daemon, lines)?;
+                for l in &mut lines[start..] {
+                    if let Some(rest) = l.strip_prefix(b"* LIST (".as_slice()) {
+                        let inbox = rest.ends_with(b" \"INBOX\"\r\n");
+                        let mut n = b"* XLIST (".to_vec();
+                        if inbox {
+                            n.extend_from_slice(b"\\Inbox ");
+                        }
+                        n.extend_from_slice(rest);
+                        *l = n;
+                    }
+                }
+                Ok(done)
             }
             "LIST" | "LSUB" => {
                 need(authed)?;
@@ -639,6 +805,36 @@ impl ImapHandler {
                     lines,
                 )
             }
+            "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA" => {
+                need(authed)?;
+                self.quota(name, a, daemon, lines)
+            }
+            "GENURLAUTH" => {
+                need(authed)?;
+                self.genurlauth(a, daemon, lines)
+            }
+            "URLFETCH" => {
+                need(authed)?;
+                self.urlfetch(a, daemon, lines)
+            }
+            "RESETKEY" => {
+                need(authed)?;
+                self.resetkey(a, daemon)
+            }
+            "NOTIFY" => {
+                need(authed)?;
+                match notify::parse(a) {
+                    Err(notify::Refusal::Bad(t)) => Err(t),
+                    Err(notify::Refusal::No(t)) => Ok(Done::No(t)),
+                    Ok(spec) => {
+                        self.notify = spec;
+                        self.notify_snaps.clear();
+                        self.notify_names.clear();
+                        self.notify_sync(daemon, true, lines);
+                        Ok(Done::Ok("NOTIFY completed.".into()))
+                    }
+                }
+            }
             "IDLE" => {
                 need(authed)?;
                 self.sync(daemon, true, lines);
@@ -651,7 +847,19 @@ impl ImapHandler {
 
     fn logged_in(&mut self, user: String, conn: &ConnInfo) -> String {
         self.user = Some(user.clone());
-        self.setup.daemon.lock().account(&user);
+        {
+            // A personality's default quota (quirks quota_storage_kb, quota_messages).
+            let q = &self.setup.section;
+            let limit = |k: &str| q.quirk_int(k).and_then(|v| u64::try_from(v).ok());
+            let mut l = self.setup.daemon.lock();
+            let acct = l.account(&user);
+            if acct.quota == daemon::Quota::default() {
+                acct.quota = daemon::Quota {
+                    storage_kb: limit("quota_storage_kb"),
+                    messages: limit("quota_messages"),
+                };
+            }
+        }
         self.state = State::Auth;
         format!("[CAPABILITY {}] Logged in", self.capabilities(conn))
     }
@@ -684,12 +892,32 @@ impl ImapHandler {
         lines: &mut Lines,
     ) -> Result<Done, String> {
         let name = a.first().and_then(astring).ok_or("Missing mailbox name")?;
-        for p in a.get(1).and_then(Value::items).unwrap_or_default() {
-            if p.is_atom("CONDSTORE") {
+        let params = a.get(1).and_then(Value::items).unwrap_or_default();
+        let mut qresync = None;
+        let mut k = 0;
+        while k < params.len() {
+            if params[k].is_atom("CONDSTORE") {
                 self.condstore = true;
+            } else if params[k].is_atom("QRESYNC") {
+                if !self.qresync {
+                    return Err("QRESYNC not enabled".into());
+                }
+                let q = params.get(k + 1).ok_or("Missing QRESYNC parameters")?;
+                qresync = Some(parse::qresync_params(q)?);
+                k += 1;
+            } else {
+                return Err(format!(
+                    "Unknown SELECT parameter {}",
+                    params[k].text().unwrap_or_default()
+                ));
             }
+            k += 1;
         }
         let name = Account::canonical(&name);
+        if self.sel.is_some() {
+            // RFC 7162 section 3.2.11: the implicit close is announced.
+            lines.push(line("* OK [CLOSED] Previous mailbox closed."));
+        }
         self.sel = None;
         self.contexts.clear();
         self.state = State::Auth;
@@ -736,11 +964,254 @@ impl ImapHandler {
         lines.push(line(format!("* OK [UIDVALIDITY {uidvalidity}] UIDs valid")));
         lines.push(line(format!("* OK [UIDNEXT {uidnext}] Predicted next UID")));
         lines.push(line(format!("* OK [HIGHESTMODSEQ {hms}] Highest")));
+        if let Some(q) = qresync.filter(|q| q.uidvalidity == uidvalidity) {
+            let mut l = daemon.lock();
+            if let Some(mb) = l.account(&user).mailboxes.get(&sel.name) {
+                lines.extend(qresync_replies(mb, &sel.view, &sel.recent, &q));
+            }
+        }
         Ok(Done::Ok(format!(
             "[{}] {} completed.",
             if readonly { "READ-ONLY" } else { "READ-WRITE" },
             if readonly { "Examine" } else { "Select" }
         )))
+    }
+
+    /// QUOTA (RFC 9208): one root, `""`, holding every mailbox of the user.
+    fn quota(
+        &mut self,
+        cmd: &str,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let arg = a.first().and_then(astring).ok_or("Missing argument")?;
+        let user = self.user();
+        let mut l = daemon.lock();
+        let acct = l.account(&user);
+        match cmd {
+            "GETQUOTAROOT" => {
+                let name = Account::canonical(&arg);
+                if !acct.mailboxes.contains_key(&name) {
+                    return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into()));
+                }
+                lines.push(line(format!("* QUOTAROOT {} \"\"", quote(&name))));
+            }
+            _ if !arg.is_empty() => {
+                return Ok(Done::No("[NONEXISTENT] No such quota root.".into()))
+            }
+            "SETQUOTA" => {
+                let list = a
+                    .get(1)
+                    .and_then(Value::items)
+                    .ok_or("SETQUOTA needs a resource list")?;
+                let mut q = daemon::Quota::default();
+                for pair in list.chunks(2) {
+                    let res = astring(&pair[0]).unwrap_or_default().to_ascii_uppercase();
+                    let limit = pair
+                        .get(1)
+                        .and_then(Value::number)
+                        .ok_or("Invalid quota limit")?;
+                    match res.as_str() {
+                        "STORAGE" => q.storage_kb = Some(limit),
+                        "MESSAGE" => q.messages = Some(limit),
+                        _ => return Ok(Done::No(format!("Unsupported quota resource {res}"))),
+                    }
+                }
+                acct.quota = q;
+            }
+            _ => {}
+        }
+        lines.push(line(format!(
+            "* QUOTA \"\" ({})",
+            acct.quota.list(acct.usage())
+        )));
+        Ok(Done::Ok(format!("{} completed.", cap(cmd))))
+    }
+
+    /// GENURLAUTH url mechanism …: `* GENURLAUTH` with each URL signed by its mailbox key.
+    fn genurlauth(
+        &mut self,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        if a.is_empty() || !a.len().is_multiple_of(2) {
+            return Err("GENURLAUTH needs URL and mechanism pairs".into());
+        }
+        let user = self.user();
+        let mut l = daemon.lock();
+        let acct = l.account(&user);
+        let mut signed = Vec::new();
+        for pair in a.chunks(2) {
+            let raw = astring(&pair[0]).ok_or("Invalid URL")?;
+            let mech = astring(&pair[1]).unwrap_or_default();
+            let Some(u) = urlauth::parse(&raw).filter(|u| u.auth.is_none()) else {
+                return Err(format!("Invalid URLAUTH URL {raw}"));
+            };
+            if !mech.eq_ignore_ascii_case("INTERNAL") {
+                return Ok(Done::No(format!("Unsupported URLAUTH mechanism {mech}")));
+            }
+            if u.user != user {
+                return Ok(Done::No(format!("[BADURL {raw}] Not your mailbox")));
+            }
+            if !acct.mailboxes.contains_key(&u.mailbox) {
+                return Ok(Done::No(format!("[BADURL {raw}] Mailbox doesn't exist")));
+            }
+            let key = acct
+                .url_keys
+                .entry(u.mailbox.clone())
+                .or_insert_with(|| format!("{:032x}", rand::random::<u128>()));
+            signed.push(format!(
+                "{}:INTERNAL:{}",
+                u.rump,
+                urlauth::token(key, &u.rump)
+            ));
+        }
+        let quoted: Vec<String> = signed.iter().map(|s| quote(s)).collect();
+        lines.push(line(format!("* GENURLAUTH {}", quoted.join(" "))));
+        Ok(Done::Ok("Genurlauth completed.".into()))
+    }
+
+    /// The message and section an authorized URL names, if it is valid for this session now.
+    fn url_target(&self, raw: &str, daemon: &ImapDaemon) -> Option<(Arc<Vec<u8>>, String)> {
+        let u = urlauth::parse(raw)?;
+        let (mech, token) = u.auth.as_ref()?;
+        if !mech.eq_ignore_ascii_case("INTERNAL") || u.expire.is_some_and(|e| e <= now().0) {
+            return None;
+        }
+        if !urlauth::allowed(&u.access, self.user.as_deref()) {
+            return None;
+        }
+        let mut l = daemon.lock();
+        let acct = l.existing(&u.user)?;
+        let key = acct.url_keys.get(&u.mailbox)?;
+        if !urlauth::token(key, &u.rump).eq_ignore_ascii_case(token) {
+            return None;
+        }
+        let (data, _) = url_message(acct, &u.path)?;
+        Some((data, u.path))
+    }
+
+    /// URLFETCH url … and RFC 5524's URLFETCH (url [BODY] [BINARY] [BODYPARTSTRUCTURE]) ….
+    fn urlfetch(
+        &mut self,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        if a.is_empty() {
+            return Err("URLFETCH needs URLs".into());
+        }
+        for arg in a {
+            let (raw, opts) = match arg {
+                Value::List(items) => {
+                    let raw = items.first().and_then(astring).ok_or("Invalid URLFETCH")?;
+                    let mut opts = Vec::new();
+                    for o in &items[1..] {
+                        let w = astring(o).unwrap_or_default().to_ascii_uppercase();
+                        if !matches!(w.as_str(), "BODY" | "BINARY" | "BODYPARTSTRUCTURE") {
+                            return Err(format!("Invalid URLFETCH parameter {w}"));
+                        }
+                        opts.push(w);
+                    }
+                    (raw, Some(opts))
+                }
+                v => (astring(v).ok_or("Invalid URL")?, None),
+            };
+            let mut o = format!("* URLFETCH {} ", quote(&raw)).into_bytes();
+            let target = self.url_target(&raw, daemon);
+            match (target, opts) {
+                (None, _) => o.extend_from_slice(b"NIL"),
+                (Some((_, path)), None) => {
+                    let mut l = daemon.lock();
+                    let u = urlauth::parse(&raw).ok_or("Invalid URL")?;
+                    let acct = l.existing(&u.user).ok_or("no account")?;
+                    nstring_bin(&mut o, resolve_url(acct, &path).as_deref());
+                }
+                (Some((data, path)), Some(opts)) => {
+                    let section = url_section(&path);
+                    let root = super::mime::parse(&data);
+                    let part_path = section
+                        .as_deref()
+                        .and_then(parse::section_spec)
+                        .filter(|(_, spec)| *spec == super::mime::Spec::All)
+                        .map(|(p, _)| p);
+                    let mut items: Vec<Vec<u8>> = Vec::new();
+                    let binary = opts.iter().any(|w| w == "BINARY");
+                    let bin = match &part_path {
+                        Some(p) => super::mime::binary(&data, &root, p).and_then(Result::ok),
+                        None if section.is_none() => Some(data.to_vec()),
+                        None => None,
+                    };
+                    if opts.iter().any(|w| w == "BODYPARTSTRUCTURE") {
+                        let mut b = b"(BODYPARTSTRUCTURE ".to_vec();
+                        let leaf =
+                            |p: &&super::mime::Part| p.ctype != "multipart" && p.message.is_none();
+                        match part_path
+                            .as_ref()
+                            .or(section.is_none().then_some(&Vec::new()))
+                            .and_then(|p| super::mime::resolve(&root, p))
+                        {
+                            // With BINARY, the structure describes the decoded content.
+                            Some(part) if binary && leaf(&part) && section.is_some() => {
+                                match &bin {
+                                    Some(d) => {
+                                        super::mime::decoded_structure(&mut b, &data, part, d)
+                                    }
+                                    None => super::mime::body_structure(&mut b, &data, part, true),
+                                }
+                            }
+                            Some(part) => super::mime::body_structure(&mut b, &data, part, true),
+                            None => b.extend_from_slice(b"NIL"),
+                        }
+                        b.push(b')');
+                        items.push(b);
+                    }
+                    if opts.iter().any(|w| w == "BODY") {
+                        let mut b = b"(BODY ".to_vec();
+                        let mut l = daemon.lock();
+                        let u = urlauth::parse(&raw).ok_or("Invalid URL")?;
+                        let acct = l.existing(&u.user).ok_or("no account")?;
+                        nstring_bin(&mut b, resolve_url(acct, &path).as_deref());
+                        b.push(b')');
+                        items.push(b);
+                    }
+                    if binary {
+                        let mut b = b"(BINARY ".to_vec();
+                        nstring_bin(&mut b, bin.as_deref());
+                        b.push(b')');
+                        items.push(b);
+                    }
+                    o.extend_from_slice(&items.join(&b' '));
+                }
+            }
+            lines.push(line(o));
+        }
+        Ok(Done::Ok("Urlfetch completed.".into()))
+    }
+
+    /// RESETKEY [mailbox [mechanism …]]: new keys, so URLs signed before stop working.
+    fn resetkey(&mut self, a: &[Value], daemon: &ImapDaemon) -> Result<Done, String> {
+        let user = self.user();
+        let mut l = daemon.lock();
+        let acct = l.account(&user);
+        let Some(first) = a.first() else {
+            acct.url_keys.clear();
+            return Ok(Done::Ok("All keys removed.".into()));
+        };
+        let name = Account::canonical(&astring(first).ok_or("Invalid mailbox name")?);
+        for m in &a[1..] {
+            let m = astring(m).unwrap_or_default();
+            if !m.eq_ignore_ascii_case("INTERNAL") {
+                return Ok(Done::No(format!("Unsupported URLAUTH mechanism {m}")));
+            }
+        }
+        if !acct.mailboxes.contains_key(&name) {
+            return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into()));
+        }
+        acct.url_keys.remove(&name);
+        Ok(Done::Ok("Reset completed.".into()))
     }
 
     fn manage(&mut self, cmd: &str, a: &[Value], daemon: &ImapDaemon) -> Result<Done, String> {
@@ -752,6 +1223,28 @@ impl ImapHandler {
             "CREATE" => {
                 if name.is_empty() || name.split(DELIM).any(str::is_empty) {
                     return Ok(Done::No("Invalid mailbox name".into()));
+                }
+                // CREATE name (USE (\Drafts …)) (RFC 6154).
+                let mut uses = Vec::new();
+                if let Some(p) = a.get(1) {
+                    let items = p.items().ok_or("Invalid CREATE parameters")?;
+                    for pair in items.chunks(2) {
+                        let list = match pair {
+                            [k, v] if k.is_atom("USE") => v.items().ok_or("Invalid USE list")?,
+                            _ => return Err("Unknown CREATE parameter".into()),
+                        };
+                        for u in list {
+                            let w = u.text().unwrap_or_default();
+                            match super::list::special_use(&w) {
+                                Some(c) => uses.push(c.to_string()),
+                                None => {
+                                    return Ok(Done::No(format!(
+                                        "[USEATTR] Unsupported special use {w}"
+                                    )))
+                                }
+                            }
+                        }
+                    }
                 }
                 if l.account(&user).mailboxes.contains_key(&name) {
                     return Ok(Done::No("[ALREADYEXISTS] Mailbox already exists".into()));
@@ -766,6 +1259,9 @@ impl ImapHandler {
                         let mb = l.new_mailbox();
                         l.account(&user).mailboxes.insert(prefix.clone(), mb);
                     }
+                }
+                if let Some(mb) = l.account(&user).mailboxes.get_mut(&name) {
+                    mb.special_use = (!uses.is_empty()).then(|| uses.join(" "));
                 }
                 Done::Ok("Create completed.".into())
             }
@@ -894,6 +1390,9 @@ impl ImapHandler {
                     } else {
                         "\\HasNoChildren"
                     });
+                    if let Some(u) = acct.mailboxes.get(n).and_then(|m| m.special_use.as_deref()) {
+                        attrs.push(u);
+                    }
                 }
                 lines.push(line(format!(
                     "* {word} ({}) \"{DELIM}\" {}",
@@ -929,6 +1428,52 @@ impl ImapHandler {
         Ok(Done::Ok(format!("{} completed.", cap(word))))
     }
 
+    /// LIST with selection options, several patterns or RETURN options (RFC 5258, 5819, 6154).
+    fn list_extended(
+        &mut self,
+        a: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let q = super::list::parse(a)?;
+        if q.patterns.iter().all(String::is_empty) {
+            lines.push(line(format!("* LIST (\\Noselect) \"{DELIM}\" \"\"")));
+            return Ok(Done::Ok("List completed.".into()));
+        }
+        let user = self.user();
+        let mut l = daemon.lock();
+        let acct = l.account(&user);
+        let boxes: BTreeMap<String, Vec<String>> = acct
+            .mailboxes
+            .iter()
+            .map(|(n, mb)| {
+                let uses = mb.special_use.as_deref().unwrap_or_default();
+                (
+                    n.clone(),
+                    uses.split_whitespace().map(String::from).collect(),
+                )
+            })
+            .collect();
+        let entries = super::list::select(&boxes, &acct.subscribed, &q, &wildmatch);
+        for e in entries {
+            let mut o = format!(
+                "* LIST ({}) \"{DELIM}\" {}",
+                e.attrs.join(" "),
+                quote(&e.name)
+            );
+            if e.childinfo {
+                o.push_str(" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            }
+            lines.push(line(o));
+            if let (Some(items), true) = (&q.status, e.exists) {
+                if let Some(mb) = acct.mailboxes.get(&e.name) {
+                    lines.push(line(status_line(&e.name, mb, items)?));
+                }
+            }
+        }
+        Ok(Done::Ok("List completed.".into()))
+    }
+
     fn status(
         &mut self,
         a: &[Value],
@@ -946,30 +1491,11 @@ impl ImapHandler {
         let Some(mb) = l.account(&user).mailboxes.get(&name) else {
             return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into()));
         };
-        let mut parts = Vec::new();
-        for it in items {
-            let w = astring(it).unwrap_or_default().to_ascii_uppercase();
-            let v = match w.as_str() {
-                "MESSAGES" => mb.messages.len() as u64,
-                "RECENT" => mb
-                    .messages
-                    .iter()
-                    .filter(|m| m.uid > mb.recent_claimed)
-                    .count() as u64,
-                "UIDNEXT" => mb.uidnext as u64,
-                "UIDVALIDITY" => mb.uidvalidity as u64,
-                "UNSEEN" => mb.unseen() as u64,
-                "HIGHESTMODSEQ" => mb.highest_modseq,
-                "SIZE" => mb.messages.iter().map(|m| m.data.len() as u64).sum(),
-                _ => return Err(format!("Invalid status item {w}")),
-            };
-            parts.push(format!("{w} {v}"));
-        }
-        lines.push(line(format!(
-            "* STATUS {} ({})",
-            quote(&name),
-            parts.join(" ")
-        )));
+        let items: Vec<String> = items
+            .iter()
+            .map(|it| astring(it).unwrap_or_default().to_ascii_uppercase())
+            .collect();
+        lines.push(line(status_line(&name, mb, &items)?));
         Ok(Done::Ok("Status completed.".into()))
     }
 
@@ -1001,6 +1527,17 @@ impl ImapHandler {
                     let data =
                         super::mime::encode_binary_parts(data).unwrap_or_else(|| data.clone());
                     msgs.push((Source::Data(data), flags, date))
+                }
+                (Some(v), Some(Value::List(parts))) if v.is_atom("UTF8") => {
+                    // RFC 6855 section 4: UTF8 (literal8), only once UTF8=ACCEPT is enabled.
+                    if !self.utf8 {
+                        return Err("APPEND UTF8 needs ENABLE UTF8=ACCEPT".into());
+                    }
+                    let [Value::Literal { data, .. }] = parts.as_slice() else {
+                        return Err("APPEND UTF8 needs one literal".into());
+                    };
+                    i += 1;
+                    msgs.push((Source::Data(data.clone()), flags, date))
                 }
                 (Some(v), Some(Value::List(parts))) if v.is_atom("CATENATE") => {
                     let mut cat = Vec::new();
@@ -1060,6 +1597,13 @@ impl ImapHandler {
                     return Ok(Done::No("Can't save an empty message.".into()));
                 }
                 ready.push((data, f, date));
+            }
+            let octets = ready.iter().map(|r| r.0.len() as u64).sum();
+            if acct
+                .quota
+                .exceeded(acct.usage(), octets, ready.len() as u64)
+            {
+                return Ok(Done::No("[OVERQUOTA] Quota exceeded.".into()));
             }
             let Some(mb) = acct.mailboxes.get_mut(&name) else {
                 return Ok(Done::No("[TRYCREATE] Mailbox doesn't exist.".into()));
@@ -1145,16 +1689,31 @@ impl ImapHandler {
         let set = self.set_arg(a, uid)?;
         let atts = parse::fetch_atts(a.get(1).ok_or("Missing fetch items")?)?;
         let mut changedsince = None;
-        for m in a
-            .get(2)
-            .and_then(Value::items)
-            .unwrap_or_default()
-            .chunks(2)
-        {
-            if m[0].is_atom("CHANGEDSINCE") {
-                changedsince = m.get(1).and_then(Value::number);
+        let mut vanished = false;
+        let mods = a.get(2).and_then(Value::items).unwrap_or_default();
+        let mut k = 0;
+        while k < mods.len() {
+            if mods[k].is_atom("CHANGEDSINCE") {
+                changedsince = Some(
+                    mods.get(k + 1)
+                        .and_then(Value::number)
+                        .ok_or("Invalid CHANGEDSINCE value")?,
+                );
                 self.condstore = true;
+                k += 1;
+            } else if mods[k].is_atom("VANISHED") {
+                vanished = true;
+            } else {
+                return Err(format!(
+                    "Unknown FETCH modifier {}",
+                    mods[k].text().unwrap_or_default()
+                ));
             }
+            k += 1;
+        }
+        if vanished && !(uid && self.qresync && changedsince.is_some()) {
+            // RFC 7162 section 3.2.6: only UID FETCH with CHANGEDSINCE, once QRESYNC is on.
+            return Err("VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC".into());
         }
         let want_modseq = self.condstore && (changedsince.is_some() || atts.contains(&Att::ModSeq));
         let targets = self.resolve(&set, uid, daemon);
@@ -1170,6 +1729,21 @@ impl ImapHandler {
             });
         let user = self.user();
         let mut changed = false;
+        let quirks = &self.setup.section;
+        let size_round = quirks
+            .quirk_int("rfc822_size_round")
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0);
+        let envelope_omit: Vec<String> = quirks
+            .quirks
+            .get("envelope_omit")
+            .and_then(toml::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| Some(v.as_str()?.to_ascii_lowercase()))
+                    .collect()
+            })
+            .unwrap_or_default();
         {
             let mut l = daemon.lock();
             let Some(sel) = self.sel.as_mut() else {
@@ -1178,6 +1752,12 @@ impl ImapHandler {
             let Some(mb) = l.account(&user).mailboxes.get_mut(&sel.name) else {
                 return Ok(Done::No("Mailbox was deleted".into()));
             };
+            if let (true, Some(since)) = (vanished, changedsince) {
+                let gone = mb.vanished_since(since, Some(&set));
+                if !gone.is_empty() {
+                    lines.push(line(format!("* VANISHED (EARLIER) {}", uid_set(&gone))));
+                }
+            }
             let mut extra_flags = false;
             for (seq, u) in targets {
                 let Some(j) = mb.index_of(u) else { continue };
@@ -1204,9 +1784,11 @@ impl ImapHandler {
                 let ctx = fetch::Ctx {
                     seq,
                     recent: sel.recent.contains(&u),
-                    uid,
+                    uid: uid || self.qresync,
                     modseq: want_modseq,
                     atts: &list,
+                    size_round,
+                    envelope_omit: &envelope_omit,
                 };
                 match fetch::render(m, &ctx) {
                     Ok(l) => lines.push(l),
@@ -1255,6 +1837,9 @@ impl ImapHandler {
             "FLAGS" => 0,
             "+FLAGS" => 1,
             "-FLAGS" => 2,
+            "X-GM-LABELS" | "+X-GM-LABELS" | "-X-GM-LABELS" => {
+                return self.store_labels(uid, &set, op, silent, &a[i + 1..], daemon, lines)
+            }
             _ => return Err(format!("Invalid STORE operation {op}")),
         };
         let list: Vec<Value> = a[i + 1..].to_vec();
@@ -1301,7 +1886,7 @@ impl ImapHandler {
                 }
                 if !silent || unchanged.is_some() {
                     let mut o = format!("* {seq} FETCH (").into_bytes();
-                    if uid {
+                    if uid || self.qresync {
                         o.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
                     }
                     o.extend_from_slice(b"FLAGS ");
@@ -1321,6 +1906,64 @@ impl ImapHandler {
                 uid_set(&failed)
             )));
         }
+        Ok(Done::Ok("Store completed.".into()))
+    }
+
+    /// STORE … [+-]X-GM-LABELS (labels): Gmail's labels, answered as FETCH X-GM-LABELS.
+    #[allow(clippy::too_many_arguments)]
+    fn store_labels(
+        &mut self,
+        uid: bool,
+        set: &SeqSet,
+        op: &str,
+        silent: bool,
+        args: &[Value],
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+    ) -> Result<Done, String> {
+        let items: Vec<String> = match args {
+            [Value::List(l)] => l.iter().filter_map(astring).collect(),
+            l => l.iter().filter_map(astring).collect(),
+        };
+        if self.sel.as_ref().is_some_and(|s| s.readonly) {
+            return Ok(Done::No("Mailbox is read-only.".into()));
+        }
+        let targets = self.resolve(set, uid, daemon);
+        let user = self.user();
+        {
+            let mut l = daemon.lock();
+            let Some(sel) = self.sel.as_mut() else {
+                return Err("no mailbox".into());
+            };
+            let Some(mb) = l.account(&user).mailboxes.get_mut(&sel.name) else {
+                return Ok(Done::No("Mailbox was deleted".into()));
+            };
+            for (seq, u) in targets {
+                let Some(j) = mb.index_of(u) else { continue };
+                let mut labels = mb.messages[j].labels.clone();
+                match op.as_bytes()[0] {
+                    b'+' => labels.extend(items.iter().cloned()),
+                    b'-' => labels.retain(|x| !items.iter().any(|y| y.eq_ignore_ascii_case(x))),
+                    _ => labels = items.iter().cloned().collect(),
+                }
+                mb.set_labels(j, labels);
+                let m = &mb.messages[j];
+                if let Some(v) = sel.view.get_mut(seq - 1) {
+                    v.1 = m.modseq;
+                }
+                if !silent {
+                    let mut o = format!("* {seq} FETCH (").into_bytes();
+                    if uid || self.qresync {
+                        o.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
+                    }
+                    o.extend_from_slice(b"X-GM-LABELS ");
+                    super::gmail::labels(&mut o, &m.labels);
+                    o.push(b')');
+                    lines.push(line(o));
+                }
+            }
+        }
+        daemon.changed();
         Ok(Done::Ok("Store completed.".into()))
     }
 
@@ -1357,12 +2000,21 @@ impl ImapHandler {
                     .collect(),
                 None => return Ok(Done::No("Mailbox was deleted".into())),
             };
+            // A MOVE between the user's own mailboxes leaves the usage as it is.
+            let octets = src.iter().map(|m| m.data.len() as u64).sum();
+            if !mv && acct.quota.exceeded(acct.usage(), octets, src.len() as u64) {
+                return Ok(Done::No("[OVERQUOTA] Quota exceeded.".into()));
+            }
             let dst = acct.mailboxes.get_mut(&dest).ok_or("no destination")?;
             let mut from = Vec::new();
             let mut to = Vec::new();
             for m in &src {
                 from.push(m.uid);
-                to.push(dst.append((*m.data).clone(), m.flags.clone(), m.internal));
+                let new = dst.append((*m.data).clone(), m.flags.clone(), m.internal);
+                if let Some(j) = dst.index_of(new) {
+                    dst.messages[j].labels = m.labels.clone();
+                }
+                to.push(new);
             }
             let code = if from.is_empty() {
                 String::new()
@@ -1746,6 +2398,59 @@ enum Source {
     Catenate(Vec<Result<String, Vec<u8>>>),
 }
 
+/// The `;SECTION=` of a URL path, decoded.
+fn url_section(url: &str) -> Option<String> {
+    url.split("/;").find_map(|item| {
+        let (k, v) = item.split_once('=')?;
+        k.eq_ignore_ascii_case("section")
+            .then(|| percent_decode(v))
+            .flatten()
+    })
+}
+
+/// The message a URL path names, and its UID.
+fn url_message(acct: &Account, url: &str) -> Option<(Arc<Vec<u8>>, u32)> {
+    let rest = url.strip_prefix('/')?;
+    let (mbox_part, rest) = rest.split_once("/;")?;
+    let (mbox, validity) = match mbox_part.to_ascii_lowercase().find(";uidvalidity=") {
+        Some(p) => (
+            &mbox_part[..p],
+            Some(mbox_part[p + 13..].parse::<u32>().ok()?),
+        ),
+        None => (mbox_part, None),
+    };
+    let mb = acct
+        .mailboxes
+        .get(&Account::canonical(&percent_decode(mbox)?))?;
+    if validity.is_some_and(|v| v != mb.uidvalidity) {
+        return None;
+    }
+    let uid = rest.split("/;").find_map(|item| {
+        let (k, v) = item.split_once('=')?;
+        k.eq_ignore_ascii_case("uid")
+            .then(|| v.parse::<u32>().ok())?
+    })?;
+    Some((mb.messages[mb.index_of(uid)?].data.clone(), uid))
+}
+
+/// NIL, a string, or a literal8 when the bytes hold a NUL (URLFETCH BINARY).
+fn nstring_bin(out: &mut Vec<u8>, s: Option<&[u8]>) {
+    match s {
+        Some(b) if b.contains(&0) => {
+            out.extend_from_slice(format!("~{{{}}}\r\n", b.len()).as_bytes());
+            out.extend_from_slice(b);
+        }
+        Some(b) if !b.is_empty() && b.iter().all(|c| c.is_ascii_graphic() || *c == b' ') => {
+            super::mime::string(out, b)
+        }
+        Some(b) => {
+            out.extend_from_slice(format!("{{{}}}\r\n", b.len()).as_bytes());
+            out.extend_from_slice(b);
+        }
+        None => out.extend_from_slice(b"NIL"),
+    }
+}
+
 /// The bytes an IMAP URL (RFC 5092, this user's own mailboxes) names:
 /// `/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]`.
 fn resolve_url(acct: &Account, url: &str) -> Option<Vec<u8>> {
@@ -1906,6 +2611,58 @@ fn fresh_validity(acct: &Account) -> u32 {
         + 1
 }
 
+/// What SELECT … (QRESYNC …) adds after the usual replies, when the client's UIDVALIDITY
+/// still holds (RFC 7162 section 3.2.5): `VANISHED (EARLIER)` for the known UIDs expunged
+/// since its MODSEQ, then FETCH (UID, FLAGS, MODSEQ) for the messages changed since. The
+/// expunge log is complete, so the sequence match data is not needed to narrow it.
+fn qresync_replies(
+    mb: &Mailbox,
+    view: &[(u32, u64)],
+    recent: &HashSet<u32>,
+    q: &parse::Qresync,
+) -> Lines {
+    let mut lines = Lines::new();
+    let gone = mb.vanished_since(q.modseq, q.known.as_ref());
+    if !gone.is_empty() {
+        lines.push(line(format!("* VANISHED (EARLIER) {}", uid_set(&gone))));
+    }
+    for (i, (u, _)) in view.iter().enumerate() {
+        let Some(j) = mb.index_of(*u) else { continue };
+        let m = &mb.messages[j];
+        if m.modseq <= q.modseq || q.known.as_ref().is_some_and(|k| !k.contains(*u, u32::MAX)) {
+            continue;
+        }
+        let mut o = format!("* {} FETCH (UID {} FLAGS ", i + 1, u).into_bytes();
+        flag_list(&mut o, m, recent.contains(u));
+        o.extend_from_slice(format!(" MODSEQ ({}))", m.modseq).as_bytes());
+        lines.push(line(o));
+    }
+    lines
+}
+
+/// `* STATUS name (items)` for one mailbox (STATUS, and LIST … RETURN (STATUS …)).
+fn status_line(name: &str, mb: &Mailbox, items: &[String]) -> Result<String, String> {
+    let mut parts = Vec::new();
+    for w in items {
+        let v = match w.as_str() {
+            "MESSAGES" => mb.messages.len() as u64,
+            "RECENT" => mb
+                .messages
+                .iter()
+                .filter(|m| m.uid > mb.recent_claimed)
+                .count() as u64,
+            "UIDNEXT" => mb.uidnext as u64,
+            "UIDVALIDITY" => mb.uidvalidity as u64,
+            "UNSEEN" => mb.unseen() as u64,
+            "HIGHESTMODSEQ" => mb.highest_modseq,
+            "SIZE" => mb.messages.iter().map(|m| m.data.len() as u64).sum(),
+            _ => return Err(format!("Invalid status item {w}")),
+        };
+        parts.push(format!("{w} {v}"));
+    }
+    Ok(format!("* STATUS {} ({})", quote(name), parts.join(" ")))
+}
+
 /// `1:3,5` from a list of numbers (kept in the given order for COPYUID pairing).
 pub fn uid_set(v: &[u32]) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -2024,12 +2781,24 @@ impl Handler for ImapHandler {
     }
 
     fn on_notify(&mut self, _conn: &ConnInfo) -> Output {
-        if !matches!(self.pending, Pending::Idle(_)) {
-            return Output::none();
-        }
-        let mut lines = Lines::new();
         let daemon = self.setup.daemon.clone();
-        self.sync(&daemon, true, &mut lines);
+        let mut lines = Lines::new();
+        match (&self.pending, &self.notify) {
+            (Pending::Idle(_), _) => self.sync(&daemon, true, &mut lines),
+            // With NOTIFY, changes go out between commands too (RFC 5465 section 3): the
+            // selected mailbox's only when SELECTED asks (expunges unless SELECTED-DELAYED).
+            (Pending::Command, Some(spec)) if self.buf.is_empty() => {
+                let selected = spec.groups.iter().find_map(|(f, _)| match f {
+                    notify::Filter::Selected { delayed } => Some(!*delayed),
+                    _ => None,
+                });
+                if let Some(expunges) = selected {
+                    self.sync_selected(&daemon, expunges, &mut lines);
+                }
+                self.notify_sync(&daemon, false, &mut lines);
+            }
+            _ => return Output::none(),
+        }
         out(lines)
     }
 
@@ -2040,7 +2809,426 @@ impl Handler for ImapHandler {
 
 #[cfg(test)]
 mod tests {
-    use super::wildmatch;
+    use super::*;
+
+    /// A logged-in session over a fresh daemon holding `n` messages in INBOX.
+    fn session(n: usize) -> (ImapHandler, Arc<ImapDaemon>) {
+        session_with(n, Section::default())
+    }
+
+    fn session_with(n: usize, section: Section) -> (ImapHandler, Arc<ImapDaemon>) {
+        let daemon = Arc::new(ImapDaemon::new());
+        for i in 0..n {
+            let m = format!("From: a@b.example\r\nSubject: m{i}\r\n\r\nbody {i}\r\n");
+            daemon.deliver("u", "INBOX", m.into_bytes(), &[], (0, 0));
+        }
+        let setup = Arc::new(ImapSetup {
+            daemon: daemon.clone(),
+            users: Arc::new(Users::open()),
+            section,
+        });
+        let mut h = ImapHandler::new(setup, &ConnInfo::default());
+        assert!(send(&mut h, "l LOGIN u p").contains("l OK"));
+        (h, daemon)
+    }
+
+    /// One command (lines, and literals of the announced sizes) in, the replies out as text.
+    fn send(h: &mut ImapHandler, cmd: &str) -> String {
+        let conn = ConnInfo::default();
+        let mut text = String::new();
+        let mut push = |o: Output| {
+            for r in o.lines {
+                text.push_str(&String::from_utf8_lossy(&r));
+                if !o.raw {
+                    text.push_str("\r\n");
+                }
+            }
+        };
+        let mut rest = cmd.as_bytes();
+        while !rest.is_empty() {
+            let end = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .unwrap_or(rest.len());
+            let l = &rest[..end];
+            rest = rest.get(end + 2..).unwrap_or_default();
+            push(h.input_line(l, &conn));
+            if let Some(n) = imapwire::frame::trailing_literal(l) {
+                let n = (n as usize).min(rest.len());
+                push(h.on_input(Input::Bytes(&rest[..n]), &conn));
+                rest = &rest[n..];
+                if rest.is_empty() {
+                    push(h.input_line(b"", &conn));
+                }
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn qresync_vanished_and_select() {
+        let (mut h, _d) = session(4);
+        let (mut other, _) = (ImapHandler::new(h.setup.clone(), &ConnInfo::default()), ());
+        send(&mut other, "l LOGIN u p");
+        let r = send(&mut h, "a SELECT INBOX (QRESYNC (1 1))");
+        assert!(r.starts_with("a BAD"), "{r}");
+        assert!(send(&mut h, "b ENABLE QRESYNC").contains("* ENABLED QRESYNC"));
+        let r = send(&mut h, "c SELECT INBOX");
+        let v = r
+            .split("[UIDVALIDITY ")
+            .nth(1)
+            .and_then(|x| x.split(']').next());
+        let validity: u32 = v.and_then(|x| x.parse().ok()).expect("UIDVALIDITY");
+        let hms_before = 5; // four appends on top of the initial 1
+        assert!(r.contains(&format!("[HIGHESTMODSEQ {hms_before}]")), "{r}");
+        // Another session expunges UID 2 and flags UID 1.
+        send(&mut other, "s SELECT INBOX");
+        send(&mut other, "t STORE 2 +FLAGS (\\Deleted)");
+        send(&mut other, "u EXPUNGE");
+        send(&mut other, "v STORE 1 +FLAGS (\\Flagged)");
+        // Unsolicited: VANISHED, never EXPUNGE; FETCH carries the UID.
+        let r = send(&mut h, "d NOOP");
+        assert!(
+            r.contains("* VANISHED 2\r\n") && !r.contains("EXPUNGE"),
+            "{r}"
+        );
+        assert!(
+            r.contains("* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent) MODSEQ (8))"),
+            "{r}"
+        );
+        let r = send(&mut h, "e UID FETCH 1:* FLAGS (CHANGEDSINCE 5 VANISHED)");
+        assert!(r.starts_with("* VANISHED (EARLIER) 2\r\n"), "{r}");
+        assert!(send(&mut h, "f FETCH 1:* FLAGS (CHANGEDSINCE 5 VANISHED)").starts_with("f BAD"));
+        // Resync from the old state: the expunge, then the flag change; [CLOSED] first.
+        let r = send(
+            &mut h,
+            &format!("g SELECT INBOX (QRESYNC ({validity} {hms_before}))"),
+        );
+        assert!(r.starts_with("* OK [CLOSED]"), "{r}");
+        let tail = r
+            .split("[HIGHESTMODSEQ 8] Highest\r\n")
+            .nth(1)
+            .unwrap_or_default();
+        assert_eq!(
+            tail,
+            "* VANISHED (EARLIER) 2\r\n* 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ (8))\r\n\
+             g OK [READ-WRITE] Select completed.\r\n"
+        );
+        // Known UIDs narrow it; a stale UIDVALIDITY gets a plain SELECT.
+        let r = send(
+            &mut h,
+            &format!("h SELECT INBOX (QRESYNC ({validity} 5 3:4))"),
+        );
+        assert!(!r.contains("VANISHED") && !r.contains("FETCH"), "{r}");
+        let r = send(&mut h, "i SELECT INBOX (QRESYNC (7 5 1:4 (1:2 1:2)))");
+        assert!(!r.contains("VANISHED") && !r.contains("FETCH"), "{r}");
+        assert!(send(&mut h, "j SELECT INBOX (QRESYNC (7))").starts_with("j BAD"));
+    }
+
+    #[test]
+    fn notify_pushes_status_between_commands() {
+        let (mut h, d) = session(1);
+        send(&mut h, "c CREATE box");
+        let r = send(
+            &mut h,
+            "a NOTIFY SET STATUS (MAILBOXES box (MessageNew MessageExpunge FlagChange))",
+        );
+        assert!(
+            r.starts_with("* STATUS \"box\" (MESSAGES 0 UIDNEXT 1 UIDVALIDITY "),
+            "{r}"
+        );
+        assert!(r.contains("HIGHESTMODSEQ 1)\r\na OK"), "{r}");
+        // A delivery elsewhere: announced without a command being sent.
+        d.deliver("u", "box", b"Subject: x\r\n\r\nx\r\n".to_vec(), &[], (0, 0));
+        let o = h.on_notify(&ConnInfo::default());
+        let text: Vec<String> = o
+            .lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
+        assert_eq!(text.len(), 1, "{text:?}");
+        assert!(
+            text[0].starts_with("* STATUS \"box\" (MESSAGES 1 UIDNEXT 2 "),
+            "{text:?}"
+        );
+        assert!(text[0].ends_with(" UNSEEN 1 HIGHESTMODSEQ 2)"), "{text:?}");
+        assert!(h.on_notify(&ConnInfo::default()).lines.is_empty());
+        // SELECTED with MessageNew (atts): a new message comes with its FETCH, unasked.
+        send(&mut h, "s SELECT box");
+        let r = send(
+            &mut h,
+            "n NOTIFY SET (SELECTED (MessageNew (FLAGS RFC822.SIZE) MessageExpunge))",
+        );
+        assert!(r.starts_with("n OK"), "{r}");
+        d.deliver("u", "box", b"Subject: z\r\n\r\nz\r\n".to_vec(), &[], (0, 0));
+        let o = h.on_notify(&ConnInfo::default());
+        let text = String::from_utf8_lossy(&o.lines.join(&b'|')).into_owned();
+        assert_eq!(
+            text,
+            "* 2 EXISTS|* 2 RECENT|* 2 FETCH (UID 2 FLAGS (\\Recent) RFC822.SIZE 17)"
+        );
+        // NOTIFY NONE: silence; other mailboxes stay unannounced.
+        assert!(send(&mut h, "b NOTIFY NONE").starts_with("b OK"));
+        d.deliver("u", "box", b"Subject: y\r\n\r\ny\r\n".to_vec(), &[], (0, 0));
+        assert!(h.on_notify(&ConnInfo::default()).lines.is_empty());
+        assert!(!send(&mut h, "e NOOP").contains("STATUS"));
+    }
+
+    #[test]
+    fn urlauth_sign_fetch_reset() {
+        let (mut h, _d) = session(1);
+        let mut other = ImapHandler::new(h.setup.clone(), &ConnInfo::default());
+        send(&mut other, "l LOGIN v p");
+        let gen = |h: &mut ImapHandler, access: &str| {
+            let r = send(
+                h,
+                &format!("g GENURLAUTH \"imap://u@h/INBOX/;uid=1;urlauth={access}\" INTERNAL"),
+            );
+            let url = r.split('"').nth(1).unwrap_or_default().to_string();
+            assert!(url.contains(&format!(";urlauth={access}:INTERNAL:")), "{r}");
+            url
+        };
+        let mine = gen(&mut h, "user+u");
+        let any = gen(&mut h, "authuser");
+        let body = "{42}\r\nFrom: a@b.example\r\nSubject: m0\r\n\r\nbody 0\r\n";
+        let r = send(&mut h, &format!("f URLFETCH {mine}"));
+        assert!(r.contains(body), "{r}");
+        // user+u is for u only; authuser for anyone logged in; a changed token for no one.
+        assert!(send(&mut other, &format!("f URLFETCH {mine}")).contains("\" NIL\r\n"));
+        assert!(send(&mut other, &format!("f URLFETCH {any}")).contains(body));
+        let last = if any.ends_with('0') { '1' } else { '0' };
+        let forged = format!("{}{last}", &any[..any.len() - 1]);
+        assert!(send(&mut other, &format!("f URLFETCH {forged}")).contains("\" NIL\r\n"));
+        let r = send(
+            &mut h,
+            &format!("f URLFETCH ({mine} BINARY BODYPARTSTRUCTURE)"),
+        );
+        assert!(r.contains("(BODYPARTSTRUCTURE (\"text\" \"plain\""), "{r}");
+        // Signing someone else's mailbox, an unknown mechanism, a URL without URLAUTH.
+        let r = send(
+            &mut other,
+            "g GENURLAUTH \"imap://u@h/INBOX/;uid=1;urlauth=anonymous\" INTERNAL",
+        );
+        assert!(r.starts_with("g NO [BADURL"), "{r}");
+        let r = send(
+            &mut h,
+            "g GENURLAUTH \"imap://u@h/INBOX/;uid=1;urlauth=anonymous\" XSECRET",
+        );
+        assert!(r.starts_with("g NO"), "{r}");
+        assert!(
+            send(&mut h, "g GENURLAUTH \"imap://u@h/INBOX/;uid=1\" INTERNAL").starts_with("g BAD")
+        );
+        // RESETKEY: every URL signed before is dead.
+        assert!(send(&mut h, "r RESETKEY INBOX INTERNAL").starts_with("r OK"));
+        assert!(send(&mut h, &format!("f URLFETCH {mine}")).contains("\" NIL\r\n"));
+        assert!(send(&mut h, "r RESETKEY nosuch").starts_with("r NO"));
+    }
+
+    #[test]
+    fn quota_roots_limits_and_overquota() {
+        let (mut h, _d) = session(2);
+        send(&mut h, "c CREATE other");
+        let r = send(&mut h, "a GETQUOTAROOT other");
+        assert!(
+            r.starts_with("* QUOTAROOT \"other\" \"\"\r\n* QUOTA \"\" ()\r\n"),
+            "{r}"
+        );
+        assert!(send(&mut h, "b GETQUOTA nosuch").starts_with("b NO"));
+        let r = send(&mut h, "c SETQUOTA \"\" (STORAGE 1 MESSAGE 3)");
+        assert!(
+            r.starts_with("* QUOTA \"\" (STORAGE 1 1 MESSAGE 2 3)\r\nc OK"),
+            "{r}"
+        );
+        assert!(send(&mut h, "d SETQUOTA \"\" (FANCY 1)").starts_with("d NO"));
+        // A third message fits the count but not 1 KiB of storage.
+        let big = "x".repeat(1000);
+        let r = send(
+            &mut h,
+            &format!("e APPEND other {{{}}}\r\n{big}", big.len()),
+        );
+        assert!(r.ends_with("e NO [OVERQUOTA] Quota exceeded.\r\n"), "{r}");
+        let r = send(&mut h, "f APPEND other {1+}\r\nx");
+        assert!(r.contains("f OK [APPENDUID"), "{r}");
+        send(&mut h, "g SELECT INBOX");
+        assert!(send(&mut h, "h COPY 1 other").starts_with("h NO [OVERQUOTA]"));
+        assert!(send(&mut h, "i MOVE 1 other").contains("i OK"));
+    }
+
+    #[test]
+    fn quota_from_personality() {
+        let mut section = Section::default();
+        section
+            .quirks
+            .insert("quota_messages".into(), toml::Value::Integer(1));
+        let (mut h, _d) = session_with(1, section);
+        let r = send(&mut h, "a GETQUOTA \"\"");
+        assert!(r.starts_with("* QUOTA \"\" (MESSAGE 1 1)"), "{r}");
+        assert!(send(&mut h, "b APPEND INBOX {1+}\r\nx").contains("b NO [OVERQUOTA]"));
+    }
+
+    #[test]
+    fn list_extended_status_and_special_use() {
+        let (mut h, _d) = session(2);
+        assert!(send(&mut h, "a CREATE Bin (USE (\\Trash))").starts_with("a OK"));
+        let r = send(&mut h, "b CREATE Odd (USE (\\Nonsense))");
+        assert!(r.starts_with("b NO [USEATTR]"), "{r}");
+        let r = send(
+            &mut h,
+            "c LIST \"\" (INBOX Bin) RETURN (STATUS (MESSAGES UNSEEN))",
+        );
+        assert_eq!(
+            r,
+            "* LIST (\\HasNoChildren \\Trash) \"/\" \"Bin\"\r\n\
+             * STATUS \"Bin\" (MESSAGES 0 UNSEEN 0)\r\n\
+             * LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n\
+             * STATUS \"INBOX\" (MESSAGES 2 UNSEEN 2)\r\n\
+             c OK List completed.\r\n"
+        );
+        let r = send(&mut h, "d LIST (SPECIAL-USE) \"\" *");
+        assert!(
+            r.starts_with("* LIST (\\HasNoChildren \\Trash) \"/\" \"Bin\"\r\nd OK"),
+            "{r}"
+        );
+        assert!(send(&mut h, "e LIST (RECURSIVEMATCH) \"\" *").starts_with("e BAD"));
+        // Plain LIST shows the special use as well.
+        assert!(send(&mut h, "f LIST \"\" Bin").contains("(\\HasNoChildren \\Trash)"));
+    }
+
+    #[test]
+    fn personalities_with_quirks() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("personalities");
+        let load = |f: &str| {
+            crate::personality::Personality::load(&dir.join(f))
+                .unwrap()
+                .section("imap")
+        };
+        let msg = "Subject: s\r\nIn-Reply-To: <p@q>\r\nMessage-ID: <m@q>\r\n\r\nbody\r\n";
+        let scenario = |f: &str, tls: bool| {
+            let setup = Arc::new(ImapSetup {
+                daemon: Arc::new(ImapDaemon::new()),
+                users: Arc::new(Users::open()),
+                section: load(f),
+            });
+            setup
+                .daemon
+                .deliver("u", "INBOX", msg.as_bytes().to_vec(), &[], (0, 0));
+            let conn = ConnInfo {
+                tls,
+                ..ConnInfo::default()
+            };
+            let mut h = ImapHandler::new(setup, &conn);
+            let mut got = String::from_utf8_lossy(&h.on_startup(&conn).lines.concat()).into_owned();
+            got.push_str("\r\n");
+            for c in [
+                "a STARTTLS",
+                "b LOGIN u p",
+                "c SELECT INBOX",
+                "d FETCH 1 (RFC822.SIZE ENVELOPE)",
+                "e GETQUOTA \"\"",
+                "f XLIST \"\" *",
+            ] {
+                got.push_str(&send(&mut h, c));
+            }
+            got
+        };
+        // Exchange: RFC822.SIZE an estimate in whole KiB; its greeting.
+        let ex = scenario("exchange-imap.toml", false);
+        assert!(
+            ex.starts_with("* OK The Microsoft Exchange IMAP4 service is ready."),
+            "{ex}"
+        );
+        assert!(ex.contains("RFC822.SIZE 1024 "), "{ex}");
+        // UW: STARTTLS offered without a certificate, then refused; no In-Reply-To.
+        let uw = scenario("uw-imap.toml", false);
+        assert!(
+            uw.contains(" STARTTLS") && uw.contains("a BAD STARTTLS failed"),
+            "{uw}"
+        );
+        assert!(uw.contains(&format!("RFC822.SIZE {} ", msg.len())), "{uw}");
+        assert!(uw.contains("NIL NIL NIL NIL NIL \"<m@q>\"))"), "{uw}");
+        // Cyrus: a default quota of 100 MiB.
+        let cy = scenario("cyrus-imap.toml", false);
+        assert!(cy.contains("* QUOTA \"\" (STORAGE 1 102400)"), "{cy}");
+        assert!(cy.contains("\"<p@q>\" \"<m@q>\"))"), "{cy}");
+        // Gmail: XLIST with \Inbox.
+        let gm = scenario("gmail-imap.toml", true);
+        assert!(
+            gm.contains("* XLIST (\\Inbox \\HasNoChildren) \"/\" \"INBOX\""),
+            "{gm}"
+        );
+    }
+
+    #[test]
+    fn gmail_labels_ids_and_raw_search() {
+        let (mut h, d) = session(0);
+        let thread = [
+            "Message-ID: <root@x>\r\nFrom: Alice <a@x>\r\nSubject: plan\r\n\r\nbig news\r\n",
+            "Message-ID: <re@x>\r\nReferences: <root@x>\r\nFrom: Bob <b@x>\r\n\r\nok\r\n",
+        ];
+        for m in thread {
+            d.deliver("u", "INBOX", m.as_bytes().to_vec(), &[], (0, 0));
+        }
+        send(&mut h, "a SELECT INBOX");
+        let r = send(&mut h, "b STORE 1 +X-GM-LABELS (\\Inbox Work)");
+        assert_eq!(
+            r,
+            "* 1 FETCH (X-GM-LABELS (\\Inbox \"Work\"))\r\nb OK Store completed.\r\n"
+        );
+        let r = send(&mut h, "c FETCH 1:2 (X-GM-MSGID X-GM-THRID)");
+        let ids: Vec<&str> = r.split_whitespace().collect();
+        let thr: Vec<&&str> = ids.iter().filter(|w| w.ends_with(')')).collect();
+        assert_eq!(thr.len(), 2);
+        assert_eq!(thr[0], thr[1], "one thread: {r}");
+        let msgid = super::super::gmail::msgid(thread[0].as_bytes());
+        let r = send(&mut h, &format!("d SEARCH X-GM-MSGID {msgid}"));
+        assert!(r.starts_with("* SEARCH 1\r\n"), "{r}");
+        let r = send(
+            &mut h,
+            "e SEARCH X-GM-RAW \"label:work from:alice \\\"big news\\\"\"",
+        );
+        assert!(r.starts_with("* SEARCH 1\r\n"), "{r}");
+        let r = send(&mut h, "f SEARCH X-GM-RAW \"-in:inbox\"");
+        assert!(r.starts_with("* SEARCH 2\r\n"), "{r}");
+        assert!(send(&mut h, "g SEARCH X-GM-RAW \"has:drive\"").starts_with("g BAD"));
+        // COPY keeps the labels; -X-GM-LABELS removes one.
+        send(&mut h, "h CREATE Other");
+        send(&mut h, "i COPY 1 Other");
+        send(&mut h, "j SELECT Other");
+        assert!(send(&mut h, "k FETCH 1 X-GM-LABELS").contains("(\\Inbox \"Work\")"));
+        let r = send(&mut h, "l STORE 1 -X-GM-LABELS work");
+        assert!(r.starts_with("* 1 FETCH (X-GM-LABELS (\\Inbox))"), "{r}");
+    }
+
+    #[test]
+    fn utf8_accept_allows_append_utf8() {
+        let (mut h, d) = session(0);
+        let msg = "Subject: Grüße\r\n\r\nx\r\n";
+        let append = format!("b APPEND INBOX UTF8 (~{{{}+}}\r\n{msg})", msg.len());
+        assert!(send(&mut h, &append).starts_with("b BAD"));
+        assert!(send(&mut h, "a ENABLE UTF8=ACCEPT").starts_with("* ENABLED UTF8=ACCEPT\r\n"));
+        let r = send(&mut h, &append);
+        assert!(r.contains("b OK [APPENDUID"), "{r}");
+        let mut l = d.lock();
+        let inbox = &l.account("u").mailboxes["INBOX"];
+        assert_eq!(inbox.messages[0].data.as_slice(), msg.as_bytes());
+    }
+
+    #[test]
+    fn qresync_params_parse() {
+        let v = |s: &str| parse::request(format!("a X {s}").as_bytes()).map(|r| r.args[0].clone());
+        let q = parse::qresync_params(&v("(67 90 1:9 (3,5 4,8))").unwrap()).unwrap();
+        assert_eq!((q.uidvalidity, q.modseq), (67, 90));
+        assert!(q.known.is_some_and(|k| k.contains(9, 9)) && q.seq_match.is_some());
+        for bad in [
+            "(0 1)",
+            "(1)",
+            "(1 2 x)",
+            "(1 2 1:3 (1))",
+            "(1 2 1 (1 1) 4)",
+        ] {
+            assert!(parse::qresync_params(&v(bad).unwrap()).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn list_wildcards() {

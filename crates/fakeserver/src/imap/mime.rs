@@ -373,6 +373,35 @@ pub fn binary(data: &[u8], root: &Part, path: &[u32]) -> Option<Result<Vec<u8>, 
     })
 }
 
+/// Every leaf part's body with its transfer encoding undone (base64, quoted-printable; as is
+/// otherwise), depth first, for SEARCH BODY/TEXT.
+pub fn decoded_leaves(data: &[u8], root: &Part) -> Vec<Vec<u8>> {
+    fn walk(data: &[u8], p: &Part, out: &mut Vec<Vec<u8>>) {
+        if let Some(m) = &p.message {
+            return walk(data, m, out);
+        }
+        if p.ctype == "multipart" {
+            for c in &p.children {
+                walk(data, c, out);
+            }
+            return;
+        }
+        let body = &data[p.body.clone()];
+        let fields = header_fields(&data[p.header.clone()]);
+        let cte = field(&fields, "content-transfer-encoding")
+            .map(|c| c.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        out.push(match cte.as_str() {
+            "base64" => decode_base64(body),
+            "quoted-printable" => decode_qp(body),
+            _ => body.to_vec(),
+        });
+    }
+    let mut out = Vec::new();
+    walk(data, root, &mut out);
+    out
+}
+
 /// A message whose `Content-Transfer-Encoding: binary` parts hold NUL bytes, rewritten with
 /// those parts in base64 (as Dovecot stores them), so BODY[] never carries a NUL; BINARY[]
 /// still gives the original bytes. `None` when nothing needs rewriting.
@@ -757,6 +786,31 @@ fn split_spec(spec: &str) -> (String, Option<String>) {
 
 /// BODY (`ext` false) or BODYSTRUCTURE (`ext` true) of a part.
 pub fn body_structure(out: &mut Vec<u8>, data: &[u8], p: &Part, ext: bool) {
+    structure(out, data, p, ext, None)
+}
+
+/// BODYSTRUCTURE of a leaf part as URLFETCH … BINARY BODYPARTSTRUCTURE shows it (RFC 5524):
+/// describing `decoded`, the content with its transfer encoding undone: 7bit, 8bit or binary,
+/// the decoded size, and (as Dovecot reports it) no line count for decoded content.
+pub fn decoded_structure(out: &mut Vec<u8>, data: &[u8], p: &Part, decoded: &[u8]) {
+    let enc = if decoded.contains(&0) {
+        "binary"
+    } else if decoded.iter().any(|&c| c >= 0x80) {
+        "8bit"
+    } else {
+        "7bit"
+    };
+    structure(out, data, p, true, Some((enc, decoded.len(), 0)))
+}
+
+/// `decoded`: the encoding, size and line count to show instead of the part's own.
+fn structure(
+    out: &mut Vec<u8>,
+    data: &[u8],
+    p: &Part,
+    ext: bool,
+    decoded: Option<(&str, usize, usize)>,
+) {
     let fields = header_fields(&data[p.header.clone()]);
     out.push(b'(');
     if p.ctype == "multipart" {
@@ -794,14 +848,18 @@ pub fn body_structure(out: &mut Vec<u8>, data: &[u8], p: &Part, ext: bool) {
         &field(&fields, "content-description").map(|v| unfold(&v)),
     );
     out.push(b' ');
-    let enc = field(&fields, "content-transfer-encoding")
+    let mut enc = field(&fields, "content-transfer-encoding")
         .map(|e| e.trim().to_string())
         .unwrap_or_else(|| "7bit".into());
-    string(out, enc.as_bytes());
     let body = &data[p.body.clone()];
-    out.extend_from_slice(format!(" {}", body.len()).as_bytes());
-    let lines = body.iter().filter(|&&c| c == b'\n').count()
+    let mut size = body.len();
+    let mut lines = body.iter().filter(|&&c| c == b'\n').count()
         + usize::from(!body.is_empty() && !body.ends_with(b"\n"));
+    if let Some((e, s, l)) = decoded {
+        (enc, size, lines) = (e.to_string(), s, l);
+    }
+    string(out, enc.as_bytes());
+    out.extend_from_slice(format!(" {size}").as_bytes());
     if let Some(m) = &p.message {
         out.push(b' ');
         envelope(out, &data[m.header.clone()]);

@@ -6,12 +6,16 @@
 pub mod admin;
 pub mod daemon;
 pub mod fetch;
+pub mod gmail;
 pub mod handler;
+pub mod list;
 pub mod mime;
+pub mod notify;
 pub mod parse;
 pub mod search;
 pub mod sort;
 pub mod thread;
+pub mod urlauth;
 
 use crate::auth::Users;
 use crate::handler::{ConnInfo, Handler, Input, ReadMode};

@@ -145,9 +145,62 @@ fn bound(s: &str) -> Option<Bound> {
     }
 }
 
+/// SELECT's `QRESYNC (uidvalidity modseq [known-uids [(seqs uids)]])` (RFC 7162).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Qresync {
+    pub uidvalidity: u32,
+    pub modseq: u64,
+    pub known: Option<SeqSet>,
+    /// The sequence match data: known sequence numbers and their UIDs.
+    pub seq_match: Option<(SeqSet, SeqSet)>,
+}
+
+/// The parenthesised list after SELECT's QRESYNC parameter.
+pub fn qresync_params(v: &Value) -> Result<Qresync, String> {
+    let bad = || "Invalid QRESYNC parameters".to_string();
+    let items = v.items().ok_or_else(bad)?;
+    let number = |i: usize| items.get(i).and_then(Value::number).ok_or_else(bad);
+    let uidvalidity = u32::try_from(number(0)?).map_err(|_| bad())?;
+    let modseq = number(1)?;
+    if uidvalidity == 0 || modseq == 0 {
+        return Err(bad());
+    }
+    let set = |v: Option<&Value>| -> Result<SeqSet, String> {
+        let s = v.and_then(astring).ok_or_else(bad)?;
+        match SeqSet::parse(&s) {
+            Some(SeqSet::Ranges(r)) => Ok(SeqSet::Ranges(r)),
+            _ => Err(bad()),
+        }
+    };
+    let mut known = None;
+    let mut seq_match = None;
+    let mut i = 2;
+    if items.get(i).is_some_and(|x| !matches!(x, Value::List(_))) {
+        known = Some(set(items.get(i))?);
+        i += 1;
+    }
+    if let Some(m) = items.get(i) {
+        let pair = m.items().filter(|p| p.len() == 2).ok_or_else(bad)?;
+        seq_match = Some((set(pair.first())?, set(pair.get(1))?));
+        i += 1;
+    }
+    if i != items.len() {
+        return Err(bad());
+    }
+    Ok(Qresync {
+        uidvalidity,
+        modseq,
+        known,
+        seq_match,
+    })
+}
+
 /// A FETCH attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Att {
+    GmMsgId,
+    GmThrId,
+    GmLabels,
     Flags,
     Uid,
     InternalDate,
@@ -212,6 +265,9 @@ pub fn fetch_atts(v: &Value) -> Result<Vec<Att>, String> {
             "BODY" => out.push(Att::Body),
             "BODYSTRUCTURE" => out.push(Att::BodyStructure),
             "MODSEQ" => out.push(Att::ModSeq),
+            "X-GM-MSGID" => out.push(Att::GmMsgId),
+            "X-GM-THRID" => out.push(Att::GmThrId),
+            "X-GM-LABELS" => out.push(Att::GmLabels),
             "RFC822" => out.push(Att::Rfc822),
             "RFC822.HEADER" => out.push(Att::Rfc822Header),
             "RFC822.TEXT" => out.push(Att::Rfc822Text),
@@ -382,6 +438,10 @@ pub enum Key {
         day: i64,
     },
     ModSeq(u64),
+    /// Gmail's X-GM-LABELS, X-GM-MSGID, X-GM-THRID (X-GM-RAW becomes ordinary keys).
+    GmLabel(String),
+    GmMsgId(u64),
+    GmThrId(u64),
 }
 
 /// Search keys nest (NOT, OR, parentheses) at most this deep, so evaluation stays bounded.
@@ -482,6 +542,10 @@ fn one_key(args: &[Value], i: &mut usize, depth: usize) -> Result<Key, String> {
             let b = one_key(args, i, depth + 1)?;
             Key::Or(Box::new(a), Box::new(b))
         }
+        "X-GM-RAW" => super::gmail::raw(&arg(i)?)?,
+        "X-GM-LABELS" => Key::GmLabel(arg(i)?),
+        "X-GM-MSGID" => Key::GmMsgId(num(arg(i)?)?),
+        "X-GM-THRID" => Key::GmThrId(num(arg(i)?)?),
         "MODSEQ" => {
             // MODSEQ [entry-name entry-type] value
             let mut a = arg(i)?;

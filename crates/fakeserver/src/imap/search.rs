@@ -39,6 +39,9 @@ pub fn matches(k: &Key, c: &Cand<'_>) -> bool {
         Key::Larger(n) => m.data.len() as u64 > *n,
         Key::Smaller(n) => (m.data.len() as u64) < *n,
         Key::ModSeq(n) => m.modseq >= *n,
+        Key::GmLabel(l) => m.labels.iter().any(|x| x.eq_ignore_ascii_case(l)),
+        Key::GmMsgId(n) => super::gmail::msgid(&m.data) == *n,
+        Key::GmThrId(n) => super::gmail::thrid(&m.data) == *n,
         Key::Date { sent, cmp, day, .. } => {
             let d = if *sent {
                 let p = mime::parse(&m.data);
@@ -63,11 +66,20 @@ pub fn matches(k: &Key, c: &Cand<'_>) -> bool {
                 .filter(|(n, _)| n == name)
                 .any(|(_, v)| needle.is_empty() || contains(v.as_bytes(), needle))
         }
+        // The raw body, and each part decoded (RFC 9051: the search is over the content).
         Key::Body(needle) => {
             let p = mime::parse(&m.data);
             contains(&m.data[p.body.clone()], needle)
+                || mime::decoded_leaves(&m.data, &p)
+                    .iter()
+                    .any(|b| contains(b, needle))
         }
-        Key::Text(needle) => contains(&m.data, needle),
+        Key::Text(needle) => {
+            contains(&m.data, needle)
+                || mime::decoded_leaves(&m.data, &mime::parse(&m.data))
+                    .iter()
+                    .any(|b| contains(b, needle))
+        }
     }
 }
 
@@ -122,6 +134,7 @@ mod tests {
                 b"From: Alice <a@x>\r\nSubject: Hello\r\n world\r\n\r\nasdf qwer\r\n".to_vec(),
             ),
             modseq: 2,
+            labels: Default::default(),
         };
         let c = Cand {
             msg: &m,
@@ -143,5 +156,37 @@ mod tests {
         assert!(!t("UNSEEN"));
         assert!(t("OR UNSEEN UID 5"));
         assert!(t("SINCE 11-Jan-1970 BEFORE 12-Jan-1970 LARGER 10"));
+    }
+
+    #[test]
+    fn body_and_text_see_decoded_parts() {
+        let raw = b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Transfer-Encoding: base64\r\n\r\naGVsbG8gYmFzZTY0IHdvcmxk\r\n--b\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\nsoft=\r\nbreak caf=C3=A9\r\n--b--\r\n";
+        let m = Message {
+            uid: 1,
+            flags: Default::default(),
+            internal: (0, 0),
+            data: Arc::new(raw.to_vec()),
+            modseq: 1,
+            labels: Default::default(),
+        };
+        let c = Cand {
+            msg: &m,
+            seq: 1,
+            max_seq: 1,
+            max_uid: 1,
+            recent: false,
+            saved: &[],
+        };
+        let t = |s: &str| {
+            matches(
+                &search_keys(&imapwire::tokenize(s.as_bytes()).unwrap()).unwrap(),
+                &c,
+            )
+        };
+        assert!(t("BODY \"BASE64 world\""));
+        assert!(t("TEXT softbreak") && t("BODY \"café\""));
+        assert!(!t("BODY aGVsbG8gYmFzZTY0IHdvcmxkX") && !t("BODY nothere"));
     }
 }
