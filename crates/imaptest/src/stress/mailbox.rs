@@ -24,6 +24,8 @@ pub struct Msg {
     pub modseq: u64,
     /// RFC822.SIZE, once fetched.
     pub size: Option<u64>,
+    /// INTERNALDATE's day (own zone, UTC), once fetched.
+    pub day: Option<(i64, i64)>,
 }
 
 /// Facts from a reply that other sessions' views must agree with.
@@ -106,6 +108,9 @@ impl View {
                     errs.push("FETCH without a list of items".into());
                 }
             }
+            (None, Some(_)) if v.first().is_some_and(|w| w.is_atom("VANISHED")) => {
+                self.vanished(&v[1..], errs);
+            }
             (None, _) if v.first().is_some_and(|w| w.is_atom("FLAGS")) => {
                 if let Some(list) = v.get(1).and_then(Value::items) {
                     self.flags_announced(list, errs);
@@ -133,6 +138,81 @@ impl View {
             _ => {}
         }
         seen
+    }
+
+    /// The messages as SEARCH sees them.
+    pub fn facts(&self) -> Vec<super::search::Facts> {
+        self.msgs
+            .iter()
+            .map(|m| super::search::Facts {
+                size: m.size,
+                day: m.day,
+            })
+            .collect()
+    }
+
+    /// `* VANISHED uid-set` (QRESYNC's EXPUNGE): every UID must be one the mailbox can hold;
+    /// a UID this session has not seen goes where the UID order puts it among the messages
+    /// of unknown UID (what was known of them is forgotten when it cannot tell which).
+    /// `(EARLIER)` (a resync report) changes nothing here.
+    fn vanished(&mut self, args: &[Value], errs: &mut Vec<String>) {
+        if args.first().and_then(Value::items).is_some() {
+            return;
+        }
+        let Some(set) = args.first().and_then(Value::text) else {
+            errs.push("VANISHED without a UID set".into());
+            return;
+        };
+        let mut uids = Vec::new();
+        for part in set.split(',') {
+            let (a, b) = part.split_once(':').unwrap_or((part, part));
+            match (a.parse::<u32>(), b.parse::<u32>()) {
+                (Ok(a), Ok(b)) if a > 0 && b > 0 => {
+                    let (a, b) = (a.min(b), a.max(b));
+                    if (b - a) as usize > self.msgs.len() {
+                        errs.push(format!(
+                            "VANISHED {part} names more UIDs than the mailbox has messages ({})",
+                            self.msgs.len()
+                        ));
+                        return;
+                    }
+                    uids.extend(a..=b);
+                }
+                _ => {
+                    errs.push(format!("VANISHED: invalid UID set {set}"));
+                    return;
+                }
+            }
+        }
+        for u in uids {
+            if let Some(i) = self.msgs.iter().position(|m| m.uid == u) {
+                self.msgs.remove(i);
+                continue;
+            }
+            // the slots of unknown UID between the known neighbours of u
+            let lo = self.msgs.iter().rposition(|m| m.uid != 0 && m.uid < u);
+            let hi = self.msgs.iter().position(|m| m.uid > u);
+            let from = lo.map_or(0, |i| i + 1);
+            let to = hi.unwrap_or(self.msgs.len());
+            let slots: Vec<usize> = (from..to).filter(|&i| self.msgs[i].uid == 0).collect();
+            match slots.as_slice() {
+                [] => {
+                    errs.push(format!(
+                        "VANISHED UID {u} is not in the mailbox (no message of unknown UID where it would be)"
+                    ));
+                    return;
+                }
+                [one] => {
+                    self.msgs.remove(*one);
+                }
+                many => {
+                    for &i in many {
+                        self.msgs[i] = Msg::default();
+                    }
+                    self.msgs.remove(many[0]);
+                }
+            }
+        }
     }
 
     fn flags_announced(&mut self, list: &[Value], errs: &mut Vec<String>) {
@@ -231,6 +311,12 @@ impl View {
                     if n == "RFC822.SIZE" {
                         // 0 is what servers send for a message expunged under the FETCH
                         self.msgs[i].size = value.number().filter(|&n| n > 0);
+                    } else if n == "INTERNALDATE" {
+                        // so is the epoch
+                        self.msgs[i].day = value
+                            .text()
+                            .and_then(|t| super::search::internaldate_days(&t))
+                            .filter(|d| d.0 > 1);
                     }
                     fixed.push((n.to_string(), value.to_string()))
                 }
@@ -294,6 +380,41 @@ mod tests {
     }
 
     #[test]
+    fn vanished_removes_by_uid() {
+        let mut v = View::default();
+        let (e, _) = feed(
+            &mut v,
+            &[
+                "* 4 EXISTS",
+                "* 1 FETCH (UID 3 RFC822.SIZE 10)",
+                "* 3 FETCH (RFC822.SIZE 30)",
+                "* 4 FETCH (UID 9 RFC822.SIZE 40)",
+                "* VANISHED 3",
+                "* VANISHED (EARLIER) 1:2",
+            ],
+        );
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(v.exists(), 3);
+        // UID 5 lies among the two messages of unknown UID: which one is forgotten
+        let (e, _) = feed(&mut v, &["* VANISHED 5"]);
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(
+            v.msgs.iter().map(|m| m.size).collect::<Vec<_>>(),
+            [None, Some(40)]
+        );
+        let (e, _) = feed(
+            &mut v,
+            &[
+                "* VANISHED 9",
+                "* 1 FETCH (INTERNALDATE \"24-Mar-2007 23:00:00 +0200\")",
+            ],
+        );
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(v.exists(), 1);
+        assert!(v.msgs[0].day.is_some());
+    }
+
+    #[test]
     fn each_broken_rule_is_named() {
         let cases: &[(&[&str], &str)] = &[
             (&["* 3 EXISTS", "* 2 EXISTS"], "EXISTS shrank from 3 to 2"),
@@ -337,6 +458,22 @@ mod tests {
             ),
         ];
         for (lines, want) in cases {
+            let (e, _) = feed(&mut View::default(), lines);
+            assert!(e.iter().any(|x| x.contains(want)), "{lines:?}: {e:?}");
+        }
+        for (lines, want) in [
+            (
+                &[
+                    "* 2 EXISTS",
+                    "* 1 FETCH (UID 4)",
+                    "* 2 FETCH (UID 6)",
+                    "* VANISHED 5",
+                ][..],
+                "VANISHED UID 5 is not in the mailbox",
+            ),
+            (&["* 1 EXISTS", "* VANISHED 0"], "invalid UID set 0"),
+            (&["* 1 EXISTS", "* VANISHED 1:9"], "names more UIDs"),
+        ] {
             let (e, _) = feed(&mut View::default(), lines);
             assert!(e.iter().any(|x| x.contains(want)), "{lines:?}: {e:?}");
         }

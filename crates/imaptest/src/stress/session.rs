@@ -6,6 +6,7 @@
 use super::checkpoint::Snap;
 use super::commands::{self, Ctx};
 use super::mailbox::{Seen, View};
+use super::own::{self, Own, Store};
 use super::states::{id, StateId};
 use super::Run;
 use crate::args::STATES;
@@ -97,7 +98,12 @@ pub async fn client(run: Arc<Run>, cid: u32) {
                     cp_seen: 0,
                     connect_start,
                     search_reply: None,
+                    thread_reply: None,
                     batch_expunged: false,
+                    own: Own::new(
+                        run.cfg.own_msgs && !run.cfg.no_tracking,
+                        (run.cfg.own_flags && !run.cfg.no_tracking).then(|| format!("$Own{cid}")),
+                    ),
                 };
                 s.go(Some(permit)).await
             }
@@ -130,6 +136,8 @@ struct Pending {
     idle: bool,
     /// For SEARCH: the query, to judge the result.
     query: Option<String>,
+    /// An own STORE (`own_msgs`/`own_flags`).
+    store: Option<Store>,
 }
 
 struct Session<'a> {
@@ -156,6 +164,10 @@ struct Session<'a> {
     search_reply: Option<Vec<u32>>,
     /// A tagged reply since the last idle moment said NO or EXPUNGEISSUED.
     batch_expunged: bool,
+    /// The last `* THREAD` reply (for checkpoints).
+    thread_reply: Option<String>,
+    /// What this client owns (`own_msgs`, `own_flags`).
+    own: Own,
 }
 
 impl Session<'_> {
@@ -176,8 +188,10 @@ impl Session<'_> {
         self.login().await?;
         drop(permit);
         let cfg = &self.run.cfg;
-        // qresync: CONDSTORE (MODSEQs tracked); VANISHED is not tracked yet, so QRESYNC
-        // itself is not enabled
+        // qresync: QRESYNC enabled (expunges come as VANISHED), MODSEQs tracked
+        if cfg.qresync && self.conn.has("QRESYNC") {
+            self.simple(None, "ENABLE QRESYNC").await?;
+        }
         if let Some(copybox) = cfg.copybox.as_deref() {
             // COPY needs its mailbox; a NO (it exists) is fine
             let cmd = format!("CREATE {}", String::from_utf8_lossy(&astring(copybox)));
@@ -191,6 +205,12 @@ impl Session<'_> {
         // a checkpoint already under way when we come in includes us
         self.cp_seen = self.run.checkpoint.completed();
         let r = self.walk().await;
+        if self.selected {
+            // the \Recent flags it held are gone with it
+            self.run
+                .shared
+                .all_recent(&self.user.name, &self.run.mailbox, false);
+        }
         self.run.checkpoint.leave(self.cid);
         r
     }
@@ -236,6 +256,12 @@ impl Session<'_> {
             self.simple(None, items).await?;
         }
         let mut snap = Snap::default();
+        if self.conn.has("THREAD=REFERENCES") {
+            self.thread_reply = None;
+            self.simple(None, "UID THREAD REFERENCES US-ASCII ALL")
+                .await?;
+            snap.thread = self.thread_reply.take();
+        }
         for m in &self.view.msgs {
             let mut flags: Vec<String> = m.flags.clone().unwrap_or_default();
             if flags.iter().any(|f| f == "\\recent") {
@@ -387,6 +413,14 @@ impl Session<'_> {
             self.uidfetched = true;
         }
         let run = self.run;
+        let known = || self.view.msgs.iter().map(|m| m.uid).filter(|&u| u != 0);
+        let store_uids = if self.own.msgs_on {
+            Some(self.own.owned(known()))
+        } else if self.own.flag.is_some() {
+            Some(known().collect())
+        } else {
+            None
+        };
         let c = Ctx {
             mailbox: &run.mailbox,
             copybox: run.cfg.copybox.as_deref(),
@@ -396,6 +430,8 @@ impl Session<'_> {
             has_thread: self.conn.has("THREAD=REFERENCES"),
             has_move: self.conn.has("MOVE"),
             loud_store: !run.cfg.no_tracking,
+            store_uids: store_uids.as_deref(),
+            own_flag: self.own.flag.as_deref(),
         };
         commands::command(s, self.rng, &c)
     }
@@ -442,6 +478,13 @@ impl Session<'_> {
                 };
                 self.simple(Some(s), &cmd).await?;
                 self.selected = true;
+                if self.view.recent == self.view.exists() && !self.run.cfg.no_tracking {
+                    // every message is \Recent here: from now on the sessions' RECENT
+                    // counts must sum to the message count
+                    self.run
+                        .shared
+                        .all_recent(&self.user.name, &self.run.mailbox, true);
+                }
                 Ok(None)
             }
             "IDLE" => {
@@ -534,6 +577,16 @@ impl Session<'_> {
             .next()
             .unwrap_or_default()
             .to_string();
+        let store =
+            if self.own.on() && matches!(state.map(|s| STATES[s].0), Some("STORE" | "DELETE")) {
+                let st = std::str::from_utf8(cmd).ok().and_then(own::parse_store);
+                if let Some(st) = &st {
+                    self.own.stored(st);
+                }
+                st
+            } else {
+                None
+            };
         let sent = Instant::now();
         if self.pending.is_empty() {
             self.slot.wait(Some((sent, format!("{tag} {text}"))));
@@ -550,6 +603,7 @@ impl Session<'_> {
             }),
             text,
             idle,
+            store,
         });
         tag
     }
@@ -609,6 +663,10 @@ impl Session<'_> {
                         Err(vec![format!("server disconnected: {r}")])
                     };
                 }
+                if v.first().is_some_and(|w| w.is_atom("THREAD")) {
+                    self.thread_reply = Some(r.to_string());
+                    return Ok(());
+                }
                 if v.first().is_some_and(|w| w.is_atom("SEARCH")) {
                     self.search_reply = Some(
                         v[1..]
@@ -619,13 +677,18 @@ impl Session<'_> {
                     );
                     return Ok(());
                 }
-                if v.get(1).is_some_and(|w| w.is_atom("EXPUNGE")) {
+                if v.get(1).is_some_and(|w| w.is_atom("EXPUNGE"))
+                    || v.first().is_some_and(|w| w.is_atom("VANISHED"))
+                {
                     self.expunges += 1;
                 }
                 let mut errs = Vec::new();
                 let seen = self.view.apply(&r, &mut errs);
                 if self.run.cfg.no_tracking {
                     return Ok(());
+                }
+                if self.own.on() && self.own.in_flight == 0 {
+                    self.own_check(v, &mut errs);
                 }
                 // a message's fixed items are judged once the command's tagged reply shows
                 // it was not expunged under us (servers answer those with dummy data)
@@ -653,6 +716,35 @@ impl Session<'_> {
                     return Err(vec![format!("unexpected tagged reply: {r}")]);
                 };
                 let p = self.pending.remove(pos).unwrap_or_else(|| unreachable!());
+                if let Some(st) = &p.store {
+                    self.own.answered(st, *status == Status::Ok);
+                    if self.own.in_flight == 0 {
+                        let mut errs = Vec::new();
+                        for u in &st.uids {
+                            if let Some(f) = self
+                                .view
+                                .msgs
+                                .iter()
+                                .find(|m| m.uid == *u)
+                                .and_then(|m| m.flags.clone())
+                            {
+                                errs.extend(self.own.check(*u, &f));
+                            }
+                        }
+                        if !errs.is_empty() {
+                            return Err(errs.into_iter().map(|e| format!("{e}: {r}")).collect());
+                        }
+                    }
+                }
+                if p.state == Some(id("APPEND")) && *status == Status::Ok && self.own.msgs_on {
+                    if let Some((_, Some(code))) = r.status_code() {
+                        if code.first().is_some_and(|c| c.is_atom("APPENDUID")) {
+                            if let Some(set) = code.get(2).and_then(|v| v.text()) {
+                                self.own.appended(own::uid_set(&set, 1000));
+                            }
+                        }
+                    }
+                }
                 if let Some(first) = self.pending.front() {
                     self.slot
                         .wait(Some((first.sent, format!("{} {}", first.tag, first.text))));
@@ -694,9 +786,7 @@ impl Session<'_> {
                         // untagged replies: the SEARCH reply waits for the SEARCH's own tag
                         if let (Some(q), false) = (&p.query, self.run.cfg.no_tracking) {
                             let got = self.search_reply.take();
-                            let sizes: Vec<Option<u64>> =
-                                self.view.msgs.iter().map(|m| m.size).collect();
-                            if let Some(want) = super::search::expected(q, &sizes) {
+                            if let Some(want) = super::search::expected(q, &self.view.facts()) {
                                 let mut got = got.unwrap_or_default();
                                 got.sort_unstable();
                                 if got != want {
@@ -714,6 +804,30 @@ impl Session<'_> {
                     _ if self.tolerated(&p, *status) => Ok(()),
                     _ => Err(vec![format!("{} {} failed: {r}", p.tag, p.text)]),
                 }
+            }
+        }
+    }
+
+    /// `own_msgs`/`own_flags`: the flags of an untagged FETCH against what this client owns.
+    fn own_check(&mut self, v: &[imapwire::Value], errs: &mut Vec<String>) {
+        let (Some(n), Some(items)) = (
+            v.first().and_then(|x| x.number()),
+            v.get(2).and_then(|x| x.items()),
+        ) else {
+            return;
+        };
+        if !items.iter().step_by(2).any(|i| i.is_atom("FLAGS")) {
+            return;
+        }
+        if let Some(m) = self
+            .view
+            .msgs
+            .get((n as usize).wrapping_sub(1))
+            .filter(|m| m.uid != 0)
+        {
+            if let Some(f) = &m.flags {
+                let (uid, f) = (m.uid, f.clone());
+                errs.extend(self.own.check(uid, &f));
             }
         }
     }

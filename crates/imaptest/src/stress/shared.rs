@@ -1,7 +1,8 @@
 //! Facts about a mailbox that every session of a user must agree on: which session got a
 //! message's `\Recent` (only one ever may), and the items that never change for a message
 //! (RFC822.SIZE, ENVELOPE, BODY, BODYSTRUCTURE, INTERNALDATE, header fields). Keyed by user,
-//! mailbox and UIDVALIDITY; one short lock per FETCH reply.
+//! mailbox and UIDVALIDITY; one short lock per FETCH reply. Also whether a mailbox's RECENT
+//! counts must add up (for checkpoints).
 use super::mailbox::Seen;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,9 +17,26 @@ struct Facts {
 #[derive(Default)]
 pub struct Shared {
     boxes: Mutex<HashMap<(String, String, u32), Facts>>,
+    /// Per (user, mailbox): some session saw every message `\Recent` and no session that
+    /// had the mailbox selected has left since, so the RECENT counts must add up.
+    recent_known: Mutex<HashMap<(String, String), bool>>,
 }
 
 impl Shared {
+    /// Sets or clears the "every message is `\Recent` somewhere" state of a mailbox.
+    pub fn all_recent(&self, user: &str, mailbox: &str, known: bool) {
+        let mut m = self.recent_known.lock().unwrap_or_else(|p| p.into_inner());
+        m.insert((user.to_string(), mailbox.to_string()), known);
+    }
+
+    /// Whether a mailbox's RECENT counts must add up to its message count.
+    pub fn all_recent_known(&self, user: &str, mailbox: &str) -> bool {
+        let m = self.recent_known.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(&(user.to_string(), mailbox.to_string()))
+            .copied()
+            .unwrap_or(false)
+    }
+
     /// Records what `client` saw; complaints go to `errs`.
     pub fn record(
         &self,

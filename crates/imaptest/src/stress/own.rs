@@ -1,0 +1,265 @@
+//! `own_msgs` and `own_flags`: what a client owns and therefore knows exactly. With `own_msgs`
+//! a message belongs to the client that appended it (its UIDs from APPENDUID) and only its
+//! owner stores flags on it, so the owner knows its flags; with `own_flags` each client owns
+//! one keyword and only it sets or clears that keyword, so it knows where the keyword is. Any
+//! FLAGS seen while none of the owner's own STOREs is in flight must agree. Pure.
+use std::collections::{BTreeSet, HashMap};
+
+/// How a STORE changes flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// A parsed `UID STORE set ±FLAGS[.SILENT] (flags)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Store {
+    pub uids: Vec<u32>,
+    pub op: Op,
+    /// Lower case.
+    pub flags: Vec<String>,
+}
+
+/// Parses the STOREs this tester sends in own modes (UIDs listed one by one).
+pub fn parse_store(cmd: &str) -> Option<Store> {
+    let rest = cmd.strip_prefix("UID STORE ")?;
+    let (set, rest) = rest.split_once(' ')?;
+    let uids = set
+        .split(',')
+        .map(|u| u.parse().ok())
+        .collect::<Option<Vec<u32>>>()?;
+    let (item, flags) = rest.split_once(' ')?;
+    let op = match item.as_bytes().first()? {
+        b'+' => Op::Add,
+        b'-' => Op::Remove,
+        _ => Op::Replace,
+    };
+    let flags = flags
+        .trim_matches(['(', ')'])
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    Some(Store { uids, op, flags })
+}
+
+fn norm(flags: &[String]) -> BTreeSet<String> {
+    flags
+        .iter()
+        .filter(|f| *f != "\\recent")
+        .map(|f| f.to_ascii_lowercase())
+        .collect()
+}
+
+fn show(s: &BTreeSet<String>) -> String {
+    s.iter().cloned().collect::<Vec<_>>().join(" ")
+}
+
+/// One session's ownership.
+#[derive(Debug, Default)]
+pub struct Own {
+    /// own_msgs is on.
+    pub msgs_on: bool,
+    /// own_msgs: own UID → its flags (None: not known, after a failed STORE).
+    msgs: HashMap<u32, Option<BTreeSet<String>>>,
+    /// own_flags: the keyword this client owns (lower case).
+    pub flag: Option<String>,
+    /// own_flags: UID → whether the keyword is set there.
+    flagged: HashMap<u32, bool>,
+    /// Own STOREs sent and not yet answered.
+    pub in_flight: u32,
+}
+
+impl Own {
+    pub fn new(own_msgs: bool, flag: Option<String>) -> Own {
+        Own {
+            msgs_on: own_msgs,
+            flag: flag.map(|f| f.to_ascii_lowercase()),
+            ..Own::default()
+        }
+    }
+
+    /// Whether anything is tracked.
+    pub fn on(&self) -> bool {
+        self.msgs_on || self.flag.is_some()
+    }
+
+    /// The client appended these (APPENDUID), without flags.
+    pub fn appended(&mut self, uids: impl IntoIterator<Item = u32>) {
+        if self.msgs_on {
+            for u in uids {
+                self.msgs.insert(u, Some(BTreeSet::new()));
+            }
+        }
+    }
+
+    /// Own UIDs among `present`.
+    pub fn owned<'a>(&'a self, present: impl Iterator<Item = u32> + 'a) -> Vec<u32> {
+        present.filter(|u| self.msgs.contains_key(u)).collect()
+    }
+
+    /// An own STORE is sent.
+    pub fn stored(&mut self, s: &Store) {
+        self.in_flight += 1;
+        for u in &s.uids {
+            if let Some(Some(set)) = self.msgs.get_mut(u) {
+                match s.op {
+                    Op::Add => set.extend(s.flags.iter().cloned()),
+                    Op::Remove => {
+                        for f in &s.flags {
+                            set.remove(f);
+                        }
+                    }
+                    Op::Replace => *set = norm(&s.flags),
+                }
+            }
+            if let Some(k) = &self.flag {
+                if s.flags.contains(k) {
+                    let on = match s.op {
+                        Op::Add => true,
+                        Op::Remove => false,
+                        Op::Replace => true,
+                    };
+                    self.flagged.insert(*u, on);
+                }
+            }
+        }
+    }
+
+    /// An own STORE is answered; a failure makes its messages' flags unknown.
+    pub fn answered(&mut self, s: &Store, ok: bool) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if !ok {
+            for u in &s.uids {
+                if let Some(e) = self.msgs.get_mut(u) {
+                    *e = None;
+                }
+                self.flagged.remove(u);
+            }
+        }
+    }
+
+    /// Judges the flags seen for `uid` (only while no own STORE is in flight).
+    pub fn check(&mut self, uid: u32, flags: &[String]) -> Vec<String> {
+        let mut errs = Vec::new();
+        if self.in_flight > 0 {
+            return errs;
+        }
+        let got = norm(flags);
+        if let Some(e) = self.msgs.get_mut(&uid) {
+            match e {
+                Some(want) if *want != got => {
+                    errs.push(format!(
+                        "UID {uid}: flags ({}) changed by another session, this client (its owner) set ({})",
+                        show(&got),
+                        show(want)
+                    ));
+                    *e = Some(got.clone());
+                }
+                Some(_) => {}
+                None => *e = Some(got.clone()),
+            }
+        }
+        if let (Some(k), Some(&on)) = (&self.flag, self.flagged.get(&uid)) {
+            if got.contains(k) != on {
+                errs.push(format!(
+                    "UID {uid}: keyword {k}, owned by this client, was {} by another session",
+                    if on { "removed" } else { "set" }
+                ));
+                self.flagged.insert(uid, !on);
+            }
+        }
+        errs
+    }
+}
+
+/// The UIDs of an APPENDUID code's set (`5` or `5:7` or `5,7`), at most `max` of them.
+pub fn uid_set(set: &str, max: usize) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in set.split(',') {
+        let (a, b) = part.split_once(':').unwrap_or((part, part));
+        if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+            for u in a.min(b)..=a.max(b) {
+                if out.len() >= max {
+                    return out;
+                }
+                out.push(u);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(f: &[&str]) -> Vec<String> {
+        f.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_its_own_stores() {
+        assert_eq!(
+            parse_store("UID STORE 4,9 +FLAGS (\\Seen $Own3)"),
+            Some(Store {
+                uids: vec![4, 9],
+                op: Op::Add,
+                flags: v(&["\\seen", "$own3"])
+            })
+        );
+        assert_eq!(
+            parse_store("UID STORE 4 FLAGS.SILENT (\\Seen)").unwrap().op,
+            Op::Replace
+        );
+        assert_eq!(parse_store("STORE 1:3 +FLAGS (\\Seen)"), None);
+        assert_eq!(uid_set("5:7,9", 10), [5, 6, 7, 9]);
+        assert_eq!(uid_set("1:4000000000", 3), [1, 2, 3]);
+    }
+
+    #[test]
+    fn own_msgs_flags_must_stay_as_the_owner_left_them() {
+        let mut o = Own::new(true, None);
+        o.appended([5]);
+        assert!(o.check(5, &v(&["\\recent"])).is_empty());
+        let s = parse_store("UID STORE 5 +FLAGS (\\Flagged $Label1)").unwrap();
+        o.stored(&s);
+        // while the STORE is in flight nothing is judged
+        assert!(o.check(5, &v(&["\\seen"])).is_empty());
+        o.answered(&s, true);
+        assert!(o.check(5, &v(&["\\flagged", "$label1"])).is_empty());
+        let e = o.check(5, &v(&["\\flagged"]));
+        assert!(
+            e[0].contains("UID 5: flags (\\flagged) changed by another session"),
+            "{e:?}"
+        );
+        // a message owned by nobody here is not judged
+        assert!(o.check(6, &v(&["\\seen"])).is_empty());
+        // after a failed STORE the flags are learnt again
+        let s = parse_store("UID STORE 5 FLAGS (\\Seen)").unwrap();
+        o.stored(&s);
+        o.answered(&s, false);
+        assert!(o.check(5, &v(&["\\draft"])).is_empty());
+        assert!(!o.check(5, &v(&[])).is_empty());
+    }
+
+    #[test]
+    fn own_flags_keyword_must_stay() {
+        let mut o = Own::new(false, Some("$Own2".into()));
+        let s = parse_store("UID STORE 3,4 +FLAGS ($Own2)").unwrap();
+        o.stored(&s);
+        o.answered(&s, true);
+        assert!(o.check(3, &v(&["$own2", "\\seen"])).is_empty());
+        let e = o.check(4, &v(&["\\seen"]));
+        assert!(
+            e[0].contains("keyword $own2, owned by this client, was removed"),
+            "{e:?}"
+        );
+        let s = parse_store("UID STORE 3 -FLAGS ($Own2)").unwrap();
+        o.stored(&s);
+        o.answered(&s, true);
+        let e = o.check(3, &v(&["$own2"]));
+        assert!(e[0].contains("was set by another session"), "{e:?}");
+    }
+}
