@@ -216,16 +216,15 @@ pub fn command(state: StateId, rng: &mut impl Rng, c: &Ctx) -> Option<String> {
             small_range(rng, c.exists),
             String::from_utf8_lossy(&astring(c.copybox?))
         ),
-        "STORE" | "DELETE" if c.store_uids.is_some() => {
+        "STORE" if c.store_uids.is_some() => {
             let uids = c.store_uids.unwrap_or_default();
             if uids.is_empty() {
                 return None;
             }
             let set = some_uids(rng, uids);
-            let (how, flags) = match (name, c.own_flag) {
-                ("DELETE", _) => ("+", "\\Deleted".to_string()),
-                (_, Some(k)) => (["+", "-"][rng.gen_range(0..2)], k.to_string()),
-                _ => {
+            let (how, flags) = match c.own_flag {
+                Some(k) => (["+", "-"][rng.gen_range(0..2)], k.to_string()),
+                None => {
                     let how = ["+", "-", ""][rng.gen_range(0..3)];
                     let mut f: Vec<&str> = FLAGS
                         .iter()
@@ -326,11 +325,9 @@ mod tests {
             assert_eq!(p.flags, ["$own2"], "{s}");
             assert_ne!(p.op, super::super::own::Op::Replace, "{s}");
         }
+        // \\Deleted is anyone's: DELETE stays by sequence
         let d = command(id("DELETE"), &mut r, &c).unwrap();
-        assert!(
-            d.starts_with("UID STORE ") && d.ends_with("+FLAGS.SILENT (\\Deleted)"),
-            "{d}"
-        );
+        assert!(d.starts_with("STORE "), "{d}");
         c.store_uids = Some(&[]);
         assert_eq!(command(id("STORE"), &mut r, &c), None);
     }

@@ -2,7 +2,9 @@
 //! a message belongs to the client that appended it (its UIDs from APPENDUID) and only its
 //! owner stores flags on it, so the owner knows its flags; with `own_flags` each client owns
 //! one keyword and only it sets or clears that keyword, so it knows where the keyword is. Any
-//! FLAGS seen while none of the owner's own STOREs is in flight must agree. Pure.
+//! FLAGS seen must agree (while an own STORE is in flight, a state before it is fine too).
+//! `\Deleted` is anyone's to set (DELETE goes to any message, so the mailbox drains), and
+//! `\Recent` is the server's. Pure.
 use std::collections::{BTreeSet, HashMap};
 
 /// How a STORE changes flags.
@@ -47,7 +49,7 @@ pub fn parse_store(cmd: &str) -> Option<Store> {
 fn norm(flags: &[String]) -> BTreeSet<String> {
     flags
         .iter()
-        .filter(|f| *f != "\\recent")
+        .filter(|f| *f != "\\recent" && *f != "\\deleted")
         .map(|f| f.to_ascii_lowercase())
         .collect()
 }
@@ -61,14 +63,16 @@ fn show(s: &BTreeSet<String>) -> String {
 pub struct Own {
     /// own_msgs is on.
     pub msgs_on: bool,
-    /// own_msgs: own UID → its flags (None: not known, after a failed STORE).
+    /// own_msgs: own UID → its flags once every STORE sent is done (None: not known, after
+    /// a failed STORE).
     msgs: HashMap<u32, Option<BTreeSet<String>>>,
     /// own_flags: the keyword this client owns (lower case).
     pub flag: Option<String>,
-    /// own_flags: UID → whether the keyword is set there.
+    /// own_flags: UID → whether the keyword is set there once every STORE sent is done.
     flagged: HashMap<u32, bool>,
-    /// Own STOREs sent and not yet answered.
-    pub in_flight: u32,
+    /// Per UID: own STOREs on it in flight, and the states it may show meanwhile (before
+    /// each of them), as (flags, keyword).
+    in_flight: HashMap<u32, (u32, Vec<(Option<BTreeSet<String>>, Option<bool>)>)>,
 }
 
 impl Own {
@@ -99,10 +103,20 @@ impl Own {
         present.filter(|u| self.msgs.contains_key(u)).collect()
     }
 
+    fn state(&self, uid: u32) -> (Option<BTreeSet<String>>, Option<bool>) {
+        (
+            self.msgs.get(&uid).cloned().flatten(),
+            self.flagged.get(&uid).copied(),
+        )
+    }
+
     /// An own STORE is sent.
     pub fn stored(&mut self, s: &Store) {
-        self.in_flight += 1;
         for u in &s.uids {
+            let before = self.state(*u);
+            let e = self.in_flight.entry(*u).or_default();
+            e.0 += 1;
+            e.1.push(before);
             if let Some(Some(set)) = self.msgs.get_mut(u) {
                 match s.op {
                     Op::Add => set.extend(s.flags.iter().cloned()),
@@ -116,12 +130,9 @@ impl Own {
             }
             if let Some(k) = &self.flag {
                 if s.flags.contains(k) {
-                    let on = match s.op {
-                        Op::Add => true,
-                        Op::Remove => false,
-                        Op::Replace => true,
-                    };
-                    self.flagged.insert(*u, on);
+                    self.flagged.insert(*u, s.op != Op::Remove);
+                } else if s.op == Op::Replace {
+                    self.flagged.insert(*u, false);
                 }
             }
         }
@@ -129,9 +140,14 @@ impl Own {
 
     /// An own STORE is answered; a failure makes its messages' flags unknown.
     pub fn answered(&mut self, s: &Store, ok: bool) {
-        self.in_flight = self.in_flight.saturating_sub(1);
-        if !ok {
-            for u in &s.uids {
+        for u in &s.uids {
+            if let Some(e) = self.in_flight.get_mut(u) {
+                e.0 = e.0.saturating_sub(1);
+                if e.0 == 0 {
+                    self.in_flight.remove(u);
+                }
+            }
+            if !ok {
                 if let Some(e) = self.msgs.get_mut(u) {
                     *e = None;
                 }
@@ -140,34 +156,46 @@ impl Own {
         }
     }
 
-    /// Judges the flags seen for `uid` (only while no own STORE is in flight).
+    /// Judges the flags seen for `uid`: they must be the state after this client's STOREs,
+    /// or, while some are in flight, one it went through.
     pub fn check(&mut self, uid: u32, flags: &[String]) -> Vec<String> {
         let mut errs = Vec::new();
-        if self.in_flight > 0 {
-            return errs;
-        }
         let got = norm(flags);
-        if let Some(e) = self.msgs.get_mut(&uid) {
-            match e {
-                Some(want) if *want != got => {
+        let (want, on) = self.state(uid);
+        let alts = self
+            .in_flight
+            .get(&uid)
+            .map(|e| e.1.as_slice())
+            .unwrap_or(&[]);
+        let busy = !alts.is_empty();
+        if self.msgs_on {
+            if let Some(want) = &want {
+                // a state before an in-flight STORE that was not known allows anything
+                let ok =
+                    *want == got || alts.iter().any(|a| a.0.as_ref().is_none_or(|a| *a == got));
+                if !ok {
                     errs.push(format!(
                         "UID {uid}: flags ({}) changed by another session, this client (its owner) set ({})",
                         show(&got),
                         show(want)
                     ));
-                    *e = Some(got.clone());
                 }
-                Some(_) => {}
-                None => *e = Some(got.clone()),
+            }
+            if !busy && self.msgs.contains_key(&uid) {
+                self.msgs.insert(uid, Some(got.clone()));
             }
         }
-        if let (Some(k), Some(&on)) = (&self.flag, self.flagged.get(&uid)) {
-            if got.contains(k) != on {
+        if let (Some(k), Some(on)) = (&self.flag, on) {
+            let has = got.contains(k);
+            let ok = has == on || alts.iter().any(|a| a.1.is_none_or(|a| a == has));
+            if !ok {
                 errs.push(format!(
                     "UID {uid}: keyword {k}, owned by this client, was {} by another session",
                     if on { "removed" } else { "set" }
                 ));
-                self.flagged.insert(uid, !on);
+            }
+            if !busy {
+                self.flagged.insert(uid, has);
             }
         }
         errs
@@ -225,8 +253,9 @@ mod tests {
         assert!(o.check(5, &v(&["\\recent"])).is_empty());
         let s = parse_store("UID STORE 5 +FLAGS (\\Flagged $Label1)").unwrap();
         o.stored(&s);
-        // while the STORE is in flight nothing is judged
-        assert!(o.check(5, &v(&["\\seen"])).is_empty());
+        // while the STORE is in flight, the state before it is fine too, others are not
+        assert!(o.check(5, &v(&[])).is_empty());
+        assert!(!o.check(5, &v(&["\\seen"])).is_empty());
         o.answered(&s, true);
         assert!(o.check(5, &v(&["\\flagged", "$label1"])).is_empty());
         let e = o.check(5, &v(&["\\flagged"]));
@@ -261,5 +290,13 @@ mod tests {
         o.answered(&s, true);
         let e = o.check(3, &v(&["$own2"]));
         assert!(e[0].contains("was set by another session"), "{e:?}");
+        // a STORE in flight that does not change the keyword leaves it judged
+        let s = parse_store("UID STORE 4 +FLAGS ($Own2)").unwrap();
+        o.stored(&s);
+        o.answered(&s, true);
+        o.stored(&s);
+        o.stored(&s);
+        assert!(o.check(4, &v(&["$own2"])).is_empty());
+        assert!(!o.check(4, &v(&[])).is_empty());
     }
 }

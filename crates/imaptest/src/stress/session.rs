@@ -687,7 +687,7 @@ impl Session<'_> {
                 if self.run.cfg.no_tracking {
                     return Ok(());
                 }
-                if self.own.on() && self.own.in_flight == 0 {
+                if self.own.on() {
                     self.own_check(v, &mut errs);
                 }
                 // a message's fixed items are judged once the command's tagged reply shows
@@ -718,7 +718,7 @@ impl Session<'_> {
                 let p = self.pending.remove(pos).unwrap_or_else(|| unreachable!());
                 if let Some(st) = &p.store {
                     self.own.answered(st, *status == Status::Ok);
-                    if self.own.in_flight == 0 {
+                    {
                         let mut errs = Vec::new();
                         for u in &st.uids {
                             if let Some(f) = self
