@@ -70,11 +70,14 @@ impl ConnError {
 /// One connection.
 pub struct Conn {
     stream: Pin<Box<dyn Stream>>,
+    /// Bytes read; `buf[start..]` is not consumed yet (moved down only before a read).
     buf: Vec<u8>,
+    start: usize,
     framer: Framer,
     timeout: Duration,
     rawlog: Option<std::fs::File>,
-    last_line: Option<String>,
+    /// The start of the last line read (for timeout messages), reused.
+    last_line: Vec<u8>,
     /// Capabilities last announced (upper case).
     pub capabilities: Vec<String>,
     /// The greeting line.
@@ -127,10 +130,11 @@ impl Conn {
         let mut conn = Conn {
             stream,
             buf: Vec::with_capacity(8192),
+            start: 0,
             framer: Framer::new(ep.limits),
             timeout: ep.timeout,
             rawlog,
-            last_line: None,
+            last_line: Vec::with_capacity(200),
             capabilities: Vec::new(),
             greeting: None,
         };
@@ -166,10 +170,10 @@ impl Conn {
         Ok(())
     }
 
-    /// Reads one reply (and notes capabilities it carries).
+    /// Reads one reply (and notes capabilities it carries), parsed straight from the buffer.
     pub async fn read(&mut self) -> Result<Response, ConnError> {
-        let raw = self.read_raw().await?;
-        let r = parse_response(&raw)?;
+        let (a, b) = self.next_line().await?;
+        let r = parse_response(&self.buf[a..b])?;
         if let Some(caps) = caps_of(&r) {
             self.capabilities = caps;
         }
@@ -178,13 +182,21 @@ impl Conn {
 
     /// Reads one framed reply line with its literals.
     pub async fn read_raw(&mut self) -> Result<Vec<u8>, ConnError> {
+        let (a, b) = self.next_line().await?;
+        Ok(self.buf[a..b].to_vec())
+    }
+
+    /// Frames the next reply; returns where it lies in `buf` (valid until the next read).
+    async fn next_line(&mut self) -> Result<(usize, usize), ConnError> {
+        if let Some(n) = self.framer.complete_len(&self.buf[self.start..])? {
+            return Ok(self.consume(n));
+        }
         let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
-            if let Some(n) = self.framer.complete_len(&self.buf)? {
-                let line: Vec<u8> = self.buf.drain(..n).collect();
-                self.log("S: ", &line);
-                self.last_line = Some(short(&line));
-                return Ok(line);
+            if self.start > 0 {
+                // move the unread rest down once, not once per line
+                self.buf.drain(..self.start);
+                self.start = 0;
             }
             // read into the buffer's spare room: no zeroed scratch array per read
             self.buf.reserve(16384);
@@ -193,7 +205,7 @@ impl Conn {
             {
                 Err(_) => {
                     let last = if self.buf.is_empty() {
-                        self.last_line.clone()
+                        (!self.last_line.is_empty()).then(|| short(&self.last_line))
                     } else {
                         Some(short(&self.buf))
                     };
@@ -208,7 +220,24 @@ impl Conn {
                 let partial = (!self.buf.is_empty()).then(|| short(&self.buf));
                 return Err(ConnError::Closed { partial });
             }
+            if let Some(n) = self.framer.complete_len(&self.buf)? {
+                return Ok(self.consume(n));
+            }
         }
+    }
+
+    /// Takes the next `n` unread bytes as a line.
+    fn consume(&mut self, n: usize) -> (usize, usize) {
+        let (a, b) = (self.start, self.start + n);
+        self.start = b;
+        if self.rawlog.is_some() {
+            let line = self.buf[a..b].to_vec();
+            self.log("S: ", &line);
+        }
+        self.last_line.clear();
+        self.last_line
+            .extend_from_slice(&self.buf[a..b.min(a + 200)]);
+        (a, b)
     }
 
     /// Sends `tag SP command CRLF`. `command` may hold literals in wire form (`{N}` CRLF data);
@@ -262,6 +291,24 @@ impl Conn {
             }
         }
     }
+}
+
+/// Appends `tag SP command CRLF` to `out` with every literal of `command` (wire form,
+/// `{N}` CRLF data) announced as non-synchronising `{N+}`: for servers with LITERAL+, so a
+/// command with literals can be pipelined in one write.
+pub fn encode_nonsync(tag: &str, command: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(tag.as_bytes());
+    out.push(b' ');
+    let mut rest = command;
+    while let Some((before, size, data_start)) = split_literal(rest) {
+        out.extend_from_slice(&before[..before.len() - 1]);
+        out.extend_from_slice(b"+}\r\n");
+        let end = data_start + size;
+        out.extend_from_slice(&rest[data_start..end]);
+        rest = &rest[end..];
+    }
+    out.extend_from_slice(rest);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Finds the first literal announcement `{N}` CRLF in a command: returns the text up to and
@@ -325,6 +372,10 @@ mod tests {
         assert!(split_literal(b"X {a}\r\n").is_none());
         let (b, s, _) = split_literal(b"APPEND b ~{1}\r\nz").unwrap();
         assert_eq!((b, s), (&b"APPEND b ~{1}"[..], 1));
+        let mut out = Vec::new();
+        encode_nonsync("7", b"APPEND box {3}\r\nabc", &mut out);
+        encode_nonsync("8", b"NOOP", &mut out);
+        assert_eq!(out, b"7 APPEND box {3+}\r\nabc\r\n8 NOOP\r\n");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The command each state sends, from the session's random generator and what it knows of the
 //! mailbox (pure): random ranges, FETCH items, STORE flags, SEARCH queries, mailbox names.
 //! APPEND's message data is added by the session (it comes from the shared mbox).
-use super::states::{id, StateId};
+use super::states::StateId;
 use crate::client::login::astring;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -272,27 +272,30 @@ pub fn command(state: StateId, rng: &mut impl Rng, c: &Ctx) -> Option<String> {
     })
 }
 
+/// Whether a state's command changes the session's state but may end a pipelined batch: it
+/// goes last, and what follows waits for its reply. Only SELECT (after LIST/STATUS, which do
+/// not need it) and LOGOUT: EXPUNGE, MOVE, NOOP and CHECK wait for the commands before them,
+/// as Dovecot runs pipelined commands in parallel (an EXPUNGE sent right after a STORE
+/// \Deleted may run before it).
+pub fn is_terminal(state: StateId) -> bool {
+    use super::states::ids::*;
+    matches!(state, SELECT | LOGOUT)
+}
+
 /// Whether a state's command may change sequence numbers or the session's state, so nothing
 /// is pipelined after it until its reply.
 pub fn is_barrier(state: StateId) -> bool {
-    [
-        "SELECT",
-        "EXPUNGE",
-        "NOOP",
-        "CHECK",
-        "IDLE",
-        "LOGOUT",
-        "DISCONNECT",
-        "DELAY",
-        "MOVE",
-    ]
-    .iter()
-    .any(|n| id(n) == state)
+    use super::states::ids::*;
+    matches!(
+        state,
+        SELECT | EXPUNGE | NOOP | CHECK | IDLE | LOGOUT | DISCONNECT | DELAY | MOVE
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stress::states::id;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 

@@ -4,6 +4,7 @@
 //! PERMANENTFLAGS (and not dropped while in use), MODSEQ never going down. Pure: replies in,
 //! complaints and [`Seen`] facts (for the checks across sessions) out.
 use imapwire::{Response, Value};
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 const SYSTEM_FLAGS: &[&str] = &[
@@ -33,8 +34,9 @@ pub struct Msg {
 pub struct Seen {
     /// UIDs this session saw with `\Recent`.
     pub recent: Vec<u32>,
-    /// (UID, item name, canonical value) of items that never change for a message.
-    pub fixed: Vec<(u32, String, String)>,
+    /// (UID, item name, canonical value: see [`canon`]) of items that never change for a
+    /// message.
+    pub fixed: Vec<Fixed>,
 }
 
 /// The session's view of the selected mailbox.
@@ -50,7 +52,62 @@ pub struct View {
 }
 
 fn lower(v: &Value) -> Option<String> {
-    v.text().map(|t| t.to_ascii_lowercase())
+    // one allocation: the lossy view borrows when the bytes are UTF-8
+    v.bytes()
+        .map(|b| String::from_utf8_lossy(b).to_ascii_lowercase())
+}
+
+/// One fixed item seen: UID, item name, canonical value.
+pub type Fixed = (u32, Cow<'static, str>, Vec<u8>);
+
+/// The canonical form of a value for comparing fixed items: like the wire form, but a string
+/// is a string however it was sent (quoted or literal: both become `"…"` with `\` and `"`
+/// escaped), so only a change of content is a change. Written into `out`, no formatting.
+pub fn canon(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Atom(a) => out.extend_from_slice(a),
+        Value::Quoted(q) | Value::Literal { data: q, .. } => {
+            out.push(b'"');
+            for &c in q {
+                if c == b'"' || c == b'\\' {
+                    out.push(b'\\');
+                }
+                out.push(c);
+            }
+            out.push(b'"');
+        }
+        Value::Nil => out.extend_from_slice(b"NIL"),
+        Value::List(items) | Value::Code(items) => {
+            out.push(if matches!(v, Value::List(_)) {
+                b'('
+            } else {
+                b'['
+            });
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                canon(x, out);
+            }
+            out.push(if matches!(v, Value::List(_)) {
+                b')'
+            } else {
+                b']'
+            });
+        }
+    }
+}
+
+/// The static name of a fixed item (no allocation for the usual ones).
+fn fixed_name(n: &str) -> Cow<'static, str> {
+    match n {
+        "RFC822.SIZE" => Cow::Borrowed("RFC822.SIZE"),
+        "ENVELOPE" => Cow::Borrowed("ENVELOPE"),
+        "BODYSTRUCTURE" => Cow::Borrowed("BODYSTRUCTURE"),
+        "BODY" => Cow::Borrowed("BODY"),
+        "INTERNALDATE" => Cow::Borrowed("INTERNALDATE"),
+        other => Cow::Owned(other.to_string()),
+    }
 }
 
 /// Items of a FETCH that identify a message's content.
@@ -249,13 +306,23 @@ impl View {
         let mut uid = self.msgs[i].uid;
         let mut fixed = Vec::new();
         let mut flags_seen: Option<Vec<String>> = None;
+        let mut name_buf: Vec<u8> = Vec::with_capacity(64);
+        let mut scratch: Vec<u8> = Vec::new();
         for pair in pairs.by_ref() {
             let [name, value] = pair else {
                 errs.push("FETCH with an odd number of items".into());
                 break;
             };
-            let name = name.text().unwrap_or_default().to_ascii_uppercase();
-            match name.as_str() {
+            // one buffer for every item name of the reply, upper-cased in place
+            name_buf.clear();
+            name_buf.extend(
+                name.bytes()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(u8::to_ascii_uppercase),
+            );
+            let name = String::from_utf8_lossy(&name_buf);
+            match name.as_ref() {
                 "UID" => match value.number() {
                     Some(u) if u > 0 && u <= u32::MAX as u64 => {
                         let u = u as u32;
@@ -318,7 +385,10 @@ impl View {
                             .and_then(|t| super::search::internaldate_days(&t))
                             .filter(|d| d.0 > 1);
                     }
-                    fixed.push((n.to_string(), value.to_string()))
+                    // built in a reused buffer, then copied once at its exact size
+                    scratch.clear();
+                    canon(value, &mut scratch);
+                    fixed.push((fixed_name(n), scratch.clone()))
                 }
                 _ => {}
             }
@@ -375,8 +445,26 @@ mod tests {
         assert!(e.is_empty(), "{e:?}");
         assert_eq!((v.exists(), v.uidvalidity, v.recent), (2, 77, 1));
         assert_eq!(s.recent, [9]);
-        assert_eq!(s.fixed, [(7, "RFC822.SIZE".to_string(), "100".to_string())]);
+        assert_eq!(
+            s.fixed,
+            [(7, Cow::Borrowed("RFC822.SIZE"), b"100".to_vec())]
+        );
         assert_eq!(v.msgs[1].modseq, 6);
+    }
+
+    #[test]
+    fn canonical_values_ignore_how_strings_were_sent() {
+        let form = |line: &str| {
+            let r = parse_response(line.as_bytes()).unwrap();
+            let Response::Untagged(v) = r else { panic!() };
+            let mut out = Vec::new();
+            canon(&v[2].items().unwrap()[1], &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let quoted = form("* 1 FETCH (ENVELOPE (\"a \\\"b\\\"\" NIL (x)))\r\n");
+        let literal = form("* 1 FETCH (ENVELOPE ({5}\r\na \"b\" NIL (x)))\r\n");
+        assert_eq!(quoted, "(\"a \\\"b\\\"\" NIL (x))");
+        assert_eq!(quoted, literal);
     }
 
     #[test]

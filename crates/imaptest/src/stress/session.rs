@@ -7,7 +7,7 @@ use super::checkpoint::Snap;
 use super::commands::{self, Ctx};
 use super::mailbox::{Seen, View};
 use super::own::{self, Own, Store};
-use super::states::{id, StateId};
+use super::states::{ids, StateId};
 use super::Run;
 use crate::args::STATES;
 use crate::client::login::{astring, login};
@@ -100,6 +100,7 @@ pub async fn client(run: Arc<Run>, cid: u32) {
                     search_reply: None,
                     thread_reply: None,
                     batch_expunged: false,
+                    caps: Caps::default(),
                     own: Own::new(
                         run.cfg.own_msgs && !run.cfg.no_tracking,
                         (run.cfg.own_flags && !run.cfg.no_tracking).then(|| format!("$Own{cid}")),
@@ -155,7 +156,7 @@ struct Session<'a> {
     pending: VecDeque<Pending>,
     logging_out: bool,
     /// Fixed items seen since the last tagged reply (UID, item, value).
-    unconfirmed: Vec<(u32, String, String)>,
+    unconfirmed: Vec<super::mailbox::Fixed>,
     /// The last checkpoint this session took part in.
     cp_seen: u64,
     /// When the connection was started (for `connect_ms`).
@@ -168,6 +169,30 @@ struct Session<'a> {
     thread_reply: Option<String>,
     /// What this client owns (`own_msgs`, `own_flags`).
     own: Own,
+    /// Capabilities looked at per command, taken once after login.
+    caps: Caps,
+}
+
+/// The capabilities the states depend on.
+#[derive(Default, Clone, Copy)]
+struct Caps {
+    sort: bool,
+    thread: bool,
+    moves: bool,
+    idle: bool,
+    multiappend: bool,
+}
+
+impl Caps {
+    fn of(c: &Conn) -> Caps {
+        Caps {
+            sort: c.has("SORT"),
+            thread: c.has("THREAD=REFERENCES"),
+            moves: c.has("MOVE"),
+            idle: c.has("IDLE"),
+            multiappend: c.has("MULTIAPPEND"),
+        }
+    }
 }
 
 impl Session<'_> {
@@ -187,6 +212,7 @@ impl Session<'_> {
     async fn go(&mut self, permit: Option<tokio::sync::SemaphorePermit<'_>>) -> Result<End, Errs> {
         self.login().await?;
         drop(permit);
+        self.caps = Caps::of(&self.conn);
         let cfg = &self.run.cfg;
         // qresync: QRESYNC enabled (expunges come as VANISHED), MODSEQs tracked
         if cfg.qresync && self.conn.has("QRESYNC") {
@@ -241,7 +267,7 @@ impl Session<'_> {
         self.run.checkpoint.report(self.cid, gen, r).await;
         self.run
             .counters
-            .done(id("CHECKPOINT!"), t.elapsed().as_micros() as u64);
+            .done(ids::CHECKPOINT, t.elapsed().as_micros() as u64);
         Ok(())
     }
 
@@ -275,7 +301,7 @@ impl Session<'_> {
     }
 
     async fn login(&mut self) -> Result<(), Errs> {
-        let auth = id("AUTHENTICATE");
+        let auth = ids::AUTHENTICATE;
         let (state, mech) = if self.run.plan.on(auth) && self.roll(self.p(auth).0) {
             let m = if self.run.cfg.mech == "LOGIN" {
                 "PLAIN".to_string()
@@ -284,7 +310,7 @@ impl Session<'_> {
             };
             (auth, m)
         } else {
-            (id("LOGIN"), self.run.cfg.mech.clone())
+            (ids::LOGIN, self.run.cfg.mech.clone())
         };
         let creds = Creds {
             user: self.user.name.clone(),
@@ -317,10 +343,10 @@ impl Session<'_> {
     /// The states walked after login, in order.
     fn order(&self) -> Vec<StateId> {
         let skip = [
-            id("AUTHENTICATE"),
-            id("LOGIN"),
-            id("COMPRESS"),
-            id("CHECKPOINT!"),
+            ids::AUTHENTICATE,
+            ids::LOGIN,
+            ids::COMPRESS,
+            ids::CHECKPOINT,
         ];
         (0..STATES.len())
             .filter(|s| self.run.plan.on(*s) && !skip.contains(s))
@@ -334,6 +360,8 @@ impl Session<'_> {
         } else {
             MAX_PIPELINE
         };
+        // APPEND goes into a batch when its literal needs no continuation
+        let batch_append = self.conn.has("LITERAL+");
         let mut i = 0usize;
         let mut deferred: Option<StateId> = None;
         loop {
@@ -345,6 +373,7 @@ impl Session<'_> {
             let mut batch: Vec<(StateId, Vec<u8>)> = Vec::new();
             let mut visited = 0;
             let mut barrier: Option<StateId> = None;
+            let mut selecting = false;
             while batch.len() < max && visited < order.len().max(1) && !order.is_empty() {
                 let s = match deferred.take() {
                     Some(s) => s,
@@ -366,7 +395,27 @@ impl Session<'_> {
                 if self.nothing_to_do(s) {
                     continue;
                 }
-                if commands::is_barrier(s) || s == id("APPEND") {
+                if s == ids::APPEND && batch_append {
+                    if let Some(cmd) = self.append_cmd(s) {
+                        batch.push((s, cmd));
+                    }
+                    continue;
+                }
+                if commands::is_terminal(s) {
+                    // the last command of the batch: what follows waits for its reply
+                    if s == ids::SELECT {
+                        self.view.reset();
+                        selecting = true;
+                        batch.push((s, self.select_cmd().into_bytes()));
+                    } else if s == ids::LOGOUT {
+                        self.logging_out = true;
+                        batch.push((s, b"LOGOUT".to_vec()));
+                    } else if let Some(cmd) = self.command(s) {
+                        batch.push((s, cmd.into_bytes()));
+                    }
+                    break;
+                }
+                if commands::is_barrier(s) || s == ids::APPEND {
                     if !batch.is_empty() {
                         deferred = Some(s);
                         break;
@@ -385,14 +434,28 @@ impl Session<'_> {
             let mut issued = !batch.is_empty();
             if !batch.is_empty() {
                 self.send_batch(batch).await?;
-                self.drain().await?;
+                let r = self.drain().await;
+                if self.logging_out {
+                    return match r {
+                        // a server may close right after its tagged OK to LOGOUT
+                        Err(e) if e.iter().any(|m| m.starts_with("server closed")) => {
+                            Ok(End::Again)
+                        }
+                        Err(e) => Err(e),
+                        Ok(()) => Ok(End::Again),
+                    };
+                }
+                r?;
+                if selecting {
+                    self.selected();
+                }
             }
             if let Some(s) = barrier {
                 let sent = self.tag;
                 if let Some(end) = self.barrier(s).await? {
                     return Ok(end);
                 }
-                issued |= self.tag != sent || s == id("DELAY");
+                issued |= self.tag != sent || s == ids::DELAY;
             }
             if !issued {
                 // nothing to do this round (e.g. a full mailbox with only APPEND on): wait a
@@ -405,8 +468,30 @@ impl Session<'_> {
         }
     }
 
+    /// `SELECT mailbox`, with CONDSTORE when `qresync` asks for it.
+    fn select_cmd(&self) -> String {
+        let mb = String::from_utf8_lossy(&astring(&self.run.mailbox)).into_owned();
+        if self.run.cfg.qresync && self.conn.has("CONDSTORE") {
+            format!("SELECT {mb} (CONDSTORE)")
+        } else {
+            format!("SELECT {mb}")
+        }
+    }
+
+    /// The SELECT's reply is in.
+    fn selected(&mut self) {
+        self.selected = true;
+        if self.view.recent == self.view.exists() && !self.run.cfg.no_tracking {
+            // every message is \Recent here: from now on the sessions' RECENT counts must
+            // sum to the message count
+            self.run
+                .shared
+                .all_recent(&self.user.name, &self.run.mailbox, true);
+        }
+    }
+
     fn command(&mut self, s: StateId) -> Option<String> {
-        if s == id("UIDFETCH") {
+        if s == ids::UIDFETCH {
             if self.uidfetched {
                 return None;
             }
@@ -426,9 +511,9 @@ impl Session<'_> {
             copybox: run.cfg.copybox.as_deref(),
             exists: self.view.exists(),
             selected: self.selected,
-            has_sort: self.conn.has("SORT"),
-            has_thread: self.conn.has("THREAD=REFERENCES"),
-            has_move: self.conn.has("MOVE"),
+            has_sort: self.caps.sort,
+            has_thread: self.caps.thread,
+            has_move: self.caps.moves,
             loud_store: !run.cfg.no_tracking,
             store_uids: store_uids.as_deref(),
             own_flag: self.own.flag.as_deref(),
@@ -442,7 +527,7 @@ impl Session<'_> {
         match STATES[s].0 {
             "SELECT" => self.selected,
             "APPEND" => self.selected && self.view.exists() >= limit,
-            "IDLE" => !self.selected || !self.conn.has("IDLE"),
+            "IDLE" => !self.selected || !self.caps.idle,
             _ => false,
         }
     }
@@ -470,21 +555,9 @@ impl Session<'_> {
                     return Ok(None);
                 }
                 self.view.reset();
-                let mb = String::from_utf8_lossy(&astring(&self.run.mailbox)).into_owned();
-                let cmd = if self.run.cfg.qresync && self.conn.has("CONDSTORE") {
-                    format!("SELECT {mb} (CONDSTORE)")
-                } else {
-                    format!("SELECT {mb}")
-                };
+                let cmd = self.select_cmd();
                 self.simple(Some(s), &cmd).await?;
-                self.selected = true;
-                if self.view.recent == self.view.exists() && !self.run.cfg.no_tracking {
-                    // every message is \Recent here: from now on the sessions' RECENT
-                    // counts must sum to the message count
-                    self.run
-                        .shared
-                        .all_recent(&self.user.name, &self.run.mailbox, true);
-                }
+                self.selected();
                 Ok(None)
             }
             "IDLE" => {
@@ -509,12 +582,22 @@ impl Session<'_> {
     }
 
     async fn append(&mut self, s: StateId) -> Result<(), Errs> {
+        if let Some(cmd) = self.append_cmd(s) {
+            self.send(Some(s), cmd, false).await?;
+            self.drain().await?;
+        }
+        Ok(())
+    }
+
+    /// `APPEND mailbox [date] {N}` CRLF data …, one message or (MULTIAPPEND, "again") more;
+    /// `None` when the mailbox is full.
+    fn append_cmd(&mut self, s: StateId) -> Option<Vec<u8>> {
         let limit = (self.run.cfg.msgs as u64 * 8 / 7) as u32;
         let mut have = self.view.exists();
         if self.selected && have >= limit {
-            return Ok(());
+            return None;
         }
-        let multi = self.conn.has("MULTIAPPEND");
+        let multi = self.caps.multiappend;
         let mb = astring(&self.run.mailbox);
         let mut cmd = b"APPEND ".to_vec();
         cmd.extend_from_slice(&mb);
@@ -530,13 +613,12 @@ impl Session<'_> {
                 break;
             }
         }
-        self.send(Some(s), cmd, false).await?;
-        self.drain().await
+        Some(cmd)
     }
 
     async fn logout(&mut self, s: Option<StateId>) -> Result<(), Errs> {
         self.logging_out = true;
-        let r = self.simple(s.or(Some(id("LOGOUT"))), "LOGOUT").await;
+        let r = self.simple(s.or(Some(ids::LOGOUT)), "LOGOUT").await;
         match r {
             // a server may close right after its tagged OK, or even before we read it
             Err(e) if e.iter().any(|m| m.starts_with("server closed")) => Ok(()),
@@ -549,7 +631,8 @@ impl Session<'_> {
         self.drain().await
     }
 
-    /// Sends pipelined commands (none has a literal: APPEND goes alone) in one write; with
+    /// Sends pipelined commands (literals non-synchronising: APPEND is only batched with
+    /// LITERAL+) in one write; with
     /// rawlog one write each, so every command gets its own `C:` line.
     async fn send_batch(&mut self, batch: Vec<(StateId, Vec<u8>)>) -> Result<(), Errs> {
         if self.run.cfg.rawlog {
@@ -560,11 +643,9 @@ impl Session<'_> {
         }
         let mut out = Vec::with_capacity(batch.iter().map(|(_, c)| c.len() + 8).sum());
         for (s, cmd) in batch {
+            // an APPEND's literal is sent at once: only batched when the server has LITERAL+
             let tag = self.expect(Some(s), &cmd, false);
-            out.extend_from_slice(tag.as_bytes());
-            out.push(b' ');
-            out.extend_from_slice(&cmd);
-            out.extend_from_slice(b"\r\n");
+            crate::client::conn::encode_nonsync(&tag, &cmd, &mut out);
         }
         self.conn.write(&out).await.map_err(lost)
     }
@@ -596,7 +677,7 @@ impl Session<'_> {
             state,
             sent,
             expunges: self.expunges,
-            query: (state == Some(id("SEARCH"))).then(|| {
+            query: (state == Some(ids::SEARCH)).then(|| {
                 String::from_utf8_lossy(cmd)
                     .trim_start_matches("SEARCH ")
                     .to_string()
@@ -736,7 +817,7 @@ impl Session<'_> {
                         }
                     }
                 }
-                if p.state == Some(id("APPEND")) && *status == Status::Ok && self.own.msgs_on {
+                if p.state == Some(ids::APPEND) && *status == Status::Ok && self.own.msgs_on {
                     if let Some((_, Some(code))) = r.status_code() {
                         if code.first().is_some_and(|c| c.is_atom("APPENDUID")) {
                             if let Some(set) = code.get(2).and_then(|v| v.text()) {

@@ -10,13 +10,25 @@ use std::sync::Mutex;
 #[derive(Default)]
 struct Facts {
     recent: HashMap<u32, u32>,
-    fixed: HashMap<(u32, String), String>,
+    /// UID → item name → canonical value.
+    fixed: HashMap<u32, HashMap<String, Vec<u8>>>,
+}
+
+/// A canonical value for a message, cut at 300 bytes.
+fn show(v: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&v[..v.len().min(300)]);
+    if v.len() > 300 {
+        format!("{s}...")
+    } else {
+        s.into_owned()
+    }
 }
 
 /// The facts of every mailbox of the run.
 #[derive(Default)]
 pub struct Shared {
-    boxes: Mutex<HashMap<(String, String, u32), Facts>>,
+    /// user → mailbox → UIDVALIDITY → facts (looked up by `&str`: no key allocated per reply).
+    boxes: Mutex<HashMap<String, HashMap<String, HashMap<u32, Facts>>>>,
     /// Per (user, mailbox): some session saw every message `\Recent` and no session that
     /// had the mailbox selected has left since, so the RECENT counts must add up.
     recent_known: Mutex<HashMap<(String, String), bool>>,
@@ -51,8 +63,17 @@ impl Shared {
             return;
         }
         let mut boxes = self.boxes.lock().unwrap_or_else(|p| p.into_inner());
-        let f = boxes
-            .entry((user.to_string(), mailbox.to_string(), uidvalidity))
+        if !boxes.contains_key(user) {
+            boxes.insert(user.to_string(), HashMap::new());
+        }
+        let users = boxes.get_mut(user).unwrap_or_else(|| unreachable!());
+        if !users.contains_key(mailbox) {
+            users.insert(mailbox.to_string(), HashMap::new());
+        }
+        let f = users
+            .get_mut(mailbox)
+            .unwrap_or_else(|| unreachable!())
+            .entry(uidvalidity)
             .or_default();
         for uid in seen.recent {
             let owner = *f.recent.entry(uid).or_insert(client);
@@ -63,13 +84,16 @@ impl Shared {
             }
         }
         for (uid, name, value) in seen.fixed {
-            match f.fixed.get(&(uid, name.clone())) {
-                Some(old) if *old != value => {
-                    errs.push(format!("UID {uid}: {name} changed from {old} to {value}"))
-                }
+            let items = f.fixed.entry(uid).or_default();
+            match items.get(name.as_ref()) {
+                Some(old) if *old != value => errs.push(format!(
+                    "UID {uid}: {name} changed from {} to {}",
+                    show(old),
+                    show(&value)
+                )),
                 Some(_) => {}
                 None => {
-                    f.fixed.insert((uid, name), value);
+                    items.insert(name.into_owned(), value);
                 }
             }
         }
@@ -88,7 +112,7 @@ mod tests {
             recent: r,
             fixed: f
                 .into_iter()
-                .map(|(u, n, v)| (u, n.to_string(), v.to_string()))
+                .map(|(u, n, v)| (u, n.to_string().into(), v.as_bytes().to_vec()))
                 .collect(),
         };
         s.record(
