@@ -58,6 +58,10 @@ fn show(s: &BTreeSet<String>) -> String {
     s.iter().cloned().collect::<Vec<_>>().join(" ")
 }
 
+/// What is known of a message: its flags (own_msgs) and whether the own keyword is set
+/// (own_flags); `None` where not known.
+type State = (Option<BTreeSet<String>>, Option<bool>);
+
 /// One session's ownership.
 #[derive(Debug, Default)]
 pub struct Own {
@@ -72,7 +76,7 @@ pub struct Own {
     flagged: HashMap<u32, bool>,
     /// Per UID: own STOREs on it in flight, and the states it may show meanwhile (before
     /// each of them), as (flags, keyword).
-    in_flight: HashMap<u32, (u32, Vec<(Option<BTreeSet<String>>, Option<bool>)>)>,
+    in_flight: HashMap<u32, (u32, Vec<State>)>,
 }
 
 impl Own {
@@ -103,7 +107,7 @@ impl Own {
         present.filter(|u| self.msgs.contains_key(u)).collect()
     }
 
-    fn state(&self, uid: u32) -> (Option<BTreeSet<String>>, Option<bool>) {
+    fn state(&self, uid: u32) -> State {
         (
             self.msgs.get(&uid).cloned().flatten(),
             self.flagged.get(&uid).copied(),

@@ -24,11 +24,14 @@ fn show(v: &[u8]) -> String {
     }
 }
 
+/// One user's mailboxes: name → UIDVALIDITY → facts.
+type Mailboxes = HashMap<String, HashMap<u32, Facts>>;
+
 /// The facts of every mailbox of the run.
 #[derive(Default)]
 pub struct Shared {
     /// user → mailbox → UIDVALIDITY → facts (looked up by `&str`: no key allocated per reply).
-    boxes: Mutex<HashMap<String, HashMap<String, HashMap<u32, Facts>>>>,
+    boxes: Mutex<HashMap<String, Mailboxes>>,
     /// Per (user, mailbox): some session saw every message `\Recent` and no session that
     /// had the mailbox selected has left since, so the RECENT counts must add up.
     recent_known: Mutex<HashMap<(String, String), bool>>,
