@@ -78,8 +78,11 @@ pub struct Conn {
     rawlog: Option<std::fs::File>,
     /// The start of the last line read (for timeout messages), reused.
     last_line: Vec<u8>,
-    /// Capabilities last announced (upper case).
-    pub capabilities: Vec<String>,
+    /// Capabilities last announced, upper case, separated by single spaces (one string, not
+    /// one allocation per capability).
+    pub capabilities: String,
+    /// LITERAL+ is among them (looked at for every command sent).
+    literal_plus: bool,
     /// The greeting line.
     pub greeting: Option<Response>,
 }
@@ -135,21 +138,32 @@ impl Conn {
             timeout: ep.timeout,
             rawlog,
             last_line: Vec::with_capacity(200),
-            capabilities: Vec::new(),
+            capabilities: String::new(),
+            literal_plus: false,
             greeting: None,
         };
         let greeting = conn.read().await?;
         if let Some(caps) = caps_of(&greeting) {
-            conn.capabilities = caps;
+            conn.set_caps(caps);
         }
         conn.greeting = Some(greeting);
         Ok(conn)
     }
 
+    fn set_caps(&mut self, caps: String) {
+        self.capabilities = caps;
+        self.literal_plus = self.has("LITERAL+");
+    }
+
+    /// Whether the server announced LITERAL+.
+    pub fn literal_plus(&self) -> bool {
+        self.literal_plus
+    }
+
     /// Whether the server announced `cap` (case-insensitive).
     pub fn has(&self, cap: &str) -> bool {
         self.capabilities
-            .iter()
+            .split(' ')
             .any(|c| c.eq_ignore_ascii_case(cap))
     }
 
@@ -175,7 +189,7 @@ impl Conn {
         let (a, b) = self.next_line().await?;
         let r = parse_response(&self.buf[a..b])?;
         if let Some(caps) = caps_of(&r) {
-            self.capabilities = caps;
+            self.set_caps(caps);
         }
         Ok(r)
     }
@@ -249,7 +263,7 @@ impl Conn {
         tag: &str,
         command: &[u8],
     ) -> Result<Vec<Response>, ConnError> {
-        let nonsync = self.has("LITERAL+");
+        let nonsync = self.literal_plus;
         let mut got = Vec::new();
         let mut out = Vec::with_capacity(command.len() + tag.len() + 3);
         out.extend_from_slice(tag.as_bytes());
@@ -336,8 +350,9 @@ fn split_literal(cmd: &[u8]) -> Option<(&[u8], usize, usize)> {
     None
 }
 
-/// The capability list carried by a reply: `* CAPABILITY ...` or a `[CAPABILITY ...]` code.
-pub fn caps_of(r: &Response) -> Option<Vec<String>> {
+/// The capability list carried by a reply (`* CAPABILITY ...` or a `[CAPABILITY ...]` code),
+/// upper case, separated by single spaces.
+pub fn caps_of(r: &Response) -> Option<String> {
     let items: &[imapwire::Value] = match r {
         Response::Untagged(v) if v.first().is_some_and(|a| a.is_atom("CAPABILITY")) => &v[1..],
         _ => match r.status_code() {
@@ -347,13 +362,15 @@ pub fn caps_of(r: &Response) -> Option<Vec<String>> {
             _ => return None,
         },
     };
-    Some(
-        items
-            .iter()
-            .filter_map(|v| v.text())
-            .map(|s| s.to_ascii_uppercase())
-            .collect(),
-    )
+    let mut out = String::with_capacity(items.len() * 12);
+    for b in items.iter().filter_map(|v| v.bytes()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&String::from_utf8_lossy(b));
+    }
+    out.make_ascii_uppercase();
+    Some(out)
 }
 
 #[cfg(test)]
@@ -381,9 +398,9 @@ mod tests {
     #[test]
     fn capabilities_from_code_or_untagged() {
         let r = parse_response(b"* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n").unwrap();
-        assert_eq!(caps_of(&r).unwrap(), vec!["IMAP4REV1", "LITERAL+"]);
+        assert_eq!(caps_of(&r).unwrap(), "IMAP4REV1 LITERAL+");
         let r = parse_response(b"* CAPABILITY IMAP4rev1 id\r\n").unwrap();
-        assert_eq!(caps_of(&r).unwrap(), vec!["IMAP4REV1", "ID"]);
+        assert_eq!(caps_of(&r).unwrap(), "IMAP4REV1 ID");
         assert!(caps_of(&parse_response(b"* 1 EXISTS\r\n").unwrap()).is_none());
     }
 }

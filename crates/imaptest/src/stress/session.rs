@@ -361,7 +361,7 @@ impl Session<'_> {
             MAX_PIPELINE
         };
         // APPEND goes into a batch when its literal needs no continuation
-        let batch_append = self.conn.has("LITERAL+");
+        let batch_append = self.conn.literal_plus();
         let mut i = 0usize;
         let mut deferred: Option<StateId> = None;
         loop {
