@@ -3,7 +3,8 @@
 //! SEARCH SINCE result, a keyword PERMANENTFLAGS never announced, an unknown UID in VANISHED,
 //! different THREAD replies in two sessions, RECENT counts that do not add up, a client's own
 //! flags changed under it — and the ms/cmd options (connect+banner time, sub-millisecond
-//! figures) against a server with a slow banner. Each error must be caught and named.
+//! figures) against a server with a slow banner, and 400 clients from a soft open-file limit of
+//! 256 (raised by imaptest itself). Each error must be caught and named.
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -298,4 +299,39 @@ fn ms_per_command_can_include_connect_and_banner_and_show_fractions() {
         row2.split_whitespace().next().unwrap().contains('.'),
         "no decimals: {row2}"
     );
+}
+
+#[test]
+fn many_clients_raise_the_open_file_limit_themselves() {
+    // 400 clients from a soft limit of 256: imaptest must raise it (the hard limit allows)
+    let port = serve(BASE);
+    let work = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_imaptest");
+    let script = format!(
+        "ulimit -Sn 256 && exec {bin} port={port} user=testuser mbox={} clients=400 - logout=0 noop=100 secs=4",
+        mbox(work.path()).display()
+    );
+    let o = Command::new("sh")
+        .current_dir(work.path())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let s = text(&o);
+    if s.contains("needs about") {
+        // the hard limit itself is below what 400 clients need: said, not hidden
+        return;
+    }
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert!(!s.contains("Error:") && !s.contains("open files"), "{s}");
+    let totals = s.split("Totals:\n").nth(1).expect("Totals:");
+    let logins: u64 = totals
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(logins, 400, "{s}");
 }
