@@ -140,16 +140,23 @@ fn a_seeded_run_repeats_its_commands() {
         .map(|_| {
             d.wipe_mail();
             let work = tempfile::tempdir().unwrap();
-            let o = d.imaptest(
-                &["seed=123", "secs=3", "clients=1", "logout=0", "rawlog"],
-                work.path(),
-            );
+            // the command line: the default mix (a LOGOUT and a new connection,
+            // so a new rawlog.1.N, every round)
+            let o = d.imaptest(&["seed=123", "secs=10", "clients=1", "rawlog"], work.path());
             assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-            let log = std::fs::read_to_string(work.path().join("rawlog.1.1")).unwrap();
-            log.lines()
-                .filter(|l| l.starts_with("C: "))
-                .map(str::to_string)
-                .collect()
+            let mut sent = Vec::new();
+            for n in 1.. {
+                let Ok(log) = std::fs::read_to_string(work.path().join(format!("rawlog.1.{n}")))
+                else {
+                    break;
+                };
+                sent.extend(
+                    log.lines()
+                        .filter(|l| l.starts_with("C: "))
+                        .map(str::to_string),
+                );
+            }
+            sent
         })
         .collect();
     let n = runs[0].len().min(runs[1].len());

@@ -70,13 +70,19 @@ impl ConnError {
 /// One connection.
 pub struct Conn {
     stream: Pin<Box<dyn Stream>>,
+    /// Bytes read; `buf[start..]` is not consumed yet (moved down only before a read).
     buf: Vec<u8>,
+    start: usize,
     framer: Framer,
     timeout: Duration,
     rawlog: Option<std::fs::File>,
-    last_line: Option<String>,
-    /// Capabilities last announced (upper case).
-    pub capabilities: Vec<String>,
+    /// The start of the last line read (for timeout messages), reused.
+    last_line: Vec<u8>,
+    /// Capabilities last announced, upper case, separated by single spaces (one string, not
+    /// one allocation per capability).
+    pub capabilities: String,
+    /// LITERAL+ is among them (looked at for every command sent).
+    literal_plus: bool,
     /// The greeting line.
     pub greeting: Option<Response>,
 }
@@ -127,25 +133,37 @@ impl Conn {
         let mut conn = Conn {
             stream,
             buf: Vec::with_capacity(8192),
+            start: 0,
             framer: Framer::new(ep.limits),
             timeout: ep.timeout,
             rawlog,
-            last_line: None,
-            capabilities: Vec::new(),
+            last_line: Vec::with_capacity(200),
+            capabilities: String::new(),
+            literal_plus: false,
             greeting: None,
         };
         let greeting = conn.read().await?;
         if let Some(caps) = caps_of(&greeting) {
-            conn.capabilities = caps;
+            conn.set_caps(caps);
         }
         conn.greeting = Some(greeting);
         Ok(conn)
     }
 
+    fn set_caps(&mut self, caps: String) {
+        self.capabilities = caps;
+        self.literal_plus = self.has("LITERAL+");
+    }
+
+    /// Whether the server announced LITERAL+.
+    pub fn literal_plus(&self) -> bool {
+        self.literal_plus
+    }
+
     /// Whether the server announced `cap` (case-insensitive).
     pub fn has(&self, cap: &str) -> bool {
         self.capabilities
-            .iter()
+            .split(' ')
             .any(|c| c.eq_ignore_ascii_case(cap))
     }
 
@@ -166,25 +184,33 @@ impl Conn {
         Ok(())
     }
 
-    /// Reads one reply (and notes capabilities it carries).
+    /// Reads one reply (and notes capabilities it carries), parsed straight from the buffer.
     pub async fn read(&mut self) -> Result<Response, ConnError> {
-        let raw = self.read_raw().await?;
-        let r = parse_response(&raw)?;
+        let (a, b) = self.next_line().await?;
+        let r = parse_response(&self.buf[a..b])?;
         if let Some(caps) = caps_of(&r) {
-            self.capabilities = caps;
+            self.set_caps(caps);
         }
         Ok(r)
     }
 
     /// Reads one framed reply line with its literals.
     pub async fn read_raw(&mut self) -> Result<Vec<u8>, ConnError> {
+        let (a, b) = self.next_line().await?;
+        Ok(self.buf[a..b].to_vec())
+    }
+
+    /// Frames the next reply; returns where it lies in `buf` (valid until the next read).
+    async fn next_line(&mut self) -> Result<(usize, usize), ConnError> {
+        if let Some(n) = self.framer.complete_len(&self.buf[self.start..])? {
+            return Ok(self.consume(n));
+        }
         let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
-            if let Some(n) = self.framer.complete_len(&self.buf)? {
-                let line: Vec<u8> = self.buf.drain(..n).collect();
-                self.log("S: ", &line);
-                self.last_line = Some(short(&line));
-                return Ok(line);
+            if self.start > 0 {
+                // move the unread rest down once, not once per line
+                self.buf.drain(..self.start);
+                self.start = 0;
             }
             // read into the buffer's spare room: no zeroed scratch array per read
             self.buf.reserve(16384);
@@ -193,7 +219,7 @@ impl Conn {
             {
                 Err(_) => {
                     let last = if self.buf.is_empty() {
-                        self.last_line.clone()
+                        (!self.last_line.is_empty()).then(|| short(&self.last_line))
                     } else {
                         Some(short(&self.buf))
                     };
@@ -208,7 +234,24 @@ impl Conn {
                 let partial = (!self.buf.is_empty()).then(|| short(&self.buf));
                 return Err(ConnError::Closed { partial });
             }
+            if let Some(n) = self.framer.complete_len(&self.buf)? {
+                return Ok(self.consume(n));
+            }
         }
+    }
+
+    /// Takes the next `n` unread bytes as a line.
+    fn consume(&mut self, n: usize) -> (usize, usize) {
+        let (a, b) = (self.start, self.start + n);
+        self.start = b;
+        if self.rawlog.is_some() {
+            let line = self.buf[a..b].to_vec();
+            self.log("S: ", &line);
+        }
+        self.last_line.clear();
+        self.last_line
+            .extend_from_slice(&self.buf[a..b.min(a + 200)]);
+        (a, b)
     }
 
     /// Sends `tag SP command CRLF`. `command` may hold literals in wire form (`{N}` CRLF data);
@@ -220,7 +263,7 @@ impl Conn {
         tag: &str,
         command: &[u8],
     ) -> Result<Vec<Response>, ConnError> {
-        let nonsync = self.has("LITERAL+");
+        let nonsync = self.literal_plus;
         let mut got = Vec::new();
         let mut out = Vec::with_capacity(command.len() + tag.len() + 3);
         out.extend_from_slice(tag.as_bytes());
@@ -264,6 +307,24 @@ impl Conn {
     }
 }
 
+/// Appends `tag SP command CRLF` to `out` with every literal of `command` (wire form,
+/// `{N}` CRLF data) announced as non-synchronising `{N+}`: for servers with LITERAL+, so a
+/// command with literals can be pipelined in one write.
+pub fn encode_nonsync(tag: &str, command: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(tag.as_bytes());
+    out.push(b' ');
+    let mut rest = command;
+    while let Some((before, size, data_start)) = split_literal(rest) {
+        out.extend_from_slice(&before[..before.len() - 1]);
+        out.extend_from_slice(b"+}\r\n");
+        let end = data_start + size;
+        out.extend_from_slice(&rest[data_start..end]);
+        rest = &rest[end..];
+    }
+    out.extend_from_slice(rest);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Finds the first literal announcement `{N}` CRLF in a command: returns the text up to and
 /// including `}`, the size, and where the data starts.
 fn split_literal(cmd: &[u8]) -> Option<(&[u8], usize, usize)> {
@@ -289,8 +350,9 @@ fn split_literal(cmd: &[u8]) -> Option<(&[u8], usize, usize)> {
     None
 }
 
-/// The capability list carried by a reply: `* CAPABILITY ...` or a `[CAPABILITY ...]` code.
-pub fn caps_of(r: &Response) -> Option<Vec<String>> {
+/// The capability list carried by a reply (`* CAPABILITY ...` or a `[CAPABILITY ...]` code),
+/// upper case, separated by single spaces.
+pub fn caps_of(r: &Response) -> Option<String> {
     let items: &[imapwire::Value] = match r {
         Response::Untagged(v) if v.first().is_some_and(|a| a.is_atom("CAPABILITY")) => &v[1..],
         _ => match r.status_code() {
@@ -300,13 +362,15 @@ pub fn caps_of(r: &Response) -> Option<Vec<String>> {
             _ => return None,
         },
     };
-    Some(
-        items
-            .iter()
-            .filter_map(|v| v.text())
-            .map(|s| s.to_ascii_uppercase())
-            .collect(),
-    )
+    let mut out = String::with_capacity(items.len() * 12);
+    for b in items.iter().filter_map(|v| v.bytes()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&String::from_utf8_lossy(b));
+    }
+    out.make_ascii_uppercase();
+    Some(out)
 }
 
 #[cfg(test)]
@@ -325,14 +389,18 @@ mod tests {
         assert!(split_literal(b"X {a}\r\n").is_none());
         let (b, s, _) = split_literal(b"APPEND b ~{1}\r\nz").unwrap();
         assert_eq!((b, s), (&b"APPEND b ~{1}"[..], 1));
+        let mut out = Vec::new();
+        encode_nonsync("7", b"APPEND box {3}\r\nabc", &mut out);
+        encode_nonsync("8", b"NOOP", &mut out);
+        assert_eq!(out, b"7 APPEND box {3+}\r\nabc\r\n8 NOOP\r\n");
     }
 
     #[test]
     fn capabilities_from_code_or_untagged() {
         let r = parse_response(b"* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n").unwrap();
-        assert_eq!(caps_of(&r).unwrap(), vec!["IMAP4REV1", "LITERAL+"]);
+        assert_eq!(caps_of(&r).unwrap(), "IMAP4REV1 LITERAL+");
         let r = parse_response(b"* CAPABILITY IMAP4rev1 id\r\n").unwrap();
-        assert_eq!(caps_of(&r).unwrap(), vec!["IMAP4REV1", "ID"]);
+        assert_eq!(caps_of(&r).unwrap(), "IMAP4REV1 ID");
         assert!(caps_of(&parse_response(b"* 1 EXISTS\r\n").unwrap()).is_none());
     }
 }

@@ -65,7 +65,7 @@ struct Sess<'a> {
     mailbox: String,
     cid: u32,
     /// Fixed items (size, headers…) seen in the current command, judged at its tagged OK.
-    unconfirmed: Vec<(u32, String, String)>,
+    unconfirmed: Vec<crate::stress::mailbox::Fixed>,
 }
 
 /// The `(UID, FLAGS)` of a `* n FETCH (…)` reply.

@@ -20,6 +20,25 @@ pub struct Snap {
     pub msgs: Vec<(u32, Vec<String>, u64)>,
     /// UIDs with `\Recent` in this session.
     pub recent: Vec<u32>,
+    /// The `* THREAD` reply to `UID THREAD REFERENCES US-ASCII ALL`, when the server has it.
+    pub thread: Option<String>,
+}
+
+/// Compares the `\Recent` counts of every session of a mailbox (all of them reported, and
+/// each message was `\Recent` in some session since the count was last right) with its
+/// message count.
+pub fn recent_sum(snaps: &[(u32, Snap)]) -> Option<(u32, String)> {
+    let (cid, first) = snaps.first()?;
+    let sum: usize = snaps.iter().map(|(_, s)| s.recent.len()).sum();
+    (sum != first.msgs.len()).then(|| {
+        (
+            *cid,
+            format!(
+                "checkpoint: the sessions' RECENT counts sum to {sum}, the mailbox has {} messages",
+                first.msgs.len()
+            ),
+        )
+    })
 }
 
 /// Compares the snapshots of one user's mailbox; returns (client, complaint) pairs.
@@ -29,6 +48,14 @@ pub fn compare(snaps: &[(u32, Snap)]) -> Vec<(u32, String)> {
         return out;
     };
     for (cid, s) in &snaps[1..] {
+        if let (Some(a), Some(b)) = (&r.thread, &s.thread) {
+            if a != b {
+                out.push((
+                    *cid,
+                    format!("checkpoint: THREAD reply {b}, client {ref_cid} got {a}"),
+                ));
+            }
+        }
         if s.msgs.len() != r.msgs.len() {
             out.push((
                 *cid,
@@ -161,9 +188,16 @@ impl Checkpoint {
     }
 }
 
-async fn until(mut ok: impl FnMut() -> bool) {
+/// Waits (at most [`WAIT`]) for `ok`; whether it came true.
+async fn until(mut ok: impl FnMut() -> bool) -> bool {
     let t = Instant::now();
-    while !ok() && t.elapsed() < WAIT {
+    loop {
+        if ok() {
+            return true;
+        }
+        if t.elapsed() >= WAIT {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -187,13 +221,13 @@ pub async fn coordinate(run: std::sync::Arc<Run>, every: u64) {
             s.reports.clear();
         }
         cp.due.store(gen, Relaxed);
-        until(|| {
+        let all_paused = until(|| {
             let s = cp.st();
             s.in_walk.iter().all(|c| s.paused.contains(c))
         })
         .await;
         cp.phase2.send_replace(gen);
-        until(|| {
+        let all_reported = until(|| {
             let s = cp.st();
             s.paused.iter().all(|c| s.reports.contains_key(c))
         })
@@ -212,9 +246,16 @@ pub async fn coordinate(run: std::sync::Arc<Run>, every: u64) {
         for (cid, u, m, snap) in reports {
             groups.entry((u, m)).or_default().push((cid, snap));
         }
-        for ((user, _), snaps) in groups {
-            for (cid, msg) in compare(&snaps) {
+        for ((user, mailbox), snaps) in groups {
+            let errs = compare(&snaps);
+            let clean = errs.is_empty();
+            for (cid, msg) in errs {
                 run.error(&user, cid, &[msg]);
+            }
+            if clean && all_paused && all_reported && run.shared.all_recent_known(&user, &mailbox) {
+                if let Some((cid, msg)) = recent_sum(&snaps) {
+                    run.error(&user, cid, &[msg]);
+                }
             }
         }
         cp.done.send_replace(gen);
@@ -232,7 +273,31 @@ mod tests {
                 .map(|(u, f, m)| (*u, f.iter().map(|s| s.to_string()).collect(), *m))
                 .collect(),
             recent: recent.to_vec(),
+            thread: None,
         }
+    }
+
+    #[test]
+    fn threads_and_recent_counts() {
+        let mut a = snap(&[(1, &[], 0), (3, &[], 0)], &[3]);
+        let mut b = a.clone();
+        b.recent = vec![1];
+        a.thread = Some("* THREAD (1)(3)".into());
+        b.thread = Some("* THREAD (1 3)".into());
+        let e = compare(&[(1, a.clone()), (2, b.clone())]);
+        assert!(
+            e.iter().any(|(c, m)| *c == 2
+                && m.contains("THREAD reply * THREAD (1 3), client 1 got * THREAD (1)(3)")),
+            "{e:?}"
+        );
+        assert_eq!(recent_sum(&[(1, a.clone()), (2, b.clone())]), None);
+        b.recent.clear();
+        let (c, m) = recent_sum(&[(1, a), (2, b)]).unwrap();
+        assert_eq!(c, 1);
+        assert!(
+            m.contains("RECENT counts sum to 1, the mailbox has 2 messages"),
+            "{m}"
+        );
     }
 
     #[test]

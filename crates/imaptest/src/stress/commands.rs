@@ -1,7 +1,7 @@
 //! The command each state sends, from the session's random generator and what it knows of the
 //! mailbox (pure): random ranges, FETCH items, STORE flags, SEARCH queries, mailbox names.
 //! APPEND's message data is added by the session (it comes from the shared mbox).
-use super::states::{id, StateId};
+use super::states::StateId;
 use crate::client::login::astring;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -19,6 +19,21 @@ pub struct Ctx<'a> {
     pub has_move: bool,
     /// STORE answers with FETCH (no .SILENT) so the flags are tracked.
     pub loud_store: bool,
+    /// `own_msgs`/`own_flags`: STORE and DELETE go by UID to these messages only.
+    pub store_uids: Option<&'a [u32]>,
+    /// `own_flags`: the one keyword this client stores (added or removed, never replaced).
+    pub own_flag: Option<&'a str>,
+}
+
+/// Up to three of `uids` at random, as a UID set listing each.
+fn some_uids(rng: &mut impl Rng, uids: &[u32]) -> String {
+    let n = rng.gen_range(1..=uids.len().min(3));
+    let mut pick: Vec<u32> = uids.choose_multiple(rng, n).copied().collect();
+    pick.sort_unstable();
+    pick.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 const FETCH_ITEMS: &[&str] = &[
@@ -201,6 +216,32 @@ pub fn command(state: StateId, rng: &mut impl Rng, c: &Ctx) -> Option<String> {
             small_range(rng, c.exists),
             String::from_utf8_lossy(&astring(c.copybox?))
         ),
+        "STORE" if c.store_uids.is_some() => {
+            let uids = c.store_uids.unwrap_or_default();
+            if uids.is_empty() {
+                return None;
+            }
+            let set = some_uids(rng, uids);
+            let (how, flags) = match c.own_flag {
+                Some(k) => (["+", "-"][rng.gen_range(0..2)], k.to_string()),
+                None => {
+                    let how = ["+", "-", ""][rng.gen_range(0..3)];
+                    let mut f: Vec<&str> = FLAGS
+                        .iter()
+                        .filter(|_| rng.gen_bool(0.25))
+                        .copied()
+                        .collect();
+                    if f.is_empty() {
+                        f.push(FLAGS.choose(rng).copied().unwrap_or("\\Seen"));
+                    }
+                    (how, f.join(" "))
+                }
+            };
+            format!(
+                "UID STORE {set} {how}FLAGS{} ({flags})",
+                if c.loud_store { "" } else { ".SILENT" }
+            )
+        }
         "STORE" => {
             let how = ["+", "-", ""][rng.gen_range(0..3)];
             let mut flags: Vec<&str> = FLAGS
@@ -231,27 +272,30 @@ pub fn command(state: StateId, rng: &mut impl Rng, c: &Ctx) -> Option<String> {
     })
 }
 
+/// Whether a state's command changes the session's state but may end a pipelined batch: it
+/// goes last, and what follows waits for its reply. Only SELECT (after LIST/STATUS, which do
+/// not need it) and LOGOUT: EXPUNGE, MOVE, NOOP and CHECK wait for the commands before them,
+/// as Dovecot runs pipelined commands in parallel (an EXPUNGE sent right after a STORE
+/// \Deleted may run before it).
+pub fn is_terminal(state: StateId) -> bool {
+    use super::states::ids::*;
+    matches!(state, SELECT | LOGOUT)
+}
+
 /// Whether a state's command may change sequence numbers or the session's state, so nothing
 /// is pipelined after it until its reply.
 pub fn is_barrier(state: StateId) -> bool {
-    [
-        "SELECT",
-        "EXPUNGE",
-        "NOOP",
-        "CHECK",
-        "IDLE",
-        "LOGOUT",
-        "DISCONNECT",
-        "DELAY",
-        "MOVE",
-    ]
-    .iter()
-    .any(|n| id(n) == state)
+    use super::states::ids::*;
+    matches!(
+        state,
+        SELECT | EXPUNGE | NOOP | CHECK | IDLE | LOGOUT | DISCONNECT | DELAY | MOVE
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stress::states::id;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -265,7 +309,30 @@ mod tests {
             has_thread: true,
             has_move: true,
             loud_store: false,
+            store_uids: None,
+            own_flag: None,
         }
+    }
+
+    #[test]
+    fn own_modes_store_by_uid() {
+        let mut r = ChaCha8Rng::seed_from_u64(3);
+        let uids = [4, 8, 15];
+        let mut c = ctx(5, true);
+        c.store_uids = Some(&uids);
+        c.own_flag = Some("$Own2");
+        for _ in 0..50 {
+            let s = command(id("STORE"), &mut r, &c).unwrap();
+            let p = super::super::own::parse_store(&s).unwrap();
+            assert!(p.uids.iter().all(|u| uids.contains(u)), "{s}");
+            assert_eq!(p.flags, ["$own2"], "{s}");
+            assert_ne!(p.op, super::super::own::Op::Replace, "{s}");
+        }
+        // \\Deleted is anyone's: DELETE stays by sequence
+        let d = command(id("DELETE"), &mut r, &c).unwrap();
+        assert!(d.starts_with("STORE "), "{d}");
+        c.store_uids = Some(&[]);
+        assert_eq!(command(id("STORE"), &mut r, &c), None);
     }
 
     #[test]

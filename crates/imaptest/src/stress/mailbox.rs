@@ -4,6 +4,7 @@
 //! PERMANENTFLAGS (and not dropped while in use), MODSEQ never going down. Pure: replies in,
 //! complaints and [`Seen`] facts (for the checks across sessions) out.
 use imapwire::{Response, Value};
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 const SYSTEM_FLAGS: &[&str] = &[
@@ -24,6 +25,8 @@ pub struct Msg {
     pub modseq: u64,
     /// RFC822.SIZE, once fetched.
     pub size: Option<u64>,
+    /// INTERNALDATE's day (own zone, UTC), once fetched.
+    pub day: Option<(i64, i64)>,
 }
 
 /// Facts from a reply that other sessions' views must agree with.
@@ -31,8 +34,9 @@ pub struct Msg {
 pub struct Seen {
     /// UIDs this session saw with `\Recent`.
     pub recent: Vec<u32>,
-    /// (UID, item name, canonical value) of items that never change for a message.
-    pub fixed: Vec<(u32, String, String)>,
+    /// (UID, item name, canonical value: see [`canon`]) of items that never change for a
+    /// message.
+    pub fixed: Vec<Fixed>,
 }
 
 /// The session's view of the selected mailbox.
@@ -48,7 +52,62 @@ pub struct View {
 }
 
 fn lower(v: &Value) -> Option<String> {
-    v.text().map(|t| t.to_ascii_lowercase())
+    // one allocation: the lossy view borrows when the bytes are UTF-8
+    v.bytes()
+        .map(|b| String::from_utf8_lossy(b).to_ascii_lowercase())
+}
+
+/// One fixed item seen: UID, item name, canonical value.
+pub type Fixed = (u32, Cow<'static, str>, Vec<u8>);
+
+/// The canonical form of a value for comparing fixed items: like the wire form, but a string
+/// is a string however it was sent (quoted or literal: both become `"…"` with `\` and `"`
+/// escaped), so only a change of content is a change. Written into `out`, no formatting.
+pub fn canon(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Atom(a) => out.extend_from_slice(a),
+        Value::Quoted(q) | Value::Literal { data: q, .. } => {
+            out.push(b'"');
+            for &c in q {
+                if c == b'"' || c == b'\\' {
+                    out.push(b'\\');
+                }
+                out.push(c);
+            }
+            out.push(b'"');
+        }
+        Value::Nil => out.extend_from_slice(b"NIL"),
+        Value::List(items) | Value::Code(items) => {
+            out.push(if matches!(v, Value::List(_)) {
+                b'('
+            } else {
+                b'['
+            });
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                canon(x, out);
+            }
+            out.push(if matches!(v, Value::List(_)) {
+                b')'
+            } else {
+                b']'
+            });
+        }
+    }
+}
+
+/// The static name of a fixed item (no allocation for the usual ones).
+fn fixed_name(n: &str) -> Cow<'static, str> {
+    match n {
+        "RFC822.SIZE" => Cow::Borrowed("RFC822.SIZE"),
+        "ENVELOPE" => Cow::Borrowed("ENVELOPE"),
+        "BODYSTRUCTURE" => Cow::Borrowed("BODYSTRUCTURE"),
+        "BODY" => Cow::Borrowed("BODY"),
+        "INTERNALDATE" => Cow::Borrowed("INTERNALDATE"),
+        other => Cow::Owned(other.to_string()),
+    }
 }
 
 /// Items of a FETCH that identify a message's content.
@@ -106,6 +165,9 @@ impl View {
                     errs.push("FETCH without a list of items".into());
                 }
             }
+            (None, Some(_)) if v.first().is_some_and(|w| w.is_atom("VANISHED")) => {
+                self.vanished(&v[1..], errs);
+            }
             (None, _) if v.first().is_some_and(|w| w.is_atom("FLAGS")) => {
                 if let Some(list) = v.get(1).and_then(Value::items) {
                     self.flags_announced(list, errs);
@@ -133,6 +195,81 @@ impl View {
             _ => {}
         }
         seen
+    }
+
+    /// The messages as SEARCH sees them.
+    pub fn facts(&self) -> Vec<super::search::Facts> {
+        self.msgs
+            .iter()
+            .map(|m| super::search::Facts {
+                size: m.size,
+                day: m.day,
+            })
+            .collect()
+    }
+
+    /// `* VANISHED uid-set` (QRESYNC's EXPUNGE): every UID must be one the mailbox can hold;
+    /// a UID this session has not seen goes where the UID order puts it among the messages
+    /// of unknown UID (what was known of them is forgotten when it cannot tell which).
+    /// `(EARLIER)` (a resync report) changes nothing here.
+    fn vanished(&mut self, args: &[Value], errs: &mut Vec<String>) {
+        if args.first().and_then(Value::items).is_some() {
+            return;
+        }
+        let Some(set) = args.first().and_then(Value::text) else {
+            errs.push("VANISHED without a UID set".into());
+            return;
+        };
+        let mut uids = Vec::new();
+        for part in set.split(',') {
+            let (a, b) = part.split_once(':').unwrap_or((part, part));
+            match (a.parse::<u32>(), b.parse::<u32>()) {
+                (Ok(a), Ok(b)) if a > 0 && b > 0 => {
+                    let (a, b) = (a.min(b), a.max(b));
+                    if (b - a) as usize > self.msgs.len() {
+                        errs.push(format!(
+                            "VANISHED {part} names more UIDs than the mailbox has messages ({})",
+                            self.msgs.len()
+                        ));
+                        return;
+                    }
+                    uids.extend(a..=b);
+                }
+                _ => {
+                    errs.push(format!("VANISHED: invalid UID set {set}"));
+                    return;
+                }
+            }
+        }
+        for u in uids {
+            if let Some(i) = self.msgs.iter().position(|m| m.uid == u) {
+                self.msgs.remove(i);
+                continue;
+            }
+            // the slots of unknown UID between the known neighbours of u
+            let lo = self.msgs.iter().rposition(|m| m.uid != 0 && m.uid < u);
+            let hi = self.msgs.iter().position(|m| m.uid > u);
+            let from = lo.map_or(0, |i| i + 1);
+            let to = hi.unwrap_or(self.msgs.len());
+            let slots: Vec<usize> = (from..to).filter(|&i| self.msgs[i].uid == 0).collect();
+            match slots.as_slice() {
+                [] => {
+                    errs.push(format!(
+                        "VANISHED UID {u} is not in the mailbox (no message of unknown UID where it would be)"
+                    ));
+                    return;
+                }
+                [one] => {
+                    self.msgs.remove(*one);
+                }
+                many => {
+                    for &i in many {
+                        self.msgs[i] = Msg::default();
+                    }
+                    self.msgs.remove(many[0]);
+                }
+            }
+        }
     }
 
     fn flags_announced(&mut self, list: &[Value], errs: &mut Vec<String>) {
@@ -169,13 +306,23 @@ impl View {
         let mut uid = self.msgs[i].uid;
         let mut fixed = Vec::new();
         let mut flags_seen: Option<Vec<String>> = None;
+        let mut name_buf: Vec<u8> = Vec::with_capacity(64);
+        let mut scratch: Vec<u8> = Vec::new();
         for pair in pairs.by_ref() {
             let [name, value] = pair else {
                 errs.push("FETCH with an odd number of items".into());
                 break;
             };
-            let name = name.text().unwrap_or_default().to_ascii_uppercase();
-            match name.as_str() {
+            // one buffer for every item name of the reply, upper-cased in place
+            name_buf.clear();
+            name_buf.extend(
+                name.bytes()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(u8::to_ascii_uppercase),
+            );
+            let name = String::from_utf8_lossy(&name_buf);
+            match name.as_ref() {
                 "UID" => match value.number() {
                     Some(u) if u > 0 && u <= u32::MAX as u64 => {
                         let u = u as u32;
@@ -231,8 +378,17 @@ impl View {
                     if n == "RFC822.SIZE" {
                         // 0 is what servers send for a message expunged under the FETCH
                         self.msgs[i].size = value.number().filter(|&n| n > 0);
+                    } else if n == "INTERNALDATE" {
+                        // so is the epoch
+                        self.msgs[i].day = value
+                            .text()
+                            .and_then(|t| super::search::internaldate_days(&t))
+                            .filter(|d| d.0 > 1);
                     }
-                    fixed.push((n.to_string(), value.to_string()))
+                    // built in a reused buffer, then copied once at its exact size
+                    scratch.clear();
+                    canon(value, &mut scratch);
+                    fixed.push((fixed_name(n), scratch.clone()))
                 }
                 _ => {}
             }
@@ -289,8 +445,61 @@ mod tests {
         assert!(e.is_empty(), "{e:?}");
         assert_eq!((v.exists(), v.uidvalidity, v.recent), (2, 77, 1));
         assert_eq!(s.recent, [9]);
-        assert_eq!(s.fixed, [(7, "RFC822.SIZE".to_string(), "100".to_string())]);
+        assert_eq!(
+            s.fixed,
+            [(7, Cow::Borrowed("RFC822.SIZE"), b"100".to_vec())]
+        );
         assert_eq!(v.msgs[1].modseq, 6);
+    }
+
+    #[test]
+    fn canonical_values_ignore_how_strings_were_sent() {
+        let form = |line: &str| {
+            let r = parse_response(line.as_bytes()).unwrap();
+            let Response::Untagged(v) = r else { panic!() };
+            let mut out = Vec::new();
+            canon(&v[2].items().unwrap()[1], &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let quoted = form("* 1 FETCH (ENVELOPE (\"a \\\"b\\\"\" NIL (x)))\r\n");
+        let literal = form("* 1 FETCH (ENVELOPE ({5}\r\na \"b\" NIL (x)))\r\n");
+        assert_eq!(quoted, "(\"a \\\"b\\\"\" NIL (x))");
+        assert_eq!(quoted, literal);
+    }
+
+    #[test]
+    fn vanished_removes_by_uid() {
+        let mut v = View::default();
+        let (e, _) = feed(
+            &mut v,
+            &[
+                "* 4 EXISTS",
+                "* 1 FETCH (UID 3 RFC822.SIZE 10)",
+                "* 3 FETCH (RFC822.SIZE 30)",
+                "* 4 FETCH (UID 9 RFC822.SIZE 40)",
+                "* VANISHED 3",
+                "* VANISHED (EARLIER) 1:2",
+            ],
+        );
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(v.exists(), 3);
+        // UID 5 lies among the two messages of unknown UID: which one is forgotten
+        let (e, _) = feed(&mut v, &["* VANISHED 5"]);
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(
+            v.msgs.iter().map(|m| m.size).collect::<Vec<_>>(),
+            [None, Some(40)]
+        );
+        let (e, _) = feed(
+            &mut v,
+            &[
+                "* VANISHED 9",
+                "* 1 FETCH (INTERNALDATE \"24-Mar-2007 23:00:00 +0200\")",
+            ],
+        );
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(v.exists(), 1);
+        assert!(v.msgs[0].day.is_some());
     }
 
     #[test]
@@ -337,6 +546,22 @@ mod tests {
             ),
         ];
         for (lines, want) in cases {
+            let (e, _) = feed(&mut View::default(), lines);
+            assert!(e.iter().any(|x| x.contains(want)), "{lines:?}: {e:?}");
+        }
+        for (lines, want) in [
+            (
+                &[
+                    "* 2 EXISTS",
+                    "* 1 FETCH (UID 4)",
+                    "* 2 FETCH (UID 6)",
+                    "* VANISHED 5",
+                ][..],
+                "VANISHED UID 5 is not in the mailbox",
+            ),
+            (&["* 1 EXISTS", "* VANISHED 0"], "invalid UID set 0"),
+            (&["* 1 EXISTS", "* VANISHED 1:9"], "names more UIDs"),
+        ] {
             let (e, _) = feed(&mut View::default(), lines);
             assert!(e.iter().any(|x| x.contains(want)), "{lines:?}: {e:?}");
         }

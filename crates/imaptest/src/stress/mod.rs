@@ -7,6 +7,7 @@
 //! - [`states`]: the states and the plan of a command line (pure);
 //! - [`commands`]: the command each state sends (pure);
 //! - [`mailbox`]: one session's view and its checks (pure);
+//! - [`own`]: `own_msgs`/`own_flags`, what a client owns and must find unchanged (pure);
 //! - [`shared`]: the checks across sessions;
 //! - [`fdlimit`]: room for many sockets;
 //! - [`stats`]: counters and the console format (pure formatting);
@@ -21,6 +22,7 @@ pub mod fdlimit;
 pub mod lines;
 pub mod lmtp;
 pub mod mailbox;
+pub mod own;
 pub mod pop3;
 pub mod search;
 pub mod session;

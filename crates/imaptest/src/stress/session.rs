@@ -6,7 +6,8 @@
 use super::checkpoint::Snap;
 use super::commands::{self, Ctx};
 use super::mailbox::{Seen, View};
-use super::states::{id, StateId};
+use super::own::{self, Own, Store};
+use super::states::{ids, StateId};
 use super::Run;
 use crate::args::STATES;
 use crate::client::login::{astring, login};
@@ -97,7 +98,13 @@ pub async fn client(run: Arc<Run>, cid: u32) {
                     cp_seen: 0,
                     connect_start,
                     search_reply: None,
+                    thread_reply: None,
                     batch_expunged: false,
+                    caps: Caps::default(),
+                    own: Own::new(
+                        run.cfg.own_msgs && !run.cfg.no_tracking,
+                        (run.cfg.own_flags && !run.cfg.no_tracking).then(|| format!("$Own{cid}")),
+                    ),
                 };
                 s.go(Some(permit)).await
             }
@@ -130,6 +137,8 @@ struct Pending {
     idle: bool,
     /// For SEARCH: the query, to judge the result.
     query: Option<String>,
+    /// An own STORE (`own_msgs`/`own_flags`).
+    store: Option<Store>,
 }
 
 struct Session<'a> {
@@ -147,7 +156,7 @@ struct Session<'a> {
     pending: VecDeque<Pending>,
     logging_out: bool,
     /// Fixed items seen since the last tagged reply (UID, item, value).
-    unconfirmed: Vec<(u32, String, String)>,
+    unconfirmed: Vec<super::mailbox::Fixed>,
     /// The last checkpoint this session took part in.
     cp_seen: u64,
     /// When the connection was started (for `connect_ms`).
@@ -156,6 +165,34 @@ struct Session<'a> {
     search_reply: Option<Vec<u32>>,
     /// A tagged reply since the last idle moment said NO or EXPUNGEISSUED.
     batch_expunged: bool,
+    /// The last `* THREAD` reply (for checkpoints).
+    thread_reply: Option<String>,
+    /// What this client owns (`own_msgs`, `own_flags`).
+    own: Own,
+    /// Capabilities looked at per command, taken once after login.
+    caps: Caps,
+}
+
+/// The capabilities the states depend on.
+#[derive(Default, Clone, Copy)]
+struct Caps {
+    sort: bool,
+    thread: bool,
+    moves: bool,
+    idle: bool,
+    multiappend: bool,
+}
+
+impl Caps {
+    fn of(c: &Conn) -> Caps {
+        Caps {
+            sort: c.has("SORT"),
+            thread: c.has("THREAD=REFERENCES"),
+            moves: c.has("MOVE"),
+            idle: c.has("IDLE"),
+            multiappend: c.has("MULTIAPPEND"),
+        }
+    }
 }
 
 impl Session<'_> {
@@ -175,9 +212,12 @@ impl Session<'_> {
     async fn go(&mut self, permit: Option<tokio::sync::SemaphorePermit<'_>>) -> Result<End, Errs> {
         self.login().await?;
         drop(permit);
+        self.caps = Caps::of(&self.conn);
         let cfg = &self.run.cfg;
-        // qresync: CONDSTORE (MODSEQs tracked); VANISHED is not tracked yet, so QRESYNC
-        // itself is not enabled
+        // qresync: QRESYNC enabled (expunges come as VANISHED), MODSEQs tracked
+        if cfg.qresync && self.conn.has("QRESYNC") {
+            self.simple(None, "ENABLE QRESYNC").await?;
+        }
         if let Some(copybox) = cfg.copybox.as_deref() {
             // COPY needs its mailbox; a NO (it exists) is fine
             let cmd = format!("CREATE {}", String::from_utf8_lossy(&astring(copybox)));
@@ -191,6 +231,12 @@ impl Session<'_> {
         // a checkpoint already under way when we come in includes us
         self.cp_seen = self.run.checkpoint.completed();
         let r = self.walk().await;
+        if self.selected {
+            // the \Recent flags it held are gone with it
+            self.run
+                .shared
+                .all_recent(&self.user.name, &self.run.mailbox, false);
+        }
         self.run.checkpoint.leave(self.cid);
         r
     }
@@ -221,7 +267,7 @@ impl Session<'_> {
         self.run.checkpoint.report(self.cid, gen, r).await;
         self.run
             .counters
-            .done(id("CHECKPOINT!"), t.elapsed().as_micros() as u64);
+            .done(ids::CHECKPOINT, t.elapsed().as_micros() as u64);
         Ok(())
     }
 
@@ -236,6 +282,12 @@ impl Session<'_> {
             self.simple(None, items).await?;
         }
         let mut snap = Snap::default();
+        if self.conn.has("THREAD=REFERENCES") {
+            self.thread_reply = None;
+            self.simple(None, "UID THREAD REFERENCES US-ASCII ALL")
+                .await?;
+            snap.thread = self.thread_reply.take();
+        }
         for m in &self.view.msgs {
             let mut flags: Vec<String> = m.flags.clone().unwrap_or_default();
             if flags.iter().any(|f| f == "\\recent") {
@@ -249,7 +301,7 @@ impl Session<'_> {
     }
 
     async fn login(&mut self) -> Result<(), Errs> {
-        let auth = id("AUTHENTICATE");
+        let auth = ids::AUTHENTICATE;
         let (state, mech) = if self.run.plan.on(auth) && self.roll(self.p(auth).0) {
             let m = if self.run.cfg.mech == "LOGIN" {
                 "PLAIN".to_string()
@@ -258,7 +310,7 @@ impl Session<'_> {
             };
             (auth, m)
         } else {
-            (id("LOGIN"), self.run.cfg.mech.clone())
+            (ids::LOGIN, self.run.cfg.mech.clone())
         };
         let creds = Creds {
             user: self.user.name.clone(),
@@ -291,11 +343,11 @@ impl Session<'_> {
     /// The states walked after login, in order.
     fn order(&self) -> Vec<StateId> {
         let skip = [
-            id("AUTHENTICATE"),
-            id("LOGIN"),
-            id("COMPRESS"),
-            id("CHECKPOINT!"),
-            id("LMTP"),
+            ids::AUTHENTICATE,
+            ids::LOGIN,
+            ids::COMPRESS,
+            ids::CHECKPOINT,
+            ids::LMTP,
         ];
         (0..STATES.len())
             .filter(|s| self.run.plan.on(*s) && !skip.contains(s))
@@ -309,6 +361,8 @@ impl Session<'_> {
         } else {
             MAX_PIPELINE
         };
+        // APPEND goes into a batch when its literal needs no continuation
+        let batch_append = self.conn.literal_plus();
         let mut i = 0usize;
         let mut deferred: Option<StateId> = None;
         loop {
@@ -320,6 +374,7 @@ impl Session<'_> {
             let mut batch: Vec<(StateId, Vec<u8>)> = Vec::new();
             let mut visited = 0;
             let mut barrier: Option<StateId> = None;
+            let mut selecting = false;
             while batch.len() < max && visited < order.len().max(1) && !order.is_empty() {
                 let s = match deferred.take() {
                     Some(s) => s,
@@ -341,7 +396,27 @@ impl Session<'_> {
                 if self.nothing_to_do(s) {
                     continue;
                 }
-                if commands::is_barrier(s) || s == id("APPEND") {
+                if s == ids::APPEND && batch_append {
+                    if let Some(cmd) = self.append_cmd(s) {
+                        batch.push((s, cmd));
+                    }
+                    continue;
+                }
+                if commands::is_terminal(s) {
+                    // the last command of the batch: what follows waits for its reply
+                    if s == ids::SELECT {
+                        self.view.reset();
+                        selecting = true;
+                        batch.push((s, self.select_cmd().into_bytes()));
+                    } else if s == ids::LOGOUT {
+                        self.logging_out = true;
+                        batch.push((s, b"LOGOUT".to_vec()));
+                    } else if let Some(cmd) = self.command(s) {
+                        batch.push((s, cmd.into_bytes()));
+                    }
+                    break;
+                }
+                if commands::is_barrier(s) || s == ids::APPEND {
                     if !batch.is_empty() {
                         deferred = Some(s);
                         break;
@@ -360,14 +435,28 @@ impl Session<'_> {
             let mut issued = !batch.is_empty();
             if !batch.is_empty() {
                 self.send_batch(batch).await?;
-                self.drain().await?;
+                let r = self.drain().await;
+                if self.logging_out {
+                    return match r {
+                        // a server may close right after its tagged OK to LOGOUT
+                        Err(e) if e.iter().any(|m| m.starts_with("server closed")) => {
+                            Ok(End::Again)
+                        }
+                        Err(e) => Err(e),
+                        Ok(()) => Ok(End::Again),
+                    };
+                }
+                r?;
+                if selecting {
+                    self.selected();
+                }
             }
             if let Some(s) = barrier {
                 let sent = self.tag;
                 if let Some(end) = self.barrier(s).await? {
                     return Ok(end);
                 }
-                issued |= self.tag != sent || s == id("DELAY");
+                issued |= self.tag != sent || s == ids::DELAY;
             }
             if !issued {
                 // nothing to do this round (e.g. a full mailbox with only APPEND on): wait a
@@ -380,23 +469,55 @@ impl Session<'_> {
         }
     }
 
+    /// `SELECT mailbox`, with CONDSTORE when `qresync` asks for it.
+    fn select_cmd(&self) -> String {
+        let mb = String::from_utf8_lossy(&astring(&self.run.mailbox)).into_owned();
+        if self.run.cfg.qresync && self.conn.has("CONDSTORE") {
+            format!("SELECT {mb} (CONDSTORE)")
+        } else {
+            format!("SELECT {mb}")
+        }
+    }
+
+    /// The SELECT's reply is in.
+    fn selected(&mut self) {
+        self.selected = true;
+        if self.view.recent == self.view.exists() && !self.run.cfg.no_tracking {
+            // every message is \Recent here: from now on the sessions' RECENT counts must
+            // sum to the message count
+            self.run
+                .shared
+                .all_recent(&self.user.name, &self.run.mailbox, true);
+        }
+    }
+
     fn command(&mut self, s: StateId) -> Option<String> {
-        if s == id("UIDFETCH") {
+        if s == ids::UIDFETCH {
             if self.uidfetched {
                 return None;
             }
             self.uidfetched = true;
         }
         let run = self.run;
+        let known = || self.view.msgs.iter().map(|m| m.uid).filter(|&u| u != 0);
+        let store_uids = if self.own.msgs_on {
+            Some(self.own.owned(known()))
+        } else if self.own.flag.is_some() {
+            Some(known().collect())
+        } else {
+            None
+        };
         let c = Ctx {
             mailbox: &run.mailbox,
             copybox: run.cfg.copybox.as_deref(),
             exists: self.view.exists(),
             selected: self.selected,
-            has_sort: self.conn.has("SORT"),
-            has_thread: self.conn.has("THREAD=REFERENCES"),
-            has_move: self.conn.has("MOVE"),
+            has_sort: self.caps.sort,
+            has_thread: self.caps.thread,
+            has_move: self.caps.moves,
             loud_store: !run.cfg.no_tracking,
+            store_uids: store_uids.as_deref(),
+            own_flag: self.own.flag.as_deref(),
         };
         commands::command(s, self.rng, &c)
     }
@@ -407,7 +528,7 @@ impl Session<'_> {
         match STATES[s].0 {
             "SELECT" => self.selected,
             "APPEND" => self.selected && self.view.exists() >= limit,
-            "IDLE" => !self.selected || !self.conn.has("IDLE"),
+            "IDLE" => !self.selected || !self.caps.idle,
             _ => false,
         }
     }
@@ -435,14 +556,9 @@ impl Session<'_> {
                     return Ok(None);
                 }
                 self.view.reset();
-                let mb = String::from_utf8_lossy(&astring(&self.run.mailbox)).into_owned();
-                let cmd = if self.run.cfg.qresync && self.conn.has("CONDSTORE") {
-                    format!("SELECT {mb} (CONDSTORE)")
-                } else {
-                    format!("SELECT {mb}")
-                };
+                let cmd = self.select_cmd();
                 self.simple(Some(s), &cmd).await?;
-                self.selected = true;
+                self.selected();
                 Ok(None)
             }
             "IDLE" => {
@@ -467,12 +583,22 @@ impl Session<'_> {
     }
 
     async fn append(&mut self, s: StateId) -> Result<(), Errs> {
+        if let Some(cmd) = self.append_cmd(s) {
+            self.send(Some(s), cmd, false).await?;
+            self.drain().await?;
+        }
+        Ok(())
+    }
+
+    /// `APPEND mailbox [date] {N}` CRLF data …, one message or (MULTIAPPEND, "again") more;
+    /// `None` when the mailbox is full.
+    fn append_cmd(&mut self, s: StateId) -> Option<Vec<u8>> {
         let limit = (self.run.cfg.msgs as u64 * 8 / 7) as u32;
         let mut have = self.view.exists();
         if self.selected && have >= limit {
-            return Ok(());
+            return None;
         }
-        let multi = self.conn.has("MULTIAPPEND");
+        let multi = self.caps.multiappend;
         let mb = astring(&self.run.mailbox);
         let mut cmd = b"APPEND ".to_vec();
         cmd.extend_from_slice(&mb);
@@ -488,13 +614,12 @@ impl Session<'_> {
                 break;
             }
         }
-        self.send(Some(s), cmd, false).await?;
-        self.drain().await
+        Some(cmd)
     }
 
     async fn logout(&mut self, s: Option<StateId>) -> Result<(), Errs> {
         self.logging_out = true;
-        let r = self.simple(s.or(Some(id("LOGOUT"))), "LOGOUT").await;
+        let r = self.simple(s.or(Some(ids::LOGOUT)), "LOGOUT").await;
         match r {
             // a server may close right after its tagged OK, or even before we read it
             Err(e) if e.iter().any(|m| m.starts_with("server closed")) => Ok(()),
@@ -507,7 +632,8 @@ impl Session<'_> {
         self.drain().await
     }
 
-    /// Sends pipelined commands (none has a literal: APPEND goes alone) in one write; with
+    /// Sends pipelined commands (literals non-synchronising: APPEND is only batched with
+    /// LITERAL+) in one write; with
     /// rawlog one write each, so every command gets its own `C:` line.
     async fn send_batch(&mut self, batch: Vec<(StateId, Vec<u8>)>) -> Result<(), Errs> {
         if self.run.cfg.rawlog {
@@ -518,11 +644,9 @@ impl Session<'_> {
         }
         let mut out = Vec::with_capacity(batch.iter().map(|(_, c)| c.len() + 8).sum());
         for (s, cmd) in batch {
+            // an APPEND's literal is sent at once: only batched when the server has LITERAL+
             let tag = self.expect(Some(s), &cmd, false);
-            out.extend_from_slice(tag.as_bytes());
-            out.push(b' ');
-            out.extend_from_slice(&cmd);
-            out.extend_from_slice(b"\r\n");
+            crate::client::conn::encode_nonsync(&tag, &cmd, &mut out);
         }
         self.conn.write(&out).await.map_err(lost)
     }
@@ -535,6 +659,16 @@ impl Session<'_> {
             .next()
             .unwrap_or_default()
             .to_string();
+        let store =
+            if self.own.on() && matches!(state.map(|s| STATES[s].0), Some("STORE" | "DELETE")) {
+                let st = std::str::from_utf8(cmd).ok().and_then(own::parse_store);
+                if let Some(st) = &st {
+                    self.own.stored(st);
+                }
+                st
+            } else {
+                None
+            };
         let sent = Instant::now();
         if self.pending.is_empty() {
             self.slot.wait(Some((sent, format!("{tag} {text}"))));
@@ -544,13 +678,14 @@ impl Session<'_> {
             state,
             sent,
             expunges: self.expunges,
-            query: (state == Some(id("SEARCH"))).then(|| {
+            query: (state == Some(ids::SEARCH)).then(|| {
                 String::from_utf8_lossy(cmd)
                     .trim_start_matches("SEARCH ")
                     .to_string()
             }),
             text,
             idle,
+            store,
         });
         tag
     }
@@ -610,6 +745,10 @@ impl Session<'_> {
                         Err(vec![format!("server disconnected: {r}")])
                     };
                 }
+                if v.first().is_some_and(|w| w.is_atom("THREAD")) {
+                    self.thread_reply = Some(r.to_string());
+                    return Ok(());
+                }
                 if v.first().is_some_and(|w| w.is_atom("SEARCH")) {
                     self.search_reply = Some(
                         v[1..]
@@ -620,13 +759,18 @@ impl Session<'_> {
                     );
                     return Ok(());
                 }
-                if v.get(1).is_some_and(|w| w.is_atom("EXPUNGE")) {
+                if v.get(1).is_some_and(|w| w.is_atom("EXPUNGE"))
+                    || v.first().is_some_and(|w| w.is_atom("VANISHED"))
+                {
                     self.expunges += 1;
                 }
                 let mut errs = Vec::new();
                 let seen = self.view.apply(&r, &mut errs);
                 if self.run.cfg.no_tracking {
                     return Ok(());
+                }
+                if self.own.on() {
+                    self.own_check(v, &mut errs);
                 }
                 // a message's fixed items are judged once the command's tagged reply shows
                 // it was not expunged under us (servers answer those with dummy data)
@@ -654,6 +798,35 @@ impl Session<'_> {
                     return Err(vec![format!("unexpected tagged reply: {r}")]);
                 };
                 let p = self.pending.remove(pos).unwrap_or_else(|| unreachable!());
+                if let Some(st) = &p.store {
+                    self.own.answered(st, *status == Status::Ok);
+                    {
+                        let mut errs = Vec::new();
+                        for u in &st.uids {
+                            if let Some(f) = self
+                                .view
+                                .msgs
+                                .iter()
+                                .find(|m| m.uid == *u)
+                                .and_then(|m| m.flags.clone())
+                            {
+                                errs.extend(self.own.check(*u, &f));
+                            }
+                        }
+                        if !errs.is_empty() {
+                            return Err(errs.into_iter().map(|e| format!("{e}: {r}")).collect());
+                        }
+                    }
+                }
+                if p.state == Some(ids::APPEND) && *status == Status::Ok && self.own.msgs_on {
+                    if let Some((_, Some(code))) = r.status_code() {
+                        if code.first().is_some_and(|c| c.is_atom("APPENDUID")) {
+                            if let Some(set) = code.get(2).and_then(|v| v.text()) {
+                                self.own.appended(own::uid_set(&set, 1000));
+                            }
+                        }
+                    }
+                }
                 if let Some(first) = self.pending.front() {
                     self.slot
                         .wait(Some((first.sent, format!("{} {}", first.tag, first.text))));
@@ -695,9 +868,7 @@ impl Session<'_> {
                         // untagged replies: the SEARCH reply waits for the SEARCH's own tag
                         if let (Some(q), false) = (&p.query, self.run.cfg.no_tracking) {
                             let got = self.search_reply.take();
-                            let sizes: Vec<Option<u64>> =
-                                self.view.msgs.iter().map(|m| m.size).collect();
-                            if let Some(want) = super::search::expected(q, &sizes) {
+                            if let Some(want) = super::search::expected(q, &self.view.facts()) {
                                 let mut got = got.unwrap_or_default();
                                 got.sort_unstable();
                                 if got != want {
@@ -715,6 +886,30 @@ impl Session<'_> {
                     _ if self.tolerated(&p, *status) => Ok(()),
                     _ => Err(vec![format!("{} {} failed: {r}", p.tag, p.text)]),
                 }
+            }
+        }
+    }
+
+    /// `own_msgs`/`own_flags`: the flags of an untagged FETCH against what this client owns.
+    fn own_check(&mut self, v: &[imapwire::Value], errs: &mut Vec<String>) {
+        let (Some(n), Some(items)) = (
+            v.first().and_then(|x| x.number()),
+            v.get(2).and_then(|x| x.items()),
+        ) else {
+            return;
+        };
+        if !items.iter().step_by(2).any(|i| i.is_atom("FLAGS")) {
+            return;
+        }
+        if let Some(m) = self
+            .view
+            .msgs
+            .get((n as usize).wrapping_sub(1))
+            .filter(|m| m.uid != 0)
+        {
+            if let Some(f) = &m.flags {
+                let (uid, f) = (m.uid, f.clone());
+                errs.extend(self.own.check(uid, &f));
             }
         }
     }

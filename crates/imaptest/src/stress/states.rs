@@ -6,12 +6,45 @@ use anyhow::{bail, Result};
 /// Index of a state in [`STATES`] (the order they run in).
 pub type StateId = usize;
 
-/// Looks a state up by its long name.
-pub fn id(name: &str) -> StateId {
-    STATES
-        .iter()
-        .position(|(l, _)| *l == name)
-        .unwrap_or_else(|| unreachable!("state {name} is in STATES"))
+/// Looks a state up by its long name (at compile time in [`ids`]).
+pub const fn id(name: &str) -> StateId {
+    let mut i = 0;
+    while i < STATES.len() {
+        let (l, n) = (STATES[i].0.as_bytes(), name.as_bytes());
+        if l.len() == n.len() {
+            let mut j = 0;
+            while j < l.len() && l[j] == n[j] {
+                j += 1;
+            }
+            if j == l.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("no such state")
+}
+
+/// The states the sessions name, as constants (no look-up per command).
+pub mod ids {
+    use super::{id, StateId};
+    pub const AUTHENTICATE: StateId = id("AUTHENTICATE");
+    pub const LOGIN: StateId = id("LOGIN");
+    pub const COMPRESS: StateId = id("COMPRESS");
+    pub const SELECT: StateId = id("SELECT");
+    pub const UIDFETCH: StateId = id("UIDFETCH");
+    pub const SEARCH: StateId = id("SEARCH");
+    pub const APPEND: StateId = id("APPEND");
+    pub const NOOP: StateId = id("NOOP");
+    pub const EXPUNGE: StateId = id("EXPUNGE");
+    pub const CHECK: StateId = id("CHECK");
+    pub const IDLE: StateId = id("IDLE");
+    pub const LOGOUT: StateId = id("LOGOUT");
+    pub const DISCONNECT: StateId = id("DISCONNECT");
+    pub const DELAY: StateId = id("DELAY");
+    pub const MOVE: StateId = id("MOVE");
+    pub const CHECKPOINT: StateId = id("CHECKPOINT!");
+    pub const LMTP: StateId = id("LMTP");
 }
 
 /// Default (probability, again) of every state, in [`STATES`] order.
