@@ -224,12 +224,18 @@ pub fn plan(cmd: &Command, cx: &Context) -> Result<Option<Launch>> {
             );
             launch(line, Who::Caller, vec![], Lifetime::Lock)
         }
-        Command::Perl { sudo, data } => launch(
-            "perl >>test-stdout 2>>test-stderr".into(),
-            who(sudo, s),
-            feed(data, s)?,
-            WAIT,
-        ),
+        // As the Perl runtest: perl on the command line as written (substituted, through
+        // the shell, so quoting is the shell's), the data lines as its stdin.
+        Command::Perl { sudo, args, data } => {
+            let args = s(args);
+            let sep = if args.is_empty() { "" } else { " " };
+            launch(
+                format!("perl{sep}{args} >>test-stdout 2>>test-stderr"),
+                who(sudo, s),
+                feed(data, s)?,
+                WAIT,
+            )
+        }
         Command::File(f) => launch(
             format!("{} >>test-stdout 2>>test-stderr", s(&f.line)),
             who(&f.sudo, s),
@@ -512,6 +518,19 @@ mod tests {
         );
         assert!(plan_of("sleep 1", &[], &[]).unwrap().is_none());
         assert!(plan_of("killdaemon", &[], &[]).unwrap().is_none());
+    }
+
+    #[test]
+    fn perl_with_and_without_arguments() {
+        let l = one("sudo perl\nprint 1;\n****");
+        assert_eq!((l.line.as_str(), l.who.clone()), ("perl >>test-stdout 2>>test-stderr", Who::Root));
+        assert_eq!(l.feed, vec![Feed::Bytes(b"print 1;\n".to_vec())]);
+        let l = one("sudo perl DIR/aux-fixed/TESTNUM.fudge 1 -86400\n****");
+        assert_eq!(l.line, "perl /w/aux-fixed/TESTNUM.fudge 1 -86400 >>test-stdout 2>>test-stderr");
+        assert_eq!((l.who, l.lifetime, l.feed.len()), (Who::Root, WAIT, 0));
+        let l = one("perl -e 'print \"\\n\";'\n****");
+        assert_eq!(l.line, r#"perl -e 'print "\n";' >>test-stdout 2>>test-stderr"#);
+        assert_eq!(l.who, Who::Caller);
     }
 
     #[test]
