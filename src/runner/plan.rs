@@ -68,6 +68,16 @@ pub struct Context<'a> {
     pub msg_ids: &'a dyn Fn(&str) -> Result<Vec<String>>,
 }
 
+/// The files a `### text` line is copied to: the client and the server sides alike, as the
+/// Perl runtest does, so that the server's output is framed by the same comment lines (a
+/// test whose `###` lines come before any server or daemon still has a server part).
+pub const COMMENT_FILES: [&str; 4] = [
+    "test-stdout",
+    "test-stderr",
+    "test-stdout-server",
+    "test-stderr-server",
+];
+
 /// `(DIR/eximdir/UTIL ARGS INPUT; echo UTIL exit code = $?) >>test-stdout`.
 fn utility_line(dir: &str, util: &str, args: &str, input: &str) -> String {
     format!("({dir}/eximdir/{util} {args}{input}; echo {util} exit code = $?) >>test-stdout")

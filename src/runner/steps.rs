@@ -237,9 +237,10 @@ impl TestState {
         }
         match cmd {
             Command::Comment(text) => {
-                let line = format!("### {}\n", self.subst(run, text));
-                self.append(run, "test-stdout", &encode(&line))?;
-                self.append(run, "test-stderr", &encode(&line))?;
+                let line = encode(&format!("### {}\n", self.subst(run, text)));
+                for file in plan::COMMENT_FILES {
+                    self.append(run, file, &line)?;
+                }
                 Ok(StepResult::Done)
             }
             Command::Echo(text) => {
