@@ -62,6 +62,16 @@ impl ShellCommand {
     /// is closed — unless `hold_stdin`, in which case nothing is written and stdin stays open
     /// until the child is waited for (daemons, like the Perl runtest's open pipe).
     pub fn spawn(&self, feed: Vec<Feed>, close_after: Duration, hold_stdin: bool) -> Result<Running> {
+        self.spawn_with(Stdio::piped(), feed, close_after, hold_stdin)
+    }
+
+    /// Start the command with `stdin` as its standard input (e.g. a listening socket handed
+    /// to an inetd-style daemon); nothing is fed.
+    pub fn spawn_on(&self, stdin: Stdio) -> Result<Running> {
+        self.spawn_with(stdin, Vec::new(), Duration::ZERO, false)
+    }
+
+    fn spawn_with(&self, stdin: Stdio, feed: Vec<Feed>, close_after: Duration, hold_stdin: bool) -> Result<Running> {
         let mut words = sudo_words(&self.identity, self.runtest_uid);
         let mut cmd = if words.is_empty() {
             Command::new("/bin/sh")
@@ -75,7 +85,7 @@ impl ShellCommand {
         let line: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(&self.line));
         cmd.arg("-c").arg(line);
         cmd.current_dir(&self.cwd).env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
-        cmd.stdin(Stdio::piped()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        cmd.stdin(stdin).stdout(Stdio::inherit()).stderr(Stdio::inherit());
         cmd.process_group(0);
         if self.runtest_uid == 0 {
             let id = self.identity.clone();
@@ -213,6 +223,20 @@ mod tests {
         let f = r.wait(Duration::from_secs(10), &no).unwrap();
         assert_eq!(f.code, Some(3));
         assert!(!f.timed_out);
+    }
+
+    #[test]
+    fn a_socket_as_stdin() {
+        let no = AtomicBool::new(false);
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        // The child's stdin is the listening socket itself.
+        let r = sh("test -S /dev/stdin && readlink /proc/self/fd/0 | grep -q socket")
+            .spawn_on(Stdio::from(std::os::fd::OwnedFd::from(l)))
+            .unwrap();
+        assert_eq!(r.wait(Duration::from_secs(10), &no).unwrap().code, Some(0));
+        // runtest kept no copy: the port is free again.
+        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     }
 
     #[test]

@@ -537,15 +537,21 @@ impl TestState {
                 }
                 Ok(StepResult::Waited(f))
             }
-            Lifetime::Daemon => {
+            Lifetime::Daemon | Lifetime::WaitDaemon { .. } => {
                 // It runs on until killdaemon; its spool and log folders are the Exim user's.
                 let log = run.ws.path("spool/log");
                 std::fs::create_dir_all(&log)?;
                 for p in [&run.ws.path("spool"), &log] {
                     let _ = std::os::unix::fs::chown(p, Some(run.facts.exim_uid), Some(run.facts.exim_gid));
                 }
-                let logs = [run.ws.path("spool/log/servermainlog"), run.ws.path("spool/log/mainlog")];
-                self.daemons.push(self.exec.start_daemon(l.line, id, &logs)?);
+                let daemon = match l.lifetime {
+                    Lifetime::WaitDaemon { port } => self.exec.start_wait_daemon(l.line, id, port)?,
+                    _ => {
+                        let logs = [run.ws.path("spool/log/servermainlog"), run.ws.path("spool/log/mainlog")];
+                        self.exec.start_daemon(l.line, id, &logs)?
+                    }
+                };
+                self.daemons.push(daemon);
                 Ok(StepResult::Done)
             }
             Lifetime::Server { ready } => {
