@@ -106,6 +106,9 @@ impl TestState {
                 return Ok(Ended::Interrupted);
             }
             run.current = Some(step.span.to_string());
+            if panic_hook() == Some(step.text.as_str()) {
+                panic!("{PANIC_HOOK_VAR} names this step");
+            }
             let started = std::time::Instant::now();
             let result = self
                 .step(run, &step.command)
