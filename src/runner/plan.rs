@@ -577,19 +577,6 @@ mod tests {
     }
 
     #[test]
-    fn perl_with_and_without_arguments() {
-        let l = one("sudo perl\nprint 1;\n****");
-        assert_eq!((l.line.as_str(), l.who.clone()), ("perl >>test-stdout 2>>test-stderr", Who::Root));
-        assert_eq!(l.feed, vec![Feed::Bytes(b"print 1;\n".to_vec())]);
-        let l = one("sudo perl DIR/aux-fixed/TESTNUM.fudge 1 -86400\n****");
-        assert_eq!(l.line, "perl /w/aux-fixed/TESTNUM.fudge 1 -86400 >>test-stdout 2>>test-stderr");
-        assert_eq!((l.who, l.lifetime, l.feed.len()), (Who::Root, WAIT, 0));
-        let l = one("perl -e 'print \"\\n\";'\n****");
-        assert_eq!(l.line, r#"perl -e 'print "\n";' >>test-stdout 2>>test-stderr"#);
-        assert_eq!(l.who, Who::Caller);
-    }
-
-    #[test]
     fn sleep_in_data_is_fed_as_a_pause() {
         // A bad `:sleep:` never gets here: the script parser refuses it with file:line.
         assert!(parse_str("# t\nexim -bs\n:sleep:soon\n****\n", Path::new("s/1")).is_err());
