@@ -75,22 +75,34 @@ impl Executor {
             .spawn(feed, Duration::ZERO, hold_stdin)
     }
 
-    /// Start the scripted server and wait (at most 5 s) until it is `ready`, so that the next
-    /// command does not race it.
+    /// Start the scripted server and wait (at most 5 s) until it is ready, so that the next
+    /// command does not race it. The server announces each wait for a connection with a
+    /// "Listening on …" line in its transcript once its sockets listen (the saved server
+    /// outputs show it): one more such line in `transcript` than before is the sign, read
+    /// from that small file rather than from the kernel's table of every TCP socket on the
+    /// machine. `ready` (the port or socket it listens on, None when it pauses first) says
+    /// whether to wait at all.
     pub fn start_server(
         &self,
         line: String,
         identity: Identity,
         feed: Vec<Feed>,
         ready: Option<&Ready>,
+        transcript: &Path,
     ) -> Result<Running> {
+        let before = announcements(transcript);
         let mut r = self.start(line, identity, feed, false)?;
         if let Some(ready) = ready {
             let start = Instant::now();
             let mut nap = Duration::from_millis(1);
             while start.elapsed() < Duration::from_secs(5) && !self.interrupt.load(Ordering::SeqCst)
             {
-                if is_ready(ready, &self.cwd) || r.try_finished()?.is_some() {
+                if announcements(transcript) > before || r.try_finished()?.is_some() {
+                    break;
+                }
+                // A server that says nothing (another program in its place) is ready once
+                // it listens.
+                if start.elapsed() > Duration::from_millis(500) && is_ready(ready, &self.cwd) {
                     break;
                 }
                 std::thread::sleep(nap);
@@ -166,6 +178,13 @@ fn started_lines(logs: &[PathBuf]) -> usize {
         .sum()
 }
 
+/// How many times the server's transcript says it is listening.
+fn announcements(transcript: &Path) -> usize {
+    std::fs::read(transcript)
+        .map(|t| count(&t, b"Listening on "))
+        .unwrap_or(0)
+}
+
 fn count(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len()).filter(|w| *w == needle).count()
 }
@@ -203,6 +222,15 @@ mod tests {
         assert!(listening_tcp(port));
         drop(l);
         assert!(!listening_tcp(port));
+    }
+
+    #[test]
+    fn counts_server_announcements() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("test-stdout-server");
+        assert_eq!(announcements(&t), 0);
+        std::fs::write(&t, "Listening on port 1224 ... \nConnection request from [127.0.0.1]\nListening on /w/sock ... ").unwrap();
+        assert_eq!(announcements(&t), 2);
     }
 
     #[test]

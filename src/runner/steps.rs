@@ -558,7 +558,8 @@ impl TestState {
                 Ok(StepResult::Done)
             }
             Lifetime::Server { ready } => {
-                self.server = Some(self.exec.start_server(l.line, id, l.feed, ready.as_ref())?);
+                let transcript = run.ws.path("test-stdout-server");
+                self.server = Some(self.exec.start_server(l.line, id, l.feed, ready.as_ref(), &transcript)?);
                 Ok(StepResult::Done)
             }
             Lifetime::Background => {
