@@ -126,6 +126,23 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Make `DIR/NAME` a symbolic link to the suite's folder NAME: in the Perl runtest DIR is
+/// the suite itself, and configurations name files relative to it (Exim's 0577 has
+/// `.include confs/TESTNUM./aaa`). Read-only folders are linked, never copied.
+fn link_suite_folder(suite: &Path, dir: &Path, name: &str) -> Result<()> {
+    let target = suite.join(name);
+    let link = dir.join(name);
+    if std::fs::read_link(&link).is_ok_and(|t| t == target) {
+        return Ok(());
+    }
+    remove_any(&link)?;
+    if target.is_dir() {
+        std::os::unix::fs::symlink(&target, &link)
+            .with_context(|| format!("linking {} to {}", link.display(), target.display()))?;
+    }
+    Ok(())
+}
+
 /// Remove a file, symlink or whole directory, if there is one.
 fn remove_any(p: &Path) -> Result<()> {
     match std::fs::symlink_metadata(p) {
@@ -174,6 +191,9 @@ impl Workspace {
             } else {
                 remove_any(&aux)?;
             }
+        }
+        if !in_suite {
+            link_suite_folder(&facts.suite, &ws.dir, "confs")?;
         }
         ws.make_aux_var(facts)?;
         ws.make_dnszones(facts)?;
@@ -399,7 +419,7 @@ impl Workspace {
         // No conf for a test that runs exim: the Perl runtest stops there; this test fails.
         let bytes = std::fs::read(&conf)
             .with_context(|| format!("{}: cannot read the test's configuration", conf.display()))?;
-        let bytes = follow_link_text(&facts.suite.join("confs"), bytes)?;
+        let bytes = follow_link_text(&facts.suite.join("confs"), bytes).with_context(|| conf.display().to_string())?;
         let text = self.table.apply(&latin1_or_utf8(&bytes), Some(testnum));
         std::fs::write(&out, encode_like(&bytes, &text)).with_context(|| format!("writing {}", out.display()))?;
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644))?;
@@ -422,6 +442,11 @@ fn follow_link_text(confs: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
     if is_name && confs.join(target).is_file() {
         let p = confs.join(target);
         return std::fs::read(&p).with_context(|| format!("reading {}", p.display()));
+    }
+    // A test number alone (`0900`) is a link to a conf the suite lacks (a partial copy of
+    // Exim's suite): say so, rather than have Exim call its line 1 a syntax error.
+    if is_name && target.len() == 4 && target.bytes().all(|b| b.is_ascii_digit()) {
+        anyhow::bail!("the conf is a link to {target}, and the suite has no {}", confs.join(target).display());
     }
     Ok(bytes)
 }
@@ -490,8 +515,28 @@ mod tests {
         std::fs::write(d.path().join("2035"), "real conf\n").unwrap();
         assert_eq!(follow_link_text(d.path(), b"2035".to_vec()).unwrap(), b"real conf\n".to_vec());
         // A one-line conf that names nothing, or text with a newline, stays as it is.
-        assert_eq!(follow_link_text(d.path(), b"9999".to_vec()).unwrap(), b"9999".to_vec());
+        assert_eq!(follow_link_text(d.path(), b"99999".to_vec()).unwrap(), b"99999".to_vec());
+        // A test number whose conf is missing is named as such.
+        let e = follow_link_text(d.path(), b"0900".to_vec()).unwrap_err().to_string();
+        assert!(e.contains("the conf is a link to 0900, and the suite has no"), "{e}");
         assert_eq!(follow_link_text(d.path(), b"2035\n".to_vec()).unwrap(), b"2035\n".to_vec());
+    }
+
+    #[test]
+    fn suite_folders_are_linked_into_a_workspace() {
+        let d = tempfile::tempdir().unwrap();
+        let (suite, ws) = (d.path().join("suite"), d.path().join("ws"));
+        std::fs::create_dir_all(suite.join("confs/0577.")).unwrap();
+        std::fs::write(suite.join("confs/0577./aaa"), "x = 1\n").unwrap();
+        std::fs::create_dir_all(ws.join("confs")).unwrap();
+        // A stale folder in its place goes; a second call keeps the link.
+        for _ in 0..2 {
+            link_suite_folder(&suite, &ws, "confs").unwrap();
+            assert_eq!(std::fs::read_to_string(ws.join("confs/0577./aaa")).unwrap(), "x = 1\n");
+        }
+        // A suite without the folder gets no link.
+        link_suite_folder(&suite, &ws, "none").unwrap();
+        assert!(std::fs::symlink_metadata(ws.join("none")).is_err());
     }
 
     #[test]

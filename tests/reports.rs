@@ -121,3 +121,51 @@ fn a_failure_side_by_side_is_rerun_alone() {
     let suites = junit_parser::from_reader(std::io::Cursor::new(xml.as_bytes())).unwrap();
     assert_eq!((suites.tests, suites.failures), (2, 0));
 }
+
+/// A panic inside runtest while it runs a test (provoked through runtest's test hook) fails
+/// that test alone, named with the script's file:line in the console, in failed-summary.log
+/// and in the JSON report; the other tests run on and keep their verdicts, serially and
+/// side by side.
+#[test]
+fn a_panic_fails_that_test_alone() {
+    if !ready() {
+        return;
+    }
+    let conf = common::MINIMAL_CONF;
+    let d = common::suite(
+        "mailrig-panic",
+        &[
+            ("confs/0001", conf),
+            ("confs/0002", conf),
+            ("confs/0003", conf),
+            ("scripts/0000-Basic/0001", "# Passes\nexim -be\n${length_2:abc}\n****\n"),
+            ("stdout/0001", "> ab\n> \n"),
+            ("scripts/0000-Basic/0002", "# Panics\nexim -be\n${length_2:abc}\n****\n#\nexim -be PANIC-HERE\n****\n"),
+            ("scripts/0000-Basic/0003", "# Passes after the panic\nexim -be\n${length_2:xyz}\n****\n"),
+            ("stdout/0003", "> xy\n> \n"),
+        ],
+    );
+    let p = d.path();
+    for jobs in ["1", "2"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_runtest"))
+            .args(["/usr/sbin/exim4", "--suite"])
+            .arg(p)
+            .args(["-CONTINUE", "-j", jobs, "--port-offset", "780", "--json"])
+            .arg(p.join("report.json"))
+            .args(["--fail-exit", "1", "3"])
+            .env("MAILRIG_TEST_PANIC_AT", "exim -be PANIC-HERE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let at = format!("{}:6: runtest panicked:", p.join("scripts/0000-Basic/0002").display());
+        assert_eq!(out.status.code(), Some(1), "-j {jobs}: {stdout}");
+        assert!(stdout.contains(&format!("** {at}")), "-j {jobs}: {stdout}");
+        assert_eq!(std::fs::read_to_string(p.join("run-summary.log")).unwrap(), "0001 P\n0002 F\n0003 P\n", "-j {jobs}");
+        let failed = std::fs::read_to_string(p.join("failed-summary.log")).unwrap();
+        assert!(failed.contains(&at), "-j {jobs}: {failed}");
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
+        let reason = json["tests"][1]["failures"][0].as_str().unwrap_or_default().to_string();
+        assert!(reason.contains(&at), "-j {jobs}: {reason}");
+    }
+}

@@ -57,6 +57,7 @@ pub fn capture(mut cmd: Command, timeout: Duration) -> Result<Captured> {
             .map(|s| Box::new(s) as Box<dyn Read + Send>),
     );
     let started = Instant::now();
+    let notifier = super::process::exit_notifier(child.id());
     let mut nap = Duration::from_micros(200);
     let status = loop {
         if let Some(s) = child.try_wait().context("waitpid")? {
@@ -71,8 +72,9 @@ pub fn capture(mut cmd: Command, timeout: Duration) -> Result<Captured> {
                 timeout.as_secs()
             );
         }
-        std::thread::sleep(nap);
-        nap = (nap * 2).min(Duration::from_millis(20));
+        let left = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
+        super::process::nap_until_exit(notifier.as_ref(), nap.min(left));
+        nap = super::process::next_nap(nap, notifier.is_some(), Duration::from_millis(20));
     };
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();

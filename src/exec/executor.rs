@@ -4,7 +4,7 @@
 //! "daemon started"; the scripted server listens).
 
 use super::{Feed, Finished, Identity, Running, ShellCommand};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -75,28 +75,52 @@ impl Executor {
             .spawn(feed, Duration::ZERO, hold_stdin)
     }
 
-    /// Start the scripted server and wait (at most 5 s) until it is `ready`, so that the next
-    /// command does not race it.
+    /// Start the scripted server and wait (at most 5 s) until it is ready, so that the next
+    /// command does not race it. The server announces each wait for a connection with a
+    /// "Listening on …" line in its transcript once its sockets listen (the saved server
+    /// outputs show it): one more such line in `transcript` than before is the sign, read
+    /// from that small file rather than from the kernel's table of every TCP socket on the
+    /// machine. `ready` (the port or socket it listens on, None when it pauses first) says
+    /// whether to wait at all.
     pub fn start_server(
         &self,
         line: String,
         identity: Identity,
         feed: Vec<Feed>,
         ready: Option<&Ready>,
+        transcript: &Path,
     ) -> Result<Running> {
+        let before = announcements(transcript);
         let mut r = self.start(line, identity, feed, false)?;
         if let Some(ready) = ready {
             let start = Instant::now();
             let mut nap = Duration::from_millis(1);
             while start.elapsed() < Duration::from_secs(5) && !self.interrupt.load(Ordering::SeqCst)
             {
-                if is_ready(ready, &self.cwd) || r.try_finished()?.is_some() {
+                if announcements(transcript) > before || r.try_finished()?.is_some() {
+                    break;
+                }
+                // A server that says nothing (another program in its place) is ready once
+                // it listens.
+                if start.elapsed() > Duration::from_millis(500) && is_ready(ready, &self.cwd) {
                     break;
                 }
                 std::thread::sleep(nap);
                 nap = (nap * 2).min(Duration::from_millis(20));
             }
         }
+        Ok(r)
+    }
+
+    /// Start an Exim daemon in inetd wait mode: runtest listens on 127.0.0.1 `port` (with
+    /// SO_REUSEADDR, as the Perl runtest does) and the listening socket becomes the
+    /// daemon's stdin. Connections made before the daemon accepts wait in the backlog.
+    pub fn start_wait_daemon(&self, line: String, identity: Identity, port: u16) -> Result<Running> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+            .with_context(|| format!("cannot listen on 127.0.0.1 port {port} for the wait-mode daemon"))?;
+        let r = self
+            .shell(line, identity)
+            .spawn_on(std::process::Stdio::from(std::os::fd::OwnedFd::from(listener)))?;
         Ok(r)
     }
 
@@ -129,9 +153,19 @@ impl Executor {
         if !seen && started_lines(logs) == before {
             std::thread::sleep(Duration::from_millis(300));
         }
+        // The Perl runtest looks for the daemon's pid file in 0.3 s steps, so a script goes on
+        // no sooner than 0.3 s after the start; saved outputs of daemons that get to work at
+        // once (a queue run at start, `-q1h -bd`) were made with that head start.
+        let least = Duration::from_millis(DAEMON_INTERLOCK_MS);
+        if let Some(rest) = least.checked_sub(start.elapsed()) {
+            std::thread::sleep(rest);
+        }
         Ok(r)
     }
 }
+
+/// The least time a script waits after starting a daemon (the Perl runtest's poll step).
+pub const DAEMON_INTERLOCK_MS: u64 = 300;
 
 /// How many "daemon started" lines the logs hold.
 fn started_lines(logs: &[PathBuf]) -> usize {
@@ -142,6 +176,13 @@ fn started_lines(logs: &[PathBuf]) -> usize {
                 .unwrap_or(0)
         })
         .sum()
+}
+
+/// How many times the server's transcript says it is listening.
+fn announcements(transcript: &Path) -> usize {
+    std::fs::read(transcript)
+        .map(|t| count(&t, b"Listening on "))
+        .unwrap_or(0)
 }
 
 fn count(hay: &[u8], needle: &[u8]) -> usize {
@@ -181,6 +222,15 @@ mod tests {
         assert!(listening_tcp(port));
         drop(l);
         assert!(!listening_tcp(port));
+    }
+
+    #[test]
+    fn counts_server_announcements() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("test-stdout-server");
+        assert_eq!(announcements(&t), 0);
+        std::fs::write(&t, "Listening on port 1224 ... \nConnection request from [127.0.0.1]\nListening on /w/sock ... ").unwrap();
+        assert_eq!(announcements(&t), 2);
     }
 
     #[test]

@@ -62,6 +62,16 @@ impl ShellCommand {
     /// is closed — unless `hold_stdin`, in which case nothing is written and stdin stays open
     /// until the child is waited for (daemons, like the Perl runtest's open pipe).
     pub fn spawn(&self, feed: Vec<Feed>, close_after: Duration, hold_stdin: bool) -> Result<Running> {
+        self.spawn_with(Stdio::piped(), feed, close_after, hold_stdin)
+    }
+
+    /// Start the command with `stdin` as its standard input (e.g. a listening socket handed
+    /// to an inetd-style daemon); nothing is fed.
+    pub fn spawn_on(&self, stdin: Stdio) -> Result<Running> {
+        self.spawn_with(stdin, Vec::new(), Duration::ZERO, false)
+    }
+
+    fn spawn_with(&self, stdin: Stdio, feed: Vec<Feed>, close_after: Duration, hold_stdin: bool) -> Result<Running> {
         let mut words = sudo_words(&self.identity, self.runtest_uid);
         let mut cmd = if words.is_empty() {
             Command::new("/bin/sh")
@@ -75,7 +85,7 @@ impl ShellCommand {
         let line: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(&self.line));
         cmd.arg("-c").arg(line);
         cmd.current_dir(&self.cwd).env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
-        cmd.stdin(Stdio::piped()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        cmd.stdin(stdin).stdout(Stdio::inherit()).stderr(Stdio::inherit());
         cmd.process_group(0);
         if self.runtest_uid == 0 {
             let id = self.identity.clone();
@@ -117,6 +127,50 @@ impl ShellCommand {
     }
 }
 
+/// A handle that becomes readable when the process `pid` ends (Linux's pidfd), so a wait
+/// can sleep until the exit itself instead of waking up to ask. None where the kernel has
+/// no pidfd_open (before 5.3) or the process is gone.
+pub fn exit_notifier(pid: u32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the descriptor was just made and is owned by nobody else.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Sleep `nap`, or less when `notifier` shows that its process has ended.
+pub fn nap_until_exit(notifier: Option<&std::os::fd::OwnedFd>, nap: Duration) {
+    use std::os::fd::AsRawFd;
+    match notifier {
+        Some(fd) => {
+            let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let ms = nap.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd for the duration of the call.
+            if unsafe { libc::poll(&mut p, 1, ms) } < 0 {
+                std::thread::sleep(nap);
+            }
+        }
+        None => std::thread::sleep(nap),
+    }
+}
+
+/// How long one nap of a wait lasts: short at first (most commands end within a few
+/// milliseconds), growing to `cap`; with an exit notifier the nap ends at the exit anyway,
+/// so it may be long — it only bounds how soon a timeout or Ctrl-C is seen.
+pub fn next_nap(nap: Duration, notified: bool, cap: Duration) -> Duration {
+    if notified {
+        NOTIFIED_NAP
+    } else {
+        (nap * 2).min(cap)
+    }
+}
+
+/// The nap of a wait that an exit notifier ends early.
+const NOTIFIED_NAP: Duration = Duration::from_millis(50);
+
 impl Running {
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
@@ -138,7 +192,8 @@ impl Running {
     /// after killdaemon's signal).
     pub fn wait(mut self, timeout: Duration, interrupt: &AtomicBool) -> Result<Finished> {
         let begun = Instant::now();
-        let mut nap = Duration::from_micros(500);
+        let notifier = exit_notifier(self.child.id());
+        let mut nap = if notifier.is_some() { NOTIFIED_NAP } else { Duration::from_micros(500) };
         loop {
             if let Some(f) = self.try_finished()? {
                 self.join_writer();
@@ -152,8 +207,9 @@ impl Running {
                 self.join_writer();
                 return Ok(Finished { code: s.code(), signal: s.signal(), timed_out, interrupted });
             }
-            std::thread::sleep(nap);
-            nap = (nap * 2).min(Duration::from_millis(10));
+            let left = timeout.saturating_sub(begun.elapsed()).max(Duration::from_millis(1));
+            nap_until_exit(notifier.as_ref(), nap.min(left));
+            nap = next_nap(nap, notifier.is_some(), Duration::from_millis(10));
         }
     }
 
@@ -213,6 +269,38 @@ mod tests {
         let f = r.wait(Duration::from_secs(10), &no).unwrap();
         assert_eq!(f.code, Some(3));
         assert!(!f.timed_out);
+    }
+
+    #[test]
+    fn a_socket_as_stdin() {
+        let no = AtomicBool::new(false);
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        // The child's stdin is the listening socket itself.
+        let r = sh("test -S /dev/stdin && readlink /proc/self/fd/0 | grep -q socket")
+            .spawn_on(Stdio::from(std::os::fd::OwnedFd::from(l)))
+            .unwrap();
+        assert_eq!(r.wait(Duration::from_secs(10), &no).unwrap().code, Some(0));
+        // runtest kept no copy: the port is free again.
+        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    }
+
+    #[test]
+    fn an_exit_ends_the_nap() {
+        let child = std::process::Command::new("/bin/sh").args(["-c", "sleep 0.1"]).spawn().unwrap();
+        let fd = exit_notifier(child.id()).expect("pidfd_open (Linux 5.3+)");
+        let t = Instant::now();
+        nap_until_exit(Some(&fd), Duration::from_secs(20));
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        let mut child = child;
+        child.wait().unwrap();
+        // Without a notifier the nap is a plain sleep.
+        let t = Instant::now();
+        nap_until_exit(None, Duration::from_millis(30));
+        assert!(t.elapsed() >= Duration::from_millis(30));
+        assert_eq!(next_nap(Duration::from_millis(4), false, Duration::from_millis(10)), Duration::from_millis(8));
+        assert_eq!(next_nap(Duration::from_millis(8), false, Duration::from_millis(10)), Duration::from_millis(10));
+        assert_eq!(next_nap(Duration::from_millis(1), true, Duration::from_millis(10)), NOTIFIED_NAP);
     }
 
     #[test]

@@ -57,6 +57,17 @@ pub fn descendants(root: i32) -> Vec<i32> {
     Tree::read().descendants(root)
 }
 
+/// The descendants of each of `roots`, from one reading of /proc.
+pub fn descendants_of(roots: &[i32]) -> HashMap<i32, Vec<i32>> {
+    let tree = Tree::read();
+    roots.iter().map(|r| (*r, tree.descendants(*r))).collect()
+}
+
+/// The direct children of `pid`.
+pub fn children(pid: i32) -> Vec<i32> {
+    Tree::read().children.remove(&pid).unwrap_or_default()
+}
+
 fn descendants_in(children: &HashMap<i32, Vec<i32>>, root: i32) -> Vec<i32> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();

@@ -552,6 +552,11 @@ impl Run {
         self.ws
             .reset(&self.facts)
             .context("setting up the workspace")?;
+        // PORT_DYNAMIC is a port found free for this test, as the Perl runtest picks one
+        // per test (a workspace's earlier pick may have been taken since).
+        if let Some(p) = crate::workspace::free_port() {
+            self.ws.table.port_dynamic = p;
+        }
         self.time_step(0, "setup", started);
         let mut state = steps::TestState::new(self, test.number, &script)?;
         let ended = state.run(self, &script);

@@ -31,6 +31,11 @@ pub enum Lifetime {
     /// The scripted server: runs until the next non-daemon exim waits for it; ready once it
     /// listens on `ready` (None: it pauses first with `-i`, or the target is unknown).
     Server { ready: Option<Ready> },
+    /// An Exim daemon in inetd wait mode (`-DSERVER=wait:PORT -bw`): runtest listens on
+    /// 127.0.0.1 PORT itself and hands the listening socket over as the daemon's stdin;
+    /// it runs until `killdaemon`. (Connections wait in the socket's backlog, so it is
+    /// ready at once.)
+    WaitDaemon { port: u16 },
     /// `background`: runs on; killed at the end of the test.
     Background,
     /// exim_lock's shell: holds the lock until its stdin is closed after the next exim.
@@ -67,6 +72,16 @@ pub struct Context<'a> {
     /// holds `$msg`).
     pub msg_ids: &'a dyn Fn(&str) -> Result<Vec<String>>,
 }
+
+/// The files a `### text` line is copied to: the client and the server sides alike, as the
+/// Perl runtest does, so that the server's output is framed by the same comment lines (a
+/// test whose `###` lines come before any server or daemon still has a server part).
+pub const COMMENT_FILES: [&str; 4] = [
+    "test-stdout",
+    "test-stderr",
+    "test-stdout-server",
+    "test-stderr-server",
+];
 
 /// `(DIR/eximdir/UTIL ARGS INPUT; echo UTIL exit code = $?) >>test-stdout`.
 fn utility_line(dir: &str, util: &str, args: &str, input: &str) -> String {
@@ -224,12 +239,18 @@ pub fn plan(cmd: &Command, cx: &Context) -> Result<Option<Launch>> {
             );
             launch(line, Who::Caller, vec![], Lifetime::Lock)
         }
-        Command::Perl { sudo, data } => launch(
-            "perl >>test-stdout 2>>test-stderr".into(),
-            who(sudo, s),
-            feed(data, s)?,
-            WAIT,
-        ),
+        // As the Perl runtest: perl on the command line as written (substituted, through
+        // the shell, so quoting is the shell's), the data lines as its stdin.
+        Command::Perl { sudo, args, data } => {
+            let args = s(args);
+            let sep = if args.is_empty() { "" } else { " " };
+            launch(
+                format!("perl{sep}{args} >>test-stdout 2>>test-stderr"),
+                who(sudo, s),
+                feed(data, s)?,
+                WAIT,
+            )
+        }
         Command::File(f) => launch(
             format!("{} >>test-stdout 2>>test-stderr", s(&f.line)),
             who(&f.sudo, s),
@@ -345,6 +366,20 @@ fn exim(cmd: &Command, cx: &Context, background: bool) -> Result<Launch> {
             },
         )
     };
+    if let Some(c) = regex::Regex::new(r"\s-DSERVER=wait:(\d+)\s")
+        .expect("a valid regex")
+        .captures(&line)
+    {
+        let Ok(port) = c[1].parse::<u16>() else {
+            bail!("-DSERVER=wait:{}: not a port number", &c[1])
+        };
+        // As the Perl runtest: its stderr is the server's, its data lines are ignored.
+        line.push_str("-server");
+        l.caller_files.push("test-stderr-server");
+        l.lifetime = Lifetime::WaitDaemon { port };
+        l.line = line;
+        return Ok(l);
+    }
     if is_server {
         line.push_str("-server");
         l.caller_files.push("test-stderr-server");
@@ -431,6 +466,20 @@ mod tests {
     }
 
     #[test]
+    fn inetd_wait_mode_daemon() {
+        let l = one("exim -DSERVER=wait:PORT_D -bw\nignored\n****");
+        assert_eq!(l.lifetime, Lifetime::WaitDaemon { port: 1225 });
+        assert_eq!(
+            l.line,
+            "/w/eximdir/exim -DEXIM_PATH=/w/eximdir/exim -C /w/test-config -DSERVER=wait:1225 -bw >>test-stdout 2>>test-stderr-server"
+        );
+        assert_eq!((l.feed.len(), l.caller_files.clone()), (0, vec!["test-stderr-server"]));
+        assert!(plan_of("exim -DSERVER=wait:99999 -bw\n****", &[], &[]).is_err());
+        // Only the whole word: a macro value that merely starts so is an ordinary command.
+        assert_eq!(one("exim -DSERVER=waitress -bV\n****").lifetime, WAIT);
+    }
+
+    #[test]
     fn runtest_options_replace_the_scripts_debug() {
         let l = plan_of("exim -d+route -bt x\n****", &["-d+all".to_string()], &[])
             .unwrap()
@@ -499,6 +548,19 @@ mod tests {
             one("client 127.0.0.1 PORT_D\n??? 220\n****").line,
             "/w/bin/client 127.0.0.1 1225 >>test-stdout 2>&1"
         );
+    }
+
+    #[test]
+    fn perl_with_and_without_arguments() {
+        let l = one("sudo perl\nprint 1;\n****");
+        assert_eq!((l.line.as_str(), l.who.clone()), ("perl >>test-stdout 2>>test-stderr", Who::Root));
+        assert_eq!(l.feed, vec![Feed::Bytes(b"print 1;\n".to_vec())]);
+        let l = one("sudo perl DIR/aux-fixed/TESTNUM.fudge 1 -86400\n****");
+        assert_eq!(l.line, "perl /w/aux-fixed/TESTNUM.fudge 1 -86400 >>test-stdout 2>>test-stderr");
+        assert_eq!((l.who, l.lifetime, l.feed.len()), (Who::Root, WAIT, 0));
+        let l = one("perl -e 'print \"\\n\";'\n****");
+        assert_eq!(l.line, r#"perl -e 'print "\n";' >>test-stdout 2>>test-stderr"#);
+        assert_eq!(l.who, Who::Caller);
     }
 
     #[test]

@@ -106,6 +106,9 @@ impl TestState {
                 return Ok(Ended::Interrupted);
             }
             run.current = Some(step.span.to_string());
+            if panic_hook() == Some(step.text.as_str()) {
+                panic!("{PANIC_HOOK_VAR} names this step");
+            }
             let started = std::time::Instant::now();
             let result = self
                 .step(run, &step.command)
@@ -237,9 +240,10 @@ impl TestState {
         }
         match cmd {
             Command::Comment(text) => {
-                let line = format!("### {}\n", self.subst(run, text));
-                self.append(run, "test-stdout", &encode(&line))?;
-                self.append(run, "test-stderr", &encode(&line))?;
+                let line = encode(&format!("### {}\n", self.subst(run, text)));
+                for file in plan::COMMENT_FILES {
+                    self.append(run, file, &line)?;
+                }
                 Ok(StepResult::Done)
             }
             Command::Echo(text) => {
@@ -408,20 +412,27 @@ impl TestState {
             }
         }
         if pids.is_empty() {
-            // No pid file: the daemon we started last.
-            pids.extend(self.daemons.last().map(|d| d.pid()));
+            // No pid file (an inetd wait-mode daemon): the daemon we started last — the
+            // Exim its shell runs, which is the one to signal.
+            pids.extend(self.daemons.last().map(|d| daemon_pid(d.pid())));
         }
+        // Read before the signals: a daemon that ends at once leaves the tree.
+        let tree = crate::exec::reap::descendants_of(&self.daemons.iter().map(|d| d.pid()).collect::<Vec<_>>());
         for p in &pids {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(*p),
                 nix::sys::signal::Signal::SIGINT,
             );
         }
-        // Wait for the daemons we hold (the pid file's process is the one we started, as
-        // -bd became -bdf).
+        // Wait for the daemons we hold whose Exim was signalled (as -bd became -bdf, the
+        // pid file's process is the one our shell started), as the Perl runtest closes its
+        // pipe to the daemon and so waits for it: a daemon still going would hold the
+        // ports and the notifier socket that the test's next daemon needs.
         let mut keep = Vec::new();
         for mut d in self.daemons.drain(..) {
-            if pids.contains(&d.pid()) {
+            let signalled = pids.contains(&d.pid())
+                || tree.get(&d.pid()).is_some_and(|ds| ds.iter().any(|p| pids.contains(p)));
+            if signalled {
                 d.close_stdin();
                 let _ = self.exec.wait_for(d, Duration::from_secs(10));
             } else {
@@ -529,19 +540,26 @@ impl TestState {
                 }
                 Ok(StepResult::Waited(f))
             }
-            Lifetime::Daemon => {
+            Lifetime::Daemon | Lifetime::WaitDaemon { .. } => {
                 // It runs on until killdaemon; its spool and log folders are the Exim user's.
                 let log = run.ws.path("spool/log");
                 std::fs::create_dir_all(&log)?;
                 for p in [&run.ws.path("spool"), &log] {
                     let _ = std::os::unix::fs::chown(p, Some(run.facts.exim_uid), Some(run.facts.exim_gid));
                 }
-                let logs = [run.ws.path("spool/log/servermainlog"), run.ws.path("spool/log/mainlog")];
-                self.daemons.push(self.exec.start_daemon(l.line, id, &logs)?);
+                let daemon = match l.lifetime {
+                    Lifetime::WaitDaemon { port } => self.exec.start_wait_daemon(l.line, id, port)?,
+                    _ => {
+                        let logs = [run.ws.path("spool/log/servermainlog"), run.ws.path("spool/log/mainlog")];
+                        self.exec.start_daemon(l.line, id, &logs)?
+                    }
+                };
+                self.daemons.push(daemon);
                 Ok(StepResult::Done)
             }
             Lifetime::Server { ready } => {
-                self.server = Some(self.exec.start_server(l.line, id, l.feed, ready.as_ref())?);
+                let transcript = run.ws.path("test-stdout-server");
+                self.server = Some(self.exec.start_server(l.line, id, l.feed, ready.as_ref(), &transcript)?);
                 Ok(StepResult::Done)
             }
             Lifetime::Background => {
@@ -556,6 +574,23 @@ impl TestState {
             }
         }
     }
+}
+
+/// For runtest's own tests of what a panic while running a test does (it fails that test
+/// alone, named with its script line, and the run goes on): the text of a script command
+/// at which runtest panics on purpose. Never set in normal use.
+pub const PANIC_HOOK_VAR: &str = "MAILRIG_TEST_PANIC_AT";
+
+fn panic_hook() -> Option<&'static str> {
+    static HOOK: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    HOOK.get_or_init(|| std::env::var(PANIC_HOOK_VAR).ok().filter(|s| !s.is_empty()))
+        .as_deref()
+}
+
+/// The Exim of a daemon launched as `/bin/sh -c "exim …"`: the shell's child (the shell
+/// forks for a command with redirections), else the shell itself.
+fn daemon_pid(shell: i32) -> i32 {
+    crate::exec::reap::children(shell).into_iter().min().unwrap_or(shell)
 }
 
 /// Make sure the output file `name` exists and belongs to the caller.

@@ -120,8 +120,13 @@ pub enum Command {
     Exigrep(String),
     Exiqgrep(String),
     Eximstats(String),
-    /// `[sudo] perl` with its program as data.
-    Perl { sudo: Option<Sudo>, data: Vec<DataLine> },
+    /// `[sudo] perl [ARGS]`: perl run with the arguments as written (a script file, `-e`
+    /// code), its stdin the data lines (the program itself when there are no arguments).
+    Perl {
+        sudo: Option<Sudo>,
+        args: String,
+        data: Vec<DataLine>,
+    },
     /// `background` runs the next command without waiting for it.
     Background(Box<Command>),
     Write { catwrite: bool, spec: WriteSpec },

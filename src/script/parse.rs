@@ -60,7 +60,9 @@ fn regexes() -> &'static Regexes {
             r"^(sudo(?:\s+-u\s+(\S+))?\s+)?(cat|chmod|chown|cp|du|ln|ls|mkdir|mkfifo|mv|rm|rmdir|touch)(\s.*)?$",
         )
         .unwrap(),
-        sudo_perl: Regex::new(r"^(sudo(?:\s+-u\s+(\S+))?\s+)?perl\s*$").unwrap(),
+        // `[sudo] perl [ARGS]`: the arguments (`-e '…'`, a script file and its own
+        // arguments) go to perl as written; the data lines are its stdin.
+        sudo_perl: Regex::new(r"^(sudo(?:\s+-u\s+(\S+))?\s+)?perl(?:\s+(.*?))?\s*$").unwrap(),
         write: Regex::new(r"^(cat)?write\s+(\S+)(?:\s+(.*?))?\s*$").unwrap(),
         linespec: Regex::new(r"^(\d+)x(\d+)(?:=(.*))?$").unwrap(),
         rc: Regex::new(r"^\s*(\d+)\s*$").unwrap(),
@@ -272,8 +274,9 @@ impl<'a> Parser<'a> {
         }
         if let Some(c) = r.sudo_perl.captures(t) {
             let sudo = sudo_from(c.get(1), c.get(2));
+            let args = c.get(3).map(|m| m.as_str().to_string()).unwrap_or_default();
             let data = self.data(n, "perl")?;
-            return Ok(Command::Perl { sudo, data });
+            return Ok(Command::Perl { sudo, args, data });
         }
         if let Some(c) = r.exim.captures(t) {
             let env = c

@@ -186,10 +186,21 @@ fn write_and_catwrite() {
 #[test]
 fn perl_and_file_commands() {
     let s = steps("# h\nsudo perl\nprint 1;\n****\nsudo rm DIR/spool/db/*\nls -l test-mail\nmkdir -p x\n");
-    assert!(matches!(&s[0].command, Command::Perl { sudo: Some(Sudo::Root), data } if data.len() == 1));
+    assert!(matches!(&s[0].command, Command::Perl { sudo: Some(Sudo::Root), args, data } if data.len() == 1 && args.is_empty()));
     assert_eq!(s[1].command, Command::File(FileCommand { sudo: Some(Sudo::Root), line: "rm DIR/spool/db/*".into() }));
     assert_eq!(s[2].command, Command::File(FileCommand { sudo: None, line: "ls -l test-mail".into() }));
     assert_eq!(s[3].command, Command::File(FileCommand { sudo: None, line: "mkdir -p x".into() }));
+}
+
+#[test]
+fn perl_with_arguments() {
+    // The forms Exim's scripts use: a script file with its own arguments, and `-e` code.
+    let s = steps("# h\nsudo perl DIR/aux-fixed/setrt 1 -86400\n****\nperl -e 'print \"\\n\";'  \n****\nsudo -u EXIMUSER perl aux-fixed/x\n****\n");
+    assert!(matches!(&s[0].command, Command::Perl { sudo: Some(Sudo::Root), args, data } if args == "DIR/aux-fixed/setrt 1 -86400" && data.is_empty()));
+    assert!(matches!(&s[1].command, Command::Perl { sudo: None, args, .. } if args == r#"-e 'print "\n";'"#));
+    assert!(matches!(&s[2].command, Command::Perl { sudo: Some(Sudo::User(u)), args, .. } if u == "EXIMUSER" && args == "aux-fixed/x"));
+    // A word that merely starts with perl is no perl command.
+    assert!(err("# h\nperlish x\n").contains("unknown command: perlish x"));
 }
 
 #[test]
