@@ -56,6 +56,10 @@ pub struct Args {
     /// Write transcripts here as connections end (JSON lines for .json/.jsonl, else text).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Ended connections whose transcripts stay in memory for the control API (`all`: no
+    /// limit); the oldest are forgotten first, and the --record file still gets every one.
+    #[arg(long, value_name = "N|all", default_value = "1000", value_parser = parse_keep)]
+    pub keep_transcripts: Keep,
     /// Debug level: 0 none, 1 received, 2 received + reply codes, 3 everything.
     #[arg(short = 'd', long = "debug", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
     pub debug: u8,
@@ -71,6 +75,19 @@ pub struct Args {
     /// Runtime worker threads.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+}
+
+/// `--keep-transcripts`: a count, or `all` (no limit).
+#[derive(Debug, Clone, Copy)]
+pub struct Keep(pub Option<usize>);
+
+fn parse_keep(s: &str) -> Result<Keep, String> {
+    if s.eq_ignore_ascii_case("all") {
+        return Ok(Keep(None));
+    }
+    s.parse::<usize>()
+        .map(|n| Keep(Some(n)))
+        .map_err(|_| format!("{s:?} is neither a number of connections nor 'all'"))
 }
 
 /// Start everything, print the addresses, and serve until SIGINT/SIGTERM.
@@ -103,6 +120,7 @@ pub fn run(args: Args) -> Result<()> {
     config.max_line = args.max_line.max(64);
     config.threads = args.threads.max(1);
     config.record_file = args.record.clone();
+    config.keep_transcripts = args.keep_transcripts.0;
     if let Some(f) = &args.faults {
         config.faults = FaultPlan::load(f)?;
     }

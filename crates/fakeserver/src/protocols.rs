@@ -41,10 +41,17 @@ fn imap(s: &Setup) -> Result<Arc<dyn Service>> {
 
 fn smtp(s: &Setup, lmtp: bool) -> Result<Arc<dyn Service>> {
     if let Some(dir) = &s.load {
-        anyhow::bail!("--load {}: SMTP and LMTP have nothing to preload", dir.display());
+        anyhow::bail!(
+            "--load {}: SMTP and LMTP have nothing to preload",
+            dir.display()
+        );
     }
     let name = if lmtp { "lmtp" } else { "smtp" };
-    Ok(Arc::new(crate::smtp::SmtpService::new(lmtp, s.personality.section(name), s.users.clone())))
+    Ok(Arc::new(crate::smtp::SmtpService::new(
+        lmtp,
+        s.personality.section(name),
+        s.users.clone(),
+    )))
 }
 
 /// The builder of a protocol by name.

@@ -8,6 +8,9 @@
 //! saved-output comparison: no timestamps, no ports), and echoed to stderr at debug levels
 //! 1–3 as the seed defines them (1: received, 2: received + first token of each reply,
 //! 3: everything, data included).
+//!
+//! Memory is bounded when asked ([`Recorder::keep_closed`]): only the newest N ended
+//! connections stay readable (the record file has them all); open ones are always kept.
 
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -181,6 +184,12 @@ struct State {
     /// Threads in [`Recorder::wait_until`]: only then is the condition variable signalled
     /// (a signal is a system call; recording must stay cheap under load).
     waiters: usize,
+    /// At most this many ended connections are kept in memory (None: all).
+    keep_closed: Option<usize>,
+    /// Ended connections in `conns`.
+    closed: usize,
+    /// Ended connections forgotten to keep within `keep_closed`.
+    forgotten: u64,
 }
 
 struct Inner {
@@ -275,8 +284,14 @@ impl Recorder {
         let mut st = self.lock();
         let mut out = None;
         if let Some(t) = find(&mut st, conn) {
-            t.closed = true;
-            out = Some(t.clone());
+            if !t.closed {
+                t.closed = true;
+                out = Some(t.clone());
+            }
+        }
+        if out.is_some() {
+            st.closed += 1;
+            trim(&mut st);
         }
         if let (Some(t), Some((file, fmt))) = (out, st.file.as_mut()) {
             let res = match fmt {
@@ -299,6 +314,20 @@ impl Recorder {
         if waiting {
             self.inner.cond.notify_all();
         }
+    }
+
+    /// Keep at most `n` ended connections in memory (None: every one). When more have ended,
+    /// the oldest are forgotten in batches (a quarter of `n` at a time), so recording stays
+    /// cheap; [`Recorder::forgotten`] counts them.
+    pub fn keep_closed(&self, n: Option<usize>) {
+        let mut st = self.lock();
+        st.keep_closed = n;
+        trim(&mut st);
+    }
+
+    /// How many ended connections were forgotten to keep within [`Recorder::keep_closed`].
+    pub fn forgotten(&self) -> u64 {
+        self.lock().forgotten
     }
 
     /// All transcripts so far (open connections included), in connection order.
@@ -329,6 +358,7 @@ impl Recorder {
             t.events.clear();
         }
         st.conns.retain(|t| !t.closed);
+        st.closed = 0;
         if st.conns.is_empty() {
             // Numbering restarts, so each test's transcripts read the same.
             st.next = 0;
@@ -383,6 +413,25 @@ impl Recorder {
     }
 }
 
+/// Forget the oldest ended connections once more than `keep_closed` + a quarter have ended.
+fn trim(st: &mut State) {
+    let Some(keep) = st.keep_closed else { return };
+    if st.closed <= keep + keep / 4 {
+        return;
+    }
+    let mut drop = st.closed - keep;
+    st.forgotten += drop as u64;
+    st.closed = keep;
+    st.conns.retain(|t| {
+        if drop > 0 && t.closed {
+            drop -= 1;
+            false
+        } else {
+            true
+        }
+    });
+}
+
 fn find(st: &mut State, conn: u64) -> Option<&mut Transcript> {
     // Connections are appended in number order: binary search.
     let i = st.conns.binary_search_by_key(&conn, |t| t.conn).ok()?;
@@ -407,6 +456,35 @@ fn echo(level: u8, conn: u64, dir: Dir, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keep_closed_forgets_the_oldest_ended_connections_only() {
+        let r = Recorder::new(0);
+        r.keep_closed(Some(4));
+        let open = r.open("imap", "peer");
+        for i in 0..20 {
+            let c = r.open("imap", "peer");
+            r.push(c, Dir::Them, format!("A{i} NOOP").as_bytes());
+            r.close(c);
+        }
+        let ts = r.transcripts();
+        assert_eq!(ts[0].conn, open, "an open connection is never forgotten");
+        let closed: Vec<u64> = ts.iter().filter(|t| t.closed).map(|t| t.conn).collect();
+        assert!(closed.len() >= 4 && closed.len() <= 5, "{closed:?}");
+        assert_eq!(*closed.last().unwrap(), 21, "the newest stay");
+        assert_eq!(r.forgotten() as usize + closed.len(), 20);
+        // the kept ones are still found by number
+        r.push(open, Dir::Us, b"* OK");
+        assert_eq!(
+            r.transcript(21).unwrap().them(),
+            vec!["A19 NOOP".to_string()]
+        );
+        r.close(21);
+        assert_eq!(
+            r.forgotten() as usize + r.transcripts().iter().filter(|t| t.closed).count(),
+            20
+        );
+    }
 
     #[test]
     fn text_form_is_stable_and_escapes() {

@@ -1050,7 +1050,10 @@ mod tests {
             "482 authentication commands issued out of sequence\n"
         );
         assert!(!s.say("AUTHINFO USER fred").mask_next_input);
-        assert_eq!(s.h.mask(b"authinfo pass pw"), Some(b"AUTHINFO PASS ****".to_vec()));
+        assert_eq!(
+            s.h.mask(b"authinfo pass pw"),
+            Some(b"AUTHINFO PASS ****".to_vec())
+        );
         assert_eq!(s.s("AUTHINFO PASS bad"), "481 authentication failed\n");
         s.s("AUTHINFO USER fred");
         assert_eq!(s.s("AUTHINFO PASS pw"), "281 authentication accepted\n");

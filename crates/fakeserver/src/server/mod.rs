@@ -90,6 +90,9 @@ pub struct ServerConfig {
     pub debug: u8,
     /// Write each finished transcript here (JSON lines for `.json`/`.jsonl`, else text).
     pub record_file: Option<PathBuf>,
+    /// Ended connections whose transcripts stay in memory (None: all; the record file
+    /// always gets every one).
+    pub keep_transcripts: Option<usize>,
     pub faults: FaultPlan,
     /// Runtime worker threads.
     pub threads: usize,
@@ -120,6 +123,7 @@ impl ServerConfig {
             normalize_lf: true,
             debug: 0,
             record_file: None,
+            keep_transcripts: None,
             faults: FaultPlan::default(),
             threads: 2,
         }
@@ -194,6 +198,7 @@ pub fn start(config: ServerConfig, service: Arc<dyn Service>) -> Result<ServerHa
         .context("listener non-blocking")?;
     let addr = std_listener.local_addr().context("listener address")?;
     let recorder = Recorder::new(config.debug);
+    recorder.keep_closed(config.keep_transcripts);
     if let Some(path) = &config.record_file {
         recorder.write_to(path)?;
     }
