@@ -238,6 +238,17 @@ fn aaaa_lookups_and_reverse_dns_status_are_dropped() {
 }
 
 #[test]
+fn aaaa_lookups_that_succeed_stay_only_in_ipv6_folders() {
+    let raw = "DNS lookup of 46.test.ex (AAAA) using fakens\nDNS lookup of 46.test.ex (AAAA) succeeded\nDNS lookup of 46.test.ex (AAAA) gave NO_DATA\nreturning DNS_NODATA\nDNS lookup of 46.test.ex (A) using fakens\n";
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    m.set_flag("ipv6test", true);
+    assert_eq!(m.munge(Stderr, raw), "DNS lookup of 46.test.ex (AAAA) succeeded\nDNS lookup of 46.test.ex (A) using fakens\n");
+    m.set_flag("ipv6test", false);
+    assert_eq!(m.munge(Stderr, raw), "DNS lookup of 46.test.ex (A) using fakens\n");
+}
+
+#[test]
 fn lookup_cache_keys_and_directory_space() {
     assert_eq!(one(Stderr, "LRU list:\n  :/work/suite/aux-fixed/0002.lsearch\n   ;/work/suite/aux-fixed/0085.data\n"),
         "LRU list:\n  0TESTSUITE/aux-fixed/0002.lsearch\n   0TESTSUITE/aux-fixed/0085.data\n");
