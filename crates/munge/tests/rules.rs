@@ -249,6 +249,29 @@ fn aaaa_lookups_that_succeed_stay_only_in_ipv6_folders() {
 }
 
 #[test]
+fn tls_in_ver_expansion_trace_loses_the_lines_perl_dropped() {
+    // The condition, its result and the skipped branch's scan trace: 22 lines in all for
+    // the default received_header_text; what follows stays.
+    let rest = "}}(Exim $version_number)\n  \t${if def:sender_address {(envelope-from <$sender_address>)\n  \t}}id $message_exim_id${if def:received_for {\n  \tfor $received_for}}\n";
+    let mut raw = String::from(" ├──condition: def:tls_in_ver\n ├─────result: false\n");
+    raw += &format!("  ╭───scanning:  ($tls_in_ver)}}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}");
+    raw += "  ├───────text:  (\n";
+    raw += &format!("  ├───scanning: $tls_in_ver)}}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}");
+    raw += &format!("  ├───scanning: )}}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}");
+    raw += "  ├───────text: )\n";
+    raw += &format!("  ├───scanning: }}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}");
+    raw += "  ├──expanding:  ($tls_in_ver)\n";
+    assert_eq!(raw.lines().count(), 25);
+    assert_eq!(
+        one(Stderr, &raw),
+        "  \t}}id $message_exim_id${if def:received_for {\n  \tfor $received_for}}\n  ├──expanding:  ($tls_in_ver)\n"
+    );
+    // Other conditions of the header text are untouched.
+    assert_eq!(one(Stderr, " ├──condition: def:tls_in_cipher_std\n ├─────result: false\n"),
+        " ├──condition: def:tls_in_cipher_std\n ├─────result: false\n");
+}
+
+#[test]
 fn lookup_cache_keys_and_directory_space() {
     assert_eq!(one(Stderr, "LRU list:\n  :/work/suite/aux-fixed/0002.lsearch\n   ;/work/suite/aux-fixed/0085.data\n"),
         "LRU list:\n  0TESTSUITE/aux-fixed/0002.lsearch\n   0TESTSUITE/aux-fixed/0085.data\n");
