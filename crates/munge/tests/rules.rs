@@ -272,6 +272,21 @@ fn tls_in_ver_expansion_trace_loses_the_lines_perl_dropped() {
 }
 
 #[test]
+fn daemon_debug_lines_lose_the_pid_prefix() {
+    let raw = "13328 daemon_smtp_port overridden by -oX:\n13328   <: 1225\n 1951 creating notifier socket\n 1951  @/work/suite/spool/exim_daemon_notify\n\
+13328 listening on all interfaces (IPv4) port 1225\n13328 TLS: basic cred init, server\n13328 TLS: generating selfsigned server cert\n\
+13328 GnuTLS<3>: ASSERT: ../../../lib/nettle/mpi.c[wrap_nettle_mpi_print]:1111\n13328 TLS: preloading CA bundle for server\n\
+13328 Added 144 certificate authorities\n13328 TLS: not preloading CRL for server\n13328 TLS: preloading cipher list for server: NULL\n\
+13328 GnuTLS using default session cipher/priority \"NORMAL\"\n13328 SIGTERM/SIGINT seen\n\
+13385 exec /work/suite/eximdir/exim -DEXIM_PATH=/work/suite/eximdir/exim -C /work/suite/test-config -MCd daemon-del-pidfile -oPX\n\
+  501 malformed address: < may not follow someone@some.where\n";
+    assert_eq!(one(Stderr, raw), "daemon_smtp_port overridden by -oX:\n  <: 1225\ncreating notifier socket\n TESTSUITE/spool/exim_daemon_notify\n\
+listening on all interfaces (IPv4) port 1225\nSIGTERM/SIGINT seen\n\
+pppp exec TESTSUITE/eximdir/exim -DEXIM_PATH=TESTSUITE/eximdir/exim -C TESTSUITE/test-config -MCd daemon-del-pidfile -oPX\n\
+  501 malformed address: < may not follow someone@some.where\n");
+}
+
+#[test]
 fn lookup_cache_keys_and_directory_space() {
     assert_eq!(one(Stderr, "LRU list:\n  :/work/suite/aux-fixed/0002.lsearch\n   ;/work/suite/aux-fixed/0085.data\n"),
         "LRU list:\n  0TESTSUITE/aux-fixed/0002.lsearch\n   0TESTSUITE/aux-fixed/0085.data\n");
