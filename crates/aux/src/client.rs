@@ -287,8 +287,9 @@ impl Client<'_> {
                 return Err(self.timed_out())
             }
             Err(e) => {
+                // client.c: a refused or failed connect() is status 85.
                 self.sayln(&format!("connect failed: {}", net::strerror(&e)));
-                return Err(Exit(1));
+                return Err(Exit(85));
             }
         }
         self.sayln("connected");
@@ -572,23 +573,29 @@ impl Client<'_> {
             }
             self.inptr = p;
             let received = self.inbuf[start..text_end].to_vec();
-            self.say(b"<<< ");
-            self.say(&received);
-            self.say(b"\n");
+            let matched = strncmp_eq(&received, pattern, pattern.len());
 
-            if !strncmp_eq(&received, pattern, pattern.len()) {
-                if optional {
-                    // Consume the script line, not the input line (which now ends at
-                    // the NUL that replaced its terminator, as in client.c).
+            if optional {
+                // A `????` line is silent about what it reads: a matching line is
+                // consumed (and the next one tried while input is buffered), a line that
+                // does not match is left for the next script line (it now ends at the NUL
+                // that replaced its terminator, as in client.c).
+                if !matched {
                     self.inptr = start;
                     return Ok(());
                 }
-                self.say(b"\n******** Input mismatch ********\n");
-                return Err(Exit(79));
+                if !self.input_empty() {
+                    continue;
+                }
+                return Ok(());
             }
 
-            if optional && !self.input_empty() {
-                continue;
+            self.say(b"<<< ");
+            self.say(&received);
+            self.say(b"\n");
+            if !matched {
+                self.say(b"\n******** Input mismatch ********\n");
+                return Err(Exit(79));
             }
 
             if self.flavour.is_tls() && self.sent_starttls {
@@ -688,6 +695,47 @@ mod tests {
         assert_eq!(classify(b"<<< file"), ScriptLine::Include(b"file"));
         assert_eq!(classify(b">>> x"), ScriptLine::Send);
         assert_eq!(classify(b""), ScriptLine::Send);
+    }
+
+    /// Play `script` against a peer that has already sent `data` and closed.
+    fn play_against(data: &[u8], script: &str) -> (i32, String) {
+        use std::io::Write as _;
+        let (ours, mut theirs) = Socket::pair(Domain::UNIX, Type::STREAM, None).unwrap();
+        theirs.write_all(data).unwrap();
+        theirs.shutdown(std::net::Shutdown::Write).unwrap();
+        let args = crate::client_args::parse(Flavour::Plain, &["-t2".into(), "127.0.0.1".into(), "25".into()])
+            .unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run_connected(&args, ours, &mut script.as_bytes(), &mut out, &mut err);
+        (code, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn optional_lines_are_read_silently() {
+        // Matching lines are consumed without a `<<<` line; the first that does not match
+        // is left for the next script line.
+        let (code, out) = play_against(b"250-a\r\n250 b\r\n220 go\r\n", "????250\n??? 220\n");
+        assert_eq!((code, out.as_str()), (0, "????250\n??? 220\n<<< 220 go\n"));
+        // At EOF a `????` line is satisfied; a plain `???` is not.
+        let (code, out) = play_against(b"", "????250\n");
+        assert_eq!((code, out.as_str()), (0, "????250\n"));
+        let (code, out) = play_against(b"", "??? 250\n");
+        assert_eq!((code, out.as_str()), (80, "??? 250\nUnexpected EOF read\n"));
+    }
+
+    #[test]
+    fn refused_connection_is_status_85() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        drop(listener);
+        let args = crate::client_args::parse(Flavour::Plain, &["127.0.0.1".into(), port.clone()]).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(Flavour::Plain, &args, &mut "??? 220\n".as_bytes(), &mut out, &mut err);
+        assert_eq!(code, 85);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("Connecting to 127.0.0.1 port {port} ... connect failed: Connection refused\n")
+        );
     }
 
     #[test]

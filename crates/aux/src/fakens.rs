@@ -10,8 +10,10 @@
 //!   the digits it starts with; any name ending in `test.fail.dns` gives NO_RECOVERY;
 //! * names outside every zone, and names missing from a zone with `PASS ON NOT FOUND`,
 //!   give PASS_ON (Exim then asks the real resolver);
-//! * records are scanned in file order; a CNAME for the name is always returned and then
-//!   chased inside the same zone file (the scan restarts from the top);
+//! * records are scanned in file order; a CNAME for the name is always returned, and never
+//!   chased: Exim follows it with a lookup of its own ("CNAME found: change to …");
+//! * a record marked `NXDOMAIN` is never returned but its name exists: asked for its
+//!   type, it gives NO_DATA (with its `DNSSEC`/`AA` flags), as fakens.c does;
 //! * AD is set when every record that answered (CNAMEs included) is `DNSSEC`, AA when
 //!   every one is `AA` — vacuously true when the name exists without data of that type;
 //!   an AA answer carries the zone's NS records in the authority section;
@@ -24,9 +26,6 @@ use std::time::Duration;
 use crate::dns_name::{DnsName, NameError};
 use crate::zone::{RecordData, RecordKind, ZoneError, ZoneFile, DEFAULT_TTL};
 use crate::zone_dir::{ZoneDir, ZoneEntry};
-
-/// How many CNAMEs one answer follows before giving up (a loop guard fakens.c lacks).
-const MAX_CNAME_CHASE: usize = 16;
 
 /// The outcome of a lookup; the discriminant is fakens's exit status (Exim's `h_errno`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,23 +218,13 @@ fn search(
         ad: false,
         aa: false,
     };
-    let mut matched = false;
-    let mut target = name.clone();
-    let mut chased = 0;
-    let mut index = 0;
-    while let Some(record) = zone.records.get(index) {
-        index += 1;
-        if !record.owner.covers(&target) {
-            continue;
-        }
-        // The name exists: flags start true and each answering record may cancel them.
-        if !matched {
-            matched = true;
+    for record in zone.records.iter().filter(|r| r.owner.covers(name)) {
+        // The name exists (an NXDOMAIN line too: its data is hidden, not the name), so
+        // the flags start true and each answering record may cancel them.
+        if out.status == Status::HostNotFound {
+            out.status = Status::NoData;
             out.ad = true;
             out.aa = true;
-        }
-        if !record.flags.nxdomain && out.status == Status::HostNotFound {
-            out.status = Status::NoData;
         }
         let record_kind = record.data.kind();
         if record_kind != RecordKind::Cname && record_kind != kind {
@@ -252,7 +241,7 @@ fn search(
         out.status = Status::Found;
         // A wildcard answers with the name asked; others with the name as written.
         let owner = if record.owner.is_wildcard() {
-            target.clone()
+            name.clone()
         } else {
             record.owner.clone()
         };
@@ -261,13 +250,6 @@ fn search(
             ttl: record.ttl(),
             data: record.data.clone(),
         });
-        if let RecordData::Cname(next) = &record.data {
-            if chased < MAX_CNAME_CHASE {
-                chased += 1;
-                target = next.clone();
-                index = 0;
-            }
-        }
     }
     out
 }
@@ -402,19 +384,20 @@ DELAY=500 delay500   A 127.0.0.1
     }
 
     #[test]
-    fn cnames_are_returned_and_chased() {
+    fn cnames_are_returned_not_chased() {
+        // Only the CNAME: Exim looks its target up itself.
         let r = ask("cname46.test.ex", RecordKind::A);
         assert_eq!(r.status, Status::Found);
-        assert_eq!(owners(&r.answers), ["cname46.test.ex", "46.test.ex"]);
-        assert_eq!(r.answers[1].data, RecordData::A(Ipv4Addr::new(10, 0, 0, 4)));
+        assert_eq!(owners(&r.answers), ["cname46.test.ex"]);
+        assert_eq!(r.answers[0].data.kind(), RecordKind::Cname);
 
         let r = ask("chain1.test.ex", RecordKind::Aaaa);
-        assert_eq!(
-            owners(&r.answers),
-            ["chain1.test.ex", "chain2.test.ex", "46.test.ex"]
-        );
+        assert_eq!(owners(&r.answers), ["chain1.test.ex"]);
 
-        // A CNAME pointing out of the zone is still an answer; Exim follows it itself.
+        // A loop is the client's problem; each answer is one record.
+        assert_eq!(ask("loop1.test.ex", RecordKind::A).answers.len(), 1);
+
+        // A CNAME pointing out of the zone is an answer too.
         let r = ask("outside.test.ex", RecordKind::A);
         assert_eq!(r.status, Status::Found);
         assert_eq!(r.answers.len(), 1);
@@ -422,13 +405,6 @@ DELAY=500 delay500   A 127.0.0.1
         // Asking for the CNAME itself returns it.
         let r = ask("cname46.test.ex", RecordKind::Cname);
         assert_eq!(owners(&r.answers), ["cname46.test.ex"]);
-    }
-
-    #[test]
-    fn cname_loops_end() {
-        let r = ask("loop1.test.ex", RecordKind::A);
-        assert_eq!(r.status, Status::Found);
-        assert_eq!(r.answers.len(), MAX_CNAME_CHASE + 1);
     }
 
     #[test]
@@ -462,21 +438,49 @@ DELAY=500 delay500   A 127.0.0.1
     }
 
     #[test]
-    fn nxdomain_lines_make_names_not_exist() {
+    fn nxdomain_lines_hide_the_data_not_the_name() {
         let r = ask("_25._tcp.gone.test.ex", RecordKind::Tlsa);
-        assert_eq!(r.status, Status::HostNotFound);
+        assert_eq!(r.status, Status::NoData);
         assert!(r.answers.is_empty());
-        assert!(
-            r.authentic_data,
-            "a DNSSEC NXDOMAIN line gives a signed denial"
-        );
+        assert!(r.authentic_data, "a DNSSEC NXDOMAIN line gives a signed denial");
+        assert_eq!(r.authority.len(), 1, "the SOA, as for every negative answer");
         let r = ask("nx.test.ex", RecordKind::A);
-        assert_eq!(r.status, Status::HostNotFound);
+        assert_eq!(r.status, Status::NoData);
         assert!(!r.authentic_data);
-        assert_eq!(
-            ask("nx.test.ex", RecordKind::Mx).status,
-            Status::HostNotFound
-        );
+        assert_eq!(ask("nx.test.ex", RecordKind::Mx).status, Status::NoData);
+        // A name no line owns is still HOST_NOT_FOUND.
+        assert_eq!(ask("nothere.test.ex", RecordKind::A).status, Status::HostNotFound);
+    }
+
+    #[test]
+    fn single_label_zone_with_an_nxdomain_line_gives_no_data() {
+        // Exim's db.dontqualify: the name is not qualified, its zone holds only an
+        // NXDOMAIN line, and an MX pointing at it finds "NO_DATA" (test 0469).
+        let dir = tempfile::tempdir().unwrap();
+        let zones = dir.path().join("dnszones");
+        std::fs::create_dir(&zones).unwrap();
+        std::fs::write(zones.join("qualify.test.ex"), "").unwrap();
+        std::fs::write(zones.join("db.dontqualify"), "NXDOMAIN dontqualify.     A 127.0.0.1\n").unwrap();
+        let (r, _) = run(dir.path(), "dontqualify", "A");
+        let r = r.unwrap();
+        assert_eq!(r.status, Status::NoData);
+        assert_eq!(r.question.unwrap().0.to_string(), "dontqualify");
+    }
+
+    #[test]
+    fn reverse_zone_db_ip6_0_does_not_hold_the_loopback() {
+        // db.ip6.0 serves 0.ip6.arpa: its 28-label record is 29 nibbles long, so the
+        // reverse name of ::1 (32 nibbles) is in the zone but not found.
+        let dir = tempfile::tempdir().unwrap();
+        let zones = dir.path().join("dnszones");
+        std::fs::create_dir(&zones).unwrap();
+        let owner = vec!["0"; 27].join(".");
+        std::fs::write(zones.join("db.ip6.0"), format!("1.{owner}   PTR    localhost.\n")).unwrap();
+        let loopback = format!("1.{}.ip6.arpa", vec!["0"; 31].join("."));
+        let (r, _) = run(dir.path(), &loopback, "PTR");
+        assert_eq!(r.unwrap().status, Status::HostNotFound);
+        let (r, _) = run(dir.path(), &format!("1.{owner}.0.ip6.arpa"), "PTR");
+        assert_eq!(r.unwrap().status, Status::Found);
     }
 
     #[test]

@@ -74,21 +74,10 @@ impl FdInfo {
                 line
             }
             FdInfo::Error { fd, errno } => {
-                let text = io::Error::from_raw_os_error(*errno);
-                format!(
-                    "{fd:3} errno={errno} {}\n",
-                    strip_os_error_suffix(&text.to_string())
-                )
+                let text = crate::net::strerror(&io::Error::from_raw_os_error(*errno));
+                format!("{fd:3} errno={errno} {text}\n")
             }
         }
-    }
-}
-
-/// Rust appends " (os error N)" to errno texts; strerror() does not.
-fn strip_os_error_suffix(text: &str) -> &str {
-    match text.rfind(" (os error ") {
-        Some(at) => &text[..at],
-        None => text,
     }
 }
 

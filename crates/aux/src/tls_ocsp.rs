@@ -91,17 +91,12 @@ fn generalized_time(body: &[u8]) -> Option<u64> {
     if s.len() < 14 {
         return None;
     }
-    let num = |a: usize, b: usize| s.get(a..b)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, se) = (num(0, 4)?, num(4, 6)?, num(6, 8)?, num(8, 10)?, num(10, 12)?, num(12, 14)?);
-    // Days from civil date (Howard Hinnant's algorithm).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    u64::try_from(days * 86400 + h * 3600 + mi * 60 + se).ok()
+    let num = |a: usize, b: usize| s.get(a..b)?.parse::<u8>().ok();
+    let year: i32 = s.get(0..4)?.parse().ok()?;
+    let month = time::Month::try_from(num(4, 6)?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, num(6, 8)?).ok()?;
+    let clock = time::Time::from_hms(num(8, 10)?, num(10, 12)?, num(12, 14)?).ok()?;
+    u64::try_from(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp()).ok()
 }
 
 const OID_SHA1: &[u8] = &[0x2b, 0x0e, 0x03, 0x02, 0x1a];

@@ -2,8 +2,9 @@
 //!
 //! A file's zone comes from its name: `db.ip4.A.B` serves `B.A.in-addr.arpa` (octets
 //! written forward); `db.ip6.HEX` serves the nibble-reversed `….ip6.arpa` of the hex digits
-//! written forward (dots between digits allowed, zero-padded on the left to whole 16-bit
-//! groups, so `db.ip6.ff00` is `0.0.f.f.ip6.arpa` and `db.ip6.0` is `0.0.0.0.ip6.arpa`);
+//! written forward, one label per digit as fakens.c makes it (dots between digits allowed,
+//! no padding: `db.ip6.ff00` is `0.0.f.f.ip6.arpa` and `db.ip6.0` is `0.ip6.arpa`, so the
+//! 28-label record in Exim's `db.ip6.0` is not `::1`, whose reverse lookup finds no name);
 //! any other `db.NAME` serves `NAME`. A file named `qualify.DOMAIN` makes fakens qualify
 //! single-label names (except `dontqualify`) with `.DOMAIN`. When several zones contain a
 //! name, the longest one wins.
@@ -86,9 +87,7 @@ pub fn origin_for_file_name(file_name: &[u8]) -> Option<DnsName> {
     } else if let Some(v6) = rest.strip_prefix(b"ip6.") {
         let digits: Vec<u8> = v6.iter().copied().filter(|&b| b != b'.').collect();
         if !digits.is_empty() && digits.iter().all(u8::is_ascii_hexdigit) {
-            let pad = (4 - digits.len() % 4) % 4;
-            let mut nibbles = vec![b'0'; pad];
-            nibbles.extend(digits);
+            let mut nibbles = digits;
             nibbles.reverse();
             let mut text: Vec<u8> = nibbles
                 .iter()
@@ -123,7 +122,8 @@ mod tests {
         assert_eq!(origin("db.ip4.192.168"), "168.192.in-addr.arpa");
         assert_eq!(origin("db.ip6.ff00"), "0.0.f.f.ip6.arpa");
         assert_eq!(origin("db.ip6.f.f.0.0"), "0.0.f.f.ip6.arpa");
-        assert_eq!(origin("db.ip6.0"), "0.0.0.0.ip6.arpa");
+        assert_eq!(origin("db.ip6.0"), "0.ip6.arpa");
+        assert_eq!(origin("db.ip6.fd0"), "0.d.f.ip6.arpa");
         assert_eq!(origin("db.ip6.20010DB8"), "8.b.d.0.1.0.0.2.ip6.arpa");
         assert_eq!(origin("db.ip6.V6NET"), "V6NET.ip6.arpa");
         assert_eq!(origin_for_file_name(b"qualify.test.ex"), None);

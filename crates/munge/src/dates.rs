@@ -11,34 +11,26 @@ pub(crate) fn dumpdb_seconds(text: &str) -> Option<i64> {
     }
     let (date, time) = text.split_once(char::is_whitespace)?;
     let mut d = date.split('-');
-    let day: i64 = d.next()?.parse().ok()?;
-    let month = month_number(d.next()?)?;
-    let year: i64 = d.next()?.parse().ok()?;
+    let day: u8 = d.next()?.parse().ok()?;
+    let month = month_named(d.next()?)?;
+    let year: i32 = d.next()?.parse().ok()?;
     let mut t = time.trim().split(':');
-    let h: i64 = t.next()?.parse().ok()?;
-    let m: i64 = t.next()?.parse().ok()?;
-    let s: i64 = t.next()?.parse().ok()?;
-    if d.next().is_some() || t.next().is_some() || !(1..=31).contains(&day) {
+    let h: u8 = t.next()?.parse().ok()?;
+    let m: u8 = t.next()?.parse().ok()?;
+    let s: u8 = t.next()?.parse().ok()?;
+    if d.next().is_some() || t.next().is_some() {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    let clock = time::Time::from_hms(h, m, s).ok()?;
+    Some(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp())
 }
 
-fn month_number(name: &str) -> Option<i64> {
+fn month_named(name: &str) -> Option<time::Month> {
     const MONTHS: [&str; 12] =
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    MONTHS.iter().position(|m| *m == name).map(|i| i as i64 + 1)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let index = MONTHS.iter().position(|m| *m == name)?;
+    time::Month::try_from(u8::try_from(index + 1).ok()?).ok()
 }
 
 #[cfg(test)]
@@ -60,5 +52,7 @@ mod tests {
         assert_eq!(dumpdb_seconds("1999-03-02 09:44:33"), None);
         assert_eq!(dumpdb_seconds("02-Foo-1999 09:44:33"), None);
         assert_eq!(dumpdb_seconds("02-Mar-1999"), None);
+        assert_eq!(dumpdb_seconds("31-Feb-1999 09:44:33"), None);
+        assert_eq!(dumpdb_seconds("02-Mar-1999 24:00:00"), None);
     }
 }

@@ -238,6 +238,55 @@ fn aaaa_lookups_and_reverse_dns_status_are_dropped() {
 }
 
 #[test]
+fn aaaa_lookups_that_succeed_stay_only_in_ipv6_folders() {
+    let raw = "DNS lookup of 46.test.ex (AAAA) using fakens\nDNS lookup of 46.test.ex (AAAA) succeeded\nDNS lookup of 46.test.ex (AAAA) gave NO_DATA\nreturning DNS_NODATA\nDNS lookup of 46.test.ex (A) using fakens\n";
+    let rs = rules();
+    let mut m = Munger::new(&rs, ctx());
+    m.set_flag("ipv6test", true);
+    assert_eq!(m.munge(Stderr, raw), "DNS lookup of 46.test.ex (AAAA) succeeded\nDNS lookup of 46.test.ex (A) using fakens\n");
+    m.set_flag("ipv6test", false);
+    assert_eq!(m.munge(Stderr, raw), "DNS lookup of 46.test.ex (A) using fakens\n");
+}
+
+#[test]
+fn tls_in_ver_expansion_trace_loses_the_lines_perl_dropped() {
+    // The condition, its result and the skipped branch's scan trace: 22 lines in all for
+    // the default received_header_text; what follows stays.
+    let rest = "}}(Exim $version_number)\n  \t${if def:sender_address {(envelope-from <$sender_address>)\n  \t}}id $message_exim_id${if def:received_for {\n  \tfor $received_for}}\n";
+    let mut raw = String::from(" ├──condition: def:tls_in_ver\n ├─────result: false\n");
+    raw += &format!("  ╭───scanning:  ($tls_in_ver)}}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}");
+    raw += "  ├───────text:  (\n";
+    raw += &format!("  ├───scanning: $tls_in_ver)}}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}");
+    raw += &format!("  ├───scanning: )}}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}");
+    raw += "  ├───────text: )\n";
+    raw += &format!("  ├───scanning: }}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}");
+    raw += "  ├──expanding:  ($tls_in_ver)\n";
+    assert_eq!(raw.lines().count(), 25);
+    assert_eq!(
+        one(Stderr, &raw),
+        "  \t}}id $message_exim_id${if def:received_for {\n  \tfor $received_for}}\n  ├──expanding:  ($tls_in_ver)\n"
+    );
+    // Other conditions of the header text are untouched.
+    assert_eq!(one(Stderr, " ├──condition: def:tls_in_cipher_std\n ├─────result: false\n"),
+        " ├──condition: def:tls_in_cipher_std\n ├─────result: false\n");
+}
+
+#[test]
+fn daemon_debug_lines_lose_the_pid_prefix() {
+    let raw = "13328 daemon_smtp_port overridden by -oX:\n13328   <: 1225\n 1951 creating notifier socket\n 1951  @/work/suite/spool/exim_daemon_notify\n\
+13328 listening on all interfaces (IPv4) port 1225\n13328 TLS: basic cred init, server\n13328 TLS: generating selfsigned server cert\n\
+13328 GnuTLS<3>: ASSERT: ../../../lib/nettle/mpi.c[wrap_nettle_mpi_print]:1111\n13328 TLS: preloading CA bundle for server\n\
+13328 Added 144 certificate authorities\n13328 TLS: not preloading CRL for server\n13328 TLS: preloading cipher list for server: NULL\n\
+13328 GnuTLS using default session cipher/priority \"NORMAL\"\n13328 SIGTERM/SIGINT seen\n\
+13385 exec /work/suite/eximdir/exim -DEXIM_PATH=/work/suite/eximdir/exim -C /work/suite/test-config -MCd daemon-del-pidfile -oPX\n\
+  501 malformed address: < may not follow someone@some.where\n";
+    assert_eq!(one(Stderr, raw), "daemon_smtp_port overridden by -oX:\n  <: 1225\ncreating notifier socket\n TESTSUITE/spool/exim_daemon_notify\n\
+listening on all interfaces (IPv4) port 1225\nSIGTERM/SIGINT seen\n\
+pppp exec TESTSUITE/eximdir/exim -DEXIM_PATH=TESTSUITE/eximdir/exim -C TESTSUITE/test-config -MCd daemon-del-pidfile -oPX\n\
+  501 malformed address: < may not follow someone@some.where\n");
+}
+
+#[test]
 fn lookup_cache_keys_and_directory_space() {
     assert_eq!(one(Stderr, "LRU list:\n  :/work/suite/aux-fixed/0002.lsearch\n   ;/work/suite/aux-fixed/0085.data\n"),
         "LRU list:\n  0TESTSUITE/aux-fixed/0002.lsearch\n   0TESTSUITE/aux-fixed/0085.data\n");
