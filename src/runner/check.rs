@@ -58,6 +58,7 @@ fn context(run: &Run, testnum: u32) -> MungeContext {
         testnum,
         ports: run.ws.ports.mapping(),
         exim_version: run.features.version.clone(),
+        port_dynamic: Some(run.ws.table.port_dynamic),
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Context {
     pub ports: Vec<(u16, u16)>,
     /// The version printed by the binary, e.g. "4.96".
     pub exim_version: String,
+    /// The port this test's PORT_DYNAMIC stood for (None: the test had none).
+    pub port_dynamic: Option<u16>,
 }
 
 /// The placeholder names a rule pattern may use, with what each one stands for.
@@ -53,6 +55,7 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("EXIM_GID", "the exim group's gid"),
     ("TESTNUM", "the test number, four digits"),
     ("EXIM_VERSION", "the version the binary prints"),
+    ("PORT_DYNAMIC", "the free port this test's PORT_DYNAMIC stood for"),
 ];
 
 impl Context {
@@ -88,6 +91,9 @@ impl Context {
         put("EXIM_GID", self.exim_gid.to_string());
         put("TESTNUM", format!("{:04}", self.testnum));
         put("EXIM_VERSION", self.exim_version.clone());
+        if let Some(p) = self.port_dynamic {
+            put("PORT_DYNAMIC", p.to_string());
+        }
         v
     }
 }

@@ -377,14 +377,20 @@ fn renumber(
 }
 
 /// The `date_increment` action: the first match replaced by `with`, where `${sign}` and
-/// `${secs}` are the sign and size of the seconds from group `from` to group `to`.
+/// `${secs}` are the sign and size of the seconds from group `from` to group `to`, and
+/// `${even_secs}` that size rounded up to an even number (as the Perl runtest prints the
+/// increment of an exim_dumpdb retry record: `((d + 1) >> 1) << 1`).
 fn date_increment(re: &Regex, line: &str, with: &str) -> Option<String> {
     let caps = re.captures(line)?;
     let from = crate::dates::dumpdb_seconds(caps.name("from")?.as_str())?;
     let to = crate::dates::dumpdb_seconds(caps.name("to")?.as_str())?;
     let inc = to - from;
     let sign = if inc < 0 { "-" } else { "+" };
-    let template = with.replace("${sign}", sign).replace("${secs}", &inc.abs().to_string());
+    let even = ((inc + 1) >> 1) << 1;
+    let template = with
+        .replace("${sign}", sign)
+        .replace("${even_secs}", &even.abs().to_string())
+        .replace("${secs}", &inc.abs().to_string());
     let mut replacement = String::new();
     caps.expand(&template, &mut replacement);
     let m = caps.get(0)?;
@@ -582,6 +588,18 @@ replace = "stop-c"
         let rs = rules();
         let mut m = Munger::new(&rs, ctx());
         assert_eq!(m.munge(OutputKind::Stderr, "x\nlooked up y\n"), "x\nNOTE: something\nlooked up y\n");
+    }
+
+    #[test]
+    fn date_increment_can_round_up_to_even_as_perl_does_for_dumpdb() {
+        let rs = RuleSet::parse(
+            "[[rule]]\nname = \"retry\"\nmatch = '^(?P<from>\\S+ \\S+)  (?P<to>\\S+ \\S+)$'\ndate_increment = \"+${even_secs} (${secs})\"\n",
+            "t",
+        )
+        .unwrap();
+        let mut m = Munger::new(&rs, ctx());
+        let out = m.munge(OutputKind::Stdout, "01-Jan-2000 00:00:00  01-Jan-2000 00:00:29\n01-Jan-2000 00:00:00  01-Jan-2000 00:00:30\n");
+        assert_eq!(out, "+30 (29)\n+30 (30)\n");
     }
 
     #[test]

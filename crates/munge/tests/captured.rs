@@ -37,6 +37,7 @@ fn ctx(testnum: u32) -> Context {
         testnum,
         ports: (1223..=1228).map(|p| (p + 300, p)).collect(),
         exim_version: "4.96".into(),
+        port_dynamic: Some(40001),
     }
 }
 

@@ -29,6 +29,7 @@ fn ctx() -> Context {
         testnum: 5,
         ports: vec![(1225, 1225), (1224, 1224)],
         exim_version: "4.96".into(),
+        port_dynamic: Some(40001),
     }
 }
 
@@ -70,7 +71,7 @@ fn smtp_banner_host_version_and_rfc2822_date() {
 #[test]
 fn mbox_from_line_and_caller_name() {
     assert_eq!(one(Mail, "From mungetest@test.ex Sun Nov  2 04:44:10 2026\nFrom: Munge Tester <mungetest@test.ex>\n"),
-        "From CALLER@test.ex Tue Mar 02 09:44:33 1999\nFrom: CALLER_NAME <CALLER@test.ex>\n");
+        "From CALLER@test.ex Tue Mar 02 09:44:33 1999\nFrom: CALLER_GECOS <CALLER@test.ex>\n");
 }
 
 #[test]
@@ -103,7 +104,7 @@ fn paths_addresses_and_users() {
     assert_eq!(one(Stdout, "[2001:db8::5]"), "[ip6:ip6:ip6:ip6:ip6:ip6:ip6:ip6]");
     assert_eq!(one(Mainlog, "<= <> R=x U=Debian-exim P=local S=12"), "<= <> R=x U=EXIMUSER P=local S=sss");
     assert_eq!(one(Stderr, "originator: uid=1001 gid=1002 login=mungetest name=Munge Tester"),
-        "originator: uid=CALLER_UID gid=CALLER_GID login=CALLER name=CALLER_NAME");
+        "originator: uid=CALLER_UID gid=CALLER_GID login=CALLER name=CALLER_GECOS");
     assert_eq!(one(Stderr, "  uid=102 gid=105 pid=777"), "  uid=EXIM_UID gid=EXIM_GID pid=pppp");
     assert_eq!(one(Stderr, "  uid=0 gid=1002 pid=777"), "  uid=uuuu gid=CALLER_GID pid=pppp");
 }
@@ -324,7 +325,7 @@ fn date_and_build_dependent_values() {
 #[test]
 fn autoreply_log_date_line_is_joined_with_the_next() {
     assert_eq!(one(Mail, "2026-11-22 05:10:01\n  To: Munge Tester <mungetest@test.ex>\n  Subject: x\n"),
-        "1999-03-02 09:44:33   To: CALLER_NAME <CALLER@test.ex>\n  Subject: x\n");
+        "1999-03-02 09:44:33   To: CALLER_GECOS <CALLER@test.ex>\n  Subject: x\n");
     assert_eq!(one(Stderr, " writing neg-cache entry for 99.99.99.224.rbl.test.ex-A-41, ttl 3000\n"),
         " writing neg-cache entry for 99.99.99.V4NET.rbl.test.ex-A-xxxx, ttl 3000\n");
 }
@@ -535,4 +536,20 @@ fn tls_client_timeouts_and_ipv6_server_peers() {
         .ends_with("[127.0.0.1] (tls lib accept fn): TCP connection closed by peer\n"));
     assert_eq!(one(Stdout, "Connection request from [::1]\nConnection request from [127.0.0.1]\n"),
         "Connection request from [ipv6]\nConnection request from [127.0.0.1]\n");
+}
+
+#[test]
+fn the_dynamic_port_and_retry_record_debug_times() {
+    assert_eq!(one(Stdout, "Connecting to 127.0.0.1 port 40001 ... connected\n"),
+        "Connecting to 127.0.0.1 port <dynamic port> ... connected\n");
+    // the same number elsewhere is not a port
+    assert_eq!(one(Stdout, "size 40001\n"), "size 40001\n");
+    assert_eq!(one(Stderr, "retry record exists: age=1m5s (max 1w)\n  time to retry = 1764590000 expired = 0\n"),
+        "retry record exists: age=ttt (max 1w)\n  time to retry = tttt expired = 0\n");
+}
+
+#[test]
+fn dumpdb_retry_increments_round_up_to_even_seconds() {
+    assert_eq!(one(Stdout, "  01-Dec-2026 10:00:00  01-Dec-2026 10:00:01  01-Dec-2026 10:00:30 *\n"),
+        "first failed = time last try = time2 next try = time2 + 30 *\n");
 }
