@@ -123,22 +123,11 @@ pub async fn drive(d: Drive<'_>, mut tasks: tokio::task::JoinSet<()>) -> Result<
     out.print(&stats::header(d.plan, d.names_only));
     out.tsv(&stats::tsv_header(d.plan));
     let signals = {
-        let ctl = d.ctl.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                ctl.finish();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    ctl.stop(1);
-                }
-            }
-        })
+        let (a, b) = (d.ctl.clone(), d.ctl.clone());
+        on_ctrl_c(move || a.finish(), move || b.stop(1))
     };
     let start = Instant::now();
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + Duration::from_secs(1),
-        Duration::from_secs(1),
-    );
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = every_second();
     let mut totals = vec![0u64; STATES.len()];
     let mut rows = 0u32;
     let mut ramped = false;
@@ -222,4 +211,29 @@ fn client_line(slots: &[Slot], out: &Out) -> ClientLine {
         }
     }
     c
+}
+
+/// Ctrl-C once: `finish` (end at the next state boundary); twice: `stop`.
+pub fn on_ctrl_c(
+    finish: impl FnOnce() + Send + 'static,
+    stop: impl FnOnce() + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            finish();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop();
+            }
+        }
+    })
+}
+
+/// The per-second row clock: first tick one second from now, late ticks not bunched up.
+pub fn every_second() -> tokio::time::Interval {
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
 }

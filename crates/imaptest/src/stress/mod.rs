@@ -259,23 +259,12 @@ pub async fn run(cfg: &Config) -> Result<i32> {
         ));
     }
     let signals = {
-        let run = run.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                run.finish();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    run.stop(1);
-                }
-            }
-        })
+        let (a, b) = (run.clone(), run.clone());
+        console::on_ctrl_c(move || a.finish(), move || b.stop(1))
     };
 
     let start = Instant::now();
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + Duration::from_secs(1),
-        Duration::from_secs(1),
-    );
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = console::every_second();
     let mut totals = vec![0u64; STATES.len()];
     let mut rows = 0u32;
     let mut ramped = false;
