@@ -140,7 +140,7 @@ pub async fn drive(d: Drive<'_>, mut tasks: tokio::task::JoinSet<()>) -> Result<
                 for (t, c) in totals.iter_mut().zip(&counts) {
                     *t += c;
                 }
-                let mut line = client_line(d.slots, &out);
+                let mut line = client_line(d.slots, |t| out.print(t));
                 if !ramped {
                     line.ramp = (d.ramp)(&line);
                     ramped = line.ramp.is_none();
@@ -187,8 +187,9 @@ pub async fn drive(d: Drive<'_>, mut tasks: tokio::task::JoinSet<()>) -> Result<
     })
 }
 
-/// The clients part of a row, printing the notes about long stalls first.
-fn client_line(slots: &[Slot], out: &Out) -> ClientLine {
+/// The clients part of a row (connected, banner, stalled), printing the notes about long
+/// stalls through `print` first. Shared by the stress and the profile/POP3 consoles.
+pub fn client_line(slots: &[Slot], mut print: impl FnMut(&str)) -> ClientLine {
     let now = Instant::now();
     let mut c = ClientLine::default();
     for (i, s) in slots.iter().enumerate() {
@@ -203,7 +204,7 @@ fn client_line(slots: &[Slot], out: &Out) -> ClientLine {
             let step = secs / STALL_REPORT;
             if step > 0 && step > s.reported.load(Relaxed) {
                 s.reported.store(step, Relaxed);
-                out.print(&format!(
+                print(&format!(
                     " - {} stalled for {secs} secs in command: {text}\n",
                     i + 1
                 ));

@@ -47,10 +47,6 @@ use tokio::sync::{Notify, Semaphore};
 
 /// At most this many clients connect (and log in) at once.
 pub const MAX_CONNECTING: usize = 100;
-/// A client waiting this long for a reply counts as stalled.
-const STALLED: Duration = Duration::from_secs(3);
-/// Stalls this long are named on the console.
-const STALL_REPORT: u64 = 15;
 
 /// Everything the sessions of a run share.
 pub struct Run {
@@ -317,29 +313,10 @@ pub async fn run(cfg: &Config) -> Result<i32> {
     })
 }
 
-/// The clients part of a per-second row, printing the notes about long stalls first.
+/// The clients part of a per-second row, printing the notes about long stalls first, with
+/// the ramp-up percentage until every client has connected once.
 fn client_line(run: &Run, ramped: &mut bool, console: &mut Console) -> ClientLine {
-    let now = Instant::now();
-    let mut c = ClientLine::default();
-    for (i, s) in run.slots.iter().enumerate() {
-        c.exist += s.exists.load(Relaxed) as u32;
-        c.banner += s.banner.load(Relaxed) as u32;
-        let w = s.waiting.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some((since, text)) = w {
-            let secs = now.duration_since(since).as_secs();
-            if now.duration_since(since) > STALLED {
-                c.stalled += 1;
-            }
-            let step = secs / STALL_REPORT;
-            if step > 0 && step > s.reported.load(Relaxed) {
-                s.reported.store(step, Relaxed);
-                console.print(&format!(
-                    " - {} stalled for {secs} secs in command: {text}\n",
-                    i + 1
-                ));
-            }
-        }
-    }
+    let mut c = console::client_line(&run.slots, |t| console.print(t));
     if !*ramped {
         if c.exist >= run.cfg.clients {
             *ramped = true;
