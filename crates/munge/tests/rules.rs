@@ -221,6 +221,10 @@ fn connection_time_and_listening_families() {
     assert!(m.munge(Mainlog, raw).ends_with("on [127.0.0.1]:PORT_D4 port PORT_D port PORT_D2 (IPv4)\n"));
     let lone = "2026-11-22 04:44:10 exim 4.96 daemon started: pid=1, no queue runs, listening for SMTP on port 1225 (IPv4)\n";
     assert!(m.munge(Mainlog, lone).ends_with("listening for SMTP on port PORT_D\n"));
+    // A list that starts with wildcard listeners loses every family note (0433's saved files);
+    // one that starts with an explicit address keeps them (above).
+    let run = "2026-11-22 04:44:10 exim 4.96 daemon started: pid=1, no queue runs, listening for SMTP on port 1225 (IPv4) port 1226 (IPv4) [127.0.0.1]:1228\n";
+    assert!(m.munge(Mainlog, run).ends_with("listening for SMTP on port PORT_D port PORT_D2 [127.0.0.1]:PORT_D4\n"));
     m.set_flag("ipv6test", true);
     assert!(m.munge(Mainlog, lone).ends_with("listening for SMTP on port PORT_D (IPv4)\n"));
     assert_eq!(one(Stdout, "host ff00:1234:0005:0006:0007:0008:0abc:000d\n"), "host V6NET:1234:0005:0006:0007:0008:0abc:000d\n");
