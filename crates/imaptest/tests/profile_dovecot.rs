@@ -48,6 +48,14 @@ fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
 
+/// The output of a run that must end with exit 0 and without any error.
+fn clean(o: &Output) -> String {
+    let s = text(o);
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert!(!s.contains("Error:"), "{s}");
+    s
+}
+
 const HEADER: &str = "Logi List Stat Sele Fetc Fet2 Stor Dele Expu Appe Logo LMTP ";
 
 /// Checks the shape of a profile run's output; returns the totals by column.
@@ -193,9 +201,7 @@ fn example_profiles_run_unchanged() {
         LIKE_PROFILE_CONF,
         &["clients=50", "secs=5,10"],
     );
-    let s = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{s}");
-    assert!(!s.contains("Error:"), "{s}");
+    let s = clean(&o);
     let t = shape(&String::from_utf8_lossy(&o.stdout));
     for c in ["Logi", "List", "Stat", "Sele", "LMTP"] {
         assert!(t[c] > 0, "{c} is 0: {s}");
@@ -209,9 +215,7 @@ fn example_profiles_run_unchanged() {
         LIKE_POP3_PROFILE_CONF,
         &["clients=100", "secs=4,10"],
     );
-    let s = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{s}");
-    assert!(!s.contains("Error:"), "{s}");
+    let s = clean(&o);
     let t = shape(&String::from_utf8_lossy(&o.stdout));
     // every user logs in once (login_interval = 1min): USER/PASS, UIDL, QUIT; mail kept
     assert_eq!((t["Logi"], t["Sele"], t["Logo"]), (10, 10, 10), "{s}");
@@ -262,9 +266,7 @@ client pop3 {
         profile,
         &["clients=20", "secs=5,10", "output=stats.tsv"],
     );
-    let s = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{s}");
-    assert!(!s.contains("Error:"), "{s}");
+    let s = clean(&o);
     let t = shape(&String::from_utf8_lossy(&o.stdout));
     for c in [
         "Logi", "Sele", "Fetc", "Fet2", "Expu", "Appe", "Logo", "LMTP",
@@ -337,21 +339,12 @@ fn pop3_stress_reads_what_lmtp_delivers() {
         ])
         .output()
         .unwrap();
-    let s = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{s}");
-    assert!(!s.contains("Error:"), "{s}");
+    let s = clean(&o);
     assert!(
         s.starts_with("Logi List Stat Sele Fetc Fet2 Expu Logo LMTP \n100%  50%  50% 100% 100% 100% 100% 100% 100% \n"),
         "{s}"
     );
-    let t = s.split("Totals:\n").nth(1).expect("Totals:");
-    let v: Vec<u64> = t
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .map(|x| x.parse().unwrap())
-        .collect();
+    let v = common::totals(&s);
     // Logi, Fet2 (RETR), Expu (DELE), Logo and LMTP deliveries all happened
     for i in [0, 5, 6, 7, 8] {
         assert!(v[i] > 0, "column {i}: {s}");
@@ -501,20 +494,12 @@ fn imap_stress_with_lmtp_deliveries_has_an_lmtp_column() {
         ])
         .output()
         .unwrap();
-    let s = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{s}");
-    assert!(!s.contains("Error:"), "{s}");
+    let s = clean(&o);
     assert!(
         s.starts_with("Logi List Stat Sele Fetc Fet2 Stor Dele Expu Appe Logo LMTP \n100%  50%  50% 100% 100% 100%  50% 100% 100% 100% 100% 100% \n"),
         "{s}"
     );
-    let lmtp: u64 = s
-        .split("Totals:\n")
-        .nth(1)
-        .and_then(|t| t.lines().nth(1))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{s}"));
+    let lmtp = *common::totals(&s).last().unwrap();
     assert!(lmtp >= 20, "about 20 deliveries a second: {s}");
     let tsv = std::fs::read_to_string(work.path().join("stress.tsv")).unwrap();
     assert!(

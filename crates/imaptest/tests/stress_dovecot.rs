@@ -74,16 +74,7 @@ fn default_mix_and_seed_examples_run_clean() {
     );
     let rows = s.lines().filter(|l| l.contains("/  5")).count();
     assert!(rows >= 3, "{s}");
-    let totals = s.split("Totals:\n").nth(1).expect("Totals:");
-    let logins: u64 = totals
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let logins = common::totals(&s)[0];
     assert!(logins > 0, "{s}");
     // a few of the seed's examples, with secs= added
     for args in [
@@ -298,16 +289,7 @@ fn checkpoints_with_many_users_are_clean() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {s}");
         assert!(!s.contains("Error:"), "{args:?}: {s}");
         assert!(s.contains("ChkP \n"), "{s}");
-        let totals = s.split("Totals:\n").nth(1).expect("Totals:");
-        let chkp: u64 = totals
-            .lines()
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .last()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let chkp = *common::totals(&s).last().unwrap();
         assert!(chkp > 0, "no session was checkpointed: {s}");
     }
 }

@@ -5,6 +5,8 @@
 //! flags changed under it — and the ms/cmd options (connect+banner time, sub-millisecond
 //! figures) against a server with a slow banner, and 400 clients from a soft open-file limit of
 //! 256 (raised by imaptest itself). Each error must be caught and named.
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -323,15 +325,6 @@ fn many_clients_raise_the_open_file_limit_themselves() {
     }
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:") && !s.contains("open files"), "{s}");
-    let totals = s.split("Totals:\n").nth(1).expect("Totals:");
-    let logins: u64 = totals
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let logins = common::totals(&s)[0];
     assert_eq!(logins, 400, "{s}");
 }

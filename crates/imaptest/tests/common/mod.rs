@@ -2,6 +2,8 @@
 //! (tools/dovecot: Debian's packages on loopback with its own config) on three free ports,
 //! stopped when dropped, even when the test fails.
 #![allow(dead_code)] // each test binary uses its own part of it
+pub mod tls_server;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,6 +13,21 @@ pub fn repo() -> PathBuf {
         .join("../..")
         .canonicalize()
         .unwrap()
+}
+
+/// The counts of a stress or profile run's `Totals:` row (the line after its header), in
+/// column order; panics with the whole output when there is none.
+pub fn totals(out: &str) -> Vec<u64> {
+    out.split("Totals:\n")
+        .nth(1)
+        .and_then(|t| t.lines().nth(1))
+        .unwrap_or_else(|| panic!("no Totals row: {out}"))
+        .split_whitespace()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("not a count {v:?}: {out}"))
+        })
+        .collect()
 }
 
 /// A TCP port nobody listens on now (the OS picks it).
