@@ -17,6 +17,7 @@ struct Active {
     pattern: Regex,
     when: Option<Regex>,
     unless: Option<Regex>,
+    after: Option<Regex>,
     /// `drop_until` or `join_next`, whichever the action has.
     aux: Option<Regex>,
 }
@@ -69,6 +70,7 @@ impl<'r> Munger<'r> {
                     pattern: resolve(&rule.pattern)?,
                     when: opt(&rule.when)?,
                     unless: opt(&rule.unless)?,
+                    after: opt(&rule.after)?,
                     aux: opt(&aux_pat)?,
                 })
             })
@@ -180,6 +182,7 @@ impl<'r> Munger<'r> {
                 let act = self.active[r].as_ref().expect("selected rules are active");
                 if act.when.as_ref().is_some_and(|w| !w.is_match(&line))
                     || act.unless.as_ref().is_some_and(|u| u.is_match(&line))
+                    || act.after.as_ref().is_some_and(|a| !out.last().is_some_and(|prev| a.is_match(prev)))
                 {
                     continue;
                 }
@@ -516,6 +519,18 @@ stop = true
 name = "after stop"
 match = "^stop-b$"
 replace = "stop-c"
+
+[[rule]]
+name = "marked after a header"
+after = "^HEADER$"
+match = "^item"
+replace = "first item"
+
+[[rule]]
+name = "after a marked line, as munged"
+after = "^first item$"
+match = "^item"
+replace = "second item"
 "#;
 
     fn ctx() -> Context {
@@ -624,6 +639,18 @@ replace = "stop-c"
             .unwrap_err()
             .to_string()
             .contains("no group named `to`"));
+    }
+
+    #[test]
+    fn after_looks_at_the_line_before_as_munged() {
+        let rs = rules();
+        let mut m = Munger::new(&rs, ctx());
+        assert_eq!(m.munge(OutputKind::Stdout, "HEADER\nitem\nitem\nitem\n"), "HEADER\nfirst item\nsecond item\nitem\n");
+        // nothing before the first line: `after` cannot match there
+        assert_eq!(m.munge(OutputKind::Stdout, "item\n"), "item\n");
+        let bad = "[[rule]]\nname = \"x\"\nafter = \"(\"\nmatch = \"a\"\nreplace = \"b\"\n";
+        let e = RuleSet::parse(bad, "bad.toml").unwrap_err().to_string();
+        assert!(e.contains("after") && e.contains("bad.toml"), "{e}");
     }
 
     #[test]

@@ -55,6 +55,9 @@ pub(crate) struct Rule {
     pub(crate) flag: Option<String>,
     pub(crate) when: Option<Pattern>,
     pub(crate) unless: Option<Pattern>,
+    /// The rule applies only where the line before, as munged so far (what the saved file
+    /// has above this line), matches this.
+    pub(crate) after: Option<Pattern>,
     pub(crate) pattern: Pattern,
     pub(crate) action: Action,
     pub(crate) stop: bool,
@@ -191,6 +194,7 @@ fn compile_rule(
     let pattern = pattern(&r.pattern).map_err(|e| format!("match: {e}"))?;
     let when = r.when.as_deref().map(pattern_opt("when")).transpose()?;
     let unless = r.unless.as_deref().map(pattern_opt("unless")).transpose()?;
+    let after = r.after.as_deref().map(pattern_opt("after")).transpose()?;
 
     let is_drop = r.drop || r.drop_following.is_some() || r.drop_until.is_some();
     let chosen = [
@@ -268,6 +272,7 @@ fn compile_rule(
         flag: r.flag,
         when,
         unless,
+        after,
         pattern,
         action,
         stop: r.stop,

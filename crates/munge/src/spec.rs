@@ -59,6 +59,8 @@ pub(crate) struct RuleSpec {
     pub(crate) when: Option<String>,
     #[serde(default)]
     pub(crate) unless: Option<String>,
+    #[serde(default)]
+    pub(crate) after: Option<String>,
     #[serde(rename = "match")]
     pub(crate) pattern: String,
     #[serde(default)]

@@ -289,6 +289,15 @@ fn daemon_debug_lines_lose_the_pid_prefix() {
 listening on all interfaces (IPv4) port 1225\nSIGTERM/SIGINT seen\n\
 pppp exec TESTSUITE/eximdir/exim -DEXIM_PATH=TESTSUITE/eximdir/exim -C TESTSUITE/test-config -MCd daemon-del-pidfile -oPX\n\
   501 malformed address: < may not follow someone@some.where\n");
+    // Where the notifier lines open the daemon's pid-prefixed output (no -oX report before
+    // them), they keep a pid marker; the rest still loses the pid.
+    let raw = "originator: uid=1001 gid=1001 login=u name=N\n13327 creating notifier socket\n\
+13327  @/work/suite/spool/exim_daemon_notify\n13327 listening on all interfaces (IPv4) port 1225\n";
+    let out = one(Stderr, raw);
+    assert!(out.ends_with("\nppppp creating notifier socket\nppppp  TESTSUITE/spool/exim_daemon_notify\n\
+listening on all interfaces (IPv4) port 1225\n"), "{out}");
+    // the marker only follows a marked notifier line
+    assert_eq!(one(Stderr, "13327  @/work/suite/spool/exim_daemon_notify\n"), " TESTSUITE/spool/exim_daemon_notify\n");
 }
 
 #[test]
