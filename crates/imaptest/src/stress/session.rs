@@ -807,7 +807,13 @@ impl Session<'_> {
                 let p = self.pending.remove(pos).unwrap_or_else(|| unreachable!());
                 if let Some((a, b)) = p.silent {
                     // no FETCH told us what the flags became
-                    for m in self.view.msgs.iter_mut().take(b as usize).skip(a as usize - 1) {
+                    for m in self
+                        .view
+                        .msgs
+                        .iter_mut()
+                        .take(b as usize)
+                        .skip(a as usize - 1)
+                    {
                         m.flags = None;
                     }
                 }
