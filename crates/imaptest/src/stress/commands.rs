@@ -272,6 +272,19 @@ pub fn command(state: StateId, rng: &mut impl Rng, c: &Ctx) -> Option<String> {
     })
 }
 
+/// The sequence range `a:b` (or `a`) of a `STORE a:b …FLAGS.SILENT …` this module made, as
+/// (first, last); `None` for any other command.
+pub fn silent_store_range(cmd: &[u8]) -> Option<(u32, u32)> {
+    let s = std::str::from_utf8(cmd).ok()?.strip_prefix("STORE ")?;
+    let (set, rest) = s.split_once(' ')?;
+    if !rest.split(' ').next()?.ends_with("FLAGS.SILENT") {
+        return None;
+    }
+    let (a, b) = set.split_once(':').unwrap_or((set, set));
+    let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+    (a >= 1 && a <= b).then_some((a, b))
+}
+
 /// Whether a state's command changes the session's state but may end a pipelined batch: it
 /// goes last, and what follows waits for its reply. Only SELECT (after LIST/STATUS, which do
 /// not need it) and LOGOUT: EXPUNGE, MOVE, NOOP and CHECK wait for the commands before them,
@@ -311,6 +324,26 @@ mod tests {
             loud_store: false,
             store_uids: None,
             own_flag: None,
+        }
+    }
+
+    #[test]
+    fn silent_stores_name_their_range() {
+        assert_eq!(
+            silent_store_range(b"STORE 3:7 +FLAGS.SILENT \\Deleted"),
+            Some((3, 7))
+        );
+        assert_eq!(
+            silent_store_range(b"STORE 4 FLAGS.SILENT ($Label1)"),
+            Some((4, 4))
+        );
+        assert_eq!(silent_store_range(b"STORE 3:7 +FLAGS \\Deleted"), None);
+        assert_eq!(silent_store_range(b"UID STORE 3 +FLAGS.SILENT (x)"), None);
+        let mut r = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..50 {
+            let s = command(id("STORE"), &mut r, &ctx(9, true)).unwrap();
+            let (a, b) = silent_store_range(s.as_bytes()).unwrap();
+            assert!(1 <= a && a <= b && b <= 9, "{s}");
         }
     }
 

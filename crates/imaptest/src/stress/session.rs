@@ -139,6 +139,8 @@ struct Pending {
     query: Option<String>,
     /// An own STORE (`own_msgs`/`own_flags`).
     store: Option<Store>,
+    /// A `STORE … .SILENT` over these sequences: their flags are unknown once it is done.
+    silent: Option<(u32, u32)>,
 }
 
 struct Session<'a> {
@@ -515,7 +517,9 @@ impl Session<'_> {
             has_sort: self.caps.sort,
             has_thread: self.caps.thread,
             has_move: self.caps.moves,
-            loud_store: !run.cfg.no_tracking,
+            // .SILENT unless the flags must be known: at checkpoints (as the original) and
+            // in the own modes, which check every STORE's outcome
+            loud_store: !run.cfg.no_tracking && (run.cfg.checkpoint.is_some() || self.own.on()),
             store_uids: store_uids.as_deref(),
             own_flag: self.own.flag.as_deref(),
         };
@@ -683,6 +687,9 @@ impl Session<'_> {
                     .trim_start_matches("SEARCH ")
                     .to_string()
             }),
+            silent: (state.is_some() && cmd.starts_with(b"STORE "))
+                .then(|| commands::silent_store_range(cmd))
+                .flatten(),
             text,
             idle,
             store,
@@ -798,6 +805,18 @@ impl Session<'_> {
                     return Err(vec![format!("unexpected tagged reply: {r}")]);
                 };
                 let p = self.pending.remove(pos).unwrap_or_else(|| unreachable!());
+                if let Some((a, b)) = p.silent {
+                    // no FETCH told us what the flags became
+                    for m in self
+                        .view
+                        .msgs
+                        .iter_mut()
+                        .take(b as usize)
+                        .skip(a as usize - 1)
+                    {
+                        m.flags = None;
+                    }
+                }
                 if let Some(st) = &p.store {
                     self.own.answered(st, *status == Status::Ok);
                     {
