@@ -1073,8 +1073,13 @@ impl ImapHandler {
         Ok(Done::Ok("Genurlauth completed.".into()))
     }
 
-    /// The message and section an authorized URL names, if it is valid for this session now.
-    fn url_target(&self, raw: &str, daemon: &ImapDaemon) -> Option<(Arc<Vec<u8>>, String)> {
+    /// The message an authorized URL names and its parsed path, if it is valid for this
+    /// session now.
+    fn url_target(
+        &self,
+        raw: &str,
+        daemon: &ImapDaemon,
+    ) -> Option<(Arc<Vec<u8>>, urlauth::MessagePath)> {
         let u = urlauth::parse(raw)?;
         let (mech, token) = u.auth.as_ref()?;
         if !mech.eq_ignore_ascii_case("INTERNAL") || u.expire.is_some_and(|e| e <= now().0) {
@@ -1089,8 +1094,8 @@ impl ImapHandler {
         if !urlauth::token(key, &u.rump).eq_ignore_ascii_case(token) {
             return None;
         }
-        let (data, _) = url_message(acct, &u.path)?;
-        Some((data, u.path))
+        let path = urlauth::MessagePath::parse(&u.path)?;
+        Some((url_message(acct, &path)?, path))
     }
 
     /// URLFETCH url … and RFC 5524's URLFETCH (url [BODY] [BINARY] [BODYPARTSTRUCTURE]) ….
@@ -1123,14 +1128,11 @@ impl ImapHandler {
             let target = self.url_target(&raw, daemon);
             match (target, opts) {
                 (None, _) => o.extend_from_slice(b"NIL"),
-                (Some((_, path)), None) => {
-                    let mut l = daemon.lock();
-                    let u = urlauth::parse(&raw).ok_or("Invalid URL")?;
-                    let acct = l.existing(&u.user).ok_or("no account")?;
-                    nstring_bin(&mut o, resolve_url(acct, &path).as_deref());
+                (Some((data, path)), None) => {
+                    nstring_bin(&mut o, url_bytes(&data, &path).as_deref());
                 }
                 (Some((data, path)), Some(opts)) => {
-                    let section = url_section(&path);
+                    let section = path.section.clone();
                     let root = super::mime::parse(&data);
                     let part_path = section
                         .as_deref()
@@ -1170,10 +1172,7 @@ impl ImapHandler {
                     }
                     if opts.iter().any(|w| w == "BODY") {
                         let mut b = b"(BODY ".to_vec();
-                        let mut l = daemon.lock();
-                        let u = urlauth::parse(&raw).ok_or("Invalid URL")?;
-                        let acct = l.existing(&u.user).ok_or("no account")?;
-                        nstring_bin(&mut b, resolve_url(acct, &path).as_deref());
+                        nstring_bin(&mut b, url_bytes(&data, &path).as_deref());
                         b.push(b')');
                         items.push(b);
                     }
@@ -2398,39 +2397,25 @@ enum Source {
     Catenate(Vec<Result<String, Vec<u8>>>),
 }
 
-/// The `;SECTION=` of a URL path, decoded.
-fn url_section(url: &str) -> Option<String> {
-    url.split("/;").find_map(|item| {
-        let (k, v) = item.split_once('=')?;
-        k.eq_ignore_ascii_case("section")
-            .then(|| percent_decode(v))
-            .flatten()
-    })
-}
-
-/// The message a URL path names, and its UID.
-fn url_message(acct: &Account, url: &str) -> Option<(Arc<Vec<u8>>, u32)> {
-    let rest = url.strip_prefix('/')?;
-    let (mbox_part, rest) = rest.split_once("/;")?;
-    let (mbox, validity) = match mbox_part.to_ascii_lowercase().find(";uidvalidity=") {
-        Some(p) => (
-            &mbox_part[..p],
-            Some(mbox_part[p + 13..].parse::<u32>().ok()?),
-        ),
-        None => (mbox_part, None),
-    };
-    let mb = acct
-        .mailboxes
-        .get(&Account::canonical(&percent_decode(mbox)?))?;
-    if validity.is_some_and(|v| v != mb.uidvalidity) {
+/// The message an IMAP URL path names in this account, if its UIDVALIDITY still holds.
+fn url_message(acct: &Account, p: &urlauth::MessagePath) -> Option<Arc<Vec<u8>>> {
+    let mb = acct.mailboxes.get(&p.mailbox)?;
+    if p.uidvalidity.is_some_and(|v| v != mb.uidvalidity) {
         return None;
     }
-    let uid = rest.split("/;").find_map(|item| {
-        let (k, v) = item.split_once('=')?;
-        k.eq_ignore_ascii_case("uid")
-            .then(|| v.parse::<u32>().ok())?
-    })?;
-    Some((mb.messages[mb.index_of(uid)?].data.clone(), uid))
+    Some(mb.messages[mb.index_of(p.uid)?].data.clone())
+}
+
+/// The bytes a URL path names within its message: the section, then the partial range.
+fn url_bytes(data: &[u8], p: &urlauth::MessagePath) -> Option<Vec<u8>> {
+    let bytes = match &p.section {
+        None => data.to_vec(),
+        Some(s) => {
+            let (path, spec) = parse::section_spec(s)?;
+            super::mime::section(data, &super::mime::parse(data), &path, &spec)?
+        }
+    };
+    Some(p.cut(&bytes).to_vec())
 }
 
 /// NIL, a string, or a literal8 when the bytes hold a NUL (URLFETCH BINARY).
@@ -2451,80 +2436,10 @@ fn nstring_bin(out: &mut Vec<u8>, s: Option<&[u8]>) {
     }
 }
 
-/// The bytes an IMAP URL (RFC 5092, this user's own mailboxes) names:
-/// `/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]`.
+/// The bytes an IMAP URL path (RFC 5092, this user's own mailboxes) names.
 fn resolve_url(acct: &Account, url: &str) -> Option<Vec<u8>> {
-    let rest = url.strip_prefix('/')?;
-    let (mbox_part, rest) = rest.split_once("/;")?;
-    let (mbox, validity) = match mbox_part.to_ascii_lowercase().find(";uidvalidity=") {
-        Some(p) => (
-            &mbox_part[..p],
-            Some(mbox_part[p + 13..].parse::<u32>().ok()?),
-        ),
-        None => (mbox_part, None),
-    };
-    let mb = acct
-        .mailboxes
-        .get(&Account::canonical(&percent_decode(mbox)?))?;
-    if validity.is_some_and(|v| v != mb.uidvalidity) {
-        return None;
-    }
-    let mut uid = None;
-    let mut section = None;
-    let mut partial = None;
-    for item in rest.split("/;") {
-        let (k, v) = item.split_once('=')?;
-        match k.to_ascii_lowercase().as_str() {
-            "uid" => uid = Some(v.parse::<u32>().ok()?),
-            "section" => section = Some(percent_decode(v)?),
-            "partial" => {
-                let (o, l) = v
-                    .split_once('.')
-                    .map(|(o, l)| (o, Some(l)))
-                    .unwrap_or((v, None));
-                partial = Some((
-                    o.parse::<usize>().ok()?,
-                    l.map(|l| l.parse::<usize>()).transpose().ok()?,
-                ));
-            }
-            _ => return None,
-        }
-    }
-    let m = &mb.messages[mb.index_of(uid?)?];
-    let bytes = match section {
-        None => m.data.to_vec(),
-        Some(s) => {
-            let (path, spec) = parse::section_spec(&s)?;
-            super::mime::section(&m.data, &super::mime::parse(&m.data), &path, &spec)?
-        }
-    };
-    Some(match partial {
-        None => bytes,
-        Some((o, l)) => {
-            let s = o.min(bytes.len());
-            let e = l
-                .map(|l| s.saturating_add(l).min(bytes.len()))
-                .unwrap_or(bytes.len());
-            bytes[s..e].to_vec()
-        }
-    })
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    let p = urlauth::MessagePath::parse(url)?;
+    url_bytes(&url_message(acct, &p)?, &p)
 }
 
 /// How a command ended.
