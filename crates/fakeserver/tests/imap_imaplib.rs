@@ -4,10 +4,10 @@
 //! afterwards. Then the shipped personalities as imaplib meets them: Gmail-like
 //! LOGINDISABLED before TLS, the flaky one's failing COPY, Dovecot-like capabilities.
 
-mod imap_common;
+mod common;
 
+use common::imap::{have, manifest, run, start, text, Fake, Opts};
 use fakeserver::auth::Users;
-use imap_common::{have, manifest, run, start, text, Fake, Opts};
 use std::process::{Command, Output};
 use std::time::Duration;
 

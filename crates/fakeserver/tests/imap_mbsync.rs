@@ -4,10 +4,10 @@
 //! a third sync that must change nothing; against the default, Dovecot-like and Gmail-like
 //! personalities. mbsync is Debian's `isync` (tools/ensure-deps).
 
-mod imap_common;
+mod common;
 
+use common::imap::{have, run, start, text, Fake, Opts};
 use fakeserver::auth::Users;
-use imap_common::{have, run, start, text, Fake, Opts};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
