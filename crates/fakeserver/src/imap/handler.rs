@@ -10,8 +10,10 @@
 //! added by state), `auth_mechanisms`, `auth_requires_tls` (LOGINDISABLED and no plaintext
 //! AUTHENTICATE before TLS); quirks: `command_to_fail = "COPY"` (that command answers NO),
 //! `rfc822_size_round`, `envelope_omit`, `starttls_broken` ("bad" / "close"),
-//! `quota_storage_kb`, `quota_messages` (see IMAP.md). Extensions with rules of their own live
-//! in sibling modules: `notify`, `urlauth`, `list` (LIST-EXTENDED), `gmail` (X-GM-EXT-1).
+//! `quota_storage_kb`, `quota_messages`, `hide_compress` (no COMPRESS=DEFLATE, and COMPRESS
+//! is an unknown command, as in a personality whose `capabilities` lack it; see IMAP.md).
+//! Extensions with rules of their own live in sibling modules: `notify`, `urlauth`, `list`
+//! (LIST-EXTENDED), `gmail` (X-GM-EXT-1).
 
 use super::daemon::{self, Account, ImapDaemon, Mailbox, Message, DELIM};
 use super::fetch::{self, flag_list};
@@ -91,6 +93,7 @@ const CAPS: &[&str] = &[
     "CATENATE",
     "CONTEXT=SEARCH",
     "CONTEXT=SORT",
+    "COMPRESS=DEFLATE",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,6 +222,9 @@ impl ImapHandler {
             Some(c) => c.clone(),
             None => CAPS.iter().map(|s| s.to_string()).collect(),
         };
+        if self.setup.section.quirk_bool("hide_compress") {
+            caps.retain(|c| !c.eq_ignore_ascii_case("COMPRESS=DEFLATE"));
+        }
         if self.state == State::NotAuth {
             if (conn.tls_available || self.broken_starttls().is_some()) && !conn.tls && !self.tls {
                 caps.push("STARTTLS".into());
@@ -235,6 +241,16 @@ impl ImapHandler {
             }
         }
         caps.join(" ")
+    }
+
+    /// Whether COMPRESS=DEFLATE (RFC 4978) is offered: advertised by the personality (or the
+    /// default list) and not hidden by the `hide_compress` quirk.
+    fn compress_offered(&self) -> bool {
+        let listed = match &self.setup.section.capabilities {
+            Some(c) => c.iter().any(|c| c.eq_ignore_ascii_case("COMPRESS=DEFLATE")),
+            None => true,
+        };
+        listed && !self.setup.section.quirk_bool("hide_compress")
     }
 
     /// The `starttls_broken` quirk ("bad" or "close"), if set.
@@ -271,7 +287,7 @@ impl ImapHandler {
                 continue;
             }
             let ev = spec.events_for(name, acct);
-            if !(ev.messages || ev.flags) {
+            if !(ev.messages() || ev.flags) {
                 continue;
             }
             let snap = Snap::of(mb);
@@ -625,6 +641,27 @@ impl ImapHandler {
                     ..Output::default()
                 }
                 .then_start_tls();
+                Ok(Done::Output(o))
+            }
+            "COMPRESS" if self.compress_offered() => {
+                // RFC 4978: after authentication; the tagged OK is the last uncompressed
+                // line, then both directions are raw DEFLATE (over TLS when it is up).
+                need(authed)?;
+                let mech = match a.as_slice() {
+                    [m] => astring(m).unwrap_or_default(),
+                    _ => return Err("COMPRESS needs one mechanism".into()),
+                };
+                if !mech.eq_ignore_ascii_case("DEFLATE") {
+                    return Err(format!("Unknown compression mechanism {mech}"));
+                }
+                if conn.compressed {
+                    return Ok(Done::No("[COMPRESSIONACTIVE] DEFLATE active via COMPRESS".into()));
+                }
+                let o = Output {
+                    lines: vec![self.ok(&req.tag, "DEFLATE active")],
+                    ..Output::default()
+                }
+                .then_start_compress();
                 Ok(Done::Output(o))
             }
             "LOGIN" => {
@@ -2529,7 +2566,9 @@ fn fresh_validity(acct: &Account) -> u32 {
 /// What SELECT … (QRESYNC …) adds after the usual replies, when the client's UIDVALIDITY
 /// still holds (RFC 7162 section 3.2.5): `VANISHED (EARLIER)` for the known UIDs expunged
 /// since its MODSEQ, then FETCH (UID, FLAGS, MODSEQ) for the messages changed since. The
-/// expunge log is complete, so the sequence match data is not needed to narrow it.
+/// expunge log holds the newest expunges; for a MODSEQ older than it, VANISHED names every
+/// known UID that is not here (which RFC 7162 allows), so the sequence match data is never
+/// needed to narrow it.
 fn qresync_replies(
     mb: &Mailbox,
     view: &[(u32, u64)],
@@ -2747,6 +2786,65 @@ mod tests {
         (h, daemon)
     }
 
+    #[test]
+    fn compress_deflate_follows_rfc_4978() {
+        let setup = |section: Section| {
+            Arc::new(ImapSetup {
+                daemon: Arc::new(ImapDaemon::new()),
+                users: Arc::new(Users::open()),
+                section,
+            })
+        };
+        let plain = ConnInfo::default();
+        let mut h = ImapHandler::new(setup(Section::default()), &plain);
+        let caps = text_of(h.input_line(b"c CAPABILITY", &plain));
+        assert!(caps.contains(" COMPRESS=DEFLATE"), "{caps}");
+        // Not before authentication.
+        let o = h.input_line(b"a COMPRESS DEFLATE", &plain);
+        assert!(!o.start_compress && text_of(o).starts_with("a BAD "));
+        assert!(text_of(h.input_line(b"l LOGIN u p", &plain)).contains("l OK"));
+        for bad in ["b COMPRESS", "b COMPRESS LZW", "b COMPRESS DEFLATE DEFLATE"] {
+            let o = h.input_line(bad.as_bytes(), &plain);
+            assert!(!o.start_compress, "{bad}");
+            assert!(text_of(o).starts_with("b BAD "), "{bad}");
+        }
+        let o = h.input_line(b"z compress deflate", &plain);
+        assert!(o.start_compress && !o.close);
+        assert_eq!(text_of(o), "z OK DEFLATE active\n");
+        let on = ConnInfo {
+            compressed: true,
+            ..ConnInfo::default()
+        };
+        let o = h.input_line(b"y COMPRESS DEFLATE", &on);
+        assert!(!o.start_compress);
+        assert_eq!(
+            text_of(o),
+            "y NO [COMPRESSIONACTIVE] DEFLATE active via COMPRESS\n"
+        );
+        // Hidden by the quirk, or absent from a personality's list: an unknown command.
+        let mut hidden = Section::default();
+        hidden
+            .quirks
+            .insert("hide_compress".into(), toml::Value::Boolean(true));
+        let listed = Section {
+            capabilities: Some(vec!["IMAP4rev1".into(), "IDLE".into()]),
+            ..Section::default()
+        };
+        for section in [hidden, listed] {
+            let mut h = ImapHandler::new(setup(section), &plain);
+            let caps = text_of(h.input_line(b"c CAPABILITY", &plain));
+            assert!(!caps.contains("COMPRESS"), "{caps}");
+            h.input_line(b"l LOGIN u p", &plain);
+            let o = h.input_line(b"a COMPRESS DEFLATE", &plain);
+            assert!(!o.start_compress);
+            assert_eq!(text_of(o), "a BAD Unknown command COMPRESS\n");
+        }
+    }
+
+    fn text_of(o: Output) -> String {
+        crate::scripted::text(&o)
+    }
+
     /// One command (lines, and literals of the announced sizes) in, the replies out as text.
     fn send(h: &mut ImapHandler, cmd: &str) -> String {
         let conn = ConnInfo::default();
@@ -2838,6 +2936,51 @@ mod tests {
         let r = send(&mut h, "i SELECT INBOX (QRESYNC (7 5 1:4 (1:2 1:2)))");
         assert!(!r.contains("VANISHED") && !r.contains("FETCH"), "{r}");
         assert!(send(&mut h, "j SELECT INBOX (QRESYNC (7))").starts_with("j BAD"));
+    }
+
+    #[test]
+    fn qresync_past_a_trimmed_expunge_log_names_every_missing_uid() {
+        let (mut h, d) = session(8);
+        assert!(send(&mut h, "b ENABLE QRESYNC").contains("* ENABLED QRESYNC"));
+        let r = send(&mut h, "c SELECT INBOX");
+        let validity: u32 = r
+            .split("[UIDVALIDITY ")
+            .nth(1)
+            .and_then(|x| x.split(']').next())
+            .and_then(|x| x.parse().ok())
+            .expect("UIDVALIDITY");
+        send(&mut h, "d UNSELECT");
+        // Four expunges (MODSEQ 10..13), then the log keeps only the newest two.
+        {
+            let mut l = d.lock();
+            let mb = l.account("u").mailboxes.get_mut("INBOX").unwrap();
+            for uid in [2, 3, 5, 7] {
+                mb.expunge(&[uid].into_iter().collect());
+            }
+            mb.trim_expunge_log(2);
+            assert_eq!(mb.expunged, vec![(5, 12), (7, 13)]);
+            assert_eq!(mb.expunged_floor, 11);
+        }
+        let vanished = |h: &mut ImapHandler, tag: &str, q: &str| {
+            let r = send(h, &format!("{tag} EXAMINE INBOX (QRESYNC ({validity} {q}))"));
+            assert!(r.contains(&format!("{tag} OK")), "{r}");
+            r.lines()
+                .find_map(|l| l.strip_prefix("* VANISHED (EARLIER) "))
+                .map(str::to_string)
+        };
+        // Newer than the trimmed part: exactly what the log says.
+        assert_eq!(vanished(&mut h, "e", "11").as_deref(), Some("5,7"));
+        assert_eq!(vanished(&mut h, "f", "12").as_deref(), Some("7"));
+        // Older: every UID below UIDNEXT not in the mailbox, narrowed by the known UIDs.
+        assert_eq!(vanished(&mut h, "g", "9").as_deref(), Some("2:3,5,7"));
+        assert_eq!(vanished(&mut h, "h", "9 4:8").as_deref(), Some("5,7"));
+        assert_eq!(vanished(&mut h, "i", "9 1,4,6,8"), None);
+        // UID FETCH … VANISHED follows the same rule.
+        send(&mut h, "j SELECT INBOX");
+        let r = send(&mut h, "k UID FETCH 1:* FLAGS (CHANGEDSINCE 9 VANISHED)");
+        assert!(r.starts_with("* VANISHED (EARLIER) 2:3,5,7\r\n"), "{r}");
+        let r = send(&mut h, "k UID FETCH 1:* FLAGS (CHANGEDSINCE 12 VANISHED)");
+        assert!(r.starts_with("* VANISHED (EARLIER) 7\r\n"), "{r}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! state machine of [`crate::handler`]) and may show its daemon's state to the control API.
 
 mod conn;
+pub mod transport;
 pub mod frame;
 
 use crate::faults::{FaultEngine, FaultPlan};
