@@ -2,7 +2,8 @@
 //! mailbox (parents created), the mailbox tree, messages, flags, expunge, create and delete,
 //! and every error (404 naming the user, mailbox or UID; 400 for bad input; 409). Over real
 //! sockets: curl drives the API while raw IMAP sessions (one in IDLE, one polling with NOOP)
-//! see the pushed EXISTS, FETCH FLAGS (with the bumped MODSEQ) and EXPUNGE.
+//! see the pushed EXISTS, FETCH FLAGS (with the bumped MODSEQ) and EXPUNGE, and the quota
+//! and subscriptions the API sets.
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -482,4 +483,108 @@ fn sessions_see_control_api_changes_at_once() {
     );
     poll.cmd("h", "LOGOUT");
     idle.cmd("e", "LOGOUT");
+}
+
+/// Quota and subscriptions through the API, as a session sees them: GETQUOTAROOT shows the
+/// limits set, APPEND over them gets `NO [OVERQUOTA]`; LSUB follows PUT and DELETE, and a
+/// NOTIFY SubscriptionChange session is told at its next command.
+#[test]
+fn quota_and_subscriptions_through_the_api() {
+    let (_svc, server, users) = imap_server(Users::open());
+    let target = fakeserver::control::Target::of(&server, "imap", users);
+    let ctl = fakeserver::control::start("127.0.0.1:0".parse().unwrap(), target, server.runtime())
+        .unwrap();
+    let url = |p: &str| format!("http://{}{p}", ctl.addr());
+    let (code, _) = curl(&[
+        "--data-binary",
+        "Subject: r\n\nr\n",
+        &url("/api/deliver/alice/Work/Reports"),
+    ]);
+    assert_eq!(code, 201);
+    let mut s = Session::open(server.addr());
+    s.cmd("a", "LOGIN alice x");
+    s.cmd("b", "NOTIFY SET (PERSONAL (SubscriptionChange))");
+
+    let (code, v) = curl(&[
+        "-X",
+        "PUT",
+        "-d",
+        r#"{"storage": 1, "message": 2}"#,
+        &url("/api/quota/alice"),
+    ]);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["message"], json!({"usage": 1, "limit": 2}), "{v}");
+    let lines = s.cmd("c", "GETQUOTAROOT INBOX");
+    assert!(
+        lines.contains(&"* QUOTA \"\" (STORAGE 1 1 MESSAGE 1 2)\r\n".to_string()),
+        "{lines:?}"
+    );
+    let big = "x".repeat(2000);
+    s.send(&format!("d APPEND INBOX {{{}+}}", big.len()));
+    s.send(&big);
+    let (_, no) = s.until("d ");
+    assert!(no.starts_with("d NO [OVERQUOTA]"), "{no}");
+    let (code, v) = curl(&[&url("/api/quota/alice")]);
+    assert_eq!((code, &v["storage"]["limit"]), (200, &json!(1)), "{v}");
+    let (code, v) = curl(&["-X", "PUT", "-d", "{}", &url("/api/quota/alice")]);
+    assert_eq!((code, &v["storage"]["limit"]), (200, &Value::Null), "{v}");
+    let lines = s.cmd("e", "GETQUOTAROOT INBOX");
+    assert!(
+        lines.contains(&"* QUOTA \"\" ()\r\n".to_string()),
+        "{lines:?}"
+    );
+
+    let (code, v) = curl(&["-X", "PUT", &url("/api/subscriptions/alice/Work/Reports")]);
+    assert_eq!((code, &v["changed"]), (200, &json!(true)), "{v}");
+    let lines = s.cmd("f", "NOOP");
+    assert!(
+        lines.contains(&"* LIST (\\Subscribed) \"/\" \"Work/Reports\"\r\n".to_string()),
+        "{lines:?}"
+    );
+    let lines = s.cmd("g", "LSUB \"\" \"*\"");
+    assert!(
+        lines.iter().any(|l| l.ends_with("\"Work/Reports\"\r\n")),
+        "{lines:?}"
+    );
+    let (code, v) = curl(&[&url("/api/subscriptions/alice")]);
+    assert_eq!(
+        (code, &v["subscribed"]),
+        (200, &json!(["INBOX", "Work/Reports"]))
+    );
+    let (code, _) = curl(&[
+        "-X",
+        "DELETE",
+        &url("/api/subscriptions/alice/Work%2FReports"),
+    ]);
+    assert_eq!(code, 200);
+    let lines = s.cmd("h", "LSUB \"\" \"*\"");
+    // NOTIFY's news first (no longer \Subscribed), then LSUB without it.
+    assert_eq!(
+        lines[0], "* LIST () \"/\" \"Work/Reports\"\r\n",
+        "{lines:?}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("* LSUB") && l.contains("Work/Reports")),
+        "{lines:?}"
+    );
+
+    // Errors name what is wrong.
+    let (code, v) = curl(&[&url("/api/quota/nobody")]);
+    assert_eq!(code, 404, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("nobody"), "{v}");
+    let (code, v) = curl(&[
+        "-X",
+        "PUT",
+        "-d",
+        r#"{"bytes": 1}"#,
+        &url("/api/quota/alice"),
+    ]);
+    assert_eq!(code, 400, "{v}");
+    let (code, _) = curl(&[&url("/api/subscriptions/alice/INBOX")]);
+    assert_eq!(code, 405);
+    let (code, _) = curl(&["-X", "PUT", &url("/api/subscriptions/alice/a%2F%2Fb")]);
+    assert_eq!(code, 400);
+    s.cmd("z", "LOGOUT");
 }

@@ -655,7 +655,9 @@ impl ImapHandler {
                     return Err(format!("Unknown compression mechanism {mech}"));
                 }
                 if conn.compressed {
-                    return Ok(Done::No("[COMPRESSIONACTIVE] DEFLATE active via COMPRESS".into()));
+                    return Ok(Done::No(
+                        "[COMPRESSIONACTIVE] DEFLATE active via COMPRESS".into(),
+                    ));
                 }
                 let o = Output {
                     lines: vec![self.ok(&req.tag, "DEFLATE active")],
@@ -2962,7 +2964,10 @@ mod tests {
             assert_eq!(mb.expunged_floor, 11);
         }
         let vanished = |h: &mut ImapHandler, tag: &str, q: &str| {
-            let r = send(h, &format!("{tag} EXAMINE INBOX (QRESYNC ({validity} {q}))"));
+            let r = send(
+                h,
+                &format!("{tag} EXAMINE INBOX (QRESYNC ({validity} {q}))"),
+            );
             assert!(r.contains(&format!("{tag} OK")), "{r}");
             r.lines()
                 .find_map(|l| l.strip_prefix("* VANISHED (EARLIER) "))
@@ -2981,6 +2986,45 @@ mod tests {
         assert!(r.starts_with("* VANISHED (EARLIER) 2:3,5,7\r\n"), "{r}");
         let r = send(&mut h, "k UID FETCH 1:* FLAGS (CHANGEDSINCE 12 VANISHED)");
         assert!(r.starts_with("* VANISHED (EARLIER) 7\r\n"), "{r}");
+    }
+
+    /// As Dovecot: MessageNew alone (or MessageExpunge alone) for other mailboxes is
+    /// accepted and hears only its own event; SELECTED still needs both.
+    #[test]
+    fn notify_message_events_one_at_a_time() {
+        let (mut h, d) = session(0);
+        send(&mut h, "c CREATE box");
+        let r = send(&mut h, "n NOTIFY SET (SELECTED (MessageNew))");
+        assert!(r.starts_with("n BAD"), "{r}");
+        let r = send(&mut h, "a NOTIFY SET (MAILBOXES box (MessageNew))");
+        assert!(r.starts_with("a OK"), "{r}");
+        d.deliver("u", "box", b"Subject: x\r\n\r\nx\r\n".to_vec(), &[], (0, 0));
+        let r = send(&mut h, "b NOOP");
+        assert!(
+            r.starts_with("* STATUS \"box\" (MESSAGES 1 UIDNEXT 2 "),
+            "{r}"
+        );
+        let expunge_box = |d: &ImapDaemon| {
+            {
+                let mut l = d.lock();
+                let mb = l.account("u").mailboxes.get_mut("box").unwrap();
+                let uids = mb.messages.iter().map(|m| m.uid).collect();
+                mb.expunge(&uids);
+            }
+            d.changed();
+        };
+        expunge_box(&d);
+        assert_eq!(send(&mut h, "c NOOP"), "c OK Noop completed.\r\n");
+        let r = send(&mut h, "e NOTIFY SET (MAILBOXES box (MessageExpunge))");
+        assert!(r.starts_with("e OK"), "{r}");
+        d.deliver("u", "box", b"Subject: y\r\n\r\ny\r\n".to_vec(), &[], (0, 0));
+        assert_eq!(send(&mut h, "f NOOP"), "f OK Noop completed.\r\n");
+        expunge_box(&d);
+        let r = send(&mut h, "g NOOP");
+        assert!(
+            r.starts_with("* STATUS \"box\" (MESSAGES 0 UIDNEXT 3 "),
+            "{r}"
+        );
     }
 
     #[test]

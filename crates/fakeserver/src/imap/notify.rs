@@ -331,7 +331,12 @@ mod tests {
         assert!(s.events_for("a/x", &acct).flags && !s.events_for("ab", &acct).flags);
         assert!(s.events_for("ab", &acct).mailbox_name);
         // As Dovecot: message events alone for other mailboxes, only together for SELECTED.
-        for alone in ["MessageNew", "MessageExpunge", "FlagChange", "MessageNew FlagChange"] {
+        for alone in [
+            "MessageNew",
+            "MessageExpunge",
+            "FlagChange",
+            "MessageNew FlagChange",
+        ] {
             let spec = format!("SET (PERSONAL ({alone}))");
             assert!(parse(&args(&spec)).is_ok_and(|s| s.is_some()), "{spec}");
         }
@@ -347,7 +352,10 @@ mod tests {
             "SELECTED (FlagChange)",
         ] {
             let spec = format!("SET ({alone})");
-            assert!(matches!(parse(&args(&spec)), Err(Refusal::Bad(_))), "{spec}");
+            assert!(
+                matches!(parse(&args(&spec)), Err(Refusal::Bad(_))),
+                "{spec}"
+            );
         }
         assert!(matches!(
             parse(&args("SET (SELECTED (MailboxName))")),

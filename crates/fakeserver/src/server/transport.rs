@@ -174,10 +174,6 @@ impl Transport {
         }
     }
 
-    pub fn compressed(&self) -> bool {
-        self.deflate.is_some()
-    }
-
     /// From now on, input is inflated and output deflated. `already` is input read before the
     /// switch that the client sent after the command (so already compressed).
     pub fn start_compress(&mut self, already: &[u8]) {
@@ -260,7 +256,8 @@ mod tests {
     fn input_split_anywhere_inflates_to_the_same_bytes() {
         let mut a = Deflate::default();
         let mut wire = Vec::new();
-        a.deflate(b"x LOGIN u p\r\ny SELECT INBOX\r\n", &mut wire).unwrap();
+        a.deflate(b"x LOGIN u p\r\ny SELECT INBOX\r\n", &mut wire)
+            .unwrap();
         for cut in 0..wire.len() {
             let mut b = Deflate::default();
             let mut got = Vec::new();
