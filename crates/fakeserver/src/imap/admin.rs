@@ -280,53 +280,55 @@ impl ImapDaemon {
     /// The quota root `""` of a user (RFC 9208): usage and limit of STORAGE (KiB, rounded
     /// up as GETQUOTA does) and MESSAGE; a limit is `null` when there is none.
     pub fn quota(&self, user: &str) -> Result<Value, AdminError> {
-        let mut l = self.lock();
-        let acct = l
-            .existing(user)
-            .ok_or_else(|| AdminError::NoUser(user.to_string()))?;
-        Ok(quota_json(user, acct))
+        self.with_account(user, |acct| quota_json(user, acct))
     }
 
     /// SETQUOTA from the API: replace the user's limits (`None`: no limit). Like SETQUOTA, it
     /// refuses nothing already stored; APPEND and COPY over a limit then get `NO [OVERQUOTA]`.
     pub fn set_quota(&self, user: &str, quota: Quota) -> Result<Value, AdminError> {
-        let mut l = self.lock();
-        let acct = l
-            .existing(user)
-            .ok_or_else(|| AdminError::NoUser(user.to_string()))?;
-        acct.quota = quota;
-        Ok(quota_json(user, acct))
+        self.with_account(user, |acct| {
+            acct.quota = quota;
+            quota_json(user, acct)
+        })
     }
 
     /// A user's subscriptions, sorted (they may name mailboxes that do not exist, as
     /// SUBSCRIBE allows).
     pub fn subscriptions(&self, user: &str) -> Result<Value, AdminError> {
-        let mut l = self.lock();
-        let acct = l
-            .existing(user)
-            .ok_or_else(|| AdminError::NoUser(user.to_string()))?;
-        Ok(json!({"user": user, "subscribed": acct.subscribed}))
+        self.with_account(
+            user,
+            |acct| json!({"user": user, "subscribed": acct.subscribed}),
+        )
     }
 
     /// SUBSCRIBE (`on`) or UNSUBSCRIBE from the API; sessions with NOTIFY SubscriptionChange
     /// hear of it. Says whether anything changed.
     pub fn subscribe(&self, user: &str, mailbox: &str, on: bool) -> Result<Value, AdminError> {
         let name = mailbox_name(mailbox)?;
-        let changed = {
-            let mut l = self.lock();
-            let acct = l
-                .existing(user)
-                .ok_or_else(|| AdminError::NoUser(user.to_string()))?;
+        let changed = self.with_account(user, |acct| {
             if on {
                 acct.subscribed.insert(name.clone())
             } else {
                 acct.subscribed.remove(&name)
             }
-        };
+        })?;
         if changed {
             self.changed();
         }
         Ok(json!({"user": user, "mailbox": name, "subscribed": on, "changed": changed}))
+    }
+
+    /// Run `f` on an existing account (the lock held), or name the missing user.
+    fn with_account<T>(
+        &self,
+        user: &str,
+        f: impl FnOnce(&mut Account) -> T,
+    ) -> Result<T, AdminError> {
+        let mut l = self.lock();
+        let acct = l
+            .existing(user)
+            .ok_or_else(|| AdminError::NoUser(user.to_string()))?;
+        Ok(f(acct))
     }
 
     fn with_mailbox<T>(
@@ -336,18 +338,13 @@ impl ImapDaemon {
         f: impl FnOnce(&Account, &str, &Mailbox) -> T,
     ) -> Result<T, AdminError> {
         let name = mailbox_name(mailbox)?;
-        let mut l = self.lock();
-        let acct = l
-            .existing(user)
-            .ok_or_else(|| AdminError::NoUser(user.to_string()))?;
-        let mb = acct
-            .mailboxes
-            .get(&name)
-            .ok_or_else(|| AdminError::NoMailbox {
-                user: user.to_string(),
-                mailbox: name.clone(),
-            })?;
-        Ok(f(acct, &name, mb))
+        self.with_account(user, |acct| {
+            let mb = acct
+                .mailboxes
+                .get(&name)
+                .ok_or_else(|| no_mailbox(user, &name))?;
+            Ok(f(acct, &name, mb))
+        })?
     }
 
     fn with_mailbox_mut<T>(
@@ -357,18 +354,20 @@ impl ImapDaemon {
         f: impl FnOnce(&mut Mailbox) -> T,
     ) -> Result<T, AdminError> {
         let name = mailbox_name(mailbox)?;
-        let mut l = self.lock();
-        let acct = l
-            .existing(user)
-            .ok_or_else(|| AdminError::NoUser(user.to_string()))?;
-        let mb = acct
-            .mailboxes
-            .get_mut(&name)
-            .ok_or_else(|| AdminError::NoMailbox {
-                user: user.to_string(),
-                mailbox: name.clone(),
-            })?;
-        Ok(f(mb))
+        self.with_account(user, |acct| {
+            let mb = acct
+                .mailboxes
+                .get_mut(&name)
+                .ok_or_else(|| no_mailbox(user, &name))?;
+            Ok(f(mb))
+        })?
+    }
+}
+
+fn no_mailbox(user: &str, name: &str) -> AdminError {
+    AdminError::NoMailbox {
+        user: user.to_string(),
+        mailbox: name.to_string(),
     }
 }
 
