@@ -220,13 +220,7 @@ fn idle_hears_other_sessions_at_once_and_recent_goes_to_one_session() {
     assert!(a.cmd("2", "SELECT INBOX").contains("* 0 EXISTS"));
     a.w.write_all(b"3 IDLE\r\n").unwrap();
     assert!(a.line().starts_with("+ "));
-    f.svc.daemon().deliver(
-        "u",
-        "INBOX",
-        b"Subject: one\r\n\r\nx\r\n".to_vec(),
-        &[],
-        (0, 0),
-    );
+    f.deliver("u", "INBOX", b"Subject: one\r\n\r\nx\r\n");
     assert_eq!(a.line(), "* 1 EXISTS\r\n");
     assert_eq!(a.line(), "* 1 RECENT\r\n");
     // b selects after a has claimed \Recent: it sees the message, not as recent.
@@ -266,13 +260,7 @@ fn thousands_of_pipelined_commands_are_answered_in_order() {
 fn a_fault_plan_drops_the_second_fetch_and_imaplib_reports_it() {
     let plan = "[[fault]]\non = \"reply\"\nverb = \"FETCH\"\nnth = 2\naction = \"drop\"\n";
     let f = start_with(Users::open(), plan);
-    f.svc.daemon().deliver(
-        "u",
-        "INBOX",
-        b"Subject: x\r\n\r\nx\r\n".to_vec(),
-        &[],
-        (0, 0),
-    );
+    f.deliver("u", "INBOX", b"Subject: x\r\n\r\nx\r\n");
     let script = r#"
 import imaplib, sys
 M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))

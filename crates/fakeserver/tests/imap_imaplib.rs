@@ -164,13 +164,7 @@ print("gmail ok")
         personality: Some("flaky-imap.toml"),
         ..Opts::default()
     });
-    f.svc.daemon().deliver(
-        "u",
-        "INBOX",
-        b"Subject: x\r\n\r\nx\r\n".to_vec(),
-        &[],
-        (0, 0),
-    );
+    f.deliver("u", "INBOX", b"Subject: x\r\n\r\nx\r\n");
     let code = r#"
 import imaplib, sys
 M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))

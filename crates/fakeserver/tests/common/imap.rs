@@ -65,6 +65,13 @@ pub fn start(o: Opts) -> Fake {
 }
 
 impl Fake {
+    /// Deliver `raw` into a user's mailbox (created when missing) with no flags, dated at
+    /// the epoch, as a test's set-up does.
+    pub fn deliver(&self, user: &str, mailbox: &str, raw: &[u8]) {
+        self.svc
+            .daemon()
+            .deliver(user, mailbox, raw.to_vec(), &[], (0, 0));
+    }
     /// A user's mailbox from the daemon: (uid, flags, raw message) of each message.
     pub fn mailbox(&self, user: &str, mailbox: &str) -> Option<Vec<Stored>> {
         let mut l = self.svc.daemon().lock();
