@@ -1887,57 +1887,38 @@ impl ImapHandler {
             parse::flags(&Value::List(list))?
         };
         let flags: Vec<String> = flags.into_iter().filter(|f| f != "\\Recent").collect();
-        if self.sel.as_ref().is_some_and(|s| s.readonly) {
-            return Ok(Done::No("Mailbox is read-only.".into()));
-        }
-        let targets = self.resolve(&set, uid, daemon);
-        let user = self.user();
         let mut failed = Vec::new();
-        {
-            let mut l = daemon.lock();
-            let Some(sel) = self.sel.as_mut() else {
-                return Err("no mailbox".into());
-            };
-            let Some(mb) = l.account(&user).mailboxes.get_mut(&sel.name) else {
-                return Ok(Done::No("Mailbox was deleted".into()));
-            };
-            for (seq, u) in targets {
-                let Some(j) = mb.index_of(u) else { continue };
-                if unchanged.is_some_and(|c| mb.messages[j].modseq > c) {
-                    failed.push(if uid { u } else { seq as u32 });
-                    continue;
-                }
-                let mut f = mb.messages[j].flags.clone();
-                match mode {
-                    0 => f = flags.iter().cloned().collect(),
-                    1 => f.extend(flags.iter().cloned()),
-                    _ => {
-                        for x in &flags {
-                            f.retain(|y| !y.eq_ignore_ascii_case(x));
-                        }
+        let condstore = self.condstore;
+        let each = |mb: &mut Mailbox, j: usize, seq: usize, u: u32, recent: &HashSet<u32>| {
+            if unchanged.is_some_and(|c| mb.messages[j].modseq > c) {
+                failed.push(if uid { u } else { seq as u32 });
+                return Stored::Skipped;
+            }
+            let mut f = mb.messages[j].flags.clone();
+            match mode {
+                0 => f = flags.iter().cloned().collect(),
+                1 => f.extend(flags.iter().cloned()),
+                _ => {
+                    for x in &flags {
+                        f.retain(|y| !y.eq_ignore_ascii_case(x));
                     }
-                }
-                mb.set_flags(j, f);
-                let m = &mb.messages[j];
-                if let Some(v) = sel.view.get_mut(seq - 1) {
-                    v.1 = m.modseq;
-                }
-                if !silent || unchanged.is_some() {
-                    let mut o = format!("* {seq} FETCH (").into_bytes();
-                    if uid || self.qresync {
-                        o.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
-                    }
-                    o.extend_from_slice(b"FLAGS ");
-                    flag_list(&mut o, m, sel.recent.contains(&u));
-                    if self.condstore {
-                        o.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
-                    }
-                    o.push(b')');
-                    lines.push(line(o));
                 }
             }
+            mb.set_flags(j, f);
+            if silent && unchanged.is_none() {
+                return Stored::Silent;
+            }
+            let m = &mb.messages[j];
+            let mut o = b"FLAGS ".to_vec();
+            flag_list(&mut o, m, recent.contains(&u));
+            if condstore {
+                o.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
+            }
+            Stored::Announce(o)
+        };
+        if let Some(refused) = self.store_each(&set, uid, daemon, lines, each)? {
+            return Ok(refused);
         }
-        daemon.changed();
         if !failed.is_empty() {
             return Ok(Done::Ok(format!(
                 "[MODIFIED {}] Conditional store failed.",
@@ -1963,46 +1944,77 @@ impl ImapHandler {
             [Value::List(l)] => l.iter().filter_map(astring).collect(),
             l => l.iter().filter_map(astring).collect(),
         };
+        let each = |mb: &mut Mailbox, j: usize, _seq: usize, _u: u32, _: &HashSet<u32>| {
+            let mut labels = mb.messages[j].labels.clone();
+            match op.as_bytes()[0] {
+                b'+' => labels.extend(items.iter().cloned()),
+                b'-' => labels.retain(|x| !items.iter().any(|y| y.eq_ignore_ascii_case(x))),
+                _ => labels = items.iter().cloned().collect(),
+            }
+            mb.set_labels(j, labels);
+            if silent {
+                return Stored::Silent;
+            }
+            let mut o = b"X-GM-LABELS ".to_vec();
+            super::gmail::labels(&mut o, &mb.messages[j].labels);
+            Stored::Announce(o)
+        };
+        if let Some(refused) = self.store_each(set, uid, daemon, lines, each)? {
+            return Ok(refused);
+        }
+        Ok(Done::Ok("Store completed.".into()))
+    }
+
+    /// What both STOREs (flags, Gmail labels) share: a read-only mailbox refuses; otherwise,
+    /// with the daemon locked, `each(mailbox, index, seq, uid, this session's \Recent)` runs
+    /// on every message of `set` still there, and what it stored moves this session's MODSEQ
+    /// and, when it says so, is announced as `* seq FETCH ([UID n] items)`; then the other
+    /// sessions wake. `Some(done)`: the STORE cannot run.
+    fn store_each(
+        &mut self,
+        set: &SeqSet,
+        uid: bool,
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+        mut each: impl FnMut(&mut Mailbox, usize, usize, u32, &HashSet<u32>) -> Stored,
+    ) -> Result<Option<Done>, String> {
         if self.sel.as_ref().is_some_and(|s| s.readonly) {
-            return Ok(Done::No("Mailbox is read-only.".into()));
+            return Ok(Some(Done::No("Mailbox is read-only.".into())));
         }
         let targets = self.resolve(set, uid, daemon);
         let user = self.user();
+        let with_uid = uid || self.qresync;
         {
             let mut l = daemon.lock();
             let Some(sel) = self.sel.as_mut() else {
                 return Err("no mailbox".into());
             };
             let Some(mb) = l.account(&user).mailboxes.get_mut(&sel.name) else {
-                return Ok(Done::No("Mailbox was deleted".into()));
+                return Ok(Some(Done::No("Mailbox was deleted".into())));
             };
             for (seq, u) in targets {
                 let Some(j) = mb.index_of(u) else { continue };
-                let mut labels = mb.messages[j].labels.clone();
-                match op.as_bytes()[0] {
-                    b'+' => labels.extend(items.iter().cloned()),
-                    b'-' => labels.retain(|x| !items.iter().any(|y| y.eq_ignore_ascii_case(x))),
-                    _ => labels = items.iter().cloned().collect(),
+                let stored = each(mb, j, seq, u, &sel.recent);
+                if matches!(stored, Stored::Skipped) {
+                    continue;
                 }
-                mb.set_labels(j, labels);
                 let m = &mb.messages[j];
                 if let Some(v) = sel.view.get_mut(seq - 1) {
                     v.1 = m.modseq;
                 }
-                if !silent {
+                if let Stored::Announce(items) = stored {
                     let mut o = format!("* {seq} FETCH (").into_bytes();
-                    if uid || self.qresync {
+                    if with_uid {
                         o.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
                     }
-                    o.extend_from_slice(b"X-GM-LABELS ");
-                    super::gmail::labels(&mut o, &m.labels);
+                    o.extend_from_slice(&items);
                     o.push(b')');
                     lines.push(line(o));
                 }
             }
         }
         daemon.changed();
-        Ok(Done::Ok("Store completed.".into()))
+        Ok(None)
     }
 
     fn copy(
@@ -2479,6 +2491,16 @@ fn nstring_bin(out: &mut Vec<u8>, s: Option<&[u8]>) {
 fn resolve_url(acct: &Account, url: &str) -> Option<Vec<u8>> {
     let p = urlauth::MessagePath::parse(url)?;
     url_bytes(&url_message(acct, &p)?, &p)
+}
+
+/// What a STORE did to one message (see `store_each`).
+enum Stored {
+    /// Left alone (UNCHANGEDSINCE failed).
+    Skipped,
+    /// Changed, not announced (.SILENT).
+    Silent,
+    /// Changed and announced with these FETCH items.
+    Announce(Vec<u8>),
 }
 
 /// How a command ended.
