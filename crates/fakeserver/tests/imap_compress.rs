@@ -1,6 +1,6 @@
 //! COMPRESS=DEFLATE (RFC 4978) with clients whose DEFLATE is not the server's: a raw-socket
 //! IMAP client in Python with zlib (tests/clients/imap_compress.py; imaplib has no COMPRESS),
-//! plain and under STARTTLS, and a peer that sends garbage once compression is on. The server
+//! plain, under STARTTLS and under implicit TLS, and a peer that sends garbage once compression is on. The server
 //! side is checked too: the transcript holds the inflated commands and replies, the daemon
 //! the APPENDed message. (mbsync's use of COMPRESS is checked in imap_mbsync.rs.)
 
@@ -14,9 +14,10 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn fake(tls: Option<Preset>) -> Fake {
+fn fake(tls: Option<Preset>, implicit: bool) -> Fake {
     start(Opts {
         tls,
+        implicit,
         users: Some(Users::strict([("alice", "secret")])),
         ..Opts::default()
     })
@@ -76,7 +77,7 @@ fn a_zlib_client_compresses_commands_and_inflates_replies() {
     if !have("python3") {
         return;
     }
-    let f = fake(None);
+    let f = fake(None, false);
     let s = python_client(&f, "-");
     assert!(!s.contains("ok starttls"), "{s}");
 }
@@ -86,9 +87,25 @@ fn compression_runs_over_starttls() {
     if !have("python3") {
         return;
     }
-    let f = fake(Some(Preset::Valid));
+    let f = fake(Some(Preset::Valid), false);
     let s = python_client(&f, &f.ca_path());
     assert!(s.contains("ok starttls TLSv1."), "{s}");
+    let tr = f.text();
+    let tls = tr.find("started TLS").unwrap_or_else(|| panic!("{tr}"));
+    assert!(tls < tr.find("compression started").unwrap(), "{tr}");
+}
+
+#[test]
+fn compression_runs_over_implicit_tls() {
+    if !have("python3") {
+        return;
+    }
+    let f = fake(Some(Preset::Valid), true);
+    let s = python_client(&f, &format!("implicit:{}", f.ca_path()));
+    assert!(
+        s.contains("ok implicit tls TLSv1.") && !s.contains("ok starttls"),
+        "{s}"
+    );
     let tr = f.text();
     let tls = tr.find("started TLS").unwrap_or_else(|| panic!("{tr}"));
     assert!(tls < tr.find("compression started").unwrap(), "{tr}");
@@ -98,7 +115,7 @@ fn compression_runs_over_starttls() {
 /// transcript) and the server goes on serving others.
 #[test]
 fn garbage_after_compress_closes_only_that_connection() {
-    let f = fake(None);
+    let f = fake(None, false);
     let s = TcpStream::connect(("127.0.0.1", f.server.port())).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut w = s.try_clone().unwrap();

@@ -2,7 +2,8 @@
 COMPRESS, so this speaks the protocol itself and compresses with zlib (raw DEFLATE,
 wbits=-15), a DEFLATE implementation independent of the server's.
 
-usage: imap_compress.py PORT CA|-   (a CA file: STARTTLS first, checked against it)
+usage: imap_compress.py PORT CA|implicit:CA|-   (a CA file: STARTTLS first, checked against
+it; implicit:CA: TLS from the first byte, as IMAPS)
 Prints "ok STEP" for each step; exits non-zero (with the reason) on the first failure.
 """
 import socket
@@ -12,6 +13,18 @@ import zlib
 
 port, ca = int(sys.argv[1]), sys.argv[2]
 sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+
+
+def tls_context(cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = False
+    return ctx
+
+
+if ca.startswith("implicit:"):
+    sock = tls_context(ca[len("implicit:") :]).wrap_socket(sock)
+    print("ok implicit tls", sock.version())
+    ca = "-"
 
 
 def fail(why):
@@ -49,9 +62,7 @@ print("ok capability")
 if ca != "-":
     if not plain_cmd("t", "STARTTLS").startswith("t OK"):
         fail("STARTTLS refused")
-    ctx = ssl.create_default_context(cafile=ca)
-    ctx.check_hostname = False
-    sock = ctx.wrap_socket(sock)
+    sock = tls_context(ca).wrap_socket(sock)
     print("ok starttls", sock.version())
 
 r = plain_cmd("b0", "COMPRESS DEFLATE")
