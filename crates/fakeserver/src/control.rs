@@ -131,6 +131,8 @@ pub fn router(target: Target) -> Router {
         .route("/api/deliver/*path", post(deliver))
         .route("/api/mailboxes", get(imap_api::list))
         .route("/api/mailboxes/*path", any(imap_api::mailbox))
+        .route("/api/quota/*path", any(imap_api::quota))
+        .route("/api/subscriptions/*path", any(imap_api::subscriptions))
         .route("/api/transcripts", get(transcripts))
         .route("/api/transcripts.txt", get(transcripts_text))
         .route("/api/faults", get(faults).put(set_faults).post(set_faults))

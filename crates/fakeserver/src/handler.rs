@@ -28,7 +28,8 @@ pub enum Input<'a> {
 }
 
 /// What the handler wants done, in order: send `lines`, then (if `start_tls`) perform the TLS
-/// handshake, then (if `close`) close; otherwise read the next unit in `next` mode.
+/// handshake or (if `start_compress`) switch both directions to raw DEFLATE (RFC 4978), then
+/// (if `close`) close; otherwise read the next unit in `next` mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     /// Reply lines without line ends; the server appends CRLF (bare LF inside a line is
@@ -39,6 +40,8 @@ pub struct Output {
     pub raw: bool,
     pub next: ReadMode,
     pub start_tls: bool,
+    /// After `lines`, compress both directions (COMPRESS DEFLATE); over TLS when it is up.
+    pub start_compress: bool,
     pub close: bool,
     /// The next client input is a secret (AUTH exchange, PASS): the transcript masks it.
     pub mask_next_input: bool,
@@ -51,6 +54,7 @@ impl Default for Output {
             raw: false,
             next: ReadMode::Line,
             start_tls: false,
+            start_compress: false,
             close: false,
             mask_next_input: false,
         }
@@ -92,6 +96,10 @@ impl Output {
         self.start_tls = true;
         self
     }
+    pub fn then_start_compress(mut self) -> Self {
+        self.start_compress = true;
+        self
+    }
     pub fn masking_next_input(mut self) -> Self {
         self.mask_next_input = true;
         self
@@ -107,6 +115,8 @@ pub struct ConnInfo {
     pub tls: bool,
     /// True when the server can start TLS on this connection (it has a certificate).
     pub tls_available: bool,
+    /// True once both directions are compressed (COMPRESS DEFLATE).
+    pub compressed: bool,
 }
 
 impl ConnInfo {

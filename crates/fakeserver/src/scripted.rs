@@ -1,8 +1,9 @@
 //! Feed a byte stream to a [`Handler`] without sockets: the bytes are split into lines (LF,
 //! optional CR), dot-terminated blocks are gathered and unstuffed when the handler asks for
-//! them, exact reads take that many octets, STARTTLS is pretended (the connection is marked
-//! TLS). Returns everything the handler would have sent. For fuzz targets and unit tests of
-//! whole sessions; the real server (framing limits, TLS, faults, recording) lives elsewhere.
+//! them, exact reads take that many octets, STARTTLS and COMPRESS are pretended (the
+//! connection is marked TLS or compressed; the input is the plain protocol). Returns
+//! everything the handler would have sent. For fuzz targets and unit tests of whole sessions;
+//! the real server (framing limits, TLS, compression, faults, recording) lives elsewhere.
 
 use crate::handler::{ConnInfo, Handler, Input, ReadMode};
 
@@ -64,6 +65,10 @@ pub fn run(h: &mut dyn Handler, input: &[u8], mut conn: ConnInfo) -> Vec<u8> {
             conn.tls = true;
             let t = h.on_tls_started(&conn);
             emit(&t, &mut out);
+        }
+        if o.start_compress {
+            // The scripted input is the inflated protocol: only the state changes.
+            conn.compressed = true;
         }
         mode = o.next;
     }

@@ -2,7 +2,7 @@
 //! run time), faults replaced at run time, messages, transcripts, reset.
 
 mod common;
-use common::*;
+use common::smtp::*;
 use std::process::Command;
 use std::time::Duration;
 

@@ -3,7 +3,8 @@
 //! allocated up front; a client that pipelines thousands of big FETCHes and never reads is
 //! cut off after the idle timeout without the server buffering its replies; thousands of
 //! mixed pipelined commands (literals included) are answered in order; garbage between
-//! them gets tagged or untagged BAD, never a panic or a hang (the server keeps serving).
+//! them gets tagged or untagged BAD, never a panic or a hang (the server keeps serving); a
+//! decompression bomb after COMPRESS DEFLATE is inflated a slice at a time and refused.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -255,4 +256,60 @@ fn thousands_of_mixed_pipelined_commands_with_literals_and_garbage() {
     let st = s.cmd("z", "STATUS INBOX (MESSAGES)");
     assert!(st.contains("(MESSAGES 503)"), "{st}");
     assert!(p.alive());
+}
+
+/// After COMPRESS DEFLATE, a line of 200 MB that compresses to a few hundred KB (a
+/// decompression bomb): the server inflates it a slice at a time, refuses the line as too
+/// long, stays small, and answers the next command, compressed.
+#[test]
+fn a_compressed_bomb_is_refused_without_being_inflated_whole() {
+    use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+    let mut p = Program::start(0, 30);
+    let rss0 = p.kib("VmRSS");
+    let mut s = p.session();
+    assert!(s.cmd("z", "COMPRESS DEFLATE").starts_with("z OK"));
+    let mut comp = Compress::new(Compression::fast(), false);
+    let mut send = |w: &mut TcpStream, plain: &[u8], flush: FlushCompress| {
+        let mut out = Vec::with_capacity(plain.len() / 100 + 1024);
+        let mut input = plain;
+        loop {
+            let before = comp.total_in();
+            comp.compress_vec(input, &mut out, flush).unwrap();
+            input = &input[(comp.total_in() - before) as usize..];
+            if input.is_empty() && out.len() < out.capacity() {
+                break;
+            }
+            out.reserve(64 * 1024);
+        }
+        w.write_all(&out).unwrap();
+    };
+    send(&mut s.w, b"a1 NOOP ", FlushCompress::None);
+    let chunk = vec![b'A'; 1 << 20];
+    for _ in 0..200 {
+        send(&mut s.w, &chunk, FlushCompress::None);
+    }
+    send(&mut s.w, b"\r\na2 NOOP\r\n", FlushCompress::Sync);
+    // The replies come compressed: inflate until a2's.
+    let mut inflate = Decompress::new(false);
+    let (mut wire, mut plain) = (Vec::new(), Vec::new());
+    let start = Instant::now();
+    while !String::from_utf8_lossy(&plain).contains("a2 OK") {
+        assert!(start.elapsed() < Duration::from_secs(60), "{plain:?}");
+        let mut buf = [0u8; 4096];
+        let n = std::io::Read::read(s.r.get_mut(), &mut buf).unwrap();
+        assert!(n > 0, "closed; got {:?}", String::from_utf8_lossy(&plain));
+        wire.extend_from_slice(&buf[..n]);
+        let mut out = Vec::with_capacity(64 * 1024);
+        let before = inflate.total_in();
+        inflate
+            .decompress_vec(&wire, &mut out, FlushDecompress::Sync)
+            .unwrap();
+        wire.drain(..(inflate.total_in() - before) as usize);
+        plain.extend_from_slice(&out);
+    }
+    let text = String::from_utf8_lossy(&plain);
+    assert!(text.starts_with("* BAD Line too long\r\n"), "{text}");
+    assert!(p.alive());
+    let grown = p.kib("VmRSS").saturating_sub(rss0);
+    assert!(grown < 40 * 1024, "the server grew by {grown} KiB");
 }

@@ -2,65 +2,25 @@
 //! the project's own imaptest running its scripted tests (crates/imaptest/tests/scripts),
 //! plus hostile input (an over-long literal, garbage) that must get a tagged answer.
 
+mod common;
+
+use common::imap::{imaptest_bin, run, text, Fake, Opts};
 use fakeserver::auth::Users;
-use fakeserver::imap::ImapService;
-use fakeserver::personality::Section;
-use fakeserver::server::{self, ServerConfig, ServerHandle};
-use fakeserver::tls::{Certs, Preset};
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
+use std::process::Command;
 use std::time::Duration;
-
-struct Fake {
-    server: ServerHandle,
-    svc: ImapService,
-    ca: tempfile::NamedTempFile,
-}
 
 fn start(users: Users) -> Fake {
     start_with(users, "")
 }
 
-fn start_with(users: Users, faults: &str) -> Fake {
-    let svc = ImapService::new(Section::default(), Arc::new(users));
-    let certs = Certs::preset(Preset::Valid).unwrap();
-    let cfg = ServerConfig::new("imap")
-        .faults(fakeserver::faults::FaultPlan::parse(faults, "test").unwrap())
-        .tls(certs.server_config().unwrap(), false)
-        .idle_timeout(Duration::from_secs(30));
-    let ca = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(ca.path(), &certs.ca_pem).unwrap();
-    let server = server::start(cfg, Arc::new(svc.clone())).unwrap();
-    Fake { server, svc, ca }
-}
-
-/// Run a program, killed after `limit`.
-fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(o) => o.expect("wait"),
-        Err(_) => {
-            // SAFETY: kill by the pid of the child we spawned.
-            unsafe { libc::kill(id as i32, libc::SIGKILL) };
-            panic!("{cmd:?} did not finish within {limit:?}");
-        }
-    }
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+fn start_with(users: Users, faults: &'static str) -> Fake {
+    common::imap::start(Opts {
+        users: Some(users),
+        faults,
+        ..Opts::default()
+    })
 }
 
 const IMAPLIB: &str = r#"
@@ -129,12 +89,7 @@ print("imaplib: all good")
 fn python_imaplib_every_command_over_starttls() {
     let f = start(Users::strict([("alice", "s3cret")]));
     let o = run(
-        Command::new("python3").args([
-            "-c",
-            IMAPLIB,
-            &f.server.port().to_string(),
-            f.ca.path().to_str().unwrap(),
-        ]),
+        Command::new("python3").args(["-c", IMAPLIB, &f.server.port().to_string(), &f.ca_path()]),
         Duration::from_secs(60),
     );
     assert!(
@@ -162,22 +117,6 @@ fn python_imaplib_every_command_over_starttls() {
             && t.contains("OK [COPYUID "),
         "{t}"
     );
-}
-
-/// The imaptest binary next to this test's target directory, built when missing.
-fn imaptest_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
-    let bin = dir.join("imaptest");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-q", "-p", "mailrig-imaptest"])
-            .status()
-            .unwrap();
-        assert!(st.success(), "building imaptest");
-    }
-    bin
 }
 
 #[test]
@@ -281,13 +220,7 @@ fn idle_hears_other_sessions_at_once_and_recent_goes_to_one_session() {
     assert!(a.cmd("2", "SELECT INBOX").contains("* 0 EXISTS"));
     a.w.write_all(b"3 IDLE\r\n").unwrap();
     assert!(a.line().starts_with("+ "));
-    f.svc.daemon().deliver(
-        "u",
-        "INBOX",
-        b"Subject: one\r\n\r\nx\r\n".to_vec(),
-        &[],
-        (0, 0),
-    );
+    f.deliver("u", "INBOX", b"Subject: one\r\n\r\nx\r\n");
     assert_eq!(a.line(), "* 1 EXISTS\r\n");
     assert_eq!(a.line(), "* 1 RECENT\r\n");
     // b selects after a has claimed \Recent: it sees the message, not as recent.
@@ -327,13 +260,7 @@ fn thousands_of_pipelined_commands_are_answered_in_order() {
 fn a_fault_plan_drops_the_second_fetch_and_imaplib_reports_it() {
     let plan = "[[fault]]\non = \"reply\"\nverb = \"FETCH\"\nnth = 2\naction = \"drop\"\n";
     let f = start_with(Users::open(), plan);
-    f.svc.daemon().deliver(
-        "u",
-        "INBOX",
-        b"Subject: x\r\n\r\nx\r\n".to_vec(),
-        &[],
-        (0, 0),
-    );
+    f.deliver("u", "INBOX", b"Subject: x\r\n\r\nx\r\n");
     let script = r#"
 import imaplib, sys
 M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))

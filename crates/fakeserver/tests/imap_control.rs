@@ -2,7 +2,8 @@
 //! mailbox (parents created), the mailbox tree, messages, flags, expunge, create and delete,
 //! and every error (404 naming the user, mailbox or UID; 400 for bad input; 409). Over real
 //! sockets: curl drives the API while raw IMAP sessions (one in IDLE, one polling with NOOP)
-//! see the pushed EXISTS, FETCH FLAGS (with the bumped MODSEQ) and EXPUNGE.
+//! see the pushed EXISTS, FETCH FLAGS (with the bumped MODSEQ) and EXPUNGE, and the quota
+//! and subscriptions the API sets.
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -484,67 +485,106 @@ fn sessions_see_control_api_changes_at_once() {
     idle.cmd("e", "LOGOUT");
 }
 
-mod readmeblock;
-
-/// The README's IMAP control-API example (the program, curl, and Python's imaplib seeing the
-/// FETCH and EXPUNGE after NOOP) is run as written.
+/// Quota and subscriptions through the API, as a session sees them: GETQUOTAROOT shows the
+/// limits set, APPEND over them gets `NO [OVERQUOTA]`; LSUB follows PUT and DELETE, and a
+/// NOTIFY SubscriptionChange session is told at its next command.
 #[test]
-fn readme_control_example_runs() {
-    let have_python = Command::new("sh")
-        .args(["-c", "command -v python3 && command -v curl"])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have_python {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "python3 or curl missing in CI"
-        );
-        eprintln!("skipped: needs python3 and curl");
-        return;
-    }
-    let code = readmeblock::block("imap-control");
-    assert!(
-        code.contains("imaplib") && code.contains("/api/deliver/"),
-        "{code}"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_fakeserver"))
-        .parent()
+fn quota_and_subscriptions_through_the_api() {
+    let (_svc, server, users) = imap_server(Users::open());
+    let target = fakeserver::control::Target::of(&server, "imap", users);
+    let ctl = fakeserver::control::start("127.0.0.1:0".parse().unwrap(), target, server.runtime())
         .unwrap();
-    let script = format!("set -e\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{code}");
-    let mut child = Command::new("bash")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir.path())
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the README's IMAP control example hung");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let o = child.wait_with_output().unwrap();
+    let url = |p: &str| format!("http://{}{p}", ctl.addr());
+    let (code, _) = curl(&[
+        "--data-binary",
+        "Subject: r\n\nr\n",
+        &url("/api/deliver/alice/Work/Reports"),
+    ]);
+    assert_eq!(code, 201);
+    let mut s = Session::open(server.addr());
+    s.cmd("a", "LOGIN alice x");
+    s.cmd("b", "NOTIFY SET (PERSONAL (SubscriptionChange))");
+
+    let (code, v) = curl(&[
+        "-X",
+        "PUT",
+        "-d",
+        r#"{"storage": 1, "message": 2}"#,
+        &url("/api/quota/alice"),
+    ]);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["message"], json!({"usage": 1, "limit": 2}), "{v}");
+    let lines = s.cmd("c", "GETQUOTAROOT INBOX");
     assert!(
-        o.status.success(),
-        "the README's IMAP control example failed: {}\n{}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+        lines.contains(&"* QUOTA \"\" (STORAGE 1 1 MESSAGE 1 2)\r\n".to_string()),
+        "{lines:?}"
     );
+    let big = "x".repeat(2000);
+    s.send(&format!("d APPEND INBOX {{{}+}}", big.len()));
+    s.send(&big);
+    let (_, no) = s.until("d ");
+    assert!(no.starts_with("d NO [OVERQUOTA]"), "{no}");
+    let (code, v) = curl(&[&url("/api/quota/alice")]);
+    assert_eq!((code, &v["storage"]["limit"]), (200, &json!(1)), "{v}");
+    let (code, v) = curl(&["-X", "PUT", "-d", "{}", &url("/api/quota/alice")]);
+    assert_eq!((code, &v["storage"]["limit"]), (200, &Value::Null), "{v}");
+    let lines = s.cmd("e", "GETQUOTAROOT INBOX");
+    assert!(
+        lines.contains(&"* QUOTA \"\" ()\r\n".to_string()),
+        "{lines:?}"
+    );
+
+    let (code, v) = curl(&["-X", "PUT", &url("/api/subscriptions/alice/Work/Reports")]);
+    assert_eq!((code, &v["changed"]), (200, &json!(true)), "{v}");
+    let lines = s.cmd("f", "NOOP");
+    assert!(
+        lines.contains(&"* LIST (\\Subscribed) \"/\" \"Work/Reports\"\r\n".to_string()),
+        "{lines:?}"
+    );
+    let lines = s.cmd("g", "LSUB \"\" \"*\"");
+    assert!(
+        lines.iter().any(|l| l.ends_with("\"Work/Reports\"\r\n")),
+        "{lines:?}"
+    );
+    let (code, v) = curl(&[&url("/api/subscriptions/alice")]);
+    assert_eq!(
+        (code, &v["subscribed"]),
+        (200, &json!(["INBOX", "Work/Reports"]))
+    );
+    let (code, _) = curl(&[
+        "-X",
+        "DELETE",
+        &url("/api/subscriptions/alice/Work%2FReports"),
+    ]);
+    assert_eq!(code, 200);
+    let lines = s.cmd("h", "LSUB \"\" \"*\"");
+    // NOTIFY's news first (no longer \Subscribed), then LSUB without it.
+    assert_eq!(
+        lines[0], "* LIST () \"/\" \"Work/Reports\"\r\n",
+        "{lines:?}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("* LSUB") && l.contains("Work/Reports")),
+        "{lines:?}"
+    );
+
+    // Errors name what is wrong.
+    let (code, v) = curl(&[&url("/api/quota/nobody")]);
+    assert_eq!(code, 404, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("nobody"), "{v}");
+    let (code, v) = curl(&[
+        "-X",
+        "PUT",
+        "-d",
+        r#"{"bytes": 1}"#,
+        &url("/api/quota/alice"),
+    ]);
+    assert_eq!(code, 400, "{v}");
+    let (code, _) = curl(&[&url("/api/subscriptions/alice/INBOX")]);
+    assert_eq!(code, 405);
+    let (code, _) = curl(&["-X", "PUT", &url("/api/subscriptions/alice/a%2F%2Fb")]);
+    assert_eq!(code, 400);
+    s.cmd("z", "LOGOUT");
 }

@@ -3,11 +3,11 @@
 //! IMAPS with `--cacert`; each broken TLS preset (expired, not yet valid, self-signed, wrong
 //! host) refused by curl's certificate check.
 
-mod imap_common;
+mod common;
 
+use common::imap::{have, run, start, text, Fake, Opts};
 use fakeserver::auth::Users;
 use fakeserver::tls::Preset;
-use imap_common::{have, run, start, text, Fake, Opts};
 use std::process::{Command, Output};
 use std::time::Duration;
 

@@ -3,11 +3,11 @@
 //! poll that fetches only unseen mail and leaves it marked `\Seen`, and a wrong-host
 //! certificate that fetchmail refuses before it logs in.
 
-mod imap_common;
+mod common;
 
+use common::imap::{have, run, start, text, Fake, Opts};
 use fakeserver::auth::Users;
 use fakeserver::tls::Preset;
-use imap_common::{have, run, start, text, Fake, Opts};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;

@@ -4,10 +4,10 @@
 //! afterwards. Then the shipped personalities as imaplib meets them: Gmail-like
 //! LOGINDISABLED before TLS, the flaky one's failing COPY, Dovecot-like capabilities.
 
-mod imap_common;
+mod common;
 
+use common::imap::{have, manifest, run, start, text, Fake, Opts};
 use fakeserver::auth::Users;
-use imap_common::{have, manifest, run, start, text, Fake, Opts};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -164,13 +164,7 @@ print("gmail ok")
         personality: Some("flaky-imap.toml"),
         ..Opts::default()
     });
-    f.svc.daemon().deliver(
-        "u",
-        "INBOX",
-        b"Subject: x\r\n\r\nx\r\n".to_vec(),
-        &[],
-        (0, 0),
-    );
+    f.deliver("u", "INBOX", b"Subject: x\r\n\r\nx\r\n");
     let code = r#"
 import imaplib, sys
 M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))

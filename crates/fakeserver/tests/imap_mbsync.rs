@@ -1,13 +1,13 @@
 //! fakeserver's IMAP against mbsync (isync): a full two-way sync of a mailbox tree with a
 //! local Maildir tree over STARTTLS with certificate checks, then a second sync
 //! after changes on both sides (new mail, flags, deletions), each side checked afterwards, and
-//! a third sync that must change nothing; against the default, Dovecot-like and Gmail-like
-//! personalities. mbsync is Debian's `isync` (tools/ensure-deps).
+//! a third sync that must change nothing; against the default (where mbsync turns on
+//! COMPRESS=DEFLATE), Dovecot-like and Gmail-like personalities. mbsync is Debian's `isync` (tools/ensure-deps).
 
-mod imap_common;
+mod common;
 
+use common::imap::{have, run, start, text, Fake, Opts};
 use fakeserver::auth::Users;
-use imap_common::{have, run, start, text, Fake, Opts};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -271,4 +271,16 @@ SyncState *
         "mbsync uses UIDPLUS's APPENDUID: {tr}"
     );
     assert!(!tr.contains(" BAD "), "no command was refused as bad: {tr}");
+    // isync 1.4 turns on COMPRESS=DEFLATE when it is offered (by default, over STARTTLS);
+    // the Dovecot-like and Gmail-like lists do not offer it. The transcript holds the
+    // inflated commands either way.
+    let compressed = tr.matches("compression started: DEFLATE").count();
+    if personality.is_none() {
+        assert!(tr.contains(" OK DEFLATE active"), "{tr}");
+        assert_eq!(compressed, 3, "each of the three syncs compressed: {tr}");
+        assert!(tr.contains(" UID FETCH "), "{tr}");
+    } else {
+        assert_eq!(compressed, 0, "{tr}");
+        assert!(!tr.contains("COMPRESS"), "{tr}");
+    }
 }

@@ -3,26 +3,38 @@
 //! flags, UIDs, EXISTS): the default command mix, with copies, several users, and 0 errors.
 //! Also a short run with the pushed-change states (IDLE-less NOOP storms and expunges).
 
-mod imap_common;
+mod common;
 
-use imap_common::{imaptest_bin, run, small_mbox, start, text, Opts};
-use std::process::{Command, Output};
+use common::imap::{imaptest_bin, run, small_mbox, start, text, Fake, Opts};
+use std::process::Command;
 use std::time::Duration;
 
-fn imaptest(port: &str, dir: &std::path::Path, args: &[&str], limit: u64) -> Output {
-    let mbox = small_mbox(dir, 40);
-    run(
+/// A fresh fakeserver IMAP (plain text) and imaptest against it with `args` (and a small
+/// mbox to APPEND from), killed after `limit` seconds; it must exit 0 without an `Error:`
+/// line. Returns the server (to look at what imaptest left) and imaptest's output.
+fn clean_run(args: &[&str], limit: u64) -> (Fake, String) {
+    let f = start(Opts {
+        tls: None,
+        ..Opts::default()
+    });
+    let work = tempfile::tempdir().unwrap();
+    let mbox = small_mbox(work.path(), 40);
+    let o = run(
         Command::new(imaptest_bin())
-            .current_dir(dir)
+            .current_dir(work.path())
             .args([
                 "host=127.0.0.1".to_string(),
-                format!("port={port}"),
+                format!("port={}", f.port()),
                 "pass=p".into(),
                 format!("mbox={}", mbox.display()),
             ])
             .args(args),
         Duration::from_secs(limit),
-    )
+    );
+    let s = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert!(!s.contains("Error:"), "{s}");
+    (f, s)
 }
 
 /// The Totals row of a stress run, by column name.
@@ -46,14 +58,7 @@ fn totals(s: &str) -> Vec<(String, u64)> {
 
 #[test]
 fn stress_60s_with_checkpoints_is_clean() {
-    let f = start(Opts {
-        tls: None,
-        ..Opts::default()
-    });
-    let work = tempfile::tempdir().unwrap();
-    let o = imaptest(
-        &f.port(),
-        work.path(),
+    let (f, s) = clean_run(
         &[
             "user=stress%d",
             "users=3",
@@ -64,9 +69,6 @@ fn stress_60s_with_checkpoints_is_clean() {
         ],
         150,
     );
-    let s = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{s}");
-    assert!(!s.contains("Error:"), "{s}");
     let t = totals(&s);
     let get = |n: &str| t.iter().find(|(k, _)| k == n).map(|(_, v)| *v);
     assert!(get("ChkP").unwrap_or(0) >= 30, "too few checkpoints: {s}");
@@ -86,14 +88,7 @@ fn stress_60s_with_checkpoints_is_clean() {
 
 #[test]
 fn expunge_and_noop_storm_with_own_flags_is_clean() {
-    let f = start(Opts {
-        tls: None,
-        ..Opts::default()
-    });
-    let work = tempfile::tempdir().unwrap();
-    let o = imaptest(
-        &f.port(),
-        work.path(),
+    let (_f, s) = clean_run(
         &[
             "user=storm",
             "clients=8",
@@ -111,8 +106,5 @@ fn expunge_and_noop_storm_with_own_flags_is_clean() {
         ],
         60,
     );
-    let s = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{s}");
-    assert!(!s.contains("Error:"), "{s}");
     assert!(s.contains("ChkP"), "{s}");
 }

@@ -3,11 +3,11 @@
 //! newgroups, newnews, date, help, starttls, login), plain and over STARTTLS, and with faults
 //! the client must survive or report.
 
-mod popnntp;
+mod common;
 
+use common::popnntp::*;
 use fakeserver::nntp::{NntpDaemon, NntpPersonality};
 use fakeserver::tls::Preset;
-use popnntp::*;
 use std::sync::Arc;
 
 fn news() -> (Arc<NntpDaemon>, tempfile::TempDir) {

@@ -2,11 +2,11 @@
 //! (each login method, STLS, implicit TLS, certificate errors) and fetchmail (with and
 //! without STLS), each also with a fault it must survive or report.
 
-mod popnntp;
+mod common;
 
+use common::popnntp::*;
 use fakeserver::pop3::{Pop3Daemon, Pop3Personality};
 use fakeserver::tls::Preset;
-use popnntp::*;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,21 @@ fn alice() -> (Arc<Pop3Daemon>, tempfile::TempDir) {
     (d, t)
 }
 
+/// alice's maildrop served with `personality` and `o` when `tool` (the client) is installed;
+/// the test is skipped otherwise.
+fn served(
+    tool: &str,
+    personality: Pop3Personality,
+    o: Opts,
+) -> Option<(Arc<Pop3Daemon>, Running, tempfile::TempDir)> {
+    if !have(tool) {
+        return None;
+    }
+    let (d, t) = alice();
+    let r = start_pop3(d.clone(), personality, o);
+    Some((d, r, t))
+}
+
 fn transcript_text(r: &Running) -> String {
     r.server.recorder().to_text()
 }
@@ -26,11 +41,9 @@ fn transcript_text(r: &Running) -> String {
 
 #[test]
 fn poplib_every_command_plain() {
-    if !have("python3") {
+    let Some((d, r, _t)) = served("python3", Pop3Personality::default(), Opts::default()) else {
         return;
-    }
-    let (d, _t) = alice();
-    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::default());
+    };
     let ran = python("pop3_poplib.py", &[&r.server.port().to_string(), "-"]);
     ran.expect_ok();
     for step in [
@@ -66,11 +79,13 @@ fn poplib_every_command_plain() {
 
 #[test]
 fn poplib_stls_with_the_presets_ca() {
-    if !have("python3") {
+    let Some((_d, r, _t)) = served(
+        "python3",
+        Pop3Personality::default(),
+        Opts::tls(Preset::Valid),
+    ) else {
         return;
-    }
-    let (d, _t) = alice();
-    let r = start_pop3(d, Pop3Personality::default(), Opts::tls(Preset::Valid));
+    };
     let ca = r.ca.as_ref().unwrap().to_str().unwrap().to_string();
     let ran = python("pop3_poplib.py", &[&r.server.port().to_string(), &ca]);
     ran.expect_ok();
@@ -105,10 +120,6 @@ print("survived")
 
 #[test]
 fn poplib_survives_an_error_reply_a_delay_and_a_drop() {
-    if !have("python3") {
-        return;
-    }
-    let (d, _t) = alice();
     let plan = faults(
         r#"
 seed = 1
@@ -128,7 +139,9 @@ nth = 3
 action = "drop"
 "#,
     );
-    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::faults(plan));
+    let Some((d, r, _t)) = served("python3", Pop3Personality::default(), Opts::faults(plan)) else {
+        return;
+    };
     let ran = python_code(FAULTY_RETR, &[&r.server.port().to_string()]);
     ran.expect_ok();
     ran.expect_out("reported b'-ERR [SYS/TEMP] try again later'");
@@ -159,11 +172,9 @@ fn curl_alice(r: &Running, extra: &[&str], scheme: &str, path: &str) -> Ran {
 
 #[test]
 fn curl_lists_and_retrieves_with_every_login_method() {
-    if !have("curl") {
+    let Some((d, r, _t)) = served("curl", Pop3Personality::default(), Opts::default()) else {
         return;
-    }
-    let (d, _t) = alice();
-    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::default());
+    };
     let base = format!("pop3://127.0.0.1:{}/", r.server.port());
     let sizes: Vec<usize> = d.messages("alice").iter().map(|m| m.size()).collect();
     for login in [
@@ -221,16 +232,14 @@ fn curl_lists_and_retrieves_with_every_login_method() {
 
 #[test]
 fn curl_uses_user_pass_when_nothing_else_is_offered() {
-    if !have("curl") {
-        return;
-    }
-    let (d, _t) = alice();
     let p = Pop3Personality {
         sasl: vec![],
         apop: false,
         ..Pop3Personality::default()
     };
-    let r = start_pop3(d, p, Opts::default());
+    let Some((_d, r, _t)) = served("curl", p, Opts::default()) else {
+        return;
+    };
     let ran = curl_alice(&r, &[], "pop3", "2");
     ran.expect_ok();
     ran.expect_out("Subject: second");
@@ -239,15 +248,10 @@ fn curl_uses_user_pass_when_nothing_else_is_offered() {
 
 #[test]
 fn curl_stls_implicit_tls_and_a_bad_certificate() {
-    if !have("curl") {
+    let Some((d, r, _t)) = served("curl", Pop3Personality::default(), Opts::tls(Preset::Valid))
+    else {
         return;
-    }
-    let (d, _t) = alice();
-    let r = start_pop3(
-        d.clone(),
-        Pop3Personality::default(),
-        Opts::tls(Preset::Valid),
-    );
+    };
     let ran = curl_alice(&r, &["--ssl-reqd"], "pop3", "1");
     ran.expect_ok();
     assert!(ran.stdout.contains("Subject: first"));
@@ -274,14 +278,12 @@ fn curl_stls_implicit_tls_and_a_bad_certificate() {
 
 #[test]
 fn curl_reports_a_faulted_retr() {
-    if !have("curl") {
-        return;
-    }
-    let (d, _t) = alice();
     let plan = faults(
         "[[fault]]\nverb = \"RETR\"\naction = \"reply\"\nreply = \"-ERR [SYS/TEMP] busy\"\n",
     );
-    let r = start_pop3(d, Pop3Personality::default(), Opts::faults(plan));
+    let Some((_d, r, _t)) = served("curl", Pop3Personality::default(), Opts::faults(plan)) else {
+        return;
+    };
     let ran = curl_alice(&r, &[], "pop3", "1");
     assert!(
         matches!(ran.code, Some(c) if c != 0),
@@ -344,11 +346,9 @@ impl Fetch {
 
 #[test]
 fn fetchmail_plain_delivers_and_deletes() {
-    if !have("fetchmail") {
+    let Some((d, r, _t)) = served("fetchmail", Pop3Personality::default(), Opts::default()) else {
         return;
-    }
-    let (d, _t) = alice();
-    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::default());
+    };
     let f = Fetch::new();
     let ran = f.run("127.0.0.1", r.server.port(), None);
     assert_eq!(ran.code, Some(0), "{}", ran.show());
@@ -374,15 +374,13 @@ fn fetchmail_plain_delivers_and_deletes() {
 
 #[test]
 fn fetchmail_over_stls_checks_the_certificate() {
-    if !have("fetchmail") {
-        return;
-    }
-    let (d, _t) = alice();
-    let r = start_pop3(
-        d.clone(),
+    let Some((d, r, _t)) = served(
+        "fetchmail",
         Pop3Personality::default(),
         Opts::tls(Preset::Valid),
-    );
+    ) else {
+        return;
+    };
     let f = Fetch::new();
     let ran = f.run("localhost", r.server.port(), r.ca.as_deref());
     assert_eq!(ran.code, Some(0), "{}", ran.show());
@@ -409,12 +407,11 @@ fn fetchmail_over_stls_checks_the_certificate() {
 
 #[test]
 fn fetchmail_survives_a_connection_dropped_mid_fetch() {
-    if !have("fetchmail") {
-        return;
-    }
-    let (d, _t) = alice();
     let plan = faults("[[fault]]\nverb = \"RETR\"\nnth = 2\naction = \"drop\"\n");
-    let r = start_pop3(d.clone(), Pop3Personality::default(), Opts::faults(plan));
+    let Some((d, r, _t)) = served("fetchmail", Pop3Personality::default(), Opts::faults(plan))
+    else {
+        return;
+    };
     let f = Fetch::new();
     let ran = f.run("127.0.0.1", r.server.port(), None);
     assert!(
@@ -439,14 +436,13 @@ fn fetchmail_survives_a_connection_dropped_mid_fetch() {
 
 #[test]
 fn poplib_retries_after_a_login_refused_by_a_fault() {
-    if !have("python3") {
-        return;
-    }
-    let (d, _t) = alice();
     // The first PASS succeeds in the handler but the client is told -ERR: the server must
     // not keep the session logged in (nor the maildrop locked).
     let plan = faults("[[fault]]\nverb = \"PASS\"\nnth = 1\nscope = \"global\"\naction = \"reply\"\nreply = \"-ERR [SYS/TEMP] login service down\"\n");
-    let r = start_pop3(d, Pop3Personality::default(), Opts::faults(plan));
+    let Some((_d, r, _t)) = served("python3", Pop3Personality::default(), Opts::faults(plan))
+    else {
+        return;
+    };
     let code = r#"
 import poplib, sys
 port = int(sys.argv[1])
@@ -480,20 +476,18 @@ p.quit()
 
 #[test]
 fn curl_reports_a_tls_handshake_cut_by_a_fault() {
-    if !have("curl") {
-        return;
-    }
-    let (d, _t) = alice();
     let plan = faults("[[fault]]\non = \"tls\"\naction = \"drop\"\n");
-    let r = start_pop3(
-        d.clone(),
+    let Some((d, r, _t)) = served(
+        "curl",
         Pop3Personality::default(),
         Opts {
             tls: Some(Preset::Valid),
             faults: plan,
             ..Opts::default()
         },
-    );
+    ) else {
+        return;
+    };
     let ran = curl_alice(&r, &["--ssl-reqd"], "pop3", "1");
     assert_eq!(
         ran.code,

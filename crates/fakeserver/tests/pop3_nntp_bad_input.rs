@@ -3,11 +3,11 @@
 //! middle of a POST or of a session, an over-long article, many sessions at once. Every case
 //! gets a protocol error (never a panic or a hang), and the server keeps serving.
 
-mod popnntp;
+mod common;
 
+use common::popnntp::*;
 use fakeserver::nntp::{NntpDaemon, NntpPersonality};
 use fakeserver::pop3::{Pop3Daemon, Pop3Personality};
-use popnntp::*;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,9 +3,9 @@
 //! `/api/deliver` and `/api/messages` while it runs, and a real client (curl, nntplib) in
 //! between. The program is stopped with SIGTERM and must exit cleanly.
 
-mod popnntp;
+mod common;
 
-use popnntp::*;
+use common::popnntp::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -1,13 +1,15 @@
-//! The README's fakeserver examples are tests: the library example is this crate's
-//! examples/readme.rs (compared with the README and run), the fault and personality files
-//! are parsed, and the shell example runs against the built program with swaks and curl.
+//! The README's fakeserver examples are tests: the library examples are this crate's
+//! examples/readme.rs and the doctests of the `pop3` and `nntp` modules (compared with the
+//! README; the example run here, the doctests by `cargo test --doc`), the fault and
+//! personality files are parsed, and each shell example runs as written against the built
+//! program with its clients (swaks, curl, Python's imaplib and nntplib).
 
 #[path = "../examples/readme.rs"]
 mod readme_example;
 
-mod readmeblock;
+mod common;
 
-use readmeblock::block;
+use common::readme::{block, run_shell_example};
 use std::path::Path;
 
 #[test]
@@ -39,30 +41,77 @@ fn fault_and_personality_examples_parse() {
 
 #[test]
 fn program_example_runs() {
-    if !Path::new("/usr/bin/swaks").exists() {
-        eprintln!("needs swaks (tools/ensure-deps installs it): skipped");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("faults.toml"), block("faults.toml")).unwrap();
-    let bin = Path::new(env!("CARGO_BIN_EXE_fakeserver"))
-        .parent()
-        .unwrap()
-        .display()
-        .to_string();
-    let script = format!(
-        "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\nexport PATH={bin}:$PATH\n{}",
-        block("program")
+    run_shell_example(
+        "program",
+        &["swaks", "curl"],
+        &["fakeserver smtp", "swaks"],
+        &[("faults.toml", block("faults.toml"))],
     );
-    let out = std::process::Command::new("timeout")
-        .args(["60", "bash", "-c", &script])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+}
+
+/// The ```` ``` ```` block of a module's doc comment, without the `//! ` prefixes.
+fn doctest(module: &str) -> String {
+    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(module)).unwrap();
+    let lines: Vec<&str> = src
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    let start = lines.iter().position(|l| l.starts_with("```")).unwrap() + 1;
+    let end = start
+        + lines[start..]
+            .iter()
+            .position(|l| l.starts_with("```"))
+            .unwrap();
+    lines[start..end].iter().map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn pop3_and_nntp_library_examples_are_the_doctests() {
+    assert_eq!(block("pop3-library"), doctest("src/pop3/mod.rs"));
+    assert_eq!(block("nntp-library"), doctest("src/nntp/mod.rs"));
+}
+
+#[test]
+fn pop3_program_example_runs() {
+    run_shell_example(
+        "pop3-program",
+        &["curl", "python3"],
+        &["fakeserver pop3"],
+        &[],
+    );
+}
+
+#[test]
+fn nntp_program_example_runs() {
+    run_shell_example(
+        "nntp-program",
+        &["curl", "python3"],
+        &["fakeserver nntp"],
+        &[],
+    );
+}
+
+/// The program with `--load`, `--users`, STARTTLS and the Dovecot personality, driven by
+/// Python's imaplib.
+#[test]
+fn imap_program_example_runs() {
+    run_shell_example(
+        "imap-program",
+        &["python3"],
+        &["imaplib", "fakeserver imap"],
+        &[],
+    );
+}
+
+/// The IMAP control API: the program, curl, and Python's imaplib seeing the FETCH and
+/// EXPUNGE after NOOP.
+#[test]
+fn imap_control_example_runs() {
+    run_shell_example(
+        "imap-control",
+        &["python3", "curl"],
+        &["imaplib", "/api/deliver/"],
+        &[],
     );
 }

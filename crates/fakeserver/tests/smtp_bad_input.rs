@@ -4,7 +4,7 @@
 //! is lost from the record.
 
 mod common;
-use common::*;
+use common::smtp::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

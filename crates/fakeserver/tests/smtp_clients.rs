@@ -3,7 +3,7 @@
 //! report.
 
 mod common;
-use common::*;
+use common::smtp::*;
 use fakeserver::tls::Preset;
 use std::process::Command;
 use std::time::Duration;

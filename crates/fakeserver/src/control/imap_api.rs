@@ -1,6 +1,7 @@
 //! The control API's IMAP part: delivery into any mailbox of a user, the mailbox tree, each
-//! mailbox's messages, their flags, and expunges, all acting on the running IMAP daemon
-//! (sessions see the changes as EXISTS, FETCH FLAGS and EXPUNGE, IDLE at once).
+//! mailbox's messages, their flags, and expunges, a user's quota and subscriptions, all acting
+//! on the running IMAP daemon (sessions see the changes as EXISTS, FETCH FLAGS and EXPUNGE,
+//! IDLE at once; NOTIFY sessions hear of subscription changes).
 //!
 //! Paths name `{user}/{mailbox…}`: the mailbox's levels are path segments (`Work/Reports`),
 //! each percent-decoded; a trailing `messages`, `messages/{uid}`, `messages/{uid}/flags` or
@@ -202,6 +203,33 @@ pub fn flags_body(body: &[u8]) -> Result<FlagChange, String> {
     })
 }
 
+/// The body of a quota request: the limits of the user's quota root, each a number or
+/// `null` (no limit); a resource left out has no limit, as SETQUOTA's list says.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaBody {
+    #[serde(default)]
+    pub storage: Option<u64>,
+    #[serde(default)]
+    pub message: Option<u64>,
+}
+
+/// Decode a quota request body (`{"storage": KiB, "message": count}`).
+pub fn quota_body(body: &[u8]) -> Result<crate::imap::daemon::Quota, String> {
+    let expected = "expected {\"storage\": KiB|null, \"message\": count|null}";
+    // serde would take a struct from an array too: only an object is a quota.
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("{expected}: {e}"))?;
+    if !v.is_object() {
+        return Err(format!("{expected}, not {v}"));
+    }
+    let b: QuotaBody = serde_json::from_value(v).map_err(|e| format!("{expected}: {e}"))?;
+    Ok(crate::imap::daemon::Quota {
+        storage_kb: b.storage,
+        messages: b.message,
+    })
+}
+
 /// A refused request: its status and the JSON error naming what is wrong.
 #[derive(Debug)]
 pub struct Refusal(StatusCode, String);
@@ -370,6 +398,60 @@ pub(super) async fn mailbox(
     Ok(Json(v).into_response())
 }
 
+/// `GET /api/quota/{user}` (usage and limits) and `PUT|POST` (set the limits).
+pub(super) async fn quota(
+    State(t): State<Arc<Target>>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Reply {
+    let d = daemon(&t)?;
+    let rest = uri.path().strip_prefix("/api/quota/").unwrap_or("");
+    let user = match segments(rest).map_err(bad_request)?.as_slice() {
+        [u] => percent_decode(u).map_err(bad_request)?,
+        _ => {
+            return Err(bad_request(format!(
+                "expected /api/quota/{{user}}, not {rest:?}"
+            )))
+        }
+    };
+    known_user(&t, &d, &user, false)?;
+    let v = match method {
+        Method::GET => d.quota(&user)?,
+        Method::PUT | Method::POST => {
+            d.set_quota(&user, quota_body(&body).map_err(bad_request)?)?
+        }
+        m => return Err(not_allowed(&m, rest)),
+    };
+    Ok(Json(v).into_response())
+}
+
+/// `GET /api/subscriptions/{user}` (the list), `PUT|POST|DELETE
+/// /api/subscriptions/{user}/{mailbox…}` (SUBSCRIBE, UNSUBSCRIBE).
+pub(super) async fn subscriptions(State(t): State<Arc<Target>>, method: Method, uri: Uri) -> Reply {
+    let d = daemon(&t)?;
+    let rest = uri.path().strip_prefix("/api/subscriptions/").unwrap_or("");
+    let segs = segments(rest).map_err(bad_request)?;
+    let user = percent_decode(segs[0]).map_err(bad_request)?;
+    known_user(&t, &d, &user, false)?;
+    let v = match (segs.len(), method) {
+        (1, Method::GET) => d.subscriptions(&user)?,
+        (n, m @ (Method::PUT | Method::POST | Method::DELETE)) if n > 1 => {
+            let mailbox = join(&segs[1..]).map_err(bad_request)?;
+            d.subscribe(&user, &mailbox, m != Method::DELETE)?
+        }
+        (_, m) => return Err(not_allowed(&m, rest)),
+    };
+    Ok(Json(v).into_response())
+}
+
+fn not_allowed(method: &Method, rest: &str) -> Refusal {
+    Refusal(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not defined on {rest:?}"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,6 +550,17 @@ mod tests {
             );
         }
         assert!(q(None, Some("yesterday")).decode().is_err());
+    }
+
+    #[test]
+    fn quota_bodies() {
+        let q = quota_body(br#"{"storage":100,"message":null}"#).unwrap();
+        assert_eq!((q.storage_kb, q.messages), (Some(100), None));
+        let q = quota_body(br#"{"message":3}"#).unwrap();
+        assert_eq!((q.storage_kb, q.messages), (None, Some(3)));
+        for bad in [&b""[..], b"{\"storage\":-1}", b"{\"bytes\":1}", b"[1]"] {
+            assert!(quota_body(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The daemon's operations for the control API: list, create and delete mailboxes, append a
-//! message, list messages, change flags, expunge one message. Each one checks its arguments
+//! message, list messages, change flags, expunge one message, show and set a user's quota,
+//! list and change subscriptions. Each one checks its arguments
 //! and names what is missing ([`AdminError`]), changes the daemon exactly as a session's
 //! command would (so the MODSEQ bump, EXISTS, FETCH FLAGS and EXPUNGE reach every session
 //! through `handler::sync`), and wakes the connections (IDLE answers at once).
 
-use super::daemon::{Account, ImapDaemon, Mailbox, Message, DELIM};
+use super::daemon::{Account, ImapDaemon, Mailbox, Message, Quota, DELIM};
 use super::parse::{canonical_flag, format_date_time};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -276,6 +277,60 @@ impl ImapDaemon {
         Ok(())
     }
 
+    /// The quota root `""` of a user (RFC 9208): usage and limit of STORAGE (KiB, rounded
+    /// up as GETQUOTA does) and MESSAGE; a limit is `null` when there is none.
+    pub fn quota(&self, user: &str) -> Result<Value, AdminError> {
+        self.with_account(user, |acct| quota_json(user, acct))
+    }
+
+    /// SETQUOTA from the API: replace the user's limits (`None`: no limit). Like SETQUOTA, it
+    /// refuses nothing already stored; APPEND and COPY over a limit then get `NO [OVERQUOTA]`.
+    pub fn set_quota(&self, user: &str, quota: Quota) -> Result<Value, AdminError> {
+        self.with_account(user, |acct| {
+            acct.quota = quota;
+            quota_json(user, acct)
+        })
+    }
+
+    /// A user's subscriptions, sorted (they may name mailboxes that do not exist, as
+    /// SUBSCRIBE allows).
+    pub fn subscriptions(&self, user: &str) -> Result<Value, AdminError> {
+        self.with_account(
+            user,
+            |acct| json!({"user": user, "subscribed": acct.subscribed}),
+        )
+    }
+
+    /// SUBSCRIBE (`on`) or UNSUBSCRIBE from the API; sessions with NOTIFY SubscriptionChange
+    /// hear of it. Says whether anything changed.
+    pub fn subscribe(&self, user: &str, mailbox: &str, on: bool) -> Result<Value, AdminError> {
+        let name = mailbox_name(mailbox)?;
+        let changed = self.with_account(user, |acct| {
+            if on {
+                acct.subscribed.insert(name.clone())
+            } else {
+                acct.subscribed.remove(&name)
+            }
+        })?;
+        if changed {
+            self.changed();
+        }
+        Ok(json!({"user": user, "mailbox": name, "subscribed": on, "changed": changed}))
+    }
+
+    /// Run `f` on an existing account (the lock held), or name the missing user.
+    fn with_account<T>(
+        &self,
+        user: &str,
+        f: impl FnOnce(&mut Account) -> T,
+    ) -> Result<T, AdminError> {
+        let mut l = self.lock();
+        let acct = l
+            .existing(user)
+            .ok_or_else(|| AdminError::NoUser(user.to_string()))?;
+        Ok(f(acct))
+    }
+
     fn with_mailbox<T>(
         &self,
         user: &str,
@@ -283,18 +338,13 @@ impl ImapDaemon {
         f: impl FnOnce(&Account, &str, &Mailbox) -> T,
     ) -> Result<T, AdminError> {
         let name = mailbox_name(mailbox)?;
-        let mut l = self.lock();
-        let acct = l
-            .existing(user)
-            .ok_or_else(|| AdminError::NoUser(user.to_string()))?;
-        let mb = acct
-            .mailboxes
-            .get(&name)
-            .ok_or_else(|| AdminError::NoMailbox {
-                user: user.to_string(),
-                mailbox: name.clone(),
-            })?;
-        Ok(f(acct, &name, mb))
+        self.with_account(user, |acct| {
+            let mb = acct
+                .mailboxes
+                .get(&name)
+                .ok_or_else(|| no_mailbox(user, &name))?;
+            Ok(f(acct, &name, mb))
+        })?
     }
 
     fn with_mailbox_mut<T>(
@@ -304,19 +354,31 @@ impl ImapDaemon {
         f: impl FnOnce(&mut Mailbox) -> T,
     ) -> Result<T, AdminError> {
         let name = mailbox_name(mailbox)?;
-        let mut l = self.lock();
-        let acct = l
-            .existing(user)
-            .ok_or_else(|| AdminError::NoUser(user.to_string()))?;
-        let mb = acct
-            .mailboxes
-            .get_mut(&name)
-            .ok_or_else(|| AdminError::NoMailbox {
-                user: user.to_string(),
-                mailbox: name.clone(),
-            })?;
-        Ok(f(mb))
+        self.with_account(user, |acct| {
+            let mb = acct
+                .mailboxes
+                .get_mut(&name)
+                .ok_or_else(|| no_mailbox(user, &name))?;
+            Ok(f(mb))
+        })?
     }
+}
+
+fn no_mailbox(user: &str, name: &str) -> AdminError {
+    AdminError::NoMailbox {
+        user: user.to_string(),
+        mailbox: name.to_string(),
+    }
+}
+
+fn quota_json(user: &str, acct: &Account) -> Value {
+    let (octets, messages) = acct.usage();
+    json!({
+        "user": user,
+        "root": "",
+        "storage": {"usage": octets.div_ceil(1024), "limit": acct.quota.storage_kb},
+        "message": {"usage": messages, "limit": acct.quota.messages},
+    })
 }
 
 fn no_message(user: &str, mailbox: &str, uid: u32) -> AdminError {
@@ -345,6 +407,52 @@ mod tests {
         assert_eq!(names, ["INBOX", "Work", "Work/Reports"]);
         assert_eq!(v["users"]["u"][1]["children"], true);
         assert_eq!(v["users"]["u"][2]["messages"], 1);
+    }
+
+    #[test]
+    fn quota_and_subscriptions() {
+        let d = ImapDaemon::new();
+        assert_eq!(d.quota("nobody"), Err(AdminError::NoUser("nobody".into())));
+        d.deliver("u", "INBOX", vec![b'x'; 1500], &[], (0, 0));
+        let q = d.quota("u").unwrap();
+        assert_eq!(q["storage"], json!({"usage": 2, "limit": null}));
+        assert_eq!(q["message"], json!({"usage": 1, "limit": null}));
+        let q = d
+            .set_quota(
+                "u",
+                Quota {
+                    storage_kb: Some(10),
+                    messages: None,
+                },
+            )
+            .unwrap();
+        assert_eq!(q["storage"]["limit"], 10);
+        assert_eq!(d.lock().account("u").quota.storage_kb, Some(10));
+        // A new account has INBOX subscribed.
+        assert_eq!(
+            d.subscriptions("u").unwrap()["subscribed"],
+            json!(["INBOX"])
+        );
+        let r = d.subscribe("u", "inbox", false).unwrap();
+        assert_eq!(
+            (r["mailbox"].as_str(), r["changed"].as_bool()),
+            (Some("INBOX"), Some(true))
+        );
+        assert_eq!(d.subscribe("u", "INBOX", false).unwrap()["changed"], false);
+        d.subscribe("u", "Not/There", true).unwrap();
+        d.subscribe("u", "A", true).unwrap();
+        assert_eq!(
+            d.subscriptions("u").unwrap()["subscribed"],
+            json!(["A", "Not/There"])
+        );
+        assert_eq!(
+            d.subscribe("u", "a//b", true),
+            Err(AdminError::BadName("a//b".into()))
+        );
+        assert!(matches!(
+            d.subscribe("v", "x", true),
+            Err(AdminError::NoUser(_))
+        ));
     }
 
     #[test]

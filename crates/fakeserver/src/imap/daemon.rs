@@ -46,10 +46,17 @@ pub struct Mailbox {
     /// Messages with a UID at or below this have had their `\Recent` claimed.
     pub recent_claimed: u32,
     pub special_use: Option<String>,
-    /// Every expunged UID with the MODSEQ of its expunge, oldest first (QRESYNC's VANISHED
-    /// (EARLIER) answers from it).
+    /// Expunged UIDs with the MODSEQ of their expunge, oldest first (QRESYNC's VANISHED
+    /// (EARLIER) answers from it); the newest [`EXPUNGE_LOG_MAX`] at most.
     pub expunged: Vec<(u32, u64)>,
+    /// The newest MODSEQ whose expunges were trimmed from the log (0: nothing trimmed): a
+    /// client whose state is older gets every UID that is not here (RFC 7162 allows UIDs it
+    /// never knew).
+    pub expunged_floor: u64,
 }
+
+/// Expunge log entries a mailbox keeps; past that, the oldest quarter is dropped.
+pub const EXPUNGE_LOG_MAX: usize = 100_000;
 
 impl Mailbox {
     fn new(uidvalidity: u32) -> Self {
@@ -62,6 +69,7 @@ impl Mailbox {
             recent_claimed: 0,
             special_use: None,
             expunged: Vec::new(),
+            expunged_floor: 0,
         }
     }
 
@@ -144,14 +152,35 @@ impl Mailbox {
             keep
         });
         self.expunged.extend(gone);
+        self.trim_expunge_log(EXPUNGE_LOG_MAX);
     }
 
-    /// UIDs expunged after `modseq` (sorted), limited to those in `within` when given.
+    /// Keep at most `max` entries in the expunge log: beyond it, drop the oldest quarter of
+    /// `max` (so trimming is rare) and remember the newest MODSEQ dropped.
+    pub fn trim_expunge_log(&mut self, max: usize) {
+        if self.expunged.len() <= max {
+            return;
+        }
+        let cut = self.expunged.len() - max + max / 4;
+        let cut = cut.min(self.expunged.len());
+        self.expunged_floor = self.expunged_floor.max(self.expunged[cut - 1].1);
+        self.expunged.drain(..cut);
+    }
+
+    /// UIDs expunged after `modseq` (sorted), limited to those in `within` when given. When
+    /// the log no longer reaches back to `modseq`, every UID below UIDNEXT that is not in the
+    /// mailbox (RFC 7162 section 3.2.5.2 lets the server include UIDs the client never saw).
     pub fn vanished_since(&self, modseq: u64, within: Option<&super::parse::SeqSet>) -> Vec<u32> {
+        let wanted = |u: u32| within.is_none_or(|s| s.contains(u, u32::MAX));
+        if modseq < self.expunged_floor {
+            return (1..self.uidnext)
+                .filter(|u| self.index_of(*u).is_none() && wanted(*u))
+                .collect();
+        }
         let mut v: Vec<u32> = self
             .expunged
             .iter()
-            .filter(|(u, m)| *m > modseq && within.is_none_or(|s| s.contains(*u, u32::MAX)))
+            .filter(|(u, m)| *m > modseq && wanted(*u))
             .map(|(u, _)| *u)
             .collect();
         v.sort_unstable();

@@ -10,8 +10,10 @@
 //! added by state), `auth_mechanisms`, `auth_requires_tls` (LOGINDISABLED and no plaintext
 //! AUTHENTICATE before TLS); quirks: `command_to_fail = "COPY"` (that command answers NO),
 //! `rfc822_size_round`, `envelope_omit`, `starttls_broken` ("bad" / "close"),
-//! `quota_storage_kb`, `quota_messages` (see IMAP.md). Extensions with rules of their own live
-//! in sibling modules: `notify`, `urlauth`, `list` (LIST-EXTENDED), `gmail` (X-GM-EXT-1).
+//! `quota_storage_kb`, `quota_messages`, `hide_compress` (no COMPRESS=DEFLATE, and COMPRESS
+//! is an unknown command, as in a personality whose `capabilities` lack it; see IMAP.md).
+//! Extensions with rules of their own live in sibling modules: `notify`, `urlauth`, `list`
+//! (LIST-EXTENDED), `gmail` (X-GM-EXT-1).
 
 use super::daemon::{self, Account, ImapDaemon, Mailbox, Message, DELIM};
 use super::fetch::{self, flag_list};
@@ -91,6 +93,7 @@ const CAPS: &[&str] = &[
     "CATENATE",
     "CONTEXT=SEARCH",
     "CONTEXT=SORT",
+    "COMPRESS=DEFLATE",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,6 +222,9 @@ impl ImapHandler {
             Some(c) => c.clone(),
             None => CAPS.iter().map(|s| s.to_string()).collect(),
         };
+        if self.setup.section.quirk_bool("hide_compress") {
+            caps.retain(|c| !c.eq_ignore_ascii_case("COMPRESS=DEFLATE"));
+        }
         if self.state == State::NotAuth {
             if (conn.tls_available || self.broken_starttls().is_some()) && !conn.tls && !self.tls {
                 caps.push("STARTTLS".into());
@@ -235,6 +241,16 @@ impl ImapHandler {
             }
         }
         caps.join(" ")
+    }
+
+    /// Whether COMPRESS=DEFLATE (RFC 4978) is offered: advertised by the personality (or the
+    /// default list) and not hidden by the `hide_compress` quirk.
+    fn compress_offered(&self) -> bool {
+        let listed = match &self.setup.section.capabilities {
+            Some(c) => c.iter().any(|c| c.eq_ignore_ascii_case("COMPRESS=DEFLATE")),
+            None => true,
+        };
+        listed && !self.setup.section.quirk_bool("hide_compress")
     }
 
     /// The `starttls_broken` quirk ("bad" or "close"), if set.
@@ -271,7 +287,7 @@ impl ImapHandler {
                 continue;
             }
             let ev = spec.events_for(name, acct);
-            if !(ev.messages || ev.flags) {
+            if !(ev.messages() || ev.flags) {
                 continue;
             }
             let snap = Snap::of(mb);
@@ -625,6 +641,29 @@ impl ImapHandler {
                     ..Output::default()
                 }
                 .then_start_tls();
+                Ok(Done::Output(o))
+            }
+            "COMPRESS" if self.compress_offered() => {
+                // RFC 4978: after authentication; the tagged OK is the last uncompressed
+                // line, then both directions are raw DEFLATE (over TLS when it is up).
+                need(authed)?;
+                let mech = match a.as_slice() {
+                    [m] => astring(m).unwrap_or_default(),
+                    _ => return Err("COMPRESS needs one mechanism".into()),
+                };
+                if !mech.eq_ignore_ascii_case("DEFLATE") {
+                    return Err(format!("Unknown compression mechanism {mech}"));
+                }
+                if conn.compressed {
+                    return Ok(Done::No(
+                        "[COMPRESSIONACTIVE] DEFLATE active via COMPRESS".into(),
+                    ));
+                }
+                let o = Output {
+                    lines: vec![self.ok(&req.tag, "DEFLATE active")],
+                    ..Output::default()
+                }
+                .then_start_compress();
                 Ok(Done::Output(o))
             }
             "LOGIN" => {
@@ -1073,8 +1112,13 @@ impl ImapHandler {
         Ok(Done::Ok("Genurlauth completed.".into()))
     }
 
-    /// The message and section an authorized URL names, if it is valid for this session now.
-    fn url_target(&self, raw: &str, daemon: &ImapDaemon) -> Option<(Arc<Vec<u8>>, String)> {
+    /// The message an authorized URL names and its parsed path, if it is valid for this
+    /// session now.
+    fn url_target(
+        &self,
+        raw: &str,
+        daemon: &ImapDaemon,
+    ) -> Option<(Arc<Vec<u8>>, urlauth::MessagePath)> {
         let u = urlauth::parse(raw)?;
         let (mech, token) = u.auth.as_ref()?;
         if !mech.eq_ignore_ascii_case("INTERNAL") || u.expire.is_some_and(|e| e <= now().0) {
@@ -1089,8 +1133,8 @@ impl ImapHandler {
         if !urlauth::token(key, &u.rump).eq_ignore_ascii_case(token) {
             return None;
         }
-        let (data, _) = url_message(acct, &u.path)?;
-        Some((data, u.path))
+        let path = urlauth::MessagePath::parse(&u.path)?;
+        Some((url_message(acct, &path)?, path))
     }
 
     /// URLFETCH url … and RFC 5524's URLFETCH (url [BODY] [BINARY] [BODYPARTSTRUCTURE]) ….
@@ -1123,14 +1167,11 @@ impl ImapHandler {
             let target = self.url_target(&raw, daemon);
             match (target, opts) {
                 (None, _) => o.extend_from_slice(b"NIL"),
-                (Some((_, path)), None) => {
-                    let mut l = daemon.lock();
-                    let u = urlauth::parse(&raw).ok_or("Invalid URL")?;
-                    let acct = l.existing(&u.user).ok_or("no account")?;
-                    nstring_bin(&mut o, resolve_url(acct, &path).as_deref());
+                (Some((data, path)), None) => {
+                    nstring_bin(&mut o, url_bytes(&data, &path).as_deref());
                 }
                 (Some((data, path)), Some(opts)) => {
-                    let section = url_section(&path);
+                    let section = path.section.clone();
                     let root = super::mime::parse(&data);
                     let part_path = section
                         .as_deref()
@@ -1170,10 +1211,7 @@ impl ImapHandler {
                     }
                     if opts.iter().any(|w| w == "BODY") {
                         let mut b = b"(BODY ".to_vec();
-                        let mut l = daemon.lock();
-                        let u = urlauth::parse(&raw).ok_or("Invalid URL")?;
-                        let acct = l.existing(&u.user).ok_or("no account")?;
-                        nstring_bin(&mut b, resolve_url(acct, &path).as_deref());
+                        nstring_bin(&mut b, url_bytes(&data, &path).as_deref());
                         b.push(b')');
                         items.push(b);
                     }
@@ -1849,57 +1887,38 @@ impl ImapHandler {
             parse::flags(&Value::List(list))?
         };
         let flags: Vec<String> = flags.into_iter().filter(|f| f != "\\Recent").collect();
-        if self.sel.as_ref().is_some_and(|s| s.readonly) {
-            return Ok(Done::No("Mailbox is read-only.".into()));
-        }
-        let targets = self.resolve(&set, uid, daemon);
-        let user = self.user();
         let mut failed = Vec::new();
-        {
-            let mut l = daemon.lock();
-            let Some(sel) = self.sel.as_mut() else {
-                return Err("no mailbox".into());
-            };
-            let Some(mb) = l.account(&user).mailboxes.get_mut(&sel.name) else {
-                return Ok(Done::No("Mailbox was deleted".into()));
-            };
-            for (seq, u) in targets {
-                let Some(j) = mb.index_of(u) else { continue };
-                if unchanged.is_some_and(|c| mb.messages[j].modseq > c) {
-                    failed.push(if uid { u } else { seq as u32 });
-                    continue;
-                }
-                let mut f = mb.messages[j].flags.clone();
-                match mode {
-                    0 => f = flags.iter().cloned().collect(),
-                    1 => f.extend(flags.iter().cloned()),
-                    _ => {
-                        for x in &flags {
-                            f.retain(|y| !y.eq_ignore_ascii_case(x));
-                        }
+        let condstore = self.condstore;
+        let each = |mb: &mut Mailbox, j: usize, seq: usize, u: u32, recent: &HashSet<u32>| {
+            if unchanged.is_some_and(|c| mb.messages[j].modseq > c) {
+                failed.push(if uid { u } else { seq as u32 });
+                return Stored::Skipped;
+            }
+            let mut f = mb.messages[j].flags.clone();
+            match mode {
+                0 => f = flags.iter().cloned().collect(),
+                1 => f.extend(flags.iter().cloned()),
+                _ => {
+                    for x in &flags {
+                        f.retain(|y| !y.eq_ignore_ascii_case(x));
                     }
-                }
-                mb.set_flags(j, f);
-                let m = &mb.messages[j];
-                if let Some(v) = sel.view.get_mut(seq - 1) {
-                    v.1 = m.modseq;
-                }
-                if !silent || unchanged.is_some() {
-                    let mut o = format!("* {seq} FETCH (").into_bytes();
-                    if uid || self.qresync {
-                        o.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
-                    }
-                    o.extend_from_slice(b"FLAGS ");
-                    flag_list(&mut o, m, sel.recent.contains(&u));
-                    if self.condstore {
-                        o.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
-                    }
-                    o.push(b')');
-                    lines.push(line(o));
                 }
             }
+            mb.set_flags(j, f);
+            if silent && unchanged.is_none() {
+                return Stored::Silent;
+            }
+            let m = &mb.messages[j];
+            let mut o = b"FLAGS ".to_vec();
+            flag_list(&mut o, m, recent.contains(&u));
+            if condstore {
+                o.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
+            }
+            Stored::Announce(o)
+        };
+        if let Some(refused) = self.store_each(&set, uid, daemon, lines, each)? {
+            return Ok(refused);
         }
-        daemon.changed();
         if !failed.is_empty() {
             return Ok(Done::Ok(format!(
                 "[MODIFIED {}] Conditional store failed.",
@@ -1925,46 +1944,77 @@ impl ImapHandler {
             [Value::List(l)] => l.iter().filter_map(astring).collect(),
             l => l.iter().filter_map(astring).collect(),
         };
+        let each = |mb: &mut Mailbox, j: usize, _seq: usize, _u: u32, _: &HashSet<u32>| {
+            let mut labels = mb.messages[j].labels.clone();
+            match op.as_bytes()[0] {
+                b'+' => labels.extend(items.iter().cloned()),
+                b'-' => labels.retain(|x| !items.iter().any(|y| y.eq_ignore_ascii_case(x))),
+                _ => labels = items.iter().cloned().collect(),
+            }
+            mb.set_labels(j, labels);
+            if silent {
+                return Stored::Silent;
+            }
+            let mut o = b"X-GM-LABELS ".to_vec();
+            super::gmail::labels(&mut o, &mb.messages[j].labels);
+            Stored::Announce(o)
+        };
+        if let Some(refused) = self.store_each(set, uid, daemon, lines, each)? {
+            return Ok(refused);
+        }
+        Ok(Done::Ok("Store completed.".into()))
+    }
+
+    /// What both STOREs (flags, Gmail labels) share: a read-only mailbox refuses; otherwise,
+    /// with the daemon locked, `each(mailbox, index, seq, uid, this session's \Recent)` runs
+    /// on every message of `set` still there, and what it stored moves this session's MODSEQ
+    /// and, when it says so, is announced as `* seq FETCH ([UID n] items)`; then the other
+    /// sessions wake. `Some(done)`: the STORE cannot run.
+    fn store_each(
+        &mut self,
+        set: &SeqSet,
+        uid: bool,
+        daemon: &ImapDaemon,
+        lines: &mut Lines,
+        mut each: impl FnMut(&mut Mailbox, usize, usize, u32, &HashSet<u32>) -> Stored,
+    ) -> Result<Option<Done>, String> {
         if self.sel.as_ref().is_some_and(|s| s.readonly) {
-            return Ok(Done::No("Mailbox is read-only.".into()));
+            return Ok(Some(Done::No("Mailbox is read-only.".into())));
         }
         let targets = self.resolve(set, uid, daemon);
         let user = self.user();
+        let with_uid = uid || self.qresync;
         {
             let mut l = daemon.lock();
             let Some(sel) = self.sel.as_mut() else {
                 return Err("no mailbox".into());
             };
             let Some(mb) = l.account(&user).mailboxes.get_mut(&sel.name) else {
-                return Ok(Done::No("Mailbox was deleted".into()));
+                return Ok(Some(Done::No("Mailbox was deleted".into())));
             };
             for (seq, u) in targets {
                 let Some(j) = mb.index_of(u) else { continue };
-                let mut labels = mb.messages[j].labels.clone();
-                match op.as_bytes()[0] {
-                    b'+' => labels.extend(items.iter().cloned()),
-                    b'-' => labels.retain(|x| !items.iter().any(|y| y.eq_ignore_ascii_case(x))),
-                    _ => labels = items.iter().cloned().collect(),
+                let stored = each(mb, j, seq, u, &sel.recent);
+                if matches!(stored, Stored::Skipped) {
+                    continue;
                 }
-                mb.set_labels(j, labels);
                 let m = &mb.messages[j];
                 if let Some(v) = sel.view.get_mut(seq - 1) {
                     v.1 = m.modseq;
                 }
-                if !silent {
+                if let Stored::Announce(items) = stored {
                     let mut o = format!("* {seq} FETCH (").into_bytes();
-                    if uid || self.qresync {
+                    if with_uid {
                         o.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
                     }
-                    o.extend_from_slice(b"X-GM-LABELS ");
-                    super::gmail::labels(&mut o, &m.labels);
+                    o.extend_from_slice(&items);
                     o.push(b')');
                     lines.push(line(o));
                 }
             }
         }
         daemon.changed();
-        Ok(Done::Ok("Store completed.".into()))
+        Ok(None)
     }
 
     fn copy(
@@ -2398,39 +2448,25 @@ enum Source {
     Catenate(Vec<Result<String, Vec<u8>>>),
 }
 
-/// The `;SECTION=` of a URL path, decoded.
-fn url_section(url: &str) -> Option<String> {
-    url.split("/;").find_map(|item| {
-        let (k, v) = item.split_once('=')?;
-        k.eq_ignore_ascii_case("section")
-            .then(|| percent_decode(v))
-            .flatten()
-    })
-}
-
-/// The message a URL path names, and its UID.
-fn url_message(acct: &Account, url: &str) -> Option<(Arc<Vec<u8>>, u32)> {
-    let rest = url.strip_prefix('/')?;
-    let (mbox_part, rest) = rest.split_once("/;")?;
-    let (mbox, validity) = match mbox_part.to_ascii_lowercase().find(";uidvalidity=") {
-        Some(p) => (
-            &mbox_part[..p],
-            Some(mbox_part[p + 13..].parse::<u32>().ok()?),
-        ),
-        None => (mbox_part, None),
-    };
-    let mb = acct
-        .mailboxes
-        .get(&Account::canonical(&percent_decode(mbox)?))?;
-    if validity.is_some_and(|v| v != mb.uidvalidity) {
+/// The message an IMAP URL path names in this account, if its UIDVALIDITY still holds.
+fn url_message(acct: &Account, p: &urlauth::MessagePath) -> Option<Arc<Vec<u8>>> {
+    let mb = acct.mailboxes.get(&p.mailbox)?;
+    if p.uidvalidity.is_some_and(|v| v != mb.uidvalidity) {
         return None;
     }
-    let uid = rest.split("/;").find_map(|item| {
-        let (k, v) = item.split_once('=')?;
-        k.eq_ignore_ascii_case("uid")
-            .then(|| v.parse::<u32>().ok())?
-    })?;
-    Some((mb.messages[mb.index_of(uid)?].data.clone(), uid))
+    Some(mb.messages[mb.index_of(p.uid)?].data.clone())
+}
+
+/// The bytes a URL path names within its message: the section, then the partial range.
+fn url_bytes(data: &[u8], p: &urlauth::MessagePath) -> Option<Vec<u8>> {
+    let bytes = match &p.section {
+        None => data.to_vec(),
+        Some(s) => {
+            let (path, spec) = parse::section_spec(s)?;
+            super::mime::section(data, &super::mime::parse(data), &path, &spec)?
+        }
+    };
+    Some(p.cut(&bytes).to_vec())
 }
 
 /// NIL, a string, or a literal8 when the bytes hold a NUL (URLFETCH BINARY).
@@ -2451,80 +2487,20 @@ fn nstring_bin(out: &mut Vec<u8>, s: Option<&[u8]>) {
     }
 }
 
-/// The bytes an IMAP URL (RFC 5092, this user's own mailboxes) names:
-/// `/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]`.
+/// The bytes an IMAP URL path (RFC 5092, this user's own mailboxes) names.
 fn resolve_url(acct: &Account, url: &str) -> Option<Vec<u8>> {
-    let rest = url.strip_prefix('/')?;
-    let (mbox_part, rest) = rest.split_once("/;")?;
-    let (mbox, validity) = match mbox_part.to_ascii_lowercase().find(";uidvalidity=") {
-        Some(p) => (
-            &mbox_part[..p],
-            Some(mbox_part[p + 13..].parse::<u32>().ok()?),
-        ),
-        None => (mbox_part, None),
-    };
-    let mb = acct
-        .mailboxes
-        .get(&Account::canonical(&percent_decode(mbox)?))?;
-    if validity.is_some_and(|v| v != mb.uidvalidity) {
-        return None;
-    }
-    let mut uid = None;
-    let mut section = None;
-    let mut partial = None;
-    for item in rest.split("/;") {
-        let (k, v) = item.split_once('=')?;
-        match k.to_ascii_lowercase().as_str() {
-            "uid" => uid = Some(v.parse::<u32>().ok()?),
-            "section" => section = Some(percent_decode(v)?),
-            "partial" => {
-                let (o, l) = v
-                    .split_once('.')
-                    .map(|(o, l)| (o, Some(l)))
-                    .unwrap_or((v, None));
-                partial = Some((
-                    o.parse::<usize>().ok()?,
-                    l.map(|l| l.parse::<usize>()).transpose().ok()?,
-                ));
-            }
-            _ => return None,
-        }
-    }
-    let m = &mb.messages[mb.index_of(uid?)?];
-    let bytes = match section {
-        None => m.data.to_vec(),
-        Some(s) => {
-            let (path, spec) = parse::section_spec(&s)?;
-            super::mime::section(&m.data, &super::mime::parse(&m.data), &path, &spec)?
-        }
-    };
-    Some(match partial {
-        None => bytes,
-        Some((o, l)) => {
-            let s = o.min(bytes.len());
-            let e = l
-                .map(|l| s.saturating_add(l).min(bytes.len()))
-                .unwrap_or(bytes.len());
-            bytes[s..e].to_vec()
-        }
-    })
+    let p = urlauth::MessagePath::parse(url)?;
+    url_bytes(&url_message(acct, &p)?, &p)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+/// What a STORE did to one message (see `store_each`).
+enum Stored {
+    /// Left alone (UNCHANGEDSINCE failed).
+    Skipped,
+    /// Changed, not announced (.SILENT).
+    Silent,
+    /// Changed and announced with these FETCH items.
+    Announce(Vec<u8>),
 }
 
 /// How a command ended.
@@ -2614,7 +2590,9 @@ fn fresh_validity(acct: &Account) -> u32 {
 /// What SELECT … (QRESYNC …) adds after the usual replies, when the client's UIDVALIDITY
 /// still holds (RFC 7162 section 3.2.5): `VANISHED (EARLIER)` for the known UIDs expunged
 /// since its MODSEQ, then FETCH (UID, FLAGS, MODSEQ) for the messages changed since. The
-/// expunge log is complete, so the sequence match data is not needed to narrow it.
+/// expunge log holds the newest expunges; for a MODSEQ older than it, VANISHED names every
+/// known UID that is not here (which RFC 7162 allows), so the sequence match data is never
+/// needed to narrow it.
 fn qresync_replies(
     mb: &Mailbox,
     view: &[(u32, u64)],
@@ -2832,6 +2810,65 @@ mod tests {
         (h, daemon)
     }
 
+    #[test]
+    fn compress_deflate_follows_rfc_4978() {
+        let setup = |section: Section| {
+            Arc::new(ImapSetup {
+                daemon: Arc::new(ImapDaemon::new()),
+                users: Arc::new(Users::open()),
+                section,
+            })
+        };
+        let plain = ConnInfo::default();
+        let mut h = ImapHandler::new(setup(Section::default()), &plain);
+        let caps = text_of(h.input_line(b"c CAPABILITY", &plain));
+        assert!(caps.contains(" COMPRESS=DEFLATE"), "{caps}");
+        // Not before authentication.
+        let o = h.input_line(b"a COMPRESS DEFLATE", &plain);
+        assert!(!o.start_compress && text_of(o).starts_with("a BAD "));
+        assert!(text_of(h.input_line(b"l LOGIN u p", &plain)).contains("l OK"));
+        for bad in ["b COMPRESS", "b COMPRESS LZW", "b COMPRESS DEFLATE DEFLATE"] {
+            let o = h.input_line(bad.as_bytes(), &plain);
+            assert!(!o.start_compress, "{bad}");
+            assert!(text_of(o).starts_with("b BAD "), "{bad}");
+        }
+        let o = h.input_line(b"z compress deflate", &plain);
+        assert!(o.start_compress && !o.close);
+        assert_eq!(text_of(o), "z OK DEFLATE active\n");
+        let on = ConnInfo {
+            compressed: true,
+            ..ConnInfo::default()
+        };
+        let o = h.input_line(b"y COMPRESS DEFLATE", &on);
+        assert!(!o.start_compress);
+        assert_eq!(
+            text_of(o),
+            "y NO [COMPRESSIONACTIVE] DEFLATE active via COMPRESS\n"
+        );
+        // Hidden by the quirk, or absent from a personality's list: an unknown command.
+        let mut hidden = Section::default();
+        hidden
+            .quirks
+            .insert("hide_compress".into(), toml::Value::Boolean(true));
+        let listed = Section {
+            capabilities: Some(vec!["IMAP4rev1".into(), "IDLE".into()]),
+            ..Section::default()
+        };
+        for section in [hidden, listed] {
+            let mut h = ImapHandler::new(setup(section), &plain);
+            let caps = text_of(h.input_line(b"c CAPABILITY", &plain));
+            assert!(!caps.contains("COMPRESS"), "{caps}");
+            h.input_line(b"l LOGIN u p", &plain);
+            let o = h.input_line(b"a COMPRESS DEFLATE", &plain);
+            assert!(!o.start_compress);
+            assert_eq!(text_of(o), "a BAD Unknown command COMPRESS\n");
+        }
+    }
+
+    fn text_of(o: Output) -> String {
+        crate::scripted::text(&o)
+    }
+
     /// One command (lines, and literals of the announced sizes) in, the replies out as text.
     fn send(h: &mut ImapHandler, cmd: &str) -> String {
         let conn = ConnInfo::default();
@@ -2923,6 +2960,93 @@ mod tests {
         let r = send(&mut h, "i SELECT INBOX (QRESYNC (7 5 1:4 (1:2 1:2)))");
         assert!(!r.contains("VANISHED") && !r.contains("FETCH"), "{r}");
         assert!(send(&mut h, "j SELECT INBOX (QRESYNC (7))").starts_with("j BAD"));
+    }
+
+    #[test]
+    fn qresync_past_a_trimmed_expunge_log_names_every_missing_uid() {
+        let (mut h, d) = session(8);
+        assert!(send(&mut h, "b ENABLE QRESYNC").contains("* ENABLED QRESYNC"));
+        let r = send(&mut h, "c SELECT INBOX");
+        let validity: u32 = r
+            .split("[UIDVALIDITY ")
+            .nth(1)
+            .and_then(|x| x.split(']').next())
+            .and_then(|x| x.parse().ok())
+            .expect("UIDVALIDITY");
+        send(&mut h, "d UNSELECT");
+        // Four expunges (MODSEQ 10..13), then the log keeps only the newest two.
+        {
+            let mut l = d.lock();
+            let mb = l.account("u").mailboxes.get_mut("INBOX").unwrap();
+            for uid in [2, 3, 5, 7] {
+                mb.expunge(&[uid].into_iter().collect());
+            }
+            mb.trim_expunge_log(2);
+            assert_eq!(mb.expunged, vec![(5, 12), (7, 13)]);
+            assert_eq!(mb.expunged_floor, 11);
+        }
+        let vanished = |h: &mut ImapHandler, tag: &str, q: &str| {
+            let r = send(
+                h,
+                &format!("{tag} EXAMINE INBOX (QRESYNC ({validity} {q}))"),
+            );
+            assert!(r.contains(&format!("{tag} OK")), "{r}");
+            r.lines()
+                .find_map(|l| l.strip_prefix("* VANISHED (EARLIER) "))
+                .map(str::to_string)
+        };
+        // Newer than the trimmed part: exactly what the log says.
+        assert_eq!(vanished(&mut h, "e", "11").as_deref(), Some("5,7"));
+        assert_eq!(vanished(&mut h, "f", "12").as_deref(), Some("7"));
+        // Older: every UID below UIDNEXT not in the mailbox, narrowed by the known UIDs.
+        assert_eq!(vanished(&mut h, "g", "9").as_deref(), Some("2:3,5,7"));
+        assert_eq!(vanished(&mut h, "h", "9 4:8").as_deref(), Some("5,7"));
+        assert_eq!(vanished(&mut h, "i", "9 1,4,6,8"), None);
+        // UID FETCH … VANISHED follows the same rule.
+        send(&mut h, "j SELECT INBOX");
+        let r = send(&mut h, "k UID FETCH 1:* FLAGS (CHANGEDSINCE 9 VANISHED)");
+        assert!(r.starts_with("* VANISHED (EARLIER) 2:3,5,7\r\n"), "{r}");
+        let r = send(&mut h, "k UID FETCH 1:* FLAGS (CHANGEDSINCE 12 VANISHED)");
+        assert!(r.starts_with("* VANISHED (EARLIER) 7\r\n"), "{r}");
+    }
+
+    /// As Dovecot: MessageNew alone (or MessageExpunge alone) for other mailboxes is
+    /// accepted and hears only its own event; SELECTED still needs both.
+    #[test]
+    fn notify_message_events_one_at_a_time() {
+        let (mut h, d) = session(0);
+        send(&mut h, "c CREATE box");
+        let r = send(&mut h, "n NOTIFY SET (SELECTED (MessageNew))");
+        assert!(r.starts_with("n BAD"), "{r}");
+        let r = send(&mut h, "a NOTIFY SET (MAILBOXES box (MessageNew))");
+        assert!(r.starts_with("a OK"), "{r}");
+        d.deliver("u", "box", b"Subject: x\r\n\r\nx\r\n".to_vec(), &[], (0, 0));
+        let r = send(&mut h, "b NOOP");
+        assert!(
+            r.starts_with("* STATUS \"box\" (MESSAGES 1 UIDNEXT 2 "),
+            "{r}"
+        );
+        let expunge_box = |d: &ImapDaemon| {
+            {
+                let mut l = d.lock();
+                let mb = l.account("u").mailboxes.get_mut("box").unwrap();
+                let uids = mb.messages.iter().map(|m| m.uid).collect();
+                mb.expunge(&uids);
+            }
+            d.changed();
+        };
+        expunge_box(&d);
+        assert_eq!(send(&mut h, "c NOOP"), "c OK Noop completed.\r\n");
+        let r = send(&mut h, "e NOTIFY SET (MAILBOXES box (MessageExpunge))");
+        assert!(r.starts_with("e OK"), "{r}");
+        d.deliver("u", "box", b"Subject: y\r\n\r\ny\r\n".to_vec(), &[], (0, 0));
+        assert_eq!(send(&mut h, "f NOOP"), "f OK Noop completed.\r\n");
+        expunge_box(&d);
+        let r = send(&mut h, "g NOOP");
+        assert!(
+            r.starts_with("* STATUS \"box\" (MESSAGES 0 UIDNEXT 3 "),
+            "{r}"
+        );
     }
 
     #[test]

@@ -214,6 +214,7 @@ pub fn fuzz_imap_command(data: &[u8]) {
         local: "127.0.0.1:143".into(),
         tls: false,
         tls_available: true,
+        compressed: false,
     };
     let mut h = svc.handler(&conn);
     let mut out = h.on_startup(&conn);

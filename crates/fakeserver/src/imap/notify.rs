@@ -10,14 +10,24 @@ use std::collections::BTreeMap;
 /// The events of one filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Events {
-    /// MessageNew and MessageExpunge (RFC 5465 requires them together).
-    pub messages: bool,
+    /// MessageNew. RFC 5465 asks for it together with MessageExpunge; as Dovecot does, that
+    /// is enforced for SELECTED only, and the other filters may have either alone.
+    pub new: bool,
+    /// MessageExpunge.
+    pub expunge: bool,
     pub flags: bool,
     pub mailbox_name: bool,
     pub subscription: bool,
     /// `MessageNew (fetch-att …)`: what a FETCH for each new message in the selected mailbox
     /// carries.
     pub new_fetch: Option<Vec<Att>>,
+}
+
+impl Events {
+    /// Whether any message event (new or expunged) is asked for.
+    pub fn messages(&self) -> bool {
+        self.new || self.expunge
+    }
 }
 
 /// Which mailboxes a filter covers.
@@ -91,6 +101,13 @@ pub fn parse(args: &[Value]) -> Result<Option<Spec>, Refusal> {
             events(list, &mut bad_events)?
         };
         let selected = matches!(filter, Filter::Selected { .. });
+        // The selected mailbox's EXISTS and EXPUNGE go together (Dovecot: BAD as well).
+        if selected && events.new != events.expunge {
+            return Err(bad("MessageNew and MessageExpunge go together"));
+        }
+        if selected && events.flags && !events.new {
+            return Err(bad("FlagChange needs MessageNew and MessageExpunge"));
+        }
         if selected && (events.mailbox_name || events.subscription) {
             return Err(bad("Only message events apply to SELECTED"));
         }
@@ -121,13 +138,12 @@ fn names(v: &Value) -> Result<Vec<String>, Refusal> {
 
 fn events(list: &[Value], unknown: &mut Vec<String>) -> Result<Events, Refusal> {
     let mut e = Events::default();
-    let (mut new, mut expunge) = (false, false);
     let mut i = 0;
     while i < list.len() {
         let w = list[i].text().unwrap_or_default().to_ascii_uppercase();
         match w.as_str() {
             "MESSAGENEW" => {
-                new = true;
+                e.new = true;
                 // Optional fetch attributes for the FETCH sent with a new message.
                 if let Some(v @ Value::List(_)) = list.get(i + 1) {
                     let atts = super::parse::fetch_atts(v).map_err(Refusal::Bad)?;
@@ -135,7 +151,7 @@ fn events(list: &[Value], unknown: &mut Vec<String>) -> Result<Events, Refusal> 
                     i += 1;
                 }
             }
-            "MESSAGEEXPUNGE" => expunge = true,
+            "MESSAGEEXPUNGE" => e.expunge = true,
             "FLAGCHANGE" => e.flags = true,
             "MAILBOXNAME" => e.mailbox_name = true,
             "SUBSCRIPTIONCHANGE" => e.subscription = true,
@@ -143,17 +159,6 @@ fn events(list: &[Value], unknown: &mut Vec<String>) -> Result<Events, Refusal> 
         }
         i += 1;
     }
-    if new != expunge {
-        return Err(Refusal::Bad(
-            "MessageNew and MessageExpunge go together".into(),
-        ));
-    }
-    if e.flags && !new {
-        return Err(Refusal::Bad(
-            "FlagChange needs MessageNew and MessageExpunge".into(),
-        ));
-    }
-    e.messages = new;
     Ok(e)
 }
 
@@ -225,7 +230,7 @@ impl Snap {
     /// UNSEEN and HIGHESTMODSEQ too for flag changes (the full list: the STATUS indicator).
     pub fn items(&self, e: &Events, all: bool) -> String {
         let mut v = Vec::new();
-        if e.messages {
+        if e.messages() {
             v.push(format!("MESSAGES {}", self.messages));
             v.push(format!("UIDNEXT {}", self.uidnext));
             v.push(format!("UIDVALIDITY {}", self.uidvalidity));
@@ -240,19 +245,22 @@ impl Snap {
     }
 }
 
-/// The STATUS a change from `old` to `new` calls for, if the events want it.
+/// The STATUS a change from `old` to `new` calls for, if the events want it: MessageNew for
+/// arrivals, MessageExpunge for expunges (both for a new UIDVALIDITY), FlagChange for flag
+/// changes and any message change.
 pub fn status_change(old: &Snap, new: &Snap, e: &Events) -> Option<String> {
-    let messages = old.messages != new.messages
-        || old.uidnext != new.uidnext
-        || old.uidvalidity != new.uidvalidity;
+    let renewed = old.uidvalidity != new.uidvalidity;
+    let arrived = new.uidnext.saturating_sub(old.uidnext) as usize;
+    let expunged = renewed || old.messages + arrived > new.messages;
+    let arrived = renewed || arrived > 0;
     let flags = old.unseen != new.unseen || old.highest_modseq != new.highest_modseq;
     let mut want = Events::default();
-    if e.messages && messages {
-        want.messages = true;
+    if (e.new && arrived) || (e.expunge && expunged) {
+        (want.new, want.expunge) = (e.new, e.expunge);
     }
-    if e.flags && (flags || messages) {
+    if e.flags && (flags || arrived || expunged) {
         want.flags = true;
-        want.messages = e.messages;
+        (want.new, want.expunge) = (e.new, e.expunge);
     }
     let items = new.items(&want, false);
     (!items.is_empty()).then_some(items)
@@ -322,10 +330,33 @@ mod tests {
         let acct = Account::default();
         assert!(s.events_for("a/x", &acct).flags && !s.events_for("ab", &acct).flags);
         assert!(s.events_for("ab", &acct).mailbox_name);
-        assert!(matches!(
-            parse(&args("SET (PERSONAL (MessageNew))")),
-            Err(Refusal::Bad(_))
-        ));
+        // As Dovecot: message events alone for other mailboxes, only together for SELECTED.
+        for alone in [
+            "MessageNew",
+            "MessageExpunge",
+            "FlagChange",
+            "MessageNew FlagChange",
+        ] {
+            let spec = format!("SET (PERSONAL ({alone}))");
+            assert!(parse(&args(&spec)).is_ok_and(|s| s.is_some()), "{spec}");
+        }
+        let e = parse(&args("SET (INBOXES (MessageExpunge))"))
+            .unwrap()
+            .unwrap()
+            .events_for("INBOX", &acct);
+        assert!(e.expunge && !e.new && e.messages());
+        for alone in [
+            "SELECTED (MessageNew (UID))",
+            "SELECTED (MessageExpunge)",
+            "SELECTED-DELAYED (MessageNew)",
+            "SELECTED (FlagChange)",
+        ] {
+            let spec = format!("SET ({alone})");
+            assert!(
+                matches!(parse(&args(&spec)), Err(Refusal::Bad(_))),
+                "{spec}"
+            );
+        }
         assert!(matches!(
             parse(&args("SET (SELECTED (MailboxName))")),
             Err(Refusal::Bad(_))
@@ -348,12 +379,20 @@ mod tests {
             highest_modseq: 3,
         };
         let msgs = Events {
-            messages: true,
+            new: true,
+            expunge: true,
             ..Events::default()
         };
         let all = Events {
-            messages: true,
             flags: true,
+            ..msgs.clone()
+        };
+        let only_new = Events {
+            new: true,
+            ..Events::default()
+        };
+        let only_expunge = Events {
+            expunge: true,
             ..Events::default()
         };
         let seen = Snap {
@@ -375,6 +414,26 @@ mod tests {
             status_change(&a, &new, &msgs).as_deref(),
             Some("MESSAGES 2 UIDNEXT 3 UIDVALIDITY 7")
         );
+        assert_eq!(
+            status_change(&a, &new, &only_new).as_deref(),
+            Some("MESSAGES 2 UIDNEXT 3 UIDVALIDITY 7")
+        );
+        assert_eq!(status_change(&a, &new, &only_expunge), None);
+        let gone = Snap { messages: 0, ..a };
+        assert_eq!(status_change(&a, &gone, &only_new), None);
+        assert_eq!(
+            status_change(&a, &gone, &only_expunge).as_deref(),
+            Some("MESSAGES 0 UIDNEXT 2 UIDVALIDITY 7")
+        );
+        // One arrived and one went between two looks: both events see their change.
+        let swapped = Snap { uidnext: 3, ..a };
+        assert!(status_change(&a, &swapped, &only_new).is_some());
+        assert!(status_change(&a, &swapped, &only_expunge).is_some());
+        let renewed = Snap {
+            uidvalidity: 8,
+            ..a
+        };
+        assert!(status_change(&a, &renewed, &only_expunge).is_some());
         let old = BTreeMap::from([("x".to_string(), false), ("gone".to_string(), true)]);
         let now = BTreeMap::from([("x".to_string(), true), ("new".to_string(), false)]);
         let ev = |_: &str| Events {

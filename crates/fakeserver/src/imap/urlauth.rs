@@ -62,12 +62,78 @@ pub fn parse(url: &str) -> Option<Url> {
     })
 }
 
+/// The message part of an IMAP URL path (RFC 5092, the server's own mailboxes):
+/// `/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]`, what CATENATE and
+/// URLFETCH resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessagePath {
+    /// The mailbox as stored (percent-decoded, INBOX canonical).
+    pub mailbox: String,
+    pub uidvalidity: Option<u32>,
+    pub uid: u32,
+    /// The section, percent-decoded, as FETCH BODY[...] takes it.
+    pub section: Option<String>,
+    /// `(offset, length)` of `;PARTIAL=`.
+    pub partial: Option<(usize, Option<usize>)>,
+}
+
+impl MessagePath {
+    /// Parse a path; `None` when it is malformed or has an item other than those above.
+    pub fn parse(path: &str) -> Option<MessagePath> {
+        let rest = path.strip_prefix('/')?;
+        let (mbox_part, rest) = rest.split_once("/;")?;
+        let (mbox, uidvalidity) = match mbox_part.to_ascii_lowercase().find(";uidvalidity=") {
+            Some(p) => (
+                &mbox_part[..p],
+                Some(mbox_part[p + 13..].parse::<u32>().ok()?),
+            ),
+            None => (mbox_part, None),
+        };
+        let (mut uid, mut section, mut partial) = (None, None, None);
+        for item in rest.split("/;") {
+            let (k, v) = item.split_once('=')?;
+            match k.to_ascii_lowercase().as_str() {
+                "uid" => uid = Some(v.parse::<u32>().ok()?),
+                "section" => section = Some(percent_decode(v)?),
+                "partial" => {
+                    let (o, l) = v.split_once('.').map_or((v, None), |(o, l)| (o, Some(l)));
+                    partial = Some((
+                        o.parse::<usize>().ok()?,
+                        l.map(|l| l.parse::<usize>()).transpose().ok()?,
+                    ));
+                }
+                _ => return None,
+            }
+        }
+        Some(MessagePath {
+            mailbox: Account::canonical(&percent_decode(mbox)?),
+            uidvalidity,
+            uid: uid?,
+            section,
+            partial,
+        })
+    }
+
+    /// The `;PARTIAL=` range of `bytes` (all of them without one).
+    pub fn cut<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        match self.partial {
+            None => bytes,
+            Some((o, l)) => {
+                let s = o.min(bytes.len());
+                let e = l.map_or(bytes.len(), |l| s.saturating_add(l).min(bytes.len()));
+                &bytes[s..e]
+            }
+        }
+    }
+}
+
 fn strip_prefix_ci<'a>(s: &'a str, p: &str) -> Option<&'a str> {
     s.get(..p.len())
         .filter(|head| head.eq_ignore_ascii_case(p))
         .map(|_| &s[p.len()..])
 }
 
+/// `%XX` escapes decoded; `None` when one is malformed or the result is not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -185,6 +251,37 @@ mod tests {
             "imap://u@h/INBOX/;uid=1;expire=soon;urlauth=anonymous",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn message_paths_parse() {
+        let p = MessagePath::parse("/my%20box;UIDVALIDITY=4/;UID=2/;Section=1.MIME/;partial=3.4")
+            .unwrap();
+        assert_eq!(p.mailbox, "my box");
+        assert_eq!((p.uidvalidity, p.uid), (Some(4), 2));
+        assert_eq!(p.section.as_deref(), Some("1.MIME"));
+        assert_eq!(p.cut(b"0123456789"), b"3456");
+        let p = MessagePath::parse("/inbox/;uid=7/;partial=8").unwrap();
+        assert_eq!((p.mailbox.as_str(), p.uid), ("INBOX", 7));
+        assert_eq!(p.cut(b"0123456789"), b"89");
+        assert_eq!(
+            MessagePath::parse("/INBOX/;uid=7/;partial=20.5")
+                .unwrap()
+                .cut(b"abc"),
+            b""
+        );
+        for bad in [
+            "INBOX/;uid=1",
+            "/INBOX",
+            "/INBOX/;section=1",
+            "/INBOX/;uid=x",
+            "/INBOX;uidvalidity=x/;uid=1",
+            "/INBOX/;uid=1/;expire=2030-01-02T03:04:05Z",
+            "/IN%ZZBOX/;uid=1",
+            "/INBOX/;uid=1/;partial=1.x",
+        ] {
+            assert_eq!(MessagePath::parse(bad), None, "{bad}");
         }
     }
 

@@ -1,80 +1,32 @@
 //! One connection's I/O: read, frame, give each unit to the handler, apply faults to its
-//! output, write, and do what the output asks (read mode, STARTTLS, close). Pipelined input
+//! output, write, and do what the output asks (read mode, STARTTLS, COMPRESS, close); the
+//! bytes go through a [`Transport`] (TCP, TLS, DEFLATE), so what is recorded is the protocol. Pipelined input
 //! is answered in order and replies to a batch are written together (in pieces of at most
 //! `MAX_QUEUED` bytes plus one reply, so a client that never reads cannot make us buffer more). Everything either
 //! side sent is recorded.
 
 use super::frame::{encode_line, Framer, Unit};
+use super::transport::{Stream, Transport};
 use super::Shared;
 use crate::faults::{Action, ConnFaults, Trigger};
 use crate::handler::{ConnInfo, Handler, Input, Output, ReadMode};
 use crate::record::Dir;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 /// Queued reply bytes that make the server write before it answers more pipelined input.
 const MAX_QUEUED: usize = 256 * 1024;
 
-/// Plain or TLS; `Gone` only transiently during the STARTTLS switch.
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-    Gone,
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Stream::Gone => Poll::Ready(Ok(())),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Stream::Gone => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
-        }
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Stream::Gone => Poll::Ready(Ok(())),
-        }
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Stream::Gone => Poll::Ready(Ok(())),
-        }
-    }
-}
-
 /// What to do after performing an output.
 #[derive(PartialEq, Eq)]
 enum Flow {
     Continue,
     StartTls,
+    StartCompress,
     Close,
 }
 
@@ -82,7 +34,7 @@ struct Conn {
     shared: Arc<Shared>,
     id: u64,
     info: ConnInfo,
-    stream: Stream,
+    transport: Transport,
     out: Vec<u8>,
     buf: Vec<u8>,
     pos: usize,
@@ -119,6 +71,7 @@ pub(super) async fn serve(
         local,
         tls: false,
         tls_available: shared.config.tls.is_some(),
+        compressed: false,
     };
     let mut c = Conn {
         faults: shared.faults.connection(id),
@@ -126,7 +79,7 @@ pub(super) async fn serve(
         shared,
         id,
         info,
-        stream: Stream::Plain(tcp),
+        transport: Transport::new(tcp),
         out: Vec::with_capacity(4096),
         buf: Vec::with_capacity(8192),
         pos: 0,
@@ -174,6 +127,20 @@ pub(super) async fn serve(
             flow = c.perform(&mut *handler, out, Trigger::Reply, None).await;
             continue;
         }
+        if flow == Flow::StartCompress {
+            // The OK goes out as it is; what the client sent after the command is already
+            // compressed.
+            if !c.flush().await {
+                break;
+            }
+            c.transport.start_compress(&c.buf[c.pos..]);
+            c.buf.clear();
+            c.pos = 0;
+            c.info.compressed = true;
+            c.note("compression started: DEFLATE (the transcript shows the inflated protocol)");
+            flow = Flow::Continue;
+            continue;
+        }
         if flow == Flow::Close {
             break;
         }
@@ -201,7 +168,7 @@ pub(super) async fn serve(
                 let out = handler.on_notify(&c.info);
                 flow = c.perform(&mut *handler, out, Trigger::Reply, None).await;
             }
-            r = tokio::time::timeout(idle, c.stream.read_buf(&mut c.buf)) => match r {
+            r = tokio::time::timeout(idle, c.transport.read(&mut c.buf)) => match r {
                 Err(_) => {
                     c.note("idle timeout");
                     let out = handler.on_idle_timeout(&c.info);
@@ -224,7 +191,7 @@ pub(super) async fn serve(
         }
     }
     c.flush().await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), c.stream.shutdown()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), c.transport.shutdown()).await;
 }
 
 impl Conn {
@@ -386,11 +353,20 @@ impl Conn {
         if out.close {
             Flow::Close
         } else if out.start_tls {
-            if self.shared.config.tls.is_some() && !self.info.tls {
+            if self.shared.config.tls.is_some() && !self.info.tls && !self.info.compressed {
                 Flow::StartTls
             } else {
-                self.note("start_tls asked without a certificate (or TLS already up): ignored");
+                self.note(
+                    "start_tls asked without a certificate (or TLS or compression already up): ignored",
+                );
                 Flow::Continue
+            }
+        } else if out.start_compress {
+            if self.info.compressed {
+                self.note("start_compress asked with compression already up: ignored");
+                Flow::Continue
+            } else {
+                Flow::StartCompress
             }
         } else {
             Flow::Continue
@@ -404,11 +380,7 @@ impl Conn {
         }
         let idle = self.shared.config.idle_timeout;
         let out = std::mem::take(&mut self.out);
-        let res = tokio::time::timeout(idle, async {
-            self.stream.write_all(&out).await?;
-            self.stream.flush().await
-        })
-        .await;
+        let res = tokio::time::timeout(idle, self.transport.write_all(&out)).await;
         self.out = out;
         self.out.clear();
         match res {
@@ -429,10 +401,10 @@ impl Conn {
         let Some(cfg) = self.shared.config.tls.clone() else {
             return false;
         };
-        let tcp = match std::mem::replace(&mut self.stream, Stream::Gone) {
+        let tcp = match std::mem::replace(&mut self.transport.stream, Stream::Gone) {
             Stream::Plain(t) => t,
             other => {
-                self.stream = other;
+                self.transport.stream = other;
                 return false;
             }
         };
@@ -462,7 +434,7 @@ impl Conn {
                 self.shared
                     .recorder
                     .push(self.id, Dir::Tls, text.as_bytes());
-                self.stream = Stream::Tls(Box::new(tls));
+                self.transport.stream = Stream::Tls(Box::new(tls));
                 self.info.tls = true;
                 true
             }

@@ -8,9 +8,13 @@
 //!
 //! A protocol plugs in as a [`Service`]: it makes one [`Handler`] per connection (the pure
 //! state machine of [`crate::handler`]) and may show its daemon's state to the control API.
+//! A connection's bytes go through one transport for every protocol (`transport`: TCP, TLS
+//! after STARTTLS or implicit, DEFLATE after COMPRESS), so handlers and transcripts see only
+//! the protocol.
 
 mod conn;
 pub mod frame;
+mod transport;
 
 use crate::faults::{FaultEngine, FaultPlan};
 use crate::handler::{ConnInfo, Handler};

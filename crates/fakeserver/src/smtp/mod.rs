@@ -62,6 +62,7 @@ pub fn fuzz_smtp_command(data: &[u8]) {
             local: "127.0.0.1:25".into(),
             tls: false,
             tls_available: true,
+            compressed: false,
         };
         let mut h = svc.handler(&conn);
         let mut out = h.on_startup(&conn);
@@ -125,6 +126,7 @@ mod tests {
             local: "127.0.0.1:25".into(),
             tls,
             tls_available: true,
+            compressed: false,
         }
     }
 

@@ -1,21 +1,21 @@
-//! Helpers shared by the POP3 and NNTP client tests (the SMTP tests have `common`): fixtures on disk, starting a server on
-//! port 0 with an optional TLS preset and fault plan, and running a real client program with
-//! a time limit (killed and reported if it hangs).
-#![allow(dead_code)]
+//! POP3 and NNTP test servers: fixtures on disk, a server on the shared listener set-up
+//! (`Opts` is the shared `Net`), a client run's result as the tests read it, Python clients,
+//! and a raw TCP client for protocol violations.
 
+#[allow(unused_imports)] // each test binary uses its own part
+pub use super::{faults, have, Net as Opts};
 use fakeserver::auth::Users;
 use fakeserver::faults::FaultPlan;
 use fakeserver::nntp::service::NntpService;
 use fakeserver::nntp::{NntpDaemon, NntpPersonality};
 use fakeserver::pop3::service::Pop3Service;
 use fakeserver::pop3::{Pop3Daemon, Pop3Personality};
-use fakeserver::server::{self, ServerConfig, ServerHandle};
-use fakeserver::tls::{Certs, Preset};
-use std::io::Read;
+use fakeserver::server::ServerHandle;
+use fakeserver::tls::Preset;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const MSG1: &str = "From: bob@example.test\nTo: alice@example.test\nSubject: first\nMessage-ID: <m1@example.test>\n\nhello\n.dot line\nlast line\n";
 pub const MSG2: &str = "From: carol@example.test\nTo: alice@example.test\nSubject: second\nMessage-ID: <m2@example.test>\n\nsecond body\n";
@@ -60,17 +60,6 @@ pub fn users() -> Arc<Users> {
     ]))
 }
 
-/// How to start a test server.
-#[derive(Default)]
-pub struct Opts {
-    pub tls: Option<Preset>,
-    pub implicit_tls: bool,
-    pub faults: FaultPlan,
-    pub idle: Option<Duration>,
-    pub max_line: Option<usize>,
-    pub max_block: Option<usize>,
-}
-
 impl Opts {
     /// STARTTLS (STLS) with a certificate preset.
     pub fn tls(p: Preset) -> Opts {
@@ -82,7 +71,7 @@ impl Opts {
     /// Implicit TLS (pop3s, nntps) with a certificate preset.
     pub fn implicit_tls(p: Preset) -> Opts {
         Opts {
-            implicit_tls: true,
+            implicit: true,
             ..Opts::tls(p)
         }
     }
@@ -95,57 +84,29 @@ impl Opts {
     }
 }
 
-/// A running server, the CA file clients should trust (when TLS is on) and the temp dir
-/// holding it.
+/// A running server and the CA file clients should trust (when TLS is on).
 pub struct Running {
     pub server: ServerHandle,
     pub ca: Option<PathBuf>,
-    pub dir: tempfile::TempDir,
+    _ca_file: Option<tempfile::NamedTempFile>,
 }
 
-fn config(protocol: &str, o: &Opts, dir: &Path) -> (ServerConfig, Option<PathBuf>) {
-    let mut c = ServerConfig::new(protocol).port(0);
-    let mut ca = None;
-    if let Some(p) = o.tls {
-        let certs = Certs::preset(p).expect("certificate preset");
-        let path = dir.join("ca.pem");
-        std::fs::write(&path, &certs.ca_pem).unwrap();
-        ca = Some(path);
-        c = c.tls(
-            certs.server_config().expect("rustls config"),
-            o.implicit_tls,
-        );
+fn running<S>(f: super::Fake<S>) -> Running {
+    Running {
+        server: f.server,
+        ca: f.ca.as_ref().map(|c| c.path().to_path_buf()),
+        _ca_file: f.ca,
     }
-    c = c
-        .faults(o.faults.clone())
-        .idle_timeout(o.idle.unwrap_or(Duration::from_secs(20)));
-    if let Some(n) = o.max_line {
-        c = c.max_line(n);
-    }
-    if let Some(n) = o.max_block {
-        c.max_block = n;
-    }
-    (c, ca)
 }
 
 pub fn start_pop3(daemon: Arc<Pop3Daemon>, personality: Pop3Personality, o: Opts) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let (c, ca) = config("pop3", &o, dir.path());
-    let server = server::start(c, Arc::new(Pop3Service::new(daemon, users(), personality)))
-        .expect("start pop3");
-    Running { server, ca, dir }
+    let svc = Pop3Service::new(daemon, users(), personality);
+    running(super::serve("pop3", Arc::new(svc), &o))
 }
 
 pub fn start_nntp(daemon: Arc<NntpDaemon>, personality: NntpPersonality, o: Opts) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let (c, ca) = config("nntp", &o, dir.path());
-    let server = server::start(c, Arc::new(NntpService::new(daemon, users(), personality)))
-        .expect("start nntp");
-    Running { server, ca, dir }
-}
-
-pub fn faults(toml: &str) -> FaultPlan {
-    FaultPlan::parse(toml, "test").expect("fault plan")
+    let svc = NntpService::new(daemon, users(), personality);
+    running(super::serve("nntp", Arc::new(svc), &o))
 }
 
 /// What a client run gave.
@@ -177,45 +138,13 @@ impl Ran {
     }
 }
 
-/// Run a client; kill it after `limit` (then `code` is `None`).
+/// Run a client, failing the test if it has not finished after `limit`.
 pub fn run(cmd: &mut Command, limit: Duration) -> Ran {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let code = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st.code(),
-            Ok(None) if start.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("waiting for {cmd:?}: {e}"),
-        }
-    };
-    let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
+    let o = super::run(cmd, b"", limit);
     Ran {
-        code,
-        stdout,
-        stderr,
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
 }
 
@@ -241,24 +170,6 @@ fn python3(what: &[&std::ffi::OsStr], args: &[&str]) -> Ran {
             .args(args),
         Duration::from_secs(60),
     )
-}
-
-/// Skip (with a note on stderr) when a client program is missing and we are not in CI;
-/// in CI (CI=true) a missing client is a failure, since tools/ensure-deps installs them.
-pub fn have(program: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{program} is not installed (tools/ensure-deps installs it)");
-        }
-        eprintln!("skipped: {program} is not installed");
-    }
-    found
 }
 
 /// A raw TCP client for protocol-violation tests: write bytes, read reply lines.

@@ -1,28 +1,22 @@
-//! What the IMAP real-client tests share: an IMAP fake started through the library API (TLS
-//! preset, implicit TLS, users, personality, faults), real client programs run with a
-//! deadline (killed by pid when they overrun), and the imaptest binary.
-#![allow(dead_code)] // each test binary uses its own part of it
+//! IMAP test servers: an `ImapService` with a personality file and users on the shared
+//! listener set-up (STARTTLS with the valid preset unless asked otherwise), the daemon's
+//! state as the tests look at it, real clients with a deadline, and the imaptest binary.
 
+use super::{faults, serve, Net};
+#[allow(unused_imports)] // each test binary uses its own part
+pub use super::{have, manifest, text};
 use fakeserver::auth::Users;
-use fakeserver::faults::FaultPlan;
 use fakeserver::imap::ImapService;
 use fakeserver::personality::{Personality, Section};
-use fakeserver::server::{self, ServerConfig, ServerHandle};
-use fakeserver::tls::{Certs, Preset};
+use fakeserver::tls::Preset;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 /// One stored message as the tests look at it: UID, flags, the raw bytes.
 pub type Stored = (u32, Vec<String>, Vec<u8>);
 
-pub struct Fake {
-    pub server: ServerHandle,
-    pub svc: ImapService,
-    /// The CA clients should trust (PEM), when the fake has TLS.
-    pub ca: Option<tempfile::NamedTempFile>,
-}
+pub type Fake = super::Fake<std::sync::Arc<ImapService>>;
 
 pub struct Opts {
     pub tls: Option<Preset>,
@@ -45,10 +39,6 @@ impl Default for Opts {
     }
 }
 
-pub fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 pub fn start(o: Opts) -> Fake {
     let section = match o.personality {
         None => Section::default(),
@@ -60,32 +50,27 @@ pub fn start(o: Opts) -> Fake {
                 .section("imap")
         }
     };
-    let svc = ImapService::new(section, Arc::new(o.users.unwrap_or_else(Users::open)));
-    let mut cfg = ServerConfig::new("imap")
-        .faults(FaultPlan::parse(o.faults, "test").unwrap())
-        .idle_timeout(Duration::from_secs(30));
-    let mut ca = None;
-    if let Some(p) = o.tls {
-        let certs = Certs::preset(p).unwrap();
-        cfg = cfg.tls(certs.server_config().unwrap(), o.implicit);
-        let f = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(f.path(), &certs.ca_pem).unwrap();
-        ca = Some(f);
-    }
-    let server = server::start(cfg, Arc::new(svc.clone())).unwrap();
-    Fake { server, svc, ca }
+    let svc = ImapService::new(
+        section,
+        std::sync::Arc::new(o.users.unwrap_or_else(Users::open)),
+    );
+    let net = Net {
+        tls: o.tls,
+        implicit: o.implicit,
+        faults: faults(o.faults),
+        idle: Duration::from_secs(30),
+        ..Net::default()
+    };
+    serve("imap", std::sync::Arc::new(svc), &net)
 }
 
 impl Fake {
-    pub fn port(&self) -> String {
-        self.server.port().to_string()
-    }
-    pub fn ca_path(&self) -> String {
-        self.ca.as_ref().unwrap().path().display().to_string()
-    }
-    /// The transcript of every connection so far.
-    pub fn text(&self) -> String {
-        self.server.recorder().to_text()
+    /// Deliver `raw` into a user's mailbox (created when missing) with no flags, dated at
+    /// the epoch, as a test's set-up does.
+    pub fn deliver(&self, user: &str, mailbox: &str, raw: &[u8]) {
+        self.svc
+            .daemon()
+            .deliver(user, mailbox, raw.to_vec(), &[], (0, 0));
     }
     /// A user's mailbox from the daemon: (uid, flags, raw message) of each message.
     pub fn mailbox(&self, user: &str, mailbox: &str) -> Option<Vec<Stored>> {
@@ -124,50 +109,9 @@ impl Fake {
     }
 }
 
-/// Whether a program is on PATH; when it is not, the test is skipped with a note (tools/ensure-deps
-/// installs them for ./run-tests; under CI=true a missing program fails the test).
-pub fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "{tool} missing in CI"
-        );
-        eprintln!("skipped: needs {tool} (tools/ensure-deps installs it)");
-    }
-    found
-}
-
-/// Run a program with no stdin, killed (by its pid) after `limit`.
+/// Run a program with no stdin, killed (by its pid) and failing the test after `limit`.
 pub fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(o) => o.expect("wait"),
-        Err(_) => {
-            // SAFETY: kill(2) on the pid of the child spawned above.
-            unsafe { libc::kill(id as i32, libc::SIGKILL) };
-            panic!("{cmd:?} did not finish within {limit:?}");
-        }
-    }
-}
-
-/// stdout then stderr of a finished program.
-pub fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    super::run(cmd, b"", limit)
 }
 
 /// The imaptest binary of this target directory, built when missing.
