@@ -33,14 +33,17 @@ pub enum Status {
 
 impl Status {
     pub fn from_word(w: &[u8]) -> Option<Status> {
-        Some(match w.to_ascii_uppercase().as_slice() {
-            b"OK" => Status::Ok,
-            b"NO" => Status::No,
-            b"BAD" => Status::Bad,
-            b"BYE" => Status::Bye,
-            b"PREAUTH" => Status::Preauth,
-            _ => return None,
-        })
+        // no upper-cased copy: this runs for every line a client reads
+        [
+            (&b"OK"[..], Status::Ok),
+            (b"NO", Status::No),
+            (b"BAD", Status::Bad),
+            (b"BYE", Status::Bye),
+            (b"PREAUTH", Status::Preauth),
+        ]
+        .into_iter()
+        .find(|(word, _)| w.eq_ignore_ascii_case(word))
+        .map(|(_, s)| s)
     }
     pub fn as_str(self) -> &'static str {
         match self {
