@@ -9,11 +9,13 @@
 //! - [`strict`]: the typed, RFC-strict layer (imap-codec / imap-types) for commands and responses.
 //!
 //! A malformed line is a [`WireError`], never a panic.
+pub mod bytes;
 pub mod frame;
 pub mod parse;
 pub mod strict;
 pub mod value;
 
+pub use bytes::Bytes;
 pub use frame::{FrameError, Framer, Limits};
 pub use parse::{parse_line, parse_response, tokenize, tokenize_command, Response, Status, WireError};
 pub use value::Value;

@@ -4,6 +4,7 @@
 //! a `[` inside an atom runs to its matching `]` so `BODY[HEADER.FIELDS (FROM)]<0>` stays one
 //! atom. The text of status responses (`OK`, `NO`, `BAD`, `BYE`, `PREAUTH`) is an optional
 //! `[code ...]` and then words, never parsed further. Errors name the offset and the line.
+use crate::bytes::Bytes;
 use crate::frame::preview;
 use crate::value::Value;
 use std::fmt;
@@ -33,14 +34,17 @@ pub enum Status {
 
 impl Status {
     pub fn from_word(w: &[u8]) -> Option<Status> {
-        Some(match w.to_ascii_uppercase().as_slice() {
-            b"OK" => Status::Ok,
-            b"NO" => Status::No,
-            b"BAD" => Status::Bad,
-            b"BYE" => Status::Bye,
-            b"PREAUTH" => Status::Preauth,
-            _ => return None,
-        })
+        // no upper-cased copy: this runs for every line a client reads
+        [
+            (&b"OK"[..], Status::Ok),
+            (b"NO", Status::No),
+            (b"BAD", Status::Bad),
+            (b"BYE", Status::Bye),
+            (b"PREAUTH", Status::Preauth),
+        ]
+        .into_iter()
+        .find(|(word, _)| w.eq_ignore_ascii_case(word))
+        .map(|(_, s)| s)
     }
     pub fn as_str(self) -> &'static str {
         match self {
@@ -105,6 +109,19 @@ impl fmt::Display for Response {
         }
     }
 }
+
+/// Bytes that continue an atom whatever the context: not SP, CR, LF, `(`, `)`, `"`, `[`, `]`,
+/// `{` (only special first, but kept out so the careful loop sees it).
+const PLAIN_ATOM: [bool; 256] = {
+    let mut t = [true; 256];
+    let special = b" \r\n()\"[]{";
+    let mut i = 0;
+    while i < special.len() {
+        t[special[i] as usize] = false;
+        i += 1;
+    }
+    t
+};
 
 struct Cursor<'a> {
     buf: &'a [u8],
@@ -190,7 +207,7 @@ impl<'a> Cursor<'a> {
 
     fn quoted(&mut self) -> Result<Value, WireError> {
         self.pos += 1;
-        let mut out = Vec::new();
+        let mut out = Bytes::default();
         loop {
             match self.peek() {
                 None | Some(b'\r') | Some(b'\n') => {
@@ -210,9 +227,15 @@ impl<'a> Cursor<'a> {
                         _ => return Err(self.err("unterminated quoted string")),
                     }
                 }
-                Some(c) => {
-                    out.push(c);
-                    self.pos += 1;
+                Some(_) => {
+                    // the run up to the next quote, backslash or line end, at once
+                    let rest = &self.buf[self.pos..];
+                    let n = rest
+                        .iter()
+                        .position(|&c| matches!(c, b'"' | b'\\' | b'\r' | b'\n'))
+                        .unwrap_or(rest.len());
+                    out.extend_from_slice(&rest[..n]);
+                    self.pos += n;
                 }
             }
         }
@@ -248,7 +271,7 @@ impl<'a> Cursor<'a> {
         if self.buf.len() - self.pos < size {
             return Err(self.err(format!("literal of {size} bytes cut short")));
         }
-        let data = self.buf[self.pos..self.pos + size].to_vec();
+        let data = Bytes::copy_from(&self.buf[self.pos..self.pos + size]);
         self.pos += size;
         Ok(Value::Literal { data, binary })
     }
@@ -256,6 +279,14 @@ impl<'a> Cursor<'a> {
     fn atom(&mut self, close: Option<u8>) -> Result<Value, WireError> {
         let start = self.pos;
         let mut bracket = 0usize;
+        // the common case first: a run of bytes that can only continue an atom
+        let plain = self.buf[self.pos..]
+            .iter()
+            .position(|&c| !PLAIN_ATOM[c as usize])
+            .unwrap_or(self.buf.len() - self.pos);
+        if plain > 0 && self.buf.get(self.pos) != Some(&b'{') {
+            self.pos += plain;
+        }
         while let Some(c) = self.peek() {
             match c {
                 b'\r' | b'\n' => break,
@@ -289,7 +320,7 @@ impl<'a> Cursor<'a> {
         if a.eq_ignore_ascii_case(b"NIL") {
             return Ok(Value::Nil);
         }
-        Ok(Value::Atom(a.to_vec()))
+        Ok(Value::Atom(Bytes::copy_from(a)))
     }
 
     /// resp-text: `[code]` (parsed into values) then words.
@@ -312,7 +343,7 @@ impl<'a> Cursor<'a> {
                 self.pos += 1;
                 continue;
             }
-            out.push(Value::Atom(w.to_vec()));
+            out.push(Value::Atom(Bytes::copy_from(w)));
         }
     }
 }
@@ -336,7 +367,7 @@ pub fn parse_line(body: &[u8]) -> Result<Vec<Value>, WireError> {
     let save = c.pos;
     let first = c.word();
     if Status::from_word(first).is_some() {
-        let mut out = vec![Value::Atom(first.to_vec())];
+        let mut out = vec![Value::Atom(Bytes::copy_from(first))];
         out.extend(c.resp_text()?);
         return Ok(out);
     }
@@ -406,15 +437,15 @@ mod tests {
     use super::*;
 
     fn atom(s: &str) -> Value {
-        Value::Atom(s.as_bytes().to_vec())
+        Value::Atom(s.into())
     }
 
     #[test]
     fn command_atoms_may_hold_an_open_bracket() {
         assert!(tokenize(b"a select x[}").is_err());
         let v = tokenize_command(b"a select x[} (BODY[HEADER.FIELDS (A B)])").unwrap();
-        assert_eq!(v[2], Value::Atom(b"x[}".to_vec()));
-        assert_eq!(v[3], Value::List(vec![Value::Atom(b"BODY[HEADER.FIELDS (A B)]".to_vec())]));
+        assert_eq!(v[2], Value::Atom(b"x[}".into()));
+        assert_eq!(v[3], Value::List(vec![Value::Atom(b"BODY[HEADER.FIELDS (A B)]".into())]));
     }
 
     #[test]
@@ -431,7 +462,7 @@ mod tests {
         assert_eq!(
             items[3],
             Value::Literal {
-                data: b"ab\n".to_vec(),
+                data: b"ab\n".into(),
                 binary: false
             }
         );

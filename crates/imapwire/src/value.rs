@@ -1,15 +1,16 @@
 //! The generic IMAP value tree and its canonical text form.
+use crate::bytes::Bytes;
 use std::fmt;
 
 /// One IMAP argument as sent on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     /// An atom or number, including flags (`\Seen`) and section atoms (`BODY[HEADER]<0>`).
-    Atom(Vec<u8>),
+    Atom(Bytes),
     /// A quoted string, unescaped.
-    Quoted(Vec<u8>),
+    Quoted(Bytes),
     /// A literal's bytes; `binary` for `~{N}` (literal8).
-    Literal { data: Vec<u8>, binary: bool },
+    Literal { data: Bytes, binary: bool },
     /// NIL.
     Nil,
     /// `( ... )`.
@@ -22,8 +23,8 @@ impl Value {
     /// The bytes of an atom/string/literal (`NIL` for NIL); `None` for lists.
     pub fn bytes(&self) -> Option<&[u8]> {
         match self {
-            Value::Atom(b) | Value::Quoted(b) => Some(b),
-            Value::Literal { data, .. } => Some(data),
+            Value::Atom(b) | Value::Quoted(b) => Some(&b[..]),
+            Value::Literal { data, .. } => Some(&data[..]),
             Value::Nil => Some(b"NIL"),
             Value::List(_) | Value::Code(_) => None,
         }
@@ -64,7 +65,7 @@ impl Value {
             Value::Atom(a) => out.extend_from_slice(a),
             Value::Quoted(q) => {
                 out.push(b'"');
-                for &c in q {
+                for &c in q.iter() {
                     if c == b'"' || c == b'\\' {
                         out.push(b'\\');
                     }

@@ -1563,7 +1563,7 @@ impl ImapHandler {
             match (a.get(i), a.get(i + 1)) {
                 (Some(Value::Literal { data, .. }), _) => {
                     let data =
-                        super::mime::encode_binary_parts(data).unwrap_or_else(|| data.clone());
+                        super::mime::encode_binary_parts(data).unwrap_or_else(|| data.to_vec());
                     msgs.push((Source::Data(data), flags, date))
                 }
                 (Some(v), Some(Value::List(parts))) if v.is_atom("UTF8") => {
@@ -1575,7 +1575,7 @@ impl ImapHandler {
                         return Err("APPEND UTF8 needs one literal".into());
                     };
                     i += 1;
-                    msgs.push((Source::Data(data.clone()), flags, date))
+                    msgs.push((Source::Data(data.to_vec()), flags, date))
                 }
                 (Some(v), Some(Value::List(parts))) if v.is_atom("CATENATE") => {
                     let mut cat = Vec::new();
@@ -1585,7 +1585,7 @@ impl ImapHandler {
                             pair.get(1),
                         ) {
                             (Some("TEXT"), Some(Value::Literal { data, .. })) => {
-                                cat.push(Err(data.clone()))
+                                cat.push(Err(data.to_vec()))
                             }
                             (Some("URL"), Some(u)) => {
                                 cat.push(Ok(astring(u).ok_or("Invalid URL")?))

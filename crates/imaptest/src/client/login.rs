@@ -14,7 +14,7 @@ pub fn astring(s: &str) -> Vec<u8> {
         v
     } else {
         let mut v = Vec::new();
-        Value::Quoted(s.as_bytes().to_vec()).write_wire(&mut v);
+        Value::Quoted(s.into()).write_wire(&mut v);
         v
     }
 }

@@ -68,7 +68,7 @@ pub fn canon(v: &Value, out: &mut Vec<u8>) {
         Value::Atom(a) => out.extend_from_slice(a),
         Value::Quoted(q) | Value::Literal { data: q, .. } => {
             out.push(b'"');
-            for &c in q {
+            for &c in q.iter() {
                 if c == b'"' || c == b'\\' {
                     out.push(b'\\');
                 }
