@@ -91,13 +91,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
     if cfg.userfile.is_none() && (cfg.user.contains("%d") || cfg.user.contains("%i")) {
         bail!("user={}: no %d/%i templates with test=", cfg.user);
     }
-    let users = crate::users::Users::new(
-        &cfg.user,
-        cfg.users,
-        cfg.domains,
-        cfg.userfile.as_deref(),
-        &cfg.pass,
-    )?;
+    let users = crate::users::Users::from_config(cfg)?;
     let first = users.first();
     // parse everything first: a malformed script stops the run before anything is sent
     let mut tests: Vec<(PathBuf, TestFile)> = Vec::new();

@@ -15,7 +15,7 @@ use crate::stress::console::{self, Control, Drive};
 use crate::stress::lmtp::{with_detail, Lmtp};
 use crate::stress::pop3;
 use crate::stress::session::Slot;
-use crate::stress::states::{id, Plan};
+use crate::stress::states::{ids, Plan};
 use crate::stress::stats::{ClientLine, Counters};
 use crate::users::{User, Users};
 use anyhow::{Context, Result};
@@ -260,7 +260,7 @@ async fn user_task(env: Arc<Env>, u: Arc<UserState>, n: usize) {
                     deliveries.spawn(async move {
                         let data = env.next_message().data.clone();
                         match env.lmtp.deliver(&rcpt, &data).await {
-                            Ok(took) => env.counters.done(id("LMTP"), took.as_micros() as u64),
+                            Ok(took) => env.counters.done(ids::LMTP, took.as_micros() as u64),
                             Err(e) => env.ctl.error(&rcpt, 0, &e),
                         }
                     });

@@ -110,7 +110,7 @@ impl pop3::Sink for Run {
         Run::finishing(self)
     }
     fn delivered(&self, micros: u64) {
-        self.counters.done(states::id("LMTP"), micros)
+        self.counters.done(states::ids::LMTP, micros)
     }
     fn failed(&self, user: &str, err: &str) {
         self.error(user, 0, &[err.to_string()])
@@ -187,13 +187,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
     if let Some(w) = fdlimit::raise(cfg.clients as u64, cfg.rawlog) {
         eprintln!("{w}");
     }
-    let users = Users::new(
-        &cfg.user,
-        cfg.users,
-        cfg.domains,
-        cfg.userfile.as_deref(),
-        &cfg.pass,
-    )?;
+    let users = Users::from_config(cfg)?;
     let seed = cfg.seed.unwrap_or_else(rand::random);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let messages = messages(cfg, &mut rng)?;

@@ -8,7 +8,7 @@ use super::console::{self, Control, Drive};
 use super::lines::{unstuff, LineConn};
 use super::lmtp::Lmtp;
 use super::session::Slot;
-use super::states::{id, Plan, StateId};
+use super::states::{id, ids, Plan, StateId};
 use super::stats::Counters;
 use crate::args::{Config, STATES};
 use crate::users::{User, Users};
@@ -327,7 +327,7 @@ impl Sink for Pop3Sink {
         self.ctl.finishing()
     }
     fn delivered(&self, micros: u64) {
-        self.counters.done(id("LMTP"), micros)
+        self.counters.done(ids::LMTP, micros)
     }
     fn failed(&self, user: &str, err: &str) {
         self.ctl.error(user, 0, err)
@@ -406,13 +406,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
     if let Some(w) = super::fdlimit::raise(cfg.clients as u64 * 2, cfg.rawlog) {
         eprintln!("{w}");
     }
-    let users = Users::new(
-        &cfg.user,
-        cfg.users,
-        cfg.domains,
-        cfg.userfile.as_deref(),
-        &cfg.pass,
-    )?;
+    let users = Users::from_config(cfg)?;
     let seed = cfg.seed.unwrap_or_else(rand::random);
     let host = cfg.hostip.clone().unwrap_or_else(|| cfg.host.clone());
     let addr = resolve(&host, cfg.port).await?;
