@@ -30,6 +30,49 @@ fn parents() -> HashMap<i32, i32> {
     map
 }
 
+/// The direct children of `pid`, from each of its threads' `children` list. None when the
+/// kernel has no such lists; an empty list for a process that is gone.
+fn children_lists(pid: i32) -> Option<Vec<i32>> {
+    let tasks = match std::fs::read_dir(format!("/proc/{pid}/task")) {
+        Ok(t) => t,
+        Err(_) => return Some(Vec::new()),
+    };
+    let mut out = Vec::new();
+    for t in tasks.flatten() {
+        match std::fs::read_to_string(t.path().join("children")) {
+            Ok(text) => out.extend(parse_pid_list(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && t.path().exists() => return None,
+            Err(_) => {}
+        }
+    }
+    Some(out)
+}
+
+/// The pids of a `children` list ("12 345 6789 ").
+fn parse_pid_list(text: &str) -> impl Iterator<Item = i32> + '_ {
+    text.split_whitespace().filter_map(|p| p.parse().ok())
+}
+
+/// Parent to children, for `root` and everything under it. None when the kernel keeps no
+/// children lists.
+fn own_subtree(root: i32) -> Option<HashMap<i32, Vec<i32>>> {
+    let mut map = HashMap::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(p) = stack.pop() {
+        let kids = children_lists(p)?;
+        for k in &kids {
+            if seen.insert(*k) {
+                stack.push(*k);
+            }
+        }
+        if !kids.is_empty() {
+            map.insert(p, kids);
+        }
+    }
+    Some(map)
+}
+
 /// The process tree, read from /proc once: a round of clean-up asks it many questions
 /// (everything under runtest, under each workspace process, under each kept daemon), and
 /// reading /proc once per question was most of runtest's own system time.
@@ -38,12 +81,22 @@ struct Tree {
 }
 
 impl Tree {
+    /// runtest's own subtree (every process a clean-up asks about is in it: runtest is
+    /// their subreaper), walked through the kernel's lists of each thread's children rather
+    /// than by reading every process's stat on the machine; the whole table where those
+    /// lists are missing (a kernel without CONFIG_PROC_CHILDREN).
     fn read() -> Tree {
-        let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-        for (pid, ppid) in parents() {
-            children.entry(ppid).or_default().push(pid);
+        let me = std::process::id() as i32;
+        match own_subtree(me) {
+            Some(children) => Tree { children },
+            None => {
+                let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+                for (pid, ppid) in parents() {
+                    children.entry(ppid).or_default().push(pid);
+                }
+                Tree { children }
+            }
         }
-        Tree { children }
     }
 
     /// All descendants of `root` (not `root` itself).
@@ -211,5 +264,41 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
         }
         std::thread::sleep(nap);
         nap = (nap * 2).min(std::time::Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_lists() {
+        assert_eq!(parse_pid_list("12 345 6789 ").collect::<Vec<_>>(), [12, 345, 6789]);
+        assert_eq!(parse_pid_list("").count(), 0);
+    }
+
+    #[test]
+    fn the_subtree_holds_a_grandchild() {
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let grandchild: i32 = line.trim().parse().unwrap();
+        let me = std::process::id() as i32;
+        let tree = Tree::read();
+        let mine = tree.descendants(me);
+        assert!(mine.contains(&(child.id() as i32)) && mine.contains(&grandchild), "{mine:?}");
+        assert_eq!(tree.descendants(child.id() as i32), [grandchild]);
+        // The same as the whole table says.
+        let mut whole: HashMap<i32, Vec<i32>> = HashMap::new();
+        for (pid, ppid) in parents() {
+            whole.entry(ppid).or_default().push(pid);
+        }
+        assert!(descendants_in(&whole, me).contains(&grandchild));
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(grandchild), nix::sys::signal::Signal::SIGKILL);
+        child.wait().unwrap();
     }
 }
