@@ -418,7 +418,7 @@ impl Workspace {
         let _ = std::fs::remove_file(&out);
         // No conf for a test that runs exim: the Perl runtest stops there; this test fails.
         let bytes = std::fs::read(&conf)
-            .with_context(|| format!("{}: cannot read the test's configuration", conf.display()))?;
+            .map_err(|e| crate::suite::Fault(format!("{}: cannot read the test's configuration: {e}", conf.display())))?;
         let bytes = follow_link_text(&facts.suite.join("confs"), bytes).with_context(|| conf.display().to_string())?;
         let text = self.table.apply(&latin1_or_utf8(&bytes), Some(testnum));
         std::fs::write(&out, encode_like(&bytes, &text)).with_context(|| format!("writing {}", out.display()))?;
@@ -446,7 +446,8 @@ fn follow_link_text(confs: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
     // A test number alone (`0900`) is a link to a conf the suite lacks (a partial copy of
     // Exim's suite): say so, rather than have Exim call its line 1 a syntax error.
     if is_name && target.len() == 4 && target.bytes().all(|b| b.is_ascii_digit()) {
-        anyhow::bail!("the conf is a link to {target}, and the suite has no {}", confs.join(target).display());
+        let missing = confs.join(target);
+        return Err(crate::suite::Fault(format!("the conf is a link to {target}, and the suite has no {}", missing.display())).into());
     }
     Ok(bytes)
 }

@@ -99,6 +99,14 @@ impl Tree {
         }
     }
 
+    /// The parent of `pid` in the tree (0 when it is not in it).
+    fn parent_of(&self, pid: i32) -> i32 {
+        self.children
+            .iter()
+            .find_map(|(p, kids)| kids.contains(&pid).then_some(*p))
+            .unwrap_or(0)
+    }
+
     /// All descendants of `root` (not `root` itself).
     fn descendants(&self, root: i32) -> Vec<i32> {
         descendants_in(&self.children, root)
@@ -204,6 +212,31 @@ fn in_workspace(pid: i32, dir: &str) -> bool {
             .unwrap_or(false)
 }
 
+/// Which processes belong to one workspace, remembered for the rounds of one clean-up: a
+/// process of another workspace (the other workers' tests) never moves into this one, and
+/// asking /proc again about each of them every few milliseconds was most of a wait's cost.
+/// Only "no" is remembered: a process that is a member stays one until it ends.
+/// A process is known by its pid and its parent's, so that a pid used again by a new
+/// process (of this workspace) during the clean-up is asked about afresh.
+#[derive(Default)]
+struct Membership {
+    outside: HashSet<(i32, i32)>,
+}
+
+impl Membership {
+    fn in_workspace(&mut self, tree: &Tree, pid: i32, dir: &str) -> bool {
+        let key = (pid, tree.parent_of(pid));
+        if self.outside.contains(&key) {
+            return false;
+        }
+        let inside = in_workspace(pid, dir);
+        if !inside {
+            self.outside.insert(key);
+        }
+        inside
+    }
+}
+
 /// Kill and reap every descendant of runtest that belongs to the workspace `dir` (and their
 /// own descendants), leaving other workspaces' processes alone.
 pub fn kill_workspace(dir: &std::path::Path) {
@@ -211,10 +244,11 @@ pub fn kill_workspace(dir: &std::path::Path) {
     use nix::unistd::Pid;
     let dir = dir.display().to_string();
     let me = std::process::id() as i32;
-    let members = || {
+    let mut memo = Membership::default();
+    let mut members = || {
         let tree = Tree::read();
         let all = tree.descendants(me);
-        let mut set: HashSet<i32> = all.iter().copied().filter(|p| in_workspace(*p, &dir)).collect();
+        let mut set: HashSet<i32> = all.iter().copied().filter(|p| memo.in_workspace(&tree, *p, &dir)).collect();
         // Add the descendants of members.
         for p in set.clone() {
             set.extend(tree.descendants(p));
@@ -249,6 +283,7 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
     let me = std::process::id() as i32;
     let start = std::time::Instant::now();
     let mut nap = std::time::Duration::from_millis(1);
+    let mut memo = Membership::default();
     loop {
         let tree = Tree::read();
         let mut kept: HashSet<i32> = keep.iter().copied().collect();
@@ -256,7 +291,7 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
             kept.extend(tree.descendants(*k));
         }
         let all: Vec<i32> = tree.descendants(me).into_iter().filter(|p| !kept.contains(p)).collect();
-        let mine: Vec<i32> = all.iter().copied().filter(|p| in_workspace(*p, &dir)).collect();
+        let mine: Vec<i32> = all.iter().copied().filter(|p| memo.in_workspace(&tree, *p, &dir)).collect();
         reap(&mine);
         let busy = mine.iter().any(|p| !is_zombie(*p));
         if !busy || start.elapsed() >= max {

@@ -43,6 +43,59 @@ fn runs_alone(test: &TestFile) -> bool {
         .unwrap_or(false)
 }
 
+/// The folders of a suite that hold saved outputs.
+const SAVED_FOLDERS: [&str; 7] = ["stdout", "stderr", "log", "mail", "rejectlog", "paniclog", "msglog"];
+
+/// Does a saved output show one of `ports` as a value (`port=1224`, `smtp_port=1225:`)? The
+/// munging maps a parallel workspace's ports back to the canonical ones except right after
+/// `=` (there a number is a value: `S=1225` is a size), so such a test can only pass on the
+/// workspace that has the canonical ports.
+pub fn shows_port_value(text: &str, ports: &[u16]) -> bool {
+    let b = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find('=').map(|i| i + from) {
+        from = i + 1;
+        let digits = b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if (1..=5).contains(&digits) {
+            if let Ok(n) = text[from..from + digits].parse::<u16>() {
+                if ports.contains(&n) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// The tests among `numbers` whose saved outputs show a canonical port as a value (see
+/// [`shows_port_value`]): each saved folder is listed once; a test's own files are read.
+fn canonical_port_tests(suite: &Path, numbers: &std::collections::BTreeSet<u32>) -> std::collections::BTreeSet<u32> {
+    let ports = crate::subst::Ports::CANONICAL.own();
+    let mut found = std::collections::BTreeSet::new();
+    for sub in SAVED_FOLDERS {
+        for e in walkdir::WalkDir::new(suite.join(sub)).min_depth(1).max_depth(3).into_iter().flatten() {
+            if !e.file_type().is_file() {
+                continue;
+            }
+            // The test number: the first four characters of the top entry (`0376`, `0075.subdir/…`).
+            let Some(top) = e.path().strip_prefix(suite.join(sub)).ok().and_then(|r| r.components().next()) else {
+                continue;
+            };
+            let top = top.as_os_str().to_string_lossy();
+            let Some(n) = top.get(..4).and_then(|d| d.parse::<u32>().ok()) else { continue };
+            if found.contains(&n) || !numbers.contains(&n) {
+                continue;
+            }
+            if let Ok(bytes) = std::fs::read(e.path()) {
+                if shows_port_value(&String::from_utf8_lossy(&bytes), &ports) {
+                    found.insert(n);
+                }
+            }
+        }
+    }
+    found
+}
+
 /// Seconds each test took last time (for longest-first ordering).
 fn load_timings(path: &Path) -> BTreeMap<u32, f64> {
     std::fs::read_to_string(path)
@@ -71,6 +124,7 @@ fn run_one(w: &mut Run, job: &Job) -> Option<Verdict> {
         w.capture.clear();
         w.summaries.take_reasons(job.test.number);
         w.current = None;
+        w.settled = false;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             w.run_test(&job.folder, &job.test)
         }));
@@ -94,7 +148,10 @@ fn run_one(w: &mut Run, job: &Job) -> Option<Verdict> {
                 }
                 Outcome::Quit => return None,
             },
-            Ok(Err(e)) => format!("{e:#}"),
+            Ok(Err(e)) => {
+                w.settled = e.chain().any(|c| c.is::<crate::suite::Fault>());
+                format!("{e:#}")
+            }
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
@@ -139,6 +196,7 @@ fn record(w: &mut Run, job: &Job, v: Verdict, seconds: f64) -> TestRecord {
         output: std::mem::take(&mut w.capture),
         steps: std::mem::take(&mut w.step_times),
         failed_first: None,
+        settled: w.settled,
     }
 }
 
@@ -219,6 +277,7 @@ pub fn run_all(
                     output: String::new(),
                     steps: Vec::new(),
                     failed_first: None,
+                    settled: false,
                 });
             }
             continue;
@@ -331,6 +390,18 @@ fn parallel(
             .unwrap_or(std::cmp::Ordering::Equal)
             .then(a.test.number.cmp(&b.test.number))
     });
+    // Tests that can pass only with the canonical ports go to the workspace that has them
+    // (it takes them first); when none has, they run wherever, as the others.
+    let canonical = workers.iter().any(|w| w.ws.ports == crate::subst::Ports::CANONICAL);
+    let pinned_numbers = if canonical {
+        let numbers = side_by_side.iter().map(|j| j.test.number).collect();
+        canonical_port_tests(&shared.facts.suite, &numbers)
+    } else {
+        Default::default()
+    };
+    let (pinned, side_by_side): (Vec<Job>, Vec<Job>) =
+        side_by_side.into_iter().partition(|j| pinned_numbers.contains(&j.test.number));
+    let pinned = Mutex::new(pinned.into_iter().collect::<VecDeque<Job>>());
     let queue = Mutex::new(side_by_side.into_iter().collect::<VecDeque<Job>>());
     let results: Mutex<Vec<TestRecord>> = Mutex::new(Vec::new());
     let total = jobs.len();
@@ -350,12 +421,16 @@ fn parallel(
     let bar = &bar;
     std::thread::scope(|scope| {
         for w in workers.iter_mut() {
-            let (queue, results, done, print_lock) = (&queue, &results, &done, &print_lock);
+            let (queue, pinned, results, done, print_lock) = (&queue, &pinned, &results, &done, &print_lock);
+            let takes_pinned = w.ws.ports == crate::subst::Ports::CANONICAL;
             scope.spawn(move || loop {
                 if shared.interrupt.load(Ordering::SeqCst) {
                     return;
                 }
-                let Some(job) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+                let own = takes_pinned
+                    .then(|| pinned.lock().unwrap_or_else(|e| e.into_inner()).pop_front())
+                    .flatten();
+                let Some(job) = own.or_else(|| queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()) else {
                     return;
                 };
                 let started = Instant::now();
@@ -471,6 +546,9 @@ fn rerun_failures(
                 .any(|r| r.number == j.test.number && r.verdict == Verdict::Fail)
         })
         .filter(|j| interactive || !alone.iter().any(|a| a.test.number == j.test.number))
+        // A failure that the suite's files make is the same alone (not for review either:
+        // there is nothing to accept).
+        .filter(|j| !results.iter().any(|r| r.number == j.test.number && r.settled))
         .collect();
     if failed.is_empty() {
         return;
@@ -626,6 +704,18 @@ mod tests {
         assert!(alone("# t\nserver -t 5 PORT_N 2\n****\n"));
         assert!(!alone("# t\nserver PORT_S\n****\nexim -odi x\n****\n"));
         assert!(!alone("# t\nexim -DPORT=PORT_N -odi x\n****\n"));
+    }
+
+    #[test]
+    fn port_values() {
+        use super::shows_port_value as shows;
+        let ports = [1224, 1225];
+        assert!(shows("interface=NULL port=1224\n", &ports));
+        assert!(shows("smtp_port=1225: x", &ports));
+        assert!(!shows("port 1224 S=12245 a=", &ports));
+        assert!(!shows("==1224x", &[1225]));
+        assert!(!shows("x=", &ports));
+        assert!(shows("a=99999999 b=1225", &ports));
     }
 
     #[test]
