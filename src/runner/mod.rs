@@ -4,6 +4,7 @@
 //! answers (`review`), reporting as it goes.
 
 mod check;
+mod estimate;
 mod pending;
 mod plan;
 mod schedule;

@@ -378,12 +378,14 @@ fn parallel(
         jobs.iter().cloned().partition(|j| runs_alone(&j.test));
     // Longest first, so that the run ends soon after the longest test; a test with no
     // timing yet is estimated from its script.
-    let length = |j: &Job| {
-        timings
-            .get(&j.test.number)
-            .copied()
-            .unwrap_or_else(|| estimate_seconds(&j.test))
-    };
+    let lengths: BTreeMap<u32, f64> = side_by_side
+        .iter()
+        .map(|j| {
+            let secs = timings.get(&j.test.number).copied();
+            (j.test.number, secs.unwrap_or_else(|| estimate_seconds(&j.test)))
+        })
+        .collect();
+    let length = |j: &Job| lengths.get(&j.test.number).copied().unwrap_or(0.0);
     side_by_side.sort_by(|a, b| {
         length(b)
             .partial_cmp(&length(a))
@@ -613,63 +615,11 @@ fn rerun_failures(
     }
 }
 
-/// A first guess at how long a test takes, from its script, for a run with no timings yet:
-/// the seconds it sleeps, the `-qq`/queue-run and daemon commands (a daemon start and stop
-/// costs about a second of Exim's harness pauses), the client/server timeouts it waits out,
-/// and a base cost per exim command.
-pub fn estimate_seconds_text(text: &str) -> f64 {
-    let mut secs = 0.2;
-    for line in text.lines() {
-        let l = line.trim();
-        let mut w = l.split_whitespace();
-        match w.next() {
-            Some("sleep") => secs += w.next().and_then(|n| n.parse::<f64>().ok()).unwrap_or(0.0),
-            Some("millisleep") => {
-                secs += w.next().and_then(|n| n.parse::<f64>().ok()).unwrap_or(0.0) / 1000.0
-            }
-            Some("killdaemon") => secs += 0.5,
-            Some("server")
-            | Some("client")
-            | Some("client-ssl")
-            | Some("client-gnutls")
-            | Some("client-anytls") => {
-                secs += 0.3;
-                // `-t N`: a timeout the test may wait out.
-                let words: Vec<&str> = l.split_whitespace().collect();
-                if let Some(i) = words.iter().position(|x| *x == "-t") {
-                    secs += words
-                        .get(i + 1)
-                        .and_then(|n| n.parse::<f64>().ok())
-                        .unwrap_or(0.0)
-                        .min(60.0)
-                        / 2.0;
-                }
-            }
-            Some(cmd) if cmd == "exim" || cmd.starts_with("exim_") || cmd == "sudo" => {
-                secs += 0.1;
-                if l.contains(" -DSERVER=server") {
-                    secs += 0.5;
-                }
-                if l.contains(" -qq")
-                    || l.contains(" -q ")
-                    || l.ends_with(" -q")
-                    || l.contains(" -qf")
-                {
-                    secs += 0.5;
-                }
-            }
-            Some(other) if other.starts_with(":sleep:") => {
-                secs += other[7..].parse::<f64>().unwrap_or(0.0);
-            }
-            _ => {}
-        }
-    }
-    secs
-}
-
+/// The estimated seconds of a test with no timing yet (see [`super::estimate`]); a script
+/// that does not parse gets a second (it fails at once).
 fn estimate_seconds(test: &TestFile) -> f64 {
-    std::fs::read(&test.path)
-        .map(|b| estimate_seconds_text(&String::from_utf8_lossy(&b)))
+    crate::script::parse_script(&test.path)
+        .map(|s| super::estimate::estimate(&s))
         .unwrap_or(1.0)
 }
 
@@ -716,19 +666,6 @@ mod tests {
         assert!(!shows("==1224x", &[1225]));
         assert!(!shows("x=", &ports));
         assert!(shows("a=99999999 b=1225", &ports));
-    }
-
-    #[test]
-    fn estimates_from_the_script() {
-        use super::estimate_seconds_text as est;
-        let quick = est("# t\nexim -bt x\n****\n");
-        let sleepy = est("# t\nexim -bt x\n****\nsleep 3\nmillisleep 500\n");
-        let daemon = est("# t\nexim -DSERVER=server -bd -oX PORT_D\n****\nclient 127.0.0.1 PORT_D\n??? 220\n****\nkilldaemon\n");
-        let timeout = est("# t\nserver -t 20 PORT_S\n****\n");
-        assert!(quick < 1.0 && sleepy > quick + 3.4, "{quick} {sleepy}");
-        assert!(daemon > quick + 1.0, "{daemon}");
-        assert!(timeout > 10.0, "{timeout}");
-        assert!(est("café -bV\nsleep x\n:sleep:zz\n").is_finite());
     }
 
     #[test]
