@@ -14,10 +14,17 @@ fn main() {
     };
     // SAFETY: this process has one thread and execs (or exits) right after.
     if let Err(e) = unsafe { become_identity(&id) } {
-        let ids = args.iter().take(3).map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
+        let ids = args
+            .iter()
+            .take(3)
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ");
         fail(&format!("cannot take the identity {ids}: {e}"));
     }
-    let e = std::process::Command::new(&program[0]).args(&program[1..]).exec();
+    let e = std::process::Command::new(&program[0])
+        .args(&program[1..])
+        .exec();
     fail(&format!("cannot run {}: {e}", program[0].to_string_lossy()));
 }
 

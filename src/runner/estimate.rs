@@ -20,7 +20,11 @@ const TIMEOUT_CAP: f64 = 60.0;
 
 /// The estimated seconds of `script`.
 pub fn estimate(script: &Script) -> f64 {
-    BASE + script.steps.iter().map(|s| command_seconds(&s.command)).sum::<f64>()
+    BASE + script
+        .steps
+        .iter()
+        .map(|s| command_seconds(&s.command))
+        .sum::<f64>()
 }
 
 fn command_seconds(cmd: &Command) -> f64 {
@@ -28,10 +32,19 @@ fn command_seconds(cmd: &Command) -> f64 {
         Command::Sleep(n) => *n as f64,
         Command::MilliSleep(n) => *n as f64 / 1000.0,
         Command::KillDaemon => HARNESS_PAUSE,
-        Command::Exim { wait_secs, args, data, .. } => {
+        Command::Exim {
+            wait_secs,
+            args,
+            data,
+            ..
+        } => {
             let words: Vec<&str> = args.split_whitespace().collect();
-            let daemon = words.iter().any(|w| *w == "-DSERVER=server" || w.starts_with("-bd"));
-            let queue_run = words.iter().any(|w| w.starts_with("-q") && !w.starts_with("-qG"));
+            let daemon = words
+                .iter()
+                .any(|w| *w == "-DSERVER=server" || w.starts_with("-bd"));
+            let queue_run = words
+                .iter()
+                .any(|w| w.starts_with("-q") && !w.starts_with("-qG"));
             COMMAND
                 + *wait_secs as f64
                 + data_sleeps(data)

@@ -44,7 +44,15 @@ fn runs_alone(test: &TestFile) -> bool {
 }
 
 /// The folders of a suite that hold saved outputs.
-const SAVED_FOLDERS: [&str; 7] = ["stdout", "stderr", "log", "mail", "rejectlog", "paniclog", "msglog"];
+const SAVED_FOLDERS: [&str; 7] = [
+    "stdout",
+    "stderr",
+    "log",
+    "mail",
+    "rejectlog",
+    "paniclog",
+    "msglog",
+];
 
 /// Does a saved output show one of `ports` as a value (`port=1224`, `smtp_port=1225:`)? The
 /// munging maps a parallel workspace's ports back to the canonical ones except right after
@@ -69,20 +77,35 @@ pub fn shows_port_value(text: &str, ports: &[u16]) -> bool {
 
 /// The tests among `numbers` whose saved outputs show a canonical port as a value (see
 /// [`shows_port_value`]): each saved folder is listed once; a test's own files are read.
-fn canonical_port_tests(suite: &Path, numbers: &std::collections::BTreeSet<u32>) -> std::collections::BTreeSet<u32> {
+fn canonical_port_tests(
+    suite: &Path,
+    numbers: &std::collections::BTreeSet<u32>,
+) -> std::collections::BTreeSet<u32> {
     let ports = crate::subst::Ports::CANONICAL.own();
     let mut found = std::collections::BTreeSet::new();
     for sub in SAVED_FOLDERS {
-        for e in walkdir::WalkDir::new(suite.join(sub)).min_depth(1).max_depth(3).into_iter().flatten() {
+        for e in walkdir::WalkDir::new(suite.join(sub))
+            .min_depth(1)
+            .max_depth(3)
+            .into_iter()
+            .flatten()
+        {
             if !e.file_type().is_file() {
                 continue;
             }
             // The test number: the first four characters of the top entry (`0376`, `0075.subdir/…`).
-            let Some(top) = e.path().strip_prefix(suite.join(sub)).ok().and_then(|r| r.components().next()) else {
+            let Some(top) = e
+                .path()
+                .strip_prefix(suite.join(sub))
+                .ok()
+                .and_then(|r| r.components().next())
+            else {
                 continue;
             };
             let top = top.as_os_str().to_string_lossy();
-            let Some(n) = top.get(..4).and_then(|d| d.parse::<u32>().ok()) else { continue };
+            let Some(n) = top.get(..4).and_then(|d| d.parse::<u32>().ok()) else {
+                continue;
+            };
             if found.contains(&n) || !numbers.contains(&n) {
                 continue;
             }
@@ -382,7 +405,10 @@ fn parallel(
         .iter()
         .map(|j| {
             let secs = timings.get(&j.test.number).copied();
-            (j.test.number, secs.unwrap_or_else(|| estimate_seconds(&j.test)))
+            (
+                j.test.number,
+                secs.unwrap_or_else(|| estimate_seconds(&j.test)),
+            )
         })
         .collect();
     let length = |j: &Job| lengths.get(&j.test.number).copied().unwrap_or(0.0);
@@ -394,15 +420,18 @@ fn parallel(
     });
     // Tests that can pass only with the canonical ports go to the workspace that has them
     // (it takes them first); when none has, they run wherever, as the others.
-    let canonical = workers.iter().any(|w| w.ws.ports == crate::subst::Ports::CANONICAL);
+    let canonical = workers
+        .iter()
+        .any(|w| w.ws.ports == crate::subst::Ports::CANONICAL);
     let pinned_numbers = if canonical {
         let numbers = side_by_side.iter().map(|j| j.test.number).collect();
         canonical_port_tests(&shared.facts.suite, &numbers)
     } else {
         Default::default()
     };
-    let (pinned, side_by_side): (Vec<Job>, Vec<Job>) =
-        side_by_side.into_iter().partition(|j| pinned_numbers.contains(&j.test.number));
+    let (pinned, side_by_side): (Vec<Job>, Vec<Job>) = side_by_side
+        .into_iter()
+        .partition(|j| pinned_numbers.contains(&j.test.number));
     let pinned = Mutex::new(pinned.into_iter().collect::<VecDeque<Job>>());
     let queue = Mutex::new(side_by_side.into_iter().collect::<VecDeque<Job>>());
     let results: Mutex<Vec<TestRecord>> = Mutex::new(Vec::new());
@@ -423,7 +452,8 @@ fn parallel(
     let bar = &bar;
     std::thread::scope(|scope| {
         for w in workers.iter_mut() {
-            let (queue, pinned, results, done, print_lock) = (&queue, &pinned, &results, &done, &print_lock);
+            let (queue, pinned, results, done, print_lock) =
+                (&queue, &pinned, &results, &done, &print_lock);
             let takes_pinned = w.ws.ports == crate::subst::Ports::CANONICAL;
             scope.spawn(move || loop {
                 if shared.interrupt.load(Ordering::SeqCst) {
@@ -432,7 +462,9 @@ fn parallel(
                 let own = takes_pinned
                     .then(|| pinned.lock().unwrap_or_else(|e| e.into_inner()).pop_front())
                     .flatten();
-                let Some(job) = own.or_else(|| queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()) else {
+                let Some(job) =
+                    own.or_else(|| queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front())
+                else {
                     return;
                 };
                 let started = Instant::now();
@@ -550,7 +582,11 @@ fn rerun_failures(
         .filter(|j| interactive || !alone.iter().any(|a| a.test.number == j.test.number))
         // A failure that the suite's files make is the same alone (not for review either:
         // there is nothing to accept).
-        .filter(|j| !results.iter().any(|r| r.number == j.test.number && r.settled))
+        .filter(|j| {
+            !results
+                .iter()
+                .any(|r| r.number == j.test.number && r.settled)
+        })
         .collect();
     if failed.is_empty() {
         return;
