@@ -197,6 +197,10 @@ pub struct TestRecord {
     /// Set when the test failed while running side by side and passed when rerun alone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_first: Option<FirstRun>,
+    /// The failure comes from the suite's own files (a script that does not parse, a
+    /// [`crate::suite::Fault`]): a rerun alone would fail the same way.
+    #[serde(skip)]
+    pub settled: bool,
 }
 
 /// The failing first run of a test that passed when rerun alone (a flaky run, for JUnit).

@@ -411,23 +411,47 @@ impl Workspace {
     }
 
     /// Write `test-config` from `confs/NNNN` with the substitutions, owned by root (Debian's
-    /// CONFIGURE_OWNER) — unlinked first so that no old owner survives.
+    /// CONFIGURE_OWNER) — unlinked first so that no old owner survives. Every exim command
+    /// of a test asks for it: when the file already holds exactly this text, belongs to
+    /// the owner it must have and has its mode, it stays (a new file each time cost a new
+    /// inode, and ext4's search for a free one among the many just deleted was most of
+    /// runtest's system time).
     pub fn write_config(&self, facts: &Facts, testnum: u32) -> Result<()> {
         let conf = facts.suite.join("confs").join(format!("{testnum:04}"));
         let out = self.dir.join("test-config");
-        let _ = std::fs::remove_file(&out);
         // No conf for a test that runs exim: the Perl runtest stops there; this test fails.
         let bytes = std::fs::read(&conf)
-            .with_context(|| format!("{}: cannot read the test's configuration", conf.display()))?;
+            .map_err(|e| crate::suite::Fault(format!("{}: cannot read the test's configuration: {e}", conf.display())))?;
         let bytes = follow_link_text(&facts.suite.join("confs"), bytes).with_context(|| conf.display().to_string())?;
         let text = self.table.apply(&latin1_or_utf8(&bytes), Some(testnum));
-        std::fs::write(&out, encode_like(&bytes, &text)).with_context(|| format!("writing {}", out.display()))?;
+        let wanted = encode_like(&bytes, &text);
+        let owner = if facts.is_root { Some(0) } else { None };
+        if config_is_current(&out, &wanted, owner) {
+            return Ok(());
+        }
+        let _ = std::fs::remove_file(&out);
+        std::fs::write(&out, &wanted).with_context(|| format!("writing {}", out.display()))?;
         std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644))?;
         if facts.is_root {
             chown(&out, 0, 0)?;
         }
         Ok(())
     }
+}
+
+/// Whether `path` is a regular file (not a link) holding exactly `wanted`, with mode 0644 and,
+/// when given, that owner.
+fn config_is_current(path: &Path, wanted: &[u8], owner: Option<u32>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::symlink_metadata(path) else { return false };
+    m.is_file()
+        && m.mode() & 0o7777 == 0o644
+        && match owner {
+            Some(u) => m.uid() == u && m.gid() == u,
+            None => true,
+        }
+        && m.len() == wanted.len() as u64
+        && std::fs::read(path).is_ok_and(|b| b == wanted)
 }
 
 /// Some confs are symbolic links to another test's (Exim's 2036 → 2035). A copy made
@@ -446,7 +470,8 @@ fn follow_link_text(confs: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
     // A test number alone (`0900`) is a link to a conf the suite lacks (a partial copy of
     // Exim's suite): say so, rather than have Exim call its line 1 a syntax error.
     if is_name && target.len() == 4 && target.bytes().all(|b| b.is_ascii_digit()) {
-        anyhow::bail!("the conf is a link to {target}, and the suite has no {}", confs.join(target).display());
+        let missing = confs.join(target);
+        return Err(crate::suite::Fault(format!("the conf is a link to {target}, and the suite has no {}", missing.display())).into());
     }
     Ok(bytes)
 }
@@ -537,6 +562,24 @@ mod tests {
         // A suite without the folder gets no link.
         link_suite_folder(&suite, &ws, "none").unwrap();
         assert!(std::fs::symlink_metadata(ws.join("none")).is_err());
+    }
+
+    #[test]
+    fn a_current_config_is_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("test-config");
+        assert!(!config_is_current(&p, b"x\n", None));
+        std::fs::write(&p, "x\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(config_is_current(&p, b"x\n", None));
+        assert!(!config_is_current(&p, b"y\n", None));
+        assert!(!config_is_current(&p, b"x\nz\n", None));
+        let me = nix::unistd::getuid().as_raw();
+        assert_eq!(config_is_current(&p, b"x\n", Some(me)), nix::unistd::getgid().as_raw() == me);
+        assert!(!config_is_current(&p, b"x\n", Some(me + 1)));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(!config_is_current(&p, b"x\n", None));
     }
 
     #[test]

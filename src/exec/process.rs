@@ -2,7 +2,7 @@
 //! a thread (data, sleeps, a final wait before closing), waited for with a timeout and an
 //! interrupt flag.
 
-use super::privilege::{become_identity, sudo_words, Identity};
+use super::privilege::{become_identity, helper_args, helper_path, sudo_words, Identity};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -58,6 +58,33 @@ pub struct Running {
 }
 
 impl ShellCommand {
+    /// The command that starts `/bin/sh` as the identity, and the identity still to take in
+    /// the forked child (only when runtest is root and its helper is missing). With nothing
+    /// to do between fork and exec, the standard library starts the child with posix_spawn,
+    /// which never copies runtest's address space.
+    fn command(&self) -> (Command, Option<Identity>) {
+        let words = sudo_words(&self.identity, self.runtest_uid);
+        if let Some((first, rest)) = words.split_first() {
+            // A full path: a bare name with PATH in the environment makes std fork.
+            let sudo = which::which(first).unwrap_or_else(|_| PathBuf::from(first));
+            let mut c = Command::new(sudo);
+            c.args(rest).arg("/bin/sh");
+            return (c, None);
+        }
+        if self.runtest_uid != 0 {
+            return (Command::new("/bin/sh"), None);
+        }
+        match (helper_args(&self.identity), helper_path()) {
+            (None, _) => (Command::new("/bin/sh"), None),
+            (Some(args), Some(helper)) => {
+                let mut c = Command::new(helper);
+                c.args(args).arg("/bin/sh");
+                (c, None)
+            }
+            (Some(_), None) => (Command::new("/bin/sh"), Some(self.identity.clone())),
+        }
+    }
+
     /// Start the command. `feed` is written to its stdin, then after `close_after` the stdin
     /// is closed — unless `hold_stdin`, in which case nothing is written and stdin stays open
     /// until the child is waited for (daemons, like the Perl runtest's open pipe).
@@ -72,23 +99,14 @@ impl ShellCommand {
     }
 
     fn spawn_with(&self, stdin: Stdio, feed: Vec<Feed>, close_after: Duration, hold_stdin: bool) -> Result<Running> {
-        let mut words = sudo_words(&self.identity, self.runtest_uid);
-        let mut cmd = if words.is_empty() {
-            Command::new("/bin/sh")
-        } else {
-            let first = words.remove(0);
-            let mut c = Command::new(first);
-            c.args(&words).arg("/bin/sh");
-            c
-        };
+        let (mut cmd, in_child) = self.command();
         // The line holds script text: its chars are bytes (see script::decode).
         let line: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(&self.line));
         cmd.arg("-c").arg(line);
         cmd.current_dir(&self.cwd).env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(stdin).stdout(Stdio::inherit()).stderr(Stdio::inherit());
         cmd.process_group(0);
-        if self.runtest_uid == 0 {
-            let id = self.identity.clone();
+        if let Some(id) = in_child {
             // SAFETY: become_identity only makes async-signal-safe libc calls.
             unsafe {
                 cmd.pre_exec(move || become_identity(&id));
@@ -100,6 +118,12 @@ impl ShellCommand {
         let stdin = child.stdin.take();
         let (writer, held_stdin) = if hold_stdin {
             (None, stdin)
+        } else if let Some(bytes) = at_once(&feed, close_after) {
+            // Fits in the pipe: written now, without a thread, and closed.
+            if let Some(mut s) = stdin {
+                let _ = s.write_all(&bytes);
+            }
+            (None, None)
         } else {
             let h = stdin.map(|mut s| {
                 std::thread::spawn(move || {
@@ -125,6 +149,28 @@ impl ShellCommand {
         };
         Ok(Running { child, writer, held_stdin, started: Instant::now() })
     }
+}
+
+/// The least room a new pipe has (one page, even when the user's pipe buffers are limited).
+const PIPE_ROOM: usize = 4096;
+
+/// The whole of `feed` when it can be written at once into a new pipe without blocking and
+/// closed right away: no pauses, no wait before closing, at most [`PIPE_ROOM`] bytes.
+fn at_once(feed: &[Feed], close_after: Duration) -> Option<Vec<u8>> {
+    if !close_after.is_zero() {
+        return None;
+    }
+    let mut all = Vec::new();
+    for f in feed {
+        match f {
+            Feed::Bytes(b) => all.extend_from_slice(b),
+            Feed::Sleep(_) => return None,
+        }
+        if all.len() > PIPE_ROOM {
+            return None;
+        }
+    }
+    Some(all)
 }
 
 /// A handle that becomes readable when the process `pid` ends (Linux's pidfd), so a wait
@@ -258,6 +304,17 @@ mod tests {
             identity: Identity::Root,
             runtest_uid: nix::unistd::getuid().as_raw(),
         }
+    }
+
+    #[test]
+    fn small_data_is_written_at_once() {
+        let b = |s: &str| Feed::Bytes(s.as_bytes().to_vec());
+        assert_eq!(at_once(&[b("ab"), b("c")], Duration::ZERO), Some(b"abc".to_vec()));
+        assert_eq!(at_once(&[], Duration::ZERO), Some(vec![]));
+        assert_eq!(at_once(&[b("a"), Feed::Sleep(Duration::from_secs(1))], Duration::ZERO), None);
+        assert_eq!(at_once(&[b("a")], Duration::from_secs(1)), None);
+        assert_eq!(at_once(&[Feed::Bytes(vec![b'x'; PIPE_ROOM + 1])], Duration::ZERO), None);
+        assert!(at_once(&[Feed::Bytes(vec![b'x'; PIPE_ROOM])], Duration::ZERO).is_some());
     }
 
     #[test]

@@ -30,6 +30,49 @@ fn parents() -> HashMap<i32, i32> {
     map
 }
 
+/// The direct children of `pid`, from each of its threads' `children` list. None when the
+/// kernel has no such lists; an empty list for a process that is gone.
+fn children_lists(pid: i32) -> Option<Vec<i32>> {
+    let tasks = match std::fs::read_dir(format!("/proc/{pid}/task")) {
+        Ok(t) => t,
+        Err(_) => return Some(Vec::new()),
+    };
+    let mut out = Vec::new();
+    for t in tasks.flatten() {
+        match std::fs::read_to_string(t.path().join("children")) {
+            Ok(text) => out.extend(parse_pid_list(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && t.path().exists() => return None,
+            Err(_) => {}
+        }
+    }
+    Some(out)
+}
+
+/// The pids of a `children` list ("12 345 6789 ").
+fn parse_pid_list(text: &str) -> impl Iterator<Item = i32> + '_ {
+    text.split_whitespace().filter_map(|p| p.parse().ok())
+}
+
+/// Parent to children, for `root` and everything under it. None when the kernel keeps no
+/// children lists.
+fn own_subtree(root: i32) -> Option<HashMap<i32, Vec<i32>>> {
+    let mut map = HashMap::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(p) = stack.pop() {
+        let kids = children_lists(p)?;
+        for k in &kids {
+            if seen.insert(*k) {
+                stack.push(*k);
+            }
+        }
+        if !kids.is_empty() {
+            map.insert(p, kids);
+        }
+    }
+    Some(map)
+}
+
 /// The process tree, read from /proc once: a round of clean-up asks it many questions
 /// (everything under runtest, under each workspace process, under each kept daemon), and
 /// reading /proc once per question was most of runtest's own system time.
@@ -38,12 +81,30 @@ struct Tree {
 }
 
 impl Tree {
+    /// runtest's own subtree (every process a clean-up asks about is in it: runtest is
+    /// their subreaper), walked through the kernel's lists of each thread's children rather
+    /// than by reading every process's stat on the machine; the whole table where those
+    /// lists are missing (a kernel without CONFIG_PROC_CHILDREN).
     fn read() -> Tree {
-        let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-        for (pid, ppid) in parents() {
-            children.entry(ppid).or_default().push(pid);
+        let me = std::process::id() as i32;
+        match own_subtree(me) {
+            Some(children) => Tree { children },
+            None => {
+                let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+                for (pid, ppid) in parents() {
+                    children.entry(ppid).or_default().push(pid);
+                }
+                Tree { children }
+            }
         }
-        Tree { children }
+    }
+
+    /// The parent of `pid` in the tree (0 when it is not in it).
+    fn parent_of(&self, pid: i32) -> i32 {
+        self.children
+            .iter()
+            .find_map(|(p, kids)| kids.contains(&pid).then_some(*p))
+            .unwrap_or(0)
     }
 
     /// All descendants of `root` (not `root` itself).
@@ -151,6 +212,31 @@ fn in_workspace(pid: i32, dir: &str) -> bool {
             .unwrap_or(false)
 }
 
+/// Which processes belong to one workspace, remembered for the rounds of one clean-up: a
+/// process of another workspace (the other workers' tests) never moves into this one, and
+/// asking /proc again about each of them every few milliseconds was most of a wait's cost.
+/// Only "no" is remembered: a process that is a member stays one until it ends.
+/// A process is known by its pid and its parent's, so that a pid used again by a new
+/// process (of this workspace) during the clean-up is asked about afresh.
+#[derive(Default)]
+struct Membership {
+    outside: HashSet<(i32, i32)>,
+}
+
+impl Membership {
+    fn in_workspace(&mut self, tree: &Tree, pid: i32, dir: &str) -> bool {
+        let key = (pid, tree.parent_of(pid));
+        if self.outside.contains(&key) {
+            return false;
+        }
+        let inside = in_workspace(pid, dir);
+        if !inside {
+            self.outside.insert(key);
+        }
+        inside
+    }
+}
+
 /// Kill and reap every descendant of runtest that belongs to the workspace `dir` (and their
 /// own descendants), leaving other workspaces' processes alone.
 pub fn kill_workspace(dir: &std::path::Path) {
@@ -158,10 +244,11 @@ pub fn kill_workspace(dir: &std::path::Path) {
     use nix::unistd::Pid;
     let dir = dir.display().to_string();
     let me = std::process::id() as i32;
-    let members = || {
+    let mut memo = Membership::default();
+    let mut members = || {
         let tree = Tree::read();
         let all = tree.descendants(me);
-        let mut set: HashSet<i32> = all.iter().copied().filter(|p| in_workspace(*p, &dir)).collect();
+        let mut set: HashSet<i32> = all.iter().copied().filter(|p| memo.in_workspace(&tree, *p, &dir)).collect();
         // Add the descendants of members.
         for p in set.clone() {
             set.extend(tree.descendants(p));
@@ -196,6 +283,7 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
     let me = std::process::id() as i32;
     let start = std::time::Instant::now();
     let mut nap = std::time::Duration::from_millis(1);
+    let mut memo = Membership::default();
     loop {
         let tree = Tree::read();
         let mut kept: HashSet<i32> = keep.iter().copied().collect();
@@ -203,7 +291,7 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
             kept.extend(tree.descendants(*k));
         }
         let all: Vec<i32> = tree.descendants(me).into_iter().filter(|p| !kept.contains(p)).collect();
-        let mine: Vec<i32> = all.iter().copied().filter(|p| in_workspace(*p, &dir)).collect();
+        let mine: Vec<i32> = all.iter().copied().filter(|p| memo.in_workspace(&tree, *p, &dir)).collect();
         reap(&mine);
         let busy = mine.iter().any(|p| !is_zombie(*p));
         if !busy || start.elapsed() >= max {
@@ -211,5 +299,41 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
         }
         std::thread::sleep(nap);
         nap = (nap * 2).min(std::time::Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_lists() {
+        assert_eq!(parse_pid_list("12 345 6789 ").collect::<Vec<_>>(), [12, 345, 6789]);
+        assert_eq!(parse_pid_list("").count(), 0);
+    }
+
+    #[test]
+    fn the_subtree_holds_a_grandchild() {
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let grandchild: i32 = line.trim().parse().unwrap();
+        let me = std::process::id() as i32;
+        let tree = Tree::read();
+        let mine = tree.descendants(me);
+        assert!(mine.contains(&(child.id() as i32)) && mine.contains(&grandchild), "{mine:?}");
+        assert_eq!(tree.descendants(child.id() as i32), [grandchild]);
+        // The same as the whole table says.
+        let mut whole: HashMap<i32, Vec<i32>> = HashMap::new();
+        for (pid, ppid) in parents() {
+            whole.entry(ppid).or_default().push(pid);
+        }
+        assert!(descendants_in(&whole, me).contains(&grandchild));
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(grandchild), nix::sys::signal::Signal::SIGKILL);
+        child.wait().unwrap();
     }
 }

@@ -45,25 +45,40 @@ pub fn ensure_fqdn(is_root: bool) -> Result<String> {
 }
 
 /// Pick the addresses as the Perl runtest does: the first of each family that the interfaces
-/// list, preferring anything to loopback, and never a link-local IPv6 address.
+/// list, preferring anything to loopback, and never a link-local IPv6 address. An address on
+/// a loopback interface (a local resolver's `10.255.255.53` on `lo`) counts as loopback: no
+/// other host could reach it, and the tests' host address must be the machine's own.
 pub fn addresses() -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
-    let mut v4: Vec<Ipv4Addr> = Vec::new();
-    let mut v6: Vec<Ipv6Addr> = Vec::new();
+    let mut found: Vec<(std::net::IpAddr, bool)> = Vec::new();
     if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
         for ifa in addrs {
             let Some(sa) = ifa.address else { continue };
+            let on_lo = ifa.flags.contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK);
             if let Some(s) = sa.as_sockaddr_in() {
-                v4.push(s.ip());
+                found.push((s.ip().into(), on_lo));
             } else if let Some(s) = sa.as_sockaddr_in6() {
-                let ip = s.ip();
-                if (ip.segments()[0] & 0xffc0) != 0xfe80 {
-                    v6.push(ip);
-                }
+                found.push((s.ip().into(), on_lo));
             }
         }
     }
-    let pick4 = v4.iter().find(|a| !a.is_loopback()).or(v4.first()).copied();
-    let pick6 = v6.iter().find(|a| !a.is_loopback()).or(v6.first()).copied();
+    pick_addresses(&found)
+}
+
+/// The choice of [`addresses`] among (address, is on a loopback interface) pairs, in the
+/// order the interfaces list them.
+pub fn pick_addresses(found: &[(std::net::IpAddr, bool)]) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
+    use std::net::IpAddr;
+    let mut v4: Vec<(Ipv4Addr, bool)> = Vec::new();
+    let mut v6: Vec<(Ipv6Addr, bool)> = Vec::new();
+    for (ip, on_lo) in found {
+        match ip {
+            IpAddr::V4(a) => v4.push((*a, *on_lo || a.is_loopback())),
+            IpAddr::V6(a) if (a.segments()[0] & 0xffc0) != 0xfe80 => v6.push((*a, *on_lo || a.is_loopback())),
+            IpAddr::V6(_) => {}
+        }
+    }
+    let pick4 = v4.iter().find(|(_, lo)| !lo).or(v4.first()).map(|(a, _)| *a);
+    let pick6 = v6.iter().find(|(_, lo)| !lo).or(v6.first()).map(|(a, _)| *a);
     (pick4, pick6)
 }
 
@@ -76,6 +91,16 @@ pub fn expand_ipv6(ip: &Ipv6Addr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_on_lo_is_not_the_hosts() {
+        let a = |s: &str, lo: bool| (s.parse::<std::net::IpAddr>().unwrap(), lo);
+        let found = [a("127.0.0.1", true), a("10.255.255.53", true), a("::1", true), a("192.0.2.2", false), a("fe80::1", false), a("fd00::2", false)];
+        assert_eq!(pick_addresses(&found), (Some("192.0.2.2".parse().unwrap()), Some("fd00::2".parse().unwrap())));
+        // Loopback only: loopback it is.
+        assert_eq!(pick_addresses(&found[..3]), (Some("127.0.0.1".parse().unwrap()), Some("::1".parse().unwrap())));
+        assert_eq!(pick_addresses(&[a("fe80::1", false)]), (None, None));
+    }
 
     #[test]
     fn expands_ipv6() {

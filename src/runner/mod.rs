@@ -4,6 +4,7 @@
 //! answers (`review`), reporting as it goes.
 
 mod check;
+mod estimate;
 mod pending;
 mod plan;
 mod schedule;
@@ -59,6 +60,8 @@ pub struct Run {
     step_times: Vec<crate::report::StepTime>,
     /// The script line being run (`file:line`), to name it when runtest itself fails there.
     pub current: Option<String>,
+    /// The current test failed because of the suite's own files (see `TestRecord::settled`).
+    pub settled: bool,
 }
 
 impl std::ops::Deref for Run {
@@ -363,6 +366,7 @@ pub fn main(opts: Options) -> Result<i32> {
             capture: String::new(),
             step_times: Vec::new(),
             current: None,
+            settled: false,
         });
     }
     println!(
@@ -538,6 +542,7 @@ impl Run {
                 self.say(format!("** {e:#}"));
                 self.summaries
                     .failure(test.number, &format!("script ({e:#})"));
+                self.settled = true;
                 return Ok(Outcome::Verdict(Verdict::Fail));
             }
         };

@@ -43,6 +43,82 @@ fn runs_alone(test: &TestFile) -> bool {
         .unwrap_or(false)
 }
 
+/// The folders of a suite that hold saved outputs.
+const SAVED_FOLDERS: [&str; 7] = [
+    "stdout",
+    "stderr",
+    "log",
+    "mail",
+    "rejectlog",
+    "paniclog",
+    "msglog",
+];
+
+/// Does a saved output show one of `ports` as a value (`port=1224`, `smtp_port=1225:`)? The
+/// munging maps a parallel workspace's ports back to the canonical ones except right after
+/// `=` (there a number is a value: `S=1225` is a size), so such a test can only pass on the
+/// workspace that has the canonical ports.
+pub fn shows_port_value(text: &str, ports: &[u16]) -> bool {
+    let b = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find('=').map(|i| i + from) {
+        from = i + 1;
+        let digits = b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if (1..=5).contains(&digits) {
+            if let Ok(n) = text[from..from + digits].parse::<u16>() {
+                if ports.contains(&n) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// The tests among `numbers` whose saved outputs show a canonical port as a value (see
+/// [`shows_port_value`]): each saved folder is listed once; a test's own files are read.
+fn canonical_port_tests(
+    suite: &Path,
+    numbers: &std::collections::BTreeSet<u32>,
+) -> std::collections::BTreeSet<u32> {
+    let ports = crate::subst::Ports::CANONICAL.own();
+    let mut found = std::collections::BTreeSet::new();
+    for sub in SAVED_FOLDERS {
+        for e in walkdir::WalkDir::new(suite.join(sub))
+            .min_depth(1)
+            .max_depth(3)
+            .into_iter()
+            .flatten()
+        {
+            if !e.file_type().is_file() {
+                continue;
+            }
+            // The test number: the first four characters of the top entry (`0376`, `0075.subdir/…`).
+            let Some(top) = e
+                .path()
+                .strip_prefix(suite.join(sub))
+                .ok()
+                .and_then(|r| r.components().next())
+            else {
+                continue;
+            };
+            let top = top.as_os_str().to_string_lossy();
+            let Some(n) = top.get(..4).and_then(|d| d.parse::<u32>().ok()) else {
+                continue;
+            };
+            if found.contains(&n) || !numbers.contains(&n) {
+                continue;
+            }
+            if let Ok(bytes) = std::fs::read(e.path()) {
+                if shows_port_value(&String::from_utf8_lossy(&bytes), &ports) {
+                    found.insert(n);
+                }
+            }
+        }
+    }
+    found
+}
+
 /// Seconds each test took last time (for longest-first ordering).
 fn load_timings(path: &Path) -> BTreeMap<u32, f64> {
     std::fs::read_to_string(path)
@@ -71,6 +147,7 @@ fn run_one(w: &mut Run, job: &Job) -> Option<Verdict> {
         w.capture.clear();
         w.summaries.take_reasons(job.test.number);
         w.current = None;
+        w.settled = false;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             w.run_test(&job.folder, &job.test)
         }));
@@ -94,7 +171,10 @@ fn run_one(w: &mut Run, job: &Job) -> Option<Verdict> {
                 }
                 Outcome::Quit => return None,
             },
-            Ok(Err(e)) => format!("{e:#}"),
+            Ok(Err(e)) => {
+                w.settled = e.chain().any(|c| c.is::<crate::suite::Fault>());
+                format!("{e:#}")
+            }
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
@@ -139,6 +219,7 @@ fn record(w: &mut Run, job: &Job, v: Verdict, seconds: f64) -> TestRecord {
         output: std::mem::take(&mut w.capture),
         steps: std::mem::take(&mut w.step_times),
         failed_first: None,
+        settled: w.settled,
     }
 }
 
@@ -219,6 +300,7 @@ pub fn run_all(
                     output: String::new(),
                     steps: Vec::new(),
                     failed_first: None,
+                    settled: false,
                 });
             }
             continue;
@@ -319,18 +401,38 @@ fn parallel(
         jobs.iter().cloned().partition(|j| runs_alone(&j.test));
     // Longest first, so that the run ends soon after the longest test; a test with no
     // timing yet is estimated from its script.
-    let length = |j: &Job| {
-        timings
-            .get(&j.test.number)
-            .copied()
-            .unwrap_or_else(|| estimate_seconds(&j.test))
-    };
+    let lengths: BTreeMap<u32, f64> = side_by_side
+        .iter()
+        .map(|j| {
+            let secs = timings.get(&j.test.number).copied();
+            (
+                j.test.number,
+                secs.unwrap_or_else(|| estimate_seconds(&j.test)),
+            )
+        })
+        .collect();
+    let length = |j: &Job| lengths.get(&j.test.number).copied().unwrap_or(0.0);
     side_by_side.sort_by(|a, b| {
         length(b)
             .partial_cmp(&length(a))
             .unwrap_or(std::cmp::Ordering::Equal)
             .then(a.test.number.cmp(&b.test.number))
     });
+    // Tests that can pass only with the canonical ports go to the workspace that has them
+    // (it takes them first); when none has, they run wherever, as the others.
+    let canonical = workers
+        .iter()
+        .any(|w| w.ws.ports == crate::subst::Ports::CANONICAL);
+    let pinned_numbers = if canonical {
+        let numbers = side_by_side.iter().map(|j| j.test.number).collect();
+        canonical_port_tests(&shared.facts.suite, &numbers)
+    } else {
+        Default::default()
+    };
+    let (pinned, side_by_side): (Vec<Job>, Vec<Job>) = side_by_side
+        .into_iter()
+        .partition(|j| pinned_numbers.contains(&j.test.number));
+    let pinned = Mutex::new(pinned.into_iter().collect::<VecDeque<Job>>());
     let queue = Mutex::new(side_by_side.into_iter().collect::<VecDeque<Job>>());
     let results: Mutex<Vec<TestRecord>> = Mutex::new(Vec::new());
     let total = jobs.len();
@@ -350,12 +452,19 @@ fn parallel(
     let bar = &bar;
     std::thread::scope(|scope| {
         for w in workers.iter_mut() {
-            let (queue, results, done, print_lock) = (&queue, &results, &done, &print_lock);
+            let (queue, pinned, results, done, print_lock) =
+                (&queue, &pinned, &results, &done, &print_lock);
+            let takes_pinned = w.ws.ports == crate::subst::Ports::CANONICAL;
             scope.spawn(move || loop {
                 if shared.interrupt.load(Ordering::SeqCst) {
                     return;
                 }
-                let Some(job) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+                let own = takes_pinned
+                    .then(|| pinned.lock().unwrap_or_else(|e| e.into_inner()).pop_front())
+                    .flatten();
+                let Some(job) =
+                    own.or_else(|| queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front())
+                else {
                     return;
                 };
                 let started = Instant::now();
@@ -471,6 +580,13 @@ fn rerun_failures(
                 .any(|r| r.number == j.test.number && r.verdict == Verdict::Fail)
         })
         .filter(|j| interactive || !alone.iter().any(|a| a.test.number == j.test.number))
+        // A failure that the suite's files make is the same alone (not for review either:
+        // there is nothing to accept).
+        .filter(|j| {
+            !results
+                .iter()
+                .any(|r| r.number == j.test.number && r.settled)
+        })
         .collect();
     if failed.is_empty() {
         return;
@@ -535,63 +651,11 @@ fn rerun_failures(
     }
 }
 
-/// A first guess at how long a test takes, from its script, for a run with no timings yet:
-/// the seconds it sleeps, the `-qq`/queue-run and daemon commands (a daemon start and stop
-/// costs about a second of Exim's harness pauses), the client/server timeouts it waits out,
-/// and a base cost per exim command.
-pub fn estimate_seconds_text(text: &str) -> f64 {
-    let mut secs = 0.2;
-    for line in text.lines() {
-        let l = line.trim();
-        let mut w = l.split_whitespace();
-        match w.next() {
-            Some("sleep") => secs += w.next().and_then(|n| n.parse::<f64>().ok()).unwrap_or(0.0),
-            Some("millisleep") => {
-                secs += w.next().and_then(|n| n.parse::<f64>().ok()).unwrap_or(0.0) / 1000.0
-            }
-            Some("killdaemon") => secs += 0.5,
-            Some("server")
-            | Some("client")
-            | Some("client-ssl")
-            | Some("client-gnutls")
-            | Some("client-anytls") => {
-                secs += 0.3;
-                // `-t N`: a timeout the test may wait out.
-                let words: Vec<&str> = l.split_whitespace().collect();
-                if let Some(i) = words.iter().position(|x| *x == "-t") {
-                    secs += words
-                        .get(i + 1)
-                        .and_then(|n| n.parse::<f64>().ok())
-                        .unwrap_or(0.0)
-                        .min(60.0)
-                        / 2.0;
-                }
-            }
-            Some(cmd) if cmd == "exim" || cmd.starts_with("exim_") || cmd == "sudo" => {
-                secs += 0.1;
-                if l.contains(" -DSERVER=server") {
-                    secs += 0.5;
-                }
-                if l.contains(" -qq")
-                    || l.contains(" -q ")
-                    || l.ends_with(" -q")
-                    || l.contains(" -qf")
-                {
-                    secs += 0.5;
-                }
-            }
-            Some(other) if other.starts_with(":sleep:") => {
-                secs += other[7..].parse::<f64>().unwrap_or(0.0);
-            }
-            _ => {}
-        }
-    }
-    secs
-}
-
+/// The estimated seconds of a test with no timing yet (see [`super::estimate`]); a script
+/// that does not parse gets a second (it fails at once).
 fn estimate_seconds(test: &TestFile) -> f64 {
-    std::fs::read(&test.path)
-        .map(|b| estimate_seconds_text(&String::from_utf8_lossy(&b)))
+    crate::script::parse_script(&test.path)
+        .map(|s| super::estimate::estimate(&s))
         .unwrap_or(1.0)
 }
 
@@ -629,16 +693,15 @@ mod tests {
     }
 
     #[test]
-    fn estimates_from_the_script() {
-        use super::estimate_seconds_text as est;
-        let quick = est("# t\nexim -bt x\n****\n");
-        let sleepy = est("# t\nexim -bt x\n****\nsleep 3\nmillisleep 500\n");
-        let daemon = est("# t\nexim -DSERVER=server -bd -oX PORT_D\n****\nclient 127.0.0.1 PORT_D\n??? 220\n****\nkilldaemon\n");
-        let timeout = est("# t\nserver -t 20 PORT_S\n****\n");
-        assert!(quick < 1.0 && sleepy > quick + 3.4, "{quick} {sleepy}");
-        assert!(daemon > quick + 1.0, "{daemon}");
-        assert!(timeout > 10.0, "{timeout}");
-        assert!(est("café -bV\nsleep x\n:sleep:zz\n").is_finite());
+    fn port_values() {
+        use super::shows_port_value as shows;
+        let ports = [1224, 1225];
+        assert!(shows("interface=NULL port=1224\n", &ports));
+        assert!(shows("smtp_port=1225: x", &ports));
+        assert!(!shows("port 1224 S=12245 a=", &ports));
+        assert!(!shows("==1224x", &[1225]));
+        assert!(!shows("x=", &ports));
+        assert!(shows("a=99999999 b=1225", &ports));
     }
 
     #[test]

@@ -264,10 +264,8 @@ impl TestState {
             }
             Command::Munge(name) => {
                 if !run.rules.has_named(name) {
-                    anyhow::bail!(
-                        "unknown munge `{name}` (known: {})",
-                        run.rules.named().join(", ")
-                    );
+                    let known = run.rules.named().join(", ");
+                    return Err(crate::suite::Fault(format!("unknown munge `{name}` (known: {known})")).into());
                 }
                 self.munge.named.push(name.clone());
                 Ok(StepResult::Done)

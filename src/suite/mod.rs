@@ -10,6 +10,13 @@ pub use requires::{parse_requires, Kind, Requirement, RequiresError};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
+/// A problem in the suite's own files that fails a test the same way however often and
+/// however it is run (a missing or broken conf, an unknown munge): rerunning it alone
+/// cannot change its verdict.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Fault(pub String);
+
 /// One folder of scripts, e.g. `scripts/2000-GnuTLS`.
 #[derive(Debug, Clone)]
 pub struct Folder {
