@@ -37,6 +37,14 @@ pub struct Workspace {
 }
 
 /// The aux programs installed into `DIR/bin`, and the name each is installed as.
+/// The aux programs runtest installs that are not in `dir` (where runtest itself is), by name.
+pub fn missing_aux_programs(dir: &Path) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = AUX_PROGRAMS.iter().map(|(from, _)| *from).collect();
+    names.dedup();
+    names.retain(|n| !dir.join(n).is_file());
+    names
+}
+
 const AUX_PROGRAMS: &[(&str, &str)] = &[
     ("client", "client"),
     ("client", "client-ssl"),
@@ -317,6 +325,8 @@ impl Workspace {
 
     /// Copy the aux programs into `DIR/bin` (copies, not links: Exim runs them as other users
     /// and the build folder may not be reachable for them).
+    /// Copies the aux programs found beside runtest into the workspace's bin/ (the ones
+    /// missing were named once at start, see `missing_aux_programs`).
     fn install_aux_programs(&self, facts: &Facts) -> Result<()> {
         let bin = self.dir.join("bin");
         std::fs::create_dir_all(&bin)?;
@@ -533,6 +543,16 @@ pub fn free_port_blocks(base: u16, count: usize) -> anyhow::Result<(Vec<Ports>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_aux_programs_are_named_once_each() {
+        let d = tempfile::tempdir().unwrap();
+        let all = missing_aux_programs(d.path());
+        assert_eq!(all.iter().filter(|n| **n == "client").count(), 1, "{all:?}");
+        assert!(all.contains(&"fakens") && all.contains(&"server"), "{all:?}");
+        std::fs::write(d.path().join("fakens"), "").unwrap();
+        assert!(!missing_aux_programs(d.path()).contains(&"fakens"));
+    }
 
     #[test]
     fn conf_link_text_is_followed() {

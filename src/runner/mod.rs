@@ -292,6 +292,15 @@ pub fn main(opts: Options) -> Result<i32> {
         caller.name, caller.uid, caller.gid
     );
 
+    let missing = crate::workspace::missing_aux_programs(&facts.aux_dir);
+    if !missing.is_empty() {
+        eprintln!(
+            "** Warning: no {} beside runtest in {}: tests that use them will fail",
+            missing.join(", "),
+            facts.aux_dir.display()
+        );
+    }
+
     let rules_path = find_rules(&suite)?;
     let rules = mailrig_munge::RuleSet::load(&rules_path)?;
     let summaries = Summaries::new(&suite, opts.continue_ || opts.update)?;
