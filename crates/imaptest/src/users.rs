@@ -61,7 +61,13 @@ pub fn expand(template: &str, numbers: &[u32]) -> String {
 impl Users {
     /// The users a run's configuration names (`user`, `users`, `domains`, `userfile`, `pass`).
     pub fn from_config(cfg: &crate::args::Config) -> Result<Users> {
-        Users::new(&cfg.user, cfg.users, cfg.domains, cfg.userfile.as_deref(), &cfg.pass)
+        Users::new(
+            &cfg.user,
+            cfg.users,
+            cfg.domains,
+            cfg.userfile.as_deref(),
+            &cfg.pass,
+        )
     }
 
     /// From the command line's `user`, `users`, `domains`, `userfile` and `pass`.

@@ -25,11 +25,18 @@ fn mbox(dir: &Path) -> String {
 }
 
 /// imaptest in profile mode against `d`, with no `user=` and no `$USER`.
+/// imaptest run in `dir` with `profile=DIR/NAME`, the profile file written with `text`.
+fn with_profile(dir: &Path, name: &str, text: &str) -> Command {
+    let conf = dir.join(name);
+    std::fs::write(&conf, text).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_imaptest"));
+    c.current_dir(dir)
+        .arg(format!("profile={}", conf.display()));
+    c
+}
+
 fn profile_run(d: &Dovecot, dir: &Path, profile: &str, extra: &[&str]) -> Output {
-    let conf = dir.join("test-profile.conf");
-    std::fs::write(&conf, profile).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_imaptest"))
-        .current_dir(dir)
+    with_profile(dir, "test-profile.conf", profile)
         .env_remove("USER")
         .args([
             format!("port={}", d.port),
@@ -37,7 +44,6 @@ fn profile_run(d: &Dovecot, dir: &Path, profile: &str, extra: &[&str]) -> Output
             format!("lmtp_port={}", d.lmtp_port),
             "pass=testpass".into(),
             format!("mbox={}", mbox(dir)),
-            format!("profile={}", conf.display()),
         ])
         .args(extra)
         .output()
@@ -289,28 +295,26 @@ client pop3 {
 #[test]
 fn a_broken_profile_is_refused_naming_file_and_line() {
     let work = tempfile::tempdir().unwrap();
-    let conf = work.path().join("broken.conf");
-    std::fs::write(
-        &conf,
+    let o = with_profile(
+        work.path(),
+        "broken.conf",
         "lmtp_port = 24\ntotal_user_count = 5\nuser a {\n  username_format = a%n\n  count = 100%\n  mail_session_length = forever\n}\n",
     )
+    .output()
     .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
-        .current_dir(work.path())
-        .arg(format!("profile={}", conf.display()))
-        .output()
-        .unwrap();
     let s = text(&o);
     assert_eq!(o.status.code(), Some(2), "{s}");
     assert!(
         s.contains("broken.conf:6: mail_session_length: \"forever\": not a time"),
         "{s}"
     );
-    std::fs::write(&conf, "lmtp_port = 24\ntotal_user_count = 5\nuser a {\n  username_format = a%n\n  count = 100%\n}\n").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
-        .arg(format!("profile={}", conf.display()))
-        .output()
-        .unwrap();
+    let o = with_profile(
+        work.path(),
+        "broken.conf",
+        "lmtp_port = 24\ntotal_user_count = 5\nuser a {\n  username_format = a%n\n  count = 100%\n}\n",
+    )
+    .output()
+    .unwrap();
     let s = text(&o);
     assert_eq!(o.status.code(), Some(2), "{s}");
     assert!(
@@ -397,20 +401,17 @@ fn hostile_lmtp_and_pop3_servers_are_named_and_the_run_ends() {
         Some("* OK this is IMAP, not POP3\r\n".to_string())
     });
     let work = tempfile::tempdir().unwrap();
-    let conf = work.path().join("p.conf");
-    std::fs::write(
-        &conf,
+    let mut c = with_profile(
+        work.path(),
+        "p.conf",
         "lmtp_port = 24\ntotal_user_count = 2\nuser u {\n username_format = u%n\n count = 100%\n mail_inbox_delivery_interval = 300ms\n}\nclient c {\n count = 100%\n protocol = pop3\n login_interval = 1s\n}\n",
-    )
-    .unwrap();
+    );
     let t = std::time::Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
-        .current_dir(work.path())
+    let o = c
         .args([
             format!("lmtp_port={lmtp}"),
             format!("pop3_port={pop3}"),
             format!("mbox={}", mbox(work.path())),
-            format!("profile={}", conf.display()),
             "secs=2,5".into(),
         ])
         .output()
@@ -452,20 +453,16 @@ fn profile_imap_clients_check_what_the_server_says() {
         })
     });
     let work = tempfile::tempdir().unwrap();
-    let conf = work.path().join("p.conf");
-    std::fs::write(
-        &conf,
+    let o = with_profile(
+        work.path(),
+        "p.conf",
         "lmtp_port = 24\ntotal_user_count = 1\nuser u {\n username_format = u%n\n count = 100%\n}\nclient c {\n count = 100%\n imap_idle = yes\n}\n",
     )
-    .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
-        .current_dir(work.path())
-        .args([
-            format!("port={imap}"),
-            format!("mbox={}", mbox(work.path())),
-            format!("profile={}", conf.display()),
-            "secs=2,5".into(),
-        ])
+    .args([
+        format!("port={imap}"),
+        format!("mbox={}", mbox(work.path())),
+        "secs=2,5".into(),
+    ])
         .output()
         .unwrap();
     let s = text(&o);

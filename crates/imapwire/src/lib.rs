@@ -17,8 +17,10 @@ pub mod value;
 
 pub use bytes::Bytes;
 pub use frame::{FrameError, Framer, Limits};
-pub use parse::{parse_line, parse_response, tokenize, tokenize_command, Response, Status, WireError};
-pub use value::Value;
+pub use parse::{
+    parse_line, parse_response, tokenize, tokenize_command, Response, Status, WireError,
+};
+pub use value::{write_quoted, Value};
 
 /// The entry point of the fuzz target: frame and parse arbitrary bytes; must never panic.
 pub fn fuzz_response(data: &[u8]) {

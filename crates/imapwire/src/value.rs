@@ -19,6 +19,18 @@ pub enum Value {
     Code(Vec<Value>),
 }
 
+/// Writes `s` as an IMAP quoted string: in double quotes, with `"` and `\` escaped.
+pub fn write_quoted(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &c in s {
+        if c == b'"' || c == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(c);
+    }
+    out.push(b'"');
+}
+
 impl Value {
     /// The bytes of an atom/string/literal (`NIL` for NIL); `None` for lists.
     pub fn bytes(&self) -> Option<&[u8]> {
@@ -63,16 +75,7 @@ impl Value {
     pub fn write_wire(&self, out: &mut Vec<u8>) {
         match self {
             Value::Atom(a) => out.extend_from_slice(a),
-            Value::Quoted(q) => {
-                out.push(b'"');
-                for &c in q.iter() {
-                    if c == b'"' || c == b'\\' {
-                        out.push(b'\\');
-                    }
-                    out.push(c);
-                }
-                out.push(b'"');
-            }
+            Value::Quoted(q) => write_quoted(q, out),
             Value::Literal { data, binary } => {
                 if *binary {
                     out.push(b'~');

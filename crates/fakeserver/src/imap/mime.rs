@@ -550,14 +550,7 @@ pub fn string(out: &mut Vec<u8>, s: &[u8]) {
         out.extend_from_slice(s);
         return;
     }
-    out.push(b'"');
-    for &c in s {
-        if c == b'"' || c == b'\\' {
-            out.push(b'\\');
-        }
-        out.push(c);
-    }
-    out.push(b'"');
+    imapwire::write_quoted(s, out);
 }
 
 fn nstr_opt(out: &mut Vec<u8>, s: &Option<String>) {

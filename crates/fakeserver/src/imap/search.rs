@@ -124,6 +124,14 @@ mod tests {
     use crate::imap::parse::search_keys;
     use std::sync::Arc;
 
+    /// Whether the message of `c` matches the SEARCH keys written as `keys`.
+    fn hit(keys: &str, c: &Cand) -> bool {
+        matches(
+            &search_keys(&imapwire::tokenize(keys.as_bytes()).unwrap()).unwrap(),
+            c,
+        )
+    }
+
     #[test]
     fn keys_match() {
         let m = Message {
@@ -144,12 +152,7 @@ mod tests {
             recent: false,
             saved: &[],
         };
-        let t = |s: &str| {
-            matches(
-                &search_keys(&imapwire::tokenize(s.as_bytes()).unwrap()).unwrap(),
-                &c,
-            )
-        };
+        let t = |s: &str| hit(s, &c);
         assert!(t("SEEN FROM alice"));
         assert!(t("SUBJECT \"hello world\""));
         assert!(t("BODY QWER NOT BODY alice"));
@@ -179,12 +182,7 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nsoft=\r\nbreak caf=C3=A9\r\n-
             recent: false,
             saved: &[],
         };
-        let t = |s: &str| {
-            matches(
-                &search_keys(&imapwire::tokenize(s.as_bytes()).unwrap()).unwrap(),
-                &c,
-            )
-        };
+        let t = |s: &str| hit(s, &c);
         assert!(t("BODY \"BASE64 world\""));
         assert!(t("TEXT softbreak") && t("BODY \"café\""));
         assert!(!t("BODY aGVsbG8gYmFzZTY0IHdvcmxkX") && !t("BODY nothere"));

@@ -66,16 +66,7 @@ pub type Fixed = (u32, Cow<'static, str>, Vec<u8>);
 pub fn canon(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Atom(a) => out.extend_from_slice(a),
-        Value::Quoted(q) | Value::Literal { data: q, .. } => {
-            out.push(b'"');
-            for &c in q.iter() {
-                if c == b'"' || c == b'\\' {
-                    out.push(b'\\');
-                }
-                out.push(c);
-            }
-            out.push(b'"');
-        }
+        Value::Quoted(q) | Value::Literal { data: q, .. } => imapwire::write_quoted(q, out),
         Value::Nil => out.extend_from_slice(b"NIL"),
         Value::List(items) | Value::Code(items) => {
             out.push(if matches!(v, Value::List(_)) {
