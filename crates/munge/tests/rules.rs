@@ -394,6 +394,12 @@ fn server_port_in_host_error_lines_is_renumbered_as_perl_did() {
 }
 
 #[test]
+fn host_lines_with_a_port_say_host_twice_as_the_saved_files_do() {
+    assert_eq!(one(Stdout, "  host 127.0.0.1 [127.0.0.1]   port=1225\n  host 10.20.30.40 [10.20.30.40] port=1228\n  host ten-1.test.ex [224.0.0.1] MX=1 port=99\n"),
+        "  host host 127.0.0.1 [127.0.0.1] port=1225\n  host host ipv4.ipv4.ipv4.ipv4 [ipv4.ipv4.ipv4.ipv4] port=1228\n  host ten-1.test.ex [V4NET.0.0.1] MX=1 port=99\n");
+}
+
+#[test]
 fn host_lines_in_bounces() {
     assert_eq!(one(Mail, "    host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n"),
         "  host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n");
