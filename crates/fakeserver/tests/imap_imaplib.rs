@@ -206,3 +206,59 @@ print("dovecot ok")
         f.text()
     );
 }
+
+#[test]
+fn imaplib_mailbox_names_in_modified_utf7_and_with_utf8_accept() {
+    if !have("python3") {
+        return;
+    }
+    let f = start(Opts::default());
+    let code = r#"
+import imaplib, sys
+port = int(sys.argv[1])
+A = imaplib.IMAP4("127.0.0.1", port)
+A.login("u", "p")
+typ, data = A.create('"Gr\u00fc\u00dfe"'.encode("utf-8"))
+assert typ == "NO" and b"not valid mUTF-7" in data[0], (typ, data)
+assert A.create('"Entw&APw-rfe"')[0] == "OK"
+typ, data = A.list('""', '"Entw*"')
+assert data == [b'(\\HasNoChildren) "/" "Entw&APw-rfe"'], data
+B = imaplib.IMAP4("127.0.0.1", port)
+B.login("u", "p")
+assert B.enable("UTF8=ACCEPT")[0] == "OK"
+typ, data = B.list('""', '"Entw*"')
+assert data == ['(\\HasNoChildren) "/" "Entw\u00fcrfe"'.encode("utf-8")], data
+typ, data = B.select('"Entw\u00fcrfe"')
+assert typ == "OK" and data == [b"0"], (typ, data)
+assert B.append('"Entw\u00fcrfe"', None, None, b"Subject: s\r\n\r\nbody\r\n")[0] == "OK"
+typ, data = A.status('"Entw&APw-rfe"', "(MESSAGES)")
+assert data == [b'"Entw&APw-rfe" (MESSAGES 1)'], data
+print("names ok")
+"#;
+    let o = python(code, &[&f.port()]);
+    assert!(text(&o).contains("names ok"), "{}\n{}", text(&o), f.text());
+    let mut names = f.mailbox_names("u");
+    names.sort();
+    assert_eq!(names, ["Entw\u{fc}rfe", "INBOX"]);
+
+    // Dovecot 2.3 does not offer UTF8=ACCEPT: ENABLE ignores it and names stay modified UTF-7.
+    let f = start(Opts {
+        personality: Some("dovecot-imap.toml"),
+        ..Opts::default()
+    });
+    let code = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("u", "p")
+typ, data = M._simple_command("ENABLE", "UTF8=ACCEPT")
+assert typ == "OK" and M.untagged_responses.get("ENABLED") in (None, [b""], [None]), M.untagged_responses
+print("dovecot names ok")
+"#;
+    let o = python(code, &[&f.port()]);
+    assert!(
+        text(&o).contains("dovecot names ok"),
+        "{}\n{}",
+        text(&o),
+        f.text()
+    );
+}

@@ -1,16 +1,18 @@
 //! IMAP wire syntax shared by the tester (imaptest) and the server (fakeserver).
 //!
-//! Two layers, both pure (no sockets):
+//! Its parts, all pure (no sockets):
 //! - [`frame`]: where one complete IMAP line ends, literals included (`{N}`, `{N+}`, `~{N}`),
 //!   with limits on line and literal sizes so a hostile peer cannot make us buffer gigabytes;
 //! - [`parse`]: a tolerant generic parser from one framed line to a tree of [`Value`]s
 //!   (atoms, quoted strings, literals, NIL, parenthesised lists, `[...]` response codes), which is
 //!   what scripted matching needs, plus the split into tagged / untagged / continuation responses;
-//! - [`strict`]: the typed, RFC-strict layer (imap-codec / imap-types) for commands and responses.
+//! - [`strict`]: the typed, RFC-strict layer (imap-codec / imap-types) for commands and responses;
+//! - [`mutf7`]: modified UTF-7, the wire form of mailbox names (RFC 3501 5.1.3).
 //!
 //! A malformed line is a [`WireError`], never a panic.
 pub mod bytes;
 pub mod frame;
+pub mod mutf7;
 pub mod parse;
 pub mod strict;
 pub mod value;
@@ -36,4 +38,11 @@ pub fn fuzz_response(data: &[u8]) {
         rest = &rest[n..];
     }
     let _ = tokenize(data);
+    if let Ok(name) = mutf7::decode(data) {
+        assert_eq!(
+            mutf7::encode(&name).as_bytes(),
+            data,
+            "a decoded name encodes back"
+        );
+    }
 }

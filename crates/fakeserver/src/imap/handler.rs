@@ -25,7 +25,7 @@ use super::urlauth;
 use crate::auth::{Mechanism, Sasl, Step, Users};
 use crate::handler::{ConnInfo, Handler, Input, Output, ReadMode};
 use crate::personality::Section;
-use imapwire::Value;
+use imapwire::{mutf7, Value};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
@@ -170,6 +170,51 @@ fn quote(s: &str) -> String {
     String::from_utf8_lossy(&o).into_owned()
 }
 
+/// A mailbox name from the client in its stored form (Unicode, INBOX in capitals): modified
+/// UTF-7 unless the session enabled UTF8=ACCEPT (RFC 3501 section 5.1.3, RFC 6855 section 3).
+/// Anything else (8-bit bytes, a non-canonical spelling) is refused, as Dovecot refuses it.
+pub(super) fn mailbox_in(utf8: bool, raw: &str) -> Result<String, String> {
+    if utf8 {
+        return Ok(Account::canonical(raw));
+    }
+    mutf7::decode(raw.as_bytes())
+        .map(|n| Account::canonical(&n))
+        .map_err(|_| "Mailbox name is not valid mUTF-7".to_string())
+}
+
+/// A stored mailbox name as the session's client reads it (see [`mailbox_in`]), quoted: with
+/// UTF8=ACCEPT a quoted string may hold UTF-8 (RFC 6855 section 3).
+pub(super) fn mailbox_out(utf8: bool, name: &str) -> String {
+    if !utf8 {
+        return quote(&mutf7::encode(name));
+    }
+    if name.bytes().any(|c| c == b'\r' || c == b'\n' || c == 0) {
+        return quote(name);
+    }
+    let mut o = Vec::new();
+    imapwire::write_quoted(name.as_bytes(), &mut o);
+    String::from_utf8_lossy(&o).into_owned()
+}
+
+/// A LIST pattern in the stored form of names: decoded as a name is where it is valid modified
+/// UTF-7 (its wildcards are plain ASCII), else taken as it is (then it matches ASCII names only).
+fn pattern_in(utf8: bool, raw: &str) -> String {
+    if utf8 {
+        return raw.to_string();
+    }
+    mutf7::decode(raw.as_bytes()).unwrap_or_else(|_| raw.to_string())
+}
+
+/// The stored form of a mailbox name argument, or the command's NO when it is not valid.
+macro_rules! mailbox {
+    ($self:expr, $raw:expr) => {
+        match mailbox_in($self.utf8, &$raw) {
+            Ok(n) => n,
+            Err(no) => return Ok(Done::No(no)),
+        }
+    };
+}
+
 /// The output for reply lines (each ending in CRLF). Lines without literals go as plain
 /// lines (the server adds CRLF, transcripts stay readable, fault replacements work); a
 /// batch holding literal data goes byte for byte.
@@ -297,7 +342,10 @@ impl ImapHandler {
                 None => None,
             };
             if let Some(items) = text {
-                lines.push(line(format!("* STATUS {} ({items})", quote(name))));
+                lines.push(line(format!(
+                    "* STATUS {} ({items})",
+                    mailbox_out(self.utf8, name)
+                )));
             }
             snaps.insert(name.clone(), snap);
         }
@@ -310,7 +358,7 @@ impl ImapHandler {
                 .collect();
             if !initial {
                 let ev = |n: &str| spec.events_for(n, acct);
-                for t in notify::name_changes(&self.notify_names, &names, &ev) {
+                for t in notify::name_changes(&self.notify_names, &names, &ev, self.utf8) {
                     lines.push(line(t));
                 }
             }
@@ -710,9 +758,15 @@ impl ImapHandler {
             }
             "ENABLE" => {
                 need(authed)?;
+                // RFC 5161: what the server does not offer is ignored
+                let offered = self.capabilities(conn).to_ascii_uppercase();
+                let offered: Vec<&str> = offered.split(' ').collect();
                 let mut on = Vec::new();
                 for v in a {
                     let w = astring(v).unwrap_or_default().to_ascii_uppercase();
+                    if !offered.contains(&w.as_str()) {
+                        continue;
+                    }
                     if w == "CONDSTORE" && !self.condstore {
                         self.condstore = true;
                         on.push(w);
@@ -862,7 +916,7 @@ impl ImapHandler {
             }
             "NOTIFY" => {
                 need(authed)?;
-                match notify::parse(a) {
+                match notify::parse(a, self.utf8) {
                     Err(notify::Refusal::Bad(t)) => Err(t),
                     Err(notify::Refusal::No(t)) => Ok(Done::No(t)),
                     Ok(spec) => {
@@ -952,7 +1006,7 @@ impl ImapHandler {
             }
             k += 1;
         }
-        let name = Account::canonical(&name);
+        let name = mailbox!(self, name);
         if self.sel.is_some() {
             // RFC 7162 section 3.2.11: the implicit close is announced.
             lines.push(line("* OK [CLOSED] Previous mailbox closed."));
@@ -1030,11 +1084,14 @@ impl ImapHandler {
         let acct = l.account(&user);
         match cmd {
             "GETQUOTAROOT" => {
-                let name = Account::canonical(&arg);
+                let name = mailbox!(self, arg);
                 if !acct.mailboxes.contains_key(&name) {
                     return Ok(Done::No("[NONEXISTENT] Mailbox doesn't exist.".into()));
                 }
-                lines.push(line(format!("* QUOTAROOT {} \"\"", quote(&name))));
+                lines.push(line(format!(
+                    "* QUOTAROOT {} \"\"",
+                    mailbox_out(self.utf8, &name)
+                )));
             }
             _ if !arg.is_empty() => {
                 return Ok(Done::No("[NONEXISTENT] No such quota root.".into()))
@@ -1238,7 +1295,7 @@ impl ImapHandler {
             acct.url_keys.clear();
             return Ok(Done::Ok("All keys removed.".into()));
         };
-        let name = Account::canonical(&astring(first).ok_or("Invalid mailbox name")?);
+        let name = mailbox!(self, astring(first).ok_or("Invalid mailbox name")?);
         for m in &a[1..] {
             let m = astring(m).unwrap_or_default();
             if !m.eq_ignore_ascii_case("INTERNAL") {
@@ -1254,7 +1311,7 @@ impl ImapHandler {
 
     fn manage(&mut self, cmd: &str, a: &[Value], daemon: &ImapDaemon) -> Result<Done, String> {
         let raw = a.first().and_then(astring).ok_or("Missing mailbox name")?;
-        let name = Account::canonical(&raw);
+        let name = mailbox!(self, raw);
         let user = self.user();
         let mut l = daemon.lock();
         let res = match cmd {
@@ -1321,7 +1378,7 @@ impl ImapHandler {
                 Done::Ok("Delete completed.".into())
             }
             "RENAME" => {
-                let to = Account::canonical(&a.get(1).and_then(astring).ok_or("Missing new name")?);
+                let to = mailbox!(self, a.get(1).and_then(astring).ok_or("Missing new name")?);
                 if to.is_empty() || to.split(DELIM).any(str::is_empty) {
                     return Ok(Done::No("Invalid mailbox name".into()));
                 }
@@ -1404,7 +1461,7 @@ impl ImapHandler {
             lines.push(line(format!("* LIST (\\Noselect) \"{DELIM}\" \"\"")));
             return Ok(Done::Ok("List completed.".into()));
         }
-        let full = format!("{reference}{pattern}");
+        let full = pattern_in(self.utf8, &format!("{reference}{pattern}"));
         let user = self.user();
         let mut l = daemon.lock();
         let acct = l.account(&user);
@@ -1435,7 +1492,7 @@ impl ImapHandler {
                 lines.push(line(format!(
                     "* {word} ({}) \"{DELIM}\" {}",
                     attrs.join(" "),
-                    quote(n)
+                    mailbox_out(self.utf8, n)
                 )));
             } else if full.ends_with('%') {
                 // A parent of a matching name shows when `%` stops at it.
@@ -1457,7 +1514,7 @@ impl ImapHandler {
                         };
                         lines.push(line(format!(
                             "* {word} ({attr}) \"{DELIM}\" {}",
-                            quote(&prefix)
+                            mailbox_out(self.utf8, &prefix)
                         )));
                     }
                 }
@@ -1473,7 +1530,11 @@ impl ImapHandler {
         daemon: &ImapDaemon,
         lines: &mut Lines,
     ) -> Result<Done, String> {
-        let q = super::list::parse(a)?;
+        let mut q = super::list::parse(a)?;
+        q.reference = pattern_in(self.utf8, &q.reference);
+        for p in &mut q.patterns {
+            *p = pattern_in(self.utf8, p);
+        }
         if q.patterns.iter().all(String::is_empty) {
             lines.push(line(format!("* LIST (\\Noselect) \"{DELIM}\" \"\"")));
             return Ok(Done::Ok("List completed.".into()));
@@ -1497,7 +1558,7 @@ impl ImapHandler {
             let mut o = format!(
                 "* LIST ({}) \"{DELIM}\" {}",
                 e.attrs.join(" "),
-                quote(&e.name)
+                mailbox_out(self.utf8, &e.name)
             );
             if e.childinfo {
                 o.push_str(" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
@@ -1505,7 +1566,7 @@ impl ImapHandler {
             lines.push(line(o));
             if let (Some(items), true) = (&q.status, e.exists) {
                 if let Some(mb) = acct.mailboxes.get(&e.name) {
-                    lines.push(line(status_line(&e.name, mb, items)?));
+                    lines.push(line(status_line(self.utf8, &e.name, mb, items)?));
                 }
             }
         }
@@ -1523,7 +1584,7 @@ impl ImapHandler {
             .get(1)
             .and_then(Value::items)
             .ok_or("Missing status items")?;
-        let name = Account::canonical(&raw);
+        let name = mailbox!(self, raw);
         let user = self.user();
         let mut l = daemon.lock();
         let Some(mb) = l.account(&user).mailboxes.get(&name) else {
@@ -1533,13 +1594,13 @@ impl ImapHandler {
             .iter()
             .map(|it| astring(it).unwrap_or_default().to_ascii_uppercase())
             .collect();
-        lines.push(line(status_line(&name, mb, &items)?));
+        lines.push(line(status_line(self.utf8, &name, mb, &items)?));
         Ok(Done::Ok("Status completed.".into()))
     }
 
     fn append(&mut self, a: &[Value], daemon: &ImapDaemon) -> Result<Done, String> {
         let raw = a.first().and_then(astring).ok_or("Missing mailbox name")?;
-        let name = Account::canonical(&raw);
+        let name = mailbox!(self, raw);
         let mut msgs = Vec::new();
         let mut i = 1;
         while i < a.len() {
@@ -2026,7 +2087,10 @@ impl ImapHandler {
         lines: &mut Lines,
     ) -> Result<Done, String> {
         let set = self.set_arg(a, uid)?;
-        let dest = Account::canonical(&a.get(1).and_then(astring).ok_or("Missing mailbox name")?);
+        let dest = mailbox!(
+            self,
+            a.get(1).and_then(astring).ok_or("Missing mailbox name")?
+        );
         if mv && self.sel.as_ref().is_some_and(|s| s.readonly) {
             return Ok(Done::No("Mailbox is read-only.".into()));
         }
@@ -2619,7 +2683,7 @@ fn qresync_replies(
 }
 
 /// `* STATUS name (items)` for one mailbox (STATUS, and LIST … RETURN (STATUS …)).
-fn status_line(name: &str, mb: &Mailbox, items: &[String]) -> Result<String, String> {
+fn status_line(utf8: bool, name: &str, mb: &Mailbox, items: &[String]) -> Result<String, String> {
     let mut parts = Vec::new();
     for w in items {
         let v = match w.as_str() {
@@ -2638,7 +2702,11 @@ fn status_line(name: &str, mb: &Mailbox, items: &[String]) -> Result<String, Str
         };
         parts.push(format!("{w} {v}"));
     }
-    Ok(format!("* STATUS {} ({})", quote(name), parts.join(" ")))
+    Ok(format!(
+        "* STATUS {} ({})",
+        mailbox_out(utf8, name),
+        parts.join(" ")
+    ))
 }
 
 /// `1:3,5` from a list of numbers (kept in the given order for COPYUID pairing).
@@ -3321,6 +3389,56 @@ mod tests {
         assert!(send(&mut h, "k FETCH 1 X-GM-LABELS").contains("(\\Inbox \"Work\")"));
         let r = send(&mut h, "l STORE 1 -X-GM-LABELS work");
         assert!(r.starts_with("* 1 FETCH (X-GM-LABELS (\\Inbox))"), "{r}");
+    }
+
+    #[test]
+    fn mailbox_names_are_modified_utf7_unless_utf8_accept_is_enabled() {
+        let (mut h, d) = session(0);
+        let mut u = ImapHandler::new(h.setup.clone(), &ConnInfo::default());
+        send(&mut u, "a LOGIN u p");
+        let no = "Mailbox name is not valid mUTF-7";
+        for bad in [
+            "\"Entw\u{fc}rfe\"",
+            "\"a&AGE-b\"",
+            "\"x&APw-&APw-\"",
+            "\"open&APw\"",
+        ] {
+            let r = send(&mut h, &format!("c CREATE {bad}"));
+            assert_eq!(r, format!("c NO {no}\r\n"), "{bad}");
+        }
+        assert!(send(&mut h, "c CREATE \"Entw&APw-rfe/a&-b\"").starts_with("c OK"));
+        // stored in Unicode: what the control API and --load show
+        assert!(d
+            .lock()
+            .account("u")
+            .mailboxes
+            .contains_key("Entw\u{fc}rfe/a&b"));
+        let r = send(&mut h, "l LIST \"\" \"Entw&APw-*\"");
+        assert!(
+            r.contains("* LIST (\\HasChildren) \"/\" \"Entw&APw-rfe\"\r\n"),
+            "{r}"
+        );
+        assert!(r.contains(" \"/\" \"Entw&APw-rfe/a&-b\"\r\n"), "{r}");
+        let r = send(&mut h, "s STATUS \"Entw&APw-rfe/a&-b\" (MESSAGES)");
+        assert!(
+            r.starts_with("* STATUS \"Entw&APw-rfe/a&-b\" (MESSAGES 0)\r\n"),
+            "{r}"
+        );
+        // a second session with UTF8=ACCEPT sees and names the same mailbox in UTF-8
+        assert!(send(&mut u, "e ENABLE UTF8=ACCEPT").starts_with("* ENABLED UTF8=ACCEPT"));
+        let r = send(&mut u, "l LIST \"\" \"Entw\u{fc}*\"");
+        assert!(r.contains(" \"/\" \"Entw\u{fc}rfe/a&b\"\r\n"), "{r}");
+        let r = send(&mut u, "a APPEND \"Entw\u{fc}rfe/a&b\" {1+}\r\nx");
+        assert!(r.contains("a OK"), "{r}");
+        let r = send(&mut h, "s STATUS \"Entw&APw-rfe/a&-b\" (MESSAGES)");
+        assert!(
+            r.starts_with("* STATUS \"Entw&APw-rfe/a&-b\" (MESSAGES 1)\r\n"),
+            "{r}"
+        );
+        // with UTF8=ACCEPT a '&' is only a '&'
+        assert!(send(&mut u, "c CREATE \"R&D\"").starts_with("c OK"));
+        let r = send(&mut h, "l LIST \"\" R*");
+        assert!(r.contains(" \"/\" \"R&-D\"\r\n"), "{r}");
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl Service for ImapService {
     }
 }
 
-/// `--load DIR`: `DIR/<user>/<mailbox>` holds messages, as a maildir (`cur/`, `new/`), a
+/// `--load DIR`: `DIR/<user>/<mailbox>` (names in UTF-8) holds messages, as a maildir (`cur/`, `new/`), a
 /// folder of `.eml` files, or an mbox file `DIR/<user>/<mailbox>` (nested folders are
 /// hierarchy levels; `INBOX` names the inbox).
 pub fn load(daemon: &ImapDaemon, dir: &Path) -> Result<usize> {

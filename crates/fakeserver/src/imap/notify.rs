@@ -3,6 +3,7 @@
 //! its client. The handler keeps the snapshots and decides when it may speak.
 
 use super::daemon::{Account, Mailbox, DELIM};
+use super::handler::{mailbox_in, mailbox_out};
 use super::parse::{astring, Att};
 use imapwire::Value;
 use std::collections::BTreeMap;
@@ -57,7 +58,7 @@ pub enum Refusal {
 }
 
 /// `NOTIFY NONE` → `Ok(None)`, `NOTIFY SET …` → the spec.
-pub fn parse(args: &[Value]) -> Result<Option<Spec>, Refusal> {
+pub fn parse(args: &[Value], utf8: bool) -> Result<Option<Spec>, Refusal> {
     let bad = |s: &str| Refusal::Bad(s.to_string());
     let first = args
         .first()
@@ -90,8 +91,8 @@ pub fn parse(args: &[Value]) -> Result<Option<Spec>, Refusal> {
             [f, evs] if f.is_atom("INBOXES") => (Filter::Inboxes, evs),
             [f, evs] if f.is_atom("PERSONAL") => (Filter::Personal, evs),
             [f, evs] if f.is_atom("SUBSCRIBED") => (Filter::Subscribed, evs),
-            [f, m, evs] if f.is_atom("SUBTREE") => (Filter::Subtree(names(m)?), evs),
-            [f, m, evs] if f.is_atom("MAILBOXES") => (Filter::Mailboxes(names(m)?), evs),
+            [f, m, evs] if f.is_atom("SUBTREE") => (Filter::Subtree(names(m, utf8)?), evs),
+            [f, m, evs] if f.is_atom("MAILBOXES") => (Filter::Mailboxes(names(m, utf8)?), evs),
             _ => return Err(bad("Invalid filter in event group")),
         };
         let events = if evs.is_atom("NONE") {
@@ -125,7 +126,7 @@ pub fn parse(args: &[Value]) -> Result<Option<Spec>, Refusal> {
     Ok(Some(spec))
 }
 
-fn names(v: &Value) -> Result<Vec<String>, Refusal> {
+fn names(v: &Value, utf8: bool) -> Result<Vec<String>, Refusal> {
     let list: Vec<String> = match v.items() {
         Some(items) => items.iter().filter_map(astring).collect(),
         None => astring(v).into_iter().collect(),
@@ -133,7 +134,9 @@ fn names(v: &Value) -> Result<Vec<String>, Refusal> {
     if list.is_empty() {
         return Err(Refusal::Bad("Invalid mailbox list".into()));
     }
-    Ok(list.iter().map(|n| Account::canonical(n)).collect())
+    list.iter()
+        .map(|n| mailbox_in(utf8, n).map_err(Refusal::No))
+        .collect()
 }
 
 fn events(list: &[Value], unknown: &mut Vec<String>) -> Result<Events, Refusal> {
@@ -272,13 +275,10 @@ pub fn name_changes(
     old: &BTreeMap<String, bool>,
     new: &BTreeMap<String, bool>,
     e: &dyn Fn(&str) -> Events,
+    utf8: bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let quote = |n: &str| {
-        let mut o = Vec::new();
-        super::mime::string(&mut o, n.as_bytes());
-        String::from_utf8_lossy(&o).into_owned()
-    };
+    let quote = |n: &str| mailbox_out(utf8, n);
     for (n, sub) in new {
         let ev = e(n);
         let attrs = if *sub { "\\Subscribed" } else { "" };
@@ -312,10 +312,10 @@ mod tests {
 
     #[test]
     fn specs_parse_and_refuse() {
-        assert_eq!(parse(&args("NONE")), Ok(None));
+        assert_eq!(parse(&args("NONE"), false), Ok(None));
         let s = parse(&args(
             "SET STATUS (SELECTED (MessageNew (UID) MessageExpunge)) (SUBTREE (a b) (MessageNew MessageExpunge FlagChange)) (PERSONAL (MailboxName))",
-        ))
+        ), false)
         .unwrap()
         .unwrap();
         assert!(s.status && s.groups.len() == 3);
@@ -324,7 +324,10 @@ mod tests {
             Some(vec![Att::Uid])
         );
         assert!(matches!(
-            parse(&args("SET (PERSONAL (MessageNew (UID) MessageExpunge))")),
+            parse(
+                &args("SET (PERSONAL (MessageNew (UID) MessageExpunge))"),
+                false
+            ),
             Err(Refusal::Bad(_))
         ));
         let acct = Account::default();
@@ -338,9 +341,12 @@ mod tests {
             "MessageNew FlagChange",
         ] {
             let spec = format!("SET (PERSONAL ({alone}))");
-            assert!(parse(&args(&spec)).is_ok_and(|s| s.is_some()), "{spec}");
+            assert!(
+                parse(&args(&spec), false).is_ok_and(|s| s.is_some()),
+                "{spec}"
+            );
         }
-        let e = parse(&args("SET (INBOXES (MessageExpunge))"))
+        let e = parse(&args("SET (INBOXES (MessageExpunge))"), false)
             .unwrap()
             .unwrap()
             .events_for("INBOX", &acct);
@@ -353,16 +359,16 @@ mod tests {
         ] {
             let spec = format!("SET ({alone})");
             assert!(
-                matches!(parse(&args(&spec)), Err(Refusal::Bad(_))),
+                matches!(parse(&args(&spec), false), Err(Refusal::Bad(_))),
                 "{spec}"
             );
         }
         assert!(matches!(
-            parse(&args("SET (SELECTED (MailboxName))")),
+            parse(&args("SET (SELECTED (MailboxName))"), false),
             Err(Refusal::Bad(_))
         ));
         assert_eq!(
-            parse(&args("SET (PERSONAL (AnnotationChange))")),
+            parse(&args("SET (PERSONAL (AnnotationChange))"), false),
             Err(Refusal::No(
                 "[BADEVENT (ANNOTATIONCHANGE)] Unsupported event".into()
             ))
@@ -442,7 +448,7 @@ mod tests {
             ..Events::default()
         };
         assert_eq!(
-            name_changes(&old, &now, &ev),
+            name_changes(&old, &now, &ev, false),
             vec![
                 "* LIST () \"/\" \"new\"",
                 "* LIST (\\Subscribed) \"/\" \"x\"",
