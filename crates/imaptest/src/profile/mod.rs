@@ -343,6 +343,7 @@ async fn session_task(env: Arc<Env>, u: Arc<UserState>, mut rng: ChaCha8Rng) {
                     d.join(format!("rawlog.pop3.{}.{n}", u.index + 1))
                 }),
                 tls: env.pop3_tls.clone(),
+                stls: env.cfg.starttls,
             };
             pop3::session(&job, &mut rng).await
         }
