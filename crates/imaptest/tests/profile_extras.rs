@@ -70,11 +70,21 @@ fn a_user_keeps_connection_max_count_connections() {
     // sessions never end on their own and there is no login_interval: each user logs in once
     // with all its connections, which stay open until the run finishes
     let profile = "lmtp_port = 24\ntotal_user_count = 2\nuser u {\n  username_format = cmcuser%n\n  count = 100%\n}\nclient tb {\n  count = 100%\n  connection_max_count = 3\n  imap_idle = yes\n}\n";
-    let o = run(work.path(), profile, d.port, d.lmtp_port, &["secs=3,5", "rawlog"]);
+    let o = run(
+        work.path(),
+        profile,
+        d.port,
+        d.lmtp_port,
+        &["secs=3,5", "rawlog"],
+    );
     let s = text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:"), "{s}");
-    assert_eq!(total(&s, "Logi"), 6, "3 connections for each of 2 users: {s}");
+    assert_eq!(
+        total(&s, "Logi"),
+        6,
+        "3 connections for each of 2 users: {s}"
+    );
     assert_eq!(total(&s, "Logo"), 6, "{s}");
     let logs = rawlogs(work.path());
     for user in ["cmcuser1", "cmcuser2"] {
@@ -100,13 +110,22 @@ fn qresync_resyncs_inbox_against_dovecot() {
     // mail arrives five times a second, half of it is deleted at once, sessions last a second:
     // each new session resyncs INBOX with what the last one knew
     let profile = "lmtp_port = 24\ntotal_user_count = 1\nuser u {\n  username_format = qrsuser%n\n  count = 100%\n  mail_inbox_delivery_interval = 200ms\n  mail_action_delay = 0\n  mail_inbox_delete_percentage = 50\n  mail_session_length = 1s\n}\nclient c {\n  count = 100%\n  imap_idle = yes\n}\n";
-    let o = run(work.path(), profile, d.port, d.lmtp_port, &["secs=6,5", "rawlog", "qresync"]);
+    let o = run(
+        work.path(),
+        profile,
+        d.port,
+        d.lmtp_port,
+        &["secs=6,5", "rawlog", "qresync"],
+    );
     let s = text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:"), "{s}");
     let logs = rawlogs(work.path());
     assert!(logs.len() >= 3, "{s}");
-    assert!(logs.iter().all(|l| l.contains("C: 2 ENABLE QRESYNC")), "{logs:?}");
+    assert!(
+        logs.iter().all(|l| l.contains("C: 2 ENABLE QRESYNC")),
+        "{logs:?}"
+    );
     let resyncs = logs
         .iter()
         .filter(|l| l.contains("SELECT \"INBOX\" (QRESYNC ("))
@@ -119,9 +138,17 @@ fn qresync_resyncs_inbox_against_dovecot() {
     assert!(total(&s, "Expu") > 0, "{s}");
     // without qresync nothing of it is sent
     let work = tempfile::tempdir().unwrap();
-    let o = run(work.path(), profile, d.port, d.lmtp_port, &["secs=2,5", "rawlog"]);
+    let o = run(
+        work.path(),
+        profile,
+        d.port,
+        d.lmtp_port,
+        &["secs=2,5", "rawlog"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(rawlogs(work.path()).iter().all(|l| !l.contains("QRESYNC (")));
+    assert!(rawlogs(work.path())
+        .iter()
+        .all(|l| !l.contains("QRESYNC (")));
 }
 
 /// A tiny IMAP server with QRESYNC whose resync forgets an expunge: its first SELECT shows
@@ -135,7 +162,9 @@ fn forgetful_server() -> u16 {
         for c in l.incoming().flatten() {
             std::thread::spawn(move || {
                 let mut w = c.try_clone().unwrap();
-                let _ = w.write_all(b"* OK [CAPABILITY IMAP4rev1 ENABLE CONDSTORE QRESYNC UIDPLUS] forgetful\r\n");
+                let _ = w.write_all(
+                    b"* OK [CAPABILITY IMAP4rev1 ENABLE CONDSTORE QRESYNC UIDPLUS] forgetful\r\n",
+                );
                 for line in BufReader::new(c).lines() {
                     let Ok(line) = line else { return };
                     let mut words = line.split_whitespace();

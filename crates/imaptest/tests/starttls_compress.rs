@@ -64,7 +64,12 @@ fn imap_stress_over_starttls_with_compress() {
     let d = tls_dovecot(work.path());
     let run = |extra: &[String]| {
         d.command(work.path())
-            .args(["host=localhost", "hostip=127.0.0.1", "clients=2", "secs=3,5"])
+            .args([
+                "host=localhost",
+                "hostip=127.0.0.1",
+                "clients=2",
+                "secs=3,5",
+            ])
             .arg(format!("mbox={}", mbox(work.path())))
             .args(extra)
             .output()
@@ -91,8 +96,14 @@ fn imap_stress_over_starttls_with_compress() {
         .collect();
     assert_eq!(header[..2], ["Logi", "Comp"], "{s}");
     let totals = common::totals(&s);
-    assert!(totals[0] > 0 && totals[1] == totals[0], "every login compressed: {s}");
-    assert!(totals[2..].iter().all(|&n| n > 0), "commands after COMPRESS: {s}");
+    assert!(
+        totals[0] > 0 && totals[1] == totals[0],
+        "every login compressed: {s}"
+    );
+    assert!(
+        totals[2..].iter().all(|&n| n > 0),
+        "commands after COMPRESS: {s}"
+    );
     let logs = rawlogs(work.path(), "rawlog.");
     assert!(!logs.is_empty());
     for log in &logs {
@@ -102,13 +113,17 @@ fn imap_stress_over_starttls_with_compress() {
         assert!(tls < login && login < comp, "{log}");
         assert!(log[comp..].contains(" OK "), "{log}");
     }
-    assert!(tls_logins(&d, "imap") >= logs.len(), "Dovecot saw the TLS logins");
+    assert!(
+        tls_logins(&d, "imap") >= logs.len(),
+        "Dovecot saw the TLS logins"
+    );
     // the web roots do not know Dovecot's certificate: refused, naming the server
     let o = run(&["starttls".into()]);
     let s = text(&o);
     assert_eq!(o.status.code(), Some(1), "{s}");
     assert!(
-        s.contains(&format!("TLS handshake with 127.0.0.1:{}: ", d.port)) && s.contains("certificate"),
+        s.contains(&format!("TLS handshake with 127.0.0.1:{}: ", d.port))
+            && s.contains("certificate"),
         "{s}"
     );
 }
@@ -120,7 +135,13 @@ fn pop3_stls_in_stress_and_profile_clients() {
     let ca = format!("ssl_ca_file={}", work.path().join("ca.pem").display());
     let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
         .current_dir(work.path())
-        .args(["pop3", "host=localhost", "hostip=127.0.0.1", "user=testuser", "pass=testpass"])
+        .args([
+            "pop3",
+            "host=localhost",
+            "hostip=127.0.0.1",
+            "user=testuser",
+            "pass=testpass",
+        ])
         .args(["clients=2", "secs=2,5", "starttls", "rawlog", &ca])
         .arg(format!("port={}", d.pop3_port))
         .output()
@@ -132,8 +153,14 @@ fn pop3_stls_in_stress_and_profile_clients() {
     let logs = rawlogs(work.path(), "rawlog.");
     assert!(!logs.is_empty());
     for log in &logs {
-        assert!(log.starts_with("S: +OK") && log.contains("\nC: STLS\r\nS: +OK"), "{log}");
-        assert!(log.find("C: STLS").unwrap() < log.find("C: USER").unwrap(), "{log}");
+        assert!(
+            log.starts_with("S: +OK") && log.contains("\nC: STLS\r\nS: +OK"),
+            "{log}"
+        );
+        assert!(
+            log.find("C: STLS").unwrap() < log.find("C: USER").unwrap(),
+            "{log}"
+        );
     }
     let pop3_before = tls_logins(&d, "pop3");
     assert!(pop3_before >= logs.len(), "Dovecot saw the TLS logins");
@@ -152,7 +179,15 @@ fn pop3_stls_in_stress_and_profile_clients() {
     let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
         .current_dir(work.path())
         .env_remove("USER")
-        .args(["host=localhost", "hostip=127.0.0.1", "pass=testpass", "secs=3,5", "starttls", "rawlog", &ca])
+        .args([
+            "host=localhost",
+            "hostip=127.0.0.1",
+            "pass=testpass",
+            "secs=3,5",
+            "starttls",
+            "rawlog",
+            &ca,
+        ])
         .arg(format!("profile={}", conf.display()))
         .arg(format!("port={}", d.port))
         .arg(format!("pop3_port={}", d.pop3_port))
@@ -165,11 +200,18 @@ fn pop3_stls_in_stress_and_profile_clients() {
     assert!(!s.contains("Error:"), "{s}");
     let pop3 = rawlogs(work.path(), "rawlog.pop3.");
     assert!(!pop3.is_empty(), "{s}");
-    assert!(pop3.iter().all(|l| l.contains("\nC: STLS\r\nS: +OK")), "{pop3:?}");
+    assert!(
+        pop3.iter().all(|l| l.contains("\nC: STLS\r\nS: +OK")),
+        "{pop3:?}"
+    );
     let all = rawlogs(work.path(), "rawlog.");
     let imap: Vec<&String> = all.iter().filter(|l| l.starts_with("S: * OK")).collect();
     assert!(!imap.is_empty(), "{s}");
-    assert!(imap.iter().all(|l| l.contains("C: T1 STARTTLS\r\nS: T1 OK")), "{imap:?}");
+    assert!(
+        imap.iter()
+            .all(|l| l.contains("C: T1 STARTTLS\r\nS: T1 OK")),
+        "{imap:?}"
+    );
     assert!(tls_logins(&d, "pop3") > pop3_before && tls_logins(&d, "imap") > 0);
 }
 
@@ -247,7 +289,13 @@ fn refusals_and_broken_streams_name_the_server() {
     );
     // plain text after STARTTLS's OK, before the handshake (an injection)
     let p = tiny("* OK [CAPABILITY IMAP4rev1 STARTTLS] tiny\r\n", |l| {
-        ok(l, &[("STARTTLS", b"OK go\r\n* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] injected\r\n")])
+        ok(
+            l,
+            &[(
+                "STARTTLS",
+                b"OK go\r\n* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] injected\r\n",
+            )],
+        )
     });
     let s = stress(p, dir, &["starttls=any-cert"]);
     assert!(
@@ -260,35 +308,74 @@ fn refusals_and_broken_streams_name_the_server() {
     });
     let s = stress(p, dir, &["starttls=any-cert"]);
     assert!(
-        s.contains(&format!("STARTTLS with 127.0.0.1:{p}: refused: T1 NO not today")),
+        s.contains(&format!(
+            "STARTTLS with 127.0.0.1:{p}: refused: T1 NO not today"
+        )),
         "{s}"
     );
     // POP3's STLS refused
     let p = tiny("+OK tiny POP3\r\n", |l| {
-        Some(if l.starts_with("STLS") { &b"-ERR not now\r\n"[..] } else { b"+OK\r\n" }.to_vec())
+        Some(
+            if l.starts_with("STLS") {
+                &b"-ERR not now\r\n"[..]
+            } else {
+                b"+OK\r\n"
+            }
+            .to_vec(),
+        )
     });
     let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
         .current_dir(dir)
-        .args(["pop3", "user=u", "pass=p", "clients=1", "secs=1,3", "starttls=any-cert"])
+        .args([
+            "pop3",
+            "user=u",
+            "pass=p",
+            "clients=1",
+            "secs=1,3",
+            "starttls=any-cert",
+        ])
         .arg(format!("port={p}"))
         .output()
         .unwrap();
     let s = text(&o);
-    assert!(s.contains(&format!("POP3 127.0.0.1:{p}: STLS refused: -ERR not now")), "{s}");
+    assert!(
+        s.contains(&format!("POP3 127.0.0.1:{p}: STLS refused: -ERR not now")),
+        "{s}"
+    );
     // COMPRESS's OK followed by bytes that are not DEFLATE
-    let p = tiny("* OK [CAPABILITY IMAP4rev1 COMPRESS=DEFLATE] tiny\r\n", |l| {
-        ok(l, &[("COMPRESS", b"OK go\r\n\xff\xff\xff\xff this is not deflate\r\n")])
-    });
+    let p = tiny(
+        "* OK [CAPABILITY IMAP4rev1 COMPRESS=DEFLATE] tiny\r\n",
+        |l| {
+            ok(
+                l,
+                &[(
+                    "COMPRESS",
+                    b"OK go\r\n\xff\xff\xff\xff this is not deflate\r\n",
+                )],
+            )
+        },
+    );
     let s = stress(p, dir, &["compress=100"]);
     assert!(
-        s.contains(&format!("127.0.0.1:{p}: the server's DEFLATE stream: inflate")),
+        s.contains(&format!(
+            "127.0.0.1:{p}: the server's DEFLATE stream: inflate"
+        )),
         "{s}"
     );
     // a server without COMPRESS=DEFLATE is not asked (the run is clean, Comp stays 0)
     let p = tiny("* OK [CAPABILITY IMAP4rev1] tiny\r\n", |l| ok(l, &[]));
     let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
         .current_dir(dir)
-        .args(["user=u", "pass=p", "clients=1", "secs=1,3", "-", "select=0", "compress=100", "rawlog"])
+        .args([
+            "user=u",
+            "pass=p",
+            "clients=1",
+            "secs=1,3",
+            "-",
+            "select=0",
+            "compress=100",
+            "rawlog",
+        ])
         .arg(format!("port={p}"))
         .arg(format!("mbox={}", mbox(dir)))
         .output()
@@ -296,5 +383,7 @@ fn refusals_and_broken_streams_name_the_server() {
     let s = text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert_eq!(common::totals(&s)[1], 0, "{s}");
-    assert!(rawlogs(dir, "rawlog.").iter().all(|l| !l.contains("COMPRESS")));
+    assert!(rawlogs(dir, "rawlog.")
+        .iter()
+        .all(|l| !l.contains("COMPRESS")));
 }

@@ -179,7 +179,10 @@ mod tests {
     #[tokio::test]
     async fn garbage_from_the_server_is_an_error_naming_it() {
         let (client, mut server) = tokio::io::duplex(64);
-        server.write_all(b"\xff\xff\xff\xff not deflate").await.unwrap();
+        server
+            .write_all(b"\xff\xff\xff\xff not deflate")
+            .await
+            .unwrap();
         let mut c = Compressed::new(client, b"", "127.0.0.1:143".into());
         let e = c.read(&mut [0u8; 10]).await.unwrap_err().to_string();
         assert!(e.contains("127.0.0.1:143") && e.contains("DEFLATE"), "{e}");

@@ -41,7 +41,10 @@ fn contains(set: &[(u32, u32)], uid: u32) -> bool {
 /// known of it.
 pub fn select_cmd(mailbox: &str, known: Option<&Known>) -> String {
     match known {
-        Some(k) => format!("SELECT {mailbox} (QRESYNC ({} {}))", k.uidvalidity, k.modseq),
+        Some(k) => format!(
+            "SELECT {mailbox} (QRESYNC ({} {}))",
+            k.uidvalidity, k.modseq
+        ),
         None => format!("SELECT {mailbox}"),
     }
 }
@@ -136,7 +139,10 @@ mod tests {
             ..reply
         };
         let e = resync(&known(), &lost).unwrap_err();
-        assert!(e.contains("QRESYNC lost changes: the server has 5 messages"), "{e}");
+        assert!(
+            e.contains("QRESYNC lost changes: the server has 5 messages"),
+            "{e}"
+        );
         // a new UIDVALIDITY: nothing to compare
         let other = Reply {
             uidvalidity: 8,

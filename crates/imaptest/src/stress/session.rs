@@ -355,7 +355,13 @@ impl Session<'_> {
         self.slot.wait(Some((t, format!("{tag} COMPRESS DEFLATE"))));
         let r = self.conn.compress(&tag).await.map_err(lost)?;
         self.slot.wait(None);
-        if !matches!(r, Response::Tagged { status: Status::Ok, .. }) {
+        if !matches!(
+            r,
+            Response::Tagged {
+                status: Status::Ok,
+                ..
+            }
+        ) {
             return Err(vec![format!("{tag} COMPRESS DEFLATE failed: {r}")]);
         }
         self.run.counters.done(s, t.elapsed().as_micros() as u64);

@@ -52,7 +52,13 @@ impl Conn {
             )));
         }
         let r = self.command_reply(STARTTLS_TAG, b"STARTTLS").await?;
-        if !matches!(r, Response::Tagged { status: Status::Ok, .. }) {
+        if !matches!(
+            r,
+            Response::Tagged {
+                status: Status::Ok,
+                ..
+            }
+        ) {
             return Err(fail(format!("refused: {r}")));
         }
         if !self.unread().is_empty() {
@@ -69,7 +75,13 @@ impl Conn {
         // what was announced in plain text no longer counts
         self.set_caps(String::new());
         let r = self.command_reply(CAPABILITY_TAG, b"CAPABILITY").await?;
-        if !matches!(r, Response::Tagged { status: Status::Ok, .. }) {
+        if !matches!(
+            r,
+            Response::Tagged {
+                status: Status::Ok,
+                ..
+            }
+        ) {
             return Err(fail(format!("CAPABILITY after the handshake failed: {r}")));
         }
         Ok(())
@@ -96,7 +108,13 @@ impl Conn {
             });
         }
         let r = self.command_reply(tag, b"COMPRESS DEFLATE").await?;
-        if matches!(r, Response::Tagged { status: Status::Ok, .. }) {
+        if matches!(
+            r,
+            Response::Tagged {
+                status: Status::Ok,
+                ..
+            }
+        ) {
             self.start_compress()?;
         }
         Ok(r)
