@@ -19,6 +19,8 @@ pub struct Compressed<S> {
     /// Compressed bytes not written to `inner` yet (`out[sent..]`).
     out: Vec<u8>,
     sent: usize,
+    /// Room for compressed input (allocated once, not zeroed per read).
+    raw: Box<[u8]>,
     /// The server, for errors.
     peer: String,
 }
@@ -35,6 +37,7 @@ impl<S> Compressed<S> {
             at: 0,
             out: Vec::new(),
             sent: 0,
+            raw: vec![0u8; 16 * 1024].into_boxed_slice(),
             peer,
         }
     }
@@ -70,10 +73,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Compressed<S> {
                     Err(e) => return Poll::Ready(Err(me.bad(e))),
                 }
             }
-            let mut raw = [0u8; 16 * 1024];
-            let mut rb = ReadBuf::new(&mut raw);
+            let mut rb = ReadBuf::new(&mut me.raw);
             ready!(Pin::new(&mut me.inner).poll_read(cx, &mut rb))?;
-            if rb.filled().is_empty() {
+            let n = rb.filled().len();
+            if n == 0 {
                 if me.deflate.has_pending() {
                     let e = io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -83,7 +86,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Compressed<S> {
                 }
                 return Poll::Ready(Ok(())); // the end of the stream
             }
-            me.deflate.push(rb.filled());
+            me.deflate.push(&me.raw[..n]);
         }
     }
 }
