@@ -115,7 +115,7 @@ fn qresync_resyncs_inbox_against_dovecot() {
         profile,
         d.port,
         d.lmtp_port,
-        &["secs=6,5", "rawlog", "qresync"],
+        &["secs=8,5", "rawlog", "qresync"],
     );
     let s = text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
