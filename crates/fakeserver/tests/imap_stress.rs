@@ -1,7 +1,8 @@
 //! The project's imaptest in stress mode against fakeserver's IMAP for 60 s with
 //! `checkpoint=1` (every second all sessions stop and compare what they saw of the mailbox:
 //! flags, UIDs, EXISTS): the default command mix, with copies, several users, and 0 errors.
-//! Also a short run with the pushed-change states (IDLE-less NOOP storms and expunges).
+//! Also a short run with the pushed-change states (IDLE-less NOOP storms and expunges), and one
+//! over STARTTLS with COMPRESS=DEFLATE (imaptest's client side against the server side).
 
 mod common;
 
@@ -107,4 +108,43 @@ fn expunge_and_noop_storm_with_own_flags_is_clean() {
         60,
     );
     assert!(s.contains("ChkP"), "{s}");
+}
+
+#[test]
+fn stress_over_starttls_with_compress_is_clean() {
+    // imaptest's client side of STARTTLS and COMPRESS=DEFLATE against fakeserver's server side
+    let f = start(Opts::default());
+    let work = tempfile::tempdir().unwrap();
+    let mbox = small_mbox(work.path(), 40);
+    let o = run(
+        Command::new(imaptest_bin()).current_dir(work.path()).args([
+            "host=localhost".to_string(),
+            "hostip=127.0.0.1".into(),
+            format!("port={}", f.port()),
+            "starttls".into(),
+            format!("ssl_ca_file={}", f.ca_path()),
+            "compress=100".into(),
+            "user=squeeze%d".into(),
+            "users=2".into(),
+            "clients=4".into(),
+            "checkpoint=1".into(),
+            "pass=p".into(),
+            format!("mbox={}", mbox.display()),
+            "secs=5".into(),
+        ]),
+        Duration::from_secs(60),
+    );
+    let s = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert!(!s.contains("Error:"), "{s}");
+    let t = totals(&s);
+    let get = |n: &str| t.iter().find(|(k, _)| k == n).map(|(_, v)| *v);
+    assert!(get("Logi").unwrap_or(0) > 0, "{s}");
+    assert_eq!(get("Comp"), get("Logi"), "every session compressed: {s}");
+    assert!(get("ChkP").unwrap_or(0) > 0, "{s}");
+    let tr = f.text();
+    assert!(
+        tr.contains("STARTTLS") && tr.contains("COMPRESS DEFLATE"),
+        "{tr}"
+    );
 }

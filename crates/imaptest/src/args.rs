@@ -53,6 +53,9 @@ pub struct Config {
     pub hostip: Option<String>,
     pub port: u16,
     pub tls: Tls,
+    /// TLS after STARTTLS (IMAP) / STLS (POP3) on a plain connection instead of from the
+    /// start; `tls` says how the certificate is checked.
+    pub starttls: bool,
     pub ssl_ca_file: Option<PathBuf>,
     pub user: String,
     pub user2: Option<String>,
@@ -116,6 +119,7 @@ impl Default for Config {
             hostip: None,
             port: 0,
             tls: Tls::None,
+            starttls: false,
             ssl_ca_file: None,
             user: std::env::var("USER").unwrap_or_default(),
             user2: None,
@@ -168,6 +172,7 @@ impl Default for Config {
 pub const HELP: &str = "\
 usage: imaptest [key=value ...] [flags ...]
 Connection:  host=H (127.0.0.1) hostip=IP port=N (143) ssl | ssl=any-cert  ssl_ca_file=FILE
+             starttls | starttls=any-cert (TLS after STARTTLS / POP3's STLS, checked as ssl's)
 Users:       user=TEMPLATE ($USER; %d/%i: random user, then domain number) users=N|A-B (1-99)
              domains=N (100) user2=NAME userfile=FILE (user[:pass] lines) pass=P (pass)
              master=USER mech=LOGIN (the LOGIN command) | PLAIN | CRAM-MD5 | SCRAM-SHA-1 | SCRAM-SHA-256
@@ -207,6 +212,7 @@ fn state_name(key: &str) -> Option<&'static str> {
 /// Parses the arguments after the program name.
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config> {
     let mut c = Config::default();
+    let mut args_have_ssl = false;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let (key, value) = match arg.split_once('=') {
@@ -237,11 +243,26 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config> {
             "host" => c.host = need()?,
             "hostip" => c.hostip = Some(need()?),
             "port" => c.port = num(&key, &need()?)?,
-            "ssl" => match value.as_deref() {
-                None | Some("") | Some("yes") | Some("1") => c.tls = Tls::Verify,
-                Some("any-cert") => c.tls = Tls::AnyCert,
-                Some(v) => bail!("ssl={v}: expected ssl or ssl=any-cert"),
-            },
+            "ssl" => {
+                args_have_ssl = true;
+                match value.as_deref() {
+                    None | Some("") | Some("yes") | Some("1") => c.tls = Tls::Verify,
+                    Some("any-cert") => c.tls = Tls::AnyCert,
+                    Some(v) => bail!("ssl={v}: expected ssl or ssl=any-cert"),
+                }
+            }
+            "starttls" => {
+                match value.as_deref() {
+                    None | Some("") | Some("yes") | Some("1") => {
+                        if c.tls == Tls::None {
+                            c.tls = Tls::Verify
+                        }
+                    }
+                    Some("any-cert") => c.tls = Tls::AnyCert,
+                    Some(v) => bail!("starttls={v}: expected starttls or starttls=any-cert"),
+                }
+                c.starttls = true;
+            }
             "ssl_ca_file" => {
                 c.ssl_ca_file = Some(need()?.into());
                 if c.tls == Tls::None {
@@ -335,6 +356,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Config> {
     if c.pop3 && (c.test.is_some() || c.profile.is_some()) {
         bail!("pop3 is a stress mode of its own (profiles say protocol = pop3 per client)");
     }
+    if c.starttls && args_have_ssl {
+        bail!("ssl and starttls exclude each other (TLS from the start, or after STARTTLS)");
+    }
     if c.test.is_some() && c.profile.is_some() {
         bail!("test= and profile= cannot be used together");
     }
@@ -378,6 +402,10 @@ mod tests {
         assert_eq!(c.junit.unwrap().to_str(), Some("j.xml"));
         assert_eq!(c.json.unwrap().to_str(), Some("r.json"));
         assert_eq!(p(&[]).unwrap().port, 143);
+        let c = p(&["starttls=any-cert"]).unwrap();
+        assert!(c.starttls && c.tls == Tls::AnyCert);
+        let c = p(&["ssl_ca_file=ca.pem", "starttls"]).unwrap();
+        assert!(c.starttls && c.tls == Tls::Verify && c.ssl_ca_file.is_some());
         let c = p(&["precise_ms", "connect_ms"]).unwrap();
         assert!(c.precise_ms && c.connect_ms);
     }
@@ -414,6 +442,8 @@ mod tests {
         assert!(p(&["append=101"]).is_err());
         assert!(p(&["users=9-1"]).is_err());
         assert!(p(&["ssl=maybe"]).is_err());
+        assert!(p(&["ssl", "starttls"]).is_err());
+        assert!(p(&["starttls=maybe"]).is_err());
         assert!(p(&["host"])
             .unwrap_err()
             .to_string()

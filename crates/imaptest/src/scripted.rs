@@ -79,6 +79,7 @@ pub async fn endpoint(cfg: &Config) -> Result<Endpoint> {
         host: cfg.host.clone(),
         addr,
         tls,
+        starttls: cfg.starttls,
         timeout: Duration::from_secs(cfg.timeout.max(1)),
         limits: Limits::default(),
         rawlog_dir,

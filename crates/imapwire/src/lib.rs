@@ -6,11 +6,13 @@
 //! - [`parse`]: a tolerant generic parser from one framed line to a tree of [`Value`]s
 //!   (atoms, quoted strings, literals, NIL, parenthesised lists, `[...]` response codes), which is
 //!   what scripted matching needs, plus the split into tagged / untagged / continuation responses;
+//! - [`deflate`]: raw DEFLATE both ways for COMPRESS=DEFLATE (RFC 4978), bounded inflating;
 //! - [`strict`]: the typed, RFC-strict layer (imap-codec / imap-types) for commands and responses;
 //! - [`mutf7`]: modified UTF-7, the wire form of mailbox names (RFC 3501 5.1.3).
 //!
 //! A malformed line is a [`WireError`], never a panic.
 pub mod bytes;
+pub mod deflate;
 pub mod frame;
 pub mod mutf7;
 pub mod parse;

@@ -13,6 +13,8 @@ use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+mod upgrade;
+
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 
@@ -22,6 +24,8 @@ pub struct Endpoint {
     pub host: String,
     pub addr: SocketAddr,
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// `tls` is started by STARTTLS after the greeting, not at the connect.
+    pub starttls: bool,
     pub timeout: Duration,
     pub limits: Limits,
     /// Directory for `rawlog.*` files, when rawlog is on.
@@ -41,6 +45,10 @@ pub enum ConnError {
         addr: SocketAddr,
         err: std::io::Error,
     },
+    #[error("STARTTLS with {addr}: {why}")]
+    Starttls { addr: SocketAddr, why: String },
+    #[error("COMPRESS with {addr}: {why}")]
+    Compress { addr: SocketAddr, why: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("server closed the connection{}", partial.as_ref().map(|p| format!(" in the middle of a reply: {p:?}")).unwrap_or_default())]
@@ -60,6 +68,8 @@ impl ConnError {
             self,
             ConnError::Connect { .. }
                 | ConnError::Tls { .. }
+                | ConnError::Starttls { .. }
+                | ConnError::Compress { .. }
                 | ConnError::Io(_)
                 | ConnError::Closed { .. }
                 | ConnError::Timeout { .. }
@@ -70,6 +80,8 @@ impl ConnError {
 /// One connection.
 pub struct Conn {
     stream: Pin<Box<dyn Stream>>,
+    /// The server (for errors).
+    addr: SocketAddr,
     /// Bytes read; `buf[start..]` is not consumed yet (moved down only before a read).
     buf: Vec<u8>,
     start: usize,
@@ -104,6 +116,7 @@ impl Conn {
             .map_err(|err| ConnError::Connect { addr: ep.addr, err })?;
         let _ = tcp.set_nodelay(true);
         let stream: Pin<Box<dyn Stream>> = match &ep.tls {
+            _ if ep.starttls => Box::pin(tcp),
             None => Box::pin(tcp),
             Some(cfg) => {
                 let name =
@@ -132,6 +145,7 @@ impl Conn {
         };
         let mut conn = Conn {
             stream,
+            addr: ep.addr,
             buf: Vec::with_capacity(8192),
             start: 0,
             framer: Framer::new(ep.limits),
@@ -147,6 +161,9 @@ impl Conn {
             conn.set_caps(caps);
         }
         conn.greeting = Some(greeting);
+        if ep.starttls {
+            conn.starttls(ep).await?;
+        }
         Ok(conn)
     }
 

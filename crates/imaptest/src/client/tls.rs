@@ -1,10 +1,14 @@
-//! TLS client configuration (rustls): the system's web roots, a CA file, or any certificate.
+//! TLS on the client side (rustls): the configuration (the system's web roots, a CA file, or
+//! any certificate) and the handshake on an established stream, for TLS from the start as well
+//! as after STARTTLS (IMAP) or STLS (POP3).
 use anyhow::{Context, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Accepts every certificate (`ssl=any-cert`); signatures are still checked so the handshake
 /// is a real one.
@@ -76,4 +80,31 @@ pub fn client_config(any_cert: bool, ca_file: Option<&Path>) -> Result<Arc<rustl
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     Ok(Arc::new(config))
+}
+
+/// The TLS handshake as client of `host` on `io`, within `timeout`. A bad server name, a
+/// timeout and a refused certificate are all `io::Error`s saying so.
+pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    cfg: &Arc<rustls::ClientConfig>,
+    host: &str,
+    io: S,
+    timeout: Duration,
+) -> std::io::Result<tokio_rustls::client::TlsStream<S>> {
+    let name = ServerName::try_from(host.to_string()).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("server name {host:?}: {e}"),
+        )
+    })?;
+    tokio::time::timeout(
+        timeout,
+        tokio_rustls::TlsConnector::from(cfg.clone()).connect(name, io),
+    )
+    .await
+    .map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("timed out after {} s", timeout.as_secs()),
+        )
+    })?
 }

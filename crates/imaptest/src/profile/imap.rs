@@ -9,8 +9,12 @@
 //! Every `mail_send_interval` a new mail goes the Drafts → Sent way. The session ends after
 //! `mail_session_length` or when the run finishes (LOGOUT, Logo). Unless `no_tracking`, every
 //! untagged reply goes through stress mode's checks ([`crate::stress::mailbox::View`], and
-//! [`crate::stress::shared::Shared`] across the sessions of a user).
+//! [`crate::stress::shared::Shared`] across the sessions of a user). With `qresync` (and a
+//! server that has it) QRESYNC is enabled after login, expunges come as VANISHED, and INBOX is
+//! selected with what the user's sessions last knew of it, the reply checked by
+//! [`super::qresync::resync`].
 use super::plan::{self, Action};
+use super::qresync::{self, Known};
 use super::{Env, UserState};
 use crate::client::login::{astring, login};
 use crate::client::sasl::Creds;
@@ -66,6 +70,12 @@ struct Sess<'a> {
     cid: u32,
     /// Fixed items (size, headers…) seen in the current command, judged at its tagged OK.
     unconfirmed: Vec<crate::stress::mailbox::Fixed>,
+    /// QRESYNC is enabled.
+    qresync: bool,
+    /// The reply of a QRESYNC SELECT while it comes in.
+    resync: Option<qresync::Reply>,
+    /// The HIGHESTMODSEQ of the last SELECT (0: none).
+    select_modseq: u64,
 }
 
 /// The `(UID, FLAGS)` of a `* n FETCH (…)` reply.
@@ -109,9 +119,53 @@ impl Sess<'_> {
         self.tag.to_string()
     }
 
+    /// Notes what QRESYNC needs from an untagged reply: HIGHESTMODSEQ, VANISHED (which stands
+    /// for EXPUNGEs) and, during a QRESYNC SELECT, what it reports.
+    fn note_qresync(&mut self, v: &[Value], r: &Response) -> Result<(), String> {
+        if let Some((_, Some(code))) = r.status_code() {
+            let n = code.get(1).and_then(Value::number).unwrap_or(0);
+            if code.first().is_some_and(|c| c.is_atom("HIGHESTMODSEQ")) {
+                self.select_modseq = n;
+            } else if code.first().is_some_and(|c| c.is_atom("UIDVALIDITY")) {
+                if let Some(rep) = self.resync.as_mut() {
+                    rep.uidvalidity = n as u32;
+                }
+            }
+            return Ok(());
+        }
+        if v.first().is_some_and(|w| w.is_atom("VANISHED")) {
+            let earlier = v.get(1).and_then(Value::items).is_some();
+            let set = v.get(if earlier { 2 } else { 1 }).and_then(Value::text);
+            let Some(set) = set.as_deref().and_then(qresync::uid_set) else {
+                return Err(format!("VANISHED without a valid UID set: {r}"));
+            };
+            if !earlier {
+                let n = qresync::count(&set).min(u32::MAX as u64) as u32;
+                self.exists = self.exists.saturating_sub(n);
+            } else if let Some(rep) = self.resync.as_mut() {
+                rep.vanished.extend(set);
+            }
+            return Ok(());
+        }
+        if let Some(rep) = self.resync.as_mut() {
+            if let (Some(n), Some(w)) = (v.first().and_then(Value::number), v.get(1)) {
+                if w.is_atom("EXISTS") {
+                    rep.exists = n as u32;
+                }
+            }
+            if let Some((uid, _)) = fetch_uid_flags(v) {
+                rep.changed.push(uid);
+            }
+        }
+        Ok(())
+    }
+
     /// Notes what an untagged reply says about the selected mailbox.
     fn note(&mut self, r: &Response) -> Result<(), String> {
         if let Response::Untagged(v) = r {
+            if self.qresync {
+                self.note_qresync(v, r)?;
+            }
             if v.first().is_some_and(|w| w.is_atom("BYE")) && !self.logging_out {
                 return Err(format!("server disconnected: {r}"));
             }
@@ -251,14 +305,85 @@ impl Sess<'_> {
     }
 
     async fn select(&mut self, mailbox: &str) -> Result<(), String> {
+        self.save_inbox();
         self.exists = 0;
         self.news = false;
         self.view.reset();
         self.unconfirmed.clear();
         self.mailbox = mailbox.to_string();
-        let cmd = format!("SELECT {}", String::from_utf8_lossy(&astring(mailbox)));
-        self.cmd(Some("SELECT"), cmd.as_bytes(), false).await?;
+        self.select_modseq = 0;
+        let known = self.known(mailbox);
+        self.resync = known.as_ref().map(|_| qresync::Reply::default());
+        let name = String::from_utf8_lossy(&astring(mailbox)).into_owned();
+        let cmd = qresync::select_cmd(&name, known.as_ref());
+        let r = self.cmd(Some("SELECT"), cmd.as_bytes(), false).await;
+        let reply = self.resync.take();
+        r?;
+        if let (Some(k), Some(reply)) = (known, reply) {
+            if let Some(uids) = qresync::resync(&k, &reply)? {
+                self.adopt(&uids)?;
+                self.max_uid = self.max_uid.max(k.uids.last().copied().unwrap_or(0));
+            }
+        }
         Ok(())
+    }
+
+    /// What the user's sessions last knew of `mailbox`, when this SELECT is to use QRESYNC
+    /// (INBOX, with the replies tracked).
+    fn known(&self, mailbox: &str) -> Option<Known> {
+        if !self.qresync || mailbox != "INBOX" || self.env.cfg.no_tracking {
+            return None;
+        }
+        self.user
+            .inbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The UIDs a QRESYNC SELECT adds up to go into the view; one the server already put at
+    /// another place is an error.
+    fn adopt(&mut self, uids: &[u32]) -> Result<(), String> {
+        if uids.len() != self.view.msgs.len() {
+            return Err(format!(
+                "QRESYNC: the resync makes {} messages, EXISTS said {}",
+                uids.len(),
+                self.view.msgs.len()
+            ));
+        }
+        for (i, (m, &uid)) in self.view.msgs.iter_mut().zip(uids).enumerate() {
+            if m.uid != 0 && m.uid != uid {
+                return Err(format!(
+                    "QRESYNC: seq {} is UID {}, but the resync puts UID {uid} there",
+                    i + 1,
+                    m.uid
+                ));
+            }
+            m.uid = uid;
+        }
+        Ok(())
+    }
+
+    /// Leaving INBOX: what this session knows of it is kept for the next QRESYNC SELECT (only
+    /// when it knows every message's UID; otherwise what was kept before stays).
+    fn save_inbox(&self) {
+        let v = &self.view;
+        if !self.qresync
+            || self.env.cfg.no_tracking
+            || self.mailbox != "INBOX"
+            || self.select_modseq == 0
+            || v.uidvalidity == 0
+            || v.msgs.iter().any(|m| m.uid == 0)
+        {
+            return;
+        }
+        let mut uids: Vec<u32> = v.msgs.iter().map(|m| m.uid).collect();
+        uids.sort_unstable();
+        *self.user.inbox.lock().unwrap_or_else(|p| p.into_inner()) = Some(Known {
+            uidvalidity: v.uidvalidity,
+            modseq: self.select_modseq,
+            uids,
+        });
     }
 
     /// Fetches the metadata of mail above the UIDs known; queues what nobody acted on yet.
@@ -616,6 +741,9 @@ pub async fn session(
         mailbox: String::new(),
         cid,
         unconfirmed: Vec::new(),
+        qresync: false,
+        resync: None,
+        select_modseq: 0,
     };
     let t = std::time::Instant::now();
     let nonce = format!("{:016x}{:016x}", s.rng.gen::<u64>(), s.rng.gen::<u64>());
@@ -629,6 +757,10 @@ pub async fn session(
     env.counters
         .done(id("LOGIN"), from.elapsed().as_micros() as u64);
     drop(gate);
+    if env.cfg.qresync && s.conn.has("QRESYNC") {
+        s.cmd(None, b"ENABLE QRESYNC", false).await?;
+        s.qresync = true;
+    }
     s.setup().await?;
     s.next_send = up
         .send_interval
@@ -649,6 +781,7 @@ pub async fn session(
             s.wait(until, &mut finish).await?;
         }
     }
+    s.save_inbox();
     s.logging_out = true;
     s.cmd(Some("LOGOUT"), b"LOGOUT", false).await?;
     Ok(())

@@ -1,12 +1,13 @@
 //! Profile mode (`profile=FILE`): the users and clients a profile describes ([`parse`], pure),
 //! who they are and when they act ([`plan`], pure), and the doing: one task per user that has
-//! mail delivered over LMTP at the profile's rates and logs its client in (at most
-//! `connection_max_count` sessions of a user at once, `clients` sessions in all), IMAP clients
+//! mail delivered over LMTP at the profile's rates and logs its client in (see
+//! [`plan::logins_due`] for `connection_max_count`; `clients` sessions in all), IMAP clients
 //! acting on their mail ([`imap`]) and POP3 clients ([`crate::stress::pop3`]). The console is
 //! the original's: the default columns plus LMTP, names only in the headers.
 pub mod imap;
 pub mod parse;
 pub mod plan;
+pub mod qresync;
 
 use crate::args::Config;
 use crate::client::Endpoint;
@@ -80,6 +81,8 @@ pub struct UserState {
     pub handled: Mutex<HashSet<u32>>,
     /// POP3 UIDLs already downloaded.
     pub uidls: Mutex<HashSet<Vec<u8>>>,
+    /// What its IMAP sessions last knew of INBOX (`qresync`).
+    pub inbox: Mutex<Option<qresync::Known>>,
 }
 
 impl UserState {
@@ -178,6 +181,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
             ended: Notify::new(),
             handled: Mutex::new(HashSet::new()),
             uidls: Mutex::new(HashSet::new()),
+            inbox: Mutex::new(None),
         });
         tasks.spawn(user_task(env.clone(), u, n));
     }
@@ -207,7 +211,7 @@ fn earliest(ts: &[Option<Instant>]) -> Option<Instant> {
     ts.iter().flatten().min().copied()
 }
 
-/// One user: deliveries when due, logins when due (within `connection_max_count`), until the
+/// One user: deliveries when due, logins when due ([`plan::logins_due`]), until the
 /// run finishes; then deliveries not made yet are dropped and its sessions log out.
 async fn user_task(env: Arc<Env>, u: Arc<UserState>, n: usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(
@@ -268,13 +272,16 @@ async fn user_task(env: Arc<Env>, u: Arc<UserState>, n: usize) {
             }
         }
         if next_login.is_some_and(|t| t <= now) {
-            if u.sessions.load(Relaxed) < max_sessions {
+            let open = u.sessions.load(Relaxed);
+            if open < max_sessions {
                 if first {
                     first = false;
                     env.started.fetch_add(1, Relaxed);
                 }
-                u.sessions.fetch_add(1, Relaxed);
-                children.spawn(session_task(env.clone(), u.clone(), rng_for(&mut rng)));
+                for _ in 0..plan::logins_due(open, max_sessions, cp.login_interval) {
+                    u.sessions.fetch_add(1, Relaxed);
+                    children.spawn(session_task(env.clone(), u.clone(), rng_for(&mut rng)));
+                }
                 next_login = (!cp.login_interval.is_zero())
                     .then(|| now + plan::next_of(cp.login_interval, &mut rng));
             } else {
@@ -343,6 +350,7 @@ async fn session_task(env: Arc<Env>, u: Arc<UserState>, mut rng: ChaCha8Rng) {
                     d.join(format!("rawlog.pop3.{}.{n}", u.index + 1))
                 }),
                 tls: env.pop3_tls.clone(),
+                stls: env.cfg.starttls,
             };
             pop3::session(&job, &mut rng).await
         }

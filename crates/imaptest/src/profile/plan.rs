@@ -82,6 +82,22 @@ pub fn first_login(i: usize, n: usize, rampup: Duration) -> Duration {
 }
 
 /// The first of a series of events every `interval`: somewhere in the first interval.
+/// How many sessions a user's login opens, with `open` of its sessions open now:
+/// `connection_max_count` is how many connections the user should have in parallel (0 counts
+/// as 1). Without a `login_interval` a login opens all that are missing (the user keeps that
+/// many connected: a session that ends is replaced at the next login); with one, each login
+/// adds one connection while fewer than the maximum are open.
+pub fn logins_due(open: u32, connection_max_count: u32, login_interval: Duration) -> u32 {
+    let max = connection_max_count.max(1);
+    if open >= max {
+        0
+    } else if login_interval.is_zero() {
+        max - open
+    } else {
+        1
+    }
+}
+
 pub fn first_of(interval: Duration, rng: &mut impl Rng) -> Duration {
     interval.mul_f64(rng.gen_range(0.0..1.0))
 }
@@ -211,5 +227,19 @@ mod tests {
             [Action::Read, Action::Reply, Action::Move]
         );
         assert!(!filtered(&up, &mut rng));
+    }
+
+    #[test]
+    fn logins_open_connection_max_count_sessions() {
+        let none = Duration::ZERO;
+        assert_eq!(logins_due(0, 5, none), 5);
+        assert_eq!(logins_due(3, 5, none), 2);
+        assert_eq!(logins_due(5, 5, none), 0);
+        assert_eq!(logins_due(0, 0, none), 1);
+        let each = Duration::from_secs(1);
+        assert_eq!(logins_due(0, 5, each), 1);
+        assert_eq!(logins_due(4, 5, each), 1);
+        assert_eq!(logins_due(5, 5, each), 0);
+        assert_eq!(logins_due(1, 1, each), 0);
     }
 }

@@ -714,6 +714,7 @@ mod tests {
             host: "h".into(),
             addr: "127.0.0.1:1".parse().unwrap(),
             tls: None,
+            starttls: false,
             timeout: Duration::from_secs(1),
             limits: Default::default(),
             rawlog_dir: None,

@@ -1,5 +1,5 @@
 //! A line-based connection for POP3 and LMTP: connect under a timeout (plain, or TLS from the
-//! start), read CRLF lines (at most [`MAX_LINE`] bytes each) under a per-line timeout, write,
+//! start, or TLS after POP3's STLS: [`LineConn::stls`]), read CRLF lines (at most [`MAX_LINE`] bytes each) under a per-line timeout, write,
 //! and a rawlog file when asked. Errors are plain text naming the peer; nothing here panics on
 //! peer input.
 use std::io::Write as _;
@@ -78,6 +78,33 @@ impl LineConn {
             peer,
             rawlog,
         })
+    }
+
+    /// POP3's STLS (RFC 2595): the command, its `+OK`, then the TLS handshake. A `-ERR`, or
+    /// anything the server sends between its `+OK` and the handshake, is an error.
+    pub async fn stls(&mut self, tls: &TlsTo) -> Result<(), String> {
+        self.send(b"STLS\r\n").await?;
+        let line = self.line().await?;
+        if !line.starts_with(b"+OK") {
+            return Err(format!(
+                "{}: STLS refused: {}",
+                self.peer,
+                String::from_utf8_lossy(&line)
+            ));
+        }
+        if !self.buf.is_empty() {
+            return Err(format!(
+                "{}: STLS: the server sent data after its +OK, before the TLS handshake: {:?}",
+                self.peer,
+                shown(&self.buf)
+            ));
+        }
+        let plain = std::mem::replace(&mut self.stream, Box::pin(tokio::io::duplex(1).0));
+        let s = crate::client::tls::handshake(&tls.0, &tls.1, plain, self.timeout)
+            .await
+            .map_err(|e| format!("{}: TLS handshake: {e}", self.peer))?;
+        self.stream = Box::pin(s);
+        Ok(())
     }
 
     /// The peer, for messages.

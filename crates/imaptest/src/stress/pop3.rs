@@ -97,8 +97,9 @@ pub struct Job<'a> {
     /// Login latency counts from the connect.
     pub connect_ms: bool,
     pub rawlog: Option<PathBuf>,
-    /// TLS from the start (`ssl`).
+    /// TLS from the start (`ssl`), or after STLS when `stls` (`starttls`).
     pub tls: Option<super::lines::TlsTo>,
+    pub stls: bool,
 }
 
 struct Sess<'a, 'r> {
@@ -214,7 +215,7 @@ pub async fn session(job: &Job<'_>, rng: &mut ChaCha8Rng) -> Result<(), String> 
         "POP3",
         job.timeout,
         job.rawlog.as_deref(),
-        job.tls.as_ref(),
+        job.tls.as_ref().filter(|_| !job.stls),
     )
     .await?;
     let banner = c.line().await?;
@@ -224,6 +225,9 @@ pub async fn session(job: &Job<'_>, rng: &mut ChaCha8Rng) -> Result<(), String> 
             c.peer(),
             String::from_utf8_lossy(&banner)
         ));
+    }
+    if let Some(tls) = job.tls.as_ref().filter(|_| job.stls) {
+        c.stls(tls).await?;
     }
     job.slot.banner.store(true, Relaxed);
     let mut s = Sess { c, job, rng };
@@ -388,7 +392,7 @@ pub async fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
         .with_context(|| format!("{host}: no address"))
 }
 
-/// TLS for POP3 when `ssl` is given (the same certificate checks as IMAP's).
+/// TLS for POP3 when `ssl` or `starttls` is given (the same certificate checks as IMAP's).
 pub async fn tls_to(cfg: &Config) -> Result<Option<super::lines::TlsTo>> {
     if cfg.tls == crate::args::Tls::None {
         return Ok(None);
@@ -448,7 +452,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
         );
         let (connect_ms, rawlog_dir) = (cfg.connect_ms, rawlog_dir.clone());
         let disconnect_quit = cfg.disconnect_quit;
-        let tls = tls.clone();
+        let (tls, stls) = (tls.clone(), cfg.starttls);
         tasks.spawn(async move {
             let mut rng = ChaCha8Rng::seed_from_u64(
                 seed.wrapping_add((cid as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
@@ -475,6 +479,7 @@ pub async fn run(cfg: &Config) -> Result<i32> {
                         .as_ref()
                         .map(|d| d.join(format!("rawlog.{cid}.{n}"))),
                     tls: tls.clone(),
+                    stls,
                 };
                 let r = session(&job, &mut rng).await;
                 drop(permit);

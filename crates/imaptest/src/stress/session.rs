@@ -214,6 +214,7 @@ impl Session<'_> {
     async fn go(&mut self, permit: Option<tokio::sync::SemaphorePermit<'_>>) -> Result<End, Errs> {
         self.login().await?;
         drop(permit);
+        self.compress().await?;
         self.caps = Caps::of(&self.conn);
         let cfg = &self.run.cfg;
         // qresync: QRESYNC enabled (expunges come as VANISHED), MODSEQs tracked
@@ -339,6 +340,31 @@ impl Session<'_> {
         self.run
             .counters
             .done(state, from.elapsed().as_micros() as u64);
+        Ok(())
+    }
+
+    /// The COMPRESS state, right after login: `COMPRESS DEFLATE` when it is rolled and the
+    /// server announces COMPRESS=DEFLATE; everything after its OK is compressed.
+    async fn compress(&mut self) -> Result<(), Errs> {
+        let s = ids::COMPRESS;
+        if !self.run.plan.on(s) || !self.roll(self.p(s).0) || !self.conn.has("COMPRESS=DEFLATE") {
+            return Ok(());
+        }
+        let tag = self.next_tag();
+        let t = Instant::now();
+        self.slot.wait(Some((t, format!("{tag} COMPRESS DEFLATE"))));
+        let r = self.conn.compress(&tag).await.map_err(lost)?;
+        self.slot.wait(None);
+        if !matches!(
+            r,
+            Response::Tagged {
+                status: Status::Ok,
+                ..
+            }
+        ) {
+            return Err(vec![format!("{tag} COMPRESS DEFLATE failed: {r}")]);
+        }
+        self.run.counters.done(s, t.elapsed().as_micros() as u64);
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The states of stress mode: their order, short names and default probabilities, and the
 //! [`Plan`] a command line makes of them (`-`, `<state>=p[,again]`, `checkpoint`). Pure.
 use crate::args::{Config, STATES};
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 /// Index of a state in [`STATES`] (the order they run in).
 pub type StateId = usize;
@@ -62,9 +62,6 @@ fn default_of(name: &str) -> (u32, u32) {
 /// States that `-` leaves alone.
 const KEPT_BY_DASH: &[&str] = &["LOGIN", "SELECT", "LOGOUT"];
 
-/// States this implementation does not run yet: asking for them is a clean error.
-pub const NOT_YET: &[&str] = &["COMPRESS"];
-
 /// Probabilities of every state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -110,11 +107,6 @@ impl Plan {
             p[id("AUTHENTICATE")].0 = p[id("AUTHENTICATE")].0.min(100);
             if p[id("AUTHENTICATE")].0 == 100 {
                 p[id("LOGIN")].0 = 0;
-            }
-        }
-        for n in NOT_YET {
-            if p[id(n)].0 > 0 {
-                bail!("{}: not implemented yet", n.to_ascii_lowercase());
             }
         }
         Ok(Plan { p })
@@ -179,9 +171,10 @@ mod tests {
     }
 
     #[test]
-    fn unimplemented_states_are_refused() {
-        let c = parse(["compress=100".to_string()]).unwrap();
-        let e = Plan::from_config(&c).unwrap_err().to_string();
-        assert!(e.contains("not implemented yet"), "{e}");
+    fn compress_is_a_column_when_asked_for() {
+        let p = plan(&["compress=100"]);
+        assert_eq!(p.p[id("COMPRESS")], (100, 0));
+        assert_eq!(names(&p)[..2], ["Logi", "Comp"]);
+        assert!(!plan(&[]).on(id("COMPRESS")));
     }
 }

@@ -51,9 +51,17 @@ impl Dovecot {
     /// Starts a private Dovecot on three free ports; its files under a temporary folder
     /// named after `prefix`.
     pub fn start(prefix: &str) -> Dovecot {
+        Dovecot::start_with(prefix, "")
+    }
+
+    /// Like [`Dovecot::start`], with `extra` appended to its config (DOVECOT_EXTRA_CONF).
+    pub fn start_with(prefix: &str, extra: &str) -> Dovecot {
         let ports = [free_port(), free_port(), free_port()];
         let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+        let extra_file = dir.path().join("extra.conf");
+        std::fs::write(&extra_file, extra).unwrap();
         let out = Command::new(repo().join("tools/dovecot"))
+            .env("DOVECOT_EXTRA_CONF", &extra_file)
             .arg("start")
             .arg(dir.path())
             .args(ports.iter().map(|p| p.to_string()))
