@@ -56,7 +56,12 @@ impl Slot {
         {
             let mut g = self.lock();
             match w {
-                Some((t, text)) => *g = Waiting { since: Some(t), text },
+                Some((t, text)) => {
+                    *g = Waiting {
+                        since: Some(t),
+                        text,
+                    }
+                }
                 None => g.since = None,
             }
         }
