@@ -136,7 +136,8 @@ impl Conn {
         };
         let mut conn = Conn {
             stream,
-            buf: Vec::with_capacity(8192),
+            // the size every read asks for: one allocation per connection
+            buf: Vec::with_capacity(16384),
             start: 0,
             framer: Framer::new(ep.limits),
             timeout: ep.timeout,
@@ -217,8 +218,11 @@ impl Conn {
                 self.buf.drain(..self.start);
                 self.start = 0;
             }
-            // read into the buffer's spare room: no zeroed scratch array per read
-            self.buf.reserve(16384);
+            // read into the buffer's spare room: no zeroed scratch array per read, and no
+            // growth while a good part of the first allocation is free
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(16384);
+            }
             let n = tokio::select! {
                 biased;
                 r = self.stream.read_buf(&mut self.buf) => r?,
