@@ -129,6 +129,20 @@ struct Cursor<'a> {
     /// Reading a client command: an atom whose `[` never closes (a mailbox name such as
     /// `a[b`) is a plain atom instead of an error.
     command: bool,
+    /// The values of the lists being read, innermost last: one stack for the whole line, so
+    /// each list is allocated once at its final size instead of growing item by item.
+    stack: Vec<Value>,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(buf: &'a [u8], command: bool) -> Self {
+        Cursor {
+            buf,
+            pos: 0,
+            command,
+            stack: Vec::new(),
+        }
+    }
 }
 
 impl<'a> Cursor<'a> {
@@ -169,7 +183,7 @@ impl<'a> Cursor<'a> {
         if depth > MAX_DEPTH {
             return Err(self.err(format!("lists nested deeper than {MAX_DEPTH}")));
         }
-        let mut out = Vec::new();
+        let base = self.stack.len();
         loop {
             self.skip_spaces();
             match self.peek() {
@@ -177,16 +191,21 @@ impl<'a> Cursor<'a> {
                     if let Some(c) = close {
                         return Err(self.err(format!("missing '{}'", c as char)));
                     }
-                    return Ok(out);
+                    break;
                 }
                 Some(c) if Some(c) == close => {
                     self.pos += 1;
-                    return Ok(out);
+                    break;
                 }
                 Some(b')') => return Err(self.err("unexpected ')'")),
-                Some(_) => out.push(self.value(close, depth)?),
+                Some(_) => {
+                    let v = self.value(close, depth)?;
+                    self.stack.push(v);
+                }
             }
         }
+        // an exact-size iterator: one allocation of the list's final size
+        Ok(self.stack.drain(base..).collect())
     }
 
     fn value(&mut self, close: Option<u8>, depth: usize) -> Result<Value, WireError> {
@@ -324,17 +343,18 @@ impl<'a> Cursor<'a> {
     }
 
     /// resp-text: `[code]` (parsed into values) then words.
-    fn resp_text(&mut self) -> Result<Vec<Value>, WireError> {
-        let mut out = Vec::new();
+    /// With `base`, the values already on the stack from there come first in the result.
+    fn resp_text(&mut self, base: usize) -> Result<Vec<Value>, WireError> {
         self.skip_spaces();
         if self.peek() == Some(b'[') {
             self.pos += 1;
-            out.push(Value::Code(self.values(Some(b']'), 1)?));
+            let code = Value::Code(self.values(Some(b']'), 1)?);
+            self.stack.push(code);
         }
         loop {
             self.skip_spaces();
             if self.at_end() {
-                return Ok(out);
+                return Ok(self.stack.drain(base..).collect());
             }
             let w = self.word();
             if w.is_empty() {
@@ -343,33 +363,32 @@ impl<'a> Cursor<'a> {
                 self.pos += 1;
                 continue;
             }
-            out.push(Value::Atom(Bytes::copy_from(w)));
+            self.stack.push(Value::Atom(Bytes::copy_from(w)));
         }
     }
 }
 
 /// Values of a whole line (literals inline), no response structure.
 pub fn tokenize(line: &[u8]) -> Result<Vec<Value>, WireError> {
-    Cursor { buf: line, pos: 0, command: false }.values(None, 0)
+    Cursor::new(line, false).values(None, 0)
 }
 
 /// Values of a client command line (literals inline): like [`tokenize`], but an atom with
 /// an unclosed `[` (legal in mailbox names) is read up to the next space or parenthesis.
 pub fn tokenize_command(line: &[u8]) -> Result<Vec<Value>, WireError> {
-    Cursor { buf: line, pos: 0, command: true }.values(None, 0)
+    Cursor::new(line, true).values(None, 0)
 }
 
 /// Parses the values of an untagged response body (after `* `): status responses get the
 /// resp-text treatment, anything else generic values.
 pub fn parse_line(body: &[u8]) -> Result<Vec<Value>, WireError> {
-    let mut c = Cursor { buf: body, pos: 0, command: false };
+    let mut c = Cursor::new(body, false);
     c.skip_spaces();
     let save = c.pos;
     let first = c.word();
     if Status::from_word(first).is_some() {
-        let mut out = vec![Value::Atom(Bytes::copy_from(first))];
-        out.extend(c.resp_text()?);
-        return Ok(out);
+        c.stack.push(Value::Atom(Bytes::copy_from(first)));
+        return c.resp_text(0);
     }
     c.pos = save;
     c.values(None, 0)
@@ -377,7 +396,7 @@ pub fn parse_line(body: &[u8]) -> Result<Vec<Value>, WireError> {
 
 /// Parses one framed response line (as returned by [`crate::Framer`]).
 pub fn parse_response(line: &[u8]) -> Result<Response, WireError> {
-    let mut c = Cursor { buf: line, pos: 0, command: false };
+    let mut c = Cursor::new(line, false);
     match c.peek() {
         Some(b'+') => {
             c.pos += 1;
@@ -426,7 +445,7 @@ pub fn parse_response(line: &[u8]) -> Result<Response, WireError> {
             Ok(Response::Tagged {
                 tag,
                 status,
-                text: c.resp_text()?,
+                text: c.resp_text(0)?,
             })
         }
     }
@@ -445,7 +464,10 @@ mod tests {
         assert!(tokenize(b"a select x[}").is_err());
         let v = tokenize_command(b"a select x[} (BODY[HEADER.FIELDS (A B)])").unwrap();
         assert_eq!(v[2], Value::Atom(b"x[}".into()));
-        assert_eq!(v[3], Value::List(vec![Value::Atom(b"BODY[HEADER.FIELDS (A B)]".into())]));
+        assert_eq!(
+            v[3],
+            Value::List(vec![Value::Atom(b"BODY[HEADER.FIELDS (A B)]".into())])
+        );
     }
 
     #[test]

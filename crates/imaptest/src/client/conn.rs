@@ -87,6 +87,10 @@ pub struct Conn {
     start: usize,
     framer: Framer,
     timeout: Duration,
+    /// The reply timer: one per connection, never earlier than `timeout` after the read it was
+    /// last set for. It is moved only when it fires before the current read's deadline (so at
+    /// most once per `timeout`), not armed and cancelled for every read.
+    timer: Pin<Box<tokio::time::Sleep>>,
     rawlog: Option<std::fs::File>,
     /// The start of the last line read (for timeout messages), reused.
     last_line: Vec<u8>,
@@ -146,10 +150,12 @@ impl Conn {
         let mut conn = Conn {
             stream,
             addr: ep.addr,
-            buf: Vec::with_capacity(8192),
+            // the size every read asks for: one allocation per connection
+            buf: Vec::with_capacity(16384),
             start: 0,
             framer: Framer::new(ep.limits),
             timeout: ep.timeout,
+            timer: Box::pin(tokio::time::sleep(ep.timeout)),
             rawlog,
             last_line: Vec::with_capacity(200),
             capabilities: String::new(),
@@ -229,12 +235,20 @@ impl Conn {
                 self.buf.drain(..self.start);
                 self.start = 0;
             }
-            // read into the buffer's spare room: no zeroed scratch array per read
-            self.buf.reserve(16384);
-            let n = match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf))
-                .await
-            {
-                Err(_) => {
+            // read into the buffer's spare room: no zeroed scratch array per read, and no
+            // growth while a good part of the first allocation is free
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(16384);
+            }
+            let n = tokio::select! {
+                biased;
+                r = self.stream.read_buf(&mut self.buf) => r?,
+                () = self.timer.as_mut() => {
+                    if tokio::time::Instant::now() < deadline {
+                        // set for an earlier read: on to this one's deadline
+                        self.timer.as_mut().reset(deadline);
+                        continue;
+                    }
                     let last = if self.buf.is_empty() {
                         (!self.last_line.is_empty()).then(|| short(&self.last_line))
                     } else {
@@ -245,7 +259,6 @@ impl Conn {
                         last,
                     });
                 }
-                Ok(r) => r?,
             };
             if n == 0 {
                 let partial = (!self.buf.is_empty()).then(|| short(&self.buf));

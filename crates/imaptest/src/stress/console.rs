@@ -75,8 +75,7 @@ impl Control {
 
 /// Marks what a client waits for (for the stalled count), or that it waits for nothing.
 pub fn waiting(slot: &Slot, w: Option<(Instant, String)>) {
-    *slot.waiting.lock().unwrap_or_else(|p| p.into_inner()) = w;
-    slot.reported.store(0, Relaxed);
+    slot.wait(w);
 }
 
 struct Out {
@@ -195,8 +194,7 @@ pub fn client_line(slots: &[Slot], mut print: impl FnMut(&str)) -> ClientLine {
     for (i, s) in slots.iter().enumerate() {
         c.exist += s.exists.load(Relaxed) as u32;
         c.banner += s.banner.load(Relaxed) as u32;
-        let w = s.waiting.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some((since, text)) = w {
+        if let Some((since, text)) = s.waiting() {
             let secs = now.duration_since(since).as_secs();
             if now.duration_since(since) > STALLED {
                 c.stalled += 1;

@@ -33,15 +33,58 @@ pub struct Slot {
     /// It got the server's banner.
     pub banner: AtomicBool,
     /// The oldest command waiting for its reply: since when, and its text.
-    pub waiting: Mutex<Option<(Instant, String)>>,
+    waiting: Mutex<Waiting>,
     /// The last stall length (in 15 s steps) already reported.
     pub reported: AtomicU64,
 }
 
+/// The oldest command waiting for its reply; `text` keeps its buffer while nothing waits, so
+/// noting the next command costs no allocation.
+#[derive(Default)]
+struct Waiting {
+    since: Option<Instant>,
+    text: String,
+}
+
 impl Slot {
-    fn wait(&self, w: Option<(Instant, String)>) {
-        *self.waiting.lock().unwrap_or_else(|p| p.into_inner()) = w;
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes what the client waits for since when (`None`: nothing).
+    pub fn wait(&self, w: Option<(Instant, String)>) {
+        {
+            let mut g = self.lock();
+            match w {
+                Some((t, text)) => {
+                    *g = Waiting {
+                        since: Some(t),
+                        text,
+                    }
+                }
+                None => g.since = None,
+            }
+        }
         self.reported.store(0, Relaxed);
+    }
+
+    /// Notes that command `tag text` waits since `since`, reusing the text's buffer.
+    fn wait_on(&self, since: Instant, tag: &str, text: &str) {
+        {
+            let mut g = self.lock();
+            g.since = Some(since);
+            g.text.clear();
+            g.text.push_str(tag);
+            g.text.push(' ');
+            g.text.push_str(text);
+        }
+        self.reported.store(0, Relaxed);
+    }
+
+    /// What the client waits for since when, if anything.
+    pub fn waiting(&self) -> Option<(Instant, String)> {
+        let g = self.lock();
+        g.since.map(|t| (t, g.text.clone()))
     }
 }
 
@@ -701,7 +744,7 @@ impl Session<'_> {
             };
         let sent = Instant::now();
         if self.pending.is_empty() {
-            self.slot.wait(Some((sent, format!("{tag} {text}"))));
+            self.slot.wait_on(sent, &tag, &text);
         }
         self.pending.push_back(Pending {
             tag: tag.clone(),
@@ -873,8 +916,7 @@ impl Session<'_> {
                     }
                 }
                 if let Some(first) = self.pending.front() {
-                    self.slot
-                        .wait(Some((first.sent, format!("{} {}", first.tag, first.text))));
+                    self.slot.wait_on(first.sent, &first.tag, &first.text);
                 }
                 let micros = p.sent.elapsed().as_micros() as u64;
                 // Tags may come out of order, so the fixed items seen are judged once every
