@@ -7,6 +7,7 @@
 
 pub mod argv;
 pub mod capture;
+pub mod cpu;
 pub mod executor;
 pub mod privilege;
 pub mod process;

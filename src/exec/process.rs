@@ -61,6 +61,8 @@ pub struct Running {
     pub started: Instant,
     /// Started without a shell: the process is the program itself.
     pub direct: bool,
+    /// How it ended, once reaped (here, with its CPU time, not through `child`).
+    status: Option<std::process::ExitStatus>,
 }
 
 impl ShellCommand {
@@ -222,7 +224,7 @@ impl ShellCommand {
             });
             (h, None)
         };
-        Ok(Running { child, writer, held_stdin, started: Instant::now(), direct })
+        Ok(Running { child, writer, held_stdin, started: Instant::now(), direct, status: None })
     }
 }
 
@@ -309,9 +311,18 @@ impl Running {
         self.child.id() as i32
     }
 
+    /// Reap the child if it has ended (or, with `block`, once it ends), adding its CPU time
+    /// to this thread's count (see [`super::cpu`]).
+    fn reap(&mut self, block: bool) -> Result<Option<std::process::ExitStatus>> {
+        if self.status.is_none() {
+            self.status = super::cpu::wait4(self.pid(), block).context("waitpid")?;
+        }
+        Ok(self.status)
+    }
+
     /// Has it ended? (Never blocks.)
     pub fn try_finished(&mut self) -> Result<Option<Finished>> {
-        Ok(self.child.try_wait().context("waitpid")?.map(|s| Finished {
+        Ok(self.reap(false)?.map(|s| Finished {
             code: s.code(),
             signal: s.signal(),
             timed_out: false,
@@ -336,7 +347,7 @@ impl Running {
             let interrupted = interrupt.load(Ordering::SeqCst);
             if timed_out || interrupted {
                 self.kill_group();
-                let s = self.child.wait().context("waitpid after kill")?;
+                let s = self.reap(true)?.context("waitpid after kill")?;
                 self.join_writer();
                 return Ok(Finished { code: s.code(), signal: s.signal(), timed_out, interrupted });
             }
@@ -353,13 +364,15 @@ impl Running {
         let pg = nix::unistd::Pid::from_raw(self.pid());
         let _ = killpg(pg, Signal::SIGTERM);
         for _ in 0..30 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
+            if matches!(self.reap(false), Ok(Some(_))) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         let _ = killpg(pg, Signal::SIGKILL);
-        let _ = self.child.kill();
+        if self.status.is_none() {
+            let _ = nix::sys::signal::kill(pg, Signal::SIGKILL);
+        }
     }
 
     /// Close a held stdin (daemons) so the child sees EOF.

@@ -143,6 +143,8 @@ fn save_timings(path: &Path, t: &BTreeMap<u32, f64>) {
 /// with the script line it was at; the run goes on.
 fn run_one(w: &mut Run, job: &Job) -> Option<Verdict> {
     let mut rounds = 0;
+    // The CPU of this test's processes is counted from here (see `record`).
+    crate::exec::cpu::take();
     loop {
         w.capture.clear();
         w.summaries.take_reasons(job.test.number);
@@ -215,6 +217,7 @@ fn record(w: &mut Run, job: &Job, v: Verdict, seconds: f64) -> TestRecord {
         heading: suite::heading(&job.test.path),
         verdict: v,
         seconds,
+        cpu_seconds: crate::exec::cpu::take(),
         failures: w.summaries.take_reasons(job.test.number),
         output: std::mem::take(&mut w.capture),
         steps: std::mem::take(&mut w.step_times),
@@ -296,6 +299,7 @@ pub fn run_all(
                     heading: suite::heading(&t.path),
                     verdict: Verdict::Skipped,
                     seconds: 0.0,
+                    cpu_seconds: 0.0,
                     failures: vec![reason.clone()],
                     output: String::new(),
                     steps: Vec::new(),
