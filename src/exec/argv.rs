@@ -38,18 +38,18 @@ const SPECIAL: &[char] = &[
 /// differently from (or do not exist as) programs of the same name (`echo -e`, `cd`).
 const SHELL_WORDS: &[&str] = &[
     ".", ":", "[", "alias", "bg", "break", "case", "cd", "chdir", "command", "continue", "do",
-    "done", "echo", "elif", "else", "esac", "eval", "exec", "exit", "export", "false", "fc",
-    "fg", "fi", "for", "getopts", "hash", "if", "in", "jobs", "kill", "local", "printf", "pwd",
-    "read", "readonly", "return", "set", "shift", "test", "then", "times", "trap", "true",
-    "type", "ulimit", "umask", "unalias", "unset", "until", "wait", "while",
+    "done", "echo", "elif", "else", "esac", "eval", "exec", "exit", "export", "false", "fc", "fg",
+    "fi", "for", "getopts", "hash", "if", "in", "jobs", "kill", "local", "printf", "pwd", "read",
+    "readonly", "return", "set", "shift", "test", "then", "times", "trap", "true", "type",
+    "ulimit", "umask", "unalias", "unset", "until", "wait", "while",
 ];
 
 /// A file name in a redirection: nothing the shell would expand or split.
 fn plain_file(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '+' | ',' | '@' | ':'))
+        && name.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '+' | ',' | '@' | ':')
+        })
 }
 
 /// The line as words and redirections when the shell would do nothing but split it into
@@ -117,14 +117,24 @@ mod tests {
         let d = direct("/w/eximdir/exim -DEXIM_PATH=/w/eximdir/exim -C /w/test-config -odi userx@test.ex >>test-stdout 2>>test-stderr").unwrap();
         assert_eq!(
             words(&d),
-            ["/w/eximdir/exim", "-DEXIM_PATH=/w/eximdir/exim", "-C", "/w/test-config", "-odi", "userx@test.ex"]
+            [
+                "/w/eximdir/exim",
+                "-DEXIM_PATH=/w/eximdir/exim",
+                "-C",
+                "/w/test-config",
+                "-odi",
+                "userx@test.ex"
+            ]
         );
         assert_eq!(d.stdout, Some(Sink::Append("test-stdout".into())));
         assert_eq!(d.stderr, Some(Sink::Append("test-stderr".into())));
         let d = direct("/w/bin/client 127.0.0.1 1225 >>test-stdout 2>&1").unwrap();
         assert_eq!((words(&d).len(), d.stderr.clone()), (3, Some(Sink::Stdout)));
         let d = direct("rm  -f\t/w/x").unwrap();
-        assert_eq!((words(&d), d.stdout.clone(), d.stderr.clone()), (vec!["rm", "-f", "/w/x"], None, None));
+        assert_eq!(
+            (words(&d), d.stdout.clone(), d.stderr.clone()),
+            (vec!["rm", "-f", "/w/x"], None, None)
+        );
     }
 
     #[test]
@@ -163,7 +173,10 @@ mod tests {
         assert_eq!(direct("/bin/x >>$f"), None);
         assert_eq!(direct("/bin/x >>"), None);
         let d = direct("/bin/x -a=b 2>>test-stderr-server").unwrap();
-        assert_eq!((d.stdout, d.stderr), (None, Some(Sink::Append("test-stderr-server".into()))));
+        assert_eq!(
+            (d.stdout, d.stderr),
+            (None, Some(Sink::Append("test-stderr-server".into())))
+        );
         // Non-ASCII text is only text to the shell.
         assert_eq!(words(&direct("/bin/x café").unwrap()), ["/bin/x", "café"]);
     }

@@ -7,6 +7,7 @@ mod check;
 mod estimate;
 mod pending;
 mod plan;
+mod rerun;
 mod schedule;
 mod steps;
 
@@ -344,7 +345,12 @@ pub fn main(opts: Options) -> Result<i32> {
             .map(|(k, ports)| {
                 let (facts, suite, shared_dir) = (&shared.facts, &suite, &shared_dir);
                 scope.spawn(move || {
-                    Workspace::create(facts, &suite.join("workspace").join(k.to_string()), ports, shared_dir)
+                    Workspace::create(
+                        facts,
+                        &suite.join("workspace").join(k.to_string()),
+                        ports,
+                        shared_dir,
+                    )
                 })
             })
             .collect();
