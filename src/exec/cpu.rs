@@ -51,6 +51,7 @@ mod tests {
     use super::take;
 
     #[test]
+    #[allow(clippy::zombie_processes)] // reaped by wait4, which is what is tested
     fn counts_what_a_child_burns() {
         take();
         let child = std::process::Command::new("/bin/sh")
