@@ -671,13 +671,20 @@ fn rerun_failures(
     let lanes = if workers.len() >= 2 { cores } else { 1 };
     let plan = super::rerun::plan(&candidates, memo, lanes);
     let job_of = |n: u32| failed.iter().find(|j| j.test.number == n).copied();
-    println!(
-        "\n{} test(s) failed side by side; rerunning them ({} two at a time, {} alone, {} not: the failure it had alone before):",
-        failed.len(),
-        plan.paired.len(),
-        plan.alone.len(),
-        plan.settled.len()
-    );
+    if plan.paired.is_empty() && plan.settled.is_empty() {
+        println!(
+            "\n{} test(s) failed side by side; rerunning them alone:",
+            failed.len()
+        );
+    } else {
+        println!(
+            "\n{} test(s) failed side by side; rerunning them ({} two at a time, {} alone, {} not: the failure it had alone before):",
+            failed.len(),
+            plan.paired.len(),
+            plan.alone.len(),
+            plan.settled.len()
+        );
+    }
     for n in &plan.settled {
         println!("[rerun] {n:04} F: the same failure as when it last failed alone; not rerun");
         finished.insert(*n);
@@ -874,6 +881,24 @@ mod tests {
         assert!(!shows("==1224x", &[1225]));
         assert!(!shows("x=", &ports));
         assert!(shows("a=99999999 b=1225", &ports));
+    }
+
+    #[test]
+    fn timings_keep_the_remembered_failures() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("timings");
+        let t = std::collections::BTreeMap::from([(40, 0.6), (548, 25.25)]);
+        let memo = std::collections::BTreeMap::from([(40, 0x1c68_bd2a_385e_f593u64)]);
+        super::save_timings(&p, &t, &memo);
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "0040 0.60 fail=1c68bd2a385ef593\n0548 25.25\n"
+        );
+        assert_eq!(super::load_timings(&p), t);
+        assert_eq!(super::load_memo(&p), memo);
+        // An older file (seconds only) has nothing remembered; a bad word is ignored.
+        std::fs::write(&p, "0040 0.6\n0041 1.0 fail=zz\n").unwrap();
+        assert!(super::load_memo(&p).is_empty());
     }
 
     #[test]
