@@ -134,6 +134,97 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Make `to` the tree `from` (a master copy made by [`copy_tree`]) again, as hard links to
+/// its files: 16 workspaces then cost the links of one tree each, not 16 copies of every
+/// byte. Whatever `to` has that the master lacks goes; a file already linked stays.
+/// (Linking is sound because no test writes to these files: scripts and configurations
+/// only read the aux files and copy them elsewhere, and the aux programs are only run.)
+fn link_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in walkdir::WalkDir::new(from).follow_links(false) {
+        let entry = entry.with_context(|| format!("reading {}", from.display()))?;
+        let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
+        let dst = to.join(rel);
+        let ft = entry.file_type();
+        let meta = entry.metadata()?;
+        let old = std::fs::symlink_metadata(&dst).ok();
+        if ft.is_dir() {
+            if !old.as_ref().is_some_and(|o| o.is_dir()) {
+                remove_any(&dst)?;
+                std::fs::create_dir_all(&dst).with_context(|| format!("mkdir {}", dst.display()))?;
+            }
+            let mode = meta.permissions().mode() & 0o7777;
+            if !old.is_some_and(|o| o.is_dir() && o.permissions().mode() & 0o7777 == mode) {
+                std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(mode))?;
+            }
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(entry.path())?;
+            if std::fs::read_link(&dst).ok().as_ref() != Some(&target) {
+                remove_any(&dst)?;
+                std::os::unix::fs::symlink(target, &dst).with_context(|| format!("symlink {}", dst.display()))?;
+            }
+        } else if !old.is_some_and(|o| o.dev() == meta.dev() && o.ino() == meta.ino()) {
+            remove_any(&dst)?;
+            if std::fs::hard_link(entry.path(), &dst).is_err() {
+                // Another file system: a copy, with the master's mode.
+                std::fs::copy(entry.path(), &dst).with_context(|| format!("copying {}", entry.path().display()))?;
+            }
+        }
+    }
+    let mut extra = Vec::new();
+    for entry in walkdir::WalkDir::new(to).min_depth(1).follow_links(false) {
+        let Ok(entry) = entry else { continue };
+        let rel = entry.path().strip_prefix(to).unwrap_or(entry.path());
+        if std::fs::symlink_metadata(from.join(rel)).is_err() {
+            extra.push(entry.path().to_path_buf());
+        }
+    }
+    for p in extra {
+        remove_any(&p)?;
+    }
+    Ok(())
+}
+
+/// The master copies that every workspace of a run links to (see [`link_tree`]): the
+/// suite's aux-fixed and the aux programs, in `DIR/../shared` (the suite's
+/// `workspace/shared`). Made (or brought up to date) once per run, before the workspaces.
+pub fn prepare_shared(facts: &Facts, shared: &Path) -> Result<()> {
+    std::fs::create_dir_all(shared).with_context(|| format!("mkdir {}", shared.display()))?;
+    std::fs::set_permissions(shared, std::fs::Permissions::from_mode(0o755))?;
+    let aux = shared.join("aux-fixed");
+    if facts.suite.join("aux-fixed").is_dir() {
+        copy_tree(&facts.suite.join("aux-fixed"), &aux)?;
+    } else {
+        remove_any(&aux)?;
+    }
+    install_aux_programs(facts, &shared.join("bin"))
+}
+
+/// Copy the aux programs found beside runtest into `bin` (copies, not links: Exim runs them
+/// as other users and the build folder may not be reachable for them; the ones missing
+/// were named once at start, see `missing_aux_programs`).
+fn install_aux_programs(facts: &Facts, bin: &Path) -> Result<()> {
+    std::fs::create_dir_all(bin)?;
+    std::fs::set_permissions(bin, std::fs::Permissions::from_mode(0o755))?;
+    for (from, to) in AUX_PROGRAMS {
+        let src = facts.aux_dir.join(from);
+        if !src.is_file() {
+            continue;
+        }
+        let dst = bin.join(to);
+        let fresh = match (std::fs::metadata(&src), std::fs::metadata(&dst)) {
+            (Ok(s), Ok(d)) => s.len() == d.len() && s.modified().ok() <= d.modified().ok(),
+            _ => false,
+        };
+        if !fresh {
+            let tmp = bin.join(format!(".{to}.new"));
+            std::fs::copy(&src, &tmp).with_context(|| format!("copying {}", src.display()))?;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+            std::fs::rename(&tmp, &dst)?;
+        }
+    }
+    Ok(())
+}
+
 /// Make `DIR/NAME` a symbolic link to the suite's folder NAME: in the Perl runtest DIR is
 /// the suite itself, and configurations name files relative to it (Exim's 0577 has
 /// `.include confs/TESTNUM./aaa`). Read-only folders are linked, never copied.
@@ -182,8 +273,9 @@ impl Workspace {
         }
     }
 
-    /// Build (or refresh) the workspace in `dir`.
-    pub fn create(facts: &Facts, dir: &Path, ports: Ports) -> Result<Workspace> {
+    /// Build (or refresh) the workspace in `dir`, its aux files and programs linked to the
+    /// master copies in `shared` (made by [`prepare_shared`]).
+    pub fn create(facts: &Facts, dir: &Path, ports: Ports, shared: &Path) -> Result<Workspace> {
         std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
         let dir = dir.canonicalize().with_context(|| format!("{}", dir.display()))?;
         let ws = Workspace { table: Self::table(facts, &dir, ports), dir, ports };
@@ -194,8 +286,8 @@ impl Workspace {
         }
         if !in_suite {
             let aux = ws.dir.join("aux-fixed");
-            if facts.suite.join("aux-fixed").is_dir() {
-                copy_tree(&facts.suite.join("aux-fixed"), &aux)?;
+            if shared.join("aux-fixed").is_dir() {
+                link_tree(&shared.join("aux-fixed"), &aux)?;
             } else {
                 remove_any(&aux)?;
             }
@@ -205,7 +297,7 @@ impl Workspace {
         }
         ws.make_aux_var(facts)?;
         ws.make_dnszones(facts)?;
-        ws.install_aux_programs(facts)?;
+        link_tree(&shared.join("bin"), &ws.dir.join("bin"))?;
         if facts.is_root {
             crate::probe::patch::make_eximdir(
                 &facts.binary,
@@ -318,33 +410,6 @@ impl Workspace {
             let f = dst.join(format!("db.ip6.{first}"));
             if !f.exists() {
                 std::fs::write(f, format!("{pass_on}{}    PTR    {}.\n\n; End\n", name.join("."), host.hostname))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Copy the aux programs into `DIR/bin` (copies, not links: Exim runs them as other users
-    /// and the build folder may not be reachable for them).
-    /// Copies the aux programs found beside runtest into the workspace's bin/ (the ones
-    /// missing were named once at start, see `missing_aux_programs`).
-    fn install_aux_programs(&self, facts: &Facts) -> Result<()> {
-        let bin = self.dir.join("bin");
-        std::fs::create_dir_all(&bin)?;
-        for (from, to) in AUX_PROGRAMS {
-            let src = facts.aux_dir.join(from);
-            if !src.is_file() {
-                continue;
-            }
-            let dst = bin.join(to);
-            let fresh = match (std::fs::metadata(&src), std::fs::metadata(&dst)) {
-                (Ok(s), Ok(d)) => s.len() == d.len() && s.modified().ok() <= d.modified().ok(),
-                _ => false,
-            };
-            if !fresh {
-                let tmp = bin.join(format!(".{to}.new"));
-                std::fs::copy(&src, &tmp).with_context(|| format!("copying {}", src.display()))?;
-                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-                std::fs::rename(&tmp, &dst)?;
             }
         }
         Ok(())
@@ -552,6 +617,32 @@ mod tests {
         assert!(all.contains(&"fakens") && all.contains(&"server"), "{all:?}");
         std::fs::write(d.path().join("fakens"), "").unwrap();
         assert!(!missing_aux_programs(d.path()).contains(&"fakens"));
+    }
+
+    #[test]
+    fn workspaces_link_to_one_master_copy() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let (src, master, ws) = (d.path().join("src"), d.path().join("master"), d.path().join("ws"));
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        std::fs::write(src.join("a"), "A").unwrap();
+        std::fs::write(src.join("sub/b"), "B").unwrap();
+        std::os::unix::fs::symlink("a", src.join("l")).unwrap();
+        copy_tree(&src, &master).unwrap();
+        std::fs::create_dir_all(&ws).unwrap();
+        std::fs::write(ws.join("stale"), "x").unwrap();
+        for _ in 0..2 {
+            link_tree(&master, &ws).unwrap();
+            let (m, w) = (std::fs::metadata(master.join("sub/b")).unwrap(), std::fs::metadata(ws.join("sub/b")).unwrap());
+            assert_eq!((m.ino(), w.ino()), (m.ino(), m.ino()));
+            assert_eq!(std::fs::read_link(ws.join("l")).unwrap(), Path::new("a"));
+            assert!(!ws.join("stale").exists());
+        }
+        // A file the master changed (a new copy) is linked afresh.
+        std::fs::write(src.join("a"), "AA").unwrap();
+        copy_tree(&src, &master).unwrap();
+        link_tree(&master, &ws).unwrap();
+        assert_eq!(std::fs::read_to_string(ws.join("a")).unwrap(), "AA");
     }
 
     #[test]

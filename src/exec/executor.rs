@@ -25,6 +25,8 @@ pub struct Executor {
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
     pub runtest_uid: u32,
+    /// The caller's uid: its commands (and root's) run without a shell when they need none.
+    pub caller_uid: u32,
     /// The limit on any command that is waited for (--timeout).
     pub timeout: Duration,
     pub interrupt: Arc<AtomicBool>,
@@ -37,12 +39,17 @@ impl Executor {
         if self.debug {
             println!(">> {line} [{}]", identity.name());
         }
+        let direct_ok = match &identity {
+            Identity::Root => true,
+            Identity::User { uid, .. } => *uid == self.caller_uid,
+        };
         ShellCommand {
             line,
             cwd: self.cwd.clone(),
             env: self.env.clone(),
             identity,
             runtest_uid: self.runtest_uid,
+            direct_ok,
         }
     }
 

@@ -1,10 +1,13 @@
-//! Running the processes a test needs: shell command lines as the Perl runtest builds them,
+//! Running the processes a test needs: shell command lines as the Perl runtest builds them
+//! (run without the shell when they need none: `argv`),
 //! under the right identity (`privilege`), with their stdin data fed from a thread, a
 //! per-command timeout, programs whose output is captured (`capture`), the one `executor`
 //! through which a test launches everything (its timeout, its readiness checks), and a
 //! clean-up that leaves no process behind (`reap`).
 
+pub mod argv;
 pub mod capture;
+pub mod cpu;
 pub mod executor;
 pub mod privilege;
 pub mod process;

@@ -21,6 +21,10 @@ pub struct ShellCommand {
     pub identity: Identity,
     /// runtest's own uid: when not root, identity changes go through sudo.
     pub runtest_uid: u32,
+    /// The line may run without a shell when it needs none (see [`super::argv`]): not for
+    /// an identity other than the caller's or root's, whose shell opens the redirections
+    /// with that identity's rights.
+    pub direct_ok: bool,
 }
 
 /// What to write to the child's stdin.
@@ -55,6 +59,10 @@ pub struct Running {
     /// Held open (never written) for children whose stdin must stay open until they end.
     held_stdin: Option<std::process::ChildStdin>,
     pub started: Instant,
+    /// Started without a shell: the process is the program itself.
+    pub direct: bool,
+    /// How it ended, once reaped (here, with its CPU time, not through `child`).
+    status: Option<std::process::ExitStatus>,
 }
 
 impl ShellCommand {
@@ -98,13 +106,82 @@ impl ShellCommand {
         self.spawn_with(stdin, Vec::new(), Duration::ZERO, false)
     }
 
+    /// The command for a line that needs no shell (see [`super::argv::direct`]): the
+    /// program itself (through the identity helper when it needs one), with its output
+    /// files opened here as the shell would open them. None when the line needs a shell, or
+    /// when anything about it is unusual (a program not found, an output file that cannot
+    /// be opened): the shell then runs it and says what it says about it.
+    fn direct(&self) -> Option<(Command, Option<Identity>)> {
+        if !self.direct_ok || !sudo_words(&self.identity, self.runtest_uid).is_empty() {
+            return None;
+        }
+        let d = super::argv::direct(&self.line)?;
+        let (typed, args) = d.argv.split_first()?;
+        let program = if typed.contains('/') {
+            self.cwd.join(typed)
+        } else {
+            let path = self.env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone())?;
+            which::which_in(typed, Some(path), &self.cwd).ok()?
+        };
+        if !is_executable(&program) {
+            return None;
+        }
+        let open = |f: &str| -> Option<std::fs::File> {
+            let p = self.cwd.join(f);
+            let existed = std::fs::symlink_metadata(&p).is_ok();
+            let file = std::fs::OpenOptions::new().append(true).create(true).open(&p).ok()?;
+            // Made by the shell, it would belong to the identity.
+            if let (false, Identity::User { uid, gid, .. }) = (existed, &self.identity) {
+                if self.runtest_uid == 0 {
+                    std::os::unix::fs::chown(&p, Some(*uid), Some(*gid)).ok()?;
+                }
+            }
+            Some(file)
+        };
+        let stdout = match &d.stdout {
+            Some(super::argv::Sink::Append(f)) => Some(open(f)?),
+            _ => None,
+        };
+        let stderr = match &d.stderr {
+            Some(super::argv::Sink::Append(f)) => Some(open(f)?),
+            Some(super::argv::Sink::Stdout) => Some(stdout.as_ref()?.try_clone().ok()?),
+            None => None,
+        };
+        let encoded = |w: &str| -> std::ffi::OsString { std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(w)) };
+        let (mut cmd, in_child) = match (self.runtest_uid, helper_args(&self.identity), helper_path()) {
+            (0, Some(ids), Some(helper)) => {
+                // The helper execs the name as written (found in the same PATH), so the
+                // program's argv[0] is what the script wrote, as under the shell.
+                let mut c = Command::new(helper);
+                c.args(ids).arg(encoded(typed));
+                (c, None)
+            }
+            (uid, ids, _) => {
+                let mut c = Command::new(&program);
+                c.arg0(encoded(typed));
+                (c, (uid == 0 && ids.is_some()).then(|| self.identity.clone()))
+            }
+        };
+        cmd.args(args.iter().map(|a| encoded(a)));
+        cmd.stdout(stdout.map(Stdio::from).unwrap_or_else(Stdio::inherit));
+        cmd.stderr(stderr.map(Stdio::from).unwrap_or_else(Stdio::inherit));
+        Some((cmd, in_child))
+    }
+
     fn spawn_with(&self, stdin: Stdio, feed: Vec<Feed>, close_after: Duration, hold_stdin: bool) -> Result<Running> {
-        let (mut cmd, in_child) = self.command();
-        // The line holds script text: its chars are bytes (see script::decode).
-        let line: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(&self.line));
-        cmd.arg("-c").arg(line);
+        let (mut cmd, in_child, direct) = match self.direct() {
+            Some((cmd, in_child)) => (cmd, in_child, true),
+            None => {
+                let (mut cmd, in_child) = self.command();
+                // The line holds script text: its chars are bytes (see script::decode).
+                let line: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(&self.line));
+                cmd.arg("-c").arg(line);
+                cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+                (cmd, in_child, false)
+            }
+        };
         cmd.current_dir(&self.cwd).env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
-        cmd.stdin(stdin).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        cmd.stdin(stdin);
         cmd.process_group(0);
         if let Some(id) = in_child {
             // SAFETY: become_identity only makes async-signal-safe libc calls.
@@ -114,7 +191,7 @@ impl ShellCommand {
         }
         let mut child = cmd
             .spawn()
-            .with_context(|| format!("cannot start /bin/sh for `{}`", self.line))?;
+            .with_context(|| format!("cannot start `{}`", self.line))?;
         let stdin = child.stdin.take();
         let (writer, held_stdin) = if hold_stdin {
             (None, stdin)
@@ -147,8 +224,20 @@ impl ShellCommand {
             });
             (h, None)
         };
-        Ok(Running { child, writer, held_stdin, started: Instant::now() })
+        Ok(Running { child, writer, held_stdin, started: Instant::now(), direct, status: None })
     }
+}
+
+/// Whether `p` is a file the kernel itself can execute: executable, and a binary or a
+/// `#!` script (a script without `#!` is one only the shell runs, as a shell script).
+fn is_executable(p: &std::path::Path) -> bool {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let mut magic = [0u8; 4];
+    runnable
+        && std::fs::File::open(p).and_then(|mut f| f.read_exact(&mut magic)).is_ok()
+        && (magic == *b"\x7fELF" || magic.starts_with(b"#!"))
 }
 
 /// The least room a new pipe has (one page, even when the user's pipe buffers are limited).
@@ -222,9 +311,18 @@ impl Running {
         self.child.id() as i32
     }
 
+    /// Reap the child if it has ended (or, with `block`, once it ends), adding its CPU time
+    /// to this thread's count (see [`super::cpu`]).
+    fn reap(&mut self, block: bool) -> Result<Option<std::process::ExitStatus>> {
+        if self.status.is_none() {
+            self.status = super::cpu::wait4(self.pid(), block).context("waitpid")?;
+        }
+        Ok(self.status)
+    }
+
     /// Has it ended? (Never blocks.)
     pub fn try_finished(&mut self) -> Result<Option<Finished>> {
-        Ok(self.child.try_wait().context("waitpid")?.map(|s| Finished {
+        Ok(self.reap(false)?.map(|s| Finished {
             code: s.code(),
             signal: s.signal(),
             timed_out: false,
@@ -249,7 +347,7 @@ impl Running {
             let interrupted = interrupt.load(Ordering::SeqCst);
             if timed_out || interrupted {
                 self.kill_group();
-                let s = self.child.wait().context("waitpid after kill")?;
+                let s = self.reap(true)?.context("waitpid after kill")?;
                 self.join_writer();
                 return Ok(Finished { code: s.code(), signal: s.signal(), timed_out, interrupted });
             }
@@ -266,13 +364,15 @@ impl Running {
         let pg = nix::unistd::Pid::from_raw(self.pid());
         let _ = killpg(pg, Signal::SIGTERM);
         for _ in 0..30 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
+            if matches!(self.reap(false), Ok(Some(_))) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
         let _ = killpg(pg, Signal::SIGKILL);
-        let _ = self.child.kill();
+        if self.status.is_none() {
+            let _ = nix::sys::signal::kill(pg, Signal::SIGKILL);
+        }
     }
 
     /// Close a held stdin (daemons) so the child sees EOF.
@@ -303,7 +403,58 @@ mod tests {
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             identity: Identity::Root,
             runtest_uid: nix::unistd::getuid().as_raw(),
+            direct_ok: true,
         }
+    }
+
+    #[test]
+    fn a_plain_line_runs_without_a_shell() {
+        let no = AtomicBool::new(false);
+        let d = tempfile::tempdir().unwrap();
+        let mut c = sh("ls /nonexistent-rt >>out 2>&1");
+        c.cwd = d.path().to_path_buf();
+        let r = c.spawn(vec![], Duration::ZERO, false).unwrap();
+        assert!(r.direct);
+        assert_eq!(r.wait(Duration::from_secs(10), &no).unwrap().code, Some(2));
+        // argv[0] as written (not the path PATH found), and stderr where stdout goes.
+        let out = std::fs::read_to_string(d.path().join("out")).unwrap();
+        assert!(out.starts_with("ls: "), "{out}");
+        // The same line with the shell's help gives the same text.
+        let mut c = sh("ls /nonexistent-rt >>out2 2>&1 || exit 2");
+        c.cwd = d.path().to_path_buf();
+        let r = c.spawn(vec![], Duration::ZERO, false).unwrap();
+        assert!(!r.direct);
+        assert_eq!(r.wait(Duration::from_secs(10), &no).unwrap().code, Some(2));
+        assert_eq!(std::fs::read_to_string(d.path().join("out2")).unwrap(), out);
+        // Appended, stdin fed, separate stderr file.
+        let mut c = sh("/bin/cat >>out 2>>err");
+        c.cwd = d.path().to_path_buf();
+        let r = c.spawn(vec![Feed::Bytes(b"fed\n".to_vec())], Duration::ZERO, false).unwrap();
+        assert!(r.direct);
+        r.wait(Duration::from_secs(10), &no).unwrap();
+        let out = std::fs::read_to_string(d.path().join("out")).unwrap();
+        assert!(out.starts_with("ls: ") && out.ends_with("\nfed\n"), "{out}");
+        assert!(d.path().join("err").exists());
+        // A program that is not there is left to the shell, which says so.
+        let mut c = sh("no-such-program-rt >>out3 2>&1");
+        c.cwd = d.path().to_path_buf();
+        let r = c.spawn(vec![], Duration::ZERO, false).unwrap();
+        assert!(!r.direct);
+        assert_eq!(r.wait(Duration::from_secs(10), &no).unwrap().code, Some(127));
+        assert!(std::fs::read_to_string(d.path().join("out3")).unwrap().contains("not found"));
+        // A script without `#!` is the shell's to run.
+        std::fs::write(d.path().join("s"), "echo from-sh >>out4\n").unwrap();
+        std::fs::set_permissions(d.path().join("s"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let mut c = sh("./s");
+        c.cwd = d.path().to_path_buf();
+        let r = c.spawn(vec![], Duration::ZERO, false).unwrap();
+        assert!(!r.direct);
+        assert_eq!(r.wait(Duration::from_secs(10), &no).unwrap().code, Some(0));
+        assert_eq!(std::fs::read_to_string(d.path().join("out4")).unwrap(), "from-sh\n");
+        // Not allowed: the shell, always.
+        let mut c = sh("/bin/true");
+        c.direct_ok = false;
+        assert!(!c.spawn(vec![], Duration::ZERO, false).unwrap().direct);
     }
 
     #[test]

@@ -146,9 +146,10 @@ fn descendants_in(children: &HashMap<i32, Vec<i32>>, root: i32) -> Vec<i32> {
 
 /// Reap exited direct children among `pids` without blocking. Callers never pass a child
 /// runtest holds a handle for (those are waited through their handle).
+/// Their CPU time counts for the thread that reaps them (see `cpu`).
 fn reap(pids: &[i32]) {
     for p in pids {
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(*p), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        let _ = super::cpu::wait4(*p, false);
     }
 }
 

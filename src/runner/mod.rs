@@ -7,6 +7,7 @@ mod check;
 mod estimate;
 mod pending;
 mod plan;
+mod rerun;
 mod schedule;
 mod steps;
 
@@ -326,7 +327,7 @@ pub fn main(opts: Options) -> Result<i32> {
         parallel: jobs > 1,
     });
     let mut workers = Vec::new();
-    // The workspaces are built side by side too (copies of aux-fixed, the patched binary …).
+    // The workspaces are built side by side too (links to aux-fixed, the patched binary …).
     let (blocks, busy) = crate::workspace::free_port_blocks(shared.opts.port_offset, jobs)?;
     for b in busy {
         println!(
@@ -334,14 +335,22 @@ pub fn main(opts: Options) -> Result<i32> {
             b.s, b.d4
         );
     }
+    // One master copy of the aux files and programs, which every workspace links to.
+    let shared_dir = suite.join("workspace").join("shared");
+    crate::workspace::prepare_shared(&shared.facts, &shared_dir)?;
     let spaces: Vec<Result<Workspace>> = std::thread::scope(|scope| {
         let handles: Vec<_> = blocks
             .into_iter()
             .enumerate()
             .map(|(k, ports)| {
-                let (facts, suite) = (&shared.facts, &suite);
+                let (facts, suite, shared_dir) = (&shared.facts, &suite, &shared_dir);
                 scope.spawn(move || {
-                    Workspace::create(facts, &suite.join("workspace").join(k.to_string()), ports)
+                    Workspace::create(
+                        facts,
+                        &suite.join("workspace").join(k.to_string()),
+                        ports,
+                        shared_dir,
+                    )
                 })
             })
             .collect();

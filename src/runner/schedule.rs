@@ -131,8 +131,29 @@ fn load_timings(path: &Path) -> BTreeMap<u32, f64> {
         .collect()
 }
 
-fn save_timings(path: &Path, t: &BTreeMap<u32, f64>) {
-    let text: String = t.iter().map(|(n, s)| format!("{n:04} {s:.2}\n")).collect();
+/// The failures remembered for the rerun policy (see [`super::rerun`]): the `fail=HEX` word
+/// on a test's line of the timings file (after its seconds; older runtests read only those).
+fn load_memo(path: &Path) -> BTreeMap<u32, u64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let n = w.next()?.parse().ok()?;
+            let fp = w.find_map(|w| w.strip_prefix("fail="))?;
+            Some((n, u64::from_str_radix(fp, 16).ok()?))
+        })
+        .collect()
+}
+
+fn save_timings(path: &Path, t: &BTreeMap<u32, f64>, memo: &BTreeMap<u32, u64>) {
+    let text: String = t
+        .iter()
+        .map(|(n, s)| match memo.get(n) {
+            Some(fp) => format!("{n:04} {s:.2} fail={fp:016x}\n"),
+            None => format!("{n:04} {s:.2}\n"),
+        })
+        .collect();
     let _ = crate::review::write_saved(path, &text);
 }
 
@@ -143,6 +164,8 @@ fn save_timings(path: &Path, t: &BTreeMap<u32, f64>) {
 /// with the script line it was at; the run goes on.
 fn run_one(w: &mut Run, job: &Job) -> Option<Verdict> {
     let mut rounds = 0;
+    // The CPU of this test's processes is counted from here (see `record`).
+    crate::exec::cpu::take();
     loop {
         w.capture.clear();
         w.summaries.take_reasons(job.test.number);
@@ -215,6 +238,7 @@ fn record(w: &mut Run, job: &Job, v: Verdict, seconds: f64) -> TestRecord {
         heading: suite::heading(&job.test.path),
         verdict: v,
         seconds,
+        cpu_seconds: crate::exec::cpu::take(),
         failures: w.summaries.take_reasons(job.test.number),
         output: std::mem::take(&mut w.capture),
         steps: std::mem::take(&mut w.step_times),
@@ -296,6 +320,7 @@ pub fn run_all(
                     heading: suite::heading(&t.path),
                     verdict: Verdict::Skipped,
                     seconds: 0.0,
+                    cpu_seconds: 0.0,
                     failures: vec![reason.clone()],
                     output: String::new(),
                     steps: Vec::new(),
@@ -329,12 +354,13 @@ pub fn run_all(
     }
     let timings_path = shared.facts.suite.join("workspace").join("timings");
     let mut timings = load_timings(&timings_path);
+    let mut memo = load_memo(&timings_path);
     let results = if workers.len() == 1 {
         serial(shared, &mut workers[0], &jobs, &mut timings)
     } else {
-        parallel(shared, &mut workers, &jobs, &mut timings)
+        parallel(shared, &mut workers, &jobs, &mut timings, &mut memo)
     };
-    save_timings(&timings_path, &timings);
+    save_timings(&timings_path, &timings, &memo);
     for r in results {
         totals.add(r.number, r.verdict);
         records.push(r);
@@ -396,6 +422,7 @@ fn parallel(
     workers: &mut [Run],
     jobs: &[Job],
     timings: &mut BTreeMap<u32, f64>,
+    memo: &mut BTreeMap<u32, u64>,
 ) -> Vec<TestRecord> {
     let (alone, mut side_by_side): (Vec<Job>, Vec<Job>) =
         jobs.iter().cloned().partition(|j| runs_alone(&j.test));
@@ -530,13 +557,16 @@ fn parallel(
         .filter(|r| final_at_once(shared, r, alone.iter().any(|a| a.test.number == r.number)))
         .map(|r| r.number)
         .collect();
+    let pinned_lane = |n: u32| pinned_numbers.contains(&n);
     rerun_failures(
         shared,
-        &mut workers[0],
+        workers,
         jobs,
         &alone,
         &mut results,
         &mut finished,
+        memo,
+        &pinned_lane,
     );
     // Whatever was left for a rerun that did not come (Ctrl-C, Quit) is final now.
     for r in &results {
@@ -550,23 +580,27 @@ fn parallel(
     results
 }
 
-/// Rerun, alone and in test order, the tests that failed while running side by side.
+/// Rerun the tests that failed while running side by side.
 ///
 /// Under the load of many tests at once, timing races inside Exim itself can fail a test
 /// that passes whenever it runs by itself (two processes' debug lines in the other order, a
 /// second boundary crossed between reception and delivery), while a parallel run must give
-/// the verdicts of a serial one. A test that passes alone keeps its first failure as a flaky
-/// run in the reports, and is named at the end. In an interactive run this rerun is also the
-/// review: the usual prompts come up, on the terminal, for whatever still fails. Tests that
-/// already ran alone are rerun only for review. Each rerun's verdict is final: it is written
-/// at once and added to `finished`.
+/// the verdicts of a serial one. Which failures are rerun, and how (alone, or two tests that
+/// mostly wait side by side), is [`super::rerun`]'s policy. A test that passes on a rerun
+/// keeps its first failure as a flaky run in the reports, and is named at the end. In an
+/// interactive run this rerun is also the review: the usual prompts come up, on the
+/// terminal, for whatever still fails, one test at a time. Tests that already ran alone are
+/// rerun only for review. Each final verdict is written at once and added to `finished`.
+#[allow(clippy::too_many_arguments)]
 fn rerun_failures(
     shared: &Shared,
-    w0: &mut Run,
+    workers: &mut [Run],
     jobs: &[Job],
     alone: &[Job],
     results: &mut [TestRecord],
     finished: &mut std::collections::BTreeSet<u32>,
+    memo: &mut BTreeMap<u32, u64>,
+    pinned: &(dyn Fn(u32) -> bool + Sync),
 ) {
     let interactive = !shared.opts.continue_;
     if shared.opts.update || shared.interrupt.load(Ordering::SeqCst) {
@@ -591,64 +625,209 @@ fn rerun_failures(
     if failed.is_empty() {
         return;
     }
+    let first_fp = |results: &[TestRecord], n: u32| {
+        results
+            .iter()
+            .find(|r| r.number == n)
+            .map(|r| super::rerun::fingerprint(&r.failures, &r.output))
+            .unwrap_or(0)
+    };
     if interactive {
         println!(
             "\n{} test(s) failed; reviewing them one by one:",
             failed.len()
         );
+        let w0 = &mut workers[0];
         w0.console = Console::Direct;
         w0.asker = Box::new(Terminal);
-    } else {
+        for job in failed {
+            if shared.interrupt.load(Ordering::SeqCst) {
+                break;
+            }
+            match rerun_one(shared, w0, job) {
+                Some(Some((rec, text))) => {
+                    print!("{text}");
+                    settle(shared, results, finished, rec)
+                }
+                Some(None) => {}
+                None => break,
+            }
+        }
+        return;
+    }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let candidates: Vec<super::rerun::Candidate> = failed
+        .iter()
+        .filter_map(|j| results.iter().find(|r| r.number == j.test.number))
+        .map(|r| super::rerun::Candidate {
+            number: r.number,
+            seconds: r.seconds,
+            cpu_seconds: r.cpu_seconds,
+            fingerprint: super::rerun::fingerprint(&r.failures, &r.output),
+        })
+        .collect();
+    let lanes = if workers.len() >= 2 { cores } else { 1 };
+    let plan = super::rerun::plan(&candidates, memo, lanes);
+    let job_of = |n: u32| failed.iter().find(|j| j.test.number == n).copied();
+    if plan.paired.is_empty() && plan.settled.is_empty() {
         println!(
             "\n{} test(s) failed side by side; rerunning them alone:",
             failed.len()
         );
+    } else {
+        println!(
+            "\n{} test(s) failed side by side; rerunning them ({} two at a time, {} alone, {} not: the failure it had alone before):",
+            failed.len(),
+            plan.paired.len(),
+            plan.alone.len(),
+            plan.settled.len()
+        );
     }
-    for job in failed {
+    for n in &plan.settled {
+        println!("[rerun] {n:04} F: the same failure as when it last failed alone; not rerun");
+        finished.insert(*n);
+        if let Some(r) = results.iter().find(|r| r.number == *n) {
+            shared.summaries.finish(r.number, r.verdict, &r.failures);
+        }
+    }
+    // Two lanes for the paired ones, longest first; a test that needs the canonical ports
+    // runs only on the first worker (the one that has them, when any has).
+    let mut again_alone: Vec<u32> = Vec::new();
+    if !plan.paired.is_empty() {
+        let queue = Mutex::new(plan.paired.iter().copied().collect::<VecDeque<u32>>());
+        let done: Mutex<Vec<TestRecord>> = Mutex::new(Vec::new());
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (w0, rest) = workers.split_at_mut(1);
+        let lanes: [&mut Run; 2] = [&mut w0[0], &mut rest[0]];
+        std::thread::scope(|scope| {
+            for (lane, w) in lanes.into_iter().enumerate() {
+                let (queue, done, stop, job_of) = (&queue, &done, &stop, &job_of);
+                scope.spawn(move || loop {
+                    if stop.load(Ordering::SeqCst) || shared.interrupt.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let next = {
+                        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+                        let at = q.iter().position(|n| lane == 0 || !pinned(*n));
+                        at.and_then(|i| q.remove(i))
+                    };
+                    let Some(job) = next.and_then(job_of) else { return };
+                    match rerun_one(shared, w, job) {
+                        Some(Some((rec, text))) => {
+                            println!(
+                                "{text}[rerun] {} {} {:.1}s (beside another test that mostly waits)",
+                                job.test.id(),
+                                rec.verdict.letter(),
+                                rec.seconds
+                            );
+                            done.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
+                        }
+                        Some(None) => {}
+                        None => stop.store(true, Ordering::SeqCst),
+                    }
+                });
+            }
+        });
+        for rec in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            let first = first_fp(results, rec.number);
+            let again = (rec.verdict == Verdict::Fail)
+                .then(|| super::rerun::fingerprint(&rec.failures, &rec.output));
+            match super::rerun::after_paired(first, again) {
+                super::rerun::AfterPaired::Final => {
+                    remember(memo, rec.number, super::rerun::remember(first, again));
+                    settle(shared, results, finished, rec);
+                }
+                super::rerun::AfterPaired::RerunAlone => again_alone.push(rec.number),
+            }
+        }
+        again_alone.sort_unstable();
+    }
+    for n in plan.alone.iter().chain(again_alone.iter()).copied() {
         if shared.interrupt.load(Ordering::SeqCst) {
             break;
         }
-        let started = Instant::now();
-        let v = run_one(w0, job);
-        let secs = started.elapsed().as_secs_f64();
-        print!("{}", w0.take_console());
-        let Some(v) = v else {
-            println!(
-                "** Quit: files of test {} kept in {}",
-                job.test.id(),
-                w0.ws.dir.display()
-            );
-            break;
-        };
-        if v == Verdict::Interrupted {
-            // The first run's failure stands.
-            break;
+        let Some(job) = job_of(n) else { continue };
+        match rerun_one(shared, &mut workers[0], job) {
+            Some(Some((rec, text))) => {
+                println!(
+                    "{text}[rerun] {} {} {:.1}s{}",
+                    job.test.id(),
+                    rec.verdict.letter(),
+                    rec.seconds,
+                    if rec.verdict == Verdict::Pass {
+                        ": failed side by side, passes alone"
+                    } else {
+                        ""
+                    }
+                );
+                let first = first_fp(results, n);
+                let again = (rec.verdict == Verdict::Fail)
+                    .then(|| super::rerun::fingerprint(&rec.failures, &rec.output));
+                remember(memo, n, super::rerun::remember(first, again));
+                settle(shared, results, finished, rec);
+            }
+            Some(None) => {}
+            None => break,
         }
-        let mut rec = record(w0, job, v, secs);
-        let Some(slot) = results.iter_mut().find(|r| r.number == job.test.number) else {
-            continue;
-        };
-        if v == Verdict::Pass {
-            rec.failed_first = Some(FirstRun {
-                failures: std::mem::take(&mut slot.failures),
-                output: std::mem::take(&mut slot.output),
-                seconds: slot.seconds,
-            });
-        }
-        if !interactive {
-            let note = if v == Verdict::Pass {
-                ": failed side by side, passes alone"
-            } else {
-                ""
-            };
-            println!("[rerun] {} {} {secs:.1}s{note}", job.test.id(), v.letter());
-        }
-        shared
-            .summaries
-            .finish(rec.number, rec.verdict, &rec.failures);
-        finished.insert(rec.number);
-        *slot = rec;
     }
+}
+
+/// Note (or forget) a test's remembered failure.
+fn remember(memo: &mut BTreeMap<u32, u64>, n: u32, fp: Option<u64>) {
+    match fp {
+        Some(fp) => memo.insert(n, fp),
+        None => memo.remove(&n),
+    };
+}
+
+/// Rerun one test on `w`. None: the user quit (files kept); Some(None): interrupted (the
+/// first run's failure stands); else the rerun's record and its console text (still to be
+/// printed, whole, by the caller).
+fn rerun_one(shared: &Shared, w: &mut Run, job: &Job) -> Option<Option<(TestRecord, String)>> {
+    let started = Instant::now();
+    let v = run_one(w, job);
+    let secs = started.elapsed().as_secs_f64();
+    let text = w.take_console();
+    let Some(v) = v else {
+        print!("{text}");
+        println!(
+            "** Quit: files of test {} kept in {}",
+            job.test.id(),
+            w.ws.dir.display()
+        );
+        return None;
+    };
+    if v == Verdict::Interrupted || shared.interrupt.load(Ordering::SeqCst) {
+        return Some(None);
+    }
+    Some(Some((record(w, job, v, secs), text)))
+}
+
+/// Make a rerun's record the test's final one (keeping a failed first run of a test that
+/// passed as its flaky run), and write its verdict.
+fn settle(
+    shared: &Shared,
+    results: &mut [TestRecord],
+    finished: &mut std::collections::BTreeSet<u32>,
+    mut rec: TestRecord,
+) {
+    let Some(slot) = results.iter_mut().find(|r| r.number == rec.number) else {
+        return;
+    };
+    if rec.verdict == Verdict::Pass {
+        rec.failed_first = Some(FirstRun {
+            failures: std::mem::take(&mut slot.failures),
+            output: std::mem::take(&mut slot.output),
+            seconds: slot.seconds,
+        });
+    }
+    shared
+        .summaries
+        .finish(rec.number, rec.verdict, &rec.failures);
+    finished.insert(rec.number);
+    *slot = rec;
 }
 
 /// The estimated seconds of a test with no timing yet (see [`super::estimate`]); a script
@@ -702,6 +881,24 @@ mod tests {
         assert!(!shows("==1224x", &[1225]));
         assert!(!shows("x=", &ports));
         assert!(shows("a=99999999 b=1225", &ports));
+    }
+
+    #[test]
+    fn timings_keep_the_remembered_failures() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("timings");
+        let t = std::collections::BTreeMap::from([(40, 0.6), (548, 25.25)]);
+        let memo = std::collections::BTreeMap::from([(40, 0x1c68_bd2a_385e_f593u64)]);
+        super::save_timings(&p, &t, &memo);
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "0040 0.60 fail=1c68bd2a385ef593\n0548 25.25\n"
+        );
+        assert_eq!(super::load_timings(&p), t);
+        assert_eq!(super::load_memo(&p), memo);
+        // An older file (seconds only) has nothing remembered; a bad word is ignored.
+        std::fs::write(&p, "0040 0.6\n0041 1.0 fail=zz\n").unwrap();
+        assert!(super::load_memo(&p).is_empty());
     }
 
     #[test]

@@ -83,6 +83,7 @@ impl TestState {
                 cwd: run.ws.dir.clone(),
                 env: run.env.clone(),
                 runtest_uid: run.runtest_uid,
+                caller_uid: run.facts.caller.uid,
                 timeout: run.timeout(),
                 interrupt: run.interrupt.clone(),
                 debug: run.opts.debug,
@@ -412,7 +413,7 @@ impl TestState {
         if pids.is_empty() {
             // No pid file (an inetd wait-mode daemon): the daemon we started last — the
             // Exim its shell runs, which is the one to signal.
-            pids.extend(self.daemons.last().map(|d| daemon_pid(d.pid())));
+            pids.extend(self.daemons.last().map(|d| if d.direct { d.pid() } else { daemon_pid(d.pid()) }));
         }
         // Read before the signals: a daemon that ends at once leaves the tree.
         let tree = crate::exec::reap::descendants_of(&self.daemons.iter().map(|d| d.pid()).collect::<Vec<_>>());
@@ -586,7 +587,8 @@ fn panic_hook() -> Option<&'static str> {
 }
 
 /// The Exim of a daemon launched as `/bin/sh -c "exim …"`: the shell's child (the shell
-/// forks for a command with redirections), else the shell itself.
+/// forks for a command with redirections), else the shell itself. (A daemon started
+/// without a shell is its own Exim.)
 fn daemon_pid(shell: i32) -> i32 {
     crate::exec::reap::children(shell).into_iter().min().unwrap_or(shell)
 }

@@ -1,0 +1,229 @@
+//! The policy for rerunning, after the side-by-side phase of a `-j` run, the tests that failed
+//! there — decided here, without running anything; `schedule` does the runs.
+//!
+//! A rerun exists because a test can fail only under the load of many tests at once (a
+//! timing race in Exim, a second boundary crossed). Running every failure again strictly
+//! alone, one after the other, makes a run pay the whole length of each genuine failure a
+//! second time. The policy keeps the verdict a failure would get alone and pays less:
+//!
+//! * **Settled by memory.** A test that, in an earlier run, failed side by side and then
+//!   alone with the very same failure (the same reasons and the same printed differences,
+//!   byte for byte: its [`fingerprint`]) is remembered with that fingerprint. When it fails
+//!   side by side again with that fingerprint, the run has seen this exact failure alone
+//!   already: it is final without a rerun. Any other failure of it is rerun.
+//! * **Paired when they mostly wait.** A test whose processes used at most [`LIGHT_SHARE`]
+//!   of its wall time in CPU (a test of sleeps, timeouts and retry intervals) is rerun beside
+//!   at most one other such test, on a machine with two cores or more: two tests that each
+//!   want less than a quarter of a core leave each other a core whenever they need one,
+//!   which is what "alone" gives them. Tests that compute are rerun alone, as before.
+//! * **A paired failure is final only when it repeats.** A paired rerun that passes is a
+//!   pass (load makes tests fail, never pass). One that fails with the fingerprint of its
+//!   side-by-side failure has failed the same way twice, the second time beside a test
+//!   that was almost idle: final. One that fails differently is rerun alone, and that
+//!   verdict is final.
+
+use std::collections::BTreeMap;
+
+/// The most CPU (as a share of its wall time) a test may use to be rerun beside another.
+pub const LIGHT_SHARE: f64 = 0.25;
+
+/// A test that failed side by side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub number: u32,
+    /// Its side-by-side run's wall time and the CPU time of its processes.
+    pub seconds: f64,
+    pub cpu_seconds: f64,
+    /// The [`fingerprint`] of its side-by-side failure.
+    pub fingerprint: u64,
+}
+
+/// What to do with the candidates, in the order to do it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// Final failures without a rerun (settled by memory).
+    pub settled: Vec<u32>,
+    /// Rerun two at a time, longest first.
+    pub paired: Vec<u32>,
+    /// Rerun alone, one after the other.
+    pub alone: Vec<u32>,
+}
+
+/// Whether a run of `seconds` whose processes used `cpu_seconds` mostly waited.
+pub fn is_light(seconds: f64, cpu_seconds: f64) -> bool {
+    seconds > 0.0 && cpu_seconds >= 0.0 && cpu_seconds <= LIGHT_SHARE * seconds
+}
+
+/// The plan for `candidates`, given the remembered failures (`memo`: test → fingerprint of a
+/// failure it had both side by side and alone) and the machine's cores.
+pub fn plan(candidates: &[Candidate], memo: &BTreeMap<u32, u64>, cores: usize) -> Plan {
+    let mut p = Plan::default();
+    let mut light: Vec<&Candidate> = Vec::new();
+    for c in candidates {
+        if memo.get(&c.number) == Some(&c.fingerprint) {
+            p.settled.push(c.number);
+        } else if cores >= 2 && is_light(c.seconds, c.cpu_seconds) {
+            light.push(c);
+        } else {
+            p.alone.push(c.number);
+        }
+    }
+    if light.len() < 2 {
+        // Nobody to pair with.
+        p.alone.extend(light.iter().map(|c| c.number));
+        p.alone.sort_unstable();
+    } else {
+        light.sort_by(|a, b| {
+            b.seconds
+                .total_cmp(&a.seconds)
+                .then(a.number.cmp(&b.number))
+        });
+        p.paired = light.iter().map(|c| c.number).collect();
+    }
+    p
+}
+
+/// After a paired rerun.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterPaired {
+    /// Its verdict is final.
+    Final,
+    /// It failed in another way than side by side: rerun it alone.
+    RerunAlone,
+}
+
+/// What a paired rerun's result means: `again` is None for a pass, else the fingerprint of
+/// the failure; `first` is that of the side-by-side failure.
+pub fn after_paired(first: u64, again: Option<u64>) -> AfterPaired {
+    match again {
+        Some(fp) if fp != first => AfterPaired::RerunAlone,
+        _ => AfterPaired::Final,
+    }
+}
+
+/// What to remember of a test after its final rerun: the fingerprint when it failed the
+/// same way as side by side (None: forget it, it passed or failed differently).
+pub fn remember(first: u64, rerun: Option<u64>) -> Option<u64> {
+    rerun.filter(|fp| *fp == first)
+}
+
+/// A failure's identity: its reasons and everything runtest printed for it (the differences
+/// found), hashed with 64-bit FNV-1a — stable from run to run and release to release, unlike
+/// the standard library's hasher.
+pub fn fingerprint(failures: &[String], output: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for f in failures {
+        eat(f.as_bytes());
+        eat(&[0]);
+    }
+    eat(&[1]);
+    eat(output.as_bytes());
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(number: u32, seconds: f64, cpu_seconds: f64, fingerprint: u64) -> Candidate {
+        Candidate {
+            number,
+            seconds,
+            cpu_seconds,
+            fingerprint,
+        }
+    }
+
+    #[test]
+    fn waiting_tests_pair_longest_first_and_busy_ones_run_alone() {
+        let cands = [
+            c(40, 0.6, 0.5, 1),
+            c(548, 25.0, 1.0, 2),
+            c(576, 19.0, 0.8, 3),
+            c(192, 1.0, 0.1, 4),
+        ];
+        let p = plan(&cands, &BTreeMap::new(), 2);
+        assert_eq!(
+            p,
+            Plan {
+                settled: vec![],
+                paired: vec![548, 576, 192],
+                alone: vec![40]
+            }
+        );
+        // One core: everything alone, nothing paired.
+        let p = plan(&cands, &BTreeMap::new(), 1);
+        assert_eq!((p.paired.len(), p.alone), (0, vec![40, 192, 548, 576]));
+        // A single light test has nobody to pair with.
+        let p = plan(&cands[..2], &BTreeMap::new(), 2);
+        assert_eq!(
+            p,
+            Plan {
+                settled: vec![],
+                paired: vec![],
+                alone: vec![40, 548]
+            }
+        );
+    }
+
+    #[test]
+    fn only_the_remembered_failure_itself_is_settled() {
+        let memo = BTreeMap::from([(40, 1), (548, 99)]);
+        let p = plan(&[c(40, 0.6, 0.5, 1), c(548, 25.0, 1.0, 2)], &memo, 2);
+        assert_eq!(
+            p,
+            Plan {
+                settled: vec![40],
+                paired: vec![],
+                alone: vec![548]
+            }
+        );
+    }
+
+    #[test]
+    fn lightness() {
+        assert!(is_light(10.0, 2.5));
+        assert!(!is_light(10.0, 2.6));
+        assert!(!is_light(0.0, 0.0));
+        assert!(!is_light(10.0, f64::NAN));
+        assert!(!is_light(f64::NAN, 0.0));
+    }
+
+    #[test]
+    fn paired_results() {
+        assert_eq!(after_paired(7, None), AfterPaired::Final);
+        assert_eq!(after_paired(7, Some(7)), AfterPaired::Final);
+        assert_eq!(after_paired(7, Some(8)), AfterPaired::RerunAlone);
+        assert_eq!(remember(7, Some(7)), Some(7));
+        assert_eq!(remember(7, Some(8)), None);
+        assert_eq!(remember(7, None), None);
+    }
+
+    #[test]
+    fn fingerprints_tell_failures_apart() {
+        let r = |s: &str| vec![s.to_string()];
+        assert_eq!(
+            fingerprint(&r("stdout"), "diff"),
+            fingerprint(&r("stdout"), "diff")
+        );
+        assert_ne!(
+            fingerprint(&r("stdout"), "diff"),
+            fingerprint(&r("stdout"), "diff2")
+        );
+        assert_ne!(
+            fingerprint(&r("stdout"), "diff"),
+            fingerprint(&r("stderr"), "diff")
+        );
+        // Where one reason ends and the output starts is part of it.
+        assert_ne!(fingerprint(&r("ab"), "c"), fingerprint(&r("a"), "bc"));
+        // A fixed value for a fixed input: remembered fingerprints stay valid.
+        assert_eq!(fingerprint(&[], ""), 0xaf63_bc4c_8601_b62c);
+        assert_eq!(fingerprint(&r("x"), "y"), 0x4bf7_5b52_798b_dcaf);
+    }
+}
