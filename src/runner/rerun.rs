@@ -7,10 +7,13 @@
 //! second time. The policy keeps the verdict a failure would get alone and pays less:
 //!
 //! * **Settled by memory.** A test that, in an earlier run, failed side by side and then
-//!   alone with the very same failure (the same reasons and the same printed differences,
-//!   byte for byte: its [`fingerprint`]) is remembered with that fingerprint. When it fails
-//!   side by side again with that fingerprint, the run has seen this exact failure alone
-//!   already: it is final without a rerun. Any other failure of it is rerun.
+//!   alone (not paired) with the very same failure (the same reasons and the same printed
+//!   differences, byte for byte: its [`fingerprint`]) is remembered with that fingerprint.
+//!   When it fails side by side again with that fingerprint, the run has seen this exact
+//!   failure alone already: it is final without a rerun. Any other failure of it is rerun.
+//!   A test that ever failed side by side and then passed on its rerun is remembered as
+//!   *flaky* for good: load decides its verdict, so its failures are always rerun (else a
+//!   timing test that once failed alone on a loaded machine would stay failed ever after).
 //! * **Paired when they mostly wait.** A test whose processes used at most [`LIGHT_SHARE`]
 //!   of its wall time in CPU (a test of sleeps, timeouts and retry intervals) is rerun beside
 //!   at most one other such test, on a machine with two cores or more: two tests that each
@@ -38,6 +41,15 @@ pub struct Candidate {
     pub fingerprint: u64,
 }
 
+/// What the timings file keeps of a test for this policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Memory {
+    /// The fingerprint of a failure it had side by side and then alone, the same.
+    pub fail: Option<u64>,
+    /// It once failed side by side and passed on its rerun.
+    pub flaky: bool,
+}
+
 /// What to do with the candidates, in the order to do it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
@@ -54,13 +66,14 @@ pub fn is_light(seconds: f64, cpu_seconds: f64) -> bool {
     seconds > 0.0 && cpu_seconds >= 0.0 && cpu_seconds <= LIGHT_SHARE * seconds
 }
 
-/// The plan for `candidates`, given the remembered failures (`memo`: test → fingerprint of a
-/// failure it had both side by side and alone) and the machine's cores.
-pub fn plan(candidates: &[Candidate], memo: &BTreeMap<u32, u64>, cores: usize) -> Plan {
+/// The plan for `candidates`, given what earlier runs remember of them (`memo`) and the
+/// machine's cores.
+pub fn plan(candidates: &[Candidate], memo: &BTreeMap<u32, Memory>, cores: usize) -> Plan {
     let mut p = Plan::default();
     let mut light: Vec<&Candidate> = Vec::new();
     for c in candidates {
-        if memo.get(&c.number) == Some(&c.fingerprint) {
+        let m = memo.get(&c.number).copied().unwrap_or_default();
+        if !m.flaky && m.fail == Some(c.fingerprint) {
             p.settled.push(c.number);
         } else if cores >= 2 && is_light(c.seconds, c.cpu_seconds) {
             light.push(c);
@@ -101,10 +114,22 @@ pub fn after_paired(first: u64, again: Option<u64>) -> AfterPaired {
     }
 }
 
-/// What to remember of a test after its final rerun: the fingerprint when it failed the
-/// same way as side by side (None: forget it, it passed or failed differently).
-pub fn remember(first: u64, rerun: Option<u64>) -> Option<u64> {
-    rerun.filter(|fp| *fp == first)
+/// What to remember of a test after its final rerun, from what was remembered (`m`), the
+/// fingerprint of its side-by-side failure and its rerun's (None: it passed), and whether
+/// that rerun was alone: a pass makes it flaky; a failure alone the same as side by side is
+/// remembered, another forgets the one remembered; a paired failure teaches nothing.
+pub fn remember(m: Memory, first: u64, rerun: Option<u64>, alone: bool) -> Memory {
+    match rerun {
+        None => Memory {
+            fail: None,
+            flaky: true,
+        },
+        Some(fp) if alone => Memory {
+            fail: (fp == first).then_some(fp),
+            ..m
+        },
+        Some(_) => m,
+    }
 }
 
 /// A failure's identity: its reasons and everything runtest printed for it (the differences
@@ -174,7 +199,11 @@ mod tests {
 
     #[test]
     fn only_the_remembered_failure_itself_is_settled() {
-        let memo = BTreeMap::from([(40, 1), (548, 99)]);
+        let fail = |fp| Memory {
+            fail: Some(fp),
+            flaky: false,
+        };
+        let memo = BTreeMap::from([(40, fail(1)), (548, fail(99))]);
         let p = plan(&[c(40, 0.6, 0.5, 1), c(548, 25.0, 1.0, 2)], &memo, 2);
         assert_eq!(
             p,
@@ -184,6 +213,13 @@ mod tests {
                 alone: vec![548]
             }
         );
+        // A test that load once made fail is never settled by memory.
+        let flaky = Memory {
+            fail: Some(1),
+            flaky: true,
+        };
+        let p = plan(&[c(40, 0.6, 0.5, 1)], &BTreeMap::from([(40, flaky)]), 2);
+        assert_eq!((p.settled.len(), p.alone), (0, vec![40]));
     }
 
     #[test]
@@ -200,9 +236,29 @@ mod tests {
         assert_eq!(after_paired(7, None), AfterPaired::Final);
         assert_eq!(after_paired(7, Some(7)), AfterPaired::Final);
         assert_eq!(after_paired(7, Some(8)), AfterPaired::RerunAlone);
-        assert_eq!(remember(7, Some(7)), Some(7));
-        assert_eq!(remember(7, Some(8)), None);
-        assert_eq!(remember(7, None), None);
+        let none = Memory::default();
+        let seven = Memory {
+            fail: Some(7),
+            flaky: false,
+        };
+        let flaky = Memory {
+            fail: None,
+            flaky: true,
+        };
+        assert_eq!(remember(none, 7, Some(7), true), seven);
+        assert_eq!(remember(seven, 7, Some(8), true), none);
+        assert_eq!(remember(seven, 7, None, true), flaky);
+        assert_eq!(remember(none, 7, None, false), flaky);
+        // Paired failures teach nothing; flakiness is never forgotten.
+        assert_eq!(remember(none, 7, Some(7), false), none);
+        assert_eq!(remember(seven, 7, Some(8), false), seven);
+        assert_eq!(
+            remember(flaky, 7, Some(7), true),
+            Memory {
+                fail: Some(7),
+                flaky: true
+            }
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! it ends, and — when interactive — the failures reviewed one by one afterwards, in test
 //! order, on the terminal.
 
+use super::rerun::Memory;
 use super::{Console, Outcome, Run, Shared};
 use crate::cli::Options;
 use crate::report::{FirstRun, TestRecord, Totals, Verdict};
@@ -131,27 +132,43 @@ fn load_timings(path: &Path) -> BTreeMap<u32, f64> {
         .collect()
 }
 
-/// The failures remembered for the rerun policy (see [`super::rerun`]): the `fail=HEX` word
-/// on a test's line of the timings file (after its seconds; older runtests read only those).
-fn load_memo(path: &Path) -> BTreeMap<u32, u64> {
+/// What the rerun policy remembers (see [`super::rerun::Memory`]): the words `fail=HEX` and
+/// `flaky` on a test's line of the timings file (after its seconds; older runtests read only
+/// those). A malformed word is ignored.
+fn load_memo(path: &Path) -> BTreeMap<u32, Memory> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| {
             let mut w = l.split_whitespace();
             let n = w.next()?.parse().ok()?;
-            let fp = w.find_map(|w| w.strip_prefix("fail="))?;
-            Some((n, u64::from_str_radix(fp, 16).ok()?))
+            let mut m = Memory::default();
+            for word in w.skip(1) {
+                if let Some(fp) = word.strip_prefix("fail=") {
+                    m.fail = u64::from_str_radix(fp, 16).ok();
+                } else if word == "flaky" {
+                    m.flaky = true;
+                }
+            }
+            (m != Memory::default()).then_some((n, m))
         })
         .collect()
 }
 
-fn save_timings(path: &Path, t: &BTreeMap<u32, f64>, memo: &BTreeMap<u32, u64>) {
+fn save_timings(path: &Path, t: &BTreeMap<u32, f64>, memo: &BTreeMap<u32, Memory>) {
     let text: String = t
         .iter()
-        .map(|(n, s)| match memo.get(n) {
-            Some(fp) => format!("{n:04} {s:.2} fail={fp:016x}\n"),
-            None => format!("{n:04} {s:.2}\n"),
+        .map(|(n, s)| {
+            let m = memo.get(n).copied().unwrap_or_default();
+            let mut line = format!("{n:04} {s:.2}");
+            if let Some(fp) = m.fail {
+                line.push_str(&format!(" fail={fp:016x}"));
+            }
+            if m.flaky {
+                line.push_str(" flaky");
+            }
+            line.push('\n');
+            line
         })
         .collect();
     let _ = crate::review::write_saved(path, &text);
@@ -422,7 +439,7 @@ fn parallel(
     workers: &mut [Run],
     jobs: &[Job],
     timings: &mut BTreeMap<u32, f64>,
-    memo: &mut BTreeMap<u32, u64>,
+    memo: &mut BTreeMap<u32, Memory>,
 ) -> Vec<TestRecord> {
     let (alone, mut side_by_side): (Vec<Job>, Vec<Job>) =
         jobs.iter().cloned().partition(|j| runs_alone(&j.test));
@@ -599,7 +616,7 @@ fn rerun_failures(
     alone: &[Job],
     results: &mut [TestRecord],
     finished: &mut std::collections::BTreeSet<u32>,
-    memo: &mut BTreeMap<u32, u64>,
+    memo: &mut BTreeMap<u32, Memory>,
     pinned: &(dyn Fn(u32) -> bool + Sync),
 ) {
     let interactive = !shared.opts.continue_;
@@ -736,7 +753,7 @@ fn rerun_failures(
                 .then(|| super::rerun::fingerprint(&rec.failures, &rec.output));
             match super::rerun::after_paired(first, again) {
                 super::rerun::AfterPaired::Final => {
-                    remember(memo, rec.number, super::rerun::remember(first, again));
+                    remember(memo, rec.number, first, again, false);
                     settle(shared, results, finished, rec);
                 }
                 super::rerun::AfterPaired::RerunAlone => again_alone.push(rec.number),
@@ -765,7 +782,7 @@ fn rerun_failures(
                 let first = first_fp(results, n);
                 let again = (rec.verdict == Verdict::Fail)
                     .then(|| super::rerun::fingerprint(&rec.failures, &rec.output));
-                remember(memo, n, super::rerun::remember(first, again));
+                remember(memo, n, first, again, true);
                 settle(shared, results, finished, rec);
             }
             Some(None) => {}
@@ -775,10 +792,11 @@ fn rerun_failures(
 }
 
 /// Note (or forget) a test's remembered failure.
-fn remember(memo: &mut BTreeMap<u32, u64>, n: u32, fp: Option<u64>) {
-    match fp {
-        Some(fp) => memo.insert(n, fp),
-        None => memo.remove(&n),
+fn remember(memo: &mut BTreeMap<u32, Memory>, n: u32, first: u64, again: Option<u64>, alone: bool) {
+    let was = memo.get(&n).copied().unwrap_or_default();
+    match super::rerun::remember(was, first, again, alone) {
+        m if m == Memory::default() => memo.remove(&n),
+        m => memo.insert(n, m),
     };
 }
 
@@ -887,12 +905,27 @@ mod tests {
     fn timings_keep_the_remembered_failures() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("timings");
-        let t = std::collections::BTreeMap::from([(40, 0.6), (548, 25.25)]);
-        let memo = std::collections::BTreeMap::from([(40, 0x1c68_bd2a_385e_f593u64)]);
+        let t = std::collections::BTreeMap::from([(40, 0.6), (548, 25.25), (552, 3.0)]);
+        let memo = std::collections::BTreeMap::from([
+            (
+                40,
+                super::Memory {
+                    fail: Some(0x1c68_bd2a_385e_f593u64),
+                    flaky: false,
+                },
+            ),
+            (
+                548,
+                super::Memory {
+                    fail: None,
+                    flaky: true,
+                },
+            ),
+        ]);
         super::save_timings(&p, &t, &memo);
         assert_eq!(
             std::fs::read_to_string(&p).unwrap(),
-            "0040 0.60 fail=1c68bd2a385ef593\n0548 25.25\n"
+            "0040 0.60 fail=1c68bd2a385ef593\n0548 25.25 flaky\n0552 3.00\n"
         );
         assert_eq!(super::load_timings(&p), t);
         assert_eq!(super::load_memo(&p), memo);
