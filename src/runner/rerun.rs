@@ -7,10 +7,10 @@
 //! second time. The policy keeps the verdict a failure would get alone and pays less:
 //!
 //! * **Settled by memory.** A test that, in an earlier run, failed side by side and then
-//!   alone (not paired) with the very same failure (the same reasons and the same printed
+//!   on its rerun with the very same failure (the same reasons and the same printed
 //!   differences, byte for byte: its [`fingerprint`]) is remembered with that fingerprint.
 //!   When it fails side by side again with that fingerprint, the run has seen this exact
-//!   failure alone already: it is final without a rerun. Any other failure of it is rerun.
+//!   failure on a rerun already: it is final without one. Any other failure of it is rerun.
 //!   A test that ever failed side by side and then passed on its rerun is remembered as
 //!   *flaky* for good: load decides its verdict, so its failures are always rerun (else a
 //!   timing test that once failed alone on a loaded machine would stay failed ever after).
@@ -114,21 +114,20 @@ pub fn after_paired(first: u64, again: Option<u64>) -> AfterPaired {
     }
 }
 
-/// What to remember of a test after its final rerun, from what was remembered (`m`), the
-/// fingerprint of its side-by-side failure and its rerun's (None: it passed), and whether
-/// that rerun was alone: a pass makes it flaky; a failure alone the same as side by side is
-/// remembered, another forgets the one remembered; a paired failure teaches nothing.
-pub fn remember(m: Memory, first: u64, rerun: Option<u64>, alone: bool) -> Memory {
+/// What to remember of a test after its final rerun (alone, or paired and failing exactly
+/// as side by side), from what was remembered (`m`), the fingerprint of its side-by-side
+/// failure and its rerun's (None: it passed): a pass makes it flaky; the same failure is
+/// remembered; another forgets the one remembered.
+pub fn remember(m: Memory, first: u64, rerun: Option<u64>) -> Memory {
     match rerun {
         None => Memory {
             fail: None,
             flaky: true,
         },
-        Some(fp) if alone => Memory {
+        Some(fp) => Memory {
             fail: (fp == first).then_some(fp),
             ..m
         },
-        Some(_) => m,
     }
 }
 
@@ -245,15 +244,12 @@ mod tests {
             fail: None,
             flaky: true,
         };
-        assert_eq!(remember(none, 7, Some(7), true), seven);
-        assert_eq!(remember(seven, 7, Some(8), true), none);
-        assert_eq!(remember(seven, 7, None, true), flaky);
-        assert_eq!(remember(none, 7, None, false), flaky);
-        // Paired failures teach nothing; flakiness is never forgotten.
-        assert_eq!(remember(none, 7, Some(7), false), none);
-        assert_eq!(remember(seven, 7, Some(8), false), seven);
+        assert_eq!(remember(none, 7, Some(7)), seven);
+        assert_eq!(remember(seven, 7, Some(8)), none);
+        assert_eq!(remember(seven, 7, None), flaky);
+        // Flakiness is never forgotten.
         assert_eq!(
-            remember(flaky, 7, Some(7), true),
+            remember(flaky, 7, Some(7)),
             Memory {
                 fail: Some(7),
                 flaky: true

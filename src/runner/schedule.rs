@@ -753,7 +753,7 @@ fn rerun_failures(
                 .then(|| super::rerun::fingerprint(&rec.failures, &rec.output));
             match super::rerun::after_paired(first, again) {
                 super::rerun::AfterPaired::Final => {
-                    remember(memo, rec.number, first, again, false);
+                    remember(memo, rec.number, first, again);
                     settle(shared, results, finished, rec);
                 }
                 super::rerun::AfterPaired::RerunAlone => again_alone.push(rec.number),
@@ -782,7 +782,7 @@ fn rerun_failures(
                 let first = first_fp(results, n);
                 let again = (rec.verdict == Verdict::Fail)
                     .then(|| super::rerun::fingerprint(&rec.failures, &rec.output));
-                remember(memo, n, first, again, true);
+                remember(memo, n, first, again);
                 settle(shared, results, finished, rec);
             }
             Some(None) => {}
@@ -792,9 +792,9 @@ fn rerun_failures(
 }
 
 /// Note (or forget) a test's remembered failure.
-fn remember(memo: &mut BTreeMap<u32, Memory>, n: u32, first: u64, again: Option<u64>, alone: bool) {
+fn remember(memo: &mut BTreeMap<u32, Memory>, n: u32, first: u64, again: Option<u64>) {
     let was = memo.get(&n).copied().unwrap_or_default();
-    match super::rerun::remember(was, first, again, alone) {
+    match super::rerun::remember(was, first, again) {
         m if m == Memory::default() => memo.remove(&n),
         m => memo.insert(n, m),
     };
