@@ -695,7 +695,7 @@ fn rerun_failures(
         );
     } else {
         println!(
-            "\n{} test(s) failed side by side; rerunning them ({} two at a time, {} alone, {} not: the failure it had alone before):",
+            "\n{} test(s) failed side by side; rerunning them ({} two at a time, {} alone, {} not: the failure they had on a rerun before):",
             failed.len(),
             plan.paired.len(),
             plan.alone.len(),
@@ -703,7 +703,7 @@ fn rerun_failures(
         );
     }
     for n in &plan.settled {
-        println!("[rerun] {n:04} F: the same failure as when it last failed alone; not rerun");
+        println!("[rerun] {n:04} F: the same failure as on its last rerun; not rerun");
         finished.insert(*n);
         if let Some(r) = results.iter().find(|r| r.number == *n) {
             shared.summaries.finish(r.number, r.verdict, &r.failures);
