@@ -23,10 +23,6 @@ impl Run for Dovecot {
     }
 }
 
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
 fn scripts(dir: &str) -> String {
     format!(
         "test={}",
@@ -53,7 +49,7 @@ fn own_scripts_pass_and_failures_name_their_lines() {
         ],
         work.path(),
     );
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(
         s.contains("9 test groups: 0 failed, 1 skipped due to missing capabilities"),
@@ -71,7 +67,7 @@ fn own_scripts_pass_and_failures_name_their_lines() {
         .contains("testcase name=\"basics\""));
 
     let o = d.imaptest(&[&scripts("failing")], work.path());
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(1), "{s}");
     for want in [
         "*** Test banned-and-status command 1/2 (line 3)\n - failed: banned reply (line 4)",
@@ -103,7 +99,7 @@ fn sasl_mechanisms_rawlog_and_no_pipelining() {
         ],
         work.path(),
     );
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(s.contains("1 test groups: 0 failed"), "{s}");
     let log = std::fs::read_to_string(work.path().join("rawlog.basics.1")).unwrap();
@@ -115,14 +111,19 @@ fn sasl_mechanisms_rawlog_and_no_pipelining() {
             &[&format!("test={}", one.display()), &format!("mech={mech}")],
             work.path(),
         );
-        assert_eq!(o.status.code(), Some(0), "mech={mech}: {}", text(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "mech={mech}: {}",
+            common::text(&o)
+        );
     }
     // a wrong password is a clear setup error
     let o = d.imaptest(
         &[&format!("test={}", one.display()), "pass=wrong"],
         work.path(),
     );
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(1), "{s}");
     assert!(s.contains("login as testuser failed"), "{s}");
 }

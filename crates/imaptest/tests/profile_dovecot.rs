@@ -11,19 +11,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// A small mbox in `dir`.
-fn mbox(dir: &Path) -> String {
-    let p = dir.join("test.mbox");
-    let mut s = String::new();
-    for i in 0..20 {
-        s += &format!(
-            "From s{i}@example.com  Sat Mar 24 23:00:00 2007\nFrom: s{i}@example.com\nTo: r@example.com\nSubject: message {i}\nMessage-ID: <p{i}@imaptest.example>\n\n.line starting with a dot\nbody of {i}\n\n"
-        );
-    }
-    std::fs::write(&p, s).unwrap();
-    p.display().to_string()
-}
-
 /// imaptest in profile mode against `d`, with no `user=` and no `$USER`.
 /// imaptest run in `dir` with `profile=DIR/NAME`, the profile file written with `text`.
 fn with_profile(dir: &Path, name: &str, text: &str) -> Command {
@@ -43,20 +30,19 @@ fn profile_run(d: &Dovecot, dir: &Path, profile: &str, extra: &[&str]) -> Output
             format!("pop3_port={}", d.pop3_port),
             format!("lmtp_port={}", d.lmtp_port),
             "pass=testpass".into(),
-            format!("mbox={}", mbox(dir)),
+            format!(
+                "mbox={}",
+                common::mbox20(dir, "p", ".line starting with a dot")
+            ),
         ])
         .args(extra)
         .output()
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
 /// The output of a run that must end with exit 0 and without any error.
 fn clean(o: &Output) -> String {
-    let s = text(o);
+    let s = common::text(o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:"), "{s}");
     s
@@ -302,7 +288,7 @@ fn a_broken_profile_is_refused_naming_file_and_line() {
     )
     .output()
     .unwrap();
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(2), "{s}");
     assert!(
         s.contains("broken.conf:6: mail_session_length: \"forever\": not a time"),
@@ -315,7 +301,7 @@ fn a_broken_profile_is_refused_naming_file_and_line() {
     )
     .output()
     .unwrap();
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(2), "{s}");
     assert!(
         s.contains("broken.conf: at least one client { } block is required"),
@@ -338,7 +324,10 @@ fn pop3_stress_reads_what_lmtp_delivers() {
             "users=3".into(),
             "pass=testpass".into(),
             "clients=3".into(),
-            format!("mbox={}", mbox(work.path())),
+            format!(
+                "mbox={}",
+                common::mbox20(work.path(), "p", ".line starting with a dot")
+            ),
             "secs=4,10".into(),
         ])
         .output()
@@ -411,12 +400,15 @@ fn hostile_lmtp_and_pop3_servers_are_named_and_the_run_ends() {
         .args([
             format!("lmtp_port={lmtp}"),
             format!("pop3_port={pop3}"),
-            format!("mbox={}", mbox(work.path())),
+            format!(
+                "mbox={}",
+                common::mbox20(work.path(), "p", ".line starting with a dot")
+            ),
             "secs=2,5".into(),
         ])
         .output()
         .unwrap();
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(1), "{s}");
     assert!(t.elapsed().as_secs() < 10, "{s}");
     assert!(
@@ -460,12 +452,12 @@ fn profile_imap_clients_check_what_the_server_says() {
     )
     .args([
         format!("port={imap}"),
-        format!("mbox={}", mbox(work.path())),
+        format!("mbox={}", common::mbox20(work.path(), "p", ".line starting with a dot")),
         "secs=2,5".into(),
     ])
         .output()
         .unwrap();
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(1), "{s}");
     assert!(
         s.contains(
@@ -484,7 +476,10 @@ fn imap_stress_with_lmtp_deliveries_has_an_lmtp_column() {
         .args([
             format!("lmtp_port={}", d.lmtp_port),
             "lmtp_rate=20".into(),
-            format!("mbox={}", mbox(work.path())),
+            format!(
+                "mbox={}",
+                common::mbox20(work.path(), "p", ".line starting with a dot")
+            ),
             "clients=3".into(),
             "secs=3,10".into(),
             "output=stress.tsv".into(),

@@ -9,22 +9,6 @@ use common::Dovecot;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn mbox(dir: &Path) -> String {
-    let p = dir.join("test.mbox");
-    let mut s = String::new();
-    for i in 0..20 {
-        s += &format!(
-            "From s{i}@example.com  Sat Mar 24 23:00:00 2007\nFrom: s{i}@example.com\nTo: r@example.com\nSubject: message {i}\nMessage-ID: <pe{i}@imaptest.example>\n\nbody of {i}\n\n"
-        );
-    }
-    std::fs::write(&p, s).unwrap();
-    p.display().to_string()
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
 /// imaptest with `profile` (written to `dir/p.conf`) against ports `imap` and `lmtp`.
 fn run(dir: &Path, profile: &str, imap: u16, lmtp: u16, extra: &[&str]) -> Output {
     let conf = dir.join("p.conf");
@@ -35,7 +19,7 @@ fn run(dir: &Path, profile: &str, imap: u16, lmtp: u16, extra: &[&str]) -> Outpu
         .arg(format!("profile={}", conf.display()))
         .arg(format!("port={imap}"))
         .arg(format!("lmtp_port={lmtp}"))
-        .arg(format!("mbox={}", mbox(dir)))
+        .arg(format!("mbox={}", common::mbox20(dir, "pe", "")))
         .arg("pass=testpass")
         .args(extra)
         .output()
@@ -77,7 +61,7 @@ fn a_user_keeps_connection_max_count_connections() {
         d.lmtp_port,
         &["secs=3,5", "rawlog"],
     );
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:"), "{s}");
     assert_eq!(
@@ -98,7 +82,7 @@ fn a_user_keeps_connection_max_count_connections() {
     let work = tempfile::tempdir().unwrap();
     let one = profile.replace("connection_max_count = 3", "connection_max_count = 1");
     let o = run(work.path(), &one, d.port, d.lmtp_port, &["secs=2,5"]);
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert_eq!(total(&s, "Logi"), 2, "{s}");
 }
@@ -117,7 +101,7 @@ fn qresync_resyncs_inbox_against_dovecot() {
         d.lmtp_port,
         &["secs=8,5", "rawlog", "qresync"],
     );
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:"), "{s}");
     let logs = rawlogs(work.path());
@@ -145,7 +129,7 @@ fn qresync_resyncs_inbox_against_dovecot() {
         d.lmtp_port,
         &["secs=2,5", "rawlog"],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", common::text(&o));
     assert!(rawlogs(work.path())
         .iter()
         .all(|l| !l.contains("QRESYNC (")));
@@ -201,7 +185,7 @@ fn a_resync_that_loses_an_expunge_is_named() {
     let profile = "lmtp_port = 24\ntotal_user_count = 1\nuser u {\n  username_format = fuser%n\n  count = 100%\n  mail_session_length = 1s\n}\nclient c {\n  count = 100%\n}\n";
     // LMTP is never used (no deliveries): any port will do
     let o = run(work.path(), profile, port, 9, &["secs=4,3", "qresync"]);
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(1), "{s}");
     assert!(
         s.contains("Error: fuser1[1]: QRESYNC lost changes: the server has 2 messages, but the 3 UIDs known at MODSEQ 10 less those reported VANISHED (EARLIER) (3 left) and with the 0 reported changed make 3"),

@@ -9,23 +9,7 @@ mod common;
 
 use common::Dovecot;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn mbox(dir: &Path) -> String {
-    let p = dir.join("test.mbox");
-    let mut s = String::new();
-    for i in 0..20 {
-        s += &format!(
-            "From s{i}@example.com  Sat Mar 24 23:00:00 2007\nFrom: s{i}@example.com\nTo: r@example.com\nSubject: message {i}\nMessage-ID: <tc{i}@imaptest.example>\n\nbody of {i}\n\n"
-        );
-    }
-    std::fs::write(&p, s).unwrap();
-    p.display().to_string()
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
+use std::process::Command;
 
 /// A Dovecot with TLS and COMPRESS; the CA file for its certificate is `dir/ca.pem`.
 fn tls_dovecot(dir: &Path) -> Dovecot {
@@ -86,7 +70,7 @@ fn imap_stress_over_starttls_with_compress() {
                 "clients=2",
                 "secs=3,5",
             ])
-            .arg(format!("mbox={}", mbox(work.path())))
+            .arg(format!("mbox={}", common::mbox20(work.path(), "tc", "")))
             .args(extra)
             .output()
             .unwrap()
@@ -98,7 +82,7 @@ fn imap_stress_over_starttls_with_compress() {
         "compress=100".into(),
         "rawlog".into(),
     ]);
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:"), "{s}");
     let header: Vec<&str> = s
@@ -136,7 +120,7 @@ fn imap_stress_over_starttls_with_compress() {
     );
     // the web roots do not know Dovecot's certificate: refused, naming the server
     let o = run(&["starttls".into()]);
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(1), "{s}");
     assert!(
         s.contains(&format!("TLS handshake with 127.0.0.1:{}: ", d.port))
@@ -163,7 +147,7 @@ fn pop3_stls_in_stress_and_profile_clients() {
         .arg(format!("port={}", d.pop3_port))
         .output()
         .unwrap();
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:"), "{s}");
     assert!(common::totals(&s)[0] > 0, "{s}");
@@ -210,10 +194,10 @@ fn pop3_stls_in_stress_and_profile_clients() {
         .arg(format!("port={}", d.port))
         .arg(format!("pop3_port={}", d.pop3_port))
         .arg(format!("lmtp_port={}", d.lmtp_port))
-        .arg(format!("mbox={}", mbox(work.path())))
+        .arg(format!("mbox={}", common::mbox20(work.path(), "tc", "")))
         .output()
         .unwrap();
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:"), "{s}");
     let pop3 = rawlogs(work.path(), "rawlog.pop3.");
@@ -284,11 +268,11 @@ fn stress(port: u16, dir: &Path, extra: &[&str]) -> String {
         .current_dir(dir)
         .args(["user=u", "pass=p", "clients=1", "secs=1,3", "-", "select=0"])
         .arg(format!("port={port}"))
-        .arg(format!("mbox={}", mbox(dir)))
+        .arg(format!("mbox={}", common::mbox20(dir, "tc", "")))
         .args(extra)
         .output()
         .unwrap();
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(1), "{s}");
     s
 }
@@ -356,7 +340,7 @@ fn refusals_and_broken_streams_name_the_server() {
         .arg(format!("port={p}"))
         .output()
         .unwrap();
-    let s = text(&o);
+    let s = common::text(&o);
     assert!(
         s.contains(&format!("POP3 127.0.0.1:{p}: STLS refused: -ERR not now")),
         "{s}"
@@ -396,10 +380,10 @@ fn refusals_and_broken_streams_name_the_server() {
             "rawlog",
         ])
         .arg(format!("port={p}"))
-        .arg(format!("mbox={}", mbox(dir)))
+        .arg(format!("mbox={}", common::mbox20(dir, "tc", "")))
         .output()
         .unwrap();
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert_eq!(common::totals(&s)[1], 0, "{s}");
     assert!(rawlogs(dir, "rawlog.")

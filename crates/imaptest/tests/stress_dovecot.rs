@@ -56,16 +56,12 @@ fn mbox(dir: &Path) -> PathBuf {
     p
 }
 
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
 #[test]
 fn default_mix_and_seed_examples_run_clean() {
     let d = Dovecot::start("imaptest-stress");
     let work = tempfile::tempdir().unwrap();
     let o = d.imaptest(&["secs=4", "clients=5", "copybox=Trash"], work.path());
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(!s.contains("Error:"), "{s}");
     assert!(
@@ -99,7 +95,7 @@ fn default_mix_and_seed_examples_run_clean() {
         &["auth=100", "secs=3", "clients=3"],
     ] {
         let o = d.imaptest(args, work.path());
-        let s = text(&o);
+        let s = common::text(&o);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {s}");
         assert!(
             s.contains("Totals:") && !s.contains("Error:"),
@@ -114,7 +110,7 @@ fn append_only_with_default_msgs_ends_at_secs() {
     let work = tempfile::tempdir().unwrap();
     let t = Instant::now();
     let o = d.imaptest(&["-", "append=100,0", "logout=0", "secs=3"], work.path());
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(
         t.elapsed() < Duration::from_secs(15),
@@ -134,7 +130,7 @@ fn a_seeded_run_repeats_its_commands() {
             // the command line: the default mix (a LOGOUT and a new connection,
             // so a new rawlog.1.N, every round)
             let o = d.imaptest(&["seed=123", "secs=10", "clients=1", "rawlog"], work.path());
-            assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+            assert_eq!(o.status.code(), Some(0), "{}", common::text(&o));
             let mut sent = Vec::new();
             for n in 1.. {
                 let Ok(log) = std::fs::read_to_string(work.path().join(format!("rawlog.1.{n}")))
@@ -261,7 +257,7 @@ fn each_broken_rule_is_caught_and_named() {
             ])
             .output()
             .unwrap();
-        let s = text(&o);
+        let s = common::text(&o);
         assert_eq!(o.status.code(), Some(2), "{want}: {s}");
         assert!(s.contains("Error: testuser["), "{s}");
         assert!(s.contains(want), "missing {want:?} in: {s}");
@@ -285,7 +281,7 @@ fn checkpoints_with_many_users_are_clean() {
         let mut c = d.cmd(args, work.path());
         // the template replaces user=testuser given by cmd()
         let o = c.output().unwrap();
-        let s = text(&o);
+        let s = common::text(&o);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {s}");
         assert!(!s.contains("Error:"), "{args:?}: {s}");
         assert!(s.contains("ChkP \n"), "{s}");
@@ -316,7 +312,7 @@ fn ctrl_c_once_finishes_the_run() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let s = text(&o);
+    let s = common::text(&o);
     assert!(t.elapsed() < Duration::from_secs(10), "{s}");
     assert_eq!(o.status.code(), Some(0), "{s}");
     assert!(s.contains("Totals:"), "{s}");

@@ -112,17 +112,13 @@ fn imaptest(port: u16, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
 /// Runs imaptest against `p` with `args` and `error_quit`; the error must name `want`.
 fn caught(p: Personality, args: &[&str], want: &str) -> String {
     let port = serve(p);
     let mut a = vec!["-", "logout=0", "secs=6", "error_quit"];
     a.extend_from_slice(args);
     let o = imaptest(port, &a);
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(2), "{want}: {s}");
     assert!(s.contains("Error: testuser["), "{s}");
     assert!(s.contains(want), "missing {want:?} in: {s}");
@@ -272,7 +268,7 @@ fn login_ms(port: u16, args: &[&str]) -> (f64, String) {
     let mut a = vec!["-", "logout=100", "noop=100", "secs=11", "clients=2"];
     a.extend_from_slice(args);
     let o = imaptest(port, &a);
-    let s = text(&o);
+    let s = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{s}");
     let row = s
         .lines()
@@ -318,7 +314,7 @@ fn many_clients_raise_the_open_file_limit_themselves() {
         .args(["-c", &script])
         .output()
         .unwrap();
-    let s = text(&o);
+    let s = common::text(&o);
     if s.contains("needs about") {
         // the hard limit itself is below what 400 clients need: said, not hidden
         return;

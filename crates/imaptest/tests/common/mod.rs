@@ -6,7 +6,7 @@ pub mod tls_server;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,6 +28,30 @@ pub fn totals(out: &str) -> Vec<u64> {
                 .unwrap_or_else(|_| panic!("not a count {v:?}: {out}"))
         })
         .collect()
+}
+
+/// What a finished imaptest printed: its stdout, then its stderr.
+pub fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+/// `dir/test.mbox` with 20 small messages, Message-IDs `<{id}{i}@imaptest.example>`, each
+/// body starting with `first_line` (when not empty); returns its path.
+pub fn mbox20(dir: &Path, id: &str, first_line: &str) -> String {
+    let p = dir.join("test.mbox");
+    let mut s = String::new();
+    for i in 0..20 {
+        s += &format!(
+            "From s{i}@example.com  Sat Mar 24 23:00:00 2007\nFrom: s{i}@example.com\nTo: r@example.com\nSubject: message {i}\nMessage-ID: <{id}{i}@imaptest.example>\n\n"
+        );
+        if !first_line.is_empty() {
+            s += first_line;
+            s += "\n";
+        }
+        s += &format!("body of {i}\n\n");
+    }
+    std::fs::write(&p, s).unwrap();
+    p.display().to_string()
 }
 
 /// A TCP port nobody listens on now (the OS picks it).
