@@ -6,11 +6,13 @@
 //! alone, one after the other, makes a run pay the whole length of each genuine failure a
 //! second time. The policy keeps the verdict a failure would get alone and pays less:
 //!
-//! * **Settled by memory.** A test that, in an earlier run, failed side by side and then
-//!   on its rerun with the very same failure (the same reasons and the same printed
-//!   differences, byte for byte: its [`fingerprint`]) is remembered with that fingerprint.
-//!   When it fails side by side again with that fingerprint, the run has seen this exact
-//!   failure on a rerun already: it is final without one. Any other failure of it is rerun.
+//! * **Settled by memory.** A test that failed side by side and then on its rerun with the
+//!   very same failure (the same reasons and the same printed differences, byte for byte:
+//!   its [`fingerprint`]) is remembered with that fingerprint and how many runs in a row it
+//!   did so. Once that is [`SETTLE_AFTER`] runs, the same failure side by side is final
+//!   without a rerun. Any other failure of it is rerun. One unlucky run is never enough:
+//!   a test that crossed a second boundary (`time on queue = 1s`) on its side-by-side run
+//!   and again on its rerun would otherwise be failed in every later run.
 //!   A test that ever failed side by side and then passed on its rerun is remembered as
 //!   *flaky* for good: load decides its verdict, so its failures are always rerun (else a
 //!   timing test that once failed alone on a loaded machine would stay failed ever after).
@@ -41,11 +43,17 @@ pub struct Candidate {
     pub fingerprint: u64,
 }
 
+/// How many runs in a row a test must have failed the same way side by side and on its
+/// rerun before that failure is settled without a rerun.
+pub const SETTLE_AFTER: u32 = 2;
+
 /// What the timings file keeps of a test for this policy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Memory {
-    /// The fingerprint of a failure it had side by side and then alone, the same.
+    /// The fingerprint of a failure it had side by side and then on its rerun, the same.
     pub fail: Option<u64>,
+    /// In how many runs in a row it had that failure both ways.
+    pub times: u32,
     /// It once failed side by side and passed on its rerun.
     pub flaky: bool,
 }
@@ -73,7 +81,7 @@ pub fn plan(candidates: &[Candidate], memo: &BTreeMap<u32, Memory>, cores: usize
     let mut light: Vec<&Candidate> = Vec::new();
     for c in candidates {
         let m = memo.get(&c.number).copied().unwrap_or_default();
-        if !m.flaky && m.fail == Some(c.fingerprint) {
+        if !m.flaky && m.fail == Some(c.fingerprint) && m.times >= SETTLE_AFTER {
             p.settled.push(c.number);
         } else if cores >= 2 && is_light(c.seconds, c.cpu_seconds) {
             light.push(c);
@@ -117,16 +125,23 @@ pub fn after_paired(first: u64, again: Option<u64>) -> AfterPaired {
 /// What to remember of a test after its final rerun (alone, or paired and failing exactly
 /// as side by side), from what was remembered (`m`), the fingerprint of its side-by-side
 /// failure and its rerun's (None: it passed): a pass makes it flaky; the same failure is
-/// remembered; another forgets the one remembered.
+/// remembered (one run more when it was the one remembered); another forgets it.
 pub fn remember(m: Memory, first: u64, rerun: Option<u64>) -> Memory {
     match rerun {
         None => Memory {
             fail: None,
+            times: 0,
             flaky: true,
         },
-        Some(fp) => Memory {
-            fail: (fp == first).then_some(fp),
-            ..m
+        Some(fp) if fp == first => Memory {
+            fail: Some(fp),
+            times: if m.fail == Some(fp) { m.times + 1 } else { 1 },
+            flaky: m.flaky,
+        },
+        Some(_) => Memory {
+            fail: None,
+            times: 0,
+            flaky: m.flaky,
         },
     }
 }
@@ -198,11 +213,12 @@ mod tests {
 
     #[test]
     fn only_the_remembered_failure_itself_is_settled() {
-        let fail = |fp| Memory {
+        let fail = |fp, times| Memory {
             fail: Some(fp),
+            times,
             flaky: false,
         };
-        let memo = BTreeMap::from([(40, fail(1)), (548, fail(99))]);
+        let memo = BTreeMap::from([(40, fail(1, 2)), (548, fail(99, 5))]);
         let p = plan(&[c(40, 0.6, 0.5, 1), c(548, 25.0, 1.0, 2)], &memo, 2);
         assert_eq!(
             p,
@@ -212,10 +228,17 @@ mod tests {
                 alone: vec![548]
             }
         );
+        // One run of that failure is not enough.
+        let p = plan(
+            &[c(40, 0.6, 0.5, 1)],
+            &BTreeMap::from([(40, fail(1, 1))]),
+            2,
+        );
+        assert_eq!((p.settled.len(), p.alone), (0, vec![40]));
         // A test that load once made fail is never settled by memory.
         let flaky = Memory {
-            fail: Some(1),
             flaky: true,
+            ..fail(1, 9)
         };
         let p = plan(&[c(40, 0.6, 0.5, 1)], &BTreeMap::from([(40, flaky)]), 2);
         assert_eq!((p.settled.len(), p.alone), (0, vec![40]));
@@ -236,23 +259,27 @@ mod tests {
         assert_eq!(after_paired(7, Some(7)), AfterPaired::Final);
         assert_eq!(after_paired(7, Some(8)), AfterPaired::RerunAlone);
         let none = Memory::default();
-        let seven = Memory {
+        let seven = |times| Memory {
             fail: Some(7),
+            times,
             flaky: false,
         };
         let flaky = Memory {
             fail: None,
+            times: 0,
             flaky: true,
         };
-        assert_eq!(remember(none, 7, Some(7)), seven);
-        assert_eq!(remember(seven, 7, Some(8)), none);
-        assert_eq!(remember(seven, 7, None), flaky);
+        assert_eq!(remember(none, 7, Some(7)), seven(1));
+        assert_eq!(remember(seven(1), 7, Some(7)), seven(2));
+        assert_eq!(remember(seven(2), 8, Some(8)).times, 1);
+        assert_eq!(remember(seven(3), 7, Some(8)), none);
+        assert_eq!(remember(seven(3), 7, None), flaky);
         // Flakiness is never forgotten.
         assert_eq!(
             remember(flaky, 7, Some(7)),
             Memory {
-                fail: Some(7),
-                flaky: true
+                flaky: true,
+                ..seven(1)
             }
         );
     }

@@ -144,8 +144,15 @@ fn load_memo(path: &Path) -> BTreeMap<u32, Memory> {
             let n = w.next()?.parse().ok()?;
             let mut m = Memory::default();
             for word in w.skip(1) {
-                if let Some(fp) = word.strip_prefix("fail=") {
+                if let Some(v) = word.strip_prefix("fail=") {
+                    // fail=HEX/N: the failure and its runs in a row (an older file: HEX, once)
+                    let (fp, times) = v.split_once('/').unwrap_or((v, "1"));
                     m.fail = u64::from_str_radix(fp, 16).ok();
+                    m.times = if m.fail.is_some() {
+                        times.parse().unwrap_or(1)
+                    } else {
+                        0
+                    };
                 } else if word == "flaky" {
                     m.flaky = true;
                 }
@@ -162,7 +169,7 @@ fn save_timings(path: &Path, t: &BTreeMap<u32, f64>, memo: &BTreeMap<u32, Memory
             let m = memo.get(n).copied().unwrap_or_default();
             let mut line = format!("{n:04} {s:.2}");
             if let Some(fp) = m.fail {
-                line.push_str(&format!(" fail={fp:016x}"));
+                line.push_str(&format!(" fail={fp:016x}/{}", m.times));
             }
             if m.flaky {
                 line.push_str(" flaky");
@@ -911,6 +918,7 @@ mod tests {
                 40,
                 super::Memory {
                     fail: Some(0x1c68_bd2a_385e_f593u64),
+                    times: 2,
                     flaky: false,
                 },
             ),
@@ -918,6 +926,7 @@ mod tests {
                 548,
                 super::Memory {
                     fail: None,
+                    times: 0,
                     flaky: true,
                 },
             ),
@@ -925,13 +934,16 @@ mod tests {
         super::save_timings(&p, &t, &memo);
         assert_eq!(
             std::fs::read_to_string(&p).unwrap(),
-            "0040 0.60 fail=1c68bd2a385ef593\n0548 25.25 flaky\n0552 3.00\n"
+            "0040 0.60 fail=1c68bd2a385ef593/2\n0548 25.25 flaky\n0552 3.00\n"
         );
         assert_eq!(super::load_timings(&p), t);
         assert_eq!(super::load_memo(&p), memo);
         // An older file (seconds only) has nothing remembered; a bad word is ignored.
         std::fs::write(&p, "0040 0.6\n0041 1.0 fail=zz\n").unwrap();
         assert!(super::load_memo(&p).is_empty());
+        // A fail= word without a count (an earlier runtest's) counts once.
+        std::fs::write(&p, "0040 0.6 fail=1c68bd2a385ef593\n").unwrap();
+        assert_eq!(super::load_memo(&p)[&40].times, 1);
     }
 
     #[test]
