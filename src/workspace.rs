@@ -120,18 +120,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(normal))?;
     }
     // What the source no longer has (or a test added) goes.
-    let mut extra = Vec::new();
-    for entry in walkdir::WalkDir::new(to).min_depth(1).follow_links(false) {
-        let Ok(entry) = entry else { continue };
-        let rel = entry.path().strip_prefix(to).unwrap_or(entry.path());
-        if std::fs::symlink_metadata(from.join(rel)).is_err() {
-            extra.push(entry.path().to_path_buf());
-        }
-    }
-    for p in extra {
-        remove_any(&p)?;
-    }
-    Ok(())
+    remove_extra(from, to)
 }
 
 /// Make `to` the tree `from` (a master copy made by [`copy_tree`]) again, as hard links to
@@ -170,6 +159,11 @@ fn link_tree(from: &Path, to: &Path) -> Result<()> {
             }
         }
     }
+    remove_extra(from, to)
+}
+
+/// Remove from the tree `to` whatever the tree `from` does not have.
+fn remove_extra(from: &Path, to: &Path) -> Result<()> {
     let mut extra = Vec::new();
     for entry in walkdir::WalkDir::new(to).min_depth(1).follow_links(false) {
         let Ok(entry) = entry else { continue };
