@@ -345,37 +345,10 @@ fn pop3_stress_reads_what_lmtp_delivers() {
     assert!(v[8] >= 100, "about 50 deliveries a second: {s}");
 }
 
-/// A tiny server on a free port: `reply` answers each line a client sends (after `greeting`).
-fn tiny_server(greeting: &'static str, reply: fn(&str) -> Option<String>) -> u16 {
-    use std::io::{BufRead, BufReader, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut w = c.try_clone().unwrap();
-                let _ = w.write_all(greeting.as_bytes());
-                for line in BufReader::new(c).lines() {
-                    let Ok(line) = line else { return };
-                    match reply(&line) {
-                        Some(r) => {
-                            if w.write_all(r.as_bytes()).is_err() {
-                                return;
-                            }
-                        }
-                        None => return,
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
 #[test]
 fn hostile_lmtp_and_pop3_servers_are_named_and_the_run_ends() {
     // LMTP refusing every recipient; POP3 answering USER with something that is not POP3
-    let lmtp = tiny_server("220 tiny LMTP\r\n", |l| {
+    let lmtp = common::tiny_server("220 tiny LMTP\r\n", |l| {
         Some(
             match l.split(':').next().unwrap_or("") {
                 "LHLO tiny" | "LHLO imaptest" => "250-tiny\r\n250 PIPELINING\r\n",
@@ -386,7 +359,7 @@ fn hostile_lmtp_and_pop3_servers_are_named_and_the_run_ends() {
             .to_string(),
         )
     });
-    let pop3 = tiny_server("+OK tiny POP3\r\n", |_| {
+    let pop3 = common::tiny_server("+OK tiny POP3\r\n", |_| {
         Some("* OK this is IMAP, not POP3\r\n".to_string())
     });
     let work = tempfile::tempdir().unwrap();
@@ -431,7 +404,7 @@ fn hostile_lmtp_and_pop3_servers_are_named_and_the_run_ends() {
 #[test]
 fn profile_imap_clients_check_what_the_server_says() {
     // an IMAP server that announces an EXPUNGE of a message its mailbox never had
-    let imap = tiny_server("* OK [CAPABILITY IMAP4rev1 IDLE] tiny IMAP\r\n", |l| {
+    let imap = common::tiny_server("* OK [CAPABILITY IMAP4rev1 IDLE] tiny IMAP\r\n", |l| {
         let (tag, cmd) = l.split_once(' ')?;
         let verb = cmd.split(' ').next()?.to_ascii_uppercase();
         Some(match verb.as_str() {

@@ -139,43 +139,28 @@ fn qresync_resyncs_inbox_against_dovecot() {
 /// UIDs 1-3 at HIGHESTMODSEQ 10; a SELECT with QRESYNC then says 2 messages but reports no
 /// VANISHED (EARLIER) and no changes. (The client polls with NOOP: no IDLE.)
 fn forgetful_server() -> u16 {
-    use std::io::{BufRead, BufReader, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut w = c.try_clone().unwrap();
-                let _ = w.write_all(
-                    b"* OK [CAPABILITY IMAP4rev1 ENABLE CONDSTORE QRESYNC UIDPLUS] forgetful\r\n",
-                );
-                for line in BufReader::new(c).lines() {
-                    let Ok(line) = line else { return };
-                    let mut words = line.split_whitespace();
-                    let tag = words.next().unwrap_or("*").to_string();
-                    let cmd = words.next().unwrap_or("").to_ascii_uppercase();
-                    let out = match cmd.as_str() {
-                        "ENABLE" => "* ENABLED QRESYNC\r\n".to_string(),
-                        "LIST" => "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Drafts\r\n* LIST () \"/\" Sent\r\n* LIST () \"/\" Spam\r\n".to_string(),
-                        "STATUS" => {
-                            let mb = words.next().unwrap_or("x");
-                            format!("* STATUS {mb} (MESSAGES 0 UNSEEN 0 RECENT 0)\r\n")
-                        }
-                        "SELECT" if line.contains("QRESYNC") => "* FLAGS (\\Seen \\Deleted)\r\n* 2 EXISTS\r\n* OK [UIDVALIDITY 5] x\r\n* OK [HIGHESTMODSEQ 12] x\r\n".to_string(),
-                        "SELECT" => "* FLAGS (\\Seen \\Deleted)\r\n* 3 EXISTS\r\n* OK [UIDVALIDITY 5] x\r\n* OK [HIGHESTMODSEQ 10] x\r\n".to_string(),
-                        "UID" => "* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 10)\r\n* 2 FETCH (UID 2 FLAGS (\\Seen) RFC822.SIZE 10)\r\n* 3 FETCH (UID 3 FLAGS (\\Seen) RFC822.SIZE 10)\r\n".to_string(),
-                        "LOGOUT" => "* BYE bye\r\n".to_string(),
-                        _ => String::new(),
-                    };
-                    let out = out + &format!("{tag} OK done\r\n");
-                    if w.write_all(out.as_bytes()).is_err() {
-                        return;
-                    }
+    common::tiny_server(
+        "* OK [CAPABILITY IMAP4rev1 ENABLE CONDSTORE QRESYNC UIDPLUS] forgetful\r\n",
+        |line| {
+            let mut words = line.split_whitespace();
+            let tag = words.next().unwrap_or("*").to_string();
+            let cmd = words.next().unwrap_or("").to_ascii_uppercase();
+            let out = match cmd.as_str() {
+                "ENABLE" => "* ENABLED QRESYNC\r\n".to_string(),
+                "LIST" => "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Drafts\r\n* LIST () \"/\" Sent\r\n* LIST () \"/\" Spam\r\n".to_string(),
+                "STATUS" => {
+                    let mb = words.next().unwrap_or("x");
+                    format!("* STATUS {mb} (MESSAGES 0 UNSEEN 0 RECENT 0)\r\n")
                 }
-            });
-        }
-    });
-    port
+                "SELECT" if line.contains("QRESYNC") => "* FLAGS (\\Seen \\Deleted)\r\n* 2 EXISTS\r\n* OK [UIDVALIDITY 5] x\r\n* OK [HIGHESTMODSEQ 12] x\r\n".to_string(),
+                "SELECT" => "* FLAGS (\\Seen \\Deleted)\r\n* 3 EXISTS\r\n* OK [UIDVALIDITY 5] x\r\n* OK [HIGHESTMODSEQ 10] x\r\n".to_string(),
+                "UID" => "* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE 10)\r\n* 2 FETCH (UID 2 FLAGS (\\Seen) RFC822.SIZE 10)\r\n* 3 FETCH (UID 3 FLAGS (\\Seen) RFC822.SIZE 10)\r\n".to_string(),
+                "LOGOUT" => "* BYE bye\r\n".to_string(),
+                _ => String::new(),
+            };
+            Some(out + &format!("{tag} OK done\r\n"))
+        },
+    )
 }
 
 #[test]

@@ -218,36 +218,6 @@ fn pop3_stls_in_stress_and_profile_clients() {
     assert!(tls_logins(&d, "imap", 1) > 0);
 }
 
-/// A tiny server on a free port: `greeting`, then `reply` answers each line (None: hang up).
-fn tiny(greeting: &'static str, reply: fn(&str) -> Option<Vec<u8>>) -> u16 {
-    use std::io::{BufRead, BufReader, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut w = c.try_clone().unwrap();
-                let _ = w.write_all(greeting.as_bytes());
-                let mut r = BufReader::new(c);
-                let mut line = Vec::new();
-                loop {
-                    line.clear();
-                    if r.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let Some(out) = reply(&String::from_utf8_lossy(&line)) else {
-                        return;
-                    };
-                    if w.write_all(&out).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
 /// An IMAP reply: `tag OK` to everything (after `extra` for the commands it names).
 fn ok(line: &str, extra: &[(&str, &[u8])]) -> Option<Vec<u8>> {
     let mut w = line.split_whitespace();
@@ -282,7 +252,7 @@ fn refusals_and_broken_streams_name_the_server() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     // no STARTTLS among the capabilities: nothing is sent in plain text
-    let p = tiny("* OK [CAPABILITY IMAP4rev1] tiny\r\n", |l| ok(l, &[]));
+    let p = common::tiny_server("* OK [CAPABILITY IMAP4rev1] tiny\r\n", |l| ok(l, &[]));
     let s = stress(p, dir, &["starttls=any-cert"]);
     assert!(
         s.contains(&format!(
@@ -291,7 +261,7 @@ fn refusals_and_broken_streams_name_the_server() {
         "{s}"
     );
     // plain text after STARTTLS's OK, before the handshake (an injection)
-    let p = tiny("* OK [CAPABILITY IMAP4rev1 STARTTLS] tiny\r\n", |l| {
+    let p = common::tiny_server("* OK [CAPABILITY IMAP4rev1 STARTTLS] tiny\r\n", |l| {
         ok(
             l,
             &[(
@@ -306,7 +276,7 @@ fn refusals_and_broken_streams_name_the_server() {
         "{s}"
     );
     // STARTTLS refused
-    let p = tiny("* OK [CAPABILITY IMAP4rev1 STARTTLS] tiny\r\n", |l| {
+    let p = common::tiny_server("* OK [CAPABILITY IMAP4rev1 STARTTLS] tiny\r\n", |l| {
         ok(l, &[("STARTTLS", b"NO not today\r\n")])
     });
     let s = stress(p, dir, &["starttls=any-cert"]);
@@ -317,7 +287,7 @@ fn refusals_and_broken_streams_name_the_server() {
         "{s}"
     );
     // POP3's STLS refused
-    let p = tiny("+OK tiny POP3\r\n", |l| {
+    let p = common::tiny_server("+OK tiny POP3\r\n", |l| {
         Some(
             if l.starts_with("STLS") {
                 &b"-ERR not now\r\n"[..]
@@ -346,7 +316,7 @@ fn refusals_and_broken_streams_name_the_server() {
         "{s}"
     );
     // COMPRESS's OK followed by bytes that are not DEFLATE
-    let p = tiny(
+    let p = common::tiny_server(
         "* OK [CAPABILITY IMAP4rev1 COMPRESS=DEFLATE] tiny\r\n",
         |l| {
             ok(
@@ -366,7 +336,7 @@ fn refusals_and_broken_streams_name_the_server() {
         "{s}"
     );
     // a server without COMPRESS=DEFLATE is not asked (the run is clean, Comp stays 0)
-    let p = tiny("* OK [CAPABILITY IMAP4rev1] tiny\r\n", |l| ok(l, &[]));
+    let p = common::tiny_server("* OK [CAPABILITY IMAP4rev1] tiny\r\n", |l| ok(l, &[]));
     let o = Command::new(env!("CARGO_BIN_EXE_imaptest"))
         .current_dir(dir)
         .args([

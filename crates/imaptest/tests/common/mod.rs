@@ -2,7 +2,10 @@
 //! (tools/dovecot: Debian's packages on loopback with its own config) on three free ports,
 //! stopped when dropped, even when the test fails.
 #![allow(dead_code)] // each test binary uses its own part of it
+pub mod tiny_server;
 pub mod tls_server;
+
+pub use tiny_server::tiny_server;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
