@@ -2,7 +2,10 @@
 //! run's gate, held until the login succeeds), log in, walk the states in order (or randomly)
 //! with their probabilities, pipelining up to a barrier unless `no_pipelining`, read and check
 //! every reply, count the tagged OKs, and start again after LOGOUT/DISCONNECT. Errors end the
-//! connection and are printed as `Error: user[client]: message: server line`.
+//! connection and are printed as `Error: user[client]: message: server line`. With `qresync`
+//! (and a server that has it): QRESYNC is enabled, what the session knows of the mailbox is
+//! kept when it leaves it, and the next session of the user selects with
+//! `(QRESYNC (uidvalidity modseq known-uids))`, its reply checked by [`crate::qresync::check`].
 use super::checkpoint::Snap;
 use super::commands::{self, Ctx};
 use super::mailbox::{Seen, View};
@@ -13,6 +16,7 @@ use crate::args::STATES;
 use crate::client::login::{astring, login};
 use crate::client::sasl::Creds;
 use crate::client::{Conn, ConnError};
+use crate::qresync::{self, Expect, Known};
 use crate::users::User;
 use imapwire::{Response, Status};
 use rand::{Rng, SeedableRng};
@@ -144,6 +148,9 @@ pub async fn client(run: Arc<Run>, cid: u32) {
                     thread_reply: None,
                     batch_expunged: false,
                     caps: Caps::default(),
+                    qresync: false,
+                    select_modseq: 0,
+                    resync: None,
                     own: Own::new(
                         run.cfg.own_msgs && !run.cfg.no_tracking,
                         (run.cfg.own_flags && !run.cfg.no_tracking).then(|| format!("$Own{cid}")),
@@ -216,6 +223,12 @@ struct Session<'a> {
     own: Own,
     /// Capabilities looked at per command, taken once after login.
     caps: Caps,
+    /// QRESYNC is enabled (`qresync` and the server has it).
+    qresync: bool,
+    /// The HIGHESTMODSEQ of the SELECT (0: none).
+    select_modseq: u64,
+    /// A QRESYNC SELECT under way: what it started from, what it must report, its reply.
+    resync: Option<(Known, Expect, qresync::Reply)>,
 }
 
 /// The capabilities the states depend on.
@@ -263,6 +276,7 @@ impl Session<'_> {
         // qresync: QRESYNC enabled (expunges come as VANISHED), MODSEQs tracked
         if cfg.qresync && self.conn.has("QRESYNC") {
             self.simple(None, "ENABLE QRESYNC").await?;
+            self.qresync = true;
         }
         if let Some(copybox) = cfg.copybox.as_deref() {
             // COPY needs its mailbox; a NO (it exists) is fine
@@ -277,6 +291,9 @@ impl Session<'_> {
         // a checkpoint already under way when we come in includes us
         self.cp_seen = self.run.checkpoint.completed();
         let r = self.walk().await;
+        if r.is_ok() {
+            self.leave_mailbox();
+        }
         if self.selected {
             // the \Recent flags it held are gone with it
             self.run
@@ -540,9 +557,21 @@ impl Session<'_> {
         }
     }
 
-    /// `SELECT mailbox`, with CONDSTORE when `qresync` asks for it.
-    fn select_cmd(&self) -> String {
+    /// `SELECT mailbox`: with QRESYNC when `qresync` is on and a session of the user left the
+    /// mailbox before (what it knew, and what the reply must report, noted for the check),
+    /// else with CONDSTORE when `qresync` asks for it.
+    fn select_cmd(&mut self) -> String {
         let mb = String::from_utf8_lossy(&astring(&self.run.mailbox)).into_owned();
+        self.resync = None;
+        if self.qresync && !self.run.cfg.no_tracking {
+            if let Some((known, expect)) =
+                self.run.shared.resync_base(&self.user.name, &self.run.mailbox)
+            {
+                let cmd = qresync::select_cmd(&mb, Some(&known));
+                self.resync = Some((known, expect, qresync::Reply::default()));
+                return cmd;
+            }
+        }
         if self.run.cfg.qresync && self.conn.has("CONDSTORE") {
             format!("SELECT {mb} (CONDSTORE)")
         } else {
@@ -550,9 +579,61 @@ impl Session<'_> {
         }
     }
 
+    /// Leaving the mailbox (LOGOUT, DISCONNECT, the end of the run) with every reply read:
+    /// with QRESYNC, what the session knows of it is kept for the next session's resync.
+    fn leave_mailbox(&mut self) {
+        let v = &self.view;
+        if !self.selected
+            || !self.qresync
+            || self.run.cfg.no_tracking
+            || self.select_modseq == 0
+            || v.uidvalidity == 0
+        {
+            return;
+        }
+        let mut uids: Vec<u32> = v.msgs.iter().map(|m| m.uid).filter(|&u| u != 0).collect();
+        uids.sort_unstable();
+        let complete = uids.len() == v.msgs.len();
+        let known = Known {
+            uidvalidity: v.uidvalidity,
+            modseq: self.select_modseq,
+            uids,
+            complete,
+        };
+        self.run
+            .shared
+            .left(&self.user.name, &self.run.mailbox, known);
+    }
+
+    /// The tagged OK of a QRESYNC SELECT: its reply checked; when it tells every UID, the
+    /// view learns them.
+    fn resynced(&mut self, r: &Response) -> Result<(), Errs> {
+        let Some((known, expect, reply)) = self.resync.take() else {
+            return Ok(());
+        };
+        let uids = qresync::check(&known, &expect, &reply)
+            .map_err(|e| e.into_iter().map(|e| format!("{e}: {r}")).collect::<Errs>())?;
+        let Some(uids) = uids else { return Ok(()) };
+        if uids.len() != self.view.msgs.len() {
+            return Ok(());
+        }
+        for (i, (m, &uid)) in self.view.msgs.iter_mut().zip(&uids).enumerate() {
+            if m.uid != 0 && m.uid != uid {
+                return Err(vec![format!(
+                    "QRESYNC: seq {} is UID {}, but the resync puts UID {uid} there: {r}",
+                    i + 1,
+                    m.uid
+                )]);
+            }
+            m.uid = uid;
+        }
+        Ok(())
+    }
+
     /// The SELECT's reply is in.
     fn selected(&mut self) {
         self.selected = true;
+        self.select_modseq = self.view.highestmodseq;
         if self.view.recent == self.view.exists() && !self.run.cfg.no_tracking {
             // every message is \Recent here: from now on the sessions' RECENT counts must
             // sum to the message count
@@ -841,9 +922,22 @@ impl Session<'_> {
                     self.expunges += 1;
                 }
                 let mut errs = Vec::new();
+                if let Some((_, _, reply)) = self.resync.as_mut() {
+                    if let Err(e) = reply.note(&r) {
+                        errs.push(e);
+                    }
+                }
                 let seen = self.view.apply(&r, &mut errs);
                 if self.run.cfg.no_tracking {
                     return Ok(());
+                }
+                if self.qresync {
+                    self.run.shared.observed(
+                        &self.user.name,
+                        &self.run.mailbox,
+                        self.view.uidvalidity,
+                        &seen,
+                    );
                 }
                 if self.own.on() {
                     self.own_check(v, &mut errs);
@@ -854,6 +948,7 @@ impl Session<'_> {
                 let recent = Seen {
                     recent: seen.recent,
                     fixed: Vec::new(),
+                    ..Default::default()
                 };
                 self.run.shared.record(
                     &self.user.name,
@@ -935,6 +1030,7 @@ impl Session<'_> {
                         let seen = Seen {
                             recent: Vec::new(),
                             fixed,
+                            ..Default::default()
                         };
                         self.run.shared.record(
                             &self.user.name,
@@ -948,6 +1044,12 @@ impl Session<'_> {
                             return Err(errs.into_iter().map(|e| format!("{e}: {r}")).collect());
                         }
                     }
+                }
+                if p.state == Some(ids::SELECT) && self.resync.is_some() {
+                    if *status == Status::Ok {
+                        self.resynced(&r)?;
+                    }
+                    self.resync = None;
                 }
                 match status {
                     Status::Ok => {
