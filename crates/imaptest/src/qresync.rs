@@ -1,7 +1,7 @@
 //! QRESYNC (RFC 7162 §3.2.5), the deciding part that stress and profile mode share: what a
 //! session knew of a mailbox when it left it ([`Known`]: UIDVALIDITY, the HIGHESTMODSEQ of its
 //! SELECT and the UIDs it held), the `SELECT mailbox (QRESYNC (uidvalidity modseq known-uids))`
-//! the next session sends, what the reply said ([`Reply`], fed one untagged line at a time),
+//! the next session sends (the known UIDs optional), what the reply said ([`Reply`], fed one untagged line at a time),
 //! and the check of that reply ([`check`]) against what was known and against what other
 //! sessions saw happen since ([`Expect`]).
 //!
@@ -15,11 +15,13 @@
 //!   VANISHED;
 //! - a known UID that another session saw with a higher MODSEQ must be in a VANISHED or in a
 //!   FETCH with at least that MODSEQ;
-//! - the known UIDs less the VANISHED ones, plus the FETCHed ones, must be exactly the EXISTS
-//!   count when every message's UID was known, at most that count otherwise (messages of unknown
-//!   UID that did not change are in the count but in neither list). When the mailbox changes
-//!   during the reply (a second EXISTS, an EXPUNGE, a VANISHED without EARLIER), the count is
-//!   not judged.
+//! - the known UIDs less the VANISHED ones, plus the FETCHed ones, are at most the EXISTS
+//!   count (messages of unknown UID that did not change are in the count but in neither list);
+//!   when every message's UID was known, they are exactly the count, except that with the known
+//!   UIDs sent the server reports changes of those UIDs only (RFC 7162 lets it; Dovecot does),
+//!   so messages added since may be missing from the FETCHes: up to as many as UIDNEXT says
+//!   were added above the highest known UID. When the mailbox changes during the reply (a
+//!   second EXISTS, an EXPUNGE, a VANISHED without EARLIER), the count is not judged.
 //!
 //! UID sets from the server are kept as ranges (never expanded), so a hostile `1:4294967295`
 //! costs nothing. Pure.
@@ -79,11 +81,11 @@ pub fn set_text(uids: &[u32]) -> String {
     out
 }
 
-/// The SELECT of `mailbox` (already an astring): with QRESYNC's parameter, the known UIDs
-/// included, when something is known of it.
-pub fn select_cmd(mailbox: &str, known: Option<&Known>) -> String {
+/// The SELECT of `mailbox` (already an astring): with QRESYNC's parameter when something is
+/// known of it, the known UIDs included when `with_uids`.
+pub fn select_cmd(mailbox: &str, known: Option<&Known>, with_uids: bool) -> String {
     match known {
-        Some(k) if !k.uids.is_empty() => format!(
+        Some(k) if with_uids && !k.uids.is_empty() => format!(
             "SELECT {mailbox} (QRESYNC ({} {} {}))",
             k.uidvalidity,
             k.modseq,
@@ -104,6 +106,8 @@ pub struct Reply {
     /// The first EXISTS: the snapshot the resync is about.
     pub exists: u32,
     pub exists_seen: bool,
+    /// UIDNEXT, when the reply said it.
+    pub uidnext: Option<u32>,
     /// `VANISHED (EARLIER)` sets.
     pub vanished: Vec<(u32, u32)>,
     /// `VANISHED` sets without EARLIER: expunges after the snapshot.
@@ -144,6 +148,11 @@ impl Reply {
                 if let Some(n) = code.get(1).and_then(Value::number) {
                     self.uidvalidity = n as u32;
                 }
+            } else if code.first().is_some_and(|c| c.is_atom("UIDNEXT")) {
+                self.uidnext = code
+                    .get(1)
+                    .and_then(Value::number)
+                    .and_then(|n| u32::try_from(n).ok());
             }
             return Ok(());
         }
@@ -192,11 +201,17 @@ pub struct Expect {
     pub changed: Vec<(u32, u64)>,
 }
 
-/// The check of a QRESYNC SELECT's reply (see the module's rules): the mailbox's UIDs in
-/// sequence order when they are all known and add up, `None` when they cannot be told (some
-/// UIDs unknown, the mailbox moved during the reply, or a new UIDVALIDITY, for which the server
-/// ignores what we knew), every rule broken otherwise.
-pub fn check(known: &Known, expect: &Expect, reply: &Reply) -> Result<Option<Vec<u32>>, Vec<String>> {
+/// The check of a QRESYNC SELECT's reply (see the module's rules; `with_uids`: the SELECT sent
+/// the known UIDs): the mailbox's UIDs in sequence order when they are all known and add up,
+/// `None` when they cannot be told (some UIDs unknown, messages added that the reply need not
+/// name, the mailbox moved during the reply, or a new UIDVALIDITY, for which the server ignores
+/// what we knew), every rule broken otherwise.
+pub fn check(
+    known: &Known,
+    with_uids: bool,
+    expect: &Expect,
+    reply: &Reply,
+) -> Result<Option<Vec<u32>>, Vec<String>> {
     if reply.uidvalidity != known.uidvalidity {
         return Ok(None);
     }
@@ -245,29 +260,42 @@ pub fn check(known: &Known, expect: &Expect, reply: &Reply) -> Result<Option<Vec
     uids.dedup();
     let n = uids.len();
     let exists = reply.exists as usize;
-    if known.complete && n != exists || !known.complete && n > exists {
+    // messages the reply need not name: of unknown UID, or (known UIDs sent) added since
+    let unnamed = if !known.complete {
+        None
+    } else if with_uids {
+        let top = known.uids.last().copied().unwrap_or(0);
+        reply.uidnext.map(|next| {
+            let added = next.saturating_sub(top).saturating_sub(1) as usize;
+            added.saturating_sub(uids.iter().filter(|&&u| u > top).count())
+        })
+    } else {
+        Some(0)
+    };
+    let short = unnamed.is_some_and(|extra| exists > n + extra);
+    if n > exists || short {
         errs.push(format!(
             "QRESYNC lost changes: the server has {exists} messages, but the {} UIDs known at \
              MODSEQ {m0} less those reported VANISHED (EARLIER) ({kept} left) and with the {} \
              reported changed make {n}{}",
             known.uids.len(),
             reply.changed.len(),
-            if known.complete {
-                ""
-            } else {
-                " (messages of unknown UID aside)"
+            match unnamed {
+                None => " (messages the reply need not name aside)".to_string(),
+                Some(0) => String::new(),
+                Some(x) => format!(" (and at most {x} added since that need not be named)"),
             }
         ));
     }
     if !errs.is_empty() {
         return Err(errs);
     }
-    Ok(known.complete.then_some(uids))
+    Ok((unnamed == Some(0) && n == exists).then_some(uids))
 }
 
 /// [`check`] without what other sessions saw (profile mode), its errors in one line.
 pub fn resync(known: &Known, reply: &Reply) -> Result<Option<Vec<u32>>, String> {
-    check(known, &Expect::default(), reply).map_err(|e| e.join("; "))
+    check(known, false, &Expect::default(), reply).map_err(|e| e.join("; "))
 }
 
 #[cfg(test)]
@@ -306,17 +334,21 @@ mod tests {
 
     #[test]
     fn select_with_and_without_what_is_known() {
-        assert_eq!(select_cmd("\"INBOX\"", None), "SELECT \"INBOX\"");
+        assert_eq!(select_cmd("\"INBOX\"", None, true), "SELECT \"INBOX\"");
         assert_eq!(
-            select_cmd("\"INBOX\"", Some(&known())),
+            select_cmd("\"INBOX\"", Some(&known()), true),
             "SELECT \"INBOX\" (QRESYNC (7 40 1:3,5,8))"
+        );
+        assert_eq!(
+            select_cmd("\"INBOX\"", Some(&known()), false),
+            "SELECT \"INBOX\" (QRESYNC (7 40))"
         );
         let empty = Known {
             uids: Vec::new(),
             ..known()
         };
         assert_eq!(
-            select_cmd("INBOX", Some(&empty)),
+            select_cmd("INBOX", Some(&empty), true),
             "SELECT INBOX (QRESYNC (7 40))"
         );
     }
@@ -383,7 +415,7 @@ mod tests {
         };
         assert_eq!(resync(&partial, &ok), Ok(None));
         let e = resync(&partial, &Reply { exists: 4, ..lost }).unwrap_err();
-        assert!(e.contains("make 5 (messages of unknown UID aside)"), "{e}");
+        assert!(e.contains("make 5 (messages the reply need not name aside)"), "{e}");
     }
 
     #[test]
@@ -400,7 +432,7 @@ mod tests {
             "* 2 FETCH (UID 3 MODSEQ (46))",
             "* 4 FETCH (UID 9 MODSEQ (47))",
         ]);
-        assert_eq!(check(&known(), &expect, &ok), Ok(Some(vec![1, 3, 5, 9])));
+        assert_eq!(check(&known(), false, &expect, &ok), Ok(Some(vec![1, 3, 5, 9])));
         // VANISHED (EARLIER) omits 2: named, even though the count cannot show it (the
         // server also forgot the new message 9)
         let no_vanished = reply(&[
@@ -409,7 +441,7 @@ mod tests {
             "* VANISHED (EARLIER) 8",
             "* 2 FETCH (UID 3 MODSEQ (46))",
         ]);
-        let e = check(&known(), &expect, &no_vanished).unwrap_err();
+        let e = check(&known(), false, &expect, &no_vanished).unwrap_err();
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(
             e.iter().any(|x| x == "QRESYNC lost changes: UID 2, known at MODSEQ 40, was expunged since (another session saw it go), but the reply has no VANISHED (EARLIER) for it"),
@@ -422,7 +454,7 @@ mod tests {
             "* VANISHED (EARLIER) 2,8",
             "* 4 FETCH (UID 9 MODSEQ (47))",
         ]);
-        let e = check(&known(), &expect, &no_fetch).unwrap_err();
+        let e = check(&known(), false, &expect, &no_fetch).unwrap_err();
         assert!(
             e[0].contains("UID 3 changed since MODSEQ 40 (a session saw MODSEQ 44), but the reply has no FETCH for it"),
             "{e:?}"
@@ -434,9 +466,61 @@ mod tests {
             "* 2 FETCH (UID 3 MODSEQ (43))",
             "* 4 FETCH (UID 9 MODSEQ (47))",
         ]);
-        let e = check(&known(), &expect, &low).unwrap_err();
+        let e = check(&known(), false, &expect, &low).unwrap_err();
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(e[0].contains("FETCH of UID 3 has MODSEQ 43"), "{e:?}");
+    }
+
+    #[test]
+    fn with_the_known_uids_sent_new_messages_need_not_be_named() {
+        // known 1,2,3,5,8; 2 expunged; 9 and 10 added since (UIDNEXT 11) but not FETCHed, as
+        // Dovecot does when the known UIDs restrict the report
+        let r = reply(&[
+            "* 6 EXISTS",
+            "* OK [UIDVALIDITY 7] x",
+            "* OK [UIDNEXT 11] x",
+            "* VANISHED (EARLIER) 2",
+            "* 2 FETCH (UID 3 MODSEQ (41))",
+        ]);
+        assert_eq!(check(&known(), true, &Expect::default(), &r), Ok(None));
+        // without the known UIDs sent, the server had to name them
+        let e = check(&known(), false, &Expect::default(), &r).unwrap_err();
+        assert!(e[0].contains("the server has 6 messages"), "{e:?}");
+        // more messages than UIDNEXT allows: a known UID not reported gone... or resurrected
+        let over = Reply { exists: 7, ..r.clone() };
+        let e = check(&known(), true, &Expect::default(), &over).unwrap_err();
+        assert!(
+            e[0].contains("make 4 (and at most 2 added since that need not be named)"),
+            "{e:?}"
+        );
+        // an expunge omitted, hidden in the count by the two added messages: the count alone
+        // cannot tell (no false error), what another session saw can
+        let omitted = reply(&[
+            "* 6 EXISTS",
+            "* OK [UIDVALIDITY 7] x",
+            "* OK [UIDNEXT 11] x",
+            "* VANISHED (EARLIER) 2",
+        ]);
+        let gone3 = Expect {
+            expunged: vec![3],
+            changed: Vec::new(),
+        };
+        assert_eq!(check(&known(), true, &Expect::default(), &omitted), Ok(None));
+        let e = check(&known(), true, &gone3, &omitted).unwrap_err();
+        assert!(e[0].contains("UID 3, known at MODSEQ 40, was expunged"), "{e:?}");
+        // no messages added: the count is exact again, and the UIDs are told
+        let exact = reply(&[
+            "* 3 EXISTS",
+            "* OK [UIDVALIDITY 7] x",
+            "* OK [UIDNEXT 9] x",
+            "* VANISHED (EARLIER) 2,8",
+        ]);
+        assert_eq!(
+            check(&known(), true, &Expect::default(), &exact),
+            Ok(Some(vec![1, 3, 5]))
+        );
+        let lost = Reply { vanished: vec![(2, 2)], ..exact };
+        assert!(check(&known(), true, &Expect::default(), &lost).is_err());
     }
 
     #[test]
@@ -455,7 +539,7 @@ mod tests {
             "* VANISHED 3",
             "* 4 EXISTS",
         ]);
-        assert_eq!(check(&known(), &expect, &r), Ok(None));
+        assert_eq!(check(&known(), false, &expect, &r), Ok(None));
         // a server reporting more than it must (UIDs expunged long ago, or never known, in
         // VANISHED; FETCHes of unchanged messages) is fine
         let r = reply(&[
@@ -469,7 +553,7 @@ mod tests {
             "* 5 FETCH (UID 10 MODSEQ (48))",
         ]);
         assert_eq!(
-            check(&known(), &expect, &r),
+            check(&known(), false, &expect, &r),
             Ok(Some(vec![3, 5, 8, 9, 10]))
         );
     }

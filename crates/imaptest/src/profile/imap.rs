@@ -302,7 +302,7 @@ impl Sess<'_> {
         let known = self.known(mailbox);
         self.resync = known.as_ref().map(|_| qresync::Reply::default());
         let name = String::from_utf8_lossy(&astring(mailbox)).into_owned();
-        let cmd = qresync::select_cmd(&name, known.as_ref());
+        let cmd = qresync::select_cmd(&name, known.as_ref(), false);
         let r = self.cmd(Some("SELECT"), cmd.as_bytes(), false).await;
         let reply = self.resync.take();
         r?;

@@ -227,8 +227,17 @@ struct Session<'a> {
     qresync: bool,
     /// The HIGHESTMODSEQ of the SELECT (0: none).
     select_modseq: u64,
-    /// A QRESYNC SELECT under way: what it started from, what it must report, its reply.
-    resync: Option<(Known, Expect, qresync::Reply)>,
+    /// A QRESYNC SELECT under way.
+    resync: Option<Resync>,
+}
+
+/// A QRESYNC SELECT under way: what it started from, whether it sent the known UIDs, what its
+/// reply must report, and the reply so far.
+struct Resync {
+    known: Known,
+    with_uids: bool,
+    expect: Expect,
+    reply: qresync::Reply,
 }
 
 /// The capabilities the states depend on.
@@ -567,8 +576,16 @@ impl Session<'_> {
             if let Some((known, expect)) =
                 self.run.shared.resync_base(&self.user.name, &self.run.mailbox)
             {
-                let cmd = qresync::select_cmd(&mb, Some(&known));
-                self.resync = Some((known, expect, qresync::Reply::default()));
+                // with the known UIDs or without (the server then reports every change):
+                // both ways of the server are tried
+                let with_uids = self.rng.gen_bool(0.5);
+                let cmd = qresync::select_cmd(&mb, Some(&known), with_uids);
+                self.resync = Some(Resync {
+                    known,
+                    with_uids,
+                    expect,
+                    reply: qresync::Reply::default(),
+                });
                 return cmd;
             }
         }
@@ -608,10 +625,10 @@ impl Session<'_> {
     /// The tagged OK of a QRESYNC SELECT: its reply checked; when it tells every UID, the
     /// view learns them.
     fn resynced(&mut self, r: &Response) -> Result<(), Errs> {
-        let Some((known, expect, reply)) = self.resync.take() else {
+        let Some(rs) = self.resync.take() else {
             return Ok(());
         };
-        let uids = qresync::check(&known, &expect, &reply)
+        let uids = qresync::check(&rs.known, rs.with_uids, &rs.expect, &rs.reply)
             .map_err(|e| e.into_iter().map(|e| format!("{e}: {r}")).collect::<Errs>())?;
         let Some(uids) = uids else { return Ok(()) };
         if uids.len() != self.view.msgs.len() {
@@ -922,8 +939,8 @@ impl Session<'_> {
                     self.expunges += 1;
                 }
                 let mut errs = Vec::new();
-                if let Some((_, _, reply)) = self.resync.as_mut() {
-                    if let Err(e) = reply.note(&r) {
+                if let Some(rs) = self.resync.as_mut() {
+                    if let Err(e) = rs.reply.note(&r) {
                         errs.push(e);
                     }
                 }
