@@ -505,6 +505,17 @@ impl Session<'_> {
                         self.view.reset();
                         selecting = true;
                         batch.push((s, self.select_cmd().into_bytes()));
+                    } else if s == ids::LOGOUT
+                        && self.leaves_known()
+                        && (self.uid_fill().is_some() || batch.iter().any(|b| b.0 == ids::APPEND))
+                    {
+                        // the UIDs it lacks (or will, after an APPEND) are fetched first
+                        // (qresync): LOGOUT goes alone
+                        if batch.is_empty() {
+                            barrier = Some(s);
+                        } else {
+                            deferred = Some(s);
+                        }
                     } else if s == ids::LOGOUT {
                         self.logging_out = true;
                         batch.push((s, b"LOGOUT".to_vec()));
@@ -596,18 +607,45 @@ impl Session<'_> {
         }
     }
 
+    /// With QRESYNC, before leaving the mailbox: the sequences whose UID the session does not
+    /// know (`FETCH a:b (UID)`), so that what it leaves behind names every message and the next
+    /// session's resync can be counted exactly; `None` when it knows them all.
+    fn uid_fill(&self) -> Option<String> {
+        if !self.leaves_known() {
+            return None;
+        }
+        let msgs = &self.view.msgs;
+        let first = msgs.iter().position(|m| m.uid == 0)?;
+        let last = msgs.iter().rposition(|m| m.uid == 0)?;
+        Some(format!("FETCH {}:{} (UID)", first + 1, last + 1))
+    }
+
+    /// Sends [`Self::uid_fill`]'s FETCH, if any (uncounted; a NO is fine).
+    async fn fill_uids(&mut self) -> Result<(), Errs> {
+        if let Some(cmd) = self.uid_fill() {
+            self.send(None, cmd.into_bytes(), false).await?;
+            self.drain_tolerant().await?;
+        }
+        Ok(())
+    }
+
+    /// Whether leaving the mailbox keeps what the session knows of it (QRESYNC, tracking, and
+    /// a SELECT with HIGHESTMODSEQ).
+    fn leaves_known(&self) -> bool {
+        self.selected
+            && self.qresync
+            && !self.run.cfg.no_tracking
+            && self.select_modseq != 0
+            && self.view.uidvalidity != 0
+    }
+
     /// Leaving the mailbox (LOGOUT, DISCONNECT, the end of the run) with every reply read:
     /// with QRESYNC, what the session knows of it is kept for the next session's resync.
     fn leave_mailbox(&mut self) {
-        let v = &self.view;
-        if !self.selected
-            || !self.qresync
-            || self.run.cfg.no_tracking
-            || self.select_modseq == 0
-            || v.uidvalidity == 0
-        {
+        if !self.leaves_known() {
             return;
         }
+        let v = &self.view;
         let mut uids: Vec<u32> = v.msgs.iter().map(|m| m.uid).filter(|&u| u != 0).collect();
         uids.sort_unstable();
         let complete = uids.len() == v.msgs.len();
@@ -713,6 +751,7 @@ impl Session<'_> {
                 Ok(Some(End::Again))
             }
             "DISCONNECT" => {
+                self.fill_uids().await?;
                 self.run.counters.done(s, 0);
                 Ok(Some(End::Again))
             }
@@ -789,6 +828,7 @@ impl Session<'_> {
     }
 
     async fn logout(&mut self, s: Option<StateId>) -> Result<(), Errs> {
+        self.fill_uids().await?;
         self.logging_out = true;
         let r = self.simple(s.or(Some(ids::LOGOUT)), "LOGOUT").await;
         match r {
