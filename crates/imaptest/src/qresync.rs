@@ -328,7 +328,10 @@ mod tests {
         assert_eq!(uid_set("0:3"), None);
         assert_eq!(uid_set("1,x"), None);
         assert_eq!(uid_set(""), None);
-        assert_eq!(set_text(&[1, 2, 3, 5, 7, 8, u32::MAX]), "1:3,5,7:8,4294967295");
+        assert_eq!(
+            set_text(&[1, 2, 3, 5, 7, 8, u32::MAX]),
+            "1:3,5,7:8,4294967295"
+        );
         assert_eq!(set_text(&[]), "");
     }
 
@@ -415,7 +418,10 @@ mod tests {
         };
         assert_eq!(resync(&partial, &ok), Ok(None));
         let e = resync(&partial, &Reply { exists: 4, ..lost }).unwrap_err();
-        assert!(e.contains("make 5 (messages the reply need not name aside)"), "{e}");
+        assert!(
+            e.contains("make 5 (messages the reply need not name aside)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -432,7 +438,10 @@ mod tests {
             "* 2 FETCH (UID 3 MODSEQ (46))",
             "* 4 FETCH (UID 9 MODSEQ (47))",
         ]);
-        assert_eq!(check(&known(), false, &expect, &ok), Ok(Some(vec![1, 3, 5, 9])));
+        assert_eq!(
+            check(&known(), false, &expect, &ok),
+            Ok(Some(vec![1, 3, 5, 9]))
+        );
         // VANISHED (EARLIER) omits 2: named, even though the count cannot show it (the
         // server also forgot the new message 9)
         let no_vanished = reply(&[
@@ -487,7 +496,10 @@ mod tests {
         let e = check(&known(), false, &Expect::default(), &r).unwrap_err();
         assert!(e[0].contains("the server has 6 messages"), "{e:?}");
         // more messages than UIDNEXT allows: a known UID not reported gone... or resurrected
-        let over = Reply { exists: 7, ..r.clone() };
+        let over = Reply {
+            exists: 7,
+            ..r.clone()
+        };
         let e = check(&known(), true, &Expect::default(), &over).unwrap_err();
         assert!(
             e[0].contains("make 4 (and at most 2 added since that need not be named)"),
@@ -505,9 +517,15 @@ mod tests {
             expunged: vec![3],
             changed: Vec::new(),
         };
-        assert_eq!(check(&known(), true, &Expect::default(), &omitted), Ok(None));
+        assert_eq!(
+            check(&known(), true, &Expect::default(), &omitted),
+            Ok(None)
+        );
         let e = check(&known(), true, &gone3, &omitted).unwrap_err();
-        assert!(e[0].contains("UID 3, known at MODSEQ 40, was expunged"), "{e:?}");
+        assert!(
+            e[0].contains("UID 3, known at MODSEQ 40, was expunged"),
+            "{e:?}"
+        );
         // no messages added: the count is exact again, and the UIDs are told
         let exact = reply(&[
             "* 3 EXISTS",
@@ -519,7 +537,10 @@ mod tests {
             check(&known(), true, &Expect::default(), &exact),
             Ok(Some(vec![1, 3, 5]))
         );
-        let lost = Reply { vanished: vec![(2, 2)], ..exact };
+        let lost = Reply {
+            vanished: vec![(2, 2)],
+            ..exact
+        };
         assert!(check(&known(), true, &Expect::default(), &lost).is_err());
     }
 

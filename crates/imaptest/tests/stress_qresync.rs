@@ -77,7 +77,8 @@ fn resyncs_run_clean_against_dovecot() {
         .count();
     assert!(with_uids > 0 && with_uids < resyncs.len(), "{resyncs:?}");
     assert!(
-        log.iter().any(|l| l.starts_with("S: * VANISHED (EARLIER) ")),
+        log.iter()
+            .any(|l| l.starts_with("S: * VANISHED (EARLIER) ")),
         "no VANISHED (EARLIER) in the rawlogs"
     );
     assert!(log
@@ -88,7 +89,10 @@ fn resyncs_run_clean_against_dovecot() {
     let mut a = users.to_vec();
     a.extend(["secs=6", "qresync", "checkpoint=1", "rawlog"]);
     let (s, log) = clean_run(&d, &a);
-    assert!(*common::totals(&s).last().unwrap() > 0, "no checkpoints: {s}");
+    assert!(
+        *common::totals(&s).last().unwrap() > 0,
+        "no checkpoints: {s}"
+    );
     assert!(log.iter().any(|l| l.contains("(QRESYNC (")));
 
     // without qresync: neither ENABLE nor QRESYNC SELECTs
@@ -209,8 +213,7 @@ fn session(s: std::net::TcpStream, conn: u32, change: Change, forget: bool) {
             "LOGOUT" => "* BYE bye\r\n".to_string(),
             _ => String::new(),
         };
-        if w
-            .write_all(format!("{body}{tag} OK done\r\n").as_bytes())
+        if w.write_all(format!("{body}{tag} OK done\r\n").as_bytes())
             .is_err()
         {
             return;
@@ -250,7 +253,9 @@ fn a_resync_that_forgets_an_expunge_is_named() {
     // with the server's tagged reply, and the count that does not add up either
     assert!(s.contains("for it: 3 OK done"), "{s}");
     assert!(
-        s.contains("QRESYNC lost changes: the server has 2 messages, but the 3 UIDs known at MODSEQ 10"),
+        s.contains(
+            "QRESYNC lost changes: the server has 2 messages, but the 3 UIDs known at MODSEQ 10"
+        ),
         "{s}"
     );
 }

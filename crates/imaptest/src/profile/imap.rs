@@ -14,11 +14,11 @@
 //! selected with what the user's sessions last knew of it, the reply checked by
 //! [`crate::qresync::resync`].
 use super::plan::{self, Action};
-use crate::qresync::{self, Known};
 use super::{Env, UserState};
 use crate::client::login::{astring, login};
 use crate::client::sasl::Creds;
 use crate::client::Conn;
+use crate::qresync::{self, Known};
 use crate::stress::console;
 use crate::stress::mailbox::{Seen, View};
 use crate::stress::session::Slot;

@@ -584,8 +584,10 @@ impl Session<'_> {
         let mb = String::from_utf8_lossy(&astring(&self.run.mailbox)).into_owned();
         self.resync = None;
         if self.qresync && !self.run.cfg.no_tracking {
-            if let Some((known, expect)) =
-                self.run.shared.resync_base(&self.user.name, &self.run.mailbox)
+            if let Some((known, expect)) = self
+                .run
+                .shared
+                .resync_base(&self.user.name, &self.run.mailbox)
             {
                 // with the known UIDs or without (the server then reports every change):
                 // both ways of the server are tried

@@ -288,7 +288,12 @@ mod tests {
         // nothing is kept before a session left
         s.observed("u", "INBOX", 3, &saw(vec![1], vec![]));
         s.left("u", "INBOX", known(vec![1, 2, 3, 4]));
-        s.observed("u", "INBOX", 3, &saw(vec![2], vec![(3, 25), (4, 19), (9, 30)]));
+        s.observed(
+            "u",
+            "INBOX",
+            3,
+            &saw(vec![2], vec![(3, 25), (4, 19), (9, 30)]),
+        );
         // another UIDVALIDITY, another user: not this mailbox
         s.observed("u", "INBOX", 4, &saw(vec![3], vec![]));
         s.observed("v", "INBOX", 3, &saw(vec![3], vec![]));
