@@ -1,9 +1,9 @@
 //! QRESYNC (RFC 7162 §3.2.5), the deciding part that stress and profile mode share: what a
 //! session knew of a mailbox when it left it ([`Known`]: UIDVALIDITY, the HIGHESTMODSEQ of its
 //! SELECT and the UIDs it held), the `SELECT mailbox (QRESYNC (uidvalidity modseq known-uids))`
-//! the next session sends (the known UIDs optional), what the reply said ([`Reply`], fed one untagged line at a time),
-//! and the check of that reply ([`check`]) against what was known and against what other
-//! sessions saw happen since ([`Expect`]).
+//! the next session sends (the known UIDs optional), what the reply said ([`Reply`], fed one
+//! untagged response at a time), and the check of that reply ([`check`]) against what was
+//! known and against what other sessions saw happen since ([`Expect`]).
 //!
 //! The check flags only what RFC 7162 makes the server report, so concurrent sessions cannot
 //! cause a false error. `Known::modseq` is the HIGHESTMODSEQ of the SELECT that began the
@@ -12,7 +12,7 @@
 //! every message whose MODSEQ is above it (changed flags, or appended later) must come in a
 //! FETCH. Hence, for the reply's snapshot (its first EXISTS):
 //! - a known UID that another session saw expunged before the SELECT was sent must be in a
-//!   VANISHED;
+//!   `VANISHED (EARLIER)` (or in a VANISHED that came during the reply);
 //! - a known UID that another session saw with a higher MODSEQ must be in a VANISHED or in a
 //!   FETCH with at least that MODSEQ;
 //! - the known UIDs less the VANISHED ones, plus the FETCHed ones, are at most the EXISTS

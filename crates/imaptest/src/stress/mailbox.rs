@@ -429,6 +429,8 @@ mod tests {
             let s = v.apply(&r, &mut errs);
             all.recent.extend(s.recent);
             all.fixed.extend(s.fixed);
+            all.expunged.extend(s.expunged);
+            all.modseqs.extend(s.modseqs);
         }
         (errs, all)
     }
@@ -460,6 +462,32 @@ mod tests {
             [(7, Cow::Borrowed("RFC822.SIZE"), b"100".to_vec())]
         );
         assert_eq!(v.msgs[1].modseq, 6);
+    }
+
+    #[test]
+    fn expunges_and_modseqs_seen_for_qresync() {
+        let mut v = View::default();
+        let (e, s) = feed(
+            &mut v,
+            &[
+                "* 4 EXISTS",
+                "* OK [HIGHESTMODSEQ 90] x",
+                "* 1 FETCH (UID 3 MODSEQ (80))",
+                "* 2 FETCH (UID 5 FLAGS ())",
+                "* 3 FETCH (MODSEQ (85))",
+                "* 4 FETCH (UID 9 MODSEQ (91))",
+                "* 1 EXPUNGE",
+                "* 2 EXPUNGE",
+                "* VANISHED 9",
+                "* VANISHED (EARLIER) 1:2",
+            ],
+        );
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(v.highestmodseq, 90);
+        // a MODSEQ or an EXPUNGE of a message of unknown UID tells nothing about a UID
+        assert_eq!(s.modseqs, [(3, 80), (9, 91)]);
+        assert_eq!(s.expunged, [3, 9]);
+        assert_eq!(v.exists(), 1);
     }
 
     #[test]
