@@ -4,7 +4,9 @@
 //! test ends, even when it fails) busy sessions of three users run clean, with and without
 //! checkpoints, and the rawlogs show the resyncs and Dovecot's `VANISHED (EARLIER)` replies;
 //! without `qresync` nothing of it is sent. Against a tiny scripted server (in this file, on
-//! port 0) that forgets an expunge or a flag change in its resync, the lost change is named.
+//! port 0) that forgets an expunge or a flag change in its resync, the lost change is named;
+//! the same server honest runs clean, and without QRESYNC in its capabilities nothing of it
+//! is sent.
 mod common;
 
 use common::Dovecot;
@@ -124,21 +126,21 @@ enum Change {
 /// Connection 1 selects it. In connection 2 (its SELECT has no HIGHESTMODSEQ, so what it
 /// learns is not kept) the first NOOP makes the `change`. From connection 3 on, a SELECT shows
 /// the mailbox as it is then, and its resync reports the change (its `VANISHED (EARLIER)` or
-/// FETCH) unless told to `forget` it.
-fn serve(change: Change, forget: bool) -> u16 {
+/// FETCH) unless told to `forget` it. It announces `caps`.
+fn serve(change: Change, forget: bool, caps: &'static str) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let conns = Arc::new(AtomicU32::new(0));
     std::thread::spawn(move || {
         for s in l.incoming().flatten() {
             let conn = conns.fetch_add(1, Ordering::Relaxed) + 1;
-            std::thread::spawn(move || session(s, conn, change, forget));
+            std::thread::spawn(move || session(s, conn, change, forget, caps));
         }
     });
     port
 }
 
-fn session(s: std::net::TcpStream, conn: u32, change: Change, forget: bool) {
+fn session(s: std::net::TcpStream, conn: u32, change: Change, forget: bool, caps: &str) {
     let Ok(mut w) = s.try_clone() else { return };
     let expunge = change == Change::Expunge;
     // (uid, seen, modseq) as this connection sees the mailbox
@@ -164,7 +166,7 @@ fn session(s: std::net::TcpStream, conn: u32, change: Change, forget: bool) {
         }
         out
     };
-    let banner = "* OK [CAPABILITY IMAP4rev1 LITERAL+ ENABLE CONDSTORE QRESYNC] forgetful\r\n";
+    let banner = format!("* OK [CAPABILITY {caps}] forgetful\r\n");
     if w.write_all(banner.as_bytes()).is_err() {
         return;
     }
@@ -226,8 +228,10 @@ fn session(s: std::net::TcpStream, conn: u32, change: Change, forget: bool) {
 }
 
 /// imaptest against the scripted server: one client, sessions of SELECT, NOOP and LOGOUT.
+const QRESYNC_CAPS: &str = "IMAP4rev1 LITERAL+ ENABLE CONDSTORE QRESYNC";
+
 fn against(change: Change, forget: bool, extra: &[&str]) -> Output {
-    let port = serve(change, forget);
+    let port = serve(change, forget, QRESYNC_CAPS);
     let work = tempfile::tempdir().unwrap();
     let mut a = vec!["user=testuser", "clients=1", "-", "noop=100", "qresync"];
     a.extend_from_slice(extra);
@@ -275,4 +279,36 @@ fn a_resync_that_forgets_a_flag_change_is_named() {
         "{s}"
     );
     assert!(!s.contains("the server has"), "{s}");
+}
+
+#[test]
+fn without_qresync_at_the_server_nothing_changes() {
+    // the same forgetful server, but without QRESYNC: no ENABLE, SELECT with CONDSTORE as
+    // before, no UIDs fetched before leaving, no resync to judge
+    let port = serve(Change::Expunge, true, "IMAP4rev1 LITERAL+ ENABLE CONDSTORE");
+    let work = tempfile::tempdir().unwrap();
+    let a = [
+        "user=testuser",
+        "clients=1",
+        "-",
+        "noop=100",
+        "qresync",
+        "rawlog",
+        "secs=2",
+    ];
+    let o = imaptest(port, work.path(), &a);
+    let s = common::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    let log = rawlog_lines(work.path());
+    let sent: Vec<&String> = log.iter().filter(|l| l.starts_with("C: ")).collect();
+    assert!(
+        sent.iter()
+            .any(|l| l.ends_with(" SELECT \"INBOX\" (CONDSTORE)")),
+        "{sent:?}"
+    );
+    assert!(
+        sent.iter()
+            .all(|l| !l.contains("QRESYNC") && !l.contains("ENABLE") && !l.contains("FETCH")),
+        "{sent:?}"
+    );
 }
