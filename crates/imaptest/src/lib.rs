@@ -8,13 +8,15 @@
 //! - [`scripted`]: the `test=DIR|FILE` driver that ties them together;
 //! - [`stress`]: stress mode (clients walking the states, state tracking, per-second output),
 //!   POP3 stress mode and LMTP deliveries;
-//! - [`profile`]: profile mode (`profile=FILE`: users and clients as a profile describes them).
+//! - [`profile`]: profile mode (`profile=FILE`: users and clients as a profile describes them);
+//! - [`qresync`]: the QRESYNC resync both modes do with `qresync` (pure).
 //!
 //! The IMAP syntax itself lives in the `imapwire` crate, shared with fakeserver.
 pub mod args;
 pub mod client;
 pub mod mbox;
 pub mod profile;
+pub mod qresync;
 pub mod script;
 pub mod scripted;
 pub mod stress;

@@ -12,13 +12,13 @@
 //! [`crate::stress::shared::Shared`] across the sessions of a user). With `qresync` (and a
 //! server that has it) QRESYNC is enabled after login, expunges come as VANISHED, and INBOX is
 //! selected with what the user's sessions last knew of it, the reply checked by
-//! [`super::qresync::resync`].
+//! [`crate::qresync::resync`].
 use super::plan::{self, Action};
-use super::qresync::{self, Known};
 use super::{Env, UserState};
 use crate::client::login::{astring, login};
 use crate::client::sasl::Creds;
 use crate::client::Conn;
+use crate::qresync::{self, Known};
 use crate::stress::console;
 use crate::stress::mailbox::{Seen, View};
 use crate::stress::session::Slot;
@@ -122,14 +122,12 @@ impl Sess<'_> {
     /// Notes what QRESYNC needs from an untagged reply: HIGHESTMODSEQ, VANISHED (which stands
     /// for EXPUNGEs) and, during a QRESYNC SELECT, what it reports.
     fn note_qresync(&mut self, v: &[Value], r: &Response) -> Result<(), String> {
+        if let Some(rep) = self.resync.as_mut() {
+            rep.note(r)?;
+        }
         if let Some((_, Some(code))) = r.status_code() {
-            let n = code.get(1).and_then(Value::number).unwrap_or(0);
             if code.first().is_some_and(|c| c.is_atom("HIGHESTMODSEQ")) {
-                self.select_modseq = n;
-            } else if code.first().is_some_and(|c| c.is_atom("UIDVALIDITY")) {
-                if let Some(rep) = self.resync.as_mut() {
-                    rep.uidvalidity = n as u32;
-                }
+                self.select_modseq = code.get(1).and_then(Value::number).unwrap_or(0);
             }
             return Ok(());
         }
@@ -142,19 +140,6 @@ impl Sess<'_> {
             if !earlier {
                 let n = qresync::count(&set).min(u32::MAX as u64) as u32;
                 self.exists = self.exists.saturating_sub(n);
-            } else if let Some(rep) = self.resync.as_mut() {
-                rep.vanished.extend(set);
-            }
-            return Ok(());
-        }
-        if let Some(rep) = self.resync.as_mut() {
-            if let (Some(n), Some(w)) = (v.first().and_then(Value::number), v.get(1)) {
-                if w.is_atom("EXISTS") {
-                    rep.exists = n as u32;
-                }
-            }
-            if let Some((uid, _)) = fetch_uid_flags(v) {
-                rep.changed.push(uid);
             }
         }
         Ok(())
@@ -186,6 +171,7 @@ impl Sess<'_> {
                 let recent = Seen {
                     recent: seen.recent,
                     fixed: Vec::new(),
+                    ..Default::default()
                 };
                 self.record(recent, &mut errs);
                 if !errs.is_empty() {
@@ -227,6 +213,7 @@ impl Sess<'_> {
             Seen {
                 recent: Vec::new(),
                 fixed,
+                ..Default::default()
             },
             &mut errs,
         );
@@ -315,7 +302,7 @@ impl Sess<'_> {
         let known = self.known(mailbox);
         self.resync = known.as_ref().map(|_| qresync::Reply::default());
         let name = String::from_utf8_lossy(&astring(mailbox)).into_owned();
-        let cmd = qresync::select_cmd(&name, known.as_ref());
+        let cmd = qresync::select_cmd(&name, known.as_ref(), false);
         let r = self.cmd(Some("SELECT"), cmd.as_bytes(), false).await;
         let reply = self.resync.take();
         r?;
@@ -383,6 +370,7 @@ impl Sess<'_> {
             uidvalidity: v.uidvalidity,
             modseq: self.select_modseq,
             uids,
+            complete: true,
         });
     }
 

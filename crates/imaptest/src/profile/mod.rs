@@ -7,7 +7,6 @@
 pub mod imap;
 pub mod parse;
 pub mod plan;
-pub mod qresync;
 
 use crate::args::Config;
 use crate::client::Endpoint;
@@ -82,7 +81,7 @@ pub struct UserState {
     /// POP3 UIDLs already downloaded.
     pub uidls: Mutex<HashSet<Vec<u8>>>,
     /// What its IMAP sessions last knew of INBOX (`qresync`).
-    pub inbox: Mutex<Option<qresync::Known>>,
+    pub inbox: Mutex<Option<crate::qresync::Known>>,
 }
 
 impl UserState {

@@ -37,6 +37,10 @@ pub struct Seen {
     /// (UID, item name, canonical value: see [`canon`]) of items that never change for a
     /// message.
     pub fixed: Vec<Fixed>,
+    /// UIDs this session saw expunged (EXPUNGE of a message of known UID, VANISHED).
+    pub expunged: Vec<u32>,
+    /// (UID, MODSEQ) of FETCH replies with a MODSEQ.
+    pub modseqs: Vec<(u32, u64)>,
 }
 
 /// The session's view of the selected mailbox.
@@ -49,6 +53,8 @@ pub struct View {
     pub keywords: HashSet<String>,
     /// PERMANENTFLAGS has `\*`.
     pub any_keyword: bool,
+    /// The last HIGHESTMODSEQ response code (0: none).
+    pub highestmodseq: u64,
 }
 
 fn lower(v: &Value) -> Option<String> {
@@ -146,7 +152,10 @@ impl View {
                         self.msgs.len()
                     ));
                 } else {
-                    self.msgs.remove(n as usize - 1);
+                    let m = self.msgs.remove(n as usize - 1);
+                    if m.uid != 0 {
+                        seen.expunged.push(m.uid);
+                    }
                 }
             }
             (Some(n), Some(word)) if word.is_atom("FETCH") => {
@@ -157,7 +166,7 @@ impl View {
                 }
             }
             (None, Some(_)) if v.first().is_some_and(|w| w.is_atom("VANISHED")) => {
-                self.vanished(&v[1..], errs);
+                self.vanished(&v[1..], errs, &mut seen);
             }
             (None, _) if v.first().is_some_and(|w| w.is_atom("FLAGS")) => {
                 if let Some(list) = v.get(1).and_then(Value::items) {
@@ -169,6 +178,10 @@ impl View {
                     if code.first().is_some_and(|c| c.is_atom("UIDVALIDITY")) {
                         if let Some(n) = code.get(1).and_then(Value::number) {
                             self.uidvalidity = n as u32;
+                        }
+                    } else if code.first().is_some_and(|c| c.is_atom("HIGHESTMODSEQ")) {
+                        if let Some(n) = code.get(1).and_then(Value::number) {
+                            self.highestmodseq = n;
                         }
                     } else if code.first().is_some_and(|c| c.is_atom("PERMANENTFLAGS")) {
                         for f in code.get(1).and_then(Value::items).unwrap_or(&[]) {
@@ -203,7 +216,7 @@ impl View {
     /// a UID this session has not seen goes where the UID order puts it among the messages
     /// of unknown UID (what was known of them is forgotten when it cannot tell which).
     /// `(EARLIER)` (a resync report) changes nothing here.
-    fn vanished(&mut self, args: &[Value], errs: &mut Vec<String>) {
+    fn vanished(&mut self, args: &[Value], errs: &mut Vec<String>, seen: &mut Seen) {
         if args.first().and_then(Value::items).is_some() {
             return;
         }
@@ -232,6 +245,7 @@ impl View {
                 }
             }
         }
+        seen.expunged.extend_from_slice(&uids);
         for u in uids {
             if let Some(i) = self.msgs.iter().position(|m| m.uid == u) {
                 self.msgs.remove(i);
@@ -297,6 +311,7 @@ impl View {
         let mut uid = self.msgs[i].uid;
         let mut fixed = Vec::new();
         let mut flags_seen: Option<Vec<String>> = None;
+        let mut modseq_seen = None;
         let mut name_buf: Vec<u8> = Vec::with_capacity(64);
         let mut scratch: Vec<u8> = Vec::new();
         for pair in pairs.by_ref() {
@@ -363,6 +378,7 @@ impl View {
                             errs.push(format!("seq {seq}: MODSEQ went down from {old} to {m}"));
                         }
                         self.msgs[i].modseq = m;
+                        modseq_seen = Some(m);
                     }
                 }
                 n if is_fixed(n) => {
@@ -390,6 +406,9 @@ impl View {
             }
             self.msgs[i].flags = Some(fl);
         }
+        if let (Some(m), true) = (modseq_seen, uid != 0) {
+            seen.modseqs.push((uid, m));
+        }
         if uid != 0 {
             seen.fixed
                 .extend(fixed.into_iter().map(|(n, v)| (uid, n, v)));
@@ -410,6 +429,8 @@ mod tests {
             let s = v.apply(&r, &mut errs);
             all.recent.extend(s.recent);
             all.fixed.extend(s.fixed);
+            all.expunged.extend(s.expunged);
+            all.modseqs.extend(s.modseqs);
         }
         (errs, all)
     }
@@ -441,6 +462,32 @@ mod tests {
             [(7, Cow::Borrowed("RFC822.SIZE"), b"100".to_vec())]
         );
         assert_eq!(v.msgs[1].modseq, 6);
+    }
+
+    #[test]
+    fn expunges_and_modseqs_seen_for_qresync() {
+        let mut v = View::default();
+        let (e, s) = feed(
+            &mut v,
+            &[
+                "* 4 EXISTS",
+                "* OK [HIGHESTMODSEQ 90] x",
+                "* 1 FETCH (UID 3 MODSEQ (80))",
+                "* 2 FETCH (UID 5 FLAGS ())",
+                "* 3 FETCH (MODSEQ (85))",
+                "* 4 FETCH (UID 9 MODSEQ (91))",
+                "* 1 EXPUNGE",
+                "* 2 EXPUNGE",
+                "* VANISHED 9",
+                "* VANISHED (EARLIER) 1:2",
+            ],
+        );
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(v.highestmodseq, 90);
+        // a MODSEQ or an EXPUNGE of a message of unknown UID tells nothing about a UID
+        assert_eq!(s.modseqs, [(3, 80), (9, 91)]);
+        assert_eq!(s.expunged, [3, 9]);
+        assert_eq!(v.exists(), 1);
     }
 
     #[test]

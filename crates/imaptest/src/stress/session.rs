@@ -2,7 +2,10 @@
 //! run's gate, held until the login succeeds), log in, walk the states in order (or randomly)
 //! with their probabilities, pipelining up to a barrier unless `no_pipelining`, read and check
 //! every reply, count the tagged OKs, and start again after LOGOUT/DISCONNECT. Errors end the
-//! connection and are printed as `Error: user[client]: message: server line`.
+//! connection and are printed as `Error: user[client]: message: server line`. With `qresync`
+//! (and a server that has it): QRESYNC is enabled, what the session knows of the mailbox is
+//! kept when it leaves it, and the next session of the user selects with
+//! `(QRESYNC (uidvalidity modseq known-uids))`, its reply checked by [`crate::qresync::check`].
 use super::checkpoint::Snap;
 use super::commands::{self, Ctx};
 use super::mailbox::{Seen, View};
@@ -13,6 +16,7 @@ use crate::args::STATES;
 use crate::client::login::{astring, login};
 use crate::client::sasl::Creds;
 use crate::client::{Conn, ConnError};
+use crate::qresync::{self, Expect, Known};
 use crate::users::User;
 use imapwire::{Response, Status};
 use rand::{Rng, SeedableRng};
@@ -144,6 +148,9 @@ pub async fn client(run: Arc<Run>, cid: u32) {
                     thread_reply: None,
                     batch_expunged: false,
                     caps: Caps::default(),
+                    qresync: false,
+                    select_modseq: 0,
+                    resync: None,
                     own: Own::new(
                         run.cfg.own_msgs && !run.cfg.no_tracking,
                         (run.cfg.own_flags && !run.cfg.no_tracking).then(|| format!("$Own{cid}")),
@@ -216,6 +223,21 @@ struct Session<'a> {
     own: Own,
     /// Capabilities looked at per command, taken once after login.
     caps: Caps,
+    /// QRESYNC is enabled (`qresync` and the server has it).
+    qresync: bool,
+    /// The HIGHESTMODSEQ of the SELECT (0: none).
+    select_modseq: u64,
+    /// A QRESYNC SELECT under way.
+    resync: Option<Resync>,
+}
+
+/// A QRESYNC SELECT under way: what it started from, whether it sent the known UIDs, what its
+/// reply must report, and the reply so far.
+struct Resync {
+    known: Known,
+    with_uids: bool,
+    expect: Expect,
+    reply: qresync::Reply,
 }
 
 /// The capabilities the states depend on.
@@ -263,6 +285,7 @@ impl Session<'_> {
         // qresync: QRESYNC enabled (expunges come as VANISHED), MODSEQs tracked
         if cfg.qresync && self.conn.has("QRESYNC") {
             self.simple(None, "ENABLE QRESYNC").await?;
+            self.qresync = true;
         }
         if let Some(copybox) = cfg.copybox.as_deref() {
             // COPY needs its mailbox; a NO (it exists) is fine
@@ -277,6 +300,9 @@ impl Session<'_> {
         // a checkpoint already under way when we come in includes us
         self.cp_seen = self.run.checkpoint.completed();
         let r = self.walk().await;
+        if r.is_ok() {
+            self.leave_mailbox();
+        }
         if self.selected {
             // the \Recent flags it held are gone with it
             self.run
@@ -479,6 +505,17 @@ impl Session<'_> {
                         self.view.reset();
                         selecting = true;
                         batch.push((s, self.select_cmd().into_bytes()));
+                    } else if s == ids::LOGOUT
+                        && self.leaves_known()
+                        && (self.uid_fill().is_some() || batch.iter().any(|b| b.0 == ids::APPEND))
+                    {
+                        // the UIDs it lacks (or will, after an APPEND) are fetched first
+                        // (qresync): LOGOUT goes alone
+                        if batch.is_empty() {
+                            barrier = Some(s);
+                        } else {
+                            deferred = Some(s);
+                        }
                     } else if s == ids::LOGOUT {
                         self.logging_out = true;
                         batch.push((s, b"LOGOUT".to_vec()));
@@ -540,9 +577,31 @@ impl Session<'_> {
         }
     }
 
-    /// `SELECT mailbox`, with CONDSTORE when `qresync` asks for it.
-    fn select_cmd(&self) -> String {
+    /// `SELECT mailbox`: with QRESYNC when `qresync` is on and a session of the user left the
+    /// mailbox before (what it knew, and what the reply must report, noted for the check),
+    /// else with CONDSTORE when `qresync` asks for it.
+    fn select_cmd(&mut self) -> String {
         let mb = String::from_utf8_lossy(&astring(&self.run.mailbox)).into_owned();
+        self.resync = None;
+        if self.qresync && !self.run.cfg.no_tracking {
+            if let Some((known, expect)) = self
+                .run
+                .shared
+                .resync_base(&self.user.name, &self.run.mailbox)
+            {
+                // with the known UIDs or without (the server then reports every change):
+                // both ways of the server are tried
+                let with_uids = self.rng.gen_bool(0.5);
+                let cmd = qresync::select_cmd(&mb, Some(&known), with_uids);
+                self.resync = Some(Resync {
+                    known,
+                    with_uids,
+                    expect,
+                    reply: qresync::Reply::default(),
+                });
+                return cmd;
+            }
+        }
         if self.run.cfg.qresync && self.conn.has("CONDSTORE") {
             format!("SELECT {mb} (CONDSTORE)")
         } else {
@@ -550,9 +609,88 @@ impl Session<'_> {
         }
     }
 
+    /// With QRESYNC, before leaving the mailbox: the sequences whose UID the session does not
+    /// know (`FETCH a:b (UID)`), so that what it leaves behind names every message and the next
+    /// session's resync can be counted exactly; `None` when it knows them all.
+    fn uid_fill(&self) -> Option<String> {
+        if !self.leaves_known() {
+            return None;
+        }
+        let msgs = &self.view.msgs;
+        let first = msgs.iter().position(|m| m.uid == 0)?;
+        let last = msgs.iter().rposition(|m| m.uid == 0)?;
+        Some(format!("FETCH {}:{} (UID)", first + 1, last + 1))
+    }
+
+    /// Sends [`Self::uid_fill`]'s FETCH, if any (uncounted; a NO is fine).
+    async fn fill_uids(&mut self) -> Result<(), Errs> {
+        if let Some(cmd) = self.uid_fill() {
+            self.send(None, cmd.into_bytes(), false).await?;
+            self.drain_tolerant().await?;
+        }
+        Ok(())
+    }
+
+    /// Whether leaving the mailbox keeps what the session knows of it (QRESYNC, tracking, and
+    /// a SELECT with HIGHESTMODSEQ).
+    fn leaves_known(&self) -> bool {
+        self.selected
+            && self.qresync
+            && !self.run.cfg.no_tracking
+            && self.select_modseq != 0
+            && self.view.uidvalidity != 0
+    }
+
+    /// Leaving the mailbox (LOGOUT, DISCONNECT, the end of the run) with every reply read:
+    /// with QRESYNC, what the session knows of it is kept for the next session's resync.
+    fn leave_mailbox(&mut self) {
+        if !self.leaves_known() {
+            return;
+        }
+        let v = &self.view;
+        let mut uids: Vec<u32> = v.msgs.iter().map(|m| m.uid).filter(|&u| u != 0).collect();
+        uids.sort_unstable();
+        let complete = uids.len() == v.msgs.len();
+        let known = Known {
+            uidvalidity: v.uidvalidity,
+            modseq: self.select_modseq,
+            uids,
+            complete,
+        };
+        self.run
+            .shared
+            .left(&self.user.name, &self.run.mailbox, known);
+    }
+
+    /// The tagged OK of a QRESYNC SELECT: its reply checked; when it tells every UID, the
+    /// view learns them.
+    fn resynced(&mut self, r: &Response) -> Result<(), Errs> {
+        let Some(rs) = self.resync.take() else {
+            return Ok(());
+        };
+        let uids = qresync::check(&rs.known, rs.with_uids, &rs.expect, &rs.reply)
+            .map_err(|e| e.into_iter().map(|e| format!("{e}: {r}")).collect::<Errs>())?;
+        let Some(uids) = uids else { return Ok(()) };
+        if uids.len() != self.view.msgs.len() {
+            return Ok(());
+        }
+        for (i, (m, &uid)) in self.view.msgs.iter_mut().zip(&uids).enumerate() {
+            if m.uid != 0 && m.uid != uid {
+                return Err(vec![format!(
+                    "QRESYNC: seq {} is UID {}, but the resync puts UID {uid} there: {r}",
+                    i + 1,
+                    m.uid
+                )]);
+            }
+            m.uid = uid;
+        }
+        Ok(())
+    }
+
     /// The SELECT's reply is in.
     fn selected(&mut self) {
         self.selected = true;
+        self.select_modseq = self.view.highestmodseq;
         if self.view.recent == self.view.exists() && !self.run.cfg.no_tracking {
             // every message is \Recent here: from now on the sessions' RECENT counts must
             // sum to the message count
@@ -615,6 +753,7 @@ impl Session<'_> {
                 Ok(Some(End::Again))
             }
             "DISCONNECT" => {
+                self.fill_uids().await?;
                 self.run.counters.done(s, 0);
                 Ok(Some(End::Again))
             }
@@ -691,6 +830,7 @@ impl Session<'_> {
     }
 
     async fn logout(&mut self, s: Option<StateId>) -> Result<(), Errs> {
+        self.fill_uids().await?;
         self.logging_out = true;
         let r = self.simple(s.or(Some(ids::LOGOUT)), "LOGOUT").await;
         match r {
@@ -841,9 +981,22 @@ impl Session<'_> {
                     self.expunges += 1;
                 }
                 let mut errs = Vec::new();
+                if let Some(rs) = self.resync.as_mut() {
+                    if let Err(e) = rs.reply.note(&r) {
+                        errs.push(e);
+                    }
+                }
                 let seen = self.view.apply(&r, &mut errs);
                 if self.run.cfg.no_tracking {
                     return Ok(());
+                }
+                if self.qresync {
+                    self.run.shared.observed(
+                        &self.user.name,
+                        &self.run.mailbox,
+                        self.view.uidvalidity,
+                        &seen,
+                    );
                 }
                 if self.own.on() {
                     self.own_check(v, &mut errs);
@@ -854,6 +1007,7 @@ impl Session<'_> {
                 let recent = Seen {
                     recent: seen.recent,
                     fixed: Vec::new(),
+                    ..Default::default()
                 };
                 self.run.shared.record(
                     &self.user.name,
@@ -935,6 +1089,7 @@ impl Session<'_> {
                         let seen = Seen {
                             recent: Vec::new(),
                             fixed,
+                            ..Default::default()
                         };
                         self.run.shared.record(
                             &self.user.name,
@@ -948,6 +1103,12 @@ impl Session<'_> {
                             return Err(errs.into_iter().map(|e| format!("{e}: {r}")).collect());
                         }
                     }
+                }
+                if p.state == Some(ids::SELECT) && self.resync.is_some() {
+                    if *status == Status::Ok {
+                        self.resynced(&r)?;
+                    }
+                    self.resync = None;
                 }
                 match status {
                     Status::Ok => {
