@@ -29,6 +29,16 @@ pub(crate) enum Pattern {
     Templated(Vec<Piece>),
 }
 
+impl Pattern {
+    /// The same pattern with a regex (and so search caches) of its own.
+    fn unshared(&self) -> Pattern {
+        match self {
+            Pattern::Fixed(re) => Pattern::Fixed(Arc::new(Regex::clone(re))),
+            Pattern::Templated(p) => Pattern::Templated(p.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Action {
     /// Substitute `with` (regex crate syntax: `$1`, `${name}`, `$$`) for the first match,
@@ -87,6 +97,41 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// A copy for one thread: the same rules with regexes of its own. Every thread but the
+    /// first to use a shared regex takes its search caches from a common pool, under a lock;
+    /// a worker that munges with its own copy never waits for the others.
+    pub fn for_one_thread(&self) -> RuleSet {
+        let own = |p: &Pattern| p.unshared();
+        let own_opt = |p: &Option<Pattern>| p.as_ref().map(own);
+        let rules = self
+            .rules
+            .iter()
+            .map(|r| Rule {
+                when: own_opt(&r.when),
+                unless: own_opt(&r.unless),
+                after: own_opt(&r.after),
+                pattern: own(&r.pattern),
+                action: match &r.action {
+                    Action::Drop { following, until, keep_until_line } => Action::Drop {
+                        following: *following,
+                        until: own_opt(until),
+                        keep_until_line: *keep_until_line,
+                    },
+                    Action::Join { next, sep, max } => Action::Join { next: own(next), sep: sep.clone(), max: *max },
+                    other => other.clone(),
+                },
+                ..r.clone()
+            })
+            .collect();
+        RuleSet {
+            rules,
+            sequences: self.sequences.clone(),
+            named: self.named.clone(),
+            sortlog: self.sortlog.clone(),
+            compiled: Arc::default(),
+        }
+    }
+
     /// The regex of a filled-in templated pattern, compiled once per distinct text. None
     /// when it does not compile (a filled-in value made it too big).
     pub(crate) fn compiled(&self, text: &str) -> Option<Arc<Regex>> {
@@ -375,6 +420,15 @@ mod tests {
         // A clone of the set shares what was compiled.
         assert!(Arc::ptr_eq(&rs.clone().compiled(r"^/d$").unwrap(), &other));
         assert!(rs.compiled("(").is_none());
+        // A copy for another thread has regexes (and a cache) of its own, the same rules.
+        let rs = RuleSet::parse("[[rule]]\nname = \"r\"\nmatch = \"a+\"\nreplace = \"b\"\n", "t.toml").unwrap();
+        let copy = rs.for_one_thread();
+        let (Pattern::Fixed(x), Pattern::Fixed(y)) = (&rs.rules[0].pattern, &copy.rules[0].pattern) else {
+            panic!("a fixed pattern")
+        };
+        assert!(!Arc::ptr_eq(x, y) && x.as_str() == y.as_str());
+        assert_eq!(copy.rules[0].name, "r");
+        assert!(!Arc::ptr_eq(&copy.compiled, &rs.compiled));
     }
 
     #[test]
