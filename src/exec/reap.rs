@@ -99,6 +99,35 @@ impl Tree {
         }
     }
 
+    /// The part of the tree a clean-up of the workspace `dir` looks at: the processes
+    /// runtest started or adopted (its threads' children) that belong to it (asked through
+    /// `memo`), and everything under them — without reading the subtrees of the other
+    /// workspaces' processes, which was most of a clean-up's cost with many workers. (A
+    /// workspace's processes all descend from such a child: runtest starts each in the
+    /// workspace, and adopts every orphan.) The whole tree where the kernel keeps no
+    /// children lists.
+    fn read_workspace(dir: &str, memo: &mut Membership) -> Tree {
+        let me = std::process::id() as i32;
+        let Some(top) = children_lists(me) else { return Tree::read() };
+        let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+        let mut mine = Vec::new();
+        let mut seen = HashSet::new();
+        for p in top {
+            if !seen.insert(p) || !memo.is_member(p, me, dir) {
+                continue;
+            }
+            mine.push(p);
+            match own_subtree(p) {
+                Some(sub) => children.extend(sub),
+                None => return Tree::read(),
+            }
+        }
+        if !mine.is_empty() {
+            children.insert(me, mine);
+        }
+        Tree { children }
+    }
+
     /// The parent of `pid` in the tree (0 when it is not in it).
     fn parent_of(&self, pid: i32) -> i32 {
         self.children
@@ -226,7 +255,11 @@ struct Membership {
 
 impl Membership {
     fn in_workspace(&mut self, tree: &Tree, pid: i32, dir: &str) -> bool {
-        let key = (pid, tree.parent_of(pid));
+        self.is_member(pid, tree.parent_of(pid), dir)
+    }
+
+    fn is_member(&mut self, pid: i32, parent: i32, dir: &str) -> bool {
+        let key = (pid, parent);
         if self.outside.contains(&key) {
             return false;
         }
@@ -247,7 +280,7 @@ pub fn kill_workspace(dir: &std::path::Path) {
     let me = std::process::id() as i32;
     let mut memo = Membership::default();
     let mut members = || {
-        let tree = Tree::read();
+        let tree = Tree::read_workspace(&dir, &mut memo);
         let all = tree.descendants(me);
         let mut set: HashSet<i32> = all.iter().copied().filter(|p| memo.in_workspace(&tree, *p, &dir)).collect();
         // Add the descendants of members.
@@ -256,22 +289,69 @@ pub fn kill_workspace(dir: &std::path::Path) {
         }
         set.into_iter().collect::<Vec<i32>>()
     };
-    for round in 0..300 {
+    let start = std::time::Instant::now();
+    let mut killed = false;
+    for round in 0.. {
         let all = members();
         // Only this workspace's zombies are reaped: the other workers wait for their own
         // children through their handles.
         reap(&all);
         let live: Vec<i32> = all.into_iter().filter(|p| !is_zombie(*p)).collect();
-        if live.is_empty() {
+        let elapsed = start.elapsed();
+        if live.is_empty() || elapsed >= KILL_GIVE_UP {
             break;
         }
-        let sig = if round < 50 { Signal::SIGTERM } else { Signal::SIGKILL };
-        if round == 0 || round == 50 {
+        if round == 0 || (!killed && elapsed >= KILL_GRACE) {
+            let sig = if round == 0 { Signal::SIGTERM } else { Signal::SIGKILL };
+            killed = round > 0;
             for p in &live {
                 let _ = kill(Pid::from_raw(*p), sig);
             }
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        // Until one of them ends (or, for a SIGTERM ignored, the grace is over).
+        let until = if killed { KILL_GIVE_UP } else { KILL_GRACE };
+        wait_any_exit(&live, until.saturating_sub(start.elapsed()).min(EXIT_WAIT_CAP));
+    }
+}
+
+/// How long a workspace's processes get after SIGTERM before SIGKILL, and how long the
+/// clean-up waits for them at most.
+const KILL_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+const KILL_GIVE_UP: std::time::Duration = std::time::Duration::from_secs(3);
+/// The longest one wait for an exit lasts before /proc is read again: new processes can
+/// only come from the ones waited for (each wakes the wait when it ends), so this only
+/// bounds the cost of a missed wake-up.
+const EXIT_WAIT_CAP: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Sleep until one of `pids` ends, at most `max`: the processes' pidfds are polled, so the
+/// wait costs one wake-up per exit instead of one reading of /proc every few milliseconds.
+/// A process already gone ends the wait at once; where the kernel has no pidfds it is a
+/// plain sleep of at most 10 ms.
+pub fn wait_any_exit(pids: &[i32], max: std::time::Duration) {
+    use std::os::fd::AsRawFd;
+    let mut fds = Vec::with_capacity(pids.len());
+    for p in pids {
+        match super::process::exit_notifier(*p as u32) {
+            Some(fd) => fds.push(fd),
+            None if std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) => return,
+            None => {
+                std::thread::sleep(max.min(std::time::Duration::from_millis(10)));
+                return;
+            }
+        }
+    }
+    if fds.is_empty() {
+        std::thread::sleep(max);
+        return;
+    }
+    let mut polls: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 })
+        .collect();
+    let ms = max.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: `polls` is a valid array of pollfds for the length given, alive for the call.
+    unsafe {
+        libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, ms);
     }
 }
 
@@ -283,10 +363,9 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
     let dir = dir.display().to_string();
     let me = std::process::id() as i32;
     let start = std::time::Instant::now();
-    let mut nap = std::time::Duration::from_millis(1);
     let mut memo = Membership::default();
     loop {
-        let tree = Tree::read();
+        let tree = Tree::read_workspace(&dir, &mut memo);
         let mut kept: HashSet<i32> = keep.iter().copied().collect();
         for k in keep {
             kept.extend(tree.descendants(*k));
@@ -294,18 +373,72 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
         let all: Vec<i32> = tree.descendants(me).into_iter().filter(|p| !kept.contains(p)).collect();
         let mine: Vec<i32> = all.iter().copied().filter(|p| memo.in_workspace(&tree, *p, &dir)).collect();
         reap(&mine);
-        let busy = mine.iter().any(|p| !is_zombie(*p));
-        if !busy || start.elapsed() >= max {
+        let busy: Vec<i32> = mine.into_iter().filter(|p| !is_zombie(*p)).collect();
+        if busy.is_empty() || start.elapsed() >= max {
             return;
         }
-        std::thread::sleep(nap);
-        nap = (nap * 2).min(std::time::Duration::from_millis(20));
+        // A new process of the workspace can only come from a busy one: woken when one of
+        // them ends, the next reading of /proc sees whatever it left behind.
+        wait_any_exit(&busy, max.saturating_sub(start.elapsed()).min(EXIT_WAIT_CAP));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exit_ends_the_wait() {
+        use std::time::{Duration, Instant};
+        let mut quick = std::process::Command::new("/bin/sh").args(["-c", "sleep 0.2"]).spawn().unwrap();
+        let mut slow = std::process::Command::new("/bin/sh").args(["-c", "sleep 30"]).spawn().unwrap();
+        let pids = [quick.id() as i32, slow.id() as i32];
+        let t = Instant::now();
+        wait_any_exit(&pids, Duration::from_secs(20));
+        let waited = t.elapsed();
+        assert!(waited >= Duration::from_millis(150) && waited < Duration::from_secs(10), "{waited:?}");
+        quick.wait().unwrap();
+        // Nobody ends: the whole time.
+        let t = Instant::now();
+        wait_any_exit(&[slow.id() as i32], Duration::from_millis(300));
+        assert!(t.elapsed() >= Duration::from_millis(290), "{:?}", t.elapsed());
+        let _ = slow.kill();
+        slow.wait().unwrap();
+        // A process that is gone: at once.
+        let t = Instant::now();
+        wait_any_exit(&[quick.id() as i32], Duration::from_secs(5));
+        assert!(t.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_workspace_tree_holds_its_processes_only() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let start = |dir: &std::path::Path| {
+            let mut c = std::process::Command::new("/bin/sh")
+                .args(["-c", "cd / && sleep 30 & echo $!; wait"])
+                .current_dir(dir)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(c.stdout.take().unwrap()), &mut line).unwrap();
+            (c, line.trim().parse::<i32>().unwrap())
+        };
+        let (mut ca, ga) = start(a.path());
+        let (mut cb, gb) = start(b.path());
+        let me = std::process::id() as i32;
+        let dir = a.path().display().to_string();
+        let tree = Tree::read_workspace(&dir, &mut Membership::default());
+        let mine = tree.descendants(me);
+        // The grandchild left the workspace folder, and is still the workspace's.
+        assert!(mine.contains(&(ca.id() as i32)) && mine.contains(&ga), "{mine:?}");
+        assert!(!mine.contains(&(cb.id() as i32)) && !mine.contains(&gb), "{mine:?}");
+        for g in [ga, gb] {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(g), nix::sys::signal::Signal::SIGKILL);
+        }
+        ca.wait().unwrap();
+        cb.wait().unwrap();
+    }
 
     #[test]
     fn pid_lists() {

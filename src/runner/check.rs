@@ -100,8 +100,8 @@ fn saved_with_prefix(suite: &Path, sub: &str, testnum: u32) -> Vec<String> {
 
 pub fn check_outputs(run: &mut Run, testnum: u32, script: &Script, opts: MungeOptions) -> Result<Outcome> {
     let ctx = context(run, testnum);
-    let shared = run.shared.clone();
-    check_with(run, &shared.rules, ctx, testnum, &opts, ipv6_folder(script))
+    let rules = run.own_rules.clone();
+    check_with(run, &rules, ctx, testnum, &opts, ipv6_folder(script))
 }
 
 /// Whether the script's folder requires IPv6 support (munge.toml's `ipv6test` flag: as in

@@ -63,6 +63,8 @@ pub struct Run {
     pub current: Option<String>,
     /// The current test failed because of the suite's own files (see `TestRecord::settled`).
     pub settled: bool,
+    /// This worker's copy of the munge rules (regexes whose caches no other thread shares).
+    own_rules: Arc<mailrig_munge::RuleSet>,
 }
 
 impl std::ops::Deref for Run {
@@ -385,6 +387,7 @@ pub fn main(opts: Options) -> Result<i32> {
             step_times: Vec::new(),
             current: None,
             settled: false,
+            own_rules: Arc::new(shared.rules.for_one_thread()),
         });
     }
     println!(

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use regex::Regex;
 
@@ -14,12 +15,12 @@ use crate::sequence::Renumberer;
 /// The regexes of one rule for this test's context (placeholders filled in).
 #[derive(Debug, Clone)]
 struct Active {
-    pattern: Regex,
-    when: Option<Regex>,
-    unless: Option<Regex>,
-    after: Option<Regex>,
+    pattern: Arc<Regex>,
+    when: Option<Arc<Regex>>,
+    unless: Option<Arc<Regex>>,
+    after: Option<Arc<Regex>>,
     /// `drop_until` or `join_next`, whichever the action has.
-    aux: Option<Regex>,
+    aux: Option<Arc<Regex>>,
 }
 
 /// Munges the outputs of one test. Create one per test, and munge its files in the order
@@ -45,12 +46,12 @@ pub struct Munger<'r> {
 impl<'r> Munger<'r> {
     pub fn new(rules: &'r RuleSet, ctx: Context) -> Munger<'r> {
         let values = ctx.placeholder_values();
-        let resolve = |p: &Pattern| -> Option<Regex> {
+        let resolve = |p: &Pattern| -> Option<Arc<Regex>> {
             match p {
                 Pattern::Fixed(re) => Some(re.clone()),
                 // Checked at load time with stand-in values; a filled-in value is escaped,
                 // so compiling cannot fail unless the value makes the regex too big.
-                Pattern::Templated(pieces) => Regex::new(&fill(pieces, &values)?).ok(),
+                Pattern::Templated(pieces) => rules.compiled(&fill(pieces, &values)?),
             }
         };
         let active = rules

@@ -1,9 +1,12 @@
 //! A validated, compiled rules file: the ordered rules, the renumbering sequences, the
 //! named munges and the `sortlog` pattern. Regexes without placeholders are compiled once
-//! here; those with `{PLACEHOLDER}`s are checked here and compiled per test by `Munger`.
+//! here; those with `{PLACEHOLDER}`s are checked here and compiled by `Munger` the first
+//! time a test needs them with its values, then kept here (`RuleSet::compiled`) for every
+//! later test with the same values (a workspace's tests all have the same ones).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use regex::Regex;
@@ -20,8 +23,20 @@ pub(crate) const FLAGS: &[&str] = &["rmfiltertest", "ipv6test"];
 /// A regex that may still need placeholder values.
 #[derive(Debug, Clone)]
 pub(crate) enum Pattern {
-    Fixed(Regex),
+    /// Shared by every `Munger` (a clone of a `Regex` would start its search caches anew
+    /// in every test).
+    Fixed(Arc<Regex>),
     Templated(Vec<Piece>),
+}
+
+impl Pattern {
+    /// The same pattern with a regex (and so search caches) of its own.
+    fn unshared(&self) -> Pattern {
+        match self {
+            Pattern::Fixed(re) => Pattern::Fixed(Arc::new(Regex::clone(re))),
+            Pattern::Templated(p) => Pattern::Templated(p.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -77,9 +92,58 @@ pub struct RuleSet {
     pub(crate) sequences: BTreeMap<String, SequenceDef>,
     pub(crate) named: BTreeMap<String, String>,
     pub(crate) sortlog: Option<Sortlog>,
+    /// The templated patterns compiled so far, by their filled-in text.
+    compiled: Arc<Mutex<HashMap<String, Arc<Regex>>>>,
 }
 
 impl RuleSet {
+    /// A copy for one thread: the same rules with regexes of its own. Every thread but the
+    /// first to use a shared regex takes its search caches from a common pool, under a lock;
+    /// a worker that munges with its own copy never waits for the others.
+    pub fn for_one_thread(&self) -> RuleSet {
+        let own = |p: &Pattern| p.unshared();
+        let own_opt = |p: &Option<Pattern>| p.as_ref().map(own);
+        let rules = self
+            .rules
+            .iter()
+            .map(|r| Rule {
+                when: own_opt(&r.when),
+                unless: own_opt(&r.unless),
+                after: own_opt(&r.after),
+                pattern: own(&r.pattern),
+                action: match &r.action {
+                    Action::Drop { following, until, keep_until_line } => Action::Drop {
+                        following: *following,
+                        until: own_opt(until),
+                        keep_until_line: *keep_until_line,
+                    },
+                    Action::Join { next, sep, max } => Action::Join { next: own(next), sep: sep.clone(), max: *max },
+                    other => other.clone(),
+                },
+                ..r.clone()
+            })
+            .collect();
+        RuleSet {
+            rules,
+            sequences: self.sequences.clone(),
+            named: self.named.clone(),
+            sortlog: self.sortlog.clone(),
+            compiled: Arc::default(),
+        }
+    }
+
+    /// The regex of a filled-in templated pattern, compiled once per distinct text. None
+    /// when it does not compile (a filled-in value made it too big).
+    pub(crate) fn compiled(&self, text: &str) -> Option<Arc<Regex>> {
+        let mut cache = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(re) = cache.get(text) {
+            return Some(re.clone());
+        }
+        let re = Arc::new(Regex::new(text).ok()?);
+        cache.insert(text.to_string(), re.clone());
+        Some(re)
+    }
+
     /// Reads and compiles a rules file. Errors name the file and the faulty rule.
     pub fn load(path: &Path) -> anyhow::Result<RuleSet> {
         let text = std::fs::read_to_string(path)
@@ -169,7 +233,7 @@ fn compile(text: &str, origin: &str) -> Result<RuleSet, RuleError> {
         })?;
         rules.push(rule);
     }
-    Ok(RuleSet { rules, sequences, named, sortlog })
+    Ok(RuleSet { rules, sequences, named, sortlog, compiled: Arc::default() })
 }
 
 fn compile_rule(
@@ -287,7 +351,7 @@ fn pattern_opt(field: &'static str) -> impl Fn(&str) -> Result<Pattern, String> 
 fn pattern(text: &str) -> Result<Pattern, String> {
     let pieces = split_placeholders(text)?;
     if pieces.iter().all(|p| matches!(p, Piece::Regex(_))) {
-        return Regex::new(text).map(Pattern::Fixed).map_err(|e| format!("bad regex: {e}"));
+        return Regex::new(text).map(|re| Pattern::Fixed(Arc::new(re))).map_err(|e| format!("bad regex: {e}"));
     }
     Regex::new(&dummy_fill(&pieces)).map_err(|e| format!("bad regex: {e}"))?;
     Ok(Pattern::Templated(pieces))
@@ -342,6 +406,29 @@ mod tests {
 
     fn err(text: &str) -> String {
         RuleSet::parse(text, "t.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn filled_patterns_are_compiled_once_per_text() {
+        let rs = RuleSet::parse("", "t.toml").unwrap();
+        let a = rs.compiled(r"^/a/b\.c$").unwrap();
+        let again = rs.compiled(r"^/a/b\.c$").unwrap();
+        assert!(Arc::ptr_eq(&a, &again));
+        assert!(a.is_match("/a/b.c") && !a.is_match("/a/bxc"));
+        let other = rs.compiled(r"^/d$").unwrap();
+        assert!(!Arc::ptr_eq(&a, &other));
+        // A clone of the set shares what was compiled.
+        assert!(Arc::ptr_eq(&rs.clone().compiled(r"^/d$").unwrap(), &other));
+        assert!(rs.compiled("(").is_none());
+        // A copy for another thread has regexes (and a cache) of its own, the same rules.
+        let rs = RuleSet::parse("[[rule]]\nname = \"r\"\nmatch = \"a+\"\nreplace = \"b\"\n", "t.toml").unwrap();
+        let copy = rs.for_one_thread();
+        let (Pattern::Fixed(x), Pattern::Fixed(y)) = (&rs.rules[0].pattern, &copy.rules[0].pattern) else {
+            panic!("a fixed pattern")
+        };
+        assert!(!Arc::ptr_eq(x, y) && x.as_str() == y.as_str());
+        assert_eq!(copy.rules[0].name, "r");
+        assert!(!Arc::ptr_eq(&copy.compiled, &rs.compiled));
     }
 
     #[test]
