@@ -155,7 +155,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation> {
     let mut first_arg = true;
     while let Some(a) = args.pop_front() {
         let mut value = |name: &str| -> Result<String> {
-            args.pop_front().with_context(|| format!("{name} needs a value"))
+            args.pop_front()
+                .with_context(|| format!("{name} needs a value"))
         };
         match a.as_str() {
             "-h" | "--help" => return Ok(Invocation::Help),
@@ -188,9 +189,14 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation> {
             }
             "-j" | "--jobs" => {
                 let v = value(&a)?;
-                o.jobs = v.parse().ok().filter(|n| (1..=64).contains(n)).map(Some).with_context(|| {
-                    format!("-j needs a number of workers from 1 to 64, not `{v}`")
-                })?;
+                o.jobs = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .map(Some)
+                    .with_context(|| {
+                        format!("-j needs a number of workers from 1 to 64, not `{v}`")
+                    })?;
             }
             s if s.starts_with("-j") && s.len() > 2 && is_number(&s[2..]) => {
                 args.push_front(s[2..].to_string());
@@ -199,9 +205,13 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation> {
             }
             "--port-offset" => {
                 let v = value(&a)?;
-                o.port_offset = v.parse().ok().filter(|n: &u16| *n <= 60000).with_context(|| {
-                    format!("--port-offset needs a number from 0 to 60000, not `{v}`")
-                })?;
+                o.port_offset =
+                    v.parse()
+                        .ok()
+                        .filter(|n: &u16| *n <= 60000)
+                        .with_context(|| {
+                            format!("--port-offset needs a number from 0 to 60000, not `{v}`")
+                        })?;
             }
             s if s.starts_with("--") => {
                 if let Some((k, v)) = s.split_once('=') {
@@ -233,7 +243,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation> {
         [first, last] => {
             o.first = first.parse().context("test number out of range")?;
             o.last = if last == "+" {
-                if o.first >= 9000 { 9999 } else { 8999 }
+                if o.first >= 9000 {
+                    9999
+                } else {
+                    8999
+                }
             } else {
                 last.parse().context("test number out of range")?
             };
@@ -244,7 +258,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Invocation> {
         bail!("test numbers lie in the range 1 to 9999");
     }
     if o.first > o.last {
-        bail!("the first test number ({}) is greater than the last ({})", o.first, o.last);
+        bail!(
+            "the first test number ({}) is greater than the last ({})",
+            o.first,
+            o.last
+        );
     }
     Ok(Invocation::Run(Box::new(o)))
 }
@@ -261,7 +279,9 @@ mod tests {
     }
 
     fn error(args: &[&str]) -> String {
-        parse(args.iter().map(|s| s.to_string())).unwrap_err().to_string()
+        parse(args.iter().map(|s| s.to_string()))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -273,7 +293,16 @@ mod tests {
 
     #[test]
     fn exim_style_line() {
-        let o = run(&["/usr/sbin/exim4", "-CONTINUE", "-UPDATE", "-DIFF", "-d", "-v", "1400", "1699"]);
+        let o = run(&[
+            "/usr/sbin/exim4",
+            "-CONTINUE",
+            "-UPDATE",
+            "-DIFF",
+            "-d",
+            "-v",
+            "1400",
+            "1699",
+        ]);
         assert_eq!(o.binary, Some(PathBuf::from("/usr/sbin/exim4")));
         assert!(o.continue_ && o.update && o.diff);
         assert_eq!(o.exim_options, vec!["-d", "-v"]);
@@ -293,7 +322,16 @@ mod tests {
 
     #[test]
     fn long_options() {
-        let o = run(&["--suite", "/s", "--caller=bob", "--timeout", "9", "--fail-exit", "-KEEP", "12"]);
+        let o = run(&[
+            "--suite",
+            "/s",
+            "--caller=bob",
+            "--timeout",
+            "9",
+            "--fail-exit",
+            "-KEEP",
+            "12",
+        ]);
         assert_eq!(o.suite, Some(PathBuf::from("/s")));
         assert_eq!(o.caller.as_deref(), Some("bob"));
         assert_eq!(o.timeout_secs, 9);
@@ -304,7 +342,14 @@ mod tests {
         assert!(error(&["--shard", "4/3"]).contains("K/N"));
         assert!(error(&["--shard", "0/3"]).contains("K/N"));
         assert!(error(&["--shard", "x"]).contains("K/N"));
-        let o = run(&["--junit", "j.xml", "--json", "r.json", "--save-pending", "--review"]);
+        let o = run(&[
+            "--junit",
+            "j.xml",
+            "--json",
+            "r.json",
+            "--save-pending",
+            "--review",
+        ]);
         assert!(o.save_pending && o.review && o.junit.is_some() && o.json.is_some());
         assert_eq!(run(&["-j4", "1", "2"]).jobs, Some(4));
         assert!(error(&["-j", "0"]).contains("1 to 64"));
@@ -322,7 +367,13 @@ mod tests {
 
     #[test]
     fn help_and_version() {
-        assert!(matches!(parse(vec!["--help".to_string()]).unwrap(), Invocation::Help));
-        assert!(matches!(parse(vec!["-V".to_string()]).unwrap(), Invocation::Version));
+        assert!(matches!(
+            parse(vec!["--help".to_string()]).unwrap(),
+            Invocation::Help
+        ));
+        assert!(matches!(
+            parse(vec!["-V".to_string()]).unwrap(),
+            Invocation::Version
+        ));
     }
 }

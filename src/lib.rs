@@ -3,15 +3,15 @@
 //! `cli` → `probe` → `subst` → `suite` → `script` → `exec` (in a `workspace`) → munge
 //! (crate `mailrig-munge`) → `compare` → `review` → `report`, tied together by `runner`.
 
-pub mod script;
 pub mod cli;
+pub mod compare;
 pub mod elevate;
 pub mod exec;
 pub mod probe;
-pub mod subst;
-pub mod suite;
-pub mod compare;
 pub mod report;
 pub mod review;
 pub mod runner;
+pub mod script;
+pub mod subst;
+pub mod suite;
 pub mod workspace;

@@ -348,9 +348,15 @@ mod order_tests {
 
     #[test]
     fn summaries_are_put_in_test_order() {
-        assert_eq!(in_test_order("0002 P\n0001 F\n0010 .\n", 0), "0001 F\n0002 P\n0010 .\n");
         assert_eq!(
-            in_test_order("Test 0005 b failed\nTest 0003 x failed\nTest 0005 a failed\n", 1),
+            in_test_order("0002 P\n0001 F\n0010 .\n", 0),
+            "0001 F\n0002 P\n0010 .\n"
+        );
+        assert_eq!(
+            in_test_order(
+                "Test 0005 b failed\nTest 0003 x failed\nTest 0005 a failed\n",
+                1
+            ),
             "Test 0003 x failed\nTest 0005 b failed\nTest 0005 a failed\n"
         );
         assert_eq!(in_test_order("", 0), "");

@@ -51,11 +51,19 @@ impl Prompt {
     /// case; anything else is None (ask again).
     pub fn decide(self, typed: &str) -> Option<Answer> {
         let t = typed.trim();
-        let c = if t.is_empty() { 'q' } else if t.chars().count() == 1 { t.chars().next()?.to_ascii_lowercase() } else { return None };
+        let c = if t.is_empty() {
+            'q'
+        } else if t.chars().count() == 1 {
+            t.chars().next()?.to_ascii_lowercase()
+        } else {
+            return None;
+        };
         match (self, c) {
             (_, 'q') => Some(Answer::Quit),
             (_, 'c') => Some(Answer::Continue),
-            (Prompt::Difference, 'r') | (Prompt::BadReturnCode, 'r') | (Prompt::ServerFailed, 'r') => Some(Answer::Retry),
+            (Prompt::Difference, 'r')
+            | (Prompt::BadReturnCode, 'r')
+            | (Prompt::ServerFailed, 'r') => Some(Answer::Retry),
             (Prompt::Difference, 'u') | (Prompt::Pending, 'u') => Some(Answer::Update),
             (Prompt::Unexpected, 's') => Some(Answer::Show),
             (Prompt::ServerFailed, 's') => Some(Answer::ShowServer),
@@ -130,12 +138,15 @@ pub fn write_saved(path: &Path, content: &str) -> Result<()> {
 pub fn write_atomically(path: &Path, content: &str) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("temporary file in {}", dir.display()))?;
-    tmp.write_all(content.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("temporary file in {}", dir.display()))?;
+    tmp.write_all(content.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     tmp.as_file().sync_all().ok();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644)).ok();
-    tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("replacing {}", path.display()))?;
     crate::elevate::give_back(path);
     Ok(())
 }
@@ -199,7 +210,10 @@ mod tests {
         let saved = d.path().join("log").join("0007");
         write_saved(&saved, "old\n").unwrap();
         write_pending(&saved, "new\n").unwrap();
-        assert_eq!(std::fs::read_to_string(d.path().join("log/0007.new")).unwrap(), "new\n");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("log/0007.new")).unwrap(),
+            "new\n"
+        );
         accept_pending(&saved).unwrap();
         assert_eq!(std::fs::read_to_string(&saved).unwrap(), "new\n");
         assert!(!pending_path(&saved).exists());

@@ -26,15 +26,28 @@ pub struct Ports {
 
 impl Ports {
     /// The Perl runtest's fixed ports (serial runs use these).
-    pub const CANONICAL: Ports =
-        Ports { d: PORT_D, d2: PORT_D2, d3: PORT_D3, d4: PORT_D4, n: PORT_N, s: PORT_S };
+    pub const CANONICAL: Ports = Ports {
+        d: PORT_D,
+        d2: PORT_D2,
+        d3: PORT_D3,
+        d4: PORT_D4,
+        n: PORT_N,
+        s: PORT_S,
+    };
 
     /// The canonical block shifted by `offset` (for parallel workspaces). PORT_N stays: Exim
     /// in test-harness mode sends its ident (RFC 1413) queries to that fixed port, so a test
     /// that runs `server PORT_N` must get the real one (and runs alone, see the scheduler).
     pub fn shifted(offset: u16) -> Ports {
         let c = Self::CANONICAL;
-        Ports { d: c.d + offset, d2: c.d2 + offset, d3: c.d3 + offset, d4: c.d4 + offset, n: c.n, s: c.s + offset }
+        Ports {
+            d: c.d + offset,
+            d2: c.d2 + offset,
+            d3: c.d3 + offset,
+            d4: c.d4 + offset,
+            n: c.n,
+            s: c.s + offset,
+        }
     }
 
     /// The shifted ports (PORT_N is shared and fixed).
@@ -45,7 +58,14 @@ impl Ports {
     /// (actual, canonical) pairs, for munging back.
     pub fn mapping(&self) -> Vec<(u16, u16)> {
         let c = Self::CANONICAL;
-        vec![(self.d, c.d), (self.d2, c.d2), (self.d3, c.d3), (self.d4, c.d4), (self.n, c.n), (self.s, c.s)]
+        vec![
+            (self.d, c.d),
+            (self.d2, c.d2),
+            (self.d3, c.d3),
+            (self.d4, c.d4),
+            (self.n, c.n),
+            (self.s, c.s),
+        ]
     }
 }
 
@@ -128,7 +148,9 @@ impl Table {
                 other => other.to_string(),
             }
         });
-        let s = p.v4net.replace_all(&s, |c: &Captures| format!("{}{}{}", &c[1], self.v4net, &c[2]));
+        let s = p.v4net.replace_all(&s, |c: &Captures| {
+            format!("{}{}{}", &c[1], self.v4net, &c[2])
+        });
         let v6 = format!("{}:", self.v6net);
         let s = p.v6net.replace_all(&s, regex::NoExpand(&v6));
         s.into_owned()
@@ -172,15 +194,24 @@ mod tests {
     #[test]
     fn word_boundaries() {
         let t = table();
-        assert_eq!(t.apply("XCALLER CALLERX CALLER@HOSTNAME", None), "XCALLER CALLERX mailrig@vm.mailrig.test");
+        assert_eq!(
+            t.apply("XCALLER CALLERX CALLER@HOSTNAME", None),
+            "XCALLER CALLERX mailrig@vm.mailrig.test"
+        );
         // DIR only with its slash; TESTNUM empty outside a test.
-        assert_eq!(t.apply("DIR DIRX/ DIR/a TESTNUM.x", None), "DIR DIRX/ /suite/a .x");
+        assert_eq!(
+            t.apply("DIR DIRX/ DIR/a TESTNUM.x", None),
+            "DIR DIRX/ /suite/a .x"
+        );
     }
 
     #[test]
     fn test_networks() {
         let t = table();
-        assert_eq!(t.apply("V4NET.0.0.1 db.ip4.V4NET_x V4NET", None), "224.0.0.1 db.ip4.224_x V4NET");
+        assert_eq!(
+            t.apply("V4NET.0.0.1 db.ip4.V4NET_x V4NET", None),
+            "224.0.0.1 db.ip4.224_x V4NET"
+        );
         assert_eq!(t.apply("V6NET:1::2 V6NET", None), "ff00:1::2 V6NET");
     }
 

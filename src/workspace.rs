@@ -63,7 +63,8 @@ const AUX_PROGRAMS: &[(&str, &str)] = &[
 ];
 
 fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
-    std::os::unix::fs::chown(path, Some(uid), Some(gid)).with_context(|| format!("chown {}", path.display()))
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
+        .with_context(|| format!("chown {}", path.display()))
 }
 
 /// Make `to` a copy of the tree `from`, copying only what differs from the last copy (size,
@@ -81,7 +82,11 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         // Modes as a git checkout has them (0644, or 0755 when executable), whatever the
         // source copy has: a read-only copy of a suite (0444) must not change what Exim
         // reports about files the tests copy from aux-fixed (Exim's 0268).
-        let normal = if ft.is_dir() || meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
+        let normal = if ft.is_dir() || meta.permissions().mode() & 0o111 != 0 {
+            0o755
+        } else {
+            0o644
+        };
         let old = std::fs::symlink_metadata(&dst).ok();
         if ft.is_dir() {
             match old.filter(|o| o.is_dir()) {
@@ -89,14 +94,16 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
                 Some(_) => {}
                 None => {
                     remove_any(&dst)?;
-                    std::fs::create_dir_all(&dst).with_context(|| format!("mkdir {}", dst.display()))?;
+                    std::fs::create_dir_all(&dst)
+                        .with_context(|| format!("mkdir {}", dst.display()))?;
                 }
             }
         } else if ft.is_symlink() {
             let target = std::fs::read_link(entry.path())?;
             if std::fs::read_link(&dst).ok().as_ref() != Some(&target) {
                 remove_any(&dst)?;
-                std::os::unix::fs::symlink(target, &dst).with_context(|| format!("symlink {}", dst.display()))?;
+                std::os::unix::fs::symlink(target, &dst)
+                    .with_context(|| format!("symlink {}", dst.display()))?;
             }
             continue;
         } else {
@@ -111,9 +118,14 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
                 continue;
             }
             remove_any(&dst)?;
-            std::fs::copy(entry.path(), &dst).with_context(|| format!("copying {}", entry.path().display()))?;
+            std::fs::copy(entry.path(), &dst)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
             if let Ok(t) = meta.modified() {
-                std::fs::File::options().write(true).open(&dst).and_then(|f| f.set_modified(t)).ok();
+                std::fs::File::options()
+                    .write(true)
+                    .open(&dst)
+                    .and_then(|f| f.set_modified(t))
+                    .ok();
             }
         }
         // A directory made or with another mode, or a file just copied with the source's mode.
@@ -139,7 +151,8 @@ fn link_tree(from: &Path, to: &Path) -> Result<()> {
         if ft.is_dir() {
             if !old.as_ref().is_some_and(|o| o.is_dir()) {
                 remove_any(&dst)?;
-                std::fs::create_dir_all(&dst).with_context(|| format!("mkdir {}", dst.display()))?;
+                std::fs::create_dir_all(&dst)
+                    .with_context(|| format!("mkdir {}", dst.display()))?;
             }
             let mode = meta.permissions().mode() & 0o7777;
             if !old.is_some_and(|o| o.is_dir() && o.permissions().mode() & 0o7777 == mode) {
@@ -149,13 +162,15 @@ fn link_tree(from: &Path, to: &Path) -> Result<()> {
             let target = std::fs::read_link(entry.path())?;
             if std::fs::read_link(&dst).ok().as_ref() != Some(&target) {
                 remove_any(&dst)?;
-                std::os::unix::fs::symlink(target, &dst).with_context(|| format!("symlink {}", dst.display()))?;
+                std::os::unix::fs::symlink(target, &dst)
+                    .with_context(|| format!("symlink {}", dst.display()))?;
             }
         } else if !old.is_some_and(|o| o.dev() == meta.dev() && o.ino() == meta.ino()) {
             remove_any(&dst)?;
             if std::fs::hard_link(entry.path(), &dst).is_err() {
                 // Another file system: a copy, with the master's mode.
-                std::fs::copy(entry.path(), &dst).with_context(|| format!("copying {}", entry.path().display()))?;
+                std::fs::copy(entry.path(), &dst)
+                    .with_context(|| format!("copying {}", entry.path().display()))?;
             }
         }
     }
@@ -239,7 +254,9 @@ fn link_suite_folder(suite: &Path, dir: &Path, name: &str) -> Result<()> {
 /// Remove a file, symlink or whole directory, if there is one.
 fn remove_any(p: &Path) -> Result<()> {
     match std::fs::symlink_metadata(p) {
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p).with_context(|| format!("removing {}", p.display())),
+        Ok(m) if m.is_dir() => {
+            std::fs::remove_dir_all(p).with_context(|| format!("removing {}", p.display()))
+        }
         Ok(_) => std::fs::remove_file(p).with_context(|| format!("removing {}", p.display())),
         Err(_) => Ok(()),
     }
@@ -257,8 +274,16 @@ impl Workspace {
             exim_user: facts.exim_user.clone(),
             exim_group: facts.exim_group.clone(),
             mail_group: "mail".into(),
-            hostipv4: facts.host.ipv4.map(|a| a.to_string()).unwrap_or_else(|| crate::subst::NO_IPV4.into()),
-            hostipv6: facts.host.ipv6.map(|a| a.to_string()).unwrap_or_else(|| crate::subst::NO_IPV6.into()),
+            hostipv4: facts
+                .host
+                .ipv4
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| crate::subst::NO_IPV4.into()),
+            hostipv6: facts
+                .host
+                .ipv6
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| crate::subst::NO_IPV6.into()),
             hostname: facts.host.hostname.clone(),
             ports,
             port_dynamic: free_port().unwrap_or(ports.d + 100),
@@ -271,8 +296,14 @@ impl Workspace {
     /// master copies in `shared` (made by [`prepare_shared`]).
     pub fn create(facts: &Facts, dir: &Path, ports: Ports, shared: &Path) -> Result<Workspace> {
         std::fs::create_dir_all(dir).with_context(|| format!("mkdir {}", dir.display()))?;
-        let dir = dir.canonicalize().with_context(|| format!("{}", dir.display()))?;
-        let ws = Workspace { table: Self::table(facts, &dir, ports), dir, ports };
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("{}", dir.display()))?;
+        let ws = Workspace {
+            table: Self::table(facts, &dir, ports),
+            dir,
+            ports,
+        };
         let in_suite = ws.dir == facts.suite;
         if facts.is_root {
             chown(&ws.dir, facts.caller.uid, facts.caller.gid)?;
@@ -328,7 +359,8 @@ impl Workspace {
                     std::fs::create_dir_all(&out)?;
                     continue;
                 }
-                let bytes = std::fs::read(e.path()).with_context(|| format!("reading {}", e.path().display()))?;
+                let bytes = std::fs::read(e.path())
+                    .with_context(|| format!("reading {}", e.path().display()))?;
                 let text = latin1_or_utf8(&bytes);
                 std::fs::write(&out, encode_like(&bytes, &self.table.apply(&text, None)))
                     .with_context(|| format!("writing {}", out.display()))?;
@@ -392,7 +424,10 @@ impl Workspace {
             if !f.exists() {
                 std::fs::write(
                     f,
-                    format!("{pass_on}{}.{}.{}    PTR    {}.\n\n; End\n", o[3], o[2], o[1], host.hostname),
+                    format!(
+                        "{pass_on}{}.{}.{}    PTR    {}.\n\n; End\n",
+                        o[3], o[2], o[1], host.hostname
+                    ),
                 )?;
             }
         }
@@ -403,7 +438,14 @@ impl Workspace {
             let name: Vec<String> = nibbles.iter().rev().map(|c| c.to_string()).collect();
             let f = dst.join(format!("db.ip6.{first}"));
             if !f.exists() {
-                std::fs::write(f, format!("{pass_on}{}    PTR    {}.\n\n; End\n", name.join("."), host.hostname))?;
+                std::fs::write(
+                    f,
+                    format!(
+                        "{pass_on}{}    PTR    {}.\n\n; End\n",
+                        name.join("."),
+                        host.hostname
+                    ),
+                )?;
             }
         }
         Ok(())
@@ -413,7 +455,9 @@ impl Workspace {
     /// panics with "wrong owner"): add this workspace's test-config there.
     fn trust_config(&self, facts: &Facts) -> Result<()> {
         use std::io::{Read, Seek, Write};
-        let Some(list) = &facts.trusted_list else { return Ok(()) };
+        let Some(list) = &facts.trusted_list else {
+            return Ok(());
+        };
         let entry = self.dir.join("test-config").display().to_string();
         if let Some(parent) = list.parent() {
             std::fs::create_dir_all(parent)?;
@@ -430,11 +474,16 @@ impl Workspace {
             .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", list.display()))?;
         let mut current = String::new();
         file.rewind()?;
-        file.read_to_string(&mut current).with_context(|| format!("reading {}", list.display()))?;
+        file.read_to_string(&mut current)
+            .with_context(|| format!("reading {}", list.display()))?;
         if current.lines().any(|l| l.trim() == entry) {
             return Ok(());
         }
-        let sep = if !current.is_empty() && !current.ends_with('\n') { "\n" } else { "" };
+        let sep = if !current.is_empty() && !current.ends_with('\n') {
+            "\n"
+        } else {
+            ""
+        };
         writeln!(file, "{sep}{entry}").with_context(|| format!("updating {}", list.display()))?;
         // Exim wants the list owned by root (or CONFIGURE_OWNER) and not writable by others.
         chown(list, 0, 0)?;
@@ -466,13 +515,20 @@ impl Workspace {
     pub fn clean(&self) -> Result<()> {
         let spool = self.dir.join("spool");
         if spool.exists() {
-            std::fs::remove_dir_all(&spool).with_context(|| format!("removing {}", spool.display()))?;
+            std::fs::remove_dir_all(&spool)
+                .with_context(|| format!("removing {}", spool.display()))?;
         }
-        for e in std::fs::read_dir(&self.dir).with_context(|| format!("reading {}", self.dir.display()))? {
+        for e in std::fs::read_dir(&self.dir)
+            .with_context(|| format!("reading {}", self.dir.display()))?
+        {
             let e = e?;
             if e.file_name().to_string_lossy().starts_with("test-") {
                 let p = e.path();
-                let r = if e.file_type()?.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+                let r = if e.file_type()?.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
                 r.with_context(|| format!("removing {}", p.display()))?;
             }
         }
@@ -489,9 +545,14 @@ impl Workspace {
         let conf = facts.suite.join("confs").join(format!("{testnum:04}"));
         let out = self.dir.join("test-config");
         // No conf for a test that runs exim: the Perl runtest stops there; this test fails.
-        let bytes = std::fs::read(&conf)
-            .map_err(|e| crate::suite::Fault(format!("{}: cannot read the test's configuration: {e}", conf.display())))?;
-        let bytes = follow_link_text(&facts.suite.join("confs"), bytes).with_context(|| conf.display().to_string())?;
+        let bytes = std::fs::read(&conf).map_err(|e| {
+            crate::suite::Fault(format!(
+                "{}: cannot read the test's configuration: {e}",
+                conf.display()
+            ))
+        })?;
+        let bytes = follow_link_text(&facts.suite.join("confs"), bytes)
+            .with_context(|| conf.display().to_string())?;
         let text = self.table.apply(&latin1_or_utf8(&bytes), Some(testnum));
         let wanted = encode_like(&bytes, &text);
         let owner = if facts.is_root { Some(0) } else { None };
@@ -512,7 +573,9 @@ impl Workspace {
 /// when given, that owner.
 fn config_is_current(path: &Path, wanted: &[u8], owner: Option<u32>) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let Ok(m) = std::fs::symlink_metadata(path) else { return false };
+    let Ok(m) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
     m.is_file()
         && m.mode() & 0o7777 == 0o644
         && match owner {
@@ -531,7 +594,9 @@ fn follow_link_text(confs: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
     let is_name = !target.is_empty()
         && !bytes.contains(&b'\n')
         && target.len() <= 64
-        && target.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
+        && target
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
     if is_name && confs.join(target).is_file() {
         let p = confs.join(target);
         return std::fs::read(&p).with_context(|| format!("reading {}", p.display()));
@@ -540,7 +605,11 @@ fn follow_link_text(confs: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
     // Exim's suite): say so, rather than have Exim call its line 1 a syntax error.
     if is_name && target.len() == 4 && target.bytes().all(|b| b.is_ascii_digit()) {
         let missing = confs.join(target);
-        return Err(crate::suite::Fault(format!("the conf is a link to {target}, and the suite has no {}", missing.display())).into());
+        return Err(crate::suite::Fault(format!(
+            "the conf is a link to {target}, and the suite has no {}",
+            missing.display()
+        ))
+        .into());
     }
     Ok(bytes)
 }
@@ -558,13 +627,25 @@ pub fn encode_like(original: &[u8], text: &str) -> Vec<u8> {
     if std::str::from_utf8(original).is_ok() {
         text.as_bytes().to_vec()
     } else {
-        text.chars().map(|c| if (c as u32) < 256 { c as u32 as u8 } else { b'?' }).collect()
+        text.chars()
+            .map(|c| {
+                if (c as u32) < 256 {
+                    c as u32 as u8
+                } else {
+                    b'?'
+                }
+            })
+            .collect()
     }
 }
 
 /// A port nothing listens on now (for PORT_DYNAMIC).
 pub fn free_port() -> Option<u16> {
-    std::net::TcpListener::bind(("127.0.0.1", 0)).ok()?.local_addr().ok().map(|a| a.port())
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .ok()?
+        .local_addr()
+        .ok()
+        .map(|a| a.port())
 }
 
 /// Whether nothing else listens on or holds any of the shifted ports: a service of the
@@ -590,10 +671,16 @@ pub fn free_port_blocks(base: u16, count: usize) -> anyhow::Result<(Vec<Ports>, 
     let mut offset = base as u32;
     while free.len() < count {
         if offset + Ports::CANONICAL.d4 as u32 > u16::MAX as u32 {
-            anyhow::bail!("no free block of ports for {count} workspace(s) from --port-offset {base}");
+            anyhow::bail!(
+                "no free block of ports for {count} workspace(s) from --port-offset {base}"
+            );
         }
         let ports = Ports::shifted(offset as u16);
-        if ports_are_free(&ports) { free.push(ports) } else { busy.push(ports) }
+        if ports_are_free(&ports) {
+            free.push(ports)
+        } else {
+            busy.push(ports)
+        }
         offset += 100;
     }
     Ok((free, busy))
@@ -608,7 +695,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let all = missing_aux_programs(d.path());
         assert_eq!(all.iter().filter(|n| **n == "client").count(), 1, "{all:?}");
-        assert!(all.contains(&"fakens") && all.contains(&"server"), "{all:?}");
+        assert!(
+            all.contains(&"fakens") && all.contains(&"server"),
+            "{all:?}"
+        );
         std::fs::write(d.path().join("fakens"), "").unwrap();
         assert!(!missing_aux_programs(d.path()).contains(&"fakens"));
     }
@@ -617,7 +707,11 @@ mod tests {
     fn workspaces_link_to_one_master_copy() {
         use std::os::unix::fs::MetadataExt;
         let d = tempfile::tempdir().unwrap();
-        let (src, master, ws) = (d.path().join("src"), d.path().join("master"), d.path().join("ws"));
+        let (src, master, ws) = (
+            d.path().join("src"),
+            d.path().join("master"),
+            d.path().join("ws"),
+        );
         std::fs::create_dir_all(src.join("sub")).unwrap();
         std::fs::write(src.join("a"), "A").unwrap();
         std::fs::write(src.join("sub/b"), "B").unwrap();
@@ -627,7 +721,10 @@ mod tests {
         std::fs::write(ws.join("stale"), "x").unwrap();
         for _ in 0..2 {
             link_tree(&master, &ws).unwrap();
-            let (m, w) = (std::fs::metadata(master.join("sub/b")).unwrap(), std::fs::metadata(ws.join("sub/b")).unwrap());
+            let (m, w) = (
+                std::fs::metadata(master.join("sub/b")).unwrap(),
+                std::fs::metadata(ws.join("sub/b")).unwrap(),
+            );
             assert_eq!((m.ino(), w.ino()), (m.ino(), m.ino()));
             assert_eq!(std::fs::read_link(ws.join("l")).unwrap(), Path::new("a"));
             assert!(!ws.join("stale").exists());
@@ -643,13 +740,27 @@ mod tests {
     fn conf_link_text_is_followed() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("2035"), "real conf\n").unwrap();
-        assert_eq!(follow_link_text(d.path(), b"2035".to_vec()).unwrap(), b"real conf\n".to_vec());
+        assert_eq!(
+            follow_link_text(d.path(), b"2035".to_vec()).unwrap(),
+            b"real conf\n".to_vec()
+        );
         // A one-line conf that names nothing, or text with a newline, stays as it is.
-        assert_eq!(follow_link_text(d.path(), b"99999".to_vec()).unwrap(), b"99999".to_vec());
+        assert_eq!(
+            follow_link_text(d.path(), b"99999".to_vec()).unwrap(),
+            b"99999".to_vec()
+        );
         // A test number whose conf is missing is named as such.
-        let e = follow_link_text(d.path(), b"0900".to_vec()).unwrap_err().to_string();
-        assert!(e.contains("the conf is a link to 0900, and the suite has no"), "{e}");
-        assert_eq!(follow_link_text(d.path(), b"2035\n".to_vec()).unwrap(), b"2035\n".to_vec());
+        let e = follow_link_text(d.path(), b"0900".to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the conf is a link to 0900, and the suite has no"),
+            "{e}"
+        );
+        assert_eq!(
+            follow_link_text(d.path(), b"2035\n".to_vec()).unwrap(),
+            b"2035\n".to_vec()
+        );
     }
 
     #[test]
@@ -662,7 +773,10 @@ mod tests {
         // A stale folder in its place goes; a second call keeps the link.
         for _ in 0..2 {
             link_suite_folder(&suite, &ws, "confs").unwrap();
-            assert_eq!(std::fs::read_to_string(ws.join("confs/0577./aaa")).unwrap(), "x = 1\n");
+            assert_eq!(
+                std::fs::read_to_string(ws.join("confs/0577./aaa")).unwrap(),
+                "x = 1\n"
+            );
         }
         // A suite without the folder gets no link.
         link_suite_folder(&suite, &ws, "none").unwrap();
@@ -681,7 +795,10 @@ mod tests {
         assert!(!config_is_current(&p, b"y\n", None));
         assert!(!config_is_current(&p, b"x\nz\n", None));
         let me = nix::unistd::getuid().as_raw();
-        assert_eq!(config_is_current(&p, b"x\n", Some(me)), nix::unistd::getgid().as_raw() == me);
+        assert_eq!(
+            config_is_current(&p, b"x\n", Some(me)),
+            nix::unistd::getgid().as_raw() == me
+        );
         assert!(!config_is_current(&p, b"x\n", Some(me + 1)));
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o664)).unwrap();
         assert!(!config_is_current(&p, b"x\n", None));

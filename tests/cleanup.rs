@@ -15,7 +15,10 @@ fn suite(scripts: &[(&str, &str)]) -> tempfile::TempDir {
         files.push((format!("scripts/0000-Basic/{n}"), text.to_string()));
         files.push((format!("confs/{n}"), common::MINIMAL_CONF.to_string()));
     }
-    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     common::suite("mailrig-cleanup", &refs)
 }
 
@@ -31,8 +34,11 @@ fn processes_in(dir: &Path) -> Vec<String> {
             if stat[stat.rfind(')')? + 1..].trim_start().starts_with('Z') {
                 return None;
             }
-            let cmd = String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).ok()?).replace('\0', " ");
-            let cwd = std::fs::read_link(e.path().join("cwd")).map(|p| p.display().to_string()).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).ok()?)
+                .replace('\0', " ");
+            let cwd = std::fs::read_link(e.path().join("cwd"))
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             (cmd.contains(&needle) || cwd.starts_with(&needle)).then_some(cmd)
         })
         .collect()
@@ -55,18 +61,35 @@ fn hanging_command_is_timed_out_and_reported() {
     let out = Command::new(runtest())
         .args(["/usr/sbin/exim4", "--suite"])
         .arg(d.path())
-        .args(["--timeout", "2", "--port-offset", "700", "-CONTINUE", "1", "2"])
+        .args([
+            "--timeout",
+            "2",
+            "--port-offset",
+            "700",
+            "-CONTINUE",
+            "1",
+            "2",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(started.elapsed() < Duration::from_secs(60), "{text}");
-    assert!(text.contains("** Command timed out after 2 seconds (--timeout) and was killed"), "{text}");
-    assert!(text.contains("Basic/0002 The next test still runs"), "{text}");
+    assert!(
+        text.contains("** Command timed out after 2 seconds (--timeout) and was killed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Basic/0002 The next test still runs"),
+        "{text}"
+    );
     let summary = std::fs::read_to_string(d.path().join("run-summary.log")).unwrap();
     assert!(summary.starts_with("0001 F\n"), "{summary}");
     let failed = std::fs::read_to_string(d.path().join("failed-summary.log")).unwrap();
-    assert!(failed.contains("Test 0001 exit code unexpected failed"), "{failed}");
+    assert!(
+        failed.contains("Test 0001 exit code unexpected failed"),
+        "{failed}"
+    );
     assert!(processes_in(d.path()).is_empty());
 }
 
@@ -85,9 +108,16 @@ fn interrupt_once_daemons_run(d: &Path, args: &[&str], pidfiles: &[PathBuf]) {
     while !pidfiles.iter().all(|p| p.exists()) && start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(pidfiles.iter().all(|p| p.exists()), "the daemons never all started");
+    assert!(
+        pidfiles.iter().all(|p| p.exists()),
+        "the daemons never all started"
+    );
     assert!(!processes_in(d).is_empty());
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     assert!(start.elapsed() < Duration::from_secs(60));
@@ -105,7 +135,11 @@ fn ctrl_c_with_a_daemon_running_leaves_nothing() {
         "# A daemon, then a long wait\nexim -DSERVER=server -bd -oX PORT_D\n****\nsleep 120\nkilldaemon\n",
     )]);
     let pidfile = d.path().join("workspace/0/spool/exim-daemon.pid");
-    interrupt_once_daemons_run(d.path(), &["--port-offset", "710", "-CONTINUE", "1"], &[pidfile]);
+    interrupt_once_daemons_run(
+        d.path(),
+        &["--port-offset", "710", "-CONTINUE", "1"],
+        &[pidfile],
+    );
 }
 
 #[test]
@@ -115,10 +149,24 @@ fn ctrl_c_under_jobs_leaves_nothing_and_keeps_the_files() {
     }
     let script = "# A daemon, then a long wait\nexim -DSERVER=server -bd -oX PORT_D\n****\nsleep 120\nkilldaemon\n";
     let d = suite(&[("0001", script), ("0002", script), ("0003", script)]);
-    let pidfiles: Vec<PathBuf> = (0..3).map(|k| d.path().join(format!("workspace/{k}/spool/exim-daemon.pid"))).collect();
-    interrupt_once_daemons_run(d.path(), &["--port-offset", "760", "-CONTINUE", "-j", "3", "1", "3"], &pidfiles);
+    let pidfiles: Vec<PathBuf> = (0..3)
+        .map(|k| {
+            d.path()
+                .join(format!("workspace/{k}/spool/exim-daemon.pid"))
+        })
+        .collect();
+    interrupt_once_daemons_run(
+        d.path(),
+        &["--port-offset", "760", "-CONTINUE", "-j", "3", "1", "3"],
+        &pidfiles,
+    );
     // The interrupted tests' files stay for a look.
     for k in 0..3 {
-        assert!(d.path().join(format!("workspace/{k}/spool/log/mainlog")).exists(), "workspace {k} was emptied");
+        assert!(
+            d.path()
+                .join(format!("workspace/{k}/spool/log/mainlog"))
+                .exists(),
+            "workspace {k} was emptied"
+        );
     }
 }

@@ -17,7 +17,10 @@ fn suite(saved: &str) -> tempfile::TempDir {
     common::suite(
         "mailrig-it",
         &[
-            ("scripts/0000-Basic/0001", "# Expansion of a constant\nexim -be\nabc${length_1:xyz}\n****\n"),
+            (
+                "scripts/0000-Basic/0001",
+                "# Expansion of a constant\nexim -be\nabc${length_1:xyz}\n****\n",
+            ),
             ("confs/0001", common::MINIMAL_CONF),
             ("stdout/0001", saved),
         ],
@@ -25,7 +28,11 @@ fn suite(saved: &str) -> tempfile::TempDir {
 }
 
 fn spawn(suite: &Path) -> rexpect::session::PtySession {
-    let cmd = format!("{} /usr/sbin/exim4 --suite {} 1", runtest().display(), suite.display());
+    let cmd = format!(
+        "{} /usr/sbin/exim4 --suite {} 1",
+        runtest().display(),
+        suite.display()
+    );
     rexpect::spawn(&cmd, Some(60_000)).unwrap()
 }
 
@@ -37,16 +44,22 @@ fn update_and_retry_through_the_terminal() {
     let d = suite("> wrong\n> \n");
     let mut p = spawn(d.path());
     p.exp_string("Basic/0001 Expansion of a constant").unwrap();
-    p.exp_string("Line 1 of \"test-stdout-munged\" does not match line 1 of \"stdout/0001\".").unwrap();
-    p.exp_string("Continue, Retry, Update & retry, Quit? [Q] ").unwrap();
+    p.exp_string("Line 1 of \"test-stdout-munged\" does not match line 1 of \"stdout/0001\".")
+        .unwrap();
+    p.exp_string("Continue, Retry, Update & retry, Quit? [Q] ")
+        .unwrap();
     // An unknown letter repeats the question.
     p.send_line("x").unwrap();
-    p.exp_string("Continue, Retry, Update & retry, Quit? [Q] ").unwrap();
+    p.exp_string("Continue, Retry, Update & retry, Quit? [Q] ")
+        .unwrap();
     p.send_line("u").unwrap();
     p.exp_string("** Updated stdout/0001").unwrap();
     p.exp_string("1 passed, 0 failed, 0 skipped").unwrap();
     p.exp_eof().unwrap();
-    assert_eq!(std::fs::read_to_string(d.path().join("stdout/0001")).unwrap(), "> abcx\n> \n");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("stdout/0001")).unwrap(),
+        "> abcx\n> \n"
+    );
 }
 
 #[test]
@@ -56,11 +69,18 @@ fn quit_keeps_the_files() {
     }
     let d = suite("> wrong\n");
     let mut p = spawn(d.path());
-    p.exp_string("Continue, Retry, Update & retry, Quit? [Q] ").unwrap();
+    p.exp_string("Continue, Retry, Update & retry, Quit? [Q] ")
+        .unwrap();
     p.send_line("").unwrap();
     p.exp_string("** Quit: files of test 0001 kept in").unwrap();
     p.exp_eof().unwrap();
     let ws = d.path().join("workspace/0");
-    assert!(ws.join("test-stdout").exists(), "test files must be kept after Quit");
-    assert_eq!(std::fs::read_to_string(d.path().join("stdout/0001")).unwrap(), "> wrong\n");
+    assert!(
+        ws.join("test-stdout").exists(),
+        "test files must be kept after Quit"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("stdout/0001")).unwrap(),
+        "> wrong\n"
+    );
 }

@@ -19,7 +19,10 @@ fn junit_and_json_reports_are_readable() {
             ("confs/0001", conf),
             ("confs/0002", conf),
             ("confs/5000", conf),
-            ("scripts/0000-Basic/0001", "# Passes\nexim -be\n${length_2:abc}\n****\n"),
+            (
+                "scripts/0000-Basic/0001",
+                "# Passes\nexim -be\n${length_2:abc}\n****\n",
+            ),
             ("stdout/0001", "> ab\n> \n"),
             ("scripts/0000-Basic/0002", "# Fails\nexim -be\nxyz\n****\n"),
             ("stdout/0002", "> not xyz\n> \n"),
@@ -47,8 +50,16 @@ fn junit_and_json_reports_are_readable() {
     assert_eq!(suites.tests, 3);
     assert_eq!(suites.failures, 1);
     assert_eq!(suites.skipped, 1);
-    let basic = suites.suites.iter().find(|s| s.name == "0000-Basic").unwrap();
-    let failing = basic.cases.iter().find(|c| c.name.ends_with("::Basic/0002 Fails")).unwrap();
+    let basic = suites
+        .suites
+        .iter()
+        .find(|s| s.name == "0000-Basic")
+        .unwrap();
+    let failing = basic
+        .cases
+        .iter()
+        .find(|c| c.name.ends_with("::Basic/0002 Fails"))
+        .unwrap();
     match &failing.status {
         junit_parser::TestStatus::Failure(f) => {
             assert_eq!(f.message, "stdout/0002");
@@ -56,17 +67,38 @@ fn junit_and_json_reports_are_readable() {
         }
         other => panic!("0002 should fail: {other:?}"),
     }
-    let passing = basic.cases.iter().find(|c| c.name.ends_with("::Basic/0001 Passes")).unwrap();
+    let passing = basic
+        .cases
+        .iter()
+        .find(|c| c.name.ends_with("::Basic/0001 Passes"))
+        .unwrap();
     assert!(passing.status.is_success());
 
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
-    assert_eq!((json["passed"].as_u64(), json["failed"].as_u64(), json["skipped"].as_u64()), (Some(1), Some(1), Some(1)));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        (
+            json["passed"].as_u64(),
+            json["failed"].as_u64(),
+            json["skipped"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
     let tests = json["tests"].as_array().unwrap();
-    assert_eq!(tests.iter().map(|t| t["number"].as_u64().unwrap()).collect::<Vec<_>>(), vec![1, 2, 5000]);
+    assert_eq!(
+        tests
+            .iter()
+            .map(|t| t["number"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![1, 2, 5000]
+    );
     assert_eq!(tests[1]["failures"][0], "stdout/0002");
     assert_eq!(tests[2]["verdict"], ".");
     // run-summary.log is in test order even with two workers.
-    assert_eq!(std::fs::read_to_string(p.join("run-summary.log")).unwrap(), "0001 P\n0002 F\n5000 .\n");
+    assert_eq!(
+        std::fs::read_to_string(p.join("run-summary.log")).unwrap(),
+        "0001 P\n0002 F\n5000 .\n"
+    );
 }
 
 /// A test that fails only while another runs beside it is rerun alone after the parallel
@@ -106,12 +138,25 @@ fn a_failure_side_by_side_is_rerun_alone() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let _ = std::fs::remove_file(&marker);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("1 test(s) failed side by side; rerunning them alone:"), "{stdout}");
+    assert!(
+        stdout.contains("1 test(s) failed side by side; rerunning them alone:"),
+        "{stdout}"
+    );
     assert!(stdout.contains("[rerun] 0002 P"), "{stdout}");
-    assert!(stdout.contains("Failed side by side, passed alone: 0002"), "{stdout}");
-    assert_eq!(std::fs::read_to_string(p.join("run-summary.log")).unwrap(), "0001 P\n0002 P\n");
-    assert_eq!(std::fs::read_to_string(p.join("failed-summary.log")).unwrap(), "");
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
+    assert!(
+        stdout.contains("Failed side by side, passed alone: 0002"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.join("run-summary.log")).unwrap(),
+        "0001 P\n0002 P\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.join("failed-summary.log")).unwrap(),
+        ""
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
     let second = &json["tests"][1];
     assert_eq!(second["verdict"], "P");
     assert_eq!(second["failed_first"]["failures"][0], "stdout/0002");
@@ -138,10 +183,19 @@ fn a_panic_fails_that_test_alone() {
             ("confs/0001", conf),
             ("confs/0002", conf),
             ("confs/0003", conf),
-            ("scripts/0000-Basic/0001", "# Passes\nexim -be\n${length_2:abc}\n****\n"),
+            (
+                "scripts/0000-Basic/0001",
+                "# Passes\nexim -be\n${length_2:abc}\n****\n",
+            ),
             ("stdout/0001", "> ab\n> \n"),
-            ("scripts/0000-Basic/0002", "# Panics\nexim -be\n${length_2:abc}\n****\n#\nexim -be PANIC-HERE\n****\n"),
-            ("scripts/0000-Basic/0003", "# Passes after the panic\nexim -be\n${length_2:xyz}\n****\n"),
+            (
+                "scripts/0000-Basic/0002",
+                "# Panics\nexim -be\n${length_2:abc}\n****\n#\nexim -be PANIC-HERE\n****\n",
+            ),
+            (
+                "scripts/0000-Basic/0003",
+                "# Passes after the panic\nexim -be\n${length_2:xyz}\n****\n",
+            ),
             ("stdout/0003", "> xy\n> \n"),
         ],
     );
@@ -158,14 +212,25 @@ fn a_panic_fails_that_test_alone() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let at = format!("{}:6: runtest panicked:", p.join("scripts/0000-Basic/0002").display());
+        let at = format!(
+            "{}:6: runtest panicked:",
+            p.join("scripts/0000-Basic/0002").display()
+        );
         assert_eq!(out.status.code(), Some(1), "-j {jobs}: {stdout}");
         assert!(stdout.contains(&format!("** {at}")), "-j {jobs}: {stdout}");
-        assert_eq!(std::fs::read_to_string(p.join("run-summary.log")).unwrap(), "0001 P\n0002 F\n0003 P\n", "-j {jobs}");
+        assert_eq!(
+            std::fs::read_to_string(p.join("run-summary.log")).unwrap(),
+            "0001 P\n0002 F\n0003 P\n",
+            "-j {jobs}"
+        );
         let failed = std::fs::read_to_string(p.join("failed-summary.log")).unwrap();
         assert!(failed.contains(&at), "-j {jobs}: {failed}");
-        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
-        let reason = json["tests"][1]["failures"][0].as_str().unwrap_or_default().to_string();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
+        let reason = json["tests"][1]["failures"][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         assert!(reason.contains(&at), "-j {jobs}: {reason}");
     }
 }

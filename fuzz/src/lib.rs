@@ -19,7 +19,9 @@ pub fn split2(data: &[u8]) -> (&[u8], &[u8]) {
 /// program under test sleep or open files; a line prefix is not enough of a test, since the
 /// programs split long lines into several.
 pub fn contains_any(text: &[u8], needles: &[&[u8]]) -> bool {
-    needles.iter().any(|n| text.windows(n.len()).any(|w| w == *n))
+    needles
+        .iter()
+        .any(|n| text.windows(n.len()).any(|w| w == *n))
 }
 
 /// The most a peer may say: less than a socket pair's buffer, so writing it never blocks.

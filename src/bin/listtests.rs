@@ -21,11 +21,20 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let result = mailrig::suite::scan(&args.suite)
-        .and_then(|f| mailrig::suite::listtests(&f, args.dir_pattern.as_deref(), args.title_pattern.as_deref()));
+    let result = mailrig::suite::scan(&args.suite).and_then(|f| {
+        mailrig::suite::listtests(
+            &f,
+            args.dir_pattern.as_deref(),
+            args.title_pattern.as_deref(),
+        )
+    });
     match result {
         Ok(text) if text.is_empty() => {
-            let what = if args.dir_pattern.is_none() { "no tests" } else { "no test matches" };
+            let what = if args.dir_pattern.is_none() {
+                "no tests"
+            } else {
+                "no test matches"
+            };
             eprintln!("listtests: {what} in {}", args.suite.display());
             std::process::exit(1);
         }

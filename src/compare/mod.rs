@@ -28,19 +28,36 @@ pub fn cf(a_name: &str, a: &str, b_name: &str, b: &str) -> Option<String> {
     if al == bl {
         return None;
     }
-    let diff = TextDiff::configure().algorithm(similar::Algorithm::Myers).diff_slices(&al, &bl);
+    let diff = TextDiff::configure()
+        .algorithm(similar::Algorithm::Myers)
+        .diff_slices(&al, &bl);
     let mut out = String::new();
     let mut count = 0;
     let cap = |s: &str| {
         let mut c = s.chars();
-        c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+        c.next()
+            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+            .unwrap_or_default()
     };
     for op in diff.ops() {
         let (a_start, a_len, b_start, b_len) = match *op {
             DiffOp::Equal { .. } => continue,
-            DiffOp::Delete { old_index, old_len, new_index } => (old_index, old_len, new_index, 0),
-            DiffOp::Insert { old_index, new_index, new_len } => (old_index, 0, new_index, new_len),
-            DiffOp::Replace { old_index, old_len, new_index, new_len } => (old_index, old_len, new_index, new_len),
+            DiffOp::Delete {
+                old_index,
+                old_len,
+                new_index,
+            } => (old_index, old_len, new_index, 0),
+            DiffOp::Insert {
+                old_index,
+                new_index,
+                new_len,
+            } => (old_index, 0, new_index, new_len),
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => (old_index, old_len, new_index, new_len),
         };
         count += 1;
         out.push_str("===============\n");
@@ -77,7 +94,11 @@ pub fn cf(a_name: &str, a: &str, b_name: &str, b: &str) -> Option<String> {
         }
     }
     out.push_str("===============\n");
-    out.push_str(&format!("{} difference{} found.\n", count, if count == 1 { "" } else { "s" }));
+    out.push_str(&format!(
+        "{} difference{} found.\n",
+        count,
+        if count == 1 { "" } else { "s" }
+    ));
     out.push_str(&format!(
         "\"{}\" contains {} line{}; \"{}\" contains {} line{}.\n",
         a_name,
@@ -96,7 +117,12 @@ pub fn unified(a_name: &str, a: &str, b_name: &str, b: &str) -> Option<String> {
         return None;
     }
     let d = TextDiff::from_lines(a, b);
-    Some(d.unified_diff().context_radius(3).header(a_name, b_name).to_string())
+    Some(
+        d.unified_diff()
+            .context_radius(3)
+            .header(a_name, b_name)
+            .to_string(),
+    )
 }
 
 #[cfg(test)]
@@ -115,7 +141,12 @@ mod tests {
         let b = "1\n2\nabandoned\nexit 2\nmore\nabandoned\nexit 2\n9\n";
         let out = cf("test-stdout-munged", a, "stdout/1300", b).unwrap();
         assert!(out.starts_with("===============\nLine"), "{out}");
-        assert!(out.ends_with("\"test-stdout-munged\" contains 6 lines; \"stdout/1300\" contains 8 lines.\n"), "{out}");
+        assert!(
+            out.ends_with(
+                "\"test-stdout-munged\" contains 6 lines; \"stdout/1300\" contains 8 lines.\n"
+            ),
+            "{out}"
+        );
         assert!(out.contains("differences found.") || out.contains("1 difference found."));
     }
 
@@ -131,15 +162,24 @@ mod tests {
     #[test]
     fn extra_and_missing_lines() {
         let out = cf("x", "a\nc\n", "y", "a\nb1\nb2\nc\n").unwrap();
-        assert!(out.contains("Lines 2-3 of \"y\" are not present in \"x\" (before line 2).\n"), "{out}");
+        assert!(
+            out.contains("Lines 2-3 of \"y\" are not present in \"x\" (before line 2).\n"),
+            "{out}"
+        );
         let out = cf("x", "a\nb\nc\n", "y", "a\nc\n").unwrap();
-        assert!(out.contains("Line 2 of \"x\" is not present in \"y\" (before line 2).\n"), "{out}");
+        assert!(
+            out.contains("Line 2 of \"x\" is not present in \"y\" (before line 2).\n"),
+            "{out}"
+        );
     }
 
     #[test]
     fn unified_has_headers() {
         let out = unified("stdout/1", "a\nb\n", "test-stdout-munged", "a\nc\n").unwrap();
-        assert!(out.starts_with("--- stdout/1\n+++ test-stdout-munged\n@@"), "{out}");
+        assert!(
+            out.starts_with("--- stdout/1\n+++ test-stdout-munged\n@@"),
+            "{out}"
+        );
         assert!(out.contains("-b\n+c\n"));
     }
 }

@@ -72,7 +72,9 @@ pub fn capture(mut cmd: Command, timeout: Duration) -> Result<Captured> {
                 timeout.as_secs()
             );
         }
-        let left = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
+        let left = timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1));
         super::process::nap_until_exit(notifier.as_ref(), nap.min(left));
         nap = super::process::next_nap(nap, notifier.is_some(), Duration::from_millis(20));
     };

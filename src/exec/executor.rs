@@ -122,12 +122,20 @@ impl Executor {
     /// Start an Exim daemon in inetd wait mode: runtest listens on 127.0.0.1 `port` (with
     /// SO_REUSEADDR, as the Perl runtest does) and the listening socket becomes the
     /// daemon's stdin. Connections made before the daemon accepts wait in the backlog.
-    pub fn start_wait_daemon(&self, line: String, identity: Identity, port: u16) -> Result<Running> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
-            .with_context(|| format!("cannot listen on 127.0.0.1 port {port} for the wait-mode daemon"))?;
+    pub fn start_wait_daemon(
+        &self,
+        line: String,
+        identity: Identity,
+        port: u16,
+    ) -> Result<Running> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).with_context(|| {
+            format!("cannot listen on 127.0.0.1 port {port} for the wait-mode daemon")
+        })?;
         let r = self
             .shell(line, identity)
-            .spawn_on(std::process::Stdio::from(std::os::fd::OwnedFd::from(listener)))?;
+            .spawn_on(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+                listener,
+            )))?;
         Ok(r)
     }
 

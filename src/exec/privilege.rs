@@ -20,7 +20,12 @@ pub enum Identity {
     /// Stay as runtest is (root when runtest is root).
     Root,
     /// A user id with its primary and supplementary groups.
-    User { name: String, uid: u32, gid: u32, groups: Vec<u32> },
+    User {
+        name: String,
+        uid: u32,
+        gid: u32,
+        groups: Vec<u32>,
+    },
 }
 
 impl Identity {
@@ -28,7 +33,12 @@ impl Identity {
     pub fn from_name(name: &str) -> anyhow::Result<Identity> {
         let a = crate::probe::account::lookup(name)?
             .ok_or_else(|| anyhow::anyhow!("sudo -u {name}: no such user"))?;
-        Ok(Identity::User { name: a.name, uid: a.uid, gid: a.gid, groups: a.groups })
+        Ok(Identity::User {
+            name: a.name,
+            uid: a.uid,
+            gid: a.gid,
+            groups: a.groups,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -46,7 +56,10 @@ impl Identity {
 /// Must only be called in a child between fork and exec, or in a process with one thread
 /// that execs right after.
 pub unsafe fn become_identity(id: &Identity) -> std::io::Result<()> {
-    if let Identity::User { uid, gid, groups, .. } = id {
+    if let Identity::User {
+        uid, gid, groups, ..
+    } = id
+    {
         let gids: Vec<libc::gid_t> = groups.iter().map(|g| *g as libc::gid_t).collect();
         if libc::setgroups(gids.len(), gids.as_ptr()) != 0 {
             return Err(std::io::Error::last_os_error());
@@ -80,10 +93,16 @@ pub fn helper_path() -> Option<&'static Path> {
 pub fn helper_args(id: &Identity) -> Option<[String; 3]> {
     match id {
         Identity::Root => None,
-        Identity::User { uid, gid, groups, .. } => Some([
+        Identity::User {
+            uid, gid, groups, ..
+        } => Some([
             uid.to_string(),
             gid.to_string(),
-            groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(","),
+            groups
+                .iter()
+                .map(|g| g.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
         ]),
     }
 }
@@ -98,7 +117,13 @@ pub fn parse_helper_args(args: &[OsString]) -> Result<(Identity, Vec<OsString>),
     let num = |what: &str, a: &OsString| -> Result<u32, String> {
         a.to_str()
             .and_then(|s| s.parse::<u32>().ok())
-            .ok_or_else(|| format!("{what} `{}` is not a number; {}", a.to_string_lossy(), usage()))
+            .ok_or_else(|| {
+                format!(
+                    "{what} `{}` is not a number; {}",
+                    a.to_string_lossy(),
+                    usage()
+                )
+            })
     };
     let uid = num("uid", &args[0])?;
     let gid = num("gid", &args[1])?;
@@ -107,10 +132,21 @@ pub fn parse_helper_args(args: &[OsString]) -> Result<(Identity, Vec<OsString>),
         Vec::new()
     } else {
         list.split(',')
-            .map(|g| g.parse::<u32>().map_err(|_| format!("group `{g}` is not a number; {}", usage())))
+            .map(|g| {
+                g.parse::<u32>()
+                    .map_err(|_| format!("group `{g}` is not a number; {}", usage()))
+            })
             .collect::<Result<Vec<u32>, String>>()?
     };
-    Ok((Identity::User { name: String::new(), uid, gid, groups }, args[3..].to_vec()))
+    Ok((
+        Identity::User {
+            name: String::new(),
+            uid,
+            gid,
+            groups,
+        },
+        args[3..].to_vec(),
+    ))
 }
 
 /// The `sudo` words that give a non-root runtest the identity `id`.
@@ -139,11 +175,28 @@ mod tests {
 
     #[test]
     fn helper_arguments_round_trip() {
-        let id = Identity::User { name: "u".into(), uid: 1001, gid: 1002, groups: vec![1002, 7, 8] };
-        let mut args: Vec<OsString> = helper_args(&id).unwrap().iter().map(OsString::from).collect();
+        let id = Identity::User {
+            name: "u".into(),
+            uid: 1001,
+            gid: 1002,
+            groups: vec![1002, 7, 8],
+        };
+        let mut args: Vec<OsString> = helper_args(&id)
+            .unwrap()
+            .iter()
+            .map(OsString::from)
+            .collect();
         args.extend(["/bin/sh", "-c", "echo hi"].map(OsString::from));
         let (back, prog) = parse_helper_args(&args).unwrap();
-        assert_eq!(back, Identity::User { name: String::new(), uid: 1001, gid: 1002, groups: vec![1002, 7, 8] });
+        assert_eq!(
+            back,
+            Identity::User {
+                name: String::new(),
+                uid: 1001,
+                gid: 1002,
+                groups: vec![1002, 7, 8]
+            }
+        );
         assert_eq!(prog, ["/bin/sh", "-c", "echo hi"].map(OsString::from));
         assert_eq!(helper_args(&Identity::Root), None);
     }
@@ -152,10 +205,24 @@ mod tests {
     fn helper_arguments_with_no_groups_and_bad_ones() {
         let a = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
         let (id, _) = parse_helper_args(&a(&["5", "6", "", "/bin/true"])).unwrap();
-        assert_eq!(id, Identity::User { name: String::new(), uid: 5, gid: 6, groups: vec![] });
-        assert!(parse_helper_args(&a(&["5", "6", ""])).unwrap_err().contains("usage"));
-        assert!(parse_helper_args(&a(&["x", "6", "", "/bin/true"])).unwrap_err().contains("uid `x`"));
-        assert!(parse_helper_args(&a(&["5", "6", "1,,2", "/bin/true"])).unwrap_err().contains("group ``"));
+        assert_eq!(
+            id,
+            Identity::User {
+                name: String::new(),
+                uid: 5,
+                gid: 6,
+                groups: vec![]
+            }
+        );
+        assert!(parse_helper_args(&a(&["5", "6", ""]))
+            .unwrap_err()
+            .contains("usage"));
+        assert!(parse_helper_args(&a(&["x", "6", "", "/bin/true"]))
+            .unwrap_err()
+            .contains("uid `x`"));
+        assert!(parse_helper_args(&a(&["5", "6", "1,,2", "/bin/true"]))
+            .unwrap_err()
+            .contains("group ``"));
         assert!(parse_helper_args(&a(&["5", "-6", "", "/bin/true"])).is_err());
     }
 }

@@ -96,7 +96,12 @@ impl ShellCommand {
     /// Start the command. `feed` is written to its stdin, then after `close_after` the stdin
     /// is closed — unless `hold_stdin`, in which case nothing is written and stdin stays open
     /// until the child is waited for (daemons, like the Perl runtest's open pipe).
-    pub fn spawn(&self, feed: Vec<Feed>, close_after: Duration, hold_stdin: bool) -> Result<Running> {
+    pub fn spawn(
+        &self,
+        feed: Vec<Feed>,
+        close_after: Duration,
+        hold_stdin: bool,
+    ) -> Result<Running> {
         self.spawn_with(Stdio::piped(), feed, close_after, hold_stdin)
     }
 
@@ -120,7 +125,11 @@ impl ShellCommand {
         let program = if typed.contains('/') {
             self.cwd.join(typed)
         } else {
-            let path = self.env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone())?;
+            let path = self
+                .env
+                .iter()
+                .find(|(k, _)| k == "PATH")
+                .map(|(_, v)| v.clone())?;
             which::which_in(typed, Some(path), &self.cwd).ok()?
         };
         if !is_executable(&program) {
@@ -129,7 +138,11 @@ impl ShellCommand {
         let open = |f: &str| -> Option<std::fs::File> {
             let p = self.cwd.join(f);
             let existed = std::fs::symlink_metadata(&p).is_ok();
-            let file = std::fs::OpenOptions::new().append(true).create(true).open(&p).ok()?;
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&p)
+                .ok()?;
             // Made by the shell, it would belong to the identity.
             if let (false, Identity::User { uid, gid, .. }) = (existed, &self.identity) {
                 if self.runtest_uid == 0 {
@@ -147,40 +160,55 @@ impl ShellCommand {
             Some(super::argv::Sink::Stdout) => Some(stdout.as_ref()?.try_clone().ok()?),
             None => None,
         };
-        let encoded = |w: &str| -> std::ffi::OsString { std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(w)) };
-        let (mut cmd, in_child) = match (self.runtest_uid, helper_args(&self.identity), helper_path()) {
-            (0, Some(ids), Some(helper)) => {
-                // The helper execs the name as written (found in the same PATH), so the
-                // program's argv[0] is what the script wrote, as under the shell.
-                let mut c = Command::new(helper);
-                c.args(ids).arg(encoded(typed));
-                (c, None)
-            }
-            (uid, ids, _) => {
-                let mut c = Command::new(&program);
-                c.arg0(encoded(typed));
-                (c, (uid == 0 && ids.is_some()).then(|| self.identity.clone()))
-            }
+        let encoded = |w: &str| -> std::ffi::OsString {
+            std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(w))
         };
+        let (mut cmd, in_child) =
+            match (self.runtest_uid, helper_args(&self.identity), helper_path()) {
+                (0, Some(ids), Some(helper)) => {
+                    // The helper execs the name as written (found in the same PATH), so the
+                    // program's argv[0] is what the script wrote, as under the shell.
+                    let mut c = Command::new(helper);
+                    c.args(ids).arg(encoded(typed));
+                    (c, None)
+                }
+                (uid, ids, _) => {
+                    let mut c = Command::new(&program);
+                    c.arg0(encoded(typed));
+                    (
+                        c,
+                        (uid == 0 && ids.is_some()).then(|| self.identity.clone()),
+                    )
+                }
+            };
         cmd.args(args.iter().map(|a| encoded(a)));
         cmd.stdout(stdout.map(Stdio::from).unwrap_or_else(Stdio::inherit));
         cmd.stderr(stderr.map(Stdio::from).unwrap_or_else(Stdio::inherit));
         Some((cmd, in_child))
     }
 
-    fn spawn_with(&self, stdin: Stdio, feed: Vec<Feed>, close_after: Duration, hold_stdin: bool) -> Result<Running> {
+    fn spawn_with(
+        &self,
+        stdin: Stdio,
+        feed: Vec<Feed>,
+        close_after: Duration,
+        hold_stdin: bool,
+    ) -> Result<Running> {
         let (mut cmd, in_child, direct) = match self.direct() {
             Some((cmd, in_child)) => (cmd, in_child, true),
             None => {
                 let (mut cmd, in_child) = self.command();
                 // The line holds script text: its chars are bytes (see script::decode).
-                let line: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(&self.line));
+                let line: std::ffi::OsString =
+                    std::os::unix::ffi::OsStringExt::from_vec(crate::script::encode(&self.line));
                 cmd.arg("-c").arg(line);
                 cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
                 (cmd, in_child, false)
             }
         };
-        cmd.current_dir(&self.cwd).env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.current_dir(&self.cwd)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(stdin);
         cmd.process_group(0);
         if let Some(id) = in_child {
@@ -224,7 +252,14 @@ impl ShellCommand {
             });
             (h, None)
         };
-        Ok(Running { child, writer, held_stdin, started: Instant::now(), direct, status: None })
+        Ok(Running {
+            child,
+            writer,
+            held_stdin,
+            started: Instant::now(),
+            direct,
+            status: None,
+        })
     }
 }
 
@@ -233,10 +268,13 @@ impl ShellCommand {
 fn is_executable(p: &std::path::Path) -> bool {
     use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
-    let runnable = std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let runnable =
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
     let mut magic = [0u8; 4];
     runnable
-        && std::fs::File::open(p).and_then(|mut f| f.read_exact(&mut magic)).is_ok()
+        && std::fs::File::open(p)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok()
         && (magic == *b"\x7fELF" || magic.starts_with(b"#!"))
 }
 
@@ -281,7 +319,11 @@ pub fn nap_until_exit(notifier: Option<&std::os::fd::OwnedFd>, nap: Duration) {
     use std::os::fd::AsRawFd;
     match notifier {
         Some(fd) => {
-            let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let mut p = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
             let ms = nap.as_millis().clamp(1, i32::MAX as u128) as i32;
             // SAFETY: one valid pollfd for the duration of the call.
             if unsafe { libc::poll(&mut p, 1, ms) } < 0 {
@@ -337,7 +379,11 @@ impl Running {
     pub fn wait(mut self, timeout: Duration, interrupt: &AtomicBool) -> Result<Finished> {
         let begun = Instant::now();
         let notifier = exit_notifier(self.child.id());
-        let mut nap = if notifier.is_some() { NOTIFIED_NAP } else { Duration::from_micros(500) };
+        let mut nap = if notifier.is_some() {
+            NOTIFIED_NAP
+        } else {
+            Duration::from_micros(500)
+        };
         loop {
             if let Some(f) = self.try_finished()? {
                 self.join_writer();
@@ -349,9 +395,16 @@ impl Running {
                 self.kill_group();
                 let s = self.reap(true)?.context("waitpid after kill")?;
                 self.join_writer();
-                return Ok(Finished { code: s.code(), signal: s.signal(), timed_out, interrupted });
+                return Ok(Finished {
+                    code: s.code(),
+                    signal: s.signal(),
+                    timed_out,
+                    interrupted,
+                });
             }
-            let left = timeout.saturating_sub(begun.elapsed()).max(Duration::from_millis(1));
+            let left = timeout
+                .saturating_sub(begun.elapsed())
+                .max(Duration::from_millis(1));
             nap_until_exit(notifier.as_ref(), nap.min(left));
             nap = next_nap(nap, notifier.is_some(), Duration::from_millis(10));
         }
@@ -429,7 +482,9 @@ mod tests {
         // Appended, stdin fed, separate stderr file.
         let mut c = sh("/bin/cat >>out 2>>err");
         c.cwd = d.path().to_path_buf();
-        let r = c.spawn(vec![Feed::Bytes(b"fed\n".to_vec())], Duration::ZERO, false).unwrap();
+        let r = c
+            .spawn(vec![Feed::Bytes(b"fed\n".to_vec())], Duration::ZERO, false)
+            .unwrap();
         assert!(r.direct);
         r.wait(Duration::from_secs(10), &no).unwrap();
         let out = std::fs::read_to_string(d.path().join("out")).unwrap();
@@ -440,17 +495,29 @@ mod tests {
         c.cwd = d.path().to_path_buf();
         let r = c.spawn(vec![], Duration::ZERO, false).unwrap();
         assert!(!r.direct);
-        assert_eq!(r.wait(Duration::from_secs(10), &no).unwrap().code, Some(127));
-        assert!(std::fs::read_to_string(d.path().join("out3")).unwrap().contains("not found"));
+        assert_eq!(
+            r.wait(Duration::from_secs(10), &no).unwrap().code,
+            Some(127)
+        );
+        assert!(std::fs::read_to_string(d.path().join("out3"))
+            .unwrap()
+            .contains("not found"));
         // A script without `#!` is the shell's to run.
         std::fs::write(d.path().join("s"), "echo from-sh >>out4\n").unwrap();
-        std::fs::set_permissions(d.path().join("s"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            d.path().join("s"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let mut c = sh("./s");
         c.cwd = d.path().to_path_buf();
         let r = c.spawn(vec![], Duration::ZERO, false).unwrap();
         assert!(!r.direct);
         assert_eq!(r.wait(Duration::from_secs(10), &no).unwrap().code, Some(0));
-        assert_eq!(std::fs::read_to_string(d.path().join("out4")).unwrap(), "from-sh\n");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("out4")).unwrap(),
+            "from-sh\n"
+        );
         // Not allowed: the shell, always.
         let mut c = sh("/bin/true");
         c.direct_ok = false;
@@ -460,11 +527,23 @@ mod tests {
     #[test]
     fn small_data_is_written_at_once() {
         let b = |s: &str| Feed::Bytes(s.as_bytes().to_vec());
-        assert_eq!(at_once(&[b("ab"), b("c")], Duration::ZERO), Some(b"abc".to_vec()));
+        assert_eq!(
+            at_once(&[b("ab"), b("c")], Duration::ZERO),
+            Some(b"abc".to_vec())
+        );
         assert_eq!(at_once(&[], Duration::ZERO), Some(vec![]));
-        assert_eq!(at_once(&[b("a"), Feed::Sleep(Duration::from_secs(1))], Duration::ZERO), None);
+        assert_eq!(
+            at_once(
+                &[b("a"), Feed::Sleep(Duration::from_secs(1))],
+                Duration::ZERO
+            ),
+            None
+        );
         assert_eq!(at_once(&[b("a")], Duration::from_secs(1)), None);
-        assert_eq!(at_once(&[Feed::Bytes(vec![b'x'; PIPE_ROOM + 1])], Duration::ZERO), None);
+        assert_eq!(
+            at_once(&[Feed::Bytes(vec![b'x'; PIPE_ROOM + 1])], Duration::ZERO),
+            None
+        );
         assert!(at_once(&[Feed::Bytes(vec![b'x'; PIPE_ROOM])], Duration::ZERO).is_some());
     }
 
@@ -472,7 +551,11 @@ mod tests {
     fn exit_code_and_stdin() {
         let no = AtomicBool::new(false);
         let r = sh("read a; read b; test \"$a$b\" = xy && exit 3")
-            .spawn(vec![Feed::Bytes(b"x\n".to_vec()), Feed::Bytes(b"y\n".to_vec())], Duration::ZERO, false)
+            .spawn(
+                vec![Feed::Bytes(b"x\n".to_vec()), Feed::Bytes(b"y\n".to_vec())],
+                Duration::ZERO,
+                false,
+            )
             .unwrap();
         let f = r.wait(Duration::from_secs(10), &no).unwrap();
         assert_eq!(f.code, Some(3));
@@ -495,7 +578,10 @@ mod tests {
 
     #[test]
     fn an_exit_ends_the_nap() {
-        let child = std::process::Command::new("/bin/sh").args(["-c", "sleep 0.1"]).spawn().unwrap();
+        let child = std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 0.1"])
+            .spawn()
+            .unwrap();
         let fd = exit_notifier(child.id()).expect("pidfd_open (Linux 5.3+)");
         let t = Instant::now();
         nap_until_exit(Some(&fd), Duration::from_secs(20));
@@ -506,15 +592,26 @@ mod tests {
         let t = Instant::now();
         nap_until_exit(None, Duration::from_millis(30));
         assert!(t.elapsed() >= Duration::from_millis(30));
-        assert_eq!(next_nap(Duration::from_millis(4), false, Duration::from_millis(10)), Duration::from_millis(8));
-        assert_eq!(next_nap(Duration::from_millis(8), false, Duration::from_millis(10)), Duration::from_millis(10));
-        assert_eq!(next_nap(Duration::from_millis(1), true, Duration::from_millis(10)), NOTIFIED_NAP);
+        assert_eq!(
+            next_nap(Duration::from_millis(4), false, Duration::from_millis(10)),
+            Duration::from_millis(8)
+        );
+        assert_eq!(
+            next_nap(Duration::from_millis(8), false, Duration::from_millis(10)),
+            Duration::from_millis(10)
+        );
+        assert_eq!(
+            next_nap(Duration::from_millis(1), true, Duration::from_millis(10)),
+            NOTIFIED_NAP
+        );
     }
 
     #[test]
     fn timeout_kills_the_group() {
         let no = AtomicBool::new(false);
-        let r = sh("sleep 30 & sleep 30").spawn(vec![], Duration::ZERO, false).unwrap();
+        let r = sh("sleep 30 & sleep 30")
+            .spawn(vec![], Duration::ZERO, false)
+            .unwrap();
         let pgid = r.pid();
         let f = r.wait(Duration::from_millis(200), &no).unwrap();
         assert!(f.timed_out);
@@ -526,7 +623,9 @@ mod tests {
             .flatten()
             .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
             .filter(|stat| {
-                let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
+                let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+                    .split_whitespace()
+                    .collect();
                 rest[2] == pgid.to_string() && rest[0] != "Z"
             })
             .collect();
@@ -545,7 +644,9 @@ mod tests {
     fn child_that_ignores_stdin_does_not_block() {
         let no = AtomicBool::new(false);
         let big = vec![b'a'; 1 << 20];
-        let r = sh("exit 0").spawn(vec![Feed::Bytes(big)], Duration::ZERO, false).unwrap();
+        let r = sh("exit 0")
+            .spawn(vec![Feed::Bytes(big)], Duration::ZERO, false)
+            .unwrap();
         assert_eq!(r.wait(Duration::from_secs(10), &no).unwrap().code, Some(0));
     }
 }

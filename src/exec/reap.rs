@@ -15,12 +15,20 @@ pub fn become_subreaper() {
 /// The parent of every process, read from /proc.
 fn parents() -> HashMap<i32, i32> {
     let mut map = HashMap::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return map };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return map;
+    };
     for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         // The command name may hold spaces and parentheses: the fields after the last ')'.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
         let mut f = rest.split_whitespace();
         let _state = f.next();
         if let Some(ppid) = f.next().and_then(|p| p.parse().ok()) {
@@ -108,7 +116,9 @@ impl Tree {
     /// children lists.
     fn read_workspace(dir: &str, memo: &mut Membership) -> Tree {
         let me = std::process::id() as i32;
-        let Some(top) = children_lists(me) else { return Tree::read() };
+        let Some(top) = children_lists(me) else {
+            return Tree::read();
+        };
         let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
         let mut mine = Vec::new();
         let mut seen = HashSet::new();
@@ -189,7 +199,12 @@ pub fn kill_all_descendants() -> usize {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
     let me = std::process::id() as i32;
-    let live = || descendants(me).into_iter().filter(|p| !is_zombie(*p)).collect::<Vec<_>>();
+    let live = || {
+        descendants(me)
+            .into_iter()
+            .filter(|p| !is_zombie(*p))
+            .collect::<Vec<_>>()
+    };
     let first = live();
     let n = first.len();
     for p in &first {
@@ -221,7 +236,10 @@ pub fn kill_all_descendants() -> usize {
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rfind(')')
+                .map(|i| s[i + 1..].trim_start().starts_with('Z'))
+        })
         .unwrap_or(true)
 }
 
@@ -282,7 +300,11 @@ pub fn kill_workspace(dir: &std::path::Path) {
     let mut members = || {
         let tree = Tree::read_workspace(&dir, &mut memo);
         let all = tree.descendants(me);
-        let mut set: HashSet<i32> = all.iter().copied().filter(|p| memo.in_workspace(&tree, *p, &dir)).collect();
+        let mut set: HashSet<i32> = all
+            .iter()
+            .copied()
+            .filter(|p| memo.in_workspace(&tree, *p, &dir))
+            .collect();
         // Add the descendants of members.
         for p in set.clone() {
             set.extend(tree.descendants(p));
@@ -302,7 +324,11 @@ pub fn kill_workspace(dir: &std::path::Path) {
             break;
         }
         if round == 0 || (!killed && elapsed >= KILL_GRACE) {
-            let sig = if round == 0 { Signal::SIGTERM } else { Signal::SIGKILL };
+            let sig = if round == 0 {
+                Signal::SIGTERM
+            } else {
+                Signal::SIGKILL
+            };
             killed = round > 0;
             for p in &live {
                 let _ = kill(Pid::from_raw(*p), sig);
@@ -310,7 +336,10 @@ pub fn kill_workspace(dir: &std::path::Path) {
         }
         // Until one of them ends (or, for a SIGTERM ignored, the grace is over).
         let until = if killed { KILL_GIVE_UP } else { KILL_GRACE };
-        wait_any_exit(&live, until.saturating_sub(start.elapsed()).min(EXIT_WAIT_CAP));
+        wait_any_exit(
+            &live,
+            until.saturating_sub(start.elapsed()).min(EXIT_WAIT_CAP),
+        );
     }
 }
 
@@ -346,7 +375,11 @@ pub fn wait_any_exit(pids: &[i32], max: std::time::Duration) {
     }
     let mut polls: Vec<libc::pollfd> = fds
         .iter()
-        .map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 })
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
         .collect();
     let ms = max.as_millis().min(i32::MAX as u128) as i32;
     // SAFETY: `polls` is a valid array of pollfds for the length given, alive for the call.
@@ -370,8 +403,16 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
         for k in keep {
             kept.extend(tree.descendants(*k));
         }
-        let all: Vec<i32> = tree.descendants(me).into_iter().filter(|p| !kept.contains(p)).collect();
-        let mine: Vec<i32> = all.iter().copied().filter(|p| memo.in_workspace(&tree, *p, &dir)).collect();
+        let all: Vec<i32> = tree
+            .descendants(me)
+            .into_iter()
+            .filter(|p| !kept.contains(p))
+            .collect();
+        let mine: Vec<i32> = all
+            .iter()
+            .copied()
+            .filter(|p| memo.in_workspace(&tree, *p, &dir))
+            .collect();
         reap(&mine);
         let busy: Vec<i32> = mine.into_iter().filter(|p| !is_zombie(*p)).collect();
         if busy.is_empty() || start.elapsed() >= max {
@@ -379,7 +420,10 @@ pub fn wait_quiet(dir: &std::path::Path, keep: &[i32], max: std::time::Duration)
         }
         // A new process of the workspace can only come from a busy one: woken when one of
         // them ends, the next reading of /proc sees whatever it left behind.
-        wait_any_exit(&busy, max.saturating_sub(start.elapsed()).min(EXIT_WAIT_CAP));
+        wait_any_exit(
+            &busy,
+            max.saturating_sub(start.elapsed()).min(EXIT_WAIT_CAP),
+        );
     }
 }
 
@@ -390,18 +434,31 @@ mod tests {
     #[test]
     fn an_exit_ends_the_wait() {
         use std::time::{Duration, Instant};
-        let mut quick = std::process::Command::new("/bin/sh").args(["-c", "sleep 0.2"]).spawn().unwrap();
-        let mut slow = std::process::Command::new("/bin/sh").args(["-c", "sleep 30"]).spawn().unwrap();
+        let mut quick = std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 0.2"])
+            .spawn()
+            .unwrap();
+        let mut slow = std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 30"])
+            .spawn()
+            .unwrap();
         let pids = [quick.id() as i32, slow.id() as i32];
         let t = Instant::now();
         wait_any_exit(&pids, Duration::from_secs(20));
         let waited = t.elapsed();
-        assert!(waited >= Duration::from_millis(150) && waited < Duration::from_secs(10), "{waited:?}");
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_secs(10),
+            "{waited:?}"
+        );
         quick.wait().unwrap();
         // Nobody ends: the whole time.
         let t = Instant::now();
         wait_any_exit(&[slow.id() as i32], Duration::from_millis(300));
-        assert!(t.elapsed() >= Duration::from_millis(290), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(290),
+            "{:?}",
+            t.elapsed()
+        );
         let _ = slow.kill();
         slow.wait().unwrap();
         // A process that is gone: at once.
@@ -421,7 +478,11 @@ mod tests {
                 .spawn()
                 .unwrap();
             let mut line = String::new();
-            std::io::BufRead::read_line(&mut std::io::BufReader::new(c.stdout.take().unwrap()), &mut line).unwrap();
+            std::io::BufRead::read_line(
+                &mut std::io::BufReader::new(c.stdout.take().unwrap()),
+                &mut line,
+            )
+            .unwrap();
             (c, line.trim().parse::<i32>().unwrap())
         };
         let (mut ca, ga) = start(a.path());
@@ -431,10 +492,19 @@ mod tests {
         let tree = Tree::read_workspace(&dir, &mut Membership::default());
         let mine = tree.descendants(me);
         // The grandchild left the workspace folder, and is still the workspace's.
-        assert!(mine.contains(&(ca.id() as i32)) && mine.contains(&ga), "{mine:?}");
-        assert!(!mine.contains(&(cb.id() as i32)) && !mine.contains(&gb), "{mine:?}");
+        assert!(
+            mine.contains(&(ca.id() as i32)) && mine.contains(&ga),
+            "{mine:?}"
+        );
+        assert!(
+            !mine.contains(&(cb.id() as i32)) && !mine.contains(&gb),
+            "{mine:?}"
+        );
         for g in [ga, gb] {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(g), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(g),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
         ca.wait().unwrap();
         cb.wait().unwrap();
@@ -442,7 +512,10 @@ mod tests {
 
     #[test]
     fn pid_lists() {
-        assert_eq!(parse_pid_list("12 345 6789 ").collect::<Vec<_>>(), [12, 345, 6789]);
+        assert_eq!(
+            parse_pid_list("12 345 6789 ").collect::<Vec<_>>(),
+            [12, 345, 6789]
+        );
         assert_eq!(parse_pid_list("").count(), 0);
     }
 
@@ -454,12 +527,19 @@ mod tests {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
         let grandchild: i32 = line.trim().parse().unwrap();
         let me = std::process::id() as i32;
         let tree = Tree::read();
         let mine = tree.descendants(me);
-        assert!(mine.contains(&(child.id() as i32)) && mine.contains(&grandchild), "{mine:?}");
+        assert!(
+            mine.contains(&(child.id() as i32)) && mine.contains(&grandchild),
+            "{mine:?}"
+        );
         assert_eq!(tree.descendants(child.id() as i32), [grandchild]);
         // The same as the whole table says.
         let mut whole: HashMap<i32, Vec<i32>> = HashMap::new();
@@ -467,7 +547,10 @@ mod tests {
             whole.entry(ppid).or_default().push(pid);
         }
         assert!(descendants_in(&whole, me).contains(&grandchild));
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(grandchild), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(grandchild),
+            nix::sys::signal::Signal::SIGKILL,
+        );
         child.wait().unwrap();
     }
 }

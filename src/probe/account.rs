@@ -39,7 +39,13 @@ pub fn lookup(name: &str) -> Result<Option<Account>> {
         uid: u.uid.as_raw(),
         gid: u.gid.as_raw(),
         group,
-        gecos: u.gecos.to_string_lossy().split(',').next().unwrap_or("").to_string(),
+        gecos: u
+            .gecos
+            .to_string_lossy()
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .to_string(),
         home: u.dir,
         groups,
     }))
@@ -47,7 +53,9 @@ pub fn lookup(name: &str) -> Result<Option<Account>> {
 
 /// The group's gid by name.
 pub fn group_gid(name: &str) -> Result<Option<u32>> {
-    Ok(Group::from_name(name).with_context(|| format!("getgrnam({name})"))?.map(|g| g.gid.as_raw()))
+    Ok(Group::from_name(name)
+        .with_context(|| format!("getgrnam({name})"))?
+        .map(|g| g.gid.as_raw()))
 }
 
 /// Names the suite itself uses as local parts; a caller with one of these names would make
@@ -59,11 +67,21 @@ pub fn validate_caller(a: &Account, exim_gid: u32) -> Result<()> {
     if a.uid == 0 {
         bail!("the caller must not be root (use --caller USER)");
     }
-    if a.name.contains('-') || a.name.contains('=') || a.name.len() < 2 || RESERVED.contains(&a.name.as_str()) {
-        bail!("caller `{}`: the login must not contain - or =, nor be a name the tests use", a.name);
+    if a.name.contains('-')
+        || a.name.contains('=')
+        || a.name.len() < 2
+        || RESERVED.contains(&a.name.as_str())
+    {
+        bail!(
+            "caller `{}`: the login must not contain - or =, nor be a name the tests use",
+            a.name
+        );
     }
     if !a.groups.contains(&exim_gid) {
-        bail!("caller `{}` is not in the Exim group (gid {exim_gid}): add it as a secondary group", a.name);
+        bail!(
+            "caller `{}` is not in the Exim group (gid {exim_gid}): add it as a secondary group",
+            a.name
+        );
     }
     Ok(())
 }
@@ -73,7 +91,14 @@ pub fn validate_caller(a: &Account, exim_gid: u32) -> Result<()> {
 pub fn ensure_caller(name: &str, exim_group: &str) -> Result<Account> {
     if lookup(name)?.is_none() {
         let status = std::process::Command::new("useradd")
-            .args(["--user-group", "--create-home", "--shell", "/bin/sh", "--comment", "Mailrig Test Caller"])
+            .args([
+                "--user-group",
+                "--create-home",
+                "--shell",
+                "/bin/sh",
+                "--comment",
+                "Mailrig Test Caller",
+            ])
             .args(["--groups", exim_group, name])
             .status()
             .context("running useradd to create the caller account")?;

@@ -53,7 +53,9 @@ pub fn addresses() -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
     if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
         for ifa in addrs {
             let Some(sa) = ifa.address else { continue };
-            let on_lo = ifa.flags.contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK);
+            let on_lo = ifa
+                .flags
+                .contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK);
             if let Some(s) = sa.as_sockaddr_in() {
                 found.push((s.ip().into(), on_lo));
             } else if let Some(s) = sa.as_sockaddr_in6() {
@@ -73,20 +75,33 @@ pub fn pick_addresses(found: &[(std::net::IpAddr, bool)]) -> (Option<Ipv4Addr>, 
     for (ip, on_lo) in found {
         match ip {
             IpAddr::V4(a) => v4.push((*a, *on_lo || a.is_loopback())),
-            IpAddr::V6(a) if (a.segments()[0] & 0xffc0) != 0xfe80 => v6.push((*a, *on_lo || a.is_loopback())),
+            IpAddr::V6(a) if (a.segments()[0] & 0xffc0) != 0xfe80 => {
+                v6.push((*a, *on_lo || a.is_loopback()))
+            }
             IpAddr::V6(_) => {}
         }
     }
-    let pick4 = v4.iter().find(|(_, lo)| !lo).or(v4.first()).map(|(a, _)| *a);
-    let pick6 = v6.iter().find(|(_, lo)| !lo).or(v6.first()).map(|(a, _)| *a);
+    let pick4 = v4
+        .iter()
+        .find(|(_, lo)| !lo)
+        .or(v4.first())
+        .map(|(a, _)| *a);
+    let pick6 = v6
+        .iter()
+        .find(|(_, lo)| !lo)
+        .or(v6.first())
+        .map(|(a, _)| *a);
     (pick4, pick6)
 }
 
 /// The full, zero-padded nibble form of an IPv6 address, e.g. `fd00:0000:…:0002`.
 pub fn expand_ipv6(ip: &Ipv6Addr) -> String {
-    ip.segments().iter().map(|s| format!("{s:04x}")).collect::<Vec<_>>().join(":")
+    ip.segments()
+        .iter()
+        .map(|s| format!("{s:04x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -95,10 +110,29 @@ mod tests {
     #[test]
     fn an_address_on_lo_is_not_the_hosts() {
         let a = |s: &str, lo: bool| (s.parse::<std::net::IpAddr>().unwrap(), lo);
-        let found = [a("127.0.0.1", true), a("10.255.255.53", true), a("::1", true), a("192.0.2.2", false), a("fe80::1", false), a("fd00::2", false)];
-        assert_eq!(pick_addresses(&found), (Some("192.0.2.2".parse().unwrap()), Some("fd00::2".parse().unwrap())));
+        let found = [
+            a("127.0.0.1", true),
+            a("10.255.255.53", true),
+            a("::1", true),
+            a("192.0.2.2", false),
+            a("fe80::1", false),
+            a("fd00::2", false),
+        ];
+        assert_eq!(
+            pick_addresses(&found),
+            (
+                Some("192.0.2.2".parse().unwrap()),
+                Some("fd00::2".parse().unwrap())
+            )
+        );
         // Loopback only: loopback it is.
-        assert_eq!(pick_addresses(&found[..3]), (Some("127.0.0.1".parse().unwrap()), Some("::1".parse().unwrap())));
+        assert_eq!(
+            pick_addresses(&found[..3]),
+            (
+                Some("127.0.0.1".parse().unwrap()),
+                Some("::1".parse().unwrap())
+            )
+        );
         assert_eq!(pick_addresses(&[a("fe80::1", false)]), (None, None));
     }
 

@@ -13,7 +13,9 @@ use mailrig_munge::{Context as MungeContext, Munger, OutputKind};
 use std::path::{Path, PathBuf};
 
 fn read_lossy(p: &Path) -> Option<String> {
-    std::fs::read(p).ok().map(|b| String::from_utf8_lossy(&b).into_owned())
+    std::fs::read(p)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// One comparison to make.
@@ -70,7 +72,12 @@ fn mail_files(dir: &Path) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter(|e| e.file_type().is_file())
-        .filter_map(|e| e.path().strip_prefix(&root).ok().map(|p| p.display().to_string()))
+        .filter_map(|e| {
+            e.path()
+                .strip_prefix(&root)
+                .ok()
+                .map(|p| p.display().to_string())
+        })
         .collect();
     v.sort();
     v
@@ -88,7 +95,11 @@ fn saved_with_prefix(suite: &Path, sub: &str, testnum: u32) -> Vec<String> {
         if !name.starts_with(&prefix) {
             continue;
         }
-        for f in walkdir::WalkDir::new(e.path()).into_iter().flatten().filter(|f| f.file_type().is_file()) {
+        for f in walkdir::WalkDir::new(e.path())
+            .into_iter()
+            .flatten()
+            .filter(|f| f.file_type().is_file())
+        {
             if let Ok(rel) = f.path().strip_prefix(&root) {
                 v.push(format!("{sub}/{}", rel.display()));
             }
@@ -98,7 +109,12 @@ fn saved_with_prefix(suite: &Path, sub: &str, testnum: u32) -> Vec<String> {
     v
 }
 
-pub fn check_outputs(run: &mut Run, testnum: u32, script: &Script, opts: MungeOptions) -> Result<Outcome> {
+pub fn check_outputs(
+    run: &mut Run,
+    testnum: u32,
+    script: &Script,
+    opts: MungeOptions,
+) -> Result<Outcome> {
     let ctx = context(run, testnum);
     let rules = run.own_rules.clone();
     check_with(run, &rules, ctx, testnum, &opts, ipv6_folder(script))
@@ -108,8 +124,11 @@ pub fn check_outputs(run: &mut Run, testnum: u32, script: &Script, opts: MungeOp
 /// Perl's runtest, only such tests keep "(IPv6 and IPv4)" in daemon start lines).
 fn ipv6_folder(script: &Script) -> bool {
     let requires = script.path.parent().map(|d| d.join("REQUIRES"));
-    let text = requires.and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
-    text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["support", "IPv6"])
+    let text = requires
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    text.lines()
+        .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["support", "IPv6"])
 }
 
 fn check_with(
@@ -131,48 +150,79 @@ fn check_with(
     let id = format!("{testnum:04}");
     let log = |n: &str| ws.join("spool/log").join(n);
     let mut items = vec![
-        Item { kind: OutputKind::Paniclog, actual: log("paniclog"), server: Some(log("serverpaniclog")), munged_name: "test-paniclog-munged".into(), saved_rel: format!("paniclog/{id}") },
-        Item { kind: OutputKind::Rejectlog, actual: log("rejectlog"), server: Some(log("serverrejectlog")), munged_name: "test-rejectlog-munged".into(), saved_rel: format!("rejectlog/{id}") },
-        Item { kind: OutputKind::Mainlog, actual: log("mainlog"), server: Some(log("servermainlog")), munged_name: "test-mainlog-munged".into(), saved_rel: format!("log/{id}") },
+        Item {
+            kind: OutputKind::Paniclog,
+            actual: log("paniclog"),
+            server: Some(log("serverpaniclog")),
+            munged_name: "test-paniclog-munged".into(),
+            saved_rel: format!("paniclog/{id}"),
+        },
+        Item {
+            kind: OutputKind::Rejectlog,
+            actual: log("rejectlog"),
+            server: Some(log("serverrejectlog")),
+            munged_name: "test-rejectlog-munged".into(),
+            saved_rel: format!("rejectlog/{id}"),
+        },
+        Item {
+            kind: OutputKind::Mainlog,
+            actual: log("mainlog"),
+            server: Some(log("servermainlog")),
+            munged_name: "test-mainlog-munged".into(),
+            saved_rel: format!("log/{id}"),
+        },
     ];
     if !opts.no_stdout {
-        items.push(Item { kind: OutputKind::Stdout, actual: ws.join("test-stdout"), server: Some(ws.join("test-stdout-server")), munged_name: "test-stdout-munged".into(), saved_rel: format!("stdout/{id}") });
+        items.push(Item {
+            kind: OutputKind::Stdout,
+            actual: ws.join("test-stdout"),
+            server: Some(ws.join("test-stdout-server")),
+            munged_name: "test-stdout-munged".into(),
+            saved_rel: format!("stdout/{id}"),
+        });
     }
     if !opts.no_stderr {
-        items.push(Item { kind: OutputKind::Stderr, actual: ws.join("test-stderr"), server: Some(ws.join("test-stderr-server")), munged_name: "test-stderr-munged".into(), saved_rel: format!("stderr/{id}") });
+        items.push(Item {
+            kind: OutputKind::Stderr,
+            actual: ws.join("test-stderr"),
+            server: Some(ws.join("test-stderr-server")),
+            munged_name: "test-stderr-munged".into(),
+            saved_rel: format!("stderr/{id}"),
+        });
     }
     let mut failed = false;
     let mut rerun = false;
-    let mut compare = |run: &mut Run, munger: &mut Munger, item: &Item| -> Result<Option<Outcome>> {
-        let raw = read_lossy(&item.actual).unwrap_or_default();
-        let raw_server = item.server.as_ref().and_then(|p| read_lossy(p));
-        // As the Perl runtest: with no saved file and nothing written at all, there is
-        // nothing to compare (Exim's 0282 has no stderr/0282 though its daemon's stderr
-        // file exists) ...
-        let nothing = raw.is_empty() && raw_server.as_deref().is_none_or(str::is_empty);
-        if nothing && !saved_path(run, &item.saved_rel).exists() {
-            return Ok(None);
-        }
-        // ... otherwise an existing server file is joined after a SERVER line, even when it
-        // is empty (stderr/0022 and stderr/2020 end with that line alone).
-        let mut text = munger.munge(item.kind, &raw);
-        if let Some(server) = raw_server {
-            text.push_str("\n******** SERVER ********\n");
-            text.push_str(&munger.munge(item.kind, &server));
-        }
-        match compare_one(run, &item.munged_name, &text, &item.saved_rel, testnum)? {
-            Compared::Same => Ok(None),
-            Compared::Failed => {
-                failed = true;
-                Ok(None)
+    let mut compare =
+        |run: &mut Run, munger: &mut Munger, item: &Item| -> Result<Option<Outcome>> {
+            let raw = read_lossy(&item.actual).unwrap_or_default();
+            let raw_server = item.server.as_ref().and_then(|p| read_lossy(p));
+            // As the Perl runtest: with no saved file and nothing written at all, there is
+            // nothing to compare (Exim's 0282 has no stderr/0282 though its daemon's stderr
+            // file exists) ...
+            let nothing = raw.is_empty() && raw_server.as_deref().is_none_or(str::is_empty);
+            if nothing && !saved_path(run, &item.saved_rel).exists() {
+                return Ok(None);
             }
-            Compared::Rerun => {
-                rerun = true;
-                Ok(None)
+            // ... otherwise an existing server file is joined after a SERVER line, even when it
+            // is empty (stderr/0022 and stderr/2020 end with that line alone).
+            let mut text = munger.munge(item.kind, &raw);
+            if let Some(server) = raw_server {
+                text.push_str("\n******** SERVER ********\n");
+                text.push_str(&munger.munge(item.kind, &server));
             }
-            Compared::Quit => Ok(Some(Outcome::Quit)),
-        }
-    };
+            match compare_one(run, &item.munged_name, &text, &item.saved_rel, testnum)? {
+                Compared::Same => Ok(None),
+                Compared::Failed => {
+                    failed = true;
+                    Ok(None)
+                }
+                Compared::Rerun => {
+                    rerun = true;
+                    Ok(None)
+                }
+                Compared::Quit => Ok(Some(Outcome::Quit)),
+            }
+        };
     for item in &items {
         if let Some(o) = compare(run, &mut munger, item)? {
             return Ok(o);
@@ -183,8 +233,17 @@ fn check_with(
     let mut sets: Vec<(OutputKind, &str, PathBuf, Vec<String>, &str)> = Vec::new();
     if !opts.no_message {
         // The `once` database of autoreply tests is binary and never compared.
-        let mail: Vec<String> = mail_files(&ws).into_iter().filter(|r| r != "oncelog").collect();
-        sets.push((OutputKind::Mail, "mail", ws.join("test-mail"), mail, "produced no such mail file"));
+        let mail: Vec<String> = mail_files(&ws)
+            .into_iter()
+            .filter(|r| r != "oncelog")
+            .collect();
+        sets.push((
+            OutputKind::Mail,
+            "mail",
+            ws.join("test-mail"),
+            mail,
+            "produced no such mail file",
+        ));
     }
     if !opts.no_msglog {
         let dir = ws.join("spool/msglog");
@@ -196,7 +255,13 @@ fn check_with(
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         logs.sort();
-        sets.push((OutputKind::Msglog, "msglog", dir, logs, "left no such message log"));
+        sets.push((
+            OutputKind::Msglog,
+            "msglog",
+            dir,
+            logs,
+            "left no such message log",
+        ));
     }
     for (kind, sub, root, files, missing_text) in sets {
         let munged_name = format!("test-{sub}-munged");
@@ -204,14 +269,26 @@ fn check_with(
         for rel in &files {
             let saved_rel = format!("{sub}/{id}.{}", munger.munge_file_name(rel));
             expected.retain(|e| e != &saved_rel);
-            let item = Item { kind, actual: root.join(rel), server: None, munged_name: munged_name.clone(), saved_rel };
+            let item = Item {
+                kind,
+                actual: root.join(rel),
+                server: None,
+                munged_name: munged_name.clone(),
+                saved_rel,
+            };
             if let Some(o) = compare(run, &mut munger, &item)? {
                 return Ok(o);
             }
         }
         for missing in expected {
             run.say(format!("\n** {missing} exists but the test {missing_text}"));
-            let item = Item { kind, actual: ws.join("test-nonexistent"), server: None, munged_name: munged_name.clone(), saved_rel: missing };
+            let item = Item {
+                kind,
+                actual: ws.join("test-nonexistent"),
+                server: None,
+                munged_name: munged_name.clone(),
+                saved_rel: missing,
+            };
             if let Some(o) = compare(run, &mut munger, &item)? {
                 return Ok(o);
             }
@@ -220,7 +297,11 @@ fn check_with(
     if rerun {
         return Ok(Outcome::Retry);
     }
-    Ok(Outcome::Verdict(if failed { Verdict::Fail } else { Verdict::Pass }))
+    Ok(Outcome::Verdict(if failed {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    }))
 }
 
 enum Compared {
@@ -230,24 +311,39 @@ enum Compared {
     Quit,
 }
 
-fn compare_one(run: &mut Run, munged_name: &str, text: &str, saved_rel: &str, testnum: u32) -> Result<Compared> {
+fn compare_one(
+    run: &mut Run,
+    munged_name: &str,
+    text: &str,
+    saved_rel: &str,
+    testnum: u32,
+) -> Result<Compared> {
     let munged_path = run.ws.dir.join(munged_name);
-    std::fs::write(&munged_path, text).with_context(|| format!("writing {}", munged_path.display()))?;
+    std::fs::write(&munged_path, text)
+        .with_context(|| format!("writing {}", munged_path.display()))?;
     let saved = saved_path(run, saved_rel);
     let saved_text = read_lossy(&saved);
-    let saved_name = saved.strip_prefix(&run.facts.suite).unwrap_or(&saved).display().to_string();
+    let saved_name = saved
+        .strip_prefix(&run.facts.suite)
+        .unwrap_or(&saved)
+        .display()
+        .to_string();
     let differs = match &saved_text {
         None => !text.is_empty(),
         Some(s) => s != text,
     };
     if differs && run.opts.save_pending {
         write_pending(&saved, text)?;
-        run.say(format!("** Pending: {saved_name}.new (accept with runtest --review)"));
+        run.say(format!(
+            "** Pending: {saved_name}.new (accept with runtest --review)"
+        ));
     }
     match saved_text {
         None if text.is_empty() => Ok(Compared::Same),
         None => {
-            run.say(format!("\n** {munged_name} is not empty and {saved_name} does not exist"));
+            run.say(format!(
+                "\n** {munged_name} is not empty and {saved_name} does not exist"
+            ));
             loop {
                 match run.asker.ask(Prompt::Unexpected)? {
                     Answer::Show => run.show(text),

@@ -473,7 +473,10 @@ mod tests {
             l.line,
             "/w/eximdir/exim -DEXIM_PATH=/w/eximdir/exim -C /w/test-config -DSERVER=wait:1225 -bw >>test-stdout 2>>test-stderr-server"
         );
-        assert_eq!((l.feed.len(), l.caller_files.clone()), (0, vec!["test-stderr-server"]));
+        assert_eq!(
+            (l.feed.len(), l.caller_files.clone()),
+            (0, vec!["test-stderr-server"])
+        );
         assert!(plan_of("exim -DSERVER=wait:99999 -bw\n****", &[], &[]).is_err());
         // Only the whole word: a macro value that merely starts so is an ordinary command.
         assert_eq!(one("exim -DSERVER=waitress -bV\n****").lifetime, WAIT);
@@ -553,13 +556,22 @@ mod tests {
     #[test]
     fn perl_with_and_without_arguments() {
         let l = one("sudo perl\nprint 1;\n****");
-        assert_eq!((l.line.as_str(), l.who.clone()), ("perl >>test-stdout 2>>test-stderr", Who::Root));
+        assert_eq!(
+            (l.line.as_str(), l.who.clone()),
+            ("perl >>test-stdout 2>>test-stderr", Who::Root)
+        );
         assert_eq!(l.feed, vec![Feed::Bytes(b"print 1;\n".to_vec())]);
         let l = one("sudo perl DIR/aux-fixed/TESTNUM.fudge 1 -86400\n****");
-        assert_eq!(l.line, "perl /w/aux-fixed/TESTNUM.fudge 1 -86400 >>test-stdout 2>>test-stderr");
+        assert_eq!(
+            l.line,
+            "perl /w/aux-fixed/TESTNUM.fudge 1 -86400 >>test-stdout 2>>test-stderr"
+        );
         assert_eq!((l.who, l.lifetime, l.feed.len()), (Who::Root, WAIT, 0));
         let l = one("perl -e 'print \"\\n\";'\n****");
-        assert_eq!(l.line, r#"perl -e 'print "\n";' >>test-stdout 2>>test-stderr"#);
+        assert_eq!(
+            l.line,
+            r#"perl -e 'print "\n";' >>test-stdout 2>>test-stderr"#
+        );
         assert_eq!(l.who, Who::Caller);
     }
 

@@ -111,9 +111,9 @@ impl TestState {
                 panic!("{PANIC_HOOK_VAR} names this step");
             }
             let started = std::time::Instant::now();
-            let result = self
-                .step(run, &step.command)
-                .with_context(|| format!("{}: `{}`", step.span, crate::script::shown(&step.text)))?;
+            let result = self.step(run, &step.command).with_context(|| {
+                format!("{}: `{}`", step.span, crate::script::shown(&step.text))
+            })?;
             if !matches!(step.command, Command::Comment(_)) {
                 run.time_step(step.span.line, step.command.name(), started);
             }
@@ -266,7 +266,10 @@ impl TestState {
             Command::Munge(name) => {
                 if !run.rules.has_named(name) {
                     let known = run.rules.named().join(", ");
-                    return Err(crate::suite::Fault(format!("unknown munge `{name}` (known: {known})")).into());
+                    return Err(crate::suite::Fault(format!(
+                        "unknown munge `{name}` (known: {known})"
+                    ))
+                    .into());
                 }
                 self.munge.named.push(name.clone());
                 Ok(StepResult::Done)
@@ -413,10 +416,18 @@ impl TestState {
         if pids.is_empty() {
             // No pid file (an inetd wait-mode daemon): the daemon we started last — the
             // Exim its shell runs, which is the one to signal.
-            pids.extend(self.daemons.last().map(|d| if d.direct { d.pid() } else { daemon_pid(d.pid()) }));
+            pids.extend(self.daemons.last().map(|d| {
+                if d.direct {
+                    d.pid()
+                } else {
+                    daemon_pid(d.pid())
+                }
+            }));
         }
         // Read before the signals: a daemon that ends at once leaves the tree.
-        let tree = crate::exec::reap::descendants_of(&self.daemons.iter().map(|d| d.pid()).collect::<Vec<_>>());
+        let tree = crate::exec::reap::descendants_of(
+            &self.daemons.iter().map(|d| d.pid()).collect::<Vec<_>>(),
+        );
         for p in &pids {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(*p),
@@ -430,7 +441,9 @@ impl TestState {
         let mut keep = Vec::new();
         for mut d in self.daemons.drain(..) {
             let signalled = pids.contains(&d.pid())
-                || tree.get(&d.pid()).is_some_and(|ds| ds.iter().any(|p| pids.contains(p)));
+                || tree
+                    .get(&d.pid())
+                    .is_some_and(|ds| ds.iter().any(|p| pids.contains(p)));
             if signalled {
                 d.close_stdin();
                 let _ = self.exec.wait_for(d, Duration::from_secs(10));
@@ -544,12 +557,21 @@ impl TestState {
                 let log = run.ws.path("spool/log");
                 std::fs::create_dir_all(&log)?;
                 for p in [&run.ws.path("spool"), &log] {
-                    let _ = std::os::unix::fs::chown(p, Some(run.facts.exim_uid), Some(run.facts.exim_gid));
+                    let _ = std::os::unix::fs::chown(
+                        p,
+                        Some(run.facts.exim_uid),
+                        Some(run.facts.exim_gid),
+                    );
                 }
                 let daemon = match l.lifetime {
-                    Lifetime::WaitDaemon { port } => self.exec.start_wait_daemon(l.line, id, port)?,
+                    Lifetime::WaitDaemon { port } => {
+                        self.exec.start_wait_daemon(l.line, id, port)?
+                    }
                     _ => {
-                        let logs = [run.ws.path("spool/log/servermainlog"), run.ws.path("spool/log/mainlog")];
+                        let logs = [
+                            run.ws.path("spool/log/servermainlog"),
+                            run.ws.path("spool/log/mainlog"),
+                        ];
                         self.exec.start_daemon(l.line, id, &logs)?
                     }
                 };
@@ -558,11 +580,18 @@ impl TestState {
             }
             Lifetime::Server { ready } => {
                 let transcript = run.ws.path("test-stdout-server");
-                self.server = Some(self.exec.start_server(l.line, id, l.feed, ready.as_ref(), &transcript)?);
+                self.server = Some(self.exec.start_server(
+                    l.line,
+                    id,
+                    l.feed,
+                    ready.as_ref(),
+                    &transcript,
+                )?);
                 Ok(StepResult::Done)
             }
             Lifetime::Background => {
-                self.background.push(self.exec.start(l.line, id, l.feed, false)?);
+                self.background
+                    .push(self.exec.start(l.line, id, l.feed, false)?);
                 Ok(StepResult::Done)
             }
             Lifetime::Lock => {
@@ -590,7 +619,10 @@ fn panic_hook() -> Option<&'static str> {
 /// forks for a command with redirections), else the shell itself. (A daemon started
 /// without a shell is its own Exim.)
 fn daemon_pid(shell: i32) -> i32 {
-    crate::exec::reap::children(shell).into_iter().min().unwrap_or(shell)
+    crate::exec::reap::children(shell)
+        .into_iter()
+        .min()
+        .unwrap_or(shell)
 }
 
 /// Make sure the output file `name` exists and belongs to the caller.

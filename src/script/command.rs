@@ -98,7 +98,10 @@ pub enum Command {
         data: Vec<DataLine>,
     },
     /// `server args` with its script: runs in parallel until the next non-daemon exim.
-    Server { args: String, data: Vec<DataLine> },
+    Server {
+        args: String,
+        data: Vec<DataLine>,
+    },
     KillDaemon,
     Sleep(u64),
     MilliSleep(u64),
@@ -129,7 +132,10 @@ pub enum Command {
     },
     /// `background` runs the next command without waiting for it.
     Background(Box<Command>),
-    Write { catwrite: bool, spec: WriteSpec },
+    Write {
+        catwrite: bool,
+        spec: WriteSpec,
+    },
     File(FileCommand),
 }
 
@@ -161,7 +167,9 @@ impl Command {
             Command::Eximstats(_) => "eximstats",
             Command::Perl { .. } => "perl",
             Command::Background(_) => "background",
-            Command::Write { catwrite: false, .. } => "write",
+            Command::Write {
+                catwrite: false, ..
+            } => "write",
             Command::Write { catwrite: true, .. } => "catwrite",
             Command::File(_) => "file",
         }

@@ -84,7 +84,11 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn err(&self, line: usize, message: impl Into<String>) -> ParseError {
-        ParseError { file: self.file.clone(), line, message: super::shown(&message.into()) }
+        ParseError {
+            file: self.file.clone(),
+            line,
+            message: super::shown(&message.into()),
+        }
     }
 
     /// Data lines up to `****`, raw.
@@ -113,7 +117,13 @@ impl<'a> Parser<'a> {
             .map(|(i, l)| {
                 let d = data_line(&l);
                 if d.prefix == DataPrefix::Sleep && d.text.trim().parse::<u64>().is_err() {
-                    return Err(self.err(first + i, format!("`:sleep:` needs a whole number of seconds, not `{}`", d.text)));
+                    return Err(self.err(
+                        first + i,
+                        format!(
+                            "`:sleep:` needs a whole number of seconds, not `{}`",
+                            d.text
+                        ),
+                    ));
                 }
                 Ok(d)
             })
@@ -139,7 +149,10 @@ impl<'a> Parser<'a> {
             }
             if let Some(c) = regexes().rc.captures(line) {
                 if let Some((first, _)) = rc {
-                    return Err(self.err(n, format!("a second return code line (the first is at line {first})")));
+                    return Err(self.err(
+                        n,
+                        format!("a second return code line (the first is at line {first})"),
+                    ));
                 }
                 let v: i32 = c[1]
                     .parse()
@@ -155,7 +168,9 @@ impl<'a> Parser<'a> {
                     // The continuation's leading blanks go: a value split over lines joins up
                     // exactly (0000-Basic/0095 continues a header list after `\n\`).
                     Some((_, more)) => text.push_str(more.trim()),
-                    None => return Err(self.err(n, "the last line ends with a continuation backslash")),
+                    None => {
+                        return Err(self.err(n, "the last line ends with a continuation backslash"))
+                    }
                 }
             }
             return Ok(Some((n, rc.map(|r| r.1), text)));
@@ -204,7 +219,9 @@ impl<'a> Parser<'a> {
             "need_ipv4" => return no_args(Command::Need(NeedKind::Ipv4)),
             "need_ipv6" => return no_args(Command::Need(NeedKind::Ipv6)),
             "need_largefiles" => return no_args(Command::Need(NeedKind::LargeFiles)),
-            "need_move_frozen_messages" => return no_args(Command::Need(NeedKind::MoveFrozenMessages)),
+            "need_move_frozen_messages" => {
+                return no_args(Command::Need(NeedKind::MoveFrozenMessages))
+            }
             "sleep" => return Ok(Command::Sleep(number("a number of seconds")?)),
             "millisleep" => return Ok(Command::MilliSleep(number("a number of milliseconds")?)),
             "echo" => return Ok(Command::Echo(rest)),
@@ -229,7 +246,10 @@ impl<'a> Parser<'a> {
             }
             "background" => {
                 if !rest.is_empty() {
-                    return Err(self.err(n, "`background` takes no arguments: the command is on the next line"));
+                    return Err(self.err(
+                        n,
+                        "`background` takes no arguments: the command is on the next line",
+                    ));
                 }
                 let Some((bn, rc, btext)) = self.next_command()? else {
                     return Err(self.err(n, "`background` is not followed by a command"));
@@ -249,28 +269,62 @@ impl<'a> Parser<'a> {
             let catwrite = c.get(1).is_some();
             let file = c[2].to_string();
             let mut specs = Vec::new();
-            for item in c.get(3).map(|m| m.as_str()).unwrap_or("").split_whitespace() {
+            for item in c
+                .get(3)
+                .map(|m| m.as_str())
+                .unwrap_or("")
+                .split_whitespace()
+            {
                 let s = r.linespec.captures(item).ok_or_else(|| {
-                    self.err(n, format!("bad line specification `{item}` (expected NxM or NxM=text)"))
+                    self.err(
+                        n,
+                        format!("bad line specification `{item}` (expected NxM or NxM=text)"),
+                    )
                 })?;
-                let count = s[1].parse().map_err(|_| self.err(n, format!("bad count in `{item}`")))?;
-                let length: usize = s[2].parse().map_err(|_| self.err(n, format!("bad length in `{item}`")))?;
+                let count = s[1]
+                    .parse()
+                    .map_err(|_| self.err(n, format!("bad count in `{item}`")))?;
+                let length: usize = s[2]
+                    .parse()
+                    .map_err(|_| self.err(n, format!("bad length in `{item}`")))?;
                 let start = s.get(3).map(|m| m.as_str().replace('_', " "));
                 if length < 1 + start.as_ref().map_or(0, |s| s.len()) {
-                    return Err(self.err(n, format!("line length in `{item}` is too small for its text and newline")));
+                    return Err(self.err(
+                        n,
+                        format!("line length in `{item}` is too small for its text and newline"),
+                    ));
                 }
-                specs.push(LineSpec { count, length, start });
+                specs.push(LineSpec {
+                    count,
+                    length,
+                    start,
+                });
             }
-            let total = specs.iter().try_fold(0usize, |sum, s| s.count.checked_mul(s.length).and_then(|b| sum.checked_add(b)));
+            let total = specs.iter().try_fold(0usize, |sum, s| {
+                s.count
+                    .checked_mul(s.length)
+                    .and_then(|b| sum.checked_add(b))
+            });
             if total.is_none_or(|t| t > MAX_WRITE_BYTES) {
-                return Err(self.err(n, format!("`{first}` would write more than {MAX_WRITE_BYTES} bytes")));
+                return Err(self.err(
+                    n,
+                    format!("`{first}` would write more than {MAX_WRITE_BYTES} bytes"),
+                ));
             }
             let raw = self.raw_data(n, if catwrite { "catwrite" } else { "write" })?;
             let (before, after) = match raw.iter().position(|l| is_plus_split(l)) {
                 Some(i) => (raw[..i].to_vec(), raw[i + 1..].to_vec()),
                 None => (raw, Vec::new()),
             };
-            return Ok(Command::Write { catwrite, spec: WriteSpec { file, specs, before, after } });
+            return Ok(Command::Write {
+                catwrite,
+                spec: WriteSpec {
+                    file,
+                    specs,
+                    before,
+                    after,
+                },
+            });
         }
         if let Some(c) = r.sudo_perl.captures(t) {
             let sudo = sudo_from(c.get(1), c.get(2));
@@ -284,12 +338,18 @@ impl<'a> Parser<'a> {
                 .map(|m| {
                     m.as_str()
                         .split_whitespace()
-                        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+                        .filter_map(|kv| {
+                            kv.split_once('=')
+                                .map(|(k, v)| (k.to_string(), v.to_string()))
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
             let wait_secs = match c.get(2) {
-                Some(m) => m.as_str().parse().map_err(|_| self.err(n, "bad wait time before exim"))?,
+                Some(m) => m
+                    .as_str()
+                    .parse()
+                    .map_err(|_| self.err(n, "bad wait time before exim"))?,
                 None => 0,
             };
             let sudo = sudo_from(c.get(3), c.get(4));
@@ -297,22 +357,43 @@ impl<'a> Parser<'a> {
             if !variant.is_empty() && variant != "_exim" {
                 return Err(self.err(n, format!("unknown command `exim{variant}`")));
             }
-            let args = c.get(6).map(|m| m.as_str().trim().to_string()).unwrap_or_default();
+            let args = c
+                .get(6)
+                .map(|m| m.as_str().trim().to_string())
+                .unwrap_or_default();
             let data = self.data(n, "exim")?;
-            return Ok(Command::Exim { env, wait_secs, sudo, variant, args, data });
+            return Ok(Command::Exim {
+                env,
+                wait_secs,
+                sudo,
+                variant,
+                args,
+                data,
+            });
         }
         if let Some(c) = r.client.captures(t) {
             let program = c[3].to_string();
-            if !matches!(program.as_str(), "client" | "client-ssl" | "client-gnutls" | "client-anytls") {
+            if !matches!(
+                program.as_str(),
+                "client" | "client-ssl" | "client-gnutls" | "client-anytls"
+            ) {
                 return Err(self.err(n, format!("unknown command `{program}`")));
             }
             let sudo = sudo_from(c.get(1), c.get(2));
-            let args = c.get(4).map(|m| m.as_str().trim().to_string()).unwrap_or_default();
+            let args = c
+                .get(4)
+                .map(|m| m.as_str().trim().to_string())
+                .unwrap_or_default();
             if args.is_empty() {
                 return Err(self.err(n, format!("`{program}` needs an address and a port")));
             }
             let data = self.data(n, &program)?;
-            return Ok(Command::Client { sudo, program, args, data });
+            return Ok(Command::Client {
+                sudo,
+                program,
+                args,
+                data,
+            });
         }
         if let Some(c) = r.file.captures(t) {
             let sudo = sudo_from(c.get(1), c.get(2));
@@ -349,13 +430,20 @@ fn data_line(l: &str) -> DataLine {
             },
             text: c[2].to_string(),
         },
-        None => DataLine { prefix: DataPrefix::None, text: l.to_string() },
+        None => DataLine {
+            prefix: DataPrefix::None,
+            text: l.to_string(),
+        },
     }
 }
 
 /// Parse script text; `path` is used in spans and messages.
 pub fn parse_str(text: &str, path: &Path) -> Result<Script, ParseError> {
-    let lines: Vec<&str> = if text.is_empty() { Vec::new() } else { text.split('\n').collect() };
+    let lines: Vec<&str> = if text.is_empty() {
+        Vec::new()
+    } else {
+        text.split('\n').collect()
+    };
     // A trailing newline gives one empty last element: drop it so line numbers stay true.
     let lines = match lines.last() {
         Some(&"") => lines[..lines.len() - 1].to_vec(),
@@ -370,18 +458,28 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Script, ParseError> {
         });
     }
     let heading = heading_line.trim_start_matches('#').trim().to_string();
-    let mut p = Parser { file: path.to_path_buf(), lines: Lines { lines, next: 1 } };
+    let mut p = Parser {
+        file: path.to_path_buf(),
+        lines: Lines { lines, next: 1 },
+    };
     let mut steps = Vec::new();
     while let Some((n, rc, text)) = p.next_command()? {
         let command = p.command(n, &text)?;
         steps.push(Step {
-            span: Span { file: path.to_path_buf(), line: n },
+            span: Span {
+                file: path.to_path_buf(),
+                line: n,
+            },
             expect_rc: rc.unwrap_or(0),
             text: text.trim_end().to_string(),
             command,
         });
     }
-    Ok(Script { path: path.to_path_buf(), heading, steps })
+    Ok(Script {
+        path: path.to_path_buf(),
+        heading,
+        steps,
+    })
 }
 
 #[cfg(test)]

@@ -20,7 +20,10 @@ pub fn ready() -> bool {
 /// A suite in /tmp (readable by the Exim user) with the given files, relative to its root,
 /// and mailrig's munge rules.
 pub fn suite(prefix: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
-    let d = tempfile::Builder::new().prefix(prefix).tempdir_in("/tmp").unwrap();
+    let d = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/tmp")
+        .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     for (name, text) in files {
@@ -28,6 +31,10 @@ pub fn suite(prefix: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/munge.toml"), d.path().join("munge.toml")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/munge.toml"),
+        d.path().join("munge.toml"),
+    )
+    .unwrap();
     d
 }

@@ -16,9 +16,9 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::client_args::{ClientArgs, Flavour};
-use crate::ssl_info;
 use crate::net::{self, Deadline, NetError};
 use crate::script::{atoi, cstr, read_line_bounded, unescape_client};
+use crate::ssl_info;
 use crate::tls::{TlsClient, TlsError, TlsSession, TlsSettings};
 
 /// Size of client.c's input buffer; a response line longer than this is an error.
@@ -179,7 +179,9 @@ impl Client<'_> {
 
     fn sock(&self) -> &Socket {
         // Only called after connect() succeeded.
-        self.sock.as_ref().expect("socket is connected before the script runs")
+        self.sock
+            .as_ref()
+            .expect("socket is connected before the script runs")
     }
 
     fn deadline(&self) -> Deadline {
@@ -283,7 +285,12 @@ impl Client<'_> {
         };
         match res {
             Ok(()) => {}
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) =>
+            {
                 return Err(self.timed_out())
             }
             Err(e) => {
@@ -303,7 +310,9 @@ impl Client<'_> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         if let Some(f) = self.args.certfile.clone() {
-            if !CertificateDer::pem_file_iter(&f).is_ok_and(|mut it| matches!(it.next(), Some(Ok(_)))) {
+            if !CertificateDer::pem_file_iter(&f)
+                .is_ok_and(|mut it| matches!(it.next(), Some(Ok(_))))
+            {
                 self.sayln("SSL_CTX_use_certificate_file failed");
                 return Err(Exit(83));
             }
@@ -333,7 +342,9 @@ impl Client<'_> {
         if self.flavour == Flavour::Ssl {
             return self.start_tls_openssl();
         }
-        let Some(tc) = self.tls_client.as_ref() else { return Ok(()) };
+        let Some(tc) = self.tls_client.as_ref() else {
+            return Ok(());
+        };
         let peer = self.peer_ip();
         let result = tc.handshake(self.sock(), peer, self.deadline());
         let report = tc.report();
@@ -354,7 +365,9 @@ impl Client<'_> {
                     // checks a stapled response only there (measured with GnuTLS 3.7.9:
                     // 0 before the verify call, 1 after it, for a good response).
                     self.sayln("Failed to verify certificate status");
-                } else if report.chain_verified == Some(false) || matches!(report.gnutls_ocsp, Some(V::Bad(_))) {
+                } else if report.chain_verified == Some(false)
+                    || matches!(report.gnutls_ocsp, Some(V::Bad(_)))
+                {
                     // GnuTLS sets GNUTLS_CERT_INVALID for any unusable, revoked or stale
                     // response, as for a chain that does not verify.
                     self.sayln("Bad certificate");
@@ -362,7 +375,10 @@ impl Client<'_> {
                     self.sayln("Failed to verify certificate status");
                     // client.c then tries to print the response on stderr; with none
                     // stapled, gnutls_ocsp_status_request_get() fails.
-                    let _ = write!(self.err, "ocsp decode: The requested data were not available.");
+                    let _ = write!(
+                        self.err,
+                        "ocsp decode: The requested data were not available."
+                    );
                     let _ = self.err.flush();
                 } else {
                     self.sayln("Succeeded in starting TLS");
@@ -374,11 +390,17 @@ impl Client<'_> {
 
     /// client.c's `tls_start` for OpenSSL, with its callbacks' lines.
     fn start_tls_openssl(&mut self) -> Result<(), Exit> {
-        let Some(tc) = self.tls_client.as_ref() else { return Ok(()) };
+        let Some(tc) = self.tls_client.as_ref() else {
+            return Ok(());
+        };
         let peer = self.peer_ip();
         let result = tc.handshake(self.sock(), peer, self.deadline());
         let report = tc.report();
-        let trace = ssl_info::Trace { tls13: report.tls13, report, ocsp: self.args.ocsp.is_some() };
+        let trace = ssl_info::Trace {
+            tls13: report.tls13,
+            report,
+            ocsp: self.args.ocsp.is_some(),
+        };
         match result {
             Err(TlsError::Timeout) => {
                 // client.c's own alarm around SSL_connect: not fatal.
@@ -404,7 +426,12 @@ impl Client<'_> {
 
     /// Play one script file: `source` names it in messages (`stdin` for the top level),
     /// `depth` counts the `<<<` includes that led here.
-    fn do_file(&mut self, script: &mut dyn BufRead, source: &str, depth: usize) -> Result<(), Exit> {
+    fn do_file(
+        &mut self,
+        script: &mut dyn BufRead,
+        source: &str,
+        depth: usize,
+    ) -> Result<(), Exit> {
         let mut lineno = 0usize;
         loop {
             let mut line = match read_line_bounded(script, SCRIPT_LINE_MAX) {
@@ -691,7 +718,10 @@ mod tests {
         assert_eq!(classify(b"???"), ScriptLine::Send);
         assert_eq!(classify(b"+++ 2"), ScriptLine::Sleep(2));
         assert_eq!(classify(b"+++ -2"), ScriptLine::Sleep(0));
-        assert_eq!(classify(b"+++ 99999999999999999999999"), ScriptLine::Sleep(i64::MAX as u64));
+        assert_eq!(
+            classify(b"+++ 99999999999999999999999"),
+            ScriptLine::Sleep(i64::MAX as u64)
+        );
         assert_eq!(classify(b"<<< file"), ScriptLine::Include(b"file"));
         assert_eq!(classify(b">>> x"), ScriptLine::Send);
         assert_eq!(classify(b""), ScriptLine::Send);
@@ -703,8 +733,11 @@ mod tests {
         let (ours, mut theirs) = Socket::pair(Domain::UNIX, Type::STREAM, None).unwrap();
         theirs.write_all(data).unwrap();
         theirs.shutdown(std::net::Shutdown::Write).unwrap();
-        let args = crate::client_args::parse(Flavour::Plain, &["-t2".into(), "127.0.0.1".into(), "25".into()])
-            .unwrap();
+        let args = crate::client_args::parse(
+            Flavour::Plain,
+            &["-t2".into(), "127.0.0.1".into(), "25".into()],
+        )
+        .unwrap();
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let code = run_connected(&args, ours, &mut script.as_bytes(), &mut out, &mut err);
         (code, String::from_utf8(out).unwrap())
@@ -728,9 +761,16 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port().to_string();
         drop(listener);
-        let args = crate::client_args::parse(Flavour::Plain, &["127.0.0.1".into(), port.clone()]).unwrap();
+        let args =
+            crate::client_args::parse(Flavour::Plain, &["127.0.0.1".into(), port.clone()]).unwrap();
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = run(Flavour::Plain, &args, &mut "??? 220\n".as_bytes(), &mut out, &mut err);
+        let code = run(
+            Flavour::Plain,
+            &args,
+            &mut "??? 220\n".as_bytes(),
+            &mut out,
+            &mut err,
+        );
         assert_eq!(code, 85);
         assert_eq!(
             String::from_utf8(out).unwrap(),

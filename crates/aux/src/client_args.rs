@@ -61,7 +61,11 @@ pub struct ArgsExit {
 }
 
 fn fail(code: i32, message: String) -> ArgsExit {
-    ArgsExit { code, message, to_stdout: false }
+    ArgsExit {
+        code,
+        message,
+        to_stdout: false,
+    }
 }
 
 /// Usage text (client.c's HELP_MESSAGE).
@@ -93,14 +97,21 @@ pub fn parse(flavour: Flavour, args: &[String]) -> Result<ClientArgs, ArgsExit> 
     while i < args.len() && args[i].starts_with('-') {
         let a = args[i].as_str();
         if matches!(a, "-help" | "--help" | "-h") {
-            return Err(ArgsExit { code: 0, message: help(flavour), to_stdout: true });
+            return Err(ArgsExit {
+                code: 0,
+                message: help(flavour),
+                to_stdout: true,
+            });
         }
         if a == "-tls-on-connect" {
             tls_on_connect = true;
             i += 1;
         } else if flavour.is_tls() && a == "-ocsp" {
             let Some(f) = args.get(i + 1) else {
-                return Err(fail(96, "Missing required certificate file for ocsp option\n".into()));
+                return Err(fail(
+                    96,
+                    "Missing required certificate file for ocsp option\n".into(),
+                ));
             };
             ocsp = Some(f.clone());
             i += 2;
@@ -204,12 +215,21 @@ mod tests {
         let a = parse(Flavour::Plain, &v("-t-9223372036854775808 ::1 25")).unwrap();
         assert_eq!(a.timeout, 1 << 63);
         assert!(a.tmo_noerror);
-        assert_eq!(parse(Flavour::Plain, &v("-t-9223372036854775809 ::1 25")).unwrap_err().code, 95);
+        assert_eq!(
+            parse(Flavour::Plain, &v("-t-9223372036854775809 ::1 25"))
+                .unwrap_err()
+                .code,
+            95
+        );
     }
 
     #[test]
     fn tls_cert_and_key_after_port() {
-        let a = parse(Flavour::Tls, &v("-p NONE:+VERS-TLS1.2 1.2.3.4 1225 aux/cert aux/key")).unwrap();
+        let a = parse(
+            Flavour::Tls,
+            &v("-p NONE:+VERS-TLS1.2 1.2.3.4 1225 aux/cert aux/key"),
+        )
+        .unwrap();
         assert_eq!(a.priority.as_deref(), Some("NONE:+VERS-TLS1.2"));
         assert!(a.interface.is_none());
         assert_eq!(a.certfile.as_deref(), Some("aux/cert"));
@@ -218,12 +238,28 @@ mod tests {
 
     #[test]
     fn errors_have_c_codes() {
-        assert_eq!(parse(Flavour::Plain, &v("-x 1.2.3.4 25")).unwrap_err().code, 1);
-        assert_eq!(parse(Flavour::Plain, &v("-t5x 1.2.3.4 25")).unwrap_err().code, 95);
+        assert_eq!(
+            parse(Flavour::Plain, &v("-x 1.2.3.4 25")).unwrap_err().code,
+            1
+        );
+        assert_eq!(
+            parse(Flavour::Plain, &v("-t5x 1.2.3.4 25"))
+                .unwrap_err()
+                .code,
+            95
+        );
         assert_eq!(parse(Flavour::Tls, &v("-ocsp")).unwrap_err().code, 96);
-        assert_eq!(parse(Flavour::Plain, &v("1.2.3.4")).unwrap_err().message, "No port number given\n");
+        assert_eq!(
+            parse(Flavour::Plain, &v("1.2.3.4")).unwrap_err().message,
+            "No port number given\n"
+        );
         // -p is a TLS-only option.
-        assert_eq!(parse(Flavour::Plain, &v("-p X 1.2.3.4 25")).unwrap_err().code, 1);
+        assert_eq!(
+            parse(Flavour::Plain, &v("-p X 1.2.3.4 25"))
+                .unwrap_err()
+                .code,
+            1
+        );
         assert_eq!(parse(Flavour::Plain, &v("--help")).unwrap_err().code, 0);
     }
 }

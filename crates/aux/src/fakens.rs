@@ -116,7 +116,13 @@ pub fn answer(
             source,
         })
     };
-    answer_from(zones, &mut |entry| ZoneFile::load(&entry.path, &entry.origin), domain, qtype, pause)
+    answer_from(
+        zones,
+        &mut |entry| ZoneFile::load(&entry.path, &entry.origin),
+        domain,
+        qtype,
+        pause,
+    )
 }
 
 /// The decision behind [`answer`], with the zone folder and files supplied by the caller:
@@ -442,14 +448,24 @@ DELAY=500 delay500   A 127.0.0.1
         let r = ask("_25._tcp.gone.test.ex", RecordKind::Tlsa);
         assert_eq!(r.status, Status::NoData);
         assert!(r.answers.is_empty());
-        assert!(r.authentic_data, "a DNSSEC NXDOMAIN line gives a signed denial");
-        assert_eq!(r.authority.len(), 1, "the SOA, as for every negative answer");
+        assert!(
+            r.authentic_data,
+            "a DNSSEC NXDOMAIN line gives a signed denial"
+        );
+        assert_eq!(
+            r.authority.len(),
+            1,
+            "the SOA, as for every negative answer"
+        );
         let r = ask("nx.test.ex", RecordKind::A);
         assert_eq!(r.status, Status::NoData);
         assert!(!r.authentic_data);
         assert_eq!(ask("nx.test.ex", RecordKind::Mx).status, Status::NoData);
         // A name no line owns is still HOST_NOT_FOUND.
-        assert_eq!(ask("nothere.test.ex", RecordKind::A).status, Status::HostNotFound);
+        assert_eq!(
+            ask("nothere.test.ex", RecordKind::A).status,
+            Status::HostNotFound
+        );
     }
 
     #[test]
@@ -460,7 +476,11 @@ DELAY=500 delay500   A 127.0.0.1
         let zones = dir.path().join("dnszones");
         std::fs::create_dir(&zones).unwrap();
         std::fs::write(zones.join("qualify.test.ex"), "").unwrap();
-        std::fs::write(zones.join("db.dontqualify"), "NXDOMAIN dontqualify.     A 127.0.0.1\n").unwrap();
+        std::fs::write(
+            zones.join("db.dontqualify"),
+            "NXDOMAIN dontqualify.     A 127.0.0.1\n",
+        )
+        .unwrap();
         let (r, _) = run(dir.path(), "dontqualify", "A");
         let r = r.unwrap();
         assert_eq!(r.status, Status::NoData);
@@ -475,7 +495,11 @@ DELAY=500 delay500   A 127.0.0.1
         let zones = dir.path().join("dnszones");
         std::fs::create_dir(&zones).unwrap();
         let owner = vec!["0"; 27].join(".");
-        std::fs::write(zones.join("db.ip6.0"), format!("1.{owner}   PTR    localhost.\n")).unwrap();
+        std::fs::write(
+            zones.join("db.ip6.0"),
+            format!("1.{owner}   PTR    localhost.\n"),
+        )
+        .unwrap();
         let loopback = format!("1.{}.ip6.arpa", vec!["0"; 31].join("."));
         let (r, _) = run(dir.path(), &loopback, "PTR");
         assert_eq!(r.unwrap().status, Status::HostNotFound);

@@ -90,7 +90,11 @@ pub fn run(
                 let line = match input.next(timeout) {
                     Ok(Some(l)) => l,
                     Ok(None) => {
-                        let which = if sline.starts_with(b"*eof") { "E" } else { "Une" };
+                        let which = if sline.starts_with(b"*eof") {
+                            "E"
+                        } else {
+                            "Une"
+                        };
                         writeln!(log, "{which}xpected EOF read from client")?;
                         log.flush()?;
                         return Ok(0);
@@ -129,8 +133,19 @@ mod tests {
         let lines = TimedLines::spawn(input);
         let mut out = Vec::new();
         let mut log = Vec::new();
-        let rc = run(&mut script.as_bytes(), &lines, &mut out, &mut log, Some(Duration::from_secs(2))).unwrap();
-        (rc, String::from_utf8(out).unwrap(), String::from_utf8(log).unwrap())
+        let rc = run(
+            &mut script.as_bytes(),
+            &lines,
+            &mut out,
+            &mut log,
+            Some(Duration::from_secs(2)),
+        )
+        .unwrap();
+        (
+            rc,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(log).unwrap(),
+        )
     }
 
     #[test]
@@ -151,7 +166,10 @@ mod tests {
     fn mismatch_bails_out() {
         let (rc, _, log) = play("LHLO\n250 OK\n", b"HELO x\r\n");
         assert_eq!(rc, 0);
-        assert!(log.ends_with("<<< HELO x\nComparison failed - bailing out\n"), "{log}");
+        assert!(
+            log.ends_with("<<< HELO x\nComparison failed - bailing out\n"),
+            "{log}"
+        );
     }
 
     #[test]

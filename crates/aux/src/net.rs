@@ -93,7 +93,10 @@ pub fn poll_millis(wait: Duration) -> i32 {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// One `read()` on the socket, waiting at most until `deadline`.
@@ -121,7 +124,11 @@ pub fn wait_readable(sock: &Socket, wait: Duration, deadline: Deadline) -> bool 
         Ok(None) => wait,
         Err(_) => return false,
     };
-    let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
     let ms = poll_millis(wait);
     loop {
         // SAFETY: one valid pollfd, exclusively borrowed for the call.
@@ -134,7 +141,11 @@ pub fn wait_readable(sock: &Socket, wait: Duration, deadline: Deadline) -> bool 
 }
 
 /// Fill `buf` completely; `Ok(false)` if the peer closed before the first byte.
-pub fn read_exact_or_eof(sock: &Socket, buf: &mut [u8], deadline: Deadline) -> Result<bool, NetError> {
+pub fn read_exact_or_eof(
+    sock: &Socket,
+    buf: &mut [u8],
+    deadline: Deadline,
+) -> Result<bool, NetError> {
     let mut got = 0;
     while got < buf.len() {
         let n = read_some(sock, &mut buf[got..], deadline)?;
@@ -180,7 +191,12 @@ pub struct SockReader<'a> {
 impl<'a> SockReader<'a> {
     /// A reader with stdio's usual 4 KiB buffer.
     pub fn new(sock: &'a Socket) -> Self {
-        SockReader { sock, buf: vec![0; 4096], start: 0, end: 0 }
+        SockReader {
+            sock,
+            buf: vec![0; 4096],
+            start: 0,
+            end: 0,
+        }
     }
 
     fn fill(&mut self, deadline: Deadline) -> Result<bool, NetError> {
@@ -196,7 +212,11 @@ impl<'a> SockReader<'a> {
     /// `fgets` with room for `max` bytes: a line including its `\n`, or `max` bytes.
     /// `Ok(None)` at end of file with nothing read. Read errors count as end of file,
     /// as they do for `fgets`.
-    pub fn read_line(&mut self, max: usize, deadline: Deadline) -> Result<Option<Vec<u8>>, NetError> {
+    pub fn read_line(
+        &mut self,
+        max: usize,
+        deadline: Deadline,
+    ) -> Result<Option<Vec<u8>>, NetError> {
         let mut line = Vec::new();
         while line.len() < max {
             match self.fill(deadline) {
@@ -263,7 +283,12 @@ pub struct RecordReader<'a> {
 
 impl<'a> RecordReader<'a> {
     pub fn new(sock: &'a Socket, deadline: Deadline) -> Self {
-        RecordReader { sock, deadline, pending: Vec::new(), last_error: None }
+        RecordReader {
+            sock,
+            deadline,
+            pending: Vec::new(),
+            last_error: None,
+        }
     }
 
     /// Whether the record read last has been handed over whole. rustls reads in chunks
@@ -327,9 +352,18 @@ mod tests {
 
     #[test]
     fn tiny_timeouts_never_mean_forever() {
-        assert_eq!(socket_timeout(Some(Duration::from_nanos(1))), Some(Duration::from_micros(1)));
-        assert_eq!(socket_timeout(Some(Duration::ZERO)), Some(Duration::from_micros(1)));
-        assert_eq!(socket_timeout(Some(Duration::from_millis(3))), Some(Duration::from_millis(3)));
+        assert_eq!(
+            socket_timeout(Some(Duration::from_nanos(1))),
+            Some(Duration::from_micros(1))
+        );
+        assert_eq!(
+            socket_timeout(Some(Duration::ZERO)),
+            Some(Duration::from_micros(1))
+        );
+        assert_eq!(
+            socket_timeout(Some(Duration::from_millis(3))),
+            Some(Duration::from_millis(3))
+        );
         assert_eq!(socket_timeout(None), None);
         assert_eq!(poll_millis(Duration::from_nanos(1)), 1);
         assert_eq!(poll_millis(Duration::from_micros(1500)), 2);
@@ -345,7 +379,14 @@ mod tests {
         let mut buf = [0u8; 4];
         assert!(matches!(read_some(&a, &mut buf, d), Err(NetError::Timeout)));
         // And a real 20 ms deadline, with nothing to read, too.
-        assert!(matches!(read_some(&a, &mut buf, Deadline(Some(Instant::now() + Duration::from_millis(20)))), Err(NetError::Timeout)));
+        assert!(matches!(
+            read_some(
+                &a,
+                &mut buf,
+                Deadline(Some(Instant::now() + Duration::from_millis(20)))
+            ),
+            Err(NetError::Timeout)
+        ));
     }
 
     #[test]

@@ -162,7 +162,10 @@ pub fn printable(bytes: &[u8]) -> String {
 /// Read one line like C's `fgets` with a buffer of `max + 1` bytes: up to and including
 /// the next `\n`, or `max` bytes, whichever comes first. `Ok(None)` at end of input
 /// with nothing read. Memory use is bounded by `max` whatever the peer sends.
-pub fn read_line_bounded<R: BufRead + ?Sized>(r: &mut R, max: usize) -> io::Result<Option<Vec<u8>>> {
+pub fn read_line_bounded<R: BufRead + ?Sized>(
+    r: &mut R,
+    max: usize,
+) -> io::Result<Option<Vec<u8>>> {
     let mut line = Vec::new();
     while line.len() < max {
         let avail = match r.fill_buf() {
@@ -230,7 +233,10 @@ mod tests {
         let mut r: &[u8] = b"one\ntwo-long-line\nlast";
         assert_eq!(read_line_bounded(&mut r, 100).unwrap().unwrap(), b"one\n");
         assert_eq!(read_line_bounded(&mut r, 4).unwrap().unwrap(), b"two-");
-        assert_eq!(read_line_bounded(&mut r, 100).unwrap().unwrap(), b"long-line\n");
+        assert_eq!(
+            read_line_bounded(&mut r, 100).unwrap().unwrap(),
+            b"long-line\n"
+        );
         assert_eq!(read_line_bounded(&mut r, 100).unwrap().unwrap(), b"last");
         assert!(read_line_bounded(&mut r, 100).unwrap().is_none());
     }

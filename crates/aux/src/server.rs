@@ -36,7 +36,10 @@ pub struct Script {
 
 /// Read the script: up to end of input or a line `++++`.
 pub fn load_script<R: BufRead + ?Sized>(input: &mut R) -> std::io::Result<Script> {
-    let mut script = Script { lines: Vec::new(), linebuf: true };
+    let mut script = Script {
+        lines: Vec::new(),
+        linebuf: true,
+    };
     while let Some(raw) = read_line_bounded(input, BUFSIZE - 1)? {
         if raw.starts_with(b">>") {
             script.linebuf = false;
@@ -65,7 +68,12 @@ pub fn run(args: &ServerArgs, script: &Script, out: &mut dyn Write) -> i32 {
 /// Play `script` over one connection that is already accepted (no listening): the
 /// conversation part of [`run`] alone, for the fuzz targets and tests that drive the
 /// server through a socket pair. Returns the exit status.
-pub fn run_connection(args: &ServerArgs, script: &Script, conn: &Socket, out: &mut dyn Write) -> i32 {
+pub fn run_connection(
+    args: &ServerArgs,
+    script: &Script,
+    conn: &Socket,
+    out: &mut dyn Write,
+) -> i32 {
     let mut s = Server { args, script, out };
     match s.converse(conn, 0) {
         Ok(_) => 0,
@@ -146,7 +154,10 @@ impl Server<'_> {
             }
             let (conn, peer) = self.accept(&listeners)?;
             match &a.listen {
-                Listen::Port(_) => self.sayln(&format!("\nConnection request from [{}]", format_peer(&peer))),
+                Listen::Port(_) => self.sayln(&format!(
+                    "\nConnection request from [{}]",
+                    format_peer(&peer)
+                )),
                 Listen::Unix(_) => self.sayln("\nConnection request"),
             }
             pos = match self.converse(&conn, pos)? {
@@ -173,25 +184,51 @@ impl Server<'_> {
                 if debug {
                     self.sayln("Creating Unix domain socket");
                 }
-                let s = Socket::new(Domain::UNIX, Type::STREAM, None)
-                    .map_err(|e| self.fatal(format!("Unix domain socket creation failed: {}", net::strerror(&e))))?;
+                let s = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(|e| {
+                    self.fatal(format!(
+                        "Unix domain socket creation failed: {}",
+                        net::strerror(&e)
+                    ))
+                })?;
                 if debug {
                     self.sayln("Binding Unix domain socket");
                 }
-                let addr = SockAddr::unix(path)
-                    .map_err(|e| self.fatal(format!("Unix domain socket bind() failed: {}", net::strerror(&e))))?;
-                s.bind(&addr)
-                    .map_err(|e| self.fatal(format!("Unix domain socket bind() failed: {}", net::strerror(&e))))?;
+                let addr = SockAddr::unix(path).map_err(|e| {
+                    self.fatal(format!(
+                        "Unix domain socket bind() failed: {}",
+                        net::strerror(&e)
+                    ))
+                })?;
+                s.bind(&addr).map_err(|e| {
+                    self.fatal(format!(
+                        "Unix domain socket bind() failed: {}",
+                        net::strerror(&e)
+                    ))
+                })?;
                 // Anyone may connect (Exim runs as the exim user).
                 use std::os::unix::fs::PermissionsExt;
-                let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+                let mode = std::fs::metadata(path)
+                    .map(|m| m.permissions().mode())
+                    .unwrap_or(0);
                 if debug {
-                    self.sayln(&format!("Setting Unix domain socket mode: {:0x}", mode | 0o777));
+                    self.sayln(&format!(
+                        "Setting Unix domain socket mode: {:0x}",
+                        mode | 0o777
+                    ));
                 }
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | 0o777))
-                    .map_err(|e| self.fatal(format!("Unix domain socket chmod() failed: {}", net::strerror(&e))))?;
-                s.listen(5)
-                    .map_err(|e| self.fatal(format!("Unix domain socket listen() failed: {}", net::strerror(&e))))?;
+                    .map_err(|e| {
+                        self.fatal(format!(
+                            "Unix domain socket chmod() failed: {}",
+                            net::strerror(&e)
+                        ))
+                    })?;
+                s.listen(5).map_err(|e| {
+                    self.fatal(format!(
+                        "Unix domain socket listen() failed: {}",
+                        net::strerror(&e)
+                    ))
+                })?;
                 socks.push(s);
             }
             Listen::Port(port) => {
@@ -201,8 +238,12 @@ impl Server<'_> {
                     if debug {
                         self.sayln("Creating IPv6 socket");
                     }
-                    let s = Socket::new(Domain::IPV6, Type::STREAM, None)
-                        .map_err(|e| self.fatal(format!("IPv6 socket creation failed: {}", net::strerror(&e))))?;
+                    let s = Socket::new(Domain::IPV6, Type::STREAM, None).map_err(|e| {
+                        self.fatal(format!(
+                            "IPv6 socket creation failed: {}",
+                            net::strerror(&e)
+                        ))
+                    })?;
                     if let Err(e) = s.set_only_v6(true) {
                         self.sayln(&format!(
                             "Setting IPV6_V6ONLY on IPv6 wildcard socket failed ({}): carrying on without it",
@@ -210,12 +251,27 @@ impl Server<'_> {
                         ));
                     }
                     s.set_reuse_address(true).map_err(|e| {
-                        self.fatal(format!("setting SO_REUSEADDR on socket failed: {}", net::strerror(&e)))
+                        self.fatal(format!(
+                            "setting SO_REUSEADDR on socket failed: {}",
+                            net::strerror(&e)
+                        ))
                     })?;
-                    s.bind(&SockAddr::from(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port)))
-                        .map_err(|e| self.fatal(format!("IPv6 socket bind(port {port}) failed: {}", net::strerror(&e))))?;
-                    s.listen(5)
-                        .map_err(|e| self.fatal(format!("IPv6 socket listen() failed: {}", net::strerror(&e))))?;
+                    s.bind(&SockAddr::from(SocketAddr::new(
+                        Ipv6Addr::UNSPECIFIED.into(),
+                        port,
+                    )))
+                    .map_err(|e| {
+                        self.fatal(format!(
+                            "IPv6 socket bind(port {port}) failed: {}",
+                            net::strerror(&e)
+                        ))
+                    })?;
+                    s.listen(5).map_err(|e| {
+                        self.fatal(format!(
+                            "IPv6 socket listen() failed: {}",
+                            net::strerror(&e)
+                        ))
+                    })?;
                     socks.push(s);
                     v6ok = true;
                 }
@@ -223,22 +279,38 @@ impl Server<'_> {
                     if debug {
                         self.sayln("Creating IPv4 socket");
                     }
-                    let s = Socket::new(Domain::IPV4, Type::STREAM, None)
-                        .map_err(|e| self.fatal(format!("IPv4 socket creation failed: {}", net::strerror(&e))))?;
-                    s.set_reuse_address(true).map_err(|e| {
-                        self.fatal(format!("setting SO_REUSEADDR on socket failed: {}", net::strerror(&e)))
+                    let s = Socket::new(Domain::IPV4, Type::STREAM, None).map_err(|e| {
+                        self.fatal(format!(
+                            "IPv4 socket creation failed: {}",
+                            net::strerror(&e)
+                        ))
                     })?;
-                    match s.bind(&SockAddr::from(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port))) {
+                    s.set_reuse_address(true).map_err(|e| {
+                        self.fatal(format!(
+                            "setting SO_REUSEADDR on socket failed: {}",
+                            net::strerror(&e)
+                        ))
+                    })?;
+                    match s.bind(&SockAddr::from(SocketAddr::new(
+                        Ipv4Addr::UNSPECIFIED.into(),
+                        port,
+                    ))) {
                         Ok(()) => {
                             s.listen(5).map_err(|e| {
-                                self.fatal(format!("IPv4 socket listen() failed: {}", net::strerror(&e)))
+                                self.fatal(format!(
+                                    "IPv4 socket listen() failed: {}",
+                                    net::strerror(&e)
+                                ))
                             })?;
                             socks.push(s);
                         }
                         // The IPv6 socket takes IPv4 connections too on such systems.
                         Err(e) if v6ok && e.raw_os_error() == Some(libc::EADDRINUSE) => {}
                         Err(e) => {
-                            return Err(self.fatal(format!("IPv4 socket bind(port {port}) failed: {}", net::strerror(&e))))
+                            return Err(self.fatal(format!(
+                                "IPv4 socket bind(port {port}) failed: {}",
+                                net::strerror(&e)
+                            )))
                         }
                     }
                 }
@@ -256,7 +328,11 @@ impl Server<'_> {
             };
             let mut fds: Vec<libc::pollfd> = listeners
                 .iter()
-                .map(|s| libc::pollfd { fd: s.as_raw_fd(), events: libc::POLLIN, revents: 0 })
+                .map(|s| libc::pollfd {
+                    fd: s.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
                 .collect();
             let ms = wait.map_or(-1, |d| net::poll_millis(d).max(1));
             // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd for the call.
@@ -276,7 +352,9 @@ impl Server<'_> {
                 if pfd.revents & libc::POLLIN != 0 {
                     return match listeners[i].accept() {
                         Ok(pair) => Ok(pair),
-                        Err(e) => Err(self.fatal(format!("accept() failed: {}", net::strerror(&e)))),
+                        Err(e) => {
+                            Err(self.fatal(format!("accept() failed: {}", net::strerror(&e))))
+                        }
                     };
                 }
             }
@@ -322,7 +400,13 @@ impl Server<'_> {
                     // Control bytes still show as \xNN (saved outputs of test 0259).
                     let shown: Vec<u8> = cstr(ss)
                         .iter()
-                        .flat_map(|&c| if c < b' ' && c != b'\t' { format!("\\x{c:02x}").into_bytes() } else { vec![c] })
+                        .flat_map(|&c| {
+                            if c < b' ' && c != b'\t' {
+                                format!("\\x{c:02x}").into_bytes()
+                            } else {
+                                vec![c]
+                            }
+                        })
                         .collect();
                     self.say(&shown);
                 } else {
@@ -459,7 +543,9 @@ impl Server<'_> {
                         let n = buffer.len();
                         if n > expected.len() || expected[..n] != buffer[..] {
                             self.say(b"Comparison failed - bailing out\nExpected: ");
-                            let shown: Vec<u8> = (0..n).map(|i| expected.get(i).copied().unwrap_or(0)).collect();
+                            let shown: Vec<u8> = (0..n)
+                                .map(|i| expected.get(i).copied().unwrap_or(0))
+                                .collect();
                             self.say(printable(&shown).as_bytes());
                             self.say(b"\n");
                             return Ok(Conversation::Stopped(pos));
@@ -511,7 +597,10 @@ mod tests {
     fn script_loading() {
         let mut input: &[u8] = b"220 hi \\x41\r\nEHLO  \n>>raw\n++++\nnot read\n";
         let s = load_script(&mut input).unwrap();
-        assert_eq!(s.lines, vec![b"220 hi A".to_vec(), b"EHLO".to_vec(), b">>raw".to_vec()]);
+        assert_eq!(
+            s.lines,
+            vec![b"220 hi A".to_vec(), b"EHLO".to_vec(), b">>raw".to_vec()]
+        );
         assert!(!s.linebuf);
         let mut input: &[u8] = b"220 hi\n.\n";
         assert!(load_script(&mut input).unwrap().linebuf);

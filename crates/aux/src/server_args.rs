@@ -67,7 +67,10 @@ fn number(opt: &str, v: Option<&String>) -> Result<i64, ArgsExit> {
 /// Parse `args` (without argv[0]).
 pub fn parse(argv0: &str, args: &[String]) -> Result<ServerArgs, ArgsExit> {
     if matches!(args.first().map(String::as_str), Some("--help" | "-h")) {
-        return Err(ArgsExit { code: 0, message: help(argv0) });
+        return Err(ArgsExit {
+            code: 0,
+            message: help(argv0),
+        });
     }
     let mut a = ServerArgs {
         debug: false,
@@ -104,12 +107,18 @@ pub fn parse(argv0: &str, args: &[String]) -> Result<ServerArgs, ArgsExit> {
                 };
                 a.pidfile = Some(f.clone());
             }
-            other => return Err(fail(format!("server: unknown option {other}, try -h or --help\n"))),
+            other => {
+                return Err(fail(format!(
+                    "server: unknown option {other}, try -h or --help\n"
+                )))
+            }
         }
         i += 1;
     }
     if !a.use_ipv4 && !a.use_ipv6 {
-        return Err(fail("server: -noipv4 and -noipv6 cannot both be given\n".into()));
+        return Err(fail(
+            "server: -noipv4 and -noipv6 cannot both be given\n".into(),
+        ));
     }
     let Some(target) = args.get(i) else {
         return Err(fail("server: no port number or socket name given\n".into()));
@@ -119,7 +128,11 @@ pub fn parse(argv0: &str, args: &[String]) -> Result<ServerArgs, ArgsExit> {
     } else {
         match target.parse::<u16>() {
             Ok(p) if p > 0 => Listen::Port(p),
-            _ => return Err(fail(format!("server: bad port number or socket name: {target}\n"))),
+            _ => {
+                return Err(fail(format!(
+                    "server: bad port number or socket name: {target}\n"
+                )))
+            }
         }
     };
     i += 1;
@@ -176,8 +189,14 @@ mod tests {
     fn listen_target_is_the_first_word_after_the_options() {
         assert_eq!(listen_target("1224 100"), Some(Listen::Port(1224)));
         assert_eq!(listen_target("-t 100 1224"), Some(Listen::Port(1224)));
-        assert_eq!(listen_target("-noipv6 -i 70 -oP /tmp/pid 1225 2"), Some(Listen::Port(1225)));
-        assert_eq!(listen_target("-t 5 /tmp/sock 3"), Some(Listen::Unix("/tmp/sock".into())));
+        assert_eq!(
+            listen_target("-noipv6 -i 70 -oP /tmp/pid 1225 2"),
+            Some(Listen::Port(1225))
+        );
+        assert_eq!(
+            listen_target("-t 5 /tmp/sock 3"),
+            Some(Listen::Unix("/tmp/sock".into()))
+        );
         assert_eq!(listen_target("-t 5"), None);
         assert_eq!(listen_target("1224 100 7"), None);
     }
@@ -185,11 +204,19 @@ mod tests {
     #[test]
     fn errors() {
         assert_eq!(
-            parse("server", &v("-noipv4 -noipv6 1")).unwrap_err().message,
+            parse("server", &v("-noipv4 -noipv6 1"))
+                .unwrap_err()
+                .message,
             "server: -noipv4 and -noipv6 cannot both be given\n"
         );
-        assert_eq!(parse("server", &v("-x 1")).unwrap_err().message, "server: unknown option -x, try -h or --help\n");
-        assert_eq!(parse("server", &v("")).unwrap_err().message, "server: no port number or socket name given\n");
+        assert_eq!(
+            parse("server", &v("-x 1")).unwrap_err().message,
+            "server: unknown option -x, try -h or --help\n"
+        );
+        assert_eq!(
+            parse("server", &v("")).unwrap_err().message,
+            "server: no port number or socket name given\n"
+        );
         assert_eq!(parse("server", &v("-t")).unwrap_err().code, 1);
         assert_eq!(parse("server", &v("-h")).unwrap_err().code, 0);
         assert!(parse("server", &v("notaport")).is_err());

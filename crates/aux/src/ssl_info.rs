@@ -114,21 +114,77 @@ fn status_lines(t: &Trace) -> Vec<String> {
         Some(OpensslVerdict::SignerNotFound) => vec![
             "Response Verify Failure".into(),
             // chain_from_pem_file reads the CA file to its end, which leaves this error.
-            err_line("0480006C", "PEM routines", "get_name", "no start line", "crypto/pem/pem_lib.c:760", "Expecting: CERTIFICATE"),
-            err_line("13800076", "OCSP routines", "OCSP_basic_verify", "signer certificate not found", "crypto/ocsp/ocsp_vfy.c:107", ""),
+            err_line(
+                "0480006C",
+                "PEM routines",
+                "get_name",
+                "no start line",
+                "crypto/pem/pem_lib.c:760",
+                "Expecting: CERTIFICATE",
+            ),
+            err_line(
+                "13800076",
+                "OCSP routines",
+                "OCSP_basic_verify",
+                "signer certificate not found",
+                "crypto/ocsp/ocsp_vfy.c:107",
+                "",
+            ),
         ],
         Some(OpensslVerdict::SignatureFailure { rsa }) => {
             let mut v = vec![
                 "Response Verify Failure".into(),
-                err_line("0480006C", "PEM routines", "get_name", "no start line", "crypto/pem/pem_lib.c:760", "Expecting: CERTIFICATE"),
+                err_line(
+                    "0480006C",
+                    "PEM routines",
+                    "get_name",
+                    "no start line",
+                    "crypto/pem/pem_lib.c:760",
+                    "Expecting: CERTIFICATE",
+                ),
             ];
             if rsa {
-                v.push(err_line("0200008A", "rsa routines", "RSA_padding_check_PKCS1_type_1", "invalid padding", "crypto/rsa/rsa_pk1.c:75", ""));
-                v.push(err_line("02000072", "rsa routines", "rsa_ossl_public_decrypt", "padding check failed", "crypto/rsa/rsa_ossl.c:590", ""));
-                v.push(err_line("1C880004", "Provider routines", "rsa_verify", "RSA lib", "providers/implementations/signature/rsa_sig.c:769", ""));
+                v.push(err_line(
+                    "0200008A",
+                    "rsa routines",
+                    "RSA_padding_check_PKCS1_type_1",
+                    "invalid padding",
+                    "crypto/rsa/rsa_pk1.c:75",
+                    "",
+                ));
+                v.push(err_line(
+                    "02000072",
+                    "rsa routines",
+                    "rsa_ossl_public_decrypt",
+                    "padding check failed",
+                    "crypto/rsa/rsa_ossl.c:590",
+                    "",
+                ));
+                v.push(err_line(
+                    "1C880004",
+                    "Provider routines",
+                    "rsa_verify",
+                    "RSA lib",
+                    "providers/implementations/signature/rsa_sig.c:769",
+                    "",
+                ));
             }
-            v.push(err_line("06880006", "asn1 encoding routines", "ASN1_item_verify_ctx", "EVP lib", "crypto/asn1/a_verify.c:220", ""));
-            v.push(err_line("13800075", "OCSP routines", "ocsp_verify", "signature failure", "crypto/ocsp/ocsp_vfy.c:92", ""));
+            v.push(err_line(
+                "06880006",
+                "asn1 encoding routines",
+                "ASN1_item_verify_ctx",
+                "EVP lib",
+                "crypto/asn1/a_verify.c:220",
+                "",
+            ));
+            v.push(err_line(
+                "13800075",
+                "OCSP routines",
+                "ocsp_verify",
+                "signature failure",
+                "crypto/ocsp/ocsp_vfy.c:92",
+                "",
+            ));
             v
         }
     }
@@ -141,12 +197,25 @@ pub fn failure_lines(t: &Trace) -> Vec<String> {
         Some(HandshakeFailure::StatusCallback) => {
             // The server's flight was read up to the status check.
             let mut ok = success_lines(t);
-            let cut = ok.iter().position(|l| l.starts_with("SSL info: SSLv3/TLS read finished") || l.starts_with("SSL info: SSLv3/TLS read server done")).unwrap_or(ok.len());
+            let cut = ok
+                .iter()
+                .position(|l| {
+                    l.starts_with("SSL info: SSLv3/TLS read finished")
+                        || l.starts_with("SSL info: SSLv3/TLS read server done")
+                })
+                .unwrap_or(ok.len());
             ok.truncate(cut);
             v = ok;
             v.push(info("error"));
             v.push(info("error"));
-            v.push(err_line("0A000148", "SSL routines", "tls_process_initial_server_flight", "invalid status response", "ssl/statem/statem_clnt.c:2703", ""));
+            v.push(err_line(
+                "0A000148",
+                "SSL routines",
+                "tls_process_initial_server_flight",
+                "invalid status response",
+                "ssl/statem/statem_clnt.c:2703",
+                "",
+            ));
         }
         Some(HandshakeFailure::Alert(code)) => {
             // One line for the flush, one for the alert read, then the exit.
@@ -164,7 +233,14 @@ pub fn failure_lines(t: &Trace) -> Vec<String> {
         }
         Some(HandshakeFailure::NotTls) => {
             v.push(info("error"));
-            v.push(err_line("0A00010B", "SSL routines", "ssl3_get_record", "wrong version number", "ssl/record/ssl3_record.c:350", ""));
+            v.push(err_line(
+                "0A00010B",
+                "SSL routines",
+                "ssl3_get_record",
+                "wrong version number",
+                "ssl/record/ssl3_record.c:350",
+                "",
+            ));
         }
         // OpenSSL 3.0 records nothing for a connection closed during the handshake.
         Some(HandshakeFailure::Eof) => v.push(info(HELLO)),
@@ -179,7 +255,12 @@ pub fn failure_lines(t: &Trace) -> Vec<String> {
 /// The lines OpenSSL's info callback gives for each TLS 1.3 session ticket read after
 /// the handshake.
 pub fn ticket_lines(n: usize) -> Vec<String> {
-    let one = [info(DONE), info(DONE), info("SSLv3/TLS read server session ticket"), info(DONE)];
+    let one = [
+        info(DONE),
+        info(DONE),
+        info("SSLv3/TLS read server session ticket"),
+        info(DONE),
+    ];
     std::iter::repeat_n(one, n).flatten().collect()
 }
 
@@ -233,15 +314,28 @@ fn alert_text(code: u8) -> (&'static str, &'static str) {
 
 /// One `ERR_print_errors` line of OpenSSL 3.0:
 /// `<thread id>:error:<code>:<library>:<function>:<reason>:<file>:<line>:<data>`.
-fn err_line(code: &str, lib: &str, func: &str, reason: &str, file_line: &str, data: &str) -> String {
-    format!("{}:error:{code}:{lib}:{func}:{reason}:../{file_line}:{data}", thread_id())
+fn err_line(
+    code: &str,
+    lib: &str,
+    func: &str,
+    reason: &str,
+    file_line: &str,
+    data: &str,
+) -> String {
+    format!(
+        "{}:error:{code}:{lib}:{func}:{reason}:../{file_line}:{data}",
+        thread_id()
+    )
 }
 
 /// OpenSSL prints the thread id as the hex bytes of `pthread_self()` in memory order.
 fn thread_id() -> String {
     // SAFETY: pthread_self has no preconditions.
     let id = unsafe { libc::pthread_self() };
-    id.to_ne_bytes().iter().map(|b| format!("{b:02X}")).collect()
+    id.to_ne_bytes()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -251,11 +345,21 @@ mod tests {
     fn trace(tls13: bool, f: impl FnOnce(&mut PeerReport)) -> Trace {
         let mut report = PeerReport::default();
         f(&mut report);
-        Trace { tls13, report, ocsp: true }
+        Trace {
+            tls13,
+            report,
+            ocsp: true,
+        }
     }
 
     fn strip(v: Vec<String>) -> Vec<String> {
-        v.into_iter().map(|l| l.strip_prefix("SSL info: ").map(|s| format!("~{s}")).unwrap_or(l)).collect()
+        v.into_iter()
+            .map(|l| {
+                l.strip_prefix("SSL info: ")
+                    .map(|s| format!("~{s}"))
+                    .unwrap_or(l)
+            })
+            .collect()
     }
 
     #[test]
@@ -270,13 +374,23 @@ mod tests {
         assert_eq!(
             strip(success_lines(&t)),
             [
-                "~before SSL initialization", "~before SSL initialization", "~SSLv3/TLS write client hello",
-                "~SSLv3/TLS write client hello", "~SSLv3/TLS read server hello", "~TLSv1.3 read encrypted extensions",
-                "~SSLv3/TLS read server certificate request", "~SSLv3/TLS read server certificate",
-                "~TLSv1.3 read server certificate verify", "Response verify OK", "~SSLv3/TLS read finished",
-                "~SSLv3/TLS write change cipher spec", "~SSLv3/TLS write client certificate",
-                "~SSLv3/TLS write certificate verify", "~SSLv3/TLS write finished",
-                "~SSL negotiation finished successfully", "~SSL negotiation finished successfully",
+                "~before SSL initialization",
+                "~before SSL initialization",
+                "~SSLv3/TLS write client hello",
+                "~SSLv3/TLS write client hello",
+                "~SSLv3/TLS read server hello",
+                "~TLSv1.3 read encrypted extensions",
+                "~SSLv3/TLS read server certificate request",
+                "~SSLv3/TLS read server certificate",
+                "~TLSv1.3 read server certificate verify",
+                "Response verify OK",
+                "~SSLv3/TLS read finished",
+                "~SSLv3/TLS write change cipher spec",
+                "~SSLv3/TLS write client certificate",
+                "~SSLv3/TLS write certificate verify",
+                "~SSLv3/TLS write finished",
+                "~SSL negotiation finished successfully",
+                "~SSL negotiation finished successfully",
             ]
         );
     }
@@ -290,27 +404,43 @@ mod tests {
         assert_eq!(
             strip(success_lines(&t)),
             [
-                "~before SSL initialization", "~before SSL initialization", "~SSLv3/TLS write client hello",
-                "~SSLv3/TLS write client hello", "~SSLv3/TLS read server hello", "~SSLv3/TLS read server certificate",
-                "~SSLv3/TLS read certificate status", "~SSLv3/TLS read server key exchange", "Response verify OK",
-                "~SSLv3/TLS read server done", "~SSLv3/TLS write client key exchange",
-                "~SSLv3/TLS write change cipher spec", "~SSLv3/TLS write finished", "~SSLv3/TLS write finished",
-                "~SSLv3/TLS read change cipher spec", "~SSLv3/TLS read finished",
-                "~SSL negotiation finished successfully", "~SSL negotiation finished successfully",
+                "~before SSL initialization",
+                "~before SSL initialization",
+                "~SSLv3/TLS write client hello",
+                "~SSLv3/TLS write client hello",
+                "~SSLv3/TLS read server hello",
+                "~SSLv3/TLS read server certificate",
+                "~SSLv3/TLS read certificate status",
+                "~SSLv3/TLS read server key exchange",
+                "Response verify OK",
+                "~SSLv3/TLS read server done",
+                "~SSLv3/TLS write client key exchange",
+                "~SSLv3/TLS write change cipher spec",
+                "~SSLv3/TLS write finished",
+                "~SSLv3/TLS write finished",
+                "~SSLv3/TLS read change cipher spec",
+                "~SSLv3/TLS read finished",
+                "~SSL negotiation finished successfully",
+                "~SSL negotiation finished successfully",
             ]
         );
         // Without -ocsp: no status request, so no status line and no callback output.
         let mut t = t;
         t.ocsp = false;
         let lines = success_lines(&t);
-        assert!(!lines.iter().any(|l| l.contains("certificate status") || l.starts_with("Response")));
+        assert!(!lines
+            .iter()
+            .any(|l| l.contains("certificate status") || l.starts_with("Response")));
     }
 
     #[test]
     fn tls12_certificate_requested_none_sent() {
         let t = trace(false, |r| r.cert_requested = true);
         let lines = strip(success_lines(&t));
-        let i = lines.iter().position(|l| l == "~SSLv3/TLS read server certificate request").unwrap();
+        let i = lines
+            .iter()
+            .position(|l| l == "~SSLv3/TLS read server certificate request")
+            .unwrap();
         assert_eq!(lines[i + 1], "~SSLv3/TLS read server done");
         assert_eq!(lines[i + 2], "~SSLv3/TLS write client certificate");
         assert_eq!(lines[i + 3], "~SSLv3/TLS write client key exchange");

@@ -26,7 +26,9 @@ use rustls::crypto::{ring, CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use socket2::Socket;
 
 use crate::net::{self, Deadline, NetError, RecordReader};
@@ -61,7 +63,10 @@ pub struct SetupError {
 }
 
 fn setup_err(what: &'static str, text: impl Into<String>) -> SetupError {
-    SetupError { what, text: text.into() }
+    SetupError {
+        what,
+        text: text.into(),
+    }
 }
 
 /// A TLS operation on an established or establishing session failed.
@@ -136,15 +141,27 @@ impl rustls::client::ClientSessionStore for TicketCounter {
     fn kx_hint(&self, _: &ServerName<'_>) -> Option<rustls::NamedGroup> {
         None
     }
-    fn set_tls12_session(&self, _: ServerName<'static>, _: rustls::client::Tls12ClientSessionValue) {}
+    fn set_tls12_session(
+        &self,
+        _: ServerName<'static>,
+        _: rustls::client::Tls12ClientSessionValue,
+    ) {
+    }
     fn tls12_session(&self, _: &ServerName<'_>) -> Option<rustls::client::Tls12ClientSessionValue> {
         None
     }
     fn remove_tls12_session(&self, _: &ServerName<'static>) {}
-    fn insert_tls13_ticket(&self, _: ServerName<'static>, _: rustls::client::Tls13ClientSessionValue) {
+    fn insert_tls13_ticket(
+        &self,
+        _: ServerName<'static>,
+        _: rustls::client::Tls13ClientSessionValue,
+    ) {
         self.0.tickets.fetch_add(1, Ordering::SeqCst);
     }
-    fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<rustls::client::Tls13ClientSessionValue> {
+    fn take_tls13_ticket(
+        &self,
+        _: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
         None
     }
 }
@@ -177,7 +194,9 @@ fn provider_for(p: &Priority) -> CryptoProvider {
                 }
                 (Kx::EcdheRsa, Cipher::Aes256Gcm) => cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
                 (Kx::EcdheRsa, Cipher::Aes128Gcm) => cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-                (Kx::EcdheRsa, Cipher::Chacha20Poly1305) => cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+                (Kx::EcdheRsa, Cipher::Chacha20Poly1305) => {
+                    cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+                }
             });
         }
     }
@@ -190,13 +209,19 @@ fn provider_for(p: &Priority) -> CryptoProvider {
             Group::Secp384r1 => ring::kx_group::SECP384R1,
         })
         .collect();
-    CryptoProvider { cipher_suites: suites, kx_groups: groups, ..base }
+    CryptoProvider {
+        cipher_suites: suites,
+        kx_groups: groups,
+        ..base
+    }
 }
 
 fn read_pem_error(e: rustls::pki_types::pem::Error) -> String {
     match e {
         rustls::pki_types::pem::Error::Io(_) => "Error while reading file.".to_string(),
-        rustls::pki_types::pem::Error::NoItemsFound => "The requested data were not available.".to_string(),
+        rustls::pki_types::pem::Error::NoItemsFound => {
+            "The requested data were not available.".to_string()
+        }
         _ => "Base64 decoding error.".to_string(),
     }
 }
@@ -204,7 +229,11 @@ fn read_pem_error(e: rustls::pki_types::pem::Error) -> String {
 impl TlsClient {
     /// Load certificates and build the rustls configuration.
     pub fn new(settings: &TlsSettings) -> Result<TlsClient, SetupError> {
-        let priority = settings.priority.as_deref().map(Priority::parse).unwrap_or_else(Priority::everything);
+        let priority = settings
+            .priority
+            .as_deref()
+            .map(Priority::parse)
+            .unwrap_or_else(Priority::everything);
         let provider = Arc::new(provider_for(&priority));
         // client.c starts GnuTLS sessions with GNUTLS_NO_EXTENSIONS unless OCSP is
         // wanted, and without extensions there is no TLS 1.3. The saved outputs depend
@@ -220,7 +249,11 @@ impl TlsClient {
                 Version::Tls13 => &rustls::version::TLS13,
             })
             .collect();
-        let versions = if versions.is_empty() { vec![&rustls::version::TLS12] } else { versions };
+        let versions = if versions.is_empty() {
+            vec![&rustls::version::TLS12]
+        } else {
+            versions
+        };
         let shared = Arc::new(Shared::default());
 
         let trust = match &settings.ocsp_ca {
@@ -237,7 +270,10 @@ impl TlsClient {
                 // Certificates webpki cannot use as anchors are skipped, as GnuTLS
                 // skips what it cannot parse.
                 let _ = store.add_parsable_certificates(ca.iter().cloned());
-                Some(Trust::Loaded { roots: Arc::new(store), ca })
+                Some(Trust::Loaded {
+                    roots: Arc::new(store),
+                    ca,
+                })
             }
         };
         let verifier = Arc::new(LaxVerifier {
@@ -274,18 +310,28 @@ impl TlsClient {
         } else {
             Resumption::disabled()
         };
-        Ok(TlsClient { config: Arc::new(config), shared, openssl: settings.openssl })
+        Ok(TlsClient {
+            config: Arc::new(config),
+            shared,
+            openssl: settings.openssl,
+        })
     }
 
     /// Run a handshake on `sock`. The socket stays usable in clear after a failure.
-    pub fn handshake(&self, sock: &Socket, peer: std::net::IpAddr, deadline: Deadline) -> Result<TlsSession, TlsError> {
+    pub fn handshake(
+        &self,
+        sock: &Socket,
+        peer: std::net::IpAddr,
+        deadline: Deadline,
+    ) -> Result<TlsSession, TlsError> {
         self.shared.cert_requested.store(false, Ordering::SeqCst);
         self.shared.cert_sent.store(false, Ordering::SeqCst);
         self.shared.ocsp_stapled.store(false, Ordering::SeqCst);
         self.shared.tickets.store(0, Ordering::SeqCst);
         *lock(&self.shared.verify) = PeerReport::default();
-        let mut conn = ClientConnection::new(self.config.clone(), ServerName::IpAddress(peer.into()))
-            .map_err(|_| TlsError::Failed("The request is invalid."))?;
+        let mut conn =
+            ClientConnection::new(self.config.clone(), ServerName::IpAddress(peer.into()))
+                .map_err(|_| TlsError::Failed("The request is invalid."))?;
         loop {
             flush_tls(&mut conn, sock, deadline)?;
             if !conn.is_handshaking() {
@@ -322,7 +368,8 @@ impl TlsClient {
                 return Err(TlsError::Failed(gnutls_text(&e)));
             }
         }
-        lock(&self.shared.verify).tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+        lock(&self.shared.verify).tls13 =
+            conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
         Ok(TlsSession { conn })
     }
 
@@ -348,13 +395,20 @@ pub struct TlsSession {
 
 impl TlsSession {
     /// Read application data: `Ok(0)` when the server closed the session properly.
-    pub fn read(&mut self, sock: &Socket, buf: &mut [u8], deadline: Deadline) -> Result<usize, TlsError> {
+    pub fn read(
+        &mut self,
+        sock: &Socket,
+        buf: &mut [u8],
+        deadline: Deadline,
+    ) -> Result<usize, TlsError> {
         loop {
             match io::Read::read(&mut self.conn.reader(), buf) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return Err(TlsError::Failed("The TLS connection was non-properly terminated."))
+                    return Err(TlsError::Failed(
+                        "The TLS connection was non-properly terminated.",
+                    ))
                 }
                 Err(_) => return Err(TlsError::Failed("Error in the pull function.")),
             }
@@ -368,7 +422,12 @@ impl TlsSession {
     }
 
     /// Send application data.
-    pub fn write_all(&mut self, sock: &Socket, data: &[u8], deadline: Deadline) -> Result<(), TlsError> {
+    pub fn write_all(
+        &mut self,
+        sock: &Socket,
+        data: &[u8],
+        deadline: Deadline,
+    ) -> Result<(), TlsError> {
         self.conn
             .writer()
             .write_all(data)
@@ -409,8 +468,16 @@ impl Write for SockWriter<'_> {
     }
 }
 
-fn flush_tls(conn: &mut ClientConnection, sock: &Socket, deadline: Deadline) -> Result<(), TlsError> {
-    let mut w = SockWriter { sock, deadline, error: None };
+fn flush_tls(
+    conn: &mut ClientConnection,
+    sock: &Socket,
+    deadline: Deadline,
+) -> Result<(), TlsError> {
+    let mut w = SockWriter {
+        sock,
+        deadline,
+        error: None,
+    };
     while conn.wants_write() {
         if conn.write_tls(&mut w).is_err() {
             return Err(match w.error {
@@ -422,13 +489,19 @@ fn flush_tls(conn: &mut ClientConnection, sock: &Socket, deadline: Deadline) -> 
     Ok(())
 }
 
-fn read_record(conn: &mut ClientConnection, sock: &Socket, deadline: Deadline) -> Result<(), TlsError> {
+fn read_record(
+    conn: &mut ClientConnection,
+    sock: &Socket,
+    deadline: Deadline,
+) -> Result<(), TlsError> {
     let mut r = RecordReader::new(sock, deadline);
     loop {
         match conn.read_tls(&mut r) {
             // EOF: rustls notes it; the caller's next step reports it.
             Ok(0) if conn.is_handshaking() => {
-                return Err(TlsError::Failed("The TLS connection was non-properly terminated."))
+                return Err(TlsError::Failed(
+                    "The TLS connection was non-properly terminated.",
+                ))
             }
             Ok(_) if r.is_drained() => return Ok(()),
             // Part of a record is still pending (rustls takes a big one in chunks).
@@ -449,7 +522,9 @@ fn failure_kind(e: &rustls::Error) -> HandshakeFailure {
     match e {
         E::AlertReceived(a) => HandshakeFailure::Alert(u8::from(*a)),
         E::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
-        | E::InvalidMessage(rustls::InvalidMessage::UnknownProtocolVersion) => HandshakeFailure::NotTls,
+        | E::InvalidMessage(rustls::InvalidMessage::UnknownProtocolVersion) => {
+            HandshakeFailure::NotTls
+        }
         E::General(g) if g == STATUS_CALLBACK_FAILED => HandshakeFailure::StatusCallback,
         _ => HandshakeFailure::Other,
     }
@@ -497,7 +572,10 @@ struct LaxVerifier {
 #[derive(Debug)]
 enum Trust {
     /// GnuTLS: loaded at start (`gnutls_certificate_set_x509_trust_file`).
-    Loaded { roots: Arc<RootCertStore>, ca: Vec<CertificateDer<'static>> },
+    Loaded {
+        roots: Arc<RootCertStore>,
+        ca: Vec<CertificateDer<'static>>,
+    },
     /// OpenSSL: the file, read by the status callback when a handshake needs it.
     Lazy(String),
 }
@@ -555,7 +633,14 @@ impl ServerCertVerifier for LaxVerifier {
                     )
                 })
                 .is_ok();
-            let verdict = crate::tls_ocsp::gnutls_check(ocsp_response, end_entity, intermediates, ca, now, &self.algs);
+            let verdict = crate::tls_ocsp::gnutls_check(
+                ocsp_response,
+                end_entity,
+                intermediates,
+                ca,
+                now,
+                &self.algs,
+            );
             let mut r = lock(&self.shared.verify);
             r.chain_verified = Some(chain_ok);
             r.gnutls_ocsp = Some(verdict);
@@ -569,7 +654,9 @@ impl ServerCertVerifier for LaxVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        lax_signature(rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs))
+        lax_signature(rustls::crypto::verify_tls12_signature(
+            message, cert, dss, &self.algs,
+        ))
     }
 
     fn verify_tls13_signature(
@@ -578,7 +665,9 @@ impl ServerCertVerifier for LaxVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        lax_signature(rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs))
+        lax_signature(rustls::crypto::verify_tls13_signature(
+            message, cert, dss, &self.algs,
+        ))
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -594,7 +683,9 @@ fn lax_signature(
     match r {
         Ok(v) => Ok(v),
         // A signature that ring could check and that is wrong fails the handshake.
-        Err(e @ rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature)) => Err(e),
+        Err(e @ rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature)) => {
+            Err(e)
+        }
         // Unsupported scheme or key type: nothing to check it with.
         Err(rustls::Error::PeerMisbehaved(_)) | Err(rustls::Error::InvalidCertificate(_)) => {
             Ok(HandshakeSignatureValid::assertion())
@@ -616,7 +707,12 @@ struct ClientCert {
 }
 
 impl ClientCert {
-    fn load(certfile: &str, keyfile: &str, provider: &CryptoProvider, shared: Arc<Shared>) -> Result<ClientCert, SetupError> {
+    fn load(
+        certfile: &str,
+        keyfile: &str,
+        provider: &CryptoProvider,
+        shared: Arc<Shared>,
+    ) -> Result<ClientCert, SetupError> {
         let what = "gnutls_certificate";
         let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certfile)
             .map_err(|e| setup_err(what, read_pem_error(e)))?
@@ -625,7 +721,8 @@ impl ClientCert {
         if chain.is_empty() {
             return Err(setup_err(what, "The requested data were not available."));
         }
-        let key = PrivateKeyDer::from_pem_file(keyfile).map_err(|e| setup_err(what, read_pem_error(e)))?;
+        let key = PrivateKeyDer::from_pem_file(keyfile)
+            .map_err(|e| setup_err(what, read_pem_error(e)))?;
         let signer = provider
             .key_provider
             .load_private_key(key)
@@ -638,12 +735,22 @@ impl ClientCert {
                     .map(|(_, x)| x.tbs_certificate.issuer.as_raw().to_vec())
             })
             .collect();
-        Ok(ClientCert { key: Some(Arc::new(CertifiedKey::new(chain, signer))), issuers, filter_by_issuer: true, shared })
+        Ok(ClientCert {
+            key: Some(Arc::new(CertifiedKey::new(chain, signer))),
+            issuers,
+            filter_by_issuer: true,
+            shared,
+        })
     }
 
     /// No certificate: only notes that one was asked for.
     fn none(shared: Arc<Shared>) -> ClientCert {
-        ClientCert { key: None, issuers: Vec::new(), filter_by_issuer: false, shared }
+        ClientCert {
+            key: None,
+            issuers: Vec::new(),
+            filter_by_issuer: false,
+            shared,
+        }
     }
 }
 
@@ -666,14 +773,20 @@ fn name_body(der: &[u8]) -> &[u8] {
 }
 
 impl ResolvesClientCert for ClientCert {
-    fn resolve(&self, root_hint_subjects: &[&[u8]], sigschemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
         self.shared.cert_requested.store(true, Ordering::SeqCst);
         let key = self.key.as_ref()?;
         key.key.choose_scheme(sigschemes)?;
         if self.filter_by_issuer && !root_hint_subjects.is_empty() {
-            let acceptable = root_hint_subjects
-                .iter()
-                .any(|hint| self.issuers.iter().any(|iss| name_body(iss) == name_body(hint)));
+            let acceptable = root_hint_subjects.iter().any(|hint| {
+                self.issuers
+                    .iter()
+                    .any(|iss| name_body(iss) == name_body(hint))
+            });
             if !acceptable {
                 return None;
             }
@@ -695,7 +808,10 @@ mod tests {
     fn alert_maps_to_gnutls_text() {
         let e = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired);
         assert_eq!(gnutls_text(&e), "A TLS fatal alert has been received.");
-        assert_eq!(gnutls_text(&rustls::Error::DecryptError), "Decryption has failed.");
+        assert_eq!(
+            gnutls_text(&rustls::Error::DecryptError),
+            "Decryption has failed."
+        );
     }
 
     #[test]
@@ -703,15 +819,25 @@ mod tests {
         assert_eq!(name_body(&[0x30, 0x02, 0x31, 0x00]), &[0x31, 0x00]);
         assert_eq!(name_body(&[0x31, 0x00]), &[0x31, 0x00]);
         // Length disagreeing with the buffer: left alone.
-        assert_eq!(name_body(&[0x30, 0x05, 0x31, 0x00]), &[0x30, 0x05, 0x31, 0x00]);
+        assert_eq!(
+            name_body(&[0x30, 0x05, 0x31, 0x00]),
+            &[0x30, 0x05, 0x31, 0x00]
+        );
     }
 
     #[test]
     fn provider_honours_priority() {
         let p = Priority::parse("NONE:+VERS-TLS1.2:+ECDHE-RSA:+AES-256-GCM:+SIGN-RSA-SHA256");
         let prov = provider_for(&p);
-        let names: Vec<String> = prov.cipher_suites.iter().map(|s| format!("{:?}", s.suite())).collect();
-        assert!(names.contains(&"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384".to_string()), "{names:?}");
+        let names: Vec<String> = prov
+            .cipher_suites
+            .iter()
+            .map(|s| format!("{:?}", s.suite()))
+            .collect();
+        assert!(
+            names.contains(&"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384".to_string()),
+            "{names:?}"
+        );
         assert!(!names.iter().any(|n| n.contains("ECDSA")), "{names:?}");
     }
 }

@@ -49,7 +49,14 @@ fn tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
     if end > input.len() {
         return None;
     }
-    Some((Tlv { tag, raw: &input[..end], body: &input[hdr..end] }, &input[end..]))
+    Some((
+        Tlv {
+            tag,
+            raw: &input[..end],
+            body: &input[hdr..end],
+        },
+        &input[end..],
+    ))
 }
 
 /// All TLVs inside a constructed value.
@@ -96,7 +103,12 @@ fn generalized_time(body: &[u8]) -> Option<u64> {
     let month = time::Month::try_from(num(4, 6)?).ok()?;
     let date = time::Date::from_calendar_date(year, month, num(6, 8)?).ok()?;
     let clock = time::Time::from_hms(num(8, 10)?, num(10, 12)?, num(12, 14)?).ok()?;
-    u64::try_from(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp()).ok()
+    u64::try_from(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .unix_timestamp(),
+    )
+    .ok()
 }
 
 const OID_SHA1: &[u8] = &[0x2b, 0x0e, 0x03, 0x02, 0x1a];
@@ -173,9 +185,14 @@ enum Unreadable {
 }
 
 fn parse(response: &[u8]) -> Result<Basic<'_>, Unreadable> {
-    let (outer, _) = tlv(response).filter(|(t, _)| t.tag == 0x30).ok_or(Unreadable::NotResponse)?;
+    let (outer, _) = tlv(response)
+        .filter(|(t, _)| t.tag == 0x30)
+        .ok_or(Unreadable::NotResponse)?;
     let top = children(outer.body).ok_or(Unreadable::NotResponse)?;
-    let status = top.first().filter(|t| t.tag == 0x0a).ok_or(Unreadable::NotResponse)?;
+    let status = top
+        .first()
+        .filter(|t| t.tag == 0x0a)
+        .ok_or(Unreadable::NotResponse)?;
     if status.body != [0] {
         return Err(Unreadable::NotBasic);
     }
@@ -194,7 +211,11 @@ fn parse_basic<'a>(top: &[Tlv<'a>]) -> Option<Basic<'a>> {
     let sig_alg = children(basic.get(1)?.body)?.first()?.body;
     let sig = basic.get(2)?.body.get(1..)?; // BIT STRING: skip the unused-bits byte
     let mut certs = Vec::new();
-    if let Some(list) = basic.get(3).and_then(|t| children(t.body)).and_then(|s| children(s.first()?.body)) {
+    if let Some(list) = basic
+        .get(3)
+        .and_then(|t| children(t.body))
+        .and_then(|s| children(s.first()?.body))
+    {
         certs.extend(list.iter().filter_map(|c| Cert::parse(c.raw)));
     }
     let data = children(tbs.body)?;
@@ -228,7 +249,14 @@ fn parse_basic<'a>(top: &[Tlv<'a>]) -> Option<Basic<'a>> {
             next_update,
         });
     }
-    Some(Basic { tbs: tbs.raw, sig_alg, sig, certs, responder, singles })
+    Some(Basic {
+        tbs: tbs.raw,
+        sig_alg,
+        sig,
+        certs,
+        responder,
+        singles,
+    })
 }
 
 /// A certificate, parsed, with its DER.
@@ -249,10 +277,22 @@ impl<'a> Cert<'a> {
     }
 
     /// Whether this certificate's key made `sig` over `message` with algorithm `alg_oid`.
-    fn signed(&self, message: &[u8], alg_oid: &[u8], sig: &[u8], algs: &WebPkiSupportedAlgorithms) -> bool {
-        let Some(scheme) = scheme_for(alg_oid) else { return false };
-        let Some((_, candidates)) = algs.mapping.iter().find(|(s, _)| *s == scheme) else { return false };
-        candidates.iter().any(|alg| alg.verify_signature(self.key(), message, sig).is_ok())
+    fn signed(
+        &self,
+        message: &[u8],
+        alg_oid: &[u8],
+        sig: &[u8],
+        algs: &WebPkiSupportedAlgorithms,
+    ) -> bool {
+        let Some(scheme) = scheme_for(alg_oid) else {
+            return false;
+        };
+        let Some((_, candidates)) = algs.mapping.iter().find(|(s, _)| *s == scheme) else {
+            return false;
+        };
+        candidates
+            .iter()
+            .any(|alg| alg.verify_signature(self.key(), message, sig).is_ok())
     }
 
     /// Whether `issuer` signed this certificate.
@@ -282,7 +322,8 @@ impl Single<'_> {
     /// the hash of its issuer's name).
     fn about(&self, c: &Cert<'_>) -> bool {
         self.serial == c.x.tbs_certificate.raw_serial()
-            && digest(self.hash_alg, c.x.tbs_certificate.issuer.as_raw()).is_some_and(|h| h == self.name_hash)
+            && digest(self.hash_alg, c.x.tbs_certificate.issuer.as_raw())
+                .is_some_and(|h| h == self.name_hash)
     }
 }
 
@@ -326,9 +367,16 @@ fn gnutls_inner(
 ) -> Result<(), &'static str> {
     let basic = parse(response).map_err(|_| "the OCSP response does not parse")?;
     let ee = Cert::parse(end_entity.as_ref()).ok_or("the server certificate does not parse")?;
-    let single = basic.singles.iter().find(|s| s.about(&ee)).ok_or("the OCSP response is about another certificate")?;
+    let single = basic
+        .singles
+        .iter()
+        .find(|s| s.about(&ee))
+        .ok_or("the OCSP response is about another certificate")?;
     let trusted: Vec<Cert<'_>> = ca.iter().filter_map(|c| Cert::parse(c.as_ref())).collect();
-    let chain: Vec<Cert<'_>> = intermediates.iter().filter_map(|c| Cert::parse(c.as_ref())).collect();
+    let chain: Vec<Cert<'_>> = intermediates
+        .iter()
+        .filter_map(|c| Cert::parse(c.as_ref()))
+        .collect();
     // The issuer comes from the trust list first, then from the chain the server sent.
     let signed = trusted
         .iter()
@@ -357,7 +405,13 @@ fn gnutls_inner(
 /// certificate named by the responder ID, else the issuer; a signer other than the issuer
 /// (or a trusted certificate) must be signed by the issuer, be valid now and carry the
 /// OCSP-signing EKU.
-fn signer_ok(basic: &Basic<'_>, issuer: &Cert<'_>, trusted: &[Cert<'_>], now: u64, algs: &WebPkiSupportedAlgorithms) -> bool {
+fn signer_ok(
+    basic: &Basic<'_>,
+    issuer: &Cert<'_>,
+    trusted: &[Cert<'_>],
+    now: u64,
+    algs: &WebPkiSupportedAlgorithms,
+) -> bool {
     let signer = match basic.certs.iter().find(|c| basic.responder.matches(c)) {
         Some(s) => s,
         None if basic.responder.matches(issuer) => issuer,
@@ -392,7 +446,11 @@ pub enum OpensslVerdict {
 
 /// Check `response` as client.c's `tls_client_stapling_cb` does; `ca_file` holds the
 /// DER certificates read from the `-ocsp` file.
-pub fn openssl_check(response: &[u8], ca_file: &[Vec<u8>], algs: &WebPkiSupportedAlgorithms) -> OpensslVerdict {
+pub fn openssl_check(
+    response: &[u8],
+    ca_file: &[Vec<u8>],
+    algs: &WebPkiSupportedAlgorithms,
+) -> OpensslVerdict {
     if response.is_empty() {
         return OpensslVerdict::NoResponse;
     }
@@ -403,13 +461,19 @@ pub fn openssl_check(response: &[u8], ca_file: &[Vec<u8>], algs: &WebPkiSupporte
     };
     let from_file: Vec<Cert<'_>> = ca_file.iter().filter_map(|c| Cert::parse(c)).collect();
     // OpenSSL looks in the certificates passed in first, then in the response's own.
-    let Some(signer) = from_file.iter().chain(basic.certs.iter()).find(|c| basic.responder.matches(c)) else {
+    let Some(signer) = from_file
+        .iter()
+        .chain(basic.certs.iter())
+        .find(|c| basic.responder.matches(c))
+    else {
         return OpensslVerdict::SignerNotFound;
     };
     if signer.signed(basic.tbs, basic.sig_alg, basic.sig, algs) {
         OpensslVerdict::Verified
     } else {
-        let rsa = basic.sig_alg.starts_with(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01]);
+        let rsa = basic
+            .sig_alg
+            .starts_with(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01]);
         OpensslVerdict::SignatureFailure { rsa }
     }
 }
@@ -438,11 +502,23 @@ mod tests {
     fn garbage_and_absence() {
         let ee = CertificateDer::from(vec![0x30, 0x00]);
         let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms;
-        assert!(matches!(gnutls_check(b"junk", &ee, &[], &[], UnixTime::now(), &algs), GnutlsVerdict::Bad(_)));
-        assert_eq!(gnutls_check(&[], &ee, &[], &[], UnixTime::now(), &algs), GnutlsVerdict::Absent);
+        assert!(matches!(
+            gnutls_check(b"junk", &ee, &[], &[], UnixTime::now(), &algs),
+            GnutlsVerdict::Bad(_)
+        ));
+        assert_eq!(
+            gnutls_check(&[], &ee, &[], &[], UnixTime::now(), &algs),
+            GnutlsVerdict::Absent
+        );
         assert_eq!(openssl_check(&[], &[], &algs), OpensslVerdict::NoResponse);
-        assert_eq!(openssl_check(b"junk", &[], &algs), OpensslVerdict::ParseError);
+        assert_eq!(
+            openssl_check(b"junk", &[], &algs),
+            OpensslVerdict::ParseError
+        );
         // A well-formed OCSPResponse with status tryLater(3) and no body.
-        assert_eq!(openssl_check(&[0x30, 0x03, 0x0a, 0x01, 0x03], &[], &algs), OpensslVerdict::NotBasic);
+        assert_eq!(
+            openssl_check(&[0x30, 0x03, 0x0a, 0x01, 0x03], &[], &algs),
+            OpensslVerdict::NotBasic
+        );
     }
 }

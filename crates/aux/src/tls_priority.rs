@@ -51,7 +51,11 @@ pub struct Priority {
 
 const ALL_VERSIONS: &[Version] = &[Version::Tls13, Version::Tls12];
 const ALL_KX: &[Kx] = &[Kx::EcdheEcdsa, Kx::EcdheRsa];
-const ALL_CIPHERS: &[Cipher] = &[Cipher::Aes256Gcm, Cipher::Aes128Gcm, Cipher::Chacha20Poly1305];
+const ALL_CIPHERS: &[Cipher] = &[
+    Cipher::Aes256Gcm,
+    Cipher::Aes128Gcm,
+    Cipher::Chacha20Poly1305,
+];
 const ALL_GROUPS: &[Group] = &[Group::X25519, Group::Secp256r1, Group::Secp384r1];
 
 /// Every signature scheme the client is willing to advertise, in preference order.
@@ -142,7 +146,11 @@ impl Priority {
     /// far as this client is concerned they name nothing it could offer.
     pub fn parse(s: &str) -> Priority {
         let mut p = Priority::default();
-        let mut tokens = s.split(':').map(str::trim).filter(|t| !t.is_empty()).peekable();
+        let mut tokens = s
+            .split(':')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .peekable();
         // The string starts with a base keyword: NONE starts empty, anything else
         // (NORMAL, SECURE128, PERFORMANCE, @SYSTEM…) starts with everything.
         if let Some(&first) = tokens.peek() {

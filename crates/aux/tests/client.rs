@@ -56,20 +56,32 @@ fn smtp_dialogue_with_server() {
 fn mismatch_eof_and_optional_lines() {
     // Mismatch: exit 79 with client.c's banner.
     let srv = BgServer::start(&[], "220 Hi\n", None);
-    let out = run_with_input(client_bin(), &["127.0.0.1", &srv.port.to_string()], "??? 250\n");
+    let out = run_with_input(
+        client_bin(),
+        &["127.0.0.1", &srv.port.to_string()],
+        "??? 250\n",
+    );
     assert_eq!(out.status.code(), Some(79));
     assert!(stdout_of(&out).ends_with("??? 250\n<<< 220 Hi\n\n******** Input mismatch ********\n"));
     srv.finish();
 
     // The server goes away: unexpected EOF is 80, an expected one is fine.
     let srv = BgServer::start(&[], "220 Hi\n>*eof\n", None);
-    let out = run_with_input(client_bin(), &["127.0.0.1", &srv.port.to_string()], "??? 220\n??? 250\n");
+    let out = run_with_input(
+        client_bin(),
+        &["127.0.0.1", &srv.port.to_string()],
+        "??? 220\n??? 250\n",
+    );
     assert_eq!(out.status.code(), Some(80));
     assert!(stdout_of(&out).ends_with("??? 250\nUnexpected EOF read\n"));
     srv.finish();
 
     let srv = BgServer::start(&[], "220 Hi\n>*eof\n", None);
-    let out = run_with_input(client_bin(), &["127.0.0.1", &srv.port.to_string()], "??? 220\n???*\n");
+    let out = run_with_input(
+        client_bin(),
+        &["127.0.0.1", &srv.port.to_string()],
+        "??? 220\n???*\n",
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout_of(&out).ends_with("???*\nExpected EOF read\nEnd of script\n"));
     srv.finish();
@@ -83,16 +95,27 @@ fn mismatch_eof_and_optional_lines() {
     );
     let text = stdout_of(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("????220-\n??? 220 three\n<<< 220 three\n"), "{text}");
+    assert!(
+        text.contains("????220-\n??? 220 three\n<<< 220 three\n"),
+        "{text}"
+    );
     srv.finish();
 }
 
 #[test]
 fn unconsumed_input_and_no_crlf_send() {
     let srv = BgServer::start(&[], "220-a\n220 b\n<<PART\n250 ok\n", None);
-    let out = run_with_input(client_bin(), &["127.0.0.1", &srv.port.to_string()], "??? 220-\nnoop\n");
+    let out = run_with_input(
+        client_bin(),
+        &["127.0.0.1", &srv.port.to_string()],
+        "??? 220-\nnoop\n",
+    );
     assert_eq!(out.status.code(), Some(78));
-    assert!(stdout_of(&out).ends_with("Unconsumed input: 220 b\r\n   About to send: noop\n"), "{}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).ends_with("Unconsumed input: 220 b\r\n   About to send: noop\n"),
+        "{}",
+        stdout_of(&out)
+    );
     srv.finish();
 }
 
@@ -111,12 +134,18 @@ fn timeouts_and_connect_failures() {
     // Connection refused: status 85.
     let out = run_with_input(client_bin(), &["127.0.0.1", &port], "??? 220\n");
     assert_eq!(out.status.code(), Some(85));
-    assert_eq!(stdout_of(&out), format!("Connecting to 127.0.0.1 port {port} ... connect failed: Connection refused\n"));
+    assert_eq!(
+        stdout_of(&out),
+        format!("Connecting to 127.0.0.1 port {port} ... connect failed: Connection refused\n")
+    );
 
     // Bad command lines.
     let out = run_with_input(client_bin(), &["-zz", "127.0.0.1", "25"], "");
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "Unrecognized option -zz\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Unrecognized option -zz\n"
+    );
     let out = run_with_input(client_bin(), &["--help"], "");
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout_of(&out).contains("Usage: client"));
@@ -134,7 +163,11 @@ fn self_including_script_stops_with_file_and_line() {
         let mut all = Vec::new();
         let _ = s.read_to_end(&mut all);
     });
-    let out = run_with_input(client_bin(), &["-t5", "127.0.0.1", &port], &format!("<<< {}\n", f.display()));
+    let out = run_with_input(
+        client_bin(),
+        &["-t5", "127.0.0.1", &port],
+        &format!("<<< {}\n", f.display()),
+    );
     let text = stdout_of(&out);
     assert_eq!(out.status.code(), Some(74), "{text}");
     assert_eq!(text.matches(">>> noop\n").count(), 32, "{text}");
@@ -158,7 +191,11 @@ fn most_negative_timeout_is_no_timeout_error() {
         let (mut s, _) = listener.accept().unwrap();
         s.write_all(b"220 hi\r\n").unwrap();
     });
-    let out = run_with_input(client_bin(), &["-t-9223372036854775808", "127.0.0.1", &port], "??? 220\n");
+    let out = run_with_input(
+        client_bin(),
+        &["-t-9223372036854775808", "127.0.0.1", &port],
+        "??? 220\n",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
     assert!(stdout_of(&out).ends_with("<<< 220 hi\nEnd of script\n"));
     peer.join().unwrap();
@@ -179,7 +216,8 @@ fn endless_line_from_server_is_bounded() {
     });
     let out = run_with_input(client_bin(), &["-t5", "127.0.0.1", &port], "??? 220\n");
     assert_eq!(out.status.code(), Some(73));
-    assert!(stdout_of(&out).ends_with("Input buffer overrun, need more than 102400 bytes input buffer\n"));
+    assert!(stdout_of(&out)
+        .ends_with("Input buffer overrun, need more than 102400 bytes input buffer\n"));
     feeder.join().unwrap();
 }
 
@@ -194,7 +232,9 @@ impl Pki {
     fn new(name: &str) -> Pki {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let ca_cert = params.self_signed(&ca_key).unwrap();
         Pki { ca_cert, ca_key }
@@ -202,7 +242,9 @@ impl Pki {
 
     fn leaf(&self, name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
         let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.ca_cert, &self.ca_key).unwrap();
         (cert, key)
@@ -227,10 +269,13 @@ fn tls_server(
     let (cert, key) = pki.leaf("server.test.ex");
     let mut roots = rustls::RootCertStore::empty();
     roots.add(pki.ca_cert.der().clone()).unwrap();
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated()
-        .build()
-        .unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()
+    .unwrap();
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
         .unwrap()
@@ -246,7 +291,8 @@ fn tls_server(
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let (mut sock, _) = listener.accept().unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         if !on_connect {
             sock.write_all(b"220 plain ready\r\n").unwrap();
             let _ehlo = read_plain_line(&mut sock);
@@ -304,18 +350,32 @@ fn starttls_with_and_without_client_cert() {
     let text = stdout_of(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains(">>> starttls\n??? 220\n<<< 220 TLS go ahead\nAttempting to start TLS\nSucceeded in starting TLS\n>>> helo y\n"), "{text}");
-    assert!(text.ends_with("???*\nExpected EOF read\nEnd of script\n"), "{text}");
+    assert!(
+        text.ends_with("???*\nExpected EOF read\nEnd of script\n"),
+        "{text}"
+    );
     let s = seen.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(!s.client_cert);
 
     // A certificate from the CA the server names: sent. Cert and key in one file works.
     let (cert, key) = pki.leaf("client.test.ex");
-    let both = write_pem(dir.path(), "both.pem", &format!("{}{}", cert.pem(), key.serialize_pem()));
+    let both = write_pem(
+        dir.path(),
+        "both.pem",
+        &format!("{}{}", cert.pem(), key.serialize_pem()),
+    );
     let (port, seen) = tls_server(&pki, false, TLS12_ONLY);
-    let out = run_with_input(&gnutls, &["127.0.0.1", &port.to_string(), &both, &both], script);
+    let out = run_with_input(
+        &gnutls,
+        &["127.0.0.1", &port.to_string(), &both, &both],
+        script,
+    );
     let text = stdout_of(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains(&format!("Certificate file = {both}\nKey file = {both}\n")), "{text}");
+    assert!(
+        text.contains(&format!("Certificate file = {both}\nKey file = {both}\n")),
+        "{text}"
+    );
     let s = seen.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(s.client_cert);
     assert_eq!(s.version, Some(rustls::ProtocolVersion::TLSv1_2));
@@ -328,7 +388,12 @@ fn starttls_with_and_without_client_cert() {
     let (port, seen) = tls_server(&pki, false, rustls::ALL_VERSIONS);
     let out = run_with_input(&gnutls, &["127.0.0.1", &port.to_string(), &c, &k], script);
     assert_eq!(out.status.code(), Some(0), "{}", stdout_of(&out));
-    assert!(!seen.recv_timeout(Duration::from_secs(10)).unwrap().client_cert);
+    assert!(
+        !seen
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .client_cert
+    );
 }
 
 #[test]
@@ -339,7 +404,13 @@ fn priority_string_pins_tls12_and_tls_on_connect_works() {
     let (port, seen) = tls_server(&pki, true, rustls::ALL_VERSIONS);
     let out = run_with_input(
         &anytls,
-        &["-tls-on-connect", "-p", "NONE:+VERS-TLS1.2:+ECDHE-ECDSA:+CIPHER-ALL:+SIGN-ALL:+CURVE-ALL", "127.0.0.1", &port.to_string()],
+        &[
+            "-tls-on-connect",
+            "-p",
+            "NONE:+VERS-TLS1.2:+ECDHE-ECDSA:+CIPHER-ALL:+SIGN-ALL:+CURVE-ALL",
+            "127.0.0.1",
+            &port.to_string(),
+        ],
         "??? 220 tls\nQUIT\n??? 221\n",
     );
     let text = stdout_of(&out);
@@ -347,7 +418,10 @@ fn priority_string_pins_tls12_and_tls_on_connect_works() {
     assert!(text.starts_with(&format!(
         "Connecting to 127.0.0.1 port {port} ... connected\nAttempting to start TLS\nSucceeded in starting TLS\n??? 220 tls\n"
     )), "{text}");
-    assert_eq!(seen.recv_timeout(Duration::from_secs(10)).unwrap().version, Some(rustls::ProtocolVersion::TLSv1_2));
+    assert_eq!(
+        seen.recv_timeout(Duration::from_secs(10)).unwrap().version,
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
 }
 
 #[test]
@@ -368,11 +442,16 @@ fn failed_handshake_falls_back_to_clear_text() {
         let mut body = vec![0u8; usize::from(u16::from_be_bytes([hello[3], hello[4]]))];
         s.read_exact(&mut body).unwrap();
         // A fatal handshake_failure alert, then Exim's clear-text reply.
-        s.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]).unwrap();
+        s.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
+            .unwrap();
         s.write_all(b"554 Security failure\r\n").unwrap();
         thread::sleep(Duration::from_millis(500));
     });
-    let out = run_with_input(&gnutls, &["127.0.0.1", &port.to_string()], "??? 220\nSTARTTLS\n??? 220\n??? 554\n");
+    let out = run_with_input(
+        &gnutls,
+        &["127.0.0.1", &port.to_string()],
+        "??? 220\nSTARTTLS\n??? 220\n??? 554\n",
+    );
     let text = stdout_of(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("Attempting to start TLS\nA TLS fatal alert has been received.\nFailed to start TLS\n??? 554\n<<< 554 Security failure\n"), "{text}");
@@ -380,14 +459,22 @@ fn failed_handshake_falls_back_to_clear_text() {
 
     // The plain client does not know STARTTLS: it is just a line.
     let srv = BgServer::start(&[], "220 hi\nstarttls\n220 go\n", None);
-    let out = run_with_input(client_bin(), &["127.0.0.1", &srv.port.to_string()], "??? 220\nstarttls\n??? 220\n");
+    let out = run_with_input(
+        client_bin(),
+        &["127.0.0.1", &srv.port.to_string()],
+        "??? 220\nstarttls\n??? 220\n",
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(!stdout_of(&out).contains("Attempting"));
     srv.finish();
 
     // stoptls without TLS is an error in the TLS builds.
     let srv = BgServer::start(&[], "220 hi\n", None);
-    let out = run_with_input(&gnutls, &["127.0.0.1", &srv.port.to_string()], "??? 220\nstoptls\n");
+    let out = run_with_input(
+        &gnutls,
+        &["127.0.0.1", &srv.port.to_string()],
+        "??? 220\nstoptls\n",
+    );
     assert_eq!(out.status.code(), Some(77));
     assert!(stdout_of(&out).ends_with("STOPTLS read when TLS not active\n"));
     srv.finish();
@@ -409,7 +496,11 @@ fn client_against_real_exim_daemon() {
     let d = dir.path();
     let spool = d.join("spool");
     std::fs::create_dir(&spool).unwrap();
-    let status = std::process::Command::new("chown").arg("Debian-exim:").arg(&spool).status().unwrap();
+    let status = std::process::Command::new("chown")
+        .arg("Debian-exim:")
+        .arg(&spool)
+        .status()
+        .unwrap();
     assert!(status.success());
     let port = free_port();
     let config = d.join("exim.conf");
@@ -445,5 +536,8 @@ fn client_against_real_exim_daemon() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("<<< 220 mailrig.test ESMTP Exim"), "{text}");
     assert!(text.contains("??? 250 OK id=\n<<< 250 OK id="), "{text}");
-    assert!(text.ends_with("<<< 221 mailrig.test closing connection\nEnd of script\n"), "{text}");
+    assert!(
+        text.ends_with("<<< 221 mailrig.test closing connection\nEnd of script\n"),
+        "{text}"
+    );
 }

@@ -12,7 +12,12 @@ fn mtpscript(args: &[&str], input: &[u8]) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn mtpscript");
-    child.stdin.take().expect("stdin").write_all(input).expect("write input");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write input");
     child.wait_with_output().expect("wait")
 }
 
@@ -30,9 +35,18 @@ fn lmtp_exchange_and_log() {
         "220 LMTP ready\r\n250 OK\r\n250 OK\r\n250 OK\r\n354 go\r\n250 delivered\r\n221 bye\r\n"
     );
     let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(logged.starts_with("220 LMTP ready\nLHLO\n<<< LHLO host\n250 OK\n"), "{logged}");
-    assert!(logged.contains(".\n<<< Subject: x\n<<< \n<<< body\n<<< .\n250 delivered\n"), "{logged}");
-    assert!(logged.ends_with("QUIT\n<<< QUIT\n221 bye\nEnd of script\n"), "{logged}");
+    assert!(
+        logged.starts_with("220 LMTP ready\nLHLO\n<<< LHLO host\n250 OK\n"),
+        "{logged}"
+    );
+    assert!(
+        logged.contains(".\n<<< Subject: x\n<<< \n<<< body\n<<< .\n250 delivered\n"),
+        "{logged}"
+    );
+    assert!(
+        logged.ends_with("QUIT\n<<< QUIT\n221 bye\nEnd of script\n"),
+        "{logged}"
+    );
 
     // "+log" appends.
     std::fs::write(&script, "QUIT\n").unwrap();
@@ -40,14 +54,20 @@ fn lmtp_exchange_and_log() {
     let out = mtpscript(&[script.to_str().unwrap(), &plus], b"");
     assert_eq!(out.status.code(), Some(0));
     let logged2 = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(logged2, format!("{logged}QUIT\nUnexpected EOF read from client\n"));
+    assert_eq!(
+        logged2,
+        format!("{logged}QUIT\nUnexpected EOF read from client\n")
+    );
 }
 
 #[test]
 fn usage_errors_speak_smtp() {
     let out = mtpscript(&["only-one"], b"");
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "500 Script and log file required\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "500 Script and log file required\n"
+    );
     let out = mtpscript(&["/nonexistent/script", "/tmp/x"], b"");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(

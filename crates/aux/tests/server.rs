@@ -30,17 +30,34 @@ fn swaks_delivers_a_message() {
     let srv = BgServer::start(&["-t", "10"], SMTP_SCRIPT, None);
     let out = Command::new("swaks")
         .args(["--server", "127.0.0.1", "--port", &srv.port.to_string()])
-        .args(["--from", "a@test.ex", "--to", "b@test.ex", "--helo", "swaks.test.ex"])
+        .args([
+            "--from",
+            "a@test.ex",
+            "--to",
+            "b@test.ex",
+            "--helo",
+            "swaks.test.ex",
+        ])
         .args(["--header", "Subject: hello", "--body", "Body line"])
         .output()
         .expect("run swaks");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let (rc, text) = srv.finish();
     assert_eq!(rc, 0, "{text}");
-    assert!(text.contains("\nEHLO swaks.test.ex\n250-OK\n250 HELP\nMAIL FROM:<a@test.ex>\n"), "{text}");
+    assert!(
+        text.contains("\nEHLO swaks.test.ex\n250-OK\n250 HELP\nMAIL FROM:<a@test.ex>\n"),
+        "{text}"
+    );
     assert!(text.contains("Subject: hello\n"), "{text}");
     assert!(text.contains("\nBody line\n"), "{text}");
-    assert!(text.ends_with("\n.\n250 OK\nQUIT\n221 Bye\nEnd of script\n"), "{text}");
+    assert!(
+        text.ends_with("\n.\n250 OK\nQUIT\n221 Bye\nEnd of script\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -63,14 +80,31 @@ fn python_smtplib_over_two_connections() {
          s.quit()\n",
         port = srv.port
     );
-    let out = Command::new("python3").arg("-c").arg(py).output().expect("run python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(py)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (rc, text) = srv.finish();
     assert_eq!(rc, 0, "{text}");
     // The dot-stuffed line shows as sent; the second connection follows the *eof.
-    assert!(text.contains("Subject: py\n\n..leading dot\n.\n250 OK\n"), "{text}");
-    assert!(text.contains("221 Bye\nExpected EOF read from client\nListening on port"), "{text}");
-    assert!(text.ends_with("helo py.test.ex\n250 hi\nquit\n221 Bye\nEnd of script\n"), "{text}");
+    assert!(
+        text.contains("Subject: py\n\n..leading dot\n.\n250 OK\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("221 Bye\nExpected EOF read from client\nListening on port"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("helo py.test.ex\n250 hi\nquit\n221 Bye\nEnd of script\n"),
+        "{text}"
+    );
 }
 
 fn connect(port: u16) -> TcpStream {
@@ -89,7 +123,10 @@ fn comparison_failure_is_reported_and_exits_zero() {
     s.write_all(b"HELO x\r\n").unwrap();
     let (rc, text) = srv.finish();
     assert_eq!(rc, 0);
-    assert!(text.ends_with("220 Hi\nHELO x\nComparison failed - bailing out\nExpected: EHLO\n"), "{text}");
+    assert!(
+        text.ends_with("220 Hi\nHELO x\nComparison failed - bailing out\nExpected: EHLO\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -113,7 +150,11 @@ fn timeouts() {
 #[test]
 fn escapes_sends_and_unbuffered_mode() {
     // `>>` switches to unbuffered reads; non-printing input shows as \xNN.
-    let srv = BgServer::start(&[], ">>no-crlf\n>CR>cr\n>LF>lf\n550 \\x41\\\\z\nab\n*eof\n", None);
+    let srv = BgServer::start(
+        &[],
+        ">>no-crlf\n>CR>cr\n>LF>lf\n550 \\x41\\\\z\nab\n*eof\n",
+        None,
+    );
     let mut s = connect(srv.port);
     let mut got = Vec::new();
     let mut buf = [0u8; 64];
@@ -127,10 +168,16 @@ fn escapes_sends_and_unbuffered_mode() {
     drop(s);
     let (rc, text) = srv.finish();
     assert_eq!(rc, 0);
-    assert!(text.contains("\n>>no-crlf\n>CR>cr\n>LF>lf\n550 A\\z\n"), "{text}");
+    assert!(
+        text.contains("\n>>no-crlf\n>CR>cr\n>LF>lf\n550 A\\z\n"),
+        "{text}"
+    );
     // Unbuffered compare: 2 bytes read, then up to the newline (CR LF dropped); the
     // mismatch shown escaped.
-    assert!(text.contains("a\\x01\nComparison failed - bailing out\nExpected: ab\n"), "{text}");
+    assert!(
+        text.contains("a\\x01\nComparison failed - bailing out\nExpected: ab\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -165,7 +212,12 @@ fn unix_socket_and_bad_arguments() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"hello\n>bye\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hello\n>bye\n")
+        .unwrap();
     wait_for_file(&sock);
     let mut c = UnixStream::connect(&sock).unwrap();
     c.write_all(b"hello there\n").unwrap();
@@ -176,11 +228,20 @@ fn unix_socket_and_bad_arguments() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        format!("Listening on {sock_s} ... \nConnection request\nhello there\n>bye\nEnd of script\n")
+        format!(
+            "Listening on {sock_s} ... \nConnection request\nhello there\n>bye\nEnd of script\n"
+        )
     );
     assert!(!sock.exists(), "socket file removed at the end");
 
-    let out = run_with_input(std::path::Path::new(env!("CARGO_BIN_EXE_server")), &["-noipv4", "-noipv6", "1"], "");
+    let out = run_with_input(
+        std::path::Path::new(env!("CARGO_BIN_EXE_server")),
+        &["-noipv4", "-noipv6", "1"],
+        "",
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stdout_of(&out), "server: -noipv4 and -noipv6 cannot both be given\n");
+    assert_eq!(
+        stdout_of(&out),
+        "server: -noipv4 and -noipv6 cannot both be given\n"
+    );
 }

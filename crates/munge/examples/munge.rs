@@ -21,7 +21,10 @@ fn run() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let rules_path = args.next().context("usage: munge RULES KIND FILE...")?;
     let rules = RuleSet::load(rules_path.as_ref())?;
-    let mut ctx = Context { exim_version: "4.96".into(), ..Default::default() };
+    let mut ctx = Context {
+        exim_version: "4.96".into(),
+        ..Default::default()
+    };
     let mut named = Vec::new();
     let mut files = Vec::new();
     let mut sortlog = false;

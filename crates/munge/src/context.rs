@@ -40,11 +40,20 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("SUITE_DIR", "the suite root directory"),
     ("HOSTNAME", "the host's fully qualified name"),
     ("HOSTIPV4", "the host's IPv4 address"),
-    ("HOSTIPV4R", "the host's IPv4 address reversed, as in in-addr.arpa names"),
+    (
+        "HOSTIPV4R",
+        "the host's IPv4 address reversed, as in in-addr.arpa names",
+    ),
     ("HOSTIPV6", "the host's IPv6 address"),
-    ("HOSTIPV6R", "the host's IPv6 address as reversed nibbles, as in ip6.arpa names"),
+    (
+        "HOSTIPV6R",
+        "the host's IPv6 address as reversed nibbles, as in ip6.arpa names",
+    ),
     ("CALLER", "the login name of the caller"),
-    ("CALLER_HOME", "the caller's home folder (looked up from the caller's login)"),
+    (
+        "CALLER_HOME",
+        "the caller's home folder (looked up from the caller's login)",
+    ),
     ("CALLER_NAME", "the caller's gecos name"),
     ("CALLER_UID", "the caller's uid"),
     ("CALLER_GID", "the caller's gid"),
@@ -55,7 +64,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("EXIM_GID", "the exim group's gid"),
     ("TESTNUM", "the test number, four digits"),
     ("EXIM_VERSION", "the version the binary prints"),
-    ("PORT_DYNAMIC", "the free port this test's PORT_DYNAMIC stood for"),
+    (
+        "PORT_DYNAMIC",
+        "the free port this test's PORT_DYNAMIC stood for",
+    ),
 ];
 
 impl Context {
@@ -119,7 +131,13 @@ fn reverse_ipv4(ip: &str) -> String {
 fn reverse_ipv6(ip: &str) -> Option<String> {
     let addr: std::net::Ipv6Addr = ip.parse().ok()?;
     let hex: String = addr.octets().iter().map(|b| format!("{b:02x}")).collect();
-    Some(hex.chars().rev().map(|c| c.to_string()).collect::<Vec<_>>().join("."))
+    Some(
+        hex.chars()
+            .rev()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join("."),
+    )
 }
 
 /// A piece of a rule pattern: literal regex text or a placeholder to fill in.
@@ -212,12 +230,17 @@ mod tests {
 
     #[test]
     fn unknown_placeholder_is_an_error() {
-        assert!(split_placeholders("{HOSTNAM}").unwrap_err().contains("HOSTNAM"));
+        assert!(split_placeholders("{HOSTNAM}")
+            .unwrap_err()
+            .contains("HOSTNAM"));
     }
 
     #[test]
     fn fill_escapes_and_reports_missing_values() {
-        let ctx = Context { hostname: "a.b+c".into(), ..Default::default() };
+        let ctx = Context {
+            hostname: "a.b+c".into(),
+            ..Default::default()
+        };
         let vals = ctx.placeholder_values();
         let p = split_placeholders("^{HOSTNAME}$").unwrap();
         assert_eq!(fill(&p, &vals).unwrap(), r"^a\.b\+c$");
@@ -227,9 +250,20 @@ mod tests {
 
     #[test]
     fn caller_home_comes_from_passwd() {
-        let ctx = Context { caller: "root".into(), ..Default::default() };
-        assert_eq!(ctx.placeholder_values().get("CALLER_HOME").map(String::as_str), Some("/root"));
-        let nobody = Context { caller: "no-such-user-xyzzy".into(), ..Default::default() };
+        let ctx = Context {
+            caller: "root".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            ctx.placeholder_values()
+                .get("CALLER_HOME")
+                .map(String::as_str),
+            Some("/root")
+        );
+        let nobody = Context {
+            caller: "no-such-user-xyzzy".into(),
+            ..Default::default()
+        };
         assert!(!nobody.placeholder_values().contains_key("CALLER_HOME"));
     }
 

@@ -23,12 +23,17 @@ pub(crate) fn dumpdb_seconds(text: &str) -> Option<i64> {
     }
     let date = time::Date::from_calendar_date(year, month, day).ok()?;
     let clock = time::Time::from_hms(h, m, s).ok()?;
-    Some(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp())
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 fn month_named(name: &str) -> Option<time::Month> {
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let index = MONTHS.iter().position(|m| *m == name)?;
     time::Month::try_from(u8::try_from(index + 1).ok()?).ok()
 }

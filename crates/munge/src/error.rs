@@ -12,7 +12,12 @@ pub enum RuleError {
         source: toml::de::Error,
     },
     #[error("{origin}: rule #{index} `{name}`: {message}")]
-    Rule { origin: String, index: usize, name: String, message: String },
+    Rule {
+        origin: String,
+        index: usize,
+        name: String,
+        message: String,
+    },
     #[error("{origin}: {message}")]
     File { origin: String, message: String },
 }

@@ -78,7 +78,11 @@ impl KindSet {
     /// A list of only removals starts from `all`.
     pub(crate) fn parse(names: &[String]) -> Result<KindSet, String> {
         let only_removals = names.iter().all(|n| n.starts_with('!'));
-        let mut set = if only_removals { KindSet::outputs().0 } else { 0 };
+        let mut set = if only_removals {
+            KindSet::outputs().0
+        } else {
+            0
+        };
         for name in names {
             let (remove, bare) = match name.strip_prefix('!') {
                 Some(rest) => (true, rest),
@@ -112,7 +116,10 @@ impl KindSet {
                     | OutputKind::Msglog.bit(),
             ),
             "filename" => Some(FILENAME_BIT),
-            _ => OutputKind::ALL.iter().find(|k| k.name() == name).map(|k| k.bit()),
+            _ => OutputKind::ALL
+                .iter()
+                .find(|k| k.name() == name)
+                .map(|k| k.bit()),
         }
     }
 }
@@ -143,7 +150,9 @@ mod tests {
 
     #[test]
     fn unknown_and_empty_are_errors() {
-        assert!(set(&["stdot"]).unwrap_err().contains("unknown kind `stdot`"));
+        assert!(set(&["stdot"])
+            .unwrap_err()
+            .contains("unknown kind `stdot`"));
         assert!(set(&["stdout", "!stdout"]).is_err());
     }
 }

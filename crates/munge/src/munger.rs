@@ -87,9 +87,14 @@ impl<'r> Munger<'r> {
         } else {
             let mut keys: Vec<&String> = port_map.keys().collect();
             keys.sort();
-            let alt = keys.iter().map(|k| regex::escape(k)).collect::<Vec<_>>().join("|");
+            let alt = keys
+                .iter()
+                .map(|k| regex::escape(k))
+                .collect::<Vec<_>>()
+                .join("|");
             // Digits only ever match whole numbers, never part of a longer one.
-            let re = Regex::new(&format!(r"(?:^|\b)({alt})\b")).expect("escaped digits form a valid regex");
+            let re = Regex::new(&format!(r"(?:^|\b)({alt})\b"))
+                .expect("escaped digits form a valid regex");
             Some((re, port_map))
         };
         Munger {
@@ -171,7 +176,11 @@ impl<'r> Munger<'r> {
 
         let trailing_newline = text.ends_with('\n');
         let body = text.strip_suffix('\n').unwrap_or(text);
-        let raw: Vec<&str> = if text.is_empty() { Vec::new() } else { body.split('\n').collect() };
+        let raw: Vec<&str> = if text.is_empty() {
+            Vec::new()
+        } else {
+            body.split('\n').collect()
+        };
 
         let mut out: Vec<String> = Vec::with_capacity(raw.len());
         let mut i = 0;
@@ -183,7 +192,10 @@ impl<'r> Munger<'r> {
                 let act = self.active[r].as_ref().expect("selected rules are active");
                 if act.when.as_ref().is_some_and(|w| !w.is_match(&line))
                     || act.unless.as_ref().is_some_and(|u| u.is_match(&line))
-                    || act.after.as_ref().is_some_and(|a| !out.last().is_some_and(|prev| a.is_match(prev)))
+                    || act
+                        .after
+                        .as_ref()
+                        .is_some_and(|a| !out.last().is_some_and(|prev| a.is_match(prev)))
                 {
                     continue;
                 }
@@ -202,7 +214,11 @@ impl<'r> Munger<'r> {
                             Cow::Borrowed(_) => false,
                         }
                     }
-                    Action::Drop { following, keep_until_line, .. } => {
+                    Action::Drop {
+                        following,
+                        keep_until_line,
+                        ..
+                    } => {
                         if !act.pattern.is_match(&line) {
                             continue;
                         }
@@ -220,7 +236,11 @@ impl<'r> Munger<'r> {
                         }
                         continue 'line;
                     }
-                    Action::Renumber { sequence, group, global } => {
+                    Action::Renumber {
+                        sequence,
+                        group,
+                        global,
+                    } => {
                         let def = &self.rules.sequences[sequence];
                         match renumber(&act.pattern, &line, *group, *global, |old| {
                             self.renum.value(sequence, def, old)
@@ -239,13 +259,15 @@ impl<'r> Munger<'r> {
                         out.push(text.clone());
                         true
                     }
-                    Action::DateIncrement { with } => match date_increment(&act.pattern, &line, with) {
-                        Some(s) => {
-                            line = s;
-                            true
+                    Action::DateIncrement { with } => {
+                        match date_increment(&act.pattern, &line, with) {
+                            Some(s) => {
+                                line = s;
+                                true
+                            }
+                            None => false,
                         }
-                        None => false,
-                    },
+                    }
                     Action::Join { sep, max, .. } => {
                         if !act.pattern.is_match(&line) {
                             continue;
@@ -296,7 +318,9 @@ impl<'r> Munger<'r> {
             if !rule.kinds.has_filename() || !self.applies(rule) {
                 continue;
             }
-            let Some(act) = self.active[r].as_ref() else { continue };
+            let Some(act) = self.active[r].as_ref() else {
+                continue;
+            };
             if act.when.as_ref().is_some_and(|w| !w.is_match(&name))
                 || act.unless.as_ref().is_some_and(|u| u.is_match(&name))
             {
@@ -310,7 +334,11 @@ impl<'r> Munger<'r> {
                         act.pattern.replace(&name, with.as_str()).into_owned()
                     };
                 }
-                Action::Renumber { sequence, group, global } => {
+                Action::Renumber {
+                    sequence,
+                    group,
+                    global,
+                } => {
                     let def = &self.rules.sequences[sequence];
                     if let Some(s) = renumber(&act.pattern, &name, *group, *global, |old| {
                         self.renum.value(sequence, def, old)
@@ -332,7 +360,9 @@ impl<'r> Munger<'r> {
     /// `=`: that is a value (`S=1625`, `read=1625` in a log line), never a port in Exim's
     /// output, and a parallel workspace's ports must not rewrite it.
     fn map_ports<'a>(&self, line: &'a str) -> Cow<'a, str> {
-        let Some((re, map)) = &self.ports else { return Cow::Borrowed(line) };
+        let Some((re, map)) = &self.ports else {
+            return Cow::Borrowed(line);
+        };
         let mut out = String::new();
         let mut last = 0;
         for m in re.captures_iter(line).filter_map(|c| c.get(1)) {
@@ -398,7 +428,12 @@ fn date_increment(re: &Regex, line: &str, with: &str) -> Option<String> {
     let mut replacement = String::new();
     caps.expand(&template, &mut replacement);
     let m = caps.get(0)?;
-    Some(format!("{}{}{}", &line[..m.start()], replacement, &line[m.end()..]))
+    Some(format!(
+        "{}{}{}",
+        &line[..m.start()],
+        replacement,
+        &line[m.end()..]
+    ))
 }
 
 /// Sorts, in place, every run of consecutive lines that match `pattern`.
@@ -535,7 +570,10 @@ replace = "second item"
 "#;
 
     fn ctx() -> Context {
-        Context { hostname: "box.example.org".into(), ..Default::default() }
+        Context {
+            hostname: "box.example.org".into(),
+            ..Default::default()
+        }
     }
 
     fn rules() -> RuleSet {
@@ -546,21 +584,35 @@ replace = "second item"
     fn message_ids_are_renumbered_across_files_and_names() {
         let rs = rules();
         let mut m = Munger::new(&rs, ctx());
-        let log = m.munge(OutputKind::Mainlog, "1kQ3xy-000Abc-Zz <= x\n1kQ3zz-000Abc-Zz => y 1kQ3xy-000Abc-Zz\n");
-        assert_eq!(log, "10HmaX-0005vi-00 <= x\n10HmaY-0005vi-00 => y 10HmaX-0005vi-00\n");
+        let log = m.munge(
+            OutputKind::Mainlog,
+            "1kQ3xy-000Abc-Zz <= x\n1kQ3zz-000Abc-Zz => y 1kQ3xy-000Abc-Zz\n",
+        );
+        assert_eq!(
+            log,
+            "10HmaX-0005vi-00 <= x\n10HmaY-0005vi-00 => y 10HmaX-0005vi-00\n"
+        );
         assert_eq!(m.munge_file_name("1kQ3zz-000Abc-Zz"), "10HmaY-0005vi-00");
         assert_eq!(m.munge_file_name("1kQ4zz-000Abc-Zz"), "10HmaZ-0005vi-00");
         // A new Munger (a new test) starts again from aX.
         let mut m2 = Munger::new(&rs, ctx());
-        assert_eq!(m2.munge(OutputKind::Stdout, "1kQ4zz-000Abc-Zz"), "10HmaX-0005vi-00");
+        assert_eq!(
+            m2.munge(OutputKind::Stdout, "1kQ4zz-000Abc-Zz"),
+            "10HmaX-0005vi-00"
+        );
     }
 
     #[test]
     fn placeholders_come_from_the_context() {
         let rs = rules();
         let mut m = Munger::new(&rs, ctx());
-        assert_eq!(m.munge(OutputKind::Stdout, "at box.example.org or boxXexample.org\n"),
-            "at the.local.host.name or boxXexample.org\n");
+        assert_eq!(
+            m.munge(
+                OutputKind::Stdout,
+                "at box.example.org or boxXexample.org\n"
+            ),
+            "at the.local.host.name or boxXexample.org\n"
+        );
     }
 
     #[test]
@@ -570,8 +622,14 @@ replace = "second item"
         let line = "from [127.0.0.1]:40001\n";
         assert_eq!(m.munge(OutputKind::Stdout, line), line);
         assert_eq!(m.munge(OutputKind::Msglog, line), "from [127.0.0.1]:1111\n");
-        assert_eq!(m.munge(OutputKind::Mainlog, "listening [127.0.0.1]:40001"), "listening [127.0.0.1]:40001");
-        assert_eq!(m.munge(OutputKind::Mainlog, "[127.0.0.1]:40002 [127.0.0.1]:40001"), "[127.0.0.1]:1112 [127.0.0.1]:40001");
+        assert_eq!(
+            m.munge(OutputKind::Mainlog, "listening [127.0.0.1]:40001"),
+            "listening [127.0.0.1]:40001"
+        );
+        assert_eq!(
+            m.munge(OutputKind::Mainlog, "[127.0.0.1]:40002 [127.0.0.1]:40001"),
+            "[127.0.0.1]:1112 [127.0.0.1]:40001"
+        );
     }
 
     #[test]
@@ -580,10 +638,22 @@ replace = "second item"
         let mut m = Munger::new(&rs, ctx());
         assert_eq!(m.munge(OutputKind::Stderr, "x\nnoise\ny\nz\n"), "x\nz\n");
         assert_eq!(m.munge(OutputKind::Stdout, "noise\ny\n"), "noise\ny\n");
-        assert_eq!(m.munge(OutputKind::Stdout, "1\nBEGIN\n2\n3\nEND\n4\n"), "1\n4\n");
-        assert_eq!(m.munge(OutputKind::Stdout, "1\nSTART\n2\nSTOP\n4\n"), "1\nSTOP\n4\n");
-        assert_eq!(m.munge(OutputKind::Stdout, "Joined: x\n  y\n  z\nw\n"), "Joined: x  y  z\nw\n");
-        assert_eq!(m.munge(OutputKind::Stdout, "Once: x\n  y\n  z\n"), "Once: x/  y\n  z\n");
+        assert_eq!(
+            m.munge(OutputKind::Stdout, "1\nBEGIN\n2\n3\nEND\n4\n"),
+            "1\n4\n"
+        );
+        assert_eq!(
+            m.munge(OutputKind::Stdout, "1\nSTART\n2\nSTOP\n4\n"),
+            "1\nSTOP\n4\n"
+        );
+        assert_eq!(
+            m.munge(OutputKind::Stdout, "Joined: x\n  y\n  z\nw\n"),
+            "Joined: x  y  z\nw\n"
+        );
+        assert_eq!(
+            m.munge(OutputKind::Stdout, "Once: x\n  y\n  z\n"),
+            "Once: x/  y\n  z\n"
+        );
         // An unterminated block runs to the end of the file.
         assert_eq!(m.munge(OutputKind::Stdout, "1\nBEGIN\n2\n"), "1\n");
     }
@@ -592,18 +662,27 @@ replace = "second item"
     fn named_and_flags_switch_rules_on() {
         let rs = rules();
         let mut m = Munger::new(&rs, ctx());
-        assert_eq!(m.munge(OutputKind::Stdout, "quiet\nFiltering x\n"), "quiet\nFiltering x\n");
+        assert_eq!(
+            m.munge(OutputKind::Stdout, "quiet\nFiltering x\n"),
+            "quiet\nFiltering x\n"
+        );
         assert!(m.enable_named("nosuch").is_err());
         m.enable_named("shout").unwrap();
         m.set_rmfiltertest(true);
-        assert_eq!(m.munge(OutputKind::Stdout, "quiet\nFiltering x\n"), "LOUD\n");
+        assert_eq!(
+            m.munge(OutputKind::Stdout, "quiet\nFiltering x\n"),
+            "LOUD\n"
+        );
     }
 
     #[test]
     fn insert_before_adds_a_line() {
         let rs = rules();
         let mut m = Munger::new(&rs, ctx());
-        assert_eq!(m.munge(OutputKind::Stderr, "x\nlooked up y\n"), "x\nNOTE: something\nlooked up y\n");
+        assert_eq!(
+            m.munge(OutputKind::Stderr, "x\nlooked up y\n"),
+            "x\nNOTE: something\nlooked up y\n"
+        );
     }
 
     #[test]
@@ -627,26 +706,41 @@ replace = "second item"
         .unwrap();
         let mut m = Munger::new(&rs, ctx());
         assert_eq!(
-            m.munge(OutputKind::Stdout, "22-Nov-2026 05:01:10  22-Nov-2026 05:01:12  22-Nov-2026 05:21:12 *\n"),
+            m.munge(
+                OutputKind::Stdout,
+                "22-Nov-2026 05:01:10  22-Nov-2026 05:01:12  22-Nov-2026 05:21:12 *\n"
+            ),
             "next = +1200 *\n"
         );
         assert_eq!(
-            m.munge(OutputKind::Stdout, "22-Nov-2026 05:01:10  22-Nov-2026 05:01:12  22-Nov-2026 05:01:02"),
+            m.munge(
+                OutputKind::Stdout,
+                "22-Nov-2026 05:01:10  22-Nov-2026 05:01:12  22-Nov-2026 05:01:02"
+            ),
             "next = -10"
         );
         // Unparsable stamps leave the line alone.
-        assert_eq!(m.munge(OutputKind::Stdout, "a b  c d  e f"), "a b  c d  e f");
-        assert!(RuleSet::parse("[[rule]]\nname = \"x\"\nmatch = '(?P<from>a)'\ndate_increment = \"y\"\n", "t")
-            .unwrap_err()
-            .to_string()
-            .contains("no group named `to`"));
+        assert_eq!(
+            m.munge(OutputKind::Stdout, "a b  c d  e f"),
+            "a b  c d  e f"
+        );
+        assert!(RuleSet::parse(
+            "[[rule]]\nname = \"x\"\nmatch = '(?P<from>a)'\ndate_increment = \"y\"\n",
+            "t"
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("no group named `to`"));
     }
 
     #[test]
     fn after_looks_at_the_line_before_as_munged() {
         let rs = rules();
         let mut m = Munger::new(&rs, ctx());
-        assert_eq!(m.munge(OutputKind::Stdout, "HEADER\nitem\nitem\nitem\n"), "HEADER\nfirst item\nsecond item\nitem\n");
+        assert_eq!(
+            m.munge(OutputKind::Stdout, "HEADER\nitem\nitem\nitem\n"),
+            "HEADER\nfirst item\nsecond item\nitem\n"
+        );
         // nothing before the first line: `after` cannot match there
         assert_eq!(m.munge(OutputKind::Stdout, "item\n"), "item\n");
         let bad = "[[rule]]\nname = \"x\"\nafter = \"(\"\nmatch = \"a\"\nreplace = \"b\"\n";
@@ -658,7 +752,10 @@ replace = "second item"
     fn stop_ends_the_rules_for_the_line() {
         let rs = rules();
         let mut m = Munger::new(&rs, ctx());
-        assert_eq!(m.munge(OutputKind::Stdout, "stop-a\nstop-b\n"), "stop-b\nstop-c\n");
+        assert_eq!(
+            m.munge(OutputKind::Stdout, "stop-a\nstop-b\n"),
+            "stop-b\nstop-c\n"
+        );
     }
 
     #[test]
@@ -668,36 +765,66 @@ replace = "second item"
         let mut m = Munger::new(&rs, ctx());
         assert_eq!(m.munge(OutputKind::Mainlog, text), text);
         m.set_sortlog(true);
-        assert_eq!(m.munge(OutputKind::Mainlog, text), "1 <= a\n1 => c\n2 -> b\n3 => z\n5 <= d\n4 => x\n4 => y\n");
+        assert_eq!(
+            m.munge(OutputKind::Mainlog, text),
+            "1 <= a\n1 => c\n2 -> b\n3 => z\n5 <= d\n4 => x\n4 => y\n"
+        );
         assert_eq!(m.munge(OutputKind::Stdout, text), text);
     }
 
     #[test]
     fn actual_ports_map_to_canonical_ones_first() {
-        let rs = RuleSet::parse("[[rule]]\nname = \"d\"\nmatch = 'port 1225\\b'\nreplace = \"port PORT_D\"\n", "t").unwrap();
-        let c = Context { ports: vec![(31225, 1225), (1224, 1224)], ..Default::default() };
+        let rs = RuleSet::parse(
+            "[[rule]]\nname = \"d\"\nmatch = 'port 1225\\b'\nreplace = \"port PORT_D\"\n",
+            "t",
+        )
+        .unwrap();
+        let c = Context {
+            ports: vec![(31225, 1225), (1224, 1224)],
+            ..Default::default()
+        };
         let mut m = Munger::new(&rs, c);
-        assert_eq!(m.munge(OutputKind::Mainlog, "port 31225 port 312250 port 1224"),
-            "port PORT_D port 312250 port 1224");
+        assert_eq!(
+            m.munge(OutputKind::Mainlog, "port 31225 port 312250 port 1224"),
+            "port PORT_D port 312250 port 1224"
+        );
     }
 
     #[test]
     fn a_value_after_equals_is_not_a_port() {
         // A message size that happens to equal a parallel workspace's PORT_D (Exim's 0503
         // of the project's suite, in workspace 4).
-        let c = Context { ports: vec![(1625, 1225)], ..Default::default() };
+        let c = Context {
+            ports: vec![(1625, 1225)],
+            ..Default::default()
+        };
         let rs = RuleSet::parse("", "t").unwrap();
         let mut m = Munger::new(&rs, c);
-        assert_eq!(m.munge(OutputKind::Mainlog, "read=1625 max=1024 [127.0.0.1]:1625 port 1625"),
-            "read=1625 max=1024 [127.0.0.1]:1225 port 1225");
+        assert_eq!(
+            m.munge(
+                OutputKind::Mainlog,
+                "read=1625 max=1024 [127.0.0.1]:1625 port 1625"
+            ),
+            "read=1625 max=1024 [127.0.0.1]:1225 port 1225"
+        );
     }
 
     #[test]
     fn missing_context_value_disables_rule() {
-        let rs = RuleSet::parse("[[rule]]\nname = \"v6\"\nmatch = '{HOSTIPV6}'\nreplace = \"ip6\"\n", "t").unwrap();
+        let rs = RuleSet::parse(
+            "[[rule]]\nname = \"v6\"\nmatch = '{HOSTIPV6}'\nreplace = \"ip6\"\n",
+            "t",
+        )
+        .unwrap();
         let mut m = Munger::new(&rs, Context::default());
         assert_eq!(m.munge(OutputKind::Stdout, "::1\n"), "::1\n");
-        let mut m = Munger::new(&rs, Context { hostipv6: Some("::1".into()), ..Default::default() });
+        let mut m = Munger::new(
+            &rs,
+            Context {
+                hostipv6: Some("::1".into()),
+                ..Default::default()
+            },
+        );
         assert_eq!(m.munge(OutputKind::Stdout, "::1\n"), "ip6\n");
     }
 

@@ -46,12 +46,24 @@ pub(crate) enum Action {
     Replace { with: String, global: bool },
     /// Drop the line, plus `following` lines, plus every line up to the first line matching
     /// `until` (that line too unless `keep_until_line`).
-    Drop { following: usize, until: Option<Pattern>, keep_until_line: bool },
+    Drop {
+        following: usize,
+        until: Option<Pattern>,
+        keep_until_line: bool,
+    },
     /// Replace capture group `group` of the match by the sequence's value for its text.
-    Renumber { sequence: String, group: usize, global: bool },
+    Renumber {
+        sequence: String,
+        group: usize,
+        global: bool,
+    },
     /// Append the following lines that match `next` to this one (at most `max` of them),
     /// separated by `sep`, so later rules see one line.
-    Join { next: Pattern, sep: String, max: usize },
+    Join {
+        next: Pattern,
+        sep: String,
+        max: usize,
+    },
     /// Put a line of text before this one (Perl runtest printed notes such as
     /// "MUNGED: ::1 will be omitted in what follows" into the munged output).
     InsertBefore { text: String },
@@ -112,12 +124,20 @@ impl RuleSet {
                 after: own_opt(&r.after),
                 pattern: own(&r.pattern),
                 action: match &r.action {
-                    Action::Drop { following, until, keep_until_line } => Action::Drop {
+                    Action::Drop {
+                        following,
+                        until,
+                        keep_until_line,
+                    } => Action::Drop {
                         following: *following,
                         until: own_opt(until),
                         keep_until_line: *keep_until_line,
                     },
-                    Action::Join { next, sep, max } => Action::Join { next: own(next), sep: sep.clone(), max: *max },
+                    Action::Join { next, sep, max } => Action::Join {
+                        next: own(next),
+                        sep: sep.clone(),
+                        max: *max,
+                    },
                     other => other.clone(),
                 },
                 ..r.clone()
@@ -182,9 +202,14 @@ impl RuleSet {
 }
 
 fn compile(text: &str, origin: &str) -> Result<RuleSet, RuleError> {
-    let spec: FileSpec = toml::from_str(text)
-        .map_err(|source| RuleError::Toml { origin: origin.to_string(), source })?;
-    let file_err = |message: String| RuleError::File { origin: origin.to_string(), message };
+    let spec: FileSpec = toml::from_str(text).map_err(|source| RuleError::Toml {
+        origin: origin.to_string(),
+        source,
+    })?;
+    let file_err = |message: String| RuleError::File {
+        origin: origin.to_string(),
+        message,
+    };
 
     let mut sequences = BTreeMap::new();
     for (name, s) in spec.sequences {
@@ -200,24 +225,35 @@ fn compile(text: &str, origin: &str) -> Result<RuleSet, RuleError> {
             }
         };
         if !s.format.contains("{}") {
-            return Err(file_err(format!("sequence `{name}`: format has no `{{}}` for the counter")));
+            return Err(file_err(format!(
+                "sequence `{name}`: format has no `{{}}` for the counter"
+            )));
         }
-        sequences.insert(name, SequenceDef { start, format: s.format });
+        sequences.insert(
+            name,
+            SequenceDef {
+                start,
+                format: s.format,
+            },
+        );
     }
 
-    let named: BTreeMap<String, String> =
-        spec.named.into_iter().map(|(k, v)| (k, v.doc)).collect();
+    let named: BTreeMap<String, String> = spec.named.into_iter().map(|(k, v)| (k, v.doc)).collect();
 
     let sortlog = match spec.sortlog {
         None => None,
         Some(s) => {
-            let pattern = Regex::new(&s.pattern)
-                .map_err(|e| file_err(format!("sortlog: bad regex: {e}")))?;
+            let pattern =
+                Regex::new(&s.pattern).map_err(|e| file_err(format!("sortlog: bad regex: {e}")))?;
             let kinds = match &s.kinds {
                 Some(k) => KindSet::parse(k).map_err(|e| file_err(format!("sortlog: {e}")))?,
                 None => KindSet::parse(&["mainlog".to_string()]).expect("valid kind"),
             };
-            Some(Sortlog { pattern, kinds, note: s.note })
+            Some(Sortlog {
+                pattern,
+                kinds,
+                note: s.note,
+            })
         }
     };
 
@@ -233,7 +269,13 @@ fn compile(text: &str, origin: &str) -> Result<RuleSet, RuleError> {
         })?;
         rules.push(rule);
     }
-    Ok(RuleSet { rules, sequences, named, sortlog, compiled: Arc::default() })
+    Ok(RuleSet {
+        rules,
+        sequences,
+        named,
+        sortlog,
+        compiled: Arc::default(),
+    })
 }
 
 fn compile_rule(
@@ -247,7 +289,9 @@ fn compile_rule(
     };
     if let Some(n) = &r.named {
         if !named.contains_key(n) {
-            return Err(format!("named munge `{n}` is not declared in a [named.{n}] table"));
+            return Err(format!(
+                "named munge `{n}` is not declared in a [named.{n}] table"
+            ));
         }
     }
     if let Some(f) = &r.flag {
@@ -279,7 +323,11 @@ fn compile_rule(
             Ok(())
         }
     };
-    stray("global", r.global, r.replace.is_some() || r.renumber.is_some())?;
+    stray(
+        "global",
+        r.global,
+        r.replace.is_some() || r.renumber.is_some(),
+    )?;
     stray("group", r.group.is_some(), r.renumber.is_some())?;
     stray("keep_until_line", r.keep_until_line, r.drop_until.is_some())?;
     stray("join_sep", r.join_sep.is_some(), r.join_next.is_some())?;
@@ -287,9 +335,16 @@ fn compile_rule(
 
     let action = if let Some(with) = r.replace {
         check_replacement(&with)?;
-        Action::Replace { with, global: r.global }
+        Action::Replace {
+            with,
+            global: r.global,
+        }
     } else if is_drop {
-        let until = r.drop_until.as_deref().map(pattern_opt("drop_until")).transpose()?;
+        let until = r
+            .drop_until
+            .as_deref()
+            .map(pattern_opt("drop_until"))
+            .transpose()?;
         Action::Drop {
             following: r.drop_following.unwrap_or(0),
             until,
@@ -307,7 +362,11 @@ fn compile_rule(
         if group >= groups {
             return Err(format!("renumber: the match has no capture group {group}"));
         }
-        Action::Renumber { sequence, group, global: r.global }
+        Action::Renumber {
+            sequence,
+            group,
+            global: r.global,
+        }
     } else if let Some(text) = r.insert_before {
         Action::InsertBefore { text }
     } else if let Some(with) = r.date_increment {
@@ -320,13 +379,19 @@ fn compile_rule(
         };
         for needed in ["from", "to"] {
             if !names.iter().any(|n| n == needed) {
-                return Err(format!("date_increment: the match has no group named `{needed}`"));
+                return Err(format!(
+                    "date_increment: the match has no group named `{needed}`"
+                ));
             }
         }
         Action::DateIncrement { with }
     } else {
         let next = pattern_opt("join_next")(r.join_next.as_deref().unwrap_or_default())?;
-        Action::Join { next, sep: r.join_sep.unwrap_or_default(), max: r.join_max.unwrap_or(usize::MAX) }
+        Action::Join {
+            next,
+            sep: r.join_sep.unwrap_or_default(),
+            max: r.join_max.unwrap_or(usize::MAX),
+        }
     };
 
     Ok(Rule {
@@ -351,7 +416,9 @@ fn pattern_opt(field: &'static str) -> impl Fn(&str) -> Result<Pattern, String> 
 fn pattern(text: &str) -> Result<Pattern, String> {
     let pieces = split_placeholders(text)?;
     if pieces.iter().all(|p| matches!(p, Piece::Regex(_))) {
-        return Regex::new(text).map(|re| Pattern::Fixed(Arc::new(re))).map_err(|e| format!("bad regex: {e}"));
+        return Regex::new(text)
+            .map(|re| Pattern::Fixed(Arc::new(re)))
+            .map_err(|e| format!("bad regex: {e}"));
     }
     Regex::new(&dummy_fill(&pieces)).map_err(|e| format!("bad regex: {e}"))?;
     Ok(Pattern::Templated(pieces))
@@ -421,9 +488,14 @@ mod tests {
         assert!(Arc::ptr_eq(&rs.clone().compiled(r"^/d$").unwrap(), &other));
         assert!(rs.compiled("(").is_none());
         // A copy for another thread has regexes (and a cache) of its own, the same rules.
-        let rs = RuleSet::parse("[[rule]]\nname = \"r\"\nmatch = \"a+\"\nreplace = \"b\"\n", "t.toml").unwrap();
+        let rs = RuleSet::parse(
+            "[[rule]]\nname = \"r\"\nmatch = \"a+\"\nreplace = \"b\"\n",
+            "t.toml",
+        )
+        .unwrap();
         let copy = rs.for_one_thread();
-        let (Pattern::Fixed(x), Pattern::Fixed(y)) = (&rs.rules[0].pattern, &copy.rules[0].pattern) else {
+        let (Pattern::Fixed(x), Pattern::Fixed(y)) = (&rs.rules[0].pattern, &copy.rules[0].pattern)
+        else {
             panic!("a fixed pattern")
         };
         assert!(!Arc::ptr_eq(x, y) && x.as_str() == y.as_str());
@@ -434,30 +506,48 @@ mod tests {
     #[test]
     fn errors_name_file_and_rule() {
         let e = err("[[rule]]\nname = \"ok\"\nmatch = \"a\"\nreplace = \"b\"\n[[rule]]\nname = \"broken\"\nmatch = \"(\"\nreplace = \"b\"\n");
-        assert!(e.starts_with("t.toml: rule #2 `broken`: match: bad regex"), "{e}");
+        assert!(
+            e.starts_with("t.toml: rule #2 `broken`: match: bad regex"),
+            "{e}"
+        );
     }
 
     #[test]
     fn exactly_one_action() {
         assert!(err("[[rule]]\nname = \"x\"\nmatch = \"a\"\n").contains("exactly one action"));
-        assert!(err("[[rule]]\nname = \"x\"\nmatch = \"a\"\nreplace = \"b\"\ndrop = true\n")
-            .contains("exactly one action"));
+        assert!(
+            err("[[rule]]\nname = \"x\"\nmatch = \"a\"\nreplace = \"b\"\ndrop = true\n")
+                .contains("exactly one action")
+        );
     }
 
     #[test]
     fn undeclared_named_sequence_and_flag_are_errors() {
-        assert!(err("[[rule]]\nname = \"x\"\nnamed = \"nope\"\nmatch = \"a\"\ndrop = true\n")
-            .contains("named munge `nope`"));
-        assert!(err("[[rule]]\nname = \"x\"\nmatch = \"(a)\"\nrenumber = \"nope\"\n")
-            .contains("no sequence `nope`"));
-        assert!(err("[[rule]]\nname = \"x\"\nflag = \"nope\"\nmatch = \"a\"\ndrop = true\n")
-            .contains("unknown flag"));
+        assert!(
+            err("[[rule]]\nname = \"x\"\nnamed = \"nope\"\nmatch = \"a\"\ndrop = true\n")
+                .contains("named munge `nope`")
+        );
+        assert!(
+            err("[[rule]]\nname = \"x\"\nmatch = \"(a)\"\nrenumber = \"nope\"\n")
+                .contains("no sequence `nope`")
+        );
+        assert!(
+            err("[[rule]]\nname = \"x\"\nflag = \"nope\"\nmatch = \"a\"\ndrop = true\n")
+                .contains("unknown flag")
+        );
     }
 
     #[test]
     fn ambiguous_group_reference_is_rejected() {
-        assert!(err("[[rule]]\nname = \"x\"\nmatch = \"(a)\"\nreplace = \"$1b\"\n").contains("write `${1}`"));
-        assert!(RuleSet::parse("[[rule]]\nname = \"x\"\nmatch = \"(a)\"\nreplace = \"${1}b $$1 $1 \"\n", "t").is_ok());
+        assert!(
+            err("[[rule]]\nname = \"x\"\nmatch = \"(a)\"\nreplace = \"$1b\"\n")
+                .contains("write `${1}`")
+        );
+        assert!(RuleSet::parse(
+            "[[rule]]\nname = \"x\"\nmatch = \"(a)\"\nreplace = \"${1}b $$1 $1 \"\n",
+            "t"
+        )
+        .is_ok());
     }
 
     #[test]
@@ -468,7 +558,10 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected() {
-        assert!(err("[[rule]]\nname = \"x\"\nmatch = \"a\"\nreplace = \"b\"\nglobl = true\n").contains("globl"));
+        assert!(
+            err("[[rule]]\nname = \"x\"\nmatch = \"a\"\nreplace = \"b\"\nglobl = true\n")
+                .contains("globl")
+        );
     }
 
     #[test]

@@ -119,7 +119,10 @@ mod tests {
         assert_eq!(r.value("msgid", &def, "one"), "10HmaX-0005vi-00");
         assert_eq!(r.value("msgid", &def, "three"), "10HmaZ-0005vi-00");
         assert_eq!(r.value("msgid", &def, "four"), "10HmbA-0005vi-00");
-        let ports = SequenceDef { start: Counter::Number(1111), format: "{}".into() };
+        let ports = SequenceDef {
+            start: Counter::Number(1111),
+            format: "{}".into(),
+        };
         // Another sequence has its own counter and its own memory.
         assert_eq!(r.value("port", &ports, "one"), "1111");
         assert_eq!(r.value("port", &ports, "40000"), "1112");

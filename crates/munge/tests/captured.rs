@@ -13,7 +13,9 @@ fn rules() -> RuleSet {
 }
 
 fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -68,7 +70,10 @@ checking addresses for oneback.test.ex
 Forward DNS security status: unverified
   V4NET.99.99.90 OK
 ";
-    assert_eq!(munge(94, OutputKind::Stderr, "hostlookup.stderr.raw"), expected);
+    assert_eq!(
+        munge(94, OutputKind::Stderr, "hostlookup.stderr.raw"),
+        expected
+    );
 }
 
 #[test]
@@ -79,7 +84,10 @@ fn retry_database_dump() {
     let expected = format!(
         "{sep}{record}{sep}{record}{sep}{record}  T:thisloop.test.ex:127.0.0.1:PORT_N dd 65 Connection refused\nfirst failed = time last try = time2 next try = time2 + 1200\n  T:thisloop.test.ex:ip4.ip4.ip4.ip4:PORT_N dd 65 Connection refused\nfirst failed = time last try = time2 next try = time2 + 1200\n"
     );
-    assert_eq!(munge(99, OutputKind::Stdout, "dumpdb-retry.stdout.raw"), expected);
+    assert_eq!(
+        munge(99, OutputKind::Stdout, "dumpdb-retry.stdout.raw"),
+        expected
+    );
 }
 
 #[test]
@@ -90,7 +98,10 @@ fn host_checking_session_log() {
     let lines: Vec<&str> = got.lines().collect();
     assert_eq!(lines[0], "1999-03-02 09:44:33 H=(exim.test.ex) [V4NET.11.12.13] U=CALLER Warning: V4NET.11.12.13 is in rbl.test.ex");
     assert_eq!(lines[1], "1999-03-02 09:44:33 10HmaX-0005vi-00 <= postmaster@exim.test.ex H=(exim.test.ex) [V4NET.11.12.13] U=CALLER P=esmtp S=sss");
-    assert_eq!(lines[3], "1999-03-02 09:44:33 10HmaX-0005vi-00 => TESTSUITE/test-mail/rbl <system-filter> T=file");
+    assert_eq!(
+        lines[3],
+        "1999-03-02 09:44:33 10HmaX-0005vi-00 => TESTSUITE/test-mail/rbl <system-filter> T=file"
+    );
     assert_eq!(lines[7], "1999-03-02 09:44:33 H=(exim.test.ex) [V4NET.11.12.14] I=[14.12.11.10]:ppppp U=CALLER F=<postmaster@exim.test.ex> rejected RCPT <userx@exim.test.ex>: host is listed in rbl2.test.ex");
     assert_eq!(lines[8], "1999-03-02 09:44:33 10HmaY-0005vi-00 <= postmaster@exim.test.ex H=(exim.test.ex) [V4NET.11.12.14] I=[14.12.11.10]:ppppp U=CALLER P=esmtp S=sss");
     assert!(!got.contains("mailrig") && !got.contains("2026"), "{got}");

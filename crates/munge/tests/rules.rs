@@ -56,14 +56,22 @@ fn log_time_with_zone_ms_and_pid() {
     let mut m = Munger::new(&rs, ctx());
     assert_eq!(m.munge(Mainlog, "2026-11-22 04:44:10.123 +0100 [4242] Start queue run: pid=4242\n2026-11-22 04:44:10 [4243] x QT=0s DT=1m2s\n2026-11-22 04:44:11 [4242] y QT=0.532s\n"),
         "2017-07-30 18:51:05.712 [1234] Start queue run: pid=pppp\n1999-03-02 09:44:33 [1235] x QT=qqs DT=qqs\n1999-03-02 09:44:33 [1234] y QT=q.qqqs\n");
-    assert_eq!(one(Stderr, "SYSLOG: '2026-11-22 04:44:10 Start queue run: pid=4242'"),
-        "SYSLOG: '2017-07-30 18:51:05 Start queue run: pid=pppp'");
+    assert_eq!(
+        one(
+            Stderr,
+            "SYSLOG: '2026-11-22 04:44:10 Start queue run: pid=4242'"
+        ),
+        "SYSLOG: '2017-07-30 18:51:05 Start queue run: pid=pppp'"
+    );
 }
 
 #[test]
 fn smtp_banner_host_version_and_rfc2822_date() {
     assert_eq!(
-        one(Stdout, "220 vm.example.net ESMTP Exim 4.96 Sun, 22 Nov 2026 04:44:10 +0000\n"),
+        one(
+            Stdout,
+            "220 vm.example.net ESMTP Exim 4.96 Sun, 22 Nov 2026 04:44:10 +0000\n"
+        ),
         "220 the.local.host.name ESMTP Exim x.yz Tue, 2 Mar 1999 09:44:33 +0000\n"
     );
 }
@@ -80,8 +88,14 @@ fn message_ids_are_consistent_across_the_files_of_a_test() {
     let mut m = Munger::new(&rs, ctx());
     let log = m.munge(Mainlog, "2026-11-22 04:44:10 1xUzQw-0002Xx-0e <= a@b\n2026-11-22 04:44:10 1xUzQx-0002Xy-0e <= c@d\n");
     assert!(log.contains("10HmaX") && log.contains("10HmaY"), "{log}");
-    let mail = m.munge(Mail, "\tid 1xUzQx-0002Xy-0e\nMessage-Id: <E1xUzQw-0002Xx-0e@vm.example.net>\n");
-    assert_eq!(mail, "\tid 10HmaY-0005vi-00\nMessage-Id: <E10HmaX-0005vi-00@the.local.host.name>\n");
+    let mail = m.munge(
+        Mail,
+        "\tid 1xUzQx-0002Xy-0e\nMessage-Id: <E1xUzQw-0002Xx-0e@vm.example.net>\n",
+    );
+    assert_eq!(
+        mail,
+        "\tid 10HmaY-0005vi-00\nMessage-Id: <E10HmaX-0005vi-00@the.local.host.name>\n"
+    );
     assert_eq!(m.munge_file_name("1xUzQx-0002Xy-0e"), "10HmaY-0005vi-00");
     assert_eq!(m.munge_file_name("1xUzQz-0002Xy-0e"), "10HmaZ-0005vi-00");
 }
@@ -97,16 +111,41 @@ fn mail_file_names() {
 
 #[test]
 fn paths_addresses_and_users() {
-    assert_eq!(one(Stderr, "configuration file is /work/suite/test-config\n"),
-        "configuration file is TESTSUITE/test-config\n");
-    assert_eq!(one(Mainlog, "H=(test) [10.20.30.40] P=smtp"), "H=(test) [ip4.ip4.ip4.ip4] P=smtp");
-    assert_eq!(one(Stdout, "40.30.20.10.in-addr.arpa"), "ip4-reverse.in-addr.arpa");
-    assert_eq!(one(Stdout, "[2001:db8::5]"), "[ip6:ip6:ip6:ip6:ip6:ip6:ip6:ip6]");
-    assert_eq!(one(Mainlog, "<= <> R=x U=Debian-exim P=local S=12"), "<= <> R=x U=EXIMUSER P=local S=sss");
-    assert_eq!(one(Stderr, "originator: uid=1001 gid=1002 login=mungetest name=Munge Tester"),
-        "originator: uid=CALLER_UID gid=CALLER_GID login=CALLER name=CALLER_GECOS");
-    assert_eq!(one(Stderr, "  uid=102 gid=105 pid=777"), "  uid=EXIM_UID gid=EXIM_GID pid=pppp");
-    assert_eq!(one(Stderr, "  uid=0 gid=1002 pid=777"), "  uid=uuuu gid=CALLER_GID pid=pppp");
+    assert_eq!(
+        one(Stderr, "configuration file is /work/suite/test-config\n"),
+        "configuration file is TESTSUITE/test-config\n"
+    );
+    assert_eq!(
+        one(Mainlog, "H=(test) [10.20.30.40] P=smtp"),
+        "H=(test) [ip4.ip4.ip4.ip4] P=smtp"
+    );
+    assert_eq!(
+        one(Stdout, "40.30.20.10.in-addr.arpa"),
+        "ip4-reverse.in-addr.arpa"
+    );
+    assert_eq!(
+        one(Stdout, "[2001:db8::5]"),
+        "[ip6:ip6:ip6:ip6:ip6:ip6:ip6:ip6]"
+    );
+    assert_eq!(
+        one(Mainlog, "<= <> R=x U=Debian-exim P=local S=12"),
+        "<= <> R=x U=EXIMUSER P=local S=sss"
+    );
+    assert_eq!(
+        one(
+            Stderr,
+            "originator: uid=1001 gid=1002 login=mungetest name=Munge Tester"
+        ),
+        "originator: uid=CALLER_UID gid=CALLER_GID login=CALLER name=CALLER_GECOS"
+    );
+    assert_eq!(
+        one(Stderr, "  uid=102 gid=105 pid=777"),
+        "  uid=EXIM_UID gid=EXIM_GID pid=pppp"
+    );
+    assert_eq!(
+        one(Stderr, "  uid=0 gid=1002 pid=777"),
+        "  uid=uuuu gid=CALLER_GID pid=pppp"
+    );
 }
 
 #[test]
@@ -118,15 +157,22 @@ fn ports() {
         m.munge(Mainlog, "2026-11-22 04:44:10 SMTP connection from [127.0.0.1]:40312 I=[127.0.0.1]:1225 (TCP/IP connection count = 1)\n"),
         "1999-03-02 09:44:33 SMTP connection from [127.0.0.1]:1111 I=[127.0.0.1]:PORT_D (TCP/IP connection count = 1)\n"
     );
-    assert_eq!(m.munge(Mail, "Received: from [127.0.0.1] (port=40312 helo=x)\n"),
-        "Received: from [127.0.0.1] (port=1111 helo=x)\n");
+    assert_eq!(
+        m.munge(Mail, "Received: from [127.0.0.1] (port=40312 helo=x)\n"),
+        "Received: from [127.0.0.1] (port=1111 helo=x)\n"
+    );
     assert_eq!(m.munge(Mainlog, "2026-11-22 04:44:10 exim 4.96 daemon started: pid=9, no queue runs, listening for SMTP on port 1225 port 1224\n"),
         "1999-03-02 09:44:33 exim x.yz daemon started: pid=pppp, no queue runs, listening for SMTP on port PORT_D port PORT_S\n");
     // The aux client's own output keeps the real port.
-    assert_eq!(m.munge(Stdout, "Connecting to 127.0.0.1 port 1225 ... connected\n"),
-        "Connecting to 127.0.0.1 port 1225 ... connected\n");
+    assert_eq!(
+        m.munge(Stdout, "Connecting to 127.0.0.1 port 1225 ... connected\n"),
+        "Connecting to 127.0.0.1 port 1225 ... connected\n"
+    );
     // Spool files show a fixed port.
-    assert_eq!(m.munge(Stdout, "-host_address [127.0.0.1]:40312\n"), "-host_address [127.0.0.1]:9999\n");
+    assert_eq!(
+        m.munge(Stdout, "-host_address [127.0.0.1]:40312\n"),
+        "-host_address [127.0.0.1]:9999\n"
+    );
 }
 
 #[test]
@@ -135,7 +181,10 @@ fn workspace_ports_map_to_canonical_ones() {
     let mut c = ctx();
     c.ports = vec![(31225, 1225)];
     let mut m = Munger::new(&rs, c);
-    assert_eq!(m.munge(Mainlog, "listening for SMTP on port 31225"), "listening for SMTP on port PORT_D");
+    assert_eq!(
+        m.munge(Mainlog, "listening for SMTP on port 31225"),
+        "listening for SMTP on port PORT_D"
+    );
 }
 
 #[test]
@@ -148,11 +197,31 @@ fn outgoing_delivery_with_tls() {
 
 #[test]
 fn errnos_but_not_exim_codes() {
-    assert_eq!(one(Mainlog, "== x@y R=r T=t defer (111): Connection refused"), "== x@y R=r T=t defer (dd): Connection refused");
-    assert_eq!(one(Mainlog, "== x@y R=r T=t defer (0): SMTP delivery explicitly queued"), "== x@y R=r T=t defer (0): SMTP delivery explicitly queued");
-    assert_eq!(one(Mainlog, "== x@y R=r T=t defer (-38): a TLS session is required"), "== x@y R=r T=t defer (-38): a TLS session is required");
-    assert_eq!(one(Stdout, "  T:thishost.test.ex:127.0.0.1:1223 111 65 Connection refused"),
-        "  T:thishost.test.ex:127.0.0.1:PORT_N dd 65 Connection refused");
+    assert_eq!(
+        one(Mainlog, "== x@y R=r T=t defer (111): Connection refused"),
+        "== x@y R=r T=t defer (dd): Connection refused"
+    );
+    assert_eq!(
+        one(
+            Mainlog,
+            "== x@y R=r T=t defer (0): SMTP delivery explicitly queued"
+        ),
+        "== x@y R=r T=t defer (0): SMTP delivery explicitly queued"
+    );
+    assert_eq!(
+        one(
+            Mainlog,
+            "== x@y R=r T=t defer (-38): a TLS session is required"
+        ),
+        "== x@y R=r T=t defer (-38): a TLS session is required"
+    );
+    assert_eq!(
+        one(
+            Stdout,
+            "  T:thishost.test.ex:127.0.0.1:1223 111 65 Connection refused"
+        ),
+        "  T:thishost.test.ex:127.0.0.1:PORT_N dd 65 Connection refused"
+    );
 }
 
 #[test]
@@ -163,14 +232,22 @@ fn debug_output_build_lines_are_dropped() {
 
 #[test]
 fn spool_header_file_lengths() {
-    assert_eq!(one(Stdout, "038P Received: from mungetest by x"), "dddP Received: from CALLER by x");
+    assert_eq!(
+        one(Stdout, "038P Received: from mungetest by x"),
+        "dddP Received: from CALLER by x"
+    );
     assert_eq!(one(Stdout, "014T To: xxxx@yyyy"), "014T To: xxxx@yyyy");
 }
 
 #[test]
 fn size_of_mail_commands_only() {
-    assert_eq!(one(Mainlog, r#"mail accepted "mail from: <ok@test3> SIZE=1234" "<ok@test3> SIZE=1234""#),
-        r#"mail accepted "mail from: <ok@test3> SIZE=ssss" "<ok@test3> SIZE=1234""#);
+    assert_eq!(
+        one(
+            Mainlog,
+            r#"mail accepted "mail from: <ok@test3> SIZE=1234" "<ok@test3> SIZE=1234""#
+        ),
+        r#"mail accepted "mail from: <ok@test3> SIZE=ssss" "<ok@test3> SIZE=1234""#
+    );
 }
 
 #[test]
@@ -207,8 +284,13 @@ fn sortlog_sorts_delivery_runs() {
 
 #[test]
 fn connection_time_and_listening_families() {
-    assert_eq!(one(Stderr, "LOG: unexpected disconnection while reading SMTP command from (test) [1.1.1.1] D=0s"),
-        "LOG: unexpected disconnection while reading SMTP command from (test) [1.1.1.1] D=qqs");
+    assert_eq!(
+        one(
+            Stderr,
+            "LOG: unexpected disconnection while reading SMTP command from (test) [1.1.1.1] D=0s"
+        ),
+        "LOG: unexpected disconnection while reading SMTP command from (test) [1.1.1.1] D=qqs"
+    );
     assert_eq!(one(Mainlog, "2026-11-22 04:44:10 exim 4.96 daemon started: pid=1, no queue runs, listening for SMTP on port 1225 (IPv6 and IPv4)"),
         "1999-03-02 09:44:33 exim x.yz daemon started: pid=pppp, no queue runs, listening for SMTP on port PORT_D");
     // Outside the folders that require IPv6, the dual-stack note goes (Perl's saved files).
@@ -216,18 +298,31 @@ fn connection_time_and_listening_families() {
     let mut m = Munger::new(&rs, ctx());
     let raw = "2026-11-22 04:44:10 exim 4.96 daemon started: pid=1, no queue runs, listening for SMTP on [127.0.0.1]:1228 port 1225 (IPv6 and IPv4) port 1226 (IPv4)\n";
     m.set_flag("ipv6test", true);
-    assert!(m.munge(Mainlog, raw).ends_with("port PORT_D (IPv6 and IPv4) port PORT_D2 (IPv4)\n"));
+    assert!(m
+        .munge(Mainlog, raw)
+        .ends_with("port PORT_D (IPv6 and IPv4) port PORT_D2 (IPv4)\n"));
     m.set_flag("ipv6test", false);
-    assert!(m.munge(Mainlog, raw).ends_with("on [127.0.0.1]:PORT_D4 port PORT_D port PORT_D2 (IPv4)\n"));
+    assert!(m
+        .munge(Mainlog, raw)
+        .ends_with("on [127.0.0.1]:PORT_D4 port PORT_D port PORT_D2 (IPv4)\n"));
     let lone = "2026-11-22 04:44:10 exim 4.96 daemon started: pid=1, no queue runs, listening for SMTP on port 1225 (IPv4)\n";
-    assert!(m.munge(Mainlog, lone).ends_with("listening for SMTP on port PORT_D\n"));
+    assert!(m
+        .munge(Mainlog, lone)
+        .ends_with("listening for SMTP on port PORT_D\n"));
     // A list that starts with wildcard listeners loses every family note (0433's saved files);
     // one that starts with an explicit address keeps them (above).
     let run = "2026-11-22 04:44:10 exim 4.96 daemon started: pid=1, no queue runs, listening for SMTP on port 1225 (IPv4) port 1226 (IPv4) [127.0.0.1]:1228\n";
-    assert!(m.munge(Mainlog, run).ends_with("listening for SMTP on port PORT_D port PORT_D2 [127.0.0.1]:PORT_D4\n"));
+    assert!(m
+        .munge(Mainlog, run)
+        .ends_with("listening for SMTP on port PORT_D port PORT_D2 [127.0.0.1]:PORT_D4\n"));
     m.set_flag("ipv6test", true);
-    assert!(m.munge(Mainlog, lone).ends_with("listening for SMTP on port PORT_D (IPv4)\n"));
-    assert_eq!(one(Stdout, "host ff00:1234:0005:0006:0007:0008:0abc:000d\n"), "host V6NET:1234:0005:0006:0007:0008:0abc:000d\n");
+    assert!(m
+        .munge(Mainlog, lone)
+        .ends_with("listening for SMTP on port PORT_D (IPv4)\n"));
+    assert_eq!(
+        one(Stdout, "host ff00:1234:0005:0006:0007:0008:0abc:000d\n"),
+        "host V6NET:1234:0005:0006:0007:0008:0abc:000d\n"
+    );
 }
 
 #[test]
@@ -248,9 +343,15 @@ fn aaaa_lookups_that_succeed_stay_only_in_ipv6_folders() {
     let rs = rules();
     let mut m = Munger::new(&rs, ctx());
     m.set_flag("ipv6test", true);
-    assert_eq!(m.munge(Stderr, raw), "DNS lookup of 46.test.ex (AAAA) succeeded\nDNS lookup of 46.test.ex (A) using fakens\n");
+    assert_eq!(
+        m.munge(Stderr, raw),
+        "DNS lookup of 46.test.ex (AAAA) succeeded\nDNS lookup of 46.test.ex (A) using fakens\n"
+    );
     m.set_flag("ipv6test", false);
-    assert_eq!(m.munge(Stderr, raw), "DNS lookup of 46.test.ex (A) using fakens\n");
+    assert_eq!(
+        m.munge(Stderr, raw),
+        "DNS lookup of 46.test.ex (A) using fakens\n"
+    );
 }
 
 #[test]
@@ -262,9 +363,13 @@ fn tls_in_ver_expansion_trace_loses_the_lines_perl_dropped() {
     raw += &format!("  ╭───scanning:  ($tls_in_ver)}}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}");
     raw += "  ├───────text:  (\n";
     raw += &format!("  ├───scanning: $tls_in_ver)}}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}");
-    raw += &format!("  ├───scanning: )}}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}");
+    raw += &format!(
+        "  ├───scanning: )}}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}"
+    );
     raw += "  ├───────text: )\n";
-    raw += &format!("  ├───scanning: }}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}");
+    raw += &format!(
+        "  ├───scanning: }}}}${{if def:tls_in_cipher_std {{ tls $tls_in_cipher_std\n  \t{rest}"
+    );
     raw += "  ├──expanding:  ($tls_in_ver)\n";
     assert_eq!(raw.lines().count(), 25);
     assert_eq!(
@@ -272,8 +377,13 @@ fn tls_in_ver_expansion_trace_loses_the_lines_perl_dropped() {
         "  \t}}id $message_exim_id${if def:received_for {\n  \tfor $received_for}}\n  ├──expanding:  ($tls_in_ver)\n"
     );
     // Other conditions of the header text are untouched.
-    assert_eq!(one(Stderr, " ├──condition: def:tls_in_cipher_std\n ├─────result: false\n"),
-        " ├──condition: def:tls_in_cipher_std\n ├─────result: false\n");
+    assert_eq!(
+        one(
+            Stderr,
+            " ├──condition: def:tls_in_cipher_std\n ├─────result: false\n"
+        ),
+        " ├──condition: def:tls_in_cipher_std\n ├─────result: false\n"
+    );
 }
 
 #[test]
@@ -294,18 +404,31 @@ pppp exec TESTSUITE/eximdir/exim -DEXIM_PATH=TESTSUITE/eximdir/exim -C TESTSUITE
     let raw = "originator: uid=1001 gid=1001 login=u name=N\n13327 creating notifier socket\n\
 13327  @/work/suite/spool/exim_daemon_notify\n13327 listening on all interfaces (IPv4) port 1225\n";
     let out = one(Stderr, raw);
-    assert!(out.ends_with("\nppppp creating notifier socket\nppppp  TESTSUITE/spool/exim_daemon_notify\n\
-listening on all interfaces (IPv4) port 1225\n"), "{out}");
+    assert!(
+        out.ends_with(
+            "\nppppp creating notifier socket\nppppp  TESTSUITE/spool/exim_daemon_notify\n\
+listening on all interfaces (IPv4) port 1225\n"
+        ),
+        "{out}"
+    );
     // the marker only follows a marked notifier line
-    assert_eq!(one(Stderr, "13327  @/work/suite/spool/exim_daemon_notify\n"), " TESTSUITE/spool/exim_daemon_notify\n");
+    assert_eq!(
+        one(Stderr, "13327  @/work/suite/spool/exim_daemon_notify\n"),
+        " TESTSUITE/spool/exim_daemon_notify\n"
+    );
 }
 
 #[test]
 fn lookup_cache_keys_and_directory_space() {
     assert_eq!(one(Stderr, "LRU list:\n  :/work/suite/aux-fixed/0002.lsearch\n   ;/work/suite/aux-fixed/0085.data\n"),
         "LRU list:\n  0TESTSUITE/aux-fixed/0002.lsearch\n   0TESTSUITE/aux-fixed/0085.data\n");
-    assert_eq!(one(Stderr, "log directory space = -1K inodes = -1 check_space = 10240K inodes = 100"),
-        "log directory space = nnnnnK inodes = nnnnn check_space = 10240K inodes = 100");
+    assert_eq!(
+        one(
+            Stderr,
+            "log directory space = -1K inodes = -1 check_space = 10240K inodes = 100"
+        ),
+        "log directory space = nnnnnK inodes = nnnnn check_space = 10240K inodes = 100"
+    );
     assert_eq!(one(Stderr, "errno = 2\n"), "errno = EEE\n");
 }
 
@@ -314,39 +437,81 @@ fn dumpdb_retry_times_become_the_interval() {
     let raw = "  T:thishost.test.ex:127.0.0.1:1223 111 65 Connection refused\n22-Nov-2026 05:01:10  22-Nov-2026 05:01:12  22-Nov-2026 05:21:12\n22-Nov-2026 05:01:10  22-Nov-2026 05:01:12  22-Nov-2026 05:01:22 *\n";
     assert_eq!(one(Stdout, raw), "  T:thishost.test.ex:127.0.0.1:PORT_N dd 65 Connection refused\nfirst failed = time last try = time2 next try = time2 + 1200\nfirst failed = time last try = time2 next try = time2 + 10 *\n");
     // A key that starts with an address keeps the port number; errno 0 stays.
-    assert_eq!(one(Stdout, "  T:127.0.0.1:127.0.0.1:1223 0 65 Connection refused\n"), "  T:127.0.0.1:127.0.0.1:1223 0 65 Connection refused\n");
+    assert_eq!(
+        one(
+            Stdout,
+            "  T:127.0.0.1:127.0.0.1:1223 0 65 Connection refused\n"
+        ),
+        "  T:127.0.0.1:127.0.0.1:1223 0 65 Connection refused\n"
+    );
 }
 
 #[test]
 fn errno_kinds_and_network_wording() {
-    assert_eq!(one(Mainlog, "== x@y R=r T=t defer (2): No such file or directory: creating lock file"),
-        "== x@y R=r T=t defer (EEE): No such file or directory: creating lock file");
-    assert_eq!(one(Mainlog, "== x@y R=all T=smtp defer (101): Network is unreachable"),
-        "== x@y R=all T=smtp defer (dd): Network Error");
-    assert_eq!(one(Mail, "X-local-user: uid=4294967295 gid=4294967295\n"), "X-local-user: uid=-1 gid=-1\n");
+    assert_eq!(
+        one(
+            Mainlog,
+            "== x@y R=r T=t defer (2): No such file or directory: creating lock file"
+        ),
+        "== x@y R=r T=t defer (EEE): No such file or directory: creating lock file"
+    );
+    assert_eq!(
+        one(
+            Mainlog,
+            "== x@y R=all T=smtp defer (101): Network is unreachable"
+        ),
+        "== x@y R=all T=smtp defer (dd): Network Error"
+    );
+    assert_eq!(
+        one(Mail, "X-local-user: uid=4294967295 gid=4294967295\n"),
+        "X-local-user: uid=-1 gid=-1\n"
+    );
 }
 
 #[test]
 fn date_and_build_dependent_values() {
-    assert_eq!(one(Stdout, "> prvs=0786d6aa1a=userx@test.ex"), "> prvs=xxxxxxxxxx=userx@test.ex");
-    assert_eq!(one(Stdout, "> Failed: argument for base62d operator is \"0003D7.\", which is not a base 62 number"),
-        "> Failed: argument for base62d operator is \"0003D7.\", which is not a base 36/62 number");
+    assert_eq!(
+        one(Stdout, "> prvs=0786d6aa1a=userx@test.ex"),
+        "> prvs=xxxxxxxxxx=userx@test.ex"
+    );
+    assert_eq!(
+        one(
+            Stdout,
+            "> Failed: argument for base62d operator is \"0003D7.\", which is not a base 62 number"
+        ),
+        "> Failed: argument for base62d operator is \"0003D7.\", which is not a base 36/62 number"
+    );
     assert_eq!(one(Stdout, "-host_address [127.0.0.1]:40312\n-interface_address [127.0.0.1]:1225\n-tls_resumption A\n-received_protocol esmtp\n"),
         "-host_address [127.0.0.1]:9999\n-interface_address [127.0.0.1]:1112\n-received_protocol esmtp\n");
 }
 
 #[test]
 fn autoreply_log_date_line_is_joined_with_the_next() {
-    assert_eq!(one(Mail, "2026-11-22 05:10:01\n  To: Munge Tester <mungetest@test.ex>\n  Subject: x\n"),
-        "1999-03-02 09:44:33   To: CALLER_GECOS <CALLER@test.ex>\n  Subject: x\n");
-    assert_eq!(one(Stderr, " writing neg-cache entry for 99.99.99.224.rbl.test.ex-A-41, ttl 3000\n"),
-        " writing neg-cache entry for 99.99.99.V4NET.rbl.test.ex-A-xxxx, ttl 3000\n");
+    assert_eq!(
+        one(
+            Mail,
+            "2026-11-22 05:10:01\n  To: Munge Tester <mungetest@test.ex>\n  Subject: x\n"
+        ),
+        "1999-03-02 09:44:33   To: CALLER_GECOS <CALLER@test.ex>\n  Subject: x\n"
+    );
+    assert_eq!(
+        one(
+            Stderr,
+            " writing neg-cache entry for 99.99.99.224.rbl.test.ex-A-41, ttl 3000\n"
+        ),
+        " writing neg-cache entry for 99.99.99.V4NET.rbl.test.ex-A-xxxx, ttl 3000\n"
+    );
 }
 
 #[test]
 fn test_network_inside_names() {
-    assert_eq!(one(Stderr, ">>> using ACL \"acl_224_11_12\" for 224.224.0.1 1.0.0.224.in-addr.arpa 12240.1"),
-        ">>> using ACL \"acl_V4NET_11_12\" for V4NET.V4NET.0.1 1.0.0.V4NET.in-addr.arpa 12240.1");
+    assert_eq!(
+        one(
+            Stderr,
+            ">>> using ACL \"acl_224_11_12\" for 224.224.0.1 1.0.0.224.in-addr.arpa 12240.1"
+        ),
+        ">>> using ACL \"acl_V4NET_11_12\" for V4NET.V4NET.0.1 1.0.0.V4NET.in-addr.arpa 12240.1"
+    );
 }
 
 #[test]
@@ -364,9 +529,20 @@ fn build_and_system_wording() {
         "== u@t R=reply T=reply defer (EEE): Is a directory: Failed to open DBM file TESTSUITE/spool when sending");
     assert_eq!(one(Mainlog, "== u@t R=local T=appendfile defer (6): No such device or address: while opening named pipe /work/suite/test-fifo (x)"),
         "== u@t R=local T=appendfile defer (EEE): Error: while opening named pipe TESTSUITE/test-fifo (x)");
-    assert_eq!(one(Stdout, "exim_lock: locking test-mail/userx succeeded: running /bin/sh ..."),
-        "exim_lock: locking test-mail/userx succeeded: running ENV_SHELL ...");
-    assert_eq!(one(Mail, "  0 opt=0 status=0 RDONLY\n  2 opt=0 status=1 WRONLY\n"), "  0 opt=0 STATUS\n  2 opt=0 STATUS\n");
+    assert_eq!(
+        one(
+            Stdout,
+            "exim_lock: locking test-mail/userx succeeded: running /bin/sh ..."
+        ),
+        "exim_lock: locking test-mail/userx succeeded: running ENV_SHELL ..."
+    );
+    assert_eq!(
+        one(
+            Mail,
+            "  0 opt=0 status=0 RDONLY\n  2 opt=0 status=1 WRONLY\n"
+        ),
+        "  0 opt=0 STATUS\n  2 opt=0 STATUS\n"
+    );
 }
 
 #[test]
@@ -401,15 +577,23 @@ fn host_lines_with_a_port_say_host_twice_as_the_saved_files_do() {
 
 #[test]
 fn host_lines_in_bounces() {
-    assert_eq!(one(Mail, "    host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n"),
-        "  host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n");
+    assert_eq!(
+        one(
+            Mail,
+            "    host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n"
+        ),
+        "  host localhost4.test.ex [127.0.0.1]\n  host a.host.name          \n"
+    );
 }
 
 #[test]
 fn callouts_fast_open_and_spool_owner() {
     assert_eq!(one(Stderr, "  SMTP>> RCPT TO:<vm.example.net-1795324784-testing@remote.domain>\nConnecting to 127.0.0.1 [127.0.0.1]:1224 ...  TFO mode sendto, no data: EINPROGRESS\n connected\n"),
         "  SMTP>> RCPT TO:<the.local.host.name-dddddddd-testing@remote.domain>\nConnecting to 127.0.0.1 [127.0.0.1]:1224 ...  connected\n");
-    assert_eq!(one(Stdout, "10HmaX-0005vi-00-H\nmungetest 1001 1002\n"), "10HmaX-0005vi-00-H\nCALLER UID GID\n");
+    assert_eq!(
+        one(Stdout, "10HmaX-0005vi-00-H\nmungetest 1001 1002\n"),
+        "10HmaX-0005vi-00-H\nCALLER UID GID\n"
+    );
 }
 
 #[test]
@@ -424,8 +608,13 @@ fn ports_after_fake_and_own_addresses_are_renumbered() {
 fn retry_debug_and_header_sizes() {
     assert_eq!(one(Stderr, "failing_interval=0 message_age=0\n  first failed=1795324870 last try=1795324870 next try=1795325170 expired=0\nSize of headers = 294\n"),
         "failing_interval=ttt message_age=ttt\n  first failed=dddd last try=dddd next try=+300 expired=0\nSize of headers = sss\n");
-    assert_eq!(one(Stdout, "  T:userx@test.ex -22 0 mailbox is full (MTA-imposed quota exceeded)"),
-        "  T:userx@test.ex -22 xxxx mailbox is full (MTA-imposed quota exceeded)");
+    assert_eq!(
+        one(
+            Stdout,
+            "  T:userx@test.ex -22 0 mailbox is full (MTA-imposed quota exceeded)"
+        ),
+        "  T:userx@test.ex -22 xxxx mailbox is full (MTA-imposed quota exceeded)"
+    );
 }
 
 #[test]
@@ -436,7 +625,10 @@ fn gnutls_4_96_forms() {
         "1999-03-02 09:44:33 cipher_ TLS1.x:ke_RSA_WITH_ci_mac\n1999-03-02 09:44:33 ver:    TLS1.x\n");
     assert_eq!(one(Mainlog, "TLS error on connection from (rhu.barb) [127.0.0.1] (gnutls_handshake): No certificate was found."),
         "TLS error on connection from (rhu.barb) [127.0.0.1] (gnutls_handshake): The peer did not send any certificate.");
-    assert_eq!(one(Mainlog, "C=\"250- 323 byte chunk, total 323\\n250 OK\""), "C=\"250- 3nn byte chunk, total 3nn\\n250 OK\"");
+    assert_eq!(
+        one(Mainlog, "C=\"250- 323 byte chunk, total 323\\n250 OK\""),
+        "C=\"250- 3nn byte chunk, total 3nn\\n250 OK\""
+    );
 }
 
 #[test]
@@ -450,7 +642,10 @@ fn port_headers_share_the_port_numbering() {
     let rs = rules();
     let mut m = Munger::new(&rs, ctx());
     m.munge(Mainlog, "2026-11-22 05:20:00 SMTP connection from [127.0.0.1]:59026 I=[127.0.0.1]:1225 (TCP/IP connection count = 1)\n");
-    assert_eq!(m.munge(Mail, "Port: 59026\nPort: 1234\n"), "Port: 1111\nPort: 1112\n");
+    assert_eq!(
+        m.munge(Mail, "Port: 59026\nPort: 1234\n"),
+        "Port: 1111\nPort: 1112\n"
+    );
 }
 
 #[test]
@@ -458,7 +653,9 @@ fn gnutls_bad_clientcert_named_munge() {
     let rs = rules();
     let raw = "2026-11-22 05:30:00 TLS error on connection from (rhu1.barb) [10.20.30.40] (gnutls_handshake): No supported cipher suites have been found.\n";
     let mut m = Munger::new(&rs, ctx());
-    assert!(m.munge(Mainlog, raw).ends_with("Could not negotiate a supported cipher suite.\n"));
+    assert!(m
+        .munge(Mainlog, raw)
+        .ends_with("Could not negotiate a supported cipher suite.\n"));
     let mut m = Munger::new(&rs, ctx());
     m.enable_named("gnutls_bad_clientcert").unwrap();
     assert_eq!(m.munge(Mainlog, raw), "1999-03-02 09:44:33 TLS error on connection from (rhu1.barb) [ip4.ip4.ip4.ip4] (gnutls_handshake): The peer did not send any certificate.\n");
@@ -471,7 +668,10 @@ fn optional_events_drops_event_action_from_bp_output() {
     let mut m = Munger::new(&rs, ctx());
     assert_eq!(m.munge(Stdout, out), out);
     m.enable_named("optional_events").unwrap();
-    assert_eq!(m.munge(Stdout, out), "delay_after_cutoff\nfallback_hosts = \n");
+    assert_eq!(
+        m.munge(Stdout, out),
+        "delay_after_cutoff\nfallback_hosts = \n"
+    );
     // Only -bP output (stdout); a log line naming the option stays.
     assert_eq!(m.munge(Stderr, "event_action = x\n"), "event_action = x\n");
 }
@@ -526,8 +726,13 @@ process pppp running as transport filter: fd_write=dddd fd_read=dddd\nprocess pp
 fn bt_host_lines_ls_lines_and_log_ports() {
     assert_eq!(one(Stdout, "  host 1.2.3.4 [1.2.3.4]   \n  host v6.test.ex [unknown]   MX=10 ** unusable **\n  host a.host.name          \n"),
         "  host 1.2.3.4 [1.2.3.4]\n  host v6.test.ex [unknown] MX=10 ** unusable **\n  host a.host.name          \n");
-    assert_eq!(one(Stdout, "-rw------- 1 mungetest mungetest 0 May 10  2002 /work/suite/test-mail/a\n"),
-        "-rw------- 1 CALLER CALLER 0 May 10 2002 TESTSUITE/test-mail/a\n");
+    assert_eq!(
+        one(
+            Stdout,
+            "-rw------- 1 mungetest mungetest 0 May 10  2002 /work/suite/test-mail/a\n"
+        ),
+        "-rw------- 1 CALLER CALLER 0 May 10 2002 TESTSUITE/test-mail/a\n"
+    );
     assert_eq!(one(Mainlog, "2026-11-22 04:44:10 1xUzQw-0002Xx-0e H=127.0.0.1 [127.0.0.1]:1223 Connection refused\n"),
         "1999-03-02 09:44:33 10HmaX-0005vi-00 H=127.0.0.1 [127.0.0.1]:PORT_N Connection refused\n");
     assert_eq!(one(Mainlog, "2026-11-22 04:44:10 1xUzQw-0002Xx-0e == u@t R=r1 T=t1 defer (99): Cannot assign requested address\n"),
@@ -541,9 +746,13 @@ fn sync_check_data_keeps_eight_characters_of_the_next_input() {
     let rs = rules();
     let line = "2026-11-22 04:44:10 SMTP protocol synchronization error (next input sent too soon: pipelining was advertised): rejected \"data\" H=(abcd) [127.0.0.1] next input=\"the message\\r\\n\"\n";
     let mut m = Munger::new(&rs, ctx());
-    assert!(m.munge(Rejectlog, line).ends_with("next input=\"the message\\r\\n\"\n"));
+    assert!(m
+        .munge(Rejectlog, line)
+        .ends_with("next input=\"the message\\r\\n\"\n"));
     m.enable_named("sync_check_data").unwrap();
-    assert!(m.munge(Rejectlog, line).ends_with("next input=\"the mes<suppressed>\n"));
+    assert!(m
+        .munge(Rejectlog, line)
+        .ends_with("next input=\"the mes<suppressed>\n"));
 }
 
 #[test]
@@ -553,24 +762,41 @@ fn tls_client_timeouts_and_ipv6_server_peers() {
     assert!(one(Mainlog, "2026-11-22 04:44:10 TLS error on connection from [127.0.0.1] (gnutls_handshake): timed out\n").ends_with("(tls lib accept fn): timed out\n"));
     assert!(one(Mainlog, "2026-11-22 04:44:10 TLS error on connection from (close.rhu.barb) [127.0.0.1] (gnutls_handshake): The TLS connection was non-properly terminated.\n")
         .ends_with("[127.0.0.1] (tls lib accept fn): TCP connection closed by peer\n"));
-    assert_eq!(one(Stdout, "Connection request from [::1]\nConnection request from [127.0.0.1]\n"),
-        "Connection request from [ipv6]\nConnection request from [127.0.0.1]\n");
+    assert_eq!(
+        one(
+            Stdout,
+            "Connection request from [::1]\nConnection request from [127.0.0.1]\n"
+        ),
+        "Connection request from [ipv6]\nConnection request from [127.0.0.1]\n"
+    );
 }
 
 #[test]
 fn the_dynamic_port_and_retry_record_debug_times() {
-    assert_eq!(one(Stdout, "Connecting to 127.0.0.1 port 40001 ... connected\n"),
-        "Connecting to 127.0.0.1 port <dynamic port> ... connected\n");
+    assert_eq!(
+        one(Stdout, "Connecting to 127.0.0.1 port 40001 ... connected\n"),
+        "Connecting to 127.0.0.1 port <dynamic port> ... connected\n"
+    );
     // the same number elsewhere is not a port
     assert_eq!(one(Stdout, "size 40001\n"), "size 40001\n");
-    assert_eq!(one(Stderr, "retry record exists: age=1m5s (max 1w)\n  time to retry = 5m2s expired = 0\n"),
-        "retry record exists: age=ttt (max 1w)\n  time to retry = tttt expired = 0\n");
+    assert_eq!(
+        one(
+            Stderr,
+            "retry record exists: age=1m5s (max 1w)\n  time to retry = 5m2s expired = 0\n"
+        ),
+        "retry record exists: age=ttt (max 1w)\n  time to retry = tttt expired = 0\n"
+    );
 }
 
 #[test]
 fn dumpdb_retry_increments_round_up_to_even_seconds() {
-    assert_eq!(one(Stdout, "  01-Dec-2026 10:00:00  01-Dec-2026 10:00:01  01-Dec-2026 10:00:30 *\n"),
-        "first failed = time last try = time2 next try = time2 + 30 *\n");
+    assert_eq!(
+        one(
+            Stdout,
+            "  01-Dec-2026 10:00:00  01-Dec-2026 10:00:01  01-Dec-2026 10:00:30 *\n"
+        ),
+        "first failed = time last try = time2 next try = time2 + 30 *\n"
+    );
 }
 
 #[test]

@@ -23,7 +23,10 @@ fn heading_and_comments() {
 
 #[test]
 fn missing_heading_is_an_error() {
-    assert_eq!(err("exim -bV\n****\n"), "scripts/0000-Basic/0042:1: the first line must be a heading comment starting with #");
+    assert_eq!(
+        err("exim -bV\n****\n"),
+        "scripts/0000-Basic/0042:1: the first line must be a heading comment starting with #"
+    );
 }
 
 #[test]
@@ -38,17 +41,42 @@ fn exim_with_all_prefixes_and_data() {
     let s = steps("# h\n1\nLDAPTLS_REQCERT=never A=b 3 sudo -u EXIMUSER exim -bs -odi\nhelo x\n:noeol:quit\n:eval:\\x41\n:sleep:2\n****\n");
     assert_eq!(s[0].expect_rc, 1);
     match &s[0].command {
-        Command::Exim { env, wait_secs, sudo, variant, args, data } => {
-            assert_eq!(env, &vec![("LDAPTLS_REQCERT".into(), "never".into()), ("A".into(), "b".into())]);
+        Command::Exim {
+            env,
+            wait_secs,
+            sudo,
+            variant,
+            args,
+            data,
+        } => {
+            assert_eq!(
+                env,
+                &vec![
+                    ("LDAPTLS_REQCERT".into(), "never".into()),
+                    ("A".into(), "b".into())
+                ]
+            );
             assert_eq!(*wait_secs, 3);
             assert_eq!(sudo, &Some(Sudo::User("EXIMUSER".into())));
             assert_eq!(variant, "");
             assert_eq!(args, "-bs -odi");
             assert_eq!(data.len(), 4);
-            assert_eq!(data[0], DataLine { prefix: DataPrefix::None, text: "helo x".into() });
+            assert_eq!(
+                data[0],
+                DataLine {
+                    prefix: DataPrefix::None,
+                    text: "helo x".into()
+                }
+            );
             assert_eq!(data[1].prefix, DataPrefix::NoEol);
             assert_eq!(data[2].prefix, DataPrefix::Eval);
-            assert_eq!(data[3], DataLine { prefix: DataPrefix::Sleep, text: "2".into() });
+            assert_eq!(
+                data[3],
+                DataLine {
+                    prefix: DataPrefix::Sleep,
+                    text: "2".into()
+                }
+            );
         }
         other => panic!("not exim: {other:?}"),
     }
@@ -57,8 +85,16 @@ fn exim_with_all_prefixes_and_data() {
 #[test]
 fn exim_exim_and_sudo_exim() {
     let s = steps("# h\nexim_exim -bs\n****\nsudo exim -q\n****\n");
-    assert!(matches!(&s[0].command, Command::Exim { variant, sudo: None, .. } if variant == "_exim"));
-    assert!(matches!(&s[1].command, Command::Exim { sudo: Some(Sudo::Root), .. }));
+    assert!(
+        matches!(&s[0].command, Command::Exim { variant, sudo: None, .. } if variant == "_exim")
+    );
+    assert!(matches!(
+        &s[1].command,
+        Command::Exim {
+            sudo: Some(Sudo::Root),
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -76,12 +112,18 @@ fn continuation_lines_join() {
 #[test]
 fn continuation_joins_values_exactly() {
     let s = steps("# h\nexim -DQWM='From: p@q\\n\\\n       To: a@b' -odi\n****\n");
-    assert!(matches!(&s[0].command, Command::Exim { args, .. } if args == "-DQWM='From: p@q\\nTo: a@b' -odi"), "{:?}", s[0].command);
+    assert!(
+        matches!(&s[0].command, Command::Exim { args, .. } if args == "-DQWM='From: p@q\\nTo: a@b' -odi"),
+        "{:?}",
+        s[0].command
+    );
 }
 
 #[test]
 fn continuation_at_eof() {
-    assert!(err("# h\nexim -bP a \\").contains(":2: the last line ends with a continuation backslash"));
+    assert!(
+        err("# h\nexim -bP a \\").contains(":2: the last line ends with a continuation backslash")
+    );
 }
 
 #[test]
@@ -104,7 +146,10 @@ fn return_code_without_command() {
 
 #[test]
 fn unknown_command() {
-    assert_eq!(err("# h\nfrobnicate now\n"), "scripts/0000-Basic/0042:2: unknown command: frobnicate now");
+    assert_eq!(
+        err("# h\nfrobnicate now\n"),
+        "scripts/0000-Basic/0042:2: unknown command: frobnicate now"
+    );
 }
 
 #[test]
@@ -155,14 +200,24 @@ fn argument_errors() {
 #[test]
 fn client_and_server() {
     let s = steps("# h\nserver -t 10 PORT_S 2\n220 hi\n****\nsudo client-gnutls 127.0.0.1 PORT_D\n??? 220\n****\n");
-    assert_eq!(s[0].command, Command::Server { args: "-t 10 PORT_S 2".into(), data: vec![data_line("220 hi")] });
-    assert!(matches!(&s[1].command, Command::Client { program, sudo: Some(Sudo::Root), args, data }
-        if program == "client-gnutls" && args == "127.0.0.1 PORT_D" && data.len() == 1));
+    assert_eq!(
+        s[0].command,
+        Command::Server {
+            args: "-t 10 PORT_S 2".into(),
+            data: vec![data_line("220 hi")]
+        }
+    );
+    assert!(
+        matches!(&s[1].command, Command::Client { program, sudo: Some(Sudo::Root), args, data }
+        if program == "client-gnutls" && args == "127.0.0.1 PORT_D" && data.len() == 1)
+    );
 }
 
 #[test]
 fn write_and_catwrite() {
-    let s = steps("# h\nwrite test-data 3x30=AB_ 1x50\npre\n++++\npost\n****\ncatwrite f\nline\n****\n");
+    let s = steps(
+        "# h\nwrite test-data 3x30=AB_ 1x50\npre\n++++\npost\n****\ncatwrite f\nline\n****\n",
+    );
     assert_eq!(
         s[0].command,
         Command::Write {
@@ -170,35 +225,73 @@ fn write_and_catwrite() {
             spec: WriteSpec {
                 file: "test-data".into(),
                 specs: vec![
-                    LineSpec { count: 3, length: 30, start: Some("AB ".into()) },
-                    LineSpec { count: 1, length: 50, start: None }
+                    LineSpec {
+                        count: 3,
+                        length: 30,
+                        start: Some("AB ".into())
+                    },
+                    LineSpec {
+                        count: 1,
+                        length: 50,
+                        start: None
+                    }
                 ],
                 before: vec!["pre".into()],
                 after: vec!["post".into()],
             }
         }
     );
-    assert!(matches!(&s[1].command, Command::Write { catwrite: true, spec } if spec.before == vec!["line".to_string()]));
+    assert!(
+        matches!(&s[1].command, Command::Write { catwrite: true, spec } if spec.before == vec!["line".to_string()])
+    );
     assert!(err("# h\nwrite f 3y4\n****\n").contains("bad line specification `3y4`"));
     assert!(err("# h\nwrite f 3x2=abc\n****\n").contains("too small"));
 }
 
 #[test]
 fn perl_and_file_commands() {
-    let s = steps("# h\nsudo perl\nprint 1;\n****\nsudo rm DIR/spool/db/*\nls -l test-mail\nmkdir -p x\n");
-    assert!(matches!(&s[0].command, Command::Perl { sudo: Some(Sudo::Root), args, data } if data.len() == 1 && args.is_empty()));
-    assert_eq!(s[1].command, Command::File(FileCommand { sudo: Some(Sudo::Root), line: "rm DIR/spool/db/*".into() }));
-    assert_eq!(s[2].command, Command::File(FileCommand { sudo: None, line: "ls -l test-mail".into() }));
-    assert_eq!(s[3].command, Command::File(FileCommand { sudo: None, line: "mkdir -p x".into() }));
+    let s = steps(
+        "# h\nsudo perl\nprint 1;\n****\nsudo rm DIR/spool/db/*\nls -l test-mail\nmkdir -p x\n",
+    );
+    assert!(
+        matches!(&s[0].command, Command::Perl { sudo: Some(Sudo::Root), args, data } if data.len() == 1 && args.is_empty())
+    );
+    assert_eq!(
+        s[1].command,
+        Command::File(FileCommand {
+            sudo: Some(Sudo::Root),
+            line: "rm DIR/spool/db/*".into()
+        })
+    );
+    assert_eq!(
+        s[2].command,
+        Command::File(FileCommand {
+            sudo: None,
+            line: "ls -l test-mail".into()
+        })
+    );
+    assert_eq!(
+        s[3].command,
+        Command::File(FileCommand {
+            sudo: None,
+            line: "mkdir -p x".into()
+        })
+    );
 }
 
 #[test]
 fn perl_with_arguments() {
     // The forms Exim's scripts use: a script file with its own arguments, and `-e` code.
     let s = steps("# h\nsudo perl DIR/aux-fixed/setrt 1 -86400\n****\nperl -e 'print \"\\n\";'  \n****\nsudo -u EXIMUSER perl aux-fixed/x\n****\n");
-    assert!(matches!(&s[0].command, Command::Perl { sudo: Some(Sudo::Root), args, data } if args == "DIR/aux-fixed/setrt 1 -86400" && data.is_empty()));
-    assert!(matches!(&s[1].command, Command::Perl { sudo: None, args, .. } if args == r#"-e 'print "\n";'"#));
-    assert!(matches!(&s[2].command, Command::Perl { sudo: Some(Sudo::User(u)), args, .. } if u == "EXIMUSER" && args == "aux-fixed/x"));
+    assert!(
+        matches!(&s[0].command, Command::Perl { sudo: Some(Sudo::Root), args, data } if args == "DIR/aux-fixed/setrt 1 -86400" && data.is_empty())
+    );
+    assert!(
+        matches!(&s[1].command, Command::Perl { sudo: None, args, .. } if args == r#"-e 'print "\n";'"#)
+    );
+    assert!(
+        matches!(&s[2].command, Command::Perl { sudo: Some(Sudo::User(u)), args, .. } if u == "EXIMUSER" && args == "aux-fixed/x")
+    );
     // A word that merely starts with perl is no perl command.
     assert!(err("# h\nperlish x\n").contains("unknown command: perlish x"));
 }
@@ -228,14 +321,21 @@ fn needs_and_no_checks() {
 #[test]
 fn carriage_return_inside_a_data_line_is_kept() {
     let s = steps("# h\nserver PORT_N\n>ab\rcd\n****\n");
-    assert!(matches!(&s[0].command, Command::Server { data, .. } if data[0].text == ">ab\rcd"), "{:?}", s[0].command);
+    assert!(
+        matches!(&s[0].command, Command::Server { data, .. } if data[0].text == ">ab\rcd"),
+        "{:?}",
+        s[0].command
+    );
 }
 
 #[test]
 fn leading_blanks_before_a_command() {
     // Once a panic (byte slicing at the wrong offset); an ASCII line was cut in the wrong place.
     let latin1 = crate::script::decode("# h\n café -bV\n****\n".as_bytes());
-    assert_eq!(err(&latin1), "scripts/0000-Basic/0042:2: unknown command: café -bV");
+    assert_eq!(
+        err(&latin1),
+        "scripts/0000-Basic/0042:2: unknown command: café -bV"
+    );
     let s = steps("# h\n   echo  hello there\n");
     assert_eq!(s[0].command, Command::Echo("hello there".into()));
     let s = steps("# h\n  sleep 2\n");
@@ -251,18 +351,27 @@ fn bad_sleep_data_line_is_an_error() {
     assert!(err("# h\nclient 127.0.0.1 PORT_D\n:sleep:\n****\n").contains("0042:3: `:sleep:`"));
     assert!(err("# h\nserver PORT_S\n:sleep:-1\n****\n").contains("0042:3:"));
     let s = steps("# h\nexim -bs\n:sleep: 3 \n****\n");
-    assert!(matches!(&s[0].command, Command::Exim { data, .. } if data[0].prefix == DataPrefix::Sleep));
+    assert!(
+        matches!(&s[0].command, Command::Exim { data, .. } if data[0].prefix == DataPrefix::Sleep)
+    );
 }
 
 #[test]
 fn write_size_is_bounded() {
     let e = err("# h\nwrite test-data 99999999999x99999999999\n****\n");
-    assert!(e.starts_with("scripts/0000-Basic/0042:2: `write` would write more than"), "{e}");
-    assert!(err("# h\ncatwrite f 1073741824x2\n****\n").contains("0042:2: `catwrite` would write more than"));
+    assert!(
+        e.starts_with("scripts/0000-Basic/0042:2: `write` would write more than"),
+        "{e}"
+    );
+    assert!(err("# h\ncatwrite f 1073741824x2\n****\n")
+        .contains("0042:2: `catwrite` would write more than"));
     // Two items that each fit but together do not.
     assert!(err("# h\nwrite f 1024x1048576 1x2\n****\n").contains("would write more than"));
     // Exim's largest (0000-Basic/0525) is fine.
-    assert!(matches!(&steps("# h\nwrite test-data 200000x80\n****\n")[0].command, Command::Write { .. }));
+    assert!(matches!(
+        &steps("# h\nwrite test-data 200000x80\n****\n")[0].command,
+        Command::Write { .. }
+    ));
 }
 
 #[test]

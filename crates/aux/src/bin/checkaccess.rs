@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mailrig_aux::cli_util::parse_or_exit;
 use mailrig_aux::checkaccess;
+use mailrig_aux::cli_util::parse_or_exit;
 
 /// Checks that the Exim user can read the test suite: run as root, drops all supplementary
 /// groups, becomes GROUP and USER (names or numeric ids) and opens PATH (a file or folder)

@@ -8,7 +8,9 @@ use mailrig_aux::client;
 use mailrig_aux::client_args::{self, Flavour};
 
 fn main() {
-    let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let argv0 = argv.first().map(String::as_str).unwrap_or("client");
     let flavour = Flavour::from_argv0(argv0);
     if flavour == Flavour::Plain {

@@ -10,7 +10,9 @@ const HELP: &str = "Usage: mtpscript <script file> [+]<log file>\n\
 Plays the script against stdin/stdout, logging to the log file (+ appends).\n";
 
 fn main() {
-    let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     if matches!(argv.get(1).map(String::as_str), Some("--help" | "-h")) {
         print!("{HELP}");
         std::process::exit(0);
@@ -24,7 +26,12 @@ fn main() {
     let script = match std::fs::File::open(&argv[1]) {
         Ok(f) => f,
         Err(e) => {
-            let _ = write!(stdout, "500 Failed to open script {}: {}\r\n", argv[1], mailrig_aux::net::strerror(&e));
+            let _ = write!(
+                stdout,
+                "500 Failed to open script {}: {}\r\n",
+                argv[1],
+                mailrig_aux::net::strerror(&e)
+            );
             std::process::exit(1);
         }
     };
@@ -32,16 +39,31 @@ fn main() {
         Some(p) => (p, true),
         None => (argv[2].as_str(), false),
     };
-    let log = OpenOptions::new().write(true).create(true).append(append).truncate(!append).open(path);
+    let log = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .append(append)
+        .truncate(!append)
+        .open(path);
     let mut log = match log {
         Ok(f) => f,
         Err(e) => {
-            let _ = write!(stdout, "500 Failed to open log {path}: {}\r\n", mailrig_aux::net::strerror(&e));
+            let _ = write!(
+                stdout,
+                "500 Failed to open log {path}: {}\r\n",
+                mailrig_aux::net::strerror(&e)
+            );
             std::process::exit(1);
         }
     };
     let input = mtp::TimedLines::spawn(io::stdin());
-    let code = match mtp::run(&mut BufReader::new(script), &input, &mut stdout, &mut log, None) {
+    let code = match mtp::run(
+        &mut BufReader::new(script),
+        &input,
+        &mut stdout,
+        &mut log,
+        None,
+    ) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mtpscript: {e}");

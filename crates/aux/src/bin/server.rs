@@ -12,7 +12,9 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let argv0 = argv.first().map(String::as_str).unwrap_or("server");
     let args = match server_args::parse(argv0, argv.get(1..).unwrap_or(&[])) {
         Ok(a) => a,

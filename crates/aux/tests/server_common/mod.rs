@@ -31,7 +31,11 @@ impl BgServer {
         let pidfile = dir.path().join("server.pid");
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
-        cmd.args(extra).arg("-noipv6").arg("-oP").arg(&pidfile).arg(port.to_string());
+        cmd.args(extra)
+            .arg("-noipv6")
+            .arg("-oP")
+            .arg(&pidfile)
+            .arg(port.to_string());
         if let Some(c) = count {
             cmd.arg(c.to_string());
         }
@@ -54,14 +58,22 @@ impl BgServer {
             v
         });
         wait_for_file(&pidfile);
-        BgServer { child, port, stdout, _dir: dir }
+        BgServer {
+            child,
+            port,
+            stdout,
+            _dir: dir,
+        }
     }
 
     /// Wait for the server to finish: (exit code, stdout).
     pub fn finish(mut self) -> (i32, String) {
         let status = self.child.wait().expect("wait for server");
         let out = self.stdout.join().expect("stdout reader");
-        (status.code().unwrap_or(-1), String::from_utf8_lossy(&out).into_owned())
+        (
+            status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out).into_owned(),
+        )
     }
 }
 
@@ -69,7 +81,11 @@ impl BgServer {
 pub fn wait_for_file(p: &Path) {
     let start = Instant::now();
     while !p.exists() {
-        assert!(start.elapsed() < Duration::from_secs(20), "{} never appeared", p.display());
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} never appeared",
+            p.display()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -85,7 +101,12 @@ pub fn run_with_input(program: &Path, args: &[&str], script: &str) -> Output {
         .expect("spawn program");
     // A program that gives up before reading its script (connection refused, bad
     // arguments) closes the pipe: that is its business, not a test failure.
-    match child.stdin.take().expect("stdin").write_all(script.as_bytes()) {
+    match child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+    {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("write script: {e}"),
         _ => {}
     }
