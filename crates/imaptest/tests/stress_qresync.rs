@@ -11,11 +11,8 @@ mod common;
 
 use common::Dovecot;
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 
 fn imaptest(port: u16, cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_imaptest"))
@@ -128,16 +125,7 @@ enum Change {
 /// the mailbox as it is then, and its resync reports the change (its `VANISHED (EARLIER)` or
 /// FETCH) unless told to `forget` it. It announces `caps`.
 fn serve(change: Change, forget: bool, caps: &'static str) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let conns = Arc::new(AtomicU32::new(0));
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let conn = conns.fetch_add(1, Ordering::Relaxed) + 1;
-            std::thread::spawn(move || session(s, conn, change, forget, caps));
-        }
-    });
-    port
+    common::serve_each(move |s, conn| session(s, conn, change, forget, caps))
 }
 
 fn session(s: std::net::TcpStream, conn: u32, change: Change, forget: bool, caps: &str) {

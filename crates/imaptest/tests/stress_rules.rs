@@ -8,11 +8,8 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How one server misbehaves.
@@ -43,47 +40,38 @@ const BASE: Personality = Personality {
 };
 
 fn serve(p: Personality) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let conns = Arc::new(AtomicU32::new(0));
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let conn = conns.fetch_add(1, Ordering::Relaxed) + 1;
-            std::thread::spawn(move || {
-                let mut w = s.try_clone().unwrap();
-                std::thread::sleep(p.banner_delay);
-                let _ = w.write_all(format!("* OK [CAPABILITY {}] broken\r\n", p.caps).as_bytes());
-                let mut n = 0;
-                for line in BufReader::new(s).lines() {
-                    let Ok(line) = line else { return };
-                    let (tag, rest) = line.split_once(' ').unwrap_or((&line, ""));
-                    let rest = rest.strip_prefix("UID ").unwrap_or(rest);
-                    let (cmd, args) = rest.split_once(' ').unwrap_or((rest, ""));
-                    let body = match cmd.to_ascii_uppercase().as_str() {
-                        "SELECT" => p.select.to_string(),
-                        "FETCH" => {
-                            n += 1;
-                            (p.fetch)(conn, n, args)
-                        }
-                        "SEARCH" => (p.search)(args),
-                        "THREAD" => (p.thread)(conn),
-                        "STORE" => (p.store)(conn, args),
-                        "LOGOUT" => "* BYE bye\r\n".into(),
-                        _ => String::new(),
-                    };
-                    let reply = if body == "NO" || body.starts_with("NO ") {
-                        format!("{tag} {body}\r\n")
-                    } else {
-                        format!("{body}{tag} OK done\r\n")
-                    };
-                    if w.write_all(reply.as_bytes()).is_err() {
-                        return;
-                    }
+    common::serve_each(move |s, conn| {
+        let mut w = s.try_clone().unwrap();
+        std::thread::sleep(p.banner_delay);
+        let _ = w.write_all(format!("* OK [CAPABILITY {}] broken\r\n", p.caps).as_bytes());
+        let mut n = 0;
+        for line in BufReader::new(s).lines() {
+            let Ok(line) = line else { return };
+            let (tag, rest) = line.split_once(' ').unwrap_or((&line, ""));
+            let rest = rest.strip_prefix("UID ").unwrap_or(rest);
+            let (cmd, args) = rest.split_once(' ').unwrap_or((rest, ""));
+            let body = match cmd.to_ascii_uppercase().as_str() {
+                "SELECT" => p.select.to_string(),
+                "FETCH" => {
+                    n += 1;
+                    (p.fetch)(conn, n, args)
                 }
-            });
+                "SEARCH" => (p.search)(args),
+                "THREAD" => (p.thread)(conn),
+                "STORE" => (p.store)(conn, args),
+                "LOGOUT" => "* BYE bye\r\n".into(),
+                _ => String::new(),
+            };
+            let reply = if body == "NO" || body.starts_with("NO ") {
+                format!("{tag} {body}\r\n")
+            } else {
+                format!("{body}{tag} OK done\r\n")
+            };
+            if w.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
         }
-    });
-    port
+    })
 }
 
 fn mbox(dir: &Path) -> std::path::PathBuf {

@@ -6,7 +6,7 @@ pub mod tiny_server;
 pub mod tls_server;
 
 #[allow(unused_imports)] // as dead_code above: not every test binary uses it
-pub use tiny_server::tiny_server;
+pub use tiny_server::{serve_each, tiny_server};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
