@@ -71,8 +71,7 @@ fn run(p: &std::path::Path, jobs: &str, offset: &str) -> (i32, String) {
 }
 
 fn summary(p: &std::path::Path) -> Vec<String> {
-    let mut l: Vec<String> = std::fs::read_to_string(p.join("run-summary.log"))
-        .unwrap()
+    let mut l: Vec<String> = common::read(p, "run-summary.log")
         .lines()
         .map(String::from)
         .collect();
@@ -94,7 +93,7 @@ fn each_problem_stays_in_its_test() {
         let (code, stdout) = run(p, jobs, offset);
         assert_eq!(code, 0, "-j {jobs}: the run goes on to its end\n{stdout}");
         assert_eq!(summary(p), want, "-j {jobs}\n{stdout}");
-        let failed = std::fs::read_to_string(p.join("failed-summary.log")).unwrap();
+        let failed = common::read(p, "failed-summary.log");
         let script = |n: &str| p.join("scripts/0000-Basic").join(n).display().to_string();
         for (n, line, what) in [
             ("0003", 3, "unknown munge `no_such_munge`"),
@@ -122,8 +121,7 @@ fn each_problem_stays_in_its_test() {
         );
         assert_eq!(failed.lines().count(), 3, "-j {jobs}: {failed}");
 
-        let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
+        let json = common::report_json(p);
         assert_eq!(
             (
                 json["passed"].as_u64(),
@@ -225,16 +223,9 @@ fn ctrl_c_interrupts_without_failing() {
         "the interrupt did not cut the sleep short"
     );
     assert_eq!(status.code(), Some(130));
-    assert_eq!(
-        std::fs::read_to_string(p.join("run-summary.log")).unwrap(),
-        "0001 P\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(p.join("failed-summary.log")).unwrap(),
-        ""
-    );
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
+    assert_eq!(common::read(p, "run-summary.log"), "0001 P\n");
+    assert_eq!(common::read(p, "failed-summary.log"), "");
+    let json = common::report_json(p);
     assert_eq!(
         (
             json["passed"].as_u64(),

@@ -74,8 +74,7 @@ fn junit_and_json_reports_are_readable() {
         .unwrap();
     assert!(passing.status.is_success());
 
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
+    let json = common::report_json(p);
     assert_eq!(
         (
             json["passed"].as_u64(),
@@ -96,7 +95,7 @@ fn junit_and_json_reports_are_readable() {
     assert_eq!(tests[2]["verdict"], ".");
     // run-summary.log is in test order even with two workers.
     assert_eq!(
-        std::fs::read_to_string(p.join("run-summary.log")).unwrap(),
+        common::read(p, "run-summary.log"),
         "0001 P\n0002 F\n5000 .\n"
     );
 }
@@ -147,21 +146,14 @@ fn a_failure_side_by_side_is_rerun_alone() {
         stdout.contains("Failed side by side, passed alone: 0002"),
         "{stdout}"
     );
-    assert_eq!(
-        std::fs::read_to_string(p.join("run-summary.log")).unwrap(),
-        "0001 P\n0002 P\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(p.join("failed-summary.log")).unwrap(),
-        ""
-    );
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
+    assert_eq!(common::read(p, "run-summary.log"), "0001 P\n0002 P\n");
+    assert_eq!(common::read(p, "failed-summary.log"), "");
+    let json = common::report_json(p);
     let second = &json["tests"][1];
     assert_eq!(second["verdict"], "P");
     assert_eq!(second["failed_first"]["failures"][0], "stdout/0002");
     assert!(json["tests"][0].get("failed_first").is_none());
-    let xml = std::fs::read_to_string(p.join("junit.xml")).unwrap();
+    let xml = common::read(p, "junit.xml");
     assert!(xml.contains("<flakyFailure"), "{xml}");
     let suites = junit_parser::from_reader(std::io::Cursor::new(xml.as_bytes())).unwrap();
     assert_eq!((suites.tests, suites.failures), (2, 0));
@@ -219,14 +211,13 @@ fn a_panic_fails_that_test_alone() {
         assert_eq!(out.status.code(), Some(1), "-j {jobs}: {stdout}");
         assert!(stdout.contains(&format!("** {at}")), "-j {jobs}: {stdout}");
         assert_eq!(
-            std::fs::read_to_string(p.join("run-summary.log")).unwrap(),
+            common::read(p, "run-summary.log"),
             "0001 P\n0002 F\n0003 P\n",
             "-j {jobs}"
         );
-        let failed = std::fs::read_to_string(p.join("failed-summary.log")).unwrap();
+        let failed = common::read(p, "failed-summary.log");
         assert!(failed.contains(&at), "-j {jobs}: {failed}");
-        let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(p.join("report.json")).unwrap()).unwrap();
+        let json = common::report_json(p);
         let reason = json["tests"][1]["failures"][0]
             .as_str()
             .unwrap_or_default()

@@ -38,3 +38,13 @@ pub fn suite(prefix: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
     .unwrap();
     d
 }
+
+/// A file a run wrote into the suite `p` (run-summary.log, failed-summary.log …), whole.
+pub fn read(p: &std::path::Path, name: &str) -> String {
+    std::fs::read_to_string(p.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The run's report.json in the suite `p`, parsed.
+pub fn report_json(p: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(read(p, "report.json").as_bytes()).unwrap()
+}

@@ -113,15 +113,7 @@ fn status_lines(t: &Trace) -> Vec<String> {
         Some(OpensslVerdict::NotBasic) => vec!["error parsing response".into()],
         Some(OpensslVerdict::SignerNotFound) => vec![
             "Response Verify Failure".into(),
-            // chain_from_pem_file reads the CA file to its end, which leaves this error.
-            err_line(
-                "0480006C",
-                "PEM routines",
-                "get_name",
-                "no start line",
-                "crypto/pem/pem_lib.c:760",
-                "Expecting: CERTIFICATE",
-            ),
+            pem_read_to_end(),
             err_line(
                 "13800076",
                 "OCSP routines",
@@ -132,17 +124,7 @@ fn status_lines(t: &Trace) -> Vec<String> {
             ),
         ],
         Some(OpensslVerdict::SignatureFailure { rsa }) => {
-            let mut v = vec![
-                "Response Verify Failure".into(),
-                err_line(
-                    "0480006C",
-                    "PEM routines",
-                    "get_name",
-                    "no start line",
-                    "crypto/pem/pem_lib.c:760",
-                    "Expecting: CERTIFICATE",
-                ),
-            ];
+            let mut v = vec!["Response Verify Failure".into(), pem_read_to_end()];
             if rsa {
                 v.push(err_line(
                     "0200008A",
@@ -314,6 +296,18 @@ fn alert_text(code: u8) -> (&'static str, &'static str) {
 
 /// One `ERR_print_errors` line of OpenSSL 3.0:
 /// `<thread id>:error:<code>:<library>:<function>:<reason>:<file>:<line>:<data>`.
+/// The error OpenSSL leaves after chain_from_pem_file has read the CA file to its end.
+fn pem_read_to_end() -> String {
+    err_line(
+        "0480006C",
+        "PEM routines",
+        "get_name",
+        "no start line",
+        "crypto/pem/pem_lib.c:760",
+        "Expecting: CERTIFICATE",
+    )
+}
+
 fn err_line(
     code: &str,
     lib: &str,
