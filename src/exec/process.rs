@@ -316,22 +316,31 @@ pub fn exit_notifier(pid: u32) -> Option<std::os::fd::OwnedFd> {
 
 /// Sleep `nap`, or less when `notifier` shows that its process has ended.
 pub fn nap_until_exit(notifier: Option<&std::os::fd::OwnedFd>, nap: Duration) {
-    use std::os::fd::AsRawFd;
     match notifier {
         Some(fd) => {
-            let mut p = libc::pollfd {
-                fd: fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let ms = nap.as_millis().clamp(1, i32::MAX as u128) as i32;
-            // SAFETY: one valid pollfd for the duration of the call.
-            if unsafe { libc::poll(&mut p, 1, ms) } < 0 {
+            if !wait_for_exits(std::slice::from_ref(fd), nap.max(Duration::from_millis(1))) {
                 std::thread::sleep(nap);
             }
         }
         None => std::thread::sleep(nap),
     }
+}
+
+/// Sleep until one of the processes behind the exit notifiers `fds` ends, at most `max`.
+/// False when the wait itself failed (the caller then sleeps instead).
+pub fn wait_for_exits(fds: &[std::os::fd::OwnedFd], max: Duration) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut polls: Vec<PollFd> = fds
+        .iter()
+        .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+        .collect();
+    let ms = max.as_millis().min(i32::MAX as u128) as i32;
+    poll(
+        &mut polls,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    )
+    .is_ok()
 }
 
 /// How long one nap of a wait lasts: short at first (most commands end within a few

@@ -357,7 +357,6 @@ const EXIT_WAIT_CAP: std::time::Duration = std::time::Duration::from_millis(100)
 /// A process already gone ends the wait at once; where the kernel has no pidfds it is a
 /// plain sleep of at most 10 ms.
 pub fn wait_any_exit(pids: &[i32], max: std::time::Duration) {
-    use std::os::fd::AsRawFd;
     let mut fds = Vec::with_capacity(pids.len());
     for p in pids {
         match super::process::exit_notifier(*p as u32) {
@@ -373,19 +372,7 @@ pub fn wait_any_exit(pids: &[i32], max: std::time::Duration) {
         std::thread::sleep(max);
         return;
     }
-    let mut polls: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|fd| libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    let ms = max.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: `polls` is a valid array of pollfds for the length given, alive for the call.
-    unsafe {
-        libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, ms);
-    }
+    super::process::wait_for_exits(&fds, max);
 }
 
 /// Wait (at most `max`) until the workspace `dir` has no process left but those in `keep`
