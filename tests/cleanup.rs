@@ -96,21 +96,26 @@ fn hanging_command_is_timed_out_and_reported() {
 /// Run runtest with `args` on the suite `d`, send it SIGINT once every daemon of `pidfiles`
 /// has started, and check that it exits 130 soon, leaving no process behind.
 fn interrupt_once_daemons_run(d: &Path, args: &[&str], pidfiles: &[PathBuf]) {
+    // runtest's console, kept outside the suite for the messages of a failure
+    let console = tempfile::NamedTempFile::new().unwrap();
     let mut child = Command::new(runtest())
         .args(["/usr/sbin/exim4", "--suite"])
         .arg(d)
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(console.reopen().unwrap())
+        .stderr(console.reopen().unwrap())
         .spawn()
         .unwrap();
+    let said = || std::fs::read_to_string(console.path()).unwrap_or_default();
     let start = Instant::now();
     while !pidfiles.iter().all(|p| p.exists()) && start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(
         pidfiles.iter().all(|p| p.exists()),
-        "the daemons never all started"
+        "the daemons never all started; runtest said:\n{}",
+        said()
     );
     assert!(!processes_in(d).is_empty());
     nix::sys::signal::kill(
@@ -119,7 +124,7 @@ fn interrupt_once_daemons_run(d: &Path, args: &[&str], pidfiles: &[PathBuf]) {
     )
     .unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(130), "{}", said());
     assert!(start.elapsed() < Duration::from_secs(60));
     let left = processes_in(d);
     assert!(left.is_empty(), "left behind: {left:?}");

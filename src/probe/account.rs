@@ -88,35 +88,117 @@ pub fn validate_caller(a: &Account, exim_gid: u32) -> Result<()> {
 
 /// As root: make sure `name` exists with a same-named primary group, a gecos name and the
 /// Exim group as a secondary group. Returns the account.
+///
+/// Several runtests may start at once on a machine that lacks the account (the integration
+/// tests do, on a fresh CI machine): the check and the change are made under one exclusive
+/// lock (`ACCOUNTS_LOCK`), so that only the first creates it and the others find it made.
+/// A `useradd` or `usermod` that fails anyway (another program holding /etc/passwd's own
+/// lock) is tried again a few times before the error is given.
 pub fn ensure_caller(name: &str, exim_group: &str) -> Result<Account> {
-    if lookup(name)?.is_none() {
-        let status = std::process::Command::new("useradd")
-            .args([
-                "--user-group",
-                "--create-home",
-                "--shell",
-                "/bin/sh",
-                "--comment",
-                "Mailrig Test Caller",
-            ])
-            .args(["--groups", exim_group, name])
-            .status()
-            .context("running useradd to create the caller account")?;
-        if !status.success() {
-            bail!("useradd {name} failed ({status})");
-        }
-    } else {
-        let a = lookup(name)?.context("caller vanished")?;
-        let exim_gid = group_gid(exim_group)?.context("no Exim group")?;
-        if !a.groups.contains(&exim_gid) {
-            let status = std::process::Command::new("usermod")
-                .args(["--append", "--groups", exim_group, name])
-                .status()
-                .context("running usermod to add the caller to the Exim group")?;
-            if !status.success() {
-                bail!("usermod -a -G {exim_group} {name} failed ({status})");
-            }
+    if let Some(a) = lookup(name)? {
+        if in_group(&a, exim_group)? {
+            return Ok(a);
         }
     }
-    lookup(name)?.with_context(|| format!("account {name} not found after creating it"))
+    let _lock = lock_accounts()?;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let result = match lookup(name)? {
+            None => run_account_tool(
+                "useradd",
+                &[
+                    "--user-group",
+                    "--create-home",
+                    "--shell",
+                    "/bin/sh",
+                    "--comment",
+                    "Mailrig Test Caller",
+                    "--groups",
+                    exim_group,
+                    name,
+                ],
+            ),
+            Some(a) if !in_group(&a, exim_group)? => {
+                run_account_tool("usermod", &["--append", "--groups", exim_group, name])
+            }
+            Some(a) => return Ok(a),
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) if tries >= 5 => return Err(e),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(200 * tries)),
+        }
+    }
+}
+
+/// Where runtests serialise their account changes (`/run/lock` where there is one).
+const ACCOUNTS_LOCK: &str = "mailrig-accounts.lock";
+
+fn lock_accounts() -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let dir = std::path::Path::new("/run/lock");
+    let dir = if dir.is_dir() {
+        dir.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let path = dir.join(ACCOUNTS_LOCK);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", path.display()))
+}
+
+fn in_group(a: &Account, group: &str) -> Result<bool> {
+    let gid = group_gid(group)?.with_context(|| format!("no group {group}"))?;
+    Ok(a.groups.contains(&gid))
+}
+
+fn run_account_tool(tool: &str, args: &[&str]) -> Result<()> {
+    let status = std::process::Command::new(tool)
+        .args(args)
+        .status()
+        .with_context(|| format!("running {tool} for the caller account"))?;
+    if !status.success() {
+        bail!("{tool} {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Several runtests creating the same missing caller at once: every one gets the account
+    /// (before the lock, all but one failed in useradd and their runs died at start).
+    #[test]
+    fn concurrent_callers_all_get_the_account() {
+        if !nix::unistd::geteuid().is_root() || which::which("useradd").is_err() {
+            return;
+        }
+        let name = format!("mrrace{}", std::process::id() % 100_000);
+        let group = "mail";
+        if group_gid(group).unwrap().is_none() {
+            return;
+        }
+        let results: Vec<Result<Account>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| ensure_caller(&name, group)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let _ = std::process::Command::new("userdel")
+            .args(["--remove", &name])
+            .stderr(std::process::Stdio::null())
+            .status();
+        for r in results {
+            let a = r.unwrap();
+            assert_eq!(a.name, name);
+            assert!(a.groups.contains(&group_gid(group).unwrap().unwrap()));
+        }
+    }
 }
