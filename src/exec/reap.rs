@@ -423,10 +423,14 @@ mod tests {
         use std::time::{Duration, Instant};
         let mut quick = std::process::Command::new("/bin/sh")
             .args(["-c", "sleep 0.2"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let mut slow = std::process::Command::new("/bin/sh")
             .args(["-c", "sleep 30"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let pids = [quick.id() as i32, slow.id() as i32];
