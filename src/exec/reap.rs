@@ -421,18 +421,17 @@ mod tests {
     #[test]
     fn an_exit_ends_the_wait() {
         use std::time::{Duration, Instant};
-        let mut quick = std::process::Command::new("/bin/sh")
-            .args(["-c", "sleep 0.2"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut slow = std::process::Command::new("/bin/sh")
-            .args(["-c", "sleep 30"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        // quiet: a child holding the test's stdout outlives the test (nextest: "leaky")
+        let sleeper = |secs: &str| {
+            std::process::Command::new("/bin/sh")
+                .args(["-c", &format!("sleep {secs}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let mut quick = sleeper("0.2");
+        let mut slow = sleeper("30");
         let pids = [quick.id() as i32, slow.id() as i32];
         let t = Instant::now();
         wait_any_exit(&pids, Duration::from_secs(20));
