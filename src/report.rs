@@ -187,6 +187,8 @@ pub struct TestRecord {
     pub heading: String,
     pub verdict: Verdict,
     pub seconds: f64,
+    /// When it started, in seconds from the start of the run (a timeline of a `-j` run).
+    pub started: f64,
     /// The CPU-seconds its processes used (see `exec::cpu`).
     pub cpu_seconds: f64,
     /// Why it failed: the saved files that differed, "exit code unexpected", …

@@ -140,9 +140,10 @@ impl Executor {
     }
 
     /// Start an Exim daemon (stdin held open) and wait until one more "daemon started" line
-    /// is in `logs` (Exim logs it once its sockets listen; the pid file can come first), or
-    /// it has ended, at most 10 s. A daemon that never says so (a queue-runner daemon) gets
-    /// a moment, as the Perl runtest gives it.
+    /// is in `logs` (Exim logs it once its sockets listen; the pid file can come first) and
+    /// the daemon then waits for input in its main loop, or it has ended, at most 10 s. A
+    /// daemon that never says so (a queue-runner daemon) gets a moment, as the Perl runtest
+    /// gives it.
     pub fn start_daemon(
         &self,
         line: String,
@@ -167,6 +168,27 @@ impl Executor {
         }
         if !seen && started_lines(logs) == before {
             std::thread::sleep(Duration::from_millis(300));
+        }
+        // Exim logs "daemon started" before it makes its TLS credentials, and with no
+        // certificate configured it generates a self-signed one: a second of CPU, several
+        // under load. A script that goes on before the daemon gets to its main loop (a
+        // killdaemon after `millisleep 1000`) then finds a daemon that never listened. So
+        // (within the same 10 s) wait until the daemon sits in poll, waiting for input.
+        if seen {
+            let mut nap = Duration::from_millis(1);
+            while start.elapsed() < Duration::from_secs(10)
+                && !self.interrupt.load(Ordering::SeqCst)
+            {
+                let Some(daemon) = super::idle::program_process(r.pid(), "exim") else {
+                    break;
+                };
+                match super::idle::activity(daemon) {
+                    Some(a) if !super::idle::waits_for_input(&a) => {}
+                    _ => break,
+                }
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_millis(5));
+            }
         }
         // The Perl runtest looks for the daemon's pid file in 0.3 s steps, so a script goes on
         // no sooner than 0.3 s after the start; saved outputs of daemons that get to work at

@@ -2,13 +2,15 @@
 //! (run without the shell when they need none: `argv`),
 //! under the right identity (`privilege`), with their stdin data fed from a thread, a
 //! per-command timeout, programs whose output is captured (`capture`), the one `executor`
-//! through which a test launches everything (its timeout, its readiness checks), and a
+//! through which a test launches everything (its timeout, its readiness checks, with `idle`
+//! telling a daemon that has started up from one still starting), and a
 //! clean-up that leaves no process behind (`reap`).
 
 pub mod argv;
 pub mod capture;
 pub mod cpu;
 pub mod executor;
+pub mod idle;
 pub mod privilege;
 pub mod process;
 pub mod reap;

@@ -39,6 +39,8 @@ pub struct Shared {
     pub runtest_uid: u32,
     /// More than one worker: clean-up must spare the other workers' processes.
     pub parallel: bool,
+    /// When the run began (the reports give each test's start from it).
+    pub began: std::time::Instant,
 }
 
 /// Where a worker's console lines go: straight to the terminal (serial runs, interactive
@@ -327,6 +329,7 @@ pub fn main(opts: Options) -> Result<i32> {
         caller_identity,
         runtest_uid: nix::unistd::geteuid().as_raw(),
         parallel: jobs > 1,
+        began: std::time::Instant::now(),
     });
     let mut workers = Vec::new();
     // The workspaces are built side by side too (links to aux-fixed, the patched binary …).

@@ -16,21 +16,28 @@
 //!   A test that ever failed side by side and then passed on its rerun is remembered as
 //!   *flaky* for good: load decides its verdict, so its failures are always rerun (else a
 //!   timing test that once failed alone on a loaded machine would stay failed ever after).
-//! * **Paired when they mostly wait.** A test whose processes used at most [`LIGHT_SHARE`]
-//!   of its wall time in CPU (a test of sleeps, timeouts and retry intervals) is rerun beside
-//!   at most one other such test, on a machine with two cores or more: two tests that each
-//!   want less than a quarter of a core leave each other a core whenever they need one,
-//!   which is what "alone" gives them. Tests that compute are rerun alone, as before.
-//! * **A paired failure is final only when it repeats.** A paired rerun that passes is a
+//! * **Side by side when they mostly wait, within a budget.** A test whose processes used at
+//!   most [`LIGHT_SHARE`] of its wall time in CPU (a test of sleeps, timeouts and retry
+//!   intervals) is rerun beside other such tests, on a machine with two cores or more, as
+//!   long as the reruns running at once want at most [`SHARED_BUDGET`] of a core together
+//!   (each one's share: its CPU time over its wall time): with half a core wanted in all, a
+//!   test finds a free core whenever it needs one, which is what "alone" gives it. The
+//!   lightest tests (a retry test that sleeps 20 s on 2% of a core) thus rerun several at a
+//!   time, two tests at the limit only in pairs. Tests that compute are rerun alone.
+//! * **A shared failure is final only when it repeats.** A shared rerun that passes is a
 //!   pass (load makes tests fail, never pass). One that fails with the fingerprint of its
-//!   side-by-side failure has failed the same way twice, the second time beside a test
-//!   that was almost idle: final. One that fails differently is rerun alone, and that
+//!   side-by-side failure has failed the same way twice, the second time beside tests that
+//!   were almost idle: final. One that fails differently is rerun alone, and that
 //!   verdict is final.
 
 use std::collections::BTreeMap;
 
 /// The most CPU (as a share of its wall time) a test may use to be rerun beside another.
 pub const LIGHT_SHARE: f64 = 0.25;
+
+/// The most CPU (in cores) the reruns running side by side may want together: two tests at
+/// [`LIGHT_SHARE`], or more that want less.
+pub const SHARED_BUDGET: f64 = 2.0 * LIGHT_SHARE;
 
 /// A test that failed side by side.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,8 +70,8 @@ pub struct Memory {
 pub struct Plan {
     /// Final failures without a rerun (settled by memory).
     pub settled: Vec<u32>,
-    /// Rerun two at a time, longest first.
-    pub paired: Vec<u32>,
+    /// Rerun side by side within [`SHARED_BUDGET`] (see [`admit`]), longest first.
+    pub shared: Vec<u32>,
     /// Rerun alone, one after the other.
     pub alone: Vec<u32>,
 }
@@ -72,6 +79,24 @@ pub struct Plan {
 /// Whether a run of `seconds` whose processes used `cpu_seconds` mostly waited.
 pub fn is_light(seconds: f64, cpu_seconds: f64) -> bool {
     seconds > 0.0 && cpu_seconds >= 0.0 && cpu_seconds <= LIGHT_SHARE * seconds
+}
+
+/// The share of a core a run of `seconds` used (`cpu_seconds` over `seconds`); a run that
+/// took no time counts as a whole core.
+pub fn share(seconds: f64, cpu_seconds: f64) -> f64 {
+    if seconds > 0.0 && cpu_seconds >= 0.0 {
+        cpu_seconds / seconds
+    } else {
+        1.0
+    }
+}
+
+/// Whether a shared rerun wanting `share` of a core may start beside the ones running (their
+/// shares in `running`) on one of `lanes` workers: always when none runs, else when a
+/// worker is free and all of them together stay within [`SHARED_BUDGET`].
+pub fn admit(running: &[f64], share: f64, lanes: usize) -> bool {
+    running.is_empty()
+        || (running.len() < lanes && running.iter().sum::<f64>() + share <= SHARED_BUDGET)
 }
 
 /// The plan for `candidates`, given what earlier runs remember of them (`memo`) and the
@@ -90,7 +115,7 @@ pub fn plan(candidates: &[Candidate], memo: &BTreeMap<u32, Memory>, cores: usize
         }
     }
     if light.len() < 2 {
-        // Nobody to pair with.
+        // Nobody to share with.
         p.alone.extend(light.iter().map(|c| c.number));
         p.alone.sort_unstable();
     } else {
@@ -99,30 +124,30 @@ pub fn plan(candidates: &[Candidate], memo: &BTreeMap<u32, Memory>, cores: usize
                 .total_cmp(&a.seconds)
                 .then(a.number.cmp(&b.number))
         });
-        p.paired = light.iter().map(|c| c.number).collect();
+        p.shared = light.iter().map(|c| c.number).collect();
     }
     p
 }
 
-/// After a paired rerun.
+/// After a shared rerun.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AfterPaired {
+pub enum AfterShared {
     /// Its verdict is final.
     Final,
     /// It failed in another way than side by side: rerun it alone.
     RerunAlone,
 }
 
-/// What a paired rerun's result means: `again` is None for a pass, else the fingerprint of
+/// What a shared rerun's result means: `again` is None for a pass, else the fingerprint of
 /// the failure; `first` is that of the side-by-side failure.
-pub fn after_paired(first: u64, again: Option<u64>) -> AfterPaired {
+pub fn after_shared(first: u64, again: Option<u64>) -> AfterShared {
     match again {
-        Some(fp) if fp != first => AfterPaired::RerunAlone,
-        _ => AfterPaired::Final,
+        Some(fp) if fp != first => AfterShared::RerunAlone,
+        _ => AfterShared::Final,
     }
 }
 
-/// What to remember of a test after its final rerun (alone, or paired and failing exactly
+/// What to remember of a test after its final rerun (alone, or shared and failing exactly
 /// as side by side), from what was remembered (`m`), the fingerprint of its side-by-side
 /// failure and its rerun's (None: it passed): a pass makes it flaky; the same failure is
 /// remembered (one run more when it was the one remembered); another forgets it.
@@ -180,7 +205,7 @@ mod tests {
     }
 
     #[test]
-    fn waiting_tests_pair_longest_first_and_busy_ones_run_alone() {
+    fn waiting_tests_share_longest_first_and_busy_ones_run_alone() {
         let cands = [
             c(40, 0.6, 0.5, 1),
             c(548, 25.0, 1.0, 2),
@@ -192,20 +217,20 @@ mod tests {
             p,
             Plan {
                 settled: vec![],
-                paired: vec![548, 576, 192],
+                shared: vec![548, 576, 192],
                 alone: vec![40]
             }
         );
-        // One core: everything alone, nothing paired.
+        // One core: everything alone, nothing shared.
         let p = plan(&cands, &BTreeMap::new(), 1);
-        assert_eq!((p.paired.len(), p.alone), (0, vec![40, 192, 548, 576]));
-        // A single light test has nobody to pair with.
+        assert_eq!((p.shared.len(), p.alone), (0, vec![40, 192, 548, 576]));
+        // A single light test has nobody to share with.
         let p = plan(&cands[..2], &BTreeMap::new(), 2);
         assert_eq!(
             p,
             Plan {
                 settled: vec![],
-                paired: vec![],
+                shared: vec![],
                 alone: vec![40, 548]
             }
         );
@@ -224,7 +249,7 @@ mod tests {
             p,
             Plan {
                 settled: vec![40],
-                paired: vec![],
+                shared: vec![],
                 alone: vec![548]
             }
         );
@@ -245,6 +270,23 @@ mod tests {
     }
 
     #[test]
+    fn the_budget_admits_many_idle_tests_or_two_at_the_limit() {
+        // Nothing runs: anything starts, even a busy one.
+        assert!(admit(&[], 1.0, 8));
+        // Two at the limit, not three.
+        assert!(admit(&[0.25], 0.25, 8));
+        assert!(!admit(&[0.25, 0.25], 0.01, 8));
+        // Retry tests that hardly compute: many at once, up to the free workers.
+        let idle = [0.02; 7];
+        assert!(admit(&idle, 0.02, 8));
+        assert!(!admit(&[0.02; 8], 0.02, 8));
+        assert!(!admit(&[0.3], 0.25, 8));
+        assert_eq!(share(20.0, 0.4), 0.02);
+        assert_eq!(share(0.0, 0.0), 1.0);
+        assert_eq!(share(1.0, -1.0), 1.0);
+    }
+
+    #[test]
     fn lightness() {
         assert!(is_light(10.0, 2.5));
         assert!(!is_light(10.0, 2.6));
@@ -254,10 +296,10 @@ mod tests {
     }
 
     #[test]
-    fn paired_results() {
-        assert_eq!(after_paired(7, None), AfterPaired::Final);
-        assert_eq!(after_paired(7, Some(7)), AfterPaired::Final);
-        assert_eq!(after_paired(7, Some(8)), AfterPaired::RerunAlone);
+    fn shared_results() {
+        assert_eq!(after_shared(7, None), AfterShared::Final);
+        assert_eq!(after_shared(7, Some(7)), AfterShared::Final);
+        assert_eq!(after_shared(7, Some(8)), AfterShared::RerunAlone);
         let none = Memory::default();
         let seven = |times| Memory {
             fail: Some(7),

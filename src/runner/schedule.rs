@@ -55,15 +55,19 @@ const SAVED_FOLDERS: [&str; 7] = [
     "msglog",
 ];
 
-/// Does a saved output show one of `ports` as a value (`port=1224`, `smtp_port=1225:`)? The
-/// munging maps a parallel workspace's ports back to the canonical ones except right after
-/// `=` (there a number is a value: `S=1225` is a size), so such a test can only pass on the
-/// workspace that has the canonical ports.
+/// Does a saved output show one of `ports` as a value (`x=1224`)? The munging maps a parallel
+/// workspace's ports back to the canonical ones except right after `=` where the name is not
+/// a port's (there a number is a value: `S=1225` is a size; see
+/// [`mailrig_munge::is_port_position`]), so such a test can only pass on the workspace that
+/// has the canonical ports.
 pub fn shows_port_value(text: &str, ports: &[u16]) -> bool {
     let b = text.as_bytes();
     let mut from = 0;
     while let Some(i) = text[from..].find('=').map(|i| i + from) {
         from = i + 1;
+        if mailrig_munge::is_port_position(&text[..from]) {
+            continue;
+        }
         let digits = b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
         if (1..=5).contains(&digits) {
             if let Ok(n) = text[from..from + digits].parse::<u16>() {
@@ -262,6 +266,7 @@ fn record(w: &mut Run, job: &Job, v: Verdict, seconds: f64) -> TestRecord {
         heading: suite::heading(&job.test.path),
         verdict: v,
         seconds,
+        started: (w.shared.began.elapsed().as_secs_f64() - seconds).max(0.0),
         cpu_seconds: crate::exec::cpu::take(),
         failures: w.summaries.take_reasons(job.test.number),
         output: std::mem::take(&mut w.capture),
@@ -344,6 +349,7 @@ pub fn run_all(
                     heading: suite::heading(&t.path),
                     verdict: Verdict::Skipped,
                     seconds: 0.0,
+                    started: shared.began.elapsed().as_secs_f64(),
                     cpu_seconds: 0.0,
                     failures: vec![reason.clone()],
                     output: String::new(),
@@ -692,19 +698,29 @@ fn rerun_failures(
             fingerprint: super::rerun::fingerprint(&r.failures, &r.output),
         })
         .collect();
-    let lanes = if workers.len() >= 2 { cores } else { 1 };
-    let plan = super::rerun::plan(&candidates, memo, lanes);
+    let plan = super::rerun::plan(
+        &candidates,
+        memo,
+        if workers.len() >= 2 { cores } else { 1 },
+    );
+    let share_of = |n: u32| {
+        candidates
+            .iter()
+            .find(|c| c.number == n)
+            .map(|c| super::rerun::share(c.seconds, c.cpu_seconds))
+            .unwrap_or(1.0)
+    };
     let job_of = |n: u32| failed.iter().find(|j| j.test.number == n).copied();
-    if plan.paired.is_empty() && plan.settled.is_empty() {
+    if plan.shared.is_empty() && plan.settled.is_empty() {
         println!(
             "\n{} test(s) failed side by side; rerunning them alone:",
             failed.len()
         );
     } else {
         println!(
-            "\n{} test(s) failed side by side; rerunning them ({} two at a time, {} alone, {} not: the failure they had on a rerun before):",
+            "\n{} test(s) failed side by side; rerunning them ({} side by side while they mostly wait, {} alone, {} not: the failure they had on a rerun before):",
             failed.len(),
-            plan.paired.len(),
+            plan.shared.len(),
             plan.alone.len(),
             plan.settled.len()
         );
@@ -716,54 +732,27 @@ fn rerun_failures(
             shared.summaries.finish(r.number, r.verdict, &r.failures);
         }
     }
-    // Two lanes for the paired ones, longest first; a test that needs the canonical ports
-    // runs only on the first worker (the one that has them, when any has).
     let mut again_alone: Vec<u32> = Vec::new();
-    if !plan.paired.is_empty() {
-        let queue = Mutex::new(plan.paired.iter().copied().collect::<VecDeque<u32>>());
-        let done: Mutex<Vec<TestRecord>> = Mutex::new(Vec::new());
-        let stop = std::sync::atomic::AtomicBool::new(false);
-        let (w0, rest) = workers.split_at_mut(1);
-        let lanes: [&mut Run; 2] = [&mut w0[0], &mut rest[0]];
-        std::thread::scope(|scope| {
-            for (lane, w) in lanes.into_iter().enumerate() {
-                let (queue, done, stop, job_of) = (&queue, &done, &stop, &job_of);
-                scope.spawn(move || loop {
-                    if stop.load(Ordering::SeqCst) || shared.interrupt.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let next = {
-                        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-                        let at = q.iter().position(|n| lane == 0 || !pinned(*n));
-                        at.and_then(|i| q.remove(i))
-                    };
-                    let Some(job) = next.and_then(job_of) else { return };
-                    match rerun_one(shared, w, job) {
-                        Some(Some((rec, text))) => {
-                            println!(
-                                "{text}[rerun] {} {} {:.1}s (beside another test that mostly waits)",
-                                job.test.id(),
-                                rec.verdict.letter(),
-                                rec.seconds
-                            );
-                            done.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
-                        }
-                        Some(None) => {}
-                        None => stop.store(true, Ordering::SeqCst),
-                    }
-                });
-            }
-        });
-        for rec in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    if !plan.shared.is_empty() {
+        let lanes = workers.len().min(cores * SHARED_LANES_PER_CORE);
+        let done = rerun_shared(
+            shared,
+            &mut workers[..lanes],
+            &plan.shared,
+            &share_of,
+            &job_of,
+            pinned,
+        );
+        for rec in done {
             let first = first_fp(results, rec.number);
             let again = (rec.verdict == Verdict::Fail)
                 .then(|| super::rerun::fingerprint(&rec.failures, &rec.output));
-            match super::rerun::after_paired(first, again) {
-                super::rerun::AfterPaired::Final => {
+            match super::rerun::after_shared(first, again) {
+                super::rerun::AfterShared::Final => {
                     remember(memo, rec.number, first, again);
                     settle(shared, results, finished, rec);
                 }
-                super::rerun::AfterPaired::RerunAlone => again_alone.push(rec.number),
+                super::rerun::AfterShared::RerunAlone => again_alone.push(rec.number),
             }
         }
         again_alone.sort_unstable();
@@ -796,6 +785,93 @@ fn rerun_failures(
             None => break,
         }
     }
+}
+
+/// The most workers the shared reruns use, per core.
+const SHARED_LANES_PER_CORE: usize = 4;
+
+/// Rerun `queue` (longest first) on `lanes`, as many at once as [`super::rerun::admit`]
+/// allows for their shares of a core; a test that needs the canonical ports runs only on the
+/// first worker (the one that has them, when any has). The records of the reruns that ran
+/// to the end, in the order they ended; a Quit stops the lanes.
+fn rerun_shared<'j>(
+    shared: &Shared,
+    lanes: &mut [Run],
+    queue: &[u32],
+    share_of: &(dyn Fn(u32) -> f64 + Sync),
+    job_of: &(dyn Fn(u32) -> Option<&'j Job> + Sync),
+    pinned: &(dyn Fn(u32) -> bool + Sync),
+) -> Vec<TestRecord> {
+    struct State {
+        queue: VecDeque<u32>,
+        running: Vec<(usize, f64)>,
+        stop: bool,
+    }
+    let state = Mutex::new(State {
+        queue: queue.iter().copied().collect(),
+        running: Vec::new(),
+        stop: false,
+    });
+    let changed = std::sync::Condvar::new();
+    let done: Mutex<Vec<TestRecord>> = Mutex::new(Vec::new());
+    let count = lanes.len();
+    std::thread::scope(|scope| {
+        for (lane, w) in lanes.iter_mut().enumerate() {
+            let (state, changed, done) = (&state, &changed, &done);
+            scope.spawn(move || loop {
+                let job = {
+                    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                    loop {
+                        if st.stop || shared.interrupt.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        // Only the first lane may take a test pinned to it; a lane left
+                        // with nothing it may ever take is done.
+                        let mine: Vec<usize> = (0..st.queue.len())
+                            .filter(|i| lane == 0 || !pinned(st.queue[*i]))
+                            .collect();
+                        if mine.is_empty() {
+                            return;
+                        }
+                        let shares: Vec<f64> = st.running.iter().map(|r| r.1).collect();
+                        let fits = mine
+                            .into_iter()
+                            .find(|i| super::rerun::admit(&shares, share_of(st.queue[*i]), count));
+                        if let Some(i) = fits {
+                            let n = st.queue.remove(i).unwrap_or_default();
+                            st.running.push((lane, share_of(n)));
+                            break n;
+                        }
+                        // Woken when a rerun ends; the timeout only guards against a missed
+                        // wake-up (and lets Ctrl-C be seen).
+                        st = changed
+                            .wait_timeout(st, std::time::Duration::from_millis(200))
+                            .map(|(g, _)| g)
+                            .unwrap_or_else(|e| e.into_inner().0);
+                    }
+                };
+                let outcome = job_of(job).map(|j| (j, rerun_one(shared, w, j)));
+                {
+                    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                    st.running.retain(|r| r.0 != lane);
+                    if matches!(outcome, Some((_, None))) {
+                        st.stop = true;
+                    }
+                }
+                changed.notify_all();
+                if let Some((j, Some(Some((rec, text))))) = outcome {
+                    println!(
+                        "{text}[rerun] {} {} {:.1}s (beside others that mostly wait)",
+                        j.test.id(),
+                        rec.verdict.letter(),
+                        rec.seconds
+                    );
+                    done.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
+                }
+            });
+        }
+    });
+    done.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Note (or forget) a test's remembered failure.
@@ -900,8 +976,11 @@ mod tests {
     fn port_values() {
         use super::shows_port_value as shows;
         let ports = [1224, 1225];
-        assert!(shows("interface=NULL port=1224\n", &ports));
-        assert!(shows("smtp_port=1225: x", &ports));
+        // Named as a port: munged back like any other port.
+        assert!(!shows("interface=NULL port=1224\n", &ports));
+        assert!(!shows("smtp_port=1225: x", &ports));
+        // Any other value that equals a port might be one.
+        assert!(shows("x S=1225 y", &ports));
         assert!(!shows("port 1224 S=12245 a=", &ports));
         assert!(!shows("==1224x", &[1225]));
         assert!(!shows("x=", &ports));

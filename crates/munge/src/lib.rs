@@ -18,5 +18,5 @@ mod spec;
 pub use context::Context;
 pub use error::RuleError;
 pub use kind::OutputKind;
-pub use munger::Munger;
+pub use munger::{is_port_position, Munger};
 pub use ruleset::{placeholders, RuleSet};

@@ -356,9 +356,8 @@ impl<'r> Munger<'r> {
         name
     }
 
-    /// A workspace's port numbers back to the canonical ones, except a number right after
-    /// `=`: that is a value (`S=1625`, `read=1625` in a log line), never a port in Exim's
-    /// output, and a parallel workspace's ports must not rewrite it.
+    /// A workspace's port numbers back to the canonical ones, except where
+    /// [`is_port_position`] says a number is some other value.
     fn map_ports<'a>(&self, line: &'a str) -> Cow<'a, str> {
         let Some((re, map)) = &self.ports else {
             return Cow::Borrowed(line);
@@ -366,7 +365,7 @@ impl<'r> Munger<'r> {
         let mut out = String::new();
         let mut last = 0;
         for m in re.captures_iter(line).filter_map(|c| c.get(1)) {
-            if line[..m.start()].ends_with('=') {
+            if !is_port_position(&line[..m.start()]) {
                 continue;
             }
             out.push_str(&line[last..m.start()]);
@@ -379,6 +378,25 @@ impl<'r> Munger<'r> {
         out.push_str(&line[last..]);
         Cow::Owned(out)
     }
+}
+
+/// Whether a number that follows `before` on its line can be a port: not right after `=`,
+/// where a number is a value (`S=1625` and `read=1625` in a log line are sizes), unless the
+/// name before the `=` is a port's (`port=1224` in a debug line, `daemon_smtp_port=1225`).
+pub fn is_port_position(before: &str) -> bool {
+    let Some(name) = before.strip_suffix('=') else {
+        return true;
+    };
+    let word: String = name
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect::<Vec<char>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let word = word.to_ascii_lowercase();
+    word == "port" || word.ends_with("_port")
 }
 
 /// Replaces capture group `group` of the first (or every) match by `value(old text)`.
@@ -807,6 +825,27 @@ replace = "second item"
             ),
             "read=1625 max=1024 [127.0.0.1]:1225 port 1225"
         );
+        // A value named as a port is one.
+        assert_eq!(
+            m.munge(
+                OutputKind::Stderr,
+                "interface=NULL port=1625 -DPORT=daemon_smtp_port=1625:1625 sport=1625 S=1625"
+            ),
+            "interface=NULL port=1225 -DPORT=daemon_smtp_port=1225:1225 sport=1625 S=1625"
+        );
+    }
+
+    #[test]
+    fn port_positions() {
+        assert!(is_port_position(""));
+        assert!(is_port_position("port "));
+        assert!(is_port_position("[127.0.0.1]:"));
+        assert!(!is_port_position("S="));
+        assert!(!is_port_position("x read="));
+        assert!(is_port_position("interface=NULL port="));
+        assert!(is_port_position("daemon_smtp_PORT="));
+        assert!(!is_port_position("report="));
+        assert!(!is_port_position("="));
     }
 
     #[test]
