@@ -39,7 +39,7 @@ mailrig options:
   --timeout SECS     end a command that runs longer than SECS (default 300)
   --fail-exit        exit with status 1 when any test failed (for CI)
   -j N, --jobs N     run N tests side by side, each in its own workspace with its own
-                     ports (default: 8 per CPU, at most 32; -j 1 is the serial run of the
+                     ports (default: 16 per CPU, at most 32; -j 1 is the serial run of the
                      Perl runtest); tests that fail are rerun alone afterwards, in test
                      order, and reviewed on the terminal unless -CONTINUE
   --junit FILE       write a JUnit XML report (one test suite per folder)
