@@ -174,18 +174,15 @@ impl Executor {
         // under load. A script that goes on before the daemon gets to its main loop (a
         // killdaemon after `millisleep 1000`) then finds a daemon that never listened. So
         // (within the same 10 s) wait until the daemon sits in poll, waiting for input.
-        if seen {
+        if let Some(daemon) = seen
+            .then(|| super::idle::program_process(r.pid(), "exim"))
+            .flatten()
+        {
             let mut nap = Duration::from_millis(1);
             while start.elapsed() < Duration::from_secs(10)
                 && !self.interrupt.load(Ordering::SeqCst)
+                && super::idle::activity(daemon).is_some_and(|a| !super::idle::waits_for_input(&a))
             {
-                let Some(daemon) = super::idle::program_process(r.pid(), "exim") else {
-                    break;
-                };
-                match super::idle::activity(daemon) {
-                    Some(a) if !super::idle::waits_for_input(&a) => {}
-                    _ => break,
-                }
                 std::thread::sleep(nap);
                 nap = (nap * 2).min(Duration::from_millis(5));
             }

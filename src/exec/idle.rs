@@ -12,11 +12,15 @@ pub struct Activity {
     pub wchan: String,
 }
 
-/// The state field of a `/proc/PID/stat` line (after the command name, which may hold
-/// spaces and parentheses).
+/// The fields of a `/proc/PID/stat` line after the command name (which may hold spaces and
+/// parentheses): the state, the parent's pid, ….
+pub fn fields_after_comm(stat: &str) -> Option<std::str::SplitWhitespace<'_>> {
+    Some(stat[stat.rfind(')')? + 1..].split_whitespace())
+}
+
+/// The state field of a `/proc/PID/stat` line.
 pub fn parse_state(stat: &str) -> Option<char> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().next()?.chars().next()
+    fields_after_comm(stat)?.next()?.chars().next()
 }
 
 /// The command name of a `/proc/PID/stat` line.
@@ -54,15 +58,8 @@ pub fn program_process(pid: i32, name: &str) -> Option<i32> {
     if comm(pid)?.as_str() == name {
         return Some(pid);
     }
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|l| {
-            l.split_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok())
-                .collect::<Vec<_>>()
-        })
+    super::reap::children_lists(pid)?
+        .into_iter()
         .find(|c| comm(*c).as_deref() == Some(name))
 }
 

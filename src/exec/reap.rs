@@ -25,11 +25,9 @@ fn parents() -> HashMap<i32, i32> {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
-        // The command name may hold spaces and parentheses: the fields after the last ')'.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        let Some(mut f) = super::idle::fields_after_comm(&stat) else {
             continue;
         };
-        let mut f = rest.split_whitespace();
         let _state = f.next();
         if let Some(ppid) = f.next().and_then(|p| p.parse().ok()) {
             map.insert(pid, ppid);
@@ -40,7 +38,7 @@ fn parents() -> HashMap<i32, i32> {
 
 /// The direct children of `pid`, from each of its threads' `children` list. None when the
 /// kernel has no such lists; an empty list for a process that is gone.
-fn children_lists(pid: i32) -> Option<Vec<i32>> {
+pub(super) fn children_lists(pid: i32) -> Option<Vec<i32>> {
     let tasks = match std::fs::read_dir(format!("/proc/{pid}/task")) {
         Ok(t) => t,
         Err(_) => return Some(Vec::new()),

@@ -387,15 +387,11 @@ pub fn is_port_position(before: &str) -> bool {
     let Some(name) = before.strip_suffix('=') else {
         return true;
     };
-    let word: String = name
-        .chars()
-        .rev()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect::<Vec<char>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let word = word.to_ascii_lowercase();
+    let word = name
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     word == "port" || word.ends_with("_port")
 }
 
