@@ -150,14 +150,14 @@ impl Executor {
         identity: Identity,
         logs: &[PathBuf],
     ) -> Result<Running> {
-        let before = started_lines(logs);
+        let before = started_pids(logs);
         let mut r = self.start(line, identity, vec![], true)?;
         let start = Instant::now();
         let mut nap = Duration::from_millis(1);
-        let mut seen = false;
+        let mut started: Vec<i32> = Vec::new();
         while start.elapsed() < Duration::from_secs(10) && !self.interrupt.load(Ordering::SeqCst) {
-            if started_lines(logs) > before {
-                seen = true;
+            started = new_pids(&before, &started_pids(logs));
+            if !started.is_empty() {
                 break;
             }
             if r.try_finished()?.is_some() {
@@ -166,22 +166,23 @@ impl Executor {
             std::thread::sleep(nap);
             nap = (nap * 2).min(Duration::from_millis(10));
         }
-        if !seen && started_lines(logs) == before {
-            std::thread::sleep(Duration::from_millis(300));
+        if started.is_empty() {
+            started = new_pids(&before, &started_pids(logs));
+            if started.is_empty() {
+                std::thread::sleep(Duration::from_millis(300));
+            }
         }
         // Exim logs "daemon started" before it makes its TLS credentials, and with no
         // certificate configured it generates a self-signed one: a second of CPU, several
         // under load. A script that goes on before the daemon gets to its main loop (a
         // killdaemon after `millisleep 1000`) then finds a daemon that never listened. So
-        // (within the same 10 s) wait until the daemon sits in poll, waiting for input.
-        if let Some(daemon) = seen
-            .then(|| super::idle::program_process(r.pid(), "exim"))
-            .flatten()
-        {
+        // (within the same 10 s) wait until the daemon the log names (the process that
+        // was started may have forked it and ended) sits in poll, waiting for input.
+        for daemon in started {
             let mut nap = Duration::from_millis(1);
             while start.elapsed() < Duration::from_secs(10)
                 && !self.interrupt.load(Ordering::SeqCst)
-                && super::idle::activity(daemon).is_some_and(|a| !super::idle::waits_for_input(&a))
+                && super::idle::activity(daemon).is_some_and(|a| super::idle::is_busy(&a))
             {
                 std::thread::sleep(nap);
                 nap = (nap * 2).min(Duration::from_millis(5));
@@ -201,15 +202,46 @@ impl Executor {
 /// The least time a script waits after starting a daemon (the Perl runtest's poll step).
 pub const DAEMON_INTERLOCK_MS: u64 = 300;
 
-/// How many "daemon started" lines the logs hold.
-fn started_lines(logs: &[PathBuf]) -> usize {
+/// The pids of the "daemon started: pid=N" lines the logs hold, in order.
+fn started_pids(logs: &[PathBuf]) -> Vec<i32> {
     logs.iter()
-        .map(|l| {
-            std::fs::read(l)
-                .map(|t| count(&t, b" daemon started: "))
-                .unwrap_or(0)
+        .filter_map(|l| std::fs::read(l).ok())
+        .flat_map(|t| daemon_pids(&t))
+        .collect()
+}
+
+/// The pids named by the "daemon started: pid=N" lines of a log's text.
+fn daemon_pids(text: &[u8]) -> Vec<i32> {
+    const NEEDLE: &[u8] = b" daemon started: pid=";
+    let mut pids = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.windows(NEEDLE.len()).position(|w| w == NEEDLE) {
+        rest = &rest[at + NEEDLE.len()..];
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if let Some(pid) = std::str::from_utf8(&rest[..digits])
+            .ok()
+            .and_then(|d| d.parse().ok())
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// The pids in `now` that `before` did not hold (a pid can be reused: counted, not only
+/// looked up).
+fn new_pids(before: &[i32], now: &[i32]) -> Vec<i32> {
+    let mut left = before.to_vec();
+    now.iter()
+        .filter(|p| match left.iter().position(|b| b == *p) {
+            Some(i) => {
+                left.swap_remove(i);
+                false
+            }
+            None => true,
         })
-        .sum()
+        .copied()
+        .collect()
 }
 
 /// How many times the server's transcript says it is listening.
@@ -268,10 +300,17 @@ mod tests {
     }
 
     #[test]
-    fn counts_started_lines() {
+    fn reads_started_pids() {
         let d = tempfile::tempdir().unwrap();
         let log = d.path().join("mainlog");
-        std::fs::write(&log, "x daemon started: a\ny\nz daemon started: b\n").unwrap();
-        assert_eq!(started_lines(&[log, d.path().join("none")]), 2);
+        std::fs::write(
+            &log,
+            "x daemon started: pid=12, -q3s\ny\nz daemon started: pid=345, -bd\nw daemon started: pid=oops\n",
+        )
+        .unwrap();
+        assert_eq!(started_pids(&[log, d.path().join("none")]), vec![12, 345]);
+        assert_eq!(new_pids(&[12], &[12, 345]), vec![345]);
+        assert_eq!(new_pids(&[12], &[12, 12]), vec![12]);
+        assert!(new_pids(&[12, 345], &[12, 345]).is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! Whether a process sits idle in its main loop, waiting for input in `poll` or `select`,
 //! as /proc tells it: how the executor knows that a daemon it started has finished starting
 //! up, not only that it has logged so. Deciding from /proc's text is pure and tested here;
-//! reading /proc is the two small functions at the end.
+//! reading /proc is the small function at the end.
 
 /// What /proc says one process is doing: its scheduler state (`R`, `S`, `D` …) and the
 /// kernel function it waits in (`poll_schedule_timeout.constprop.0`; `0` while it runs, or
@@ -37,6 +37,12 @@ pub fn waits_for_input(a: &Activity) -> bool {
     a.state == 'S' && (w == "0" || w.is_empty() || w.contains("poll") || w.contains("select"))
 }
 
+/// Whether a process is still busy starting up: neither idle ([`waits_for_input`]) nor
+/// ended (a zombie, `Z`, or dead, `X`: a daemon's first process forks it and exits).
+pub fn is_busy(a: &Activity) -> bool {
+    !waits_for_input(a) && !matches!(a.state, 'Z' | 'X')
+}
+
 /// What `pid` is doing now; None when it is gone.
 pub fn activity(pid: i32) -> Option<Activity> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -44,23 +50,6 @@ pub fn activity(pid: i32) -> Option<Activity> {
         state: parse_state(&stat)?,
         wchan: std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default(),
     })
-}
-
-/// The process that is the program `name` for a command started as `pid`: `pid` itself
-/// (runtest execs the program, or a wrapper that execs it), else a direct child of it (a
-/// shell that runs it).
-pub fn program_process(pid: i32, name: &str) -> Option<i32> {
-    let comm = |p: i32| {
-        std::fs::read_to_string(format!("/proc/{p}/stat"))
-            .ok()
-            .and_then(|s| parse_comm(&s).map(str::to_string))
-    };
-    if comm(pid)?.as_str() == name {
-        return Some(pid);
-    }
-    super::reap::children_lists(pid)?
-        .into_iter()
-        .find(|c| comm(*c).as_deref() == Some(name))
 }
 
 #[cfg(test)]
@@ -104,6 +93,16 @@ mod tests {
     }
 
     #[test]
+    fn busy_until_idle_or_ended() {
+        assert!(is_busy(&a('R', "0")));
+        assert!(is_busy(&a('D', "folio_wait_bit_common")));
+        assert!(!is_busy(&a('S', "do_select")));
+        // The first process of a daemon that forked and exited, not yet reaped.
+        assert!(!is_busy(&a('Z', "0")));
+        assert!(!is_busy(&a('X', "0")));
+    }
+
+    #[test]
     fn sees_a_real_process_wait_in_poll() {
         // A child blocked in poll() on a pipe that never gets data.
         let mut child = std::process::Command::new("sh")
@@ -121,11 +120,9 @@ mod tests {
             idle = activity(pid).is_some_and(|a| waits_for_input(&a) && a.wchan.trim() != "0");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        assert_eq!(program_process(pid, "python3"), Some(pid));
-        assert_eq!(program_process(pid, "no-such-program"), None);
         let _ = child.kill();
         let _ = child.wait();
         assert!(idle, "a process blocked in select() is seen as idle");
-        assert!(activity(pid).is_none() || activity(pid).is_some_and(|a| a.state == 'Z'));
+        assert!(activity(pid).is_none() || activity(pid).is_some_and(|a| !is_busy(&a)));
     }
 }

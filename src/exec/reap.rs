@@ -38,7 +38,7 @@ fn parents() -> HashMap<i32, i32> {
 
 /// The direct children of `pid`, from each of its threads' `children` list. None when the
 /// kernel has no such lists; an empty list for a process that is gone.
-pub(super) fn children_lists(pid: i32) -> Option<Vec<i32>> {
+fn children_lists(pid: i32) -> Option<Vec<i32>> {
     let tasks = match std::fs::read_dir(format!("/proc/{pid}/task")) {
         Ok(t) => t,
         Err(_) => return Some(Vec::new()),
