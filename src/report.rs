@@ -205,6 +205,10 @@ pub struct TestRecord {
     /// [`crate::suite::Fault`]): a rerun alone would fail the same way.
     #[serde(skip)]
     pub settled: bool,
+    /// It failed, and only because saved files came out with their lines in another order:
+    /// the mark of a race between processes, which load decides.
+    #[serde(skip)]
+    pub reordered: bool,
 }
 
 /// The failing first run of a test that passed when rerun alone (a flaky run, for JUnit).

@@ -20,6 +20,18 @@ fn range_text(word: &str, start: usize, len: usize) -> String {
     }
 }
 
+/// Whether `a` and `b` hold the same lines, only in another order (a race between two
+/// processes writing one file, typically): they differ, and every line is in both as often.
+pub fn only_reordered(a: &str, b: &str) -> bool {
+    let (mut al, mut bl) = (lines(a), lines(b));
+    if al == bl {
+        return false;
+    }
+    al.sort_unstable();
+    bl.sort_unstable();
+    al == bl
+}
+
 /// The `cf` rendering of the differences between `a` (named `a_name`) and `b`.
 /// Returns None when they are the same.
 pub fn cf(a_name: &str, a: &str, b_name: &str, b: &str) -> Option<String> {
@@ -181,5 +193,13 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("-b\n+c\n"));
+    }
+
+    #[test]
+    fn reordered_lines() {
+        assert!(only_reordered("a\nb\nc\n", "a\nc\nb\n"));
+        assert!(!only_reordered("a\nb\n", "a\nb\n"));
+        assert!(!only_reordered("a\nb\n", "a\nb\nb\n"));
+        assert!(!only_reordered("a\nb\n", "a\nc\n"));
     }
 }

@@ -379,6 +379,9 @@ fn compare_one(
                 Answer::Retry => Ok(Compared::Rerun),
                 Answer::Continue => {
                     run.summaries.failure(testnum, &saved_name);
+                    if crate::compare::only_reordered(text, &s) {
+                        run.reordered.push(saved_name);
+                    }
                     Ok(Compared::Failed)
                 }
                 _ => Ok(Compared::Quit),

@@ -65,6 +65,9 @@ pub struct Run {
     pub current: Option<String>,
     /// The current test failed because of the suite's own files (see `TestRecord::settled`).
     pub settled: bool,
+    /// The saved files (`stderr/0042`) the current test's output matched but for the order
+    /// of its lines (see `TestRecord::reordered`).
+    pub reordered: Vec<String>,
     /// This worker's copy of the munge rules (regexes whose caches no other thread shares).
     own_rules: Arc<mailrig_munge::RuleSet>,
 }
@@ -390,6 +393,7 @@ pub fn main(opts: Options) -> Result<i32> {
             step_times: Vec::new(),
             current: None,
             settled: false,
+            reordered: Vec::new(),
             own_rules: Arc::new(shared.rules.for_one_thread()),
         });
     }
@@ -577,6 +581,7 @@ impl Run {
             }
         }
         self.step_times.clear();
+        self.reordered.clear();
         let started = std::time::Instant::now();
         self.ws
             .reset(&self.facts)

@@ -28,7 +28,8 @@
 //!   pass (load makes tests fail, never pass). One that fails with the fingerprint of its
 //!   side-by-side failure has failed the same way twice, the second time beside tests that
 //!   were almost idle: final. One that fails differently is rerun alone, and that
-//!   verdict is final.
+//!   verdict is final; so is one whose failure is only lines in another order (a race
+//!   between processes, which a little load can tip the same way twice).
 
 use std::collections::BTreeMap;
 
@@ -139,9 +140,13 @@ pub enum AfterShared {
 }
 
 /// What a shared rerun's result means: `again` is None for a pass, else the fingerprint of
-/// the failure; `first` is that of the side-by-side failure.
-pub fn after_shared(first: u64, again: Option<u64>) -> AfterShared {
+/// the failure; `first` is that of the side-by-side failure; `reordered`: the failure is
+/// only lines in another order, a race that even light load can decide twice the same way
+/// (Exim's 1157: a proxy process's last debug line before or after its parent's), so it
+/// is confirmed alone.
+pub fn after_shared(first: u64, again: Option<u64>, reordered: bool) -> AfterShared {
     match again {
+        Some(_) if reordered => AfterShared::RerunAlone,
         Some(fp) if fp != first => AfterShared::RerunAlone,
         _ => AfterShared::Final,
     }
@@ -297,9 +302,12 @@ mod tests {
 
     #[test]
     fn shared_results() {
-        assert_eq!(after_shared(7, None), AfterShared::Final);
-        assert_eq!(after_shared(7, Some(7)), AfterShared::Final);
-        assert_eq!(after_shared(7, Some(8)), AfterShared::RerunAlone);
+        assert_eq!(after_shared(7, None, false), AfterShared::Final);
+        assert_eq!(after_shared(7, Some(7), false), AfterShared::Final);
+        assert_eq!(after_shared(7, Some(8), false), AfterShared::RerunAlone);
+        // The same lines in another order, twice: a race, confirmed alone.
+        assert_eq!(after_shared(7, Some(7), true), AfterShared::RerunAlone);
+        assert_eq!(after_shared(7, None, true), AfterShared::Final);
         let none = Memory::default();
         let seven = |times| Memory {
             fail: Some(7),

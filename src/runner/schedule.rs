@@ -259,6 +259,8 @@ const MAX_UPDATE_RERUNS: usize = 5;
 
 /// The record of a finished test.
 fn record(w: &mut Run, job: &Job, v: Verdict, seconds: f64) -> TestRecord {
+    let failures = w.summaries.take_reasons(job.test.number);
+    let reordered = std::mem::take(&mut w.reordered);
     TestRecord {
         number: job.test.number,
         name: format!("{}/{}", job.folder.name, job.test.id()),
@@ -268,7 +270,10 @@ fn record(w: &mut Run, job: &Job, v: Verdict, seconds: f64) -> TestRecord {
         seconds,
         started: (w.shared.began.elapsed().as_secs_f64() - seconds).max(0.0),
         cpu_seconds: crate::exec::cpu::take(),
-        failures: w.summaries.take_reasons(job.test.number),
+        reordered: v == Verdict::Fail
+            && !failures.is_empty()
+            && failures.iter().all(|f| reordered.contains(f)),
+        failures,
         output: std::mem::take(&mut w.capture),
         steps: std::mem::take(&mut w.step_times),
         failed_first: None,
@@ -357,6 +362,7 @@ pub fn run_all(
                     steps: Vec::new(),
                     failed_first: None,
                     settled: false,
+                    reordered: false,
                 });
             }
             continue;
@@ -748,7 +754,7 @@ fn rerun_failures(
             let first = first_fp(results, rec.number);
             let again = (rec.verdict == Verdict::Fail)
                 .then(|| super::rerun::fingerprint(&rec.failures, &rec.output));
-            match super::rerun::after_shared(first, again) {
+            match super::rerun::after_shared(first, again, rec.reordered) {
                 super::rerun::AfterShared::Final => {
                     remember(memo, rec.number, first, again);
                     settle(shared, results, finished, rec);
