@@ -212,20 +212,16 @@ fn started_pids(logs: &[PathBuf]) -> Vec<i32> {
 
 /// The pids named by the "daemon started: pid=N" lines of a log's text.
 fn daemon_pids(text: &[u8]) -> Vec<i32> {
-    const NEEDLE: &[u8] = b" daemon started: pid=";
-    let mut pids = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.windows(NEEDLE.len()).position(|w| w == NEEDLE) {
-        rest = &rest[at + NEEDLE.len()..];
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if let Some(pid) = std::str::from_utf8(&rest[..digits])
-            .ok()
-            .and_then(|d| d.parse().ok())
-        {
-            pids.push(pid);
-        }
-    }
-    pids
+    String::from_utf8_lossy(text)
+        .split(" daemon started: pid=")
+        .skip(1)
+        .filter_map(|rest| {
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            rest[..end].parse().ok()
+        })
+        .collect()
 }
 
 /// The pids in `now` that `before` did not hold (a pid can be reused: counted, not only

@@ -581,7 +581,6 @@ impl Run {
             }
         }
         self.step_times.clear();
-        self.reordered.clear();
         let started = std::time::Instant::now();
         self.ws
             .reset(&self.facts)

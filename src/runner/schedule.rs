@@ -199,6 +199,7 @@ fn run_one(w: &mut Run, job: &Job) -> Option<Verdict> {
         w.summaries.take_reasons(job.test.number);
         w.current = None;
         w.settled = false;
+        w.reordered.clear();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             w.run_test(&job.folder, &job.test)
         }));
