@@ -60,6 +60,10 @@ pub struct Args {
     /// limit); the oldest are forgotten first, and the --record file still gets every one.
     #[arg(long, value_name = "N|all", default_value = "1000", value_parser = parse_keep)]
     pub keep_transcripts: Keep,
+    /// Bytes of one connection's transcript kept (K, M, G suffixes; `none`: no limit);
+    /// past it, its events are counted, not kept, in memory and in the --record file.
+    #[arg(long, value_name = "BYTES|none", default_value = "64M", value_parser = parse_bytes)]
+    pub transcript_limit: Keep,
     /// Debug level: 0 none, 1 received, 2 received + reply codes, 3 everything.
     #[arg(short = 'd', long = "debug", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
     pub debug: u8,
@@ -77,7 +81,7 @@ pub struct Args {
     pub threads: usize,
 }
 
-/// `--keep-transcripts`: a count, or `all` (no limit).
+/// A limit from the command line (`--keep-transcripts`, `--transcript-limit`); None: no limit.
 #[derive(Debug, Clone, Copy)]
 pub struct Keep(pub Option<usize>);
 
@@ -88,6 +92,24 @@ fn parse_keep(s: &str) -> Result<Keep, String> {
     s.parse::<usize>()
         .map(|n| Keep(Some(n)))
         .map_err(|_| format!("{s:?} is neither a number of connections nor 'all'"))
+}
+
+/// `--transcript-limit`: bytes with an optional K, M or G (powers of 1024), or `none`.
+fn parse_bytes(s: &str) -> Result<Keep, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(Keep(None));
+    }
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1usize << 10),
+        Some((i, 'm' | 'M')) => (&s[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .map(|n| Keep(Some(n)))
+        .ok_or_else(|| format!("{s:?} is neither a size in bytes (K, M, G allowed) nor 'none'"))
 }
 
 /// Start everything, print the addresses, and serve until SIGINT/SIGTERM.
@@ -121,6 +143,7 @@ pub fn run(args: Args) -> Result<()> {
     config.threads = args.threads.max(1);
     config.record_file = args.record.clone();
     config.keep_transcripts = args.keep_transcripts.0;
+    config.transcript_limit = args.transcript_limit.0;
     if let Some(f) = &args.faults {
         config.faults = FaultPlan::load(f)?;
     }
@@ -179,4 +202,25 @@ fn wait_for_signal() -> Result<()> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_counts_parse() {
+        assert_eq!(parse_bytes("64M").unwrap().0, Some(64 << 20));
+        assert_eq!(parse_bytes("3k").unwrap().0, Some(3072));
+        assert_eq!(parse_bytes("1G").unwrap().0, Some(1 << 30));
+        assert_eq!(parse_bytes("500").unwrap().0, Some(500));
+        assert_eq!(parse_bytes("None").unwrap().0, None);
+        for bad in ["", "M", "12X", "-1K", "99999999999999999999G"] {
+            let e = parse_bytes(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{e}");
+        }
+        assert_eq!(parse_keep("all").unwrap().0, None);
+        assert_eq!(parse_keep("7").unwrap().0, Some(7));
+        assert!(parse_keep("x").is_err());
+    }
 }

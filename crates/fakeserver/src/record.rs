@@ -11,6 +11,10 @@
 //!
 //! Memory is bounded when asked ([`Recorder::keep_closed`]): only the newest N ended
 //! connections stay readable (the record file has them all); open ones are always kept.
+//! One connection's transcript is bounded too ([`Recorder::limit_per_connection`]): a
+//! client that stays connected for hours (a stress run with `logout=0`) would otherwise
+//! grow it without end. Past the limit its events are counted, not kept, and the
+//! transcript says so (a note at the point, the count in [`Transcript::unkept`]).
 
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -98,9 +102,38 @@ pub struct Transcript {
     pub peer: String,
     pub events: Vec<Event>,
     pub closed: bool,
+    /// Events past the per-connection limit: counted, not kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unkept: u64,
+    /// Bytes of the events kept (what the limit is measured on).
+    #[serde(skip)]
+    size: usize,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Transcript {
+    /// Adds an event, or counts it when it would take the transcript past `limit` bytes.
+    fn record(&mut self, dir: Dir, bytes: &[u8], limit: Option<usize>) {
+        match limit {
+            Some(max) if self.unkept > 0 || self.size + bytes.len() > max => {
+                if self.unkept == 0 {
+                    let note = format!(
+                        "transcript limit of {max} bytes reached: later events of this connection are counted, not kept"
+                    );
+                    self.events.push(Event::new(Dir::Note, note.as_bytes()));
+                }
+                self.unkept += 1;
+            }
+            _ => {
+                self.size += bytes.len();
+                self.events.push(Event::new(dir, bytes));
+            }
+        }
+    }
+
     /// The client's lines (`them`), as the seed's `playTransaction().them`.
     pub fn them(&self) -> Vec<String> {
         self.of(Dir::Them)
@@ -131,6 +164,9 @@ impl Transcript {
             } else {
                 s.push_str(&format!("{label}: {}\n", escape(&e.text)));
             }
+        }
+        if self.unkept > 0 {
+            s.push_str(&format!("== {} more events not kept\n", self.unkept));
         }
         if self.closed {
             s.push_str("== closed\n");
@@ -190,6 +226,8 @@ struct State {
     closed: usize,
     /// Ended connections forgotten to keep within `keep_closed`.
     forgotten: u64,
+    /// At most this many bytes of events per connection (None: no limit).
+    per_connection: Option<usize>,
 }
 
 struct Inner {
@@ -261,6 +299,8 @@ impl Recorder {
             peer: peer.to_string(),
             events: Vec::new(),
             closed: false,
+            unkept: 0,
+            size: 0,
         });
         self.signal(st);
         conn
@@ -273,10 +313,17 @@ impl Recorder {
             echo(level, conn, dir, bytes);
         }
         let mut st = self.lock();
+        let limit = st.per_connection;
         if let Some(t) = find(&mut st, conn) {
-            t.events.push(Event::new(dir, bytes));
+            t.record(dir, bytes, limit);
         }
         self.signal(st);
+    }
+
+    /// Keep at most `bytes` of events per connection (None: every event). Past it, the
+    /// transcript gets one note and then only counts what it does not keep.
+    pub fn limit_per_connection(&self, bytes: Option<usize>) {
+        self.lock().per_connection = bytes;
     }
 
     /// The connection ended: mark it and write it to the record file.
@@ -356,6 +403,8 @@ impl Recorder {
         let mut st = self.lock();
         for t in st.conns.iter_mut() {
             t.events.clear();
+            t.unkept = 0;
+            t.size = 0;
         }
         st.conns.retain(|t| !t.closed);
         st.closed = 0;
@@ -484,6 +533,48 @@ mod tests {
             r.forgotten() as usize + r.transcripts().iter().filter(|t| t.closed).count(),
             20
         );
+    }
+
+    #[test]
+    fn a_connection_past_its_limit_counts_what_it_does_not_keep() {
+        let r = Recorder::new(0);
+        r.limit_per_connection(Some(20));
+        let c = r.open("imap", "peer");
+        r.push(c, Dir::Them, b"A1 NOOP"); // 7 bytes
+        r.push(c, Dir::Us, b"A1 OK done"); // 17
+        r.push(c, Dir::Them, b"A2 NOOP"); // 24: past the limit
+        r.push(c, Dir::Us, b"A2"); // would fit, but later events are not kept either
+        r.close(c);
+        let t = r.transcript(c).unwrap();
+        assert_eq!(t.them(), vec!["A1 NOOP".to_string()]);
+        assert_eq!(t.unkept, 2);
+        let notes = t.of(Dir::Note);
+        assert_eq!(notes.len(), 1, "one note, where the limit was reached");
+        assert!(notes[0].contains("limit of 20 bytes"), "{notes:?}");
+        let text = t.to_text();
+        assert!(
+            text.ends_with("== 2 more events not kept\n== closed\n"),
+            "{text}"
+        );
+        // the JSON form carries the count and reads back
+        let j = serde_json::to_string(&t).unwrap();
+        let back: Transcript = serde_json::from_str(&j).unwrap();
+        assert_eq!(back.unkept, 2);
+        assert_eq!(back.events, t.events);
+        // another connection has its own budget; a reset gives an open one a fresh one
+        let d = r.open("imap", "peer");
+        r.push(d, Dir::Them, b"B1 NOOP");
+        assert_eq!(r.transcript(d).unwrap().unkept, 0);
+        r.push(d, Dir::Them, &[b'x'; 30]);
+        assert_eq!(r.transcript(d).unwrap().unkept, 1);
+        r.reset();
+        r.push(d, Dir::Them, b"B2 NOOP");
+        let t = r.transcript(d).unwrap();
+        assert_eq!((t.them(), t.unkept), (vec!["B2 NOOP".to_string()], 0));
+        // without a limit every event is kept
+        r.limit_per_connection(None);
+        r.push(d, Dir::Them, &[b'y'; 100]);
+        assert_eq!(r.transcript(d).unwrap().events.len(), 2);
     }
 
     #[test]

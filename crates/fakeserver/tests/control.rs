@@ -240,3 +240,37 @@ fn program_serves_tls_and_stops_on_sigterm() {
                 .any(|e| e.dir == fakeserver::record::Dir::Tls)
     );
 }
+
+#[test]
+fn program_bounds_one_connections_transcript_and_says_so() {
+    let bin = env!("CARGO_BIN_EXE_fakeserver");
+    let d = tempfile::tempdir().unwrap();
+    let rec = d.path().join("rec.txt");
+    let mut child = Command::new(bin)
+        .args(["smtp", "--transcript-limit", "120", "--record"])
+        .arg(&rec)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = listening_on(&mut child);
+    let o = swaks_to(
+        &addr,
+        &["--body", "a body longer than what is left of the limit"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    assert!(child.wait().unwrap().success());
+    let t = std::fs::read_to_string(&rec).unwrap();
+    assert!(
+        t.contains("note: transcript limit of 120 bytes reached"),
+        "{t}"
+    );
+    assert!(t.contains("them: EHLO"), "the first events are kept: {t}");
+    assert!(!t.contains("them: QUIT"), "later ones are not: {t}");
+    let unkept = t
+        .lines()
+        .find_map(|l| l.strip_prefix("== ")?.strip_suffix(" more events not kept"))
+        .unwrap_or_else(|| panic!("no count of unkept events: {t}"));
+    assert!(unkept.parse::<u64>().unwrap() >= 2, "{t}");
+    assert!(t.ends_with("== closed\n"), "{t}");
+}

@@ -97,6 +97,8 @@ pub struct ServerConfig {
     /// Ended connections whose transcripts stay in memory (None: all; the record file
     /// always gets every one).
     pub keep_transcripts: Option<usize>,
+    /// Bytes of events kept per connection (None: all); past it events are counted only.
+    pub transcript_limit: Option<usize>,
     pub faults: FaultPlan,
     /// Runtime worker threads.
     pub threads: usize,
@@ -113,8 +115,13 @@ impl std::fmt::Debug for ServerConfig {
     }
 }
 
+/// Bytes of one connection's transcript kept by default: far more than a client's test
+/// needs, and a bound for a client that stays connected under load.
+pub const DEFAULT_TRANSCRIPT_LIMIT: usize = 64 * 1024 * 1024;
+
 impl ServerConfig {
-    /// Defaults: 127.0.0.1 port 0, 60 s idle timeout, 64 KiB lines, 64 MiB blocks.
+    /// Defaults: 127.0.0.1 port 0, 60 s idle timeout, 64 KiB lines, 64 MiB blocks, 64 MiB
+    /// of transcript per connection.
     pub fn new(protocol: &str) -> Self {
         ServerConfig {
             protocol: protocol.to_string(),
@@ -128,6 +135,7 @@ impl ServerConfig {
             debug: 0,
             record_file: None,
             keep_transcripts: None,
+            transcript_limit: Some(DEFAULT_TRANSCRIPT_LIMIT),
             faults: FaultPlan::default(),
             threads: 2,
         }
@@ -203,6 +211,7 @@ pub fn start(config: ServerConfig, service: Arc<dyn Service>) -> Result<ServerHa
     let addr = std_listener.local_addr().context("listener address")?;
     let recorder = Recorder::new(config.debug);
     recorder.keep_closed(config.keep_transcripts);
+    recorder.limit_per_connection(config.transcript_limit);
     if let Some(path) = &config.record_file {
         recorder.write_to(path)?;
     }
