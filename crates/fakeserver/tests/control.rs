@@ -164,6 +164,23 @@ fn listening_on(child: &mut std::process::Child) -> String {
         .to_string()
 }
 
+/// The program with `args`, started; its address once it listens.
+fn program(args: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fakeserver"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = listening_on(&mut child);
+    (child, addr)
+}
+
+/// SIGTERM to the program; its exit status once it has ended.
+fn stop(mut child: std::process::Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    child.wait().unwrap()
+}
+
 /// swaks sending one message to x@y.test through the server at `addr`.
 fn swaks_to(addr: &str, extra: &[&str]) -> std::process::Output {
     let mut c = Command::new("swaks");
@@ -186,8 +203,7 @@ fn program_debug_level_two_echoes_commands_and_reply_codes_only() {
     let o = swaks_to(&addr, &["--body", "SECRET BODY"]);
     assert!(o.status.success(), "{}", text(&o));
     std::thread::sleep(Duration::from_millis(300));
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    child.wait().unwrap();
+    stop(child);
     let e = std::fs::read_to_string(d.path().join("err")).unwrap();
     assert!(e.contains("fakeserver[1] them: RCPT TO:<x@y.test>"), "{e}");
     assert!(
@@ -227,8 +243,7 @@ fn program_serves_tls_and_stops_on_sigterm() {
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let st = child.wait().unwrap();
+    let st = stop(child);
     assert!(st.success(), "{st:?}");
     let j = std::fs::read_to_string(&rec).unwrap();
     let t: fakeserver::record::Transcript =
@@ -243,23 +258,19 @@ fn program_serves_tls_and_stops_on_sigterm() {
 
 #[test]
 fn program_bounds_one_connections_transcript_and_says_so() {
-    let bin = env!("CARGO_BIN_EXE_fakeserver");
     let d = tempfile::tempdir().unwrap();
     let rec = d.path().join("rec.txt");
-    let mut child = Command::new(bin)
-        .args(["smtp", "--transcript-limit", "120", "--record"])
-        .arg(&rec)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = listening_on(&mut child);
-    let o = swaks_to(
-        &addr,
-        &["--body", "a body longer than what is left of the limit"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    assert!(child.wait().unwrap().success());
+    let (child, addr) = program(&[
+        "smtp".as_ref(),
+        "--transcript-limit".as_ref(),
+        "120".as_ref(),
+        "--record".as_ref(),
+        rec.as_os_str(),
+    ]);
+    let body = "a body longer than what is left of the limit";
+    let sent = swaks_to(&addr, &["--body", body]);
+    assert!(sent.status.success(), "{}", text(&sent));
+    assert!(stop(child).success());
     let t = std::fs::read_to_string(&rec).unwrap();
     assert!(
         t.contains("note: transcript limit of 120 bytes reached"),
