@@ -64,6 +64,10 @@ pub struct Args {
     /// past it, its events are counted, not kept, in memory and in the --record file.
     #[arg(long, value_name = "BYTES|none", default_value = "64M", value_parser = parse_bytes)]
     pub transcript_limit: Keep,
+    /// Bytes of ended connections' transcripts kept in memory (K, M, G; `none`: no limit);
+    /// the oldest are forgotten first, the --record file still gets every one.
+    #[arg(long, value_name = "BYTES|none", default_value = "256M", value_parser = parse_bytes)]
+    pub keep_transcript_bytes: Keep,
     /// Debug level: 0 none, 1 received, 2 received + reply codes, 3 everything.
     #[arg(short = 'd', long = "debug", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
     pub debug: u8,
@@ -94,7 +98,7 @@ fn parse_keep(s: &str) -> Result<Keep, String> {
         .map_err(|_| format!("{s:?} is neither a number of connections nor 'all'"))
 }
 
-/// `--transcript-limit`: bytes with an optional K, M or G (powers of 1024), or `none`.
+/// `--transcript-limit`, `--keep-transcript-bytes`: bytes with an optional K, M or G (powers of 1024), or `none`.
 fn parse_bytes(s: &str) -> Result<Keep, String> {
     if s.eq_ignore_ascii_case("none") {
         return Ok(Keep(None));
@@ -144,6 +148,7 @@ pub fn run(args: Args) -> Result<()> {
     config.record_file = args.record.clone();
     config.keep_transcripts = args.keep_transcripts.0;
     config.transcript_limit = args.transcript_limit.0;
+    config.keep_transcript_bytes = args.keep_transcript_bytes.0;
     if let Some(f) = &args.faults {
         config.faults = FaultPlan::load(f)?;
     }

@@ -11,6 +11,8 @@
 //!
 //! Memory is bounded when asked ([`Recorder::keep_closed`]): only the newest N ended
 //! connections stay readable (the record file has them all); open ones are always kept.
+//! Ended connections are also forgotten, oldest first, once their transcripts hold more than
+//! a byte budget ([`Recorder::keep_closed_bytes`]).
 //! One connection's transcript is bounded too ([`Recorder::limit_per_connection`]): a
 //! client that stays connected for hours (a stress run with `logout=0`) would otherwise
 //! grow it without end. Past the limit its events are counted, not kept, and the
@@ -228,6 +230,10 @@ struct State {
     forgotten: u64,
     /// At most this many bytes of events per connection (None: no limit).
     per_connection: Option<usize>,
+    /// Ended connections are forgotten, oldest first, while theirs exceed this (None: no limit).
+    closed_budget: Option<usize>,
+    /// Bytes of events of the ended connections in `conns`.
+    closed_bytes: usize,
 }
 
 struct Inner {
@@ -336,9 +342,10 @@ impl Recorder {
                 out = Some(t.clone());
             }
         }
-        if out.is_some() {
+        if let Some(t) = &out {
             st.closed += 1;
-            trim(&mut st);
+            st.closed_bytes += t.size;
+            trim(&mut st, Some(conn));
         }
         if let (Some(t), Some((file, fmt))) = (out, st.file.as_mut()) {
             let res = match fmt {
@@ -369,10 +376,19 @@ impl Recorder {
     pub fn keep_closed(&self, n: Option<usize>) {
         let mut st = self.lock();
         st.keep_closed = n;
-        trim(&mut st);
+        trim(&mut st, None);
     }
 
-    /// How many ended connections were forgotten to keep within [`Recorder::keep_closed`].
+    /// Keep ended connections while their events total at most `bytes` (None: no limit);
+    /// the oldest are forgotten first, the newest ended one always stays.
+    pub fn keep_closed_bytes(&self, bytes: Option<usize>) {
+        let mut st = self.lock();
+        st.closed_budget = bytes;
+        trim(&mut st, None);
+    }
+
+    /// How many ended connections were forgotten to keep within [`Recorder::keep_closed`]
+    /// and [`Recorder::keep_closed_bytes`].
     pub fn forgotten(&self) -> u64 {
         self.lock().forgotten
     }
@@ -408,6 +424,7 @@ impl Recorder {
         }
         st.conns.retain(|t| !t.closed);
         st.closed = 0;
+        st.closed_bytes = 0;
         if st.conns.is_empty() {
             // Numbering restarts, so each test's transcripts read the same.
             st.next = 0;
@@ -462,23 +479,33 @@ impl Recorder {
     }
 }
 
-/// Forget the oldest ended connections once more than `keep_closed` + a quarter have ended.
-fn trim(st: &mut State) {
-    let Some(keep) = st.keep_closed else { return };
-    if st.closed <= keep + keep / 4 {
+/// Forget the oldest ended connections once more than `keep_closed` + a quarter have ended
+/// (down to `keep_closed`), or once the ended ones hold more than `closed_budget` bytes (down
+/// to the budget). Oldest means the lowest connection number; `just_ended` (the connection
+/// that ended last) is never forgotten here, so it can always be read once.
+fn trim(st: &mut State, just_ended: Option<u64>) {
+    let keep = st.keep_closed.unwrap_or(usize::MAX);
+    let budget = st.closed_budget.unwrap_or(usize::MAX);
+    let over_count = st.closed > keep.saturating_add(keep / 4);
+    let over_bytes = st.closed_bytes > budget && st.closed > 1;
+    if !over_count && !over_bytes {
         return;
     }
-    let mut drop = st.closed - keep;
-    st.forgotten += drop as u64;
-    st.closed = keep;
+    let (mut closed, mut bytes, mut forgotten) = (st.closed, st.closed_bytes, 0u64);
     st.conns.retain(|t| {
-        if drop > 0 && t.closed {
-            drop -= 1;
-            false
-        } else {
-            true
+        let forget = t.closed
+            && Some(t.conn) != just_ended
+            && (closed > keep || (bytes > budget && closed > 1));
+        if forget {
+            closed -= 1;
+            bytes -= t.size;
+            forgotten += 1;
         }
+        !forget
     });
+    st.closed = closed;
+    st.closed_bytes = bytes;
+    st.forgotten += forgotten;
 }
 
 fn find(st: &mut State, conn: u64) -> Option<&mut Transcript> {
@@ -575,6 +602,39 @@ mod tests {
         r.limit_per_connection(None);
         r.push(d, Dir::Them, &[b'y'; 100]);
         assert_eq!(r.transcript(d).unwrap().events.len(), 2);
+    }
+
+    #[test]
+    fn ended_connections_are_forgotten_past_a_byte_budget() {
+        let r = Recorder::new(0);
+        r.keep_closed_bytes(Some(25));
+        let open = r.open("imap", "peer");
+        r.push(open, Dir::Them, &[b'o'; 40]); // open ones do not count
+        let mut ended = Vec::new();
+        for i in 0..4 {
+            let c = r.open("imap", "peer");
+            r.push(c, Dir::Them, format!("A{i} 1234567").as_bytes()); // 10 bytes
+            r.close(c);
+            ended.push(c);
+        }
+        let kept: Vec<u64> = r.transcripts().iter().map(|t| t.conn).collect();
+        assert_eq!(
+            kept,
+            vec![open, ended[2], ended[3]],
+            "the newest two fit in 25"
+        );
+        assert_eq!(r.forgotten(), 2);
+        // one bigger than the whole budget: the newest ended one always stays
+        let big = r.open("imap", "peer");
+        r.push(big, Dir::Them, &[b'b'; 30]);
+        r.close(big);
+        let kept: Vec<u64> = r.transcripts().iter().map(|t| t.conn).collect();
+        assert_eq!(kept, vec![open, big]);
+        // the open one, ended, counts then; it ended last, so it stays and the older goes
+        r.close(open);
+        let kept: Vec<u64> = r.transcripts().iter().map(|t| t.conn).collect();
+        assert_eq!(kept, vec![open]);
+        assert_eq!(r.forgotten(), 5);
     }
 
     #[test]

@@ -99,6 +99,9 @@ pub struct ServerConfig {
     pub keep_transcripts: Option<usize>,
     /// Bytes of events kept per connection (None: all); past it events are counted only.
     pub transcript_limit: Option<usize>,
+    /// Bytes of events of ended connections kept in memory (None: no limit); the oldest
+    /// are forgotten first (the record file has them all).
+    pub keep_transcript_bytes: Option<usize>,
     pub faults: FaultPlan,
     /// Runtime worker threads.
     pub threads: usize,
@@ -119,9 +122,12 @@ impl std::fmt::Debug for ServerConfig {
 /// needs, and a bound for a client that stays connected under load.
 pub const DEFAULT_TRANSCRIPT_LIMIT: usize = 64 * 1024 * 1024;
 
+/// Bytes of ended connections' transcripts kept in memory by default (the newest ones).
+pub const DEFAULT_KEEP_TRANSCRIPT_BYTES: usize = 256 * 1024 * 1024;
+
 impl ServerConfig {
     /// Defaults: 127.0.0.1 port 0, 60 s idle timeout, 64 KiB lines, 64 MiB blocks, 64 MiB
-    /// of transcript per connection.
+    /// of transcript per connection, 256 MiB of ended connections' transcripts.
     pub fn new(protocol: &str) -> Self {
         ServerConfig {
             protocol: protocol.to_string(),
@@ -136,6 +142,7 @@ impl ServerConfig {
             record_file: None,
             keep_transcripts: None,
             transcript_limit: Some(DEFAULT_TRANSCRIPT_LIMIT),
+            keep_transcript_bytes: Some(DEFAULT_KEEP_TRANSCRIPT_BYTES),
             faults: FaultPlan::default(),
             threads: 2,
         }
@@ -212,6 +219,7 @@ pub fn start(config: ServerConfig, service: Arc<dyn Service>) -> Result<ServerHa
     let recorder = Recorder::new(config.debug);
     recorder.keep_closed(config.keep_transcripts);
     recorder.limit_per_connection(config.transcript_limit);
+    recorder.keep_closed_bytes(config.keep_transcript_bytes);
     if let Some(path) = &config.record_file {
         recorder.write_to(path)?;
     }
