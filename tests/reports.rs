@@ -159,6 +159,111 @@ fn a_failure_side_by_side_is_rerun_alone() {
     assert_eq!((suites.tests, suites.failures), (2, 0));
 }
 
+/// With enough workers, a test that fails side by side and mostly waits is rerun at once, in
+/// a lane kept for that, while the side-by-side tests go on nicer than it: a pass there is
+/// final, with the first failure kept as a flaky run.
+#[test]
+fn a_waiting_failure_is_rerun_at_once_at_a_higher_priority() {
+    if !ready() || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return;
+    }
+    let conf = common::MINIMAL_CONF;
+    // in /tmp: the scripts' perl may run as another user than this test
+    let file = |what: &str| {
+        std::path::PathBuf::from(format!("/tmp/mailrig-early-{}-{what}", std::process::id()))
+    };
+    let (count, busy_nice, rerun_nice) = (file("count"), file("busy-nice"), file("rerun-nice"));
+    for f in [&count, &busy_nice, &rerun_nice] {
+        let _ = std::fs::remove_file(f);
+    }
+    // The long neighbour notes its nice value; the flaky test fails on its first run only
+    // and notes the nice value of the run that passes.
+    let long = format!(
+        "# Long neighbour\nperl\nopen(F, \">{}\"); print F getpriority(0, 0), \"\\n\"; close F; sleep 4;\n****\n",
+        busy_nice.display()
+    );
+    let flaky = format!(
+        "# Fails on its first run\nperl\nselect(undef, undef, undef, 0.3); if (-e \"{c}\") {{ open(F, \">{r}\"); print F getpriority(0, 0), \"\\n\"; close F; print \"second\\n\" }} else {{ open(F, \">{c}\"); close F; print \"first\\n\" }}\n****\n",
+        c = count.display(),
+        r = rerun_nice.display()
+    );
+    // eight tests, so that -j 8 gives eight workers, two of them the early reruns' lanes
+    let mut files: Vec<(String, String)> = vec![
+        ("scripts/0000-Basic/0001".into(), long),
+        ("scripts/0000-Basic/0002".into(), flaky),
+        ("stdout/0002".into(), "second\n".into()),
+    ];
+    for n in 1..=8 {
+        files.push((format!("confs/{n:04}"), conf.into()));
+        if n > 2 {
+            files.push((
+                format!("scripts/0000-Basic/{n:04}"),
+                "# Passes\nexim -be\n${length_2:abc}\n****\n".into(),
+            ));
+            files.push((format!("stdout/{n:04}"), "> ab\n> \n".into()));
+        }
+    }
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let s = common::suite("mailrig-early", &files);
+    let p = s.path();
+    let out = Command::new(env!("CARGO_BIN_EXE_runtest"))
+        .args(["/usr/sbin/exim4", "--suite"])
+        .arg(p)
+        .args(["-CONTINUE", "-j", "8", "--port-offset", "820", "--json"])
+        .arg(p.join("report.json"))
+        .args(["1", "8"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let read = |f: &std::path::Path| -> i32 {
+        let n = std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(-99);
+        let _ = std::fs::remove_file(f);
+        n
+    };
+    let (busy, rerun) = (read(&busy_nice), read(&rerun_nice));
+    let _ = std::fs::remove_file(&count);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("[rerun] 0002 P")
+            && stdout.contains("(at once, before the tests beside it)"),
+        "{stdout}"
+    );
+    // it was final there: no rerun after the phase
+    assert!(
+        !stdout.contains("failed side by side; rerunning"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Failed side by side, passed alone: 0002"),
+        "{stdout}"
+    );
+    assert!(
+        common::read(p, "run-summary.log").starts_with("0001 P\n0002 P\n0003 P\n"),
+        "{stdout}"
+    );
+    let json = common::report_json(p);
+    assert_eq!(
+        json["tests"][1]["failed_first"]["failures"][0],
+        "stdout/0002"
+    );
+    // SAFETY: a plain system call.
+    let own = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+    assert_eq!(
+        busy,
+        (own + 10).min(19),
+        "the side-by-side test's nice value"
+    );
+    assert_eq!(rerun, own, "the early rerun's nice value");
+}
+
 /// A panic inside runtest while it runs a test (provoked through runtest's test hook) fails
 /// that test alone, named with the script's file:line in the console, in failed-summary.log
 /// and in the JSON report; the other tests run on and keep their verdicts, serially and

@@ -24,6 +24,10 @@
 //!   test finds a free core whenever it needs one, which is what "alone" gives it. The
 //!   lightest tests (a retry test that sleeps 20 s on 2% of a core) thus rerun several at a
 //!   time, two tests at the limit only in pairs. Tests that compute are rerun alone.
+//! * **At once, before the tests beside it** ([`rerun_early`]). While the side-by-side phase
+//!   still runs, a failure that mostly waits is rerun in a worker kept for that, at
+//!   runtest's priority while the side-by-side tests run nicer. Only a pass counts there; a
+//!   failure goes on to the reruns after the phase, decided as above and below.
 //! * **A shared failure is final only when it repeats.** A shared rerun that passes is a
 //!   pass (load makes tests fail, never pass). One that fails with the fingerprint of its
 //!   side-by-side failure has failed the same way twice, the second time beside tests that
@@ -100,6 +104,21 @@ pub fn admit(running: &[f64], share: f64, lanes: usize) -> bool {
         || (running.len() < lanes && running.iter().sum::<f64>() + share <= SHARED_BUDGET)
 }
 
+/// Whether what is remembered of a candidate makes its failure final without a rerun.
+fn settled(c: &Candidate, m: Memory) -> bool {
+    !m.flaky && m.fail == Some(c.fingerprint) && m.times >= SETTLE_AFTER
+}
+
+/// Whether a test that just failed side by side is rerun at once, while the side-by-side
+/// phase goes on at a lower priority (its processes nicer than the rerun's): one that mostly
+/// waits and is not settled by memory. A pass there is final (load makes tests fail, never
+/// pass); a failure only puts it back among the candidates of [`plan`], with its
+/// side-by-side failure, so the verdict of a failing test is decided as before. It takes the
+/// length of a flaky timing test's second run out of the run's tail.
+pub fn rerun_early(c: &Candidate, m: Memory) -> bool {
+    !settled(c, m) && is_light(c.seconds, c.cpu_seconds)
+}
+
 /// The plan for `candidates`, given what earlier runs remember of them (`memo`) and the
 /// machine's cores.
 pub fn plan(candidates: &[Candidate], memo: &BTreeMap<u32, Memory>, cores: usize) -> Plan {
@@ -107,7 +126,7 @@ pub fn plan(candidates: &[Candidate], memo: &BTreeMap<u32, Memory>, cores: usize
     let mut light: Vec<&Candidate> = Vec::new();
     for c in candidates {
         let m = memo.get(&c.number).copied().unwrap_or_default();
-        if !m.flaky && m.fail == Some(c.fingerprint) && m.times >= SETTLE_AFTER {
+        if settled(c, m) {
             p.settled.push(c.number);
         } else if cores >= 2 && is_light(c.seconds, c.cpu_seconds) {
             light.push(c);
@@ -207,6 +226,41 @@ mod tests {
             cpu_seconds,
             fingerprint,
         }
+    }
+
+    #[test]
+    fn only_waiting_unsettled_failures_are_rerun_early() {
+        let c = |seconds, cpu_seconds| Candidate {
+            number: 548,
+            seconds,
+            cpu_seconds,
+            fingerprint: 7,
+        };
+        let none = Memory::default();
+        assert!(rerun_early(&c(24.7, 2.6), none));
+        assert!(!rerun_early(&c(4.0, 2.0), none), "busy");
+        assert!(!rerun_early(&c(0.0, 0.0), none), "no time");
+        let same = Memory {
+            fail: Some(7),
+            times: SETTLE_AFTER,
+            flaky: false,
+        };
+        assert!(!rerun_early(&c(24.7, 2.6), same), "settled");
+        assert!(rerun_early(
+            &c(24.7, 2.6),
+            Memory {
+                flaky: true,
+                ..same
+            }
+        ));
+        assert!(rerun_early(
+            &c(24.7, 2.6),
+            Memory {
+                fail: Some(8),
+                ..same
+            }
+        ));
+        assert!(rerun_early(&c(24.7, 2.6), Memory { times: 1, ..same }));
     }
 
     #[test]

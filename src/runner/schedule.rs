@@ -499,6 +499,23 @@ fn parallel(
         .partition(|j| pinned_numbers.contains(&j.test.number));
     let pinned = Mutex::new(pinned.into_iter().collect::<VecDeque<Job>>());
     let queue = Mutex::new(side_by_side.into_iter().collect::<VecDeque<Job>>());
+    // Failures rerun at once, at runtest's priority, while the side-by-side tests run nicer
+    // (see `rerun::rerun_early`); only where the reruns after this phase would run too.
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let early_on = shared.opts.continue_ && !shared.opts.update && workers.len() >= 2 && cores >= 2;
+    let early = Mutex::new(Early::default());
+    let early_passes: Mutex<Vec<(u32, u64)>> = Mutex::new(Vec::new());
+    let lanes = workers.len();
+    let wants_early = |rec: &TestRecord| {
+        let c = candidate(rec);
+        early_on
+            && rec.verdict == Verdict::Fail
+            && !rec.settled
+            && !pinned_numbers.contains(&rec.number)
+            && super::rerun::rerun_early(&c, memo.get(&rec.number).copied().unwrap_or_default())
+    };
     let results: Mutex<Vec<TestRecord>> = Mutex::new(Vec::new());
     let total = jobs.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -515,54 +532,150 @@ fn parallel(
         b
     });
     let bar = &bar;
+    // The last few workers are the early reruns' lanes (never the one with the canonical
+    // ports); the others run the side-by-side tests, nicer when there are early reruns: their
+    // threads are, so are the processes they start and their own polling.
+    let early_lanes = if early_on {
+        (cores * 2).min(lanes / 4)
+    } else {
+        0
+    };
+    let is_early_lane: Vec<bool> = workers
+        .iter()
+        .enumerate()
+        .map(|(i, w)| i >= lanes - early_lanes && w.ws.ports != crate::subst::Ports::CANONICAL)
+        .collect();
+    let main_running =
+        std::sync::atomic::AtomicUsize::new(is_early_lane.iter().filter(|e| !**e).count());
     std::thread::scope(|scope| {
-        for w in workers.iter_mut() {
+        for (i, w) in workers.iter_mut().enumerate() {
             let (queue, pinned, results, done, print_lock) =
                 (&queue, &pinned, &results, &done, &print_lock);
+            let (early, early_passes, wants_early) = (&early, &early_passes, &wants_early);
+            let main_running = &main_running;
             let takes_pinned = w.ws.ports == crate::subst::Ports::CANONICAL;
-            scope.spawn(move || loop {
-                if shared.interrupt.load(Ordering::SeqCst) {
-                    return;
-                }
-                let own = takes_pinned
-                    .then(|| pinned.lock().unwrap_or_else(|e| e.into_inner()).pop_front())
-                    .flatten();
-                let Some(job) =
-                    own.or_else(|| queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front())
-                else {
-                    return;
-                };
-                let started = Instant::now();
-                let v = run_one(w, &job).unwrap_or(Verdict::Fail);
-                let secs = started.elapsed().as_secs_f64();
-                let text = w.take_console();
-                if shared.opts.debug {
-                    eprintln!(">> worker {} ran {}", w.ws.dir.display(), job.test.id());
-                }
-                let rec = record(w, &job, v, secs);
-                if final_at_once(shared, &rec, false) {
-                    shared
-                        .summaries
-                        .finish(rec.number, rec.verdict, &rec.failures);
-                }
-                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                {
-                    let _g = print_lock.lock().unwrap_or_else(|e| e.into_inner());
-                    let line = format!(
-                        "{text}[{n:>4}/{total}] {} {} {secs:.1}s",
-                        job.test.id(),
-                        v.letter()
-                    );
-                    match bar {
-                        Some(b) => {
-                            b.println(line.trim_end_matches('\n'));
-                            b.set_message(format!("{} {}", job.test.id(), v.letter()));
-                            b.inc(1);
+            if is_early_lane[i] {
+                scope.spawn(move || loop {
+                    if shared.interrupt.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let next = early
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take(early_lanes);
+                    let Some((job, first, share)) = next else {
+                        if main_running.load(Ordering::SeqCst) == 0 {
+                            // what is left waits for the reruns after this phase
+                            return;
                         }
-                        None => println!("{line}"),
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        continue;
+                    };
+                    let started = Instant::now();
+                    let v = run_one(w, &job).unwrap_or(Verdict::Fail);
+                    let secs = started.elapsed().as_secs_f64();
+                    let text = w.take_console();
+                    let mut rec = record(w, &job, v, secs);
+                    early.lock().unwrap_or_else(|e| e.into_inner()).ended(share);
+                    let passed = rec.verdict == Verdict::Pass;
+                    let line = format!(
+                        "{text}[rerun] {} {} {secs:.1}s (at once, before the tests beside it{})",
+                        job.test.id(),
+                        rec.verdict.letter(),
+                        if passed {
+                            ""
+                        } else {
+                            "; rerun again after them"
+                        }
+                    );
+                    {
+                        let _g = print_lock.lock().unwrap_or_else(|e| e.into_inner());
+                        match bar {
+                            Some(b) => b.println(line.trim_end_matches('\n')),
+                            None => println!("{line}"),
+                        }
+                    }
+                    let keep = if passed {
+                        let fp = super::rerun::fingerprint(&first.failures, &first.output);
+                        early_passes
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((rec.number, fp));
+                        rec.failed_first = Some(FirstRun {
+                            failures: first.failures,
+                            output: first.output,
+                            seconds: first.seconds,
+                        });
+                        shared
+                            .summaries
+                            .finish(rec.number, rec.verdict, &rec.failures);
+                        rec
+                    } else {
+                        // its side-by-side failure goes to the reruns after this phase
+                        first
+                    };
+                    results.lock().unwrap_or_else(|e| e.into_inner()).push(keep);
+                });
+                continue;
+            }
+            scope.spawn(move || {
+                if early_on {
+                    nicer_thread(BUSY_NICE);
+                }
+                loop {
+                    if shared.interrupt.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let own = takes_pinned
+                        .then(|| pinned.lock().unwrap_or_else(|e| e.into_inner()).pop_front())
+                        .flatten();
+                    let Some(job) =
+                        own.or_else(|| queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front())
+                    else {
+                        break;
+                    };
+                    let started = Instant::now();
+                    let v = run_one(w, &job).unwrap_or(Verdict::Fail);
+                    let secs = started.elapsed().as_secs_f64();
+                    let text = w.take_console();
+                    if shared.opts.debug {
+                        eprintln!(">> worker {} ran {}", w.ws.dir.display(), job.test.id());
+                    }
+                    let rec = record(w, &job, v, secs);
+                    if final_at_once(shared, &rec, false) {
+                        shared
+                            .summaries
+                            .finish(rec.number, rec.verdict, &rec.failures);
+                    }
+                    let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    {
+                        let _g = print_lock.lock().unwrap_or_else(|e| e.into_inner());
+                        let line = format!(
+                            "{text}[{n:>4}/{total}] {} {} {secs:.1}s",
+                            job.test.id(),
+                            v.letter()
+                        );
+                        match bar {
+                            Some(b) => {
+                                b.println(line.trim_end_matches('\n'));
+                                b.set_message(format!("{} {}", job.test.id(), v.letter()));
+                                b.inc(1);
+                            }
+                            None => println!("{line}"),
+                        }
+                    }
+                    if wants_early(&rec) {
+                        let share = super::rerun::share(rec.seconds, rec.cpu_seconds);
+                        early
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .queue
+                            .push_back((job, rec, share));
+                    } else {
+                        results.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
                     }
                 }
-                results.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
+                main_running.fetch_sub(1, Ordering::SeqCst);
             });
         }
     });
@@ -570,6 +683,13 @@ fn parallel(
         b.finish_and_clear();
     }
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    // Early reruns that did not come (the phase ended first, or Ctrl-C) are left to the
+    // reruns after it; the passes are remembered as those would be.
+    let left = std::mem::take(&mut early.into_inner().unwrap_or_else(|e| e.into_inner()).queue);
+    results.extend(left.into_iter().map(|(_, rec, _)| rec));
+    for (n, fp) in early_passes.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        remember(memo, n, fp, None);
+    }
     // Tests that must run alone, on the first worker, after the others.
     let w0 = &mut workers[0];
     for job in &alone {
@@ -616,6 +736,59 @@ fn parallel(
         }
     }
     results
+}
+
+/// How much nicer than runtest the tests of the side-by-side phase run when its failures are
+/// rerun at once (see [`super::rerun::rerun_early`]): a rerun that wakes up then finds a core
+/// nearly as soon as it would alone (CFS weighs nice 0 over nice 10 about 9 to 1).
+pub const BUSY_NICE: i32 = 10;
+
+/// Makes the calling thread `nice` steps nicer, and with it the processes it starts (on
+/// Linux a thread has its own nice value, and a child gets its parent thread's). Raising it
+/// needs no privilege; a failure only leaves the thread as it was.
+fn nicer_thread(nice: i32) {
+    // SAFETY: plain system calls on the calling thread.
+    unsafe {
+        let tid = libc::gettid();
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, now + nice);
+    }
+}
+
+/// The failures of the side-by-side phase waiting for an early rerun, and the shares of a core
+/// of the ones running.
+#[derive(Default)]
+struct Early {
+    queue: VecDeque<(Job, TestRecord, f64)>,
+    running: Vec<f64>,
+}
+
+impl Early {
+    /// The first waiting rerun that fits beside the running ones (see
+    /// [`super::rerun::admit`]), with its side-by-side record and its share of a core.
+    fn take(&mut self, lanes: usize) -> Option<(Job, TestRecord, f64)> {
+        let i = (0..self.queue.len())
+            .find(|i| super::rerun::admit(&self.running, self.queue[*i].2, lanes))?;
+        let picked = self.queue.remove(i)?;
+        self.running.push(picked.2);
+        Some(picked)
+    }
+
+    fn ended(&mut self, share: f64) {
+        if let Some(i) = self.running.iter().position(|s| *s == share) {
+            self.running.swap_remove(i);
+        }
+    }
+}
+
+/// A failed record as the rerun policy sees it.
+fn candidate(r: &TestRecord) -> super::rerun::Candidate {
+    super::rerun::Candidate {
+        number: r.number,
+        seconds: r.seconds,
+        cpu_seconds: r.cpu_seconds,
+        fingerprint: super::rerun::fingerprint(&r.failures, &r.output),
+    }
 }
 
 /// Rerun the tests that failed while running side by side.
@@ -699,12 +872,7 @@ fn rerun_failures(
     let candidates: Vec<super::rerun::Candidate> = failed
         .iter()
         .filter_map(|j| results.iter().find(|r| r.number == j.test.number))
-        .map(|r| super::rerun::Candidate {
-            number: r.number,
-            seconds: r.seconds,
-            cpu_seconds: r.cpu_seconds,
-            fingerprint: super::rerun::fingerprint(&r.failures, &r.output),
-        })
+        .map(candidate)
         .collect();
     let plan = super::rerun::plan(
         &candidates,
