@@ -9,7 +9,7 @@
 mod common;
 
 use common::ready;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn broken_suite() -> tempfile::TempDir {
@@ -44,9 +44,7 @@ fn broken_suite() -> tempfile::TempDir {
 }
 
 fn run(p: &std::path::Path, jobs: &str, offset: &str) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_runtest"))
-        .args(["/usr/sbin/exim4", "--suite"])
-        .arg(p)
+    let out = common::runtest(p)
         .args([
             "-CONTINUE",
             "-NOIPV6",
@@ -189,9 +187,7 @@ fn ctrl_c_interrupts_without_failing() {
         ],
     );
     let p = d.path();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_runtest"))
-        .args(["/usr/sbin/exim4", "--suite"])
-        .arg(p)
+    let mut child = common::runtest(p)
         .args(["-CONTINUE", "-j", "2", "--port-offset", "880", "--json"])
         .arg(p.join("report.json"))
         .args(["1", "2"])

@@ -5,7 +5,7 @@
 mod common;
 
 use common::ready;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 #[test]
 fn junit_and_json_reports_are_readable() {
@@ -31,9 +31,7 @@ fn junit_and_json_reports_are_readable() {
         ],
     );
     let p = d.path();
-    let status = Command::new(env!("CARGO_BIN_EXE_runtest"))
-        .args(["/usr/sbin/exim4", "--suite"])
-        .arg(p)
+    let status = common::runtest(p)
         .args(["-CONTINUE", "-j", "2", "--port-offset", "720", "--junit"])
         .arg(p.join("junit.xml"))
         .arg("--json")
@@ -123,9 +121,7 @@ fn a_failure_side_by_side_is_rerun_alone() {
         ],
     );
     let p = d.path();
-    let out = Command::new(env!("CARGO_BIN_EXE_runtest"))
-        .args(["/usr/sbin/exim4", "--suite"])
-        .arg(p)
+    let out = common::runtest(p)
         .args(["-CONTINUE", "-j", "2", "--port-offset", "740", "--json"])
         .arg(p.join("report.json"))
         .args(["--junit"])
@@ -209,9 +205,7 @@ fn a_waiting_failure_is_rerun_at_once_at_a_higher_priority() {
         .collect();
     let s = common::suite("mailrig-early", &files);
     let p = s.path();
-    let out = Command::new(env!("CARGO_BIN_EXE_runtest"))
-        .args(["/usr/sbin/exim4", "--suite"])
-        .arg(p)
+    let out = common::runtest(p)
         .args(["-CONTINUE", "-j", "8", "--port-offset", "820", "--json"])
         .arg(p.join("report.json"))
         .args(["1", "8"])
@@ -298,9 +292,7 @@ fn a_panic_fails_that_test_alone() {
     );
     let p = d.path();
     for jobs in ["1", "2"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_runtest"))
-            .args(["/usr/sbin/exim4", "--suite"])
-            .arg(p)
+        let out = common::runtest(p)
             .args(["-CONTINUE", "-j", jobs, "--port-offset", "780", "--json"])
             .arg(p.join("report.json"))
             .args(["--fail-exit", "1", "3"])

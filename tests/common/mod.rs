@@ -48,3 +48,11 @@ pub fn read(p: &std::path::Path, name: &str) -> String {
 pub fn report_json(p: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(read(p, "report.json").as_bytes()).unwrap()
 }
+
+/// runtest with Debian's Exim on the suite in `p` (the rest of its arguments to add).
+#[allow(dead_code)]
+pub fn runtest(p: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_runtest"));
+    c.args(["/usr/sbin/exim4", "--suite"]).arg(p);
+    c
+}
