@@ -504,10 +504,22 @@ fn parallel(
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let early_on = shared.opts.continue_ && !shared.opts.update && workers.len() >= 2 && cores >= 2;
+    // The last few workers are the early reruns' lanes (never the one with the canonical
+    // ports): one per four workers, at most two per core.
+    let lanes = workers.len();
+    let early_lanes = if shared.opts.continue_ && !shared.opts.update && cores >= 2 {
+        (cores * 2).min(lanes / 4)
+    } else {
+        0
+    };
+    let is_early_lane: Vec<bool> = workers
+        .iter()
+        .enumerate()
+        .map(|(i, w)| i >= lanes - early_lanes && w.ws.ports != crate::subst::Ports::CANONICAL)
+        .collect();
+    let early_on = is_early_lane.contains(&true);
     let early = Mutex::new(Early::default());
     let early_passes: Mutex<Vec<(u32, u64)>> = Mutex::new(Vec::new());
-    let lanes = workers.len();
     let wants_early = |rec: &TestRecord| {
         let c = candidate(rec);
         early_on
@@ -532,19 +544,8 @@ fn parallel(
         b
     });
     let bar = &bar;
-    // The last few workers are the early reruns' lanes (never the one with the canonical
-    // ports); the others run the side-by-side tests, nicer when there are early reruns: their
+    // The other workers run the side-by-side tests, nicer when there are early reruns: their
     // threads are, so are the processes they start and their own polling.
-    let early_lanes = if early_on {
-        (cores * 2).min(lanes / 4)
-    } else {
-        0
-    };
-    let is_early_lane: Vec<bool> = workers
-        .iter()
-        .enumerate()
-        .map(|(i, w)| i >= lanes - early_lanes && w.ws.ports != crate::subst::Ports::CANONICAL)
-        .collect();
     let main_running =
         std::sync::atomic::AtomicUsize::new(is_early_lane.iter().filter(|e| !**e).count());
     std::thread::scope(|scope| {
