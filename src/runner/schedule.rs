@@ -521,12 +521,14 @@ fn parallel(
     let early = Mutex::new(Early::default());
     let early_passes: Mutex<Vec<(u32, u64)>> = Mutex::new(Vec::new());
     let wants_early = |rec: &TestRecord| {
-        let c = candidate(rec);
         early_on
             && rec.verdict == Verdict::Fail
             && !rec.settled
             && !pinned_numbers.contains(&rec.number)
-            && super::rerun::rerun_early(&c, memo.get(&rec.number).copied().unwrap_or_default())
+            && super::rerun::rerun_early(
+                &candidate(rec),
+                memo.get(&rec.number).copied().unwrap_or_default(),
+            )
     };
     let results: Mutex<Vec<TestRecord>> = Mutex::new(Vec::new());
     let total = jobs.len();
@@ -591,22 +593,16 @@ fn parallel(
                     );
                     {
                         let _g = print_lock.lock().unwrap_or_else(|e| e.into_inner());
-                        match bar {
-                            Some(b) => b.println(line.trim_end_matches('\n')),
-                            None => println!("{line}"),
-                        }
+                        print_line(bar, &line);
                     }
                     let keep = if passed {
+                        let mut first = first;
                         let fp = super::rerun::fingerprint(&first.failures, &first.output);
                         early_passes
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
                             .push((rec.number, fp));
-                        rec.failed_first = Some(FirstRun {
-                            failures: first.failures,
-                            output: first.output,
-                            seconds: first.seconds,
-                        });
+                        keep_first_run(&mut rec, &mut first);
                         shared
                             .summaries
                             .finish(rec.number, rec.verdict, &rec.failures);
@@ -656,13 +652,10 @@ fn parallel(
                             job.test.id(),
                             v.letter()
                         );
-                        match bar {
-                            Some(b) => {
-                                b.println(line.trim_end_matches('\n'));
-                                b.set_message(format!("{} {}", job.test.id(), v.letter()));
-                                b.inc(1);
-                            }
-                            None => println!("{line}"),
+                        print_line(bar, &line);
+                        if let Some(b) = bar {
+                            b.set_message(format!("{} {}", job.test.id(), v.letter()));
+                            b.inc(1);
                         }
                     }
                     if wants_early(&rec) {
@@ -1095,17 +1088,30 @@ fn settle(
         return;
     };
     if rec.verdict == Verdict::Pass {
-        rec.failed_first = Some(FirstRun {
-            failures: std::mem::take(&mut slot.failures),
-            output: std::mem::take(&mut slot.output),
-            seconds: slot.seconds,
-        });
+        keep_first_run(&mut rec, slot);
     }
     shared
         .summaries
         .finish(rec.number, rec.verdict, &rec.failures);
     finished.insert(rec.number);
     *slot = rec;
+}
+
+/// A rerun that passed keeps the failed first run (`first`, emptied) as its flaky run.
+fn keep_first_run(rec: &mut TestRecord, first: &mut TestRecord) {
+    rec.failed_first = Some(FirstRun {
+        failures: std::mem::take(&mut first.failures),
+        output: std::mem::take(&mut first.output),
+        seconds: first.seconds,
+    });
+}
+
+/// A test's lines, whole: above the progress bar on a terminal, else on stdout.
+fn print_line(bar: &Option<indicatif::ProgressBar>, line: &str) {
+    match bar {
+        Some(b) => b.println(line.trim_end_matches('\n')),
+        None => println!("{line}"),
+    }
 }
 
 /// The estimated seconds of a test with no timing yet (see [`super::estimate`]); a script
