@@ -394,11 +394,11 @@ fn daemon_debug_lines_lose_the_pid_prefix() {
 13328 Added 144 certificate authorities\n13328 TLS: not preloading CRL for server\n13328 TLS: preloading cipher list for server: NULL\n\
 13328 GnuTLS using default session cipher/priority \"NORMAL\"\n13328 SIGTERM/SIGINT seen\n\
 13385 exec /work/suite/eximdir/exim -DEXIM_PATH=/work/suite/eximdir/exim -C /work/suite/test-config -MCd daemon-del-pidfile -oPX\n\
-  501 malformed address: < may not follow someone@some.where\n";
+\n  501 malformed address: < may not follow someone@some.where\n";
     assert_eq!(one(Stderr, raw), "daemon_smtp_port overridden by -oX:\n  <: 1225\ncreating notifier socket\n TESTSUITE/spool/exim_daemon_notify\n\
 listening on all interfaces (IPv4) port 1225\nSIGTERM/SIGINT seen\n\
 pppp exec TESTSUITE/eximdir/exim -DEXIM_PATH=TESTSUITE/eximdir/exim -C TESTSUITE/test-config -MCd daemon-del-pidfile -oPX\n\
-  501 malformed address: < may not follow someone@some.where\n");
+\n  501 malformed address: < may not follow someone@some.where\n");
     // Where the notifier lines open the daemon's pid-prefixed output (no -oX report before
     // them), they keep a pid marker; the rest still loses the pid.
     let raw = "originator: uid=1001 gid=1001 login=u name=N\n13327 creating notifier socket\n\
@@ -416,6 +416,42 @@ listening on all interfaces (IPv4) port 1225\n"
         one(Stderr, "13327  @/work/suite/spool/exim_daemon_notify\n"),
         " TESTSUITE/spool/exim_daemon_notify\n"
     );
+}
+
+#[test]
+fn daemon_pids_under_1000_lose_their_prefix_too() {
+    // On a machine booted a moment ago the daemon's pid fills the five-wide field with
+    // blanks; an SMTP reply in an error report has the same shape but follows a blank line.
+    let raw = [
+        "originator: uid=1001 gid=1001 login=u name=N",
+        "  385 creating notifier socket",
+        "  385  @/work/suite/spool/exim_daemon_notify",
+        "  385 listening on 127.0.0.1 port 1228",
+        "   42 pid written to x",
+        "    7 SIGTERM/SIGINT seen",
+        "  370 postfork: daemon-del-pidfile",
+        "  370 exec /work/suite/eximdir/exim -C /work/suite/test-config -MCd daemon-del-pidfile -oPX",
+        "The error message was:",
+        "",
+        "  501 sender address must contain a domain",
+        "",
+    ];
+    let want = [
+        "originator: uid=CALLER_UID gid=1001 login=u name=N",
+        "ppppp creating notifier socket",
+        "ppppp  TESTSUITE/spool/exim_daemon_notify",
+        "listening on 127.0.0.1 port 1228",
+        "pid written to x",
+        "SIGTERM/SIGINT seen",
+        "pppp exec TESTSUITE/eximdir/exim -C TESTSUITE/test-config -MCd daemon-del-pidfile -oPX",
+        "The error message was:",
+        "",
+        "  501 sender address must contain a domain",
+        "",
+    ];
+    assert_eq!(one(Stderr, &raw.join("\n")), want.join("\n"));
+    // a wider field is not a pid field
+    assert_eq!(one(Stderr, "x\n   370 y\n"), "x\n   370 y\n");
 }
 
 #[test]
