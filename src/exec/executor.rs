@@ -143,21 +143,24 @@ impl Executor {
     /// is in `logs` (Exim logs it once its sockets listen; the pid file can come first) and
     /// the daemon then waits for input in its main loop, or it has ended, at most 10 s. A
     /// daemon that never says so (a queue-runner daemon) gets a moment, as the Perl runtest
-    /// gives it.
+    /// gives it. Returned with it: how much longer than the Perl runtest this waited (see
+    /// [`perl_lead`]).
     pub fn start_daemon(
         &self,
         line: String,
         identity: Identity,
         logs: &[PathBuf],
-    ) -> Result<Running> {
+    ) -> Result<(Running, Duration)> {
         let before = started_pids(logs);
         let mut r = self.start(line, identity, vec![], true)?;
         let start = Instant::now();
         let mut nap = Duration::from_millis(1);
         let mut started: Vec<i32> = Vec::new();
+        let mut logged = None;
         while start.elapsed() < Duration::from_secs(10) && !self.interrupt.load(Ordering::SeqCst) {
             started = new_pids(&before, &started_pids(logs));
             if !started.is_empty() {
+                logged = Some(start.elapsed());
                 break;
             }
             if r.try_finished()?.is_some() {
@@ -195,12 +198,30 @@ impl Executor {
         if let Some(rest) = least.checked_sub(start.elapsed()) {
             std::thread::sleep(rest);
         }
-        Ok(r)
+        Ok((r, perl_lead(logged, start.elapsed())))
     }
 }
 
 /// The least time a script waits after starting a daemon (the Perl runtest's poll step).
 pub const DAEMON_INTERLOCK_MS: u64 = 300;
+
+/// How much longer than the Perl runtest a daemon's start was waited for: it goes on at the
+/// first of its 0.3-s steps that finds the pid file (written with the "daemon started" line,
+/// here seen `logged` after the start), while runtest also waits (until `waited`) for the
+/// daemon to reach its main loop, past making its TLS credentials. A script's sleep right
+/// after the start is shortened by this lead, so that its next command comes when the
+/// saved outputs had it: Exim's test-harness daemon renews a self-signed certificate 2 s
+/// (in whole seconds) after making it, and a `killdaemon` after `millisleep 1000` that
+/// comes over a second after the credentials were made finds a "selfsign cert rotate" in
+/// the debug output that the saved files never have. Nothing seen: no lead.
+pub fn perl_lead(logged: Option<Duration>, waited: Duration) -> Duration {
+    let Some(logged) = logged else {
+        return Duration::ZERO;
+    };
+    let step = DAEMON_INTERLOCK_MS as f64 / 1000.0;
+    let steps = (logged.as_secs_f64() / step).ceil().max(1.0);
+    waited.saturating_sub(Duration::from_secs_f64(steps * step))
+}
 
 /// The pids of the "daemon started: pid=N" lines the logs hold, in order.
 fn started_pids(logs: &[PathBuf]) -> Vec<i32> {
@@ -284,6 +305,20 @@ mod tests {
         assert!(listening_tcp(port));
         drop(l);
         assert!(!listening_tcp(port));
+    }
+
+    #[test]
+    fn the_lead_over_the_perl_runtest_counts_from_its_poll_steps() {
+        let ms = Duration::from_millis;
+        // logged at once, in its main loop at once: runtest waited 0.3 s, as Perl did
+        assert_eq!(perl_lead(Some(ms(40)), ms(300)), Duration::ZERO);
+        // credentials took until 0.9 s: Perl went on at 0.3 s
+        assert_eq!(perl_lead(Some(ms(40)), ms(900)), ms(600));
+        // logged at 0.31 s: Perl found the pid file at its second step, 0.6 s
+        assert_eq!(perl_lead(Some(ms(310)), ms(1000)), ms(400));
+        assert_eq!(perl_lead(Some(ms(310)), ms(500)), Duration::ZERO);
+        // never logged (a queue-runner daemon): no lead
+        assert_eq!(perl_lead(None, ms(10_300)), Duration::ZERO);
     }
 
     #[test]

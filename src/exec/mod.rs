@@ -16,6 +16,6 @@ pub mod process;
 pub mod reap;
 
 pub use capture::{capture, capture_program, Captured};
-pub use executor::{Executor, Ready};
+pub use executor::{perl_lead, Executor, Ready};
 pub use privilege::Identity;
 pub use process::{Feed, Finished, Running, ShellCommand};

@@ -49,6 +49,9 @@ pub struct TestState {
     exim_lock: Option<Running>,
     background: Vec<Running>,
     munge: MungeOptions,
+    /// How much longer than the Perl runtest the daemon started by the last step was
+    /// waited for ([`crate::exec::perl_lead`]): a sleep right after comes off it.
+    daemon_lead: Duration,
 }
 
 enum StepResult {
@@ -93,6 +96,7 @@ impl TestState {
             exim_lock: None,
             background: Vec::new(),
             munge,
+            daemon_lead: Duration::ZERO,
         })
     }
 
@@ -236,6 +240,11 @@ impl TestState {
     }
 
     fn step(&mut self, run: &mut Run, cmd: &Command) -> Result<StepResult> {
+        let lead = if matches!(cmd, Command::Comment(_)) {
+            Duration::ZERO
+        } else {
+            std::mem::take(&mut self.daemon_lead)
+        };
         if let Some(l) = self.plan(run, cmd)? {
             return self.launch(run, l);
         }
@@ -256,11 +265,11 @@ impl TestState {
                 if *n > 1 && run.opts.debug {
                     run.say(format!("  sleep {n}"));
                 }
-                interruptible_sleep(run, Duration::from_secs(*n));
+                interruptible_sleep(run, Duration::from_secs(*n).saturating_sub(lead));
                 Ok(StepResult::Done)
             }
             Command::MilliSleep(n) => {
-                interruptible_sleep(run, Duration::from_millis(*n));
+                interruptible_sleep(run, Duration::from_millis(*n).saturating_sub(lead));
                 Ok(StepResult::Done)
             }
             Command::Munge(name) => {
@@ -572,7 +581,9 @@ impl TestState {
                             run.ws.path("spool/log/servermainlog"),
                             run.ws.path("spool/log/mainlog"),
                         ];
-                        self.exec.start_daemon(l.line, id, &logs)?
+                        let (daemon, lead) = self.exec.start_daemon(l.line, id, &logs)?;
+                        self.daemon_lead = lead;
+                        daemon
                     }
                 };
                 self.daemons.push(daemon);
