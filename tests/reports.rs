@@ -258,6 +258,86 @@ fn a_waiting_failure_is_rerun_at_once_at_a_higher_priority() {
     assert_eq!(rerun, own, "the early rerun's nice value");
 }
 
+/// An early rerun that fails exactly as the test failed side by side is final (no rerun after
+/// the phase); one that fails in another way is rerun after the phase.
+#[test]
+fn an_early_rerun_that_repeats_the_failure_is_final() {
+    if !ready() || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return;
+    }
+    let conf = common::MINIMAL_CONF;
+    let count = std::path::PathBuf::from(format!(
+        "/tmp/mailrig-early-final-{}-count",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&count);
+    // 0002 fails the same way every time; 0003 prints how many times it ran
+    let same =
+        "# Fails the same way\nperl\nselect(undef, undef, undef, 0.3); print \"same\\n\"\n****\n";
+    let differs = format!(
+        "# Fails differently each time\nperl\nselect(undef, undef, undef, 0.3); open(F, \"+>>{c}\"); print F \"x\"; seek(F, 0, 0); $n = length(<F>); close F; print \"run $n\\n\"\n****\n",
+        c = count.display()
+    );
+    let mut files: Vec<(String, String)> = vec![
+        ("scripts/0000-Basic/0002".into(), same.into()),
+        ("stdout/0002".into(), "other\n".into()),
+        ("scripts/0000-Basic/0003".into(), differs),
+        ("stdout/0003".into(), "other\n".into()),
+    ];
+    for n in 1..=8 {
+        files.push((format!("confs/{n:04}"), conf.into()));
+        if n != 2 && n != 3 {
+            files.push((
+                format!("scripts/0000-Basic/{n:04}"),
+                "# Passes\nexim -be\n${length_2:abc}\n****\n".into(),
+            ));
+            files.push((format!("stdout/{n:04}"), "> ab\n> \n".into()));
+        }
+    }
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let s = common::suite("mailrig-early-final", &files);
+    let p = s.path();
+    let out = common::runtest(p)
+        .args(["-CONTINUE", "-j", "8", "--port-offset", "840", "1", "8"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let runs = std::fs::read_to_string(&count).unwrap_or_default().len();
+    let _ = std::fs::remove_file(&count);
+    // failures under -CONTINUE end with 0, as in the Perl runtest
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("[rerun] 0002 F")
+            && stdout.contains(
+                "(at once, before the tests beside it; the same failure as beside them: final)"
+            ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(at once, before the tests beside it; rerun again after them)"),
+        "{stdout}"
+    );
+    // only 0003 is rerun after the phase, and it ran three times in all
+    let after = stdout
+        .split("failed side by side; rerunning")
+        .nth(1)
+        .and_then(|a| a.split("Failed tests:").next())
+        .unwrap_or_else(|| panic!("no reruns after the phase: {stdout}"));
+    assert!(
+        stdout.contains("\n1 test(s) failed side by side; rerunning") && !after.contains("0002"),
+        "{stdout}"
+    );
+    assert_eq!(runs, 3, "{stdout}");
+    assert!(
+        common::read(p, "run-summary.log").starts_with("0001 P\n0002 F\n0003 F\n0004 P\n"),
+        "{stdout}"
+    );
+}
+
 /// A panic inside runtest while it runs a test (provoked through runtest's test hook) fails
 /// that test alone, named with the script's file:line in the console, in failed-summary.log
 /// and in the JSON report; the other tests run on and keep their verdicts, serially and

@@ -4,7 +4,7 @@
 //! it ends, and — when interactive — the failures reviewed one by one afterwards, in test
 //! order, on the terminal.
 
-use super::rerun::Memory;
+use super::rerun::{AfterEarly, Memory};
 use super::{Console, Outcome, Run, Shared};
 use crate::cli::Options;
 use crate::report::{FirstRun, TestRecord, Totals, Verdict};
@@ -519,7 +519,9 @@ fn parallel(
         .collect();
     let early_on = is_early_lane.contains(&true);
     let early = Mutex::new(Early::default());
-    let early_passes: Mutex<Vec<(u32, u64)>> = Mutex::new(Vec::new());
+    // The early reruns whose verdict is final: the test, the fingerprints of its
+    // side-by-side failure and of its rerun's (None: a pass).
+    let early_ends: Mutex<Vec<(u32, u64, Option<u64>)>> = Mutex::new(Vec::new());
     let wants_early = |rec: &TestRecord| {
         early_on
             && rec.verdict == Verdict::Fail
@@ -554,7 +556,7 @@ fn parallel(
         for (i, w) in workers.iter_mut().enumerate() {
             let (queue, pinned, results, done, print_lock) =
                 (&queue, &pinned, &results, &done, &print_lock);
-            let (early, early_passes, wants_early) = (&early, &early_passes, &wants_early);
+            let (early, early_ends, wants_early) = (&early, &early_ends, &wants_early);
             let main_running = &main_running;
             let takes_pinned = w.ws.ports == crate::subst::Ports::CANONICAL;
             if is_early_lane[i] {
@@ -580,36 +582,41 @@ fn parallel(
                     let text = w.take_console();
                     let mut rec = record(w, &job, v, secs);
                     early.lock().unwrap_or_else(|e| e.into_inner()).ended(share);
-                    let passed = rec.verdict == Verdict::Pass;
+                    let first_fp = super::rerun::fingerprint(&first.failures, &first.output);
+                    let again = (rec.verdict == Verdict::Fail)
+                        .then(|| super::rerun::fingerprint(&rec.failures, &rec.output));
+                    let verdict = super::rerun::after_early(first_fp, again, rec.reordered);
                     let line = format!(
                         "{text}[rerun] {} {} {secs:.1}s (at once, before the tests beside it{})",
                         job.test.id(),
                         rec.verdict.letter(),
-                        if passed {
-                            ""
-                        } else {
-                            "; rerun again after them"
+                        match verdict {
+                            AfterEarly::Pass => "",
+                            AfterEarly::Confirmed => "; the same failure as beside them: final",
+                            AfterEarly::Later => "; rerun again after them",
                         }
                     );
                     {
                         let _g = print_lock.lock().unwrap_or_else(|e| e.into_inner());
                         print_line(bar, &line);
                     }
-                    let keep = if passed {
-                        let mut first = first;
-                        let fp = super::rerun::fingerprint(&first.failures, &first.output);
-                        early_passes
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push((rec.number, fp));
-                        keep_first_run(&mut rec, &mut first);
-                        shared
-                            .summaries
-                            .finish(rec.number, rec.verdict, &rec.failures);
-                        rec
-                    } else {
+                    let keep = match verdict {
+                        AfterEarly::Pass | AfterEarly::Confirmed => {
+                            early_ends
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push((rec.number, first_fp, again));
+                            if verdict == AfterEarly::Pass {
+                                let mut first = first;
+                                keep_first_run(&mut rec, &mut first);
+                            }
+                            shared
+                                .summaries
+                                .finish(rec.number, rec.verdict, &rec.failures);
+                            rec
+                        }
                         // its side-by-side failure goes to the reruns after this phase
-                        first
+                        AfterEarly::Later => first,
                     };
                     results.lock().unwrap_or_else(|e| e.into_inner()).push(keep);
                 });
@@ -678,11 +685,15 @@ fn parallel(
     }
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     // Early reruns that did not come (the phase ended first, or Ctrl-C) are left to the
-    // reruns after it; the passes are remembered as those would be.
+    // reruns after it; those that ended it are remembered as those would be.
     let left = std::mem::take(&mut early.into_inner().unwrap_or_else(|e| e.into_inner()).queue);
     results.extend(left.into_iter().map(|(_, rec, _)| rec));
-    for (n, fp) in early_passes.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        remember(memo, n, fp, None);
+    let mut confirmed = std::collections::BTreeSet::new();
+    for (n, first, again) in early_ends.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        remember(memo, n, first, again);
+        if again.is_some() {
+            confirmed.insert(n);
+        }
     }
     // Tests that must run alone, on the first worker, after the others.
     let w0 = &mut workers[0];
@@ -708,6 +719,7 @@ fn parallel(
         .iter()
         .filter(|r| final_at_once(shared, r, alone.iter().any(|a| a.test.number == r.number)))
         .map(|r| r.number)
+        .chain(confirmed)
         .collect();
     let pinned_lane = |n: u32| pinned_numbers.contains(&n);
     rerun_failures(
@@ -819,6 +831,8 @@ fn rerun_failures(
                 .any(|r| r.number == j.test.number && r.verdict == Verdict::Fail)
         })
         .filter(|j| interactive || !alone.iter().any(|a| a.test.number == j.test.number))
+        // a failure that an early rerun repeated is final already
+        .filter(|j| !finished.contains(&j.test.number))
         // A failure that the suite's files make is the same alone (not for review either:
         // there is nothing to accept).
         .filter(|j| {
