@@ -158,12 +158,31 @@ fn a_failure_side_by_side_is_rerun_alone() {
 /// With enough workers, a test that fails side by side and mostly waits is rerun at once, in
 /// a lane kept for that, while the side-by-side tests go on nicer than it: a pass there is
 /// final, with the first failure kept as a flaky run.
+/// A suite of eight tests (so that -j 8 gives eight workers, two of them the early reruns'
+/// lanes): `files` for the tests numbered in `own`, a quick passing test for the others.
+fn eight_tests(name: &str, mut files: Vec<(String, String)>, own: &[u32]) -> tempfile::TempDir {
+    for n in 1..=8 {
+        files.push((format!("confs/{n:04}"), common::MINIMAL_CONF.into()));
+        if !own.contains(&n) {
+            files.push((
+                format!("scripts/0000-Basic/{n:04}"),
+                "# Passes\nexim -be\n${length_2:abc}\n****\n".into(),
+            ));
+            files.push((format!("stdout/{n:04}"), "> ab\n> \n".into()));
+        }
+    }
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    common::suite(name, &files)
+}
+
 #[test]
 fn a_waiting_failure_is_rerun_at_once_at_a_higher_priority() {
     if !ready() || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         return;
     }
-    let conf = common::MINIMAL_CONF;
     // in /tmp: the scripts' perl may run as another user than this test
     let file = |what: &str| {
         std::path::PathBuf::from(format!("/tmp/mailrig-early-{}-{what}", std::process::id()))
@@ -183,27 +202,12 @@ fn a_waiting_failure_is_rerun_at_once_at_a_higher_priority() {
         c = count.display(),
         r = rerun_nice.display()
     );
-    // eight tests, so that -j 8 gives eight workers, two of them the early reruns' lanes
-    let mut files: Vec<(String, String)> = vec![
+    let files: Vec<(String, String)> = vec![
         ("scripts/0000-Basic/0001".into(), long),
         ("scripts/0000-Basic/0002".into(), flaky),
         ("stdout/0002".into(), "second\n".into()),
     ];
-    for n in 1..=8 {
-        files.push((format!("confs/{n:04}"), conf.into()));
-        if n > 2 {
-            files.push((
-                format!("scripts/0000-Basic/{n:04}"),
-                "# Passes\nexim -be\n${length_2:abc}\n****\n".into(),
-            ));
-            files.push((format!("stdout/{n:04}"), "> ab\n> \n".into()));
-        }
-    }
-    let files: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let s = common::suite("mailrig-early", &files);
+    let s = eight_tests("mailrig-early", files, &[1, 2]);
     let p = s.path();
     let out = common::runtest(p)
         .args(["-CONTINUE", "-j", "8", "--port-offset", "820", "--json"])
@@ -265,7 +269,6 @@ fn an_early_rerun_that_repeats_the_failure_is_final() {
     if !ready() || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         return;
     }
-    let conf = common::MINIMAL_CONF;
     let count = std::path::PathBuf::from(format!(
         "/tmp/mailrig-early-final-{}-count",
         std::process::id()
@@ -278,27 +281,13 @@ fn an_early_rerun_that_repeats_the_failure_is_final() {
         "# Fails differently each time\nperl\nselect(undef, undef, undef, 0.3); open(F, \"+>>{c}\"); print F \"x\"; seek(F, 0, 0); $n = length(<F>); close F; print \"run $n\\n\"\n****\n",
         c = count.display()
     );
-    let mut files: Vec<(String, String)> = vec![
+    let files: Vec<(String, String)> = vec![
         ("scripts/0000-Basic/0002".into(), same.into()),
         ("stdout/0002".into(), "other\n".into()),
         ("scripts/0000-Basic/0003".into(), differs),
         ("stdout/0003".into(), "other\n".into()),
     ];
-    for n in 1..=8 {
-        files.push((format!("confs/{n:04}"), conf.into()));
-        if n != 2 && n != 3 {
-            files.push((
-                format!("scripts/0000-Basic/{n:04}"),
-                "# Passes\nexim -be\n${length_2:abc}\n****\n".into(),
-            ));
-            files.push((format!("stdout/{n:04}"), "> ab\n> \n".into()));
-        }
-    }
-    let files: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let s = common::suite("mailrig-early-final", &files);
+    let s = eight_tests("mailrig-early-final", files, &[2, 3]);
     let p = s.path();
     let out = common::runtest(p)
         .args(["-CONTINUE", "-j", "8", "--port-offset", "840", "1", "8"])
