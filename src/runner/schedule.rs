@@ -522,15 +522,18 @@ fn parallel(
     // The early reruns whose verdict is final: the test, the fingerprints of its
     // side-by-side failure and of its rerun's (None: a pass).
     let early_ends: Mutex<Vec<(u32, u64, Option<u64>)>> = Mutex::new(Vec::new());
+    // A failure to rerun early, as the policy sees it (its fingerprint hashed once, here).
     let wants_early = |rec: &TestRecord| {
-        early_on
-            && rec.verdict == Verdict::Fail
-            && !rec.settled
-            && !pinned_numbers.contains(&rec.number)
-            && super::rerun::rerun_early(
-                &candidate(rec),
-                memo.get(&rec.number).copied().unwrap_or_default(),
-            )
+        if !early_on
+            || rec.verdict != Verdict::Fail
+            || rec.settled
+            || pinned_numbers.contains(&rec.number)
+        {
+            return None;
+        }
+        let c = candidate(rec);
+        let m = memo.get(&rec.number).copied().unwrap_or_default();
+        super::rerun::rerun_early(&c, m).then_some(c)
     };
     let results: Mutex<Vec<TestRecord>> = Mutex::new(Vec::new());
     let total = jobs.len();
@@ -568,7 +571,13 @@ fn parallel(
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .take(early_lanes);
-                    let Some((job, first, share)) = next else {
+                    let Some(Waiting {
+                        job,
+                        mut first,
+                        share,
+                        fingerprint: first_fp,
+                    }) = next
+                    else {
                         if main_running.load(Ordering::SeqCst) == 0 {
                             // what is left waits for the reruns after this phase
                             return;
@@ -582,7 +591,6 @@ fn parallel(
                     let text = w.take_console();
                     let mut rec = record(w, &job, v, secs);
                     early.lock().unwrap_or_else(|e| e.into_inner()).ended(share);
-                    let first_fp = super::rerun::fingerprint(&first.failures, &first.output);
                     let again = (rec.verdict == Verdict::Fail)
                         .then(|| super::rerun::fingerprint(&rec.failures, &rec.output));
                     let verdict = super::rerun::after_early(first_fp, again, rec.reordered);
@@ -600,23 +608,21 @@ fn parallel(
                         let _g = print_lock.lock().unwrap_or_else(|e| e.into_inner());
                         print_line(bar, &line);
                     }
-                    let keep = match verdict {
-                        AfterEarly::Pass | AfterEarly::Confirmed => {
-                            early_ends
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .push((rec.number, first_fp, again));
-                            if verdict == AfterEarly::Pass {
-                                let mut first = first;
-                                keep_first_run(&mut rec, &mut first);
-                            }
-                            shared
-                                .summaries
-                                .finish(rec.number, rec.verdict, &rec.failures);
-                            rec
-                        }
+                    let keep = if verdict == AfterEarly::Later {
                         // its side-by-side failure goes to the reruns after this phase
-                        AfterEarly::Later => first,
+                        first
+                    } else {
+                        early_ends
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((rec.number, first_fp, again));
+                        if verdict == AfterEarly::Pass {
+                            keep_first_run(&mut rec, &mut first);
+                        }
+                        shared
+                            .summaries
+                            .finish(rec.number, rec.verdict, &rec.failures);
+                        rec
                     };
                     results.lock().unwrap_or_else(|e| e.into_inner()).push(keep);
                 });
@@ -665,13 +671,17 @@ fn parallel(
                             b.inc(1);
                         }
                     }
-                    if wants_early(&rec) {
-                        let share = super::rerun::share(rec.seconds, rec.cpu_seconds);
+                    if let Some(c) = wants_early(&rec) {
                         early
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
                             .queue
-                            .push_back((job, rec, share));
+                            .push_back(Waiting {
+                                job,
+                                first: rec,
+                                share: super::rerun::share(c.seconds, c.cpu_seconds),
+                                fingerprint: c.fingerprint,
+                            });
                     } else {
                         results.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
                     }
@@ -687,7 +697,7 @@ fn parallel(
     // Early reruns that did not come (the phase ended first, or Ctrl-C) are left to the
     // reruns after it; those that ended it are remembered as those would be.
     let left = std::mem::take(&mut early.into_inner().unwrap_or_else(|e| e.into_inner()).queue);
-    results.extend(left.into_iter().map(|(_, rec, _)| rec));
+    results.extend(left.into_iter().map(|w| w.first));
     let mut confirmed = std::collections::BTreeSet::new();
     for (n, first, again) in early_ends.into_inner().unwrap_or_else(|e| e.into_inner()) {
         remember(memo, n, first, again);
@@ -765,18 +775,29 @@ fn nicer_thread(nice: i32) {
 /// of the ones running.
 #[derive(Default)]
 struct Early {
-    queue: VecDeque<(Job, TestRecord, f64)>,
+    queue: VecDeque<Waiting>,
     running: Vec<f64>,
+}
+
+/// A failure of the side-by-side phase waiting for its early rerun.
+struct Waiting {
+    job: Job,
+    /// Its side-by-side record.
+    first: TestRecord,
+    /// The share of a core its side-by-side run used.
+    share: f64,
+    /// The fingerprint of its side-by-side failure.
+    fingerprint: u64,
 }
 
 impl Early {
     /// The first waiting rerun that fits beside the running ones (see
-    /// [`super::rerun::admit`]), with its side-by-side record and its share of a core.
-    fn take(&mut self, lanes: usize) -> Option<(Job, TestRecord, f64)> {
+    /// [`super::rerun::admit`]).
+    fn take(&mut self, lanes: usize) -> Option<Waiting> {
         let i = (0..self.queue.len())
-            .find(|i| super::rerun::admit(&self.running, self.queue[*i].2, lanes))?;
+            .find(|i| super::rerun::admit(&self.running, self.queue[*i].share, lanes))?;
         let picked = self.queue.remove(i)?;
-        self.running.push(picked.2);
+        self.running.push(picked.share);
         Some(picked)
     }
 
